@@ -1,0 +1,9 @@
+//! ferrisk: an Asterisk-compatible PBX engine.
+//!
+//! The binary (`src/main.rs`) is a thin shell over this library. Subsystems, one folder each:
+//! `config` (the .conf loader), `dialplan` (data + pure logic), `pbx` (channels executing the
+//! dialplan), `apps` and `funcs` (one trait implementation each), `channels` (channel drivers),
+//! `astdb`, `cdr`, `cli` (console commands, remote console).
+
+pub mod config;
+pub mod dialplan;
