@@ -10,6 +10,7 @@
 //! Nothing here touches a channel, a socket or a clock of its own: time is passed in.
 
 pub mod expr;
+mod lookup;
 pub mod parser;
 pub mod pattern;
 pub mod subst;
@@ -70,6 +71,10 @@ pub struct Context {
     pub switches: Vec<Switch>,
     /// Registrar that created it ("pbx_config" for the file).
     pub registrar: String,
+    /// Literal (non-pattern) extension name with `-` removed → indices into `extensions`
+    /// (several when caller-ID variants exist), in precedence order. Filled by the parser
+    /// (or [`Context::rebuild_index`]); lookups fall back to a scan when it is empty.
+    pub literal_index: HashMap<String, Vec<usize>>,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +92,8 @@ pub struct Switch {
     pub module: String,
     pub data: String,
     pub loc: Location,
+    /// `eswitch =>`: `data` is substituted at lookup time, not at load.
+    pub eval: bool,
 }
 
 #[derive(Debug, Clone)]
