@@ -399,3 +399,243 @@ impl Dialplan {
         .map(|f| f.priority.app.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialplan::parser::{parse_dialplan, test_conf};
+    use chrono::NaiveDate;
+
+    fn load(text: &str) -> Dialplan {
+        parse_dialplan(&test_conf("t.conf", text))
+            .map(|(dp, _)| dp)
+            .unwrap_or_else(|e| panic!("{e:?}"))
+    }
+    /// Monday 2024-01-01 at `h:m` UTC.
+    fn monday(h: u32, m: u32) -> DateTime<Utc> {
+        NaiveDate::from_ymd_opt(2024, 1, 1)
+            .unwrap()
+            .and_hms_opt(h, m, 0)
+            .unwrap()
+            .and_utc()
+    }
+    fn found(dp: &Dialplan, ctx: &str, exten: &str, cid: Option<&str>) -> Option<(String, String)> {
+        dp.find_extension(ctx, exten, cid, monday(12, 0))
+            .map(|(c, e)| (c.name.clone(), e.name.clone()))
+    }
+    fn pair(c: &str, e: &str) -> Option<(String, String)> {
+        Some((c.to_string(), e.to_string()))
+    }
+
+    const PLAN: &str = "\
+[top]
+exten => 100,1,NoOp(top 100)
+exten => _1XX,1,NoOp(top 1XX)
+include => inner
+include => office,09:00-17:00,mon-fri,*,*,UTC
+include => night,17:01-08:59,*,*,*,UTC
+include => top
+[inner]
+exten => 100,1,NoOp(inner 100: shadowed)
+exten => 200,1,NoOp(inner 200)
+exten => _2XX,1,NoOp(inner 2XX)
+include => deeper
+include => top
+[deeper]
+exten => 300,1,NoOp(deep)
+include => inner
+[office]
+exten => 0,1,Dial(SIP/reception)
+[night]
+exten => 0,1,VoiceMail(0@default)
+";
+
+    #[test]
+    fn own_extensions_then_includes_in_order() {
+        let dp = load(PLAN);
+        assert_eq!(found(&dp, "top", "100", None), pair("top", "100"));
+        assert_eq!(found(&dp, "top", "150", None), pair("top", "_1XX"));
+        assert_eq!(found(&dp, "top", "200", None), pair("inner", "200"));
+        assert_eq!(found(&dp, "top", "250", None), pair("inner", "_2XX"));
+        assert_eq!(found(&dp, "top", "300", None), pair("deeper", "300"));
+        assert_eq!(found(&dp, "top", "400", None), None);
+        assert_eq!(found(&dp, "inner", "300", None), pair("deeper", "300"));
+        assert_eq!(found(&dp, "nosuch", "100", None), None);
+    }
+
+    #[test]
+    fn include_loops_terminate() {
+        // top -> inner -> deeper -> inner (loop) and inner -> top (loop), top -> top.
+        let dp = load(PLAN);
+        assert_eq!(found(&dp, "deeper", "nothing", None), None);
+        assert_eq!(found(&dp, "deeper", "150", None), pair("top", "_1XX"));
+        let selfloop = load("[a]\ninclude => a\ninclude => b\n[b]\ninclude => a\n");
+        assert_eq!(found(&selfloop, "a", "1", None), None);
+        assert!(!selfloop.can_match("a", "1", None, monday(12, 0)));
+    }
+
+    #[test]
+    fn timed_includes() {
+        let dp = load(PLAN);
+        let at = |h, m| {
+            dp.find_priority("top", "0", 1, None, monday(h, m))
+                .map(|(c, _, p)| (c.name.clone(), p.app.clone()))
+        };
+        assert_eq!(at(9, 0), Some(("office".into(), "Dial".into())));
+        assert_eq!(at(17, 0), Some(("office".into(), "Dial".into())));
+        assert_eq!(at(17, 1), Some(("night".into(), "VoiceMail".into())));
+        assert_eq!(at(3, 0), Some(("night".into(), "VoiceMail".into())));
+        // Saturday noon: neither (office is mon-fri, night is 17:01-08:59).
+        let sat = NaiveDate::from_ymd_opt(2024, 1, 6)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc();
+        assert!(dp.find_priority("top", "0", 1, None, sat).is_none());
+    }
+
+    #[test]
+    fn callerid_variants() {
+        let dp = load(
+            "[c]\n\
+             exten => 100,1,NoOp(anyone)\n\
+             exten => 100/5551234,1,NoOp(boss)\n\
+             exten => 100/_555X.,1,NoOp(555)\n\
+             exten => 100/,1,NoOp(anonymous)\n\
+             exten => 200/5551234,1,NoOp(only the boss)\n",
+        );
+        let app = |cid| {
+            dp.find_priority("c", "100", 1, cid, monday(12, 0))
+                .map(|(_, _, p)| p.data.clone())
+        };
+        assert_eq!(app(Some("5551234")).as_deref(), Some("boss"));
+        assert_eq!(app(Some("5559999")).as_deref(), Some("555"));
+        assert_eq!(app(Some("4441234")).as_deref(), Some("anyone"));
+        assert_eq!(app(None).as_deref(), Some("anonymous"));
+        assert_eq!(app(Some("")).as_deref(), Some("anonymous"));
+        assert!(dp.exists("c", "200", 1, Some("5551234"), monday(12, 0)));
+        assert!(!dp.exists("c", "200", 1, Some("5550000"), monday(12, 0)));
+        assert!(!dp.exists("c", "200", 1, None, monday(12, 0)));
+    }
+
+    #[test]
+    fn missing_priority_keeps_searching() {
+        let dp = load(
+            "[c]\n\
+             exten => 100,hint,SIP/100\n\
+             exten => 100,5,NoOp(five)\n\
+             exten => _1XX,1,NoOp(pattern one)\n\
+             same => n(lbl),NoOp(pattern two)\n\
+             include => d\n\
+             [d]\n\
+             exten => 100,7,NoOp(seven)\n",
+        );
+        let now = monday(12, 0);
+        let get = |p| {
+            dp.find_priority("c", "100", p, None, now)
+                .map(|(c, e, x)| (c.name.clone(), e.name.clone(), x.data.clone()))
+        };
+        assert_eq!(
+            get(1),
+            Some(("c".into(), "_1XX".into(), "pattern one".into()))
+        );
+        assert_eq!(get(5), Some(("c".into(), "100".into(), "five".into())));
+        assert_eq!(get(7), Some(("d".into(), "100".into(), "seven".into())));
+        assert_eq!(get(8), None);
+        assert_eq!(dp.hint("c", "100", now), Some("SIP/100"));
+        assert_eq!(dp.hint("c", "101", now), None);
+        assert_eq!(dp.find_label("c", "100", "lbl", None, now), Some(2));
+        assert_eq!(dp.find_label("c", "100", "nope", None, now), None);
+        // find_extension: first match with a real priority (the literal, with 5).
+        assert_eq!(found(&dp, "c", "100", None), pair("c", "100"));
+    }
+
+    #[test]
+    fn can_match_and_match_more() {
+        let dp = load(
+            "[c]\n\
+             exten => 12,1,NoOp()\n\
+             exten => 123,1,NoOp()\n\
+             exten => _9X!,1,NoOp()\n\
+             exten => _8X.,1,NoOp()\n\
+             exten => 555,hint,SIP/555\n\
+             include => d\n\
+             [d]\n\
+             exten => 4567,1,NoOp()\n",
+        );
+        let now = monday(12, 0);
+        let cm = |s| dp.can_match("c", s, None, now);
+        let mm = |s| dp.match_more("c", s, None, now);
+        assert!(cm("1") && cm("12") && cm("123") && !cm("1234"));
+        assert!(mm("1") && mm("12") && !mm("123"));
+        assert!(cm("45") && mm("45") && !mm("4567"), "through the include");
+        assert!(cm("9") && mm("9"), "the X still needs a digit");
+        assert!(
+            cm("91") && !mm("91"),
+            "`!` reached: early match, stop waiting"
+        );
+        assert!(cm("912") && !mm("912"));
+        assert!(cm("8") && mm("8") && mm("81") && mm("8123"));
+        assert!(
+            !cm("5") && !cm("555"),
+            "hint-only extensions have no priority 1"
+        );
+        assert!(cm(""), "anything can still come");
+    }
+
+    #[test]
+    fn dashes_and_big_literal_context() {
+        let mut text = String::from("[big]\n");
+        for n in 0..5000 {
+            text.push_str(&format!("exten => {},1,Dial(SIP/{n})\n", 10000 + n));
+        }
+        text.push_str("exten => 555-1212,1,NoOp(dashed)\nexten => _X.,1,NoOp(fallback)\n");
+        let dp = load(&text);
+        let now = monday(12, 0);
+        let c = &dp.contexts["big"];
+        assert_eq!(c.literal_index.len(), 5001);
+        assert_eq!(
+            dp.find_priority("big", "14999", 1, None, now)
+                .unwrap()
+                .2
+                .data,
+            "SIP/4999"
+        );
+        assert_eq!(
+            dp.find_priority("big", "555-12-12", 1, None, now)
+                .unwrap()
+                .2
+                .data,
+            "dashed"
+        );
+        assert_eq!(
+            dp.find_priority("big", "5551212", 1, None, now)
+                .unwrap()
+                .2
+                .data,
+            "dashed"
+        );
+        assert_eq!(
+            dp.find_priority("big", "99", 1, None, now).unwrap().2.data,
+            "fallback"
+        );
+        // The index is an optimisation only: without it the scan finds the same.
+        let mut dp2 = dp.clone();
+        dp2.contexts.get_mut("big").unwrap().literal_index.clear();
+        assert_eq!(
+            dp2.find_priority("big", "14999", 1, None, now)
+                .unwrap()
+                .2
+                .data,
+            "SIP/4999"
+        );
+    }
+
+    #[test]
+    fn ignorepat() {
+        let dp = load("[c]\nignorepat => 9\nignorepat => _8X\n");
+        let c = &dp.contexts["c"];
+        assert!(c.ignores("9") && c.ignores("8") && c.ignores("81"));
+        assert!(!c.ignores("7") && !c.ignores("91"));
+    }
+}
