@@ -5,5 +5,11 @@
 //! dialplan), `apps` and `funcs` (one trait implementation each), `channels` (channel drivers),
 //! `astdb`, `cdr`, `cli` (console commands, remote console).
 
+pub mod apps;
+pub mod astdb;
+pub mod cdr;
+pub mod channels;
 pub mod config;
 pub mod dialplan;
+pub mod funcs;
+pub mod pbx;

@@ -1,0 +1,71 @@
+//! Dialplan applications. Each application is one [`App`] implementation; families live in
+//! one file each and register themselves in [`AppRegistry::with_builtins`]. Adding an
+//! application never touches the interpreter.
+
+pub mod args;
+
+use crate::pbx::{Channel, Hangup};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// `Ok(())` = continue (Asterisk returns 0); `Err(Hangup)` = stop and hang up (-1).
+pub type AppResult = Result<(), Hangup>;
+
+#[async_trait]
+pub trait App: Send + Sync + 'static {
+    /// Name as registered, e.g. `Answer` (lookups are case-insensitive).
+    fn name(&self) -> &'static str;
+    /// One line for `core show applications`.
+    fn synopsis(&self) -> &'static str;
+    /// `[Syntax]` for `core show application X`.
+    fn syntax(&self) -> &'static str {
+        ""
+    }
+    /// `[Description]` for `core show application X`.
+    fn description(&self) -> &'static str {
+        ""
+    }
+    /// Run with the already-substituted argument string.
+    async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult;
+}
+
+/// Case-insensitive registry of applications.
+#[derive(Default)]
+pub struct AppRegistry {
+    map: BTreeMap<String, Arc<dyn App>>,
+}
+
+impl AppRegistry {
+    pub fn new() -> AppRegistry {
+        AppRegistry::default()
+    }
+
+    /// All applications ferrisk ships.
+    pub fn with_builtins() -> AppRegistry {
+        let mut r = AppRegistry::new();
+        register_builtins(&mut r);
+        r
+    }
+
+    pub fn register(&mut self, app: Arc<dyn App>) {
+        self.map.insert(app.name().to_ascii_lowercase(), app);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn App>> {
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.map.get(&name.to_ascii_lowercase())
+        } else {
+            self.map.get(name)
+        }
+    }
+
+    /// Sorted by name, for `core show applications`.
+    pub fn list(&self) -> Vec<&Arc<dyn App>> {
+        self.map.values().collect()
+    }
+}
+
+fn register_builtins(r: &mut AppRegistry) {
+    let _ = r;
+}

@@ -1,0 +1,129 @@
+//! `Local/exten@context[/options]`: a pair of channels joined back to back. `;1` is the
+//! outbound leg the requester holds; `;2` runs the dialplan at `exten@context`. Answer,
+//! ringing, busy and congestion on `;2` reach `;1` as events; a hangup on either side
+//! hangs up the other. ferrisk never optimises Local channels away, so `/n` is accepted
+//! and changes nothing.
+
+use super::{Outbound, RequestError};
+use crate::pbx::channel::{cause, ChanEvent, ChannelShared, ChannelTech};
+use crate::pbx::{exec, Channel, Pbx};
+use parking_lot::Mutex;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// The `;1` side: hanging it up hangs up `;2`.
+struct LocalOne {
+    two: std::sync::OnceLock<Arc<ChannelShared>>,
+}
+
+impl ChannelTech for LocalOne {
+    fn tech(&self) -> &'static str {
+        "Local"
+    }
+    fn hangup(&self, _chan: &Channel, cause: i32) {
+        if let Some(two) = self.two.get() {
+            two.request_hangup(cause);
+        }
+    }
+    fn peer_name(&self) -> Option<String> {
+        self.two.get().map(|t| t.name.clone())
+    }
+}
+
+/// The `;2` side: its answer and indications go to `;1`.
+struct LocalTwo {
+    one: Arc<ChannelShared>,
+    to_one: Mutex<Option<mpsc::UnboundedSender<ChanEvent>>>,
+}
+
+impl LocalTwo {
+    fn send(&self, ev: ChanEvent) {
+        if let Some(tx) = self.to_one.lock().as_ref() {
+            let _ = tx.send(ev);
+        }
+    }
+}
+
+impl ChannelTech for LocalTwo {
+    fn tech(&self) -> &'static str {
+        "Local"
+    }
+    fn answer(&self, _chan: &Channel) {
+        self.send(ChanEvent::Answer);
+    }
+    fn indicate(&self, _chan: &Channel, ev: &ChanEvent) {
+        self.send(ev.clone());
+    }
+    fn hangup(&self, _chan: &Channel, cause: i32) {
+        self.send(ChanEvent::Hangup(cause));
+        self.to_one.lock().take();
+        self.one.request_hangup(cause);
+    }
+    fn peer_name(&self) -> Option<String> {
+        Some(self.one.name.clone())
+    }
+}
+
+/// Parse `exten@context/options` (context defaults to `default`).
+pub fn parse_dest(data: &str) -> (String, String, String) {
+    let (dest, opts) = match data.split_once('/') {
+        Some((d, o)) => (d, o),
+        None => (data, ""),
+    };
+    let (exten, ctx) = match dest.split_once('@') {
+        Some((e, c)) => (e, c),
+        None => (dest, "default"),
+    };
+    (exten.to_string(), ctx.to_string(), opts.to_string())
+}
+
+pub fn request(
+    pbx: &Arc<Pbx>,
+    data: &str,
+    requester: Option<&Channel>,
+) -> Result<Outbound, RequestError> {
+    let (exten, context, _opts) = parse_dest(data);
+    if exten.is_empty() {
+        return Err(RequestError {
+            cause: cause::CHANNEL_UNACCEPTABLE,
+            msg: format!("Local channel destination '{data}' has no extension"),
+        });
+    }
+    let seq = pbx.next_tech_seq("Local");
+    let base = format!("Local/{exten}@{context}-{seq:08x}");
+    let (tx, rx) = mpsc::unbounded_channel();
+    let one_tech = Arc::new(LocalOne {
+        two: std::sync::OnceLock::new(),
+    });
+    let mut one = Channel::new(pbx, format!("{base};1"), one_tech.clone());
+    let two_tech = Arc::new(LocalTwo {
+        one: one.shared.clone(),
+        to_one: Mutex::new(Some(tx)),
+    });
+    let mut two = Channel::new(pbx, format!("{base};2"), two_tech);
+    let _ = one_tech.two.set(two.shared.clone());
+    one.events = Some(rx);
+    one.context = context.clone();
+    one.exten = exten.clone();
+    two.context = context;
+    two.exten = exten;
+    two.priority = 1;
+    if let Some(req) = requester {
+        let inherited = req.vars.inherited();
+        for (k, v) in inherited.iter() {
+            let name = crate::pbx::vars::Vars::display_name(k, v);
+            two.vars.set(&name, v.value.clone());
+            one.vars.set(&name, v.value.clone());
+        }
+        two.language.clone_from(&req.language);
+        two.accountcode.clone_from(&req.accountcode);
+        two.caller = req.caller.clone();
+        one.language.clone_from(&req.language);
+        one.accountcode.clone_from(&req.accountcode);
+    }
+    two.set_state(crate::pbx::ChanState::Ring);
+    let call = Box::new(move || {
+        tokio::spawn(exec::run_pbx(two));
+    });
+    Ok(Outbound { chan: one, call })
+}

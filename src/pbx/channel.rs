@@ -1,0 +1,499 @@
+//! A channel: one call leg, as the dialplan sees it.
+//!
+//! The [`Channel`] struct is owned by exactly one task (the one running its dialplan, or a
+//! `Dial()` that created it as an outbound leg) and handed `&mut` to applications. Other
+//! tasks (CLI, the other half of a Local channel) see it through [`ChannelShared`]: a
+//! snapshot for `core show channels`, the soft-hangup flag, and an event queue.
+
+use super::vars::Vars;
+use super::Pbx;
+use crate::cdr::Cdr;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::{mpsc, Notify};
+
+/// Asterisk channel states (`ast_state2str`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChanState {
+    Down,
+    Reserved,
+    OffHook,
+    Dialing,
+    Ring,
+    Ringing,
+    Up,
+    Busy,
+}
+
+impl ChanState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChanState::Down => "Down",
+            ChanState::Reserved => "Rsrvd",
+            ChanState::OffHook => "OffHook",
+            ChanState::Dialing => "Dialing",
+            ChanState::Ring => "Ring",
+            ChanState::Ringing => "Ringing",
+            ChanState::Up => "Up",
+            ChanState::Busy => "Busy",
+        }
+    }
+}
+
+/// Hangup causes (Q.850) that the dialplan sees in HANGUPCAUSE.
+pub mod cause {
+    pub const NOT_DEFINED: i32 = 0;
+    pub const UNALLOCATED: i32 = 1;
+    pub const NO_ROUTE_DESTINATION: i32 = 3;
+    pub const NORMAL_CLEARING: i32 = 16;
+    pub const USER_BUSY: i32 = 17;
+    pub const NO_USER_RESPONSE: i32 = 18;
+    pub const NO_ANSWER: i32 = 19;
+    pub const CALL_REJECTED: i32 = 21;
+    pub const NORMAL_UNSPECIFIED: i32 = 31;
+    pub const NORMAL_CIRCUIT_CONGESTION: i32 = 34;
+    pub const SWITCH_CONGESTION: i32 = 42;
+    pub const CHANNEL_UNACCEPTABLE: i32 = 6;
+    pub const SUBSCRIBER_ABSENT: i32 = 20;
+    pub const FAILURE: i32 = 38;
+    pub const BEARERCAPABILITY_NOTAVAIL: i32 = 58;
+    pub const INTERWORKING: i32 = 127;
+
+    /// Asterisk's `ast_cause2str` text.
+    pub fn description(c: i32) -> &'static str {
+        match c {
+            0 => "Unknown",
+            1 => "Unallocated (unassigned) number",
+            3 => "No route to destination",
+            6 => "Channel unacceptable",
+            16 => "Normal Clearing",
+            17 => "User busy",
+            18 => "No user responding",
+            19 => "User alerting, no answer",
+            20 => "Subscriber absent",
+            21 => "Call Rejected",
+            31 => "Normal, unspecified",
+            34 => "Circuit/channel congestion",
+            38 => "Network out of order",
+            42 => "Switching equipement congestion",
+            58 => "Bearer capability not available",
+            127 => "Interworking, unspecified",
+            _ => "Unknown",
+        }
+    }
+}
+
+/// Something the far side of an outbound leg tells the leg's owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChanEvent {
+    Ringing,
+    Progress,
+    Answer,
+    Busy,
+    Congestion,
+    /// The far side hung up, with this cause.
+    Hangup(i32),
+}
+
+/// Caller ID and related party information.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallerId {
+    pub name: Option<String>,
+    pub num: Option<String>,
+    pub ani: Option<String>,
+    pub dnid: Option<String>,
+    pub rdnis: Option<String>,
+}
+
+impl CallerId {
+    /// `"Name" <num>` as Asterisk prints CALLERID(all).
+    pub fn all(&self) -> String {
+        match (&self.name, &self.num) {
+            (Some(n), Some(u)) if !n.is_empty() => format!("\"{n}\" <{u}>"),
+            (Some(n), None) if !n.is_empty() => format!("\"{n}\" <>"),
+            (_, Some(u)) => format!("<{u}>"),
+            _ => String::new(),
+        }
+    }
+    /// Parse `"Name" <num>`, `Name <num>`, `<num>` or a bare number/name.
+    pub fn parse(s: &str) -> CallerId {
+        let s = s.trim();
+        let mut out = CallerId::default();
+        if let (Some(lt), Some(gt)) = (s.rfind('<'), s.rfind('>')) {
+            if lt < gt {
+                let num = s[lt + 1..gt].trim();
+                let name = s[..lt].trim().trim_matches('"').trim();
+                out.num = (!num.is_empty()).then(|| num.to_string());
+                out.name = (!name.is_empty()).then(|| name.to_string());
+                return out;
+            }
+        }
+        let bare = s.trim_matches('"');
+        if bare.is_empty() {
+            return out;
+        }
+        if bare
+            .chars()
+            .all(|c| c.is_ascii_digit() || "+*#-() ".contains(c))
+        {
+            out.num = Some(bare.to_string());
+        } else {
+            out.name = Some(bare.to_string());
+        }
+        out
+    }
+}
+
+/// What the rest of the system sees of a channel (CLI, hangup requests, peers).
+#[derive(Debug)]
+pub struct ChannelShared {
+    pub name: String,
+    pub uniqueid: String,
+    pub created: Instant,
+    pub created_wall: SystemTime,
+    softhangup: AtomicBool,
+    hangup_cause: AtomicI32,
+    notify: Notify,
+    pub snapshot: Mutex<Snapshot>,
+}
+
+/// Point-in-time view for `core show channels`.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub state: Option<ChanState>,
+    pub context: String,
+    pub exten: String,
+    pub priority: i32,
+    pub app: String,
+    pub data: String,
+    pub caller: CallerId,
+    pub bridged: Option<String>,
+    pub accountcode: String,
+    pub language: String,
+    pub answered: Option<Instant>,
+}
+
+impl ChannelShared {
+    pub fn new(name: String, uniqueid: String) -> Arc<ChannelShared> {
+        Arc::new(ChannelShared {
+            name,
+            uniqueid,
+            created: Instant::now(),
+            created_wall: SystemTime::now(),
+            softhangup: AtomicBool::new(false),
+            hangup_cause: AtomicI32::new(0),
+            notify: Notify::new(),
+            snapshot: Mutex::new(Snapshot {
+                state: Some(ChanState::Down),
+                ..Snapshot::default()
+            }),
+        })
+    }
+    /// Ask the channel to hang up (CLI `channel request hangup`, the other Local half, …).
+    pub fn request_hangup(&self, cause: i32) {
+        if cause != 0 {
+            let _ = self
+                .hangup_cause
+                .compare_exchange(0, cause, Ordering::SeqCst, Ordering::SeqCst);
+        }
+        self.softhangup.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+        self.notify.notify_one();
+    }
+    pub fn hangup_requested(&self) -> bool {
+        self.softhangup.load(Ordering::Relaxed)
+    }
+    pub fn requested_cause(&self) -> i32 {
+        self.hangup_cause.load(Ordering::SeqCst)
+    }
+    /// Resolves when a hangup has been requested.
+    pub async fn hungup(&self) {
+        loop {
+            let n = self.notify.notified();
+            if self.hangup_requested() {
+                return;
+            }
+            n.await;
+        }
+    }
+    pub fn state(&self) -> ChanState {
+        self.snapshot.lock().state.unwrap_or(ChanState::Down)
+    }
+}
+
+/// Returned by waits and applications when the channel must stop executing (-1 in Asterisk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hangup;
+
+/// A Gosub return frame.
+#[derive(Debug, Clone)]
+pub struct GosubFrame {
+    pub context: String,
+    pub exten: String,
+    /// Priority to continue at after Return.
+    pub priority: i32,
+    /// `LOCAL()` variables: name and the value to restore on Return.
+    pub saved: Vec<(String, Option<super::vars::Var>)>,
+    /// Number of ARGn set by this Gosub.
+    pub args: usize,
+    /// Run as a nested interpreter (Dial U(), ast_app_run_sub): Return ends that loop.
+    pub nested: bool,
+}
+
+/// A While loop in progress: where the While is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhileFrame {
+    pub context: String,
+    pub exten: String,
+    pub priority: i32,
+}
+
+/// The driver side of a channel: what answering or hanging up means for this technology.
+pub trait ChannelTech: Send + Sync {
+    fn tech(&self) -> &'static str;
+    /// The channel answered.
+    fn answer(&self, _chan: &Channel) {}
+    /// Ringing / Progress / Busy / Congestion indications towards the caller.
+    fn indicate(&self, _chan: &Channel, _ev: &ChanEvent) {}
+    /// The channel is being destroyed with `cause`.
+    fn hangup(&self, _chan: &Channel, _cause: i32) {}
+    /// Peer channel for a bridged technology (e.g. the other Local half).
+    fn peer_name(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A technology with no far end (used for channels created by tests and `Originate` stubs).
+pub struct NullTech;
+impl ChannelTech for NullTech {
+    fn tech(&self) -> &'static str {
+        "Null"
+    }
+}
+
+/// One call leg.
+pub struct Channel {
+    pub pbx: Arc<Pbx>,
+    pub shared: Arc<ChannelShared>,
+    pub tech: Arc<dyn ChannelTech>,
+    pub context: String,
+    pub exten: String,
+    pub priority: i32,
+    pub vars: Vars,
+    pub caller: CallerId,
+    pub language: String,
+    pub accountcode: String,
+    pub state: ChanState,
+    pub hangup_cause: i32,
+    pub cdr: Cdr,
+    pub gosub: Vec<GosubFrame>,
+    pub whiles: Vec<WhileFrame>,
+    pub macro_depth: u32,
+    /// Set by MacroExit: unwind the current Macro.
+    pub macro_exit: bool,
+    /// An app moved the location: do not advance the priority after it.
+    pub jumped: bool,
+    /// Running the `h` extension.
+    pub in_hangup_handler: bool,
+    /// Events from the far side (outbound legs).
+    pub events: Option<mpsc::UnboundedReceiver<ChanEvent>>,
+    /// Absolute timeout (TIMEOUT(absolute)).
+    pub absolute_deadline: Option<Instant>,
+    /// Last application run (CDR lastapp/lastdata also keep it).
+    pub last_app: String,
+    pub last_data: String,
+    pub answered_at: Option<Instant>,
+    /// Channel name of what we are bridged to, if any.
+    pub bridged: Option<String>,
+    destroyed: bool,
+}
+
+impl Channel {
+    /// Create a channel and register it with the PBX.
+    pub fn new(pbx: &Arc<Pbx>, name: String, tech: Arc<dyn ChannelTech>) -> Channel {
+        let uniqueid = pbx.next_uniqueid();
+        let shared = ChannelShared::new(name.clone(), uniqueid.clone());
+        pbx.channels.insert(shared.clone());
+        let cdr = Cdr::new(&name, &uniqueid);
+        Channel {
+            pbx: pbx.clone(),
+            shared,
+            tech,
+            context: "default".into(),
+            exten: "s".into(),
+            priority: 1,
+            vars: Vars::new(),
+            caller: CallerId::default(),
+            language: "en".into(),
+            accountcode: String::new(),
+            state: ChanState::Down,
+            hangup_cause: 0,
+            cdr,
+            gosub: Vec::new(),
+            whiles: Vec::new(),
+            macro_depth: 0,
+            macro_exit: false,
+            jumped: false,
+            in_hangup_handler: false,
+            events: None,
+            absolute_deadline: None,
+            last_app: String::new(),
+            last_data: String::new(),
+            answered_at: None,
+            bridged: None,
+            destroyed: false,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+    pub fn uniqueid(&self) -> &str {
+        &self.shared.uniqueid
+    }
+
+    /// Move to a new dialplan location; the interpreter runs exactly that priority next.
+    pub fn goto(&mut self, context: &str, exten: &str, priority: i32) {
+        if self.context != context {
+            self.context = context.to_string();
+        }
+        if self.exten != exten {
+            self.exten = exten.to_string();
+        }
+        self.priority = priority;
+        self.jumped = true;
+    }
+
+    pub fn set_state(&mut self, st: ChanState) {
+        self.state = st;
+        self.shared.snapshot.lock().state = Some(st);
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.state == ChanState::Up
+    }
+
+    /// Answer the channel (no-op when already up).
+    pub fn answer(&mut self) {
+        if self.state == ChanState::Up {
+            return;
+        }
+        self.set_state(ChanState::Up);
+        let now = Instant::now();
+        self.answered_at = Some(now);
+        self.shared.snapshot.lock().answered = Some(now);
+        self.cdr.mark_answered();
+        let tech = self.tech.clone();
+        tech.answer(self);
+    }
+
+    /// Send an indication (ringing, progress, busy, congestion) towards the caller.
+    pub fn indicate(&mut self, ev: ChanEvent) {
+        match ev {
+            ChanEvent::Ringing if self.state != ChanState::Up => self.set_state(ChanState::Ringing),
+            ChanEvent::Busy if self.state != ChanState::Up => self.set_state(ChanState::Busy),
+            _ => {}
+        }
+        let tech = self.tech.clone();
+        tech.indicate(self, &ev);
+    }
+
+    /// Soft hangup requested (by CLI, by the far side, or by an absolute timeout)?
+    pub fn check_hangup(&self) -> bool {
+        self.shared.hangup_requested()
+    }
+
+    /// Variable lookup: channel variables, then globals.
+    pub fn get_var(&self, name: &str) -> Option<String> {
+        if let Some(v) = self.vars.get(name) {
+            return Some(v.to_string());
+        }
+        self.pbx.get_global(name)
+    }
+
+    pub fn set_var(&mut self, name: &str, value: &str) {
+        self.vars.set_or_unset(name, value);
+    }
+
+    /// Sleep for `d` unless the channel is hung up first.
+    pub async fn sleep(&mut self, d: Duration) -> Result<(), Hangup> {
+        if self.check_hangup() {
+            return Err(Hangup);
+        }
+        let shared = self.shared.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(d) => Ok(()),
+            _ = shared.hungup() => Err(Hangup),
+        }
+    }
+
+    /// Wait until the channel is hung up (Busy(), Congestion() without timeout).
+    pub async fn wait_hangup(&mut self, max: Option<Duration>) {
+        let shared = self.shared.clone();
+        match max {
+            Some(d) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(d) => {},
+                    _ = shared.hungup() => {},
+                }
+            }
+            None => shared.hungup().await,
+        }
+    }
+
+    /// Publish the current location for `core show channels`.
+    pub fn publish(&self, app: &str, data: &str) {
+        let mut s = self.shared.snapshot.lock();
+        if s.context != self.context {
+            s.context.clone_from(&self.context);
+        }
+        if s.exten != self.exten {
+            s.exten.clone_from(&self.exten);
+        }
+        s.priority = self.priority;
+        if s.app != app {
+            s.app = app.to_string();
+        }
+        if s.data != data {
+            s.data = data.to_string();
+        }
+        if s.caller != self.caller {
+            s.caller = self.caller.clone();
+        }
+        if s.bridged != self.bridged {
+            s.bridged.clone_from(&self.bridged);
+        }
+    }
+
+    /// Final hangup: tell the driver, post the CDR, unregister. Idempotent.
+    pub fn destroy(&mut self) {
+        if self.destroyed {
+            return;
+        }
+        self.destroyed = true;
+        let cause = if self.hangup_cause != 0 {
+            self.hangup_cause
+        } else {
+            match self.shared.requested_cause() {
+                0 => cause::NORMAL_CLEARING,
+                c => c,
+            }
+        };
+        self.hangup_cause = cause;
+        let tech = self.tech.clone();
+        tech.hangup(self, cause);
+        self.cdr.finish(&self.last_app, &self.last_data);
+        let cdr = self.cdr.clone();
+        self.pbx.post_cdr(cdr);
+        self.pbx.channels.remove(&self.shared.name);
+        self.shared.request_hangup(cause);
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        self.destroy();
+    }
+}

@@ -1,0 +1,432 @@
+//! The interpreter: walks a channel through the dialplan, one priority at a time, with
+//! Asterisk's rules (substitution, `i`/`h`/`T` extensions, autofallthrough, the verbose
+//! `Executing [...]` line). Applications run through the [`crate::apps::App`] trait only.
+
+use super::channel::{cause, ChanEvent, Channel, Hangup};
+use crate::dialplan::subst::{self, Resolver};
+use chrono::Utc;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+/// How a nested interpreter run knows it is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nest {
+    /// The channel's main dialplan run.
+    Top,
+    /// Inside `Macro()`: ends on MacroExit or when the macro extension runs out.
+    Macro,
+    /// A subroutine run from outside the dialplan (Dial `U()`): ends when the Gosub stack
+    /// drops below this depth (Return).
+    Sub(usize),
+}
+
+/// Why an interpreter run stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// An application returned -1 or the channel was hung up.
+    Hangup,
+    /// Ran out of priorities (autofallthrough), or no such extension and no `i`.
+    FellOff,
+    /// MacroExit / Return ended a nested run.
+    Returned,
+}
+
+/// Resolves `${}` names against a channel: built-ins, channel variables, globals, functions.
+pub struct ChanResolver<'a> {
+    pub chan: &'a mut Channel,
+}
+
+/// Built-in variables Asterisk computes from the channel (they win over channel vars).
+fn builtin_first(chan: &Channel, name: &str) -> Option<String> {
+    Some(match name {
+        "EXTEN" => chan.exten.clone(),
+        "CONTEXT" => chan.context.clone(),
+        "PRIORITY" => chan.priority.to_string(),
+        "CHANNEL" => chan.name().to_string(),
+        "UNIQUEID" => chan.uniqueid().to_string(),
+        "HANGUPCAUSE" => chan.hangup_cause.to_string(),
+        "CALLERID(num)" | "CALLERIDNUM" => chan.caller.num.clone().unwrap_or_default(),
+        "CALLERID(name)" | "CALLERIDNAME" => chan.caller.name.clone().unwrap_or_default(),
+        "CALLERID(all)" => chan.caller.all(),
+        "LANGUAGE" => chan.language.clone(),
+        "ACCOUNTCODE" => chan.accountcode.clone(),
+        "DNID" => chan.caller.dnid.clone().unwrap_or_default(),
+        "RDNIS" => chan.caller.rdnis.clone().unwrap_or_default(),
+        _ => return None,
+    })
+}
+
+/// Built-ins that a channel variable of the same name overrides.
+fn builtin_last(chan: &Channel, name: &str) -> Option<String> {
+    let now = chrono::Local::now();
+    Some(match name {
+        "EPOCH" => Utc::now().timestamp().to_string(),
+        "DATETIME" => now.format("%d%m%Y-%H:%M:%S").to_string(),
+        "TIMESTAMP" => now.format("%Y%m%d-%H%M%S").to_string(),
+        "SYSTEMNAME" => chan.pbx.settings.systemname.clone(),
+        "ENTITYID" => "00:00:00:00:00:00".to_string(),
+        "ASTETCDIR" => chan.pbx.settings.astetcdir.display().to_string(),
+        "ASTSPOOLDIR" => chan.pbx.settings.astspooldir.display().to_string(),
+        "ASTDATADIR" => chan.pbx.settings.astdatadir.display().to_string(),
+        "ASTLOGDIR" => chan.pbx.settings.astlogdir.display().to_string(),
+        "ASTRUNDIR" => chan.pbx.settings.astrundir.display().to_string(),
+        "ASTDBDIR" | "ASTVARLIBDIR" => chan.pbx.settings.astdbdir.display().to_string(),
+        _ => return None,
+    })
+}
+
+/// Value of a variable as `${name}` sees it (without function calls).
+pub fn get_var(chan: &Channel, name: &str) -> Option<String> {
+    if let Some(v) = builtin_first(chan, name) {
+        return Some(v);
+    }
+    if let Some(v) = chan.vars.get(name) {
+        return Some(v.to_string());
+    }
+    if let Some(v) = builtin_last(chan, name) {
+        return Some(v);
+    }
+    chan.pbx.get_global(name)
+}
+
+impl Resolver for ChanResolver<'_> {
+    fn var(&mut self, name: &str) -> Option<String> {
+        get_var(self.chan, name)
+    }
+    fn func(&mut self, name: &str, args: &str) -> Option<String> {
+        let pbx = self.chan.pbx.clone();
+        match pbx.funcs.get(name) {
+            Some(f) => match f.read(self.chan, args) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    pbx.warning(&format!("func_{}: {}({}): {e}", name.to_ascii_lowercase(), name, args));
+                    Some(String::new())
+                }
+            },
+            None => {
+                pbx.error(&format!(
+                    "pbx_functions.c: Function {name} not registered"
+                ));
+                None
+            }
+        }
+    }
+}
+
+/// Substitute `${}`/`$[]` in `s` on behalf of `chan`.
+pub fn substitute(chan: &mut Channel, s: &str) -> String {
+    if !s.contains('$') {
+        return s.to_string();
+    }
+    let mut r = ChanResolver { chan };
+    subst::substitute(s, &mut r)
+}
+
+/// Call a function for writing: `Set(FUNC(args)=value)`.
+pub fn write_func(chan: &mut Channel, call: &str, value: &str) {
+    let pbx = chan.pbx.clone();
+    let Some((name, args)) = crate::funcs::split_call(call) else {
+        pbx.warning(&format!("pbx.c: Invalid function call '{call}'"));
+        return;
+    };
+    match pbx.funcs.get(name) {
+        Some(f) => {
+            if let Err(e) = f.write(chan, args, value) {
+                pbx.warning(&format!("pbx_functions.c: {name}({args}): {e}"));
+            }
+        }
+        None => pbx.error(&format!("pbx_functions.c: Function {name} not registered")),
+    }
+}
+
+/// Run application `name` with already-substituted `data` (Exec, ExecIf, Originate, `M()`).
+pub fn exec_app<'a>(
+    chan: &'a mut Channel,
+    name: &'a str,
+    data: &'a str,
+) -> Pin<Box<dyn Future<Output = Result<(), Hangup>> + Send + 'a>> {
+    Box::pin(async move {
+        let pbx = chan.pbx.clone();
+        let Some(app) = pbx.apps.get(name).cloned() else {
+            pbx.warning(&format!(
+                "pbx.c: No application '{}' for extension ({}, {}, {})",
+                name, chan.context, chan.exten, chan.priority
+            ));
+            return Err(Hangup);
+        };
+        chan.last_app = app.name().to_string();
+        chan.last_data = data.to_string();
+        app.exec(chan, data).await
+    })
+}
+
+/// Execute from the channel's current location until `nest` says stop.
+pub fn run_loop(
+    chan: &mut Channel,
+    nest: Nest,
+) -> Pin<Box<dyn Future<Output = End> + Send + '_>> {
+    Box::pin(async move {
+        let pbx = chan.pbx.clone();
+        loop {
+            if !chan.in_hangup_handler && chan.check_hangup() {
+                return End::Hangup;
+            }
+            if let Some(dl) = chan.absolute_deadline {
+                if Instant::now() >= dl && !chan.in_hangup_handler {
+                    chan.absolute_deadline = None;
+                    let dp = pbx.dialplan();
+                    if dp.exists(&chan.context, "T", 1, chan.caller.num.as_deref(), Utc::now()) {
+                        pbx.verbose_line(
+                            3,
+                            &format!("Timeout on {}, going to 'T'", chan.name()),
+                        );
+                        chan.goto(&chan.context.clone(), "T", 1);
+                    } else {
+                        pbx.verbose_line(
+                            3,
+                            &format!("Timeout on {}, continuing...", chan.name()),
+                        );
+                        return End::Hangup;
+                    }
+                }
+            }
+            match nest {
+                Nest::Macro if chan.macro_exit => return End::Returned,
+                Nest::Sub(depth) if chan.gosub.len() < depth => return End::Returned,
+                _ => {}
+            }
+            let dp = pbx.dialplan();
+            let now = Utc::now();
+            let found = dp.find_priority(
+                &chan.context,
+                &chan.exten,
+                chan.priority,
+                chan.caller.num.as_deref(),
+                now,
+            );
+            let Some((_ctx, _ext, prio)) = found else {
+                // No such priority: an unknown extension goes to `i`, otherwise we ran out.
+                if !dp.exists(&chan.context, &chan.exten, 1, chan.caller.num.as_deref(), now) {
+                    if nest == Nest::Top
+                        && !chan.in_hangup_handler
+                        && dp.exists(&chan.context, "i", 1, chan.caller.num.as_deref(), now)
+                    {
+                        pbx.verbose_line(
+                            3,
+                            &format!(
+                                "Sent into invalid extension '{}' in context '{}' on {}",
+                                chan.exten,
+                                chan.context,
+                                chan.name()
+                            ),
+                        );
+                        let ext = chan.exten.clone();
+                        chan.vars.set("INVALID_EXTEN", ext);
+                        let c = chan.context.clone();
+                        chan.goto(&c, "i", 1);
+                        continue;
+                    }
+                    if nest == Nest::Top && !chan.in_hangup_handler {
+                        pbx.verbose_line(
+                            3,
+                            &format!(
+                                "Channel '{}' sent to invalid extension but no invalid handler: context,exten,priority={},{},{}",
+                                chan.name(),
+                                chan.context,
+                                chan.exten,
+                                chan.priority
+                            ),
+                        );
+                    }
+                }
+                return End::FellOff;
+            };
+            let app_name = prio.app.as_str();
+            let data = substitute(chan, &prio.data);
+            let Some(app) = pbx.apps.get(app_name).cloned() else {
+                pbx.warning(&format!(
+                    "pbx.c: No application '{}' for extension ({}, {}, {})",
+                    app_name, chan.context, chan.exten, chan.priority
+                ));
+                spawn_exited(chan);
+                return End::Hangup;
+            };
+            if pbx.verbose() >= 3 {
+                pbx.verbose_line(
+                    3,
+                    &format!(
+                        "Executing [{}@{}:{}] {}(\"{}\", \"{}\") in new stack",
+                        chan.exten,
+                        chan.context,
+                        chan.priority,
+                        app.name(),
+                        chan.name(),
+                        data
+                    ),
+                );
+            }
+            chan.publish(app.name(), &data);
+            chan.jumped = false;
+            if chan.last_app != app.name() {
+                chan.last_app = app.name().to_string();
+            }
+            chan.last_data.clone_from(&data);
+            drop(dp);
+            if app.exec(chan, &data).await.is_err() {
+                spawn_exited(chan);
+                return End::Hangup;
+            }
+            if !chan.jumped {
+                chan.priority += 1;
+            }
+        }
+    })
+}
+
+fn spawn_exited(chan: &Channel) {
+    chan.pbx.verbose_line(
+        2,
+        &format!(
+            "Spawn extension ({}, {}, {}) exited non-zero on '{}'",
+            chan.context,
+            chan.exten,
+            chan.priority,
+            chan.name()
+        ),
+    );
+}
+
+/// A channel's whole life in the dialplan: run, autofallthrough, `h`, hang up.
+pub async fn run_pbx(mut chan: Channel) {
+    chan.pbx
+        .calls_processed
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if chan.cdr.dst.is_empty() {
+        chan.cdr.dst.clone_from(&chan.exten);
+        chan.cdr.dcontext.clone_from(&chan.context);
+        chan.cdr.src = chan.caller.num.clone().unwrap_or_default();
+        chan.cdr.clid = chan.caller.all();
+    }
+    let end = run_loop(&mut chan, Nest::Top).await;
+    if end == End::FellOff && !chan.check_hangup() {
+        let status = chan
+            .vars
+            .get("DIALSTATUS")
+            .map(str::to_string)
+            .unwrap_or_else(|| "UNKNOWN".to_string());
+        let autofall = chan.pbx.dialplan().general.autofallthrough;
+        if autofall {
+            chan.pbx.verbose_line(
+                2,
+                &format!(
+                    "Auto fallthrough, channel '{}' status is '{}'",
+                    chan.name(),
+                    status
+                ),
+            );
+            match status.as_str() {
+                "BUSY" => {
+                    chan.indicate(ChanEvent::Busy);
+                    chan.hangup_cause = cause::USER_BUSY;
+                    chan.wait_hangup(Some(Duration::from_secs(10))).await;
+                }
+                "CONGESTION" | "CHANUNAVAIL" => {
+                    chan.indicate(ChanEvent::Congestion);
+                    chan.hangup_cause = cause::NORMAL_CIRCUIT_CONGESTION;
+                    chan.wait_hangup(Some(Duration::from_secs(10))).await;
+                }
+                _ => {}
+            }
+        }
+    }
+    run_h_exten(&mut chan).await;
+    chan.destroy();
+}
+
+/// Run the `h` extension of the current context, if there is one.
+pub async fn run_h_exten(chan: &mut Channel) {
+    if chan.in_hangup_handler {
+        return;
+    }
+    let dp = chan.pbx.dialplan();
+    if !dp.exists(&chan.context, "h", 1, chan.caller.num.as_deref(), Utc::now()) {
+        return;
+    }
+    drop(dp);
+    chan.in_hangup_handler = true;
+    if chan.hangup_cause == 0 {
+        let c = chan.shared.requested_cause();
+        chan.hangup_cause = if c == 0 { cause::NORMAL_CLEARING } else { c };
+    }
+    let ctx = chan.context.clone();
+    chan.goto(&ctx, "h", 1);
+    let _ = run_loop(chan, Nest::Top).await;
+}
+
+/// Run a subroutine on `chan` from outside its dialplan (Dial `U()`, `Originate` helpers):
+/// Gosub to `context,exten,priority` with `args`, return when it Returns.
+pub async fn run_sub(
+    chan: &mut Channel,
+    context: &str,
+    exten: &str,
+    priority: i32,
+    args: &[String],
+) -> End {
+    let saved = (chan.context.clone(), chan.exten.clone(), chan.priority);
+    let depth = chan.gosub.len();
+    push_gosub(chan, &saved.0, &saved.1, saved.2, args, true);
+    chan.goto(context, exten, priority);
+    let end = run_loop(chan, Nest::Sub(depth + 1)).await;
+    // Unwind anything the subroutine left on the stack.
+    while chan.gosub.len() > depth {
+        pop_gosub(chan);
+    }
+    chan.context = saved.0;
+    chan.exten = saved.1;
+    chan.priority = saved.2;
+    end
+}
+
+/// Push a Gosub frame returning to `ctx,exten,ret_priority`, setting ARG1..ARGn as LOCALs.
+pub fn push_gosub(
+    chan: &mut Channel,
+    ctx: &str,
+    exten: &str,
+    ret_priority: i32,
+    args: &[String],
+    nested: bool,
+) {
+    let mut frame = super::channel::GosubFrame {
+        context: ctx.to_string(),
+        exten: exten.to_string(),
+        priority: ret_priority,
+        saved: Vec::new(),
+        args: args.len(),
+        nested,
+    };
+    // Save every ARGn that the caller's frame had (up to the larger count) so nesting restores.
+    let prev_args = chan.gosub.last().map(|f| f.args).unwrap_or(0);
+    let n = args.len().max(prev_args);
+    for i in 1..=n {
+        let name = format!("ARG{i}");
+        frame.saved.push((name.clone(), chan.vars.remove(&name)));
+        if let Some(v) = args.get(i - 1) {
+            chan.vars.set(&name, v.as_str());
+        }
+    }
+    chan.gosub.push(frame);
+}
+
+/// Pop the top Gosub frame, restoring LOCAL variables; returns it.
+pub fn pop_gosub(chan: &mut Channel) -> Option<super::channel::GosubFrame> {
+    let frame = chan.gosub.pop()?;
+    for (name, old) in frame.saved.iter().rev() {
+        chan.vars.remove(name);
+        if let Some(v) = old {
+            let display = crate::pbx::vars::Vars::display_name(name, v);
+            chan.vars.set(&display, v.value.clone());
+        }
+    }
+    Some(frame)
+}

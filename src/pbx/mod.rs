@@ -1,0 +1,250 @@
+//! The PBX core: the running dialplan, globals, the channel list, registries of
+//! applications and functions, and the verbose/console output.
+//!
+//! `exec` is the interpreter that walks a channel through the dialplan. This module owns
+//! shared state only; it never parses config text (that is `config`/`dialplan`) and never
+//! talks to a network (that is `channels`).
+
+pub mod channel;
+pub mod exec;
+pub mod vars;
+
+use crate::apps::AppRegistry;
+use crate::astdb::AstDb;
+use crate::cdr::{Cdr, CdrEngine};
+use crate::config::settings::Settings;
+use crate::dialplan::Dialplan;
+use crate::funcs::FuncRegistry;
+use arc_swap::ArcSwap;
+use channel::ChannelShared;
+use indexmap::IndexMap;
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+use tokio::sync::broadcast;
+
+pub use channel::{CallerId, ChanEvent, ChanState, Channel, ChannelTech, Hangup};
+
+/// Every live channel, by name.
+#[derive(Default)]
+pub struct ChannelRegistry {
+    map: RwLock<IndexMap<String, Arc<ChannelShared>>>,
+}
+
+impl ChannelRegistry {
+    pub fn insert(&self, c: Arc<ChannelShared>) {
+        self.map.write().insert(c.name.clone(), c);
+    }
+    pub fn remove(&self, name: &str) {
+        self.map.write().shift_remove(name);
+    }
+    pub fn get(&self, name: &str) -> Option<Arc<ChannelShared>> {
+        self.map.read().get(name).cloned()
+    }
+    pub fn list(&self) -> Vec<Arc<ChannelShared>> {
+        self.map.read().values().cloned().collect()
+    }
+    pub fn len(&self) -> usize {
+        self.map.read().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.read().is_empty()
+    }
+}
+
+/// A line of console output, with the verbose level it was logged at (0 = always).
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    pub level: u8,
+    pub text: String,
+}
+
+/// Asterisk's verbose prefixes by level.
+pub fn verbose_prefix(level: u8) -> &'static str {
+    match level {
+        0 | 1 => " ",
+        2 => "  == ",
+        3 => "    -- ",
+        _ => "       > ",
+    }
+}
+
+pub struct Pbx {
+    pub settings: Settings,
+    dialplan: ArcSwap<Dialplan>,
+    globals: RwLock<HashMap<String, String>>,
+    pub apps: AppRegistry,
+    pub funcs: FuncRegistry,
+    pub channels: ChannelRegistry,
+    pub astdb: AstDb,
+    pub cdr: CdrEngine,
+    verbose: AtomicU8,
+    pub debug: AtomicU8,
+    /// Console output: the foreground console and every remote console subscribe.
+    pub log_tx: broadcast::Sender<LogLine>,
+    /// Print verbose output to stdout (foreground / console mode).
+    pub log_stdout: AtomicBool,
+    pub started: Instant,
+    pub started_wall: SystemTime,
+    pub last_reload: Mutex<(Instant, SystemTime)>,
+    uniqueid_seq: AtomicU64,
+    tech_seq: Mutex<HashMap<&'static str, u32>>,
+    pub calls_processed: AtomicU64,
+    pub shutting_down: AtomicBool,
+    /// Set once to stop the daemon (core stop …).
+    pub stop_tx: tokio::sync::watch::Sender<bool>,
+    /// Unknown applications/functions already warned about at load.
+    pub warned_missing: Mutex<std::collections::HashSet<String>>,
+    pub local_seq: AtomicU32,
+}
+
+impl Pbx {
+    /// A PBX with an empty dialplan and the built-in registries.
+    pub fn new(settings: Settings, astdb: AstDb) -> Arc<Pbx> {
+        let (log_tx, _) = broadcast::channel(4096);
+        let (stop_tx, _) = tokio::sync::watch::channel(false);
+        let verbose = settings.verbose;
+        Arc::new(Pbx {
+            settings,
+            dialplan: ArcSwap::from_pointee(Dialplan::default()),
+            globals: RwLock::new(HashMap::new()),
+            apps: AppRegistry::with_builtins(),
+            funcs: FuncRegistry::with_builtins(),
+            channels: ChannelRegistry::default(),
+            astdb,
+            cdr: CdrEngine::new(),
+            verbose: AtomicU8::new(verbose),
+            debug: AtomicU8::new(0),
+            log_tx,
+            log_stdout: AtomicBool::new(false),
+            started: Instant::now(),
+            started_wall: SystemTime::now(),
+            last_reload: Mutex::new((Instant::now(), SystemTime::now())),
+            uniqueid_seq: AtomicU64::new(0),
+            tech_seq: Mutex::new(HashMap::new()),
+            calls_processed: AtomicU64::new(0),
+            shutting_down: AtomicBool::new(false),
+            stop_tx,
+            warned_missing: Mutex::new(Default::default()),
+            local_seq: AtomicU32::new(0),
+        })
+    }
+
+    /// A PBX for tests: in-memory AstDB, settings for a throwaway dir.
+    pub fn for_tests() -> Arc<Pbx> {
+        let settings = Settings::defaults_for(std::path::Path::new("/nonexistent/ferrisk.conf"));
+        let db = AstDb::open_in_memory().unwrap_or_else(|e| panic!("in-memory astdb: {e}"));
+        Pbx::new(settings, db)
+    }
+
+    pub fn dialplan(&self) -> Arc<Dialplan> {
+        self.dialplan.load_full()
+    }
+
+    /// Swap in a new dialplan atomically; globals are (re)applied as Asterisk does.
+    pub fn set_dialplan(&self, dp: Dialplan) {
+        {
+            let mut g = self.globals.write();
+            if dp.general.clearglobalvars {
+                g.clear();
+            }
+            for (k, v) in &dp.globals {
+                g.insert(k.clone(), v.clone());
+            }
+        }
+        self.dialplan.store(Arc::new(dp));
+        *self.last_reload.lock() = (Instant::now(), SystemTime::now());
+    }
+
+    pub fn get_global(&self, name: &str) -> Option<String> {
+        self.globals.read().get(name).cloned()
+    }
+    pub fn set_global(&self, name: &str, value: &str) {
+        let mut g = self.globals.write();
+        if value.is_empty() {
+            g.remove(name);
+        } else {
+            g.insert(name.to_string(), value.to_string());
+        }
+    }
+    pub fn globals(&self) -> Vec<(String, String)> {
+        let mut v: Vec<_> = self
+            .globals
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn verbose(&self) -> u8 {
+        self.verbose.load(Ordering::Relaxed)
+    }
+    pub fn set_verbose(&self, v: u8) {
+        self.verbose.store(v, Ordering::Relaxed);
+    }
+
+    /// Emit a verbose message at `level` with Asterisk's prefix (`    -- ` for 3).
+    pub fn verbose_line(&self, level: u8, msg: &str) {
+        let text = format!("{}{}", verbose_prefix(level), msg);
+        self.emit(level, text);
+    }
+
+    /// Emit a log line (`WARNING[pid]: file: msg` style lines use level 0).
+    pub fn warning(&self, msg: &str) {
+        let ts = chrono::Local::now().format("[%b %e %H:%M:%S]");
+        self.emit(0, format!("{ts} WARNING[{}]: {msg}", std::process::id()));
+    }
+    pub fn notice(&self, msg: &str) {
+        let ts = chrono::Local::now().format("[%b %e %H:%M:%S]");
+        self.emit(0, format!("{ts} NOTICE[{}]: {msg}", std::process::id()));
+    }
+    pub fn error(&self, msg: &str) {
+        let ts = chrono::Local::now().format("[%b %e %H:%M:%S]");
+        self.emit(0, format!("{ts} ERROR[{}]: {msg}", std::process::id()));
+    }
+
+    fn emit(&self, level: u8, text: String) {
+        if self.log_stdout.load(Ordering::Relaxed) && level <= self.verbose() {
+            println!("{text}");
+        }
+        tracing::debug!(target: "ferrisk::console", "{}", text);
+        let _ = self.log_tx.send(LogLine { level, text });
+    }
+
+    /// `epoch.seq` as Asterisk builds UNIQUEID (with `systemname-` in front when set).
+    pub fn next_uniqueid(&self) -> String {
+        let n = self.uniqueid_seq.fetch_add(1, Ordering::Relaxed);
+        let epoch = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if self.settings.systemname.is_empty() {
+            format!("{epoch}.{n}")
+        } else {
+            format!("{}-{epoch}.{n}", self.settings.systemname)
+        }
+    }
+
+    /// Next per-technology channel sequence number (`SIP/100-00000003`).
+    pub fn next_tech_seq(&self, tech: &'static str) -> u32 {
+        let mut m = self.tech_seq.lock();
+        let e = m.entry(tech).or_insert(0);
+        let n = *e;
+        *e = e.wrapping_add(1);
+        n
+    }
+
+    pub fn post_cdr(&self, cdr: Cdr) {
+        self.cdr.post(&cdr);
+    }
+
+    /// Ask the daemon to stop.
+    pub fn request_stop(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let _ = self.stop_tx.send(true);
+    }
+}
