@@ -412,7 +412,13 @@ impl Loader<'_> {
             self.dir.join(arg)
         };
         let files: Vec<PathBuf> = if arg.contains(['*', '?', '[']) {
-            let pattern = path.to_string_lossy().into_owned();
+            // Only the include argument is a pattern; the config directory is taken literally.
+            let pattern = if Path::new(arg).is_absolute() {
+                arg.to_string()
+            } else {
+                let dir = glob::Pattern::escape(&self.dir.to_string_lossy());
+                format!("{}/{arg}", dir.trim_end_matches('/'))
+            };
             let paths = glob::glob(&pattern)
                 .map_err(|e| ConfigError::at(loc, format!("bad file pattern '{arg}': {e}")))?;
             let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
@@ -439,7 +445,11 @@ impl Loader<'_> {
                 Err(e) => {
                     return Err(ConfigError::at(
                         loc,
-                        format!("cannot include {}: {e}", file.display()),
+                        format!(
+                            "cannot include {}: {e}: expected a readable file \
+                             (#tryinclude ignores a missing one)",
+                            file.display()
+                        ),
                     ))
                 }
             };
@@ -811,6 +821,23 @@ mod tests {
         assert_eq!(e.loc.as_ref().map(|l| l.line), Some(1));
         let c = load_str(d, "main.conf", "#tryinclude none.d/*.conf\n", &opts()).expect("load");
         assert!(c.sections.is_empty());
+    }
+
+    #[test]
+    fn glob_in_a_directory_with_pattern_characters() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let d = tmp.path().join("etc[1]");
+        fs::create_dir_all(d.join("inc")).expect("mkdir");
+        fs::write(d.join("inc/x.conf"), "[x]\n").expect("write");
+        let c = load_str(
+            &d,
+            "m.conf",
+            "#include inc/*.conf ; trailing comment\n",
+            &opts(),
+        )
+        .expect("load");
+        assert_eq!(c.sections.len(), 1);
+        assert_eq!(c.sections[0].name, "x");
     }
 
     #[test]
