@@ -3,6 +3,11 @@
 //! application never touches the interpreter.
 
 pub mod args;
+pub mod basic;
+pub mod dial;
+pub mod flow;
+pub mod originate;
+pub mod setvar;
 
 use crate::pbx::{Channel, Hangup};
 use async_trait::async_trait;
@@ -67,5 +72,9 @@ impl AppRegistry {
 }
 
 fn register_builtins(r: &mut AppRegistry) {
-    let _ = r;
+    basic::register(r);
+    setvar::register(r);
+    flow::register(r);
+    dial::register(r);
+    originate::register(r);
 }

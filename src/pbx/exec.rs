@@ -192,7 +192,9 @@ pub fn run_loop(
                 }
             }
             match nest {
-                Nest::Macro if chan.macro_exit => return End::Returned,
+                Nest::Macro if chan.macro_exit || !chan.context.starts_with("macro-") => {
+                    return End::Returned
+                }
                 Nest::Sub(depth) if chan.gosub.len() < depth => return End::Returned,
                 _ => {}
             }

@@ -7,6 +7,7 @@
 
 pub mod channel;
 pub mod exec;
+pub mod originate;
 pub mod vars;
 
 use crate::apps::AppRegistry;
@@ -248,3 +249,21 @@ impl Pbx {
         let _ = self.stop_tx.send(true);
     }
 }
+
+/// Parse dialplan text (as extensions.conf) into a dialplan; errors carry file:line:column.
+pub fn dialplan_from_str(
+    name: &str,
+    text: &str,
+) -> Result<(Dialplan, crate::dialplan::LoadReport), Vec<crate::config::ConfigError>> {
+    let cf = crate::config::load_str(
+        std::path::Path::new("."),
+        name,
+        text,
+        &crate::config::LoadOptions::default(),
+    )
+    .map_err(|e| vec![e])?;
+    crate::dialplan::parse_dialplan(&cf)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,379 @@
+//! Dial(): ring one or more channels in parallel (`&`), bridge the first that answers.
+//!
+//! Sets DIALSTATUS (ANSWER, BUSY, NOANSWER, CANCEL, CONGESTION, CHANUNAVAIL),
+//! DIALEDPEERNAME, DIALEDPEERNUMBER, DIALEDTIME, ANSWEREDTIME. Options: `g` (continue
+//! when the callee hangs up), `r` (indicate ringing), `M(macro^args)` and `U(sub^args)`
+//! (run on the called channel before bridging; MACRO_RESULT / GOSUB_RESULT honoured).
+
+use super::{args, flow, App, AppRegistry, AppResult};
+use crate::channels;
+use crate::pbx::channel::{cause, ChanEvent};
+use crate::pbx::exec::{self, End};
+use crate::pbx::{Channel, Hangup};
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+pub fn register(r: &mut AppRegistry) {
+    r.register(Arc::new(Dial));
+}
+
+struct Leg {
+    chan: Channel,
+    interface: String,
+    alive: bool,
+}
+
+/// What a MACRO_RESULT / GOSUB_RESULT asks for.
+enum AfterAnswer {
+    Bridge,
+    Abort,
+    Status(&'static str),
+    Continue,
+    Goto(String),
+}
+
+fn read_result(callee: &Channel, var: &str) -> AfterAnswer {
+    let v = callee.vars.get(var).unwrap_or("").trim().to_string();
+    let up = v.to_ascii_uppercase();
+    match up.as_str() {
+        "" => AfterAnswer::Bridge,
+        "ABORT" => AfterAnswer::Abort,
+        "CONGESTION" => AfterAnswer::Status("CONGESTION"),
+        "BUSY" => AfterAnswer::Status("BUSY"),
+        "CONTINUE" => AfterAnswer::Continue,
+        _ if up.starts_with("GOTO:") => AfterAnswer::Goto(v[5..].replace('^', ",")),
+        _ => AfterAnswer::Bridge,
+    }
+}
+
+struct Dial;
+
+#[async_trait]
+impl App for Dial {
+    fn name(&self) -> &'static str {
+        "Dial"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Attempt to connect to another device or endpoint and bridge the call."
+    }
+    fn syntax(&self) -> &'static str {
+        "Dial(Technology/Resource[&Technology2/Resource2[&...]][,timeout[,options[,URL]]])"
+    }
+    fn description(&self) -> &'static str {
+        "This application will place calls to one or more specified channels. As soon as one of the requested channels answers, the originating channel will be answered, if it has not already been answered. These two channels will then be active in a bridged call. All other channels that were requested will then be hung up. Unless there is a timeout specified, the Dial application will wait indefinitely until one of the called channels answers, the user hangs up, or if all of the called channels are busy or unavailable. DIALSTATUS is set to one of CHANUNAVAIL, CONGESTION, NOANSWER, BUSY, ANSWER, CANCEL, DONTCALL, TORTURE, INVALIDARGS. Options: g, r, M(macro[^arg[^...]]), U(x[^arg[^...]])."
+    }
+
+    async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
+        let a = args::split(data, ',');
+        let peers = args::nth(&a, 0).trim();
+        if peers.is_empty() {
+            chan.pbx
+                .warning("app_dial.c: Dial requires an argument (technology/resource)");
+            chan.vars.set("DIALSTATUS", "INVALIDARGS");
+            return Err(Hangup);
+        }
+        let timeout = args::nth(&a, 1)
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|t| *t > 0.0 && t.is_finite())
+            .map(|t| Duration::from_secs_f64(t.min(1e7)));
+        let opts = args::options(args::nth(&a, 2));
+        chan.vars.remove("DIALSTATUS");
+        chan.vars.remove("DIALEDPEERNAME");
+        chan.vars.remove("DIALEDPEERNUMBER");
+        let pbx = chan.pbx.clone();
+        let started = Instant::now();
+
+        let (tx, mut rx) = mpsc::unbounded_channel::<(usize, ChanEvent)>();
+        let mut legs: Vec<Leg> = Vec::new();
+        for peer in peers.split('&').map(str::trim).filter(|p| !p.is_empty()) {
+            match channels::request(&pbx, peer, Some(chan)) {
+                Ok(out) => {
+                    let mut callee = out.chan;
+                    if let Some(mut erx) = callee.events.take() {
+                        let tx = tx.clone();
+                        let idx = legs.len();
+                        tokio::spawn(async move {
+                            while let Some(ev) = erx.recv().await {
+                                if tx.send((idx, ev)).is_err() {
+                                    break;
+                                }
+                            }
+                        });
+                    }
+                    (out.call)();
+                    pbx.verbose_line(3, &format!("Called {}", peer));
+                    legs.push(Leg {
+                        chan: callee,
+                        interface: peer.to_string(),
+                        alive: true,
+                    });
+                }
+                Err(e) => {
+                    pbx.warning(&format!("app_dial.c: {}", e.msg));
+                }
+            }
+        }
+        drop(tx);
+        if legs.is_empty() {
+            chan.vars.set("DIALSTATUS", "CHANUNAVAIL");
+            chan.cdr.disposition_override = Some(crate::cdr::Disposition::Failed);
+            set_times(chan, started, None);
+            return Ok(());
+        }
+        if chan.cdr.dstchannel.is_empty() {
+            chan.cdr.dstchannel = legs[0].chan.name().to_string();
+        }
+        if opts.contains_key(&'r') {
+            chan.indicate(ChanEvent::Ringing);
+        }
+
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let (mut busy, mut congestion, mut nochan) = (0usize, 0usize, 0usize);
+        let numlines = legs.len();
+        let caller_shared = chan.shared.clone();
+        let winner: Option<usize> = loop {
+            if legs.iter().all(|l| !l.alive) {
+                break None;
+            }
+            let ev = tokio::select! {
+                ev = rx.recv() => ev,
+                _ = caller_shared.hungup() => {
+                    chan.vars.set("DIALSTATUS", "CANCEL");
+                    hangup_legs(&mut legs, None, cause::NORMAL_CLEARING);
+                    set_times(chan, started, None);
+                    return Err(Hangup);
+                }
+                _ = sleep_until(deadline) => {
+                    pbx.verbose_line(3, &format!("Nobody picked up in {} ms", timeout.map(|t| t.as_millis()).unwrap_or(0)));
+                    chan.vars.set("DIALSTATUS", "NOANSWER");
+                    chan.cdr.disposition_override = Some(crate::cdr::Disposition::NoAnswer);
+                    hangup_legs(&mut legs, None, cause::NO_ANSWER);
+                    set_times(chan, started, None);
+                    return Ok(());
+                }
+            };
+            let Some((i, ev)) = ev else {
+                break None;
+            };
+            let Some(leg) = legs.get_mut(i).filter(|l| l.alive) else {
+                continue;
+            };
+            let name = leg.chan.name().to_string();
+            match ev {
+                ChanEvent::Answer => break Some(i),
+                ChanEvent::Ringing => {
+                    pbx.verbose_line(3, &format!("{name} is ringing"));
+                    if !chan.is_up() && !opts.contains_key(&'r') {
+                        chan.indicate(ChanEvent::Ringing);
+                    }
+                }
+                ChanEvent::Progress => {
+                    pbx.verbose_line(
+                        3,
+                        &format!("{name} is making progress passing it to {}", chan.name()),
+                    );
+                    if !chan.is_up() {
+                        chan.indicate(ChanEvent::Progress);
+                    }
+                }
+                ChanEvent::Busy => {
+                    pbx.verbose_line(3, &format!("{name} is busy"));
+                    busy += 1;
+                    leg.alive = false;
+                    leg.chan.hangup_cause = cause::USER_BUSY;
+                    leg.chan.destroy();
+                }
+                ChanEvent::Congestion => {
+                    pbx.verbose_line(3, &format!("{name} is circuit-busy"));
+                    congestion += 1;
+                    leg.alive = false;
+                    leg.chan.hangup_cause = cause::NORMAL_CIRCUIT_CONGESTION;
+                    leg.chan.destroy();
+                }
+                ChanEvent::Hangup(c) => {
+                    match c {
+                        cause::USER_BUSY => busy += 1,
+                        cause::NORMAL_CIRCUIT_CONGESTION | cause::SWITCH_CONGESTION => {
+                            congestion += 1
+                        }
+                        cause::NO_ANSWER | cause::NORMAL_CLEARING | 0 => {}
+                        _ => nochan += 1,
+                    }
+                    leg.alive = false;
+                    leg.chan.hangup_cause = c;
+                    leg.chan.destroy();
+                }
+            }
+        };
+
+        let Some(w) = winner else {
+            let status = if numlines == busy + congestion + nochan {
+                pbx.verbose_line(
+                    2,
+                    &format!(
+                        "Everyone is busy/congested at this time ({numlines}:{busy}/{congestion}/{nochan})"
+                    ),
+                );
+                if busy > 0 {
+                    "BUSY"
+                } else if congestion > 0 || nochan > 0 {
+                    "CONGESTION"
+                } else {
+                    "CHANUNAVAIL"
+                }
+            } else {
+                "CHANUNAVAIL"
+            };
+            chan.vars.set("DIALSTATUS", status);
+            chan.cdr.disposition_override = Some(match status {
+                "BUSY" => crate::cdr::Disposition::Busy,
+                "CONGESTION" => crate::cdr::Disposition::Congestion,
+                _ => crate::cdr::Disposition::Failed,
+            });
+            set_times(chan, started, None);
+            return Ok(());
+        };
+
+        // Someone answered: hang up the rest, answer the caller.
+        hangup_legs(&mut legs, Some(w), 26);
+        let mut leg = legs.swap_remove(w);
+        drop(legs);
+        let callee = &mut leg.chan;
+        callee.answer();
+        pbx.verbose_line(
+            3,
+            &format!("{} answered {}", callee.name(), chan.name()),
+        );
+        chan.vars.set("DIALSTATUS", "ANSWER");
+        chan.vars.set("DIALEDPEERNAME", callee.name());
+        let number = leg
+            .interface
+            .split_once('/')
+            .map(|(_, n)| n.to_string())
+            .unwrap_or_default();
+        chan.vars.set("DIALEDPEERNUMBER", number);
+        chan.cdr.dstchannel = callee.name().to_string();
+        chan.answer();
+        let answered = Instant::now();
+
+        // M() / U() on the called channel.
+        let mut after = AfterAnswer::Bridge;
+        if let Some(Some(m)) = opts.get(&'M') {
+            let mut parts = m.split('^').map(str::to_string);
+            let name = parts.next().unwrap_or_default();
+            let margs: Vec<String> = parts.collect();
+            if flow::run_macro(callee, &name, &margs).await.is_err() {
+                after = AfterAnswer::Continue;
+                callee.shared.request_hangup(cause::NORMAL_CLEARING);
+            } else {
+                after = read_result(callee, "MACRO_RESULT");
+            }
+        }
+        if matches!(after, AfterAnswer::Bridge) {
+            if let Some(Some(u)) = opts.get(&'U') {
+                let mut parts = u.split('^').map(str::to_string);
+                let ctx = parts.next().unwrap_or_default();
+                let uargs: Vec<String> = parts.collect();
+                let end = exec::run_sub(callee, &ctx, "s", 1, &uargs).await;
+                after = if end == End::Hangup {
+                    AfterAnswer::Continue
+                } else {
+                    read_result(callee, "GOSUB_RESULT")
+                };
+            }
+        }
+        match after {
+            AfterAnswer::Bridge => {}
+            AfterAnswer::Abort => {
+                callee.destroy();
+                set_times(chan, started, Some(answered));
+                return Err(Hangup);
+            }
+            AfterAnswer::Status(s) => {
+                chan.vars.set("DIALSTATUS", s);
+                callee.destroy();
+                set_times(chan, started, Some(answered));
+                return Ok(());
+            }
+            AfterAnswer::Continue => {
+                callee.destroy();
+                set_times(chan, started, Some(answered));
+                return Ok(());
+            }
+            AfterAnswer::Goto(spec) => {
+                callee.destroy();
+                set_times(chan, started, Some(answered));
+                return flow::do_goto(chan, &spec);
+            }
+        }
+
+        // Bridge until one side hangs up.
+        chan.bridged = Some(callee.name().to_string());
+        callee.bridged = Some(chan.name().to_string());
+        chan.publish("Dial", data);
+        callee.publish("AppDial", "(Outgoing Line)");
+        let callee_shared = callee.shared.clone();
+        let caller_gone = loop {
+            if caller_shared.hangup_requested() {
+                break true;
+            }
+            if callee_shared.hangup_requested() {
+                break false;
+            }
+            tokio::select! {
+                _ = caller_shared.hungup() => break true,
+                _ = callee_shared.hungup() => break false,
+                ev = rx.recv() => match ev {
+                    Some((_, ChanEvent::Hangup(c))) => { callee.hangup_cause = c; break false; }
+                    Some(_) => {}
+                    None => break false,
+                },
+            }
+        };
+        chan.bridged = None;
+        set_times(chan, started, Some(answered));
+        if caller_gone {
+            callee.destroy();
+            return Err(Hangup);
+        }
+        callee.destroy();
+        if opts.contains_key(&'g') {
+            Ok(())
+        } else {
+            Err(Hangup)
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending::<()>().await,
+    }
+}
+
+fn hangup_legs(legs: &mut [Leg], except: Option<usize>, c: i32) {
+    for (i, l) in legs.iter_mut().enumerate() {
+        if Some(i) == except || !l.alive {
+            continue;
+        }
+        l.alive = false;
+        l.chan.hangup_cause = c;
+        l.chan.destroy();
+    }
+}
+
+fn set_times(chan: &mut Channel, started: Instant, answered: Option<Instant>) {
+    chan.vars
+        .set("DIALEDTIME", started.elapsed().as_secs().to_string());
+    match answered {
+        Some(a) => chan.vars.set("ANSWEREDTIME", a.elapsed().as_secs().to_string()),
+        None => {
+            chan.vars.remove("ANSWEREDTIME");
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Interpreter tests: dialplans run on channels with the real applications.
+
+use super::*;
+use crate::pbx::channel::NullTech;
+use std::time::Duration;
+
+/// Build a PBX with `text` as extensions.conf.
+pub fn pbx_with(text: &str) -> Arc<Pbx> {
+    let pbx = Pbx::for_tests();
+    match dialplan_from_str("extensions.conf", text) {
+        Ok((dp, _)) => pbx.set_dialplan(dp),
+        Err(e) => panic!("dialplan errors: {e:?}"),
+    }
+    pbx
+}
+
+/// Run `exten@context` on a fresh channel to the end (no `h` unless present); return its vars.
+pub async fn run(pbx: &Arc<Pbx>, context: &str, exten: &str) -> Vec<(String, String)> {
+    let mut chan = Channel::new(pbx, format!("Test/{exten}-0000"), Arc::new(NullTech));
+    chan.context = context.into();
+    chan.exten = exten.into();
+    chan.priority = 1;
+    let _ = exec::run_loop(&mut chan, exec::Nest::Top).await;
+    exec::run_h_exten(&mut chan).await;
+    chan.vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.value.clone()))
+        .collect()
+}
+
+fn get<'a>(vars: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+}
+
+#[tokio::test]
+async fn goto_labels_and_priorities() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,Set(A=1)\n same => n,Goto(skip)\n same => n,Set(A=bad)\n same => n(skip),Set(B=2)\n same => n,Goto(other,1)\nexten => other,1,Set(C=3)\n",
+    );
+    let v = run(&pbx, "t", "s").await;
+    assert_eq!(get(&v, "A"), Some("1"));
+    assert_eq!(get(&v, "B"), Some("2"));
+    assert_eq!(get(&v, "C"), Some("3"));
+}
+
+#[tokio::test]
+async fn gosub_return_with_args_and_retval() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,Gosub(sub,1(a,b))\n same => n,Set(R=${GOSUB_RETVAL})\n same => n,Set(AFTER=${ARG1})\nexten => sub,1,Set(GOT=${ARG1}-${ARG2})\n same => n,Return(done)\n",
+    );
+    let v = run(&pbx, "t", "s").await;
+    assert_eq!(get(&v, "GOT"), Some("a-b"));
+    assert_eq!(get(&v, "R"), Some("done"));
+    assert_eq!(get(&v, "AFTER"), None);
+}
+
+#[tokio::test]
+async fn macro_runs_in_macro_context() {
+    let pbx = pbx_with(
+        "[t]\nexten => 100,1,Macro(test,x,y)\n same => n,Set(BACK=${EXTEN})\n[macro-test]\nexten => s,1,Set(IN=${ARG1}${ARG2}-${MACRO_EXTEN}-${EXTEN})\n same => n,MacroExit()\n same => n,Set(NOT=reached)\n",
+    );
+    let v = run(&pbx, "t", "100").await;
+    assert_eq!(get(&v, "IN"), Some("xy-100-s"));
+    assert_eq!(get(&v, "BACK"), Some("100"));
+    assert_eq!(get(&v, "NOT"), None);
+    assert_eq!(get(&v, "ARG1"), None);
+}
+
+#[tokio::test]
+async fn while_loops_nest_and_exit() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,Set(I=0)\n same => n,While($[${I} < 3])\n same => n,Set(J=0)\n same => n,While($[${J} < 2])\n same => n,Set(N=${N}x)\n same => n,Set(J=$[${J} + 1])\n same => n,EndWhile()\n same => n,Set(I=$[${I} + 1])\n same => n,EndWhile()\n same => n,Set(DONE=1)\n",
+    );
+    let v = run(&pbx, "t", "s").await;
+    assert_eq!(get(&v, "N"), Some("xxxxxx"));
+    assert_eq!(get(&v, "DONE"), Some("1"));
+}
+
+#[tokio::test]
+async fn exitwhile_and_continuewhile() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,Set(I=0)\n same => n,While(1)\n same => n,Set(I=$[${I} + 1])\n same => n,ExecIf($[${I} < 3]?ContinueWhile())\n same => n,ExitWhile()\n same => n,Set(BAD=1)\n same => n,EndWhile()\n same => n,Set(OUT=${I})\n",
+    );
+    let v = run(&pbx, "t", "s").await;
+    assert_eq!(get(&v, "OUT"), Some("3"));
+    assert_eq!(get(&v, "BAD"), None);
+}
+
+#[tokio::test]
+async fn gotoif_and_execif() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,GotoIf($[1 = 1]?yes:no)\n same => n(no),Set(R=no)\n same => n,Hangup()\n same => n(yes),Set(R=yes)\n same => n,ExecIf($[0]?Set(X=t):Set(X=f))\n same => n,GotoIf(0?nope)\n same => n,Set(Y=fell)\n",
+    );
+    let v = run(&pbx, "t", "s").await;
+    assert_eq!(get(&v, "R"), Some("yes"));
+    assert_eq!(get(&v, "X"), Some("f"));
+    assert_eq!(get(&v, "Y"), Some("fell"));
+}
+
+#[tokio::test]
+async fn invalid_extension_goes_to_i_and_h_runs() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,Goto(999,1)\nexten => i,1,Set(INV=${INVALID_EXTEN})\nexten => h,1,Set(H=ran)\n",
+    );
+    let v = run(&pbx, "t", "s").await;
+    assert_eq!(get(&v, "INV"), Some("999"));
+    assert_eq!(get(&v, "H"), Some("ran"));
+}
+
+#[tokio::test]
+async fn set_inheritance_into_local_channels() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,Set(_ONE=1)\n same => n,Set(__TWO=2)\n same => n,Set(ZERO=0)\n same => n,Dial(Local/child@t,5,g)\n same => n,Set(ST=${DIALSTATUS})\nexten => child,1,Set(GLOBAL(SEEN)=${ONE}-${TWO}-${ZERO})\n same => n,Answer()\n same => n,Hangup()\n",
+    );
+    let v = run(&pbx, "t", "s").await;
+    assert_eq!(get(&v, "ST"), Some("ANSWER"));
+    assert_eq!(pbx.get_global("SEEN").as_deref(), Some("1-2-"));
+}
+
+#[tokio::test]
+async fn dialstatus_values() {
+    let pbx = pbx_with(
+        "[t]\n\
+exten => busy,1,Dial(Local/b@t)\n same => n,Set(GLOBAL(S_BUSY)=${DIALSTATUS})\n\
+exten => cong,1,Dial(Local/c@t)\n same => n,Set(GLOBAL(S_CONG)=${DIALSTATUS})\n\
+exten => noans,1,Dial(Local/n@t,1)\n same => n,Set(GLOBAL(S_NOANS)=${DIALSTATUS})\n\
+exten => unavail,1,Dial(Foo/bar)\n same => n,Set(GLOBAL(S_UNAV)=${DIALSTATUS})\n\
+exten => b,1,Busy()\nexten => c,1,Congestion()\nexten => n,1,Ringing()\n same => n,Wait(10)\n",
+    );
+    for e in ["busy", "cong", "noans", "unavail"] {
+        run(&pbx, "t", e).await;
+    }
+    assert_eq!(pbx.get_global("S_BUSY").as_deref(), Some("BUSY"));
+    assert_eq!(pbx.get_global("S_CONG").as_deref(), Some("CONGESTION"));
+    assert_eq!(pbx.get_global("S_NOANS").as_deref(), Some("NOANSWER"));
+    assert_eq!(pbx.get_global("S_UNAV").as_deref(), Some("CHANUNAVAIL"));
+}
+
+#[tokio::test]
+async fn dial_cancel_when_caller_hangs_up() {
+    let pbx = pbx_with("[t]\nexten => s,1,Dial(Local/n@t)\nexten => n,1,Wait(30)\nexten => h,1,Set(GLOBAL(ST)=${DIALSTATUS})\n");
+    let mut chan = Channel::new(&pbx, "Test/cancel".into(), Arc::new(NullTech));
+    chan.context = "t".into();
+    chan.exten = "s".into();
+    let shared = chan.shared.clone();
+    let task = tokio::spawn(exec::run_pbx(chan));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    shared.request_hangup(16);
+    let _ = task.await;
+    assert_eq!(pbx.get_global("ST").as_deref(), Some("CANCEL"));
+}
+
+#[tokio::test]
+async fn dial_macro_option_runs_on_callee() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,Dial(Local/callee@t,5,gM(check^abc))\n same => n,Set(ST=${DIALSTATUS})\nexten => callee,1,Answer()\n same => n,Wait(5)\n[macro-check]\nexten => s,1,Set(GLOBAL(MARG)=${ARG1})\n same => n,Set(MACRO_RESULT=CONTINUE)\n",
+    );
+    let v = run(&pbx, "t", "s").await;
+    assert_eq!(pbx.get_global("MARG").as_deref(), Some("abc"));
+    assert_eq!(get(&v, "ST"), Some("ANSWER"));
+}
+
+#[tokio::test]
+async fn parallel_dial_first_answer_wins() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,Dial(Local/slow@t&Local/fast@t,5,g)\n same => n,Set(PEER=${DIALEDPEERNAME})\nexten => slow,1,Wait(3)\n same => n,Answer()\nexten => fast,1,Answer()\n same => n,Hangup()\n",
+    );
+    let v = run(&pbx, "t", "s").await;
+    let peer = get(&v, "PEER").unwrap_or("");
+    assert!(peer.starts_with("Local/fast@t-"), "{peer}");
+    assert!(peer.ends_with(";1"));
+}
