@@ -576,7 +576,7 @@ impl<'a> Parser<'_, 'a, '_> {
                 self.pos += 1;
                 let v = self.unary()?;
                 Ok(match v.to_num() {
-                    Some(f) => num(f.neg()),
+                    Some(f) => num(f.negate()),
                     None => {
                         self.ctx.warn("non-numeric argument");
                         num(F::ZERO)
@@ -657,7 +657,7 @@ impl<'a> Parser<'_, 'a, '_> {
 
     fn op_plus(&mut self, a: Val<'a>, b: Val<'a>) -> Val<'a> {
         match (a.to_num(), b.to_num()) {
-            (Some(x), Some(y)) => num(x.add(y)),
+            (Some(x), Some(y)) => num(x.plus(y)),
             (None, Some(y)) => {
                 self.ctx.warn("non-numeric argument");
                 num(y)
@@ -672,10 +672,10 @@ impl<'a> Parser<'_, 'a, '_> {
 
     fn op_minus(&mut self, a: Val<'a>, b: Val<'a>) -> Val<'a> {
         match (a.to_num(), b.to_num()) {
-            (Some(x), Some(y)) => num(x.sub(y)),
+            (Some(x), Some(y)) => num(x.minus(y)),
             (None, Some(y)) => {
                 self.ctx.warn("non-numeric argument");
-                num(F::ZERO.sub(y))
+                num(F::ZERO.minus(y))
             }
             (None, None) => {
                 self.ctx.warn("non-numeric argument");
@@ -690,7 +690,7 @@ impl<'a> Parser<'_, 'a, '_> {
 
     fn op_times(&mut self, a: Val<'a>, b: Val<'a>) -> Val<'a> {
         match (a.to_num(), b.to_num()) {
-            (Some(x), Some(y)) => num(x.mul(y)),
+            (Some(x), Some(y)) => num(x.times(y)),
             _ => {
                 self.ctx.warn("non-numeric argument");
                 num(F::ZERO)
@@ -712,7 +712,7 @@ impl<'a> Parser<'_, 'a, '_> {
             self.ctx.warn("division by zero");
             return num(int_max);
         }
-        num(x.div(y))
+        num(x.divide(y))
     }
 
     fn op_rem(&mut self, a: Val<'a>, b: Val<'a>) -> Val<'a> {
@@ -827,9 +827,10 @@ impl<'a> Parser<'_, 'a, '_> {
             "ROUND" => x.round(),
             "RINT" => x.rint(),
             "TRUNC" => x.trunc(),
+            "SQRT" => x.sqrt(),
             "ABS" => {
                 if x.lt_zero() {
-                    x.neg()
+                    x.negate()
                 } else {
                     x
                 }
@@ -847,7 +848,6 @@ impl<'a> Parser<'_, 'a, '_> {
                 "ATAN" => xf.atan(),
                 "ATAN2" => xf.atan2(yf),
                 "POW" => xf.powf(yf),
-                "SQRT" => xf.sqrt(),
                 "EXP" => xf.exp(),
                 "EXP2" => xf.exp2(),
                 "EXP10" => 10f64.powf(xf),
@@ -1267,7 +1267,7 @@ pub mod ld {
             }
         }
 
-        pub fn neg(self) -> F {
+        pub fn negate(self) -> F {
             match self {
                 F::Zero(n) => F::Zero(!n),
                 F::Inf(n) => F::Inf(!n),
@@ -1276,7 +1276,7 @@ pub mod ld {
             }
         }
 
-        pub fn add(self, b: F) -> F {
+        pub fn plus(self, b: F) -> F {
             match (self, b) {
                 (F::Zero(x), F::Zero(y)) => F::Zero(x && y),
                 (F::Zero(_), o) | (o, F::Zero(_)) if o.is_finite() => o,
@@ -1323,11 +1323,11 @@ pub mod ld {
             }
         }
 
-        pub fn sub(self, b: F) -> F {
-            self.add(b.neg())
+        pub fn minus(self, b: F) -> F {
+            self.plus(b.negate())
         }
 
-        pub fn mul(self, b: F) -> F {
+        pub fn times(self, b: F) -> F {
             match (self, b) {
                 (
                     F::Fin {
@@ -1346,7 +1346,7 @@ pub mod ld {
             }
         }
 
-        pub fn div(self, b: F) -> F {
+        pub fn divide(self, b: F) -> F {
             match (self, b) {
                 (
                     F::Fin {
@@ -1396,6 +1396,34 @@ pub mod ld {
                 }
                 (F::Zero(_), F::Fin { .. }) => self,
                 (a, b) => F::from_f64(a.to_f64() % b.to_f64()),
+            }
+        }
+
+        /// Correctly rounded square root (`sqrtl`).
+        pub fn sqrt(self) -> F {
+            match self {
+                F::Fin { neg: false, m, e } => {
+                    // Make the exponent even; N holds 127 or 128 significant bits.
+                    let shift = if (e - 64).rem_euclid(2) == 0 { 64 } else { 63 };
+                    let n = (m as u128) << shift;
+                    let mut q = ((n as f64).sqrt() as u128).max(1);
+                    for _ in 0..3 {
+                        q = (q + n / q) / 2;
+                    }
+                    while q.checked_mul(q).is_none_or(|sq| sq > n) {
+                        q -= 1;
+                    }
+                    while (q + 1).checked_mul(q + 1).is_some_and(|sq| sq <= n) {
+                        q += 1;
+                    }
+                    // No ties are possible for an integer radicand: round up iff N > q^2 + q.
+                    if n - q * q > q {
+                        q += 1;
+                    }
+                    F::round_pack(false, q, (e - shift) / 2)
+                }
+                F::Fin { neg: true, .. } | F::Inf(true) => F::NaN(true),
+                other => other,
             }
         }
 
@@ -1548,7 +1576,7 @@ pub mod ld {
             let mut k = exp10;
             while k > 0 {
                 let step = k.min(27);
-                x = x.mul(F::from_u128(false, pow10_u128(step as u32)));
+                x = x.times(F::from_u128(false, pow10_u128(step as u32)));
                 k -= step;
             }
             x
@@ -1557,7 +1585,7 @@ pub mod ld {
             let mut k = -exp10;
             while k > 0 {
                 let step = k.min(27);
-                x = x.div(F::from_u128(false, pow10_u128(step as u32)));
+                x = x.divide(F::from_u128(false, pow10_u128(step as u32)));
                 k -= step;
             }
             x
@@ -1586,7 +1614,7 @@ pub mod ld {
                 }
             }
             if words > 0 {
-                self.0.splice(0..0, std::iter::repeat(0).take(words));
+                self.0.splice(0..0, std::iter::repeat_n(0, words));
             }
         }
         fn mul_small(&mut self, k: u32) {
@@ -1638,8 +1666,8 @@ pub mod ld {
         }
     }
 
-    /// `round(m * 2^e * 10^s)` to nearest even, exactly.
-    fn scaled(m: u64, e: i32, s: i32) -> u128 {
+    /// `m * 2^e * 10^s`, exactly: (floor, whether rounding to nearest-even goes up).
+    fn scaled(m: u64, e: i32, s: i32) -> (u128, bool) {
         let mut n = Big::from_u64(m);
         if e > 0 {
             n.shl(e as u32);
@@ -1662,15 +1690,12 @@ pub mod ld {
         let k = ((-e).max(0) + (-s).max(0)) as u32;
         let q = n.shr_u128(k);
         if k == 0 {
-            return q + lost as u128;
+            // Only a fraction below 1/5 can have been lost: never rounds up.
+            return (q, false);
         }
         let half = n.bit(k - 1);
         let below = lost || n.any_below(k - 1);
-        if half && (below || q & 1 == 1) {
-            q + 1
-        } else {
-            q
-        }
+        (q, half && (below || q & 1 == 1))
     }
 
     /// C's `printf("%.18Lg", x)`.
@@ -1696,15 +1721,10 @@ pub mod ld {
         let lim_lo = pow10_u128(P as u32 - 1);
         let est = (m as f64).log10() + e as f64 * std::f64::consts::LOG10_2;
         let mut xexp = est.floor() as i32;
-        let mut digits = 0u128;
+        let mut digits = lim_lo;
         for _ in 0..4 {
-            let q = scaled(m, e, P - 1 - xexp);
+            let (q, up) = scaled(m, e, P - 1 - xexp);
             if q >= lim_hi {
-                if q == lim_hi && scaled_floor_below(m, e, P - 1 - xexp, lim_hi) {
-                    digits = lim_lo;
-                    xexp += 1;
-                    break;
-                }
                 xexp += 1;
                 continue;
             }
@@ -1712,18 +1732,19 @@ pub mod ld {
                 xexp -= 1;
                 continue;
             }
-            digits = q;
+            digits = q + up as u128;
+            if digits == lim_hi {
+                digits = lim_lo;
+                xexp += 1;
+            }
             break;
-        }
-        if digits == 0 {
-            digits = lim_lo;
         }
         let ds = digits.to_string();
         let mut out = String::with_capacity(32);
         if neg {
             out.push('-');
         }
-        if xexp < -4 || xexp >= P {
+        if !(-4..P).contains(&xexp) {
             let mant = ds.trim_end_matches('0');
             out.push_str(&mant[..1]);
             if mant.len() > 1 {
@@ -1753,12 +1774,6 @@ pub mod ld {
             out.push_str(ds.trim_end_matches('0'));
         }
         out
-    }
-
-    /// Whether the unrounded scaled value is below `lim` (it rounded up to reach it).
-    fn scaled_floor_below(m: u64, e: i32, s: i32, lim: u128) -> bool {
-        // Scale by one more digit: the value*10 rounds to >= lim*10 only when truly >= lim.
-        scaled(m, e, s + 1) < lim * 10
     }
 
     fn itoa(v: u64) -> String {
@@ -1982,7 +1997,11 @@ mod tests {
     #[test]
     fn math_functions() {
         assert_eq!(ev("SQRT(16)"), "4");
-        assert_eq!(ev("SQRT(2)"), "1.41421356237309515");
+        assert_eq!(ev("SQRT(2)"), "1.41421356237309505"); // sqrtl
+        assert_eq!(ev("SQRT(0.01)"), "0.1");
+        assert_eq!(ev("SQRT(1/3)"), "0.577350269189625765");
+        assert_eq!(ev("SQRT(-1)"), "-nan");
+        assert_eq!(ev("SQRT(0)"), "0");
         assert_eq!(ev("POW(2,10)"), "1024");
         assert_eq!(ev("POW(2, 0.5) > 1.414"), "1");
         assert_eq!(ev("FLOOR(2.7)"), "2");
@@ -2077,6 +2096,68 @@ mod tests {
         assert_eq!(translate_ere("*a").unwrap(), "\\*a");
         assert_eq!(translate_ere("\\<a\\>").unwrap(), "\\ba\\b");
         assert!(translate_ere("(a)\\1").is_err());
+    }
+
+    /// Expected values printed by gcc on x86-64 (`long double`, `strtold`, `fmodl`, `%.18Lg`).
+    #[test]
+    fn matches_x87_long_double() {
+        let cases = [
+            ("(3 / 1) - 0.0000001", "2.9999999"),
+            ("10 % 1.1", "0.0999999999999999998"),
+            ("7 % 0.1", "0.0999999999999999999"),
+            ("-7 % 3", "-1"),
+            ("(0.7 / 0.7) + 0.2", "1.2"),
+            ("(0.1 * 2.5) - 3", "-2.75"),
+            ("(5 * 3.3) / 99999999999999999999", "1.65e-19"),
+            ("(0.7 - 1) - 9.99", "-10.29"),
+            ("(42.42 * 0.2) / 0.1", "84.84"),
+            ("(98765.4321 - 5) * 7", "691323.0247"),
+            (
+                "(12345678901234567890 + 1000000) - 98765.4321",
+                "1.23456789012354691e+19",
+            ),
+            ("(5 - 0.2) * 42.42", "203.616"),
+            ("(0.1 % 99999999999999999999) - 0.000123", "0.099877"),
+            ("(1.1 % 0.2) / 1000000007", "9.99999993000000049e-11"),
+            (
+                "(1.5 / 1.5) * 12345678901234567890",
+                "1.23456789012345679e+19",
+            ),
+            ("(1000000 - 9.99) + 0.3333", "999990.3433"),
+            ("(1000000 - 17) + 0.7", "999983.7"),
+            ("(98765.4321 + 1) - 2.5", "98763.9321"),
+            ("(1 + 3.3) / 42.42", "0.101367279585101367"),
+            (
+                "(0.0000001 - 12345678901234567890) / 99999999999999999999",
+                "-0.123456789012345679",
+            ),
+            ("(98765.4321 - 7) * 0.9999999999", "98758.4320901241568"),
+            ("(0.1 - 5) - 0.3333", "-5.2333"),
+            ("(17 * 10) - 2.5", "167.5"),
+            (
+                "(12345678901234567890 * 1) / 0.2",
+                "6.17283945061728394e+19",
+            ),
+            (
+                "(12345678901234567890 / 0.3333) + 2.5",
+                "3.70407407777814818e+19",
+            ),
+            ("(17 + 3) - 42.42", "-22.42"),
+            ("(0.1 % 17) + 1.1", "1.2"),
+            ("(10 / 123456789) * 0.2", "1.62000001474200013e-08"),
+            ("(7 % 0.7) - 0.9999999999", "-0.9999999999"),
+            ("(1.5 / 1.1) * 42.42", "57.8454545454545455"),
+            ("(123456789 - 1) / 0.2", "617283940"),
+            ("(0.2 / 0.3333) * 0.0000001", "6.0006000600060006e-08"),
+            ("(2.5 / 98765.4321) * 1.5", "3.79687499995253906e-05"),
+            ("(0.000123 / 0.1) - 17", "-16.99877"),
+            ("(0.0000001 * 0.9999999999) * 1.1", "1.09999999989e-07"),
+            ("10 % 1.1", "0.0999999999999999998"),
+            ("7 % 0.1", "0.0999999999999999999"),
+        ];
+        for (e, want) in cases {
+            assert_eq!(ev(e), want, "{e}");
+        }
     }
 
     #[test]

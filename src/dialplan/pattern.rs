@@ -18,7 +18,9 @@ pub enum MatchKind {
 
 impl Pattern {
     pub fn new(raw: &str) -> Result<Pattern, String> {
-        Ok(Pattern { raw: raw.to_string() })
+        Ok(Pattern {
+            raw: raw.to_string(),
+        })
     }
     pub fn is_pattern(&self) -> bool {
         self.raw.starts_with('_')
