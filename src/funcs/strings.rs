@@ -254,18 +254,29 @@ pub(crate) fn scan_double(s: &str) -> Option<f64> {
 }
 
 /// The value of `${name}` for a function that takes a variable *name* (CUT, SHIFT, …).
-/// Plain names are looked up directly; anything else (`CALLERID(num)`, `X:1:2`) goes
-/// through substitution exactly as Asterisk builds `${name}` and substitutes it.
+/// Plain names are looked up directly (built-ins, channel variables, globals); a
+/// function call (`CALLERID(num)`, `PASSTHRU(a-b)`) is read through the registry; anything
+/// else (`X:1:2`) goes through substitution, exactly as Asterisk builds `${name}` and
+/// substitutes it.
 pub(crate) fn var_value(chan: &mut Channel, name: &str) -> String {
-    let plain = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.');
-    if plain {
-        crate::pbx::exec::get_var(chan, name).unwrap_or_default()
-    } else {
-        crate::pbx::exec::substitute(chan, &format!("${{{name}}}"))
+    if !name.contains(['(', ':', '$', '[', '{']) {
+        return crate::pbx::exec::get_var(chan, name).unwrap_or_default();
     }
+    if name.ends_with(')') {
+        if let Some((fname, fargs)) = super::split_call(name) {
+            let pbx = chan.pbx.clone();
+            if let Some(f) = pbx.funcs.get(fname) {
+                return match f.read(chan, fargs) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        pbx.warning(&format!("pbx_functions.c: {name}: {e}"));
+                        String::new()
+                    }
+                };
+            }
+        }
+    }
+    crate::pbx::exec::substitute(chan, &format!("${{{name}}}"))
 }
 
 /// `pbx_builtin_setvar_helper`: `NAME(args)` writes a function, anything else sets a
@@ -1452,8 +1463,10 @@ mod tests {
         assert_eq!(ok(&mut c, "CUT", "UNSET,,1"), "");
         // Fields are not reordered: a backwards range yields nothing more.
         assert_eq!(ok(&mut c, "CUT", "X,,3&1"), "c");
-        // Builtins work as variable names.
+        // Builtins and function calls work as variable names.
         assert_eq!(ok(&mut c, "CUT", "CHANNEL,/,1"), "Test");
+        assert_eq!(ok(&mut c, "CUT", "PASSTHRU(x-y-z),-,2"), "y");
+        assert_eq!(ok(&mut c, "FIELDQTY", "PASSTHRU(x-y-z),-"), "3");
     }
 
     #[test]
@@ -1661,5 +1674,81 @@ mod tests {
         assert_eq!(ok(&mut c, "SPRINTF", "%99999999999d,1").len(), MAX_WIDTH);
         assert_eq!(ok(&mut c, "SPRINTF", ""), "");
         assert_eq!(ok(&mut c, "SPRINTF", "abc%"), "abc");
+    }
+
+    #[test]
+    fn no_function_panics_on_odd_input() {
+        let mut c = test_chan();
+        c.set_var("V", "é-ü,x\\y-");
+        let inputs = [
+            "",
+            ",",
+            ",,,",
+            "\\",
+            "\\x",
+            "\\0",
+            "\"",
+            "\"\"",
+            "(",
+            ")",
+            "[",
+            "{",
+            "V",
+            "V,",
+            "V,\\",
+            "V,é,1-",
+            "V,-,-",
+            "V,-,&&",
+            "V,-,2147483648-",
+            "-",
+            "99999999999999999999999999",
+            "-99999999999999999999",
+            "1e999",
+            "nan",
+            "%",
+            "%99999999999.99999999999f,1",
+            "%lld%hhx%q,1,2,3",
+            "é?ü:ö",
+            "?:",
+            "0x",
+            "1/0",
+            "-",
+            "--",
+            "AND",
+            "<<",
+            ">>",
+            "==",
+            "=",
+            "é*ü",
+            "2^99999",
+            "*,*,*,*?",
+            "\"\\\" é",
+            "\"é\" é",
+            "%zz%",
+            "====",
+            "é\u{0}",
+            "1141219835,é,%é%",
+            "V,\\x00",
+            "V,\\0",
+            "V,,,,,",
+            "é,é,é,é",
+        ];
+        // Only this branch's families: other functions may have side effects (SHELL, …).
+        let mut r = FuncRegistry::new();
+        register(&mut r);
+        super::super::logic::register(&mut r);
+        super::super::math::register(&mut r);
+        super::super::time::register(&mut r);
+        super::super::encoding::register(&mut r);
+        assert!(r.list().len() >= 40);
+        for f in r.list() {
+            for input in inputs {
+                let _ = f.read(&mut c, input);
+                if f.writable() {
+                    let _ = f.write(&mut c, input, input);
+                }
+                c.set_var("V", "é-ü,x\\y-");
+            }
+        }
     }
 }
