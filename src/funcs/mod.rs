@@ -2,6 +2,12 @@
 //! [`Func`] implementation registered in [`FuncRegistry::with_builtins`]; adding one never
 //! touches the interpreter.
 
+pub mod encoding;
+pub mod logic;
+pub mod math;
+pub mod strings;
+pub mod time;
+
 use crate::pbx::Channel;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -83,7 +89,11 @@ impl FuncRegistry {
 }
 
 fn register_builtins(r: &mut FuncRegistry) {
-    let _ = r;
+    strings::register(r);
+    logic::register(r);
+    math::register(r);
+    time::register(r);
+    encoding::register(r);
 }
 
 /// Split `NAME(args)` into name and args (the text between the first `(` and the last `)`).
