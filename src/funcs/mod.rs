@@ -2,6 +2,9 @@
 //! [`Func`] implementation registered in [`FuncRegistry::with_builtins`]; adding one never
 //! touches the interpreter.
 
+pub mod channel;
+pub mod db;
+
 use crate::pbx::Channel;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -84,6 +87,8 @@ impl FuncRegistry {
 
 fn register_builtins(r: &mut FuncRegistry) {
     let _ = r;
+    channel::register(r);
+    db::register(r);
 }
 
 /// Split `NAME(args)` into name and args (the text between the first `(` and the last `)`).
