@@ -1293,6 +1293,35 @@ mod tests {
         );
     }
 
+    /// Through the PBX's registry and the interpreter's write path, as `Set()` and
+    /// `${FUNC()}` reach them.
+    #[test]
+    fn through_the_registry() {
+        use crate::pbx::exec::write_func;
+        fn call(c: &mut Channel, name: &str, a: &str) -> String {
+            let pbx = c.pbx.clone();
+            let f = pbx.funcs.get(name).expect("registered");
+            f.read(c, a).unwrap_or_default()
+        }
+        let mut c = chan();
+        write_func(&mut c, "DB(cidname/5551234)", "Alice");
+        assert_eq!(call(&mut c, "db_exists", "cidname/5551234"), "1");
+        assert_eq!(c.get_var("DB_RESULT").as_deref(), Some("Alice"));
+        write_func(&mut c, "CALLERID(all)", "\"Bob\" <200>");
+        assert_eq!(call(&mut c, "CALLERID", "name"), "Bob");
+        assert_eq!(call(&mut c, "CALLERID", "num"), "200");
+        write_func(&mut c, "HASH(h,a)", "1");
+        assert_eq!(call(&mut c, "HASHKEYS", "h"), "a");
+        write_func(&mut c, "ARRAY(x,y)", "1,2");
+        assert_eq!(c.get_var("y").as_deref(), Some("2"));
+        write_func(&mut c, "CDR(userfield)", "uf");
+        assert_eq!(call(&mut c, "CDR", "userfield"), "uf");
+        // Errors are warnings, never panics.
+        write_func(&mut c, "CDR(src)", "x");
+        write_func(&mut c, "LOCAL(x)", "x");
+        assert_eq!(c.get_var("x").as_deref(), Some("1"));
+    }
+
     #[test]
     fn no_panics_on_odd_input() {
         let mut c = chan();
