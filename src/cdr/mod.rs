@@ -4,6 +4,9 @@
 //! channel) and finalised by `Channel::destroy`, after the `h` extension has run. Backends
 //! (`cdr-csv/Master.csv`) receive finished records through [`CdrEngine::post`].
 
+pub mod config;
+pub mod csv;
+
 use chrono::{DateTime, Local};
 use std::collections::BTreeMap;
 

@@ -7,6 +7,8 @@ pub mod logic;
 pub mod math;
 pub mod strings;
 pub mod time;
+pub mod channel;
+pub mod db;
 
 use crate::pbx::Channel;
 use std::collections::BTreeMap;
@@ -94,6 +96,8 @@ fn register_builtins(r: &mut FuncRegistry) {
     math::register(r);
     time::register(r);
     encoding::register(r);
+    channel::register(r);
+    db::register(r);
 }
 
 /// Split `NAME(args)` into name and args (the text between the first `(` and the last `)`).

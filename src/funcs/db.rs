@@ -1,0 +1,315 @@
+//! AstDB functions: DB, DB_EXISTS, DB_DELETE, DB_KEYS (Asterisk 20's func_db.c).
+//!
+//! `family/key` splits at the first `/` (`AST_NONSTANDARD_APP_ARGS` with two fields), so
+//! `DB(extension/100/device)` is family `extension`, key `100/device`.
+
+use super::{Func, FuncError, FuncRegistry};
+use crate::pbx::Channel;
+use std::sync::Arc;
+
+pub fn register(r: &mut FuncRegistry) {
+    r.register(Arc::new(DbFunc));
+    r.register(Arc::new(DbExistsFunc));
+    r.register(Arc::new(DbDeleteFunc));
+    r.register(Arc::new(DbKeysFunc));
+}
+
+/// Split `family/key` at the first `/`; `None` when there is no key part.
+pub fn split_family_key(arg: &str) -> Option<(&str, &str)> {
+    let (family, key) = arg.split_once('/')?;
+    Some((family, key))
+}
+
+fn parse<'a>(arg: &'a str, usage: &str) -> Result<(&'a str, &'a str), FuncError> {
+    if arg.is_empty() {
+        return Err(FuncError::Usage(usage.to_string()));
+    }
+    split_family_key(arg).ok_or_else(|| FuncError::Usage(usage.to_string()))
+}
+
+const DB_USAGE: &str = "DB requires an argument, DB(<family>/<key>)";
+const DB_WRITE_USAGE: &str = "DB requires an argument, DB(<family>/<key>)=<value>";
+const EXISTS_USAGE: &str = "DB_EXISTS requires an argument, DB(<family>/<key>)";
+const DELETE_USAGE: &str = "DB_DELETE requires an argument, DB_DELETE(<family>/<key>)";
+
+pub struct DbFunc;
+
+impl Func for DbFunc {
+    fn name(&self) -> &'static str {
+        "DB"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Read from or write to the Asterisk database."
+    }
+    fn syntax(&self) -> &'static str {
+        "DB(family/key)"
+    }
+    fn description(&self) -> &'static str {
+        "This function will read from or write a value to the Asterisk database. On a read, \
+         this function returns the corresponding value from the database, or blank if it does \
+         not exist. Reading a database value will also set the variable DB_RESULT. If you \
+         wish to find out if an entry exists, use the DB_EXISTS function."
+    }
+    fn writable(&self) -> bool {
+        true
+    }
+    fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let (family, key) = parse(a, DB_USAGE)?;
+        match chan.pbx.astdb.get(family, key) {
+            Some(v) => {
+                chan.set_var("DB_RESULT", &v);
+                Ok(v)
+            }
+            None => {
+                tracing::debug!("DB: {family}/{key} not found in database.");
+                Ok(String::new())
+            }
+        }
+    }
+    fn write(&self, chan: &mut Channel, a: &str, value: &str) -> Result<(), FuncError> {
+        let (family, key) = parse(a, DB_WRITE_USAGE)?;
+        chan.pbx
+            .astdb
+            .put(family, key, value)
+            .map_err(|_| FuncError::Other("DB: Error writing value to database.".into()))
+    }
+}
+
+pub struct DbExistsFunc;
+
+impl Func for DbExistsFunc {
+    fn name(&self) -> &'static str {
+        "DB_EXISTS"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Check to see if a key exists in the Asterisk database."
+    }
+    fn syntax(&self) -> &'static str {
+        "DB_EXISTS(family/key)"
+    }
+    fn description(&self) -> &'static str {
+        "This function will check to see if a key exists in the Asterisk database. If it \
+         exists, the function will return 1. If not, it will return 0. Checking for \
+         existence of a database key will also set the variable DB_RESULT to the key's \
+         value if it exists."
+    }
+    fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let (family, key) = parse(a, EXISTS_USAGE)?;
+        match chan.pbx.astdb.get(family, key) {
+            Some(v) => {
+                chan.set_var("DB_RESULT", &v);
+                Ok("1".into())
+            }
+            None => Ok("0".into()),
+        }
+    }
+}
+
+pub struct DbDeleteFunc;
+
+impl DbDeleteFunc {
+    fn delete(chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let (family, key) = parse(a, DELETE_USAGE)?;
+        let value = match chan.pbx.astdb.get(family, key) {
+            Some(v) => {
+                if !matches!(chan.pbx.astdb.del(family, key), Ok(true)) {
+                    tracing::debug!(
+                        "DB_DELETE: {family}/{key} could not be deleted from the database"
+                    );
+                }
+                v
+            }
+            None => {
+                tracing::debug!("DB_DELETE: {family}/{key} not found in database.");
+                String::new()
+            }
+        };
+        chan.set_var("DB_RESULT", &value);
+        Ok(value)
+    }
+}
+
+impl Func for DbDeleteFunc {
+    fn name(&self) -> &'static str {
+        "DB_DELETE"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Return a value from the database and delete it."
+    }
+    fn syntax(&self) -> &'static str {
+        "DB_DELETE(family/key)"
+    }
+    fn description(&self) -> &'static str {
+        "This function will retrieve a value from the Asterisk database and then remove that \
+         key from the database. DB_RESULT will be set to the key's value if it exists. It can \
+         also be executed as a write operation (DB_DELETE(family/key)=ignored)."
+    }
+    fn writable(&self) -> bool {
+        true
+    }
+    fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        Self::delete(chan, a)
+    }
+    fn write(&self, chan: &mut Channel, a: &str, _value: &str) -> Result<(), FuncError> {
+        Self::delete(chan, a).map(|_| ())
+    }
+}
+
+pub struct DbKeysFunc;
+
+impl Func for DbKeysFunc {
+    fn name(&self) -> &'static str {
+        "DB_KEYS"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Obtain a list of keys within the Asterisk database."
+    }
+    fn syntax(&self) -> &'static str {
+        "DB_KEYS([prefix])"
+    }
+    fn description(&self) -> &'static str {
+        "This function will return a comma-separated list of keys existing at the prefix \
+         specified within the Asterisk database. If no argument is provided, then a list of \
+         key families will be returned. Commas inside key names are escaped with a backslash."
+    }
+    fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let keys = chan.pbx.astdb.keys(a.trim_matches('/'));
+        let mut out = String::new();
+        let mut last: Option<&str> = None;
+        for k in &keys {
+            // func_db skips consecutive duplicates case-insensitively.
+            if last.is_some_and(|l| l.eq_ignore_ascii_case(k)) {
+                continue;
+            }
+            if last.is_some() {
+                out.push(',');
+            }
+            last = Some(k);
+            for c in k.chars() {
+                if c == ',' {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pbx::channel::NullTech;
+    use crate::pbx::Pbx;
+
+    fn chan() -> Channel {
+        let pbx = Pbx::for_tests();
+        Channel::new(&pbx, "Test/1".into(), Arc::new(NullTech))
+    }
+
+    #[test]
+    fn split_at_first_slash() {
+        assert_eq!(
+            split_family_key("extension/100/device"),
+            Some(("extension", "100/device"))
+        );
+        assert_eq!(split_family_key("fam/"), Some(("fam", "")));
+        assert_eq!(split_family_key("nokey"), None);
+    }
+
+    #[test]
+    fn db_read_write() {
+        let mut c = chan();
+        DbFunc
+            .write(&mut c, "extension/100/device", "SIP/100")
+            .unwrap();
+        assert_eq!(
+            c.pbx.astdb.get("extension", "100/device").as_deref(),
+            Some("SIP/100")
+        );
+        assert_eq!(
+            DbFunc.read(&mut c, "extension/100/device").unwrap(),
+            "SIP/100"
+        );
+        assert_eq!(c.get_var("DB_RESULT").as_deref(), Some("SIP/100"));
+        // Missing: empty, DB_RESULT untouched.
+        assert_eq!(DbFunc.read(&mut c, "extension/999").unwrap(), "");
+        assert_eq!(c.get_var("DB_RESULT").as_deref(), Some("SIP/100"));
+    }
+
+    #[test]
+    fn db_usage_errors() {
+        let mut c = chan();
+        assert_eq!(
+            DbFunc.read(&mut c, ""),
+            Err(FuncError::Usage(DB_USAGE.into()))
+        );
+        assert_eq!(
+            DbFunc.read(&mut c, "family"),
+            Err(FuncError::Usage(DB_USAGE.into()))
+        );
+        assert_eq!(
+            DbFunc.write(&mut c, "family", "x"),
+            Err(FuncError::Usage(DB_WRITE_USAGE.into()))
+        );
+        assert_eq!(
+            DbExistsFunc.read(&mut c, ""),
+            Err(FuncError::Usage(EXISTS_USAGE.into()))
+        );
+        assert_eq!(
+            DbDeleteFunc.read(&mut c, "x"),
+            Err(FuncError::Usage(DELETE_USAGE.into()))
+        );
+    }
+
+    #[test]
+    fn db_exists_sets_result() {
+        let mut c = chan();
+        c.pbx.astdb.put("cidname", "5551234", "Alice").unwrap();
+        assert_eq!(DbExistsFunc.read(&mut c, "cidname/5551234").unwrap(), "1");
+        assert_eq!(c.get_var("DB_RESULT").as_deref(), Some("Alice"));
+        assert_eq!(DbExistsFunc.read(&mut c, "cidname/000").unwrap(), "0");
+        assert_eq!(c.get_var("DB_RESULT").as_deref(), Some("Alice"));
+        assert!(!DbExistsFunc.writable());
+        assert_eq!(
+            DbExistsFunc.write(&mut c, "a/b", "1"),
+            Err(FuncError::ReadOnly)
+        );
+    }
+
+    #[test]
+    fn db_delete_read_and_write() {
+        let mut c = chan();
+        c.pbx.astdb.put("fam", "k1", "v1").unwrap();
+        c.pbx.astdb.put("fam", "k2", "v2").unwrap();
+        assert_eq!(DbDeleteFunc.read(&mut c, "fam/k1").unwrap(), "v1");
+        assert_eq!(c.get_var("DB_RESULT").as_deref(), Some("v1"));
+        assert_eq!(c.pbx.astdb.get("fam", "k1"), None);
+        // Missing: empty result, DB_RESULT cleared.
+        assert_eq!(DbDeleteFunc.read(&mut c, "fam/k1").unwrap(), "");
+        assert_eq!(c.get_var("DB_RESULT"), None);
+        DbDeleteFunc.write(&mut c, "fam/k2", "ignored").unwrap();
+        assert_eq!(c.pbx.astdb.get("fam", "k2"), None);
+        assert_eq!(c.get_var("DB_RESULT").as_deref(), Some("v2"));
+    }
+
+    #[test]
+    fn db_keys_levels() {
+        let mut c = chan();
+        let db = &c.pbx.astdb;
+        db.put("extension/100", "device", "SIP/100").unwrap();
+        db.put("extension/100", "calendar", "cal1").unwrap();
+        db.put("extension/1000", "device", "SIP/1000").unwrap();
+        db.put("cidname", "a,b", "x").unwrap();
+        assert_eq!(DbKeysFunc.read(&mut c, "").unwrap(), "cidname,extension");
+        assert_eq!(DbKeysFunc.read(&mut c, "extension").unwrap(), "100,1000");
+        assert_eq!(DbKeysFunc.read(&mut c, "/extension/").unwrap(), "100,1000");
+        assert_eq!(
+            DbKeysFunc.read(&mut c, "extension/100").unwrap(),
+            "calendar,device"
+        );
+        assert_eq!(DbKeysFunc.read(&mut c, "cidname").unwrap(), "a\\,b");
+        assert_eq!(DbKeysFunc.read(&mut c, "nothing").unwrap(), "");
+        assert_eq!(c.get_var("DB_RESULT"), None);
+    }
+}
