@@ -50,7 +50,10 @@ fn tempdir() -> tempfile::TempDir {
 
 impl Daemon {
     fn start(extensions: &str) -> Daemon {
-        let dir = tempdir();
+        Daemon::start_in(tempdir(), extensions)
+    }
+
+    fn start_in(dir: tempfile::TempDir, extensions: &str) -> Daemon {
         let conf = write_config(dir.path(), extensions);
         let child = Command::new(BIN)
             .arg("-f")
@@ -301,4 +304,29 @@ fn originate_extension_runs_dialplan() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn stale_socket_is_replaced_and_module_reload() {
+    let dir = tempdir();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).expect("mkdir");
+    // A socket file nobody listens on, as a crashed daemon leaves behind.
+    drop(std::os::unix::net::UnixListener::bind(run.join("ferrisk.ctl")).expect("bind"));
+    std::fs::write(run.join("ferrisk.pid"), "999999\n").expect("pid");
+    let d = Daemon::start_in(dir, BASE_DIALPLAN);
+    let pid = std::fs::read_to_string(run.join("ferrisk.pid")).expect("pid file");
+    assert_eq!(
+        pid.trim(),
+        d.child.as_ref().map(|c| c.id()).unwrap_or(0).to_string()
+    );
+    let r = d.rx("module reload pbx_config");
+    assert!(
+        r.contains("No changes to the dialplan.\nDialplan reloaded.\n"),
+        "{r}"
+    );
+    let r = d.rx("module reload nosuchmodule");
+    assert_eq!(r, "The module 'nosuchmodule' could not be found.\n");
+    let v = d.rx("core set verbose 4");
+    assert_eq!(v, "Verbosity was 0 and is now 4\n");
 }

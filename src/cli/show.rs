@@ -692,6 +692,122 @@ mod tests {
         );
     }
 
+    /// Stand-in applications, registered only in this test's PBX (the real ones live in
+    /// `apps` and are written separately).
+    struct FakeAnswer;
+    #[async_trait::async_trait]
+    impl crate::apps::App for FakeAnswer {
+        fn name(&self) -> &'static str {
+            "Answer"
+        }
+        fn synopsis(&self) -> &'static str {
+            "test"
+        }
+        async fn exec(&self, chan: &mut crate::pbx::Channel, _d: &str) -> crate::apps::AppResult {
+            chan.answer();
+            Ok(())
+        }
+    }
+    struct FakeWait;
+    #[async_trait::async_trait]
+    impl crate::apps::App for FakeWait {
+        fn name(&self) -> &'static str {
+            "Wait"
+        }
+        fn synopsis(&self) -> &'static str {
+            "test"
+        }
+        async fn exec(&self, chan: &mut crate::pbx::Channel, d: &str) -> crate::apps::AppResult {
+            let secs: u64 = d.parse().unwrap_or(1);
+            chan.sleep(Duration::from_secs(secs)).await
+        }
+    }
+    /// `Mark(key)`: put `/mark/<key>` = `${EXTEN}@${CONTEXT}` into the AstDB.
+    struct FakeMark;
+    #[async_trait::async_trait]
+    impl crate::apps::App for FakeMark {
+        fn name(&self) -> &'static str {
+            "Mark"
+        }
+        fn synopsis(&self) -> &'static str {
+            "test"
+        }
+        async fn exec(&self, chan: &mut crate::pbx::Channel, d: &str) -> crate::apps::AppResult {
+            let v = format!("{}@{}", chan.exten, chan.context);
+            let _ = chan.pbx.astdb.put("mark", d, &v);
+            Ok(())
+        }
+    }
+
+    fn pbx_with_fakes(dialplan: &str) -> Arc<Pbx> {
+        let mut pbx = Pbx::for_tests();
+        {
+            let p = Arc::get_mut(&mut pbx).expect("fresh pbx");
+            p.apps.register(Arc::new(FakeAnswer));
+            p.apps.register(Arc::new(FakeWait));
+            p.apps.register(Arc::new(FakeMark));
+        }
+        let cf = crate::config::load_str(
+            std::path::Path::new("/tmp"),
+            "/tmp/extensions.conf",
+            dialplan,
+            &crate::config::LoadOptions::default(),
+        )
+        .expect("load");
+        pbx.set_dialplan(crate::dialplan::parse_dialplan(&cf).expect("parse").0);
+        pbx
+    }
+
+    async fn wait_for_mark(pbx: &Pbx, key: &str) -> Option<String> {
+        for _ in 0..100 {
+            if let Some(v) = pbx.astdb.get("mark", key) {
+                return Some(v);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    #[tokio::test]
+    async fn originate_to_extension_and_application() {
+        let pbx = pbx_with_fakes(
+            "[wait]\nexten => 1,1,Answer()\n same => n,Wait(2)\n[test]\nexten => s,1,Mark(ext)\n same => n,Wait(2)\n",
+        );
+        let st = CliState::new(pbx.clone());
+        assert_eq!(
+            execute(&st, "channel originate Local/1@wait extension s@test", None).await,
+            ""
+        );
+        assert_eq!(wait_for_mark(&pbx, "ext").await.as_deref(), Some("s@test"));
+        assert_eq!(
+            execute(
+                &st,
+                "channel originate Local/1@wait application Mark app",
+                None
+            )
+            .await,
+            ""
+        );
+        assert_eq!(wait_for_mark(&pbx, "app").await.as_deref(), Some("1@wait"));
+        // While s@test waits, the channels are listed; then hang them all up.
+        let c = execute(&st, "core show channels", None).await;
+        assert!(c.contains("Local/1@wait-"), "{c}");
+        let h = execute(&st, "channel request hangup all", None).await;
+        assert!(
+            h.starts_with("Requested Hangup on channel 'Local/1@wait-"),
+            "{h}"
+        );
+        for _ in 0..100 {
+            if pbx.channels.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(pbx.channels.is_empty());
+        let bad = execute(&st, "channel originate Foo/1 application Mark x", None).await;
+        assert!(bad.starts_with("Unable to request channel Foo/1"), "{bad}");
+    }
+
     #[tokio::test]
     async fn empty_channel_list() {
         let st = CliState::new(Pbx::for_tests());
