@@ -24,7 +24,7 @@ fn main() {
         match ferrisk::daemon::ctl_path_for(&a.config_path()) {
             Ok(sock) => match &a.execute {
                 Some(cmd) => remote::run_command(&sock, cmd),
-                None => remote::run_console(&sock, a.verbose),
+                None => remote::run_console(&sock, a.verbose, a.reconnect),
             },
             Err(e) => {
                 eprintln!("ferrisk: {e}");

@@ -55,20 +55,18 @@ enum Event {
     Disconnected,
 }
 
-/// `-r`: the interactive remote console.
-pub fn run_console(sock: &Path, verbose: u8) -> i32 {
-    let mut s = match connect(sock) {
-        Ok(s) => s,
-        Err(m) => {
-            eprintln!("{m}");
-            return 1;
-        }
-    };
-    let printer = Arc::new(Printer::default());
-    let Ok(reader_stream) = s.try_clone() else {
-        eprintln!("ferrisk: cannot use the control socket");
-        return 1;
-    };
+/// A live connection of the remote console.
+struct Session {
+    stream: UnixStream,
+    rx: mpsc::Receiver<Event>,
+}
+
+/// Connect, start the reader thread, register as a console at `verbose`.
+fn open_session(sock: &Path, verbose: u8, printer: &Arc<Printer>) -> Result<Session, String> {
+    let mut stream = connect(sock)?;
+    let reader_stream = stream
+        .try_clone()
+        .map_err(|e| format!("ferrisk: cannot use the control socket: {e}"))?;
     let (tx, rx) = mpsc::channel::<Event>();
     let p2 = printer.clone();
     std::thread::spawn(move || {
@@ -89,15 +87,38 @@ pub fn run_console(sock: &Path, verbose: u8) -> i32 {
         }
         let _ = tx.send(Event::Disconnected);
     });
-    if writeln!(s, "verbose {verbose}").is_err() {
-        eprintln!("ferrisk: lost the connection to {}", sock.display());
-        return 1;
-    }
+    writeln!(stream, "verbose {verbose}")
+        .map_err(|_| format!("ferrisk: lost the connection to {}", sock.display()))?;
     // The hello answer.
-    if !wait_answer(&rx, |t| println!("Connected to {t}"), None) {
-        println!("Disconnected from ferrisk server");
-        return 1;
+    if !wait_answer(&rx, |t| printer.line(&format!("Connected to {t}")), None) {
+        return Err("Disconnected from ferrisk server".into());
     }
+    Ok(Session { stream, rx })
+}
+
+/// `-R`: try to reconnect for a while after the daemon went away.
+fn reconnect(sock: &Path, verbose: u8, printer: &Arc<Printer>) -> Option<Session> {
+    printer.line("Attempting to reconnect for 30 seconds");
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_secs(1));
+        if let Ok(s) = open_session(sock, verbose, printer) {
+            return Some(s);
+        }
+    }
+    printer.line("Failed to reconnect for 30 seconds.  Quitting.");
+    None
+}
+
+/// `-r` / `-R`: the interactive remote console.
+pub fn run_console(sock: &Path, verbose: u8, auto_reconnect: bool) -> i32 {
+    let printer = Arc::new(Printer::default());
+    let mut session = match open_session(sock, verbose, &printer) {
+        Ok(s) => s,
+        Err(m) => {
+            eprintln!("{m}");
+            return 1;
+        }
+    };
     let mut rl = match editor(CompleteSource::Remote(sock.to_path_buf()), &printer) {
         Ok(rl) => rl,
         Err(e) => {
@@ -121,23 +142,24 @@ pub fn run_console(sock: &Path, verbose: u8) -> i32 {
                 if lower == "exit" || lower == "quit" {
                     break;
                 }
-                if writeln!(s, "cmd {line}").is_err() {
-                    println!("Disconnected from ferrisk server");
-                    return 0;
-                }
                 let pr = printer.clone();
-                let stopping = lower.starts_with("core stop");
-                let linger = stopping.then_some(Duration::from_secs(3));
-                if !wait_answer(&rx, |t| pr.line(t), linger) {
-                    println!("Disconnected from ferrisk server");
-                    return 0;
+                let linger = lower
+                    .starts_with("core stop")
+                    .then_some(Duration::from_secs(3));
+                let alive = writeln!(session.stream, "cmd {line}").is_ok()
+                    && wait_answer(&session.rx, |t| pr.line(t), linger);
+                if !alive {
+                    printer.line("Disconnected from ferrisk server");
+                    if !auto_reconnect {
+                        return 0;
+                    }
+                    match reconnect(sock, verbose, &printer) {
+                        Some(s) => session = s,
+                        None => return 1,
+                    }
                 }
             }
             Err(rustyline::error::ReadlineError::Interrupted) => continue,
-            Err(rustyline::error::ReadlineError::Eof) => {
-                println!("\nUse EXIT or QUIT to exit the ferrisk console");
-                break;
-            }
             Err(_) => break,
         }
     }
