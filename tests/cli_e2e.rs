@@ -330,3 +330,65 @@ fn stale_socket_is_replaced_and_module_reload() {
     let v = d.rx("core set verbose 4");
     assert_eq!(v, "Verbosity was 0 and is now 4\n");
 }
+
+/// Kills a daemonized ferrisk (known only by its pid file) when the test ends.
+struct PidGuard(PathBuf);
+impl Drop for PidGuard {
+    fn drop(&mut self) {
+        if let Ok(p) = std::fs::read_to_string(&self.0) {
+            if let Ok(pid) = p.trim().parse::<i32>() {
+                // SAFETY: plain kill(2) on the daemon this test started.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn daemonizes_without_f() {
+    let dir = tempdir();
+    let conf = write_config(dir.path(), BASE_DIALPLAN);
+    let _guard = PidGuard(dir.path().join("run/ferrisk.pid"));
+    let out = Command::new(BIN)
+        .arg("-C")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ferrisk");
+    assert!(out.status.success(), "{out:?}");
+    let v = Command::new(BIN)
+        .arg("-C")
+        .arg(&conf)
+        .arg("-rx")
+        .arg("core show version")
+        .output()
+        .expect("rx");
+    assert!(String::from_utf8_lossy(&v.stdout).starts_with("ferrisk 0.1.0"));
+    // A second start refuses to run.
+    let again = Command::new(BIN)
+        .arg("-C")
+        .arg(&conf)
+        .output()
+        .expect("run");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already running"));
+    // SIGTERM is a graceful stop: the socket and pid file go away.
+    let pid: i32 = std::fs::read_to_string(dir.path().join("run/ferrisk.pid"))
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    // SAFETY: plain kill(2) on the daemon this test started.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dir.path().join("run/ferrisk.ctl").exists() {
+        assert!(Instant::now() < deadline, "daemon did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = std::fs::read_to_string(dir.path().join("log/messages")).unwrap_or_default();
+    assert!(log.contains("ferrisk Ready."), "{log}");
+}

@@ -93,7 +93,12 @@ fn ext_lines(o: &mut String, e: &Extension) {
     }
 }
 
-fn context_lines(o: &mut String, ctx: &Context, exten: Option<&str>) -> (usize, usize) {
+fn context_lines(
+    o: &mut String,
+    ctx: &Context,
+    exten: Option<&str>,
+    included: bool,
+) -> (usize, usize) {
     let mut ne = 0;
     let mut np = 0;
     let mut body = String::new();
@@ -114,9 +119,14 @@ fn context_lines(o: &mut String, ctx: &Context, exten: Option<&str>) -> (usize, 
     if exten.is_some() && ne == 0 {
         return (0, 0);
     }
+    let kind = if included {
+        "Included context"
+    } else {
+        "Context"
+    };
     let _ = writeln!(
         o,
-        "[ Context '{}' created by '{}' ]",
+        "[ {kind} '{}' created by '{}' ]",
         ctx.name, ctx.registrar
     );
     o.push_str(&body);
@@ -167,13 +177,34 @@ pub fn format_show(dp: &Dialplan, arg: Option<&str>) -> String {
                 continue;
             }
         }
-        let (e, p) = context_lines(&mut o, c, exten);
-        if exten.is_some() && e == 0 {
-            continue;
+        let (e, p) = context_lines(&mut o, c, exten, false);
+        if e > 0 || exten.is_none() {
+            ne += e;
+            np += p;
+            nc += 1;
         }
-        ne += e;
-        np += p;
-        nc += 1;
+        // `exten@context`: what the included contexts would match too, as Asterisk shows.
+        if let (Some(x), Some(_)) = (exten, ctx) {
+            let mut seen = vec![c.name.clone()];
+            let mut stack: Vec<String> =
+                c.includes.iter().rev().map(|i| i.context.clone()).collect();
+            while let Some(name) = stack.pop() {
+                if seen.contains(&name) {
+                    continue;
+                }
+                seen.push(name.clone());
+                let Some(ic) = dp.contexts.get(&name) else {
+                    continue;
+                };
+                let (e, p) = context_lines(&mut o, ic, Some(x), true);
+                if e > 0 {
+                    ne += e;
+                    np += p;
+                    nc += 1;
+                }
+                stack.extend(ic.includes.iter().rev().map(|i| i.context.clone()));
+            }
+        }
     }
     match (exten, ctx) {
         (None, Some(c)) if nc == 0 => return format!("There is no existence of '{c}' context\n"),
@@ -310,6 +341,13 @@ mod tests {
         assert!(format_show(&d, Some("s@other"))
             .ends_with("-= 1 extension (1 priority) in 1 context. =-\n"));
         assert!(format_show(&d, Some("s@")).contains("[ Context 'other'"));
+        // exten@context also shows what included contexts provide.
+        let inc = format_show(&d, Some("s@default"));
+        assert!(
+            inc.starts_with("[ Included context 'other' created by 'pbx_config' ]\n"),
+            "{inc}"
+        );
+        assert!(inc.ends_with("-= 1 extension (1 priority) in 1 context. =-\n"));
         assert_eq!(
             format_show(&d, Some("nope")),
             "There is no existence of 'nope' context\n"
