@@ -1,1 +1,38 @@
-fn main(){}
+//! `ferrisk`: the daemon and its remote console, with Asterisk's flags.
+
+use ferrisk::cli::{args, remote};
+
+fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let a = match args::parse(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("ferrisk: {e}");
+            eprint!("{}", args::usage());
+            std::process::exit(1);
+        }
+    };
+    if a.help {
+        print!("{}", args::usage());
+        return;
+    }
+    if a.version {
+        println!("ferrisk {}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
+    let code = if a.is_remote() {
+        match ferrisk::daemon::ctl_path_for(&a.config_path()) {
+            Ok(sock) => match &a.execute {
+                Some(cmd) => remote::run_command(&sock, cmd),
+                None => remote::run_console(&sock, a.verbose, a.reconnect),
+            },
+            Err(e) => {
+                eprintln!("ferrisk: {e}");
+                1
+            }
+        }
+    } else {
+        ferrisk::daemon::run(&a)
+    };
+    std::process::exit(code);
+}

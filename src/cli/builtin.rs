@@ -1,0 +1,360 @@
+//! Core commands: help, version, uptime, verbosity, stop, reload, settings.
+
+use super::format::uptime_str;
+use super::{filter_prefix, CliError, CliResult, Command, CommandRegistry, Ctx, StopMode};
+use std::fmt::Write;
+
+pub fn register(r: &CommandRegistry) {
+    for words in ["help", "core show help"] {
+        r.register(
+            Command::new(
+                words,
+                "Display help list, or specific help on a command",
+                "Usage: help [topic]\n       When called with a topic as an argument, displays usage\n       information on the given command. If called without a\n       topic, it provides a list of commands.",
+                help,
+            )
+            .complete_with(|st, args, partial| {
+                let mut v = Vec::new();
+                for c in st.registry.list() {
+                    if c.words.len() > args.len()
+                        && c.words.iter().zip(args).all(|(a, b)| a.eq_ignore_ascii_case(b))
+                    {
+                        v.push(c.words[args.len()].clone());
+                    }
+                }
+                filter_prefix(v, partial)
+            }),
+        );
+    }
+    r.register(Command::new(
+        "core show version",
+        "Display version info",
+        "Usage: core show version\n       Shows ferrisk version information.",
+        |_c: Ctx| async move { Ok(format!("{}\n", version_line())) },
+    ));
+    r.register(
+        Command::new(
+            "core show uptime",
+            "Show uptime information",
+            "Usage: core show uptime [seconds]\n       Shows ferrisk uptime information.\n       The seconds word returns the uptime in seconds only.",
+            uptime,
+        )
+        .complete_with(|_, args, p| {
+            if args.is_empty() {
+                filter_prefix(["seconds".to_string()], p)
+            } else {
+                vec![]
+            }
+        }),
+    );
+    r.register(Command::new(
+        "core set verbose",
+        "Set level of verbose chattiness",
+        "Usage: core set verbose [atleast] <level> [silent]\n       Sets level of verbose messages to be displayed.\n       0 or off means no messages should be displayed.\n       Equivalent to -v[v[...]] on startup",
+        set_verbose,
+    ));
+    for (words, mode, summary) in [
+        (
+            "core stop now",
+            StopMode::Now,
+            "Shut down ferrisk immediately",
+        ),
+        (
+            "core stop gracefully",
+            StopMode::Gracefully,
+            "Gracefully shut down ferrisk",
+        ),
+        (
+            "core stop when convenient",
+            StopMode::WhenConvenient,
+            "Shut down ferrisk at empty call volume",
+        ),
+    ] {
+        let usage = format!("Usage: {words}\n       {summary}.");
+        r.register(Command::new(
+            words,
+            summary,
+            &usage,
+            move |c: Ctx| async move {
+                c.state.stop(mode);
+                Ok(String::new())
+            },
+        ));
+    }
+    r.register(Command::new(
+        "core reload",
+        "Global reload",
+        "Usage: core reload\n       Execute a global reload.",
+        |c: Ctx| async move { Ok(reload_all(&c).await) },
+    ));
+    r.register(
+        Command::new(
+            "module reload",
+            "Reload configuration for a module",
+            "Usage: module reload [module ...]\n       Reloads configuration files for all listed modules which support\n       reloading, or for all supported modules if none are listed.",
+            module_reload,
+        )
+        .complete_with(|_, _, p| filter_prefix(MODULES.iter().map(|s| s.to_string()), p)),
+    );
+    r.register(Command::new(
+        "logger reload",
+        "Reopens the log files",
+        "Usage: logger reload\n       Reloads the logger subsystem state.  Use after restarting syslogd(8) if you are using syslog logging.",
+        |_c: Ctx| async move { Ok(String::new()) },
+    ));
+    r.register(Command::new(
+        "core show settings",
+        "Show some core settings",
+        "Usage: core show settings\n       Show core misc settings",
+        settings,
+    ));
+}
+
+/// Modules `module reload` knows about.
+const MODULES: &[&str] = &["pbx_config", "extensions", "logger", "cdr"];
+
+/// `ferrisk 0.1.0 built by user @ host on a x86_64 running linux on 2026-…`.
+pub fn version_line() -> String {
+    format!(
+        "ferrisk {} built by {} @ {} on a {} running {}",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("USER").unwrap_or("unknown"),
+        option_env!("HOSTNAME").unwrap_or("localhost"),
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    )
+}
+
+async fn help(c: Ctx) -> CliResult {
+    let cmds = c.state.registry.list();
+    if let Some((cmd, n)) = c.state.registry.find(&c.args) {
+        if n == c.args.len() {
+            return Ok(super::usage_text(&cmd));
+        }
+    }
+    let mut out = String::new();
+    let mut any = false;
+    for cmd in &cmds {
+        if cmd
+            .words
+            .iter()
+            .zip(&c.args)
+            .all(|(a, b)| a.eq_ignore_ascii_case(b))
+            && cmd.words.len() >= c.args.len()
+        {
+            any = true;
+            let _ = writeln!(out, "{:<30} -- {}", cmd.name(), cmd.summary);
+        }
+    }
+    if !any {
+        let _ = writeln!(out, "No such command '{}'.", c.args.join(" "));
+    }
+    Ok(out)
+}
+
+async fn uptime(c: Ctx) -> CliResult {
+    let secs_only = match c.arg(0) {
+        None => false,
+        Some(a) if a.eq_ignore_ascii_case("seconds") => true,
+        Some(_) => return Err(CliError::ShowUsage),
+    };
+    let pbx = c.pbx();
+    let up = pbx.started.elapsed().as_secs();
+    let rl = pbx.last_reload.lock().0.elapsed().as_secs();
+    Ok(if secs_only {
+        format!("System uptime: {up}\nLast reload: {rl}\n")
+    } else {
+        format!(
+            "System uptime: {}\nLast reload: {}\n",
+            uptime_str(up),
+            uptime_str(rl)
+        )
+    })
+}
+
+async fn set_verbose(c: Ctx) -> CliResult {
+    let mut args: Vec<&str> = c.args.iter().map(String::as_str).collect();
+    let atleast = args
+        .first()
+        .is_some_and(|a| a.eq_ignore_ascii_case("atleast"));
+    if atleast {
+        args.remove(0);
+    }
+    let silent = args
+        .last()
+        .is_some_and(|a| a.eq_ignore_ascii_case("silent"));
+    if silent {
+        args.pop();
+    }
+    let [level] = args.as_slice() else {
+        return Err(CliError::ShowUsage);
+    };
+    let new: u8 = if level.eq_ignore_ascii_case("off") {
+        0
+    } else {
+        level.parse().map_err(|_| CliError::ShowUsage)?
+    };
+    let st = &c.state;
+    let old = match c.console {
+        Some(id) => st.verbosity.console(id),
+        None => st.verbosity.root(),
+    };
+    if atleast && new <= old {
+        return Ok(if silent {
+            String::new()
+        } else {
+            format!("Verbosity is at least {old}\n")
+        });
+    }
+    // A remote console's own level, and the daemon's root level (as typed on the daemon).
+    if let Some(id) = c.console {
+        st.verbosity.set_console(&st.pbx, id, new);
+    }
+    st.verbosity.set_root(&st.pbx, new);
+    if silent {
+        return Ok(String::new());
+    }
+    Ok(verbose_message(old, new))
+}
+
+/// Asterisk's reply to `core set verbose`.
+pub fn verbose_message(old: u8, new: u8) -> String {
+    if new == 0 && old > 0 {
+        "Verbosity is now OFF\n".to_string()
+    } else if old == new {
+        format!("Verbosity is at least {new}\n")
+    } else {
+        format!("Verbosity was {old} and is now {new}\n")
+    }
+}
+
+async fn reload_all(c: &Ctx) -> String {
+    let mut out = crate::daemon::reload_dialplan(c.pbx()).text;
+    crate::daemon::reload_cdr(c.pbx());
+    out.push_str("Global reload complete.\n");
+    out
+}
+
+async fn module_reload(c: Ctx) -> CliResult {
+    if c.args.is_empty() {
+        return Ok(reload_all(&c).await);
+    }
+    let mut out = String::new();
+    for m in &c.args {
+        let name = m.trim_end_matches(".so").to_ascii_lowercase();
+        match name.as_str() {
+            "pbx_config" | "extensions" | "extensions.conf" => {
+                out.push_str(&crate::daemon::reload_dialplan(c.pbx()).text)
+            }
+            "logger" => {}
+            "cdr" => crate::daemon::reload_cdr(c.pbx()),
+            _ => {
+                let _ = writeln!(out, "The module '{m}' could not be found.");
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn settings(c: Ctx) -> CliResult {
+    let pbx = c.pbx();
+    let s = &pbx.settings;
+    let st = &c.state;
+    let fmt_t = |t: std::time::SystemTime| {
+        chrono::DateTime::<chrono::Local>::from(t)
+            .format("%H:%M:%S")
+            .to_string()
+    };
+    let mut o = String::new();
+    let _ = writeln!(o, "\nPBX Core settings\n-----------------");
+    let row = |o: &mut String, k: &str, v: &str| {
+        let _ = writeln!(o, "  {:<29}{}", format!("{k}:"), v);
+    };
+    row(
+        &mut o,
+        "Version",
+        &format!("ferrisk {}", env!("CARGO_PKG_VERSION")),
+    );
+    row(
+        &mut o,
+        "Root console verbosity",
+        &st.verbosity.root().to_string(),
+    );
+    let cur = c
+        .console
+        .map(|id| st.verbosity.console(id))
+        .unwrap_or_else(|| st.verbosity.root());
+    row(&mut o, "Current console verbosity", &cur.to_string());
+    row(
+        &mut o,
+        "Debug level",
+        &pbx.debug
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .to_string(),
+    );
+    row(&mut o, "Startup time", &fmt_t(pbx.started_wall));
+    row(&mut o, "Last reload time", &fmt_t(pbx.last_reload.lock().1));
+    row(
+        &mut o,
+        "System",
+        &format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+    );
+    row(&mut o, "System name", &s.systemname);
+    row(&mut o, "Default language", "en");
+    row(
+        &mut o,
+        "Execute includes",
+        if s.exec_includes {
+            "Enabled"
+        } else {
+            "Disabled"
+        },
+    );
+    let _ = writeln!(o, "\n* Directories\n  -------------");
+    let d = |p: &std::path::Path| p.display().to_string();
+    row(&mut o, "Configuration file", &d(&s.config_file));
+    row(&mut o, "Configuration directory", &d(&s.astetcdir));
+    row(&mut o, "Spool directory", &d(&s.astspooldir));
+    row(&mut o, "Log directory", &d(&s.astlogdir));
+    row(&mut o, "Run/Sockets directory", &d(&s.astrundir));
+    row(&mut o, "PID file", &d(&crate::daemon::pid_path(s)));
+    row(&mut o, "VarLib directory", &d(&s.astdbdir));
+    row(&mut o, "Data directory", &d(&s.astdatadir));
+    row(&mut o, "ASTDB", &d(&crate::daemon::astdb_path(s)));
+    o.push('\n');
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{execute, CliState};
+    use crate::pbx::Pbx;
+
+    #[test]
+    fn verbose_messages() {
+        assert_eq!(verbose_message(0, 3), "Verbosity was 0 and is now 3\n");
+        assert_eq!(verbose_message(3, 3), "Verbosity is at least 3\n");
+        assert_eq!(verbose_message(3, 0), "Verbosity is now OFF\n");
+    }
+
+    #[tokio::test]
+    async fn set_verbose_and_uptime() {
+        let st = CliState::new(Pbx::for_tests());
+        assert_eq!(
+            execute(&st, "core set verbose 5", None).await,
+            "Verbosity was 0 and is now 5\n"
+        );
+        assert_eq!(st.pbx.verbose(), 5);
+        assert!(execute(&st, "core set verbose x", None)
+            .await
+            .starts_with("Usage: core set verbose"));
+        let up = execute(&st, "core show uptime", None).await;
+        assert!(up.starts_with("System uptime: "), "{up}");
+        assert!(up.contains("\nLast reload: "));
+        let v = execute(&st, "core show version", None).await;
+        assert!(v.starts_with("ferrisk 0.1.0 built by "));
+        let h = execute(&st, "help database", None).await;
+        assert!(h.contains("database put"), "{h}");
+    }
+}

@@ -1,0 +1,179 @@
+//! The control socket (`astrundir/ferrisk.ctl`, a UNIX stream socket).
+//!
+//! # Protocol
+//! Line based, UTF-8. The client sends one request per line:
+//! - `cmd <command line>`: run a CLI command;
+//! - `complete <partial line>`: tab-completion candidates for the last word;
+//! - `verbose <level>`: become a remote console at that verbose level (log lines start
+//!   flowing; may be sent again to change the level).
+//!
+//! The server answers each request with zero or more frames and a terminator:
+//! `o <text>` (a line of command output), `c <word>` (a completion candidate),
+//! `e <status>` (end of the answer; 0 = ok). A remote console also receives
+//! `l <text>` frames (console log lines) at any time between answers.
+
+use super::{complete, execute, CliState};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
+
+/// Longest request line accepted (bigger lines close the connection).
+const MAX_LINE: usize = 64 * 1024;
+
+/// Turn text into frames of `kind`, one per line.
+pub fn frames(kind: char, text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        out.push(kind);
+        out.push(' ');
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Bind the control socket, removing a stale one (nobody answering on it).
+pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!("{} is in use: ferrisk is already running", path.display()),
+            ));
+        }
+        std::fs::remove_file(path)?;
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    UnixListener::bind(path)
+}
+
+/// Accept connections forever.
+pub async fn serve(listener: UnixListener, state: Arc<CliState>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(connection(stream, state.clone()));
+            }
+            Err(e) => {
+                state
+                    .pbx
+                    .warning(&format!("cli: accept on control socket failed: {e}"));
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+async fn connection(stream: UnixStream, state: Arc<CliState>) {
+    let (rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let writer = tokio::spawn(async move {
+        while let Some(s) = rx.recv().await {
+            if wr.write_all(s.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut console: Option<u64> = None;
+    let mut log_task: Option<tokio::task::JoinHandle<()>> = None;
+    let mut reader = BufReader::new(rd);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let mut limited = (&mut reader).take(MAX_LINE as u64);
+        match limited.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if !buf.ends_with(b"\n") && buf.len() >= MAX_LINE {
+            break;
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let line = line.trim_end_matches(['\n', '\r']);
+        let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let reply = match verb {
+            "cmd" => {
+                let out = execute(&state, rest, console).await;
+                format!("{}e 0\n", frames('o', &out))
+            }
+            "complete" => {
+                let c = complete(&state, rest);
+                format!("{}e 0\n", frames('c', &c.join("\n")))
+            }
+            "verbose" => {
+                let level: u8 = rest.trim().parse().unwrap_or(0);
+                match console {
+                    Some(id) => state.verbosity.set_console(&state.pbx, id, level),
+                    None => {
+                        let id = state.verbosity.new_console(&state.pbx, level);
+                        console = Some(id);
+                        log_task = Some(tokio::spawn(forward_logs(state.clone(), id, tx.clone())));
+                    }
+                }
+                let hello = format!(
+                    "ferrisk {} currently running on {} (pid = {})",
+                    env!("CARGO_PKG_VERSION"),
+                    hostname(),
+                    std::process::id()
+                );
+                format!("o {hello}\ne 0\n")
+            }
+            _ => "o Unknown request\ne 1\n".to_string(),
+        };
+        if tx.send(reply).is_err() {
+            break;
+        }
+    }
+    if let Some(id) = console {
+        state.verbosity.drop_console(&state.pbx, id);
+    }
+    if let Some(t) = log_task {
+        t.abort();
+    }
+    drop(tx);
+    let _ = writer.await;
+}
+
+async fn forward_logs(state: Arc<CliState>, id: u64, tx: mpsc::UnboundedSender<String>) {
+    let mut rx = state.pbx.log_tx.subscribe();
+    loop {
+        match rx.recv().await {
+            Ok(l) => {
+                if l.level <= state.verbosity.console(id) && tx.send(frames('l', &l.text)).is_err()
+                {
+                    return;
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its whole length; gethostname NUL-terminates or truncates.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if r != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing() {
+        assert_eq!(frames('o', "a\nb\n"), "o a\no b\n");
+        assert_eq!(frames('o', ""), "");
+        assert_eq!(frames('o', "\n"), "o \n");
+    }
+}

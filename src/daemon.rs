@@ -1,0 +1,394 @@
+//! The daemon: startup (directories, AstDB, dialplan, CDR, pid file, control socket),
+//! reload, and shutdown. `main.rs` only parses flags and calls [`run`] or the remote client.
+
+use crate::astdb::AstDb;
+use crate::cdr::CdrBackend;
+use crate::cli::args::Args;
+use crate::cli::console::Printer;
+use crate::cli::{CliState, StopMode};
+use crate::config::settings::Settings;
+use crate::config::ConfigError;
+use crate::dialplan::{parse_dialplan, Dialplan, LoadReport, PRIORITY_HINT};
+use crate::pbx::Pbx;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn pid_path(s: &Settings) -> PathBuf {
+    s.astrundir.join("ferrisk.pid")
+}
+pub fn ctl_path(s: &Settings) -> PathBuf {
+    s.astrundir.join("ferrisk.ctl")
+}
+pub fn astdb_path(s: &Settings) -> PathBuf {
+    s.astdbdir.join("astdb.sqlite3")
+}
+
+/// Read and parse `extensions.conf` from the config directory.
+pub fn load_dialplan(settings: &Settings) -> Result<(Dialplan, LoadReport), Vec<ConfigError>> {
+    let cf = crate::config::load(
+        &settings.astetcdir,
+        "extensions.conf",
+        &settings.load_options(),
+    )
+    .map_err(|e| vec![e])?;
+    parse_dialplan(&cf)
+}
+
+/// Warn once per application name the dialplan uses that no module provides.
+pub fn warn_unknown_apps(pbx: &Pbx, dp: &Dialplan) {
+    for ctx in dp.contexts.values() {
+        for e in &ctx.extensions {
+            for p in e.priorities.values() {
+                if p.priority == PRIORITY_HINT
+                    || p.app.contains('$')
+                    || pbx.apps.get(&p.app).is_some()
+                {
+                    continue;
+                }
+                let key = format!("app:{}", p.app.to_ascii_lowercase());
+                if pbx.warned_missing.lock().insert(key) {
+                    let file = p.loc.file.rsplit('/').next().unwrap_or(&p.loc.file);
+                    pbx.warning(&format!(
+                        "pbx_config: Application '{}' used in {}:{} is not implemented yet",
+                        p.app, file, p.loc.line
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// The result of `dialplan reload`.
+pub struct ReloadOutcome {
+    pub ok: bool,
+    /// What to print (every line ends with `\n`).
+    pub text: String,
+}
+
+static RELOAD_LOCK: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+/// Atomic dialplan reload: parse everything first; on any error keep the running dialplan.
+pub fn reload_dialplan(pbx: &Arc<Pbx>) -> ReloadOutcome {
+    let _g = RELOAD_LOCK.lock();
+    let old = pbx.dialplan();
+    match load_dialplan(&pbx.settings) {
+        Err(errs) => {
+            let mut text = String::new();
+            for e in &errs {
+                text.push_str(&format!("{e}\n"));
+            }
+            text.push_str(&format!(
+                "Dialplan reload failed; keeping the current dialplan ({} context{}).\n",
+                old.contexts.len(),
+                crate::cli::format::ess(old.contexts.len() as u64)
+            ));
+            pbx.error(&format!(
+                "pbx_config: dialplan reload failed with {} error{}; the current dialplan is kept",
+                errs.len(),
+                crate::cli::format::ess(errs.len() as u64)
+            ));
+            ReloadOutcome { ok: false, text }
+        }
+        Ok((dp, report)) => {
+            for w in &report.warnings {
+                pbx.warning(w);
+            }
+            warn_unknown_apps(pbx, &dp);
+            let changes = crate::cli::dialplan::diff_dialplans(&old, &dp);
+            let (e, p, c) = crate::cli::dialplan::totals(&dp);
+            pbx.set_dialplan(dp);
+            let mut text = String::new();
+            if changes.is_empty() {
+                text.push_str("No changes to the dialplan.\n");
+            }
+            for ch in &changes {
+                text.push_str(&format!("  {ch}\n"));
+            }
+            text.push_str("Dialplan reloaded.\n");
+            text.push_str(&crate::cli::dialplan::counts_line(e, p, c));
+            pbx.verbose_line(2, "Dialplan reloaded.");
+            ReloadOutcome { ok: true, text }
+        }
+    }
+}
+
+/// CDR backends from cdr.conf.
+///
+/// SINGLE CALL SITE for the CDR configuration: once `crate::cdr::config::load_cdr_config`
+/// lands, call it here (`load_cdr_config(settings)`) and log its errors. Empty until then.
+pub fn load_cdr_backends(settings: &Settings) -> Vec<Arc<dyn CdrBackend>> {
+    let _ = settings;
+    Vec::new()
+}
+
+/// `module reload cdr`: re-read cdr.conf.
+pub fn reload_cdr(pbx: &Arc<Pbx>) {
+    pbx.cdr.set_backends(load_cdr_backends(&pbx.settings));
+}
+
+/// Start the daemon as the flags say. Returns the process exit code.
+pub fn run(args: &Args) -> i32 {
+    let config = args.config_path();
+    let settings = match Settings::load(&config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ferrisk: {e}");
+            return 1;
+        }
+    };
+    if !args.foreground {
+        return daemonize(&settings);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ferrisk: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    let code = rt.block_on(main_loop(settings, args.clone()));
+    rt.shutdown_timeout(Duration::from_millis(500));
+    code
+}
+
+/// Check the dialplan here (errors reach the terminal), then re-run ourselves with `-f`
+/// in a new session, output to `astlogdir/messages`; wait until the control socket answers.
+fn daemonize(settings: &Settings) -> i32 {
+    if let Err(errs) = load_dialplan(settings) {
+        for e in &errs {
+            eprintln!("{e}");
+        }
+        eprintln!("ferrisk: not starting: extensions.conf has errors");
+        return 1;
+    }
+    let ctl = ctl_path(settings);
+    if std::os::unix::net::UnixStream::connect(&ctl).is_ok() {
+        eprintln!(
+            "ferrisk: already running on {}. Use 'ferrisk -r' to connect.",
+            ctl.display()
+        );
+        return 1;
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("ferrisk: cannot find my own executable: {e}");
+            return 1;
+        }
+    };
+    let _ = std::fs::create_dir_all(&settings.astlogdir);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(settings.astlogdir.join("messages"));
+    let (out, err) = match log.and_then(|f| Ok((f.try_clone()?, f))) {
+        Ok((a, b)) => (std::process::Stdio::from(a), std::process::Stdio::from(b)),
+        Err(_) => (std::process::Stdio::null(), std::process::Stdio::null()),
+    };
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(std::env::args().skip(1))
+        .arg("-f")
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setsid is async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ferrisk: cannot start the daemon: {e}");
+            return 1;
+        }
+    };
+    for _ in 0..100 {
+        if std::os::unix::net::UnixStream::connect(&ctl).is_ok() {
+            return 0;
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            eprintln!(
+                "ferrisk: the daemon exited during startup ({st}); see {}",
+                settings.astlogdir.join("messages").display()
+            );
+            return 1;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("ferrisk: the daemon did not open {} in time", ctl.display());
+    1
+}
+
+fn create_dirs(s: &Settings) -> Result<(), String> {
+    for d in [&s.astrundir, &s.astlogdir, &s.astdbdir, &s.astspooldir] {
+        std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+    }
+    Ok(())
+}
+
+async fn main_loop(settings: Settings, args: Args) -> i32 {
+    if let Err(e) = create_dirs(&settings) {
+        eprintln!("ferrisk: {e}");
+        return 1;
+    }
+    let ctl = ctl_path(&settings);
+    if std::os::unix::net::UnixStream::connect(&ctl).is_ok() {
+        eprintln!(
+            "ferrisk: already running on {}. Use 'ferrisk -r' to connect.",
+            ctl.display()
+        );
+        return 1;
+    }
+    let db = match AstDb::open(&astdb_path(&settings)) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!(
+                "ferrisk: cannot open {}: {e}",
+                astdb_path(&settings).display()
+            );
+            return 1;
+        }
+    };
+    let root_verbose = args.verbose.max(settings.verbose);
+    let pbx = Pbx::new(settings.clone(), db);
+    let state = CliState::new(pbx.clone());
+    state.verbosity.set_root(&pbx, root_verbose);
+
+    // Console output: every log line the root level admits goes to stdout.
+    let printer = Arc::new(Printer::default());
+    {
+        let mut rx = pbx.log_tx.subscribe();
+        let st = state.clone();
+        let pr = printer.clone();
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(l) if l.level <= st.verbosity.root() => pr.line(&l.text),
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+
+    match load_dialplan(&settings) {
+        Ok((dp, report)) => {
+            for w in &report.warnings {
+                pbx.warning(w);
+            }
+            warn_unknown_apps(&pbx, &dp);
+            let (e, p, c) = crate::cli::dialplan::totals(&dp);
+            pbx.set_dialplan(dp);
+            pbx.verbose_line(
+                2,
+                &format!("pbx_config: loaded extensions.conf: {e} extensions ({p} priorities) in {c} contexts"),
+            );
+        }
+        Err(errs) => {
+            for e in &errs {
+                eprintln!("{e}");
+            }
+            eprintln!("ferrisk: not starting: extensions.conf has errors");
+            return 1;
+        }
+    }
+    pbx.cdr.set_backends(load_cdr_backends(&settings));
+
+    let pidfile = pid_path(&settings);
+    if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
+        pbx.warning(&format!("cannot write {}: {e}", pidfile.display()));
+    }
+    let listener = match crate::cli::server::bind(&ctl) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("ferrisk: cannot listen on {}: {e}", ctl.display());
+            let _ = std::fs::remove_file(&pidfile);
+            return 1;
+        }
+    };
+    let server = tokio::spawn(crate::cli::server::serve(listener, state.clone()));
+    println!("ferrisk Ready.");
+
+    if args.console {
+        let st = state.clone();
+        let h = tokio::runtime::Handle::current();
+        let pr = printer.clone();
+        std::thread::spawn(move || crate::cli::console::run_root_console(st, h, pr));
+    }
+
+    wait_for_stop(&state).await;
+    let mode = state.stop_mode.lock().unwrap_or(StopMode::Now);
+    shutdown(&state, mode).await;
+    server.abort();
+    let _ = std::fs::remove_file(&ctl);
+    let _ = std::fs::remove_file(&pidfile);
+    println!("ferrisk ending (0).");
+    0
+}
+
+async fn wait_for_stop(state: &CliState) {
+    let mut stop = state.pbx.stop_tx.subscribe();
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    let int = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = async { while !*stop.borrow_and_update() { if stop.changed().await.is_err() { break; } } } => {}
+        _ = term => state.stop(StopMode::Now),
+        _ = int => state.stop(StopMode::Now),
+    }
+}
+
+async fn shutdown(state: &CliState, mode: StopMode) {
+    let pbx = &state.pbx;
+    pbx.shutting_down.store(true, Ordering::SeqCst);
+    match mode {
+        StopMode::Now => {}
+        StopMode::Gracefully | StopMode::WhenConvenient => {
+            pbx.verbose_line(0, "Waiting for active calls to end before stopping");
+            while !pbx.channels.is_empty() {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    for c in pbx.channels.list() {
+        c.request_hangup(crate::pbx::channel::cause::NORMAL_CLEARING);
+    }
+    for _ in 0..20 {
+        if pbx.channels.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    pbx.verbose_line(0, "Executing last minute cleanups");
+    // Let the log printers flush.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+/// Control socket path for a config file (the remote client's view).
+pub fn ctl_path_for(config: &Path) -> Result<PathBuf, ConfigError> {
+    Settings::load(config).map(|s| ctl_path(&s))
+}

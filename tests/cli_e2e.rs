@@ -1,0 +1,394 @@
+//! End to end: the real `ferrisk` binary in the foreground on a temporary config, driven
+//! only through `ferrisk -C … -rx "…"`, as an admin's scripts would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferrisk");
+
+const BASE_DIALPLAN: &str = "\
+[general]
+autofallthrough = yes
+
+[test]
+exten => 100,1,Answer()
+ same => n(loop),NoOp(hello)
+ same => n,Hangup()
+exten => s,1,Set(DB(test/origin)=${EXTEN})
+ same => n,Hangup()
+
+[wait]
+exten => 1,1,Answer()
+ same => n,Wait(5)
+ same => n,Hangup()
+";
+
+struct Daemon {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+fn write_config(dir: &Path, extensions: &str) -> PathBuf {
+    let conf = dir.join("ferrisk.conf");
+    std::fs::write(
+        &conf,
+        "[directories]\nastetcdir => .\nastdbdir => lib\nastlogdir => log\nastrundir => run\nastspooldir => spool\n\n[options]\nverbose = 0\n",
+    )
+    .expect("write ferrisk.conf");
+    std::fs::write(dir.join("extensions.conf"), extensions).expect("write extensions.conf");
+    conf
+}
+
+fn tempdir() -> tempfile::TempDir {
+    // Short paths: UNIX socket names must stay under ~100 bytes.
+    tempfile::Builder::new()
+        .prefix("fk")
+        .tempdir_in("/tmp")
+        .expect("tempdir")
+}
+
+impl Daemon {
+    fn start(extensions: &str) -> Daemon {
+        Daemon::start_in(tempdir(), extensions)
+    }
+
+    fn start_in(dir: tempfile::TempDir, extensions: &str) -> Daemon {
+        let conf = write_config(dir.path(), extensions);
+        let child = Command::new(BIN)
+            .arg("-f")
+            .arg("-C")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ferrisk");
+        let d = Daemon {
+            child: Some(child),
+            dir,
+        };
+        let sock = d.dir.path().join("run/ferrisk.ctl");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+            assert!(Instant::now() < deadline, "control socket never appeared");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        d
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.dir.path().join("ferrisk.conf")
+    }
+
+    fn rx_output(&self, cmd: &str) -> Output {
+        Command::new(BIN)
+            .arg("-C")
+            .arg(self.conf())
+            .arg("-rx")
+            .arg(cmd)
+            .output()
+            .expect("run ferrisk -rx")
+    }
+
+    /// Run a command; assert it succeeded; return stdout.
+    fn rx(&self, cmd: &str) -> String {
+        let o = self.rx_output(cmd);
+        assert!(o.status.success(), "`{cmd}` failed: {o:?}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn write_extensions(&self, text: &str) {
+        std::fs::write(self.dir.path().join("extensions.conf"), text).expect("write");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn version_and_help() {
+    let d = Daemon::start(BASE_DIALPLAN);
+    let v = d.rx("core show version");
+    assert!(v.starts_with("ferrisk 0.1.0 built by "), "{v}");
+    let h = d.rx("help database");
+    assert!(h.contains("database put"), "{h}");
+    let u = d.rx("core show uptime");
+    assert!(u.starts_with("System uptime: "), "{u}");
+    let n = d.rx("core frobnicate");
+    assert!(n.starts_with("No such command 'core frobnicate'"), "{n}");
+}
+
+#[test]
+fn database_commands() {
+    let d = Daemon::start(BASE_DIALPLAN);
+    assert_eq!(
+        d.rx("database put cidname 5551234 \"Alice Smith\""),
+        "Updated database successfully\n"
+    );
+    assert_eq!(
+        d.rx("database put fam/sub k1 v1"),
+        "Updated database successfully\n"
+    );
+    assert_eq!(
+        d.rx("database put fam/sub k2 v2"),
+        "Updated database successfully\n"
+    );
+    assert_eq!(d.rx("database get cidname 5551234"), "Value: Alice Smith\n");
+    assert_eq!(
+        d.rx("database get cidname 999"),
+        "Database entry not found.\n"
+    );
+    let all = d.rx("database show");
+    assert!(
+        all.contains(&format!(
+            "{:<50}: {:<25}\n",
+            "/cidname/5551234", "Alice Smith"
+        )),
+        "{all}"
+    );
+    assert!(all.ends_with("3 results found.\n"), "{all}");
+    assert!(d.rx("database show fam").ends_with("2 results found.\n"));
+    assert_eq!(
+        d.rx("database del cidname 5551234"),
+        "Database entry removed.\n"
+    );
+    assert_eq!(
+        d.rx("database del cidname 5551234"),
+        "Database entry does not exist.\n"
+    );
+    assert_eq!(
+        d.rx("database deltree fam"),
+        "2 database entries removed.\n"
+    );
+    assert_eq!(d.rx("database show"), "0 results found.\n");
+}
+
+#[test]
+fn dialplan_show_and_reload() {
+    let d = Daemon::start(BASE_DIALPLAN);
+    let s = d.rx("dialplan show test");
+    assert!(
+        s.starts_with("[ Context 'test' created by 'pbx_config' ]\n"),
+        "{s}"
+    );
+    assert!(
+        s.contains(&format!(
+            "  {:<17} {:<45} [extensions.conf:5]\n",
+            "'100' =>", "1. Answer()"
+        )),
+        "{s}"
+    );
+    assert!(
+        s.contains(&format!(
+            "  {:<17} {:<45} [extensions.conf:6]\n",
+            "   [loop]", "2. NoOp(hello)"
+        )),
+        "{s}"
+    );
+    assert!(
+        s.ends_with("-= 2 extensions (5 priorities) in 1 context. =-\n"),
+        "{s}"
+    );
+
+    // Add an extension and a context: the reload reports them.
+    let more = format!(
+        "{BASE_DIALPLAN}\n[test](+)\nexten => 200,1,NoOp(new)\n\n[extra]\nexten => 1,1,NoOp()\n"
+    );
+    d.write_extensions(&more);
+    let r = d.rx("dialplan reload");
+    assert!(r.contains("Context 'extra' added"), "{r}");
+    assert!(r.contains("[test] extension '200' added"), "{r}");
+    assert!(r.contains("Dialplan reloaded.\n"), "{r}");
+    assert!(d.rx("dialplan show 200@test").contains("1. NoOp(new)"));
+
+    // A broken file: every error with file:line:column, the running dialplan is kept.
+    d.write_extensions("[test]\nexten => 300,1,NoOp()\nexten => 300,bogus,NoOp()\n");
+    let r = d.rx("dialplan reload");
+    assert!(r.contains("extensions.conf:3:"), "{r}");
+    assert!(
+        r.contains("Dialplan reload failed; keeping the current dialplan (3 contexts)."),
+        "{r}"
+    );
+    let s = d.rx("dialplan show 200@test");
+    assert!(
+        s.contains("1. NoOp(new)"),
+        "old dialplan must still answer: {s}"
+    );
+    assert!(d
+        .rx("dialplan show 300@test")
+        .starts_with("There is no existence of 300@test extension"));
+}
+
+#[test]
+fn channels_and_stop() {
+    let d = Daemon::start(BASE_DIALPLAN);
+    let c = d.rx("core show channels");
+    assert!(
+        c.starts_with("Channel              Location             State   Application(Data)"),
+        "{c}"
+    );
+    assert!(c.contains("0 active channels\n0 active calls\n"), "{c}");
+    assert_eq!(d.rx("core show channels count").lines().count(), 3);
+    assert_eq!(
+        d.rx("channel request hangup Foo/1"),
+        "Foo/1 is not a known channel\n"
+    );
+    d.rx("core stop now");
+    let sock = d.dir.path().join("run/ferrisk.ctl");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sock.exists() {
+        assert!(Instant::now() < deadline, "daemon did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = d.rx_output("core show version");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("Unable to connect to remote asterisk (does "),
+        "{err}"
+    );
+}
+
+#[test]
+fn broken_dialplan_at_startup_is_fatal() {
+    let dir = tempdir();
+    let conf = write_config(dir.path(), "[test]\nexten => 100,bogus,NoOp()\n");
+    let mut child = Command::new(BIN)
+        .arg("-f")
+        .arg("-C")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("ferrisk kept running with a broken dialplan");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let out = child.wait_with_output().expect("output");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("extensions.conf:2:"), "{err}");
+}
+
+/// Needs the Answer, Wait, Hangup and Set applications and the DB function, which land
+/// separately: until they do, this test fails.
+#[test]
+fn originate_extension_runs_dialplan() {
+    let d = Daemon::start(BASE_DIALPLAN);
+    assert_eq!(d.rx("channel originate Local/1@wait extension s@test"), "");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = d.rx("database show test");
+        if s.contains(&format!("{:<50}: {:<25}\n", "/test/origin", "s")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "originated call never ran s@test: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn stale_socket_is_replaced_and_module_reload() {
+    let dir = tempdir();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).expect("mkdir");
+    // A socket file nobody listens on, as a crashed daemon leaves behind.
+    drop(std::os::unix::net::UnixListener::bind(run.join("ferrisk.ctl")).expect("bind"));
+    std::fs::write(run.join("ferrisk.pid"), "999999\n").expect("pid");
+    let d = Daemon::start_in(dir, BASE_DIALPLAN);
+    let pid = std::fs::read_to_string(run.join("ferrisk.pid")).expect("pid file");
+    assert_eq!(
+        pid.trim(),
+        d.child.as_ref().map(|c| c.id()).unwrap_or(0).to_string()
+    );
+    let r = d.rx("module reload pbx_config");
+    assert!(
+        r.contains("No changes to the dialplan.\nDialplan reloaded.\n"),
+        "{r}"
+    );
+    let r = d.rx("module reload nosuchmodule");
+    assert_eq!(r, "The module 'nosuchmodule' could not be found.\n");
+    let v = d.rx("core set verbose 4");
+    assert_eq!(v, "Verbosity was 0 and is now 4\n");
+}
+
+/// Kills a daemonized ferrisk (known only by its pid file) when the test ends.
+struct PidGuard(PathBuf);
+impl Drop for PidGuard {
+    fn drop(&mut self) {
+        if let Ok(p) = std::fs::read_to_string(&self.0) {
+            if let Ok(pid) = p.trim().parse::<i32>() {
+                // SAFETY: plain kill(2) on the daemon this test started.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn daemonizes_without_f() {
+    let dir = tempdir();
+    let conf = write_config(dir.path(), BASE_DIALPLAN);
+    let _guard = PidGuard(dir.path().join("run/ferrisk.pid"));
+    let out = Command::new(BIN)
+        .arg("-C")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ferrisk");
+    assert!(out.status.success(), "{out:?}");
+    let v = Command::new(BIN)
+        .arg("-C")
+        .arg(&conf)
+        .arg("-rx")
+        .arg("core show version")
+        .output()
+        .expect("rx");
+    assert!(String::from_utf8_lossy(&v.stdout).starts_with("ferrisk 0.1.0"));
+    // A second start refuses to run.
+    let again = Command::new(BIN)
+        .arg("-C")
+        .arg(&conf)
+        .output()
+        .expect("run");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already running"));
+    // SIGTERM is a graceful stop: the socket and pid file go away.
+    let pid: i32 = std::fs::read_to_string(dir.path().join("run/ferrisk.pid"))
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    // SAFETY: plain kill(2) on the daemon this test started.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dir.path().join("run/ferrisk.ctl").exists() {
+        assert!(Instant::now() < deadline, "daemon did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = std::fs::read_to_string(dir.path().join("log/messages")).unwrap_or_default();
+    assert!(log.contains("ferrisk Ready."), "{log}");
+}
