@@ -114,13 +114,15 @@ pub fn reload_dialplan(pbx: &Arc<Pbx>) -> ReloadOutcome {
     }
 }
 
-/// CDR backends from cdr.conf.
-///
-/// SINGLE CALL SITE for the CDR configuration: once `crate::cdr::config::load_cdr_config`
-/// lands, call it here (`load_cdr_config(settings)`) and log its errors. Empty until then.
+/// CDR backends from cdr.conf (a broken cdr.conf is reported and disables CDR logging).
 pub fn load_cdr_backends(settings: &Settings) -> Vec<Arc<dyn CdrBackend>> {
-    let _ = settings;
-    Vec::new()
+    match crate::cdr::config::load_cdr_config(settings) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("ferrisk: {e}; CDR logging disabled");
+            Vec::new()
+        }
+    }
 }
 
 /// `module reload cdr`: re-read cdr.conf.

@@ -138,7 +138,7 @@ exten => b,1,Busy()\nexten => c,1,Congestion()\nexten => n,1,Ringing()\n same =>
 
 #[tokio::test]
 async fn dial_cancel_when_caller_hangs_up() {
-    let pbx = pbx_with("[t]\nexten => s,1,Dial(Local/n@t)\nexten => n,1,Wait(30)\nexten => h,1,Set(GLOBAL(ST)=${DIALSTATUS})\n");
+    let pbx = pbx_with("[t]\nexten => s,1,Dial(Local/n@u)\nexten => h,1,Set(GLOBAL(ST)=${DIALSTATUS})\n[u]\nexten => n,1,Wait(30)\n");
     let mut chan = Channel::new(&pbx, "Test/cancel".into(), Arc::new(NullTech));
     chan.context = "t".into();
     chan.exten = "s".into();
