@@ -36,15 +36,51 @@ pub fn load_dialplan(settings: &Settings) -> Result<(Dialplan, LoadReport), Vec<
     parse_dialplan(&cf)
 }
 
-/// Warn once per application name the dialplan uses that no module provides.
+/// Dialplan function names called in `data` (`${NAME(`) or assigned (`NAME(...)=`).
+pub fn functions_used(data: &str) -> Vec<&str> {
+    static CALL: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let Some(re) = CALL
+        .get_or_init(|| regex::Regex::new(r"(?:\$\{|^|[,(])\s*([A-Za-z][A-Za-z0-9_]*)\(").ok())
+        .as_ref()
+    else {
+        return Vec::new();
+    };
+    re.captures_iter(data)
+        .filter_map(|c| c.get(1))
+        .filter(|m| {
+            // `${NAME(` always; a bare `NAME(` only when it is assigned (`NAME(..)=`).
+            data[..m.start()].ends_with("${") || {
+                let rest = &data[m.end()..];
+                rest.find(')')
+                    .is_some_and(|i| rest[i + 1..].trim_start().starts_with('='))
+            }
+        })
+        .map(|m| m.as_str())
+        .collect()
+}
+
+/// Warn once per application or function name the dialplan uses that no module provides.
 pub fn warn_unknown_apps(pbx: &Pbx, dp: &Dialplan) {
     for ctx in dp.contexts.values() {
         for e in &ctx.extensions {
             for p in e.priorities.values() {
-                if p.priority == PRIORITY_HINT
-                    || p.app.contains('$')
-                    || pbx.apps.get(&p.app).is_some()
-                {
+                if p.priority == PRIORITY_HINT {
+                    continue;
+                }
+                for f in functions_used(&p.data) {
+                    if pbx.funcs.get(f).is_some() {
+                        continue;
+                    }
+                    let key = format!("func:{}", f.to_ascii_uppercase());
+                    if pbx.warned_missing.lock().insert(key) {
+                        let file = p.loc.file.rsplit('/').next().unwrap_or(&p.loc.file);
+                        pbx.warning(&format!(
+                            "pbx_config: Function '{}' used in {}:{} is not implemented yet",
+                            f, file, p.loc.line
+                        ));
+                    }
+                }
+                if p.app.contains('$') || pbx.apps.get(&p.app).is_some() {
                     continue;
                 }
                 let key = format!("app:{}", p.app.to_ascii_lowercase());

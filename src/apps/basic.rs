@@ -19,8 +19,14 @@ pub fn register(r: &mut AppRegistry) {
     r.register(Arc::new(Busy));
     r.register(Arc::new(Congestion));
     r.register(Arc::new(Wait));
-    r.register(Arc::new(System { name: "System", fail_hangs_up: true }));
-    r.register(Arc::new(System { name: "TrySystem", fail_hangs_up: false }));
+    r.register(Arc::new(System {
+        name: "System",
+        fail_hangs_up: true,
+    }));
+    r.register(Arc::new(System {
+        name: "TrySystem",
+        fail_hangs_up: false,
+    }));
 }
 
 /// Parse seconds as Asterisk does (`1.5` allowed); `None` for empty/invalid/negative.
@@ -184,7 +190,8 @@ impl App for Log {
     }
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
         let Some((level, msg)) = data.split_once(',') else {
-            chan.pbx.warning("app_verbose.c: Log requires an argument (level,message)");
+            chan.pbx
+                .warning("app_verbose.c: Log requires an argument (level,message)");
             return Ok(());
         };
         let line = format!(
@@ -321,8 +328,9 @@ impl App for Wait {
             Some(_) => Ok(()),
             None => {
                 if !data.trim().is_empty() {
-                    chan.pbx
-                        .warning(&format!("pbx.c: Invalid timeout provided to Wait: '{data}'"));
+                    chan.pbx.warning(&format!(
+                        "pbx.c: Invalid timeout provided to Wait: '{data}'"
+                    ));
                 }
                 Ok(())
             }
@@ -363,10 +371,16 @@ impl App for System {
             "TRYSTATUS"
         };
         if data.trim().is_empty() {
-            chan.pbx
-                .warning(&format!("app_system.c: {} requires an argument(command)", self.name));
+            chan.pbx.warning(&format!(
+                "app_system.c: {} requires an argument(command)",
+                self.name
+            ));
             chan.vars.set(status_var, "FAILURE");
-            return if self.fail_hangs_up { Err(Hangup) } else { Ok(()) };
+            return if self.fail_hangs_up {
+                Err(Hangup)
+            } else {
+                Ok(())
+            };
         }
         let out = tokio::process::Command::new("/bin/sh")
             .arg("-c")

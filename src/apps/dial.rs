@@ -244,10 +244,7 @@ impl App for Dial {
         drop(legs);
         let callee = &mut leg.chan;
         callee.answer();
-        pbx.verbose_line(
-            3,
-            &format!("{} answered {}", callee.name(), chan.name()),
-        );
+        pbx.verbose_line(3, &format!("{} answered {}", callee.name(), chan.name()));
         chan.vars.set("DIALSTATUS", "ANSWER");
         chan.vars.set("DIALEDPEERNAME", callee.name());
         let number = leg
@@ -371,7 +368,9 @@ fn set_times(chan: &mut Channel, started: Instant, answered: Option<Instant>) {
     chan.vars
         .set("DIALEDTIME", started.elapsed().as_secs().to_string());
     match answered {
-        Some(a) => chan.vars.set("ANSWEREDTIME", a.elapsed().as_secs().to_string()),
+        Some(a) => chan
+            .vars
+            .set("ANSWEREDTIME", a.elapsed().as_secs().to_string()),
         None => {
             chan.vars.remove("ANSWEREDTIME");
         }

@@ -79,8 +79,16 @@ pub fn resolve_goto(chan: &Channel, spec: &str) -> Option<Target> {
     } else {
         exten
     };
-    let ctx = if ctx.is_empty() { chan.context.as_str() } else { ctx };
-    let exten = if exten.is_empty() { chan.exten.as_str() } else { exten };
+    let ctx = if ctx.is_empty() {
+        chan.context.as_str()
+    } else {
+        ctx
+    };
+    let exten = if exten.is_empty() {
+        chan.exten.as_str()
+    } else {
+        exten
+    };
     let priority = if let Some(rel) = prio.strip_prefix('+') {
         rel.parse::<i32>().ok().map(|n| chan.priority + n)
     } else if prio.starts_with('-') {
@@ -204,8 +212,9 @@ impl App for GotoIfTime {
         let hit = match TimeSpec::parse(spec.trim()) {
             Ok(t) => t.matches(Utc::now()),
             Err(e) => {
-                chan.pbx
-                    .warning(&format!("pbx_timing.c: Invalid time specification '{spec}': {e}"));
+                chan.pbx.warning(&format!(
+                    "pbx_timing.c: Invalid time specification '{spec}': {e}"
+                ));
                 false
             }
         };
@@ -302,8 +311,9 @@ impl App for GosubIf {
     }
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
         let Some((cond, rest)) = data.split_once('?') else {
-            chan.pbx
-                .warning("app_stack.c: GosubIf requires an argument: GosubIf(cond?label1(args):label2(args)");
+            chan.pbx.warning(
+                "app_stack.c: GosubIf requires an argument: GosubIf(cond?label1(args):label2(args)",
+            );
             return Ok(());
         };
         // Split branches on the first ':' outside parentheses.
@@ -757,9 +767,8 @@ impl App for ExecIf {
         let (app, app_args) = split_app(call);
         let (app, app_args) = (app.to_string(), app_args.to_string());
         if chan.pbx.apps.get(&app).is_none() {
-            chan.pbx.warning(&format!(
-                "pbx.c: Could not find application! ({app})"
-            ));
+            chan.pbx
+                .warning(&format!("pbx.c: Could not find application! ({app})"));
             return Err(Hangup);
         }
         exec::exec_app(chan, &app, &app_args).await
@@ -788,9 +797,8 @@ impl App for Exec {
         let (app, app_args) = split_app(data);
         let (app, app_args) = (app.to_string(), app_args.to_string());
         if chan.pbx.apps.get(&app).is_none() {
-            chan.pbx.warning(&format!(
-                "app_exec.c: Could not find application ({app})"
-            ));
+            chan.pbx
+                .warning(&format!("app_exec.c: Could not find application ({app})"));
             return Err(Hangup);
         }
         exec::exec_app(chan, &app, &app_args).await

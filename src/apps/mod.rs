@@ -11,7 +11,7 @@ pub mod setvar;
 
 use crate::pbx::{Channel, Hangup};
 use async_trait::async_trait;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// `Ok(())` = continue (Asterisk returns 0); `Err(Hangup)` = stop and hang up (-1).
@@ -38,7 +38,7 @@ pub trait App: Send + Sync + 'static {
 /// Case-insensitive registry of applications.
 #[derive(Default)]
 pub struct AppRegistry {
-    map: BTreeMap<String, Arc<dyn App>>,
+    map: HashMap<String, Arc<dyn App>>,
 }
 
 impl AppRegistry {
@@ -58,16 +58,27 @@ impl AppRegistry {
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<dyn App>> {
-        if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.map.get(&name.to_ascii_lowercase())
-        } else {
-            self.map.get(name)
+        if !name.bytes().any(|b| b.is_ascii_uppercase()) {
+            return self.map.get(name);
         }
+        // Lower-case on the stack: this runs once per dialplan step.
+        let mut buf = [0u8; 64];
+        if name.len() <= buf.len() {
+            let lower = &mut buf[..name.len()];
+            lower.copy_from_slice(name.as_bytes());
+            lower.make_ascii_lowercase();
+            if let Ok(key) = std::str::from_utf8(lower) {
+                return self.map.get(key);
+            }
+        }
+        self.map.get(&name.to_ascii_lowercase())
     }
 
     /// Sorted by name, for `core show applications`.
     pub fn list(&self) -> Vec<&Arc<dyn App>> {
-        self.map.values().collect()
+        let mut v: Vec<&Arc<dyn App>> = self.map.values().collect();
+        v.sort_by_key(|a| a.name().to_ascii_lowercase());
+        v
     }
 }
 

@@ -32,9 +32,8 @@ impl App for Originate {
         let dest = args::nth(&a, 0).trim().to_string();
         let kind = args::nth(&a, 1).trim().to_ascii_lowercase();
         if dest.is_empty() || (kind != "exten" && kind != "app") {
-            chan.pbx.error(
-                "app_originate.c: Incorrect type, it should be 'exten' or 'app'",
-            );
+            chan.pbx
+                .error("app_originate.c: Incorrect type, it should be 'exten' or 'app'");
             chan.vars.set("ORIGINATE_STATUS", "FAILED");
             return Ok(());
         }
@@ -44,7 +43,11 @@ impl App for Originate {
             let prio = args::nth(&a, 4).trim();
             Target::Exten {
                 context: context.to_string(),
-                exten: if exten.is_empty() { "s".into() } else { exten.to_string() },
+                exten: if exten.is_empty() {
+                    "s".into()
+                } else {
+                    exten.to_string()
+                },
                 priority: prio.parse().unwrap_or(1),
             }
         } else {

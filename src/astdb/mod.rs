@@ -27,7 +27,10 @@ fn full_key(family: &str, key: &str) -> String {
 
 /// Prefix for family and optional key tree, as Asterisk builds it.
 fn prefix(family: Option<&str>, keytree: Option<&str>) -> String {
-    match (family.filter(|f| !f.is_empty()), keytree.filter(|k| !k.is_empty())) {
+    match (
+        family.filter(|f| !f.is_empty()),
+        keytree.filter(|k| !k.is_empty()),
+    ) {
         (Some(f), Some(k)) => format!("/{f}/{k}"),
         (Some(f), None) => format!("/{f}"),
         _ => String::new(),
@@ -93,7 +96,11 @@ impl AstDb {
     }
 
     /// Delete a family or a key tree below it; returns how many entries went.
-    pub fn deltree(&self, family: Option<&str>, keytree: Option<&str>) -> Result<usize, AstDbError> {
+    pub fn deltree(
+        &self,
+        family: Option<&str>,
+        keytree: Option<&str>,
+    ) -> Result<usize, AstDbError> {
         let p = prefix(family, keytree);
         let c = self.conn.lock();
         let n = if p.is_empty() {
@@ -137,10 +144,16 @@ impl AstDb {
         let c = self.conn.lock();
         c.prepare("SELECT key, value FROM astdb WHERE key LIKE ?1 ORDER BY key")
             .and_then(|mut s| {
-                s.query_map(params![format!("%{suffix}")], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .and_then(|it| it.collect::<Result<Vec<(String, String)>, _>>())
+                s.query_map(params![format!("%{suffix}")], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .and_then(|it| it.collect::<Result<Vec<(String, String)>, _>>())
             })
-            .map(|v| v.into_iter().filter(|(k, _)| k.ends_with(&suffix)).collect())
+            .map(|v| {
+                v.into_iter()
+                    .filter(|(k, _)| k.ends_with(&suffix))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -210,7 +223,10 @@ mod tests {
         db.put("extension/100", "calendar", "cal1").unwrap();
         db.put("extension/1000", "device", "SIP/1000").unwrap();
         assert_eq!(db.get("cidname", "5551234").as_deref(), Some("Alice"));
-        assert_eq!(db.get("extension", "100/device").as_deref(), Some("SIP/100"));
+        assert_eq!(
+            db.get("extension", "100/device").as_deref(),
+            Some("SIP/100")
+        );
         assert_eq!(db.show(Some("extension"), Some("100")).len(), 2);
         assert_eq!(db.keys("extension"), vec!["100", "1000"]);
         assert_eq!(db.keys("extension/100"), vec!["calendar", "device"]);

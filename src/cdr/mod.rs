@@ -105,7 +105,9 @@ impl Cdr {
     /// Seconds from answer to end; 0 when never answered.
     pub fn billsec(&self) -> i64 {
         match self.answer {
-            Some(a) => (self.end.unwrap_or_else(Local::now) - a).num_seconds().max(0),
+            Some(a) => (self.end.unwrap_or_else(Local::now) - a)
+                .num_seconds()
+                .max(0),
             None => 0,
         }
     }

@@ -42,7 +42,9 @@ pub fn request(
         "local" => local::request(pbx, data, requester),
         _ => Err(RequestError {
             cause: 66,
-            msg: format!("Unable to create channel of type '{tech}' (cause 66 - Channel not implemented)"),
+            msg: format!(
+                "Unable to create channel of type '{tech}' (cause 66 - Channel not implemented)"
+            ),
         }),
     }
 }

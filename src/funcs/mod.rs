@@ -2,13 +2,13 @@
 //! [`Func`] implementation registered in [`FuncRegistry::with_builtins`]; adding one never
 //! touches the interpreter.
 
+pub mod channel;
+pub mod db;
 pub mod encoding;
 pub mod logic;
 pub mod math;
 pub mod strings;
 pub mod time;
-pub mod channel;
-pub mod db;
 
 use crate::pbx::Channel;
 use std::collections::BTreeMap;

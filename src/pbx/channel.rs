@@ -194,9 +194,9 @@ impl ChannelShared {
     /// Ask the channel to hang up (CLI `channel request hangup`, the other Local half, …).
     pub fn request_hangup(&self, cause: i32) {
         if cause != 0 {
-            let _ = self
-                .hangup_cause
-                .compare_exchange(0, cause, Ordering::SeqCst, Ordering::SeqCst);
+            let _ =
+                self.hangup_cause
+                    .compare_exchange(0, cause, Ordering::SeqCst, Ordering::SeqCst);
         }
         self.softhangup.store(true, Ordering::SeqCst);
         self.notify.notify_waiters();
@@ -454,10 +454,12 @@ impl Channel {
         }
         s.priority = self.priority;
         if s.app != app {
-            s.app = app.to_string();
+            s.app.clear();
+            s.app.push_str(app);
         }
         if s.data != data {
-            s.data = data.to_string();
+            s.data.clear();
+            s.data.push_str(data);
         }
         if s.caller != self.caller {
             s.caller = self.caller.clone();

@@ -100,14 +100,17 @@ impl Resolver for ChanResolver<'_> {
             Some(f) => match f.read(self.chan, args) {
                 Ok(v) => Some(v),
                 Err(e) => {
-                    pbx.warning(&format!("func_{}: {}({}): {e}", name.to_ascii_lowercase(), name, args));
+                    pbx.warning(&format!(
+                        "func_{}: {}({}): {e}",
+                        name.to_ascii_lowercase(),
+                        name,
+                        args
+                    ));
                     Some(String::new())
                 }
             },
             None => {
-                pbx.error(&format!(
-                    "pbx_functions.c: Function {name} not registered"
-                ));
+                pbx.error(&format!("pbx_functions.c: Function {name} not registered"));
                 None
             }
         }
@@ -162,10 +165,7 @@ pub fn exec_app<'a>(
 }
 
 /// Execute from the channel's current location until `nest` says stop.
-pub fn run_loop(
-    chan: &mut Channel,
-    nest: Nest,
-) -> Pin<Box<dyn Future<Output = End> + Send + '_>> {
+pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = End> + Send + '_>> {
     Box::pin(async move {
         let pbx = chan.pbx.clone();
         loop {
@@ -176,17 +176,17 @@ pub fn run_loop(
                 if Instant::now() >= dl && !chan.in_hangup_handler {
                     chan.absolute_deadline = None;
                     let dp = pbx.dialplan();
-                    if dp.exists(&chan.context, "T", 1, chan.caller.num.as_deref(), Utc::now()) {
-                        pbx.verbose_line(
-                            3,
-                            &format!("Timeout on {}, going to 'T'", chan.name()),
-                        );
+                    if dp.exists(
+                        &chan.context,
+                        "T",
+                        1,
+                        chan.caller.num.as_deref(),
+                        Utc::now(),
+                    ) {
+                        pbx.verbose_line(3, &format!("Timeout on {}, going to 'T'", chan.name()));
                         chan.goto(&chan.context.clone(), "T", 1);
                     } else {
-                        pbx.verbose_line(
-                            3,
-                            &format!("Timeout on {}, continuing...", chan.name()),
-                        );
+                        pbx.verbose_line(3, &format!("Timeout on {}, continuing...", chan.name()));
                         return End::Hangup;
                     }
                 }
@@ -209,7 +209,13 @@ pub fn run_loop(
             );
             let Some((_ctx, _ext, prio)) = found else {
                 // No such priority: an unknown extension goes to `i`, otherwise we ran out.
-                if !dp.exists(&chan.context, &chan.exten, 1, chan.caller.num.as_deref(), now) {
+                if !dp.exists(
+                    &chan.context,
+                    &chan.exten,
+                    1,
+                    chan.caller.num.as_deref(),
+                    now,
+                ) {
                     if nest == Nest::Top
                         && !chan.in_hangup_handler
                         && dp.exists(&chan.context, "i", 1, chan.caller.num.as_deref(), now)
@@ -273,7 +279,8 @@ pub fn run_loop(
             if chan.last_app != app.name() {
                 chan.last_app = app.name().to_string();
             }
-            chan.last_data.clone_from(&data);
+            chan.last_data.clear();
+            chan.last_data.push_str(&data);
             drop(dp);
             if app.exec(chan, &data).await.is_err() {
                 spawn_exited(chan);
@@ -352,7 +359,13 @@ pub async fn run_h_exten(chan: &mut Channel) {
         return;
     }
     let dp = chan.pbx.dialplan();
-    if !dp.exists(&chan.context, "h", 1, chan.caller.num.as_deref(), Utc::now()) {
+    if !dp.exists(
+        &chan.context,
+        "h",
+        1,
+        chan.caller.num.as_deref(),
+        Utc::now(),
+    ) {
         return;
     }
     drop(dp);

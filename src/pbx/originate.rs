@@ -119,12 +119,7 @@ pub async fn originate(
                 if pbx_verbose(&chan) >= 3 {
                     chan.pbx.verbose_line(
                         3,
-                        &format!(
-                            "Launching {}({}) on {}",
-                            app,
-                            data,
-                            chan.name()
-                        ),
+                        &format!("Launching {}({}) on {}", app, data, chan.name()),
                     );
                 }
                 let _ = exec::exec_app(&mut chan, &app, &data).await;

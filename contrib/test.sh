@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The one test command: installs what the test suite needs, then runs all of it.
+# Used as-is by CI (.ci/run). Safe to run repeatedly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Test peers. The core-engine tests need none beyond the Rust toolchain; SIP, media,
+# voicemail and the other integrations add their peers (sipp, baresip, slapd, dovecot, …)
+# here, installed with apt-get/pip when missing.
+APT_PACKAGES=()
+PIP_PACKAGES=()
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  # Keep package scripts from starting system copies of the servers.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if [ ${#PIP_PACKAGES[@]} -gt 0 ]; then
+  python3 -m pip install -q "${PIP_PACKAGES[@]}"
+fi
+
+cargo build --all-targets --locked
+cargo test --no-fail-fast
