@@ -4,7 +4,8 @@
 use super::format::{col, ess, hms, hms_colon};
 use super::{filter_prefix, CliError, CliResult, CliState, Command, CommandRegistry, Ctx};
 use crate::pbx::channel::{cause, ChannelShared};
-use crate::pbx::{ChanEvent, ChanState, Pbx};
+use crate::pbx::originate;
+use crate::pbx::ChanState;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -585,60 +586,20 @@ fn originate(c: &Ctx) -> CliResult {
         .map_err(|e| CliError::Failure(format!("Unable to request channel {dest}: {}", e.msg)))?;
     let chan = out.chan;
     (out.call)();
-    tokio::spawn(run_originated(pbx, chan, target));
-    Ok(String::new())
-}
-
-/// Wait (30 s at most) for the outbound leg to answer, then run the target on it.
-async fn run_originated(pbx: Arc<Pbx>, mut chan: crate::pbx::Channel, target: OriginateTarget) {
-    let shared = chan.shared.clone();
-    let answered = {
-        let Some(events) = chan.events.as_mut() else {
-            return;
-        };
-        let wait = async {
-            loop {
-                match events.recv().await {
-                    Some(ChanEvent::Answer) => return true,
-                    Some(ChanEvent::Hangup(_) | ChanEvent::Busy | ChanEvent::Congestion) | None => {
-                        return false
-                    }
-                    Some(_) => {}
-                }
-            }
-        };
-        tokio::select! {
-            r = wait => r,
-            _ = tokio::time::sleep(Duration::from_secs(30)) => false,
-            _ = shared.hungup() => false,
-        }
+    let target = match target {
+        OriginateTarget::App { app, data } => originate::Target::App { app, data },
+        OriginateTarget::Exten { exten, context } => originate::Target::Exten {
+            context,
+            exten,
+            priority: 1,
+        },
     };
-    if !answered {
-        pbx.verbose_line(
-            2,
-            &format!("Originated channel '{}' was not answered", chan.name()),
-        );
-        chan.destroy();
-        return;
-    }
-    chan.answer();
-    match target {
-        OriginateTarget::App { app, data } => {
-            pbx.verbose_line(
-                3,
-                &format!("Launching {}({}) on {}", app, data, chan.name()),
-            );
-            chan.publish(&app, &data);
-            let _ = crate::pbx::exec::exec_app(&mut chan, &app, &data).await;
-            chan.destroy();
-        }
-        OriginateTarget::Exten { exten, context } => {
-            chan.context = context;
-            chan.exten = exten;
-            chan.priority = 1;
-            crate::pbx::exec::run_pbx(chan).await;
-        }
-    }
+    tokio::spawn(originate::answer_and_run(
+        chan,
+        Some(Duration::from_secs(30)),
+        target,
+    ));
+    Ok(String::new())
 }
 
 #[cfg(test)]

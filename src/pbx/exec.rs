@@ -376,7 +376,14 @@ pub async fn run_h_exten(chan: &mut Channel) {
     }
     let ctx = chan.context.clone();
     chan.goto(&ctx, "h", 1);
+    // As in Asterisk 12+, the h extension does not become the CDR's lastapp/lastdata.
+    let last = (
+        std::mem::take(&mut chan.last_app),
+        std::mem::take(&mut chan.last_data),
+    );
     let _ = run_loop(chan, Nest::Top).await;
+    chan.last_app = last.0;
+    chan.last_data = last.1;
 }
 
 /// Run a subroutine on `chan` from outside its dialplan (Dial `U()`, `Originate` helpers):

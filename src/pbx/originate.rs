@@ -47,7 +47,7 @@ pub fn status_for_event(ev: &ChanEvent) -> &'static str {
 }
 
 /// Create the channel and start calling; `Err(status)` when it cannot be created.
-fn start(
+pub fn start(
     pbx: &Arc<Pbx>,
     req: &Request,
     requester: Option<&Channel>,
@@ -75,11 +75,21 @@ pub async fn originate(
     target: Target,
     requester: Option<&Channel>,
 ) -> &'static str {
-    let mut chan = match start(pbx, &req, requester) {
+    let chan = match start(pbx, &req, requester) {
         Ok(c) => c,
         Err(s) => return s,
     };
-    let timeout = req.timeout.unwrap_or(Duration::from_secs(30));
+    answer_and_run(chan, req.timeout, target).await
+}
+
+/// Wait for a started channel to answer (events in order, so an answer followed at once
+/// by a hangup still counts as answered), then run `target` on it in its own task.
+pub async fn answer_and_run(
+    mut chan: Channel,
+    timeout: Option<Duration>,
+    target: Target,
+) -> &'static str {
+    let timeout = timeout.unwrap_or(Duration::from_secs(30));
     let deadline = tokio::time::Instant::now() + timeout;
     let mut rx = match chan.events.take() {
         Some(rx) => rx,
@@ -92,10 +102,14 @@ pub async fn originate(
                 Some(ChanEvent::Answer) => break,
                 Some(ChanEvent::Ringing) => last = "RINGING",
                 Some(ChanEvent::Progress) => {}
-                Some(ev) => return status_for_event(&ev),
+                Some(ev) => {
+                    chan.pbx.verbose_line(2, &format!("Originated channel '{}' was not answered", chan.name()));
+                    return status_for_event(&ev);
+                }
                 None => return "HANGUP",
             },
             _ = tokio::time::sleep_until(deadline) => {
+                chan.pbx.verbose_line(2, &format!("Originated channel '{}' was not answered", chan.name()));
                 chan.hangup_cause = cause::NO_ANSWER;
                 return if last == "RINGING" { "RINGING" } else { "NOANSWER" };
             }
@@ -116,6 +130,7 @@ pub async fn originate(
         }
         Target::App { app, data } => {
             tokio::spawn(async move {
+                chan.publish(&app, &data);
                 if pbx_verbose(&chan) >= 3 {
                     chan.pbx.verbose_line(
                         3,
