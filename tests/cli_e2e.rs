@@ -392,3 +392,142 @@ fn daemonizes_without_f() {
     let log = std::fs::read_to_string(dir.path().join("log/messages")).unwrap_or_default();
     assert!(log.contains("ferrisk Ready."), "{log}");
 }
+
+impl Daemon {
+    /// `kill -9` the daemon and hand back its directory (for a restart on the same data).
+    fn kill9(mut self) -> tempfile::TempDir {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill(); // SIGKILL
+            let _ = c.wait();
+        }
+        std::mem::replace(&mut self.dir, tempdir())
+    }
+
+    /// Poll `database get family key` until it answers, return the value.
+    fn wait_db(&self, family: &str, key: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let out = self.rx_output(&format!("database get {family} {key}"));
+            let s = String::from_utf8_lossy(&out.stdout).into_owned();
+            if let Some(v) = s.strip_prefix("Value: ") {
+                return v.trim_end().to_string();
+            }
+            assert!(Instant::now() < deadline, "{family}/{key} never written: {s}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+const CALL_FLOW: &str = "\
+[general]
+autofallthrough = yes
+
+[globals]
+LIMIT = 5
+
+[start]
+exten => s,1,Set(_ONCE=one)
+ same => n,Set(__ALWAYS=always)
+ same => n,Set(PLAIN=plain)
+ same => n,Gosub(sub-count,s,1(${LIMIT}))
+ same => n,Set(DB(flow/count)=${GOSUB_RETVAL})
+ same => n,Dial(Local/callee@inner&Local/busy@inner,10,g)
+ same => n,Set(DB(flow/dialstatus)=${DIALSTATUS})
+ same => n,Dial(Local/busy@inner,10)
+ same => n,Set(DB(flow/busystatus)=${DIALSTATUS})
+ same => n,Hangup(17)
+exten => h,1,Set(DB(flow/h)=${CDR(dst)}:${CDR(disposition)}:${HANGUPCAUSE}:${CDR(lastapp)})
+
+[sub-count]
+exten => s,1,Set(LOCAL(i)=0)
+ same => n,While($[${i} < ${ARG1}])
+ same => n,Set(i=$[${i} + 1])
+ same => n,EndWhile()
+ same => n,Return(${i})
+
+[inner]
+exten => callee,1,Answer()
+ same => n,Set(DB(flow/inherited)=${ONCE}|${ALWAYS}|${PLAIN})
+ same => n,Dial(Local/grandchild@inner,5,g)
+ same => n,Hangup()
+exten => grandchild,1,Set(DB(flow/grand)=${ONCE}|${ALWAYS})
+ same => n,Answer()
+ same => n,Hangup()
+exten => busy,1,Busy()
+";
+
+#[test]
+fn call_flow_with_dial_gosub_while_and_inheritance() {
+    let d = Daemon::start(CALL_FLOW);
+    assert_eq!(d.rx("channel originate Local/s@start application Wait 1"), "");
+    assert_eq!(d.wait_db("flow", "h"), "s:ANSWERED:17:Hangup");
+    assert_eq!(d.wait_db("flow", "count"), "5");
+    assert_eq!(d.wait_db("flow", "inherited"), "one|always|");
+    assert_eq!(d.wait_db("flow", "grand"), "|always");
+    assert_eq!(d.wait_db("flow", "dialstatus"), "ANSWER");
+    assert_eq!(d.wait_db("flow", "busystatus"), "BUSY");
+    let shown = d.rx("database show flow");
+    assert!(shown.ends_with("6 results found.\n"), "{shown}");
+    // The CDR of the calling channel is in Master.csv, in Asterisk's column order.
+    let csv = d.dir.path().join("log/cdr-csv/Master.csv");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let text = std::fs::read_to_string(&csv).unwrap_or_default();
+        if let Some(l) = text
+            .lines()
+            .find(|l| l.contains("\"Local/s@start-") && l.contains(";2\""))
+        {
+            break l.to_string();
+        }
+        assert!(Instant::now() < deadline, "no CDR for the caller: {text}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let cols: Vec<&str> = line.split(',').collect();
+    assert_eq!(cols[2], "\"s\"", "{line}");
+    assert_eq!(cols[3], "\"start\"", "{line}");
+    assert!(cols[6].starts_with("\"Local/busy@inner-"), "dstchannel: {line}");
+    assert_eq!(cols[7], "\"Hangup\"", "{line}");
+    assert_eq!(cols[14], "\"ANSWERED\"", "{line}");
+}
+
+#[test]
+fn astdb_survives_kill_9() {
+    let d = Daemon::start(BASE_DIALPLAN);
+    assert_eq!(
+        d.rx("database put durable key1 value1"),
+        "Updated database successfully\n"
+    );
+    d.rx("channel originate Local/1@wait extension s@test");
+    assert_eq!(d.wait_db("test", "origin"), "s");
+    let dir = d.kill9();
+    let d = Daemon::start_in(dir, BASE_DIALPLAN);
+    assert_eq!(d.rx("database get durable key1"), "Value: value1\n");
+    assert_eq!(d.rx("database get test origin"), "Value: s\n");
+}
+
+#[test]
+fn hangup_request_ends_a_call_and_runs_h() {
+    let d = Daemon::start(
+        "[test]\nexten => long,1,Answer()\n same => n,Wait(60)\nexten => h,1,Set(DB(hang/cause)=${HANGUPCAUSE})\n",
+    );
+    d.rx("channel originate Local/long@test application Wait 60");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = d.rx("core show channels");
+        if s.contains("2 active channels") {
+            assert!(s.starts_with("Channel              Location             State   Application(Data)"), "{s}");
+            assert!(s.contains("Wait(60)"), "{s}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "calls never showed: {s}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = d.rx("channel request hangup all");
+    assert!(out.contains("Requested Hangup on channel"), "{out}");
+    assert_eq!(d.wait_db("hang", "cause"), "16");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !d.rx("core show channels").contains("0 active channels") {
+        assert!(Instant::now() < deadline, "channels did not go away");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -124,9 +124,8 @@ impl App for Dial {
             set_times(chan, started, None);
             return Ok(());
         }
-        if chan.cdr.dstchannel.is_empty() {
-            chan.cdr.dstchannel = legs[0].chan.name().to_string();
-        }
+        // The CDR names the channel this Dial reached (the first one until one answers).
+        chan.cdr.dstchannel = legs[0].chan.name().to_string();
         if opts.contains_key(&'r') {
             chan.indicate(ChanEvent::Ringing);
         }

@@ -787,6 +787,9 @@ impl Func for CdrFunc {
             "clid" => cdr.clid.clone(),
             "channel" => cdr.channel.clone(),
             "dstchannel" => cdr.dstchannel.clone(),
+            // Live while the call runs; frozen once the h extension starts.
+            "lastapp" if cdr.lastapp.is_empty() => chan.last_app.clone(),
+            "lastdata" if cdr.lastapp.is_empty() => chan.last_data.clone(),
             "lastapp" => cdr.lastapp.clone(),
             "lastdata" => cdr.lastdata.clone(),
             "start" if raw => unparsed_date(&Some(cdr.start)),

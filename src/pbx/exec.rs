@@ -377,6 +377,8 @@ pub async fn run_h_exten(chan: &mut Channel) {
     let ctx = chan.context.clone();
     chan.goto(&ctx, "h", 1);
     // As in Asterisk 12+, the h extension does not become the CDR's lastapp/lastdata.
+    chan.cdr.lastapp.clone_from(&chan.last_app);
+    chan.cdr.lastdata.clone_from(&chan.last_data);
     let last = (
         std::mem::take(&mut chan.last_app),
         std::mem::take(&mut chan.last_data),
