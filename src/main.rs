@@ -20,6 +20,15 @@ fn main() {
         println!("ferrisk {}", env!("CARGO_PKG_VERSION"));
         return;
     }
+    // Internal diagnostics (RUST_LOG=ferrisk=debug), separate from the Asterisk-style
+    // console output; quiet unless asked for.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
     let code = if a.is_remote() {
         match ferrisk::daemon::ctl_path_for(&a.config_path()) {
             Ok(sock) => match &a.execute {

@@ -412,7 +412,10 @@ impl Daemon {
             if let Some(v) = s.strip_prefix("Value: ") {
                 return v.trim_end().to_string();
             }
-            assert!(Instant::now() < deadline, "{family}/{key} never written: {s}");
+            assert!(
+                Instant::now() < deadline,
+                "{family}/{key} never written: {s}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -459,7 +462,10 @@ exten => busy,1,Busy()
 #[test]
 fn call_flow_with_dial_gosub_while_and_inheritance() {
     let d = Daemon::start(CALL_FLOW);
-    assert_eq!(d.rx("channel originate Local/s@start application Wait 1"), "");
+    assert_eq!(
+        d.rx("channel originate Local/s@start application Wait 1"),
+        ""
+    );
     assert_eq!(d.wait_db("flow", "h"), "s:ANSWERED:17:Hangup");
     assert_eq!(d.wait_db("flow", "count"), "5");
     assert_eq!(d.wait_db("flow", "inherited"), "one|always|");
@@ -485,7 +491,10 @@ fn call_flow_with_dial_gosub_while_and_inheritance() {
     let cols: Vec<&str> = line.split(',').collect();
     assert_eq!(cols[2], "\"s\"", "{line}");
     assert_eq!(cols[3], "\"start\"", "{line}");
-    assert!(cols[6].starts_with("\"Local/busy@inner-"), "dstchannel: {line}");
+    assert!(
+        cols[6].starts_with("\"Local/busy@inner-"),
+        "dstchannel: {line}"
+    );
     assert_eq!(cols[7], "\"Hangup\"", "{line}");
     assert_eq!(cols[14], "\"ANSWERED\"", "{line}");
 }
@@ -515,7 +524,12 @@ fn hangup_request_ends_a_call_and_runs_h() {
     loop {
         let s = d.rx("core show channels");
         if s.contains("2 active channels") {
-            assert!(s.starts_with("Channel              Location             State   Application(Data)"), "{s}");
+            assert!(
+                s.starts_with(
+                    "Channel              Location             State   Application(Data)"
+                ),
+                "{s}"
+            );
             assert!(s.contains("Wait(60)"), "{s}");
             break;
         }

@@ -20,10 +20,20 @@ pub struct Args {
 }
 
 impl Args {
+    /// `-C file`, else the default `ferrisk.conf`; when that does not exist but an
+    /// `asterisk.conf` sits beside it, that one (an Asterisk admin's directory as-is).
     pub fn config_path(&self) -> PathBuf {
-        self.config
+        let p = self
+            .config
             .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+        if !p.exists() && p.file_name().is_some_and(|n| n == "ferrisk.conf") {
+            let alt = p.with_file_name("asterisk.conf");
+            if alt.exists() {
+                return alt;
+            }
+        }
+        p
     }
     /// `-x` implies a remote connection, as in Asterisk.
     pub fn is_remote(&self) -> bool {

@@ -606,6 +606,7 @@ fn originate(c: &Ctx) -> CliResult {
 mod tests {
     use super::*;
     use crate::cli::execute;
+    use crate::pbx::Pbx;
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()

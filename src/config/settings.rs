@@ -23,21 +23,21 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Defaults used when no ferrisk.conf exists: everything below `etcdir`'s parent `var/`.
+    /// Defaults, as a packaged install lays them out (Asterisk's, with `ferrisk` for
+    /// `asterisk`); the config directory is the one holding `config_file`.
     pub fn defaults_for(config_file: &Path) -> Settings {
         let etc = config_file
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        let var = etc.join("..").join("var");
         Settings {
             config_file: config_file.to_path_buf(),
-            astetcdir: etc.clone(),
-            astspooldir: var.join("spool"),
-            astdbdir: var.join("lib"),
-            astlogdir: var.join("log"),
-            astrundir: var.join("run"),
-            astdatadir: etc.join(".."),
+            astetcdir: etc,
+            astspooldir: PathBuf::from("/var/spool/ferrisk"),
+            astdbdir: PathBuf::from("/var/lib/ferrisk"),
+            astlogdir: PathBuf::from("/var/log/ferrisk"),
+            astrundir: PathBuf::from("/var/run/ferrisk"),
+            astdatadir: PathBuf::from("/var/lib/ferrisk"),
             verbose: 0,
             debug: 0,
             exec_includes: false,
@@ -65,7 +65,13 @@ impl Settings {
                 dir.join(p)
             }
         };
-        if let Some(d) = cf.section("directories") {
+        // Asterisk's stock asterisk.conf declares `[directories](!)`; it is read all the same.
+        let any = |name: &str| {
+            cf.sections
+                .iter()
+                .find(|s| s.name.eq_ignore_ascii_case(name))
+        };
+        if let Some(d) = any("directories") {
             for e in &d.entries {
                 let p = resolve(&e.value);
                 match e.key.to_ascii_lowercase().as_str() {
@@ -79,7 +85,7 @@ impl Settings {
                 }
             }
         }
-        if let Some(o) = cf.section("options") {
+        if let Some(o) = any("options") {
             for e in &o.entries {
                 match e.key.to_ascii_lowercase().as_str() {
                     "verbose" => s.verbose = e.value.trim().parse().unwrap_or(0),
@@ -97,5 +103,33 @@ impl Settings {
         LoadOptions {
             exec_includes: self.exec_includes,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_directories_relative_and_template_form() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("asterisk.conf"),
+            "[directories](!)\nastdbdir => db\nastlogdir => /tmp/abs\n[options]\nverbose = 3\nexecincludes = yes\nsystemname = pbx1\n",
+        )
+        .unwrap();
+        let s = Settings::load(&dir.path().join("asterisk.conf")).unwrap();
+        assert_eq!(s.astdbdir, dir.path().join("db"));
+        assert_eq!(s.astlogdir, PathBuf::from("/tmp/abs"));
+        assert_eq!(s.verbose, 3);
+        assert!(s.exec_includes);
+        assert_eq!(s.systemname, "pbx1");
+    }
+
+    #[test]
+    fn missing_file_gives_packaged_defaults() {
+        let s = Settings::load(Path::new("/nonexistent/x/ferrisk.conf")).unwrap();
+        assert_eq!(s.astetcdir, PathBuf::from("/nonexistent/x"));
+        assert_eq!(s.astrundir, PathBuf::from("/var/run/ferrisk"));
     }
 }

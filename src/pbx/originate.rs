@@ -111,7 +111,7 @@ pub async fn answer_and_run(
             _ = tokio::time::sleep_until(deadline) => {
                 chan.pbx.verbose_line(2, &format!("Originated channel '{}' was not answered", chan.name()));
                 chan.hangup_cause = cause::NO_ANSWER;
-                return if last == "RINGING" { "RINGING" } else { "NOANSWER" };
+                return if last == "RINGING" { "RINGING" } else { "FAILED" };
             }
         }
     }
