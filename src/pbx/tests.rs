@@ -170,3 +170,123 @@ async fn parallel_dial_first_answer_wins() {
     assert!(peer.starts_with("Local/fast@t-"), "{peer}");
     assert!(peer.ends_with(";1"));
 }
+
+#[tokio::test]
+async fn verbose_log_noop_and_the_executing_line() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,NoOp(hello ${EXTEN})\n same => n,Verbose(2,two)\n same => n,Verbose(plain)\n same => n,Log(NOTICE,noted)\n",
+    );
+    pbx.set_verbose(3);
+    let mut rx = pbx.log_tx.subscribe();
+    run(&pbx, "t", "s").await;
+    let mut lines = Vec::new();
+    while let Ok(l) = rx.try_recv() {
+        lines.push(l.text);
+    }
+    assert_eq!(
+        lines[0],
+        "    -- Executing [s@t:1] NoOp(\"Test/s-0000\", \"hello s\") in new stack"
+    );
+    assert!(lines.contains(&"  == two".to_string()), "{lines:?}");
+    assert!(lines.contains(&" plain".to_string()), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("NOTICE[") && l.ends_with("Ext. s:4 @ t: noted")),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn mset_and_function_assignment() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,MSet(A=1,B=\"x,y\",C=3)\n same => n,Set(CALLERID(num)=5551234)\n same => n,Set(N=${CALLERID(num)})\n same => n,Set(A=)\n",
+    );
+    let v = run(&pbx, "t", "s").await;
+    assert_eq!(get(&v, "A"), None, "Set(A=) unsets");
+    assert_eq!(get(&v, "B"), Some("x,y"));
+    assert_eq!(get(&v, "C"), Some("3"));
+    assert_eq!(get(&v, "N"), Some("5551234"));
+}
+
+#[tokio::test]
+async fn system_and_trysystem_status() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,System(true)\n same => n,Set(OK=${SYSTEMSTATUS})\n same => n,System(exit 3)\n same => n,Set(APP=${SYSTEMSTATUS})\n same => n,TrySystem(false)\n same => n,Set(TRY=${TRYSTATUS})\n",
+    );
+    let v = run(&pbx, "t", "s").await;
+    assert_eq!(get(&v, "OK"), Some("SUCCESS"));
+    assert_eq!(get(&v, "APP"), Some("APPERROR"));
+    assert_eq!(get(&v, "TRY"), Some("APPERROR"));
+}
+
+#[tokio::test]
+async fn gotoiftime_gosubif_exec() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,GotoIfTime(*,*,*,*?always)\n same => n,Set(BAD=1)\n same => n(always),GosubIf($[1]?sub,1(yes):sub,1(no))\n same => n,Set(R=${GOSUB_RETVAL})\n same => n,Exec(Set(E=exec))\n same => n,GosubIf(0?sub,1)\n same => n,Set(END=1)\nexten => sub,1,Return(${ARG1})\n",
+    );
+    let v = run(&pbx, "t", "s").await;
+    assert_eq!(get(&v, "BAD"), None);
+    assert_eq!(get(&v, "R"), Some("yes"));
+    assert_eq!(get(&v, "E"), Some("exec"));
+    assert_eq!(get(&v, "END"), Some("1"));
+}
+
+#[tokio::test]
+async fn hangup_cause_and_unknown_application() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,Hangup(USER_BUSY)\nexten => u,1,NoSuchApp(x)\n same => n,Set(AFTER=1)\nexten => h,1,Set(GLOBAL(C_${EXTEN})=${HANGUPCAUSE})\n",
+    );
+    let mut chan = Channel::new(&pbx, "Test/h".into(), Arc::new(NullTech));
+    chan.context = "t".into();
+    chan.exten = "s".into();
+    exec::run_pbx(chan).await;
+    assert_eq!(pbx.get_global("C_h").as_deref(), Some("17"));
+    let v = run(&pbx, "t", "u").await;
+    assert_eq!(get(&v, "AFTER"), None, "an unknown application hangs up");
+}
+
+#[tokio::test]
+async fn progress_ringing_busy_reach_the_dialer() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,Dial(Local/r@t,1)\n same => n,Set(ST=${DIALSTATUS})\nexten => r,1,Progress()\n same => n,Ringing()\n same => n,Wait(5)\n",
+    );
+    pbx.set_verbose(3);
+    let mut rx = pbx.log_tx.subscribe();
+    let v = run(&pbx, "t", "s").await;
+    assert_eq!(get(&v, "ST"), Some("NOANSWER"));
+    let mut all = String::new();
+    while let Ok(l) = rx.try_recv() {
+        all.push_str(&l.text);
+        all.push('\n');
+    }
+    assert!(all.contains("    -- Called Local/r@t\n"), "{all}");
+    assert!(all.contains(";1 is making progress passing it to Test/s-0000"), "{all}");
+    assert!(all.contains(";1 is ringing"), "{all}");
+    assert!(all.contains("    -- Nobody picked up in 1000 ms"), "{all}");
+}
+
+#[tokio::test]
+async fn originate_application_sets_status() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,Originate(Local/target@t,exten,t,done,1)\n same => n,Set(ST=${ORIGINATE_STATUS})\n same => n,Originate(Local/busy@t,app,NoOp)\n same => n,Set(ST2=${ORIGINATE_STATUS})\nexten => target,1,Answer()\n same => n,Wait(1)\nexten => done,1,Set(GLOBAL(RAN)=yes)\nexten => busy,1,Busy()\n",
+    );
+    let v = run(&pbx, "t", "s").await;
+    assert_eq!(get(&v, "ST"), Some("SUCCESS"));
+    assert_eq!(get(&v, "ST2"), Some("BUSY"));
+    for _ in 0..50 {
+        if pbx.get_global("RAN").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(pbx.get_global("RAN").as_deref(), Some("yes"));
+}
+
+#[tokio::test]
+async fn absolute_timeout_goes_to_t_capital() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,Set(TIMEOUT(absolute)=1)\n same => n,Wait(5)\n same => n,Set(NOT=reached)\nexten => T,1,Set(GLOBAL(TT)=timeout)\n",
+    );
+    let v = run(&pbx, "t", "s").await;
+    assert_eq!(get(&v, "NOT"), None);
+    assert_eq!(pbx.get_global("TT").as_deref(), Some("timeout"));
+}
