@@ -62,6 +62,15 @@ pub fn functions_used(data: &str) -> Vec<&str> {
 /// Warn once per application or function name the dialplan uses that no module provides.
 pub fn warn_unknown_apps(pbx: &Pbx, dp: &Dialplan) {
     for ctx in dp.contexts.values() {
+        for sw in &ctx.switches {
+            let key = format!("switch:{}:{}:{}", ctx.name, sw.module, sw.data);
+            if pbx.warned_missing.lock().insert(key) {
+                pbx.error(&format!(
+                    "pbx_config: {}: switch => {}/{} in context '{}' is not supported (no switch modules in ferrisk); ignored",
+                    sw.loc, sw.module, sw.data, ctx.name
+                ));
+            }
+        }
         for e in &ctx.extensions {
             for p in e.priorities.values() {
                 if p.priority == PRIORITY_HINT {

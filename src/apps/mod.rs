@@ -8,10 +8,11 @@ pub mod dial;
 pub mod flow;
 pub mod originate;
 pub mod setvar;
+pub mod waitexten;
 
 use crate::pbx::{Channel, Hangup};
 use async_trait::async_trait;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// `Ok(())` = continue (Asterisk returns 0); `Err(Hangup)` = stop and hang up (-1).
@@ -38,7 +39,7 @@ pub trait App: Send + Sync + 'static {
 /// Case-insensitive registry of applications.
 #[derive(Default)]
 pub struct AppRegistry {
-    map: HashMap<String, Arc<dyn App>>,
+    map: FxHashMap<String, Arc<dyn App>>,
 }
 
 impl AppRegistry {
@@ -88,4 +89,5 @@ fn register_builtins(r: &mut AppRegistry) {
     flow::register(r);
     dial::register(r);
     originate::register(r);
+    waitexten::register(r);
 }

@@ -230,6 +230,15 @@ impl Dialplan {
         mode: MatchMode,
         target: Target<'_>,
     ) -> Option<Found<'a>> {
+        // Fast path: found in the context itself (no include walk, no allocation).
+        if let Some(ctx) = self.contexts.get(context) {
+            match ctx.search_own(exten, callerid, mode, target) {
+                Step::Found(f) => return Some(f),
+                Step::Stop => return None,
+                Step::Continue if ctx.includes.is_empty() => return None,
+                Step::Continue => {}
+            }
+        }
         let mut visited: Vec<&'a str> = Vec::new();
         match self.search_ctx(context, exten, callerid, now, mode, target, &mut visited) {
             Step::Found(f) => Some(f),

@@ -58,6 +58,19 @@ pub struct Dialplan {
     pub globals: Vec<(String, String)>,
     /// Contexts by name (case-sensitive, as in Asterisk), in file order.
     pub contexts: IndexMap<String, Context>,
+    /// Cached answer of [`Dialplan::has_timed_includes`].
+    timed_includes: std::sync::OnceLock<bool>,
+}
+
+impl Dialplan {
+    /// Does any include carry a time condition? (If not, lookups need no clock.)
+    pub fn has_timed_includes(&self) -> bool {
+        *self.timed_includes.get_or_init(|| {
+            self.contexts
+                .values()
+                .any(|c| c.includes.iter().any(|i| i.timing.is_some()))
+        })
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -199,7 +199,12 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
                 _ => {}
             }
             let dp = pbx.dialplan();
-            let now = Utc::now();
+            // The clock matters only to time-conditional includes.
+            let now = if dp.has_timed_includes() {
+                Utc::now()
+            } else {
+                chrono::DateTime::<Utc>::UNIX_EPOCH
+            };
             let found = dp.find_priority(
                 &chan.context,
                 &chan.exten,

@@ -190,7 +190,9 @@ async fn verbose_log_noop_and_the_executing_line() {
     assert!(lines.contains(&"  == two".to_string()), "{lines:?}");
     assert!(lines.contains(&" plain".to_string()), "{lines:?}");
     assert!(
-        lines.iter().any(|l| l.contains("NOTICE[") && l.ends_with("Ext. s:4 @ t: noted")),
+        lines
+            .iter()
+            .any(|l| l.contains("NOTICE[") && l.ends_with("Ext. s:4 @ t: noted")),
         "{lines:?}"
     );
 }
@@ -259,7 +261,10 @@ async fn progress_ringing_busy_reach_the_dialer() {
         all.push('\n');
     }
     assert!(all.contains("    -- Called Local/r@t\n"), "{all}");
-    assert!(all.contains(";1 is making progress passing it to Test/s-0000"), "{all}");
+    assert!(
+        all.contains(";1 is making progress passing it to Test/s-0000"),
+        "{all}"
+    );
     assert!(all.contains(";1 is ringing"), "{all}");
     assert!(all.contains("    -- Nobody picked up in 1000 ms"), "{all}");
 }
@@ -289,4 +294,16 @@ async fn absolute_timeout_goes_to_t_capital() {
     let v = run(&pbx, "t", "s").await;
     assert_eq!(get(&v, "NOT"), None);
     assert_eq!(pbx.get_global("TT").as_deref(), Some("timeout"));
+}
+
+#[tokio::test]
+async fn waitexten_timeout_goes_to_t() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,WaitExten(0.05)\n same => n,Set(NOT=reached)\nexten => t,1,Set(T=timeout)\n[noT]\nexten => s,1,WaitExten(0.05)\n same => n,Set(NOT=reached)\n",
+    );
+    let v = run(&pbx, "t", "s").await;
+    assert_eq!(get(&v, "T"), Some("timeout"));
+    assert_eq!(get(&v, "NOT"), None);
+    let v = run(&pbx, "noT", "s").await;
+    assert_eq!(get(&v, "NOT"), None, "no t/e: hang up");
 }

@@ -5,6 +5,7 @@
 //! forever. Lookups ignore the underscores; names are case-sensitive as in Asterisk.
 
 use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Var {
@@ -15,7 +16,8 @@ pub struct Var {
 
 #[derive(Debug, Clone, Default)]
 pub struct Vars {
-    map: IndexMap<String, Var>,
+    /// Fx hashing: variable lookups happen on every dialplan step.
+    map: IndexMap<String, Var, FxBuildHasher>,
 }
 
 /// Split `__NAME` into (`NAME`, 2), `_NAME` into (`NAME`, 1).
