@@ -545,3 +545,24 @@ fn hangup_request_ends_a_call_and_runs_h() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn reload_does_not_disturb_calls_in_progress() {
+    let d = Daemon::start(
+        "[test]\nexten => long,1,Answer()\n same => n,Wait(1)\n same => n,Set(DB(reload/after)=old)\n",
+    );
+    d.rx("channel originate Local/long@test application Wait 5");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !d.rx("core show channels").contains("2 active channels") {
+        assert!(Instant::now() < deadline, "call never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    d.write_extensions(
+        "[test]\nexten => long,1,Answer()\n same => n,Wait(1)\n same => n,Set(DB(reload/after)=new)\nexten => added,1,NoOp()\n",
+    );
+    let out = d.rx("dialplan reload");
+    assert!(out.contains("Dialplan reloaded."), "{out}");
+    // The running call was not hung up; it goes on with the dialplan now in force.
+    assert!(d.rx("core show channels").contains("2 active channels"));
+    assert_eq!(d.wait_db("reload", "after"), "new");
+}
