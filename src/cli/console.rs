@@ -63,10 +63,11 @@ impl Completer for CliHelper {
         let cands = cands
             .into_iter()
             .map(|c| {
+                // A completed word is followed by a space, as in Asterisk's console.
                 if cands_need_space(&c) {
-                    format!("\"{c}\"")
+                    format!("\"{c}\" ")
                 } else {
-                    c
+                    format!("{c} ")
                 }
             })
             .collect();
