@@ -566,3 +566,22 @@ fn reload_does_not_disturb_calls_in_progress() {
     assert!(d.rx("core show channels").contains("2 active channels"));
     assert_eq!(d.wait_db("reload", "after"), "new");
 }
+
+#[test]
+fn core_show_channel_lists_variables() {
+    let d = Daemon::start(
+        "[test]\nexten => v,1,Set(__INHERIT=yes)\n same => n,Set(PLAIN=value one)\n same => n,Answer()\n same => n,Wait(30)\n",
+    );
+    d.rx("channel originate Local/v@test application Wait 30");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = d.rx("core show channel Local/v@test-00000000;2");
+        if s.contains("PLAIN=value one") {
+            assert!(s.contains("__INHERIT=yes"), "{s}");
+            assert!(s.contains("Application: Wait"), "{s}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "variables never shown: {s}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

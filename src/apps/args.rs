@@ -4,45 +4,16 @@
 
 /// Split `data` on `delim` with Asterisk's standard rules.
 pub fn split(data: &str, delim: char) -> Vec<String> {
-    let mut out = Vec::new();
-    if data.is_empty() {
-        return out;
-    }
-    let mut cur = String::new();
-    let mut depth: i32 = 0;
-    let mut quoted = false;
-    let mut chars = data.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    cur.push(n);
-                }
-            }
-            '"' => quoted = !quoted,
-            '(' | '[' | '{' if !quoted => {
-                depth += 1;
-                cur.push(c);
-            }
-            ')' | ']' | '}' if !quoted => {
-                if depth > 0 {
-                    depth -= 1;
-                }
-                cur.push(c);
-            }
-            c if c == delim && depth == 0 && !quoted => {
-                out.push(std::mem::take(&mut cur));
-            }
-            c => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out
+    separate(data, delim, true)
 }
 
 /// Split without removing quotes or backslashes (`ast_app_separate_args` with raw mode,
 /// used where the pieces are substituted or parsed again).
 pub fn split_raw(data: &str, delim: char) -> Vec<String> {
+    separate(data, delim, false)
+}
+
+fn separate(data: &str, delim: char, remove_chars: bool) -> Vec<String> {
     let mut out = Vec::new();
     if data.is_empty() {
         return out;
@@ -60,20 +31,22 @@ pub fn split_raw(data: &str, delim: char) -> Vec<String> {
         match c {
             '\\' => {
                 escaped = true;
-                cur.push(c);
+                if !remove_chars {
+                    cur.push(c);
+                }
             }
             '"' => {
                 quoted = !quoted;
-                cur.push(c);
+                if !remove_chars {
+                    cur.push(c);
+                }
             }
             '(' | '[' | '{' if !quoted => {
                 depth += 1;
                 cur.push(c);
             }
             ')' | ']' | '}' if !quoted => {
-                if depth > 0 {
-                    depth -= 1;
-                }
+                depth = (depth - 1).max(0);
                 cur.push(c);
             }
             c if c == delim && depth == 0 && !quoted => out.push(std::mem::take(&mut cur)),

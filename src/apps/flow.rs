@@ -226,6 +226,20 @@ impl App for GotoIfTime {
     }
 }
 
+/// Split `true-branch:false-branch` on the first `:` outside parentheses.
+fn split_branches(rest: &str) -> (&str, Option<&str>) {
+    let mut depth = 0i32;
+    for (i, c) in rest.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ':' if depth <= 0 => return (&rest[..i], Some(&rest[i + 1..])),
+            _ => {}
+        }
+    }
+    (rest, None)
+}
+
 /// Split `ctx,exten,prio(arg1,arg2)` into the location and its arguments.
 fn split_sub(spec: &str) -> (&str, Vec<String>) {
     match spec.find('(') {
@@ -316,24 +330,8 @@ impl App for GosubIf {
             );
             return Ok(());
         };
-        // Split branches on the first ':' outside parentheses.
-        let mut depth = 0i32;
-        let mut cut = None;
-        for (i, c) in rest.char_indices() {
-            match c {
-                '(' => depth += 1,
-                ')' => depth -= 1,
-                ':' if depth <= 0 => {
-                    cut = Some(i);
-                    break;
-                }
-                _ => {}
-            }
-        }
-        let (a, b) = match cut {
-            Some(i) => (&rest[..i], &rest[i + 1..]),
-            None => (rest, ""),
-        };
+        let (a, b) = split_branches(rest);
+        let b = b.unwrap_or("");
         let branch = if check_condition(cond) { a } else { b };
         if branch.trim().is_empty() {
             return Ok(());
@@ -742,24 +740,7 @@ impl App for ExecIf {
             }
             return Ok(());
         };
-        // Split on ':' outside parentheses.
-        let mut depth = 0i32;
-        let mut cut = None;
-        for (i, c) in rest.char_indices() {
-            match c {
-                '(' => depth += 1,
-                ')' => depth -= 1,
-                ':' if depth <= 0 => {
-                    cut = Some(i);
-                    break;
-                }
-                _ => {}
-            }
-        }
-        let (a, b) = match cut {
-            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-            None => (rest, None),
-        };
+        let (a, b) = split_branches(rest);
         let chosen = if check_condition(cond) { Some(a) } else { b };
         let Some(call) = chosen.filter(|c| !c.trim().is_empty()) else {
             return Ok(());

@@ -49,7 +49,14 @@ pub fn register(r: &CommandRegistry) {
             "core show channel",
             "Display information on a specific channel",
             "Usage: core show channel <channel>\n       Shows lots of information about the specified channel.",
-            |c: Ctx| async move { channel(&c) },
+            |c: Ctx| async move {
+                let name = c.args.first().map(String::as_str).unwrap_or("");
+                let vars = match find_channel(c.pbx(), name) {
+                    Some(ch) => ch.request_vars(std::time::Duration::from_millis(300)).await,
+                    None => Vec::new(),
+                };
+                channel(&c, &vars)
+            },
         )
         .complete_with(|st, a, p| channel_names(st, a, p, false)),
     );
@@ -288,18 +295,24 @@ fn state_num(s: ChanState) -> u8 {
     }
 }
 
-fn channel(c: &Ctx) -> CliResult {
-    let [name] = c.args.as_slice() else {
-        return Err(CliError::ShowUsage);
-    };
-    let pbx = c.pbx();
-    let ch = pbx.channels.get(name).or_else(|| {
+/// A channel by exact name, else case-insensitively or by unique prefix.
+fn find_channel(
+    pbx: &crate::pbx::Pbx,
+    name: &str,
+) -> Option<std::sync::Arc<crate::pbx::channel::ChannelShared>> {
+    pbx.channels.get(name).or_else(|| {
         pbx.channels
             .list()
             .into_iter()
-            .find(|x| x.name.eq_ignore_ascii_case(name) || x.name.starts_with(name.as_str()))
-    });
-    let Some(ch) = ch else {
+            .find(|x| x.name.eq_ignore_ascii_case(name) || x.name.starts_with(name))
+    })
+}
+
+fn channel(c: &Ctx, vars: &[String]) -> CliResult {
+    let [name] = c.args.as_slice() else {
+        return Err(CliError::ShowUsage);
+    };
+    let Some(ch) = find_channel(c.pbx(), name) else {
         return Ok(format!("{name} is not a known channel\n"));
     };
     let s = ch.snapshot.lock().clone();
@@ -360,9 +373,9 @@ fn channel(c: &Ctx) -> CliResult {
         },
     );
     row(&mut o, "Variables", "");
-    // The channel's own variables live with its owner task; the shared view only knows these.
-    let _ = writeln!(o, "CHANNEL={}", ch.name);
-    let _ = writeln!(o, "UNIQUEID={}", ch.uniqueid);
+    for v in vars {
+        let _ = writeln!(o, "{v}");
+    }
     if let Some(b) = &s.bridged {
         let _ = writeln!(o, "BRIDGEPEER={b}");
     }

@@ -156,6 +156,9 @@ pub struct ChannelShared {
     softhangup: AtomicBool,
     hangup_cause: AtomicI32,
     notify: Notify,
+    /// `core show channel` wants the variables: the owner copies them at its next chance.
+    vars_wanted: AtomicBool,
+    vars_notify: Notify,
     pub snapshot: Mutex<Snapshot>,
 }
 
@@ -173,6 +176,8 @@ pub struct Snapshot {
     pub accountcode: String,
     pub language: String,
     pub answered: Option<Instant>,
+    /// Channel variables as `NAME=value` (display names), copied on request.
+    pub vars: Vec<String>,
 }
 
 impl ChannelShared {
@@ -185,6 +190,8 @@ impl ChannelShared {
             softhangup: AtomicBool::new(false),
             hangup_cause: AtomicI32::new(0),
             notify: Notify::new(),
+            vars_wanted: AtomicBool::new(false),
+            vars_notify: Notify::new(),
             snapshot: Mutex::new(Snapshot {
                 state: Some(ChanState::Down),
                 ..Snapshot::default()
@@ -218,6 +225,18 @@ impl ChannelShared {
             n.await;
         }
     }
+    /// Ask the owning task for a copy of the channel variables; waits up to `max` for it
+    /// and returns whatever copy the snapshot then holds.
+    pub async fn request_vars(&self, max: Duration) -> Vec<String> {
+        self.vars_wanted.store(true, Ordering::SeqCst);
+        self.vars_notify.notify_waiters();
+        let deadline = Instant::now() + max;
+        while self.vars_wanted.load(Ordering::SeqCst) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        self.snapshot.lock().vars.clone()
+    }
+
     pub fn state(&self) -> ChanState {
         self.snapshot.lock().state.unwrap_or(ChanState::Down)
     }
@@ -417,34 +436,59 @@ impl Channel {
         self.vars.set_or_unset(name, value);
     }
 
+    /// Copy the variables into the shared snapshot if `core show channel` asked for them.
+    pub fn serve_vars_request(&self) {
+        if self.shared.vars_wanted.load(Ordering::Relaxed) {
+            let vars: Vec<String> = self
+                .vars
+                .iter()
+                .map(|(k, v)| format!("{}={}", Vars::display_name(k, v), v.value))
+                .collect();
+            self.shared.snapshot.lock().vars = vars;
+            self.shared.vars_wanted.store(false, Ordering::SeqCst);
+        }
+    }
+
     /// Sleep for `d` unless the channel is hung up first.
     pub async fn sleep(&mut self, d: Duration) -> Result<(), Hangup> {
-        if self.check_hangup() {
-            return Err(Hangup);
-        }
-        let shared = self.shared.clone();
-        tokio::select! {
-            _ = tokio::time::sleep(d) => Ok(()),
-            _ = shared.hungup() => Err(Hangup),
+        if self.wait_until(Some(d)).await {
+            Ok(())
+        } else {
+            Err(Hangup)
         }
     }
 
     /// Wait until the channel is hung up (Busy(), Congestion() without timeout).
     pub async fn wait_hangup(&mut self, max: Option<Duration>) {
+        self.wait_until(max).await;
+    }
+
+    /// Wait for `max` (forever when `None`); `false` when a hangup came first. Meanwhile
+    /// answers variable requests from the CLI.
+    async fn wait_until(&mut self, max: Option<Duration>) -> bool {
+        if self.check_hangup() {
+            return false;
+        }
         let shared = self.shared.clone();
-        match max {
-            Some(d) => {
-                tokio::select! {
-                    _ = tokio::time::sleep(d) => {},
-                    _ = shared.hungup() => {},
+        let deadline = max.map(|d| tokio::time::Instant::now() + d);
+        loop {
+            let timer = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending::<()>().await,
                 }
+            };
+            tokio::select! {
+                _ = timer => return true,
+                _ = shared.hungup() => return false,
+                _ = shared.vars_notify.notified() => self.serve_vars_request(),
             }
-            None => shared.hungup().await,
         }
     }
 
     /// Publish the current location for `core show channels`.
     pub fn publish(&self, app: &str, data: &str) {
+        self.serve_vars_request();
         let mut s = self.shared.snapshot.lock();
         if s.context != self.context {
             s.context.clone_from(&self.context);
