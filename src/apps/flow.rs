@@ -27,29 +27,9 @@ pub fn register(r: &mut AppRegistry) {
     r.register(Arc::new(Exec));
 }
 
-/// Asterisk's `pbx_checkcondition`: empty is false, a leading integer decides, any other
-/// text is true.
-pub fn check_condition(s: &str) -> bool {
-    let t = s.trim_start();
-    if t.is_empty() {
-        return false;
-    }
-    let b = t.as_bytes();
-    let mut i = 0;
-    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
-        i += 1;
-    }
-    let start = i;
-    while i < b.len() && b[i].is_ascii_digit() {
-        i += 1;
-    }
-    if i > start {
-        // sscanf("%30d") semantics: the number read decides.
-        let digits = &t[start..i];
-        return digits.bytes().any(|c| c != b'0');
-    }
-    true
-}
+/// Asterisk's `pbx_checkcondition` (empty is false, a leading integer decides, other
+/// text is true); shared with the IF() function.
+pub use crate::funcs::logic::checkcondition as check_condition;
 
 /// A resolved dialplan location.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -579,6 +559,14 @@ fn exit_loop(chan: &mut Channel, frame: &WhileFrame) -> AppResult {
     }
 }
 
+/// Jump back to the innermost While (it re-evaluates its condition).
+fn back_to_while(chan: &mut Channel, no_loop_warning: &str) {
+    match chan.whiles.last().cloned() {
+        Some(f) => chan.goto(&f.context, &f.exten, f.priority),
+        None => chan.pbx.warning(&format!("app_while.c: {no_loop_warning}")),
+    }
+}
+
 struct While;
 #[async_trait]
 impl App for While {
@@ -628,17 +616,8 @@ impl App for EndWhile {
         "Return to the previous called While()."
     }
     async fn exec(&self, chan: &mut Channel, _data: &str) -> AppResult {
-        match chan.whiles.last().cloned() {
-            Some(f) => {
-                chan.goto(&f.context, &f.exten, f.priority);
-                Ok(())
-            }
-            None => {
-                chan.pbx
-                    .warning("app_while.c: EndWhile without a matching While");
-                Ok(())
-            }
-        }
+        back_to_while(chan, "EndWhile without a matching While");
+        Ok(())
     }
 }
 
@@ -685,17 +664,8 @@ impl App for ContinueWhile {
         "Returns to the top of the while loop and re-evaluates the conditional."
     }
     async fn exec(&self, chan: &mut Channel, _data: &str) -> AppResult {
-        match chan.whiles.last().cloned() {
-            Some(f) => {
-                chan.goto(&f.context, &f.exten, f.priority);
-                Ok(())
-            }
-            None => {
-                chan.pbx
-                    .warning("app_while.c: ContinueWhile called outside of a While loop");
-                Ok(())
-            }
-        }
+        back_to_while(chan, "ContinueWhile called outside of a While loop");
+        Ok(())
     }
 }
 
