@@ -93,6 +93,9 @@ impl App for Dial {
             match channels::request(&pbx, peer, Some(chan)) {
                 Ok(out) => {
                     let mut callee = out.chan;
+                    // A dialed leg is the B party of the caller's CDR (dstchannel), not a
+                    // record of its own, as in Asterisk 12+.
+                    callee.cdr.disabled = true;
                     if let Some(mut erx) = callee.events.take() {
                         let tx = tx.clone();
                         let idx = legs.len();
