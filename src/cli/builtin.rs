@@ -116,12 +116,17 @@ const MODULES: &[&str] = &["pbx_config", "extensions", "logger", "cdr"];
 /// `ferrisk 0.1.0 built by user @ host on a x86_64 running linux on 2026-…`.
 pub fn version_line() -> String {
     format!(
-        "ferrisk {} built by {} @ {} on a {} running {}",
+        "ferrisk {} built by {} @ {} on a {} running {} on {}",
         env!("CARGO_PKG_VERSION"),
-        option_env!("USER").unwrap_or("unknown"),
-        option_env!("HOSTNAME").unwrap_or("localhost"),
+        env!("FERRISK_BUILD_USER"),
+        env!("FERRISK_BUILD_HOST"),
         std::env::consts::ARCH,
-        std::env::consts::OS
+        if std::env::consts::OS == "linux" {
+            "Linux"
+        } else {
+            std::env::consts::OS
+        },
+        env!("FERRISK_BUILD_DATE")
     )
 }
 
