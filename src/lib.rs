@@ -15,3 +15,4 @@ pub mod daemon;
 pub mod dialplan;
 pub mod funcs;
 pub mod pbx;
+pub mod sip;
