@@ -60,6 +60,17 @@ pub struct SipConfig {
     pub registrations: Vec<Registration>,
 }
 
+impl SipConfig {
+    /// A peer by name, case-insensitively (chan_sip hashes peer names case-insensitively).
+    pub fn peer(&self, name: &str) -> Option<&Peer> {
+        self.peers.get(name).or_else(|| {
+            self.peers
+                .values()
+                .find(|p| p.name.eq_ignore_ascii_case(name))
+        })
+    }
+}
+
 /// `nat=` flags (chan_sip 11+ semantics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Nat {
@@ -862,6 +873,32 @@ fn parse_general(
     g
 }
 
+/// `host=`: `dynamic`, an IP or a host name, optionally with `:port` (IPv6 as `[ip]:port`).
+fn parse_peer_host(v: &str) -> Result<(Host, Option<u16>), String> {
+    let h = v.trim();
+    let expected =
+        || format!("expected dynamic, a host name or an IP (optionally :port), got '{h}'");
+    if h.eq_ignore_ascii_case("dynamic") {
+        return Ok((Host::Dynamic, None));
+    }
+    if h.is_empty() || h.contains(char::is_whitespace) {
+        return Err(expected());
+    }
+    let (name, port) = split_host_port(h).map_err(|m| format!("{}: {m}", expected()))?;
+    if let Ok(ip) = name.parse::<IpAddr>() {
+        return Ok((Host::Ip(ip), port));
+    }
+    let valid_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
+    if valid_name {
+        Ok((Host::Name(name), port))
+    } else {
+        Err(expected())
+    }
+}
+
 fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Option<Peer> {
     let name = sec.name.as_str();
     let Some(type_entry) = sec
@@ -921,32 +958,16 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
         let v = e.value.as_str();
         match e.key.to_ascii_lowercase().as_str() {
             "type" => {}
-            "host" => {
-                let h = v.trim();
-                if h.is_empty() || h.contains(char::is_whitespace) {
-                    ctx.err(
-                        e,
-                        format!("expected dynamic, a host name or an IP, got '{h}'"),
-                    );
-                } else if h.eq_ignore_ascii_case("dynamic") {
-                    p.host = Host::Dynamic;
+            "host" => match parse_peer_host(v) {
+                Ok((h, port)) => {
+                    p.host = h;
                     host_set = true;
-                } else if let Ok(ip) = h.trim_start_matches('[').trim_end_matches(']').parse() {
-                    p.host = Host::Ip(ip);
-                    host_set = true;
-                } else if h
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
-                {
-                    p.host = Host::Name(h.to_string());
-                    host_set = true;
-                } else {
-                    ctx.err(
-                        e,
-                        format!("expected dynamic, a host name or an IP, got '{h}'"),
-                    );
+                    if port.is_some() {
+                        p.port = port;
+                    }
                 }
-            }
+                Err(m) => ctx.err(e, m),
+            },
             "port" => p.port = ctx.take(e, parse_port(v.trim())).or(p.port),
             "secret" => p.secret = nonempty(v),
             "md5secret" => p.md5secret = nonempty(v),
@@ -1565,6 +1586,17 @@ mod tests {
         let e = errs("[general]\nminexpiry=100\nmaxexpiry=50\n");
         assert!(e[0].contains("minexpiry (100) must not exceed maxexpiry (50)"));
         assert_eq!(CallerId::parse("\"\" <100>").name, None);
+        let (c, _) = ok(
+            "[t]\ntype=peer\nhost=sip.example.com:5080\n[v6]\ntype=peer\nhost=[2001:db8::1]:5070\n",
+        );
+        assert_eq!(c.peers["t"].host, Host::Name("sip.example.com".into()));
+        assert_eq!(c.peers["t"].port, Some(5080));
+        assert_eq!(c.peers["v6"].host, Host::Ip(ip("2001:db8::1")));
+        assert_eq!(c.peers["v6"].port, Some(5070));
+        assert_eq!(c.peer("T").map(|p| p.name.as_str()), Some("t"));
+        assert!(c.peer("nope").is_none());
+        let e = errs("[a]\ntype=peer\nhost=h:notaport\n");
+        assert!(e[0].starts_with("sip.conf:3:1: host:") && e[0].contains("port"));
         assert_eq!(
             CallerId::parse("Reception").name.as_deref(),
             Some("Reception")
