@@ -3,6 +3,7 @@
 //! Only `Local` exists so far; SIP comes with its own issue.
 
 pub mod local;
+pub mod sipconf;
 
 use crate::pbx::channel::cause;
 use crate::pbx::{Channel, Pbx};

@@ -1,0 +1,1605 @@
+//! Typed `sip.conf` (chan_sip syntax) for the SIP driver.
+//!
+//! The shared loader ([`crate::config`]) reads the file, expands includes and applies
+//! templates; this module gives the entries their chan_sip meaning:
+//!
+//! * `[general]` → [`SipGeneral`] (bind addresses, registrar limits, NAT, MESSAGE options,
+//!   `register =>` lines → [`Registration`]) plus the peer defaults chan_sip takes from
+//!   `[general]`: `context`, `nat`, `allow`/`disallow`, `dtmfmode`, `language`,
+//!   `accountcode`, `qualify`, `outofcall_message_context`.
+//! * every other non-template section with a `type` → [`Peer`]. As in chan_sip, a section
+//!   without `type` is skipped with a warning ("Section 'x' lacks type"); there is no
+//!   default type. `[authentication]` (chan_sip's realm-auth section) is skipped too.
+//!
+//! Unknown options are warnings with their location (Asterisk admins' files carry many
+//! chan_sip options ferrisk does not implement); values that cannot be understood are
+//! [`ConfigError`]s that say what was expected. All errors are collected, not just the first.
+//!
+//! Deliberate choices where chan_sip is loose:
+//! * `nat=yes` means `force_rport,comedia` and `nat=route` means `force_rport` (both with a
+//!   deprecation warning), `nat=never` means `no`.
+//! * `insecure=yes`/`very` mean `port,invite`; `insecure=no` clears both.
+//! * `qualify=yes` means 2000 ms (chan_sip's DEFAULT_MAXMS), `qualify=0`/`no` is off.
+//! * codecs: `allow` appends codecs not yet in the list (an already listed codec keeps its
+//!   place), `disallow` removes, `all` means every known audio codec; `!codec` in `allow`
+//!   disallows it; `codec:ms` framing suffixes are accepted and dropped. Unknown codec names
+//!   are warnings, as in Asterisk.
+//! * `register => 3456@mydomain:5082::@host` — a `user@domain` followed by exactly three
+//!   colon fields is read as `domain:port:secret:authuser`.
+
+use crate::config::{is_false, is_true, ConfigError, ConfigFile, Entry, LoadOptions, Location};
+use indexmap::IndexMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+
+/// Default codec preference of chan_sip's `[general]` (ulaw, alaw, gsm, h263).
+pub const DEFAULT_CODECS: &[&str] = &["ulaw", "alaw", "gsm", "h263"];
+
+/// Audio codecs `allow=all` adds, in Asterisk's order.
+const AUDIO_CODECS: &[&str] = &[
+    "g723", "gsm", "ulaw", "alaw", "g726", "adpcm", "slin", "lpc10", "g729", "speex", "ilbc",
+    "g726aal2", "g722", "siren7", "siren14", "slin16", "g719", "speex16", "speex32", "opus",
+    "testlaw",
+];
+/// Other media formats Asterisk knows by name (accepted in `allow`, not part of `all`).
+const OTHER_CODECS: &[&str] = &[
+    "h261", "h263", "h263p", "h264", "h265", "mpeg4", "vp8", "vp9", "jpeg", "png", "t140",
+    "t140red", "red", "silk", "celt", "slin12", "slin24", "slin32", "slin44", "slin48", "slin96",
+    "slin192",
+];
+
+/// chan_sip's DEFAULT_MAXMS: what `qualify=yes` means.
+pub const DEFAULT_QUALIFY_MS: u32 = 2000;
+
+/// The whole `sip.conf`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SipConfig {
+    pub general: SipGeneral,
+    /// Peers in file order, keyed by section name.
+    pub peers: IndexMap<String, Peer>,
+    pub registrations: Vec<Registration>,
+}
+
+impl SipConfig {
+    /// A peer by name, case-insensitively (chan_sip hashes peer names case-insensitively).
+    pub fn peer(&self, name: &str) -> Option<&Peer> {
+        self.peers.get(name).or_else(|| {
+            self.peers
+                .values()
+                .find(|p| p.name.eq_ignore_ascii_case(name))
+        })
+    }
+}
+
+/// `nat=` flags (chan_sip 11+ semantics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Nat {
+    pub force_rport: bool,
+    pub comedia: bool,
+    pub auto_force_rport: bool,
+    pub auto_comedia: bool,
+}
+
+impl Default for Nat {
+    /// chan_sip's default: `auto_force_rport`.
+    fn default() -> Self {
+        Nat {
+            force_rport: false,
+            comedia: false,
+            auto_force_rport: true,
+            auto_comedia: false,
+        }
+    }
+}
+
+impl Nat {
+    pub const NO: Nat = Nat {
+        force_rport: false,
+        comedia: false,
+        auto_force_rport: false,
+        auto_comedia: false,
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DtmfMode {
+    #[default]
+    Rfc2833,
+    Info,
+    ShortInfo,
+    Inband,
+    Auto,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerType {
+    /// Matched by user name for inbound calls and usable for outbound calls.
+    Friend,
+    /// Matched by source IP/port; used for outbound calls.
+    Peer,
+    /// Matched by user name for inbound calls only.
+    User,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Host {
+    /// `host=dynamic`: the address comes from REGISTER.
+    Dynamic,
+    Ip(IpAddr),
+    /// A host name, resolved when used.
+    Name(String),
+}
+
+/// `qualify=`: off, or the maximum round trip in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Qualify {
+    #[default]
+    Off,
+    MaxMs(u32),
+}
+
+/// `insecure=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Insecure {
+    /// Match the peer by IP address regardless of port.
+    pub port: bool,
+    /// Do not challenge INVITEs from this peer.
+    pub invite: bool,
+}
+
+/// An address with a mask (`ip/mask` or `ip/prefix`; a bare IP is a host rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: IpAddr,
+    pub mask: IpAddr,
+}
+
+fn ip_bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v) => u32::from(v) as u128,
+        IpAddr::V6(v) => u128::from(v),
+    }
+}
+
+impl IpNet {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match (self.addr, ip) {
+            (IpAddr::V4(_), IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => return false,
+            },
+            (IpAddr::V6(_), IpAddr::V4(_)) => return false,
+            _ => ip,
+        };
+        let m = ip_bits(self.mask);
+        ip_bits(ip) & m == ip_bits(self.addr) & m
+    }
+
+    /// Parse `ip`, `ip/prefix` or `ip/mask`; `Err` says what was expected.
+    pub fn parse(s: &str) -> Result<IpNet, String> {
+        let s = s.trim();
+        let (a, m) = match s.split_once('/') {
+            Some((a, m)) => (a.trim(), Some(m.trim())),
+            None => (s, None),
+        };
+        let a = a.trim_start_matches('[').trim_end_matches(']');
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| format!("expected an IP address in '{s}', got '{a}'"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let mask = match m {
+            None => prefix_mask(addr, max),
+            Some(m) if !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()) => {
+                match m.parse::<u32>() {
+                    Ok(p) if p <= max => prefix_mask(addr, p),
+                    _ => return Err(format!("prefix length in '{s}' must be 0..{max}")),
+                }
+            }
+            Some(m) => {
+                let mask: IpAddr = m
+                    .parse()
+                    .map_err(|_| format!("expected a mask (ip/mask or ip/prefix) in '{s}'"))?;
+                if mask.is_ipv4() != addr.is_ipv4() {
+                    return Err(format!("address and mask families differ in '{s}'"));
+                }
+                mask
+            }
+        };
+        Ok(IpNet { addr, mask })
+    }
+}
+
+fn prefix_mask(addr: IpAddr, prefix: u32) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => {
+            let m = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix)
+            };
+            IpAddr::V4(Ipv4Addr::from(m))
+        }
+        IpAddr::V6(_) => {
+            let m = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - prefix)
+            };
+            IpAddr::V6(m.into())
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AclSense {
+    Permit,
+    Deny,
+}
+
+/// One `permit=`/`deny=` line; `negate` is Asterisk's `!ip/mask` (matches addresses outside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AclRule {
+    pub sense: AclSense,
+    pub net: IpNet,
+    pub negate: bool,
+}
+
+/// `callerid="Name" <number>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallerId {
+    pub name: Option<String>,
+    pub number: Option<String>,
+}
+
+impl CallerId {
+    /// Asterisk's `ast_callerid_parse`: `"Name" <num>`, `Name <num>`, `<num>`, `num`, `Name`.
+    pub fn parse(s: &str) -> CallerId {
+        let s = s.trim();
+        let nonempty = |x: &str| {
+            let x = x.trim().trim_matches('"').trim();
+            (!x.is_empty()).then(|| x.to_string())
+        };
+        if let Some(lt) = s.rfind('<') {
+            if let Some(gt) = s[lt..].find('>') {
+                return CallerId {
+                    name: nonempty(&s[..lt]),
+                    number: nonempty(&s[lt + 1..lt + gt]),
+                };
+            }
+        }
+        let is_number = !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || "+*#-() .".contains(c));
+        if is_number {
+            CallerId {
+                name: None,
+                number: Some(s.to_string()),
+            }
+        } else {
+            CallerId {
+                name: nonempty(s),
+                number: None,
+            }
+        }
+    }
+}
+
+/// One `mailbox=` entry, `box[@context]` (context defaults to `default`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub mailbox: String,
+    pub context: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    #[default]
+    Udp,
+    Tcp,
+    Tls,
+}
+
+/// `host[:port]` of `externaddr`/`externip` (a name is resolved later).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternAddr {
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+/// `[general]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SipGeneral {
+    /// UDP listen address: `udpbindaddr`, else `bindaddr`, with `bindport` when no port given.
+    pub udpbindaddr: SocketAddr,
+    pub bindport: u16,
+    pub tcpenable: bool,
+    /// TCP listen address: `tcpbindaddr`, else the UDP address.
+    pub tcpbindaddr: SocketAddr,
+    pub context: String,
+    pub allowguest: bool,
+    pub alwaysauthreject: bool,
+    pub realm: String,
+    pub useragent: String,
+    pub defaultexpiry: u32,
+    pub minexpiry: u32,
+    pub maxexpiry: u32,
+    pub externaddr: Option<ExternAddr>,
+    pub localnet: Vec<IpNet>,
+    pub nat: Nat,
+    pub qualifyfreq: u32,
+    pub accept_outofcall_message: bool,
+    pub outofcall_message_context: Option<String>,
+    pub auth_message_requests: bool,
+    /// ferrisk: at most this many contacts per AOR (the next REGISTER is refused).
+    pub max_contacts_per_aor: u32,
+    /// ferrisk: at most this many REGISTERs per second per AOR (503 + Retry-After).
+    pub max_registers_per_second: u32,
+    // Peer defaults.
+    pub codecs: Vec<String>,
+    pub dtmfmode: DtmfMode,
+    pub language: Option<String>,
+    pub accountcode: Option<String>,
+    pub qualify: Qualify,
+}
+
+impl Default for SipGeneral {
+    fn default() -> Self {
+        let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 5060);
+        SipGeneral {
+            udpbindaddr: any,
+            bindport: 5060,
+            tcpenable: false,
+            tcpbindaddr: any,
+            context: "default".into(),
+            allowguest: true,
+            alwaysauthreject: true,
+            realm: "asterisk".into(),
+            useragent: "ferrisk".into(),
+            defaultexpiry: 120,
+            minexpiry: 60,
+            maxexpiry: 3600,
+            externaddr: None,
+            localnet: Vec::new(),
+            nat: Nat::default(),
+            qualifyfreq: 60,
+            accept_outofcall_message: false,
+            outofcall_message_context: None,
+            auth_message_requests: true,
+            max_contacts_per_aor: 10,
+            max_registers_per_second: 5,
+            codecs: DEFAULT_CODECS.iter().map(|s| s.to_string()).collect(),
+            dtmfmode: DtmfMode::Rfc2833,
+            language: None,
+            accountcode: None,
+            qualify: Qualify::Off,
+        }
+    }
+}
+
+/// A peer/user/friend section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Peer {
+    pub name: String,
+    pub loc: Location,
+    pub kind: PeerType,
+    pub host: Host,
+    pub port: Option<u16>,
+    pub secret: Option<String>,
+    pub md5secret: Option<String>,
+    pub remotesecret: Option<String>,
+    /// `defaultuser` (or the deprecated `username`).
+    pub defaultuser: Option<String>,
+    pub fromuser: Option<String>,
+    pub fromdomain: Option<String>,
+    pub context: String,
+    pub callerid: Option<CallerId>,
+    pub mailboxes: Vec<Mailbox>,
+    pub qualify: Qualify,
+    pub insecure: Insecure,
+    /// `permit`/`deny` in file order (templates' first).
+    pub acl: Vec<AclRule>,
+    /// `acl=` names (named ACLs from acl.conf; recorded, not applied here).
+    pub named_acls: Vec<String>,
+    /// Codec preference after applying `allow`/`disallow` to the general list.
+    pub codecs: Vec<String>,
+    pub dtmfmode: DtmfMode,
+    pub nat: Nat,
+    pub call_limit: Option<u32>,
+    pub outofcall_message_context: Option<String>,
+    pub language: Option<String>,
+    pub accountcode: Option<String>,
+    pub templates: Vec<String>,
+}
+
+impl Peer {
+    /// chan_sip's `ast_apply_ha`: every rule is checked in order, the last matching one
+    /// decides; no rule matching means allowed.
+    pub fn permits(&self, ip: IpAddr) -> bool {
+        let mut ok = true;
+        for r in &self.acl {
+            if r.net.contains(ip) != r.negate {
+                ok = r.sense == AclSense::Permit;
+            }
+        }
+        ok
+    }
+
+    /// Accepts inbound calls matched by user name (friend, user).
+    pub fn is_user(&self) -> bool {
+        matches!(self.kind, PeerType::Friend | PeerType::User)
+    }
+
+    /// Usable for outbound calls / matched by IP (friend, peer).
+    pub fn is_peer(&self) -> bool {
+        matches!(self.kind, PeerType::Friend | PeerType::Peer)
+    }
+}
+
+/// `register => [peer?][transport://]user[@domain[:port]][:secret[:authuser]]@host[:port][/contact][~expiry]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub peer: Option<String>,
+    pub transport: Transport,
+    pub user: String,
+    pub domain: Option<String>,
+    pub domain_port: Option<u16>,
+    pub secret: Option<String>,
+    pub authuser: Option<String>,
+    pub host: String,
+    pub port: Option<u16>,
+    /// Contact user (the extension calls arrive at); chan_sip uses `s` when absent.
+    pub contact: String,
+    /// `~expiry`; `None` means `defaultexpiry`.
+    pub expiry: Option<u32>,
+    pub loc: Location,
+}
+
+/// Parse a `register =>` value (without location handling).
+pub fn parse_register(value: &str, loc: &Location) -> Result<Registration, String> {
+    let expected =
+        "expected [peer?][transport://]user[:secret[:authuser]]@host[:port][/contact][~expiry]";
+    let mut rest = value.trim();
+    let mut peer = None;
+    if let Some((p, r)) = rest.split_once('?') {
+        peer = Some(p.trim().to_string());
+        rest = r;
+    }
+    let mut transport = Transport::Udp;
+    if let Some((t, r)) = rest.split_once("://") {
+        transport = match t.trim().to_ascii_lowercase().as_str() {
+            "udp" => Transport::Udp,
+            "tcp" => Transport::Tcp,
+            "tls" => Transport::Tls,
+            _ => {
+                return Err(format!(
+                    "unknown transport '{t}' (expected udp, tcp or tls)"
+                ))
+            }
+        };
+        rest = r;
+    }
+    let mut expiry = None;
+    if let Some((r, e)) = rest.rsplit_once('~') {
+        expiry = Some(
+            e.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("expiry after '~' must be a number of seconds, got '{e}'"))?,
+        );
+        rest = r;
+    }
+    let (userpart, hostpart) = rest
+        .rsplit_once('@')
+        .ok_or_else(|| format!("missing '@host' in '{value}'; {expected}"))?;
+    let (hostport, contact) = match hostpart.split_once('/') {
+        Some((h, c)) => (h, Some(c.trim())),
+        None => (hostpart, None),
+    };
+    let (host, port) = split_host_port(hostport.trim())?;
+    if host.is_empty() {
+        return Err(format!("empty host in '{value}'; {expected}"));
+    }
+    let fields: Vec<&str> = userpart.split(':').collect();
+    let first = fields[0].trim();
+    let (user, domain) = match first.split_once('@') {
+        Some((u, d)) => (u, Some(d.to_string())),
+        None => (first, None),
+    };
+    if user.is_empty() {
+        return Err(format!("empty user in '{value}'; {expected}"));
+    }
+    let mut idx = 1;
+    let mut domain_port = None;
+    if domain.is_some() && fields.len() == 4 {
+        domain_port = Some(parse_port(fields[1].trim())?);
+        idx = 2;
+    }
+    if fields.len() > idx + 2 {
+        return Err(format!("too many ':' fields in '{userpart}'; {expected}"));
+    }
+    let opt = |i: usize| {
+        fields
+            .get(i)
+            .map(|s| s.to_string())
+            .filter(|s| !s.is_empty())
+    };
+    Ok(Registration {
+        peer,
+        transport,
+        user: user.to_string(),
+        domain,
+        domain_port,
+        secret: opt(idx),
+        authuser: opt(idx + 1),
+        host,
+        port,
+        contact: contact.filter(|c| !c.is_empty()).unwrap_or("s").to_string(),
+        expiry,
+        loc: loc.clone(),
+    })
+}
+
+fn parse_port(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(format!("expected a port number 1..65535, got '{s}'")),
+    }
+}
+
+/// `host`, `host:port`, `[v6]`, `[v6]:port`, bare `v6`.
+fn split_host_port(s: &str) -> Result<(String, Option<u16>), String> {
+    if let Some(r) = s.strip_prefix('[') {
+        let (h, after) = r
+            .split_once(']')
+            .ok_or_else(|| format!("missing ']' in '{s}'"))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(parse_port(p)?),
+            None if after.is_empty() => None,
+            None => return Err(format!("unexpected '{after}' after ']' in '{s}'")),
+        };
+        return Ok((h.to_string(), port));
+    }
+    if s.parse::<IpAddr>().is_ok() {
+        return Ok((s.to_string(), None));
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) => Ok((h.to_string(), Some(parse_port(p)?))),
+        None => Ok((s.to_string(), None)),
+    }
+}
+
+/// `ip[:port]` (v6 as `[ip]:port`) → address and optional port.
+fn parse_bind(s: &str) -> Result<(IpAddr, Option<u16>), String> {
+    let s = s.trim();
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return Ok((sa.ip(), Some(sa.port())));
+    }
+    let bare = s.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>()
+        .map(|ip| (ip, None))
+        .map_err(|_| format!("expected ip[:port] (IPv6 as [ip]:port), got '{s}'"))
+}
+
+fn parse_nat(v: &str, warnings: &mut Vec<String>, loc: &Location) -> Result<Nat, String> {
+    let lv = v.trim().to_ascii_lowercase();
+    match lv.as_str() {
+        "yes" => {
+            warnings.push(format!(
+                "{loc}: nat=yes is deprecated, use nat=force_rport,comedia"
+            ));
+            return Ok(Nat {
+                force_rport: true,
+                comedia: true,
+                ..Nat::NO
+            });
+        }
+        "route" => {
+            warnings.push(format!(
+                "{loc}: nat=route is deprecated, use nat=force_rport"
+            ));
+            return Ok(Nat {
+                force_rport: true,
+                ..Nat::NO
+            });
+        }
+        "never" => return Ok(Nat::NO),
+        _ => {}
+    }
+    let mut n = Nat::NO;
+    for w in lv.split(',').map(str::trim) {
+        match w {
+            "no" => {}
+            "force_rport" => n.force_rport = true,
+            "comedia" => n.comedia = true,
+            "auto_force_rport" => n.auto_force_rport = true,
+            "auto_comedia" => n.auto_comedia = true,
+            _ => {
+                return Err(format!(
+                    "unknown nat value '{w}' (expected no, force_rport, comedia, auto_force_rport, auto_comedia, or a comma list of them)"
+                ))
+            }
+        }
+    }
+    Ok(n)
+}
+
+fn parse_dtmf(v: &str) -> Result<DtmfMode, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "rfc2833" => Ok(DtmfMode::Rfc2833),
+        "info" => Ok(DtmfMode::Info),
+        "shortinfo" => Ok(DtmfMode::ShortInfo),
+        "inband" => Ok(DtmfMode::Inband),
+        "auto" => Ok(DtmfMode::Auto),
+        _ => Err(format!(
+            "unknown dtmfmode '{v}' (expected rfc2833, info, shortinfo, inband or auto)"
+        )),
+    }
+}
+
+fn parse_qualify(v: &str) -> Result<Qualify, String> {
+    if is_true(v) {
+        return Ok(Qualify::MaxMs(DEFAULT_QUALIFY_MS));
+    }
+    if is_false(v) {
+        return Ok(Qualify::Off);
+    }
+    match v.trim().parse::<u32>() {
+        Ok(0) => Ok(Qualify::Off),
+        Ok(ms) => Ok(Qualify::MaxMs(ms)),
+        Err(_) => Err(format!(
+            "qualify must be yes, no or a number of milliseconds, got '{v}'"
+        )),
+    }
+}
+
+fn parse_insecure(v: &str) -> Result<Insecure, String> {
+    let mut i = Insecure::default();
+    for w in v.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        if is_true(w) || w.eq_ignore_ascii_case("very") {
+            i.port = true;
+            i.invite = true;
+        } else if is_false(w) {
+            i = Insecure::default();
+        } else if w.eq_ignore_ascii_case("port") {
+            i.port = true;
+        } else if w.eq_ignore_ascii_case("invite") {
+            i.invite = true;
+        } else {
+            return Err(format!(
+                "unknown insecure value '{w}' (expected port, invite, port,invite or no)"
+            ));
+        }
+    }
+    Ok(i)
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    if is_true(v) {
+        Ok(true)
+    } else if is_false(v) {
+        Ok(false)
+    } else {
+        Err(format!("expected yes or no, got '{v}'"))
+    }
+}
+
+fn parse_u32(v: &str) -> Result<u32, String> {
+    v.trim()
+        .parse::<u32>()
+        .map_err(|_| format!("expected a non-negative number, got '{v}'"))
+}
+
+fn nonempty(v: &str) -> Option<String> {
+    let v = v.trim();
+    (!v.is_empty()).then(|| v.to_string())
+}
+
+/// Apply one `allow=`/`disallow=` line to a codec list.
+fn apply_codecs(
+    list: &mut Vec<String>,
+    allow: bool,
+    value: &str,
+    warnings: &mut Vec<String>,
+    loc: &Location,
+) {
+    for raw in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (mut allow, mut name) = (allow, raw);
+        if let Some(n) = name.strip_prefix('!') {
+            allow = !allow;
+            name = n.trim();
+        }
+        let name = name.split(':').next().unwrap_or(name).to_ascii_lowercase();
+        if name == "all" {
+            if allow {
+                for c in AUDIO_CODECS {
+                    if !list.iter().any(|x| x == c) {
+                        list.push(c.to_string());
+                    }
+                }
+            } else {
+                list.clear();
+            }
+            continue;
+        }
+        if !AUDIO_CODECS.contains(&name.as_str()) && !OTHER_CODECS.contains(&name.as_str()) {
+            warnings.push(format!(
+                "{loc}: cannot {} unknown codec '{name}'",
+                if allow { "allow" } else { "disallow" }
+            ));
+            continue;
+        }
+        if allow {
+            if !list.contains(&name) {
+                list.push(name);
+            }
+        } else {
+            list.retain(|c| *c != name);
+        }
+    }
+}
+
+/// Collects errors and warnings while a file is interpreted.
+struct Ctx {
+    errors: Vec<ConfigError>,
+    warnings: Vec<String>,
+}
+
+impl Ctx {
+    fn err(&mut self, e: &Entry, msg: String) {
+        self.errors
+            .push(ConfigError::at(&e.loc, format!("{}: {msg}", e.key)));
+    }
+    fn unknown(&mut self, e: &Entry, section: &str) {
+        self.warnings.push(format!(
+            "{}: unknown or unsupported option '{}' in [{section}] (ignored)",
+            e.loc, e.key
+        ));
+    }
+    fn take<T>(&mut self, e: &Entry, r: Result<T, String>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(m) => {
+                self.err(e, m);
+                None
+            }
+        }
+    }
+}
+
+fn parse_general(
+    cf: &ConfigFile,
+    ctx: &mut Ctx,
+    registrations: &mut Vec<Registration>,
+) -> SipGeneral {
+    let mut g = SipGeneral::default();
+    let Some(sec) = cf.section("general") else {
+        return g;
+    };
+    let mut bindaddr: Option<(IpAddr, Option<u16>)> = None;
+    let mut udp: Option<(IpAddr, Option<u16>)> = None;
+    let mut tcp: Option<(IpAddr, Option<u16>)> = None;
+    for e in &sec.entries {
+        let v = e.value.as_str();
+        match e.key.to_ascii_lowercase().as_str() {
+            "bindaddr" => bindaddr = ctx.take(e, parse_bind(v)).or(bindaddr),
+            "bindport" => {
+                if let Some(p) = ctx.take(e, parse_port(v.trim())) {
+                    g.bindport = p;
+                }
+            }
+            "udpbindaddr" => udp = ctx.take(e, parse_bind(v)).or(udp),
+            "tcpbindaddr" => tcp = ctx.take(e, parse_bind(v)).or(tcp),
+            "tcpenable" => g.tcpenable = ctx.take(e, parse_bool(v)).unwrap_or(g.tcpenable),
+            "context" => g.context = v.trim().to_string(),
+            "allowguest" => g.allowguest = ctx.take(e, parse_bool(v)).unwrap_or(g.allowguest),
+            "alwaysauthreject" => {
+                g.alwaysauthreject = ctx.take(e, parse_bool(v)).unwrap_or(g.alwaysauthreject)
+            }
+            "realm" => g.realm = v.trim().to_string(),
+            "useragent" => g.useragent = v.trim().to_string(),
+            "defaultexpiry" | "defaultexpirey" => {
+                g.defaultexpiry = ctx.take(e, parse_u32(v)).unwrap_or(g.defaultexpiry)
+            }
+            "minexpiry" | "minexpirey" => {
+                g.minexpiry = ctx.take(e, parse_u32(v)).unwrap_or(g.minexpiry)
+            }
+            "maxexpiry" | "maxexpirey" => {
+                g.maxexpiry = ctx.take(e, parse_u32(v)).unwrap_or(g.maxexpiry)
+            }
+            "externaddr" | "externip" => {
+                if let Some((host, port)) = ctx.take(e, split_host_port(v.trim())) {
+                    g.externaddr = (!host.is_empty()).then_some(ExternAddr { host, port });
+                }
+            }
+            "localnet" => {
+                if let Some(n) = ctx.take(e, IpNet::parse(v)) {
+                    g.localnet.push(n);
+                }
+            }
+            "nat" => {
+                let r = parse_nat(v, &mut ctx.warnings, &e.loc);
+                g.nat = ctx.take(e, r).unwrap_or(g.nat);
+            }
+            "qualifyfreq" => g.qualifyfreq = ctx.take(e, parse_u32(v)).unwrap_or(g.qualifyfreq),
+            "accept_outofcall_message" => {
+                g.accept_outofcall_message = ctx
+                    .take(e, parse_bool(v))
+                    .unwrap_or(g.accept_outofcall_message)
+            }
+            "outofcall_message_context" => g.outofcall_message_context = nonempty(v),
+            "auth_message_requests" => {
+                g.auth_message_requests = ctx
+                    .take(e, parse_bool(v))
+                    .unwrap_or(g.auth_message_requests)
+            }
+            "max_contacts_per_aor" => {
+                g.max_contacts_per_aor = ctx.take(e, parse_u32(v)).unwrap_or(g.max_contacts_per_aor)
+            }
+            "max_registers_per_second" => {
+                g.max_registers_per_second = ctx
+                    .take(e, parse_u32(v))
+                    .unwrap_or(g.max_registers_per_second)
+            }
+            "register" => {
+                if let Some(r) = ctx.take(e, parse_register(v, &e.loc)) {
+                    registrations.push(r);
+                }
+            }
+            "allow" => apply_codecs(&mut g.codecs, true, v, &mut ctx.warnings, &e.loc),
+            "disallow" => apply_codecs(&mut g.codecs, false, v, &mut ctx.warnings, &e.loc),
+            "dtmfmode" => g.dtmfmode = ctx.take(e, parse_dtmf(v)).unwrap_or(g.dtmfmode),
+            "language" => g.language = nonempty(v),
+            "accountcode" => g.accountcode = nonempty(v),
+            "qualify" => g.qualify = ctx.take(e, parse_qualify(v)).unwrap_or(g.qualify),
+            _ => ctx.unknown(e, "general"),
+        }
+    }
+    if g.minexpiry > g.maxexpiry {
+        ctx.errors.push(ConfigError::at(
+            &sec.loc,
+            format!(
+                "minexpiry ({}) must not exceed maxexpiry ({})",
+                g.minexpiry, g.maxexpiry
+            ),
+        ));
+    }
+    let (uip, uport) = udp
+        .or(bindaddr)
+        .unwrap_or((Ipv4Addr::UNSPECIFIED.into(), None));
+    g.udpbindaddr = SocketAddr::new(uip, uport.unwrap_or(g.bindport));
+    g.tcpbindaddr = match tcp {
+        Some((ip, port)) => SocketAddr::new(ip, port.unwrap_or(g.bindport)),
+        None => g.udpbindaddr,
+    };
+    g
+}
+
+/// `host=`: `dynamic`, an IP or a host name, optionally with `:port` (IPv6 as `[ip]:port`).
+fn parse_peer_host(v: &str) -> Result<(Host, Option<u16>), String> {
+    let h = v.trim();
+    let expected =
+        || format!("expected dynamic, a host name or an IP (optionally :port), got '{h}'");
+    if h.eq_ignore_ascii_case("dynamic") {
+        return Ok((Host::Dynamic, None));
+    }
+    if h.is_empty() || h.contains(char::is_whitespace) {
+        return Err(expected());
+    }
+    let (name, port) = split_host_port(h).map_err(|m| format!("{}: {m}", expected()))?;
+    if let Ok(ip) = name.parse::<IpAddr>() {
+        return Ok((Host::Ip(ip), port));
+    }
+    let valid_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
+    if valid_name {
+        Ok((Host::Name(name), port))
+    } else {
+        Err(expected())
+    }
+}
+
+fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Option<Peer> {
+    let name = sec.name.as_str();
+    let Some(type_entry) = sec
+        .entries
+        .iter()
+        .rev()
+        .find(|e| e.key.eq_ignore_ascii_case("type"))
+    else {
+        ctx.warnings.push(format!(
+            "{}: section '{name}' lacks type (skipped)",
+            sec.loc
+        ));
+        return None;
+    };
+    let kind = match type_entry.value.trim().to_ascii_lowercase().as_str() {
+        "friend" => PeerType::Friend,
+        "peer" => PeerType::Peer,
+        "user" => PeerType::User,
+        other => {
+            ctx.err(
+                type_entry,
+                format!("unknown type '{other}' (expected friend, peer or user)"),
+            );
+            return None;
+        }
+    };
+    let mut p = Peer {
+        name: name.to_string(),
+        loc: sec.loc.clone(),
+        kind,
+        host: Host::Dynamic,
+        port: None,
+        secret: None,
+        md5secret: None,
+        remotesecret: None,
+        defaultuser: None,
+        fromuser: None,
+        fromdomain: None,
+        context: g.context.clone(),
+        callerid: None,
+        mailboxes: Vec::new(),
+        qualify: g.qualify,
+        insecure: Insecure::default(),
+        acl: Vec::new(),
+        named_acls: Vec::new(),
+        codecs: g.codecs.clone(),
+        dtmfmode: g.dtmfmode,
+        nat: g.nat,
+        call_limit: None,
+        outofcall_message_context: g.outofcall_message_context.clone(),
+        language: g.language.clone(),
+        accountcode: g.accountcode.clone(),
+        templates: sec.templates.clone(),
+    };
+    let mut host_set = false;
+    for e in &sec.entries {
+        let v = e.value.as_str();
+        match e.key.to_ascii_lowercase().as_str() {
+            "type" => {}
+            "host" => match parse_peer_host(v) {
+                Ok((h, port)) => {
+                    p.host = h;
+                    host_set = true;
+                    if port.is_some() {
+                        p.port = port;
+                    }
+                }
+                Err(m) => ctx.err(e, m),
+            },
+            "port" => p.port = ctx.take(e, parse_port(v.trim())).or(p.port),
+            "secret" => p.secret = nonempty(v),
+            "md5secret" => p.md5secret = nonempty(v),
+            "remotesecret" => p.remotesecret = nonempty(v),
+            "defaultuser" | "username" => p.defaultuser = nonempty(v),
+            "fromuser" => p.fromuser = nonempty(v),
+            "fromdomain" => p.fromdomain = nonempty(v),
+            "context" => p.context = v.trim().to_string(),
+            "callerid" => {
+                p.callerid = (!v.trim().is_empty()).then(|| CallerId::parse(v));
+            }
+            "mailbox" => {
+                p.mailboxes = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|m| match m.split_once('@') {
+                        Some((b, c)) => Mailbox {
+                            mailbox: b.to_string(),
+                            context: c.to_string(),
+                        },
+                        None => Mailbox {
+                            mailbox: m.to_string(),
+                            context: "default".into(),
+                        },
+                    })
+                    .collect()
+            }
+            "qualify" => p.qualify = ctx.take(e, parse_qualify(v)).unwrap_or(p.qualify),
+            "insecure" => p.insecure = ctx.take(e, parse_insecure(v)).unwrap_or(p.insecure),
+            k @ ("permit" | "deny") => {
+                let sense = if k == "permit" {
+                    AclSense::Permit
+                } else {
+                    AclSense::Deny
+                };
+                for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let (negate, net) = match item.strip_prefix('!') {
+                        Some(n) => (true, n),
+                        None => (false, item),
+                    };
+                    if let Some(net) = ctx.take(e, IpNet::parse(net)) {
+                        p.acl.push(AclRule { sense, net, negate });
+                    }
+                }
+            }
+            "acl" => p.named_acls.extend(
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from),
+            ),
+            "allow" => apply_codecs(&mut p.codecs, true, v, &mut ctx.warnings, &e.loc),
+            "disallow" => apply_codecs(&mut p.codecs, false, v, &mut ctx.warnings, &e.loc),
+            "dtmfmode" => p.dtmfmode = ctx.take(e, parse_dtmf(v)).unwrap_or(p.dtmfmode),
+            "nat" => {
+                let r = parse_nat(v, &mut ctx.warnings, &e.loc);
+                p.nat = ctx.take(e, r).unwrap_or(p.nat);
+            }
+            "call-limit" | "call_limit" => p.call_limit = ctx.take(e, parse_u32(v)),
+            "outofcall_message_context" => p.outofcall_message_context = nonempty(v),
+            "language" => p.language = nonempty(v),
+            "accountcode" => p.accountcode = nonempty(v),
+            _ => ctx.unknown(e, name),
+        }
+    }
+    if !host_set && kind != PeerType::User {
+        ctx.warnings.push(format!(
+            "{}: peer '{name}' has no host (treated as host=dynamic)",
+            sec.loc
+        ));
+    }
+    Some(p)
+}
+
+/// Interpret a loaded `sip.conf`. Returns the config and warnings, or every error found.
+pub fn parse_sip_conf(cf: &ConfigFile) -> Result<(SipConfig, Vec<String>), Vec<ConfigError>> {
+    let mut ctx = Ctx {
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut registrations = Vec::new();
+    let general = parse_general(cf, &mut ctx, &mut registrations);
+    let mut peers: IndexMap<String, Peer> = IndexMap::new();
+    for sec in &cf.sections {
+        if sec.is_template
+            || sec.name.eq_ignore_ascii_case("general")
+            || sec.name.eq_ignore_ascii_case("authentication")
+        {
+            continue;
+        }
+        if let Some(p) = parse_peer(sec, &general, &mut ctx) {
+            if let Some(old) = peers.get(&p.name) {
+                ctx.warnings.push(format!(
+                    "{}: peer '{}' already defined at {} (this one replaces it)",
+                    p.loc, p.name, old.loc
+                ));
+            }
+            peers.insert(p.name.clone(), p);
+        }
+    }
+    if ctx.errors.is_empty() {
+        Ok((
+            SipConfig {
+                general,
+                peers,
+                registrations,
+            },
+            ctx.warnings,
+        ))
+    } else {
+        Err(ctx.errors)
+    }
+}
+
+/// Load and interpret `sip.conf` from `dir`.
+pub fn load_sip_conf(
+    dir: &Path,
+    opts: &LoadOptions,
+) -> Result<(SipConfig, Vec<String>), Vec<ConfigError>> {
+    let cf = crate::config::load(dir, "sip.conf", opts).map_err(|e| vec![e])?;
+    parse_sip_conf(&cf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load_str;
+    use std::path::PathBuf;
+
+    fn fixtures() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    }
+
+    fn parse(text: &str) -> Result<(SipConfig, Vec<String>), Vec<ConfigError>> {
+        let cf =
+            load_str(Path::new("/tmp"), "sip.conf", text, &LoadOptions::default()).expect("loader");
+        parse_sip_conf(&cf)
+    }
+
+    fn ok(text: &str) -> (SipConfig, Vec<String>) {
+        match parse(text) {
+            Ok(r) => r,
+            Err(e) => panic!("unexpected errors: {e:?}"),
+        }
+    }
+
+    fn errs(text: &str) -> Vec<String> {
+        match parse(text) {
+            Ok(_) => panic!("expected errors"),
+            Err(e) => e.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn sipconf_asterisk_sample_loads() {
+        let cf = crate::config::load(&fixtures(), "sip.conf.sample", &LoadOptions::default())
+            .expect("sample loads");
+        let (c, warnings) = parse_sip_conf(&cf).expect("no errors");
+        assert_eq!(c.general.context, "public");
+        assert!(!c.general.tcpenable);
+        assert_eq!(c.general.udpbindaddr, "0.0.0.0:5060".parse().unwrap());
+        // Only templates and [authentication]: no peers.
+        assert!(c.peers.is_empty());
+        assert!(c.registrations.is_empty());
+        // allowoverlap, transport, srvlookup are chan_sip options ferrisk does not know.
+        assert!(warnings.iter().any(|w| w.contains("'allowoverlap'")));
+        assert!(warnings.iter().all(|w| w.contains("sip.conf.sample:")));
+    }
+
+    #[test]
+    fn sipconf_defaults() {
+        let (c, w) = ok("[general]\n");
+        let g = &c.general;
+        assert!(w.is_empty());
+        assert_eq!(g.bindport, 5060);
+        assert_eq!(g.udpbindaddr, "0.0.0.0:5060".parse().unwrap());
+        assert_eq!(g.tcpbindaddr, g.udpbindaddr);
+        assert!(!g.tcpenable);
+        assert_eq!(g.context, "default");
+        assert!(g.allowguest && g.alwaysauthreject && g.auth_message_requests);
+        assert!(!g.accept_outofcall_message);
+        assert_eq!(g.realm, "asterisk");
+        assert_eq!((g.defaultexpiry, g.minexpiry, g.maxexpiry), (120, 60, 3600));
+        assert_eq!(g.qualifyfreq, 60);
+        assert_eq!(g.nat, Nat::default());
+        assert!(g.nat.auto_force_rport && !g.nat.auto_comedia);
+        assert_eq!(g.max_contacts_per_aor, 10);
+        assert_eq!(g.max_registers_per_second, 5);
+        assert_eq!(g.codecs, ["ulaw", "alaw", "gsm", "h263"]);
+        assert_eq!(g.dtmfmode, DtmfMode::Rfc2833);
+        // No [general] at all is fine too.
+        assert_eq!(ok("").0.general, SipGeneral::default());
+    }
+
+    #[test]
+    fn sipconf_voximplant_seed() {
+        let cf = crate::config::load(&fixtures(), "sip-voximplant.conf", &LoadOptions::default())
+            .expect("fixture loads");
+        let (c, w) = parse_sip_conf(&cf).expect("no errors");
+        assert!(w.is_empty(), "{w:?}");
+        let p = &c.peers["voximplant"];
+        assert_eq!(p.kind, PeerType::Friend);
+        assert!(p.is_user() && p.is_peer());
+        assert_eq!(p.host, Host::Name("testapp.testuser.voximplant.com".into()));
+        assert_eq!(p.secret.as_deref(), Some("asterisk-pass-for-vox"));
+        assert_eq!(p.remotesecret.as_deref(), Some("vox-pass-for-asterisk"));
+        assert_eq!(p.fromuser.as_deref(), Some("asterisk"));
+        assert_eq!(
+            p.fromdomain.as_deref(),
+            Some("testapp.testuser.voximplant.com")
+        );
+        assert_eq!(p.context, "from-trunk");
+        assert_eq!(p.codecs, ["ulaw", "alaw", "gsm", "h263"]);
+        assert_eq!(c.registrations.len(), 1);
+        let r = &c.registrations[0];
+        assert_eq!(r.user, "asterisk");
+        assert_eq!(r.secret.as_deref(), Some("asterisk-pass-for-vox"));
+        assert_eq!(r.host, "testapp.testuser.voximplant.com");
+        assert_eq!(r.port, None);
+        assert_eq!(r.contact, "voximplant");
+        assert_eq!(r.transport, Transport::Udp);
+        assert_eq!(r.loc.line, 7);
+    }
+
+    #[test]
+    fn sipconf_load_sip_conf_from_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("sip.conf"),
+            "[general]\nbindport=5070\n[a]\ntype=peer\nhost=10.0.0.1\n",
+        )
+        .unwrap();
+        let (c, _) = load_sip_conf(dir.path(), &LoadOptions::default()).unwrap();
+        assert_eq!(c.general.udpbindaddr.port(), 5070);
+        assert_eq!(c.peers["a"].host, Host::Ip(ip("10.0.0.1")));
+        let missing = tempfile::tempdir().unwrap();
+        assert!(load_sip_conf(missing.path(), &LoadOptions::default()).is_err());
+    }
+
+    #[test]
+    fn sipconf_templates() {
+        let (c, w) = ok("[general]\ncontext=gen\n\
+             [phone](!)\ntype=friend\nhost=dynamic\ncontext=phones\ndisallow=all\nallow=ulaw\n\
+             [1000](phone)\nsecret=s1000\ncallerid=\"Alice\" <1000>\n\
+             [1001](phone)\nsecret=s1001\ncontext=other\n");
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.peers.len(), 2);
+        assert!(!c.peers.contains_key("phone"));
+        let p = &c.peers["1000"];
+        assert_eq!(p.templates, ["phone"]);
+        assert_eq!(p.host, Host::Dynamic);
+        assert_eq!(p.context, "phones");
+        assert_eq!(p.codecs, ["ulaw"]);
+        assert_eq!(p.secret.as_deref(), Some("s1000"));
+        assert_eq!(
+            p.callerid,
+            Some(CallerId {
+                name: Some("Alice".into()),
+                number: Some("1000".into())
+            })
+        );
+        assert_eq!(c.peers["1001"].context, "other");
+        assert_eq!(c.peers.keys().collect::<Vec<_>>(), ["1000", "1001"]);
+    }
+
+    #[test]
+    fn sipconf_every_general_option() {
+        let (c, w) = ok("[general]\n\
+             bindaddr=192.168.1.2\nbindport=5070\nudpbindaddr=10.0.0.5:5080\n\
+             tcpenable=yes\ntcpbindaddr=[::1]:5090\ncontext=incoming\nallowguest=no\n\
+             alwaysauthreject=no\nrealm=example.org\nuseragent=MyPBX\n\
+             defaultexpiry=300\nminexpiry=30\nmaxexpiry=7200\nexternip=203.0.113.7:5061\n\
+             localnet=192.168.0.0/255.255.0.0\nlocalnet=10.0.0.0/8\nnat=force_rport,comedia\n\
+             qualifyfreq=30\naccept_outofcall_message=yes\noutofcall_message_context=msgs\n\
+             auth_message_requests=no\nmax_contacts_per_aor=3\nmax_registers_per_second=20\n\
+             disallow=all\nallow=alaw,ulaw\ndtmfmode=info\nlanguage=fr\naccountcode=acct\n\
+             qualify=yes\n\
+             register => tls://u1:p1:auth1@sip.example.com:5061/1234~600\n\
+             register => trunk?u2@example.net:pw@proxy.example.net\n\
+             register => 3456@mydomain:5082::@mysipprovider.com\n\
+             register => 2345:password@sip_proxy/1234\n\
+             [p]\ntype=peer\nhost=dynamic\n");
+        assert!(w.is_empty(), "{w:?}");
+        let g = &c.general;
+        assert_eq!(g.udpbindaddr, "10.0.0.5:5080".parse().unwrap());
+        assert_eq!(g.bindport, 5070);
+        assert!(g.tcpenable);
+        assert_eq!(g.tcpbindaddr, "[::1]:5090".parse().unwrap());
+        assert_eq!(g.context, "incoming");
+        assert!(!g.allowguest && !g.alwaysauthreject && !g.auth_message_requests);
+        assert_eq!(g.realm, "example.org");
+        assert_eq!(g.useragent, "MyPBX");
+        assert_eq!((g.defaultexpiry, g.minexpiry, g.maxexpiry), (300, 30, 7200));
+        assert_eq!(
+            g.externaddr,
+            Some(ExternAddr {
+                host: "203.0.113.7".into(),
+                port: Some(5061)
+            })
+        );
+        assert_eq!(g.localnet.len(), 2);
+        assert!(g.localnet[0].contains(ip("192.168.44.1")));
+        assert!(!g.localnet[0].contains(ip("192.169.0.1")));
+        assert!(g.localnet[1].contains(ip("10.255.0.1")));
+        assert_eq!(
+            g.nat,
+            Nat {
+                force_rport: true,
+                comedia: true,
+                auto_force_rport: false,
+                auto_comedia: false
+            }
+        );
+        assert_eq!(g.qualifyfreq, 30);
+        assert!(g.accept_outofcall_message);
+        assert_eq!(g.outofcall_message_context.as_deref(), Some("msgs"));
+        assert_eq!(
+            (g.max_contacts_per_aor, g.max_registers_per_second),
+            (3, 20)
+        );
+        assert_eq!(g.codecs, ["alaw", "ulaw"]);
+        assert_eq!(g.dtmfmode, DtmfMode::Info);
+        // General peer defaults reach the peer.
+        let p = &c.peers["p"];
+        assert_eq!(p.context, "incoming");
+        assert_eq!(p.codecs, ["alaw", "ulaw"]);
+        assert_eq!(p.dtmfmode, DtmfMode::Info);
+        assert_eq!(p.nat, g.nat);
+        assert_eq!(p.language.as_deref(), Some("fr"));
+        assert_eq!(p.accountcode.as_deref(), Some("acct"));
+        assert_eq!(p.qualify, Qualify::MaxMs(2000));
+        assert_eq!(p.outofcall_message_context.as_deref(), Some("msgs"));
+
+        let r = &c.registrations;
+        assert_eq!(r.len(), 4);
+        assert_eq!(r[0].transport, Transport::Tls);
+        assert_eq!(
+            (
+                r[0].user.as_str(),
+                r[0].secret.as_deref(),
+                r[0].authuser.as_deref()
+            ),
+            ("u1", Some("p1"), Some("auth1"))
+        );
+        assert_eq!(
+            (r[0].host.as_str(), r[0].port),
+            ("sip.example.com", Some(5061))
+        );
+        assert_eq!((r[0].contact.as_str(), r[0].expiry), ("1234", Some(600)));
+        assert_eq!(r[1].peer.as_deref(), Some("trunk"));
+        assert_eq!(r[1].domain.as_deref(), Some("example.net"));
+        assert_eq!(r[1].secret.as_deref(), Some("pw"));
+        assert_eq!(r[1].host, "proxy.example.net");
+        assert_eq!(r[1].contact, "s");
+        assert_eq!(r[2].user, "3456");
+        assert_eq!(r[2].domain.as_deref(), Some("mydomain"));
+        assert_eq!(r[2].domain_port, Some(5082));
+        assert_eq!(
+            (r[2].secret.as_deref(), r[2].authuser.as_deref()),
+            (None, None)
+        );
+        assert_eq!(r[3].host, "sip_proxy");
+        assert_eq!(r[3].contact, "1234");
+    }
+
+    #[test]
+    fn sipconf_bindaddr_and_bindport() {
+        let (c, _) = ok("[general]\nbindaddr=192.168.1.2\nbindport=5070\n");
+        assert_eq!(c.general.udpbindaddr, "192.168.1.2:5070".parse().unwrap());
+        assert_eq!(c.general.tcpbindaddr, "192.168.1.2:5070".parse().unwrap());
+        let (c, _) = ok("[general]\nudpbindaddr=::\n");
+        assert_eq!(c.general.udpbindaddr, "[::]:5060".parse().unwrap());
+    }
+
+    #[test]
+    fn sipconf_every_peer_option() {
+        let (c, w) = ok("[general]\n\
+             [trunk]\ntype=peer\nhost=198.51.100.9\nport=5080\nsecret=s\nmd5secret=abc\n\
+             remotesecret=r\ndefaultuser=du\nfromuser=fu\nfromdomain=fd.example\ncontext=ctx\n\
+             callerid=Bob Smith <+15551234>\nmailbox=100@vm,200\nqualify=500\n\
+             insecure=port,invite\npermit=10.0.0.0/8\ndeny=10.1.0.0/255.255.0.0\nacl=office\n\
+             disallow=all\nallow=g722\ndtmfmode=inband\nnat=no\ncall-limit=2\n\
+             outofcall_message_context=m\nlanguage=de\naccountcode=a1\n\
+             [u]\ntype=user\nusername=legacy\ninsecure=very\nqualify=no\ndtmfmode=auto\n\
+             callerid=5551000\n");
+        assert!(w.is_empty(), "{w:?}");
+        let p = &c.peers["trunk"];
+        assert_eq!(p.kind, PeerType::Peer);
+        assert!(p.is_peer() && !p.is_user());
+        assert_eq!(p.host, Host::Ip(ip("198.51.100.9")));
+        assert_eq!(p.port, Some(5080));
+        assert_eq!(p.secret.as_deref(), Some("s"));
+        assert_eq!(p.md5secret.as_deref(), Some("abc"));
+        assert_eq!(p.remotesecret.as_deref(), Some("r"));
+        assert_eq!(p.defaultuser.as_deref(), Some("du"));
+        assert_eq!(p.fromuser.as_deref(), Some("fu"));
+        assert_eq!(p.fromdomain.as_deref(), Some("fd.example"));
+        assert_eq!(p.context, "ctx");
+        assert_eq!(
+            p.callerid,
+            Some(CallerId {
+                name: Some("Bob Smith".into()),
+                number: Some("+15551234".into())
+            })
+        );
+        assert_eq!(
+            p.mailboxes,
+            [
+                Mailbox {
+                    mailbox: "100".into(),
+                    context: "vm".into()
+                },
+                Mailbox {
+                    mailbox: "200".into(),
+                    context: "default".into()
+                }
+            ]
+        );
+        assert_eq!(p.qualify, Qualify::MaxMs(500));
+        assert_eq!(
+            p.insecure,
+            Insecure {
+                port: true,
+                invite: true
+            }
+        );
+        assert_eq!(p.acl.len(), 2);
+        assert_eq!(p.named_acls, ["office"]);
+        assert_eq!(p.codecs, ["g722"]);
+        assert_eq!(p.dtmfmode, DtmfMode::Inband);
+        assert_eq!(p.nat, Nat::NO);
+        assert_eq!(p.call_limit, Some(2));
+        assert_eq!(p.outofcall_message_context.as_deref(), Some("m"));
+        assert_eq!(p.language.as_deref(), Some("de"));
+        assert_eq!(p.accountcode.as_deref(), Some("a1"));
+        let u = &c.peers["u"];
+        assert_eq!(u.kind, PeerType::User);
+        assert_eq!(u.defaultuser.as_deref(), Some("legacy"));
+        assert!(u.insecure.port && u.insecure.invite);
+        assert_eq!(u.qualify, Qualify::Off);
+        assert_eq!(u.dtmfmode, DtmfMode::Auto);
+        assert_eq!(
+            u.callerid,
+            Some(CallerId {
+                name: None,
+                number: Some("5551000".into())
+            })
+        );
+    }
+
+    #[test]
+    fn sipconf_nat_values() {
+        let nat = |v: &str| {
+            let (c, w) = ok(&format!("[general]\nnat={v}\n"));
+            (c.general.nat, w.len())
+        };
+        assert_eq!(nat("no"), (Nat::NO, 0));
+        assert_eq!(nat("never"), (Nat::NO, 0));
+        assert_eq!(nat("auto_force_rport"), (Nat::default(), 0));
+        let (n, _) = nat("auto_comedia,auto_force_rport");
+        assert!(n.auto_comedia && n.auto_force_rport && !n.force_rport);
+        let (n, w) = nat("yes");
+        assert!(n.force_rport && n.comedia && w == 1);
+        let (n, w) = nat("route");
+        assert!(n.force_rport && !n.comedia && w == 1);
+        let e = errs("[general]\nnat=sometimes\n");
+        assert!(e[0].contains("sip.conf:2:1") && e[0].contains("expected no, force_rport"));
+    }
+
+    #[test]
+    fn sipconf_insecure_values() {
+        let ins = |v: &str| {
+            ok(&format!("[p]\ntype=peer\nhost=h\ninsecure={v}\n"))
+                .0
+                .peers["p"]
+                .insecure
+        };
+        assert_eq!(
+            ins("port"),
+            Insecure {
+                port: true,
+                invite: false
+            }
+        );
+        assert_eq!(
+            ins("invite"),
+            Insecure {
+                port: false,
+                invite: true
+            }
+        );
+        assert_eq!(
+            ins("yes"),
+            Insecure {
+                port: true,
+                invite: true
+            }
+        );
+        assert_eq!(ins("no"), Insecure::default());
+    }
+
+    #[test]
+    fn sipconf_unknown_options_warn() {
+        let (c, w) =
+            ok("[general]\nsrvlookup=yes\n[p]\ntype=friend\nhost=dynamic\ndirectmedia=no\n");
+        assert_eq!(c.peers.len(), 1);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("sip.conf:2:1:") && w[0].contains("'srvlookup'"));
+        assert!(w[1].starts_with("sip.conf:6:1:") && w[1].contains("'directmedia'"));
+        // Missing type: skipped with a warning, like chan_sip.
+        let (c, w) = ok("[notype]\nhost=dynamic\n");
+        assert!(c.peers.is_empty());
+        assert!(w[0].contains("lacks type"));
+    }
+
+    #[test]
+    fn sipconf_errors_have_locations() {
+        let e = errs(
+            "[general]\nbindport=fivethousand\nudpbindaddr=1.2.3:5060\n\
+                      [p]\ntype=peer\nhost=h\nport=99999\n  permit = 10.0.0.300/8\n\
+                      dtmfmode=morse\nqualify=maybe\ncall-limit=-1\n\
+                      [q]\ntype=phone\n",
+        );
+        assert_eq!(e.len(), 8, "{e:#?}");
+        assert!(e[0].starts_with("sip.conf:2:1: bindport:") && e[0].contains("port number"));
+        assert!(e[1].starts_with("sip.conf:3:1: udpbindaddr:") && e[1].contains("ip[:port]"));
+        assert!(e[2].starts_with("sip.conf:7:1: port:"));
+        assert!(e[3].starts_with("sip.conf:8:3: permit:") && e[3].contains("IP address"));
+        assert!(e[4].starts_with("sip.conf:9:1: dtmfmode:") && e[4].contains("rfc2833"));
+        assert!(e[5].starts_with("sip.conf:10:1: qualify:"));
+        assert!(e[6].starts_with("sip.conf:11:1: call-limit:"));
+        assert!(e[7].starts_with("sip.conf:13:1: type:") && e[7].contains("friend, peer or user"));
+        let e = errs("[general]\nregister => nohost\nregister => u@h~soon\n");
+        assert!(e[0].starts_with("sip.conf:2:1: register:") && e[0].contains("@host"));
+        assert!(e[1].starts_with("sip.conf:3:1: register:") && e[1].contains("expiry"));
+    }
+
+    #[test]
+    fn sipconf_acl_order() {
+        let peer = |rules: &str| {
+            let (c, _) = ok(&format!("[p]\ntype=peer\nhost=h\n{rules}"));
+            c.peers["p"].clone()
+        };
+        // No rules: allowed.
+        assert!(peer("").permits(ip("8.8.8.8")));
+        // Classic: deny all, then permit the LAN. The last matching rule wins.
+        let p = peer("deny=0.0.0.0/0.0.0.0\npermit=192.168.1.0/255.255.255.0\n");
+        assert!(p.permits(ip("192.168.1.20")));
+        assert!(!p.permits(ip("192.168.2.20")));
+        // Reversed order: the deny-all comes last and matches everything.
+        let p = peer("permit=192.168.1.0/24\ndeny=0.0.0.0/0\n");
+        assert!(!p.permits(ip("192.168.1.20")));
+        // A host inside a permitted net denied afterwards.
+        let p = peer("deny=0.0.0.0/0\npermit=10.0.0.0/8\ndeny=10.0.0.66\n");
+        assert!(p.permits(ip("10.0.0.65")));
+        assert!(!p.permits(ip("10.0.0.66")));
+        assert!(!p.permits(ip("11.0.0.1")));
+        // Comma lists and negation.
+        let p = peer("deny=!10.0.0.0/8\n");
+        assert!(p.permits(ip("10.1.1.1")));
+        assert!(!p.permits(ip("172.16.0.1")));
+        let p = peer("deny=0.0.0.0/0\npermit=10.0.0.1,10.0.0.2\n");
+        assert!(p.permits(ip("10.0.0.2")) && !p.permits(ip("10.0.0.3")));
+        // IPv6 rules do not match IPv4 addresses; v4-mapped v6 matches v4 rules.
+        let p = peer("deny=::/0\npermit=2001:db8::/32\n");
+        assert!(p.permits(ip("2001:db8::1")));
+        assert!(!p.permits(ip("2001:db9::1")));
+        assert!(p.permits(ip("1.2.3.4")));
+        let p = peer("deny=1.2.3.4\n");
+        assert!(!p.permits(ip("::ffff:1.2.3.4")));
+    }
+
+    #[test]
+    fn sipconf_codec_ops() {
+        let codecs = |general: &str, peer: &str| {
+            let (c, w) = ok(&format!(
+                "[general]\n{general}[p]\ntype=peer\nhost=h\n{peer}"
+            ));
+            (c.peers["p"].codecs.clone(), w)
+        };
+        let (c, _) = codecs("", "");
+        assert_eq!(c, ["ulaw", "alaw", "gsm", "h263"]);
+        let (c, _) = codecs("disallow=all\nallow=alaw\n", "allow=ulaw\n");
+        assert_eq!(c, ["alaw", "ulaw"]);
+        let (c, _) = codecs("", "disallow=all\nallow=g729,ulaw\nallow=alaw\n");
+        assert_eq!(c, ["g729", "ulaw", "alaw"]);
+        let (c, _) = codecs("", "disallow=gsm,h263\n");
+        assert_eq!(c, ["ulaw", "alaw"]);
+        let (c, _) = codecs("", "allow=ulaw\n"); // already present: keeps its place
+        assert_eq!(c, ["ulaw", "alaw", "gsm", "h263"]);
+        let (c, _) = codecs("", "disallow=all\nallow=ULAW:20\nallow=!ulaw,alaw\n");
+        assert_eq!(c, ["alaw"]);
+        let (c, _) = codecs("", "disallow=all\nallow=all\n");
+        assert_eq!(c.len(), AUDIO_CODECS.len());
+        assert_eq!(c[0], "g723");
+        let (c, w) = codecs("", "disallow=all\nallow=ulaw,nosuchcodec\n");
+        assert_eq!(c, ["ulaw"]);
+        assert!(w[0].starts_with("sip.conf:6:1:") && w[0].contains("'nosuchcodec'"));
+    }
+
+    #[test]
+    fn sipconf_host_and_misc() {
+        let (c, w) = ok(
+            "[a]\ntype=friend\nhost=[2001:db8::5]\n[b]\ntype=peer\n[b2]\ntype=peer\nhost=dynamic\n",
+        );
+        assert_eq!(c.peers["a"].host, Host::Ip(ip("2001:db8::5")));
+        assert_eq!(c.peers["b"].host, Host::Dynamic);
+        assert!(w.iter().any(|w| w.contains("'b' has no host")));
+        let e = errs("[a]\ntype=peer\nhost=bad host!\n");
+        assert!(e[0].starts_with("sip.conf:3:1: host:"));
+        let e = errs("[general]\nminexpiry=100\nmaxexpiry=50\n");
+        assert!(e[0].contains("minexpiry (100) must not exceed maxexpiry (50)"));
+        assert_eq!(CallerId::parse("\"\" <100>").name, None);
+        let (c, _) = ok(
+            "[t]\ntype=peer\nhost=sip.example.com:5080\n[v6]\ntype=peer\nhost=[2001:db8::1]:5070\n",
+        );
+        assert_eq!(c.peers["t"].host, Host::Name("sip.example.com".into()));
+        assert_eq!(c.peers["t"].port, Some(5080));
+        assert_eq!(c.peers["v6"].host, Host::Ip(ip("2001:db8::1")));
+        assert_eq!(c.peers["v6"].port, Some(5070));
+        assert_eq!(c.peer("T").map(|p| p.name.as_str()), Some("t"));
+        assert!(c.peer("nope").is_none());
+        let e = errs("[a]\ntype=peer\nhost=h:notaport\n");
+        assert!(e[0].starts_with("sip.conf:3:1: host:") && e[0].contains("port"));
+        assert_eq!(
+            CallerId::parse("Reception").name.as_deref(),
+            Some("Reception")
+        );
+    }
+}
