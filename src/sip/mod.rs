@@ -11,4 +11,6 @@
 //! PBX core's job, reached through the channel driver interface.
 
 pub mod auth;
+pub mod message;
 pub mod registrar;
+pub mod uri;
