@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 
 use crate::sip::auth::{self, DigestCredentials};
 use crate::sip::uri::{
-    parse_header_params, parse_hostport, split_commas, NameAddr, Params, SipUri,
+    parse_header_params, parse_hostport, split_commas, NameAddr, Params, SipUri, UriError,
 };
 
 /// Largest header section accepted (start line + headers), in bytes.
@@ -108,6 +108,8 @@ fn is_token(s: &str) -> bool {
         })
 }
 
+const UNSUPPORTED_SCHEME: &str = "Unsupported URI Scheme";
+
 /// Why a message could not be parsed, and what the transport should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
@@ -128,9 +130,14 @@ impl ParseError {
         ParseError::Malformed { is_request, reason }
     }
 
-    /// The response a transport should send (`(400, reason)`), or `None` to drop the message.
+    /// The response a transport should send (`(400, reason)`, or 416 for a Request-URI scheme
+    /// other than sip/sips/tel), or `None` to drop the message.
     pub fn status(&self) -> Option<(u16, &'static str)> {
         match self {
+            ParseError::Malformed {
+                is_request: true,
+                reason: UNSUPPORTED_SCHEME,
+            } => Some((416, UNSUPPORTED_SCHEME)),
             ParseError::Malformed {
                 is_request: true,
                 reason,
@@ -769,7 +776,10 @@ fn parse_inner(
     let body = rest[..body_len].to_vec();
     let msg = match start {
         StartLine::Request(method, uri) => {
-            let uri = SipUri::parse(&uri).map_err(|_| bad("Bad Request-URI"))?;
+            let uri = SipUri::parse(&uri).map_err(|e| match e {
+                UriError::Scheme => bad(UNSUPPORTED_SCHEME),
+                _ => bad("Bad Request-URI"),
+            })?;
             SipMessage::Request {
                 method,
                 uri,

@@ -325,7 +325,7 @@ fn malformed_requests_get_400() {
         ("Max-Forwards: 70", "Max-Forwards: lots", "Bad Max-Forwards"),
         (
             "REGISTER sip:example.com",
-            "REGISTER http://example.com",
+            "REGISTER sip:exa<mple.com",
             "Bad Request-URI",
         ),
         (
@@ -338,6 +338,14 @@ fn malformed_requests_get_400() {
         let e = err(REGISTER.replace(from, to).as_bytes());
         assert_eq!(e.status(), Some((400, *reason)), "{to}");
     }
+    let e = err(REGISTER
+        .replace("REGISTER sip:", "REGISTER mailto:")
+        .as_bytes());
+    assert_eq!(e.status(), Some((416, "Unsupported URI Scheme")));
+    let e = err(REGISTER
+        .replace("REGISTER sip:", "REGISTER mailto:")
+        .as_bytes());
+    assert_eq!(e.status(), Some((416, "Unsupported URI Scheme")));
     // No blank line after the headers.
     let e = err(REGISTER.trim_end().as_bytes());
     assert_eq!(e.status().map(|s| s.0), Some(400));
