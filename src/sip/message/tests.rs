@@ -514,3 +514,88 @@ fn register_parse_speed() {
     }
     eprintln!("typed REGISTER parse: {:?}/msg", t.elapsed() / n);
 }
+
+#[test]
+fn fuzz_seeds_parse() {
+    for seed in [
+        &include_bytes!("../../../fuzz/seeds/sip_parse/register.sip")[..],
+        include_bytes!("../../../fuzz/seeds/sip_parse/three_vias.sip"),
+        include_bytes!("../../../fuzz/seeds/sip_parse/invite_sdp.sip"),
+    ] {
+        stable(&parse(seed).unwrap());
+    }
+}
+
+/// Simplified RFC 4475 torture cases (§3.1.1.x valid, §3.1.2.x invalid).
+#[test]
+fn rfc4475_selection() {
+    // intmeth: extension method and a URI whose userinfo holds '?', ',', ';' and ':'.
+    let uri = "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com";
+    let meth = "!interesting-Method0123456789_*+`.%indeed'~";
+    let m = p(&format!(
+        "{meth} {uri} SIP/2.0\r\nVia: SIP/2.0/TCP host1.example.com;branch=z9hG4bK-.!%66*_+`'~\r\n\
+To: \"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7F\" <sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*@example.com>\r\n\
+From: token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;fromParam''~+*_!.-%=\"\u{440}\u{430}\u{431}\u{43e}\u{442}\u{430}\u{44e}\u{449}\u{438}\u{439}\";tag=_token~1'+`*%!-.\r\n\
+Call-ID: intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}}{{\r\nCSeq: 139122385 !interesting-Method0123456789_*+`.%indeed'~\r\n\
+Max-Forwards: 255\r\nextensionHeader-!.%*+_`'~: \u{ef}\u{bb}\u{bf}\u{5927}\u{505c}\u{96fb}\r\nContent-Length: 0\r\n\r\n"
+    ));
+    let SipMessage::Request {
+        method, uri: ruri, ..
+    } = &m
+    else {
+        panic!()
+    };
+    assert_eq!(method.as_str(), meth);
+    assert_eq!(ruri.to_string(), uri);
+    assert_eq!(
+        ruri.user.as_deref(),
+        Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
+    );
+    assert_eq!(
+        m.from().unwrap().display_name().as_deref(),
+        Some("token1~` token2'+_ token3*%!.-")
+    );
+    assert_eq!(m.from().unwrap().tag(), Some("_token~1'+`*%!-."));
+    assert_eq!(m.to().unwrap().uri.host, "example.com");
+    stable(&m);
+
+    // lwsdisp: no space between display name and '<'.
+    let m = p(&REGISTER.replace(
+        "From: <sip:john.doe@example.com>;tag=456248",
+        "From: caller<sip:caller@example.com>;tag=323",
+    ));
+    assert_eq!(m.from().unwrap().display_name().as_deref(), Some("caller"));
+
+    // escnull: escaped NUL in the user part is kept verbatim.
+    let m = p(&REGISTER.replace(
+        "To: <sip:john.doe@example.com>",
+        "To: sip:null-%00-null@example.com",
+    ));
+    assert_eq!(m.to().unwrap().uri.user.as_deref(), Some("null-%00-null"));
+    stable(&m);
+
+    // mcl01: conflicting Content-Length values.
+    let e = err(REGISTER
+        .replace(
+            "Content-Length: 0\r\n",
+            "Content-Length: 0\r\nl: 5\r\n\r\nhello",
+        )
+        .as_bytes());
+    assert_eq!(e.status(), Some((400, "Conflicting Content-Length")));
+
+    // dblreq-like: two messages in one datagram; the Content-Length ends the first.
+    let two = format!("{REGISTER}{REGISTER}");
+    let m = p(&two);
+    assert!(m.body().is_empty());
+
+    // Negative / huge Content-Length and Max-Forwards overflow.
+    for (a, b) in [
+        ("Content-Length: 0", "Content-Length: 9999999999999"),
+        ("Max-Forwards: 70", "Max-Forwards: 99999999999999"),
+    ] {
+        assert_eq!(
+            err(REGISTER.replace(a, b).as_bytes()).status().map(|s| s.0),
+            Some(400)
+        );
+    }
+}
