@@ -5,14 +5,16 @@
 //! midpoint of the quantisation interval scaled back to 16 bits (the classic Sun `g711.c` values,
 //! which Asterisk also uses).
 //!
-//! Decoding is a 256-entry table built at compile time. Encoding uses a segment search (a
-//! `leading_zeros` computation, no table), which is exact and cheap.
+//! Decoding is a 256-entry table built at compile time with `const fn`. Encoding uses a segment
+//! search (one `leading_zeros`, no table), which is exact and cheap.
 //!
 //! Conventions: µ-law 0xFF decodes to 0 and 0x7F to 0 too ("negative zero"); encoding 0 gives
 //! 0xFF, so 0x7F is the one code that does not survive `encode(decode(c))`. A-law has no exact
-//! zero: 0xD5 decodes to +8 and 0x55 to -8. Transcoding µ-law↔A-law uses tables built by going
-//! through linear PCM, which matches the ITU reference `ulaw2alaw`/`alaw2ulaw` behaviour within
-//! one quantisation step.
+//! zero: 0xD5 decodes to +8 and 0x55 to -8.
+//!
+//! Direct µ-law↔A-law transcoding uses the tables of G.711 itself (Tables 3 and 4, as in the
+//! reference `ulaw2alaw`/`alaw2ulaw`), built at compile time from the runs of the standard's
+//! table. They are sign-symmetric and differ from "decode, then re-encode" by at most one step.
 
 const ULAW_BIAS: i32 = 0x84;
 const ULAW_CLIP: i32 = 32635;
@@ -113,11 +115,49 @@ pub const fn alaw_encode_one(sample: i16) -> u8 {
     aval ^ mask
 }
 
+/// ITU-T G.711 Table 3 (µ-law → A-law), per magnitude: µ-law magnitude `j` (0 = smallest, i.e.
+/// `!code & 0x7F`) → A-law magnitude (0 = smallest, i.e. `(code ^ 0x55) & 0x7F`). Written as the
+/// runs of the standard's table.
+const fn itu_u2a_mag(j: u8) -> u8 {
+    match j {
+        0..=15 => j / 2,
+        16..=31 => j - 8,
+        32..=35 => 24 + 2 * (j - 32),
+        36..=47 => j - 4,
+        48 => 45,
+        49..=63 => j - 2,
+        64..=79 => j - 1,
+        _ => j,
+    }
+}
+
+/// ITU-T G.711 Table 4 (A-law → µ-law), per magnitude (same conventions as [`itu_u2a_mag`]).
+const fn itu_a2u_mag(i: u8) -> u8 {
+    match i {
+        0..=7 => 2 * i + 1,
+        8..=23 => i + 8,
+        24..=31 => 32 + (i - 24) / 2,
+        32..=43 => i + 4,
+        44..=47 => 48 + (i - 44) / 2,
+        48..=61 => i + 2,
+        62 | 63 => 64,
+        64..=78 => i + 1,
+        _ => i,
+    }
+}
+
 const fn build_ulaw2alaw() -> [u8; 256] {
     let mut t = [0u8; 256];
     let mut i = 0;
     while i < 256 {
-        t[i] = alaw_encode_one(ulaw_decode_one(i as u8));
+        let u = i as u8;
+        let mag = itu_u2a_mag(!u & 0x7F);
+        // µ-law sign bit set = positive; A-law positive codes are 0x80 | … after the 0x55 mask.
+        t[i] = if u & 0x80 != 0 {
+            0xD5 ^ mag
+        } else {
+            0x55 ^ mag
+        };
         i += 1;
     }
     t
@@ -127,15 +167,25 @@ const fn build_alaw2ulaw() -> [u8; 256] {
     let mut t = [0u8; 256];
     let mut i = 0;
     while i < 256 {
-        t[i] = ulaw_encode_one(alaw_decode_one(i as u8));
+        let a = i as u8;
+        let mag = itu_a2u_mag((a ^ 0x55) & 0x7F);
+        t[i] = if a & 0x80 != 0 {
+            0xFF ^ mag
+        } else {
+            0x7F ^ mag
+        };
         i += 1;
     }
     t
 }
 
-/// µ-law code → A-law code (through linear PCM).
+/// µ-law code → A-law code, ITU-T G.711 Table 3 (the `ulaw2alaw` of the reference code).
+///
+/// This is not the same as decoding to linear and re-encoding (what Asterisk's `codec_a_mu`
+/// does): for 40 codes near segment boundaries and for small negative values the standard picks
+/// the neighbouring code, one quantisation step away, so that the conversion is symmetric in sign.
 pub static ULAW_TO_ALAW: [u8; 256] = build_ulaw2alaw();
-/// A-law code → µ-law code (through linear PCM).
+/// A-law code → µ-law code, ITU-T G.711 Table 4 (the reference `alaw2ulaw`).
 pub static ALAW_TO_ULAW: [u8; 256] = build_alaw2ulaw();
 
 /// Decode a µ-law buffer into linear samples.
@@ -252,35 +302,86 @@ mod tests {
     }
 
     #[test]
+    fn transcoding_known_values() {
+        assert_eq!(ULAW_TO_ALAW[0xFF], 0xD5);
+        assert_eq!(ULAW_TO_ALAW[0x7F], 0x55); // negative zero stays negative
+        assert_eq!(ULAW_TO_ALAW[0x80], 0xAA);
+        assert_eq!(ULAW_TO_ALAW[0x00], 0x2A);
+        assert_eq!(ULAW_TO_ALAW[0xA0], 0x8A);
+        assert_eq!(ULAW_TO_ALAW[0xDC], 0xCB);
+        assert_eq!(ALAW_TO_ULAW[0xD5], 0xFE);
+        assert_eq!(ALAW_TO_ULAW[0x55], 0x7E);
+        assert_eq!(ALAW_TO_ULAW[0xAA], 0x80);
+        assert_eq!(ALAW_TO_ULAW[0x2A], 0x00);
+        assert_eq!(ALAW_TO_ULAW[0x8A], 0xA0);
+        assert_eq!(ALAW_TO_ULAW[0xC9], 0xDD);
+    }
+
+    #[test]
     fn transcoding_consistency() {
+        // One quantisation step of either law at this magnitude, with slack near zero.
+        let step = |v: i32| v.abs() / 16 + 16;
         for c in 0..=255u8 {
             let a = ULAW_TO_ALAW[c as usize];
             let lin_u = ULAW_TO_LINEAR[c as usize] as i32;
             let lin_a = ALAW_TO_LINEAR[a as usize] as i32;
+            // Sign preserved (µ-law ±0 → A-law ±8), within one step of the direct linear route.
+            assert_eq!(c & 0x80 != 0, lin_a > 0, "u {c:#04x}");
+            let via = ALAW_TO_LINEAR[alaw_encode_one(lin_u as i16) as usize] as i32;
             assert!(
-                (lin_u - lin_a).abs() <= (lin_u.abs() >> 4).max(16) + 8,
-                "u {c:#04x}"
+                (lin_a - via).abs() <= step(lin_u),
+                "u {c:#04x}: {lin_a} vs {via}"
             );
-            // Sign is preserved.
-            assert!(lin_u == 0 || (lin_u > 0) == (lin_a > 0));
+            assert!((lin_u - lin_a).abs() <= step(lin_u), "u {c:#04x}");
         }
         for c in 0..=255u8 {
             let u = ALAW_TO_ULAW[c as usize];
             let lin_a = ALAW_TO_LINEAR[c as usize] as i32;
             let lin_u = ULAW_TO_LINEAR[u as usize] as i32;
+            assert_eq!(c & 0x80 != 0, u & 0x80 != 0, "a {c:#04x}");
             assert!(
-                (lin_u - lin_a).abs() <= (lin_a.abs() >> 4).max(8) + 8,
-                "a {c:#04x}"
+                (lin_u - lin_a).abs() <= step(lin_a),
+                "a {c:#04x}: {lin_a} → {lin_u}"
             );
         }
-        // Silence maps to silence.
-        assert_eq!(ULAW_TO_ALAW[0xFF], 0xD5);
-        assert_eq!(ALAW_TO_ULAW[0xD5], 0xFE); // A-law has no zero: +8 → µ-law +8
-                                              // µ-law → A-law → µ-law is stable after one round (idempotent projection).
-        for c in 0..=255u8 {
-            let once = ALAW_TO_ULAW[ULAW_TO_ALAW[c as usize] as usize];
-            let twice = ALAW_TO_ULAW[ULAW_TO_ALAW[once as usize] as usize];
-            assert_eq!(once, twice);
+        // Symmetry: the tables treat positive and negative values alike.
+        for c in 0..=127u8 {
+            assert_eq!(
+                ULAW_TO_ALAW[c as usize] ^ 0x80,
+                ULAW_TO_ALAW[(c | 0x80) as usize]
+            );
+            assert_eq!(
+                ALAW_TO_ULAW[c as usize] ^ 0x80,
+                ALAW_TO_ULAW[(c | 0x80) as usize]
+            );
+        }
+        // Tandem conversions are transparent except where one law is coarser: A→µ→A changes
+        // exactly 16 codes, µ→A→µ the 16 smallest odd magnitudes (µ-law is finer near zero).
+        let a_u_a: Vec<u8> = (0..=255u8)
+            .filter(|&a| ULAW_TO_ALAW[ALAW_TO_ULAW[a as usize] as usize] != a)
+            .collect();
+        assert_eq!(
+            a_u_a,
+            [
+                0x1A, 0x48, 0x4A, 0x4C, 0x4E, 0x6B, 0x79, 0x7B, 0x9A, 0xC8, 0xCA, 0xCC, 0xCE, 0xEB,
+                0xF9, 0xFB
+            ]
+        );
+        let u_a_u: Vec<u8> = (0..=255u8)
+            .filter(|&u| ALAW_TO_ULAW[ULAW_TO_ALAW[u as usize] as usize] != u)
+            .collect();
+        assert_eq!(
+            u_a_u,
+            [
+                0x71, 0x73, 0x75, 0x77, 0x79, 0x7B, 0x7D, 0x7F, 0xF1, 0xF3, 0xF5, 0xF7, 0xF9, 0xFB,
+                0xFD, 0xFF
+            ]
+        );
+        // Both tables are monotonic in the decoded value.
+        for c in 0x80..=0xFEu8 {
+            // Positive µ-law codes decrease in magnitude as the code grows.
+            let (x, y) = (ULAW_TO_ALAW[c as usize], ULAW_TO_ALAW[c as usize + 1]);
+            assert!(ALAW_TO_LINEAR[x as usize] >= ALAW_TO_LINEAR[y as usize]);
         }
     }
 
