@@ -76,6 +76,9 @@ pub static ULAW_TO_LINEAR: [i16; 256] = build_ulaw_table();
 pub static ALAW_TO_LINEAR: [i16; 256] = build_alaw_table();
 
 /// Encode one linear sample to µ-law.
+///
+/// G.711 quantises 14-bit samples; a 16-bit sample `x` is treated as the 14-bit value `x / 4`
+/// (magnitude-based, so the encoding is exactly sign-symmetric, as in Asterisk's `AST_LIN2MU`).
 pub const fn ulaw_encode_one(sample: i16) -> u8 {
     let mut pcm = sample as i32;
     let mask: u8 = if pcm < 0 {
@@ -95,6 +98,9 @@ pub const fn ulaw_encode_one(sample: i16) -> u8 {
 }
 
 /// Encode one linear sample to A-law.
+///
+/// G.711 quantises 13-bit samples: `x >> 3`, with negative values mapped by one's complement
+/// (A-law has no zero level; its decision levels are symmetric about -0.5 in 13-bit units).
 pub const fn alaw_encode_one(sample: i16) -> u8 {
     let mut pcm = (sample as i32) >> 3; // 13-bit
     let mask: u8 = if pcm >= 0 {
@@ -285,6 +291,19 @@ mod tests {
                 c,
                 "code {c:#04x}"
             );
+        }
+    }
+
+    #[test]
+    fn encoders_are_sign_symmetric_on_their_native_grid() {
+        for n in 1..=8191i32 {
+            let x = (n * 4) as i16;
+            assert_eq!(ulaw_encode_one(x) ^ 0x80, ulaw_encode_one(-x), "µ {x}");
+        }
+        for n in 0..=4095i32 {
+            // 13-bit n ≥ 0 and its mirror -n-1 land on mirrored codes.
+            let (p, m) = ((n * 8) as i16, (-(n + 1) * 8) as i16);
+            assert_eq!(alaw_encode_one(p) ^ 0x80, alaw_encode_one(m), "A {n}");
         }
     }
 

@@ -291,7 +291,8 @@ impl Drop for WavWriter {
 
 /// Fix the RIFF and data chunk sizes of a WAV file whose writer never finalised (or which was
 /// truncated). The data chunk is taken to run to the end of the file; a trailing partial sample
-/// is cut off. Returns the data size in bytes.
+/// is cut off. Returns the data size in bytes. The data chunk header must lie within the first
+/// 64 KiB of the file.
 pub fn repair(path: &Path) -> Result<u32, WavError> {
     let mut file = OpenOptions::new().read(true).write(true).open(path)?;
     let len = file.metadata()?.len();
