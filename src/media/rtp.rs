@@ -470,6 +470,96 @@ impl ReportBlock {
     }
 }
 
+/// Receiver-side statistics of one source for RTCP reception reports (RFC 3550 A.3, A.8):
+/// extended highest sequence number, cumulative and fractional loss, interarrival jitter.
+#[derive(Debug, Clone, Default)]
+pub struct ReceptionStats {
+    base_seq: u64,
+    max_seq: Option<u64>,
+    received: u64,
+    expected_prior: u64,
+    received_prior: u64,
+    /// Previous (arrival − RTP timestamp) transit, in timestamp units.
+    transit: Option<i64>,
+    /// Jitter estimate ×16 (RFC 3550 A.8 fixed-point form).
+    jitter_q4: u64,
+}
+
+impl ReceptionStats {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Record one packet. `arrival` is the arrival time in RTP timestamp units (e.g. elapsed
+    /// microseconds × clock rate / 10^6 since any fixed origin), wrapping allowed.
+    pub fn on_packet(&mut self, sequence: u16, timestamp: u32, arrival: u32) {
+        let ext = match self.max_seq {
+            None => {
+                self.base_seq = (1 << 16) | sequence as u64;
+                self.base_seq
+            }
+            Some(max) => {
+                let cand = (max & !0xFFFF) | sequence as u64;
+                [cand, cand + (1 << 16), cand.saturating_sub(1 << 16)]
+                    .into_iter()
+                    .min_by_key(|c| c.abs_diff(max))
+                    .unwrap_or(cand)
+            }
+        };
+        self.max_seq = Some(self.max_seq.map_or(ext, |m| m.max(ext)));
+        self.received += 1;
+        let transit = arrival.wrapping_sub(timestamp) as i32 as i64;
+        if let Some(prev) = self.transit {
+            let d = (transit - prev).unsigned_abs();
+            // J += (|D| - J) / 16, kept scaled by 16.
+            self.jitter_q4 = self.jitter_q4 + d - ((self.jitter_q4 + 8) >> 4);
+        }
+        self.transit = Some(transit);
+    }
+
+    /// Interarrival jitter in timestamp units.
+    pub fn jitter(&self) -> u32 {
+        (self.jitter_q4 >> 4).min(u32::MAX as u64) as u32
+    }
+
+    /// Packets expected so far (from the first to the highest sequence number).
+    pub fn expected(&self) -> u64 {
+        self.max_seq.map_or(0, |m| m - self.base_seq + 1)
+    }
+
+    /// Packets lost so far (negative when duplicates outnumber losses).
+    pub fn cumulative_lost(&self) -> i64 {
+        self.expected() as i64 - self.received as i64
+    }
+
+    /// A report block for `ssrc`; also starts a new interval for the fraction lost.
+    /// `last_sr`/`delay_since_last_sr` are left for the caller to fill in.
+    pub fn report_block(&mut self, ssrc: u32) -> ReportBlock {
+        let expected = self.expected();
+        let expected_interval = expected - self.expected_prior;
+        let received_interval = self.received - self.received_prior;
+        self.expected_prior = expected;
+        self.received_prior = self.received;
+        let lost_interval = expected_interval as i64 - received_interval as i64;
+        let fraction_lost = if expected_interval == 0 || lost_interval <= 0 {
+            0
+        } else {
+            ((lost_interval << 8) / expected_interval as i64).min(255) as u8
+        };
+        ReportBlock {
+            ssrc,
+            fraction_lost,
+            cumulative_lost: self
+                .cumulative_lost()
+                .clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+            extended_highest_sequence: self.max_seq.map_or(0, |m| (m - (1 << 16)) as u32),
+            jitter: self.jitter(),
+            last_sr: 0,
+            delay_since_last_sr: 0,
+        }
+    }
+}
+
 /// Seconds between the NTP epoch (1900) and the Unix epoch (1970).
 pub const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
 
@@ -722,6 +812,31 @@ mod tests {
         assert_eq!(jb.stats.resyncs, 1);
         let out = drain(&mut jb, t, 40, 1);
         assert_eq!(seqs(&out), vec![Some(30000)]);
+    }
+
+    #[test]
+    fn reception_stats_loss_wrap_and_jitter() {
+        let mut st = ReceptionStats::new();
+        // Perfectly paced stream: no jitter.
+        for seq in [65533u16, 65534, 65535, 0, 2, 3] {
+            let ts = (u32::MAX - 300).wrapping_add(160 * seq.wrapping_sub(65533) as u32); // wraps too
+            st.on_packet(seq, ts, ts.wrapping_add(5000));
+        }
+        assert_eq!(st.expected(), 7);
+        assert_eq!(st.cumulative_lost(), 1);
+        assert_eq!(st.jitter(), 0);
+        let rb = st.report_block(77);
+        assert_eq!(rb.extended_highest_sequence, (1 << 16) | 3);
+        assert_eq!((rb.cumulative_lost, rb.fraction_lost), (1, 36)); // 1/7 × 256
+        let rb = st.report_block(77);
+        assert_eq!(rb.fraction_lost, 0);
+        // Arrivals alternating 80 units early/late converge towards a jitter of 160.
+        let mut st = ReceptionStats::new();
+        for i in 0..400u32 {
+            let off = if i % 2 == 0 { 0 } else { 160 };
+            st.on_packet(i as u16, i * 160, i * 160 + off);
+        }
+        assert!((150..=160).contains(&st.jitter()), "{}", st.jitter());
     }
 
     #[test]
