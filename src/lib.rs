@@ -14,5 +14,6 @@ pub mod config;
 pub mod daemon;
 pub mod dialplan;
 pub mod funcs;
+pub mod media;
 pub mod pbx;
 pub mod sip;

@@ -1,0 +1,17 @@
+//! Media building blocks (issue 4): the audio a call carries, not the signalling that sets it up.
+//!
+//! Media is what callers hear and say: G.711 µ-law/A-law samples ([`g711`]), the RTP packets that
+//! carry them plus a small jitter buffer ([`rtp`]), RFC 4733 DTMF events ([`dtmf`]), and the sound
+//! files prompts are played from and recordings written to ([`wav`]). Internally audio is 8 kHz
+//! signed 16-bit linear PCM ("slin"); codecs convert at the edges.
+//!
+//! Like the `sip` module, everything here is a pure, socket-free state machine: time is passed in
+//! (`std::time::Instant` or sample counts), randomness (SSRC) is an argument, and there is no async
+//! runtime. The media module never touches SIP or the dialplan: SDP negotiation decides which payload
+//! types and addresses to use, and the PBX core decides what to play or record; this module only
+//! moves and converts audio.
+
+pub mod dtmf;
+pub mod g711;
+pub mod rtp;
+pub mod wav;
