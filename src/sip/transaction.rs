@@ -44,7 +44,8 @@
 //! `received`/`rport` response routing of §18.2.2 (a server transaction answers to the source
 //! address it was created with), and the merged-request check of §8.2.2.2.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -458,7 +459,7 @@ impl Transaction {
             }
         }
         if let Some(t) = self.retransmit_at.filter(|t| *t <= now) {
-            self.on_retransmit_timer(t);
+            self.on_retransmit_timer(t, now);
         }
         if self.timeout_at.is_some_and(|t| t <= now) {
             self.timeout_at = None;
@@ -470,7 +471,10 @@ impl Transaction {
         }
     }
 
-    fn on_retransmit_timer(&mut self, fired: Instant) {
+    /// Timer A, E or G fired (it was due at `fired`). The next one is due an interval after
+    /// `fired`, so the schedule does not drift with late calls; if that is already past (the
+    /// caller stalled), an interval after `now`, so a stall never bursts retransmissions.
+    fn on_retransmit_timer(&mut self, fired: Instant, now: Instant) {
         let msg = match (self.kind, self.state) {
             (Kind::ClientInvite, State::Calling) => {
                 self.interval *= 2;
@@ -493,7 +497,12 @@ impl Transaction {
         match msg {
             Some(m) => {
                 self.send(m);
-                self.retransmit_at = Some(fired + self.interval);
+                let next = fired + self.interval;
+                self.retransmit_at = Some(if next > now {
+                    next
+                } else {
+                    now + self.interval
+                });
             }
             None => self.retransmit_at = None,
         }
@@ -682,13 +691,29 @@ pub enum Incoming {
 }
 
 /// All transactions of an endpoint, keyed by [`TransactionKey`], with polled output.
+///
+/// Timers are kept in a min-heap of `(instant, transaction id)` with lazy invalidation: an
+/// entry counts only while it equals the transaction's currently scheduled instant, so
+/// [`TransactionTable::next_timeout`] and [`TransactionTable::handle_timeout`] cost
+/// O(log n) per timer instead of a scan of every transaction.
 #[derive(Debug)]
 pub struct TransactionTable {
     cfg: TimerConfig,
     cap: usize,
-    txs: HashMap<TransactionKey, Transaction>,
+    txs: HashMap<TransactionKey, Slot>,
+    ids: HashMap<u64, TransactionKey>,
+    heap: BinaryHeap<Reverse<(Instant, u64)>>,
+    next_id: u64,
     transmits: VecDeque<Transmit>,
     events: VecDeque<(TransactionKey, TxEvent)>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    tx: Transaction,
+    id: u64,
+    /// The instant of this transaction's live heap entry.
+    scheduled: Option<Instant>,
 }
 
 impl TransactionTable {
@@ -698,6 +723,9 @@ impl TransactionTable {
             cfg,
             cap,
             txs: HashMap::new(),
+            ids: HashMap::new(),
+            heap: BinaryHeap::new(),
+            next_id: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -712,7 +740,7 @@ impl TransactionTable {
     }
 
     pub fn get(&self, key: &TransactionKey) -> Option<&Transaction> {
-        self.txs.get(key)
+        self.txs.get(key).map(|s| &s.tx)
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -724,43 +752,85 @@ impl TransactionTable {
         self.events.pop_front()
     }
 
-    /// The earliest timer of any transaction.
-    pub fn next_timeout(&self) -> Option<Instant> {
-        self.txs
-            .values()
-            .filter_map(Transaction::poll_timeout)
-            .min()
+    /// Is this heap entry the live timer of a live transaction?
+    fn live(&self, at: Instant, id: u64) -> bool {
+        self.ids
+            .get(&id)
+            .and_then(|k| self.txs.get(k))
+            .is_some_and(|s| s.scheduled == Some(at))
     }
 
-    /// Move a transaction's output to the table queues; drop it once terminated.
+    /// The earliest timer of any transaction (stale heap entries are dropped on the way).
+    pub fn next_timeout(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((at, id))) = self.heap.peek() {
+            if self.live(at, id) {
+                return Some(at);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    fn insert(&mut self, key: TransactionKey, tx: Transaction) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.ids.insert(id, key.clone());
+        self.txs.insert(
+            key.clone(),
+            Slot {
+                tx,
+                id,
+                scheduled: None,
+            },
+        );
+        self.drain(&key);
+    }
+
+    /// Move a transaction's output to the table queues, reschedule its timer, and drop it once
+    /// terminated.
     fn drain(&mut self, key: &TransactionKey) {
-        let Some(t) = self.txs.get_mut(key) else {
+        let Some(s) = self.txs.get_mut(key) else {
             return;
         };
-        while let Some(x) = t.poll_transmit() {
+        while let Some(x) = s.tx.poll_transmit() {
             self.transmits.push_back(x);
         }
-        while let Some(e) = t.poll_event() {
+        while let Some(e) = s.tx.poll_event() {
             self.events.push_back((key.clone(), e));
         }
-        if t.is_terminated() {
+        if s.tx.is_terminated() {
+            let id = s.id;
             self.txs.remove(key);
+            self.ids.remove(&id);
+            return;
+        }
+        let next = s.tx.poll_timeout();
+        if next != s.scheduled {
+            s.scheduled = next;
+            if let Some(at) = next {
+                self.heap.push(Reverse((at, s.id)));
+            }
         }
     }
 
     /// Fire all timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<TransactionKey> = self
-            .txs
-            .iter()
-            .filter(|(_, t)| t.poll_timeout().is_some_and(|d| d <= now))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in due {
-            if let Some(t) = self.txs.get_mut(&k) {
-                t.handle_timeout(now);
+        while let Some(&Reverse((at, id))) = self.heap.peek() {
+            if at > now {
+                break;
             }
-            self.drain(&k);
+            self.heap.pop();
+            if !self.live(at, id) {
+                continue;
+            }
+            let Some(key) = self.ids.get(&id).cloned() else {
+                continue;
+            };
+            if let Some(s) = self.txs.get_mut(&key) {
+                s.scheduled = None;
+                s.tx.handle_timeout(now);
+            }
+            self.drain(&key);
         }
     }
 
@@ -780,10 +850,10 @@ impl TransactionTable {
         let Some(key) = TransactionKey::of(&msg, role) else {
             return Incoming::Invalid;
         };
-        if let Some(t) = self.txs.get_mut(&key) {
+        if let Some(s) = self.txs.get_mut(&key) {
             let r = match role {
-                Role::Server => t.handle_request(msg, now),
-                Role::Client => t.handle_response(msg, now),
+                Role::Server => s.tx.handle_request(msg, now),
+                Role::Client => s.tx.handle_response(msg, now),
             };
             self.drain(&key);
             return match r {
@@ -807,8 +877,7 @@ impl TransactionTable {
                 }
                 match Transaction::server(msg, source, reliable, self.cfg, now) {
                     Ok(t) => {
-                        self.txs.insert(key.clone(), t);
-                        self.drain(&key);
+                        self.insert(key.clone(), t);
                         Incoming::NewServer(key)
                     }
                     Err(_) => Incoming::Invalid,
@@ -833,8 +902,7 @@ impl TransactionTable {
             return Err(TxError::Full);
         }
         let t = Transaction::client(request, dest, reliable, self.cfg, now)?;
-        self.txs.insert(key.clone(), t);
-        self.drain(&key);
+        self.insert(key.clone(), t);
         Ok(key)
     }
 
@@ -845,16 +913,16 @@ impl TransactionTable {
         resp: SipMessage,
         now: Instant,
     ) -> Result<(), TxError> {
-        let t = self.txs.get_mut(key).ok_or(TxError::NoSuchTransaction)?;
-        let r = t.send_response(resp, now);
+        let s = self.txs.get_mut(key).ok_or(TxError::NoSuchTransaction)?;
+        let r = s.tx.send_response(resp, now);
         self.drain(key);
         r
     }
 
     /// The transport failed to send for `key`.
     pub fn transport_error(&mut self, key: &TransactionKey, now: Instant) {
-        if let Some(t) = self.txs.get_mut(key) {
-            t.handle_transport_error(now);
+        if let Some(s) = self.txs.get_mut(key) {
+            s.tx.handle_transport_error(now);
         }
         self.drain(key);
     }

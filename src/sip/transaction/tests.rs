@@ -432,8 +432,7 @@ fn table_routes_by_branch() {
         tab.handle_incoming(stray.clone(), addr(), false, t0),
         Incoming::StrayResponse(stray)
     );
-    // Timers through the table: A of `a` at T1; `b` has none until timer B... it is in
-    // Proceeding, so nothing.
+    // Timers through the table: A of `a` at T1 (`b` is in Proceeding: no timer).
     assert_eq!(tab.next_timeout(), Some(t0 + cfg().t1));
     tab.handle_timeout(t0 + cfg().t1);
     assert_eq!(tab.poll_transmit().map(|x| x.msg), Some(a));
@@ -553,4 +552,56 @@ fn table_rejects_garbage() {
     m.headers_mut().set("Via", "SIP/2.0/UDP h");
     assert_eq!(tab.handle_incoming(m, addr(), false, t0), Incoming::Invalid);
     assert!(tab.is_empty());
+}
+
+#[test]
+fn table_timer_heap_drops_stale_entries() {
+    let t0 = Instant::now();
+    let mut tab = table();
+    let inv = req("INVITE", "z9hG4bKh");
+    tab.send_request(inv.clone(), addr(), false, t0)
+        .expect("send");
+    let opt = req("OPTIONS", "z9hG4bKh2");
+    tab.send_request(opt.clone(), addr(), true, t0)
+        .expect("send");
+    assert_eq!(tab.next_timeout(), Some(t0 + cfg().t1));
+    // 180 stops A and B of the INVITE; the OPTIONS over TCP only has F left.
+    tab.handle_incoming(resp(&inv, 180), addr(), false, t0);
+    assert_eq!(tab.next_timeout(), Some(t0 + cfg().t1 * 64));
+    tab.handle_incoming(resp(&opt, 200), addr(), true, t0);
+    assert_eq!(tab.next_timeout(), None, "K = 0 on TCP removed it");
+    assert_eq!(tab.len(), 1);
+    // Nothing fires for the INVITE in Proceeding.
+    while tab.poll_transmit().is_some() {}
+    tab.handle_timeout(t0 + Duration::from_secs(100));
+    assert_eq!(tab.poll_transmit(), None);
+    assert_eq!(tab.len(), 1);
+}
+
+#[test]
+fn table_late_handle_timeout_catches_up() {
+    let t0 = Instant::now();
+    let mut tab = table();
+    tab.send_request(req("INVITE", "z9hG4bKl"), addr(), false, t0)
+        .expect("send");
+    tab.poll_transmit();
+    // Called only once, long after timer B: the INVITE times out and is removed.
+    tab.handle_timeout(t0 + Duration::from_secs(60));
+    assert!(tab.is_empty());
+    let ev: Vec<_> = std::iter::from_fn(|| tab.poll_event())
+        .map(|(_, e)| e)
+        .collect();
+    assert_eq!(ev, vec![TxEvent::Timeout, TxEvent::Terminated]);
+}
+
+#[test]
+fn stalled_caller_gets_one_retransmission_not_a_burst() {
+    let t0 = Instant::now();
+    let opt = req("OPTIONS", "z9hG4bKst");
+    let mut t = Transaction::client(opt, addr(), false, cfg(), t0).expect("client");
+    drain_tx(&mut t);
+    // First call 10 s late: one retransmission, the next one an interval (1 s) later.
+    t.handle_timeout(t0 + Duration::from_secs(10));
+    assert_eq!(drain_tx(&mut t).len(), 1);
+    assert_eq!(t.poll_timeout(), Some(t0 + Duration::from_secs(11)));
 }
