@@ -14,4 +14,5 @@ pub mod auth;
 pub mod message;
 pub mod registrar;
 pub mod sdp;
+pub mod transaction;
 pub mod uri;

@@ -1,0 +1,941 @@
+//! SIP transactions (RFC 3261 §17, with the RFC 6026 "Accepted" state) as socket-free state
+//! machines.
+//!
+//! Nothing here reads a clock, owns a socket or spawns a task (the str0m / quinn-proto style):
+//! every input is a method call that takes `now: Instant`, and every output is polled.
+//!
+//! * [`Transaction::poll_transmit`] gives the next message to put on the wire ([`Transmit`]),
+//! * [`Transaction::poll_event`] the next event for the transaction user ([`TxEvent`]),
+//! * [`Transaction::poll_timeout`] the next instant at which [`Transaction::handle_timeout`]
+//!   must be called.
+//!
+//! The four machines of §17 are one [`Transaction`] type with a [`Kind`]:
+//!
+//! * client INVITE (§17.1.1, Figure 5 as amended by RFC 6026): timers A (retransmit, doubling,
+//!   unreliable transports only), B (64·T1 give-up in Calling) and D (wait for final response
+//!   retransmissions, 32 s on UDP, 0 on TCP). A non-2xx final response is ACKed by the
+//!   transaction itself, built from the original request (§17.1.1.3). A 2xx goes to the TU and
+//!   moves to Accepted (timer M = 64·T1), where further 2xx are passed up too (the TU ACKs
+//!   2xx, in its dialog layer);
+//! * client non-INVITE (§17.1.2): timers E (retransmit, doubling up to T2, T2 in Proceeding),
+//!   F (64·T1 give-up) and K (T4 on UDP, 0 on TCP);
+//! * server INVITE (§17.2.1 + RFC 6026): `100 Trying` is sent on its own if the TU has not
+//!   responded within [`TimerConfig::trying_delay`] (200 ms); retransmitted INVITEs get the last
+//!   response again; a non-2xx final response is retransmitted by timer G (doubling up to T2)
+//!   until the ACK (absorbed, moves to Confirmed, timer I = T4 / 0) or timer H (64·T1, then
+//!   [`TxEvent::Timeout`]); a 2xx moves to Accepted (timer L = 64·T1), where retransmitted
+//!   INVITEs are absorbed and 2xx retransmissions from the TU are sent;
+//! * server non-INVITE (§17.2.2): retransmitted requests get the last response (none in
+//!   Trying), timer J (64·T1 on UDP, 0 on TCP).
+//!
+//! On a reliable transport the retransmission timers (A, E, G) never run and the wait timers
+//! D, K, I, J are zero, as §17 says; the give-up timers B, F, H still run.
+//!
+//! [`TransactionTable`] owns many transactions: it builds the [`TransactionKey`] of each incoming
+//! message (§17.1.3 / §17.2.3: top Via branch + sent-by + method, ACK folded onto INVITE),
+//! routes it to its transaction or reports a new server transaction, a stray response or a
+//! stray ACK (the ACK of a 2xx, which belongs to the dialog layer), drives all timers, removes
+//! terminated transactions, and is capped: at capacity a new request gets a ready-made `503`
+//! with `Retry-After` to send statelessly instead of a transaction. CANCEL has its own server
+//! transaction; [`TransactionTable::find_cancelled_invite`] finds the INVITE it cancels (§9.2).
+//!
+//! Not handled here: RFC 2543 transactions without the `z9hG4bK` magic cookie (any non-empty
+//! branch is used as is, the §17.2.3 fallback comparison is not implemented), the Via
+//! `received`/`rport` response routing of §18.2.2 (a server transaction answers to the source
+//! address it was created with), and the merged-request check of §8.2.2.2.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::sip::message::{response_to, Headers, Method, SipMessage};
+
+/// The RFC 3261 branch prefix (§8.1.1.7).
+pub const MAGIC_COOKIE: &str = "z9hG4bK";
+
+/// Default cap of [`TransactionTable`].
+pub const DEFAULT_TABLE_CAP: usize = 65_536;
+
+/// Timer base values (RFC 3261 §17.1.1.1, Table 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimerConfig {
+    /// RTT estimate, 500 ms.
+    pub t1: Duration,
+    /// Longest retransmit interval for non-INVITE requests and INVITE responses, 4 s.
+    pub t2: Duration,
+    /// Longest time a message stays in the network, 5 s.
+    pub t4: Duration,
+    /// Server INVITE: send `100 Trying` if the TU has not responded within this, 200 ms.
+    pub trying_delay: Duration,
+    /// Timer D on unreliable transports (> 32 s).
+    pub timer_d: Duration,
+    /// `Retry-After` seconds in the 503 a full table advises.
+    pub retry_after_secs: u32,
+}
+
+impl Default for TimerConfig {
+    fn default() -> Self {
+        TimerConfig {
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            t4: Duration::from_secs(5),
+            trying_delay: Duration::from_millis(200),
+            timer_d: Duration::from_secs(32),
+            retry_after_secs: 5,
+        }
+    }
+}
+
+impl TimerConfig {
+    fn t1_64(&self) -> Duration {
+        self.t1 * 64
+    }
+}
+
+/// A message for the transport to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub dest: SocketAddr,
+    pub msg: SipMessage,
+}
+
+impl Transmit {
+    /// The wire form.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.msg.to_bytes()
+    }
+}
+
+/// What a transaction tells its transaction user (TU).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxEvent {
+    /// Server: a new request (or, in Accepted, an ACK that reused the INVITE's branch).
+    Request(SipMessage),
+    /// Client: a response to pass up (1xx, every 2xx, the first non-2xx final).
+    Response(SipMessage),
+    /// Timer B, F or H fired.
+    Timeout,
+    /// The transport reported a failure ([`Transaction::handle_transport_error`]).
+    TransportError,
+    /// The transaction is over; it is the last event.
+    Terminated,
+}
+
+/// Which side of the transaction we are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Client,
+    Server,
+}
+
+/// The four state machines of §17.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    ClientInvite,
+    ClientNonInvite,
+    ServerInvite,
+    ServerNonInvite,
+}
+
+/// Transaction states (the union of Figures 5–8 and RFC 6026's Accepted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Calling,
+    Trying,
+    Proceeding,
+    Completed,
+    Confirmed,
+    Accepted,
+    Terminated,
+}
+
+/// Why a call into a transaction or the table was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxError {
+    /// A request was expected (or an ACK was given, which never starts a transaction).
+    NotARequest,
+    /// A response was expected.
+    NotAResponse,
+    /// The message has no top Via with a branch, or no CSeq.
+    NoKey,
+    /// A transaction with this key already exists.
+    Exists,
+    /// The table is at capacity.
+    Full,
+    /// No transaction with that key.
+    NoSuchTransaction,
+    /// The message is not allowed in the current state (e.g. a response after the final one).
+    InvalidState,
+}
+
+impl std::fmt::Display for TxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+impl std::error::Error for TxError {}
+
+/// Transaction identity (§17.1.3, §17.2.3): top Via branch, sent-by (lower-cased host and port,
+/// default port filled in) and method, where ACK counts as INVITE so the ACK of a non-2xx final
+/// response finds its INVITE server transaction. CANCEL keeps its own method: it is a separate
+/// transaction with the same branch ([`TransactionKey::cancelled_invite`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TransactionKey {
+    pub role: Role,
+    pub branch: String,
+    pub sent_by: String,
+    pub method: Method,
+}
+
+impl TransactionKey {
+    /// The key of `msg` as seen by `role` (requests: their method; responses: the CSeq method).
+    pub fn of(msg: &SipMessage, role: Role) -> Option<TransactionKey> {
+        let via = msg.top_via()?;
+        let branch = via.branch.filter(|b| !b.is_empty())?;
+        let method = match msg {
+            SipMessage::Request { method, .. } => method.clone(),
+            SipMessage::Response { .. } => msg.cseq()?.1,
+        };
+        let method = if method == Method::Ack {
+            Method::Invite
+        } else {
+            method
+        };
+        let default_port = if via.transport == "TLS" { 5061 } else { 5060 };
+        let host = via.host.to_ascii_lowercase();
+        let sent_by = format!("{host}:{}", via.port.unwrap_or(default_port));
+        Some(TransactionKey {
+            role,
+            branch,
+            sent_by,
+            method,
+        })
+    }
+
+    /// For a CANCEL key, the key of the INVITE transaction it cancels (same branch and sent-by,
+    /// §9.2). `None` for other methods.
+    pub fn cancelled_invite(&self) -> Option<TransactionKey> {
+        (self.method == Method::Cancel).then(|| TransactionKey {
+            method: Method::Invite,
+            ..self.clone()
+        })
+    }
+}
+
+/// One transaction. Create with [`Transaction::client`] or [`Transaction::server`].
+#[derive(Debug)]
+pub struct Transaction {
+    kind: Kind,
+    state: State,
+    cfg: TimerConfig,
+    reliable: bool,
+    peer: SocketAddr,
+    request: SipMessage,
+    last_response: Option<SipMessage>,
+    ack: Option<SipMessage>,
+    /// Timer A, E or G, and its current interval.
+    retransmit_at: Option<Instant>,
+    interval: Duration,
+    /// Timer B, F or H.
+    timeout_at: Option<Instant>,
+    /// Timer D, K, I, J, L or M: entering Terminated.
+    end_at: Option<Instant>,
+    /// Server INVITE: automatic `100 Trying`.
+    trying_at: Option<Instant>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<TxEvent>,
+}
+
+fn is_invite(m: &SipMessage) -> bool {
+    m.method() == Some(&Method::Invite)
+}
+
+fn status(m: &SipMessage) -> Option<u16> {
+    match m {
+        SipMessage::Response { code, .. } => Some(*code),
+        SipMessage::Request { .. } => None,
+    }
+}
+
+impl Transaction {
+    /// Start a client transaction: `request` is sent to `dest` at once (see
+    /// [`Transaction::poll_transmit`]). ACK is refused ([`TxError::NotARequest`]): it is
+    /// sent by the INVITE transaction (non-2xx) or by the dialog (2xx).
+    pub fn client(
+        request: SipMessage,
+        dest: SocketAddr,
+        reliable: bool,
+        cfg: TimerConfig,
+        now: Instant,
+    ) -> Result<Transaction, TxError> {
+        match request.method() {
+            None | Some(Method::Ack) => return Err(TxError::NotARequest),
+            Some(_) => {}
+        }
+        let invite = is_invite(&request);
+        let mut t = Transaction {
+            kind: if invite {
+                Kind::ClientInvite
+            } else {
+                Kind::ClientNonInvite
+            },
+            state: if invite {
+                State::Calling
+            } else {
+                State::Trying
+            },
+            cfg,
+            reliable,
+            peer: dest,
+            request,
+            last_response: None,
+            ack: None,
+            retransmit_at: (!reliable).then(|| now + cfg.t1),
+            interval: cfg.t1,
+            timeout_at: Some(now + cfg.t1_64()),
+            end_at: None,
+            trying_at: None,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        };
+        t.send(t.request.clone());
+        Ok(t)
+    }
+
+    /// Start a server transaction for a request received from `source`; the request is
+    /// queued as [`TxEvent::Request`] for the TU. ACK is refused.
+    pub fn server(
+        request: SipMessage,
+        source: SocketAddr,
+        reliable: bool,
+        cfg: TimerConfig,
+        now: Instant,
+    ) -> Result<Transaction, TxError> {
+        match request.method() {
+            None | Some(Method::Ack) => return Err(TxError::NotARequest),
+            Some(_) => {}
+        }
+        let invite = is_invite(&request);
+        let mut t = Transaction {
+            kind: if invite {
+                Kind::ServerInvite
+            } else {
+                Kind::ServerNonInvite
+            },
+            state: if invite {
+                State::Proceeding
+            } else {
+                State::Trying
+            },
+            cfg,
+            reliable,
+            peer: source,
+            request: request.clone(),
+            last_response: None,
+            ack: None,
+            retransmit_at: None,
+            interval: cfg.t1,
+            timeout_at: None,
+            end_at: None,
+            trying_at: invite.then(|| now + cfg.trying_delay),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        };
+        t.events.push_back(TxEvent::Request(request));
+        Ok(t)
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The request that created the transaction.
+    pub fn request(&self) -> &SipMessage {
+        &self.request
+    }
+
+    /// The last response sent (server) or received (client).
+    pub fn last_response(&self) -> Option<&SipMessage> {
+        self.last_response.as_ref()
+    }
+
+    /// Where this transaction sends to.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    pub fn is_terminated(&self) -> bool {
+        self.state == State::Terminated
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<TxEvent> {
+        self.events.pop_front()
+    }
+
+    /// The earliest pending timer.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.trying_at,
+            self.retransmit_at,
+            self.timeout_at,
+            self.end_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn send(&mut self, msg: SipMessage) {
+        self.transmits.push_back(Transmit {
+            dest: self.peer,
+            msg,
+        });
+    }
+
+    fn terminate(&mut self) {
+        if self.state == State::Terminated {
+            return;
+        }
+        self.state = State::Terminated;
+        self.retransmit_at = None;
+        self.timeout_at = None;
+        self.end_at = None;
+        self.trying_at = None;
+        self.events.push_back(TxEvent::Terminated);
+    }
+
+    /// Start the "linger" timer (D, K, I, J, L, M); zero means terminate now.
+    fn linger(&mut self, now: Instant, d: Duration) {
+        self.retransmit_at = None;
+        self.timeout_at = None;
+        self.trying_at = None;
+        if d.is_zero() {
+            self.terminate();
+        } else {
+            self.end_at = Some(now + d);
+        }
+    }
+
+    /// The wait timer value: `d` on unreliable transports, 0 on reliable ones.
+    fn unreliable(&self, d: Duration) -> Duration {
+        if self.reliable {
+            Duration::ZERO
+        } else {
+            d
+        }
+    }
+
+    /// The transport failed to send (§17.1.4, §17.2.4): tell the TU and terminate.
+    pub fn handle_transport_error(&mut self, _now: Instant) {
+        if self.state == State::Terminated {
+            return;
+        }
+        self.events.push_back(TxEvent::TransportError);
+        self.terminate();
+    }
+
+    /// Fire every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.trying_at.is_some_and(|t| t <= now) {
+            self.trying_at = None;
+            if self.kind == Kind::ServerInvite
+                && self.state == State::Proceeding
+                && self.last_response.is_none()
+            {
+                if let Some(r) = response_to(&self.request, 100, "Trying", None) {
+                    self.last_response = Some(r.clone());
+                    self.send(r);
+                }
+            }
+        }
+        if let Some(t) = self.retransmit_at.filter(|t| *t <= now) {
+            self.on_retransmit_timer(t, now);
+        }
+        if self.timeout_at.is_some_and(|t| t <= now) {
+            self.timeout_at = None;
+            self.events.push_back(TxEvent::Timeout);
+            self.terminate();
+        }
+        if self.end_at.is_some_and(|t| t <= now) {
+            self.terminate();
+        }
+    }
+
+    /// Timer A, E or G fired (it was due at `fired`). The next one is due an interval after
+    /// `fired`, so the schedule does not drift with late calls; if that is already past (the
+    /// caller stalled), an interval after `now`, so a stall never bursts retransmissions.
+    fn on_retransmit_timer(&mut self, fired: Instant, now: Instant) {
+        let msg = match (self.kind, self.state) {
+            (Kind::ClientInvite, State::Calling) => {
+                self.interval *= 2;
+                Some(self.request.clone())
+            }
+            (Kind::ClientNonInvite, State::Trying) => {
+                self.interval = (self.interval * 2).min(self.cfg.t2);
+                Some(self.request.clone())
+            }
+            (Kind::ClientNonInvite, State::Proceeding) => {
+                self.interval = self.cfg.t2;
+                Some(self.request.clone())
+            }
+            (Kind::ServerInvite, State::Completed) => {
+                self.interval = (self.interval * 2).min(self.cfg.t2);
+                self.last_response.clone()
+            }
+            _ => None,
+        };
+        match msg {
+            Some(m) => {
+                self.send(m);
+                let next = fired + self.interval;
+                self.retransmit_at = Some(if next > now {
+                    next
+                } else {
+                    now + self.interval
+                });
+            }
+            None => self.retransmit_at = None,
+        }
+    }
+
+    /// Client: a response matched this transaction.
+    pub fn handle_response(&mut self, resp: SipMessage, now: Instant) -> Result<(), TxError> {
+        let code = status(&resp).ok_or(TxError::NotAResponse)?;
+        match self.kind {
+            Kind::ClientInvite => self.client_invite_response(resp, code, now),
+            Kind::ClientNonInvite => {
+                match self.state {
+                    State::Trying | State::Proceeding => {
+                        self.last_response = Some(resp.clone());
+                        self.events.push_back(TxEvent::Response(resp));
+                        if code < 200 {
+                            self.state = State::Proceeding;
+                        } else {
+                            self.state = State::Completed;
+                            let k = self.unreliable(self.cfg.t4);
+                            self.linger(now, k);
+                        }
+                    }
+                    // Completed: retransmitted finals are absorbed.
+                    _ => {}
+                }
+                Ok(())
+            }
+            _ => Err(TxError::InvalidState),
+        }
+    }
+
+    fn client_invite_response(
+        &mut self,
+        resp: SipMessage,
+        code: u16,
+        now: Instant,
+    ) -> Result<(), TxError> {
+        match (self.state, code) {
+            (State::Calling | State::Proceeding, 100..=199) => {
+                self.state = State::Proceeding;
+                self.retransmit_at = None;
+                self.timeout_at = None;
+                self.last_response = Some(resp.clone());
+                self.events.push_back(TxEvent::Response(resp));
+            }
+            (State::Calling | State::Proceeding, 200..=299) => {
+                self.state = State::Accepted;
+                self.last_response = Some(resp.clone());
+                self.events.push_back(TxEvent::Response(resp));
+                self.linger(now, self.cfg.t1_64()); // timer M
+            }
+            (State::Calling | State::Proceeding, _) => {
+                self.state = State::Completed;
+                if let Some(ack) = build_ack(&self.request, &resp) {
+                    self.ack = Some(ack.clone());
+                    self.send(ack);
+                }
+                self.last_response = Some(resp.clone());
+                self.events.push_back(TxEvent::Response(resp));
+                let d = self.unreliable(self.cfg.timer_d);
+                self.linger(now, d);
+            }
+            (State::Accepted, 200..=299) => self.events.push_back(TxEvent::Response(resp)),
+            (State::Completed, 300..) => {
+                if let Some(ack) = self.ack.clone() {
+                    self.send(ack);
+                }
+            }
+            // Late 1xx, or a stray final after the other kind: absorbed.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Server: a request matched this transaction (a retransmission, or the ACK of an
+    /// INVITE's non-2xx final response).
+    pub fn handle_request(&mut self, req: SipMessage, now: Instant) -> Result<(), TxError> {
+        let method = req.method().ok_or(TxError::NotARequest)?.clone();
+        match (self.kind, method, self.state) {
+            (Kind::ServerInvite, Method::Ack, State::Completed) => {
+                self.state = State::Confirmed;
+                let i = self.unreliable(self.cfg.t4);
+                self.linger(now, i);
+            }
+            (Kind::ServerInvite, Method::Ack, State::Accepted) => {
+                self.events.push_back(TxEvent::Request(req));
+            }
+            (Kind::ServerInvite, Method::Ack, _) => {}
+            (Kind::ServerInvite, _, State::Proceeding | State::Completed)
+            | (Kind::ServerNonInvite, _, State::Proceeding | State::Completed) => {
+                if let Some(r) = self.last_response.clone() {
+                    self.send(r);
+                }
+            }
+            // Server INVITE Accepted/Confirmed, non-INVITE Trying: absorbed.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Server: the TU sends a response through this transaction.
+    pub fn send_response(&mut self, resp: SipMessage, now: Instant) -> Result<(), TxError> {
+        let code = status(&resp).ok_or(TxError::NotAResponse)?;
+        match (self.kind, self.state) {
+            (Kind::ServerInvite, State::Proceeding) => {
+                self.trying_at = None;
+                self.last_response = Some(resp.clone());
+                self.send(resp);
+                if (200..300).contains(&code) {
+                    self.state = State::Accepted;
+                    self.linger(now, self.cfg.t1_64()); // timer L
+                } else if code >= 300 {
+                    self.state = State::Completed;
+                    self.retransmit_at = (!self.reliable).then(|| now + self.cfg.t1);
+                    self.interval = self.cfg.t1;
+                    self.timeout_at = Some(now + self.cfg.t1_64()); // timer H
+                }
+            }
+            (Kind::ServerInvite, State::Accepted) if (200..300).contains(&code) => {
+                self.last_response = Some(resp.clone());
+                self.send(resp);
+            }
+            (Kind::ServerNonInvite, State::Trying | State::Proceeding) => {
+                self.last_response = Some(resp.clone());
+                self.send(resp);
+                if code < 200 {
+                    self.state = State::Proceeding;
+                } else {
+                    self.state = State::Completed;
+                    let j = self.unreliable(self.cfg.t1_64());
+                    self.linger(now, j);
+                }
+            }
+            _ => return Err(TxError::InvalidState),
+        }
+        Ok(())
+    }
+}
+
+/// The ACK for a non-2xx final response (§17.1.1.3): Request-URI, Call-ID, From, the top Via
+/// (same branch) and Route headers of the original request, To of the response (with its tag),
+/// CSeq number of the request with method ACK.
+pub fn build_ack(req: &SipMessage, resp: &SipMessage) -> Option<SipMessage> {
+    let SipMessage::Request {
+        uri, headers: rh, ..
+    } = req
+    else {
+        return None;
+    };
+    let (seq, _) = req.cseq()?;
+    let mut h = Headers::default();
+    h.push("Via", *rh.elements("Via").first()?);
+    for r in rh.get_all("Route") {
+        h.push("Route", r);
+    }
+    h.push("Max-Forwards", "70");
+    h.push("From", rh.get("From")?);
+    h.push("To", resp.header("To")?);
+    h.push("Call-ID", rh.get("Call-ID")?);
+    h.push("CSeq", format!("{seq} ACK"));
+    h.push("Content-Length", "0");
+    Some(SipMessage::Request {
+        method: Method::Ack,
+        uri: uri.clone(),
+        headers: h,
+        body: Vec::new(),
+    })
+}
+
+/// Where an incoming message went ([`TransactionTable::handle_incoming`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// It matched an existing transaction (retransmission, ACK, response).
+    Matched(TransactionKey),
+    /// A new server transaction was created; its [`TxEvent::Request`] is queued.
+    NewServer(TransactionKey),
+    /// An ACK matching no transaction: the ACK of a 2xx, for the dialog layer.
+    StrayAck(SipMessage),
+    /// A response matching no client transaction (§17.1.3): drop it (a proxy would forward it).
+    StrayResponse(SipMessage),
+    /// The table is full: send this 503 (with `Retry-After`) statelessly to the source.
+    Overloaded(SipMessage),
+    /// No top Via branch or no CSeq: cannot be matched; drop (or answer 400 upstream).
+    Invalid,
+}
+
+/// All transactions of an endpoint, keyed by [`TransactionKey`], with polled output.
+///
+/// Timers are kept in a min-heap of `(instant, transaction id)` with lazy invalidation: an
+/// entry counts only while it equals the transaction's currently scheduled instant, so
+/// [`TransactionTable::next_timeout`] and [`TransactionTable::handle_timeout`] cost
+/// O(log n) per timer instead of a scan of every transaction.
+#[derive(Debug)]
+pub struct TransactionTable {
+    cfg: TimerConfig,
+    cap: usize,
+    txs: HashMap<TransactionKey, Slot>,
+    ids: HashMap<u64, TransactionKey>,
+    heap: BinaryHeap<Reverse<(Instant, u64)>>,
+    next_id: u64,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<(TransactionKey, TxEvent)>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    tx: Transaction,
+    id: u64,
+    /// The instant of this transaction's live heap entry.
+    scheduled: Option<Instant>,
+}
+
+impl TransactionTable {
+    /// A table holding at most `cap` transactions.
+    pub fn new(cfg: TimerConfig, cap: usize) -> TransactionTable {
+        TransactionTable {
+            cfg,
+            cap,
+            txs: HashMap::new(),
+            ids: HashMap::new(),
+            heap: BinaryHeap::new(),
+            next_id: 0,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.txs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+
+    pub fn get(&self, key: &TransactionKey) -> Option<&Transaction> {
+        self.txs.get(key).map(|s| &s.tx)
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next TU event, with the transaction it belongs to.
+    pub fn poll_event(&mut self) -> Option<(TransactionKey, TxEvent)> {
+        self.events.pop_front()
+    }
+
+    /// Is this heap entry the live timer of a live transaction?
+    fn live(&self, at: Instant, id: u64) -> bool {
+        self.ids
+            .get(&id)
+            .and_then(|k| self.txs.get(k))
+            .is_some_and(|s| s.scheduled == Some(at))
+    }
+
+    /// The earliest timer of any transaction (stale heap entries are dropped on the way).
+    pub fn next_timeout(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((at, id))) = self.heap.peek() {
+            if self.live(at, id) {
+                return Some(at);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    fn insert(&mut self, key: TransactionKey, tx: Transaction) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.ids.insert(id, key.clone());
+        self.txs.insert(
+            key.clone(),
+            Slot {
+                tx,
+                id,
+                scheduled: None,
+            },
+        );
+        self.drain(&key);
+    }
+
+    /// Move a transaction's output to the table queues, reschedule its timer, and drop it once
+    /// terminated.
+    fn drain(&mut self, key: &TransactionKey) {
+        let Some(s) = self.txs.get_mut(key) else {
+            return;
+        };
+        while let Some(x) = s.tx.poll_transmit() {
+            self.transmits.push_back(x);
+        }
+        while let Some(e) = s.tx.poll_event() {
+            self.events.push_back((key.clone(), e));
+        }
+        if s.tx.is_terminated() {
+            let id = s.id;
+            self.txs.remove(key);
+            self.ids.remove(&id);
+            return;
+        }
+        let next = s.tx.poll_timeout();
+        if next != s.scheduled {
+            s.scheduled = next;
+            if let Some(at) = next {
+                self.heap.push(Reverse((at, s.id)));
+            }
+        }
+    }
+
+    /// Fire all timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&Reverse((at, id))) = self.heap.peek() {
+            if at > now {
+                break;
+            }
+            self.heap.pop();
+            if !self.live(at, id) {
+                continue;
+            }
+            let Some(key) = self.ids.get(&id).cloned() else {
+                continue;
+            };
+            if let Some(s) = self.txs.get_mut(&key) {
+                s.scheduled = None;
+                s.tx.handle_timeout(now);
+            }
+            self.drain(&key);
+        }
+    }
+
+    /// Route a message received from `source` over a transport (`reliable` for TCP/TLS).
+    pub fn handle_incoming(
+        &mut self,
+        msg: SipMessage,
+        source: SocketAddr,
+        reliable: bool,
+        now: Instant,
+    ) -> Incoming {
+        let role = if msg.is_request() {
+            Role::Server
+        } else {
+            Role::Client
+        };
+        let Some(key) = TransactionKey::of(&msg, role) else {
+            return Incoming::Invalid;
+        };
+        if let Some(s) = self.txs.get_mut(&key) {
+            let r = match role {
+                Role::Server => s.tx.handle_request(msg, now),
+                Role::Client => s.tx.handle_response(msg, now),
+            };
+            self.drain(&key);
+            return match r {
+                Ok(()) => Incoming::Matched(key),
+                Err(_) => Incoming::Invalid,
+            };
+        }
+        match role {
+            Role::Client => Incoming::StrayResponse(msg),
+            Role::Server if msg.method() == Some(&Method::Ack) => Incoming::StrayAck(msg),
+            Role::Server => {
+                if self.txs.len() >= self.cap {
+                    return match response_to(&msg, 503, "Service Unavailable", None) {
+                        Some(mut r) => {
+                            r.headers_mut()
+                                .push("Retry-After", self.cfg.retry_after_secs.to_string());
+                            Incoming::Overloaded(r)
+                        }
+                        None => Incoming::Invalid,
+                    };
+                }
+                match Transaction::server(msg, source, reliable, self.cfg, now) {
+                    Ok(t) => {
+                        self.insert(key.clone(), t);
+                        Incoming::NewServer(key)
+                    }
+                    Err(_) => Incoming::Invalid,
+                }
+            }
+        }
+    }
+
+    /// Start a client transaction sending `request` to `dest`.
+    pub fn send_request(
+        &mut self,
+        request: SipMessage,
+        dest: SocketAddr,
+        reliable: bool,
+        now: Instant,
+    ) -> Result<TransactionKey, TxError> {
+        let key = TransactionKey::of(&request, Role::Client).ok_or(TxError::NoKey)?;
+        if self.txs.contains_key(&key) {
+            return Err(TxError::Exists);
+        }
+        if self.txs.len() >= self.cap {
+            return Err(TxError::Full);
+        }
+        let t = Transaction::client(request, dest, reliable, self.cfg, now)?;
+        self.insert(key.clone(), t);
+        Ok(key)
+    }
+
+    /// The TU answers the server transaction `key`.
+    pub fn send_response(
+        &mut self,
+        key: &TransactionKey,
+        resp: SipMessage,
+        now: Instant,
+    ) -> Result<(), TxError> {
+        let s = self.txs.get_mut(key).ok_or(TxError::NoSuchTransaction)?;
+        let r = s.tx.send_response(resp, now);
+        self.drain(key);
+        r
+    }
+
+    /// The transport failed to send for `key`.
+    pub fn transport_error(&mut self, key: &TransactionKey, now: Instant) {
+        if let Some(s) = self.txs.get_mut(key) {
+            s.tx.handle_transport_error(now);
+        }
+        self.drain(key);
+    }
+
+    /// For an incoming CANCEL, the INVITE server transaction it cancels, if still present.
+    pub fn find_cancelled_invite(&self, cancel: &SipMessage) -> Option<TransactionKey> {
+        if cancel.method() != Some(&Method::Cancel) {
+            return None;
+        }
+        let key = TransactionKey::of(cancel, Role::Server)?.cancelled_invite()?;
+        self.txs.contains_key(&key).then_some(key)
+    }
+}
+
+#[cfg(test)]
+mod tests;
