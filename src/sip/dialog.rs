@@ -18,7 +18,8 @@
 //!   response's Contact. [`Dialog::receive_response`] moves Early → Confirmed on a 2xx (route set
 //!   recomputed from it, §12.2.1.2), refreshes the target, and terminates on 481/408 or a final
 //!   error to the initial INVITE. A 2xx with a *different* To-tag is another dialog (forking,
-//!   §12.2.1.2 / §13.2.2.4): see [`Dialog::is_fork`] and [`DialogSet::is_new_fork`].
+//!   §12.2.1.2 / §13.2.2.4): see [`Dialog::is_fork`] and [`DialogSet::is_new_fork`]. The TU
+//!   ACKs every 2xx and, as a B2BUA bridging one callee, sends BYE on the forks it does not keep.
 //! * [`Dialog::request`] builds in-dialog requests (§12.2.1.1): Request-URI = remote target,
 //!   Route = route set, From/To with tags, Call-ID, incremented local CSeq, `Max-Forwards: 70`,
 //!   a Via whose branch the caller passes in (no randomness here), and Contact on
@@ -389,7 +390,8 @@ impl Dialog {
     }
 
     /// Check and apply an incoming in-dialog request (§12.2.2). A CSeq lower than the remote
-    /// CSeq → `Reject(500)`; otherwise the remote CSeq is raised, INVITE / UPDATE (and the other
+    /// CSeq → `Reject(500)`, any request but ACK / CANCEL in a terminated dialog → `Reject(481)`;
+    /// otherwise the remote CSeq is raised, INVITE / UPDATE (and the other
     /// target-refresh methods) with a Contact refresh the remote target, and BYE terminates the
     /// dialog. ACK and CANCEL reuse the INVITE's CSeq and are not checked.
     pub fn receive_request(&mut self, req: &SipMessage) -> RequestCheck {
@@ -401,6 +403,9 @@ impl Dialog {
         };
         if matches!(method, Method::Ack | Method::Cancel) {
             return RequestCheck::Accept;
+        }
+        if self.state == DialogState::Terminated {
+            return RequestCheck::Reject(481, "Call/Transaction Does Not Exist");
         }
         if let Some(r) = self.remote_cseq {
             if seq < r {

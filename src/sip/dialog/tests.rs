@@ -442,6 +442,11 @@ fn remote_cseq_ordering() {
         RequestCheck::Accept
     );
     assert_eq!(d.state, DialogState::Terminated);
+    // After BYE, new requests get 481.
+    assert_eq!(
+        d.receive_request(&remote_req("INFO", 314162, None)),
+        RequestCheck::Reject(481, "Call/Transaction Does Not Exist")
+    );
 }
 
 #[test]
