@@ -11,6 +11,7 @@
 //! PBX core's job, reached through the channel driver interface.
 
 pub mod auth;
+pub mod dialog;
 pub mod message;
 pub mod registrar;
 pub mod sdp;
