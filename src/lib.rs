@@ -17,3 +17,6 @@ pub mod funcs;
 pub mod media;
 pub mod pbx;
 pub mod sip;
+
+#[cfg(test)]
+mod testutil;

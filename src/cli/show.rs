@@ -67,13 +67,7 @@ pub fn register(r: &CommandRegistry) {
             "Usage: core show applications [like <text>]\n       List applications which are currently available.\n       If 'like', <text> will be a substring of the app name",
             |c: Ctx| async move { applications(&c) },
         )
-        .complete_with(|_, a, p| {
-            if a.is_empty() {
-                filter_prefix(["like".to_string()], p)
-            } else {
-                vec![]
-            }
-        }),
+        .complete_with(complete_like),
     );
     r.register(
         Command::new(
@@ -93,13 +87,7 @@ pub fn register(r: &CommandRegistry) {
             "Usage: core show functions [like <text>]\n       List builtin functions, optionally only those matching a given string",
             |c: Ctx| async move { functions(&c) },
         )
-        .complete_with(|_, a, p| {
-            if a.is_empty() {
-                filter_prefix(["like".to_string()], p)
-            } else {
-                vec![]
-            }
-        }),
+        .complete_with(complete_like),
     );
     r.register(
         Command::new(
@@ -380,6 +368,15 @@ fn channel(c: &Ctx, vars: &[String]) -> CliResult {
         let _ = writeln!(o, "BRIDGEPEER={b}");
     }
     Ok(o)
+}
+
+/// Completion for `… [like <text>]`: offer `like` as the first argument.
+fn complete_like(_: &CliState, args: &[String], partial: &str) -> Vec<String> {
+    if args.is_empty() {
+        filter_prefix(["like".to_string()], partial)
+    } else {
+        vec![]
+    }
 }
 
 fn like_filter(c: &Ctx) -> Result<Option<String>, CliError> {

@@ -2203,19 +2203,9 @@ mod tests {
         let alphabet: Vec<char> = "01239.abcXYZ \"'()[]{}$-+*/%!=<>|&:?~,\\^é€\t"
             .chars()
             .collect();
-        let mut seed: u64 = 0x2545F4914F6CDD1D;
+        let mut rng = crate::testutil::XorShift(0x2545F4914F6CDD1D);
         for _ in 0..20000 {
-            let mut s = String::new();
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let len = (seed % 16) as usize;
-            for _ in 0..len {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                s.push(alphabet[(seed % alphabet.len() as u64) as usize]);
-            }
+            let s = rng.string(&alphabet, 16);
             let _ = evaluate_with(&s, &mut Ctx::default());
         }
     }

@@ -230,17 +230,16 @@ impl Dialplan {
         mode: MatchMode,
         target: Target<'_>,
     ) -> Option<Found<'a>> {
-        // Fast path: found in the context itself (no include walk, no allocation).
-        if let Some(ctx) = self.contexts.get(context) {
-            match ctx.search_own(exten, callerid, mode, target) {
-                Step::Found(f) => return Some(f),
-                Step::Stop => return None,
-                Step::Continue if ctx.includes.is_empty() => return None,
-                Step::Continue => {}
+        let ctx = self.contexts.get(context)?;
+        // The context itself first: no include walk, no allocation when it answers.
+        let step = match ctx.search_own(exten, callerid, mode, target) {
+            Step::Continue if !ctx.includes.is_empty() => {
+                let mut visited: Vec<&'a str> = vec![ctx.name.as_str()];
+                self.search_includes(ctx, exten, callerid, now, mode, target, &mut visited)
             }
-        }
-        let mut visited: Vec<&'a str> = Vec::new();
-        match self.search_ctx(context, exten, callerid, now, mode, target, &mut visited) {
+            step => step,
+        };
+        match step {
             Step::Found(f) => Some(f),
             Step::Stop | Step::Continue => None,
         }
@@ -265,9 +264,25 @@ impl Dialplan {
         };
         visited.push(ctx.name.as_str());
         match ctx.search_own(exten, callerid, mode, target) {
-            Step::Continue => {}
-            done => return done,
+            Step::Continue => {
+                self.search_includes(ctx, exten, callerid, now, mode, target, visited)
+            }
+            done => done,
         }
+    }
+
+    /// `ctx`'s includes in order (those whose time condition holds), depth first.
+    #[allow(clippy::too_many_arguments)]
+    fn search_includes<'a>(
+        &'a self,
+        ctx: &'a Context,
+        exten: &str,
+        callerid: Option<&str>,
+        now: DateTime<Utc>,
+        mode: MatchMode,
+        target: Target<'_>,
+        visited: &mut Vec<&'a str>,
+    ) -> Step<'a> {
         for inc in &ctx.includes {
             if inc.timing.as_ref().is_some_and(|t| !t.matches(now)) {
                 continue;

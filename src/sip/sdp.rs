@@ -1662,13 +1662,8 @@ a=fmtp:97 profile-level-id=42801F\r\n";
     #[test]
     fn garbage_never_panics() {
         // Deterministic pseudo-random mutations of real bodies.
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::testutil::XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut next = || rng.next_u64();
         let alphabet = b"v=oscmta:/ 0123456789\r\n.-IPN4RTAVP*";
         for base in [BARESIP, SIPP, LINPHONE] {
             for _ in 0..400 {
