@@ -1,11 +1,13 @@
 //! Channel drivers. A driver turns `Tech/data` (from `Dial`, `Originate`, the CLI) into an
 //! outbound [`Channel`] whose far side reports through [`crate::pbx::ChanEvent`]s.
-//! Only `Local` exists so far; SIP comes with its own issue.
+//! `Local` is built in; other technologies (SIP, …) register a [`Driver`] with the PBX
+//! ([`crate::pbx::Pbx::register_driver`]) so that adding one never touches `Dial()`.
 
 pub mod local;
 pub mod sipconf;
 
 use crate::pbx::channel::cause;
+use crate::pbx::message::Msg;
 use crate::pbx::{Channel, Pbx};
 use std::sync::Arc;
 
@@ -14,6 +16,25 @@ use std::sync::Arc;
 pub struct RequestError {
     pub cause: i32,
     pub msg: String,
+}
+
+/// A channel technology that can create outbound legs and, optionally, send out-of-call
+/// messages (`MessageSend`).
+pub trait Driver: Send + Sync {
+    /// Technology name as used in dial strings (`SIP`).
+    fn tech(&self) -> &'static str;
+    /// Create an outbound leg for `data` (what followed `Tech/`).
+    fn request(
+        &self,
+        pbx: &Arc<Pbx>,
+        data: &str,
+        requester: Option<&Channel>,
+    ) -> Result<Outbound, RequestError>;
+    /// Send `msg` to `to` (the destination after the `tech:` prefix, e.g. `1000` or
+    /// `1000@host`, or a peer name) with `from` as the sender (empty: the message's own).
+    fn send_message(&self, _msg: &Msg, to: &str, _from: &str) -> Result<(), String> {
+        Err(format!("{} cannot send messages (to '{to}')", self.tech()))
+    }
 }
 
 /// An outbound leg that has been created but not yet called.
@@ -41,11 +62,14 @@ pub fn request(
     };
     match tech.to_ascii_lowercase().as_str() {
         "local" => local::request(pbx, data, requester),
-        _ => Err(RequestError {
-            cause: 66,
-            msg: format!(
+        t => match pbx.driver(t) {
+            Some(d) => d.request(pbx, data, requester),
+            None => Err(RequestError {
+                cause: 66,
+                msg: format!(
                 "Unable to create channel of type '{tech}' (cause 66 - Channel not implemented)"
             ),
-        }),
+            }),
+        },
     }
 }

@@ -326,6 +326,8 @@ pub struct Channel {
     pub answered_at: Option<Instant>,
     /// Channel name of what we are bridged to, if any.
     pub bridged: Option<String>,
+    /// The out-of-call message this channel is processing (`MESSAGE()`), if any.
+    pub message: Option<Box<super::message::Msg>>,
     destroyed: bool,
 }
 
@@ -362,6 +364,7 @@ impl Channel {
             last_data: String::new(),
             answered_at: None,
             bridged: None,
+            message: None,
             destroyed: false,
         }
     }

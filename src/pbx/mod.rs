@@ -7,6 +7,7 @@
 
 pub mod channel;
 pub mod exec;
+pub mod message;
 pub mod originate;
 pub mod vars;
 
@@ -99,6 +100,8 @@ pub struct Pbx {
     /// Unknown applications/functions already warned about at load.
     pub warned_missing: Mutex<std::collections::HashSet<String>>,
     pub local_seq: AtomicU32,
+    /// Channel drivers other than Local, by lower-case technology name (`sip`).
+    pub drivers: RwLock<HashMap<String, Arc<dyn crate::channels::Driver>>>,
 }
 
 impl Pbx {
@@ -130,6 +133,7 @@ impl Pbx {
             stop_tx,
             warned_missing: Mutex::new(Default::default()),
             local_seq: AtomicU32::new(0),
+            drivers: RwLock::new(HashMap::new()),
         })
     }
 
@@ -237,6 +241,18 @@ impl Pbx {
         let n = *e;
         *e = e.wrapping_add(1);
         n
+    }
+
+    /// Register a channel driver (replacing one of the same technology).
+    pub fn register_driver(&self, d: Arc<dyn crate::channels::Driver>) {
+        self.drivers
+            .write()
+            .insert(d.tech().to_ascii_lowercase(), d);
+    }
+
+    /// The driver for technology `tech` (any case).
+    pub fn driver(&self, tech: &str) -> Option<Arc<dyn crate::channels::Driver>> {
+        self.drivers.read().get(&tech.to_ascii_lowercase()).cloned()
     }
 
     pub fn post_cdr(&self, cdr: Cdr) {
