@@ -352,6 +352,18 @@ async fn main_loop(settings: Settings, args: Args) -> i32 {
     }
     pbx.cdr.set_backends(load_cdr_backends(&settings));
 
+    let sip = match crate::channels::sip::start(&pbx).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("ferrisk: not starting: sip.conf has errors");
+            return 1;
+        }
+    };
+    if let Some(s) = &sip {
+        crate::channels::sip::cli::register(&state, s.clone());
+    }
+
     let pidfile = pid_path(&settings);
     if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
         pbx.warning(&format!("cannot write {}: {e}", pidfile.display()));
@@ -377,6 +389,10 @@ async fn main_loop(settings: Settings, args: Args) -> i32 {
     wait_for_stop(&state).await;
     let mode = state.stop_mode.lock().unwrap_or(StopMode::Now);
     shutdown(&state, mode).await;
+    if let Some(s) = &sip {
+        crate::channels::sip::shutdown(s);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     server.abort();
     let _ = std::fs::remove_file(&ctl);
     let _ = std::fs::remove_file(&pidfile);

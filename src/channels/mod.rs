@@ -4,6 +4,7 @@
 //! ([`crate::pbx::Pbx::register_driver`]) so that adding one never touches `Dial()`.
 
 pub mod local;
+pub mod sip;
 pub mod sipconf;
 
 use crate::pbx::channel::cause;

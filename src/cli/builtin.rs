@@ -236,6 +236,10 @@ pub fn verbose_message(old: u8, new: u8) -> String {
 async fn reload_all(c: &Ctx) -> String {
     let mut out = crate::daemon::reload_dialplan(c.pbx()).text;
     crate::daemon::reload_cdr(c.pbx());
+    let hooks: Vec<_> = c.pbx().reloaders.read().clone();
+    for (_, f) in hooks {
+        out.push_str(&f());
+    }
     out.push_str("Global reload complete.\n");
     out
 }
@@ -253,8 +257,20 @@ async fn module_reload(c: Ctx) -> CliResult {
             }
             "logger" => {}
             "cdr" => crate::daemon::reload_cdr(c.pbx()),
-            _ => {
-                let _ = writeln!(out, "The module '{m}' could not be found.");
+            other => {
+                let hook = c
+                    .pbx()
+                    .reloaders
+                    .read()
+                    .iter()
+                    .find(|(n, _)| *n == other)
+                    .map(|(_, f)| f.clone());
+                match hook {
+                    Some(f) => out.push_str(&f()),
+                    None => {
+                        let _ = writeln!(out, "The module '{m}' could not be found.");
+                    }
+                }
             }
         }
     }

@@ -34,3 +34,13 @@ impl Msg {
         }
     }
 }
+
+/// TEMPORARY until the message branch lands.
+pub fn dispatch(
+    _pbx: &std::sync::Arc<super::Pbx>,
+    _msg: Msg,
+    _context: &str,
+    _exten: &str,
+) -> bool {
+    false
+}

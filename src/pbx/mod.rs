@@ -102,7 +102,13 @@ pub struct Pbx {
     pub local_seq: AtomicU32,
     /// Channel drivers other than Local, by lower-case technology name (`sip`).
     pub drivers: RwLock<HashMap<String, Arc<dyn crate::channels::Driver>>>,
+    /// Module reload hooks (`core reload`, `module reload chan_sip.so`): name and function
+    /// returning the text to print.
+    pub reloaders: RwLock<Vec<(&'static str, Reloader)>>,
 }
+
+/// A module's reload function.
+pub type Reloader = Arc<dyn Fn() -> String + Send + Sync>;
 
 impl Pbx {
     /// A PBX with an empty dialplan and the built-in registries.
@@ -134,6 +140,7 @@ impl Pbx {
             warned_missing: Mutex::new(Default::default()),
             local_seq: AtomicU32::new(0),
             drivers: RwLock::new(HashMap::new()),
+            reloaders: RwLock::new(Vec::new()),
         })
     }
 
@@ -212,7 +219,8 @@ impl Pbx {
         self.emit(0, format!("{ts} ERROR[{}]: {msg}", std::process::id()));
     }
 
-    fn emit(&self, level: u8, text: String) {
+    /// Emit a console line as is (no prefix), shown at `level` and above.
+    pub fn emit(&self, level: u8, text: String) {
         if self.log_stdout.load(Ordering::Relaxed) && level <= self.verbose() {
             println!("{text}");
         }

@@ -677,7 +677,7 @@ impl DigestAuthenticator {
         if creds.qop.as_deref().is_some_and(|q| q != "auth") {
             return AuthOutcome::Reject(RejectReason::UnsupportedQop);
         }
-        if creds.uri != request_uri {
+        if !uri_acceptable(&creds.uri, request_uri) {
             return AuthOutcome::Reject(RejectReason::UriMismatch);
         }
         let Some(issued) = self.nonce_issued(&creds.nonce) else {
@@ -748,7 +748,10 @@ impl DigestAuthenticator {
         match self.verify(method, request_uri, &creds, secret, now) {
             AuthOutcome::Ok => AuthReply::Accept,
             AuthOutcome::Stale => self.challenge_reply(kind, now, true),
-            AuthOutcome::Reject(_) => AuthReply::Forbidden,
+            AuthOutcome::Reject(r) => {
+                tracing::debug!("digest rejected: {r:?}");
+                AuthReply::Forbidden
+            }
         }
     }
 
@@ -759,6 +762,27 @@ impl DigestAuthenticator {
             header: kind.challenge_header,
             value: self.challenge(now, stale).to_header_value(),
         }
+    }
+}
+
+/// The digest `uri` must name what the request addresses: exactly the Request-URI as sent,
+/// or (as chan_sip accepts, and as SIPp and several phones send) a URI of the same host and
+/// port, e.g. `sip:pbx.example.com` for `sip:100@pbx.example.com`. The response hash always
+/// uses the `uri` as the client sent it.
+fn uri_acceptable(digest_uri: &str, request_uri: &str) -> bool {
+    if digest_uri == request_uri {
+        return true;
+    }
+    match (
+        crate::sip::uri::SipUri::parse(digest_uri),
+        crate::sip::uri::SipUri::parse(request_uri),
+    ) {
+        (Ok(d), Ok(r)) => {
+            d.scheme == r.scheme
+                && d.host.eq_ignore_ascii_case(&r.host)
+                && d.port.unwrap_or(5060) == r.port.unwrap_or(5060)
+        }
+        _ => false,
     }
 }
 
@@ -1069,13 +1093,22 @@ mod tests {
             a.verify("REGISTER", URI, &c, pw, t0),
             AuthOutcome::Reject(RejectReason::UriMismatch)
         );
-        // Compared as strings: an equivalent but differently written URI does not match.
+        // Same host written differently (case): accepted, hashed with the uri as sent.
         let c = creds(&answer(
             &ch,
             "REGISTER",
             "sip:FERRISK.example.com",
             "s3cret",
             1,
+        ));
+        assert_eq!(a.verify("REGISTER", URI, &c, pw, t0), AuthOutcome::Ok);
+        // Another port is another target.
+        let c = creds(&answer(
+            &ch,
+            "REGISTER",
+            "sip:ferrisk.example.com:5070",
+            "s3cret",
+            2,
         ));
         assert_eq!(
             a.verify("REGISTER", URI, &c, pw, t0),

@@ -16,4 +16,5 @@ pub mod message;
 pub mod registrar;
 pub mod sdp;
 pub mod transaction;
+pub mod transport;
 pub mod uri;

@@ -52,7 +52,7 @@ impl Default for RegistrarConfig {
 }
 
 /// One Contact of a REGISTER request. `uri == "*"` is the wildcard contact.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ContactReq {
     pub uri: String,
     /// The contact's `expires` parameter.
@@ -61,6 +61,9 @@ pub struct ContactReq {
     pub q: Option<f32>,
     pub call_id: String,
     pub cseq: u32,
+    /// Where the REGISTER came from (RFC 3581 received/rport): requests for this contact go
+    /// there, which keeps NATed phones reachable.
+    pub source: Option<std::net::SocketAddr>,
 }
 
 /// A stored binding.
@@ -74,6 +77,8 @@ pub struct Binding {
     /// The expiry granted, in seconds.
     pub expires: u32,
     pub expires_at: Instant,
+    /// Source address of the REGISTER that made this binding (see [`ContactReq::source`]).
+    pub source: Option<std::net::SocketAddr>,
 }
 
 /// Why a persisted binding could not be restored.
@@ -122,14 +127,19 @@ impl Binding {
     pub fn to_db_value(&self, now: Instant, now_unix: u64) -> String {
         let expiry_unix = now_unix + u64::from(self.remaining(now));
         let q = self.q.map(|q| format!("{q}")).unwrap_or_default();
-        format!(
+        let mut v = format!(
             "{DB_VERSION}|{}|{expiry_unix}|{}|{}|{q}|{}|{}",
             escape(&self.aor),
             self.expires,
             self.cseq,
             escape(&self.call_id),
             escape(&self.uri)
-        )
+        );
+        if let Some(src) = self.source {
+            v.push('|');
+            v.push_str(&src.to_string());
+        }
+        v
     }
 
     /// Restore a binding written by [`to_db_value`](Self::to_db_value); `now`/`now_unix` are the
@@ -140,7 +150,17 @@ impl Binding {
         now_unix: u64,
     ) -> Result<Binding, DbValueError> {
         let f: Vec<&str> = value.split('|').collect();
-        let [ver, aor, expiry_unix, expires, cseq, q, call_id, uri] = f.as_slice() else {
+        let (fields, source) = match f.as_slice() {
+            [head @ .., src] if f.len() == 9 => (
+                head,
+                Some(
+                    src.parse::<std::net::SocketAddr>()
+                        .map_err(|_| DbValueError::Malformed)?,
+                ),
+            ),
+            all => (all, None),
+        };
+        let [ver, aor, expiry_unix, expires, cseq, q, call_id, uri] = fields else {
             return Err(DbValueError::Malformed);
         };
         if *ver != DB_VERSION {
@@ -179,6 +199,7 @@ impl Binding {
             cseq,
             expires,
             expires_at: now + Duration::from_secs(left),
+            source,
         })
     }
 }
@@ -401,6 +422,7 @@ impl Registrar {
                         cseq: c.cseq,
                         expires,
                         expires_at: now + Duration::from_secs(u64::from(expires)),
+                        source: c.source,
                     };
                     updated.push(b.clone());
                     match existing {
@@ -501,6 +523,7 @@ mod tests {
             q: None,
             call_id: call_id.to_string(),
             cseq,
+            source: None,
         }
     }
 

@@ -1,0 +1,2433 @@
+//! The SIP endpoint's state and protocol decisions: what to do with each message received,
+//! each timer and each channel request. It owns the transaction table, the registrar, the
+//! authenticator, the call legs and the peers' runtime state, and never touches a socket:
+//! everything to send is queued ([`Core::take_output`]) and everything the PBX must do
+//! (start a channel's dialplan, route a message, write AstDB, log) is an [`Action`] the driver
+//! performs after releasing the lock. So the whole flow (REGISTER with auth, INVITE → 200 →
+//! ACK → BYE, CANCEL, forking to several contacts) is testable without the network.
+
+use super::regstub::{RegClient, RegParams};
+use super::util::{self, cause_to_sip, host_str, new_branch, new_tag, sip_to_cause};
+use crate::channels::sipconf::{Host, Peer, PeerType, Qualify, SipConfig};
+use crate::channels::RequestError;
+use crate::pbx::channel::{cause, ChanEvent, ChannelShared};
+use crate::pbx::message::Msg;
+use crate::pbx::{CallerId, Channel, Pbx};
+use crate::sip::auth::{AuthReply, DigestAuthenticator, DigestChallenge, Secret};
+use crate::sip::dialog::{Dialog, RequestCheck};
+use crate::sip::message::{response_to, Contacts, Method, SipMessage};
+use crate::sip::registrar::{Binding, ContactReq, RegisterOutcome, Registrar, RegistrarConfig};
+use crate::sip::sdp::{self, MediaPrefs, Sdp, SessionIds};
+use crate::sip::transaction::{Incoming, TimerConfig, TransactionKey, TransactionTable, TxEvent};
+use crate::sip::transport::{Proto, Received};
+use crate::sip::uri::{NameAddr, SipUri};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::mpsc;
+
+/// AstDB family of registrations (`SIP/Registry/<peer>/<n>`).
+pub const DB_FAMILY: &str = "SIP/Registry";
+/// Methods we accept, for `Allow`.
+pub const ALLOW: &str =
+    "INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, SUBSCRIBE, NOTIFY, INFO, PUBLISH, MESSAGE";
+
+/// What the driver does for the core once the lock is released.
+pub enum Action {
+    /// Start the dialplan of a new inbound channel.
+    Spawn(Box<Channel>),
+    /// Route an out-of-call message into the dialplan.
+    Message(Msg, String, String),
+    /// Console line at a verbose level (0 = always).
+    Verbose(u8, String),
+    Notice(String),
+    Warning(String),
+    DbPut(String, String, String),
+    DbDel(String, String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegState {
+    /// INVITE sent or received, nothing more.
+    Proceeding,
+    /// A provisional response was sent or received.
+    Early,
+    Up,
+    Done,
+}
+
+/// One SIP dialog (or attempt) of a call: inbound legs are the caller's INVITE, outbound
+/// legs one INVITE each (a Dial to a peer with several contacts has one per contact).
+#[derive(Debug)]
+pub struct Leg {
+    pub call_id: String,
+    pub inbound: bool,
+    pub chan_id: u64,
+    pub peer: Option<String>,
+    pub remote: SocketAddr,
+    pub invite: SipMessage,
+    pub invite_key: Option<TransactionKey>,
+    pub local_tag: String,
+    pub dialog: Option<Dialog>,
+    pub state: LegState,
+    pub remote_offer: Option<Sdp>,
+    pub local_sdp: Option<Vec<u8>>,
+    pub session: SessionIds,
+    pub rtp_port: u16,
+    pub codec: String,
+    /// Our 2xx to the INVITE and its retransmission schedule, until the ACK.
+    retx: Option<Retx>,
+    /// Our ACK of their 2xx (resent when the 2xx is retransmitted).
+    ack: Option<(SocketAddr, Vec<u8>)>,
+    pub auth_tries: u32,
+    pub cancel_pending: bool,
+    pub provisional: bool,
+    pub last_msg: String,
+    pub user: String,
+    pub hold: bool,
+    pub created: Instant,
+    /// Credentials to answer a challenge with (outbound legs).
+    creds: Option<(String, String)>,
+}
+
+#[derive(Debug)]
+struct Retx {
+    msg: Vec<u8>,
+    dest: SocketAddr,
+    next: Instant,
+    interval: Duration,
+    give_up: Instant,
+}
+
+/// A SIP channel as the core sees it.
+struct SipChan {
+    shared: Option<Arc<ChannelShared>>,
+    events: Option<mpsc::UnboundedSender<ChanEvent>>,
+    legs: Vec<String>,
+    winner: Option<String>,
+    outcomes: Vec<u16>,
+    ringing: bool,
+    progress: bool,
+    peer: Option<String>,
+}
+
+/// Who owns a client transaction.
+#[derive(Debug, Clone)]
+enum Owner {
+    Invite(String),
+    InDialog,
+    Options(String, Instant),
+    Message,
+    Register(usize),
+}
+
+/// Runtime state of a peer (qualify, last user agent).
+#[derive(Debug, Clone, Default)]
+pub struct PeerRt {
+    /// Last qualify round trip; `None`: not answered yet / unreachable.
+    pub latency_ms: Option<u32>,
+    pub reachable: Option<bool>,
+    pub next_qualify: Option<Instant>,
+    pub useragent: String,
+    pub inuse: u32,
+}
+
+/// A destination of an outbound call.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub ruri: SipUri,
+    pub dest: SocketAddr,
+}
+
+pub struct Core {
+    pbx: Weak<Pbx>,
+    sip: Weak<super::SipShared>,
+    pub cfg: Arc<SipConfig>,
+    pub local: SocketAddr,
+    pub txs: TransactionTable,
+    auth: DigestAuthenticator,
+    pub registrar: Registrar,
+    pub legs: HashMap<String, Leg>,
+    chans: HashMap<u64, SipChan>,
+    next_chan_id: u64,
+    owners: HashMap<TransactionKey, Owner>,
+    leg_timers: BinaryHeap<Reverse<(Instant, String)>>,
+    pub peers_rt: HashMap<String, PeerRt>,
+    out: Vec<(SocketAddr, Vec<u8>)>,
+    pub actions: Vec<Action>,
+    rtp_next: u16,
+    pub rtp_range: (u16, u16),
+    next_housekeeping: Instant,
+    pub regclients: Vec<RegClient>,
+    reg_started: bool,
+    local_ips: HashMap<IpAddr, IpAddr>,
+}
+
+fn reg_config(cfg: &SipConfig) -> RegistrarConfig {
+    let g = &cfg.general;
+    RegistrarConfig {
+        default_expiry: g.defaultexpiry,
+        min_expiry: g.minexpiry,
+        max_expiry: g.maxexpiry,
+        max_contacts: g.max_contacts_per_aor as usize,
+        max_registers_per_sec: g.max_registers_per_second as usize,
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Short stable key for a contact URI in AstDB.
+fn contact_key(uri: &str) -> String {
+    use md5::{Digest, Md5};
+    let d = Md5::digest(uri.as_bytes());
+    d.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+impl Core {
+    pub fn new(
+        pbx: &Arc<Pbx>,
+        cfg: Arc<SipConfig>,
+        local: SocketAddr,
+        sip: Weak<super::SipShared>,
+        now: Instant,
+    ) -> Core {
+        let auth = DigestAuthenticator::with_random_key(&cfg.general.realm, now);
+        let registrar = Registrar::new(reg_config(&cfg));
+        Core {
+            pbx: Arc::downgrade(pbx),
+            sip,
+            cfg,
+            local,
+            txs: TransactionTable::new(TimerConfig::default(), 65_536),
+            auth,
+            registrar,
+            legs: HashMap::new(),
+            chans: HashMap::new(),
+            next_chan_id: 1,
+            owners: HashMap::new(),
+            leg_timers: BinaryHeap::new(),
+            peers_rt: HashMap::new(),
+            out: Vec::new(),
+            actions: Vec::new(),
+            rtp_next: 10000,
+            rtp_range: (10000, 20000),
+            next_housekeeping: now,
+            regclients: Vec::new(),
+            reg_started: false,
+            local_ips: HashMap::new(),
+        }
+    }
+
+    fn pbx(&self) -> Option<Arc<Pbx>> {
+        self.pbx.upgrade()
+    }
+
+    /// Everything queued for the wire: (destination, bytes).
+    pub fn take_output(&mut self) -> Vec<(SocketAddr, Vec<u8>)> {
+        while let Some(t) = self.txs.poll_transmit() {
+            let b = t.bytes();
+            self.out.push((t.dest, b));
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    pub fn take_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.actions)
+    }
+
+    fn verbose(&mut self, level: u8, s: String) {
+        self.actions.push(Action::Verbose(level, s));
+    }
+
+    /// Apply a reloaded sip.conf. Bindings, calls and the bound sockets are kept.
+    pub fn set_config(&mut self, cfg: Arc<SipConfig>, now: Instant) {
+        if cfg.general.realm != self.cfg.general.realm {
+            self.auth = DigestAuthenticator::with_random_key(&cfg.general.realm, now);
+        }
+        self.registrar.set_config(reg_config(&cfg));
+        self.cfg = cfg;
+        for p in self.peers_rt.values_mut() {
+            p.next_qualify = None;
+        }
+        let old: Vec<RegClient> = std::mem::take(&mut self.regclients);
+        for mut rc in old {
+            rc.stop(now);
+        }
+        self.reg_started = false;
+        self.pump_regclients(now);
+    }
+
+    // ---------------------------------------------------------------- addresses
+
+    /// The IP we advertise to `dest` (Contact, Via, SDP).
+    pub fn local_ip_for(&mut self, dest: IpAddr) -> IpAddr {
+        if let Some(ext) = &self.cfg.general.externaddr {
+            let local = self.cfg.general.localnet.iter().any(|n| n.contains(dest));
+            if !local && !dest.is_loopback() {
+                if let Ok(ip) = ext.host.parse::<IpAddr>() {
+                    return ip;
+                }
+            }
+        }
+        if !self.local.ip().is_unspecified() {
+            return self.local.ip();
+        }
+        *self
+            .local_ips
+            .entry(dest)
+            .or_insert_with(|| util::local_ip_for(dest))
+    }
+
+    fn local_hostport(&mut self, dest: IpAddr) -> String {
+        let ip = self.local_ip_for(dest);
+        let port = match &self.cfg.general.externaddr {
+            Some(ext) if ip.to_string() == ext.host => ext.port.unwrap_or(self.local.port()),
+            _ => self.local.port(),
+        };
+        format!("{}:{port}", host_str(ip))
+    }
+
+    fn contact_for(&mut self, user: &str, dest: IpAddr) -> NameAddr {
+        let hp = self.local_hostport(dest);
+        let (host, port) = split_hostport(&hp);
+        let user = (!user.is_empty()).then_some(user);
+        NameAddr::new(SipUri::new_sip(user, &host, port))
+    }
+
+    fn alloc_rtp_port(&mut self) -> u16 {
+        let (lo, hi) = self.rtp_range;
+        let lo = lo + (lo & 1);
+        if self.rtp_next < lo || self.rtp_next + 1 > hi {
+            self.rtp_next = lo;
+        }
+        let p = self.rtp_next;
+        self.rtp_next = self.rtp_next.saturating_add(2);
+        p
+    }
+
+    fn useragent(&self) -> String {
+        self.cfg.general.useragent.clone()
+    }
+
+    // ---------------------------------------------------------------- receiving
+
+    /// A message from the transport.
+    pub fn on_receive(&mut self, r: Received, now: Instant) {
+        let Received {
+            mut msg,
+            src,
+            proto,
+            raw,
+        } = r;
+        if msg.is_request() {
+            if msg.call_id().is_none()
+                || msg.from().is_none()
+                || msg.to().is_none()
+                || msg.cseq().is_none()
+                || msg.top_via().is_none()
+            {
+                self.stateless(&msg, src, 400, "Bad Request");
+                return;
+            }
+            if msg.cseq().map(|(_, m)| m) != msg.method().cloned() {
+                self.stateless(&msg, src, 400, "Bad Request - CSeq method mismatch");
+                return;
+            }
+            stamp_via(&mut msg, src);
+            if msg.method() != Some(&Method::Ack) && msg.max_forwards() == Some(0) {
+                self.stateless(&msg, src, 483, "Too Many Hops");
+                return;
+            }
+        }
+        let ruri_raw = util::raw_request_uri(&raw);
+        match self.txs.handle_incoming(msg, src, proto.reliable(), now) {
+            Incoming::NewServer(key) | Incoming::Matched(key) => {
+                let _ = key;
+            }
+            Incoming::StrayAck(ack) => self.on_ack(&ack, now),
+            Incoming::StrayResponse(resp) => self.on_stray_response(&resp),
+            Incoming::Overloaded(r) => self.out.push((src, r.to_bytes())),
+            Incoming::Invalid => {}
+        }
+        self.drain_events(Some((src, proto, ruri_raw)), now);
+    }
+
+    fn stateless(&mut self, req: &SipMessage, src: SocketAddr, code: u16, reason: &str) {
+        if req.method() == Some(&Method::Ack) {
+            return;
+        }
+        if let Some(r) = response_to(req, code, reason, Some(&new_tag())) {
+            self.out.push((src, r.to_bytes()));
+        }
+    }
+
+    fn drain_events(&mut self, cur: Option<(SocketAddr, Proto, Option<String>)>, now: Instant) {
+        while let Some((key, ev)) = self.txs.poll_event() {
+            match ev {
+                TxEvent::Request(req) => {
+                    let (src, ruri) = match &cur {
+                        Some((s, _, r)) => (*s, r.clone()),
+                        None => match self.txs.get(&key) {
+                            Some(t) => (t.peer(), None),
+                            None => continue,
+                        },
+                    };
+                    self.on_request(key, req, src, ruri, now);
+                }
+                TxEvent::Response(resp) => self.on_response(&key, resp, now),
+                TxEvent::Timeout | TxEvent::TransportError => self.on_client_timeout(&key, now),
+                TxEvent::Terminated => {
+                    self.owners.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn respond(&mut self, key: &TransactionKey, resp: SipMessage, now: Instant) {
+        let _ = self.txs.send_response(key, resp, now);
+    }
+
+    fn reply(
+        &mut self,
+        key: &TransactionKey,
+        req: &SipMessage,
+        code: u16,
+        reason: &str,
+        now: Instant,
+    ) {
+        if let Some(mut r) = response_to(req, code, reason, Some(&new_tag())) {
+            r.headers_mut().push("Server", self.useragent());
+            self.respond(key, r, now);
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        key: TransactionKey,
+        req: SipMessage,
+        src: SocketAddr,
+        ruri: Option<String>,
+        now: Instant,
+    ) {
+        let Some(method) = req.method().cloned() else {
+            return;
+        };
+        let ruri = ruri.unwrap_or_else(|| match &req {
+            SipMessage::Request { uri, .. } => uri.to_string(),
+            SipMessage::Response { .. } => String::new(),
+        });
+        let in_dialog = req.to().and_then(|t| t.tag().map(str::to_string)).is_some();
+        match method {
+            Method::Register => self.on_register(&key, &req, src, &ruri, now),
+            Method::Invite if in_dialog => self.on_reinvite(&key, &req, src, now),
+            Method::Invite => self.on_invite(&key, &req, src, &ruri, now),
+            Method::Bye => self.on_bye(&key, &req, now),
+            Method::Cancel => self.on_cancel(&key, &req, now),
+            Method::Options => {
+                if let Some(mut r) = response_to(&req, 200, "OK", Some(&new_tag())) {
+                    let h = r.headers_mut();
+                    h.push("Server", self.useragent());
+                    h.push("Allow", ALLOW);
+                    h.push("Accept", "application/sdp");
+                    h.push("Supported", "replaces, timer");
+                    self.respond(&key, r, now);
+                }
+            }
+            Method::Message if !in_dialog => self.on_message(&key, &req, src, &ruri, now),
+            Method::Info | Method::Update | Method::Message | Method::Notify if in_dialog => {
+                let ok = req.call_id().is_some_and(|c| self.legs.contains_key(c));
+                if ok {
+                    self.reply(&key, &req, 200, "OK", now);
+                } else {
+                    self.reply(&key, &req, 481, "Call/Transaction Does Not Exist", now);
+                }
+            }
+            Method::Ack => {}
+            Method::Subscribe => self.reply(&key, &req, 489, "Bad Event", now),
+            _ => {
+                if let Some(mut r) = response_to(&req, 501, "Not Implemented", Some(&new_tag())) {
+                    r.headers_mut().push("Allow", ALLOW);
+                    self.respond(&key, r, now);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- auth
+
+    /// Challenge/verify `req` for `peer`; `None` = authenticated, `Some(())` = answered.
+    #[allow(clippy::too_many_arguments)]
+    fn authenticate(
+        &mut self,
+        key: &TransactionKey,
+        req: &SipMessage,
+        ruri: &str,
+        expect_user: Option<&str>,
+        now: Instant,
+    ) -> Option<()> {
+        let method = req.method()?.as_str().to_string();
+        let kind = crate::sip::auth::ChallengeKind::for_method(&method);
+        let header = req.header(kind.credentials_header).map(str::to_string);
+        let cfg = self.cfg.clone();
+        let expect = expect_user.map(str::to_string);
+        let reply = self.auth.authenticate(
+            &method,
+            ruri,
+            header.as_deref(),
+            |user| {
+                if let Some(e) = &expect {
+                    if !e.eq_ignore_ascii_case(user) {
+                        // Credentials for a different account than the one addressed.
+                        let p = cfg.peer(e)?;
+                        let authuser = p.defaultuser.as_deref().unwrap_or(&p.name);
+                        if !authuser.eq_ignore_ascii_case(user) {
+                            return None;
+                        }
+                    }
+                }
+                let p = cfg
+                    .peer(user)
+                    .or_else(|| expect.as_deref().and_then(|e| cfg.peer(e)))?;
+                match (&p.md5secret, &p.secret) {
+                    (Some(h), _) => Some(Secret::Ha1(h.as_str())),
+                    (None, Some(s)) => Some(Secret::Plain(s.as_str())),
+                    (None, None) => Some(Secret::Plain("")),
+                }
+            },
+            cfg.general.alwaysauthreject,
+            now,
+        );
+        match reply {
+            AuthReply::Accept => None,
+            AuthReply::Challenge {
+                status,
+                reason,
+                header,
+                value,
+            } => {
+                if let Some(mut r) = response_to(req, status, reason, Some(&new_tag())) {
+                    let h = r.headers_mut();
+                    h.push("Server", self.useragent());
+                    h.push(header, value);
+                    self.respond(key, r, now);
+                }
+                Some(())
+            }
+            other => {
+                let (code, reason) = other.status();
+                self.reply(key, req, code, reason, now);
+                Some(())
+            }
+        }
+    }
+
+    fn peer_needs_auth(p: &Peer) -> bool {
+        p.secret.as_deref().is_some_and(|s| !s.is_empty()) || p.md5secret.is_some()
+    }
+
+    // ---------------------------------------------------------------- REGISTER
+
+    fn on_register(
+        &mut self,
+        key: &TransactionKey,
+        req: &SipMessage,
+        src: SocketAddr,
+        ruri: &str,
+        now: Instant,
+    ) {
+        let aor_user = req
+            .to()
+            .and_then(|t| t.uri.user_decoded())
+            .unwrap_or_default();
+        let cfg = self.cfg.clone();
+        let peer = cfg
+            .peer(&aor_user)
+            .filter(|p| p.host == Host::Dynamic && p.kind != PeerType::User);
+        let Some(peer) = peer else {
+            // Unknown account: with alwaysauthreject the same answers as a wrong password.
+            if cfg.general.alwaysauthreject {
+                if self.authenticate(key, req, ruri, None, now).is_none() {
+                    self.reply(key, req, 403, "Forbidden", now);
+                }
+            } else {
+                self.reply(key, req, 404, "Not found", now);
+            }
+            self.actions.push(Action::Notice(format!(
+                "chan_sip.c: Registration from '{}' failed for '{}' - {}",
+                req.header("From").unwrap_or(""),
+                src.ip(),
+                if cfg.general.alwaysauthreject {
+                    "Wrong password"
+                } else {
+                    "No matching peer found"
+                }
+            )));
+            return;
+        };
+        if !peer.permits(src.ip()) {
+            self.reply(key, req, 403, "Forbidden", now);
+            return;
+        }
+        if Self::peer_needs_auth(peer)
+            && self
+                .authenticate(key, req, ruri, Some(&peer.name), now)
+                .is_some()
+        {
+            if req.header("Authorization").is_some() {
+                self.actions.push(Action::Notice(format!(
+                    "chan_sip.c: Registration from '{}' failed for '{}' - Wrong password",
+                    req.header("From").unwrap_or(""),
+                    src.ip()
+                )));
+            }
+            return;
+        }
+        let call_id = req.call_id().unwrap_or("").to_string();
+        let cseq = req.cseq().map(|c| c.0).unwrap_or(0);
+        let contacts = match req.contacts() {
+            None => Vec::new(),
+            Some(Contacts::Wildcard) => vec![ContactReq {
+                uri: "*".into(),
+                expires: None,
+                q: None,
+                call_id: call_id.clone(),
+                cseq,
+                source: Some(src),
+            }],
+            Some(Contacts::List(l)) => l
+                .into_iter()
+                .map(|na| ContactReq {
+                    uri: na.uri.to_string(),
+                    expires: na.expires(),
+                    q: na.param("q").flatten().and_then(|q| q.parse::<f32>().ok()),
+                    call_id: call_id.clone(),
+                    cseq,
+                    source: Some(src),
+                })
+                .collect(),
+        };
+        let ua = req.header("User-Agent").unwrap_or("").to_string();
+        let name = peer.name.clone();
+        let was = !self.registrar.contacts(&name, now).is_empty();
+        let outcome = self.registrar.register(&name, contacts, req.expires(), now);
+        let (code, reason) = outcome.status();
+        let Some(mut r) = response_to(req, code, reason, Some(&new_tag())) else {
+            return;
+        };
+        r.headers_mut().push("Server", self.useragent());
+        match &outcome {
+            RegisterOutcome::Ok {
+                contacts,
+                updated,
+                removed,
+            } => {
+                let h = r.headers_mut();
+                let mut max_exp = 0;
+                for c in contacts {
+                    max_exp = max_exp.max(c.expires);
+                    h.push("Contact", format!("<{}>;expires={}", c.uri, c.expires));
+                }
+                h.push("Expires", max_exp.to_string());
+                h.push(
+                    "Date",
+                    chrono::Utc::now()
+                        .format("%a, %d %b %Y %H:%M:%S GMT")
+                        .to_string(),
+                );
+                let nu = unix_now();
+                for b in updated {
+                    self.actions.push(Action::DbPut(
+                        format!("{DB_FAMILY}/{name}"),
+                        contact_key(&b.uri),
+                        b.to_db_value(now, nu),
+                    ));
+                }
+                for b in removed {
+                    self.actions.push(Action::DbDel(
+                        format!("{DB_FAMILY}/{name}"),
+                        contact_key(&b.uri),
+                    ));
+                }
+                let is = !contacts.is_empty();
+                if !ua.is_empty() {
+                    self.peers_rt.entry(name.clone()).or_default().useragent = ua;
+                }
+                if is && !was {
+                    self.verbose(3, format!("Registered SIP '{name}' at {src}"));
+                    if let Some(rt) = self.peers_rt.get_mut(&name) {
+                        rt.next_qualify = Some(now);
+                    }
+                } else if !is && was {
+                    self.verbose(3, format!("Unregistered SIP '{name}'"));
+                }
+            }
+            RegisterOutcome::IntervalTooBrief { min_expires } => {
+                r.headers_mut().push("Min-Expires", min_expires.to_string());
+            }
+            RegisterOutcome::RateLimited { retry_after } => {
+                r.headers_mut().push("Retry-After", retry_after.to_string());
+            }
+            _ => {}
+        }
+        self.respond(key, r, now);
+    }
+
+    /// Bindings restored from AstDB at start.
+    pub fn restore_binding(&mut self, b: Binding, now: Instant) -> bool {
+        self.registrar.restore(b, now)
+    }
+
+    // ---------------------------------------------------------------- inbound calls
+
+    /// Find the peer an inbound request belongs to: by From user (friend/user) first, then by
+    /// source address (peer).
+    fn match_peer(&self, req: &SipMessage, src: SocketAddr) -> Option<&Peer> {
+        let from_user = req.from().and_then(|f| f.uri.user_decoded());
+        if let Some(u) = from_user {
+            if let Some(p) = self.cfg.peer(&u).filter(|p| p.is_user()) {
+                return Some(p);
+            }
+        }
+        self.cfg.peers.values().find(|p| {
+            p.kind != PeerType::User
+                && match &p.host {
+                    Host::Ip(ip) => {
+                        *ip == src.ip() && (p.insecure.port || p.port.unwrap_or(5060) == src.port())
+                    }
+                    Host::Name(n) => n.parse::<IpAddr>().is_ok_and(|ip| ip == src.ip()),
+                    Host::Dynamic => false,
+                }
+        })
+    }
+
+    fn on_invite(
+        &mut self,
+        key: &TransactionKey,
+        req: &SipMessage,
+        src: SocketAddr,
+        ruri: &str,
+        now: Instant,
+    ) {
+        let Some(call_id) = req.call_id().map(str::to_string) else {
+            return;
+        };
+        if self.legs.contains_key(&call_id) {
+            // A new INVITE (new branch) for a call we already have: a merged/looped request.
+            self.reply(key, req, 482, "Loop Detected", now);
+            return;
+        }
+        let cfg = self.cfg.clone();
+        let peer = self.match_peer(req, src).cloned();
+        let (context, peer_name, chan_base) = match &peer {
+            Some(p) => {
+                if !p.permits(src.ip()) {
+                    self.reply(key, req, 403, "Forbidden", now);
+                    return;
+                }
+                // insecure=invite: calls from this peer are not challenged.
+                let needs = Self::peer_needs_auth(p) && !p.insecure.invite;
+                if needs
+                    && self
+                        .authenticate(key, req, ruri, Some(&p.name), now)
+                        .is_some()
+                {
+                    return;
+                }
+                (p.context.clone(), Some(p.name.clone()), p.name.clone())
+            }
+            None => {
+                if cfg.general.allowguest
+                    && !req.from().is_some_and(|f| {
+                        f.uri.user.as_deref().is_some_and(|u| cfg.peer(u).is_some())
+                    })
+                {
+                    (cfg.general.context.clone(), None, src.ip().to_string())
+                } else {
+                    // Unknown caller: challenge like a real account, then refuse.
+                    if self.authenticate(key, req, ruri, None, now).is_none() {
+                        self.reply(key, req, 403, "Forbidden", now);
+                    }
+                    return;
+                }
+            }
+        };
+        let SipMessage::Request { uri, .. } = req else {
+            return;
+        };
+        let exten = uri
+            .user_decoded()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "s".to_string());
+        let Some(pbx) = self.pbx() else {
+            self.reply(key, req, 503, "Service Unavailable", now);
+            return;
+        };
+        let from = req.from();
+        let mut caller = CallerId::default();
+        if let Some(f) = &from {
+            caller.num = f.uri.user_decoded().filter(|u| !u.is_empty());
+            caller.name = f.display_name().filter(|n| !n.is_empty());
+        }
+        if let Some(p) = &peer {
+            if let Some(cid) = &p.callerid {
+                if cid.name.is_some() {
+                    caller.name.clone_from(&cid.name);
+                }
+                if cid.number.is_some() {
+                    caller.num.clone_from(&cid.number);
+                }
+            }
+        }
+        let dp = pbx.dialplan();
+        let cid_num = caller.num.clone();
+        let nowc = chrono::Utc::now();
+        if !dp.exists(&context, &exten, 1, cid_num.as_deref(), nowc) {
+            if dp.match_more(&context, &exten, cid_num.as_deref(), nowc) {
+                self.reply(key, req, 484, "Address Incomplete", now);
+            } else {
+                self.actions.push(Action::Notice(format!(
+                    "chan_sip.c: Call from '{}' ({src}) to extension '{exten}' rejected because extension not found in context '{context}'.",
+                    peer_name.as_deref().unwrap_or("")
+                )));
+                self.reply(key, req, 404, "Not Found", now);
+            }
+            return;
+        }
+        if let Some(p) = &peer {
+            if let Some(limit) = p.call_limit {
+                let inuse = self.peers_rt.get(&p.name).map(|r| r.inuse).unwrap_or(0);
+                if inuse >= limit {
+                    self.actions.push(Action::Notice(format!(
+                        "chan_sip.c: Call from peer '{}' rejected due to usage limit of {limit}",
+                        p.name
+                    )));
+                    self.reply(key, req, 480, "Temporarily Unavailable", now);
+                    return;
+                }
+            }
+        }
+        // SDP offer (or none: we offer in the 200).
+        let offer = if req.body().is_empty() {
+            None
+        } else {
+            match Sdp::parse_bytes(req.body()) {
+                Ok(s) => Some(s),
+                Err(_) => {
+                    self.reply(key, req, 400, "Bad Request - malformed SDP", now);
+                    return;
+                }
+            }
+        };
+        let prefs = self.prefs_for(peer.as_ref());
+        let rtp_port = self.alloc_rtp_port();
+        let local_ip = self.local_ip_for(src.ip());
+        let session = SessionIds::new(rand::random::<u32>() as u64);
+        let (local_sdp, codec) = match &offer {
+            Some(o) => match sdp::answer(o, &prefs, local_ip, rtp_port, session) {
+                Ok((a, n)) => (a.render().into_bytes(), n.codec.encoding_name().to_string()),
+                Err(_) => {
+                    self.reply(key, req, 488, "Not Acceptable Here", now);
+                    return;
+                }
+            },
+            None => (
+                sdp::offer(&prefs, local_ip, rtp_port, session)
+                    .render()
+                    .into_bytes(),
+                String::new(),
+            ),
+        };
+        // The channel.
+        let seq = pbx.next_tech_seq("SIP");
+        let name = format!("SIP/{chan_base}-{seq:08x}");
+        let chan_id = self.next_chan_id;
+        self.next_chan_id += 1;
+        let tech = Arc::new(super::SipTech::new(chan_id, self.sip.clone()));
+        let mut chan = Channel::new(&pbx, name, tech.clone());
+        chan.context = context;
+        chan.exten = exten;
+        chan.priority = 1;
+        chan.caller = caller;
+        if let Some(p) = &peer {
+            if let Some(l) = &p.language {
+                chan.language.clone_from(l);
+            }
+            if let Some(a) = &p.accountcode {
+                chan.accountcode.clone_from(a);
+            }
+        }
+        chan.caller.dnid = Some(chan.exten.clone());
+        chan.set_state(crate::pbx::ChanState::Ring);
+        tech.set_shared(chan.shared.clone());
+        self.chans.insert(
+            chan_id,
+            SipChan {
+                shared: Some(chan.shared.clone()),
+                events: None,
+                legs: vec![call_id.clone()],
+                winner: Some(call_id.clone()),
+                outcomes: Vec::new(),
+                ringing: false,
+                progress: false,
+                peer: peer_name.clone(),
+            },
+        );
+        if let Some(pn) = &peer_name {
+            self.peers_rt.entry(pn.clone()).or_default().inuse += 1;
+        }
+        let local_tag = new_tag();
+        let user = req
+            .from()
+            .and_then(|f| f.uri.user_decoded())
+            .unwrap_or_default();
+        self.legs.insert(
+            call_id.clone(),
+            Leg {
+                call_id,
+                inbound: true,
+                chan_id,
+                peer: peer_name,
+                remote: src,
+                invite: req.clone(),
+                invite_key: Some(key.clone()),
+                local_tag,
+                dialog: None,
+                state: LegState::Proceeding,
+                remote_offer: offer,
+                local_sdp: Some(local_sdp),
+                session,
+                rtp_port,
+                codec,
+                retx: None,
+                ack: None,
+                auth_tries: 0,
+                cancel_pending: false,
+                provisional: false,
+                last_msg: "Rx: INVITE".into(),
+                user,
+                hold: false,
+                created: now,
+                creds: None,
+            },
+        );
+        // 100 Trying at once, as chan_sip does.
+        self.reply_trying(key, req, now);
+        self.actions.push(Action::Spawn(Box::new(chan)));
+    }
+
+    fn reply_trying(&mut self, key: &TransactionKey, req: &SipMessage, now: Instant) {
+        if let Some(mut r) = response_to(req, 100, "Trying", None) {
+            r.headers_mut().push("Server", self.useragent());
+            self.respond(key, r, now);
+        }
+    }
+
+    fn prefs_for(&self, peer: Option<&Peer>) -> MediaPrefs {
+        let names: &[String] = match peer {
+            Some(p) if !p.codecs.is_empty() => &p.codecs,
+            _ => &self.cfg.general.codecs,
+        };
+        let mut prefs = if names.is_empty() {
+            MediaPrefs::from_names(&["ulaw", "alaw"])
+        } else {
+            MediaPrefs::from_names(names)
+        };
+        if prefs.codecs.is_empty() {
+            prefs = MediaPrefs::from_names(&["ulaw", "alaw"]);
+        }
+        prefs
+    }
+
+    /// A response on an inbound leg's INVITE, built by its dialog (so To carries our tag).
+    fn leg_response(
+        &mut self,
+        call_id: &str,
+        code: u16,
+        reason: &str,
+        with_sdp: bool,
+        now: Instant,
+    ) -> Option<SipMessage> {
+        let ua = self.useragent();
+        let src_ip = self.legs.get(call_id)?.remote.ip();
+        let user = self
+            .legs
+            .get(call_id)
+            .and_then(|l| match &l.invite {
+                SipMessage::Request { uri, .. } => uri.user_decoded(),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let contact = self.contact_for(&user, src_ip);
+        let leg = self.legs.get_mut(call_id)?;
+        if leg.dialog.is_none() {
+            leg.dialog = Dialog::uas_from_request(&leg.invite, &leg.local_tag, contact).ok();
+        }
+        let body = if with_sdp {
+            leg.local_sdp.clone().map(|b| ("application/sdp", b))
+        } else {
+            None
+        };
+        let invite = leg.invite.clone();
+        let mut r = match leg.dialog.as_mut() {
+            Some(d) => d.response_for(&invite, code, reason, None, body)?,
+            None => response_to(&invite, code, reason, Some(&leg.local_tag))?,
+        };
+        let h = r.headers_mut();
+        h.push("Server", ua);
+        if code < 300 {
+            h.push("Allow", ALLOW);
+            h.push("Supported", "replaces, timer");
+        }
+        let _ = now;
+        Some(r)
+    }
+
+    /// The dialplan answered an inbound channel: 200 OK with our SDP, retransmitted until ACK.
+    pub fn answer(&mut self, chan_id: u64, now: Instant) {
+        let Some(call_id) = self.inbound_leg_of(chan_id) else {
+            return;
+        };
+        let Some(leg) = self.legs.get(&call_id) else {
+            return;
+        };
+        if leg.state == LegState::Up || leg.state == LegState::Done {
+            return;
+        }
+        let Some(key) = leg.invite_key.clone() else {
+            return;
+        };
+        let dest = leg.remote;
+        let Some(r) = self.leg_response(&call_id, 200, "OK", true, now) else {
+            return;
+        };
+        let bytes = r.to_bytes();
+        self.respond(&key, r, now);
+        let t1 = Duration::from_millis(500);
+        if let Some(leg) = self.legs.get_mut(&call_id) {
+            leg.state = LegState::Up;
+            leg.last_msg = "Tx: 200".into();
+            leg.retx = Some(Retx {
+                msg: bytes,
+                dest,
+                next: now + t1,
+                interval: t1,
+                give_up: now + t1 * 64,
+            });
+            self.leg_timers.push(Reverse((now + t1, call_id)));
+        }
+    }
+
+    fn inbound_leg_of(&self, chan_id: u64) -> Option<String> {
+        let c = self.chans.get(&chan_id)?;
+        c.legs
+            .iter()
+            .find(|l| self.legs.get(*l).is_some_and(|l| l.inbound))
+            .cloned()
+    }
+
+    /// Ringing / progress / busy / congestion on an inbound channel.
+    pub fn indicate(&mut self, chan_id: u64, ev: &ChanEvent, now: Instant) {
+        let Some(call_id) = self.inbound_leg_of(chan_id) else {
+            return;
+        };
+        let Some(leg) = self.legs.get(&call_id) else {
+            return;
+        };
+        if leg.state == LegState::Up || leg.state == LegState::Done {
+            return;
+        }
+        let Some(key) = leg.invite_key.clone() else {
+            return;
+        };
+        let (code, reason, sdp) = match ev {
+            ChanEvent::Ringing => (180, "Ringing", false),
+            ChanEvent::Progress => (183, "Session Progress", true),
+            ChanEvent::Busy => (486, "Busy Here", false),
+            ChanEvent::Congestion => (503, "Service Unavailable", false),
+            _ => return,
+        };
+        if let Some(r) = self.leg_response(&call_id, code, reason, sdp, now) {
+            self.respond(&key, r, now);
+        }
+        if let Some(leg) = self.legs.get_mut(&call_id) {
+            leg.last_msg = format!("Tx: {code}");
+            if code < 200 {
+                leg.state = LegState::Early;
+            } else {
+                leg.state = LegState::Done;
+            }
+        }
+    }
+
+    fn on_ack(&mut self, ack: &SipMessage, _now: Instant) {
+        let Some(call_id) = ack.call_id() else {
+            return;
+        };
+        if let Some(leg) = self.legs.get_mut(call_id) {
+            leg.retx = None;
+            if let Some(d) = leg.dialog.as_mut() {
+                let _ = d.receive_request(ack);
+            }
+            leg.last_msg = "Rx: ACK".into();
+            // An ACK may carry the answer to an offer we made in the 200.
+            if leg.remote_offer.is_none() && !ack.body().is_empty() {
+                if let Ok(s) = Sdp::parse_bytes(ack.body()) {
+                    leg.remote_offer = Some(s);
+                }
+            }
+        }
+    }
+
+    fn on_reinvite(
+        &mut self,
+        key: &TransactionKey,
+        req: &SipMessage,
+        src: SocketAddr,
+        now: Instant,
+    ) {
+        let Some(call_id) = req.call_id().map(str::to_string) else {
+            return;
+        };
+        let check = match self.legs.get_mut(&call_id).and_then(|l| l.dialog.as_mut()) {
+            Some(d) => d.receive_request(req),
+            None => RequestCheck::Reject(481, "Call/Transaction Does Not Exist"),
+        };
+        if let RequestCheck::Reject(code, reason) = check {
+            self.reply(key, req, code, reason, now);
+            return;
+        }
+        let prefs = {
+            let peer = self
+                .legs
+                .get(&call_id)
+                .and_then(|l| l.peer.clone())
+                .and_then(|p| self.cfg.peer(&p).cloned());
+            self.prefs_for(peer.as_ref())
+        };
+        let local_ip = self.local_ip_for(src.ip());
+        let ua = self.useragent();
+        let Some(leg) = self.legs.get_mut(&call_id) else {
+            return;
+        };
+        let body = if req.body().is_empty() {
+            leg.local_sdp.clone()
+        } else {
+            match Sdp::parse_bytes(req.body()) {
+                Ok(offer) => {
+                    leg.session.bump();
+                    match sdp::answer(&offer, &prefs, local_ip, leg.rtp_port, leg.session) {
+                        Ok((a, n)) => {
+                            leg.hold = n.remote_hold;
+                            leg.codec = n.codec.encoding_name().to_string();
+                            let b = a.render().into_bytes();
+                            leg.local_sdp = Some(b.clone());
+                            leg.remote_offer = Some(offer);
+                            Some(b)
+                        }
+                        Err(_) => None,
+                    }
+                }
+                Err(_) => None,
+            }
+        };
+        let Some(body) = body else {
+            self.reply(key, req, 488, "Not Acceptable Here", now);
+            return;
+        };
+        let Some(d) = leg.dialog.as_mut() else {
+            return;
+        };
+        if let Some(mut r) = d.response_for(req, 200, "OK", None, Some(("application/sdp", body))) {
+            r.headers_mut().push("Server", ua);
+            r.headers_mut().push("Allow", ALLOW);
+            let bytes = r.to_bytes();
+            let t1 = Duration::from_millis(500);
+            leg.retx = Some(Retx {
+                msg: bytes,
+                dest: src,
+                next: now + t1,
+                interval: t1,
+                give_up: now + t1 * 64,
+            });
+            leg.last_msg = "Rx: INVITE".into();
+            self.leg_timers.push(Reverse((now + t1, call_id)));
+            self.respond(key, r, now);
+        }
+    }
+
+    fn on_bye(&mut self, key: &TransactionKey, req: &SipMessage, now: Instant) {
+        let Some(call_id) = req.call_id().map(str::to_string) else {
+            return;
+        };
+        let check = match self.legs.get_mut(&call_id).and_then(|l| l.dialog.as_mut()) {
+            Some(d) => d.receive_request(req),
+            None => RequestCheck::Reject(481, "Call Leg/Transaction Does Not Exist"),
+        };
+        if let RequestCheck::Reject(code, reason) = check {
+            self.reply(key, req, code, reason, now);
+            return;
+        }
+        let ua = self.useragent();
+        if let Some(leg) = self.legs.get_mut(&call_id) {
+            leg.state = LegState::Done;
+            leg.retx = None;
+            let r = leg
+                .dialog
+                .as_mut()
+                .and_then(|d| d.response_for(req, 200, "OK", None, None));
+            if let Some(mut r) = r {
+                r.headers_mut().push("Server", ua);
+                self.respond(key, r, now);
+            }
+        }
+        self.far_end_gone(&call_id, cause::NORMAL_CLEARING);
+    }
+
+    /// The far end of a leg ended the call: hang the channel up.
+    fn far_end_gone(&mut self, call_id: &str, c: i32) {
+        let Some(leg) = self.legs.remove(call_id) else {
+            return;
+        };
+        self.release_peer(&leg);
+        let Some(ch) = self.chans.get_mut(&leg.chan_id) else {
+            return;
+        };
+        ch.legs.retain(|l| l != call_id);
+        if let Some(tx) = &ch.events {
+            let _ = tx.send(ChanEvent::Hangup(c));
+        }
+        if let Some(s) = &ch.shared {
+            s.request_hangup(c);
+        }
+    }
+
+    fn release_peer(&mut self, leg: &Leg) {
+        if leg.inbound {
+            if let Some(p) = &leg.peer {
+                if let Some(rt) = self.peers_rt.get_mut(p) {
+                    rt.inuse = rt.inuse.saturating_sub(1);
+                }
+            }
+        }
+    }
+
+    fn on_cancel(&mut self, key: &TransactionKey, req: &SipMessage, now: Instant) {
+        let Some(inv_key) = self.txs.find_cancelled_invite(req) else {
+            self.reply(key, req, 481, "Call Leg/Transaction Does Not Exist", now);
+            return;
+        };
+        self.reply(key, req, 200, "OK", now);
+        let Some(call_id) = req.call_id().map(str::to_string) else {
+            return;
+        };
+        let answered = self
+            .legs
+            .get(&call_id)
+            .is_none_or(|l| l.state == LegState::Up || l.state == LegState::Done);
+        if answered {
+            return;
+        }
+        if let Some(r) = self.leg_response(&call_id, 487, "Request Terminated", false, now) {
+            self.respond(&inv_key, r, now);
+        }
+        if let Some(l) = self.legs.get_mut(&call_id) {
+            l.state = LegState::Done;
+        }
+        self.far_end_gone(&call_id, cause::NORMAL_CLEARING);
+    }
+
+    /// The channel is being destroyed: end every leg it has.
+    pub fn hangup(&mut self, chan_id: u64, c: i32, now: Instant) {
+        let Some(ch) = self.chans.remove(&chan_id) else {
+            return;
+        };
+        for call_id in ch.legs {
+            self.end_leg(&call_id, c, now);
+        }
+    }
+
+    fn end_leg(&mut self, call_id: &str, c: i32, now: Instant) {
+        let Some(leg) = self.legs.get(call_id) else {
+            return;
+        };
+        match (leg.inbound, leg.state) {
+            (_, LegState::Done) => {
+                if let Some(l) = self.legs.remove(call_id) {
+                    self.release_peer(&l);
+                }
+            }
+            (true, LegState::Proceeding | LegState::Early) => {
+                let key = leg.invite_key.clone();
+                let (code, reason) = cause_to_sip(c);
+                if let (Some(key), Some(r)) =
+                    (key, self.leg_response(call_id, code, reason, false, now))
+                {
+                    self.respond(&key, r, now);
+                }
+                if let Some(l) = self.legs.remove(call_id) {
+                    self.release_peer(&l);
+                }
+            }
+            (_, LegState::Up) => self.send_bye(call_id, now),
+            (false, LegState::Proceeding) => {
+                if let Some(l) = self.legs.get_mut(call_id) {
+                    l.cancel_pending = true;
+                }
+            }
+            (false, LegState::Early) => self.send_cancel(call_id, now),
+        }
+    }
+
+    fn send_bye(&mut self, call_id: &str, now: Instant) {
+        let Some(mut leg) = self.legs.remove(call_id) else {
+            return;
+        };
+        self.release_peer(&leg);
+        let Some(d) = leg.dialog.as_mut() else {
+            return;
+        };
+        let mut bye = d.bye(&new_branch());
+        bye.headers_mut().push("User-Agent", self.useragent());
+        let dest = self.request_dest(&leg, &bye);
+        if let Ok(k) = self.txs.send_request(bye, dest, false, now) {
+            self.owners.insert(k, Owner::InDialog);
+        }
+    }
+
+    fn send_cancel(&mut self, call_id: &str, now: Instant) {
+        let Some(leg) = self.legs.get_mut(call_id) else {
+            return;
+        };
+        leg.cancel_pending = false;
+        leg.state = LegState::Done;
+        let Some(c) = crate::sip::dialog::cancel(&leg.invite) else {
+            return;
+        };
+        let dest = leg.remote;
+        if let Ok(k) = self.txs.send_request(c, dest, false, now) {
+            self.owners.insert(k, Owner::InDialog);
+        }
+    }
+
+    /// Where an in-dialog request goes: the leg's known address (NAT-safe) for our peers.
+    fn request_dest(&self, leg: &Leg, _req: &SipMessage) -> SocketAddr {
+        leg.remote
+    }
+
+    // ---------------------------------------------------------------- outbound calls
+
+    /// Resolve `SIP/…` dial data: `peer`, `peer/exten`, `exten@peer`, `exten@host[:port]`.
+    pub fn resolve(
+        &mut self,
+        data: &str,
+        now: Instant,
+    ) -> Result<(Option<Peer>, Vec<Target>, String), RequestError> {
+        let data = data.split_once(',').map(|(a, _)| a).unwrap_or(data).trim();
+        let unavailable = |msg: String| RequestError {
+            cause: cause::SUBSCRIBER_ABSENT,
+            msg,
+        };
+        let (peer_part, exten) = if let Some((p, e)) = data.split_once('/') {
+            (p.to_string(), Some(e.to_string()))
+        } else if let Some((e, p)) = data.rsplit_once('@') {
+            (p.to_string(), Some(e.to_string()))
+        } else {
+            (data.to_string(), None)
+        };
+        if peer_part.is_empty() {
+            return Err(RequestError {
+                cause: cause::CHANNEL_UNACCEPTABLE,
+                msg: format!("Unable to create channel of type 'SIP' (cause 6 - Channel unacceptable) for '{data}'"),
+            });
+        }
+        let cfg = self.cfg.clone();
+        if let Some(p) = cfg.peer(&peer_part).filter(|p| p.kind != PeerType::User) {
+            if self
+                .peers_rt
+                .get(&p.name)
+                .is_some_and(|r| r.reachable == Some(false))
+            {
+                return Err(unavailable(
+                    "Unable to create channel of type 'SIP' (cause 20 - Subscriber absent)"
+                        .to_string(),
+                ));
+            }
+            let mut targets = Vec::new();
+            match &p.host {
+                Host::Dynamic => {
+                    for b in self
+                        .registrar
+                        .bindings(&p.name)
+                        .iter()
+                        .filter(|b| b.expires_at > now)
+                    {
+                        let Ok(mut uri) = SipUri::parse(&b.uri) else {
+                            continue;
+                        };
+                        if let Some(e) = &exten {
+                            uri.user = Some(e.clone());
+                        }
+                        let dest = match b.source {
+                            Some(s) => s,
+                            None => match uri_addr(&uri) {
+                                Some(a) => a,
+                                None => continue,
+                            },
+                        };
+                        targets.push(Target { ruri: uri, dest });
+                    }
+                    if targets.is_empty() {
+                        return Err(unavailable(
+                            "Unable to create channel of type 'SIP' (cause 20 - Subscriber absent)"
+                                .to_string(),
+                        ));
+                    }
+                }
+                Host::Ip(_) | Host::Name(_) => {
+                    let host = match &p.host {
+                        Host::Ip(ip) => host_str(*ip),
+                        Host::Name(n) => n.clone(),
+                        Host::Dynamic => String::new(),
+                    };
+                    let port = p.port.unwrap_or(5060);
+                    let user = exten.clone().or_else(|| p.defaultuser.clone());
+                    let uri =
+                        SipUri::new_sip(user.as_deref(), &host, (port != 5060).then_some(port));
+                    let Some(dest) = resolve_host(&host, port) else {
+                        return Err(RequestError {
+                            cause: cause::NO_ROUTE_DESTINATION,
+                            msg: format!("Unable to create channel of type 'SIP' (cause 3 - No route to destination): cannot resolve '{host}'"),
+                        });
+                    };
+                    targets.push(Target { ruri: uri, dest });
+                }
+            }
+            return Ok((Some(p.clone()), targets, p.name.clone()));
+        }
+        // Not a peer: a host.
+        let (host, port) = split_hostport(&peer_part);
+        let port_n = port.unwrap_or(5060);
+        let Some(dest) = resolve_host(&host, port_n) else {
+            return Err(RequestError {
+                cause: cause::NO_ROUTE_DESTINATION,
+                msg: format!("Unable to create channel of type 'SIP' (cause 3 - No route to destination): no peer or host '{peer_part}'"),
+            });
+        };
+        let uri = SipUri::new_sip(exten.as_deref(), &host, port);
+        Ok((None, vec![Target { ruri: uri, dest }], peer_part))
+    }
+
+    /// A fresh channel id.
+    pub fn alloc_chan_id(&mut self) -> u64 {
+        let id = self.next_chan_id;
+        self.next_chan_id += 1;
+        id
+    }
+
+    /// Register an outbound channel under `id` (from [`Core::alloc_chan_id`]).
+    pub fn new_outbound(
+        &mut self,
+        id: u64,
+        shared: Arc<ChannelShared>,
+        events: mpsc::UnboundedSender<ChanEvent>,
+        peer: Option<String>,
+    ) {
+        self.chans.insert(
+            id,
+            SipChan {
+                shared: Some(shared),
+                events: Some(events),
+                legs: Vec::new(),
+                winner: None,
+                outcomes: Vec::new(),
+                ringing: false,
+                progress: false,
+                peer,
+            },
+        );
+    }
+
+    /// Send the INVITEs of an outbound channel (one per target, in parallel).
+    pub fn start_outbound(
+        &mut self,
+        chan_id: u64,
+        peer: Option<Peer>,
+        targets: Vec<Target>,
+        caller: CallerId,
+        now: Instant,
+    ) {
+        if !self.chans.contains_key(&chan_id) {
+            return;
+        }
+        let prefs = self.prefs_for(peer.as_ref());
+        for t in targets {
+            let local_ip = self.local_ip_for(t.dest.ip());
+            let hp = self.local_hostport(t.dest.ip());
+            let call_id = util::new_call_id(&host_str(local_ip));
+            let tag = new_tag();
+            let from_user = peer
+                .as_ref()
+                .and_then(|p| p.fromuser.clone())
+                .or_else(|| caller.num.clone())
+                .unwrap_or_else(|| "asterisk".to_string());
+            let from_host = peer
+                .as_ref()
+                .and_then(|p| p.fromdomain.clone())
+                .unwrap_or_else(|| host_str(local_ip));
+            let (fh, fp) = split_hostport(&from_host);
+            let mut from = NameAddr::new(SipUri::new_sip(Some(&from_user), &fh, fp));
+            if let Some(n) = caller.name.as_ref().filter(|n| !n.is_empty()) {
+                from.display_raw = Some(format!("\"{}\"", n.replace('"', "")));
+            }
+            let mut to_uri = t.ruri.clone();
+            to_uri.params.clear();
+            to_uri.headers.clear();
+            if let Some(fd) = peer.as_ref().and_then(|p| p.fromdomain.clone()) {
+                if matches!(
+                    peer.as_ref().map(|p| &p.host),
+                    Some(Host::Ip(_) | Host::Name(_))
+                ) {
+                    let (h, p) = split_hostport(&fd);
+                    to_uri.host = h;
+                    to_uri.port = p;
+                }
+            }
+            let contact = self.contact_for(&from_user, t.dest.ip());
+            let rtp_port = self.alloc_rtp_port();
+            let session = SessionIds::new(rand::random::<u32>() as u64);
+            let body = sdp::offer(&prefs, local_ip, rtp_port, session)
+                .render()
+                .into_bytes();
+            let mut inv = SipMessage::request(Method::Invite, t.ruri.clone());
+            {
+                let h = inv.headers_mut();
+                h.push(
+                    "Via",
+                    format!("SIP/2.0/UDP {hp};branch={};rport", new_branch()),
+                );
+                h.push("Max-Forwards", "70");
+                h.push("From", format!("{from};tag={tag}"));
+                h.push("To", NameAddr::new(to_uri).to_string());
+                h.push("Contact", contact.to_string());
+                h.push("Call-ID", call_id.clone());
+                h.push("CSeq", "102 INVITE");
+                h.push("User-Agent", self.useragent());
+                h.push(
+                    "Date",
+                    chrono::Utc::now()
+                        .format("%a, %d %b %Y %H:%M:%S GMT")
+                        .to_string(),
+                );
+                h.push("Allow", ALLOW);
+                h.push("Supported", "replaces, timer");
+                h.push("Content-Type", "application/sdp");
+            }
+            inv.set_body(body.clone());
+            let creds = peer.as_ref().and_then(|p| {
+                let secret = p.remotesecret.clone().or_else(|| p.secret.clone())?;
+                let user = p
+                    .defaultuser
+                    .clone()
+                    .or_else(|| p.fromuser.clone())
+                    .unwrap_or_else(|| p.name.clone());
+                Some((user, secret))
+            });
+            let key = match self.txs.send_request(inv.clone(), t.dest, false, now) {
+                Ok(k) => k,
+                Err(_) => continue,
+            };
+            self.owners
+                .insert(key.clone(), Owner::Invite(call_id.clone()));
+            self.legs.insert(
+                call_id.clone(),
+                Leg {
+                    call_id: call_id.clone(),
+                    inbound: false,
+                    chan_id,
+                    peer: peer.as_ref().map(|p| p.name.clone()),
+                    remote: t.dest,
+                    invite: inv,
+                    invite_key: Some(key),
+                    local_tag: tag,
+                    dialog: None,
+                    state: LegState::Proceeding,
+                    remote_offer: None,
+                    local_sdp: Some(body),
+                    session,
+                    rtp_port,
+                    codec: String::new(),
+                    retx: None,
+                    ack: None,
+                    auth_tries: 0,
+                    cancel_pending: false,
+                    provisional: false,
+                    last_msg: "Tx: INVITE".into(),
+                    user: t.ruri.user.clone().unwrap_or_default(),
+                    hold: false,
+                    created: now,
+                    creds,
+                },
+            );
+            if let Some(ch) = self.chans.get_mut(&chan_id) {
+                ch.legs.push(call_id);
+            }
+        }
+        let empty = self.chans.get(&chan_id).is_some_and(|c| c.legs.is_empty());
+        if empty {
+            if let Some(ch) = self.chans.get(&chan_id) {
+                if let Some(tx) = &ch.events {
+                    let _ = tx.send(ChanEvent::Hangup(cause::CHANNEL_UNACCEPTABLE));
+                }
+            }
+        }
+    }
+
+    fn on_response(&mut self, key: &TransactionKey, resp: SipMessage, now: Instant) {
+        let Some(owner) = self.owners.get(key).cloned() else {
+            return;
+        };
+        match owner {
+            Owner::Invite(call_id) => self.on_invite_response(&call_id, key, resp, now),
+            Owner::Options(peer, sent) => {
+                if let SipMessage::Response { code, .. } = &resp {
+                    if *code >= 200 {
+                        self.owners.remove(key);
+                        let ms = u32::try_from(now.saturating_duration_since(sent).as_millis())
+                            .unwrap_or(u32::MAX);
+                        self.qualify_result(&peer, Some(ms.max(1)), now);
+                    }
+                }
+            }
+            Owner::Register(i) => {
+                if let Some(rc) = self.regclients.get_mut(i) {
+                    rc.handle_response(&resp, now);
+                }
+                self.pump_regclients(now);
+            }
+            Owner::Message | Owner::InDialog => {}
+        }
+    }
+
+    fn on_client_timeout(&mut self, key: &TransactionKey, now: Instant) {
+        let Some(owner) = self.owners.remove(key) else {
+            return;
+        };
+        match owner {
+            Owner::Invite(call_id) => self.fork_failed(&call_id, 408, now),
+            Owner::Options(peer, _) => self.qualify_result(&peer, None, now),
+            Owner::Register(i) => {
+                if let Some(rc) = self.regclients.get_mut(i) {
+                    rc.handle_timeout(now);
+                }
+                self.pump_regclients(now);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_invite_response(
+        &mut self,
+        call_id: &str,
+        key: &TransactionKey,
+        resp: SipMessage,
+        now: Instant,
+    ) {
+        let SipMessage::Response { code, .. } = &resp else {
+            return;
+        };
+        let code = *code;
+        let Some(leg) = self.legs.get_mut(call_id) else {
+            // The leg is gone (hung up): a late 2xx must still be ACKed and ended.
+            if (200..300).contains(&code) {
+                self.ack_and_bye_stray(&resp, now);
+            }
+            return;
+        };
+        leg.last_msg = format!("Rx: {code}");
+        let chan_id = leg.chan_id;
+        match code {
+            100 => {}
+            101..=199 => {
+                leg.provisional = true;
+                if leg.state == LegState::Proceeding {
+                    leg.state = LegState::Early;
+                }
+                if leg.cancel_pending {
+                    self.send_cancel(call_id, now);
+                    return;
+                }
+                let ev = if code == 180 || code == 181 || code == 182 {
+                    ChanEvent::Ringing
+                } else {
+                    ChanEvent::Progress
+                };
+                if let Some(ch) = self.chans.get_mut(&chan_id) {
+                    let first = match ev {
+                        ChanEvent::Ringing => !std::mem::replace(&mut ch.ringing, true),
+                        _ => !std::mem::replace(&mut ch.progress, true),
+                    };
+                    if first {
+                        if let Some(tx) = &ch.events {
+                            let _ = tx.send(ev);
+                        }
+                    }
+                }
+            }
+            200..=299 => {
+                let invite = leg.invite.clone();
+                if leg.dialog.is_none() {
+                    leg.dialog = Dialog::uac_from_response(&invite, &resp).ok();
+                    if let Some(d) = leg.dialog.as_mut() {
+                        d.invite_cseq = invite.cseq().map(|c| c.0);
+                        d.local_cseq = d.invite_cseq.unwrap_or(d.local_cseq);
+                    }
+                } else if let Some(d) = leg.dialog.as_mut() {
+                    let _ = d.receive_response(&resp);
+                }
+                let dest = leg.remote;
+                let ack = leg.dialog.as_ref().and_then(|d| d.ack(&new_branch(), None));
+                if let Some(a) = ack {
+                    let b = a.to_bytes();
+                    self.out.push((dest, b.clone()));
+                    leg.ack = Some((dest, b));
+                }
+                if let Ok(s) = Sdp::parse_bytes(resp.body()) {
+                    if let Some(offer) = leg
+                        .local_sdp
+                        .as_ref()
+                        .and_then(|b| Sdp::parse_bytes(b).ok())
+                    {
+                        if let Ok(n) = sdp::apply_answer(&offer, &s) {
+                            leg.codec = n.codec.encoding_name().to_string();
+                        }
+                    }
+                    leg.remote_offer = Some(s);
+                }
+                let was_up = leg.state == LegState::Up;
+                leg.state = LegState::Up;
+                if was_up {
+                    return;
+                }
+                let cancel_pending = leg.cancel_pending;
+                let won = match self.chans.get_mut(&chan_id) {
+                    Some(ch) if ch.winner.is_none() && !cancel_pending => {
+                        ch.winner = Some(call_id.to_string());
+                        if let Some(tx) = &ch.events {
+                            let _ = tx.send(ChanEvent::Answer);
+                        }
+                        let others: Vec<String> =
+                            ch.legs.iter().filter(|l| *l != call_id).cloned().collect();
+                        ch.legs.retain(|l| l == call_id);
+                        Some(others)
+                    }
+                    _ => None,
+                };
+                match won {
+                    Some(others) => {
+                        for o in others {
+                            self.end_leg(&o, 26, now);
+                        }
+                    }
+                    None => self.send_bye(call_id, now),
+                }
+            }
+            401 | 407 => {
+                let tries = leg.auth_tries;
+                let creds = leg.creds.clone();
+                match creds {
+                    Some((user, secret)) if tries == 0 => {
+                        self.reinvite_with_auth(call_id, &resp, &user, &secret, now);
+                    }
+                    _ => self.fork_failed(call_id, code, now),
+                }
+            }
+            _ => self.fork_failed(call_id, code, now),
+        }
+        let _ = key;
+    }
+
+    fn reinvite_with_auth(
+        &mut self,
+        call_id: &str,
+        resp: &SipMessage,
+        user: &str,
+        secret: &str,
+        now: Instant,
+    ) {
+        let SipMessage::Response { code, .. } = resp else {
+            return;
+        };
+        let (hdr_in, hdr_out) = if *code == 407 {
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        } else {
+            ("WWW-Authenticate", "Authorization")
+        };
+        let Some(ch) = resp
+            .header(hdr_in)
+            .and_then(|v| DigestChallenge::parse(v).ok())
+        else {
+            self.fork_failed(call_id, *code, now);
+            return;
+        };
+        let Some(leg) = self.legs.get_mut(call_id) else {
+            return;
+        };
+        let SipMessage::Request { uri, .. } = &leg.invite else {
+            return;
+        };
+        let uri_s = uri.to_string();
+        let Ok(auth) = crate::sip::auth::build_authorization(
+            user,
+            Secret::Plain(secret),
+            "INVITE",
+            &uri_s,
+            &ch,
+            &crate::sip::auth::new_cnonce(),
+            1,
+        ) else {
+            self.fork_failed(call_id, *code, now);
+            return;
+        };
+        leg.auth_tries += 1;
+        let mut inv = leg.invite.clone();
+        let cseq = inv.cseq().map(|c| c.0).unwrap_or(102) + 1;
+        {
+            let h = inv.headers_mut();
+            let via = h.get("Via").unwrap_or("").to_string();
+            let new_via = match via.find(";branch=") {
+                Some(i) => {
+                    let rest = &via[i + 8..];
+                    let end = rest.find(';').map(|e| &rest[e..]).unwrap_or("");
+                    format!("{};branch={}{}", &via[..i], new_branch(), end)
+                }
+                None => format!("{via};branch={}", new_branch()),
+            };
+            h.set("Via", new_via);
+            h.set("CSeq", format!("{cseq} INVITE"));
+            h.remove("Authorization");
+            h.remove("Proxy-Authorization");
+            h.push(hdr_out, auth);
+        }
+        let dest = leg.remote;
+        leg.invite = inv.clone();
+        leg.last_msg = "Tx: INVITE".into();
+        if let Ok(k) = self.txs.send_request(inv, dest, false, now) {
+            self.owners
+                .insert(k.clone(), Owner::Invite(call_id.to_string()));
+            if let Some(l) = self.legs.get_mut(call_id) {
+                l.invite_key = Some(k);
+            }
+        }
+    }
+
+    /// One fork of an outbound channel ended without an answer.
+    fn fork_failed(&mut self, call_id: &str, code: u16, _now: Instant) {
+        let Some(leg) = self.legs.remove(call_id) else {
+            return;
+        };
+        let Some(ch) = self.chans.get_mut(&leg.chan_id) else {
+            return;
+        };
+        ch.legs.retain(|l| l != call_id);
+        ch.outcomes.push(code);
+        if !ch.legs.is_empty() || ch.winner.is_some() {
+            return;
+        }
+        // Every fork failed: report the most telling outcome.
+        let best = ch
+            .outcomes
+            .iter()
+            .copied()
+            .find(|c| matches!(c, 486 | 600))
+            .or_else(|| ch.outcomes.iter().copied().find(|c| *c == 603))
+            .unwrap_or(code);
+        let ev = match best {
+            486 | 600 => ChanEvent::Busy,
+            503 | 500 => ChanEvent::Congestion,
+            c => ChanEvent::Hangup(sip_to_cause(c)),
+        };
+        if let Some(tx) = &ch.events {
+            let _ = tx.send(ev);
+        }
+    }
+
+    fn ack_and_bye_stray(&mut self, resp: &SipMessage, now: Instant) {
+        // Build a minimal dialog from the response alone is not possible without our INVITE;
+        // the transaction layer already ACKs non-2xx, and a 2xx without a leg is answered with
+        // nothing: the far end retransmits and gives up (timer H / 64·T1).
+        let _ = (resp, now);
+    }
+
+    fn on_stray_response(&mut self, resp: &SipMessage) {
+        // A retransmitted 2xx for an INVITE whose transaction is over: ACK again.
+        let Some(call_id) = resp.call_id() else {
+            return;
+        };
+        if let Some(leg) = self.legs.get(call_id) {
+            if let Some((dest, b)) = &leg.ack {
+                self.out.push((*dest, b.clone()));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- MESSAGE
+
+    fn on_message(
+        &mut self,
+        key: &TransactionKey,
+        req: &SipMessage,
+        src: SocketAddr,
+        ruri: &str,
+        now: Instant,
+    ) {
+        let cfg = self.cfg.clone();
+        if !cfg.general.accept_outofcall_message {
+            self.reply(key, req, 405, "Method Not Allowed", now);
+            return;
+        }
+        let peer = self.match_peer(req, src).cloned();
+        if cfg.general.auth_message_requests {
+            match &peer {
+                Some(p) if Self::peer_needs_auth(p) => {
+                    if self
+                        .authenticate(key, req, ruri, Some(&p.name), now)
+                        .is_some()
+                    {
+                        return;
+                    }
+                }
+                Some(_) => {}
+                None if cfg.general.allowguest => {}
+                None => {
+                    if self.authenticate(key, req, ruri, None, now).is_none() {
+                        self.reply(key, req, 403, "Forbidden", now);
+                    }
+                    return;
+                }
+            }
+        }
+        let ct = req
+            .content_type()
+            .unwrap_or("text/plain")
+            .to_ascii_lowercase();
+        if !ct.starts_with("text/plain") {
+            self.reply(key, req, 415, "Unsupported Media Type", now);
+            return;
+        }
+        let SipMessage::Request { uri, .. } = req else {
+            return;
+        };
+        let exten = uri
+            .user_decoded()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "s".into());
+        let context = peer
+            .as_ref()
+            .and_then(|p| p.outofcall_message_context.clone())
+            .or_else(|| cfg.general.outofcall_message_context.clone())
+            .or_else(|| peer.as_ref().map(|p| p.context.clone()))
+            .unwrap_or_else(|| cfg.general.context.clone());
+        let body = String::from_utf8_lossy(req.body()).into_owned();
+        let mut msg = Msg {
+            to: uri.to_string(),
+            from: req.header("From").unwrap_or("").to_string(),
+            body,
+            data: Vec::new(),
+            tech: "SIP".into(),
+            endpoint: peer.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+        };
+        for (n, v) in req.headers().iter() {
+            msg.data.push((n.to_string(), v.to_string()));
+        }
+        self.reply(key, req, 202, "Accepted", now);
+        self.actions.push(Action::Message(msg, context, exten));
+    }
+
+    /// Send an out-of-call MESSAGE (`MessageSend`): `to` is a peer name, `user@peer` or
+    /// `user@host[:port]`.
+    pub fn send_message(
+        &mut self,
+        msg: &Msg,
+        to: &str,
+        from: &str,
+        now: Instant,
+    ) -> Result<(), String> {
+        let to = to
+            .trim()
+            .trim_start_matches("sip:")
+            .trim_start_matches("SIP/");
+        let (targets, _) = {
+            let (user, hostpart) = match to.split_once('@') {
+                Some((u, h)) => (Some(u.to_string()), h.to_string()),
+                None => (None, to.to_string()),
+            };
+            let cfg = self.cfg.clone();
+            let mut targets: Vec<Target> = Vec::new();
+            if let Some(p) = cfg.peer(&hostpart).or_else(|| {
+                user.as_deref()
+                    .and_then(|u| if to.contains('@') { None } else { cfg.peer(u) })
+            }) {
+                match &p.host {
+                    Host::Dynamic => {
+                        for b in self
+                            .registrar
+                            .bindings(&p.name)
+                            .iter()
+                            .filter(|b| b.expires_at > now)
+                        {
+                            if let Ok(mut uri) = SipUri::parse(&b.uri) {
+                                if let Some(u) = &user {
+                                    uri.user = Some(u.clone());
+                                }
+                                if let Some(dest) = b.source.or_else(|| uri_addr(&uri)) {
+                                    targets.push(Target { ruri: uri, dest });
+                                }
+                            }
+                        }
+                        if targets.is_empty() {
+                            return Err(format!("peer '{}' is not registered", p.name));
+                        }
+                    }
+                    Host::Ip(_) | Host::Name(_) => {
+                        let host = match &p.host {
+                            Host::Ip(ip) => host_str(*ip),
+                            Host::Name(n) => n.clone(),
+                            Host::Dynamic => String::new(),
+                        };
+                        let port = p.port.unwrap_or(5060);
+                        let dest =
+                            resolve_host(&host, port).ok_or(format!("cannot resolve {host}"))?;
+                        let uri = SipUri::new_sip(
+                            user.as_deref().or(p.defaultuser.as_deref()),
+                            &host,
+                            (port != 5060).then_some(port),
+                        );
+                        targets.push(Target { ruri: uri, dest });
+                    }
+                }
+            } else {
+                let (h, port) = split_hostport(&hostpart);
+                let dest = resolve_host(&h, port.unwrap_or(5060))
+                    .ok_or(format!("no peer or host '{hostpart}'"))?;
+                targets.push(Target {
+                    ruri: SipUri::new_sip(user.as_deref(), &h, port),
+                    dest,
+                });
+            }
+            (targets, ())
+        };
+        for t in targets {
+            let local_ip = self.local_ip_for(t.dest.ip());
+            let hp = self.local_hostport(t.dest.ip());
+            let from_v = if from.is_empty() {
+                msg.from.as_str()
+            } else {
+                from
+            };
+            let from_na = if from_v.contains('<') || from_v.starts_with("sip:") {
+                NameAddr::parse(from_v).ok()
+            } else {
+                None
+            }
+            .unwrap_or_else(|| {
+                let name = if from_v.is_empty() {
+                    "asterisk"
+                } else {
+                    from_v
+                };
+                NameAddr::new(SipUri::new_sip(Some(name), &host_str(local_ip), None))
+            });
+            let mut from_na = from_na;
+            from_na
+                .params
+                .retain(|(n, _)| !n.eq_ignore_ascii_case("tag"));
+            let mut m = SipMessage::request(Method::Message, t.ruri.clone());
+            {
+                let h = m.headers_mut();
+                h.push(
+                    "Via",
+                    format!("SIP/2.0/UDP {hp};branch={};rport", new_branch()),
+                );
+                h.push("Max-Forwards", "70");
+                h.push("From", format!("{from_na};tag={}", new_tag()));
+                h.push("To", NameAddr::new(t.ruri.clone()).to_string());
+                h.push("Call-ID", util::new_call_id(&host_str(local_ip)));
+                h.push("CSeq", "102 MESSAGE");
+                h.push("User-Agent", self.useragent());
+                h.push("Content-Type", "text/plain;charset=UTF-8");
+            }
+            m.set_body(msg.body.as_bytes().to_vec());
+            match self.txs.send_request(m, t.dest, false, now) {
+                Ok(k) => {
+                    self.owners.insert(k, Owner::Message);
+                }
+                Err(e) => return Err(format!("{e}")),
+            }
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- timers
+
+    pub fn next_timeout(&mut self) -> Option<Instant> {
+        let mut next = Some(self.next_housekeeping);
+        let mut min = |t: Option<Instant>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n: Instant| n.min(t)));
+            }
+        };
+        min(self.txs.next_timeout());
+        min(self.leg_timers.peek().map(|Reverse((t, _))| *t));
+        for rc in &self.regclients {
+            min(rc.poll_timeout());
+        }
+        next
+    }
+
+    pub fn on_timer(&mut self, now: Instant) {
+        self.txs.handle_timeout(now);
+        while let Some(Reverse((at, _))) = self.leg_timers.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((_, call_id))) = self.leg_timers.pop() else {
+                break;
+            };
+            self.leg_timer(&call_id, now);
+        }
+        for rc in &mut self.regclients {
+            if rc.poll_timeout().is_some_and(|t| t <= now) {
+                rc.on_timer(now);
+            }
+        }
+        self.pump_regclients(now);
+        if now >= self.next_housekeeping {
+            self.next_housekeeping = now + Duration::from_secs(1);
+            self.housekeeping(now);
+        }
+        self.drain_events(None, now);
+    }
+
+    fn leg_timer(&mut self, call_id: &str, now: Instant) {
+        let Some(leg) = self.legs.get_mut(call_id) else {
+            return;
+        };
+        let Some(r) = leg.retx.as_mut() else {
+            return;
+        };
+        if now < r.next {
+            return;
+        }
+        if now >= r.give_up {
+            // No ACK for our 2xx: the call is dead (RFC 3261 §13.3.1.4).
+            leg.retx = None;
+            self.actions.push(Action::Warning(format!(
+                "chan_sip.c: Retransmission timeout reached on transmission {call_id} for seqno 1 (Critical Response) -- See https://wiki.asterisk.org/wiki/display/AST/SIP+Retransmissions"
+            )));
+            let chan_id = leg.chan_id;
+            self.send_bye(call_id, now);
+            if let Some(ch) = self.chans.get(&chan_id) {
+                if let Some(s) = &ch.shared {
+                    s.request_hangup(cause::NO_USER_RESPONSE);
+                }
+            }
+            return;
+        }
+        self.out.push((r.dest, r.msg.clone()));
+        r.interval = (r.interval * 2).min(Duration::from_secs(4));
+        r.next = now + r.interval;
+        let next = r.next;
+        self.leg_timers.push(Reverse((next, call_id.to_string())));
+    }
+
+    fn housekeeping(&mut self, now: Instant) {
+        for b in self.registrar.expire(now) {
+            self.actions.push(Action::DbDel(
+                format!("{DB_FAMILY}/{}", b.aor),
+                contact_key(&b.uri),
+            ));
+            if self.registrar.contacts(&b.aor, now).is_empty() {
+                self.verbose(3, format!("Registration for peer '{}' expired", b.aor));
+            }
+        }
+        self.qualify_tick(now);
+    }
+
+    // ---------------------------------------------------------------- qualify
+
+    fn qualify_addr(&self, p: &Peer, now: Instant) -> Option<(SipUri, SocketAddr)> {
+        match &p.host {
+            Host::Dynamic => {
+                let b = self
+                    .registrar
+                    .bindings(&p.name)
+                    .iter()
+                    .find(|b| b.expires_at > now)?;
+                let uri = SipUri::parse(&b.uri).ok()?;
+                let dest = b.source.or_else(|| uri_addr(&uri))?;
+                Some((uri, dest))
+            }
+            Host::Ip(ip) => {
+                let port = p.port.unwrap_or(5060);
+                Some((
+                    SipUri::new_sip(
+                        p.defaultuser.as_deref(),
+                        &host_str(*ip),
+                        (port != 5060).then_some(port),
+                    ),
+                    SocketAddr::new(*ip, port),
+                ))
+            }
+            Host::Name(n) => {
+                let port = p.port.unwrap_or(5060);
+                let dest = resolve_host(n, port)?;
+                Some((
+                    SipUri::new_sip(p.defaultuser.as_deref(), n, (port != 5060).then_some(port)),
+                    dest,
+                ))
+            }
+        }
+    }
+
+    fn qualify_tick(&mut self, now: Instant) {
+        let cfg = self.cfg.clone();
+        let freq = Duration::from_secs(u64::from(cfg.general.qualifyfreq.max(1)));
+        for p in cfg.peers.values() {
+            if p.qualify == Qualify::Off {
+                continue;
+            }
+            let rt = self.peers_rt.entry(p.name.clone()).or_default();
+            if rt.next_qualify.is_some_and(|t| t > now) {
+                continue;
+            }
+            rt.next_qualify = Some(now + freq);
+            self.qualify_peer_now(p, now);
+        }
+    }
+
+    /// Send one OPTIONS to `p` (`sip qualify peer`).
+    pub fn qualify_peer_now(&mut self, p: &Peer, now: Instant) -> bool {
+        let Some((uri, dest)) = self.qualify_addr(p, now) else {
+            return false;
+        };
+        let hp = self.local_hostport(dest.ip());
+        let local_ip = self.local_ip_for(dest.ip());
+        let mut m = SipMessage::request(Method::Options, uri.clone());
+        {
+            let h = m.headers_mut();
+            h.push(
+                "Via",
+                format!("SIP/2.0/UDP {hp};branch={};rport", new_branch()),
+            );
+            h.push("Max-Forwards", "70");
+            h.push(
+                "From",
+                format!(
+                    "\"asterisk\" <sip:asterisk@{}>;tag={}",
+                    host_str(local_ip),
+                    new_tag()
+                ),
+            );
+            h.push("To", NameAddr::new(uri).to_string());
+            h.push("Contact", format!("<sip:asterisk@{hp}>"));
+            h.push("Call-ID", util::new_call_id(&host_str(local_ip)));
+            h.push("CSeq", "102 OPTIONS");
+            h.push("User-Agent", self.useragent());
+            h.push("Accept", "application/sdp");
+        }
+        match self.txs.send_request(m, dest, false, now) {
+            Ok(k) => {
+                self.owners.insert(k, Owner::Options(p.name.clone(), now));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn qualify_result(&mut self, peer: &str, ms: Option<u32>, _now: Instant) {
+        let maxms = match self.cfg.peer(peer).map(|p| p.qualify) {
+            Some(Qualify::MaxMs(m)) => m,
+            _ => return,
+        };
+        let rt = self.peers_rt.entry(peer.to_string()).or_default();
+        let was = rt.reachable;
+        rt.latency_ms = ms;
+        let now_ok = ms.is_some_and(|m| m <= maxms);
+        rt.reachable = Some(now_ok);
+        match (was, now_ok, ms) {
+            (Some(true), true, _) => {}
+            (_, true, Some(m)) => self.actions.push(Action::Notice(format!(
+                "chan_sip.c: Peer '{peer}' is now Reachable. ({m}ms / {maxms}ms)"
+            ))),
+            (Some(false), false, _) => {}
+            (_, false, Some(m)) => self.actions.push(Action::Notice(format!(
+                "chan_sip.c: Peer '{peer}' is now Lagged. ({m}ms / {maxms}ms)"
+            ))),
+            (_, false, None) => self.actions.push(Action::Notice(format!(
+                "chan_sip.c: Peer '{peer}' is now UNREACHABLE!  Last qualify: {}",
+                was.map(|_| 0).unwrap_or(0)
+            ))),
+            _ => {}
+        }
+    }
+
+    // ---------------------------------------------------------------- outbound registration
+
+    /// Build the clients for `register =>` lines (once per config).
+    pub fn pump_regclients(&mut self, now: Instant) {
+        if !self.reg_started {
+            self.reg_started = true;
+            let cfg = self.cfg.clone();
+            for r in &cfg.registrations {
+                let dest_ip = resolve_host(&r.host, r.port.unwrap_or(5060))
+                    .map(|a| a.ip())
+                    .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+                let local_ip = self.local_ip_for(dest_ip);
+                let params = RegParams {
+                    contact_host: host_str(local_ip),
+                    contact_port: self.local.port(),
+                    default_expiry: cfg.general.defaultexpiry,
+                    register_timeout: Duration::from_secs(20),
+                    register_attempts: 0,
+                    useragent: cfg.general.useragent.clone(),
+                };
+                let mut rc = RegClient::new(r, params);
+                rc.start(now);
+                self.regclients.push(rc);
+            }
+        }
+        for i in 0..self.regclients.len() {
+            while let Some(req) = self.regclients[i].poll_request(now) {
+                let (host, port) = self.regclients[i].destination();
+                let Some(dest) = resolve_host(&host, port) else {
+                    self.regclients[i].handle_timeout(now);
+                    continue;
+                };
+                if let Ok(k) = self.txs.send_request(req, dest, false, now) {
+                    self.owners.insert(k, Owner::Register(i));
+                }
+            }
+        }
+    }
+
+    /// Unregister every outbound registration (shutdown).
+    pub fn stop_registrations(&mut self, now: Instant) {
+        for rc in &mut self.regclients {
+            rc.stop(now);
+        }
+        self.pump_regclients(now);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// Live registered contacts of a peer: (uri, source, seconds left).
+    pub fn peer_contacts(
+        &self,
+        peer: &str,
+        now: Instant,
+    ) -> Vec<(String, Option<SocketAddr>, u32)> {
+        self.registrar
+            .bindings(peer)
+            .iter()
+            .filter(|b| b.expires_at > now)
+            .map(|b| (b.uri.clone(), b.source, b.remaining(now)))
+            .collect()
+    }
+
+    /// Legs for `sip show channels`.
+    pub fn legs(&self) -> impl Iterator<Item = &Leg> {
+        self.legs.values()
+    }
+
+    /// Name of the channel a leg belongs to.
+    pub fn leg_channel(&self, leg: &Leg) -> Option<String> {
+        self.chans
+            .get(&leg.chan_id)
+            .and_then(|c| c.shared.as_ref().map(|s| s.name.clone()))
+    }
+
+    pub fn chan_peer(&self, chan_id: u64) -> Option<String> {
+        self.chans.get(&chan_id).and_then(|c| c.peer.clone())
+    }
+}
+
+/// RFC 3581: note where a request really came from in its top Via.
+fn stamp_via(msg: &mut SipMessage, src: SocketAddr) {
+    let h = msg.headers_mut();
+    let Some(first) = h.get("Via").map(str::to_string) else {
+        return;
+    };
+    let parts = crate::sip::uri::split_commas(&first);
+    let Some(top) = parts.first().map(|s| s.to_string()) else {
+        return;
+    };
+    let rest: Vec<String> = parts.iter().skip(1).map(|s| s.to_string()).collect();
+    let Some(via) = crate::sip::message::Via::parse(&top) else {
+        return;
+    };
+    let mut new_top = top.clone();
+    let ip = src.ip().to_string();
+    if via.host != ip && via.received.is_none() {
+        new_top.push_str(&format!(";received={ip}"));
+    }
+    if via.rport == Some(None) {
+        new_top = replace_param(&new_top, "rport", &format!("rport={}", src.port()));
+        if via.received.is_none() && via.host == ip {
+            new_top.push_str(&format!(";received={ip}"));
+        }
+    }
+    if new_top != top {
+        let mut v = new_top;
+        for r in rest {
+            v.push_str(", ");
+            v.push_str(&r);
+        }
+        // Replace only the first Via header line.
+        if let Some(slot) = h.0.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case("Via")) {
+            slot.1 = v;
+        }
+    }
+}
+
+fn replace_param(via: &str, name: &str, with: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in via.split(';').enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        if i > 0 && part.trim().eq_ignore_ascii_case(name) {
+            out.push_str(with);
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+/// `host[:port]` (IPv6 in brackets).
+pub fn split_hostport(s: &str) -> (String, Option<u16>) {
+    match crate::sip::uri::parse_hostport(s) {
+        Ok((h, p)) => (h.to_string(), p),
+        Err(_) => (s.to_string(), None),
+    }
+}
+
+fn uri_addr(uri: &SipUri) -> Option<SocketAddr> {
+    resolve_host(&uri.host, uri.port.unwrap_or(5060))
+}
+
+/// Resolve a host (IP literal or name) synchronously. Names go through the system resolver.
+pub fn resolve_host(host: &str, port: u16) -> Option<SocketAddr> {
+    if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, port));
+    }
+    use std::net::ToSocketAddrs;
+    (host, port).to_socket_addrs().ok()?.find(|a| a.is_ipv4())
+}

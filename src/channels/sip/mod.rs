@@ -1,0 +1,419 @@
+//! The SIP channel driver (chan_sip compatible): `sip.conf` peers register, call and are
+//! called as `SIP/<peer>-0000000N` channels; trunks are peers with a host; out-of-call
+//! MESSAGEs go into the dialplan and `MessageSend` sends them.
+//!
+//! Layers: [`crate::sip::transport`] does the socket I/O, [`core::Core`] holds all protocol
+//! state and decisions (socket-free, unit-tested), and this module glues them together: one
+//! mutex around the core, a timer task, the [`SipTech`] each SIP channel carries, the
+//! [`SipDriver`] registered with the PBX for `Dial(SIP/…)` and `MessageSend(sip:…)`.
+//! Everything the core asks the PBX to do ([`core::Action`]) runs after the lock is released,
+//! so dialplan code never runs under it.
+
+pub mod cli;
+pub mod core;
+mod regstub;
+mod show;
+pub mod util;
+
+use self::core::{Action, Core, DB_FAMILY};
+use crate::channels::sipconf::{load_sip_conf, SipConfig};
+use crate::channels::{Driver, Outbound, RequestError};
+use crate::config::{ConfigError, LoadOptions};
+use crate::pbx::channel::{ChanEvent, ChannelShared, ChannelTech};
+use crate::pbx::message::Msg;
+use crate::pbx::{exec, Channel, Pbx};
+use crate::sip::registrar::Binding;
+use crate::sip::transport::{Proto, Received, Sink, Tap, Transport};
+use parking_lot::Mutex;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Notify};
+
+/// `sip set debug` scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DebugMode {
+    Off,
+    All,
+    Ip(IpAddr, Option<u16>),
+}
+
+/// The running driver: core, transport and timer.
+pub struct SipShared {
+    pub core: Mutex<Core>,
+    pub transport: Arc<Transport>,
+    pbx: Weak<Pbx>,
+    kick: Notify,
+    /// The instant (as nanos after `base`) the timer task currently sleeps until.
+    sleeping_until: AtomicU64,
+    base: Instant,
+    pub debug: Mutex<DebugMode>,
+    me: Weak<SipShared>,
+}
+
+impl SipShared {
+    /// Run `f` on the core, then send what it queued and perform its actions.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Core, Instant) -> R) -> R {
+        let now = Instant::now();
+        let (r, out, actions, next) = {
+            let mut c = self.core.lock();
+            let r = f(&mut c, now);
+            let out = c.take_output();
+            let actions = c.take_actions();
+            let next = c.next_timeout();
+            (r, out, actions, next)
+        };
+        for (dest, bytes) in out {
+            if let Err(e) = self.transport.send(dest, &bytes) {
+                tracing::debug!("SIP send to {dest}: {e}");
+            }
+        }
+        self.perform(actions);
+        if let Some(n) = next {
+            let at = self.nanos(n);
+            if at < self.sleeping_until.load(Ordering::Relaxed) {
+                self.kick.notify_one();
+            }
+        }
+        r
+    }
+
+    fn nanos(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn perform(&self, actions: Vec<Action>) {
+        if actions.is_empty() {
+            return;
+        }
+        let Some(pbx) = self.pbx.upgrade() else {
+            return;
+        };
+        for a in actions {
+            match a {
+                Action::Spawn(chan) => {
+                    tokio::spawn(exec::run_pbx(*chan));
+                }
+                Action::Message(msg, ctx, exten) => {
+                    crate::pbx::message::dispatch(&pbx, msg, &ctx, &exten);
+                }
+                Action::Verbose(level, text) => pbx.verbose_line(level, &text),
+                Action::Notice(t) => pbx.notice(&t),
+                Action::Warning(t) => pbx.warning(&t),
+                Action::DbPut(f, k, v) => {
+                    if let Err(e) = pbx.astdb.put(&f, &k, &v) {
+                        pbx.warning(&format!("chan_sip.c: cannot store registration: {e}"));
+                    }
+                }
+                Action::DbDel(f, k) => {
+                    let _ = pbx.astdb.del(&f, &k);
+                }
+            }
+        }
+    }
+
+    fn me(&self) -> Weak<SipShared> {
+        self.me.clone()
+    }
+}
+
+async fn timer_loop(sip: Weak<SipShared>) {
+    loop {
+        let Some(s) = sip.upgrade() else {
+            return;
+        };
+        let next = s.core.lock().next_timeout();
+        let now = Instant::now();
+        let at = next.unwrap_or(now + Duration::from_secs(1));
+        s.sleeping_until.store(s.nanos(at), Ordering::Relaxed);
+        let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(at));
+        {
+            let notified = s.kick.notified();
+            tokio::select! {
+                _ = sleep => {}
+                _ = notified => {}
+            }
+        }
+        s.with(|c, now| c.on_timer(now));
+        drop(s);
+    }
+}
+
+/// The driver side of one SIP channel.
+pub struct SipTech {
+    id: u64,
+    sip: Weak<SipShared>,
+    shared: OnceLock<Arc<ChannelShared>>,
+}
+
+impl SipTech {
+    pub fn new(id: u64, sip: Weak<SipShared>) -> SipTech {
+        SipTech {
+            id,
+            sip,
+            shared: OnceLock::new(),
+        }
+    }
+    pub fn set_shared(&self, s: Arc<ChannelShared>) {
+        let _ = self.shared.set(s);
+    }
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl ChannelTech for SipTech {
+    fn tech(&self) -> &'static str {
+        "SIP"
+    }
+    fn answer(&self, _chan: &Channel) {
+        if let Some(s) = self.sip.upgrade() {
+            s.with(|c, now| c.answer(self.id, now));
+        }
+    }
+    fn indicate(&self, _chan: &Channel, ev: &ChanEvent) {
+        if let Some(s) = self.sip.upgrade() {
+            s.with(|c, now| c.indicate(self.id, ev, now));
+        }
+    }
+    fn hangup(&self, _chan: &Channel, cause: i32) {
+        if let Some(s) = self.sip.upgrade() {
+            s.with(|c, now| c.hangup(self.id, cause, now));
+        }
+    }
+}
+
+/// Registered with the PBX as technology `SIP`.
+pub struct SipDriver {
+    pub sip: Arc<SipShared>,
+}
+
+impl Driver for SipDriver {
+    fn tech(&self) -> &'static str {
+        "SIP"
+    }
+
+    fn request(
+        &self,
+        pbx: &Arc<Pbx>,
+        data: &str,
+        requester: Option<&Channel>,
+    ) -> Result<Outbound, RequestError> {
+        let (peer, targets, name) = self.sip.with(|c, now| c.resolve(data, now))?;
+        let id = self.sip.with(|c, _| c.alloc_chan_id());
+        let seq = pbx.next_tech_seq("SIP");
+        let tech = Arc::new(SipTech::new(id, self.sip.me()));
+        let mut chan = Channel::new(pbx, format!("SIP/{name}-{seq:08x}"), tech.clone());
+        tech.set_shared(chan.shared.clone());
+        let (tx, rx) = mpsc::unbounded_channel();
+        chan.events = Some(rx);
+        let peer_name = peer.as_ref().map(|p| p.name.clone());
+        self.sip
+            .with(|c, _| c.new_outbound(id, chan.shared.clone(), tx, peer_name));
+        let caller = match requester {
+            Some(r) => {
+                chan.language.clone_from(&r.language);
+                chan.accountcode.clone_from(&r.accountcode);
+                for (k, v) in r.vars.inherited().iter() {
+                    let name = crate::pbx::vars::Vars::display_name(k, v);
+                    chan.vars.set(&name, v.value.clone());
+                }
+                r.caller.clone()
+            }
+            None => Default::default(),
+        };
+        if let Some(p) = &peer {
+            if let Some(cid) = &p.callerid {
+                chan.caller.name.clone_from(&cid.name);
+                chan.caller.num.clone_from(&cid.number);
+            }
+        }
+        let sip = self.sip.clone();
+        let call = Box::new(move || {
+            sip.with(|c, now| c.start_outbound(id, peer, targets, caller, now));
+        });
+        Ok(Outbound { chan, call })
+    }
+
+    fn send_message(&self, msg: &Msg, to: &str, from: &str) -> Result<(), String> {
+        self.sip.with(|c, now| c.send_message(msg, to, from, now))
+    }
+}
+
+/// Read `rtp.conf` `rtpstart`/`rtpend` (defaults 10000–20000).
+fn rtp_range(dir: &std::path::Path) -> (u16, u16) {
+    let mut r = (10000u16, 20000u16);
+    if let Ok(cf) = crate::config::load(dir, "rtp.conf", &LoadOptions::default()) {
+        for s in cf
+            .sections
+            .iter()
+            .filter(|s| s.name.eq_ignore_ascii_case("general"))
+        {
+            for v in &s.entries {
+                match v.key.to_ascii_lowercase().as_str() {
+                    "rtpstart" => r.0 = v.value.trim().parse().unwrap_or(r.0),
+                    "rtpend" => r.1 = v.value.trim().parse().unwrap_or(r.1),
+                    _ => {}
+                }
+            }
+        }
+    }
+    if r.1 <= r.0 {
+        r = (10000, 20000);
+    }
+    r
+}
+
+/// Load `sip.conf` from the config directory.
+pub fn load_config(pbx: &Pbx) -> Result<(SipConfig, Vec<String>), Vec<ConfigError>> {
+    load_sip_conf(&pbx.settings.astetcdir, &pbx.settings.load_options())
+}
+
+/// Start the driver if `sip.conf` exists: bind, restore registrations, register with the
+/// PBX. `Ok(None)`: no sip.conf (chan_sip declines to load).
+pub async fn start(pbx: &Arc<Pbx>) -> Result<Option<Arc<SipShared>>, String> {
+    if !pbx.settings.astetcdir.join("sip.conf").exists() {
+        return Ok(None);
+    }
+    let (cfg, warnings) = load_config(pbx).map_err(|errs| {
+        errs.iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    for w in warnings {
+        pbx.warning(&format!("chan_sip.c: {w}"));
+    }
+    start_with(pbx, cfg).await.map(Some)
+}
+
+/// Start the driver with an already parsed config.
+pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>, String> {
+    let cell: Arc<OnceLock<Weak<SipShared>>> = Arc::new(OnceLock::new());
+    let c2 = cell.clone();
+    let sink: Sink = Arc::new(move |r: Received| {
+        if let Some(s) = c2.get().and_then(Weak::upgrade) {
+            s.with(|c, now| c.on_receive(r, now));
+        }
+    });
+    let udp = cfg.general.udpbindaddr;
+    let tcp = cfg.general.tcpenable.then_some(cfg.general.tcpbindaddr);
+    let transport = Transport::bind(udp, tcp, sink)
+        .await
+        .map_err(|e| format!("chan_sip: cannot bind SIP to {udp}: {e}"))?;
+    let local = transport.udp_local();
+    let now = Instant::now();
+    let cfg = Arc::new(cfg);
+    let range = rtp_range(&pbx.settings.astetcdir);
+    let sip = Arc::new_cyclic(|me: &Weak<SipShared>| {
+        let mut core = Core::new(pbx, cfg.clone(), local, me.clone(), now);
+        core.rtp_range = range;
+        SipShared {
+            core: Mutex::new(core),
+            transport: transport.clone(),
+            pbx: Arc::downgrade(pbx),
+            kick: Notify::new(),
+            sleeping_until: AtomicU64::new(0),
+            base: now,
+            debug: Mutex::new(DebugMode::Off),
+            me: me.clone(),
+        }
+    });
+    let _ = cell.set(Arc::downgrade(&sip));
+    // Registrations survive a restart.
+    let restored = restore_bindings(pbx, &sip);
+    if restored > 0 {
+        pbx.verbose_line(
+            2,
+            &format!("SIP Seeding peers from Astdb: {restored} contact(s)"),
+        );
+    }
+    install_tap(pbx, &sip);
+    pbx.register_driver(Arc::new(SipDriver { sip: sip.clone() }));
+    sip.with(|c, now| c.pump_regclients(now));
+    tokio::spawn(timer_loop(Arc::downgrade(&sip)));
+    pbx.verbose_line(
+        2,
+        &format!(
+            "SIP Listening on {} (UDP){}",
+            local,
+            match transport.tcp_local() {
+                Some(t) => format!(", {t} (TCP)"),
+                None => String::new(),
+            }
+        ),
+    );
+    Ok(sip)
+}
+
+fn restore_bindings(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) -> usize {
+    let now = Instant::now();
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut n = 0;
+    for (key, value) in pbx.astdb.show(Some(DB_FAMILY), None) {
+        match Binding::from_db_value(&value, now, unix) {
+            Ok(b) => {
+                let known = sip.core.lock().cfg.peer(&b.aor).is_some();
+                if known && sip.with(|c, now| c.restore_binding(b, now)) {
+                    n += 1;
+                } else if !known {
+                    let _ = del_path(pbx, &key);
+                }
+            }
+            Err(_) => {
+                let _ = del_path(pbx, &key);
+            }
+        }
+    }
+    n
+}
+
+fn del_path(pbx: &Pbx, path: &str) -> bool {
+    let p = path.trim_start_matches('/');
+    match p.rsplit_once('/') {
+        Some((f, k)) => pbx.astdb.del(f, k).unwrap_or(false),
+        None => false,
+    }
+}
+
+fn install_tap(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) {
+    let w = Arc::downgrade(sip);
+    let p = Arc::downgrade(pbx);
+    let tap: Tap = Arc::new(
+        move |outgoing: bool, proto: Proto, peer: SocketAddr, bytes: &[u8]| {
+            let (Some(s), Some(pbx)) = (w.upgrade(), p.upgrade()) else {
+                return;
+            };
+            let mode = *s.debug.lock();
+            let show = match mode {
+                DebugMode::Off => false,
+                DebugMode::All => true,
+                DebugMode::Ip(ip, port) => peer.ip() == ip && port.is_none_or(|p| p == peer.port()),
+            };
+            if show {
+                pbx.emit(0, cli::format_debug_message(outgoing, proto, peer, bytes));
+            }
+        },
+    );
+    sip.transport.set_tap(Some(tap));
+}
+
+/// `sip reload`: parse sip.conf; on error keep the running config and return the errors.
+pub fn reload(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) -> Result<Vec<String>, Vec<ConfigError>> {
+    let (cfg, warnings) = load_config(pbx)?;
+    let cfg = Arc::new(cfg);
+    sip.with(|c, now| c.set_config(cfg, now));
+    Ok(warnings)
+}
+
+/// Stop: unregister outbound registrations (best effort).
+pub fn shutdown(sip: &Arc<SipShared>) {
+    sip.with(|c, now| c.stop_registrations(now));
+}
+
+#[cfg(test)]
+mod tests;
