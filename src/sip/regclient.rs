@@ -26,7 +26,8 @@
 //!   MAX_AUTHTRIES); the same nonce without `stale` means wrong credentials → **No
 //!   Authentication**. No secret configured → **No Authentication** too.
 //! - **200**: **Registered**. The granted expiry is the `expires` param of the Contact matching
-//!   ours (user, host, port), else the `Expires` header, else what we asked. The refresh is
+//!   ours (user, host, port), else the `Expires` header, else what we asked (a granted `0` on a
+//!   non-zero request is read as "what we asked"). The refresh is
 //!   scheduled as chan_sip does: `expiry − 15 s` when the expiry is above 30 s, otherwise
 //!   `expiry − max(20 %, 0.5 s)` ([`refresh_delay`]).
 //! - **423**: the expiry is raised to `Min-Expires` and the REGISTER is sent again at once (a
@@ -36,6 +37,9 @@
 //! - **400, 404, 420, 479**: **Rejected** (chan_sip's list).
 //! - any other final response ≥ 300: **Failed**.
 //! - transaction timeout: **Timeout**.
+//!
+//! While a REGISTER is in flight the state is **Request Sent** (or **Auth. Sent** when it carries
+//! credentials), refreshes included, as chan_sip's `transmit_register` does.
 //!
 //! Retries (a deviation from chan_sip, which retries at a fixed `registertimeout` and stops after
 //! 403/404): every failure above is retried after `registertimeout`, doubling with each
@@ -921,9 +925,16 @@ mod tests {
         assert!(c.handle_response(&reply(&r, 423, &[("Min-Expires", "300")]), t1));
         assert_eq!(c.state_str(), "Rejected");
         assert_eq!(c.poll_timeout(), Some(t1 + Duration::from_secs(20)));
+        // One above MAX_EXPIRY too.
+        let t2 = c.poll_timeout().expect("retry");
+        let r = c.poll_request(t2).expect("r");
+        assert!(c.handle_response(&reply(&r, 423, &[("Min-Expires", "7200")]), t2));
+        assert_eq!(c.state(), RegState::Rejected);
+        assert_eq!(c.expiry(), 300);
         // Missing Min-Expires too.
-        let r = c.poll_request(t1 + Duration::from_secs(20)).expect("r");
-        assert!(c.handle_response(&reply(&r, 423, &[]), t1));
+        let t3 = c.poll_timeout().expect("retry");
+        let r = c.poll_request(t3).expect("r");
+        assert!(c.handle_response(&reply(&r, 423, &[]), t3));
         assert_eq!(c.state(), RegState::Rejected);
     }
 
