@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod dialog;
 pub mod message;
+pub mod regclient;
 pub mod registrar;
 pub mod sdp;
 pub mod transaction;
