@@ -15,6 +15,7 @@ pub mod format;
 pub mod remote;
 pub mod server;
 pub mod show;
+pub mod sip;
 
 use crate::pbx::Pbx;
 use parking_lot::Mutex;
