@@ -19,3 +19,52 @@ impl XorShift {
             .collect()
     }
 }
+
+/// A channel driver that records the messages it is asked to send (and can fail them).
+pub struct FakeMsgDriver {
+    pub name: &'static str,
+    pub fail: bool,
+    /// (message, to, from) per `send_message` call.
+    pub sent: parking_lot::Mutex<Vec<(crate::pbx::message::Msg, String, String)>>,
+}
+
+impl FakeMsgDriver {
+    pub fn new(name: &'static str, fail: bool) -> std::sync::Arc<FakeMsgDriver> {
+        std::sync::Arc::new(FakeMsgDriver {
+            name,
+            fail,
+            sent: parking_lot::Mutex::new(Vec::new()),
+        })
+    }
+}
+
+impl crate::channels::Driver for FakeMsgDriver {
+    fn tech(&self) -> &'static str {
+        self.name
+    }
+    fn request(
+        &self,
+        _pbx: &std::sync::Arc<crate::pbx::Pbx>,
+        data: &str,
+        _requester: Option<&crate::pbx::Channel>,
+    ) -> Result<crate::channels::Outbound, crate::channels::RequestError> {
+        Err(crate::channels::RequestError {
+            cause: 66,
+            msg: format!("fake driver cannot call '{data}'"),
+        })
+    }
+    fn send_message(
+        &self,
+        msg: &crate::pbx::message::Msg,
+        to: &str,
+        from: &str,
+    ) -> Result<(), String> {
+        if self.fail {
+            return Err(format!("fake: cannot send to '{to}'"));
+        }
+        self.sent
+            .lock()
+            .push((msg.clone(), to.to_string(), from.to_string()));
+        Ok(())
+    }
+}

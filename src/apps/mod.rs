@@ -6,6 +6,7 @@ pub mod args;
 pub mod basic;
 pub mod dial;
 pub mod flow;
+pub mod message;
 pub mod originate;
 pub mod setvar;
 pub mod waitexten;
@@ -90,4 +91,5 @@ fn register_builtins(r: &mut AppRegistry) {
     dial::register(r);
     originate::register(r);
     waitexten::register(r);
+    message::register(r);
 }

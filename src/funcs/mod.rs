@@ -7,6 +7,7 @@ pub mod db;
 pub mod encoding;
 pub mod logic;
 pub mod math;
+pub mod message;
 pub mod strings;
 pub mod time;
 
@@ -98,6 +99,7 @@ fn register_builtins(r: &mut FuncRegistry) {
     encoding::register(r);
     channel::register(r);
     db::register(r);
+    message::register(r);
 }
 
 /// Split `NAME(args)` into name and args (the text between the first `(` and the last `)`).
