@@ -6,7 +6,8 @@ use crate::sip::transport::Proto;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-/// A message as `sip set debug` prints it.
+/// A message as `sip set debug` prints it (chan_sip's frames: responses and requests we send
+/// are framed differently).
 pub fn format_debug_message(
     outgoing: bool,
     proto: Proto,
@@ -14,13 +15,15 @@ pub fn format_debug_message(
     bytes: &[u8],
 ) -> String {
     let text = String::from_utf8_lossy(bytes);
-    if outgoing {
-        format!("<--- Transmitting (no NAT) to {peer} --->\n{text}\n<------------>")
+    let text = text.trim_end_matches(['\r', '\n']);
+    let addr = peer.to_string();
+    if !outgoing {
+        return crate::cli::sip::format_debug_read(proto.as_str(), &addr, text);
+    }
+    if text.starts_with("SIP/2.0") {
+        crate::cli::sip::format_debug_transmit(false, false, &addr, text)
     } else {
-        format!(
-            "\n<--- SIP read from {}:{peer} --->\n{text}\n<------------->",
-            proto.as_str()
-        )
+        crate::cli::sip::format_debug_transmit_request(false, false, &addr, text)
     }
 }
 
@@ -109,7 +112,7 @@ pub fn register(state: &Arc<CliState>, sip: Arc<SipShared>) {
                     if ok {
                         Ok(String::new())
                     } else {
-                        Ok(format!("Peer '{name}' not found\n"))
+                        Ok(crate::cli::sip::format_qualify_not_found(name))
                     }
                 }
             },
@@ -122,12 +125,12 @@ fn set_debug(c: &Ctx, sip: &Arc<SipShared>) -> Result<String, CliError> {
     let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
     match args.as_slice() {
         ["on"] => {
-            *sip.debug.lock() = DebugMode::All;
-            Ok("SIP Debugging enabled\n".into())
+            let was = std::mem::replace(&mut *sip.debug.lock(), DebugMode::All);
+            Ok(crate::cli::sip::format_debug_on(was != DebugMode::Off))
         }
         ["off"] => {
             *sip.debug.lock() = DebugMode::Off;
-            Ok("SIP Debugging Disabled\n".into())
+            Ok(crate::cli::sip::format_debug_off())
         }
         ["ip", addr] => {
             let (ip, port) = match addr.parse::<SocketAddr>() {
@@ -138,7 +141,7 @@ fn set_debug(c: &Ctx, sip: &Arc<SipShared>) -> Result<String, CliError> {
                 },
             };
             *sip.debug.lock() = DebugMode::Ip(ip, port);
-            Ok(format!("SIP Debugging Enabled for IP: {addr}\n"))
+            Ok(crate::cli::sip::format_debug_ip(addr))
         }
         ["peer", name] => {
             let found = sip.with(|core, now| {
@@ -158,9 +161,9 @@ fn set_debug(c: &Ctx, sip: &Arc<SipShared>) -> Result<String, CliError> {
             match found {
                 Some(sa) => {
                     *sip.debug.lock() = DebugMode::Ip(sa.ip(), Some(sa.port()));
-                    Ok(format!("SIP Debugging Enabled for IP: {sa}\n"))
+                    Ok(crate::cli::sip::format_debug_ip(&sa.to_string()))
                 }
-                None => Ok(format!("Unable to get IP address of peer '{name}'\n")),
+                None => Ok(crate::cli::sip::format_debug_no_such_peer(name)),
             }
         }
         _ => Err(CliError::ShowUsage),

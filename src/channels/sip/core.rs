@@ -6,7 +6,6 @@
 //! performs after releasing the lock. So the whole flow (REGISTER with auth, INVITE → 200 →
 //! ACK → BYE, CANCEL, forking to several contacts) is testable without the network.
 
-use super::regstub::{RegClient, RegParams};
 use super::util::{self, cause_to_sip, host_str, new_branch, new_tag, sip_to_cause};
 use crate::channels::sipconf::{Host, Peer, PeerType, Qualify, SipConfig};
 use crate::channels::RequestError;
@@ -16,6 +15,7 @@ use crate::pbx::{CallerId, Channel, Pbx};
 use crate::sip::auth::{AuthReply, DigestAuthenticator, DigestChallenge, Secret};
 use crate::sip::dialog::{Dialog, RequestCheck};
 use crate::sip::message::{response_to, Contacts, Method, SipMessage};
+use crate::sip::regclient::{RegClient, RegClientParams};
 use crate::sip::registrar::{Binding, ContactReq, RegisterOutcome, Registrar, RegistrarConfig};
 use crate::sip::sdp::{self, MediaPrefs, Sdp, SessionIds};
 use crate::sip::transaction::{Incoming, TimerConfig, TransactionKey, TransactionTable, TxEvent};
@@ -258,7 +258,7 @@ impl Core {
         }
         let old: Vec<RegClient> = std::mem::take(&mut self.regclients);
         for mut rc in old {
-            rc.stop(now);
+            let _ = rc.stop(now);
         }
         self.reg_started = false;
         self.pump_regclients(now);
@@ -1607,7 +1607,7 @@ impl Core {
             }
             Owner::Register(i) => {
                 if let Some(rc) = self.regclients.get_mut(i) {
-                    rc.handle_response(&resp, now);
+                    let _ = rc.handle_response(&resp, now);
                 }
                 self.pump_regclients(now);
             }
@@ -2102,11 +2102,6 @@ impl Core {
             };
             self.leg_timer(&call_id, now);
         }
-        for rc in &mut self.regclients {
-            if rc.poll_timeout().is_some_and(|t| t <= now) {
-                rc.on_timer(now);
-            }
-        }
         self.pump_regclients(now);
         if now >= self.next_housekeeping {
             self.next_housekeeping = now + Duration::from_secs(1);
@@ -2290,13 +2285,13 @@ impl Core {
                     .map(|a| a.ip())
                     .unwrap_or(IpAddr::from([127, 0, 0, 1]));
                 let local_ip = self.local_ip_for(dest_ip);
-                let params = RegParams {
+                let params = RegClientParams {
                     contact_host: host_str(local_ip),
                     contact_port: self.local.port(),
                     default_expiry: cfg.general.defaultexpiry,
                     register_timeout: Duration::from_secs(20),
                     register_attempts: 0,
-                    useragent: cfg.general.useragent.clone(),
+                    user_agent: cfg.general.useragent.clone(),
                 };
                 let mut rc = RegClient::new(r, params);
                 rc.start(now);
@@ -2306,7 +2301,7 @@ impl Core {
         for i in 0..self.regclients.len() {
             while let Some(req) = self.regclients[i].poll_request(now) {
                 let (host, port) = self.regclients[i].destination();
-                let Some(dest) = resolve_host(&host, port) else {
+                let Some(dest) = resolve_host(host, port) else {
                     self.regclients[i].handle_timeout(now);
                     continue;
                 };
@@ -2320,7 +2315,7 @@ impl Core {
     /// Unregister every outbound registration (shutdown).
     pub fn stop_registrations(&mut self, now: Instant) {
         for rc in &mut self.regclients {
-            rc.stop(now);
+            let _ = rc.stop(now);
         }
         self.pump_regclients(now);
     }

@@ -11,7 +11,6 @@
 
 pub mod cli;
 pub mod core;
-mod regstub;
 mod show;
 pub mod util;
 

@@ -1,7 +1,371 @@
-//! `sip show …` commands (filled in from the core's state).
+//! `sip show peers|peer|registry|channels|settings`: views of the live core state, printed by
+//! the formatters in [`crate::cli::sip`].
 
+use super::core::Core;
 use super::SipShared;
-use crate::cli::CliState;
+use crate::channels::sipconf::{DtmfMode, Host, Nat, Peer, PeerType, Qualify};
+use crate::cli::sip::{
+    format_channels, format_peer, format_peer_not_found, format_peers, format_registry,
+    format_settings, NatSetting, PeerDetail, PeerRow, PeerStatus, RegState, RegistryRow,
+    SettingsView, SipChannelRow,
+};
+use crate::cli::{CliError, CliState, Command, Ctx};
+use crate::sip::regclient::RegState as ClientState;
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
-pub fn register(_state: &Arc<CliState>, _sip: Arc<SipShared>) {}
+fn nat_force(n: &Nat) -> NatSetting {
+    if n.force_rport {
+        NatSetting::Yes
+    } else if n.auto_force_rport {
+        NatSetting::AutoNo
+    } else {
+        NatSetting::No
+    }
+}
+
+fn nat_comedia(n: &Nat) -> NatSetting {
+    if n.comedia {
+        NatSetting::Yes
+    } else if n.auto_comedia {
+        NatSetting::AutoNo
+    } else {
+        NatSetting::No
+    }
+}
+
+fn status(core: &Core, p: &Peer) -> PeerStatus {
+    let Qualify::MaxMs(max) = p.qualify else {
+        return PeerStatus::Unmonitored;
+    };
+    match core.peers_rt.get(&p.name) {
+        Some(rt) => match (rt.reachable, rt.latency_ms) {
+            (Some(true), Some(ms)) => PeerStatus::Ok(ms),
+            (Some(false), Some(ms)) if ms > max => PeerStatus::Lagged(ms),
+            (Some(false), _) => PeerStatus::Unreachable,
+            _ => PeerStatus::Unknown,
+        },
+        None => PeerStatus::Unknown,
+    }
+}
+
+/// Current address of a peer: the source of its freshest binding, or its static host.
+fn peer_addr(core: &Core, p: &Peer, now: Instant) -> Option<(String, u16)> {
+    match &p.host {
+        Host::Dynamic => core
+            .peer_contacts(&p.name, now)
+            .into_iter()
+            .find_map(|(_, src, _)| src)
+            .map(|a| (a.ip().to_string(), a.port())),
+        Host::Ip(ip) => Some((ip.to_string(), p.port.unwrap_or(5060))),
+        Host::Name(n) => Some((n.clone(), p.port.unwrap_or(5060))),
+    }
+}
+
+pub fn peers_view(core: &Core, now: Instant) -> Vec<PeerRow> {
+    core.cfg
+        .peers
+        .values()
+        .filter(|p| p.kind != PeerType::User)
+        .map(|p| {
+            let addr = peer_addr(core, p, now);
+            PeerRow {
+                name: p.name.clone(),
+                username: if p.host == Host::Dynamic && addr.is_some() {
+                    p.defaultuser.clone().unwrap_or_else(|| p.name.clone())
+                } else {
+                    p.defaultuser.clone().unwrap_or_default()
+                },
+                host: addr.as_ref().map(|a| a.0.clone()),
+                port: addr.map(|a| a.1).unwrap_or(0),
+                dynamic: p.host == Host::Dynamic,
+                force_rport: nat_force(&p.nat),
+                comedia: nat_comedia(&p.nat),
+                acl: !p.acl.is_empty() || !p.named_acls.is_empty(),
+                status: status(core, p),
+                description: String::new(),
+            }
+        })
+        .collect()
+}
+
+fn dtmf_str(d: &DtmfMode) -> String {
+    format!("{d:?}").to_ascii_lowercase()
+}
+
+pub fn peer_detail(core: &Core, p: &Peer, now: Instant) -> PeerDetail {
+    let addr = peer_addr(core, p, now);
+    let contacts = core.peer_contacts(&p.name, now);
+    let rt = core.peers_rt.get(&p.name);
+    PeerDetail {
+        name: p.name.clone(),
+        secret_set: p.secret.as_deref().is_some_and(|s| !s.is_empty()),
+        md5secret_set: p.md5secret.is_some(),
+        remote_secret_set: p.remotesecret.is_some(),
+        context: p.context.clone(),
+        language: p.language.clone().unwrap_or_else(|| "en".into()),
+        accountcode: p.accountcode.clone().unwrap_or_default(),
+        fromuser: p.fromuser.clone().unwrap_or_default(),
+        fromdomain: p.fromdomain.clone().unwrap_or_default(),
+        mailbox: p
+            .mailboxes
+            .iter()
+            .map(|m| format!("{}@{}", m.mailbox, m.context))
+            .collect::<Vec<_>>()
+            .join(","),
+        call_limit: p.call_limit.map(|c| c as i32).unwrap_or(0),
+        dynamic: p.host == Host::Dynamic,
+        callerid_name: p
+            .callerid
+            .as_ref()
+            .and_then(|c| c.name.clone())
+            .unwrap_or_default(),
+        callerid_num: p
+            .callerid
+            .as_ref()
+            .and_then(|c| c.number.clone())
+            .unwrap_or_default(),
+        expire: contacts.first().map(|c| i64::from(c.2)).unwrap_or(-1),
+        insecure: match (p.insecure.port, p.insecure.invite) {
+            (false, false) => "no".into(),
+            (true, false) => "port".into(),
+            (false, true) => "invite".into(),
+            (true, true) => "port,invite".into(),
+        },
+        force_rport: nat_force(&p.nat),
+        symmetric_rtp: nat_comedia(&p.nat),
+        acl: !p.acl.is_empty() || !p.named_acls.is_empty(),
+        dtmf_mode: dtmf_str(&p.dtmfmode),
+        addr: addr
+            .as_ref()
+            .map(|a| format!("{}:{}", a.0, a.1))
+            .unwrap_or_else(|| "(null)".into()),
+        defaddr: "(null)".into(),
+        primary_transport: "UDP".into(),
+        allowed_transports: "UDP".into(),
+        default_username: p.defaultuser.clone().unwrap_or_default(),
+        codecs: if p.codecs.is_empty() {
+            core.cfg.general.codecs.join("|")
+        } else {
+            p.codecs.join("|")
+        },
+        status: status(core, p),
+        useragent: rt.map(|r| r.useragent.clone()).unwrap_or_default(),
+        reg_contact: contacts.first().map(|c| c.0.clone()).unwrap_or_default(),
+        qualify_freq_ms: i32::try_from(core.cfg.general.qualifyfreq.saturating_mul(1000))
+            .unwrap_or(i32::MAX),
+        ..PeerDetail::default()
+    }
+}
+
+fn client_state(s: ClientState) -> RegState {
+    match s {
+        ClientState::Unregistered => RegState::Unregistered,
+        ClientState::RequestSent => RegState::RequestSent,
+        ClientState::AuthSent => RegState::AuthSent,
+        ClientState::Registered => RegState::Registered,
+        ClientState::Rejected => RegState::Rejected,
+        ClientState::Timeout => RegState::Timeout,
+        ClientState::NoAuth => RegState::NoAuth,
+        ClientState::Failed => RegState::Failed,
+    }
+}
+
+pub fn registry_view(core: &Core, now: Instant) -> Vec<RegistryRow> {
+    let wall = SystemTime::now();
+    core.regclients
+        .iter()
+        .map(|rc| {
+            let (host, port) = rc.destination();
+            let reg_time = rc
+                .registered_at()
+                .map(|t| {
+                    let when = wall - now.saturating_duration_since(t);
+                    chrono::DateTime::<chrono::Local>::from(when)
+                        .format("%a, %d %b %Y %T")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            let domain = rc.domain();
+            RegistryRow {
+                hostname: host.to_string(),
+                port,
+                dnsmgr: host.parse::<std::net::IpAddr>().is_err(),
+                username: rc.username().to_string(),
+                regdomain: if domain != host {
+                    domain.to_string()
+                } else {
+                    String::new()
+                },
+                regdomain_port: 0,
+                refresh: i32::try_from(rc.refresh()).unwrap_or(i32::MAX),
+                state: client_state(rc.state()),
+                reg_time,
+            }
+        })
+        .collect()
+}
+
+pub fn channels_view(core: &Core) -> Vec<SipChannelRow> {
+    let mut rows: Vec<(Instant, SipChannelRow)> = core
+        .legs()
+        .map(|l| {
+            (
+                l.created,
+                SipChannelRow {
+                    peer_addr: l.remote.ip().to_string(),
+                    username: l.user.clone(),
+                    cid_num: l.user.clone(),
+                    call_id: l.call_id.clone(),
+                    format: core.leg_channel(l).map(|_| {
+                        let c = match l.codec.to_ascii_uppercase().as_str() {
+                            "PCMU" => "ulaw",
+                            "PCMA" => "alaw",
+                            "" => "nothing",
+                            _ => "unknown",
+                        };
+                        format!("({c})")
+                    }),
+                    on_hold: l.hold,
+                    need_destroy: false,
+                    last_message: l.last_msg.clone(),
+                    refer_status: String::new(),
+                    peer_name: l.peer.clone(),
+                },
+            )
+        })
+        .collect();
+    rows.sort_by_key(|r| r.0);
+    rows.into_iter().map(|r| r.1).collect()
+}
+
+pub fn settings_view(core: &Core, sip: &SipShared) -> SettingsView {
+    let g = &core.cfg.general;
+    SettingsView {
+        udp_bindaddr: sip.transport.udp_local().to_string(),
+        tcp_bindaddr: sip.transport.tcp_local().map(|a| a.to_string()),
+        allow_guest: g.allowguest,
+        realm: g.realm.clone(),
+        always_auth_reject: g.alwaysauthreject,
+        accept_outofcall_message: g.accept_outofcall_message,
+        outofcall_message_context: g.outofcall_message_context.clone().unwrap_or_default(),
+        auth_message_requests: g.auth_message_requests,
+        user_agent: g.useragent.clone(),
+        qualify_freq_ms: i32::try_from(g.qualifyfreq.saturating_mul(1000)).unwrap_or(i32::MAX),
+        localnet: g
+            .localnet
+            .iter()
+            .map(|n| (n.addr.to_string(), n.mask.to_string()))
+            .collect(),
+        externaddr: g.externaddr.as_ref().map(|e| match e.port {
+            Some(p) => format!("{}:{p}", e.host),
+            None => e.host.clone(),
+        }),
+        codecs: if g.codecs.is_empty() {
+            "(ulaw|alaw)".into()
+        } else {
+            format!("({})", g.codecs.join("|"))
+        },
+        min_expiry: i32::try_from(g.minexpiry).unwrap_or(i32::MAX),
+        max_expiry: i32::try_from(g.maxexpiry).unwrap_or(i32::MAX),
+        default_expiry: i32::try_from(g.defaultexpiry).unwrap_or(i32::MAX),
+        max_contacts_per_aor: g.max_contacts_per_aor,
+        max_register_per_sec_per_aor: g.max_registers_per_second,
+        allowed_transports: if g.tcpenable { "UDP,TCP" } else { "UDP" }.into(),
+        outbound_transport: "UDP".into(),
+        context: g.context.clone(),
+        force_rport: nat_force(&g.nat),
+        dtmf_mode: dtmf_str(&g.dtmfmode),
+        language: g.language.clone().unwrap_or_default(),
+        ..SettingsView::default()
+    }
+}
+
+macro_rules! sip_cmd {
+    ($state:expr, $sip:expr, $words:expr, $summary:expr, $usage:expr, $f:expr) => {{
+        let sip = $sip.clone();
+        $state
+            .registry
+            .register(Command::new($words, $summary, $usage, move |c: Ctx| {
+                let sip = sip.clone();
+                async move { $f(&c, &sip) }
+            }));
+    }};
+}
+
+pub fn register(state: &Arc<CliState>, sip: Arc<SipShared>) {
+    sip_cmd!(
+        state,
+        sip,
+        "sip show peers",
+        "List defined SIP peers",
+        "Usage: sip show peers [like <pattern>]\n       Lists all known SIP peers.\n       Optional regular expression pattern is used to filter the peer list.",
+        |c: &Ctx, sip: &Arc<SipShared>| -> Result<String, CliError> {
+            let mut rows = sip.with(|core, now| peers_view(core, now));
+            match c.args.as_slice() {
+                [] => {}
+                [like, pat] if like.eq_ignore_ascii_case("like") => {
+                    let re = regex::Regex::new(pat).map_err(|_| CliError::ShowUsage)?;
+                    rows.retain(|r| re.is_match(&r.name));
+                }
+                _ => return Err(CliError::ShowUsage),
+            }
+            Ok(format_peers(&rows))
+        }
+    );
+    sip_cmd!(
+        state,
+        sip,
+        "sip show peer",
+        "Show details on specific SIP peer",
+        "Usage: sip show peer <name> [load]\n       Shows all details on one SIP peer and the current status.\n       Option \"load\" forces lookup of peer in realtime storage.",
+        |c: &Ctx, sip: &Arc<SipShared>| -> Result<String, CliError> {
+            let Some(name) = c.args.first() else {
+                return Err(CliError::ShowUsage);
+            };
+            Ok(sip.with(|core, now| {
+                let cfg = core.cfg.clone();
+                match cfg.peer(name) {
+                    Some(p) => format_peer(&peer_detail(core, p, now)),
+                    None => format_peer_not_found(name),
+                }
+            }))
+        }
+    );
+    sip_cmd!(
+        state,
+        sip,
+        "sip show registry",
+        "List SIP registration status",
+        "Usage: sip show registry\n       Lists all registration requests and status.",
+        |_c: &Ctx, sip: &Arc<SipShared>| -> Result<String, CliError> {
+            Ok(format_registry(
+                &sip.with(|core, now| registry_view(core, now)),
+            ))
+        }
+    );
+    sip_cmd!(
+        state,
+        sip,
+        "sip show channels",
+        "List active SIP channels or subscriptions",
+        "Usage: sip show channels\n       Lists all currently active SIP calls (dialogs).",
+        |_c: &Ctx, sip: &Arc<SipShared>| -> Result<String, CliError> {
+            Ok(format_channels(&sip.with(|core, _| channels_view(core))))
+        }
+    );
+    sip_cmd!(
+        state,
+        sip,
+        "sip show settings",
+        "Show SIP global settings",
+        "Usage: sip show settings\n       Provides detailed list of the configuration of the SIP channel.",
+        |_c: &Ctx, sip: &Arc<SipShared>| -> Result<String, CliError> {
+            let view = {
+                let core = sip.core.lock();
+                settings_view(&core, sip)
+            };
+            Ok(format_settings(&view))
+        }
+    );
+}
