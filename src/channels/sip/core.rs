@@ -251,17 +251,27 @@ impl Core {
         if cfg.general.realm != self.cfg.general.realm {
             self.auth = DigestAuthenticator::with_random_key(&cfg.general.realm, now);
         }
+        // Registrations are restarted only when the `register =>` lines changed; the old ones
+        // are unregistered first.
+        let same = self.cfg.registrations.len() == cfg.registrations.len()
+            && self
+                .cfg
+                .registrations
+                .iter()
+                .zip(&cfg.registrations)
+                .all(|(a, b)| same_registration(a, b));
         self.registrar.set_config(reg_config(&cfg));
         self.cfg = cfg;
         for p in self.peers_rt.values_mut() {
             p.next_qualify = None;
         }
-        let old: Vec<RegClient> = std::mem::take(&mut self.regclients);
-        for mut rc in old {
-            let _ = rc.stop(now);
+        if !same {
+            self.stop_registrations(now);
+            self.regclients.clear();
+            self.owners.retain(|_, o| !matches!(o, Owner::Register(_)));
+            self.reg_started = false;
+            self.pump_regclients(now);
         }
-        self.reg_started = false;
-        self.pump_regclients(now);
     }
 
     // ---------------------------------------------------------------- addresses
@@ -2351,6 +2361,20 @@ impl Core {
     pub fn chan_peer(&self, chan_id: u64) -> Option<String> {
         self.chans.get(&chan_id).and_then(|c| c.peer.clone())
     }
+}
+
+fn same_registration(a: &crate::channels::sipconf::Registration, b: &crate::channels::sipconf::Registration) -> bool {
+    a.peer == b.peer
+        && a.transport == b.transport
+        && a.user == b.user
+        && a.domain == b.domain
+        && a.domain_port == b.domain_port
+        && a.secret == b.secret
+        && a.authuser == b.authuser
+        && a.host == b.host
+        && a.port == b.port
+        && a.contact == b.contact
+        && a.expiry == b.expiry
 }
 
 /// RFC 3581: note where a request really came from in its top Via.
