@@ -490,8 +490,8 @@ fn baresip_to_baresip_through_dial() {
     };
     let mut a = Baresip::start(free_ports(3), &[account("1000")]);
     let mut b = Baresip::start(free_ports(3), &[account("1001")]);
-    a.wait_event("REGISTER_OK", 10);
-    b.wait_event("REGISTER_OK", 10);
+    a.wait_registered(10);
+    b.wait_registered(10);
     pbx.wait_registered("1001");
     a.command("dial", &format!("sip:1001@127.0.0.1:{}", pbx.port));
     b.wait_event("CALL_ESTABLISHED", 10);

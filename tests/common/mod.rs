@@ -299,7 +299,7 @@ impl Sipp {
             remote: remote.map(|p| format!("127.0.0.1:{p}")),
             args: Vec::new(),
             calls: 1,
-            timeout: 20,
+            timeout: 10,
             dir: tempdir(),
         }
     }
@@ -355,7 +355,7 @@ impl Sipp {
     pub fn limit(self, l: u32) -> Sipp {
         self.arg2("-l", l)
     }
-    /// -timeout in seconds (default 20), a failure when hit.
+    /// -timeout in seconds (default 10), a failure when hit.
     pub fn timeout(mut self, secs: u32) -> Sipp {
         self.timeout = secs;
         self
@@ -782,6 +782,45 @@ impl Baresip {
             let msg = String::from_utf8_lossy(&self.buf[colon + 1..colon + 1 + len]).into_owned();
             self.buf.drain(..colon + 1 + len + 1);
             self.seen.push(msg);
+        }
+    }
+
+    /// Send a command and wait for its response (the JSON text).
+    pub fn request(&mut self, command: &str, params: &str) -> String {
+        let before = self.seen.len();
+        self.command(command, params);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(r) = self.seen[before..]
+                .iter()
+                .find(|m| m.contains("\"response\":true"))
+            {
+                return r.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "baresip never answered `{command}`: {}",
+                self.log()
+            );
+            self.read_netstrings();
+        }
+    }
+
+    /// Wait until `reginfo` shows the account registered (the REGISTER_OK event may
+    /// come before the test connects to ctrl_tcp).
+    pub fn wait_registered(&mut self, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let r = self.request("reginfo", "");
+            if r.contains("OK") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "baresip never registered: {r}\nlog:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
 
