@@ -254,6 +254,7 @@ fn eleventh_contact_is_refused() {
         .calls(11)
         .limit(1)
         .rate(3, 2000)
+        .timeout(20)
         .run();
     r.assert_ok("11 registrations for one AOR");
     for n in 1..=11 {
