@@ -1,11 +1,12 @@
 //! End to end: the real `ferrisk` binary in the foreground on a temporary config, driven
 //! only through `ferrisk -C … -rx "…"`, as an admin's scripts would.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ferrisk");
+use common::{tempdir, write_config, Daemon, BIN};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 const BASE_DIALPLAN: &str = "\
 [general]
@@ -23,94 +24,6 @@ exten => 1,1,Answer()
  same => n,Wait(5)
  same => n,Hangup()
 ";
-
-struct Daemon {
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-}
-
-fn write_config(dir: &Path, extensions: &str) -> PathBuf {
-    let conf = dir.join("ferrisk.conf");
-    std::fs::write(
-        &conf,
-        "[directories]\nastetcdir => .\nastdbdir => lib\nastlogdir => log\nastrundir => run\nastspooldir => spool\n\n[options]\nverbose = 0\n",
-    )
-    .expect("write ferrisk.conf");
-    std::fs::write(dir.join("extensions.conf"), extensions).expect("write extensions.conf");
-    conf
-}
-
-fn tempdir() -> tempfile::TempDir {
-    // Short paths: UNIX socket names must stay under ~100 bytes.
-    tempfile::Builder::new()
-        .prefix("fk")
-        .tempdir_in("/tmp")
-        .expect("tempdir")
-}
-
-impl Daemon {
-    fn start(extensions: &str) -> Daemon {
-        Daemon::start_in(tempdir(), extensions)
-    }
-
-    fn start_in(dir: tempfile::TempDir, extensions: &str) -> Daemon {
-        let conf = write_config(dir.path(), extensions);
-        let child = Command::new(BIN)
-            .arg("-f")
-            .arg("-C")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn ferrisk");
-        let d = Daemon {
-            child: Some(child),
-            dir,
-        };
-        let sock = d.dir.path().join("run/ferrisk.ctl");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::os::unix::net::UnixStream::connect(&sock).is_err() {
-            assert!(Instant::now() < deadline, "control socket never appeared");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        d
-    }
-
-    fn conf(&self) -> PathBuf {
-        self.dir.path().join("ferrisk.conf")
-    }
-
-    fn rx_output(&self, cmd: &str) -> Output {
-        Command::new(BIN)
-            .arg("-C")
-            .arg(self.conf())
-            .arg("-rx")
-            .arg(cmd)
-            .output()
-            .expect("run ferrisk -rx")
-    }
-
-    /// Run a command; assert it succeeded; return stdout.
-    fn rx(&self, cmd: &str) -> String {
-        let o = self.rx_output(cmd);
-        assert!(o.status.success(), "`{cmd}` failed: {o:?}");
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn write_extensions(&self, text: &str) {
-        std::fs::write(self.dir.path().join("extensions.conf"), text).expect("write");
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 #[test]
 fn version_and_help() {
@@ -391,34 +304,6 @@ fn daemonizes_without_f() {
     }
     let log = std::fs::read_to_string(dir.path().join("log/messages")).unwrap_or_default();
     assert!(log.contains("ferrisk Ready."), "{log}");
-}
-
-impl Daemon {
-    /// `kill -9` the daemon and hand back its directory (for a restart on the same data).
-    fn kill9(mut self) -> tempfile::TempDir {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill(); // SIGKILL
-            let _ = c.wait();
-        }
-        std::mem::replace(&mut self.dir, tempdir())
-    }
-
-    /// Poll `database get family key` until it answers, return the value.
-    fn wait_db(&self, family: &str, key: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let out = self.rx_output(&format!("database get {family} {key}"));
-            let s = String::from_utf8_lossy(&out.stdout).into_owned();
-            if let Some(v) = s.strip_prefix("Value: ") {
-                return v.trim_end().to_string();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{family}/{key} never written: {s}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
 }
 
 const CALL_FLOW: &str = "\
