@@ -163,6 +163,9 @@ pub struct Core {
     pub regclients: Vec<RegClient>,
     reg_started: bool,
     local_ips: HashMap<IpAddr, IpAddr>,
+    /// REGISTERs per AOR in the last second, counted before authentication for known and
+    /// unknown accounts alike (so the limit cannot be used to find accounts).
+    reg_rate: HashMap<String, std::collections::VecDeque<Instant>>,
 }
 
 fn reg_config(cfg: &SipConfig) -> RegistrarConfig {
@@ -222,6 +225,7 @@ impl Core {
             regclients: Vec::new(),
             reg_started: false,
             local_ips: HashMap::new(),
+            reg_rate: HashMap::new(),
         }
     }
 
@@ -557,6 +561,14 @@ impl Core {
             .and_then(|t| t.uri.user_decoded())
             .unwrap_or_default();
         let cfg = self.cfg.clone();
+        if let Some(retry) = self.rate_limited(&aor_user, now) {
+            if let Some(mut r) = response_to(req, 503, "Service Unavailable", Some(&new_tag())) {
+                r.headers_mut().push("Server", self.useragent());
+                r.headers_mut().push("Retry-After", retry.to_string());
+                self.respond(key, r, now);
+            }
+            return;
+        }
         let peer = cfg
             .peer(&aor_user)
             .filter(|p| p.host == Host::Dynamic && p.kind != PeerType::User);
@@ -687,6 +699,33 @@ impl Core {
             _ => {}
         }
         self.respond(key, r, now);
+    }
+
+    /// Count a REGISTER for `aor`; `Some(retry_after)` when over the per-second limit.
+    fn rate_limited(&mut self, aor: &str, now: Instant) -> Option<u32> {
+        let limit = self.cfg.general.max_registers_per_second as usize;
+        if limit == 0 {
+            return None;
+        }
+        let window = Duration::from_secs(1);
+        if self.reg_rate.len() > 100_000 {
+            self.reg_rate.retain(|_, q| {
+                q.back()
+                    .is_some_and(|t| now.saturating_duration_since(*t) < window)
+            });
+        }
+        let q = self.reg_rate.entry(aor.to_ascii_lowercase()).or_default();
+        while q
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+        {
+            q.pop_front();
+        }
+        if q.len() >= limit {
+            return Some(1);
+        }
+        q.push_back(now);
+        None
     }
 
     /// Bindings restored from AstDB at start.
@@ -2153,6 +2192,11 @@ impl Core {
     }
 
     fn housekeeping(&mut self, now: Instant) {
+        let window = Duration::from_secs(1);
+        self.reg_rate.retain(|_, q| {
+            q.back()
+                .is_some_and(|t| now.saturating_duration_since(*t) < window)
+        });
         for b in self.registrar.expire(now) {
             self.actions.push(Action::DbDel(
                 format!("{DB_FAMILY}/{}", b.aor),
@@ -2363,7 +2407,10 @@ impl Core {
     }
 }
 
-fn same_registration(a: &crate::channels::sipconf::Registration, b: &crate::channels::sipconf::Registration) -> bool {
+fn same_registration(
+    a: &crate::channels::sipconf::Registration,
+    b: &crate::channels::sipconf::Registration,
+) -> bool {
     a.peer == b.peer
         && a.transport == b.transport
         && a.user == b.user
