@@ -142,13 +142,24 @@ impl CsvBackend {
 
     fn append(&self, path: &Path, line: &str) -> std::io::Result<()> {
         let _g = self.lock.lock();
-        if let Some(d) = path.parent() {
-            std::fs::create_dir_all(d)?;
-        }
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+        let open = || {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+        };
+        // Reopened per record like cdr_csv (log rotation keeps working); the directory is
+        // only created when it is missing.
+        let mut f = match open() {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(d) = path.parent() {
+                    std::fs::create_dir_all(d)?;
+                }
+                open()?
+            }
+            Err(e) => return Err(e),
+        };
         f.write_all(line.as_bytes())?;
         f.flush()
     }

@@ -20,6 +20,9 @@ use tokio::sync::mpsc;
 /// Largest datagram or TCP message accepted.
 pub const MAX_MESSAGE: usize = 65_535;
 
+/// Requested UDP socket buffer size (each direction).
+pub const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
+
 /// Which transport a message used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Proto {
@@ -72,6 +75,11 @@ impl Transport {
         sink: Sink,
     ) -> io::Result<Arc<Transport>> {
         let sock = UdpSocket::bind(udp).await?;
+        // Large socket buffers absorb bursts (thousands of messages per second) instead of
+        // dropping datagrams; the kernel caps them at net.core.[rw]mem_max.
+        let sr = socket2::SockRef::from(&sock);
+        let _ = sr.set_recv_buffer_size(SOCKET_BUFFER);
+        let _ = sr.set_send_buffer_size(SOCKET_BUFFER);
         let udp_local = sock.local_addr()?;
         let listener = match tcp {
             Some(a) => Some(TcpListener::bind(a).await?),

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# REGISTER load with digest auth: USERS accounts, SIPp registers each (REGISTER, 401,
+# REGISTER with MD5/qop=auth digest, 200) at RATE registrations/s, TOTAL in all.
+# Usage: contrib/bench/sip_register.sh [rate] [total] [users]   (defaults 5000 50000 10000)
+RATE=${1:-5000}
+TOTAL=${2:-50000}
+USERS=${3:-10000}
+source "$(dirname "$0")/sip_common.sh"
+{
+  printf '[general]\nbindaddr=127.0.0.1\nbindport=%s\nrealm=ferrisk\nmaxexpiry=3600\n' "$PORT"
+  printf '[u](!)\ntype=friend\nhost=dynamic\ncontext=bench\n'
+  for i in $(seq 1 "$USERS"); do printf '[u%d](u)\nsecret=p%d\n' "$i" "$i"; done
+} > "$DIR/sip.conf"
+printf '[bench]\nexten => s,1,Hangup()\n' > "$DIR/extensions.conf"
+{
+  echo SEQUENTIAL
+  for i in $(seq 1 "$USERS"); do echo "u$i;[authentication username=u$i password=p$i]"; done
+} > "$DIR/users.csv"
+start_daemon
+cd "$DIR"
+sipp -i 127.0.0.1 -mi 127.0.0.1 -nostdin -p "$SIPP_PORT" -sf "$OLDPWD/contrib/bench/sipp_register_auth.xml" \
+  -inf users.csv -r "$RATE" -m "$TOTAL" -l $((RATE * 2)) -max_socket 1 -buff_size 8388608 -timeout 120 \
+  -trace_stat -stf stat.csv -fd 1 -trace_err 127.0.0.1:"$PORT" >/dev/null 2>&1 || true
+read -r ok failed secs < <(sipp_summary stat.csv)
+echo "registrations: $ok successful, $failed failed in ${secs}s => $(python3 -c "print(round($ok/$secs))") REGISTER/s with digest (offered $RATE/s)"
