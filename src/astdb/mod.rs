@@ -85,6 +85,29 @@ impl AstDb {
         Ok(())
     }
 
+    /// Apply many puts (`Some(value)`) and deletes (`None`) in one transaction, in order.
+    pub fn apply_batch(&self, ops: &[(String, String, Option<String>)]) -> Result<(), AstDbError> {
+        let mut c = self.conn.lock();
+        let tx = c.transaction()?;
+        {
+            let mut put =
+                tx.prepare_cached("INSERT OR REPLACE INTO astdb (key, value) VALUES (?1, ?2)")?;
+            let mut del = tx.prepare_cached("DELETE FROM astdb WHERE key = ?1")?;
+            for (family, key, value) in ops {
+                match value {
+                    Some(v) => {
+                        put.execute(params![full_key(family, key), v])?;
+                    }
+                    None => {
+                        del.execute(params![full_key(family, key)])?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Delete one key; `Ok(false)` when it did not exist.
     pub fn del(&self, family: &str, key: &str) -> Result<bool, AstDbError> {
         let c = self.conn.lock();

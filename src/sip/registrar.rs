@@ -399,7 +399,9 @@ impl Registrar {
         for (c, expires) in plan {
             let existing = work.iter().position(|b| b.uri == c.uri);
             if let Some(i) = existing {
-                if work[i].call_id == c.call_id && c.cseq <= work[i].cseq {
+                // A lower CSeq on the same Call-ID is stale (RFC 3261 §10.3 step 7); the same
+                // CSeq is a retransmission that outlived its transaction: apply it again.
+                if work[i].call_id == c.call_id && c.cseq < work[i].cseq {
                     return Err(RegisterOutcome::OutOfOrder);
                 }
             }
@@ -668,13 +670,14 @@ mod tests {
         let t0 = Instant::now();
         let mut r = reg();
         r.register(AOR, vec![c("sip:a@1", None, "x", 10)], None, t0);
-        // Same Call-ID, equal or lower CSeq → 500, binding untouched.
-        for cseq in [10, 9] {
-            let o = r.register(AOR, vec![c("sip:a@1", Some(600), "x", cseq)], None, t0);
-            assert_eq!(o, RegisterOutcome::OutOfOrder);
-            assert_eq!(o.status().0, 500);
-        }
+        // Same Call-ID, lower CSeq → 500, binding untouched.
+        let o = r.register(AOR, vec![c("sip:a@1", Some(600), "x", 9)], None, t0);
+        assert_eq!(o, RegisterOutcome::OutOfOrder);
+        assert_eq!(o.status().0, 500);
         assert_eq!(r.bindings(AOR)[0].expires, 120);
+        // The same CSeq is a late retransmission: applied again (idempotent).
+        let o = r.register(AOR, vec![c("sip:a@1", None, "x", 10)], None, t0);
+        assert_eq!(ok_contacts(&o), vec![("sip:a@1".into(), 120)]);
         // Higher CSeq updates.
         let o = r.register(AOR, vec![c("sip:a@1", Some(600), "x", 11)], None, t0);
         assert_eq!(ok_contacts(&o), vec![("sip:a@1".into(), 600)]);
@@ -685,7 +688,7 @@ mod tests {
         // Out-of-order aborts the whole request: the other contact is not added either.
         let o = r.register(
             AOR,
-            vec![c("sip:b@1", None, "new", 1), c("sip:a@1", None, "new", 1)],
+            vec![c("sip:b@1", None, "new", 1), c("sip:a@1", None, "new", 0)],
             None,
             t0,
         );
@@ -875,7 +878,7 @@ mod tests {
         assert!(r2.restore(back.clone(), t1));
         assert_eq!(r2.contacts(AOR, t1)[0].expires, 150);
         // CSeq ordering survives the restart.
-        let mut again = c(&b.uri, None, &b.call_id, 7);
+        let mut again = c(&b.uri, None, &b.call_id, 6);
         again.q = None;
         assert_eq!(
             r2.register(AOR, vec![again], None, t1),

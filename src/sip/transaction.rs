@@ -70,6 +70,13 @@ pub struct TimerConfig {
     pub trying_delay: Duration,
     /// Timer D on unreliable transports (> 32 s).
     pub timer_d: Duration,
+    /// How long a server transaction that has sent its final response stays to absorb
+    /// retransmitted requests: timer J (non-INVITE, UDP) and timer L (INVITE answered with a
+    /// 2xx). RFC 3261/6026 say 64·T1 = 32 s; a busy registrar keeps tens of thousands of
+    /// finished transactions that long, so ferrisk's endpoint uses a shorter wait (as
+    /// Kamailio's `wt_timer` does); a request retransmitted later is processed again, which
+    /// SIP's CSeq rules make harmless.
+    pub server_linger: Duration,
     /// `Retry-After` seconds in the 503 a full table advises.
     pub retry_after_secs: u32,
 }
@@ -82,6 +89,7 @@ impl Default for TimerConfig {
             t4: Duration::from_secs(5),
             trying_delay: Duration::from_millis(200),
             timer_d: Duration::from_secs(32),
+            server_linger: Duration::from_secs(32),
             retry_after_secs: 5,
         }
     }
@@ -614,7 +622,7 @@ impl Transaction {
                 self.send(resp);
                 if (200..300).contains(&code) {
                     self.state = State::Accepted;
-                    self.linger(now, self.cfg.t1_64()); // timer L
+                    self.linger(now, self.cfg.server_linger); // timer L
                 } else if code >= 300 {
                     self.state = State::Completed;
                     self.retransmit_at = (!self.reliable).then(|| now + self.cfg.t1);
@@ -633,7 +641,7 @@ impl Transaction {
                     self.state = State::Proceeding;
                 } else {
                     self.state = State::Completed;
-                    let j = self.unreliable(self.cfg.t1_64());
+                    let j = self.unreliable(self.cfg.server_linger);
                     self.linger(now, j);
                 }
             }
@@ -904,6 +912,12 @@ impl TransactionTable {
         let t = Transaction::client(request, dest, reliable, self.cfg, now)?;
         self.insert(key.clone(), t);
         Ok(key)
+    }
+
+    /// The key of the server transaction an incoming request belongs to, if it exists.
+    pub fn get_server_key(&self, req: &SipMessage) -> Option<TransactionKey> {
+        let key = TransactionKey::of(req, Role::Server)?;
+        self.txs.contains_key(&key).then_some(key)
     }
 
     /// The TU answers the server transaction `key`.

@@ -34,6 +34,12 @@ pub const DB_FAMILY: &str = "SIP/Registry";
 pub const ALLOW: &str =
     "INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, SUBSCRIBE, NOTIFY, INFO, PUBLISH, MESSAGE";
 
+/// How long finished server transactions absorb retransmissions (see
+/// [`TimerConfig::server_linger`]).
+pub const SERVER_LINGER: Duration = Duration::from_secs(8);
+/// Most transactions in flight; beyond it new requests get 503 + Retry-After.
+pub const TABLE_CAP: usize = 262_144;
+
 /// What the driver does for the core once the lock is released.
 pub enum Action {
     /// Start the dialplan of a new inbound channel.
@@ -166,6 +172,8 @@ pub struct Core {
     /// REGISTERs per AOR in the last second, counted before authentication for known and
     /// unknown accounts alike (so the limit cannot be used to find accounts).
     reg_rate: HashMap<String, std::collections::VecDeque<Instant>>,
+    /// Set while a request is handled without a server transaction: responses go here.
+    stateless_to: Option<SocketAddr>,
 }
 
 fn reg_config(cfg: &SipConfig) -> RegistrarConfig {
@@ -208,7 +216,13 @@ impl Core {
             sip,
             cfg,
             local,
-            txs: TransactionTable::new(TimerConfig::default(), 65_536),
+            txs: TransactionTable::new(
+                TimerConfig {
+                    server_linger: SERVER_LINGER,
+                    ..TimerConfig::default()
+                },
+                TABLE_CAP,
+            ),
             auth,
             registrar,
             legs: HashMap::new(),
@@ -226,6 +240,7 @@ impl Core {
             reg_started: false,
             local_ips: HashMap::new(),
             reg_rate: HashMap::new(),
+            stateless_to: None,
         }
     }
 
@@ -361,6 +376,21 @@ impl Core {
             }
         }
         let ruri_raw = util::raw_request_uri(&raw);
+        // A REGISTER without credentials only earns a challenge (or a refusal): answer it
+        // without keeping a transaction, so a registration storm costs half the state. A
+        // retransmission simply gets a fresh challenge.
+        if msg.method() == Some(&Method::Register)
+            && msg.header("Authorization").is_none()
+            && self.txs.get_server_key(&msg).is_none()
+        {
+            if let Some(key) = TransactionKey::of(&msg, crate::sip::transaction::Role::Server) {
+                self.stateless_to = Some(src);
+                let ruri = ruri_raw.clone().unwrap_or_default();
+                self.on_register(&key, &msg, src, &ruri, now);
+                self.stateless_to = None;
+                return;
+            }
+        }
         match self.txs.handle_incoming(msg, src, proto.reliable(), now) {
             Incoming::NewServer(key) | Incoming::Matched(key) => {
                 let _ = key;
@@ -405,6 +435,10 @@ impl Core {
     }
 
     fn respond(&mut self, key: &TransactionKey, resp: SipMessage, now: Instant) {
+        if let Some(dest) = self.stateless_to {
+            self.out.push((dest, resp.to_bytes()));
+            return;
+        }
         let _ = self.txs.send_response(key, resp, now);
     }
 

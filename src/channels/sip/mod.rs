@@ -49,6 +49,41 @@ pub struct SipShared {
     base: Instant,
     pub debug: Mutex<DebugMode>,
     me: Weak<SipShared>,
+    /// Registrations are written to AstDB by a writer thread, batched in transactions, so
+    /// a burst of REGISTERs never waits on SQLite.
+    db_tx: Mutex<Option<std::sync::mpsc::Sender<DbOp>>>,
+}
+
+enum DbOp {
+    Write(String, String, Option<String>),
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+fn db_writer(pbx: Weak<Pbx>, rx: std::sync::mpsc::Receiver<DbOp>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = Vec::new();
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(op) = next.take() {
+            match op {
+                DbOp::Write(f, k, v) => batch.push((f, k, v)),
+                DbOp::Flush(done) => flushes.push(done),
+            }
+            if batch.len() < 10_000 {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            if let Some(p) = pbx.upgrade() {
+                if let Err(e) = p.astdb.apply_batch(&batch) {
+                    p.warning(&format!("chan_sip.c: cannot store registrations: {e}"));
+                }
+            }
+        }
+        for f in flushes {
+            let _ = f.send(());
+        }
+    }
 }
 
 impl SipShared {
@@ -100,14 +135,41 @@ impl SipShared {
                 Action::Verbose(level, text) => pbx.verbose_line(level, &text),
                 Action::Notice(t) => pbx.notice(&t),
                 Action::Warning(t) => pbx.warning(&t),
-                Action::DbPut(f, k, v) => {
-                    if let Err(e) = pbx.astdb.put(&f, &k, &v) {
-                        pbx.warning(&format!("chan_sip.c: cannot store registration: {e}"));
-                    }
-                }
-                Action::DbDel(f, k) => {
-                    let _ = pbx.astdb.del(&f, &k);
-                }
+                Action::DbPut(f, k, v) => self.db_write(&pbx, f, k, Some(v)),
+                Action::DbDel(f, k) => self.db_write(&pbx, f, k, None),
+            }
+        }
+    }
+
+    fn db_write(&self, pbx: &Pbx, family: String, key: String, value: Option<String>) {
+        let tx = self.db_tx.lock().clone();
+        let op = DbOp::Write(family, key, value);
+        let op = match tx {
+            Some(tx) => match tx.send(op) {
+                Ok(()) => return,
+                Err(e) => e.0,
+            },
+            None => op,
+        };
+        // No writer thread: write directly.
+        if let DbOp::Write(f, k, v) = op {
+            let r = match v {
+                Some(v) => pbx.astdb.put(&f, &k, &v),
+                None => pbx.astdb.del(&f, &k).map(|_| ()),
+            };
+            if let Err(e) = r {
+                pbx.warning(&format!("chan_sip.c: cannot store registration: {e}"));
+            }
+        }
+    }
+
+    /// Wait until every registration change queued so far is in AstDB.
+    pub fn flush_db(&self) {
+        let tx = self.db_tx.lock().clone();
+        if let Some(tx) = tx {
+            let (done_tx, done_rx) = std::sync::mpsc::channel();
+            if tx.send(DbOp::Flush(done_tx)).is_ok() {
+                let _ = done_rx.recv_timeout(Duration::from_secs(10));
             }
         }
     }
@@ -317,8 +379,20 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
             base: now,
             debug: Mutex::new(DebugMode::Off),
             me: me.clone(),
+            db_tx: Mutex::new(None),
         }
     });
+    {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = Arc::downgrade(pbx);
+        if std::thread::Builder::new()
+            .name("sip-astdb".into())
+            .spawn(move || db_writer(p, rx))
+            .is_ok()
+        {
+            *sip.db_tx.lock() = Some(tx);
+        }
+    }
     let _ = cell.set(Arc::downgrade(&sip));
     // Registrations survive a restart.
     let restored = restore_bindings(pbx, &sip);
@@ -412,6 +486,7 @@ pub fn reload(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) -> Result<Vec<String>, Vec<C
 /// Stop: unregister outbound registrations (best effort).
 pub fn shutdown(sip: &Arc<SipShared>) {
     sip.with(|c, now| c.stop_registrations(now));
+    sip.flush_db();
 }
 
 #[cfg(test)]
