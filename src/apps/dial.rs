@@ -222,7 +222,7 @@ impl App for Dial {
                 );
                 if busy > 0 {
                     "BUSY"
-                } else if congestion > 0 || nochan > 0 {
+                } else if congestion > 0 {
                     "CONGESTION"
                 } else {
                     "CHANUNAVAIL"

@@ -681,7 +681,14 @@ impl DigestAuthenticator {
             return AuthOutcome::Reject(RejectReason::UriMismatch);
         }
         let Some(issued) = self.nonce_issued(&creds.nonce) else {
-            return AuthOutcome::Reject(RejectReason::ForeignNonce);
+            // A nonce we did not issue (before a restart, or another realm key) with a digest
+            // that is right for it: the client knows the password, so challenge afresh
+            // (stale=true) instead of refusing, as chan_sip does. A wrong digest is refused.
+            return if digest_ok {
+                AuthOutcome::Stale
+            } else {
+                AuthOutcome::Reject(RejectReason::ForeignNonce)
+            };
         };
         if !digest_ok {
             return AuthOutcome::Reject(RejectReason::WrongPassword);
@@ -1128,7 +1135,11 @@ mod tests {
         // Nonce from another server key.
         let mut other = DigestAuthenticator::new("asterisk", b"other-key", t0);
         let och = other.challenge(t0, false);
+        // The right password over a nonce we never issued (e.g. from before a restart): a
+        // fresh challenge; a wrong one: refused.
         let c = creds(&answer(&och, "REGISTER", URI, "s3cret", 1));
+        assert_eq!(a.verify("REGISTER", URI, &c, pw, t0), AuthOutcome::Stale);
+        let c = creds(&answer(&och, "REGISTER", URI, "guess", 1));
         assert_eq!(
             a.verify("REGISTER", URI, &c, pw, t0),
             AuthOutcome::Reject(RejectReason::ForeignNonce)
@@ -1136,7 +1147,7 @@ mod tests {
         // Tampered issue time.
         let mut tampered = ch.clone();
         tampered.nonce.replace_range(0..1, "f");
-        let c = creds(&answer(&tampered, "REGISTER", URI, "s3cret", 1));
+        let c = creds(&answer(&tampered, "REGISTER", URI, "guess", 1));
         assert_eq!(
             a.verify("REGISTER", URI, &c, pw, t0),
             AuthOutcome::Reject(RejectReason::ForeignNonce)

@@ -174,6 +174,9 @@ pub struct Core {
     reg_rate: HashMap<String, std::collections::VecDeque<Instant>>,
     /// Set while a request is handled without a server transaction: responses go here.
     stateless_to: Option<SocketAddr>,
+    /// Addresses of peers configured with a host name (resolved at load and reload), to
+    /// match their requests by source address.
+    peer_ips: HashMap<String, IpAddr>,
 }
 
 fn reg_config(cfg: &SipConfig) -> RegistrarConfig {
@@ -241,6 +244,20 @@ impl Core {
             local_ips: HashMap::new(),
             reg_rate: HashMap::new(),
             stateless_to: None,
+            peer_ips: HashMap::new(),
+        }
+    }
+
+    /// Resolve the host names of peers (`host=sip.provider.example`), once per config.
+    pub fn resolve_peer_hosts(&mut self) {
+        self.peer_ips.clear();
+        let cfg = self.cfg.clone();
+        for p in cfg.peers.values() {
+            if let Host::Name(n) = &p.host {
+                if let Some(a) = resolve_host(n, p.port.unwrap_or(5060)) {
+                    self.peer_ips.insert(p.name.clone(), a.ip());
+                }
+            }
         }
     }
 
@@ -281,6 +298,7 @@ impl Core {
                 .all(|(a, b)| same_registration(a, b));
         self.registrar.set_config(reg_config(&cfg));
         self.cfg = cfg;
+        self.resolve_peer_hosts();
         for p in self.peers_rt.values_mut() {
             p.next_qualify = None;
         }
@@ -784,7 +802,10 @@ impl Core {
                     Host::Ip(ip) => {
                         *ip == src.ip() && (p.insecure.port || p.port.unwrap_or(5060) == src.port())
                     }
-                    Host::Name(n) => n.parse::<IpAddr>().is_ok_and(|ip| ip == src.ip()),
+                    Host::Name(_) => {
+                        self.peer_ips.get(&p.name) == Some(&src.ip())
+                            && (p.insecure.port || p.port.unwrap_or(5060) == src.port())
+                    }
                     Host::Dynamic => false,
                 }
         })
@@ -1437,6 +1458,7 @@ impl Core {
                 .get(&p.name)
                 .is_some_and(|r| r.reachable == Some(false))
             {
+                // UNREACHABLE (no answer to qualify); LAGGED peers are still called.
                 return Err(unavailable(
                     "Unable to create channel of type 'SIP' (cause 20 - Subscriber absent)"
                         .to_string(),
@@ -1941,11 +1963,46 @@ impl Core {
         }
     }
 
+    /// A 2xx for a leg we no longer have (it was hung up meanwhile): ACK it and end the
+    /// dialog with a BYE, both sent to the response's Contact.
     fn ack_and_bye_stray(&mut self, resp: &SipMessage, now: Instant) {
-        // Build a minimal dialog from the response alone is not possible without our INVITE;
-        // the transaction layer already ACKs non-2xx, and a 2xx without a leg is answered with
-        // nothing: the far end retransmits and gives up (timer H / 64·T1).
-        let _ = (resp, now);
+        let Some(Contacts::List(list)) = resp.contacts() else {
+            return;
+        };
+        let Some(target) = list.into_iter().next().map(|c| c.uri) else {
+            return;
+        };
+        let (Some(dest), Some((seq, _)), Some(call_id), Some(from), Some(to)) = (
+            uri_addr(&target),
+            resp.cseq(),
+            resp.call_id().map(str::to_string),
+            resp.header("From").map(str::to_string),
+            resp.header("To").map(str::to_string),
+        ) else {
+            return;
+        };
+        let hp = self.local_hostport(dest.ip());
+        for (method, cseq) in [(Method::Ack, seq), (Method::Bye, seq.saturating_add(1))] {
+            let mut m = SipMessage::request(method.clone(), target.clone());
+            {
+                let h = m.headers_mut();
+                h.push(
+                    "Via",
+                    format!("SIP/2.0/UDP {hp};branch={};rport", new_branch()),
+                );
+                h.push("Max-Forwards", "70");
+                h.push("From", from.clone());
+                h.push("To", to.clone());
+                h.push("Call-ID", call_id.clone());
+                h.push("CSeq", format!("{cseq} {}", method.as_str()));
+                h.push("User-Agent", self.useragent());
+            }
+            if method == Method::Ack {
+                self.out.push((dest, m.to_bytes()));
+            } else if let Ok(k) = self.txs.send_request(m, dest, false, now) {
+                self.owners.insert(k, Owner::InDialog);
+            }
+        }
     }
 
     fn on_stray_response(&mut self, resp: &SipMessage) {
@@ -1976,6 +2033,10 @@ impl Core {
             return;
         }
         let peer = self.match_peer(req, src).cloned();
+        if peer.as_ref().is_some_and(|p| !p.permits(src.ip())) {
+            self.reply(key, req, 403, "Forbidden", now);
+            return;
+        }
         if cfg.general.auth_message_requests {
             match &peer {
                 Some(p) if Self::peer_needs_auth(p) => {
@@ -2340,24 +2401,28 @@ impl Core {
             _ => return,
         };
         let rt = self.peers_rt.entry(peer.to_string()).or_default();
-        let was = rt.reachable;
+        let was_ms = rt.latency_ms;
+        let was = rt.reachable.map(|r| (r, was_ms.is_some_and(|m| m > maxms)));
         rt.latency_ms = ms;
-        let now_ok = ms.is_some_and(|m| m <= maxms);
-        rt.reachable = Some(now_ok);
-        match (was, now_ok, ms) {
-            (Some(true), true, _) => {}
-            (_, true, Some(m)) => self.actions.push(Action::Notice(format!(
-                "chan_sip.c: Peer '{peer}' is now Reachable. ({m}ms / {maxms}ms)"
-            ))),
-            (Some(false), false, _) => {}
-            (_, false, Some(m)) => self.actions.push(Action::Notice(format!(
+        rt.reachable = Some(ms.is_some());
+        let lagged = ms.is_some_and(|m| m > maxms);
+        // Log changes of state only, as chan_sip does.
+        let msg = match (was, ms) {
+            (Some((true, was_lagged)), Some(_)) if was_lagged == lagged => None,
+            (Some((false, _)), None) => None,
+            (_, Some(m)) if lagged => Some(format!(
                 "chan_sip.c: Peer '{peer}' is now Lagged. ({m}ms / {maxms}ms)"
-            ))),
-            (_, false, None) => self.actions.push(Action::Notice(format!(
+            )),
+            (_, Some(m)) => Some(format!(
+                "chan_sip.c: Peer '{peer}' is now Reachable. ({m}ms / {maxms}ms)"
+            )),
+            (_, None) => Some(format!(
                 "chan_sip.c: Peer '{peer}' is now UNREACHABLE!  Last qualify: {}",
-                was.map(|_| 0).unwrap_or(0)
-            ))),
-            _ => {}
+                was_ms.unwrap_or(0)
+            )),
+        };
+        if let Some(m) = msg {
+            self.actions.push(Action::Notice(m));
         }
     }
 

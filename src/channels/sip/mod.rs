@@ -370,6 +370,7 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
     let sip = Arc::new_cyclic(|me: &Weak<SipShared>| {
         let mut core = Core::new(pbx, cfg.clone(), local, me.clone(), now);
         core.rtp_range = range;
+        core.resolve_peer_hosts();
         SipShared {
             core: Mutex::new(core),
             transport: transport.clone(),

@@ -40,8 +40,8 @@ fn status(core: &Core, p: &Peer) -> PeerStatus {
     };
     match core.peers_rt.get(&p.name) {
         Some(rt) => match (rt.reachable, rt.latency_ms) {
+            (Some(true), Some(ms)) if ms > max => PeerStatus::Lagged(ms),
             (Some(true), Some(ms)) => PeerStatus::Ok(ms),
-            (Some(false), Some(ms)) if ms > max => PeerStatus::Lagged(ms),
             (Some(false), _) => PeerStatus::Unreachable,
             _ => PeerStatus::Unknown,
         },
