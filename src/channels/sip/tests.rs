@@ -702,6 +702,67 @@ fn answer_retransmits_until_ack_then_bye() {
 }
 
 #[test]
+fn invite_retransmission_after_200_is_absorbed() {
+    let mut h = H::new(CONF);
+    let mut c = Call::new("bob", "100", "127.0.0.1:5071");
+    let t = c.invite(&[]);
+    assert_eq!(codes(&h.feed(&t, c.src)), [100]);
+    let chan_id = h.core.legs[&c.call_id].chan_id;
+    h.core.answer(chan_id, h.now);
+    assert_eq!(codes(&h.collect()), [200]);
+    // The same INVITE again (same branch): no 482, no second channel.
+    let out = h.feed(&t, c.src);
+    assert!(codes(&out).iter().all(|c| *c == 200), "{out:?}");
+    assert_eq!(h.spawned.len(), 1);
+}
+
+#[test]
+fn reinvite_hold_answered_with_sdp() {
+    let (mut h, mut c, chan_id) = alice_calls_100();
+    h.core.answer(chan_id, h.now);
+    let to = h.collect()[0].1.header("To").unwrap().to_string();
+    h.feed(&c.ack(&to), c.src);
+    let hold = OFFER.replace("a=fmtp:101 0-16\r\n", "a=fmtp:101 0-16\r\na=sendonly\r\n");
+    let t = req(
+        "INVITE",
+        "sip:100@127.0.0.1:5060",
+        &via(&c.src.to_string()),
+        &c.from,
+        &to,
+        &c.call_id,
+        c.cseq,
+        &[
+            format!("Contact: <sip:caller@{}>", c.src),
+            "Content-Type: application/sdp".into(),
+        ],
+        &hold,
+    );
+    c.cseq += 1;
+    let out = h.feed(&t, c.src);
+    assert_eq!(codes(&out), [200]);
+    let answer = Sdp::parse_bytes(out[0].1.body()).expect("SDP answer");
+    assert!(
+        answer.render().contains("a=recvonly"),
+        "{}",
+        answer.render()
+    );
+    assert!(h.core.legs[&c.call_id].hold);
+    // An in-dialog request for an unknown dialog: 481.
+    let t = req(
+        "BYE",
+        "sip:100@127.0.0.1:5060",
+        &via(&c.src.to_string()),
+        &c.from,
+        "<sip:100@127.0.0.1>;tag=nosuch",
+        "no-such-call",
+        9,
+        &[],
+        "",
+    );
+    assert_eq!(codes(&h.feed(&t, c.src)), [481]);
+}
+
+#[test]
 fn unacked_200_gives_up_with_bye() {
     let (mut h, c, chan_id) = alice_calls_100();
     let shared = h.spawned[0].shared.clone();
