@@ -1,1 +1,1225 @@
+//! Socket-free tests of [`Core`]: text SIP messages in, bytes and actions out, simulated time.
 
+use super::core::{Action, Core, DB_FAMILY};
+use crate::channels::sipconf::parse_sip_conf;
+use crate::config::{load_str, LoadOptions};
+use crate::pbx::channel::{ChanEvent, ChannelShared};
+use crate::pbx::message::Msg;
+use crate::pbx::{dialplan_from_str, CallerId, Channel, Pbx};
+use crate::sip::auth::{build_authorization, DigestChallenge, Secret};
+use crate::sip::message::{parse, response_to, Method, SipMessage};
+use crate::sip::sdp::Sdp;
+use crate::sip::transport::{Proto, Received};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+const CONF: &str = "\
+[general]
+context=public
+realm=asterisk
+accept_outofcall_message=yes
+
+[alice]
+type=friend
+host=dynamic
+secret=alicepw
+context=internal
+
+[bob]
+type=friend
+host=dynamic
+context=internal
+
+[trunk]
+type=peer
+host=127.0.0.1
+port=5099
+secret=trunkpw
+insecure=invite
+context=from-trunk
+";
+
+const DIALPLAN: &str = "\
+[internal]
+exten => 100,1,Answer()
+exten => 200,1,Answer()
+
+[public]
+exten => 100,1,Answer()
+
+[from-trunk]
+exten => 5551234,1,Answer()
+";
+
+const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n";
+const ANSWER: &str = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn code(m: &SipMessage) -> u16 {
+    match m {
+        SipMessage::Response { code, .. } => *code,
+        SipMessage::Request { .. } => 0,
+    }
+}
+
+fn reason(m: &SipMessage) -> String {
+    match m {
+        SipMessage::Response { reason, .. } => reason.clone(),
+        SipMessage::Request { .. } => String::new(),
+    }
+}
+
+fn header_names(m: &SipMessage) -> Vec<String> {
+    m.headers()
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect()
+}
+
+fn branch() -> String {
+    format!("z9hG4bKt{:016x}", rand::random::<u64>())
+}
+
+fn via(host: &str) -> String {
+    format!("SIP/2.0/UDP {host};branch={}", branch())
+}
+
+/// A request as text. `from`/`to` are whole header values.
+#[allow(clippy::too_many_arguments)]
+fn req(
+    method: &str,
+    ruri: &str,
+    via: &str,
+    from: &str,
+    to: &str,
+    call_id: &str,
+    cseq: u32,
+    extra: &[String],
+    body: &str,
+) -> String {
+    let mut s = format!(
+        "{method} {ruri} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
+    );
+    for e in extra {
+        s.push_str(e);
+        s.push_str("\r\n");
+    }
+    s.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s
+}
+
+fn conf(text: &str) -> crate::channels::sipconf::SipConfig {
+    let cf = load_str(
+        std::path::Path::new("/tmp"),
+        "sip.conf",
+        text,
+        &LoadOptions::default(),
+    )
+    .expect("sip.conf loads");
+    parse_sip_conf(&cf).expect("sip.conf parses").0
+}
+
+struct H {
+    pbx: Arc<Pbx>,
+    core: Core,
+    now: Instant,
+    actions: Vec<Action>,
+    spawned: Vec<Channel>,
+}
+
+impl H {
+    fn new(text: &str) -> H {
+        let pbx = Pbx::for_tests();
+        let (dp, _) = dialplan_from_str("extensions.conf", DIALPLAN).expect("dialplan");
+        pbx.set_dialplan(dp);
+        let now = Instant::now();
+        let core = Core::new(
+            &pbx,
+            Arc::new(conf(text)),
+            addr("127.0.0.1:5060"),
+            std::sync::Weak::new(),
+            now,
+        );
+        H {
+            pbx,
+            core,
+            now,
+            actions: Vec::new(),
+            spawned: Vec::new(),
+        }
+    }
+
+    fn collect(&mut self) -> Vec<(SocketAddr, SipMessage)> {
+        for a in self.core.take_actions() {
+            match a {
+                Action::Spawn(c) => self.spawned.push(*c),
+                a => self.actions.push(a),
+            }
+        }
+        self.core
+            .take_output()
+            .into_iter()
+            .map(|(d, b)| (d, parse(&b).expect("core sends parsable messages")))
+            .collect()
+    }
+
+    fn feed_msg(&mut self, msg: SipMessage, src: SocketAddr) -> Vec<(SocketAddr, SipMessage)> {
+        let raw = msg.to_bytes();
+        self.core.on_receive(
+            Received {
+                msg,
+                src,
+                proto: Proto::Udp,
+                raw,
+            },
+            self.now,
+        );
+        self.collect()
+    }
+
+    fn feed(&mut self, text: &str, src: SocketAddr) -> Vec<(SocketAddr, SipMessage)> {
+        let msg = parse(text.as_bytes()).expect("test message parses");
+        self.feed_msg(msg, src)
+    }
+
+    /// The last response in what `text` produced.
+    fn feed_resp(&mut self, text: &str, src: SocketAddr) -> SipMessage {
+        let out = self.feed(text, src);
+        out.into_iter()
+            .rev()
+            .map(|(_, m)| m)
+            .find(|m| !m.is_request())
+            .expect("a response")
+    }
+
+    fn advance(&mut self, d: Duration) -> Vec<(SocketAddr, SipMessage)> {
+        self.now += d;
+        self.core.on_timer(self.now);
+        self.collect()
+    }
+
+    fn db_puts(&self) -> usize {
+        self.actions
+            .iter()
+            .filter(|a| matches!(a, Action::DbPut(..)))
+            .count()
+    }
+
+    fn db_dels(&self) -> usize {
+        self.actions
+            .iter()
+            .filter(|a| matches!(a, Action::DbDel(..)))
+            .count()
+    }
+}
+
+fn auth_value(
+    resp: &SipMessage,
+    hdr: &str,
+    user: &str,
+    pw: &str,
+    method: &str,
+    uri: &str,
+) -> String {
+    let ch =
+        DigestChallenge::parse(resp.header(hdr).expect("challenge header")).expect("challenge");
+    build_authorization(user, Secret::Plain(pw), method, uri, &ch, "0a4f113b", 1).expect("auth")
+}
+
+struct Reg {
+    user: String,
+    call_id: String,
+    cseq: u32,
+    src: SocketAddr,
+}
+
+impl Reg {
+    fn new(user: &str, src: &str) -> Reg {
+        Reg {
+            user: user.into(),
+            call_id: format!("reg-{:x}@test", rand::random::<u64>()),
+            cseq: 1,
+            src: addr(src),
+        }
+    }
+
+    fn text(&mut self, extra: &[String]) -> String {
+        let aor = format!("<sip:{}@127.0.0.1>", self.user);
+        let s = req(
+            "REGISTER",
+            "sip:127.0.0.1",
+            &via(&self.src.to_string()),
+            &format!("{aor};tag=rt{}", self.cseq),
+            &aor,
+            &self.call_id,
+            self.cseq,
+            extra,
+            "",
+        );
+        self.cseq += 1;
+        s
+    }
+
+    /// Send with `extra` headers; if challenged and `pw` is given, answer the challenge.
+    fn send(&mut self, h: &mut H, pw: Option<&str>, extra: &[String]) -> SipMessage {
+        let t = self.text(extra);
+        let r = h.feed_resp(&t, self.src);
+        match (code(&r), pw) {
+            (401, Some(pw)) => {
+                let a = auth_value(
+                    &r,
+                    "WWW-Authenticate",
+                    &self.user,
+                    pw,
+                    "REGISTER",
+                    "sip:127.0.0.1",
+                );
+                let mut ex = extra.to_vec();
+                ex.push(format!("Authorization: {a}"));
+                let t = self.text(&ex);
+                h.feed_resp(&t, self.src)
+            }
+            _ => r,
+        }
+    }
+}
+
+fn contact(uri: &str) -> String {
+    format!("Contact: <{uri}>")
+}
+
+// ------------------------------------------------------------------ REGISTER
+
+#[test]
+fn register_challenge_then_ok_with_db_put() {
+    let mut h = H::new(CONF);
+    let mut r = Reg::new("alice", "127.0.0.1:5070");
+    let ex = [
+        contact("sip:alice@10.0.0.5:5070"),
+        "Expires: 300".to_string(),
+    ];
+    let first = r.send(&mut h, None, &ex);
+    assert_eq!(code(&first), 401);
+    let www = first.header("WWW-Authenticate").expect("challenge");
+    assert!(
+        www.starts_with("Digest") && www.contains("realm=\"asterisk\""),
+        "{www}"
+    );
+    assert_eq!(h.db_puts(), 0);
+    let ok = r.send(&mut h, Some("alicepw"), &ex);
+    assert_eq!(code(&ok), 200, "{ok:?}");
+    let c = ok.header("Contact").expect("contact listed");
+    assert!(
+        c.contains("sip:alice@10.0.0.5:5070") && c.contains("expires=300"),
+        "{c}"
+    );
+    assert!(h
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::DbPut(f, _, _) if f == &format!("{DB_FAMILY}/alice"))));
+    assert_eq!(h.core.peer_contacts("alice", h.now).len(), 1);
+}
+
+#[test]
+fn register_wrong_password_and_unknown_user_look_the_same() {
+    let mut h = H::new(CONF);
+    let ex = [contact("sip:x@10.0.0.5:5070")];
+    let mut a = Reg::new("alice", "127.0.0.1:5070");
+    let wrong = a.send(&mut h, Some("not-the-password"), &ex);
+    let mut u = Reg::new("nosuchuser", "127.0.0.1:5071");
+    let first = u.send(&mut h, None, &ex);
+    assert_eq!(code(&first), 401, "unknown user is challenged too");
+    let unknown = u.send(&mut h, Some("whatever"), &ex);
+    assert_eq!(code(&wrong), 403);
+    assert_eq!(
+        (code(&wrong), reason(&wrong)),
+        (code(&unknown), reason(&unknown))
+    );
+    assert_eq!(header_names(&wrong), header_names(&unknown));
+    assert_eq!(h.db_puts(), 0);
+}
+
+#[test]
+fn register_expiry_bounds() {
+    let mut h = H::new(CONF);
+    let mut r = Reg::new("bob", "127.0.0.1:5070");
+    let low = r.send(
+        &mut h,
+        None,
+        &[contact("sip:bob@10.0.0.6"), "Expires: 10".into()],
+    );
+    assert_eq!(code(&low), 423);
+    assert_eq!(low.header("Min-Expires"), Some("60"));
+    let high = r.send(
+        &mut h,
+        None,
+        &[contact("sip:bob@10.0.0.6"), "Expires: 99999".into()],
+    );
+    assert_eq!(code(&high), 200);
+    assert!(high.header("Contact").unwrap().contains("expires=3600"));
+}
+
+#[test]
+fn register_contact_limit_and_rate_limit() {
+    let mut h = H::new(CONF);
+    let mut r = Reg::new("bob", "127.0.0.1:5070");
+    let ten: Vec<String> = (0..10)
+        .map(|i| contact(&format!("sip:bob@10.0.0.{i}")))
+        .collect();
+    assert_eq!(code(&r.send(&mut h, None, &ten)), 200);
+    assert_eq!(h.core.peer_contacts("bob", h.now).len(), 10);
+    let eleventh = r.send(&mut h, None, &[contact("sip:bob@10.0.1.1")]);
+    assert_eq!(code(&eleventh), 403);
+    assert_eq!(h.core.peer_contacts("bob", h.now).len(), 10);
+
+    // Rate limit: 5 per second per AOR, the 6th gets 503 with Retry-After.
+    h.advance(Duration::from_secs(2));
+    for _ in 0..5 {
+        let ok = r.send(&mut h, None, &[contact("sip:bob@10.0.0.1")]);
+        assert_eq!(code(&ok), 200);
+    }
+    let sixth = r.send(&mut h, None, &[contact("sip:bob@10.0.0.1")]);
+    assert_eq!(code(&sixth), 503);
+    assert!(sixth.header("Retry-After").is_some());
+}
+
+#[test]
+fn register_unregister_and_expiry() {
+    let mut h = H::new(CONF);
+    let mut r = Reg::new("bob", "127.0.0.1:5070");
+    let c1 = "sip:bob@10.0.0.1:5062";
+    let c2 = "sip:bob@10.0.0.2:5062";
+    assert_eq!(
+        code(&r.send(&mut h, None, &[contact(c1), contact(c2)])),
+        200
+    );
+    assert_eq!(h.core.peer_contacts("bob", h.now).len(), 2);
+    // Expires: 0 on one contact.
+    let un = r.send(&mut h, None, &[contact(c1), "Expires: 0".into()]);
+    assert_eq!(code(&un), 200);
+    assert_eq!(h.db_dels(), 1);
+    assert_eq!(h.core.peer_contacts("bob", h.now).len(), 1);
+    // Contact: * removes the rest.
+    let star = r.send(&mut h, None, &["Contact: *".into(), "Expires: 0".into()]);
+    assert_eq!(code(&star), 200);
+    assert!(star.header("Contact").is_none());
+    assert_eq!(h.db_dels(), 2);
+    assert!(h.core.peer_contacts("bob", h.now).is_empty());
+
+    // A binding lapses on the timer.
+    assert_eq!(
+        code(&r.send(&mut h, None, &[contact(c1), "Expires: 60".into()])),
+        200
+    );
+    h.advance(Duration::from_secs(30));
+    assert_eq!(h.db_dels(), 2);
+    h.advance(Duration::from_secs(31));
+    assert_eq!(h.db_dels(), 3);
+    assert!(h.core.peer_contacts("bob", h.now).is_empty());
+}
+
+#[test]
+fn rport_and_received_in_response_via() {
+    let mut h = H::new(CONF);
+    let src = addr("203.0.113.5:40000");
+    let t = req(
+        "REGISTER",
+        "sip:127.0.0.1",
+        &format!("SIP/2.0/UDP 192.168.1.10:5060;branch={};rport", branch()),
+        "<sip:bob@127.0.0.1>;tag=x1",
+        "<sip:bob@127.0.0.1>",
+        "rport-1@test",
+        1,
+        &[contact("sip:bob@192.168.1.10:5060")],
+        "",
+    );
+    let out = h.feed(&t, src);
+    let (dest, resp) = out.last().expect("a response");
+    assert_eq!(*dest, src);
+    assert_eq!(code(resp), 200);
+    let v = resp.header("Via").unwrap();
+    assert!(v.contains("rport=40000"), "{v}");
+    assert!(v.contains("received=203.0.113.5"), "{v}");
+}
+
+// ------------------------------------------------------------------ inbound INVITE
+
+struct Call {
+    call_id: String,
+    from: String,
+    via: String,
+    ruri: String,
+    src: SocketAddr,
+    cseq: u32,
+}
+
+impl Call {
+    fn new(from_user: &str, exten: &str, src: &str) -> Call {
+        Call {
+            call_id: format!("call-{:x}@test", rand::random::<u64>()),
+            from: format!(
+                "\"Caller\" <sip:{from_user}@127.0.0.1>;tag=ct{:x}",
+                rand::random::<u32>()
+            ),
+            via: via(src),
+            ruri: format!("sip:{exten}@127.0.0.1"),
+            src: addr(src),
+            cseq: 1,
+        }
+    }
+
+    fn invite(&mut self, extra: &[String]) -> String {
+        self.via = via(&self.src.to_string());
+        let mut ex = vec![
+            format!("Contact: <sip:caller@{}>", self.src),
+            "Content-Type: application/sdp".to_string(),
+        ];
+        ex.extend_from_slice(extra);
+        let s = req(
+            "INVITE",
+            &self.ruri,
+            &self.via,
+            &self.from,
+            &format!("<{}>", self.ruri),
+            &self.call_id,
+            self.cseq,
+            &ex,
+            OFFER,
+        );
+        self.cseq += 1;
+        s
+    }
+
+    /// INVITE, answering one challenge with `pw` if given. Returns everything sent back.
+    fn dial(&mut self, h: &mut H, pw: Option<(&str, &str)>) -> Vec<(SocketAddr, SipMessage)> {
+        let t = self.invite(&[]);
+        let out = h.feed(&t, self.src);
+        let Some(ch) = out.iter().map(|(_, m)| m).find(|m| code(m) == 407) else {
+            return out;
+        };
+        let Some((user, pw)) = pw else {
+            return out;
+        };
+        let a = auth_value(ch, "Proxy-Authenticate", user, pw, "INVITE", &self.ruri);
+        let t = self.invite(&[format!("Proxy-Authorization: {a}")]);
+        h.feed(&t, self.src)
+    }
+
+    fn in_dialog(&mut self, method: &str, to: &str) -> String {
+        let s = req(
+            method,
+            &format!("sip:x@{}", "127.0.0.1:5060"),
+            &via(&self.src.to_string()),
+            &self.from,
+            to,
+            &self.call_id,
+            self.cseq,
+            &[],
+            "",
+        );
+        self.cseq += 1;
+        s
+    }
+
+    fn ack(&self, to: &str) -> String {
+        req(
+            "ACK",
+            "sip:x@127.0.0.1:5060",
+            &via(&self.src.to_string()),
+            &self.from,
+            to,
+            &self.call_id,
+            self.cseq - 1,
+            &[],
+            "",
+        )
+    }
+
+    fn cancel(&self) -> String {
+        req(
+            "CANCEL",
+            &self.ruri,
+            &self.via,
+            &self.from,
+            &format!("<{}>", self.ruri),
+            &self.call_id,
+            self.cseq - 1,
+            &[],
+            "",
+        )
+    }
+}
+
+fn codes(out: &[(SocketAddr, SipMessage)]) -> Vec<u16> {
+    out.iter().map(|(_, m)| code(m)).collect()
+}
+
+/// Call alice → 100, authenticated; returns (harness, call, chan_id).
+fn alice_calls_100() -> (H, Call, u64) {
+    let mut h = H::new(CONF);
+    let mut c = Call::new("alice", "100", "127.0.0.1:5070");
+    let out = c.dial(&mut h, Some(("alice", "alicepw")));
+    assert_eq!(codes(&out), [100]);
+    let chan_id = h.core.legs.get(&c.call_id).expect("leg").chan_id;
+    (h, c, chan_id)
+}
+
+#[test]
+fn invite_needs_auth_then_spawns() {
+    let mut h = H::new(CONF);
+    let mut c = Call::new("alice", "100", "127.0.0.1:5070");
+    let out = c.dial(&mut h, None);
+    assert_eq!(codes(&out), [407]);
+    assert!(out[0].1.header("Proxy-Authenticate").is_some());
+    assert!(h.spawned.is_empty());
+    let out = c.dial(&mut h, Some(("alice", "alicepw")));
+    // The retried INVITE is challenged first by dial(); the answered one gets 100.
+    assert_eq!(codes(&out), [100]);
+    assert_eq!(h.spawned.len(), 1);
+    let ch = &h.spawned[0];
+    assert_eq!(ch.shared.name, "SIP/alice-00000000");
+    assert_eq!(ch.context, "internal");
+    assert_eq!(ch.exten, "100");
+    assert_eq!(ch.caller.num.as_deref(), Some("alice"));
+}
+
+#[test]
+fn invite_rejections() {
+    let mut h = H::new(CONF);
+    // No such extension.
+    let mut c = Call::new("alice", "999", "127.0.0.1:5070");
+    let out = c.dial(&mut h, Some(("alice", "alicepw")));
+    assert_eq!(codes(&out), [404]);
+    // Max-Forwards: 0.
+    let mut c = Call::new("bob", "100", "127.0.0.1:5071");
+    let t = c.invite(&[]).replace("Max-Forwards: 70", "Max-Forwards: 0");
+    assert_eq!(codes(&h.feed(&t, c.src)), [483]);
+    // Missing Call-ID: 400 (never a panic).
+    let t = c.invite(&[]);
+    let mut m = parse(t.as_bytes()).unwrap();
+    m.headers_mut().remove("Call-ID");
+    let raw = m.to_bytes();
+    h.core.on_receive(
+        Received {
+            msg: m,
+            src: c.src,
+            proto: Proto::Udp,
+            raw,
+        },
+        h.now,
+    );
+    // The answer has no Call-ID to echo, so only its status line is checked.
+    for (_, b) in h.core.take_output() {
+        assert!(
+            b.starts_with(b"SIP/2.0 400 "),
+            "{}",
+            String::from_utf8_lossy(&b)
+        );
+    }
+    assert!(h.spawned.is_empty());
+}
+
+#[test]
+fn invite_merged_request_gets_482() {
+    let mut h = H::new(CONF);
+    let mut c = Call::new("bob", "100", "127.0.0.1:5071");
+    let t = c.invite(&[]);
+    assert_eq!(codes(&h.feed(&t, c.src)), [100]);
+    c.cseq -= 1; // same CSeq, new branch: a forked copy of the same INVITE
+    let t = c.invite(&[]);
+    assert_eq!(codes(&h.feed(&t, c.src)), [482]);
+    assert_eq!(h.spawned.len(), 1);
+}
+
+#[test]
+fn insecure_invite_trunk_matched_by_ip() {
+    let mut h = H::new(CONF);
+    let mut c = Call::new("0123456", "5551234", "127.0.0.1:5099");
+    let out = c.dial(&mut h, None);
+    assert_eq!(codes(&out), [100]);
+    assert_eq!(h.spawned[0].shared.name, "SIP/trunk-00000000");
+    assert_eq!(h.spawned[0].context, "from-trunk");
+}
+
+#[test]
+fn allowguest_no_challenges_then_forbids_unknown() {
+    let mut h = H::new(&CONF.replace("[general]\n", "[general]\nallowguest=no\n"));
+    let mut c = Call::new("stranger", "100", "127.0.0.1:5080");
+    let out = c.dial(&mut h, None);
+    assert_eq!(codes(&out), [407]);
+    let out = c.dial(&mut h, Some(("stranger", "guess")));
+    assert_eq!(codes(&out), [403]);
+    assert!(h.spawned.is_empty());
+}
+
+#[test]
+fn guest_allowed_into_general_context() {
+    let mut h = H::new(CONF);
+    let mut c = Call::new("stranger", "100", "127.0.0.1:5080");
+    let out = c.dial(&mut h, None);
+    assert_eq!(codes(&out), [100]);
+    assert_eq!(h.spawned[0].context, "public");
+}
+
+#[test]
+fn answer_retransmits_until_ack_then_bye() {
+    let (mut h, mut c, chan_id) = alice_calls_100();
+    h.core.answer(chan_id, h.now);
+    let out = h.collect();
+    let ok = out
+        .iter()
+        .find(|(_, m)| code(m) == 200)
+        .map(|(d, m)| (*d, m.clone()))
+        .expect("200 OK");
+    assert_eq!(ok.0, c.src);
+    Sdp::parse_bytes(ok.1.body()).expect("200 carries valid SDP");
+    assert!(ok.1.header("Contact").is_some());
+    let to = ok.1.header("To").unwrap().to_string();
+    assert!(to.contains("tag="));
+    // Retransmitted on the timer (T1 = 500 ms).
+    let n200 = |o: &[(SocketAddr, SipMessage)]| o.iter().filter(|(_, m)| code(m) == 200).count();
+    assert!(n200(&h.advance(Duration::from_millis(600))) >= 1);
+    assert!(n200(&h.advance(Duration::from_millis(1100))) >= 1);
+    // ACK stops it.
+    let t = c.ack(&to);
+    assert!(h.feed(&t, c.src).is_empty());
+    for _ in 0..10 {
+        assert_eq!(n200(&h.advance(Duration::from_secs(1))), 0);
+    }
+    // BYE from the caller: 200, and the channel is asked to hang up.
+    let shared = h.spawned[0].shared.clone();
+    assert!(!shared.hangup_requested());
+    let t = c.in_dialog("BYE", &to);
+    let out = h.feed(&t, c.src);
+    assert_eq!(codes(&out), [200]);
+    assert!(shared.hangup_requested());
+    assert!(h.core.legs.is_empty());
+}
+
+#[test]
+fn invite_retransmission_after_200_is_absorbed() {
+    let mut h = H::new(CONF);
+    let mut c = Call::new("bob", "100", "127.0.0.1:5071");
+    let t = c.invite(&[]);
+    assert_eq!(codes(&h.feed(&t, c.src)), [100]);
+    let chan_id = h.core.legs[&c.call_id].chan_id;
+    h.core.answer(chan_id, h.now);
+    assert_eq!(codes(&h.collect()), [200]);
+    // The same INVITE again (same branch): no 482, no second channel.
+    let out = h.feed(&t, c.src);
+    assert!(codes(&out).iter().all(|c| *c == 200), "{out:?}");
+    assert_eq!(h.spawned.len(), 1);
+}
+
+#[test]
+fn reinvite_hold_answered_with_sdp() {
+    let (mut h, mut c, chan_id) = alice_calls_100();
+    h.core.answer(chan_id, h.now);
+    let to = h.collect()[0].1.header("To").unwrap().to_string();
+    h.feed(&c.ack(&to), c.src);
+    let hold = OFFER.replace("a=fmtp:101 0-16\r\n", "a=fmtp:101 0-16\r\na=sendonly\r\n");
+    let t = req(
+        "INVITE",
+        "sip:100@127.0.0.1:5060",
+        &via(&c.src.to_string()),
+        &c.from,
+        &to,
+        &c.call_id,
+        c.cseq,
+        &[
+            format!("Contact: <sip:caller@{}>", c.src),
+            "Content-Type: application/sdp".into(),
+        ],
+        &hold,
+    );
+    c.cseq += 1;
+    let out = h.feed(&t, c.src);
+    assert_eq!(codes(&out), [200]);
+    let answer = Sdp::parse_bytes(out[0].1.body()).expect("SDP answer");
+    assert!(
+        answer.render().contains("a=recvonly"),
+        "{}",
+        answer.render()
+    );
+    assert!(h.core.legs[&c.call_id].hold);
+    // An in-dialog request for an unknown dialog: 481.
+    let t = req(
+        "BYE",
+        "sip:100@127.0.0.1:5060",
+        &via(&c.src.to_string()),
+        &c.from,
+        "<sip:100@127.0.0.1>;tag=nosuch",
+        "no-such-call",
+        9,
+        &[],
+        "",
+    );
+    assert_eq!(codes(&h.feed(&t, c.src)), [481]);
+}
+
+#[test]
+fn unacked_200_gives_up_with_bye() {
+    let (mut h, c, chan_id) = alice_calls_100();
+    let shared = h.spawned[0].shared.clone();
+    h.core.answer(chan_id, h.now);
+    h.collect();
+    let mut byes = 0;
+    for _ in 0..40 {
+        let out = h.advance(Duration::from_secs(1));
+        byes += out
+            .iter()
+            .filter(|(d, m)| *d == c.src && m.method() == Some(&Method::Bye))
+            .count();
+    }
+    assert!(byes >= 1, "BYE after 64*T1 without ACK");
+    assert!(shared.hangup_requested());
+    assert!(h.core.legs.is_empty());
+}
+
+#[test]
+fn cancel_before_answer() {
+    let (mut h, c, _) = alice_calls_100();
+    let shared = h.spawned[0].shared.clone();
+    let t = c.cancel();
+    let out = h.feed(&t, c.src);
+    let mut got: Vec<(u16, Method)> = out
+        .iter()
+        .map(|(_, m)| (code(m), m.cseq().unwrap().1))
+        .collect();
+    got.sort_by_key(|g| g.0);
+    assert_eq!(got, [(200, Method::Cancel), (487, Method::Invite)]);
+    assert!(shared.hangup_requested());
+}
+
+#[test]
+fn hangup_before_answer_is_486() {
+    let (mut h, _c, chan_id) = alice_calls_100();
+    h.core.hangup(chan_id, 17, h.now);
+    let out = h.collect();
+    assert_eq!(codes(&out), [486]);
+    assert!(h.core.legs.is_empty());
+}
+
+#[test]
+fn hangup_after_answer_sends_bye() {
+    let (mut h, c, chan_id) = alice_calls_100();
+    h.core.answer(chan_id, h.now);
+    let out = h.collect();
+    let to = out[0].1.header("To").unwrap().to_string();
+    h.feed(&c.ack(&to), c.src);
+    h.core.hangup(chan_id, 16, h.now);
+    let out = h.collect();
+    let bye = out
+        .iter()
+        .find(|(_, m)| m.method() == Some(&Method::Bye))
+        .expect("BYE sent");
+    assert_eq!(bye.0, c.src);
+    assert_eq!(bye.1.call_id(), Some(c.call_id.as_str()));
+}
+
+// ------------------------------------------------------------------ outbound
+
+struct Out {
+    id: u64,
+    shared: Arc<ChannelShared>,
+    rx: mpsc::UnboundedReceiver<ChanEvent>,
+}
+
+fn dial_out(h: &mut H, data: &str) -> (Out, Vec<(SocketAddr, SipMessage)>) {
+    let (peer, targets, _name) = h.core.resolve(data, h.now).expect("resolves");
+    let id = h.core.alloc_chan_id();
+    let shared = ChannelShared::new(format!("SIP/{data}-test"), "uid-1".into());
+    let (tx, rx) = mpsc::unbounded_channel();
+    h.core.new_outbound(
+        id,
+        shared.clone(),
+        tx,
+        peer.as_ref().map(|p| p.name.clone()),
+    );
+    h.core
+        .start_outbound(id, peer, targets, CallerId::default(), h.now);
+    let out = h.collect();
+    (Out { id, shared, rx }, out)
+}
+
+fn invites(out: &[(SocketAddr, SipMessage)]) -> Vec<(SocketAddr, SipMessage)> {
+    out.iter()
+        .filter(|(_, m)| m.method() == Some(&Method::Invite))
+        .cloned()
+        .collect()
+}
+
+fn events(o: &mut Out) -> Vec<ChanEvent> {
+    let mut v = Vec::new();
+    while let Ok(e) = o.rx.try_recv() {
+        v.push(e);
+    }
+    v
+}
+
+fn bob_two_contacts(h: &mut H) {
+    let mut r1 = Reg::new("bob", "127.0.0.1:5071");
+    assert_eq!(
+        code(&r1.send(h, None, &[contact("sip:bob@10.0.0.1:5060")])),
+        200
+    );
+    let mut r2 = Reg::new("bob", "127.0.0.1:5072");
+    assert_eq!(
+        code(&r2.send(h, None, &[contact("sip:bob@10.0.0.2:5060")])),
+        200
+    );
+}
+
+fn reply(inv: &SipMessage, code: u16, reason: &str, tag: &str, sdp: bool) -> SipMessage {
+    let mut r = response_to(inv, code, reason, Some(tag)).expect("response");
+    if code < 300 {
+        r.headers_mut().push("Contact", "<sip:bob@10.0.0.9:5060>");
+    }
+    if sdp {
+        r.headers_mut().push("Content-Type", "application/sdp");
+        r.set_body(ANSWER.as_bytes().to_vec());
+    }
+    r
+}
+
+#[test]
+fn outbound_fork_answer_cancels_other() {
+    let mut h = H::new(CONF);
+    bob_two_contacts(&mut h);
+    let (_, targets, name) = h.core.resolve("bob", h.now).unwrap();
+    assert_eq!(name, "bob");
+    assert_eq!(targets.len(), 2);
+    let (mut o, out) = dial_out(&mut h, "bob");
+    let inv = invites(&out);
+    assert_eq!(inv.len(), 2);
+    let mut dests: Vec<SocketAddr> = inv.iter().map(|(d, _)| *d).collect();
+    dests.sort();
+    assert_eq!(dests, [addr("127.0.0.1:5071"), addr("127.0.0.1:5072")]);
+    assert_ne!(inv[0].1.call_id(), inv[1].1.call_id());
+    Sdp::parse_bytes(inv[0].1.body()).expect("offer");
+
+    let (a, b) = (&inv[0], &inv[1]);
+    h.feed_msg(reply(&a.1, 180, "Ringing", "ta", false), a.0);
+    h.feed_msg(reply(&b.1, 180, "Ringing", "tb", false), b.0);
+    assert!(matches!(events(&mut o)[..], [ChanEvent::Ringing]));
+
+    let out = h.feed_msg(reply(&a.1, 200, "OK", "ta", true), a.0);
+    let ack = out
+        .iter()
+        .find(|(_, m)| m.method() == Some(&Method::Ack))
+        .expect("ACK");
+    assert_eq!(ack.0, a.0);
+    assert_eq!(ack.1.call_id(), a.1.call_id());
+    let cancel = out
+        .iter()
+        .find(|(_, m)| m.method() == Some(&Method::Cancel))
+        .expect("CANCEL to the other fork");
+    assert_eq!(cancel.0, b.0);
+    assert_eq!(cancel.1.call_id(), b.1.call_id());
+    assert!(matches!(events(&mut o)[..], [ChanEvent::Answer]));
+
+    // Our hangup now sends BYE on the winning leg.
+    h.core.hangup(o.id, 16, h.now);
+    let out = h.collect();
+    assert!(out
+        .iter()
+        .any(|(d, m)| *d == a.0 && m.method() == Some(&Method::Bye)));
+    assert!(!o.shared.hangup_requested());
+}
+
+#[test]
+fn outbound_late_provisional_on_losing_fork_is_cancelled() {
+    let mut h = H::new(CONF);
+    bob_two_contacts(&mut h);
+    let (mut o, out) = dial_out(&mut h, "bob");
+    let inv = invites(&out);
+    let (a, b) = (&inv[0], &inv[1]);
+    // A answers before B said anything: no CANCEL may go out yet (RFC 3261 §9.1).
+    let out = h.feed_msg(reply(&a.1, 200, "OK", "ta", true), a.0);
+    assert!(!out.iter().any(|(_, m)| m.method() == Some(&Method::Cancel)));
+    assert!(matches!(events(&mut o)[..], [ChanEvent::Answer]));
+    // B's provisional arrives: now it is cancelled, and its 487 ends the fork quietly.
+    let out = h.feed_msg(reply(&b.1, 180, "Ringing", "tb", false), b.0);
+    let cancel = out
+        .iter()
+        .find(|(_, m)| m.method() == Some(&Method::Cancel))
+        .expect("CANCEL after the provisional");
+    assert_eq!(cancel.0, b.0);
+    h.feed_msg(reply(&b.1, 487, "Request Terminated", "tb", false), b.0);
+    assert!(
+        events(&mut o).is_empty(),
+        "no Ringing/Busy after the answer"
+    );
+    assert_eq!(h.core.legs.len(), 1);
+}
+
+#[test]
+fn outbound_all_busy() {
+    let mut h = H::new(CONF);
+    bob_two_contacts(&mut h);
+    let (mut o, out) = dial_out(&mut h, "bob");
+    let inv = invites(&out);
+    assert_eq!(inv.len(), 2);
+    let out = h.feed_msg(reply(&inv[0].1, 486, "Busy Here", "ta", false), inv[0].0);
+    // The transaction layer ACKs the non-2xx.
+    assert!(out.iter().any(|(_, m)| m.method() == Some(&Method::Ack)));
+    assert!(events(&mut o).is_empty());
+    h.feed_msg(reply(&inv[1].1, 486, "Busy Here", "tb", false), inv[1].0);
+    assert!(matches!(events(&mut o)[..], [ChanEvent::Busy]));
+}
+
+#[test]
+fn outbound_unregistered_peer_is_absent() {
+    let mut h = H::new(CONF);
+    let e = h.core.resolve("alice", h.now).unwrap_err();
+    assert_eq!(e.cause, 20);
+}
+
+#[test]
+fn outbound_trunk_answers_407_once() {
+    let mut h = H::new(CONF);
+    let (mut o, out) = dial_out(&mut h, "trunk/5551234");
+    let inv = invites(&out);
+    assert_eq!(inv.len(), 1);
+    assert_eq!(inv[0].0, addr("127.0.0.1:5099"));
+    let first_cseq = inv[0].1.cseq().unwrap().0;
+    let mut r = reply(&inv[0].1, 407, "Proxy Authentication Required", "tt", false);
+    r.headers_mut().push(
+        "Proxy-Authenticate",
+        "Digest realm=\"trunkrealm\", nonce=\"abc123\", algorithm=MD5, qop=\"auth\"",
+    );
+    let out = h.feed_msg(r, inv[0].0);
+    let again = invites(&out);
+    assert_eq!(again.len(), 1, "{out:?}");
+    let m = &again[0].1;
+    assert_eq!(m.cseq().unwrap().0, first_cseq + 1);
+    assert_eq!(m.call_id(), inv[0].1.call_id());
+    let pa = m.header("Proxy-Authorization").expect("credentials");
+    assert!(
+        pa.contains("username=\"trunk\"") && pa.contains("realm=\"trunkrealm\""),
+        "{pa}"
+    );
+    assert_ne!(
+        m.top_via().unwrap().branch,
+        inv[0].1.top_via().unwrap().branch
+    );
+    // A second challenge is not answered again: the call fails.
+    let mut r = reply(m, 407, "Proxy Authentication Required", "tt2", false);
+    r.headers_mut().push(
+        "Proxy-Authenticate",
+        "Digest realm=\"trunkrealm\", nonce=\"def456\", algorithm=MD5, qop=\"auth\"",
+    );
+    let out = h.feed_msg(r, inv[0].0);
+    assert!(invites(&out).is_empty());
+    assert!(matches!(events(&mut o)[..], [ChanEvent::Hangup(_)]));
+}
+
+// ------------------------------------------------------------------ MESSAGE, OPTIONS
+
+fn message_text(from_user: &str, to_exten: &str, body: &str) -> String {
+    req(
+        "MESSAGE",
+        &format!("sip:{to_exten}@127.0.0.1"),
+        &via("127.0.0.1:5071"),
+        &format!("<sip:{from_user}@127.0.0.1>;tag=m1"),
+        &format!("<sip:{to_exten}@127.0.0.1>"),
+        &format!("msg-{:x}", rand::random::<u64>()),
+        1,
+        &["Content-Type: text/plain".to_string()],
+        body,
+    )
+}
+
+#[test]
+fn message_in_accepted_and_routed() {
+    let mut h = H::new(CONF);
+    let out = h.feed(
+        &message_text("bob", "100", "hello there"),
+        addr("127.0.0.1:5071"),
+    );
+    assert_eq!(codes(&out), [202]);
+    let m = h
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Message(m, ctx, exten) => Some((m.clone(), ctx.clone(), exten.clone())),
+            _ => None,
+        })
+        .expect("Action::Message");
+    assert_eq!(m.0.body, "hello there");
+    assert!(m.0.from.contains("sip:bob@127.0.0.1"), "{}", m.0.from);
+    assert_eq!(m.0.endpoint, "bob");
+    assert_eq!(m.1, "internal");
+    assert_eq!(m.2, "100");
+}
+
+#[test]
+fn message_in_refused_when_disabled() {
+    let mut h = H::new(&CONF.replace(
+        "accept_outofcall_message=yes",
+        "accept_outofcall_message=no",
+    ));
+    let out = h.feed(&message_text("bob", "100", "hi"), addr("127.0.0.1:5071"));
+    assert_eq!(codes(&out), [405]);
+    assert!(!h.actions.iter().any(|a| matches!(a, Action::Message(..))));
+}
+
+#[test]
+fn send_message_to_every_contact() {
+    let mut h = H::new(CONF);
+    bob_two_contacts(&mut h);
+    let msg = Msg {
+        to: "sip:bob".into(),
+        from: String::new(),
+        body: "ping".into(),
+        data: Vec::new(),
+        tech: String::new(),
+        endpoint: String::new(),
+    };
+    h.core.send_message(&msg, "bob", "", h.now).expect("sent");
+    let out = h.collect();
+    let msgs: Vec<_> = out
+        .iter()
+        .filter(|(_, m)| m.method() == Some(&Method::Message))
+        .collect();
+    assert_eq!(msgs.len(), 2);
+    for (_, m) in msgs {
+        assert_eq!(m.body(), b"ping");
+    }
+    assert!(h.core.send_message(&msg, "alice", "", h.now).is_err());
+}
+
+#[test]
+fn options_answered_with_allow() {
+    let mut h = H::new(CONF);
+    let t = req(
+        "OPTIONS",
+        "sip:127.0.0.1",
+        &via("127.0.0.1:5071"),
+        "<sip:probe@127.0.0.1>;tag=o1",
+        "<sip:127.0.0.1>",
+        "opt-1",
+        1,
+        &[],
+        "",
+    );
+    let out = h.feed(&t, addr("127.0.0.1:5071"));
+    assert_eq!(codes(&out), [200]);
+    let allow = out[0].1.header("Allow").expect("Allow");
+    assert!(
+        allow.contains("INVITE") && allow.contains("MESSAGE"),
+        "{allow}"
+    );
+}
+
+// ------------------------------------------------------------------ robustness
+
+fn seeds() -> Vec<String> {
+    let mut c = Call::new("bob", "100", "127.0.0.1:5071");
+    let mut r = Reg::new("bob", "127.0.0.1:5071");
+    vec![
+        r.text(&[contact("sip:bob@10.0.0.1:5060"), "Expires: 60".into()]),
+        r.text(&["Contact: *".into(), "Expires: 0".into()]),
+        c.invite(&[]),
+        c.cancel(),
+        c.ack("<sip:100@127.0.0.1>;tag=as1"),
+        c.in_dialog("BYE", "<sip:100@127.0.0.1>;tag=as1"),
+        c.in_dialog("INVITE", "<sip:100@127.0.0.1>;tag=as1"),
+        message_text("bob", "100", "hello"),
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 102 INVITE\r\nContact: <sip:c@127.0.0.1>\r\nContent-Length: 0\r\n\r\n".into(),
+    ]
+}
+
+#[test]
+fn core_survives_mutated_input() {
+    let mut h = H::new(CONF);
+    let seed = std::env::var("FERRISK_CORE_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x9e37_79b9_7f4a_7c15);
+    let mut rng = crate::testutil::XorShift(seed);
+    let seeds = seeds();
+    let srcs = [
+        addr("127.0.0.1:5071"),
+        addr("127.0.0.1:5099"),
+        addr("[::1]:5060"),
+        addr("10.1.2.3:1"),
+    ];
+    let junk: Vec<char> = "\r\n:;,<>@=\" \tzZ0912*%\u{0}é".chars().collect();
+    let mut parsed = 0;
+    // FERRISK_CORE_FUZZ_ITERS=100000 for a longer run.
+    let iters: u64 = std::env::var("FERRISK_CORE_FUZZ_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600);
+    for i in 0..iters {
+        let seed = &seeds[(rng.next_u64() % seeds.len() as u64) as usize];
+        let mut b = seed.as_bytes().to_vec();
+        match rng.next_u64() % 5 {
+            0 => b.truncate((rng.next_u64() % (b.len() as u64 + 1)) as usize),
+            1 => {
+                for _ in 0..1 + rng.next_u64() % 8 {
+                    let p = (rng.next_u64() % b.len() as u64) as usize;
+                    b[p] = rng.next_u64() as u8;
+                }
+            }
+            2 => {
+                let p = (rng.next_u64() % b.len() as u64) as usize;
+                let s = rng.string(&junk, 24);
+                b.splice(p..p, s.into_bytes());
+            }
+            3 => {
+                // Drop a line.
+                let text = String::from_utf8_lossy(&b).into_owned();
+                let lines: Vec<&str> = text.split("\r\n").collect();
+                let k = (rng.next_u64() % lines.len() as u64) as usize;
+                let kept: Vec<&str> = lines
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != k)
+                    .map(|(_, l)| *l)
+                    .collect();
+                b = kept.join("\r\n").into_bytes();
+            }
+            _ => {}
+        }
+        let src = srcs[(rng.next_u64() % srcs.len() as u64) as usize];
+        if let Ok(msg) = parse(&b) {
+            parsed += 1;
+            h.core.on_receive(
+                Received {
+                    msg,
+                    src,
+                    proto: Proto::Udp,
+                    raw: b,
+                },
+                h.now,
+            );
+        }
+        if i % 7 == 0 {
+            h.now += Duration::from_millis(rng.next_u64() % 5000);
+            h.core.on_timer(h.now);
+        }
+        if i % 13 == 0 {
+            let id = rng.next_u64() % 8;
+            match rng.next_u64() % 3 {
+                0 => h.core.answer(id, h.now),
+                1 => h.core.indicate(id, &ChanEvent::Ringing, h.now),
+                _ => h.core.hangup(id, 16, h.now),
+            }
+        }
+        for (_, bytes) in h.core.take_output() {
+            assert!(
+                bytes.starts_with(b"SIP/2.0 ") || bytes.first().is_some_and(u8::is_ascii_uppercase)
+            );
+        }
+        let _ = h.core.take_actions();
+    }
+    assert!(parsed > iters / 6, "only {parsed} mutated messages parsed");
+    let _ = &h.pbx;
+}

@@ -506,9 +506,9 @@ fn headers_api() {
 #[test]
 fn fuzz_seeds_parse() {
     for seed in [
-        &include_bytes!("../../../fuzz/seeds/sip_parse/register.sip")[..],
-        include_bytes!("../../../fuzz/seeds/sip_parse/three_vias.sip"),
-        include_bytes!("../../../fuzz/seeds/sip_parse/invite_sdp.sip"),
+        &include_bytes!("../../../fuzz/seeds/sip_message/register.sip")[..],
+        include_bytes!("../../../fuzz/seeds/sip_message/three_vias.sip"),
+        include_bytes!("../../../fuzz/seeds/sip_message/invite_sdp.sip"),
     ] {
         stable(&parse(seed).unwrap());
     }

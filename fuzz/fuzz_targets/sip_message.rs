@@ -1,6 +1,7 @@
-//! Fuzz target for the SIP message layer (`ferrisk::sip::message`): parsing arbitrary bytes must
-//! never panic, as a datagram or as a stream, and every message that parses must serialise to
-//! bytes that parse again and serialise identically (round-trip stability).
+//! Fuzz target `sip_message`, for the SIP message layer (`ferrisk::sip::message`): parsing
+//! arbitrary bytes must never panic, as a datagram or as a stream, and every message that
+//! parses must serialise to bytes that parse again and serialise identically (round-trip
+//! stability).
 #![no_main]
 
 use ferrisk::sip::message::{parse, parse_stream, response_to, StreamParse};
