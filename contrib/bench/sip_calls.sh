@@ -26,8 +26,11 @@ exten => _X.,1,Answer()
 CONF
 start_daemon
 cd "$DIR"
+CPU0=$(daemon_cpu)
 sipp -i 127.0.0.1 -mi 127.0.0.1 -nostdin -p "$SIPP_PORT" -sf "$OLDPWD/contrib/bench/sipp_uac_pbx_bye.xml" \
   -s 100 -r "$RATE" -m "$CALLS" -l $((RATE * 2)) -max_socket 1 -buff_size 8388608 -timeout 120 \
   -trace_stat -stf stat.csv -fd 1 -trace_err 127.0.0.1:"$PORT" >/dev/null 2>&1 || true
 read -r ok failed secs < <(sipp_summary stat.csv)
+CPU1=$(daemon_cpu)
 echo "calls: $ok successful, $failed failed in ${secs}s => $(python3 -c "print(round($ok/$secs))") calls/s (offered $RATE/s)"
+echo "ferrisk CPU: $(python3 -c "print(round($CPU1-$CPU0, 2))") s over ${secs}s ($(python3 -c "print(round(100*($CPU1-$CPU0)/$secs))") % of one core), peak RSS $(daemon_peak_mib) MiB"

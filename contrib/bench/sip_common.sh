@@ -27,6 +27,7 @@ verbose = 0
 CONF
 start_daemon() {
   "$BIN" -f -C "$DIR/ferrisk.conf" >"$DIR/daemon.out" 2>&1 &
+  DAEMON_PID=$!
   for _ in $(seq 200); do [ -S "$DIR/run/ferrisk.ctl" ] && return 0; sleep 0.05; done
   echo "daemon did not start:" >&2; cat "$DIR/daemon.out" >&2; exit 1
 }
@@ -42,4 +43,12 @@ hh, mm, ss = el.split(':')
 secs = int(hh) * 3600 + int(mm) * 60 + float(ss)
 print(get('SuccessfulCall(C)'), get('FailedCall(C)'), f"{secs:.2f}")
 PY
+}
+# CPU seconds (user+system) the daemon has used so far.
+daemon_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$DAEMON_PID/stat"
+}
+# Peak resident memory of the daemon (MiB).
+daemon_peak_mib() {
+  awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$DAEMON_PID/status"
 }
