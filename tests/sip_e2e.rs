@@ -48,11 +48,17 @@ struct Pbx {
 struct Opts {
     trunk_port: Option<u16>,
     registrar_port: Option<u16>,
+    /// Also listen on TCP (same port number).
+    tcp: bool,
+    /// A static peer `[device]` at 127.0.0.1:<port> with qualify=yes.
+    qualify_port: Option<u16>,
 }
 
 const NO_OPTS: Opts = Opts {
     trunk_port: None,
     registrar_port: None,
+    tcp: false,
+    qualify_port: None,
 };
 
 fn sip_conf(port: u16, o: &Opts) -> String {
@@ -75,6 +81,14 @@ fn sip_conf(port: u16, o: &Opts) -> String {
     );
     if let Some(r) = o.registrar_port {
         s += &format!("register => {TRUNK_USER}:{TRUNK_SECRET}@127.0.0.1:{r}/1000\n");
+    }
+    if o.tcp {
+        s += &format!("tcpenable=yes\ntcpbindaddr=127.0.0.1:{port}\n");
+    }
+    if let Some(q) = o.qualify_port {
+        s += &format!(
+            "\n[device]\ntype=peer\nhost=127.0.0.1\nport={q}\nqualify=yes\ncontext=internal\n"
+        );
     }
     for (name, secret) in USERS {
         s += &format!(
@@ -409,7 +423,7 @@ fn call_out_a_trunk_with_407() {
         .spawn();
     let pbx = Pbx::start(Opts {
         trunk_port: Some(trunk_port),
-        registrar_port: None,
+        ..NO_OPTS
     });
     let r = pbx.call("uac_call.xml", "95551234", |s| s);
     r.assert_ok("1000 calls out the trunk");
@@ -442,8 +456,8 @@ fn outbound_registration() {
         .key("expires", 120)
         .spawn();
     let pbx = Pbx::start(Opts {
-        trunk_port: None,
         registrar_port: Some(reg_port),
+        ..NO_OPTS
     });
     let r = registrar.wait();
     r.assert_ok("ferrisk's register => must answer the 401 with digest");
@@ -503,4 +517,93 @@ fn baresip_to_baresip_through_dial() {
     a.command("hangup", "");
     b.wait_event("CALL_CLOSED", 10);
     assert_eq!(pbx.dialstatus(), "ANSWER");
+}
+
+#[test]
+fn registrations_survive_a_restart() {
+    let pbx = Pbx::start(NO_OPTS);
+    let port = free_port();
+    Sipp::new("register_auth.xml", Some(pbx.port))
+        .local_port(port)
+        .service("1001")
+        .auth("1001", "s1001")
+        .key("expires", 600)
+        .set("want_expires", 600)
+        .run()
+        .assert_ok("REGISTER 1001");
+    // The binding is in AstDB (written by the registration writer)...
+    pbx.d.rx_until("database show SIP/Registry", 10, |s| s.contains("/SIP/Registry/1001/"));
+    // ...so even a kill -9 loses nothing.
+    let dir = pbx.d.kill9();
+    let d = Daemon::launch(dir);
+    let again = Pbx { d, port: pbx.port };
+    let line = again.peer_line("1001");
+    assert!(
+        line.contains("127.0.0.1") && line.contains(&port.to_string()),
+        "after the restart `sip show peers` must still show 1001 at 127.0.0.1:{port}: {line}"
+    );
+}
+
+#[test]
+fn sip_reload_is_atomic() {
+    let pbx = Pbx::start(NO_OPTS);
+    let good = std::fs::read_to_string(pbx.d.path().join("sip.conf")).expect("sip.conf");
+    // A broken file: the error names file:line, the running peers stay.
+    let broken = format!("{good}\n[3000]\ntype=friend\nhost=dynamic\nport=notaport\n");
+    std::fs::write(pbx.d.path().join("sip.conf"), &broken).expect("write");
+    let out = pbx.d.rx("sip reload");
+    let line = broken.lines().position(|l| l == "port=notaport").expect("line") + 1;
+    assert!(
+        out.contains(&format!("sip.conf:{line}")),
+        "sip reload must name sip.conf:{line}: {out}"
+    );
+    let peers = pbx.d.rx("sip show peers");
+    assert!(peers.contains("1000") && !peers.contains("3000"), "{peers}");
+    // A good file: applied.
+    let fixed = format!("{good}\n[3000]\ntype=friend\nhost=dynamic\nsecret=x\n");
+    std::fs::write(pbx.d.path().join("sip.conf"), &fixed).expect("write");
+    pbx.d.rx("sip reload");
+    let peers = pbx.d.rx("sip show peers");
+    assert!(peers.contains("3000"), "{peers}");
+}
+
+#[test]
+fn qualify_shows_latency_in_sip_show_peers() {
+    let dev_port = free_port();
+    let device = Sipp::new("uas_options.xml", None).local_port(dev_port).spawn();
+    let pbx = Pbx::start(Opts {
+        qualify_port: Some(dev_port),
+        ..NO_OPTS
+    });
+    device.wait().assert_ok("the device answers ferrisk's OPTIONS");
+    let out = pbx.d.rx_until("sip show peers", 10, |s| {
+        s.lines().any(|l| l.starts_with("device") && l.contains("OK ("))
+    });
+    assert!(out.contains("Monitored: 1 online"), "{out}");
+    // `sip qualify peer` sends one more OPTIONS.
+    let device = Sipp::new("uas_options.xml", None).local_port(dev_port).spawn();
+    pbx.d.rx("sip qualify peer device");
+    device.wait().assert_ok("sip qualify peer device sends OPTIONS");
+    assert!(pbx.d.rx("sip qualify peer nosuch").contains("nosuch"));
+}
+
+#[test]
+fn register_over_tcp() {
+    let pbx = Pbx::start(Opts {
+        tcp: true,
+        ..NO_OPTS
+    });
+    let port = free_port();
+    Sipp::new("register_auth.xml", Some(pbx.port))
+        .local_port(port)
+        .arg("-t")
+        .arg("t1")
+        .service("1000")
+        .auth("1000", "s1000")
+        .key("expires", 600)
+        .set("want_expires", 600)
+        .run()
+        .assert_ok("REGISTER with digest over TCP");
+    let line = pbx.peer_line("1000");
+    assert!(line.contains("127.0.0.1"), "{line}");
 }
