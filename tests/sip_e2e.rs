@@ -532,7 +532,9 @@ fn registrations_survive_a_restart() {
         .run()
         .assert_ok("REGISTER 1001");
     // The binding is in AstDB (written by the registration writer)...
-    pbx.d.rx_until("database show SIP/Registry", 10, |s| s.contains("/SIP/Registry/1001/"));
+    pbx.d.rx_until("database show SIP/Registry", 10, |s| {
+        s.contains("/SIP/Registry/1001/")
+    });
     // ...so even a kill -9 loses nothing.
     let dir = pbx.d.kill9();
     let d = Daemon::launch(dir);
@@ -552,7 +554,11 @@ fn sip_reload_is_atomic() {
     let broken = format!("{good}\n[3000]\ntype=friend\nhost=dynamic\nport=notaport\n");
     std::fs::write(pbx.d.path().join("sip.conf"), &broken).expect("write");
     let out = pbx.d.rx("sip reload");
-    let line = broken.lines().position(|l| l == "port=notaport").expect("line") + 1;
+    let line = broken
+        .lines()
+        .position(|l| l == "port=notaport")
+        .expect("line")
+        + 1;
     assert!(
         out.contains(&format!("sip.conf:{line}")),
         "sip reload must name sip.conf:{line}: {out}"
@@ -570,20 +576,29 @@ fn sip_reload_is_atomic() {
 #[test]
 fn qualify_shows_latency_in_sip_show_peers() {
     let dev_port = free_port();
-    let device = Sipp::new("uas_options.xml", None).local_port(dev_port).spawn();
+    let device = Sipp::new("uas_options.xml", None)
+        .local_port(dev_port)
+        .spawn();
     let pbx = Pbx::start(Opts {
         qualify_port: Some(dev_port),
         ..NO_OPTS
     });
-    device.wait().assert_ok("the device answers ferrisk's OPTIONS");
+    device
+        .wait()
+        .assert_ok("the device answers ferrisk's OPTIONS");
     let out = pbx.d.rx_until("sip show peers", 10, |s| {
-        s.lines().any(|l| l.starts_with("device") && l.contains("OK ("))
+        s.lines()
+            .any(|l| l.starts_with("device") && l.contains("OK ("))
     });
     assert!(out.contains("Monitored: 1 online"), "{out}");
     // `sip qualify peer` sends one more OPTIONS.
-    let device = Sipp::new("uas_options.xml", None).local_port(dev_port).spawn();
+    let device = Sipp::new("uas_options.xml", None)
+        .local_port(dev_port)
+        .spawn();
     pbx.d.rx("sip qualify peer device");
-    device.wait().assert_ok("sip qualify peer device sends OPTIONS");
+    device
+        .wait()
+        .assert_ok("sip qualify peer device sends OPTIONS");
     assert!(pbx.d.rx("sip qualify peer nosuch").contains("nosuch"));
 }
 
@@ -606,4 +621,77 @@ fn register_over_tcp() {
         .assert_ok("REGISTER with digest over TCP");
     let line = pbx.peer_line("1000");
     assert!(line.contains("127.0.0.1"), "{line}");
+}
+
+/// Raw datagrams: malformed requests get 400 (when they can be answered) or are dropped,
+/// and the daemon goes on answering. No SIPp: these are not valid enough for it to send.
+#[test]
+fn malformed_messages_get_400_or_are_dropped() {
+    let pbx = Pbx::start(NO_OPTS);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.set_read_timeout(Some(Duration::from_millis(700)))
+        .expect("timeout");
+    let me = sock.local_addr().expect("addr");
+    let to = format!("127.0.0.1:{}", pbx.port);
+    let head = |method: &str, extra: &str| {
+        format!(
+            "{method} sip:1000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{:x}\r\n\
+             From: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:1000@127.0.0.1>\r\nCall-ID: {:x}@t\r\n\
+             CSeq: 1 {method}\r\nMax-Forwards: 70\r\n{extra}",
+            rand_u64(),
+            rand_u64()
+        )
+    };
+    let recv = |sock: &std::net::UdpSocket| -> Option<String> {
+        let mut buf = [0u8; 65535];
+        sock.recv(&mut buf)
+            .ok()
+            .map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+    };
+    // Content-Length larger than the body: 400.
+    sock.send_to(
+        head("OPTIONS", "Content-Length: 500\r\n\r\nshort").as_bytes(),
+        &to,
+    )
+    .expect("send");
+    let r = recv(&sock).expect("an answer to a bad Content-Length");
+    assert!(r.starts_with("SIP/2.0 400"), "{r}");
+    // A huge header: 400 or dropped, never a crash.
+    let huge = format!("X-Big: {}\r\nContent-Length: 0\r\n\r\n", "a".repeat(60_000));
+    sock.send_to(head("OPTIONS", &huge).as_bytes(), &to)
+        .expect("send");
+    if let Some(r) = recv(&sock) {
+        assert!(r.starts_with("SIP/2.0 4"), "{r}");
+    }
+    // No Call-ID, a broken Via, binary junk, an empty datagram: dropped or 400.
+    let no_callid = format!(
+        "OPTIONS sip:1000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKq\r\n\
+         From: <sip:x@y>;tag=1\r\nTo: <sip:1000@127.0.0.1>\r\nCSeq: 1 OPTIONS\r\n\r\n"
+    );
+    let bad_via = head("OPTIONS", "Content-Length: 0\r\n\r\n").replace("SIP/2.0/UDP", "SIP/2.0/");
+    for junk in [
+        no_callid.into_bytes(),
+        bad_via.into_bytes(),
+        vec![0xff, 0x00, 0x13, 0x37],
+        Vec::new(),
+        b"SIP/2.0 200 OK\r\n\r\n".to_vec(),
+    ] {
+        sock.send_to(&junk, &to).expect("send");
+        if let Some(r) = recv(&sock) {
+            assert!(r.starts_with("SIP/2.0 4"), "{r}");
+        }
+    }
+    // Still alive and answering.
+    sock.send_to(head("OPTIONS", "Content-Length: 0\r\n\r\n").as_bytes(), &to)
+        .expect("send");
+    let r = recv(&sock).expect("OPTIONS answered after the junk");
+    assert!(r.starts_with("SIP/2.0 200"), "{r}");
+    assert!(pbx.d.rx("core show version").contains("ferrisk"));
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    h.finish()
 }

@@ -28,6 +28,8 @@ use crate::sip::uri::{
 
 /// Largest header section accepted (start line + headers), in bytes.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Largest single header value (after unfolding), in bytes: a longer one is a 400.
+pub const MAX_HEADER_VALUE: usize = 8 * 1024;
 /// Largest number of header lines accepted.
 pub const MAX_HEADERS: usize = 256;
 /// Largest Content-Length accepted.
@@ -688,10 +690,14 @@ fn parse_headers(text: &str, is_request: bool) -> Result<Headers, ParseError> {
         if headers.len() >= MAX_HEADERS {
             return Err(bad("too many headers"));
         }
-        headers.push((
-            canonical_name(name),
-            line[colon + 1..].trim_matches([' ', '\t']).to_owned(),
-        ));
+        let value = line[colon + 1..].trim_matches([' ', '\t']);
+        if value.len() > MAX_HEADER_VALUE {
+            return Err(bad("header too long"));
+        }
+        headers.push((canonical_name(name), value.to_owned()));
+    }
+    if headers.iter().any(|(_, v)| v.len() > MAX_HEADER_VALUE) {
+        return Err(bad("header too long"));
     }
     Ok(Headers(headers))
 }

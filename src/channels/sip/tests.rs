@@ -1223,3 +1223,57 @@ fn core_survives_mutated_input() {
     assert!(parsed > iters / 6, "only {parsed} mutated messages parsed");
     let _ = &h.pbx;
 }
+
+// ------------------------------------------------------------------ seed 000: [voximplant]
+
+/// The `[voximplant]` trunk of the seed article, verbatim except that `host` points at
+/// `localhost` (the test has no DNS): `secret` is what the provider uses towards us,
+/// `remotesecret` what we answer its challenges with, From is built from fromuser/fromdomain.
+#[test]
+fn seed_voximplant_trunk() {
+    let text = "[general]\nrealm=ferrisk\n\n[voximplant]\ntype=friend\nhost=localhost\nport=5099\nsecret=asterisk-pass-for-vox\nfromdomain=testapp.testuser.voximplant.com\nfromuser=asterisk\nremotesecret=vox-pass-for-asterisk\ncontext=internal\n";
+    let mut h = H::new(text);
+    for data in ["voximplant/79001234567", "79001234567@voximplant"] {
+        let (mut o, out) = dial_out(&mut h, data);
+        let inv = invites(&out);
+        assert_eq!(inv.len(), 1, "{data}");
+        let m = &inv[0].1;
+        assert_eq!(inv[0].0.port(), 5099);
+        let from = m.header("From").unwrap_or("");
+        assert!(
+            from.contains("sip:asterisk@testapp.testuser.voximplant.com"),
+            "From: {from}"
+        );
+        let SipMessage::Request { uri, .. } = m else {
+            panic!("request")
+        };
+        assert_eq!(uri.user.as_deref(), Some("79001234567"));
+        // The provider challenges; ferrisk answers with remotesecret as user `asterisk`.
+        let mut r = reply(m, 407, "Proxy Authentication Required", "vx", false);
+        let challenge = "Digest realm=\"voximplant.com\", nonce=\"n0nce\", algorithm=MD5";
+        r.headers_mut().push("Proxy-Authenticate", challenge);
+        let out = h.feed_msg(r, inv[0].0);
+        let again = invites(&out);
+        assert_eq!(again.len(), 1);
+        let pa = again[0].1.header("Proxy-Authorization").expect("creds");
+        let creds = crate::sip::auth::DigestCredentials::parse(pa).expect("parse");
+        assert_eq!(creds.username, "asterisk");
+        let ch = crate::sip::auth::DigestChallenge::parse(challenge).expect("challenge");
+        let SipMessage::Request { uri, .. } = &again[0].1 else {
+            panic!("request")
+        };
+        let expected = crate::sip::auth::build_authorization(
+            "asterisk",
+            crate::sip::auth::Secret::Plain("vox-pass-for-asterisk"),
+            "INVITE",
+            &uri.to_string(),
+            &ch,
+            "x",
+            1,
+        )
+        .expect("digest");
+        let want = crate::sip::auth::DigestCredentials::parse(&expected).expect("parse");
+        assert_eq!(creds.response, want.response, "digest over remotesecret");
+        let _ = events(&mut o);
+    }
+}

@@ -587,3 +587,19 @@ Max-Forwards: 255\r\nextensionHeader-!.%*+_`'~: \u{ef}\u{bb}\u{bf}\u{5927}\u{505
         );
     }
 }
+
+#[test]
+fn an_overlong_header_is_a_400() {
+    let long = "a".repeat(MAX_HEADER_VALUE + 1);
+    let raw = format!(
+        "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nX-Long: {long}\r\n\r\n"
+    );
+    let e = parse(raw.as_bytes()).expect_err("too long");
+    assert_eq!(e.status().map(|s| s.0), Some(400));
+    // Folded lines count after unfolding.
+    let half = "b".repeat(MAX_HEADER_VALUE / 2 + 8);
+    let raw = format!(
+        "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nX-Long: {half}\r\n {half}\r\n\r\n"
+    );
+    assert!(parse(raw.as_bytes()).is_err());
+}
