@@ -530,34 +530,9 @@ pub fn format_peer_not_found(name: &str) -> String {
 // sip show registry
 // ---------------------------------------------------------------------------------------
 
-/// State of an outbound registration (chan_sip's `regstate2str()`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum RegState {
-    #[default]
-    Unregistered,
-    RequestSent,
-    AuthSent,
-    Registered,
-    Rejected,
-    Timeout,
-    NoAuth,
-    Failed,
-}
-
-impl RegState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RegState::Unregistered => "Unregistered",
-            RegState::RequestSent => "Request Sent",
-            RegState::AuthSent => "Auth. Sent",
-            RegState::Registered => "Registered",
-            RegState::Rejected => "Rejected",
-            RegState::Timeout => "Timeout",
-            RegState::NoAuth => "No Authentication",
-            RegState::Failed => "Failed",
-        }
-    }
-}
+/// State of an outbound registration (chan_sip's `regstate2str()`), shared with the
+/// registration client.
+pub use crate::sip::regclient::RegState;
 
 /// One `register =>` line of `sip show registry`.
 #[derive(Debug, Clone, Default)]

@@ -75,8 +75,9 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(600);
 pub const MAX_EXPIRY: u32 = 3600;
 
 /// Registration state, as chan_sip's `enum sipregistrystate`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum RegState {
+    #[default]
     Unregistered,
     RequestSent,
     AuthSent,

@@ -140,6 +140,13 @@ pub struct PeerRt {
     pub inuse: u32,
 }
 
+/// Why a peer has nowhere to send to.
+#[derive(Debug)]
+enum TargetError {
+    NotRegistered,
+    Unresolvable(String),
+}
+
 /// A destination of an outbound call.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -1427,6 +1434,85 @@ impl Core {
 
     // ---------------------------------------------------------------- outbound calls
 
+    /// A request of ours outside a dialog (or ending a stray one): Via with a new branch and
+    /// `rport`, Max-Forwards, From, To, Call-ID, CSeq and User-Agent.
+    #[allow(clippy::too_many_arguments)]
+    fn new_request(
+        &mut self,
+        method: Method,
+        ruri: SipUri,
+        dest: IpAddr,
+        from: String,
+        to: String,
+        call_id: String,
+        cseq: u32,
+    ) -> SipMessage {
+        let hp = self.local_hostport(dest);
+        let ua = self.useragent();
+        let cseq = format!("{cseq} {}", method.as_str());
+        let mut m = SipMessage::request(method, ruri);
+        let h = m.headers_mut();
+        h.push(
+            "Via",
+            format!("SIP/2.0/UDP {hp};branch={};rport", new_branch()),
+        );
+        h.push("Max-Forwards", "70");
+        h.push("From", from);
+        h.push("To", to);
+        h.push("Call-ID", call_id);
+        h.push("CSeq", cseq);
+        h.push("User-Agent", ua);
+        m
+    }
+
+    /// Where requests for peer `p` go: one target per live binding of a dynamic peer (to the
+    /// address it registered from), or its configured host. `user` replaces the URI user
+    /// (the dialed number); a static peer without one uses `defaultuser`.
+    fn peer_targets(
+        &self,
+        p: &Peer,
+        user: Option<&str>,
+        now: Instant,
+    ) -> Result<Vec<Target>, TargetError> {
+        let mut targets = Vec::new();
+        match &p.host {
+            Host::Dynamic => {
+                for b in self
+                    .registrar
+                    .bindings(&p.name)
+                    .iter()
+                    .filter(|b| b.expires_at > now)
+                {
+                    let Ok(mut uri) = SipUri::parse(&b.uri) else {
+                        continue;
+                    };
+                    if let Some(u) = user {
+                        uri.user = Some(u.to_string());
+                    }
+                    if let Some(dest) = b.source.or_else(|| uri_addr(&uri)) {
+                        targets.push(Target { ruri: uri, dest });
+                    }
+                }
+                if targets.is_empty() {
+                    return Err(TargetError::NotRegistered);
+                }
+            }
+            Host::Ip(_) | Host::Name(_) => {
+                let host = match &p.host {
+                    Host::Ip(ip) => host_str(*ip),
+                    Host::Name(n) => n.clone(),
+                    Host::Dynamic => String::new(),
+                };
+                let port = p.port.unwrap_or(5060);
+                let user = user.or(p.defaultuser.as_deref());
+                let uri = SipUri::new_sip(user, &host, (port != 5060).then_some(port));
+                let dest = resolve_host(&host, port).ok_or(TargetError::Unresolvable(host))?;
+                targets.push(Target { ruri: uri, dest });
+            }
+        }
+        Ok(targets)
+    }
+
     /// Resolve `SIP/…` dial data: `peer`, `peer/exten`, `exten@peer`, `exten@host[:port]`.
     pub fn resolve(
         &mut self,
@@ -1464,56 +1550,21 @@ impl Core {
                         .to_string(),
                 ));
             }
-            let mut targets = Vec::new();
-            match &p.host {
-                Host::Dynamic => {
-                    for b in self
-                        .registrar
-                        .bindings(&p.name)
-                        .iter()
-                        .filter(|b| b.expires_at > now)
-                    {
-                        let Ok(mut uri) = SipUri::parse(&b.uri) else {
-                            continue;
-                        };
-                        if let Some(e) = &exten {
-                            uri.user = Some(e.clone());
-                        }
-                        let dest = match b.source {
-                            Some(s) => s,
-                            None => match uri_addr(&uri) {
-                                Some(a) => a,
-                                None => continue,
-                            },
-                        };
-                        targets.push(Target { ruri: uri, dest });
-                    }
-                    if targets.is_empty() {
-                        return Err(unavailable(
-                            "Unable to create channel of type 'SIP' (cause 20 - Subscriber absent)"
-                                .to_string(),
-                        ));
-                    }
+            let targets = match self.peer_targets(p, exten.as_deref(), now) {
+                Ok(t) => t,
+                Err(TargetError::NotRegistered) => {
+                    return Err(unavailable(
+                        "Unable to create channel of type 'SIP' (cause 20 - Subscriber absent)"
+                            .to_string(),
+                    ))
                 }
-                Host::Ip(_) | Host::Name(_) => {
-                    let host = match &p.host {
-                        Host::Ip(ip) => host_str(*ip),
-                        Host::Name(n) => n.clone(),
-                        Host::Dynamic => String::new(),
-                    };
-                    let port = p.port.unwrap_or(5060);
-                    let user = exten.clone().or_else(|| p.defaultuser.clone());
-                    let uri =
-                        SipUri::new_sip(user.as_deref(), &host, (port != 5060).then_some(port));
-                    let Some(dest) = resolve_host(&host, port) else {
-                        return Err(RequestError {
-                            cause: cause::NO_ROUTE_DESTINATION,
-                            msg: format!("Unable to create channel of type 'SIP' (cause 3 - No route to destination): cannot resolve '{host}'"),
-                        });
-                    };
-                    targets.push(Target { ruri: uri, dest });
+                Err(TargetError::Unresolvable(host)) => {
+                    return Err(RequestError {
+                        cause: cause::NO_ROUTE_DESTINATION,
+                        msg: format!("Unable to create channel of type 'SIP' (cause 3 - No route to destination): cannot resolve '{host}'"),
+                    })
                 }
-            }
+            };
             return Ok((Some(p.clone()), targets, p.name.clone()));
         }
         // Not a peer: a host.
@@ -1574,7 +1625,6 @@ impl Core {
         let prefs = self.prefs_for(peer.as_ref());
         for t in targets {
             let local_ip = self.local_ip_for(t.dest.ip());
-            let hp = self.local_hostport(t.dest.ip());
             let call_id = util::new_call_id(&host_str(local_ip));
             let tag = new_tag();
             let from_user = peer
@@ -1610,20 +1660,18 @@ impl Core {
             let body = sdp::offer(&prefs, local_ip, rtp_port, session)
                 .render()
                 .into_bytes();
-            let mut inv = SipMessage::request(Method::Invite, t.ruri.clone());
+            let mut inv = self.new_request(
+                Method::Invite,
+                t.ruri.clone(),
+                t.dest.ip(),
+                format!("{from};tag={tag}"),
+                NameAddr::new(to_uri).to_string(),
+                call_id.clone(),
+                102,
+            );
             {
                 let h = inv.headers_mut();
-                h.push(
-                    "Via",
-                    format!("SIP/2.0/UDP {hp};branch={};rport", new_branch()),
-                );
-                h.push("Max-Forwards", "70");
-                h.push("From", format!("{from};tag={tag}"));
-                h.push("To", NameAddr::new(to_uri).to_string());
                 h.push("Contact", contact.to_string());
-                h.push("Call-ID", call_id.clone());
-                h.push("CSeq", "102 INVITE");
-                h.push("User-Agent", self.useragent());
                 h.push(
                     "Date",
                     chrono::Utc::now()
@@ -1981,22 +2029,16 @@ impl Core {
         ) else {
             return;
         };
-        let hp = self.local_hostport(dest.ip());
         for (method, cseq) in [(Method::Ack, seq), (Method::Bye, seq.saturating_add(1))] {
-            let mut m = SipMessage::request(method.clone(), target.clone());
-            {
-                let h = m.headers_mut();
-                h.push(
-                    "Via",
-                    format!("SIP/2.0/UDP {hp};branch={};rport", new_branch()),
-                );
-                h.push("Max-Forwards", "70");
-                h.push("From", from.clone());
-                h.push("To", to.clone());
-                h.push("Call-ID", call_id.clone());
-                h.push("CSeq", format!("{cseq} {}", method.as_str()));
-                h.push("User-Agent", self.useragent());
-            }
+            let m = self.new_request(
+                method.clone(),
+                target.clone(),
+                dest.ip(),
+                from.clone(),
+                to.clone(),
+                call_id.clone(),
+                cseq,
+            );
             if method == Method::Ack {
                 self.out.push((dest, m.to_bytes()));
             } else if let Ok(k) = self.txs.send_request(m, dest, false, now) {
@@ -2107,69 +2149,28 @@ impl Core {
             .trim()
             .trim_start_matches("sip:")
             .trim_start_matches("SIP/");
-        let (targets, _) = {
-            let (user, hostpart) = match to.split_once('@') {
-                Some((u, h)) => (Some(u.to_string()), h.to_string()),
-                None => (None, to.to_string()),
-            };
-            let cfg = self.cfg.clone();
-            let mut targets: Vec<Target> = Vec::new();
-            if let Some(p) = cfg.peer(&hostpart).or_else(|| {
-                user.as_deref()
-                    .and_then(|u| if to.contains('@') { None } else { cfg.peer(u) })
-            }) {
-                match &p.host {
-                    Host::Dynamic => {
-                        for b in self
-                            .registrar
-                            .bindings(&p.name)
-                            .iter()
-                            .filter(|b| b.expires_at > now)
-                        {
-                            if let Ok(mut uri) = SipUri::parse(&b.uri) {
-                                if let Some(u) = &user {
-                                    uri.user = Some(u.clone());
-                                }
-                                if let Some(dest) = b.source.or_else(|| uri_addr(&uri)) {
-                                    targets.push(Target { ruri: uri, dest });
-                                }
-                            }
-                        }
-                        if targets.is_empty() {
-                            return Err(format!("peer '{}' is not registered", p.name));
-                        }
-                    }
-                    Host::Ip(_) | Host::Name(_) => {
-                        let host = match &p.host {
-                            Host::Ip(ip) => host_str(*ip),
-                            Host::Name(n) => n.clone(),
-                            Host::Dynamic => String::new(),
-                        };
-                        let port = p.port.unwrap_or(5060);
-                        let dest =
-                            resolve_host(&host, port).ok_or(format!("cannot resolve {host}"))?;
-                        let uri = SipUri::new_sip(
-                            user.as_deref().or(p.defaultuser.as_deref()),
-                            &host,
-                            (port != 5060).then_some(port),
-                        );
-                        targets.push(Target { ruri: uri, dest });
-                    }
-                }
-            } else {
-                let (h, port) = split_hostport(&hostpart);
+        let (user, hostpart) = match to.split_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, to),
+        };
+        let cfg = self.cfg.clone();
+        let targets = match cfg.peer(hostpart) {
+            Some(p) => self.peer_targets(p, user, now).map_err(|e| match e {
+                TargetError::NotRegistered => format!("peer '{}' is not registered", p.name),
+                TargetError::Unresolvable(h) => format!("cannot resolve {h}"),
+            })?,
+            None => {
+                let (h, port) = split_hostport(hostpart);
                 let dest = resolve_host(&h, port.unwrap_or(5060))
                     .ok_or(format!("no peer or host '{hostpart}'"))?;
-                targets.push(Target {
-                    ruri: SipUri::new_sip(user.as_deref(), &h, port),
+                vec![Target {
+                    ruri: SipUri::new_sip(user, &h, port),
                     dest,
-                });
+                }]
             }
-            (targets, ())
         };
         for t in targets {
             let local_ip = self.local_ip_for(t.dest.ip());
-            let hp = self.local_hostport(t.dest.ip());
             let from_v = if from.is_empty() {
                 msg.from.as_str()
             } else {
@@ -2192,21 +2193,17 @@ impl Core {
             from_na
                 .params
                 .retain(|(n, _)| !n.eq_ignore_ascii_case("tag"));
-            let mut m = SipMessage::request(Method::Message, t.ruri.clone());
-            {
-                let h = m.headers_mut();
-                h.push(
-                    "Via",
-                    format!("SIP/2.0/UDP {hp};branch={};rport", new_branch()),
-                );
-                h.push("Max-Forwards", "70");
-                h.push("From", format!("{from_na};tag={}", new_tag()));
-                h.push("To", NameAddr::new(t.ruri.clone()).to_string());
-                h.push("Call-ID", util::new_call_id(&host_str(local_ip)));
-                h.push("CSeq", "102 MESSAGE");
-                h.push("User-Agent", self.useragent());
-                h.push("Content-Type", "text/plain;charset=UTF-8");
-            }
+            let mut m = self.new_request(
+                Method::Message,
+                t.ruri.clone(),
+                t.dest.ip(),
+                format!("{from_na};tag={}", new_tag()),
+                NameAddr::new(t.ruri.clone()).to_string(),
+                util::new_call_id(&host_str(local_ip)),
+                102,
+            );
+            m.headers_mut()
+                .push("Content-Type", "text/plain;charset=UTF-8");
             m.set_body(msg.body.as_bytes().to_vec());
             match self.txs.send_request(m, t.dest, false, now) {
                 Ok(k) => {
@@ -2307,37 +2304,8 @@ impl Core {
     // ---------------------------------------------------------------- qualify
 
     fn qualify_addr(&self, p: &Peer, now: Instant) -> Option<(SipUri, SocketAddr)> {
-        match &p.host {
-            Host::Dynamic => {
-                let b = self
-                    .registrar
-                    .bindings(&p.name)
-                    .iter()
-                    .find(|b| b.expires_at > now)?;
-                let uri = SipUri::parse(&b.uri).ok()?;
-                let dest = b.source.or_else(|| uri_addr(&uri))?;
-                Some((uri, dest))
-            }
-            Host::Ip(ip) => {
-                let port = p.port.unwrap_or(5060);
-                Some((
-                    SipUri::new_sip(
-                        p.defaultuser.as_deref(),
-                        &host_str(*ip),
-                        (port != 5060).then_some(port),
-                    ),
-                    SocketAddr::new(*ip, port),
-                ))
-            }
-            Host::Name(n) => {
-                let port = p.port.unwrap_or(5060);
-                let dest = resolve_host(n, port)?;
-                Some((
-                    SipUri::new_sip(p.defaultuser.as_deref(), n, (port != 5060).then_some(port)),
-                    dest,
-                ))
-            }
-        }
+        let t = self.peer_targets(p, None, now).ok()?.into_iter().next()?;
+        Some((t.ruri, t.dest))
     }
 
     fn qualify_tick(&mut self, now: Instant) {
@@ -2363,27 +2331,22 @@ impl Core {
         };
         let hp = self.local_hostport(dest.ip());
         let local_ip = self.local_ip_for(dest.ip());
-        let mut m = SipMessage::request(Method::Options, uri.clone());
+        let mut m = self.new_request(
+            Method::Options,
+            uri.clone(),
+            dest.ip(),
+            format!(
+                "\"asterisk\" <sip:asterisk@{}>;tag={}",
+                host_str(local_ip),
+                new_tag()
+            ),
+            NameAddr::new(uri).to_string(),
+            util::new_call_id(&host_str(local_ip)),
+            102,
+        );
         {
             let h = m.headers_mut();
-            h.push(
-                "Via",
-                format!("SIP/2.0/UDP {hp};branch={};rport", new_branch()),
-            );
-            h.push("Max-Forwards", "70");
-            h.push(
-                "From",
-                format!(
-                    "\"asterisk\" <sip:asterisk@{}>;tag={}",
-                    host_str(local_ip),
-                    new_tag()
-                ),
-            );
-            h.push("To", NameAddr::new(uri).to_string());
             h.push("Contact", format!("<sip:asterisk@{hp}>"));
-            h.push("Call-ID", util::new_call_id(&host_str(local_ip)));
-            h.push("CSeq", "102 OPTIONS");
-            h.push("User-Agent", self.useragent());
             h.push("Accept", "application/sdp");
         }
         match self.txs.send_request(m, dest, false, now) {

@@ -6,11 +6,10 @@ use super::SipShared;
 use crate::channels::sipconf::{DtmfMode, Host, Nat, Peer, PeerType, Qualify};
 use crate::cli::sip::{
     format_channels, format_peer, format_peer_not_found, format_peers, format_registry,
-    format_settings, NatSetting, PeerDetail, PeerRow, PeerStatus, RegState, RegistryRow,
-    SettingsView, SipChannelRow,
+    format_settings, NatSetting, PeerDetail, PeerRow, PeerStatus, RegistryRow, SettingsView,
+    SipChannelRow,
 };
 use crate::cli::{CliError, CliState, Command, Ctx};
-use crate::sip::regclient::RegState as ClientState;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -158,19 +157,6 @@ pub fn peer_detail(core: &Core, p: &Peer, now: Instant) -> PeerDetail {
     }
 }
 
-fn client_state(s: ClientState) -> RegState {
-    match s {
-        ClientState::Unregistered => RegState::Unregistered,
-        ClientState::RequestSent => RegState::RequestSent,
-        ClientState::AuthSent => RegState::AuthSent,
-        ClientState::Registered => RegState::Registered,
-        ClientState::Rejected => RegState::Rejected,
-        ClientState::Timeout => RegState::Timeout,
-        ClientState::NoAuth => RegState::NoAuth,
-        ClientState::Failed => RegState::Failed,
-    }
-}
-
 pub fn registry_view(core: &Core, now: Instant) -> Vec<RegistryRow> {
     let wall = SystemTime::now();
     core.regclients
@@ -199,7 +185,7 @@ pub fn registry_view(core: &Core, now: Instant) -> Vec<RegistryRow> {
                 },
                 regdomain_port: 0,
                 refresh: i32::try_from(rc.refresh()).unwrap_or(i32::MAX),
-                state: client_state(rc.state()),
+                state: rc.state(),
                 reg_time,
             }
         })
