@@ -695,3 +695,52 @@ fn rand_u64() -> u64 {
     h.write_u64(0);
     h.finish()
 }
+
+/// One AOR, two registered devices: Dial(SIP/1001) rings both; the one that answers gets
+/// the call, the other gets a CANCEL.
+#[test]
+fn dial_rings_every_contact_and_cancels_the_rest() {
+    let pbx = Pbx::start(NO_OPTS);
+    let ringing = pbx.phone("1001", "uas_noanswer.xml");
+    let answering = pbx.phone("1001", "uas_answer.xml");
+    pbx.d.rx_until("database show SIP/Registry/1001", 10, |s| {
+        s.matches("/SIP/Registry/1001/").count() == 2
+    });
+    let r = pbx.call("uac_call.xml", "1001", |s| s);
+    r.assert_ok("1000 calls 1001 (two devices), talks, hangs up");
+    answering
+        .wait()
+        .assert_ok("the device that answers gets the call and the BYE");
+    ringing
+        .wait()
+        .assert_ok("the other device is CANCELled (200 + 487)");
+    assert_eq!(pbx.dialstatus(), "ANSWER");
+}
+
+/// A provider calling in from its whitelisted address (type=peer, host=IP, insecure=invite)
+/// needs no credentials and lands in the peer's context.
+#[test]
+fn inbound_call_from_a_trunk_matched_by_address() {
+    let trunk_port = free_port();
+    let pbx = Pbx::start(Opts {
+        trunk_port: Some(trunk_port),
+        ..NO_OPTS
+    });
+    let phone = pbx.phone("1000", "uas_answer.xml");
+    // [from-provider] _X. → Dial(SIP/1000); the call comes from the trunk's address.
+    let r = Sipp::new("uac_call.xml", Some(pbx.port))
+        .local_port(trunk_port)
+        .service("5551234")
+        .key("from_user", "0049301234")
+        .run();
+    r.assert_ok("the provider's call is accepted without a challenge and answered");
+    assert!(
+        r.responses()
+            .iter()
+            .all(|m| m.status() != Some(407) && m.status() != Some(401)),
+        "no challenge for a whitelisted trunk"
+    );
+    phone
+        .wait()
+        .assert_ok("the phone answers the call from the trunk");
+}
