@@ -328,6 +328,9 @@ pub struct Channel {
     pub bridged: Option<String>,
     /// The out-of-call message this channel is processing (`MESSAGE()`), if any.
     pub message: Option<Box<super::message::Msg>>,
+    /// Audio/DTMF to and from the far end (see [`super::media`]); `None` for channels
+    /// without media.
+    pub media: Option<super::media::MediaHandle>,
     destroyed: bool,
 }
 
@@ -365,6 +368,7 @@ impl Channel {
             answered_at: None,
             bridged: None,
             message: None,
+            media: None,
             destroyed: false,
         }
     }
@@ -489,6 +493,71 @@ impl Channel {
         }
     }
 
+    /// The next frame from the far end, waiting at most `max` (forever when `None`):
+    /// `Ok(None)` on timeout, `Err(Hangup)` when the channel is hung up. A channel without
+    /// media only ever times out.
+    pub async fn read_frame(
+        &mut self,
+        max: Option<Duration>,
+    ) -> Result<Option<super::media::Frame>, Hangup> {
+        if self.check_hangup() {
+            return Err(Hangup);
+        }
+        let shared = self.shared.clone();
+        let q = self.media.as_ref().map(|m| m.from_far.clone());
+        let deadline = max.map(|d| tokio::time::Instant::now() + d);
+        loop {
+            let timer = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let next = async {
+                match &q {
+                    Some(q) => q.pop().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                f = next => match f {
+                    Some(f) => return Ok(Some(f)),
+                    // The driver closed the stream: the call is going away.
+                    None => {
+                        shared.hungup().await;
+                        return Err(Hangup);
+                    }
+                },
+                _ = timer => return Ok(None),
+                _ = shared.hungup() => return Err(Hangup),
+                _ = shared.vars_notify.notified() => self.serve_vars_request(),
+            }
+        }
+    }
+
+    /// Send a frame to the far end. Paced by the driver (one frame per 20 ms); without
+    /// media the frame is dropped after 20 ms, so writers keep real time either way.
+    pub async fn write_frame(&mut self, f: super::media::Frame) -> Result<(), Hangup> {
+        if self.check_hangup() {
+            return Err(Hangup);
+        }
+        let shared = self.shared.clone();
+        match self.media.as_ref().map(|m| m.to_far.clone()) {
+            Some(q) => tokio::select! {
+                ok = q.push(f) => if ok { Ok(()) } else { Err(Hangup) },
+                _ = shared.hungup() => Err(Hangup),
+            },
+            None => self.sleep(super::media::FRAME_TIME).await,
+        }
+    }
+
+    /// Forget what the far end sent so far (audio and digits), e.g. after Wait().
+    pub fn discard_input(&self) {
+        if let Some(m) = &self.media {
+            m.from_far.clear();
+        }
+    }
+
     /// Publish the current location for `core show channels`.
     pub fn publish(&self, app: &str, data: &str) {
         self.serve_vars_request();
@@ -538,6 +607,9 @@ impl Channel {
         self.pbx.post_cdr(cdr);
         self.pbx.channels.remove(&self.shared.name);
         self.shared.request_hangup(cause);
+        if let Some(m) = &self.media {
+            m.close();
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod channel;
 pub mod exec;
+pub mod media;
 pub mod message;
 pub mod originate;
 pub mod vars;
