@@ -249,6 +249,14 @@ impl RtpSender {
         }
     }
 
+    /// A packet of another payload (an RFC 4733 event) was sent with the next sequence number:
+    /// advance it, not the timestamp.
+    pub fn skip_sequence(&mut self) {
+        self.next_sequence = self.next_sequence.wrapping_add(1);
+        self.packet_count = self.packet_count.wrapping_add(1);
+        self.octet_count = self.octet_count.wrapping_add(4);
+    }
+
     /// Force the marker bit on the next packet (e.g. a new talkspurt after a source change).
     pub fn mark_next(&mut self) {
         self.mark_next = true;
