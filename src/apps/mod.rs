@@ -5,6 +5,7 @@
 pub mod args;
 pub mod basic;
 pub mod dial;
+pub mod echo;
 pub mod flow;
 pub mod message;
 pub mod originate;
@@ -89,6 +90,7 @@ fn register_builtins(r: &mut AppRegistry) {
     setvar::register(r);
     flow::register(r);
     dial::register(r);
+    echo::register(r);
     originate::register(r);
     waitexten::register(r);
     message::register(r);

@@ -340,6 +340,10 @@ pub struct SipGeneral {
     pub language: Option<String>,
     pub accountcode: Option<String>,
     pub qualify: Qualify,
+    /// `rtptimeout`: hang up after this many seconds without RTP (0: never).
+    pub rtptimeout: u32,
+    /// `rtpholdtimeout`: the same while the call is on hold.
+    pub rtpholdtimeout: u32,
 }
 
 impl Default for SipGeneral {
@@ -372,6 +376,8 @@ impl Default for SipGeneral {
             language: None,
             accountcode: None,
             qualify: Qualify::Off,
+            rtptimeout: 0,
+            rtpholdtimeout: 0,
         }
     }
 }
@@ -404,6 +410,8 @@ pub struct Peer {
     pub codecs: Vec<String>,
     pub dtmfmode: DtmfMode,
     pub nat: Nat,
+    pub rtptimeout: u32,
+    pub rtpholdtimeout: u32,
     pub call_limit: Option<u32>,
     pub outofcall_message_context: Option<String>,
     pub language: Option<String>,
@@ -847,6 +855,8 @@ fn parse_general(
             "allow" => apply_codecs(&mut g.codecs, true, v, &mut ctx.warnings, &e.loc),
             "disallow" => apply_codecs(&mut g.codecs, false, v, &mut ctx.warnings, &e.loc),
             "dtmfmode" => g.dtmfmode = ctx.take(e, parse_dtmf(v)).unwrap_or(g.dtmfmode),
+            "rtptimeout" => g.rtptimeout = v.trim().parse().unwrap_or(0),
+            "rtpholdtimeout" => g.rtpholdtimeout = v.trim().parse().unwrap_or(0),
             "language" => g.language = nonempty(v),
             "accountcode" => g.accountcode = nonempty(v),
             "qualify" => g.qualify = ctx.take(e, parse_qualify(v)).unwrap_or(g.qualify),
@@ -947,6 +957,8 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
         codecs: g.codecs.clone(),
         dtmfmode: g.dtmfmode,
         nat: g.nat,
+        rtptimeout: g.rtptimeout,
+        rtpholdtimeout: g.rtpholdtimeout,
         call_limit: None,
         outofcall_message_context: g.outofcall_message_context.clone(),
         language: g.language.clone(),
@@ -1023,6 +1035,8 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
             "allow" => apply_codecs(&mut p.codecs, true, v, &mut ctx.warnings, &e.loc),
             "disallow" => apply_codecs(&mut p.codecs, false, v, &mut ctx.warnings, &e.loc),
             "dtmfmode" => p.dtmfmode = ctx.take(e, parse_dtmf(v)).unwrap_or(p.dtmfmode),
+            "rtptimeout" => p.rtptimeout = v.trim().parse().unwrap_or(0),
+            "rtpholdtimeout" => p.rtpholdtimeout = v.trim().parse().unwrap_or(0),
             "nat" => {
                 let r = parse_nat(v, &mut ctx.warnings, &e.loc);
                 p.nat = ctx.take(e, r).unwrap_or(p.nat);

@@ -6,10 +6,12 @@
 //! performs after releasing the lock. So the whole flow (REGISTER with auth, INVITE → 200 →
 //! ACK → BYE, CANCEL, forking to several contacts) is testable without the network.
 
+use super::media::{self as legmedia, LegMedia, MediaAllocator, PortsOnly};
 use super::util::{self, cause_to_sip, host_str, new_branch, new_tag, sip_to_cause};
 use crate::channels::sipconf::{Host, Peer, PeerType, Qualify, SipConfig};
 use crate::channels::RequestError;
 use crate::pbx::channel::{cause, ChanEvent, ChannelShared};
+use crate::pbx::media::{Frame, MediaHandle};
 use crate::pbx::message::Msg;
 use crate::pbx::{CallerId, Channel, Pbx};
 use crate::sip::auth::{AuthReply, DigestAuthenticator, DigestChallenge, Secret};
@@ -83,6 +85,8 @@ pub struct Leg {
     pub session: SessionIds,
     pub rtp_port: u16,
     pub codec: String,
+    /// The leg's RTP session (dropped, and so stopped, with the leg).
+    pub media: Option<Box<dyn LegMedia>>,
     /// Our 2xx to the INVITE and its retransmission schedule, until the ACK.
     retx: Option<Retx>,
     /// Our ACK of their 2xx (resent when the 2xx is retransmitted).
@@ -117,6 +121,9 @@ struct SipChan {
     ringing: bool,
     progress: bool,
     peer: Option<String>,
+    /// The channel's frame queues, and the leg whose session feeds them.
+    media: Option<MediaHandle>,
+    feeding: Option<String>,
 }
 
 /// Who owns a client transaction.
@@ -170,7 +177,8 @@ pub struct Core {
     pub peers_rt: HashMap<String, PeerRt>,
     out: Vec<(SocketAddr, Vec<u8>)>,
     pub actions: Vec<Action>,
-    rtp_next: u16,
+    /// Opens each leg's RTP session (real sockets in the daemon, port numbers in tests).
+    pub media_alloc: Box<dyn MediaAllocator>,
     pub rtp_range: (u16, u16),
     next_housekeeping: Instant,
     pub regclients: Vec<RegClient>,
@@ -243,7 +251,7 @@ impl Core {
             peers_rt: HashMap::new(),
             out: Vec::new(),
             actions: Vec::new(),
-            rtp_next: 10000,
+            media_alloc: Box::new(PortsOnly::default()),
             rtp_range: (10000, 20000),
             next_housekeeping: now,
             regclients: Vec::new(),
@@ -355,15 +363,9 @@ impl Core {
         NameAddr::new(SipUri::new_sip(user, &host, port))
     }
 
-    fn alloc_rtp_port(&mut self) -> u16 {
-        let (lo, hi) = self.rtp_range;
-        let lo = lo + (lo & 1);
-        if self.rtp_next < lo || self.rtp_next + 1 > hi {
-            self.rtp_next = lo;
-        }
-        let p = self.rtp_next;
-        self.rtp_next = self.rtp_next.saturating_add(2);
-        p
+    fn open_media(&mut self, comedia: bool) -> Option<Box<dyn LegMedia>> {
+        let r = self.rtp_range;
+        self.media_alloc.open(r, comedia)
     }
 
     fn useragent(&self) -> String {
@@ -514,6 +516,9 @@ impl Core {
                 }
             }
             Method::Message if !in_dialog => self.on_message(&key, &req, src, &ruri, now),
+            Method::Info if in_dialog && self.info_dtmf(&req) => {
+                self.reply(&key, &req, 200, "OK", now);
+            }
             Method::Info | Method::Update | Method::Message | Method::Notify if in_dialog => {
                 let ok = req.call_id().is_some_and(|c| self.legs.contains_key(c));
                 if ok {
@@ -537,6 +542,26 @@ impl Core {
 
     /// Challenge/verify `req` for `peer`; `None` = authenticated, `Some(())` = answered.
     #[allow(clippy::too_many_arguments)]
+    /// An in-dialog INFO with `application/dtmf-relay`: the digit goes to the channel.
+    fn info_dtmf(&self, req: &SipMessage) -> bool {
+        let ct = req
+            .header("Content-Type")
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !ct.trim_start().starts_with("application/dtmf-relay") {
+            return false;
+        }
+        let Some(leg) = req.call_id().and_then(|c| self.legs.get(c)) else {
+            return false;
+        };
+        if let Some((d, len)) = legmedia::dtmf_relay(req.body()) {
+            if let Some(m) = self.chans.get(&leg.chan_id).and_then(|c| c.media.as_ref()) {
+                m.from_far.push_lossy(Frame::Dtmf(d, len));
+            }
+        }
+        true
+    }
+
     fn authenticate(
         &mut self,
         key: &TransactionKey,
@@ -937,12 +962,31 @@ impl Core {
             }
         };
         let prefs = self.prefs_for(peer.as_ref());
-        let rtp_port = self.alloc_rtp_port();
+        let comedia = peer
+            .as_ref()
+            .map_or(cfg.general.nat.comedia, |p| p.nat.comedia);
+        let Some(media) = self.open_media(comedia) else {
+            self.actions.push(Action::Warning(
+                "chan_sip.c: No free RTP port in the rtp.conf range".into(),
+            ));
+            self.reply(key, req, 503, "Service Unavailable", now);
+            return;
+        };
+        let rtp_port = media.port();
+        let mut format = prefs
+            .codecs
+            .first()
+            .map(legmedia::format_of)
+            .unwrap_or_default();
         let local_ip = self.local_ip_for(src.ip());
         let session = SessionIds::new(rand::random::<u32>() as u64);
         let (local_sdp, codec) = match &offer {
             Some(o) => match sdp::answer(o, &prefs, local_ip, rtp_port, session) {
-                Ok((a, n)) => (a.render().into_bytes(), n.codec.encoding_name().to_string()),
+                Ok((a, n)) => {
+                    media.set_params(legmedia::params_of(&n));
+                    format = legmedia::format_of(&n.codec);
+                    (a.render().into_bytes(), n.codec.encoding_name().to_string())
+                }
                 Err(_) => {
                     self.reply(key, req, 488, "Not Acceptable Here", now);
                     return;
@@ -976,6 +1020,9 @@ impl Core {
         }
         chan.caller.dnid = Some(chan.exten.clone());
         chan.set_state(crate::pbx::ChanState::Ring);
+        let handle = MediaHandle::new(format);
+        media.attach(handle.clone());
+        chan.media = Some(handle.clone());
         tech.set_shared(chan.shared.clone());
         self.chans.insert(
             chan_id,
@@ -988,6 +1035,8 @@ impl Core {
                 ringing: false,
                 progress: false,
                 peer: peer_name.clone(),
+                media: Some(handle),
+                feeding: Some(call_id.clone()),
             },
         );
         if let Some(pn) = &peer_name {
@@ -1016,6 +1065,7 @@ impl Core {
                 session,
                 rtp_port,
                 codec,
+                media: Some(media),
                 retx: None,
                 ack: None,
                 auth_tries: 0,
@@ -1123,6 +1173,9 @@ impl Core {
         let t1 = Duration::from_millis(500);
         if let Some(leg) = self.legs.get_mut(&call_id) {
             leg.state = LegState::Up;
+            if let Some(m) = &leg.media {
+                m.reset_idle();
+            }
             leg.last_msg = "Tx: 200".into();
             leg.retx = Some(Retx {
                 msg: bytes,
@@ -1190,6 +1243,17 @@ impl Core {
             // An ACK may carry the answer to an offer we made in the 200.
             if leg.remote_offer.is_none() && !ack.body().is_empty() {
                 if let Ok(s) = Sdp::parse_bytes(ack.body()) {
+                    let n = leg
+                        .local_sdp
+                        .as_ref()
+                        .and_then(|b| Sdp::parse_bytes(b).ok())
+                        .and_then(|o| sdp::apply_answer(&o, &s).ok());
+                    if let Some(n) = n {
+                        leg.codec = n.codec.encoding_name().to_string();
+                        if let Some(m) = &leg.media {
+                            m.set_params(legmedia::params_of(&n));
+                        }
+                    }
                     leg.remote_offer = Some(s);
                 }
             }
@@ -1236,6 +1300,9 @@ impl Core {
                     match sdp::answer(&offer, &prefs, local_ip, leg.rtp_port, leg.session) {
                         Ok((a, n)) => {
                             leg.hold = n.remote_hold;
+                            if let Some(m) = &leg.media {
+                                m.set_params(legmedia::params_of(&n));
+                            }
                             leg.codec = n.codec.encoding_name().to_string();
                             let b = a.render().into_bytes();
                             leg.local_sdp = Some(b.clone());
@@ -1606,8 +1673,69 @@ impl Core {
                 ringing: false,
                 progress: false,
                 peer,
+                media: None,
+                feeding: None,
             },
         );
+    }
+
+    /// The frame queues of an outbound channel (from [`Core::new_outbound`]): the answering
+    /// fork's RTP session (or the first with early media) feeds them.
+    pub fn set_outbound_media(&mut self, id: u64, m: MediaHandle) {
+        if let Some(ch) = self.chans.get_mut(&id) {
+            ch.media = Some(m);
+        }
+    }
+
+    /// Let `call_id`'s session feed its channel (`force`: even if another leg does).
+    fn feed(&mut self, chan_id: u64, call_id: &str, force: bool) {
+        let Some(ch) = self.chans.get_mut(&chan_id) else {
+            return;
+        };
+        let Some(m) = ch.media.clone() else {
+            return;
+        };
+        if ch.feeding.as_deref() == Some(call_id) || (ch.feeding.is_some() && !force) {
+            return;
+        }
+        if let Some(old) = ch.feeding.replace(call_id.to_string()) {
+            if let Some(lm) = self.legs.get(&old).and_then(|l| l.media.as_ref()) {
+                lm.detach();
+            }
+        }
+        if let Some(lm) = self.legs.get(call_id).and_then(|l| l.media.as_ref()) {
+            lm.attach(m);
+            lm.reset_idle();
+        }
+    }
+
+    /// The SDP answer in a response to our INVITE; `true` if it negotiated.
+    fn leg_answer_sdp(&mut self, call_id: &str, resp: &SipMessage) -> bool {
+        let Some(leg) = self.legs.get_mut(call_id) else {
+            return false;
+        };
+        if resp.body().is_empty() {
+            return false;
+        }
+        let Ok(s) = Sdp::parse_bytes(resp.body()) else {
+            return false;
+        };
+        let Some(offer) = leg
+            .local_sdp
+            .as_ref()
+            .and_then(|b| Sdp::parse_bytes(b).ok())
+        else {
+            return false;
+        };
+        let Ok(n) = sdp::apply_answer(&offer, &s) else {
+            return false;
+        };
+        leg.codec = n.codec.encoding_name().to_string();
+        if let Some(m) = &leg.media {
+            m.set_params(legmedia::params_of(&n));
+        }
+        leg.remote_offer = Some(s);
+        true
     }
 
     /// Send the INVITEs of an outbound channel (one per target, in parallel).
@@ -1655,7 +1783,16 @@ impl Core {
                 }
             }
             let contact = self.contact_for(&from_user, t.dest.ip());
-            let rtp_port = self.alloc_rtp_port();
+            let comedia = peer
+                .as_ref()
+                .map_or(self.cfg.general.nat.comedia, |p| p.nat.comedia);
+            let Some(media) = self.open_media(comedia) else {
+                self.actions.push(Action::Warning(
+                    "chan_sip.c: No free RTP port in the rtp.conf range".into(),
+                ));
+                continue;
+            };
+            let rtp_port = media.port();
             let session = SessionIds::new(rand::random::<u32>() as u64);
             let body = sdp::offer(&prefs, local_ip, rtp_port, session)
                 .render()
@@ -1716,6 +1853,7 @@ impl Core {
                     session,
                     rtp_port,
                     codec: String::new(),
+                    media: Some(media),
                     retx: None,
                     ack: None,
                     auth_tries: 0,
@@ -1816,6 +1954,9 @@ impl Core {
                     self.send_cancel(call_id, now);
                     return;
                 }
+                if self.leg_answer_sdp(call_id, &resp) {
+                    self.feed(chan_id, call_id, false);
+                }
                 let ev = if code == 180 || code == 181 || code == 182 {
                     ChanEvent::Ringing
                 } else {
@@ -1859,6 +2000,9 @@ impl Core {
                     {
                         if let Ok(n) = sdp::apply_answer(&offer, &s) {
                             leg.codec = n.codec.encoding_name().to_string();
+                            if let Some(m) = &leg.media {
+                                m.set_params(legmedia::params_of(&n));
+                            }
                         }
                     }
                     leg.remote_offer = Some(s);
@@ -1884,6 +2028,7 @@ impl Core {
                 };
                 match won {
                     Some(others) => {
+                        self.feed(chan_id, call_id, true);
                         for o in others {
                             self.end_leg(&o, 26, now);
                         }
@@ -2284,6 +2429,7 @@ impl Core {
     }
 
     fn housekeeping(&mut self, now: Instant) {
+        self.rtp_timeouts();
         let window = Duration::from_secs(1);
         self.reg_rate.retain(|_, q| {
             q.back()
@@ -2302,6 +2448,40 @@ impl Core {
     }
 
     // ---------------------------------------------------------------- qualify
+
+    /// `rtptimeout` / `rtpholdtimeout`: hang up answered calls whose RTP stopped.
+    fn rtp_timeouts(&mut self) {
+        let g = &self.cfg.general;
+        let mut dead = Vec::new();
+        for leg in self.legs.values() {
+            let Some(m) = leg.media.as_ref().filter(|_| leg.state == LegState::Up) else {
+                continue;
+            };
+            let (t, th) = match leg.peer.as_ref().and_then(|p| self.cfg.peer(p)) {
+                Some(p) => (p.rtptimeout, p.rtpholdtimeout),
+                None => (g.rtptimeout, g.rtpholdtimeout),
+            };
+            let limit = if leg.hold || m.params().hold { th } else { t };
+            if limit == 0 {
+                continue;
+            }
+            let idle = m.idle();
+            if idle >= Duration::from_secs(u64::from(limit)) {
+                m.reset_idle();
+                dead.push((leg.chan_id, idle.as_secs()));
+            }
+        }
+        for (chan_id, secs) in dead {
+            let Some(s) = self.chans.get(&chan_id).and_then(|c| c.shared.clone()) else {
+                continue;
+            };
+            self.actions.push(Action::Notice(format!(
+                "chan_sip.c: Disconnecting call '{}' for lack of RTP activity in {secs} seconds",
+                s.name
+            )));
+            s.request_hangup(cause::NORMAL_CLEARING);
+        }
+    }
 
     fn qualify_addr(&self, p: &Peer, now: Instant) -> Option<(SipUri, SocketAddr)> {
         let t = self.peer_targets(p, None, now).ok()?.into_iter().next()?;

@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod core;
+pub mod media;
 mod show;
 pub mod util;
 
@@ -270,8 +271,24 @@ impl Driver for SipDriver {
         let (tx, rx) = mpsc::unbounded_channel();
         chan.events = Some(rx);
         let peer_name = peer.as_ref().map(|p| p.name.clone());
-        self.sip
-            .with(|c, _| c.new_outbound(id, chan.shared.clone(), tx, peer_name));
+        // The channel's frame queues; the answering fork's RTP session feeds them.
+        let format = {
+            let names: &[String] = match &peer {
+                Some(p) if !p.codecs.is_empty() => &p.codecs,
+                _ => &self.sip.core.lock().cfg.general.codecs.clone(),
+            };
+            crate::sip::sdp::MediaPrefs::from_names(names)
+                .codecs
+                .first()
+                .map(media::format_of)
+                .unwrap_or_default()
+        };
+        let handle = crate::pbx::media::MediaHandle::new(format);
+        chan.media = Some(handle.clone());
+        self.sip.with(|c, _| {
+            c.new_outbound(id, chan.shared.clone(), tx, peer_name);
+            c.set_outbound_media(id, handle);
+        });
         let caller = match requester {
             Some(r) => {
                 chan.language.clone_from(&r.language);
@@ -370,6 +387,7 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
     let sip = Arc::new_cyclic(|me: &Weak<SipShared>| {
         let mut core = Core::new(pbx, cfg.clone(), local, me.clone(), now);
         core.rtp_range = range;
+        core.media_alloc = Box::new(media::RtpAllocator);
         core.resolve_peer_hosts();
         SipShared {
             core: Mutex::new(core),

@@ -1,0 +1,169 @@
+//! RTP end to end: SIPp does the signalling (tests/sipp/uac_media.xml, SDP pointing at a UDP
+//! socket of the test), the test sends and receives the RTP itself, against the real daemon
+//! with an `rtp.conf` range of one port (so the test knows where to send).
+
+mod common;
+
+use common::*;
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+const EXTENSIONS: &str = "\
+[general]
+autofallthrough = yes
+
+[media]
+exten => 500,1,Answer()
+ same => n,Echo()
+ same => n,Set(DB(test/echo)=done)
+ same => n,Hangup()
+exten => 501,1,Answer()
+ same => n,Wait(20)
+exten => h,1,Set(DB(test/hangup)=${EXTEN})
+
+[public]
+";
+
+struct Pbx {
+    d: Daemon,
+    sip: u16,
+    rtp: u16,
+}
+
+fn start(peer_extra: &str) -> Pbx {
+    let sip = free_port();
+    // An even RTP port with its RTCP neighbour.
+    let base = free_ports(4);
+    let rtp = base + (base & 1);
+    let sip_conf = format!(
+        "[general]\nbindaddr=127.0.0.1\nbindport={sip}\ncontext=public\nallowguest=no\n\
+         realm=ferrisk\ndisallow=all\nallow=ulaw\n\n\
+         [1000]\ntype=friend\nhost=dynamic\nsecret=s1000\ncontext=media\ndisallow=all\n\
+         allow=ulaw\n{peer_extra}"
+    );
+    let rtp_conf = format!("[general]\nrtpstart={rtp}\nrtpend={}\n", rtp + 1);
+    let d = Daemon::start_with(&[
+        ("extensions.conf", EXTENSIONS),
+        ("sip.conf", &sip_conf),
+        ("rtp.conf", &rtp_conf),
+    ]);
+    Pbx { d, sip, rtp }
+}
+
+/// A call from 1000 to `exten`, SDP media at `media_port`, in the background.
+fn call(p: &Pbx, exten: &str, media_port: u16) -> SippChild {
+    Sipp::new("uac_media.xml", Some(p.sip))
+        .local_port(free_port())
+        .service(exten)
+        .key("from_user", "1000")
+        .key("rtp_port", media_port)
+        .auth("1000", "s1000")
+        .timeout(30)
+        .spawn()
+}
+
+fn rtp(pt: u8, marker: bool, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x80, pt | if marker { 0x80 } else { 0 }];
+    v.extend_from_slice(&seq.to_be_bytes());
+    v.extend_from_slice(&ts.to_be_bytes());
+    v.extend_from_slice(&0x5eed_u32.to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+/// µ-law of a rising chirp: every 20 ms frame differs.
+fn frame(k: u32) -> Vec<u8> {
+    let s: Vec<i16> = (0..160)
+        .map(|i| {
+            let t = f64::from(k * 160 + i) / 8000.0;
+            (8000.0 * (2.0 * std::f64::consts::PI * (300.0 + 400.0 * t) * t).sin()) as i16
+        })
+        .collect();
+    ferrisk::media::g711::ulaw_encode(&s)
+}
+
+/// µ-law codes that decode to the same sample compare equal (0x7f and 0xff are both 0).
+fn norm(p: &[u8]) -> Vec<u8> {
+    p.iter()
+        .map(|&b| if b == 0x7f { 0xff } else { b })
+        .collect()
+}
+
+#[test]
+fn echo_returns_the_audio_sample_exact_and_hash_ends_it() {
+    let p = start("");
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.set_read_timeout(Some(Duration::from_millis(5)))
+        .expect("timeout");
+    let me = sock.local_addr().expect("addr").port();
+    let sipp = call(&p, "500", me);
+    let to = format!("127.0.0.1:{}", p.rtp);
+    let mut sent = Vec::new();
+    let mut got: Vec<Vec<u8>> = Vec::new();
+    let mut buf = [0u8; 2048];
+    let start = Instant::now();
+    let (mut seq, mut ts) = (1000u16, 50_000u32);
+    for k in 0..200u32 {
+        let f = frame(k);
+        let _ = sock.send_to(&rtp(0, k == 0, seq, ts, &f), &to);
+        sent.push(norm(&f));
+        seq = seq.wrapping_add(1);
+        ts = ts.wrapping_add(160);
+        let next = start + Duration::from_millis(20 * u64::from(k + 1));
+        while Instant::now() < next {
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                if n > 12 && buf[1] & 0x7f == 0 {
+                    got.push(norm(&buf[12..n]));
+                }
+            }
+        }
+    }
+    // The last 100 frames sent (the call is surely up by then) come back unchanged.
+    let back = sent[100..].iter().filter(|f| got.contains(f)).count();
+    assert!(
+        back >= 95,
+        "only {back}/100 frames echoed ({} packets received)\n{}",
+        got.len(),
+        p.d.stderr()
+    );
+    // '#' as RFC 4733 (payload type 101 from the SDP): Echo() ends, the dialplan goes on.
+    for (i, (end, dur)) in [
+        (false, 160u16),
+        (false, 480),
+        (true, 800),
+        (true, 800),
+        (true, 800),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ev = [
+            11u8,
+            if end { 0x80 | 10 } else { 10 },
+            (dur >> 8) as u8,
+            dur as u8,
+        ];
+        let _ = sock.send_to(&rtp(101, i == 0, seq, ts, &ev), &to);
+        seq = seq.wrapping_add(1);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(p.d.wait_db("test", "echo"), "done");
+    sipp.wait()
+        .assert_ok("call hung up by the dialplan after Echo()");
+}
+
+#[test]
+fn rtptimeout_hangs_up_a_silent_call() {
+    let p = start("rtptimeout=2\n");
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let me = sock.local_addr().expect("addr").port();
+    let t0 = Instant::now();
+    let sipp = call(&p, "501", me);
+    assert_eq!(p.d.wait_db("test", "hangup"), "h");
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_secs(10) && took >= Duration::from_secs(2),
+        "hung up after {took:?}"
+    );
+    sipp.wait().assert_ok("BYE after the RTP timeout");
+}
