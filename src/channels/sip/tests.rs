@@ -1277,3 +1277,192 @@ fn seed_voximplant_trunk() {
         let _ = events(&mut o);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Media wiring (with fake leg media: no sockets)
+
+#[derive(Debug, Default)]
+struct FakeLegState {
+    params: crate::media::session::StreamParams,
+    attached: bool,
+    idle: Duration,
+}
+
+#[derive(Debug)]
+struct FakeLeg(u16, Arc<parking_lot::Mutex<FakeLegState>>);
+
+impl super::media::LegMedia for FakeLeg {
+    fn port(&self) -> u16 {
+        self.0
+    }
+    fn set_params(&self, p: crate::media::session::StreamParams) {
+        self.1.lock().params = p;
+    }
+    fn params(&self) -> crate::media::session::StreamParams {
+        self.1.lock().params
+    }
+    fn attach(&self, _m: crate::pbx::media::MediaHandle) {
+        self.1.lock().attached = true;
+    }
+    fn detach(&self) {
+        self.1.lock().attached = false;
+    }
+    fn idle(&self) -> Duration {
+        self.1.lock().idle
+    }
+    fn reset_idle(&self) {
+        self.1.lock().idle = Duration::ZERO;
+    }
+}
+
+/// Hands out fake leg media and keeps a handle on each.
+#[derive(Default, Clone)]
+struct FakeAlloc(Arc<parking_lot::Mutex<Vec<Arc<parking_lot::Mutex<FakeLegState>>>>>);
+
+impl super::media::MediaAllocator for FakeAlloc {
+    fn open(
+        &mut self,
+        range: (u16, u16),
+        _comedia: bool,
+    ) -> Option<Box<dyn super::media::LegMedia>> {
+        let st = Arc::new(parking_lot::Mutex::new(FakeLegState::default()));
+        let mut all = self.0.lock();
+        all.push(st.clone());
+        Some(Box::new(FakeLeg(range.0 + 2 * all.len() as u16, st)))
+    }
+}
+
+#[test]
+fn inbound_call_gets_media_from_the_offer_and_info_dtmf_reaches_it() {
+    let mut h = H::new(CONF);
+    let fake = FakeAlloc::default();
+    h.core.media_alloc = Box::new(fake.clone());
+    let mut c = Call::new("alice", "100", "127.0.0.1:5070");
+    assert_eq!(codes(&c.dial(&mut h, Some(("alice", "alicepw")))), [100]);
+    let chan_id = h.core.legs[&c.call_id].chan_id;
+    let media = h.spawned[0]
+        .media
+        .clone()
+        .expect("chan.media set before spawning");
+    assert_eq!(media.format, crate::pbx::media::NativeFormat::Ulaw);
+    let st = fake.0.lock()[0].clone();
+    {
+        let s = st.lock();
+        assert!(s.attached);
+        assert_eq!(s.params.remote, Some(addr("127.0.0.1:4000")));
+        assert_eq!((s.params.pt, s.params.dtmf_pt), (0, Some(101)));
+    }
+    h.core.answer(chan_id, h.now);
+    let to = h.collect()[0].1.header("To").unwrap().to_string();
+    h.feed(&c.ack(&to), c.src);
+    let info = req(
+        "INFO",
+        "sip:100@127.0.0.1:5060",
+        &via(&c.src.to_string()),
+        &c.from,
+        &to,
+        &c.call_id,
+        c.cseq,
+        &["Content-Type: application/dtmf-relay".into()],
+        "Signal=5\r\nDuration=160\r\n",
+    );
+    c.cseq += 1;
+    assert_eq!(codes(&h.feed(&info, c.src)), [200]);
+    assert_eq!(
+        media.from_far.try_pop(),
+        Some(crate::pbx::media::Frame::Dtmf(
+            '5',
+            Duration::from_millis(160)
+        ))
+    );
+    // A hold re-INVITE: the session stops sending.
+    let hold = OFFER.replace("a=fmtp:101 0-16\r\n", "a=fmtp:101 0-16\r\na=sendonly\r\n");
+    let t = req(
+        "INVITE",
+        "sip:100@127.0.0.1:5060",
+        &via(&c.src.to_string()),
+        &c.from,
+        &to,
+        &c.call_id,
+        c.cseq,
+        &[
+            format!("Contact: <sip:caller@{}>", c.src),
+            "Content-Type: application/sdp".into(),
+        ],
+        &hold,
+    );
+    assert_eq!(codes(&h.feed(&t, c.src)), [200]);
+    assert!(st.lock().params.hold);
+    // The session stays with the leg while on hold.
+    assert!(h.core.legs[&c.call_id].media.is_some());
+}
+
+#[test]
+fn rtptimeout_hangs_up_an_answered_call_without_rtp() {
+    let conf = CONF.replace("[general]\n", "[general]\nrtptimeout=5\n");
+    let mut h = H::new(&conf);
+    let fake = FakeAlloc::default();
+    h.core.media_alloc = Box::new(fake.clone());
+    let mut c = Call::new("alice", "100", "127.0.0.1:5070");
+    assert_eq!(codes(&c.dial(&mut h, Some(("alice", "alicepw")))), [100]);
+    let chan_id = h.core.legs[&c.call_id].chan_id;
+    h.core.answer(chan_id, h.now);
+    h.collect();
+    let st = fake.0.lock()[0].clone();
+    st.lock().idle = Duration::from_secs(4);
+    h.core.on_timer(h.now + Duration::from_secs(2));
+    assert!(!h.spawned[0].shared.hangup_requested());
+    st.lock().idle = Duration::from_secs(6);
+    h.core.on_timer(h.now + Duration::from_secs(4));
+    assert!(h.spawned[0].shared.hangup_requested());
+    let notices: Vec<String> = h
+        .core
+        .take_actions()
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Notice(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        notices.iter().any(|n| n
+            == "chan_sip.c: Disconnecting call 'SIP/alice-00000000' for lack of RTP activity in 6 seconds"),
+        "{notices:?}"
+    );
+}
+
+#[test]
+fn outbound_forks_feed_the_channel_early_media_first_then_the_winner() {
+    let mut h = H::new(CONF);
+    let fake = FakeAlloc::default();
+    h.core.media_alloc = Box::new(fake.clone());
+    bob_two_contacts(&mut h);
+    let (mut o, out) = dial_out(&mut h, "bob");
+    h.core.set_outbound_media(
+        o.id,
+        crate::pbx::media::MediaHandle::new(Default::default()),
+    );
+    let inv = invites(&out);
+    assert_eq!(inv.len(), 2);
+    // Which fake session each INVITE offered (by its SDP port).
+    let state_of = |m: &SipMessage| {
+        let port = Sdp::parse_bytes(m.body()).expect("offer").media[0].port;
+        fake.0.lock()[usize::from((port - 10000) / 2 - 1)].clone()
+    };
+    let (a, b) = (&inv[0], &inv[1]);
+    let (sa, sb) = (state_of(&a.1), state_of(&b.1));
+    assert!(!sa.lock().attached && !sb.lock().attached);
+    // B sends early media (183 + SDP): it feeds the channel.
+    h.feed_msg(reply(&b.1, 183, "Session Progress", "tb", true), b.0);
+    assert!(sb.lock().attached);
+    assert_eq!(sb.lock().params.remote, Some(addr("127.0.0.1:5000")));
+    // A answers: A feeds it, B no longer (and is cancelled).
+    h.feed_msg(reply(&a.1, 200, "OK", "ta", true), a.0);
+    assert!(sa.lock().attached);
+    assert!(!sb.lock().attached);
+    assert_eq!(sa.lock().params.pt, 0);
+    assert!(matches!(
+        events(&mut o)[..],
+        [ChanEvent::Progress, ChanEvent::Answer]
+    ));
+}
