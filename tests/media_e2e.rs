@@ -31,6 +31,10 @@ struct Pbx {
 }
 
 fn start(peer_extra: &str) -> Pbx {
+    start_with(peer_extra, "")
+}
+
+fn start_with(peer_extra: &str, more_peers: &str) -> Pbx {
     let sip = free_port();
     // An even RTP port with its RTCP neighbour.
     let base = free_ports(4);
@@ -39,7 +43,7 @@ fn start(peer_extra: &str) -> Pbx {
         "[general]\nbindaddr=127.0.0.1\nbindport={sip}\ncontext=public\nallowguest=no\n\
          realm=ferrisk\ndisallow=all\nallow=ulaw\n\n\
          [1000]\ntype=friend\nhost=dynamic\nsecret=s1000\ncontext=media\ndisallow=all\n\
-         allow=ulaw\n{peer_extra}"
+         allow=ulaw\n{peer_extra}\n{more_peers}"
     );
     let rtp_conf = format!("[general]\nrtpstart={rtp}\nrtpend={}\n", rtp + 1);
     let d = Daemon::start_with(&[
@@ -166,4 +170,60 @@ fn rtptimeout_hangs_up_a_silent_call() {
         "hung up after {took:?}"
     );
     sipp.wait().assert_ok("BYE after the RTP timeout");
+}
+
+#[test]
+fn milliwatt_on_an_originated_sip_call_sends_a_1004_hz_tone() {
+    let phone = free_port();
+    let p = start_with(
+        "",
+        &format!(
+            "[phone]\ntype=peer\nhost=127.0.0.1\nport={phone}\ncontext=media\n\
+             disallow=all\nallow=ulaw\n"
+        ),
+    );
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let me = sock.local_addr().expect("addr").port();
+    let uas = Sipp::new("uas_media_bye.xml", None)
+        .local_port(phone)
+        .service("phone")
+        .key("rtp_port", me)
+        .timeout(20)
+        .spawn();
+    std::thread::sleep(Duration::from_millis(300));
+    p.d.rx("channel originate SIP/phone application Milliwatt");
+    let mut pkts: Vec<(u16, u32, Vec<u8>)> = Vec::new();
+    let mut buf = [0u8; 2048];
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while pkts.len() < 50 && Instant::now() < deadline {
+        if let Ok((n, _)) = sock.recv_from(&mut buf) {
+            if n > 12 && buf[1] & 0x7f == 0 {
+                let seq = u16::from_be_bytes([buf[2], buf[3]]);
+                let ts = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
+                pkts.push((seq, ts, buf[12..n].to_vec()));
+            }
+        }
+    }
+    assert!(
+        pkts.len() >= 50,
+        "only {} RTP packets from the originated channel\n{}",
+        pkts.len(),
+        p.d.stderr()
+    );
+    for w in pkts.windows(2) {
+        assert_eq!(w[1].0, w[0].0.wrapping_add(1), "consecutive sequence numbers");
+        assert_eq!(w[1].1, w[0].1.wrapping_add(160), "20 ms timestamps");
+    }
+    let s: Vec<i16> = pkts
+        .iter()
+        .flat_map(|(_, _, p)| ferrisk::media::g711::ulaw_decode(p))
+        .collect();
+    // 50 packets = 1 s: 1004 cycles, 2008 zero crossings.
+    let crossings = s.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+    assert!((1996..=2020).contains(&crossings), "{crossings} zero crossings");
+    let peak = s.iter().map(|x| x.unsigned_abs()).max().unwrap_or(0);
+    assert!((21000..=24500).contains(&peak), "peak {peak}");
+    uas.wait().assert_ok("callee answered, got the tone, hung up");
 }
