@@ -170,6 +170,11 @@ fn rtptimeout_hangs_up_a_silent_call() {
         "hung up after {took:?}"
     );
     sipp.wait().assert_ok("BYE after the RTP timeout");
+    // The session ended with the call: the range's only port serves the next call.
+    p.d.rx("database del test hangup");
+    let sipp = call(&p, "501", me);
+    assert_eq!(p.d.wait_db("test", "hangup"), "h");
+    sipp.wait().assert_ok("second call on the same RTP port");
 }
 
 #[test]
@@ -213,7 +218,11 @@ fn milliwatt_on_an_originated_sip_call_sends_a_1004_hz_tone() {
         p.d.stderr()
     );
     for w in pkts.windows(2) {
-        assert_eq!(w[1].0, w[0].0.wrapping_add(1), "consecutive sequence numbers");
+        assert_eq!(
+            w[1].0,
+            w[0].0.wrapping_add(1),
+            "consecutive sequence numbers"
+        );
         assert_eq!(w[1].1, w[0].1.wrapping_add(160), "20 ms timestamps");
     }
     let s: Vec<i16> = pkts
@@ -222,8 +231,26 @@ fn milliwatt_on_an_originated_sip_call_sends_a_1004_hz_tone() {
         .collect();
     // 50 packets = 1 s: 1004 cycles, 2008 zero crossings.
     let crossings = s.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
-    assert!((1996..=2020).contains(&crossings), "{crossings} zero crossings");
+    assert!(
+        (1996..=2020).contains(&crossings),
+        "{crossings} zero crossings"
+    );
     let peak = s.iter().map(|x| x.unsigned_abs()).max().unwrap_or(0);
     assert!((21000..=24500).contains(&peak), "peak {peak}");
-    uas.wait().assert_ok("callee answered, got the tone, hung up");
+    uas.wait()
+        .assert_ok("callee answered, got the tone, hung up");
+}
+
+#[test]
+fn sipp_rfc2833_pound_from_its_pcap_ends_echo() {
+    let p = start("");
+    let r = Sipp::new("uac_dtmf_pound.xml", Some(p.sip))
+        .local_port(free_port())
+        .service("500")
+        .key("from_user", "1000")
+        .auth("1000", "s1000")
+        .timeout(20)
+        .run();
+    r.assert_ok("the '#' ended Echo() and the dialplan hung up");
+    assert_eq!(p.d.wait_db("test", "echo"), "done");
 }
