@@ -70,10 +70,15 @@ pub fn should_latch(comedia: bool, latched: Option<SocketAddr>) -> bool {
     comedia && latched.is_none()
 }
 
+/// A key press whose end packets never came is reported after this much quiet.
+pub const DTMF_QUIET: Duration = Duration::from_millis(300);
+
 /// Received datagrams → frames.
 #[derive(Debug, Default)]
 pub struct Depacketizer {
     dtmf: DtmfReceiver,
+    /// When the last telephone-event packet arrived (while a press may be open).
+    last_event: Option<Instant>,
 }
 
 impl Depacketizer {
@@ -85,9 +90,15 @@ impl Depacketizer {
     /// valid packet and what it carried (nothing for unknown payload types, comfort noise, or
     /// the non-final packets of a DTMF event).
     pub fn receive(&mut self, buf: &[u8], p: &StreamParams) -> Option<Vec<Frame>> {
+        self.receive_at(buf, p, Instant::now())
+    }
+
+    /// [`Depacketizer::receive`] at a given time.
+    pub fn receive_at(&mut self, buf: &[u8], p: &StreamParams, now: Instant) -> Option<Vec<Frame>> {
         let pkt = RtpPacket::parse(buf).ok()?;
         let pt = pkt.payload_type;
         if Some(pt) == p.dtmf_pt {
+            self.last_event = Some(now);
             let Ok(ev) = TelephoneEvent::parse(&pkt.payload) else {
                 return Some(Vec::new());
             };
@@ -115,6 +126,21 @@ impl Depacketizer {
             _ => g711::ulaw_decode(&pkt.payload),
         };
         Some(vec![Frame::Voice(samples)])
+    }
+
+    /// A digit whose end packets were lost, once the events have been quiet for
+    /// [`DTMF_QUIET`].
+    pub fn poll(&mut self, now: Instant) -> Option<Frame> {
+        let last = self.last_event?;
+        if now.saturating_duration_since(last) < DTMF_QUIET {
+            return None;
+        }
+        self.last_event = None;
+        let d = self.dtmf.flush()?;
+        Some(Frame::Dtmf(
+            d.digit,
+            Duration::from_micros(u64::from(d.duration) * 125),
+        ))
     }
 }
 
@@ -265,6 +291,7 @@ struct State {
     media: Option<MediaHandle>,
     last_rx: Instant,
     pack: Packetizer,
+    depack: Depacketizer,
     params_changed: bool,
 }
 
@@ -296,6 +323,7 @@ impl RtpSession {
             media: None,
             last_rx: Instant::now(),
             pack: Packetizer::new(rand::random(), rand::random(), rand::random(), &params),
+            depack: Depacketizer::new(),
             params_changed: false,
         }));
         let rx = handle.spawn(recv_loop(sock.clone(), state.clone()));
@@ -364,7 +392,6 @@ impl Drop for RtpSession {
 
 async fn recv_loop(sock: Arc<UdpSocket>, state: Arc<Mutex<State>>) {
     let mut buf = vec![0u8; 2048];
-    let mut de = Depacketizer::new();
     loop {
         let (n, from) = match sock.recv_from(&mut buf).await {
             Ok(x) => x,
@@ -376,7 +403,7 @@ async fn recv_loop(sock: Arc<UdpSocket>, state: Arc<Mutex<State>>) {
         let data = buf.get(..n).unwrap_or(&[]);
         let mut s = state.lock();
         let params = s.params;
-        let Some(frames) = de.receive(data, &params) else {
+        let Some(frames) = s.depack.receive(data, &params) else {
             continue;
         };
         s.last_rx = Instant::now();
@@ -404,6 +431,9 @@ async fn send_loop(sock: Arc<UdpSocket>, state: Arc<Mutex<State>>) {
             let Some(m) = s.media.clone() else {
                 continue;
             };
+            if let Some(f) = s.depack.poll(Instant::now()) {
+                m.from_far.push_lossy(f);
+            }
             let frame = if s.pack.busy() {
                 None
             } else {
@@ -545,6 +575,27 @@ mod tests {
             got.extend(d.receive(&r, &p).unwrap());
         }
         assert_eq!(got, vec![Frame::Dtmf('5', Duration::from_millis(120))]);
+    }
+
+    #[test]
+    fn a_press_without_end_packets_is_reported_after_quiet() {
+        let mut d = Depacketizer::new();
+        let p = params();
+        let t0 = Instant::now();
+        let ev = TelephoneEvent {
+            event: 1,
+            end: false,
+            volume: 10,
+            duration: 400,
+        };
+        let r = RtpPacket::new(101, 1, 800, 9, ev.serialize().to_vec()).serialize();
+        assert_eq!(d.receive_at(&r, &p, t0), Some(vec![]));
+        assert_eq!(d.poll(t0 + Duration::from_millis(100)), None);
+        assert_eq!(
+            d.poll(t0 + DTMF_QUIET),
+            Some(Frame::Dtmf('1', Duration::from_millis(50)))
+        );
+        assert_eq!(d.poll(t0 + DTMF_QUIET * 2), None);
     }
 
     #[test]
