@@ -93,14 +93,9 @@ fn norm(p: &[u8]) -> Vec<u8> {
         .collect()
 }
 
-#[test]
-fn echo_returns_the_audio_sample_exact_and_hash_ends_it() {
-    let p = start("");
-    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    sock.set_read_timeout(Some(Duration::from_millis(5)))
-        .expect("timeout");
-    let me = sock.local_addr().expect("addr").port();
-    let sipp = call(&p, "500", me);
+/// Send 4 s of audio from `sock` to the PBX's RTP port at 20 ms pace; how many of the last
+/// 100 frames came back unchanged, and the next (seq, timestamp).
+fn echo_round(p: &Pbx, sock: &UdpSocket) -> (usize, usize, u16, u32) {
     let to = format!("127.0.0.1:{}", p.rtp);
     let mut sent = Vec::new();
     let mut got: Vec<Vec<u8>> = Vec::new();
@@ -124,10 +119,22 @@ fn echo_returns_the_audio_sample_exact_and_hash_ends_it() {
     }
     // The last 100 frames sent (the call is surely up by then) come back unchanged.
     let back = sent[100..].iter().filter(|f| got.contains(f)).count();
+    (back, got.len(), seq, ts)
+}
+
+#[test]
+fn echo_returns_the_audio_sample_exact_and_hash_ends_it() {
+    let p = start("");
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.set_read_timeout(Some(Duration::from_millis(5)))
+        .expect("timeout");
+    let me = sock.local_addr().expect("addr").port();
+    let sipp = call(&p, "500", me);
+    let to = format!("127.0.0.1:{}", p.rtp);
+    let (back, got, mut seq, ts) = echo_round(&p, &sock);
     assert!(
         back >= 95,
-        "only {back}/100 frames echoed ({} packets received)\n{}",
-        got.len(),
+        "only {back}/100 frames echoed ({got} packets received)\n{}",
         p.d.stderr()
     );
     // '#' as RFC 4733 (payload type 101 from the SDP): Echo() ends, the dialplan goes on.
@@ -253,4 +260,22 @@ fn sipp_rfc2833_pound_from_its_pcap_ends_echo() {
         .run();
     r.assert_ok("the '#' ended Echo() and the dialplan hung up");
     assert_eq!(p.d.wait_db("test", "echo"), "done");
+}
+
+#[test]
+fn comedia_sends_to_where_the_rtp_comes_from_not_to_the_sdp() {
+    let p = start("nat=comedia\n");
+    // The SDP names a port nobody listens on; the RTP comes from another socket.
+    let nobody = free_port();
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.set_read_timeout(Some(Duration::from_millis(5)))
+        .expect("timeout");
+    let sipp = call(&p, "500", nobody);
+    let (back, got, _, _) = echo_round(&p, &sock);
+    assert!(
+        back >= 95,
+        "only {back}/100 frames echoed to the latched address ({got} packets)"
+    );
+    p.d.rx("channel request hangup all");
+    sipp.wait().assert_ok("hung up");
 }
