@@ -5,7 +5,7 @@
 
 use super::dtmf::{dtmf_packets, DtmfPacket, DtmfReceiver, TelephoneEvent};
 use super::g711;
-use super::rtp::{RtpPacket, RtpSender};
+use super::rtp::{JitterBuffer, Playout, RtpPacket, RtpSender};
 use crate::pbx::media::{Frame, MediaHandle, NativeFormat, FRAME_SAMPLES, FRAME_TIME};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -95,37 +95,34 @@ impl Depacketizer {
 
     /// [`Depacketizer::receive`] at a given time.
     pub fn receive_at(&mut self, buf: &[u8], p: &StreamParams, now: Instant) -> Option<Vec<Frame>> {
+        let (mut frames, audio) = self.receive_split(buf, p, now)?;
+        frames.extend(audio.and_then(|a| decode(&a, p)));
+        Some(frames)
+    }
+
+    /// Like [`Depacketizer::receive_at`], but audio packets are returned undecoded (for the
+    /// jitter buffer; [`decode`] them at playout), digits at once.
+    pub fn receive_split(
+        &mut self,
+        buf: &[u8],
+        p: &StreamParams,
+        now: Instant,
+    ) -> Option<(Vec<Frame>, Option<RtpPacket>)> {
         let pkt = RtpPacket::parse(buf).ok()?;
-        let pt = pkt.payload_type;
-        if Some(pt) == p.dtmf_pt {
+        if Some(pkt.payload_type) == p.dtmf_pt {
             self.last_event = Some(now);
             let Ok(ev) = TelephoneEvent::parse(&pkt.payload) else {
-                return Some(Vec::new());
+                return Some((Vec::new(), None));
             };
             let digits = self.dtmf.on_packet(pkt.timestamp, &ev);
-            return Some(
-                digits
-                    .into_iter()
-                    .map(|d| {
-                        Frame::Dtmf(d.digit, Duration::from_micros(u64::from(d.duration) * 125))
-                    })
-                    .collect(),
-            );
+            let frames = digits
+                .into_iter()
+                .map(|d| Frame::Dtmf(d.digit, Duration::from_micros(u64::from(d.duration) * 125)))
+                .collect();
+            return Some((frames, None));
         }
-        let format = match pt {
-            0 => NativeFormat::Ulaw,
-            8 => NativeFormat::Alaw,
-            x if x == p.pt && p.format != NativeFormat::Slin => p.format,
-            _ => return Some(Vec::new()),
-        };
-        if pkt.payload.is_empty() {
-            return Some(Vec::new());
-        }
-        let samples = match format {
-            NativeFormat::Alaw => g711::alaw_decode(&pkt.payload),
-            _ => g711::ulaw_decode(&pkt.payload),
-        };
-        Some(vec![Frame::Voice(samples)])
+        let audio = decode_format(pkt.payload_type, p).is_some() && !pkt.payload.is_empty();
+        Some((Vec::new(), audio.then_some(pkt)))
     }
 
     /// A digit whose end packets were lost, once the events have been quiet for
@@ -143,6 +140,30 @@ impl Depacketizer {
         ))
     }
 }
+
+fn decode_format(pt: u8, p: &StreamParams) -> Option<NativeFormat> {
+    match pt {
+        0 => Some(NativeFormat::Ulaw),
+        8 => Some(NativeFormat::Alaw),
+        x if x == p.pt && p.format != NativeFormat::Slin => Some(p.format),
+        _ => None,
+    }
+}
+
+/// An audio packet's samples (`None`: not G.711 or empty).
+pub fn decode(pkt: &RtpPacket, p: &StreamParams) -> Option<Frame> {
+    let format = decode_format(pkt.payload_type, p)?;
+    if pkt.payload.is_empty() {
+        return None;
+    }
+    Some(Frame::Voice(match format {
+        NativeFormat::Alaw => g711::alaw_decode(&pkt.payload),
+        _ => g711::ulaw_decode(&pkt.payload),
+    }))
+}
+
+/// Playout delay of the receive jitter buffer.
+pub const JITTER_DEPTH: Duration = Duration::from_millis(40);
 
 /// A digit being sent: its packets, the RTP timestamp they all carry, 20 ms ticks so far.
 #[derive(Debug)]
@@ -292,6 +313,7 @@ struct State {
     last_rx: Instant,
     pack: Packetizer,
     depack: Depacketizer,
+    jitter: JitterBuffer,
     params_changed: bool,
 }
 
@@ -324,6 +346,7 @@ impl RtpSession {
             last_rx: Instant::now(),
             pack: Packetizer::new(rand::random(), rand::random(), rand::random(), &params),
             depack: Depacketizer::new(),
+            jitter: JitterBuffer::new(JITTER_DEPTH),
             params_changed: false,
         }));
         let rx = handle.spawn(recv_loop(sock.clone(), state.clone()));
@@ -403,9 +426,13 @@ async fn recv_loop(sock: Arc<UdpSocket>, state: Arc<Mutex<State>>) {
         let data = buf.get(..n).unwrap_or(&[]);
         let mut s = state.lock();
         let params = s.params;
-        let Some(frames) = s.depack.receive(data, &params) else {
+        let now = Instant::now();
+        let Some((frames, audio)) = s.depack.receive_split(data, &params, now) else {
             continue;
         };
+        if let Some(a) = audio {
+            s.jitter.push(a, now);
+        }
         s.last_rx = Instant::now();
         if should_latch(s.comedia, s.latched) {
             s.latched = Some(from);
@@ -431,8 +458,19 @@ async fn send_loop(sock: Arc<UdpSocket>, state: Arc<Mutex<State>>) {
             let Some(m) = s.media.clone() else {
                 continue;
             };
-            if let Some(f) = s.depack.poll(Instant::now()) {
+            let now = Instant::now();
+            if let Some(f) = s.depack.poll(now) {
                 m.from_far.push_lossy(f);
+            }
+            // One 20 ms frame out of the jitter buffer; a lost one becomes silence.
+            match s.jitter.pop(now) {
+                Playout::Frame(p) => {
+                    if let Some(f) = decode(&p, &s.params) {
+                        m.from_far.push_lossy(f);
+                    }
+                }
+                Playout::Missing { .. } => m.from_far.push_lossy(Frame::silence()),
+                Playout::Buffering => {}
             }
             let frame = if s.pack.busy() {
                 None
@@ -575,6 +613,23 @@ mod tests {
             got.extend(d.receive(&r, &p).unwrap());
         }
         assert_eq!(got, vec![Frame::Dtmf('5', Duration::from_millis(120))]);
+    }
+
+    #[test]
+    fn split_receive_keeps_audio_for_the_jitter_buffer() {
+        let mut d = Depacketizer::new();
+        let p = params();
+        let now = Instant::now();
+        let pkt = RtpPacket::new(0, 7, 1120, 9, vec![0xff; 160]);
+        let (frames, audio) = d.receive_split(&pkt.serialize(), &p, now).unwrap();
+        assert!(frames.is_empty());
+        assert_eq!(audio.as_ref(), Some(&pkt));
+        assert_eq!(decode(&pkt, &p), Some(Frame::Voice(vec![0; 160])));
+        // Unknown payload types and empty payloads are not audio.
+        let cn = RtpPacket::new(13, 8, 1280, 9, vec![40]).serialize();
+        assert_eq!(d.receive_split(&cn, &p, now), Some((vec![], None)));
+        let empty = RtpPacket::new(0, 9, 1440, 9, vec![]).serialize();
+        assert_eq!(d.receive_split(&empty, &p, now), Some((vec![], None)));
     }
 
     #[test]
