@@ -324,7 +324,6 @@ pub struct RtpSession {
     port: u16,
     state: Arc<Mutex<State>>,
     tasks: Vec<JoinHandle<()>>,
-    _rtcp: Option<StdUdpSocket>,
 }
 
 impl RtpSession {
@@ -349,13 +348,13 @@ impl RtpSession {
             jitter: JitterBuffer::new(JITTER_DEPTH),
             params_changed: false,
         }));
+        let rtcp = rtcp.and_then(|r| r.set_nonblocking(true).ok().map(|_| r));
         let rx = handle.spawn(recv_loop(sock.clone(), state.clone()));
-        let tx = handle.spawn(send_loop(sock, state.clone()));
+        let tx = handle.spawn(send_loop(sock, rtcp, state.clone()));
         Some(RtpSession {
             port,
             state,
             tasks: vec![rx, tx],
-            _rtcp: rtcp,
         })
     }
 
@@ -445,10 +444,39 @@ async fn recv_loop(sock: Arc<UdpSocket>, state: Arc<Mutex<State>>) {
     }
 }
 
-async fn send_loop(sock: Arc<UdpSocket>, state: Arc<Mutex<State>>) {
+/// RTCP sender reports go out this often (RFC 3550's 5 s minimum interval).
+pub const RTCP_INTERVAL_TICKS: u32 = 250;
+
+/// An RTCP sender report for what `sender` sent so far, stamped now.
+pub fn sender_report(sender: &RtpSender) -> Vec<u8> {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    super::rtp::rtcp_sender_report(
+        sender,
+        super::rtp::ntp_timestamp(since),
+        sender.next_timestamp(),
+        &[],
+    )
+}
+
+async fn send_loop(sock: Arc<UdpSocket>, rtcp: Option<StdUdpSocket>, state: Arc<Mutex<State>>) {
     let mut iv = tokio::time::interval(FRAME_TIME);
+    let mut ticks = 0u32;
     loop {
         iv.tick().await;
+        ticks = ticks.wrapping_add(1);
+        if let Some(r) = rtcp
+            .as_ref()
+            .filter(|_| ticks.is_multiple_of(RTCP_INTERVAL_TICKS))
+        {
+            let s = state.lock();
+            let target = send_target(s.params.remote, s.latched, s.comedia);
+            if let (Some(t), true) = (target, s.pack.sender.packet_count > 0) {
+                let to = SocketAddr::new(t.ip(), t.port().wrapping_add(1));
+                let _ = r.send_to(&sender_report(&s.pack.sender), to);
+            }
+        }
         let (pkts, target) = {
             let mut s = state.lock();
             if std::mem::take(&mut s.params_changed) {
@@ -630,6 +658,21 @@ mod tests {
         assert_eq!(d.receive_split(&cn, &p, now), Some((vec![], None)));
         let empty = RtpPacket::new(0, 9, 1440, 9, vec![]).serialize();
         assert_eq!(d.receive_split(&empty, &p, now), Some((vec![], None)));
+    }
+
+    #[test]
+    fn sender_report_counts_what_was_sent() {
+        let mut p = Packetizer::new(0xabcd, 0, 0, &params());
+        for _ in 0..3 {
+            p.tick(Some(Frame::silence()));
+        }
+        let sr = sender_report(&p.sender);
+        assert_eq!(sr.len(), 28);
+        assert_eq!((sr[0] >> 6, sr[1]), (2, 200));
+        assert_eq!(&sr[4..8], &0xabcd_u32.to_be_bytes());
+        assert_eq!(&sr[16..20], &480u32.to_be_bytes());
+        assert_eq!(&sr[20..24], &3u32.to_be_bytes());
+        assert_eq!(&sr[24..28], &480u32.to_be_bytes());
     }
 
     #[test]
