@@ -7,6 +7,7 @@ pub mod basic;
 pub mod dial;
 pub mod flow;
 pub mod message;
+pub mod moh;
 pub mod originate;
 pub mod setvar;
 pub mod waitexten;
@@ -92,4 +93,5 @@ fn register_builtins(r: &mut AppRegistry) {
     originate::register(r);
     waitexten::register(r);
     message::register(r);
+    moh::register(r);
 }

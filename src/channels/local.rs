@@ -3,9 +3,16 @@
 //! ringing, busy and congestion on `;2` reach `;1` as events; a hangup on either side
 //! hangs up the other. ferrisk never optimises Local channels away, so `/n` is accepted
 //! and changes nothing.
+//!
+//! Media crosses between the halves: what `;1` is sent comes out of `;2`'s `read_frame` and
+//! the other way round. Each half has ordinary queues; a pacer task per direction takes one
+//! frame every 20 ms from a half's `to_far` and pushes it (lossily) into the other half's
+//! `from_far`, so Playback on a Local half runs in real time even when nobody reads the other
+//! half, exactly as it would on a SIP channel. The pacers end when either half hangs up.
 
 use super::{Outbound, RequestError};
 use crate::pbx::channel::{cause, ChanEvent, ChannelShared, ChannelTech};
+use crate::pbx::media::{FrameQueue, MediaHandle, NativeFormat, FRAME_TIME};
 use crate::pbx::{exec, Channel, Pbx};
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -121,9 +128,47 @@ pub fn request(
         one.language.clone_from(&req.language);
         one.accountcode.clone_from(&req.accountcode);
     }
+    // Media: each half has its own queues; a pacer moves what one half sends into what the
+    // other half reads, one frame per 20 ms, so writers keep real time with nobody reading.
+    let one_media = MediaHandle::new(NativeFormat::Slin);
+    let two_media = MediaHandle::new(NativeFormat::Slin);
+    spawn_pacer(&one, &one_media, &two, &two_media);
+    one.media = Some(one_media);
+    two.media = Some(two_media);
     two.set_state(crate::pbx::ChanState::Ring);
     let call = Box::new(move || {
         tokio::spawn(exec::run_pbx(two));
     });
     Ok(Outbound { chan: one, call })
+}
+
+/// Move frames from `out` (a half's `to_far`) to `inq` (the other half's `from_far`), at most
+/// one per 20 ms; an idle writer restarts the clock.
+async fn pace(out: Arc<FrameQueue>, inq: Arc<FrameQueue>) {
+    let mut next = tokio::time::Instant::now();
+    while let Some(f) = out.pop().await {
+        let now = tokio::time::Instant::now();
+        if next < now {
+            next = now;
+        }
+        tokio::time::sleep_until(next).await;
+        if inq.is_closed() {
+            break;
+        }
+        inq.push_lossy(f);
+        next += FRAME_TIME;
+    }
+}
+
+fn spawn_pacer(one: &Channel, one_media: &MediaHandle, two: &Channel, two_media: &MediaHandle) {
+    let (s1, s2) = (one.shared.clone(), two.shared.clone());
+    let a = pace(one_media.to_far.clone(), two_media.from_far.clone());
+    let b = pace(two_media.to_far.clone(), one_media.from_far.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = async { tokio::join!(a, b) } => {}
+            _ = s1.hungup() => {}
+            _ = s2.hungup() => {}
+        }
+    });
 }

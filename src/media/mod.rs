@@ -13,5 +13,6 @@
 
 pub mod dtmf;
 pub mod g711;
+pub mod moh;
 pub mod rtp;
 pub mod wav;

@@ -1,0 +1,183 @@
+//! Two-party bridging: relay two channels' media through ferrisk.
+//!
+//! Everything inside ferrisk is slin frames and DTMF digits (see [`super::media`]), so a bridge
+//! only moves [`Frame`]s: what A's far end sends (`A.from_far`) goes to B's far end
+//! (`B.to_far`) and the other way round. Each driver converts at its own edge — G.711 µ-law on
+//! one leg and A-law on the other, or different telephone-event payload types, just work, and a
+//! digit pressed on one leg is sent to the other as a digit.
+//!
+//! The relay works on [`MediaHandle`]s, not on `&mut Channel`s, so the owner of the channels
+//! (Dial holds its callee) keeps them while the media flows. The two directions run
+//! independently; frames are pushed with [`FrameQueue::push_lossy`], so a slow or stalled
+//! receiver drops its own oldest audio instead of holding up the other direction (digits are
+//! never dropped). Nothing is bridged natively: RTP always flows through ferrisk.
+
+use super::channel::ChannelShared;
+use super::media::{FrameQueue, MediaHandle};
+use std::future::Future;
+use std::sync::Arc;
+
+/// Which side of a bridge ended it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    A,
+    B,
+}
+
+/// Move frames from `src` to `dst` until `src` is closed (then wait forever).
+pub async fn forward(src: Arc<FrameQueue>, dst: Arc<FrameQueue>) {
+    while let Some(f) = src.pop().await {
+        if dst.is_closed() {
+            break;
+        }
+        dst.push_lossy(f);
+    }
+    std::future::pending::<()>().await
+}
+
+/// Relay media between `a` and `b` (either may be absent: that direction carries nothing)
+/// until `until` resolves, and return its output. Audio that queued up from either far end
+/// before the bridge started is dropped, so the parties hear each other without delay.
+pub async fn relay_until<T>(
+    a: Option<MediaHandle>,
+    b: Option<MediaHandle>,
+    until: impl Future<Output = T>,
+) -> T {
+    let dir = |src: &Option<MediaHandle>, dst: &Option<MediaHandle>| {
+        let pair = match (src, dst) {
+            (Some(s), Some(d)) => {
+                s.from_far.clear();
+                Some((s.from_far.clone(), d.to_far.clone()))
+            }
+            _ => None,
+        };
+        async move {
+            match pair {
+                Some((s, d)) => forward(s, d).await,
+                None => std::future::pending().await,
+            }
+        }
+    };
+    let ab = dir(&a, &b);
+    let ba = dir(&b, &a);
+    tokio::select! {
+        out = until => out,
+        _ = ab => unreachable!("forward never returns"),
+        _ = ba => unreachable!("forward never returns"),
+    }
+}
+
+/// Bridge two channels until either hangs up; says which one did (A when both already had).
+pub async fn bridge(
+    a: Option<MediaHandle>,
+    a_shared: &Arc<ChannelShared>,
+    b: Option<MediaHandle>,
+    b_shared: &Arc<ChannelShared>,
+) -> Ended {
+    if a_shared.hangup_requested() {
+        return Ended::A;
+    }
+    if b_shared.hangup_requested() {
+        return Ended::B;
+    }
+    relay_until(a, b, async {
+        tokio::select! {
+            _ = a_shared.hungup() => Ended::A,
+            _ = b_shared.hungup() => Ended::B,
+        }
+    })
+    .await
+}
+
+/// Spawn a task relaying `src` into `dst`; it stops when the returned guard is dropped.
+pub fn spawn_forward(src: Arc<FrameQueue>, dst: Arc<FrameQueue>) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(forward(src, dst)))
+}
+
+/// Aborts a task when dropped (media tasks tied to a scope, e.g. early media during Dial).
+#[derive(Debug)]
+pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pbx::media::{Frame, NativeFormat};
+    use std::time::Duration;
+
+    fn voice(n: i16) -> Frame {
+        Frame::Voice(vec![n; 160])
+    }
+
+    #[tokio::test]
+    async fn frames_and_digits_cross_both_ways_until_a_hangup() {
+        let (a, b) = (
+            MediaHandle::new(NativeFormat::Ulaw),
+            MediaHandle::new(NativeFormat::Alaw),
+        );
+        let (sa, sb) = (
+            ChannelShared::new("A".into(), "1".into()),
+            ChannelShared::new("B".into(), "2".into()),
+        );
+        let task = {
+            let (a, b, sa, sb) = (a.clone(), b.clone(), sa.clone(), sb.clone());
+            tokio::spawn(async move { bridge(Some(a), &sa, Some(b), &sb).await })
+        };
+        tokio::task::yield_now().await;
+        a.from_far.push_lossy(voice(1));
+        a.from_far
+            .push_lossy(Frame::Dtmf('5', Duration::from_millis(80)));
+        b.from_far.push_lossy(voice(2));
+        b.from_far.push_lossy(Frame::Dtmf('#', Duration::ZERO));
+        assert_eq!(b.to_far.pop().await, Some(voice(1)));
+        assert_eq!(
+            b.to_far.pop().await,
+            Some(Frame::Dtmf('5', Duration::from_millis(80)))
+        );
+        assert_eq!(a.to_far.pop().await, Some(voice(2)));
+        assert_eq!(a.to_far.pop().await, Some(Frame::Dtmf('#', Duration::ZERO)));
+        sb.request_hangup(16);
+        assert_eq!(task.await.ok(), Some(Ended::B));
+
+        // The other side hanging up ends it too.
+        let task = {
+            let (a, b, sa) = (a.clone(), b.clone(), sa.clone());
+            let sb2 = ChannelShared::new("B2".into(), "3".into());
+            tokio::spawn(async move { bridge(Some(a), &sa, Some(b), &sb2).await })
+        };
+        tokio::task::yield_now().await;
+        sa.request_hangup(16);
+        assert_eq!(task.await.ok(), Some(Ended::A));
+    }
+
+    #[tokio::test]
+    async fn a_stalled_receiver_does_not_stop_the_other_direction() {
+        let (a, b) = (
+            MediaHandle::new(NativeFormat::Ulaw),
+            MediaHandle::new(NativeFormat::Ulaw),
+        );
+        let (a2, b2) = (a.clone(), b.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(relay_until(Some(a2), Some(b2), async move {
+            let _ = rx.await;
+        }));
+        tokio::task::yield_now().await;
+        // Nobody drains B's to_far: A's audio piles up there (lossily) while B's audio
+        // still reaches A.
+        for i in 0..20 {
+            a.from_far.push_lossy(voice(i));
+        }
+        for i in 0..5 {
+            b.from_far.push_lossy(voice(100 + i));
+            assert_eq!(a.to_far.pop().await, Some(voice(100 + i)));
+        }
+        let _ = tx.send(());
+        let _ = task.await;
+        assert!(b.to_far.len() <= crate::pbx::media::TX_DEPTH);
+    }
+}
