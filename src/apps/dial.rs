@@ -138,6 +138,7 @@ impl App for Dial {
         let caller_tx = chan.media.as_ref().map(|m| m.to_far.clone());
         let mut moh: Option<AbortOnDrop> = None;
         if let Some(class) = opts.get(&'m') {
+            chan.stop_background();
             if let Some(tx) = &caller_tx {
                 moh = super::moh::start(&pbx, class.as_deref().unwrap_or(""), tx.clone());
             }
@@ -208,6 +209,7 @@ impl App for Dial {
                     if let (true, None, Some(tx), Some(m)) =
                         (pass_early, &early, &caller_tx, &leg.chan.media)
                     {
+                        chan.stop_background();
                         early = Some((i, bridge::spawn_forward(m.from_far.clone(), tx.clone())));
                     }
                 }
@@ -271,6 +273,7 @@ impl App for Dial {
 
         // Someone answered: stop the hold music / early media, hang up the rest, answer.
         drop(early);
+        chan.stop_background();
         if moh.take().is_some() {
             if let Some(tx) = &caller_tx {
                 tx.clear();

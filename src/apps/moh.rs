@@ -15,6 +15,8 @@ use std::time::Duration;
 
 pub fn register(r: &mut AppRegistry) {
     r.register(Arc::new(MusicOnHold));
+    r.register(Arc::new(StartMusicOnHold));
+    r.register(Arc::new(StopMusicOnHold));
 }
 
 /// Read musiconhold.conf into `pbx.moh`; returns the number of classes.
@@ -157,6 +159,69 @@ impl App for MusicOnHold {
             }
         }
         pbx.verbose_line(3, &format!("Stopped music on hold on {}", chan.name()));
+        Ok(())
+    }
+}
+
+struct StartMusicOnHold;
+
+#[async_trait]
+impl App for StartMusicOnHold {
+    fn name(&self) -> &'static str {
+        "StartMusicOnHold"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Play Music On Hold."
+    }
+    fn syntax(&self) -> &'static str {
+        "StartMusicOnHold([class])"
+    }
+    fn description(&self) -> &'static str {
+        "Starts playing music on hold, uses default music class for channel. Starts playing music specified by class. If omitted, the default music source for the channel will be used. Always returns 0."
+    }
+
+    async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
+        let class_name = args::nth(&args::split(data, ','), 0).trim().to_string();
+        chan.stop_background();
+        let Some(tx) = chan.media.as_ref().map(|m| m.to_far.clone()) else {
+            return Ok(());
+        };
+        let pbx = chan.pbx.clone();
+        match start(&pbx, &class_name, tx) {
+            Some(h) => chan.background = Some(h),
+            None => pbx.warning(&format!(
+                "res_musiconhold.c: Unable to start music on hold class '{}' on channel {}",
+                if class_name.is_empty() {
+                    "default"
+                } else {
+                    &class_name
+                },
+                chan.name()
+            )),
+        }
+        Ok(())
+    }
+}
+
+struct StopMusicOnHold;
+
+#[async_trait]
+impl App for StopMusicOnHold {
+    fn name(&self) -> &'static str {
+        "StopMusicOnHold"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Stop playing Music On Hold."
+    }
+    fn syntax(&self) -> &'static str {
+        "StopMusicOnHold()"
+    }
+    fn description(&self) -> &'static str {
+        "Stops playing music on hold."
+    }
+
+    async fn exec(&self, chan: &mut Channel, _data: &str) -> AppResult {
+        chan.stop_background();
         Ok(())
     }
 }

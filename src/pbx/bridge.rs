@@ -351,4 +351,33 @@ mod tests {
         let vars = task.await.expect("caller task");
         assert_eq!(var(&vars, "DIALSTATUS"), Some("CANCEL"));
     }
+
+    #[tokio::test]
+    async fn start_music_on_hold_plays_in_the_background_until_stopped() {
+        let (pbx, _d) = pbx("[t]\nexten => s,1,StartMusicOnHold(test)\n same => n,TestEcho()\nexten => stop,1,StartMusicOnHold(test)\n same => n,StopMusicOnHold()\n same => n,Set(DONE=1)\n");
+        let (task, m, shared) = media_caller(&pbx, "s");
+        // The music plays while the next application runs...
+        for w in [1, 1, 2] {
+            assert_eq!(heard(&m).await, voice(w));
+        }
+        // ...and stops when that application sends audio of its own.
+        m.from_far.push_lossy(voice(9));
+        loop {
+            if heard(&m).await == voice(9) {
+                break;
+            }
+        }
+        // No more music after that: the next frame is the echo again.
+        m.from_far.push_lossy(voice(8));
+        assert_eq!(heard(&m).await, voice(8));
+        shared.request_hangup(16);
+        let _ = task.await;
+
+        let (task, m, _shared) = media_caller(&pbx, "stop");
+        let vars = task.await.expect("caller task");
+        assert_eq!(var(&vars, "DONE"), Some("1"));
+        // Stopping drops what was queued; the task is gone, so nothing more arrives.
+        tokio::task::yield_now().await;
+        assert!(m.to_far.is_empty());
+    }
 }
