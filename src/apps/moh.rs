@@ -290,3 +290,49 @@ pub fn register_cli(r: &CommandRegistry) {
         },
     ));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{execute, CliState};
+    use crate::media::moh::Sort;
+
+    #[tokio::test]
+    async fn cli_lists_classes_and_files() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("tune.wav"),
+            crate::media::wav::wav_bytes(&[0; 160]),
+        )
+        .unwrap();
+        let pbx = Pbx::for_tests();
+        pbx.moh.set(vec![MohClass {
+            name: "lounge".into(),
+            mode: "files".into(),
+            directory: String::new(),
+            dir: d.path().to_path_buf(),
+            sort: Sort::Alpha,
+        }]);
+        let st = CliState::new(pbx.clone());
+        let out = execute(&st, "moh show classes", None).await;
+        assert_eq!(
+            out,
+            format!(
+                "Class: lounge\n\tMode: files\n\tDirectory: {}\n",
+                d.path().display()
+            )
+        );
+        let out = execute(&st, "moh show files", None).await;
+        assert_eq!(
+            out,
+            format!(
+                "Class: lounge\n\tFile: {}\n",
+                d.path().join("tune").display()
+            )
+        );
+        // Without musiconhold.conf a reload gives the built-in default class.
+        execute(&st, "moh reload", None).await;
+        assert!(class(&pbx, "").is_some());
+        assert!(class(&pbx, "lounge").is_none());
+    }
+}
