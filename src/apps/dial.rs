@@ -194,7 +194,7 @@ impl App for Dial {
                 ChanEvent::Answer => break Some(i),
                 ChanEvent::Ringing => {
                     pbx.verbose_line(3, &format!("{name} is ringing"));
-                    if !chan.is_up() && !opts.contains_key(&'r') {
+                    if !chan.is_up() && !opts.contains_key(&'r') && moh.is_none() {
                         chan.indicate(ChanEvent::Ringing);
                     }
                 }

@@ -61,12 +61,25 @@ pub fn start(pbx: &Arc<Pbx>, class_name: &str, to_far: Arc<FrameQueue>) -> Optio
     let mut player = player(pbx, class_name)?;
     let pbx = pbx.clone();
     Some(AbortOnDrop(tokio::spawn(async move {
+        warm(&pbx, &player).await;
         while let Some(f) = player.next_frame(&pbx.moh) {
             if !to_far.push(Frame::Voice(f)).await {
                 break;
             }
         }
     })))
+}
+
+/// Decode the class's files off the async workers (once: they stay cached until a reload).
+async fn warm(pbx: &Arc<Pbx>, player: &MohPlayer) {
+    let files = player.files().to_vec();
+    let p = pbx.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        for f in files {
+            p.moh.samples(&f);
+        }
+    })
+    .await;
 }
 
 fn player(pbx: &Pbx, class_name: &str) -> Option<MohPlayer> {
@@ -145,6 +158,7 @@ impl App for MusicOnHold {
             ),
         );
         let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+        warm(&pbx, &player).await;
         loop {
             if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
                 break;
