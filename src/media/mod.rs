@@ -11,7 +11,9 @@
 //! types and addresses to use, and the PBX core decides what to play or record; this module only
 //! moves and converts audio.
 
+pub mod conference;
 pub mod dtmf;
 pub mod g711;
+pub mod mixer;
 pub mod rtp;
 pub mod wav;
