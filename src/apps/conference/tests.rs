@@ -295,3 +295,132 @@ async fn mixing_task_runs_on_its_own() {
     let _ = b.task.await;
     assert!(pbx.conferences.list(Kind::ConfBridge).is_empty());
 }
+
+/// The seed's meeting dialplan (chapter 003), minus the calendar and Originate: the
+/// participants run `_meetme-XXXX` and wait; the organiser's `MeetMe(…,dA)` starts the meeting.
+#[tokio::test]
+async fn seed_meeting_dialplan() {
+    let pbx = pbx();
+    let text = "[AutomatedMeetingSetup]\n\
+        exten => start,1,Verbose(2,Calling multiple people and placing into a conference)\n\
+        same => n,Set(_CalLocation=1234)\n\
+        same => n,MeetMe(${CalLocation},dA)\n\
+        same => n(hangup),Hangup()\n\
+        exten => h,1,Set(GLOBAL(ORG_SECS)=${MEETMESECS})\n\
+        [MeetingOriginator]\n\
+        exten => _meetme-XXXX,1,Verbose(2,Joining a meeting)\n\
+        same => n,Answer()\n\
+        same => n,MeetMe(${EXTEN:7},dw)\n\
+        same => n,Hangup()\n";
+    match crate::pbx::dialplan_from_str("extensions.conf", text) {
+        Ok((dp, _)) => pbx.set_dialplan(dp),
+        Err(e) => panic!("{e:?}"),
+    }
+    let start = |name: &str, ctx: &str, exten: &str| {
+        let mut chan = Channel::new(&pbx, name.to_string(), Arc::new(NullTech));
+        let media = MediaHandle::new(NativeFormat::Ulaw);
+        chan.media = Some(media.clone());
+        chan.context = ctx.into();
+        chan.exten = exten.into();
+        let shared = chan.shared.clone();
+        let task = tokio::spawn(crate::pbx::exec::run_pbx(chan));
+        (shared, media, task)
+    };
+    let p1 = start("SIP/0000FFFF0001-1", "MeetingOriginator", "meetme-1234");
+    let p2 = start("SIP/0000FFFF0002-2", "MeetingOriginator", "meetme-1234");
+    until("participants", || members(&pbx, Kind::MeetMe, "1234") == 2).await;
+    let room = pbx.conferences.get(Kind::MeetMe, "1234").unwrap();
+    let say = |v: &[(&MediaHandle, i16)]| {
+        for (h, x) in v {
+            h.from_far.push_lossy(tone(*x));
+        }
+        room.tick();
+        v.iter().map(|(h, _)| last_out(h)).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        say(&[(&p1.1, 1), (&p2.1, 2)]),
+        vec![Some(tone(0)), Some(tone(0))],
+        "waiting for the organiser"
+    );
+    let org = start("SIP/organiser-3", "AutomatedMeetingSetup", "start");
+    until("organiser", || room.marked() == 1).await;
+    assert_eq!(
+        say(&[(&p1.1, 1), (&p2.1, 2), (&org.1, 40)]),
+        vec![Some(tone(42)), Some(tone(41)), Some(tone(3))]
+    );
+    org.0.request_hangup(16);
+    org.2.await.unwrap();
+    assert_eq!(pbx.get_global("ORG_SECS").as_deref(), Some("0"));
+    assert_eq!(
+        say(&[(&p1.1, 1), (&p2.1, 2)]),
+        vec![Some(tone(0)), Some(tone(0))],
+        "without a marked user they wait again"
+    );
+    p1.0.request_hangup(16);
+    p2.0.request_hangup(16);
+    p1.2.await.unwrap();
+    p2.2.await.unwrap();
+    assert!(pbx.conferences.list(Kind::MeetMe).is_empty());
+    assert!(pbx.channels.is_empty());
+}
+
+/// Rooms from meetme.conf need no `d`; ConfBridge user profiles come from confbridge.conf.
+#[tokio::test]
+async fn static_rooms_and_user_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("meetme.conf"),
+        "[rooms]\nconf => 600,1234\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("confbridge.conf"),
+        "[leader]\ntype=user\nmarked=yes\nadmin=yes\n[follower]\ntype=user\nwait_marked=yes\nend_marked=yes\n",
+    )
+    .unwrap();
+    let settings =
+        crate::config::settings::Settings::defaults_for(&dir.path().join("ferrisk.conf"));
+    let pbx = Pbx::new(settings, crate::astdb::AstDb::open_in_memory().unwrap());
+    pbx.conferences.set_manual_ticks(true);
+
+    let s = call(&pbx, "SIP/s-1", "100", "MeetMe", "600");
+    until("static room", || members(&pbx, Kind::MeetMe, "600") == 1).await;
+    assert!(!pbx.conferences.get(Kind::MeetMe, "600").unwrap().dynamic);
+    let st = CliState::new(pbx.clone());
+    let out = crate::cli::execute(&st, "meetme list", None).await;
+    assert!(out.contains("  Static  "), "{out}");
+    s.shared.request_hangup(16);
+    let _ = s.task.await;
+
+    let f = call(&pbx, "SIP/f-1", "100", "ConfBridge", "9,,follower");
+    until("follower", || members(&pbx, Kind::ConfBridge, "9") == 1).await;
+    let out = crate::cli::execute(&st, "confbridge list 9", None).await;
+    assert!(
+        out.contains("SIP/f-1                        WEw    follower "),
+        "{out}"
+    );
+    let l = call(&pbx, "SIP/l-2", "200", "ConfBridge", "9,,leader");
+    until("leader", || {
+        pbx.conferences
+            .get(Kind::ConfBridge, "9")
+            .map_or(0, |r| r.marked())
+            == 1
+    })
+    .await;
+    let out = crate::cli::execute(&st, "confbridge list 9", None).await;
+    assert!(
+        out.contains("SIP/l-2                        AM     leader "),
+        "{out}"
+    );
+    assert!(
+        out.contains("SIP/f-1                        WE     follower "),
+        "{out}"
+    );
+    // The leader leaves: the end_marked follower continues in the dialplan with ENDMARKED.
+    l.shared.request_hangup(16);
+    let _ = l.task.await;
+    let (r, _, res) = f.task.await.unwrap();
+    assert_eq!(r, Ok(()));
+    assert_eq!(res.as_deref(), Some("ENDMARKED"));
+    assert!(pbx.conferences.list(Kind::ConfBridge).is_empty());
+}
