@@ -14,7 +14,9 @@
 use super::{args, App, AppRegistry, AppResult};
 use crate::cli::format::{col, hms_colon};
 use crate::cli::{filter_prefix, CliError, CliResult, CliState, Command, CommandRegistry, Ctx};
-use crate::media::conference::{JoinRequest, Kind, LeaveReason, Member, MemberFlags, Room};
+use crate::media::conference::{
+    JoinError, JoinRequest, Kind, LeaveReason, Member, MemberFlags, Room,
+};
 use crate::pbx::{Channel, Hangup, Pbx};
 use async_trait::async_trait;
 use std::fmt::Write;
@@ -42,7 +44,7 @@ async fn attend(
     create: Option<bool>,
     flags: MemberFlags,
     profiles: (String, String),
-) -> Option<(Outcome, u64)> {
+) -> Result<(Outcome, u64), JoinError> {
     if !chan.is_up() {
         chan.answer();
     }
@@ -55,7 +57,15 @@ async fn attend(
         bridge_profile: profiles.1,
     };
     let pbx = chan.pbx.clone();
-    let (room, member) = pbx.conferences.join(kind, room, create, req)?;
+    let (room, member) = match pbx.conferences.join(kind, room, create, req) {
+        Ok(x) => x,
+        Err(e) => {
+            if e == JoinError::Locked {
+                pbx.verbose_line(3, &format!("Conference '{room}' is locked"));
+            }
+            return Err(e);
+        }
+    };
     if let Some(m) = &chan.media {
         // Prompt audio still queued towards the caller would delay the conference.
         m.to_far.clear();
@@ -67,7 +77,7 @@ async fn attend(
     };
     let secs = member.joined.elapsed().as_secs();
     pbx.conferences.leave(&room, &member);
-    Some((outcome, secs))
+    Ok((outcome, secs))
 }
 
 /// MeetMe option letters.
@@ -133,14 +143,16 @@ impl App for MeetMe {
             None
         };
         match attend(chan, Kind::MeetMe, &room, create, flags, Default::default()).await {
-            None => {
+            Err(JoinError::NoSuchRoom) => {
                 chan.pbx.verbose_line(
                     3,
                     &format!("Conference {room} does not exist (use the d option to create it)"),
                 );
                 Ok(())
             }
-            Some((outcome, secs)) => {
+            // As Asterisk (after its conf-locked prompt): the call ends.
+            Err(JoinError::Locked) => Err(Hangup),
+            Ok((outcome, secs)) => {
                 chan.set_var("MEETMESECS", &secs.to_string());
                 match outcome {
                     Outcome::Left(LeaveReason::Kicked) => Ok(()),
@@ -220,9 +232,11 @@ impl App for ConfBridge {
         )
         .await;
         let (result, ret) = match res.map(|r| r.0) {
-            Some(Outcome::Left(LeaveReason::Kicked)) => ("KICKED", Ok(())),
-            Some(Outcome::Left(LeaveReason::MarkedLeft)) => ("ENDMARKED", Ok(())),
-            _ => ("HANGUP", Err(Hangup)),
+            Ok(Outcome::Left(LeaveReason::Kicked)) => ("KICKED", Ok(())),
+            Ok(Outcome::Left(LeaveReason::MarkedLeft)) => ("ENDMARKED", Ok(())),
+            Ok(Outcome::Hangup) => ("HANGUP", Err(Hangup)),
+            // A locked room: Asterisk hangs up without setting a result.
+            Err(_) => return Err(Hangup),
         };
         chan.set_var("CONFBRIDGE_RESULT", result);
         ret
@@ -232,8 +246,10 @@ impl App for ConfBridge {
 // ---------------------------------------------------------------------------------------
 // CLI
 
-/// Register `meetme list|kick` and `confbridge list|kick`.
+/// Register `meetme list|kick|lock|unlock|mute|unmute` and
+/// `confbridge list|kick|lock|unlock|mute|unmute`.
 pub fn register_cli(r: &CommandRegistry) {
+    register_admin_cli(r);
     r.register(
         Command::new(
             "meetme list",
@@ -270,6 +286,144 @@ pub fn register_cli(r: &CommandRegistry) {
         )
         .complete_with(|st, a, p| room_names(st, a, p, Kind::ConfBridge)),
     );
+}
+
+/// `meetme lock|unlock`, `meetme mute|unmute`, `confbridge lock|unlock|mute|unmute`.
+fn register_admin_cli(r: &CommandRegistry) {
+    for lock in [true, false] {
+        let verb = if lock { "lock" } else { "unlock" };
+        r.register(
+            Command::new(
+                &format!("meetme {verb}"),
+                "Lock or unlock a conference to new users.",
+                "Usage: meetme lock|unlock <confno>\n       Lock or unlock a conference to new users.",
+                move |c: Ctx| async move { meetme_lock(c.pbx(), &c.args, lock) },
+            )
+            .complete_with(|st, a, p| room_names(st, a, p, Kind::MeetMe)),
+        );
+        r.register(
+            Command::new(
+                &format!("confbridge {verb}"),
+                if lock {
+                    "Lock a conference."
+                } else {
+                    "Unlock a conference."
+                },
+                &format!("Usage: confbridge {verb} <conference>\n"),
+                move |c: Ctx| async move { confbridge_lock(c.pbx(), &c.args, lock) },
+            )
+            .complete_with(|st, a, p| room_names(st, a, p, Kind::ConfBridge)),
+        );
+    }
+    for mute in [true, false] {
+        let verb = if mute { "mute" } else { "unmute" };
+        r.register(
+            Command::new(
+                &format!("meetme {verb}"),
+                "Mute or unmute a conference or a user in a conference.",
+                "Usage: meetme mute|unmute <confno> all|<userno>\n       Mute or unmute a conference or a user in a conference.",
+                move |c: Ctx| async move { meetme_mute(c.pbx(), &c.args, mute) },
+            )
+            .complete_with(|st, a, p| room_names(st, a, p, Kind::MeetMe)),
+        );
+        r.register(
+            Command::new(
+                &format!("confbridge {verb}"),
+                if mute {
+                    "Mute participants."
+                } else {
+                    "Unmute participants."
+                },
+                &format!("Usage: confbridge {verb} <conference> <channel>\n       {} a channel in a conference.\n       (all to {verb} everyone, participants to {verb} non-admins)\n       If the specified channel is a prefix,\n       the action will be taken on the first\n       matching channel.", if mute { "Mute" } else { "Unmute" }),
+                move |c: Ctx| async move { confbridge_mute(c.pbx(), &c.args, mute) },
+            )
+            .complete_with(|st, a, p| room_names(st, a, p, Kind::ConfBridge)),
+        );
+    }
+}
+
+/// `meetme lock|unlock <confno>` (silent).
+pub fn meetme_lock(pbx: &Pbx, args: &[String], lock: bool) -> CliResult {
+    if args.len() != 1 {
+        return Err(CliError::ShowUsage);
+    }
+    if let Some(room) = find_room(pbx, Kind::MeetMe, &args[0]) {
+        room.locked.store(lock, Ordering::SeqCst);
+    }
+    Ok(String::new())
+}
+
+/// `meetme mute|unmute <confno> all|<userno>` (silent; `all` leaves admins alone).
+pub fn meetme_mute(pbx: &Pbx, args: &[String], mute: bool) -> CliResult {
+    if args.len() != 2 {
+        return Err(CliError::ShowUsage);
+    }
+    let Some(room) = find_room(pbx, Kind::MeetMe, &args[0]) else {
+        return Ok(String::new());
+    };
+    let all = args[1].eq_ignore_ascii_case("all");
+    for m in room.members() {
+        if (all && !m.flags.admin) || args[1].parse::<u32>().ok() == Some(m.user_no) {
+            m.muted.store(mute, Ordering::SeqCst);
+        }
+    }
+    Ok(String::new())
+}
+
+/// `confbridge lock|unlock <conference>`.
+pub fn confbridge_lock(pbx: &Pbx, args: &[String], lock: bool) -> CliResult {
+    if args.len() != 1 {
+        return Err(CliError::ShowUsage);
+    }
+    let Some(room) = find_room(pbx, Kind::ConfBridge, &args[0]) else {
+        return Ok(format!("Conference {} is not found\n", args[0]));
+    };
+    room.locked.store(lock, Ordering::SeqCst);
+    Ok(format!(
+        "Conference {} is {}.\n",
+        args[0],
+        if lock { "locked" } else { "unlocked" }
+    ))
+}
+
+/// `confbridge mute|unmute <conference> <channel>|all|participants` (a channel name may be
+/// a prefix: the first match is taken).
+pub fn confbridge_mute(pbx: &Pbx, args: &[String], mute: bool) -> CliResult {
+    if args.len() != 2 {
+        return Err(CliError::ShowUsage);
+    }
+    let Some(room) = find_room(pbx, Kind::ConfBridge, &args[0]) else {
+        return Ok(format!("No conference bridge named '{}' found!\n", args[0]));
+    };
+    let who = args[1].as_str();
+    let all = who.eq_ignore_ascii_case("all");
+    let participants = who.eq_ignore_ascii_case("participants");
+    let members = room.members();
+    let targets: Vec<&Arc<Member>> = if all || participants {
+        members.iter().filter(|m| all || !m.flags.admin).collect()
+    } else {
+        members
+            .iter()
+            .find(|m| m.channel == who)
+            .or_else(|| members.iter().find(|m| m.channel.starts_with(who)))
+            .into_iter()
+            .collect()
+    };
+    if targets.is_empty() {
+        return Ok(if all || participants {
+            format!("No participants found in conference {}\n", args[0])
+        } else {
+            format!("No channel named '{who}' found in conference {}\n", args[0])
+        });
+    }
+    for m in targets {
+        m.muted.store(mute, Ordering::SeqCst);
+    }
+    Ok(format!(
+        "{} {who} from confbridge {}\n",
+        if mute { "Muting" } else { "Unmuting" },
+        args[0]
+    ))
 }
 
 fn room_names(st: &CliState, args: &[String], p: &str, kind: Kind) -> Vec<String> {
@@ -413,7 +567,7 @@ pub fn meetme_list(pbx: &Pbx, args: &[String]) -> CliResult {
                 } else {
                     ""
                 },
-                if muted { "(Muted)" } else { "" },
+                if muted { "(Admin Muted)" } else { "" },
                 request_to_talk,
                 talking,
                 since

@@ -280,6 +280,13 @@ fn next_voice(h: &MediaHandle) -> Option<Vec<i16>> {
     None
 }
 
+/// Why [`Conferences::join`] failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinError {
+    NoSuchRoom,
+    Locked,
+}
+
 /// Every room of one PBX.
 #[derive(Debug, Default)]
 pub struct Conferences {
@@ -308,21 +315,24 @@ impl Conferences {
             .collect()
     }
 
-    /// Join room `name`, creating it when `create` allows (`Some(dynamic)`); `None` when the
-    /// room does not exist and may not be created.
+    /// Join room `name`, creating it when `create` allows (`Some(dynamic)`). Fails when the
+    /// room does not exist and may not be created, or is locked (admins may still join).
     pub fn join(
         &self,
         kind: Kind,
         name: &str,
         create: Option<bool>,
         req: JoinRequest,
-    ) -> Option<(Arc<Room>, Arc<Member>)> {
+    ) -> Result<(Arc<Room>, Arc<Member>), JoinError> {
         let mut rooms = self.rooms.lock();
         let key = (kind, name.to_string());
         let room = match rooms.get(&key) {
+            Some(r) if r.locked.load(Ordering::SeqCst) && !req.flags.admin => {
+                return Err(JoinError::Locked)
+            }
             Some(r) => r.clone(),
             None => {
-                let dynamic = create?;
+                let dynamic = create.ok_or(JoinError::NoSuchRoom)?;
                 let r = Arc::new(Room::new(name, kind, dynamic));
                 rooms.insert(key, r.clone());
                 if !self.manual_ticks.load(Ordering::SeqCst) {
@@ -332,7 +342,7 @@ impl Conferences {
             }
         };
         let m = room.add(req);
-        Some((room, m))
+        Ok((room, m))
     }
 
     /// `member` leaves `room`; an empty room is removed and its task stops.
@@ -475,12 +485,24 @@ mod tests {
         let c = Conferences::default();
         c.set_manual_ticks(true);
         let (r, _) = req("X", MemberFlags::default());
-        assert!(c.join(Kind::MeetMe, "9", None, r.clone()).is_none());
-        c.join(Kind::ConfBridge, "9", Some(true), r.clone())
+        assert_eq!(
+            c.join(Kind::MeetMe, "9", None, r.clone()).err(),
+            Some(JoinError::NoSuchRoom)
+        );
+        let (room, _) = c
+            .join(Kind::ConfBridge, "9", Some(true), r.clone())
             .unwrap();
-        assert!(c.join(Kind::MeetMe, "9", None, r).is_none());
+        assert!(c.join(Kind::MeetMe, "9", None, r.clone()).is_err());
         assert_eq!(c.list(Kind::ConfBridge).len(), 1);
         assert!(c.list(Kind::MeetMe).is_empty());
+        room.locked.store(true, Ordering::SeqCst);
+        assert_eq!(
+            c.join(Kind::ConfBridge, "9", None, r.clone()).err(),
+            Some(JoinError::Locked)
+        );
+        let mut admin = r;
+        admin.flags.admin = true;
+        assert!(c.join(Kind::ConfBridge, "9", None, admin).is_ok());
     }
 
     #[test]

@@ -424,3 +424,74 @@ async fn static_rooms_and_user_profiles() {
     assert_eq!(res.as_deref(), Some("ENDMARKED"));
     assert!(pbx.conferences.list(Kind::ConfBridge).is_empty());
 }
+
+#[tokio::test]
+async fn cli_lock_and_mute() {
+    let pbx = pbx();
+    let st = CliState::new(pbx.clone());
+    let a = call(&pbx, "SIP/a-1", "100", "ConfBridge", "r");
+    let b = call(&pbx, "SIP/b-2", "200", "ConfBridge", "r");
+    until("two members", || members(&pbx, Kind::ConfBridge, "r") == 2).await;
+    let room = pbx.conferences.get(Kind::ConfBridge, "r").unwrap();
+
+    let out = crate::cli::execute(&st, "confbridge mute r SIP/a", None).await;
+    assert_eq!(out, "Muting SIP/a from confbridge r\n");
+    let heard = round(&room, &[(&a, 5), (&b, 7)]);
+    assert_eq!(heard, vec![Some(tone(7)), Some(tone(0))], "a is muted");
+    let out = crate::cli::execute(&st, "confbridge list r", None).await;
+    assert!(out.contains("SIP/a-1                        m "), "{out}");
+    let out = crate::cli::execute(&st, "confbridge unmute r all", None).await;
+    assert_eq!(out, "Unmuting all from confbridge r\n");
+    let heard = round(&room, &[(&a, 5), (&b, 7)]);
+    assert_eq!(heard, vec![Some(tone(7)), Some(tone(5))]);
+    let out = crate::cli::execute(&st, "confbridge mute r SIP/zz", None).await;
+    assert_eq!(out, "No channel named 'SIP/zz' found in conference r\n");
+
+    let out = crate::cli::execute(&st, "confbridge lock r", None).await;
+    assert_eq!(out, "Conference r is locked.\n");
+    let out = crate::cli::execute(&st, "confbridge list", None).await;
+    assert!(
+        out.ends_with("r                                     2      0 Yes    No\n"),
+        "{out}"
+    );
+    let c = call(&pbx, "SIP/c-3", "300", "ConfBridge", "r");
+    let (r, _, res) = c.task.await.unwrap();
+    assert_eq!(r, Err(Hangup), "a locked room turns callers away");
+    assert_eq!(res, None);
+    let out = crate::cli::execute(&st, "confbridge unlock r", None).await;
+    assert_eq!(out, "Conference r is unlocked.\n");
+    let out = crate::cli::execute(&st, "confbridge lock nope", None).await;
+    assert_eq!(out, "Conference nope is not found\n");
+
+    // MeetMe: silent admin commands by user number.
+    let m1 = call(&pbx, "SIP/m-1", "100", "MeetMe", "42,d");
+    let m2 = call(&pbx, "SIP/m-2", "200", "MeetMe", "42,d");
+    until("meetme pair", || members(&pbx, Kind::MeetMe, "42") == 2).await;
+    let mroom = pbx.conferences.get(Kind::MeetMe, "42").unwrap();
+    assert_eq!(crate::cli::execute(&st, "meetme mute 42 2", None).await, "");
+    let heard = round(&mroom, &[(&m1, 5), (&m2, 7)]);
+    assert_eq!(heard, vec![Some(tone(0)), Some(tone(5))]);
+    let out = crate::cli::execute(&st, "meetme list 42", None).await;
+    assert!(
+        out.contains("Channel: SIP/m-2   (Admin Muted)   00:00:00"),
+        "{out}"
+    );
+    crate::cli::execute(&st, "meetme unmute 42 all", None).await;
+    crate::cli::execute(&st, "meetme lock 42", None).await;
+    let out = crate::cli::execute(&st, "meetme list", None).await;
+    assert!(out.contains("Dynamic   Yes"), "{out}");
+    let m3 = call(&pbx, "SIP/m-3", "300", "MeetMe", "42,d");
+    assert_eq!(m3.task.await.unwrap().0, Err(Hangup));
+    let admin = call(&pbx, "SIP/m-4", "400", "MeetMe", "42,da");
+    until("admin joins a locked room", || {
+        members(&pbx, Kind::MeetMe, "42") == 3
+    })
+    .await;
+    crate::cli::execute(&st, "meetme kick 42 all", None).await;
+    crate::cli::execute(&st, "confbridge kick r all", None).await;
+    for c in [a, b, m1, m2, admin] {
+        assert_eq!(c.task.await.unwrap().0, Ok(()));
+    }
+    assert!(pbx.conferences.list(Kind::MeetMe).is_empty());
+    assert!(pbx.conferences.list(Kind::ConfBridge).is_empty());
+}
