@@ -43,7 +43,7 @@ async fn attend(
     room: &str,
     create: Option<bool>,
     flags: MemberFlags,
-    profiles: (String, String),
+    profiles: (String, String, String),
 ) -> Result<(Outcome, u64), JoinError> {
     if !chan.is_up() {
         chan.answer();
@@ -55,6 +55,7 @@ async fn attend(
         flags,
         user_profile: profiles.0,
         bridge_profile: profiles.1,
+        menu: profiles.2,
     };
     let pbx = chan.pbx.clone();
     let (room, member) = match pbx.conferences.join(kind, room, create, req) {
@@ -228,7 +229,7 @@ impl App for ConfBridge {
             &room,
             Some(true),
             flags,
-            (user, bridge),
+            (user, bridge, args::nth(&a, 3).trim().to_string()),
         )
         .await;
         let (result, ret) = match res.map(|r| r.0) {
@@ -631,8 +632,6 @@ pub fn confbridge_list(pbx: &Pbx, args: &[String]) -> CliResult {
             };
             out.push_str("Channel                        Flags  User Profile     Bridge Profile   Menu             CallerID\n");
             out.push_str("============================== ====== ================ ================ ================ ================\n");
-            // No DTMF menus.
-            let menu = "";
             for m in room.members() {
                 let mut fl = String::new();
                 if m.flags.admin {
@@ -660,7 +659,7 @@ pub fn confbridge_list(pbx: &Pbx, args: &[String]) -> CliResult {
                     fl,
                     m.user_profile,
                     m.bridge_profile,
-                    menu,
+                    m.menu,
                     caller_num(&m, "<unknown>")
                 );
             }

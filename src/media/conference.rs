@@ -77,6 +77,7 @@ pub struct Member {
     /// ConfBridge profile names, shown by `confbridge list <room>`.
     pub user_profile: String,
     pub bridge_profile: String,
+    pub menu: String,
     pub muted: AtomicBool,
     leave: Mutex<Option<LeaveReason>>,
     leave_notify: Notify,
@@ -119,6 +120,7 @@ pub struct JoinRequest {
     pub flags: MemberFlags,
     pub user_profile: String,
     pub bridge_profile: String,
+    pub menu: String,
 }
 
 #[derive(Debug, Default)]
@@ -207,6 +209,7 @@ impl Room {
             joined: Instant::now(),
             user_profile: req.user_profile,
             bridge_profile: req.bridge_profile,
+            menu: req.menu,
             leave: Mutex::new(None),
             leave_notify: Notify::new(),
         });
@@ -390,6 +393,7 @@ mod tests {
             flags,
             user_profile: String::new(),
             bridge_profile: String::new(),
+            menu: String::new(),
         };
         (r, h)
     }

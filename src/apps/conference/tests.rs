@@ -218,7 +218,13 @@ async fn confbridge_join_list_kick() {
     let st = CliState::new(pbx.clone());
     let a = call(&pbx, "SIP/a-1", "100", "ConfBridge", "room1");
     let b = call(&pbx, "SIP/b-2", "200", "ConfBridge", "room1");
-    let c = call(&pbx, "SIP/c-3", "300", "ConfBridge", "room1,,default_user");
+    let c = call(
+        &pbx,
+        "SIP/c-3",
+        "300",
+        "ConfBridge",
+        "room1,,default_user,sample_user_menu",
+    );
     until("three members", || {
         members(&pbx, Kind::ConfBridge, "room1") == 3
     })
@@ -245,6 +251,10 @@ async fn confbridge_join_list_kick() {
     assert_eq!(
         lines[2],
         "SIP/a-1                               default_user     default_bridge                    100"
+    );
+    assert_eq!(
+        lines[4],
+        "SIP/c-3                               default_user     default_bridge   sample_user_menu 300"
     );
     let out = crate::cli::execute(&st, "confbridge list nope", None).await;
     assert_eq!(out, "No conference bridge named 'nope' found!\n");
@@ -277,7 +287,7 @@ async fn mixing_task_runs_on_its_own() {
     })
     .await;
     let mut heard = false;
-    for _ in 0..500 {
+    for _ in 0..3000 {
         a.media.from_far.push_lossy(tone(11));
         b.media.from_far.push_lossy(tone(22));
         tokio::time::sleep(Duration::from_millis(5)).await;
