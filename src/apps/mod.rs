@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod basic;
+pub mod conference;
 pub mod dial;
 pub mod flow;
 pub mod message;
@@ -92,4 +93,5 @@ fn register_builtins(r: &mut AppRegistry) {
     originate::register(r);
     waitexten::register(r);
     message::register(r);
+    conference::register(r);
 }

@@ -97,6 +97,7 @@ impl CommandRegistry {
         show::register(&r);
         db::register(&r);
         dialplan::register(&r);
+        crate::apps::conference::register_cli(&r);
         r
     }
     /// Add (or replace, same words) a command.

@@ -106,6 +106,8 @@ pub struct Pbx {
     /// Module reload hooks (`core reload`, `module reload chan_sip.so`): name and function
     /// returning the text to print.
     pub reloaders: RwLock<Vec<(&'static str, Reloader)>>,
+    /// MeetMe and ConfBridge rooms.
+    pub conferences: crate::media::conference::Conferences,
 }
 
 /// A module's reload function.
@@ -142,6 +144,7 @@ impl Pbx {
             local_seq: AtomicU32::new(0),
             drivers: RwLock::new(HashMap::new()),
             reloaders: RwLock::new(Vec::new()),
+            conferences: Default::default(),
         })
     }
 
