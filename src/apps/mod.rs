@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod basic;
+pub mod conference;
 pub mod dial;
 pub mod flow;
 pub mod message;
@@ -94,4 +95,5 @@ fn register_builtins(r: &mut AppRegistry) {
     waitexten::register(r);
     message::register(r);
     moh::register(r);
+    conference::register(r);
 }

@@ -98,6 +98,7 @@ impl CommandRegistry {
         db::register(&r);
         dialplan::register(&r);
         crate::apps::moh::register_cli(&r);
+        crate::apps::conference::register_cli(&r);
         r
     }
     /// Add (or replace, same words) a command.

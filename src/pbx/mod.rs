@@ -109,6 +109,8 @@ pub struct Pbx {
     pub reloaders: RwLock<Vec<(&'static str, Reloader)>>,
     /// musiconhold.conf classes (loaded on first use) and decoded hold music.
     pub moh: crate::media::moh::MohClasses,
+    /// MeetMe and ConfBridge rooms.
+    pub conferences: crate::media::conference::Conferences,
 }
 
 /// A module's reload function.
@@ -146,6 +148,7 @@ impl Pbx {
             drivers: RwLock::new(HashMap::new()),
             reloaders: RwLock::new(Vec::new()),
             moh: Default::default(),
+            conferences: Default::default(),
         })
     }
 
