@@ -363,6 +363,19 @@ async fn main_loop(settings: Settings, args: Args) -> i32 {
     if let Some(s) = &sip {
         crate::channels::sip::cli::register(&state, s.clone());
     }
+    {
+        // `module reload res_musiconhold.so` and `core reload` re-read musiconhold.conf.
+        let weak = Arc::downgrade(&pbx);
+        pbx.reloaders.write().push((
+            "res_musiconhold",
+            Arc::new(move || {
+                if let Some(p) = weak.upgrade() {
+                    crate::apps::moh::reload(&p);
+                }
+                String::new()
+            }),
+        ));
+    }
 
     let pidfile = pid_path(&settings);
     if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {

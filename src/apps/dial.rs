@@ -2,11 +2,13 @@
 //!
 //! Sets DIALSTATUS (ANSWER, BUSY, NOANSWER, CANCEL, CONGESTION, CHANUNAVAIL),
 //! DIALEDPEERNAME, DIALEDPEERNUMBER, DIALEDTIME, ANSWEREDTIME. Options: `g` (continue
-//! when the callee hangs up), `r` (indicate ringing), `M(macro^args)` and `U(sub^args)`
+//! when the callee hangs up), `r` (indicate ringing), `m[(class)]` (music on hold to the
+//! caller until an answer), `M(macro^args)` and `U(sub^args)`
 //! (run on the called channel before bridging; MACRO_RESULT / GOSUB_RESULT honoured).
 
 use super::{args, flow, App, AppRegistry, AppResult};
 use crate::channels;
+use crate::pbx::bridge::{self, AbortOnDrop};
 use crate::pbx::channel::{cause, ChanEvent};
 use crate::pbx::exec::{self, End};
 use crate::pbx::{Channel, Hangup};
@@ -62,7 +64,7 @@ impl App for Dial {
         "Dial(Technology/Resource[&Technology2/Resource2[&...]][,timeout[,options[,URL]]])"
     }
     fn description(&self) -> &'static str {
-        "This application will place calls to one or more specified channels. As soon as one of the requested channels answers, the originating channel will be answered, if it has not already been answered. These two channels will then be active in a bridged call. All other channels that were requested will then be hung up. Unless there is a timeout specified, the Dial application will wait indefinitely until one of the called channels answers, the user hangs up, or if all of the called channels are busy or unavailable. DIALSTATUS is set to one of CHANUNAVAIL, CONGESTION, NOANSWER, BUSY, ANSWER, CANCEL, DONTCALL, TORTURE, INVALIDARGS. Options: g, r, M(macro[^arg[^...]]), U(x[^arg[^...]])."
+        "This application will place calls to one or more specified channels. As soon as one of the requested channels answers, the originating channel will be answered, if it has not already been answered. These two channels will then be active in a bridged call. All other channels that were requested will then be hung up. Unless there is a timeout specified, the Dial application will wait indefinitely until one of the called channels answers, the user hangs up, or if all of the called channels are busy or unavailable. DIALSTATUS is set to one of CHANUNAVAIL, CONGESTION, NOANSWER, BUSY, ANSWER, CANCEL, DONTCALL, TORTURE, INVALIDARGS. Options: g, m([class]), r, M(macro[^arg[^...]]), U(x[^arg[^...]])."
     }
 
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
@@ -132,6 +134,22 @@ impl App for Dial {
         if opts.contains_key(&'r') {
             chan.indicate(ChanEvent::Ringing);
         }
+        // `m[(class)]`: the caller hears music on hold (as early media) until an answer.
+        let caller_tx = chan.media.as_ref().map(|m| m.to_far.clone());
+        let mut moh: Option<AbortOnDrop> = None;
+        if let Some(class) = opts.get(&'m') {
+            chan.stop_background();
+            if let Some(tx) = &caller_tx {
+                moh = super::moh::start(&pbx, class.as_deref().unwrap_or(""), tx.clone());
+            }
+            if moh.is_some() && !chan.is_up() {
+                chan.indicate(ChanEvent::Progress);
+            }
+        }
+        // Early media: the audio of a callee that sent Progress goes to the caller (unless
+        // `r` or `m` say what the caller hears).
+        let pass_early = !opts.contains_key(&'r') && !opts.contains_key(&'m');
+        let mut early: Option<(usize, AbortOnDrop)> = None;
 
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         let (mut busy, mut congestion, mut nochan) = (0usize, 0usize, 0usize);
@@ -164,12 +182,19 @@ impl App for Dial {
             let Some(leg) = legs.get_mut(i).filter(|l| l.alive) else {
                 continue;
             };
+            if matches!(
+                ev,
+                ChanEvent::Busy | ChanEvent::Congestion | ChanEvent::Hangup(_)
+            ) && early.as_ref().is_some_and(|(e, _)| *e == i)
+            {
+                early = None;
+            }
             let name = leg.chan.name().to_string();
             match ev {
                 ChanEvent::Answer => break Some(i),
                 ChanEvent::Ringing => {
                     pbx.verbose_line(3, &format!("{name} is ringing"));
-                    if !chan.is_up() && !opts.contains_key(&'r') {
+                    if !chan.is_up() && !opts.contains_key(&'r') && moh.is_none() {
                         chan.indicate(ChanEvent::Ringing);
                     }
                 }
@@ -180,6 +205,12 @@ impl App for Dial {
                     );
                     if !chan.is_up() {
                         chan.indicate(ChanEvent::Progress);
+                    }
+                    if let (true, None, Some(tx), Some(m)) =
+                        (pass_early, &early, &caller_tx, &leg.chan.media)
+                    {
+                        chan.stop_background();
+                        early = Some((i, bridge::spawn_forward(m.from_far.clone(), tx.clone())));
                     }
                 }
                 ChanEvent::Busy => {
@@ -240,7 +271,14 @@ impl App for Dial {
             return Ok(());
         };
 
-        // Someone answered: hang up the rest, answer the caller.
+        // Someone answered: stop the hold music / early media, hang up the rest, answer.
+        drop(early);
+        chan.stop_background();
+        if moh.take().is_some() {
+            if let Some(tx) = &caller_tx {
+                tx.clear();
+            }
+        }
         hangup_legs(&mut legs, Some(w), 26);
         let mut leg = legs.swap_remove(w);
         drop(legs);
@@ -310,29 +348,34 @@ impl App for Dial {
             }
         }
 
-        // Bridge until one side hangs up.
+        // Bridge until one side hangs up: media relayed both ways (crate::pbx::bridge).
         chan.bridged = Some(callee.name().to_string());
         callee.bridged = Some(chan.name().to_string());
         chan.publish("Dial", data);
         callee.publish("AppDial", "(Outgoing Line)");
         let callee_shared = callee.shared.clone();
-        let caller_gone = loop {
-            if caller_shared.hangup_requested() {
-                break true;
+        let (caller_media, callee_media) = (chan.media.clone(), callee.media.clone());
+        let callee_cause = &mut callee.hangup_cause;
+        let caller_gone = bridge::relay_until(caller_media, callee_media, async {
+            loop {
+                if caller_shared.hangup_requested() {
+                    break true;
+                }
+                if callee_shared.hangup_requested() {
+                    break false;
+                }
+                tokio::select! {
+                    _ = caller_shared.hungup() => break true,
+                    _ = callee_shared.hungup() => break false,
+                    ev = rx.recv() => match ev {
+                        Some((_, ChanEvent::Hangup(c))) => { *callee_cause = c; break false; }
+                        Some(_) => {}
+                        None => break false,
+                    },
+                }
             }
-            if callee_shared.hangup_requested() {
-                break false;
-            }
-            tokio::select! {
-                _ = caller_shared.hungup() => break true,
-                _ = callee_shared.hungup() => break false,
-                ev = rx.recv() => match ev {
-                    Some((_, ChanEvent::Hangup(c))) => { callee.hangup_cause = c; break false; }
-                    Some(_) => {}
-                    None => break false,
-                },
-            }
-        };
+        })
+        .await;
         chan.bridged = None;
         set_times(chan, started, Some(answered));
         if caller_gone {

@@ -4,10 +4,12 @@
 
 pub mod args;
 pub mod basic;
+pub mod conference;
 pub mod dial;
 pub mod echo;
 pub mod flow;
 pub mod message;
+pub mod moh;
 pub mod originate;
 pub mod setvar;
 pub mod waitexten;
@@ -94,4 +96,6 @@ fn register_builtins(r: &mut AppRegistry) {
     originate::register(r);
     waitexten::register(r);
     message::register(r);
+    moh::register(r);
+    conference::register(r);
 }

@@ -3,9 +3,16 @@
 //! ringing, busy and congestion on `;2` reach `;1` as events; a hangup on either side
 //! hangs up the other. ferrisk never optimises Local channels away, so `/n` is accepted
 //! and changes nothing.
+//!
+//! Media crosses between the halves: what `;1` is sent comes out of `;2`'s `read_frame` and
+//! the other way round. Each half has ordinary queues; a pacer task per direction takes one
+//! frame every 20 ms from a half's `to_far` and pushes it (lossily) into the other half's
+//! `from_far`, so Playback on a Local half runs in real time even when nobody reads the other
+//! half, exactly as it would on a SIP channel. The pacers end when either half hangs up.
 
 use super::{Outbound, RequestError};
 use crate::pbx::channel::{cause, ChanEvent, ChannelShared, ChannelTech};
+use crate::pbx::media::{FrameQueue, MediaHandle, NativeFormat, FRAME_TIME};
 use crate::pbx::{exec, Channel, Pbx};
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -121,9 +128,115 @@ pub fn request(
         one.language.clone_from(&req.language);
         one.accountcode.clone_from(&req.accountcode);
     }
+    // Media: each half has its own queues; a pacer moves what one half sends into what the
+    // other half reads, one frame per 20 ms, so writers keep real time with nobody reading.
+    let one_media = MediaHandle::new(NativeFormat::Slin);
+    let two_media = MediaHandle::new(NativeFormat::Slin);
+    let _pacer = spawn_pacer(&one, &one_media, &two, &two_media);
+    one.media = Some(one_media);
+    two.media = Some(two_media);
     two.set_state(crate::pbx::ChanState::Ring);
     let call = Box::new(move || {
         tokio::spawn(exec::run_pbx(two));
     });
     Ok(Outbound { chan: one, call })
+}
+
+/// Move frames from `out` (a half's `to_far`) to `inq` (the other half's `from_far`), at most
+/// one per 20 ms; an idle writer restarts the clock.
+async fn pace(out: Arc<FrameQueue>, inq: Arc<FrameQueue>) {
+    let mut next = tokio::time::Instant::now();
+    while let Some(f) = out.pop().await {
+        let now = tokio::time::Instant::now();
+        if next < now {
+            next = now;
+        }
+        tokio::time::sleep_until(next).await;
+        if inq.is_closed() {
+            break;
+        }
+        inq.push_lossy(f);
+        next += FRAME_TIME;
+    }
+}
+
+fn spawn_pacer(
+    one: &Channel,
+    one_media: &MediaHandle,
+    two: &Channel,
+    two_media: &MediaHandle,
+) -> tokio::task::JoinHandle<()> {
+    let (s1, s2) = (one.shared.clone(), two.shared.clone());
+    let a = pace(one_media.to_far.clone(), two_media.from_far.clone());
+    let b = pace(two_media.to_far.clone(), one_media.from_far.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = async { tokio::join!(a, b) } => {}
+            _ = s1.hungup() => {}
+            _ = s2.hungup() => {}
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pbx::channel::NullTech;
+    use crate::pbx::media::Frame;
+    use std::time::Duration;
+
+    fn halves(pbx: &Arc<Pbx>) -> (Channel, Channel, tokio::task::JoinHandle<()>) {
+        let mut one = Channel::new(pbx, "Local/x@t-1;1".into(), Arc::new(NullTech));
+        let mut two = Channel::new(pbx, "Local/x@t-1;2".into(), Arc::new(NullTech));
+        let (m1, m2) = (
+            MediaHandle::new(NativeFormat::Slin),
+            MediaHandle::new(NativeFormat::Slin),
+        );
+        let pacer = spawn_pacer(&one, &m1, &two, &m2);
+        one.media = Some(m1);
+        two.media = Some(m2);
+        (one, two, pacer)
+    }
+
+    #[tokio::test]
+    async fn halves_pass_audio_and_digits_both_ways_until_a_hangup() {
+        let pbx = Pbx::for_tests();
+        let (mut one, mut two, pacer) = halves(&pbx);
+        one.write_frame(Frame::Voice(vec![1; 160])).await.unwrap();
+        one.write_frame(Frame::Dtmf('7', Duration::from_millis(100)))
+            .await
+            .unwrap();
+        two.write_frame(Frame::Voice(vec![2; 160])).await.unwrap();
+        let get = |f: Result<Option<Frame>, crate::pbx::Hangup>| f.ok().flatten();
+        assert_eq!(
+            get(two.read_frame(None).await),
+            Some(Frame::Voice(vec![1; 160]))
+        );
+        assert_eq!(
+            get(two.read_frame(None).await),
+            Some(Frame::Dtmf('7', Duration::from_millis(100)))
+        );
+        assert_eq!(
+            get(one.read_frame(None).await),
+            Some(Frame::Voice(vec![2; 160]))
+        );
+        two.shared.request_hangup(16);
+        assert!(pacer.await.is_ok(), "the pacer ends with the call");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn writes_are_paced_with_nobody_reading() {
+        let pbx = Pbx::for_tests();
+        let (mut one, two, _pacer) = halves(&pbx);
+        let start = tokio::time::Instant::now();
+        for i in 0..50 {
+            one.write_frame(Frame::Voice(vec![i; 160])).await.unwrap();
+        }
+        // 50 frames take (virtually) about a second: the queue and the frame in hand absorb
+        // a few, the rest go at 20 ms each.
+        let took = start.elapsed();
+        assert!(took >= FRAME_TIME * 45, "{took:?}");
+        assert!(took <= FRAME_TIME * 51, "{took:?}");
+        drop(two);
+    }
 }

@@ -97,6 +97,8 @@ impl CommandRegistry {
         show::register(&r);
         db::register(&r);
         dialplan::register(&r);
+        crate::apps::moh::register_cli(&r);
+        crate::apps::conference::register_cli(&r);
         r
     }
     /// Add (or replace, same words) a command.

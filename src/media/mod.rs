@@ -9,10 +9,14 @@
 //! (`std::time::Instant` or sample counts), randomness (SSRC) is an argument, and there is no async
 //! runtime. The media module never touches SIP or the dialplan: SDP negotiation decides which payload
 //! types and addresses to use, and the PBX core decides what to play or record; this module only
-//! moves and converts audio.
+//! moves and converts audio. The exception is [`conference`]: its rooms run a 20 ms mixing
+//! task on the runtime (the mixing itself, [`mixer`], is pure).
 
+pub mod conference;
 pub mod dtmf;
 pub mod g711;
+pub mod mixer;
+pub mod moh;
 pub mod rtp;
 pub mod session;
 pub mod wav;

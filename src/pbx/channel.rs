@@ -331,6 +331,9 @@ pub struct Channel {
     /// Audio/DTMF to and from the far end (see [`super::media`]); `None` for channels
     /// without media.
     pub media: Option<super::media::MediaHandle>,
+    /// Audio playing to the far end in the background (StartMusicOnHold): stopped by
+    /// [`Channel::stop_background`], by the next [`Channel::write_frame`], or with the channel.
+    pub background: Option<super::bridge::AbortOnDrop>,
     destroyed: bool,
 }
 
@@ -369,6 +372,7 @@ impl Channel {
             bridged: None,
             message: None,
             media: None,
+            background: None,
             destroyed: false,
         }
     }
@@ -541,6 +545,7 @@ impl Channel {
         if self.check_hangup() {
             return Err(Hangup);
         }
+        self.stop_background();
         let shared = self.shared.clone();
         match self.media.as_ref().map(|m| m.to_far.clone()) {
             Some(q) => tokio::select! {
@@ -548,6 +553,15 @@ impl Channel {
                 _ = shared.hungup() => Err(Hangup),
             },
             None => self.sleep(super::media::FRAME_TIME).await,
+        }
+    }
+
+    /// Stop background audio (StartMusicOnHold) and drop what it queued.
+    pub fn stop_background(&mut self) {
+        if self.background.take().is_some() {
+            if let Some(m) = &self.media {
+                m.to_far.clear();
+            }
         }
     }
 

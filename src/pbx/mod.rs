@@ -5,6 +5,7 @@
 //! shared state only; it never parses config text (that is `config`/`dialplan`) and never
 //! talks to a network (that is `channels`).
 
+pub mod bridge;
 pub mod channel;
 pub mod exec;
 pub mod media;
@@ -106,6 +107,10 @@ pub struct Pbx {
     /// Module reload hooks (`core reload`, `module reload chan_sip.so`): name and function
     /// returning the text to print.
     pub reloaders: RwLock<Vec<(&'static str, Reloader)>>,
+    /// musiconhold.conf classes (loaded on first use) and decoded hold music.
+    pub moh: crate::media::moh::MohClasses,
+    /// MeetMe and ConfBridge rooms.
+    pub conferences: crate::media::conference::Conferences,
 }
 
 /// A module's reload function.
@@ -142,6 +147,8 @@ impl Pbx {
             local_seq: AtomicU32::new(0),
             drivers: RwLock::new(HashMap::new()),
             reloaders: RwLock::new(Vec::new()),
+            moh: Default::default(),
+            conferences: Default::default(),
         })
     }
 

@@ -1,0 +1,352 @@
+//! `MusicOnHold(class[,duration])`, the hold music Dial's `m` option plays, and the `moh`
+//! CLI commands. Classes come from `musiconhold.conf` (see [`crate::media::moh`]), read on
+//! first use and on `moh reload`; without the file there is one class, `default`, playing
+//! `moh/` under astdatadir (or Debian's `/usr/share/asterisk/moh`).
+
+use super::{args, App, AppRegistry, AppResult};
+use crate::cli::{CliError, CommandRegistry, Ctx};
+use crate::media::moh::{self, MohClass, MohPlayer};
+use crate::pbx::bridge::AbortOnDrop;
+use crate::pbx::media::{Frame, FrameQueue};
+use crate::pbx::{Channel, Pbx};
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn register(r: &mut AppRegistry) {
+    r.register(Arc::new(MusicOnHold));
+    r.register(Arc::new(StartMusicOnHold));
+    r.register(Arc::new(StopMusicOnHold));
+}
+
+/// Read musiconhold.conf into `pbx.moh`; returns the number of classes.
+pub fn reload(pbx: &Pbx) -> usize {
+    let s = &pbx.settings;
+    let classes = if s.astetcdir.join("musiconhold.conf").exists() {
+        match crate::config::load(&s.astetcdir, "musiconhold.conf", &s.load_options()) {
+            Ok(cf) => moh::parse(&cf, &s.astdatadir),
+            Err(e) => {
+                pbx.warning(&format!("res_musiconhold.c: {e}"));
+                Vec::new()
+            }
+        }
+    } else {
+        vec![moh::builtin_default(&s.astdatadir)]
+    };
+    let n = classes.len();
+    pbx.moh.set(classes);
+    n
+}
+
+/// The class called `name` (`default` when empty), loading the config the first time.
+pub fn class(pbx: &Pbx, name: &str) -> Option<MohClass> {
+    if pbx.moh.get().is_none() {
+        reload(pbx);
+    }
+    let name = if name.trim().is_empty() {
+        "default"
+    } else {
+        name.trim()
+    };
+    pbx.moh.class(name)
+}
+
+fn seed() -> u64 {
+    rand::random::<u64>()
+}
+
+/// Play `class` into `to_far` (paced by whoever drains it) until the guard is dropped.
+/// `None` (with a warning) when the class does not exist or has no playable files.
+pub fn start(pbx: &Arc<Pbx>, class_name: &str, to_far: Arc<FrameQueue>) -> Option<AbortOnDrop> {
+    let mut player = player(pbx, class_name)?;
+    let pbx = pbx.clone();
+    Some(AbortOnDrop(tokio::spawn(async move {
+        warm(&pbx, &player).await;
+        while let Some(f) = player.next_frame(&pbx.moh) {
+            if !to_far.push(Frame::Voice(f)).await {
+                break;
+            }
+        }
+    })))
+}
+
+/// Decode the class's files off the async workers (once: they stay cached until a reload).
+async fn warm(pbx: &Arc<Pbx>, player: &MohPlayer) {
+    let files = player.files().to_vec();
+    let p = pbx.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        for f in files {
+            p.moh.samples(&f);
+        }
+    })
+    .await;
+}
+
+fn player(pbx: &Pbx, class_name: &str) -> Option<MohPlayer> {
+    let Some(c) = class(pbx, class_name) else {
+        pbx.warning(&format!(
+            "res_musiconhold.c: Music class {} not found",
+            if class_name.is_empty() {
+                "default"
+            } else {
+                class_name
+            }
+        ));
+        return None;
+    };
+    let p = MohPlayer::new(&c, seed());
+    if p.files().is_empty() {
+        pbx.warning(&format!(
+            "res_musiconhold.c: No files for class '{}' in {}",
+            c.name,
+            c.dir.display()
+        ));
+        return None;
+    }
+    Some(p)
+}
+
+struct MusicOnHold;
+
+#[async_trait]
+impl App for MusicOnHold {
+    fn name(&self) -> &'static str {
+        "MusicOnHold"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Play Music On Hold indefinitely."
+    }
+    fn syntax(&self) -> &'static str {
+        "MusicOnHold([class[,duration]])"
+    }
+    fn description(&self) -> &'static str {
+        "Plays hold music specified by class. If omitted, the default music source for the channel will be used. If duration is given, hold music will be played specified number of seconds. If duration is omitted, music plays indefinitely. Returns 0 when done, -1 on hangup."
+    }
+
+    async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
+        let a = args::split(data, ',');
+        let class_name = args::nth(&a, 0).trim().to_string();
+        let duration = args::nth(&a, 1)
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|d| *d > 0.0 && d.is_finite())
+            .map(|d| Duration::from_secs_f64(d.min(1e7)));
+        let pbx = chan.pbx.clone();
+        let Some(mut player) = player(&pbx, &class_name) else {
+            pbx.warning(&format!(
+                "res_musiconhold.c: Unable to start music on hold class '{}' on channel {}",
+                if class_name.is_empty() {
+                    "default"
+                } else {
+                    &class_name
+                },
+                chan.name()
+            ));
+            return Ok(());
+        };
+        pbx.verbose_line(
+            3,
+            &format!(
+                "Started music on hold, class '{}', on {}",
+                if class_name.is_empty() {
+                    "default"
+                } else {
+                    &class_name
+                },
+                chan.name()
+            ),
+        );
+        let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+        warm(&pbx, &player).await;
+        loop {
+            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                break;
+            }
+            let Some(f) = player.next_frame(&pbx.moh) else {
+                break;
+            };
+            chan.write_frame(Frame::Voice(f)).await?;
+            // What the caller says while on hold is not kept.
+            if let Some(m) = &chan.media {
+                while m.from_far.try_pop().is_some() {}
+            }
+        }
+        pbx.verbose_line(3, &format!("Stopped music on hold on {}", chan.name()));
+        Ok(())
+    }
+}
+
+struct StartMusicOnHold;
+
+#[async_trait]
+impl App for StartMusicOnHold {
+    fn name(&self) -> &'static str {
+        "StartMusicOnHold"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Play Music On Hold."
+    }
+    fn syntax(&self) -> &'static str {
+        "StartMusicOnHold([class])"
+    }
+    fn description(&self) -> &'static str {
+        "Starts playing music on hold, uses default music class for channel. Starts playing music specified by class. If omitted, the default music source for the channel will be used. Always returns 0."
+    }
+
+    async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
+        let class_name = args::nth(&args::split(data, ','), 0).trim().to_string();
+        chan.stop_background();
+        let Some(tx) = chan.media.as_ref().map(|m| m.to_far.clone()) else {
+            return Ok(());
+        };
+        let pbx = chan.pbx.clone();
+        match start(&pbx, &class_name, tx) {
+            Some(h) => chan.background = Some(h),
+            None => pbx.warning(&format!(
+                "res_musiconhold.c: Unable to start music on hold class '{}' on channel {}",
+                if class_name.is_empty() {
+                    "default"
+                } else {
+                    &class_name
+                },
+                chan.name()
+            )),
+        }
+        Ok(())
+    }
+}
+
+struct StopMusicOnHold;
+
+#[async_trait]
+impl App for StopMusicOnHold {
+    fn name(&self) -> &'static str {
+        "StopMusicOnHold"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Stop playing Music On Hold."
+    }
+    fn syntax(&self) -> &'static str {
+        "StopMusicOnHold()"
+    }
+    fn description(&self) -> &'static str {
+        "Stops playing music on hold."
+    }
+
+    async fn exec(&self, chan: &mut Channel, _data: &str) -> AppResult {
+        chan.stop_background();
+        Ok(())
+    }
+}
+
+/// `moh reload`, `moh show classes`, `moh show files`.
+pub fn register_cli(r: &CommandRegistry) {
+    use crate::cli::Command;
+    r.register(Command::new(
+        "moh reload",
+        "Reload MusicOnHold",
+        "Usage: moh reload\n    Reloads the MusicOnHold module.\n    Alias for 'module reload res_musiconhold.so'",
+        |c: Ctx| async move {
+            reload(&c.state.pbx);
+            Ok(String::new())
+        },
+    ));
+    r.register(Command::new(
+        "moh show classes",
+        "List MusicOnHold classes",
+        "Usage: moh show classes\n       Lists all MusicOnHold classes.",
+        |c: Ctx| async move {
+            let pbx = &c.state.pbx;
+            if pbx.moh.get().is_none() {
+                reload(pbx);
+            }
+            let mut out = String::new();
+            for cl in pbx.moh.get().unwrap_or_default().iter() {
+                out.push_str(&format!(
+                    "Class: {}\n\tMode: {}\n\tDirectory: {}\n",
+                    cl.name,
+                    cl.mode,
+                    cl.dir.display()
+                ));
+            }
+            Ok(out)
+        },
+    ));
+    r.register(Command::new(
+        "moh show files",
+        "List MusicOnHold file-based classes",
+        "Usage: moh show files [class]\n       Lists all loaded file-based MusicOnHold classes and their\n       files.",
+        |c: Ctx| async move {
+            let pbx = &c.state.pbx;
+            if c.args.len() > 1 {
+                return Err(CliError::ShowUsage);
+            }
+            if pbx.moh.get().is_none() {
+                reload(pbx);
+            }
+            let mut out = String::new();
+            for cl in pbx.moh.get().unwrap_or_default().iter() {
+                if cl.mode != "files" {
+                    continue;
+                }
+                if let Some(want) = c.args.first() {
+                    if !want.eq_ignore_ascii_case(&cl.name) {
+                        continue;
+                    }
+                }
+                out.push_str(&format!("Class: {}\n", cl.name));
+                for f in moh::list_files(&cl.dir) {
+                    out.push_str(&format!("\tFile: {}\n", f.with_extension("").display()));
+                }
+            }
+            Ok(out)
+        },
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{execute, CliState};
+    use crate::media::moh::Sort;
+
+    #[tokio::test]
+    async fn cli_lists_classes_and_files() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("tune.wav"),
+            crate::media::wav::wav_bytes(&[0; 160]),
+        )
+        .unwrap();
+        let pbx = Pbx::for_tests();
+        pbx.moh.set(vec![MohClass {
+            name: "lounge".into(),
+            mode: "files".into(),
+            directory: String::new(),
+            dir: d.path().to_path_buf(),
+            sort: Sort::Alpha,
+        }]);
+        let st = CliState::new(pbx.clone());
+        let out = execute(&st, "moh show classes", None).await;
+        assert_eq!(
+            out,
+            format!(
+                "Class: lounge\n\tMode: files\n\tDirectory: {}\n",
+                d.path().display()
+            )
+        );
+        let out = execute(&st, "moh show files", None).await;
+        assert_eq!(
+            out,
+            format!(
+                "Class: lounge\n\tFile: {}\n",
+                d.path().join("tune").display()
+            )
+        );
+        // Without musiconhold.conf a reload gives the built-in default class.
+        execute(&st, "moh reload", None).await;
+        assert!(class(&pbx, "").is_some());
+        assert!(class(&pbx, "lounge").is_none());
+    }
+}
