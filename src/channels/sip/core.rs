@@ -1695,6 +1695,14 @@ impl Core {
         let Some(m) = ch.media.clone() else {
             return;
         };
+        // A feeding fork that has ended since feeds nothing.
+        if ch
+            .feeding
+            .as_ref()
+            .is_some_and(|f| !self.legs.contains_key(f))
+        {
+            ch.feeding = None;
+        }
         if ch.feeding.as_deref() == Some(call_id) || (ch.feeding.is_some() && !force) {
             return;
         }

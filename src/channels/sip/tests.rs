@@ -1466,3 +1466,30 @@ fn outbound_forks_feed_the_channel_early_media_first_then_the_winner() {
         [ChanEvent::Progress, ChanEvent::Answer]
     ));
 }
+
+#[test]
+fn early_media_moves_to_another_fork_when_the_first_fails() {
+    let mut h = H::new(CONF);
+    let fake = FakeAlloc::default();
+    h.core.media_alloc = Box::new(fake.clone());
+    bob_two_contacts(&mut h);
+    let (o, out) = dial_out(&mut h, "bob");
+    h.core.set_outbound_media(
+        o.id,
+        crate::pbx::media::MediaHandle::new(Default::default()),
+    );
+    let inv = invites(&out);
+    let state_of = |m: &SipMessage| {
+        let port = Sdp::parse_bytes(m.body()).expect("offer").media[0].port;
+        fake.0.lock()[usize::from((port - 10000) / 2 - 1)].clone()
+    };
+    let (a, b) = (&inv[0], &inv[1]);
+    let sa = state_of(&a.1);
+    h.feed_msg(reply(&b.1, 183, "Session Progress", "tb", true), b.0);
+    h.feed_msg(reply(&b.1, 486, "Busy Here", "tb", false), b.0);
+    h.feed_msg(reply(&a.1, 183, "Session Progress", "ta", true), a.0);
+    assert!(
+        sa.lock().attached,
+        "the remaining fork's early media is heard"
+    );
+}
