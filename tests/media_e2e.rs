@@ -1,6 +1,6 @@
 //! RTP end to end: SIPp does the signalling (tests/sipp/uac_media.xml, SDP pointing at a UDP
 //! socket of the test), the test sends and receives the RTP itself, against the real daemon
-//! with an `rtp.conf` range of one port (so the test knows where to send).
+//! with a small `rtp.conf` range (so the test knows where to send).
 
 mod common;
 
@@ -19,6 +19,7 @@ exten => 500,1,Answer()
  same => n,Hangup()
 exten => 501,1,Answer()
  same => n,Wait(20)
+exten => 600,1,Dial(SIP/phone,10)
 exten => h,1,Set(DB(test/hangup)=${EXTEN})
 
 [public]
@@ -278,4 +279,70 @@ fn comedia_sends_to_where_the_rtp_comes_from_not_to_the_sdp() {
     );
     p.d.rx("channel request hangup all");
     sipp.wait().assert_ok("hung up");
+}
+
+#[test]
+fn a_bridged_sip_to_sip_call_carries_the_callers_audio_to_the_callee() {
+    let phone = free_port();
+    // Two RTP ports (caller leg, callee leg), both even.
+    let sip = free_port();
+    let base = free_ports(6);
+    let r = base + (base & 1);
+    let sip_conf = format!(
+        "[general]\nbindaddr=127.0.0.1\nbindport={sip}\ncontext=public\nallowguest=no\n\
+         realm=ferrisk\ndisallow=all\nallow=ulaw\n\n\
+         [1000]\ntype=friend\nhost=dynamic\nsecret=s1000\ncontext=media\ndisallow=all\n\
+         allow=ulaw\n\n\
+         [phone]\ntype=peer\nhost=127.0.0.1\nport={phone}\ncontext=media\n\
+         disallow=all\nallow=ulaw\n"
+    );
+    let rtp_conf = format!("[general]\nrtpstart={r}\nrtpend={}\n", r + 3);
+    let d = Daemon::start_with(&[
+        ("extensions.conf", EXTENSIONS),
+        ("sip.conf", &sip_conf),
+        ("rtp.conf", &rtp_conf),
+    ]);
+    let callee = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    callee
+        .set_read_timeout(Some(Duration::from_millis(2)))
+        .expect("timeout");
+    let uas = Sipp::new("uas_media_bye.xml", None)
+        .local_port(phone)
+        .service("phone")
+        .key("rtp_port", callee.local_addr().expect("addr").port())
+        .timeout(20)
+        .spawn();
+    let caller = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let p = Pbx { d, sip, rtp: r };
+    let sipp = call(&p, "600", caller.local_addr().expect("addr").port());
+    // The caller's audio goes to both RTP ports (the test does not know which leg got which).
+    // Whatever reaches the callee went caller leg -> bridge -> callee leg.
+    let mut sent = Vec::new();
+    let mut got: Vec<Vec<u8>> = Vec::new();
+    let mut buf = [0u8; 2048];
+    let start = Instant::now();
+    for k in 0..150u32 {
+        let f = frame(k);
+        for port in [r, r + 2] {
+            let _ = caller.send_to(&rtp(0, k == 0, k as u16, k * 160, &f), ("127.0.0.1", port));
+        }
+        sent.push(norm(&f));
+        let next = start + Duration::from_millis(20 * u64::from(k + 1));
+        while Instant::now() < next {
+            if let Ok((n, _)) = callee.recv_from(&mut buf) {
+                if n > 12 && buf[1] & 0x7f == 0 {
+                    got.push(norm(&buf[12..n]));
+                }
+            }
+        }
+    }
+    let through = sent.iter().filter(|f| got.contains(f)).count();
+    assert!(
+        through >= 40,
+        "only {through} caller frames reached the callee ({} packets)\n{}",
+        got.len(),
+        p.d.stderr()
+    );
+    uas.wait().assert_ok("callee hung up");
+    sipp.wait().assert_ok("caller got the BYE");
 }
