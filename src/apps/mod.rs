@@ -8,6 +8,11 @@ pub mod dial;
 pub mod flow;
 pub mod message;
 pub mod originate;
+pub mod playback;
+pub mod read;
+pub mod record;
+pub mod say;
+pub mod senddtmf;
 pub mod setvar;
 pub mod waitexten;
 
@@ -92,4 +97,9 @@ fn register_builtins(r: &mut AppRegistry) {
     originate::register(r);
     waitexten::register(r);
     message::register(r);
+    playback::register(r);
+    read::register(r);
+    record::register(r);
+    say::register(r);
+    senddtmf::register(r);
 }

@@ -14,4 +14,5 @@
 pub mod dtmf;
 pub mod g711;
 pub mod rtp;
+pub mod sounds;
 pub mod wav;
