@@ -16,6 +16,9 @@ pub mod senddtmf;
 pub mod setvar;
 pub mod waitexten;
 
+#[cfg(test)]
+mod media_tests;
+
 use crate::pbx::{Channel, Hangup};
 use async_trait::async_trait;
 use rustc_hash::FxHashMap;

@@ -41,9 +41,8 @@ pub fn load_frames(chan: &Channel, name: &str, lang: &str) -> Option<Vec<Frame>>
         .map(|m| m.format)
         .unwrap_or(NativeFormat::Slin);
     let Some((path, fmt)) = sounds::find(&sound_dirs(chan), name, lang, native) else {
-        chan.pbx.warning(&format!(
-            "file.c: File {name} does not exist in any format"
-        ));
+        chan.pbx
+            .warning(&format!("file.c: File {name} does not exist in any format"));
         return None;
     };
     match sounds::load(&path, fmt) {
@@ -84,8 +83,10 @@ pub async fn stream_lang(
     let Some(frames) = load_frames(chan, name, lang) else {
         return Ok(Played::Missing);
     };
-    chan.pbx
-        .verbose_line(3, &format!("<{}> Playing '{name}' (language '{lang}')", chan.name()));
+    chan.pbx.verbose_line(
+        3,
+        &format!("<{}> Playing '{name}' (language '{lang}')", chan.name()),
+    );
     for f in frames {
         while let Some(d) = poll_digit(chan) {
             if breakon.contains(d) {

@@ -181,10 +181,8 @@ impl App for Read {
             tries -= 1;
             if tries > 0 {
                 let s = if tries != 1 { "s" } else { "" };
-                chan.pbx.verbose_line(
-                    3,
-                    &format!("User entered nothing, {tries} chance{s} left"),
-                );
+                chan.pbx
+                    .verbose_line(3, &format!("User entered nothing, {tries} chance{s} left"));
             } else {
                 chan.pbx.verbose_line(3, "User entered nothing.");
             }

@@ -108,14 +108,24 @@ impl Ended {
     }
 }
 
+/// Where a recording named `name` goes: absolute, or under `<astdatadir>/sounds`.
+fn resolve(chan: &Channel, name: &str) -> PathBuf {
+    if Path::new(name).is_absolute() {
+        PathBuf::from(name)
+    } else {
+        chan.pbx.settings.astdatadir.join("sounds").join(name)
+    }
+}
+
 /// Replace the first `%d` with the lowest number giving a file that does not exist yet.
-fn numbered(name: &str, fmt: &str) -> String {
+fn numbered(chan: &Channel, name: &str, fmt: &str) -> String {
     if !name.contains("%d") {
         return name.to_string();
     }
     for n in 0..100_000u32 {
         let cand = name.replacen("%d", &n.to_string(), 1);
-        if !Path::new(&format!("{cand}.{fmt}")).exists() {
+        let p = resolve(chan, &cand);
+        if !PathBuf::from(format!("{}.{fmt}", p.display())).exists() {
             return cand;
         }
     }
@@ -138,7 +148,11 @@ pub struct RecordOpts {
 }
 
 /// Record from `chan` into `sink` until a key, silence, the maximum duration or a hangup.
-async fn record_loop(chan: &mut Channel, sink: &mut Sink, o: &RecordOpts) -> Result<Ended, WavError> {
+async fn record_loop(
+    chan: &mut Channel,
+    sink: &mut Sink,
+    o: &RecordOpts,
+) -> Result<Ended, WavError> {
     let silence_ms = o.silence.map(|d| d.as_millis() as usize).unwrap_or(0);
     // Held-back tail: enough for the key trim and the trailing-silence trim.
     let hold = KEY_TRIM.max(silence_ms.saturating_sub(1000) * 8);
@@ -220,9 +234,10 @@ impl App for Record {
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
         let a = args::split(data, ',');
         let spec = args::nth(&a, 0).trim().to_string();
-        let Some((name, fmt)) = spec.rsplit_once('.').filter(|(n, f)| {
-            !n.is_empty() && !f.is_empty() && !f.contains('/')
-        }) else {
+        let Some((name, fmt)) = spec
+            .rsplit_once('.')
+            .filter(|(n, f)| !n.is_empty() && !f.is_empty() && !f.contains('/'))
+        else {
             chan.pbx
                 .warning("app_record.c: No extension specified to filename!");
             chan.set_var("RECORD_STATUS", "ERROR");
@@ -265,16 +280,14 @@ impl App for Record {
                 chan.answer();
             }
         }
-        let name = numbered(name, fmt);
-        let base = if Path::new(&name).is_absolute() {
-            PathBuf::from(&name)
-        } else {
-            chan.pbx.settings.astdatadir.join("sounds").join(&name)
-        };
+        let name = numbered(chan, name, fmt);
+        let base = resolve(chan, &name);
         chan.set_var("RECORDED_FILE", &name);
         if !flags.contains('q') && stream(chan, "beep", "").await? == Played::Missing {
-            chan.pbx
-                .warning(&format!("app_record.c: ast_streamfile failed on {}", chan.name()));
+            chan.pbx.warning(&format!(
+                "app_record.c: ast_streamfile failed on {}",
+                chan.name()
+            ));
         }
         let path = PathBuf::from(format!("{}.{fmt}", base.display()));
         if let Some(dir) = path.parent() {
@@ -291,7 +304,6 @@ impl App for Record {
                 return Err(Hangup);
             }
         };
-        chan.discard_input();
         let res = record_loop(chan, &mut sink, &o).await;
         let fin = sink.finish();
         let ended = match (res, fin) {

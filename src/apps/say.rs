@@ -232,7 +232,13 @@ mod tests {
         );
         assert_eq!(
             alpha_prompts("aB3@."),
-            ["letters/a", "letters/b", "digits/3", "letters/at", "letters/dot"]
+            [
+                "letters/a",
+                "letters/b",
+                "digits/3",
+                "letters/at",
+                "letters/dot"
+            ]
         );
     }
 }

@@ -180,7 +180,10 @@ mod tests {
         put("beep.wav", &wav::wav_bytes(&[5]));
         let dirs = vec![sounds.clone()];
         let (p, f) = find(&dirs, "digits/1", "en", NativeFormat::Ulaw).expect("found");
-        assert_eq!((p.extension().and_then(|e| e.to_str()), f), (Some("ulaw"), SoundFormat::Raw(Encoding::Ulaw)));
+        assert_eq!(
+            (p.extension().and_then(|e| e.to_str()), f),
+            (Some("ulaw"), SoundFormat::Raw(Encoding::Ulaw))
+        );
         let (p, f) = find(&dirs, "digits/1", "fr_CA", NativeFormat::Alaw).expect("en fallback");
         assert_eq!(p, sounds.join("en/digits/1.wav"));
         assert_eq!(load(&p, f).ok(), Some(vec![1, 2, 3]));
