@@ -52,7 +52,7 @@ impl App for WaitExten {
         "WaitExten([seconds[,options]])"
     }
     fn description(&self) -> &'static str {
-        "This application waits for the user to enter a new extension for a specified number of seconds (fractions allowed; default: the channel's TIMEOUT(response), 10 s). When the time runs out the call continues at the t extension, or e with EXCEPTION=RESPONSETIMEOUT, or is hung up."
+        "This application waits for the user to enter a new extension for a specified number of seconds (fractions allowed; default: the channel's TIMEOUT(response), 10 s). Digits are collected while a longer extension could match (TIMEOUT(digit) apart); the call goes to the extension dialed, or i with INVALID_EXTEN. When the time runs out the call continues at the t extension, or e with EXCEPTION=RESPONSETIMEOUT, or is hung up."
     }
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
         let a = args::split(data, ',');
