@@ -46,7 +46,17 @@ pub fn load_frames(chan: &Channel, name: &str, lang: &str) -> Option<Vec<Frame>>
         return None;
     };
     match sounds::load(&path, fmt) {
-        Ok(s) => Some(sounds::frames(&s)),
+        Ok(s) => {
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            chan.pbx.verbose_line(
+                3,
+                &format!(
+                    "<{}> Playing '{name}.{ext}' (language '{lang}')",
+                    chan.name()
+                ),
+            );
+            Some(sounds::frames(&s))
+        }
         Err(e) => {
             chan.pbx
                 .warning(&format!("file.c: Unable to open {}: {e}", path.display()));
@@ -83,10 +93,6 @@ pub async fn stream_lang(
     let Some(frames) = load_frames(chan, name, lang) else {
         return Ok(Played::Missing);
     };
-    chan.pbx.verbose_line(
-        3,
-        &format!("<{}> Playing '{name}' (language '{lang}')", chan.name()),
-    );
     for f in frames {
         while let Some(d) = poll_digit(chan) {
             if breakon.contains(d) {
@@ -176,7 +182,13 @@ impl App for Background {
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
         let a = args::split(data, ',');
         let files = args::nth(&a, 0).trim().to_string();
-        let opts = args::nth(&a, 1);
+        // Asterisk also accepts the words `skip` and `noanswer` here.
+        let opts = match args::nth(&a, 1).trim() {
+            o if o.eq_ignore_ascii_case("skip") => "s",
+            o if o.eq_ignore_ascii_case("noanswer") => "n",
+            o => o,
+        }
+        .to_string();
         let lang = match args::nth(&a, 2).trim() {
             "" => chan.language.clone(),
             l => l.to_string(),

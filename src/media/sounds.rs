@@ -199,6 +199,19 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_config_finds_the_shipped_beep() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let settings = crate::config::settings::Settings::load(&root.join("etc/ferrisk.conf"))
+            .unwrap_or_else(|e| panic!("etc/ferrisk.conf: {e:?}"));
+        let dirs = sound_dirs(&settings.astdatadir);
+        let (p, f) = find(&dirs, "beep", "en", NativeFormat::Ulaw).expect("sounds/beep.wav");
+        assert_eq!(f, SoundFormat::Wav);
+        let s = load(&p, f).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.len(), 2000, "0.25 s at 8 kHz");
+        assert!(s.iter().any(|&x| x > 7000), "a loud tone");
+    }
+
+    #[test]
     fn frames_pad_the_tail() {
         let f = frames(&[7; 200]);
         assert_eq!(f.len(), 2);
