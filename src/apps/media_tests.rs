@@ -433,3 +433,18 @@ async fn wait_discards_what_arrived() {
     assert!(r.run("Wait", "0.01").await.is_ok());
     assert!(r.media.from_far.is_empty());
 }
+
+#[tokio::test]
+async fn dialplan_menu_runs_the_dialed_extension() {
+    let mut r = rig(
+        "[t]\nexten => s,1,BackGround(menu)\n same => n,Set(FELL=1)\nexten => 42,1,Set(GOT=${EXTEN})\n same => n,Read(PIN,,4)\n",
+    );
+    r.sound("menu", &[3; FRAME_SAMPLES * 20]);
+    r.digits("42");
+    r.digits("9876");
+    r.chan.priority = 1;
+    let _ = crate::pbx::exec::run_loop(&mut r.chan, crate::pbx::exec::Nest::Top).await;
+    assert_eq!(r.var("GOT").as_deref(), Some("42"));
+    assert_eq!(r.var("FELL"), None);
+    assert_eq!(r.var("PIN").as_deref(), Some("9876"));
+}
