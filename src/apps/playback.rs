@@ -45,7 +45,7 @@ pub fn load_frames(chan: &Channel, name: &str, lang: &str) -> Option<Vec<Frame>>
             .warning(&format!("file.c: File {name} does not exist in any format"));
         return None;
     };
-    match sounds::load(&path, fmt) {
+    match sounds::load_cached(&path, fmt) {
         Ok(s) => {
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
             chan.pbx.verbose_line(
