@@ -16,14 +16,20 @@ pub fn register(r: &mut AppRegistry) {
     r.register(Arc::new(WaitExten));
 }
 
-/// Asterisk's handling of a response timeout: `t`, else `e` with EXCEPTION, else hang up.
+/// WaitExten's handling of a response timeout (pbx_builtins.c): continue with the next
+/// priority if there is one, else `t`, else `e` with EXCEPTION, else hang up.
 pub fn response_timeout(chan: &mut Channel) -> AppResult {
     let dp = chan.pbx.dialplan();
     let cid = chan.caller.num.clone();
     let ctx = chan.context.clone();
-    if dp.exists(&ctx, "t", 1, cid.as_deref(), Utc::now()) {
+    let (exten, next) = (chan.exten.clone(), chan.priority + 1);
+    if dp.exists(&ctx, &exten, next, cid.as_deref(), Utc::now()) {
         chan.pbx
             .verbose_line(3, &format!("Timeout on {}, continuing...", chan.name()));
+        Ok(())
+    } else if dp.exists(&ctx, "t", 1, cid.as_deref(), Utc::now()) {
+        chan.pbx
+            .verbose_line(3, &format!("Timeout on {}, going to 't'", chan.name()));
         chan.goto(&ctx, "t", 1);
         Ok(())
     } else if dp.exists(&ctx, "e", 1, cid.as_deref(), Utc::now()) {
@@ -32,7 +38,7 @@ pub fn response_timeout(chan: &mut Channel) -> AppResult {
         Ok(())
     } else {
         chan.pbx.warning(&format!(
-            "pbx.c: Timeout, but no rule 't' or 'e' in context '{ctx}'"
+            "pbx_builtins.c: Timeout but no rule 't' or 'e' in context '{ctx}'"
         ));
         Err(Hangup)
     }
@@ -52,7 +58,7 @@ impl App for WaitExten {
         "WaitExten([seconds[,options]])"
     }
     fn description(&self) -> &'static str {
-        "This application waits for the user to enter a new extension for a specified number of seconds (fractions allowed; default: the channel's TIMEOUT(response), 10 s). Digits are collected while a longer extension could match (TIMEOUT(digit) apart); the call goes to the extension dialed, or i with INVALID_EXTEN. When the time runs out the call continues at the t extension, or e with EXCEPTION=RESPONSETIMEOUT, or is hung up."
+        "This application waits for the user to enter a new extension for a specified number of seconds (fractions allowed; default: the channel's TIMEOUT(response), 10 s). Digits are collected while a longer extension could match (TIMEOUT(digit) apart); the call goes to the extension dialed, or i with INVALID_EXTEN. When the time runs out the call continues with the next priority if there is one, else at the t extension, or e with EXCEPTION=RESPONSETIMEOUT, or is hung up."
     }
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
         let a = args::split(data, ',');
