@@ -175,7 +175,7 @@ impl App for SayNumber {
         if s.is_empty() {
             chan.pbx
                 .warning("pbx_builtins.c: SayNumber requires an argument (number)");
-            return Ok(());
+            return Err(crate::pbx::Hangup);
         }
         let Ok(n) = s.parse::<i64>() else {
             chan.pbx.warning(&format!(
