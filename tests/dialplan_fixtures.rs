@@ -75,8 +75,8 @@ fn seed_chapter_reports_its_future_apps() {
         all.push_str(&l.text);
         all.push('\n');
     }
-    // Media, voicemail, XMPP and calendar pieces come with later issues.
-    for future in ["Playback", "VoiceMail", "JabberSend", "CALENDAR_BUSY"] {
+    // Voicemail, XMPP and calendar pieces come with later issues.
+    for future in ["VoiceMail", "JabberSend", "CALENDAR_BUSY"] {
         assert!(
             all.contains(&format!("'{future}'")),
             "{future} not reported:\n{all}"
@@ -85,6 +85,7 @@ fn seed_chapter_reports_its_future_apps() {
     // Implemented ones are not reported.
     for done in [
         "'Dial'",
+        "'Playback'",
         "'Set'",
         "'GotoIf'",
         "'FILTER'",

@@ -320,11 +320,16 @@ impl App for Wait {
         "Wait(seconds)"
     }
     fn description(&self) -> &'static str {
-        "This application waits for a specified number of seconds (fractions allowed)."
+        "This application waits for a specified number of seconds (fractions allowed). Audio and digits the caller sends meanwhile are discarded."
     }
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
         match parse_seconds(data) {
-            Some(d) if !d.is_zero() => chan.sleep(d).await,
+            Some(d) if !d.is_zero() => {
+                chan.sleep(d).await?;
+                // Asterisk's ast_safe_sleep reads and drops what arrives meanwhile.
+                chan.discard_input();
+                Ok(())
+            }
             Some(_) => Ok(()),
             None => {
                 if !data.trim().is_empty() {

@@ -11,8 +11,16 @@ pub mod flow;
 pub mod message;
 pub mod moh;
 pub mod originate;
+pub mod playback;
+pub mod read;
+pub mod record;
+pub mod say;
+pub mod senddtmf;
 pub mod setvar;
 pub mod waitexten;
+
+#[cfg(test)]
+mod media_tests;
 
 use crate::pbx::{Channel, Hangup};
 use async_trait::async_trait;
@@ -98,4 +106,9 @@ fn register_builtins(r: &mut AppRegistry) {
     message::register(r);
     moh::register(r);
     conference::register(r);
+    playback::register(r);
+    read::register(r);
+    record::register(r);
+    say::register(r);
+    senddtmf::register(r);
 }

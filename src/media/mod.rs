@@ -19,4 +19,5 @@ pub mod mixer;
 pub mod moh;
 pub mod rtp;
 pub mod session;
+pub mod sounds;
 pub mod wav;

@@ -299,11 +299,14 @@ async fn absolute_timeout_goes_to_t_capital() {
 #[tokio::test]
 async fn waitexten_timeout_goes_to_t() {
     let pbx = pbx_with(
-        "[t]\nexten => s,1,WaitExten(0.05)\n same => n,Set(NOT=reached)\nexten => t,1,Set(T=timeout)\n[noT]\nexten => s,1,WaitExten(0.05)\n same => n,Set(NOT=reached)\n",
+        "[t]\nexten => s,1,WaitExten(0.05)\nexten => t,1,Set(T=timeout)\n[next]\nexten => s,1,WaitExten(0.05)\n same => n,Set(NEXT=reached)\nexten => t,1,Set(T=timeout)\n[noT]\nexten => s,1,WaitExten(0.05)\nexten => 1,1,Set(NOT=reached)\n",
     );
     let v = run(&pbx, "t", "s").await;
     assert_eq!(get(&v, "T"), Some("timeout"));
-    assert_eq!(get(&v, "NOT"), None);
+    // As in Asterisk, a following priority wins over `t`.
+    let v = run(&pbx, "next", "s").await;
+    assert_eq!(get(&v, "NEXT"), Some("reached"));
+    assert_eq!(get(&v, "T"), None);
     let v = run(&pbx, "noT", "s").await;
     assert_eq!(get(&v, "NOT"), None, "no t/e: hang up");
 }

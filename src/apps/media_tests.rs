@@ -1,0 +1,451 @@
+//! The prompt/DTMF applications driven through a channel whose media we control: digits
+//! and audio are queued on `from_far` before (or while) the app runs, and a task drains
+//! `to_far` as fast as the app writes. No assertion depends on wall-clock time.
+
+use super::AppRegistry;
+use crate::astdb::AstDb;
+use crate::config::settings::Settings;
+use crate::funcs::channel::VAR_DIGIT_TIMEOUT;
+use crate::media::wav;
+use crate::pbx::channel::NullTech;
+use crate::pbx::media::{Frame, MediaHandle, NativeFormat, FRAME_SAMPLES};
+use crate::pbx::{dialplan_from_str, Channel, Hangup, Pbx};
+use parking_lot::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Rig {
+    chan: Channel,
+    media: MediaHandle,
+    out: Arc<Mutex<Vec<Frame>>>,
+    dir: tempfile::TempDir,
+    apps: AppRegistry,
+}
+
+fn rig(dialplan: &str) -> Rig {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let mut settings = Settings::defaults_for(Path::new("/nonexistent/ferrisk.conf"));
+    settings.astdatadir = dir.path().to_path_buf();
+    let db = AstDb::open_in_memory().unwrap_or_else(|e| panic!("astdb: {e}"));
+    let pbx = Pbx::new(settings, db);
+    if !dialplan.is_empty() {
+        match dialplan_from_str("extensions.conf", dialplan) {
+            Ok((dp, _)) => pbx.set_dialplan(dp),
+            Err(e) => panic!("dialplan: {e:?}"),
+        }
+    }
+    let mut chan = Channel::new(&pbx, "Test/media-0001".into(), Arc::new(NullTech));
+    chan.context = "t".into();
+    chan.exten = "s".into();
+    chan.vars.set(VAR_DIGIT_TIMEOUT, "30");
+    let media = MediaHandle::new(NativeFormat::Ulaw);
+    chan.media = Some(media.clone());
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let (q, o) = (media.to_far.clone(), out.clone());
+    tokio::spawn(async move {
+        while let Some(f) = q.pop().await {
+            o.lock().push(f);
+        }
+    });
+    Rig {
+        chan,
+        media,
+        out,
+        dir,
+        apps: AppRegistry::with_builtins(),
+    }
+}
+
+impl Rig {
+    async fn run(&mut self, app: &str, data: &str) -> Result<(), Hangup> {
+        let a = self
+            .apps
+            .get(app)
+            .unwrap_or_else(|| panic!("no app {app}"))
+            .clone();
+        let r = a.exec(&mut self.chan, data).await;
+        // Collect what the drain task has not taken yet.
+        tokio::task::yield_now().await;
+        while let Some(f) = self.media.to_far.try_pop() {
+            self.out.lock().push(f);
+        }
+        r
+    }
+    fn digits(&self, s: &str) {
+        for d in s.chars() {
+            self.media
+                .from_far
+                .push_lossy(Frame::Dtmf(d, Duration::from_millis(100)));
+        }
+    }
+    fn voice(&self, frames: &[Vec<i16>]) {
+        for f in frames {
+            self.media.from_far.push_lossy(Frame::Voice(f.clone()));
+        }
+    }
+    /// Queue frames from a task, never more than the receive queue holds.
+    fn feed(&self, frames: Vec<Frame>) {
+        let q = self.media.from_far.clone();
+        tokio::spawn(async move {
+            for f in frames {
+                while q.len() >= crate::pbx::media::RX_DEPTH - 1 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                q.push_lossy(f);
+            }
+        });
+    }
+    fn var(&self, n: &str) -> Option<String> {
+        self.chan.vars.get(n).map(str::to_string)
+    }
+    fn sound(&self, rel: &str, samples: &[i16]) -> PathBuf {
+        let p = self.dir.path().join("sounds").join(format!("{rel}.wav"));
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::fs::write(&p, wav::wav_bytes(samples)).unwrap_or_else(|e| panic!("{e}"));
+        p
+    }
+    fn audio_out(&self) -> Vec<i16> {
+        self.out
+            .lock()
+            .iter()
+            .flat_map(|f| match f {
+                Frame::Voice(v) => v.clone(),
+                Frame::Dtmf(..) => Vec::new(),
+            })
+            .collect()
+    }
+    fn frames_out(&self) -> usize {
+        self.out.lock().len()
+    }
+}
+
+/// `n` frames of loud, distinct audio starting at value `start`.
+fn loud(n: usize, start: i16) -> Vec<Vec<i16>> {
+    (0..n)
+        .map(|i| {
+            (0..FRAME_SAMPLES)
+                .map(|j| {
+                    let v = 1000 + ((i * FRAME_SAMPLES + j) % 5000) as i16 + start;
+                    if j % 2 == 0 {
+                        v
+                    } else {
+                        -v
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn playback_emits_exactly_the_files_samples() {
+    let mut r = rig("");
+    let samples: Vec<i16> = (0..FRAME_SAMPLES as i16 * 3).collect();
+    r.sound("en/hello", &samples);
+    let abs = r.sound("other", &[9; FRAME_SAMPLES]);
+    let abs = abs.with_extension("");
+    assert!(r
+        .run("Playback", &format!("hello&{}", abs.display()))
+        .await
+        .is_ok());
+    assert!(r.chan.is_up(), "Playback answers first");
+    let mut want = samples.clone();
+    want.extend([9; FRAME_SAMPLES]);
+    assert_eq!(r.audio_out(), want);
+    assert_eq!(r.var("PLAYBACKSTATUS").as_deref(), Some("SUCCESS"));
+
+    assert!(r.run("Playback", "hello&nosuchfile").await.is_ok());
+    assert_eq!(r.var("PLAYBACKSTATUS").as_deref(), Some("FAILED"));
+}
+
+#[tokio::test]
+async fn playback_skip_and_noanswer() {
+    let mut r = rig("");
+    r.sound("hello", &[1; FRAME_SAMPLES]);
+    assert!(r.run("Playback", "hello,skip").await.is_ok());
+    assert_eq!(r.frames_out(), 0);
+    assert!(!r.chan.is_up());
+    assert!(r.run("Playback", "hello,noanswer").await.is_ok());
+    assert!(!r.chan.is_up());
+    assert_eq!(r.frames_out(), 1);
+}
+
+#[tokio::test]
+async fn digits_do_not_interrupt_playback() {
+    let mut r = rig("");
+    r.sound("hello", &[1; FRAME_SAMPLES * 4]);
+    r.digits("5");
+    assert!(r.run("Playback", "hello").await.is_ok());
+    assert_eq!(r.frames_out(), 4);
+}
+
+const MENU: &str = "[t]\nexten => s,1,NoOp\nexten => 123,1,NoOp\nexten => 12,1,NoOp\nexten => 5,1,NoOp\nexten => i,1,NoOp\nexten => t,1,NoOp\n[other]\nexten => 7,1,NoOp\n";
+
+#[tokio::test]
+async fn background_digit_jumps_to_the_dialed_extension() {
+    let mut r = rig(MENU);
+    r.sound("menu", &[3; FRAME_SAMPLES * 50]);
+    r.digits("123");
+    assert!(r.run("BackGround", "menu").await.is_ok());
+    assert!(r.frames_out() < 50, "the digit stopped the prompt");
+    assert_eq!(
+        (
+            r.chan.context.as_str(),
+            r.chan.exten.as_str(),
+            r.chan.priority
+        ),
+        ("t", "123", 1)
+    );
+    assert_eq!(r.var("BACKGROUNDSTATUS").as_deref(), Some("SUCCESS"));
+
+    // "12" could become "123": after TIMEOUT(digit) without more digits, 12 it is.
+    r.digits("12");
+    assert!(r.run("BackGround", "menu").await.is_ok());
+    assert_eq!(r.chan.exten, "12");
+
+    r.chan.exten = "s".into();
+    r.digits("9");
+    assert!(r.run("BackGround", "menu").await.is_ok());
+    assert_eq!(r.chan.exten, "i");
+    assert_eq!(r.var("INVALID_EXTEN").as_deref(), Some("9"));
+
+    // With a context, the single digit goes there.
+    r.chan.exten = "s".into();
+    r.digits("7");
+    assert!(r.run("BackGround", "menu,,,other").await.is_ok());
+    assert_eq!(
+        (r.chan.context.as_str(), r.chan.exten.as_str()),
+        ("other", "7")
+    );
+}
+
+#[tokio::test]
+async fn background_plays_to_the_end_without_digits() {
+    let mut r = rig(MENU);
+    r.sound("menu", &[3; FRAME_SAMPLES * 2]);
+    r.chan.jumped = false;
+    assert!(r.run("BackGround", "menu").await.is_ok());
+    assert_eq!(r.frames_out(), 2);
+    assert!(!r.chan.jumped);
+    assert!(r.run("BackGround", "nosuch").await.is_ok());
+    assert_eq!(r.var("BACKGROUNDSTATUS").as_deref(), Some("FAILED"));
+}
+
+#[tokio::test]
+async fn waitexten_collects_digits_or_times_out() {
+    let mut r = rig(MENU);
+    r.digits("5");
+    assert!(r.run("WaitExten", "1").await.is_ok());
+    assert_eq!(r.chan.exten, "5");
+    r.chan.exten = "s".into();
+    assert!(r.run("WaitExten", "0.05").await.is_ok());
+    assert_eq!(r.chan.exten, "t");
+}
+
+#[tokio::test]
+async fn read_collects_digits_until_pound_or_maxdigits() {
+    let mut r = rig("");
+    r.sound("prompt", &[2; FRAME_SAMPLES * 50]);
+    r.digits("123#");
+    assert!(r.run("Read", "V,prompt").await.is_ok());
+    assert_eq!(r.var("V").as_deref(), Some("123"));
+    assert_eq!(r.var("READSTATUS").as_deref(), Some("OK"));
+    assert!(r.frames_out() < 50, "the first digit stopped the prompt");
+
+    r.digits("4567");
+    assert!(r.run("Read", "V,,2").await.is_ok());
+    assert_eq!(r.var("V").as_deref(), Some("45"));
+    // The rest is still queued for the next reader.
+    assert!(r.run("Read", "V,,,,,0.05").await.is_ok());
+    assert_eq!(r.var("V").as_deref(), Some("67"));
+    assert_eq!(r.var("READSTATUS").as_deref(), Some("TIMEOUT"));
+}
+
+#[tokio::test]
+async fn read_timeout_and_attempts() {
+    let mut r = rig("");
+    r.sound("prompt", &[2; FRAME_SAMPLES * 2]);
+    assert!(r.run("Read", "V,prompt,4,,3,0.02").await.is_ok());
+    assert_eq!(r.var("V").unwrap_or_default(), "");
+    assert_eq!(r.var("READSTATUS").as_deref(), Some("TIMEOUT"));
+    assert_eq!(r.frames_out(), 6, "the prompt was played three times");
+
+    r.chan.set_state(crate::pbx::channel::ChanState::Ring);
+    assert!(r.run("Read", "V,prompt,4,s").await.is_ok());
+    assert_eq!(r.var("READSTATUS").as_deref(), Some("SKIPPED"));
+}
+
+#[tokio::test]
+async fn read_reports_hangup() {
+    let mut r = rig("");
+    r.chan.shared.request_hangup(16);
+    assert_eq!(r.run("Read", "V,,,,,1").await, Err(Hangup));
+    assert_eq!(r.var("READSTATUS").as_deref(), Some("HANGUP"));
+}
+
+fn flat(frames: &[Vec<i16>]) -> Vec<i16> {
+    frames.concat()
+}
+
+fn read_back(p: &Path) -> Vec<i16> {
+    wav::read_wav(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[tokio::test]
+async fn record_stops_on_pound_and_trims_the_key() {
+    let mut r = rig("");
+    let sent = loud(30, 0);
+    r.voice(&sent);
+    r.digits("#");
+    r.voice(&loud(5, 7));
+    assert!(r.run("Record", "msg%d.wav,0,0,q").await.is_ok());
+    assert_eq!(r.var("RECORD_STATUS").as_deref(), Some("DTMF"));
+    assert_eq!(r.var("RECORDED_FILE").as_deref(), Some("msg0"));
+    let got = read_back(&r.dir.path().join("sounds/msg0.wav"));
+    let all = flat(&sent);
+    assert_eq!(got, all[..all.len() - 2000]);
+    // %d picks the next free number.
+    r.voice(&loud(1, 0));
+    r.digits("*");
+    assert!(r.run("Record", "msg%d.wav,0,0,qt").await.is_ok());
+    assert_eq!(r.var("RECORDED_FILE").as_deref(), Some("msg1"));
+}
+
+#[tokio::test]
+async fn record_stops_on_silence() {
+    let mut r = rig("");
+    let talk = loud(10, 0);
+    let quiet = vec![vec![10i16; FRAME_SAMPLES]; 60];
+    r.feed(
+        talk.iter()
+            .chain(quiet.iter())
+            .map(|f| Frame::Voice(f.clone()))
+            .collect(),
+    );
+    let path = r.dir.path().join("sil.wav");
+    assert!(r
+        .run("Record", &format!("{},1,0,q", path.display()))
+        .await
+        .is_ok());
+    assert_eq!(r.var("RECORD_STATUS").as_deref(), Some("SILENCE"));
+    let mut want = flat(&talk);
+    // Stops once more than 1 s of silence was heard: 51 frames.
+    want.extend(flat(&quiet[..51]));
+    assert_eq!(read_back(&path), want);
+}
+
+#[tokio::test]
+async fn record_stops_at_maxduration() {
+    let mut r = rig("");
+    let sent = loud(30, 0);
+    r.voice(&sent);
+    let path = r.dir.path().join("max.wav");
+    assert!(r
+        .run("Record", &format!("{},0,0.5,q", path.display()))
+        .await
+        .is_ok());
+    assert_eq!(r.var("RECORD_STATUS").as_deref(), Some("TIMEOUT"));
+    assert_eq!(read_back(&path), flat(&sent[..25]));
+}
+
+#[tokio::test]
+async fn record_on_hangup_keeps_the_file_with_or_without_k() {
+    // Asterisk deletes the file without `k`; ferrisk never loses what a caller recorded.
+    for opts in ["qk", "q"] {
+        let mut r = rig("");
+        let sent = loud(20, 0);
+        r.voice(&sent);
+        let (q, shared) = (r.media.from_far.clone(), r.chan.shared.clone());
+        tokio::spawn(async move {
+            while !q.is_empty() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            shared.request_hangup(16);
+        });
+        let path = r.dir.path().join("hup.wav");
+        let res = r
+            .run("Record", &format!("{},0,0,{opts}", path.display()))
+            .await;
+        assert_eq!(res, Err(Hangup));
+        assert_eq!(r.var("RECORD_STATUS").as_deref(), Some("HANGUP"));
+        assert_eq!(
+            read_back(&path),
+            flat(&sent),
+            "nothing recorded is lost ({opts})"
+        );
+    }
+}
+
+#[tokio::test]
+async fn record_plays_the_beep_unless_quiet() {
+    let mut r = rig("");
+    r.sound("beep", &[4; FRAME_SAMPLES * 2]);
+    r.digits("#");
+    let path = r.dir.path().join("b.wav");
+    assert!(r
+        .run("Record", &format!("{},0,0.1", path.display()))
+        .await
+        .is_ok());
+    assert_eq!(r.frames_out(), 2);
+    // The # pressed during the beep was dropped with it: the recording ran to maxduration.
+    assert_eq!(r.var("RECORD_STATUS").as_deref(), Some("TIMEOUT"));
+}
+
+#[tokio::test]
+async fn saynumber_plays_asterisks_prompts() {
+    let mut r = rig("");
+    for (i, name) in ["40", "2", "1", "hundred", "thousand"].iter().enumerate() {
+        r.sound(&format!("en/digits/{name}"), &[i as i16 + 1; FRAME_SAMPLES]);
+    }
+    assert!(r.run("SayNumber", "42").await.is_ok());
+    assert!(r.run("SayNumber", "1100").await.is_ok());
+    assert!(r.run("SayDigits", "21").await.is_ok());
+    let tags: Vec<i16> = r.audio_out().chunks(FRAME_SAMPLES).map(|c| c[0]).collect();
+    assert_eq!(tags, [1, 2, 3, 5, 3, 4, 2, 3]);
+}
+
+#[tokio::test]
+async fn senddtmf_sends_the_digits() {
+    let mut r = rig("");
+    assert!(r.run("SendDTMF", "1a#,1,1").await.is_ok());
+    let digits: Vec<char> = r
+        .out
+        .lock()
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Dtmf(d, len) => {
+                assert_eq!(*len, Duration::from_millis(1));
+                Some(*d)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(digits, ['1', 'A', '#']);
+}
+
+#[tokio::test]
+async fn wait_discards_what_arrived() {
+    let mut r = rig("");
+    r.digits("12");
+    assert!(r.run("Wait", "0.01").await.is_ok());
+    assert!(r.media.from_far.is_empty());
+}
+
+#[tokio::test]
+async fn dialplan_menu_runs_the_dialed_extension() {
+    let mut r = rig(
+        "[t]\nexten => s,1,BackGround(menu)\n same => n,Set(FELL=1)\nexten => 42,1,Set(GOT=${EXTEN})\n same => n,Read(PIN,,4)\n",
+    );
+    r.sound("menu", &[3; FRAME_SAMPLES * 20]);
+    r.digits("42");
+    r.digits("9876");
+    r.chan.priority = 1;
+    let _ = crate::pbx::exec::run_loop(&mut r.chan, crate::pbx::exec::Nest::Top).await;
+    assert_eq!(r.var("GOT").as_deref(), Some("42"));
+    assert_eq!(r.var("FELL"), None);
+    assert_eq!(r.var("PIN").as_deref(), Some("9876"));
+}

@@ -1,0 +1,275 @@
+//! Finding and loading prompts the way Asterisk's `file.c` does.
+//!
+//! A sound is named without its extension (`vm-goodbye`, `digits/5`) or by absolute path.
+//! Relative names are looked up under each sounds directory (ours, `<astdatadir>/sounds`,
+//! then Debian's `/usr/share/asterisk/sounds` from `asterisk-core-sounds-en-wav`), trying
+//! languages in Asterisk's order (`fileexists_core`):
+//!
+//! 1. the channel's language as given (`sounds/en_GB/x`),
+//! 2. that language without its dialect (`sounds/en/x` for `en_GB`),
+//! 3. no language (`sounds/x`),
+//! 4. the default language `en` (unless already tried).
+//!
+//! In each place the formats ferrisk reads are tried, the channel's native codec first
+//! (`.ulaw` for µ-law, `.alaw` for A-law, `.sln` for slin), then `.wav` (8 kHz 16-bit mono),
+//! then the other raw formats.
+
+use super::wav::{self, Encoding, WavError};
+use crate::pbx::media::{Frame, NativeFormat, FRAME_SAMPLES};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+/// Debian's sounds directory (`asterisk-core-sounds-en-wav`), searched after ours.
+pub const SYSTEM_SOUNDS: &str = "/usr/share/asterisk/sounds";
+/// Asterisk's `DEFAULT_LANGUAGE`.
+pub const DEFAULT_LANGUAGE: &str = "en";
+
+/// The file format of a found sound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SoundFormat {
+    Wav,
+    Raw(Encoding),
+}
+
+/// Extensions to try, best first, for a channel speaking `native`.
+pub fn extensions_for(native: NativeFormat) -> &'static [&'static str] {
+    match native {
+        NativeFormat::Ulaw => &["ulaw", "pcm", "wav", "sln", "raw", "alaw"],
+        NativeFormat::Alaw => &["alaw", "wav", "sln", "raw", "ulaw", "pcm"],
+        NativeFormat::Slin => &["sln", "raw", "wav", "ulaw", "pcm", "alaw"],
+    }
+}
+
+fn format_of(ext: &str) -> Option<SoundFormat> {
+    if ext.eq_ignore_ascii_case("wav") {
+        Some(SoundFormat::Wav)
+    } else {
+        Encoding::from_extension(ext).map(SoundFormat::Raw)
+    }
+}
+
+/// The language folders to try for `lang`, in Asterisk's order (`None` = no language).
+pub fn language_order(lang: &str) -> Vec<Option<String>> {
+    let mut v: Vec<Option<String>> = Vec::new();
+    let lang = lang.trim();
+    if !lang.is_empty() {
+        v.push(Some(lang.to_string()));
+        if let Some((base, _)) = lang.split_once('_') {
+            if !base.is_empty() {
+                v.push(Some(base.to_string()));
+            }
+        }
+    }
+    v.push(None);
+    if !v.iter().any(|l| l.as_deref() == Some(DEFAULT_LANGUAGE)) {
+        v.push(Some(DEFAULT_LANGUAGE.to_string()));
+    }
+    v
+}
+
+/// Sounds directories searched, in order: `<astdatadir>/sounds`, then Debian's.
+pub fn sound_dirs(astdatadir: &Path) -> Vec<PathBuf> {
+    let ours = astdatadir.join("sounds");
+    let mut v = vec![ours.clone()];
+    let sys = PathBuf::from(SYSTEM_SOUNDS);
+    if sys != ours {
+        v.push(sys);
+    }
+    v
+}
+
+/// Candidate paths (without extension) for `name`, in search order.
+fn bases(dirs: &[PathBuf], name: &str, lang: &str) -> Vec<PathBuf> {
+    let p = Path::new(name);
+    if p.is_absolute() {
+        return vec![p.to_path_buf()];
+    }
+    let mut v = Vec::new();
+    for d in dirs {
+        for l in language_order(lang) {
+            v.push(match l {
+                Some(l) => d.join(l).join(name),
+                None => d.join(name),
+            });
+        }
+    }
+    v
+}
+
+/// Find `name` (no extension, or an absolute path without extension) for a channel with
+/// language `lang` and codec `native`. Returns the file and its format.
+pub fn find(
+    dirs: &[PathBuf],
+    name: &str,
+    lang: &str,
+    native: NativeFormat,
+) -> Option<(PathBuf, SoundFormat)> {
+    let name = name.trim();
+    if name.is_empty() || name.split('/').any(|c| c == "..") && !name.starts_with('/') {
+        return None;
+    }
+    for base in bases(dirs, name, lang) {
+        for ext in extensions_for(native) {
+            let mut s = base.clone().into_os_string();
+            s.push(".");
+            s.push(ext);
+            let path = PathBuf::from(s);
+            if path.is_file() {
+                if let Some(f) = format_of(ext) {
+                    return Some((path, f));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Whether a sound exists (Asterisk's `ast_fileexists`).
+pub fn exists(dirs: &[PathBuf], name: &str, lang: &str) -> bool {
+    find(dirs, name, lang, NativeFormat::Slin).is_some()
+}
+
+/// Read a found file as linear samples.
+pub fn load(path: &Path, format: SoundFormat) -> Result<Vec<i16>, WavError> {
+    match format {
+        SoundFormat::Wav => wav::read_wav(path),
+        SoundFormat::Raw(e) => wav::read_raw(path, e),
+    }
+}
+
+/// Files cached by [`load_cached`] (prompts are played again and again).
+const CACHE_ENTRIES: usize = 512;
+/// Files longer than this (in samples, 60 s) are read each time instead of cached.
+const CACHE_MAX_SAMPLES: usize = 8000 * 60;
+
+type Cache = HashMap<PathBuf, (Option<SystemTime>, Arc<Vec<i16>>)>;
+
+fn cache() -> &'static Mutex<Cache> {
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// [`load`] through a small in-memory cache keyed by path, refreshed when the file's
+/// modification time changes.
+pub fn load_cached(path: &Path, format: SoundFormat) -> Result<Arc<Vec<i16>>, WavError> {
+    let mtime = std::fs::metadata(path)?.modified().ok();
+    if let Some((t, s)) = cache().lock().get(path) {
+        if *t == mtime && mtime.is_some() {
+            return Ok(s.clone());
+        }
+    }
+    let s = Arc::new(load(path, format)?);
+    if s.len() <= CACHE_MAX_SAMPLES {
+        let mut c = cache().lock();
+        if c.len() >= CACHE_ENTRIES {
+            c.clear();
+        }
+        c.insert(path.to_path_buf(), (mtime, s.clone()));
+    }
+    Ok(s)
+}
+
+/// Cut samples into 20 ms voice frames (the last one padded with silence).
+pub fn frames(samples: &[i16]) -> Vec<Frame> {
+    samples
+        .chunks(FRAME_SAMPLES)
+        .map(|c| {
+            let mut v = c.to_vec();
+            v.resize(FRAME_SAMPLES, 0);
+            Frame::Voice(v)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_order_is_asterisks() {
+        let s = |v: Vec<Option<String>>| {
+            v.into_iter()
+                .map(|l| l.unwrap_or_else(|| "-".into()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(s(language_order("en")), ["en", "-"]);
+        assert_eq!(s(language_order("fr_CA")), ["fr_CA", "fr", "-", "en"]);
+        assert_eq!(s(language_order("en_GB")), ["en_GB", "en", "-"]);
+        assert_eq!(s(language_order("")), ["-", "en"]);
+    }
+
+    #[test]
+    fn finds_by_language_and_native_format() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let sounds = dir.path().join("sounds");
+        std::fs::create_dir_all(sounds.join("en/digits")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(sounds.join("fr")).unwrap_or_else(|e| panic!("{e}"));
+        let put = |p: &str, b: &[u8]| {
+            std::fs::write(sounds.join(p), b).unwrap_or_else(|e| panic!("{e}"));
+        };
+        put("en/digits/1.wav", &wav::wav_bytes(&[1, 2, 3]));
+        put("en/digits/1.ulaw", &[0xff; 4]);
+        put("fr/hello.sln", &[1, 0, 2, 0]);
+        put("beep.wav", &wav::wav_bytes(&[5]));
+        let dirs = vec![sounds.clone()];
+        let (p, f) = find(&dirs, "digits/1", "en", NativeFormat::Ulaw).expect("found");
+        assert_eq!(
+            (p.extension().and_then(|e| e.to_str()), f),
+            (Some("ulaw"), SoundFormat::Raw(Encoding::Ulaw))
+        );
+        let (p, f) = find(&dirs, "digits/1", "fr_CA", NativeFormat::Alaw).expect("en fallback");
+        assert_eq!(p, sounds.join("en/digits/1.wav"));
+        assert_eq!(load(&p, f).ok(), Some(vec![1, 2, 3]));
+        let (p, _) = find(&dirs, "hello", "fr_CA", NativeFormat::Ulaw).expect("fr");
+        assert_eq!(p, sounds.join("fr/hello.sln"));
+        assert!(find(&dirs, "hello", "en", NativeFormat::Ulaw).is_none());
+        let (p, _) = find(&dirs, "beep", "de", NativeFormat::Ulaw).expect("no language");
+        assert_eq!(p, sounds.join("beep.wav"));
+        let abs = sounds.join("beep");
+        assert!(find(&dirs, &abs.to_string_lossy(), "en", NativeFormat::Ulaw).is_some());
+        assert!(find(&dirs, "../sounds/beep", "en", NativeFormat::Ulaw).is_none());
+        assert!(find(&dirs, "", "en", NativeFormat::Ulaw).is_none());
+    }
+
+    #[test]
+    fn the_sample_config_finds_the_shipped_beep() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let settings = crate::config::settings::Settings::load(&root.join("etc/ferrisk.conf"))
+            .unwrap_or_else(|e| panic!("etc/ferrisk.conf: {e:?}"));
+        let dirs = sound_dirs(&settings.astdatadir);
+        let (p, f) = find(&dirs, "beep", "en", NativeFormat::Ulaw).expect("sounds/beep.wav");
+        assert_eq!(f, SoundFormat::Wav);
+        let s = load(&p, f).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.len(), 2000, "0.25 s at 8 kHz");
+        assert!(s.iter().any(|&x| x > 7000), "a loud tone");
+    }
+
+    #[test]
+    fn cached_loads_share_the_samples() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let p = dir.path().join("c.wav");
+        std::fs::write(&p, wav::wav_bytes(&[1, 2])).unwrap_or_else(|e| panic!("{e}"));
+        let a = load_cached(&p, SoundFormat::Wav).unwrap_or_else(|e| panic!("{e}"));
+        let b = load_cached(&p, SoundFormat::Wav).unwrap_or_else(|e| panic!("{e}"));
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(*a, vec![1, 2]);
+        assert!(load_cached(&dir.path().join("none.wav"), SoundFormat::Wav).is_err());
+    }
+
+    #[test]
+    fn frames_pad_the_tail() {
+        let f = frames(&[7; 200]);
+        assert_eq!(f.len(), 2);
+        match &f[1] {
+            Frame::Voice(v) => {
+                assert_eq!(v.len(), FRAME_SAMPLES);
+                assert_eq!(v[39], 7);
+                assert_eq!(v[40], 0);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
