@@ -9,7 +9,7 @@ SECS=${2:-20}
 source "$(dirname "$0")/sip_common.sh"
 cargo build --release --quiet --example rtp_load
 PROMPT=beep
-[ -f /usr/share/asterisk/sounds/en/demo-congrats.wav ] && PROMPT=demo-congrats
+{ [ -f /usr/share/asterisk/sounds/en/demo-congrats.wav ] || [ -f /usr/share/asterisk/sounds/en_US_f_Allison/demo-congrats.wav ]; } && PROMPT=demo-congrats
 cat > "$DIR/sip.conf" <<CONF
 [general]
 bindaddr=127.0.0.1
@@ -28,7 +28,7 @@ exten => play,1,Answer()
  same => n(loop),Playback($PROMPT)
  same => n,Goto(loop)
 CONF
-ulimit -n 65536 || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 start_daemon
 CPU0=$(daemon_cpu)
 "$PWD/target/release/examples/rtp_load" 127.0.0.1:"$PORT" play "$CALLS" "$SECS" 40000

@@ -24,6 +24,8 @@ use std::time::SystemTime;
 
 /// Debian's sounds directory (`asterisk-core-sounds-en-wav`), searched after ours.
 pub const SYSTEM_SOUNDS: &str = "/usr/share/asterisk/sounds";
+/// The folder `asterisk-core-sounds-en-wav` installs the English prompts in.
+pub const SYSTEM_EN_DIR: &str = "en_US_f_Allison";
 /// Asterisk's `DEFAULT_LANGUAGE`.
 pub const DEFAULT_LANGUAGE: &str = "en";
 
@@ -76,7 +78,13 @@ pub fn sound_dirs(astdatadir: &Path) -> Vec<PathBuf> {
     let mut v = vec![ours.clone()];
     let sys = PathBuf::from(SYSTEM_SOUNDS);
     if sys != ours {
-        v.push(sys);
+        v.push(sys.clone());
+    }
+    // Debian's package installs into en_US_f_Allison/ and only the asterisk package adds the
+    // `en` link to it: search it directly as the English set.
+    let allison = sys.join(SYSTEM_EN_DIR);
+    if allison.is_dir() {
+        v.push(allison);
     }
     v
 }
