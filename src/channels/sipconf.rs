@@ -327,6 +327,10 @@ pub struct SipGeneral {
     pub localnet: Vec<IpNet>,
     pub nat: Nat,
     pub qualifyfreq: u32,
+    /// `registertimeout`: seconds before a failed outbound registration is retried (20).
+    pub registertimeout: u32,
+    /// `registerattempts`: give up after this many failures in a row (0 = never).
+    pub registerattempts: u32,
     pub accept_outofcall_message: bool,
     pub outofcall_message_context: Option<String>,
     pub auth_message_requests: bool,
@@ -366,6 +370,8 @@ impl Default for SipGeneral {
             localnet: Vec::new(),
             nat: Nat::default(),
             qualifyfreq: 60,
+            registertimeout: 20,
+            registerattempts: 0,
             accept_outofcall_message: false,
             outofcall_message_context: None,
             auth_message_requests: true,
@@ -828,6 +834,15 @@ fn parse_general(
                 g.nat = ctx.take(e, r).unwrap_or(g.nat);
             }
             "qualifyfreq" => g.qualifyfreq = ctx.take(e, parse_u32(v)).unwrap_or(g.qualifyfreq),
+            "registertimeout" => {
+                g.registertimeout = ctx
+                    .take(e, parse_u32(v))
+                    .unwrap_or(g.registertimeout)
+                    .max(1)
+            }
+            "registerattempts" => {
+                g.registerattempts = ctx.take(e, parse_u32(v)).unwrap_or(g.registerattempts)
+            }
             "accept_outofcall_message" => {
                 g.accept_outofcall_message = ctx
                     .take(e, parse_bool(v))

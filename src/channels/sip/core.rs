@@ -132,7 +132,8 @@ enum Owner {
     Invite(String),
     InDialog,
     Options(String, Instant),
-    Message,
+    /// An out-of-call MESSAGE: the request and the credentials to answer one challenge.
+    Message(Box<Option<(SipMessage, SocketAddr, String, String)>>),
     Register(usize),
 }
 
@@ -1828,15 +1829,7 @@ impl Core {
                 h.push("Content-Type", "application/sdp");
             }
             inv.set_body(body.clone());
-            let creds = peer.as_ref().and_then(|p| {
-                let secret = p.remotesecret.clone().or_else(|| p.secret.clone())?;
-                let user = p
-                    .defaultuser
-                    .clone()
-                    .or_else(|| p.fromuser.clone())
-                    .unwrap_or_else(|| p.name.clone());
-                Some((user, secret))
-            });
+            let creds = peer.as_ref().and_then(peer_credentials);
             let key = match self.txs.send_request(inv.clone(), t.dest, false, now) {
                 Ok(k) => k,
                 Err(_) => continue,
@@ -1910,7 +1903,28 @@ impl Core {
                 }
                 self.pump_regclients(now);
             }
-            Owner::Message | Owner::InDialog => {}
+            Owner::Message(retry) => {
+                let code = match &resp {
+                    SipMessage::Response { code, .. } => *code,
+                    SipMessage::Request { .. } => 0,
+                };
+                if code == 401 || code == 407 {
+                    if let Some((req, dest, user, secret)) = *retry {
+                        if let Some(m) = with_credentials(&req, &resp, &user, &secret) {
+                            if let Ok(k) = self.txs.send_request(m, dest, false, now) {
+                                // One answer per challenge chain: no credentials this time.
+                                self.owners.insert(k, Owner::Message(Box::new(None)));
+                            }
+                        }
+                    }
+                } else if code >= 300 {
+                    self.actions.push(Action::Notice(format!(
+                        "chan_sip.c: MESSAGE to {} failed: {code}",
+                        resp.header("To").unwrap_or("")
+                    )));
+                }
+            }
+            Owner::InDialog => {}
         }
     }
 
@@ -2067,60 +2081,18 @@ impl Core {
         secret: &str,
         now: Instant,
     ) {
-        let SipMessage::Response { code, .. } = resp else {
-            return;
-        };
-        let (hdr_in, hdr_out) = if *code == 407 {
-            ("Proxy-Authenticate", "Proxy-Authorization")
-        } else {
-            ("WWW-Authenticate", "Authorization")
-        };
-        let Some(ch) = resp
-            .header(hdr_in)
-            .and_then(|v| DigestChallenge::parse(v).ok())
-        else {
-            self.fork_failed(call_id, *code, now);
-            return;
+        let code = match resp {
+            SipMessage::Response { code, .. } => *code,
+            SipMessage::Request { .. } => return,
         };
         let Some(leg) = self.legs.get_mut(call_id) else {
             return;
         };
-        let SipMessage::Request { uri, .. } = &leg.invite else {
-            return;
-        };
-        let uri_s = uri.to_string();
-        let Ok(auth) = crate::sip::auth::build_authorization(
-            user,
-            Secret::Plain(secret),
-            "INVITE",
-            &uri_s,
-            &ch,
-            &crate::sip::auth::new_cnonce(),
-            1,
-        ) else {
-            self.fork_failed(call_id, *code, now);
+        let Some(inv) = with_credentials(&leg.invite, resp, user, secret) else {
+            self.fork_failed(call_id, code, now);
             return;
         };
         leg.auth_tries += 1;
-        let mut inv = leg.invite.clone();
-        let cseq = inv.cseq().map(|c| c.0).unwrap_or(102) + 1;
-        {
-            let h = inv.headers_mut();
-            let via = h.get("Via").unwrap_or("").to_string();
-            let new_via = match via.find(";branch=") {
-                Some(i) => {
-                    let rest = &via[i + 8..];
-                    let end = rest.find(';').map(|e| &rest[e..]).unwrap_or("");
-                    format!("{};branch={}{}", &via[..i], new_branch(), end)
-                }
-                None => format!("{via};branch={}", new_branch()),
-            };
-            h.set("Via", new_via);
-            h.set("CSeq", format!("{cseq} INVITE"));
-            h.remove("Authorization");
-            h.remove("Proxy-Authorization");
-            h.push(hdr_out, auth);
-        }
         let dest = leg.remote;
         leg.invite = inv.clone();
         leg.last_msg = "Tx: INVITE".into();
@@ -2307,6 +2279,7 @@ impl Core {
             None => (None, to),
         };
         let cfg = self.cfg.clone();
+        let creds = cfg.peer(hostpart).and_then(peer_credentials);
         let targets = match cfg.peer(hostpart) {
             Some(p) => self.peer_targets(p, user, now).map_err(|e| match e {
                 TargetError::NotRegistered => format!("peer '{}' is not registered", p.name),
@@ -2358,9 +2331,10 @@ impl Core {
             m.headers_mut()
                 .push("Content-Type", "text/plain;charset=UTF-8");
             m.set_body(msg.body.as_bytes().to_vec());
+            let retry = creds.clone().map(|(u, p)| (m.clone(), t.dest, u, p));
             match self.txs.send_request(m, t.dest, false, now) {
                 Ok(k) => {
-                    self.owners.insert(k, Owner::Message);
+                    self.owners.insert(k, Owner::Message(Box::new(retry)));
                 }
                 Err(e) => return Err(format!("{e}")),
             }
@@ -2593,8 +2567,8 @@ impl Core {
                     contact_host: host_str(local_ip),
                     contact_port: self.local.port(),
                     default_expiry: cfg.general.defaultexpiry,
-                    register_timeout: Duration::from_secs(20),
-                    register_attempts: 0,
+                    register_timeout: Duration::from_secs(u64::from(cfg.general.registertimeout)),
+                    register_attempts: cfg.general.registerattempts,
                     user_agent: cfg.general.useragent.clone(),
                 };
                 let mut rc = RegClient::new(r, params);
@@ -2655,6 +2629,69 @@ impl Core {
     pub fn chan_peer(&self, chan_id: u64) -> Option<String> {
         self.chans.get(&chan_id).and_then(|c| c.peer.clone())
     }
+}
+
+/// `req` again, answering the 401/407 challenge in `resp` with `user`/`secret`: a new Via
+/// branch, CSeq + 1, the matching (Proxy-)Authorization header. `None` if the challenge
+/// cannot be answered.
+fn with_credentials(
+    req: &SipMessage,
+    resp: &SipMessage,
+    user: &str,
+    secret: &str,
+) -> Option<SipMessage> {
+    let SipMessage::Response { code, .. } = resp else {
+        return None;
+    };
+    let (hdr_in, hdr_out) = if *code == 407 {
+        ("Proxy-Authenticate", "Proxy-Authorization")
+    } else {
+        ("WWW-Authenticate", "Authorization")
+    };
+    let ch = DigestChallenge::parse(resp.header(hdr_in)?).ok()?;
+    let SipMessage::Request { uri, method, .. } = req else {
+        return None;
+    };
+    let auth = crate::sip::auth::build_authorization(
+        user,
+        Secret::Plain(secret),
+        method.as_str(),
+        &uri.to_string(),
+        &ch,
+        &crate::sip::auth::new_cnonce(),
+        1,
+    )
+    .ok()?;
+    let mut out = req.clone();
+    let cseq = out.cseq().map(|c| c.0).unwrap_or(102).saturating_add(1);
+    let h = out.headers_mut();
+    let via = h.get("Via").unwrap_or("").to_string();
+    let new_via = match via.find(";branch=") {
+        Some(i) => {
+            let rest = &via[i + 8..];
+            let end = rest.find(';').map(|e| &rest[e..]).unwrap_or("");
+            format!("{};branch={}{}", &via[..i], new_branch(), end)
+        }
+        None => format!("{via};branch={}", new_branch()),
+    };
+    h.set("Via", new_via);
+    h.set("CSeq", format!("{cseq} {}", method.as_str()));
+    h.remove("Authorization");
+    h.remove("Proxy-Authorization");
+    h.push(hdr_out, auth);
+    Some(out)
+}
+
+/// The credentials ferrisk answers a peer's challenges with: `remotesecret` (else `secret`)
+/// as `defaultuser` (else `fromuser`, else the peer's name).
+fn peer_credentials(p: &Peer) -> Option<(String, String)> {
+    let secret = p.remotesecret.clone().or_else(|| p.secret.clone())?;
+    let user = p
+        .defaultuser
+        .clone()
+        .or_else(|| p.fromuser.clone())
+        .unwrap_or_else(|| p.name.clone());
+    Some((user, secret))
 }
 
 fn same_registration(

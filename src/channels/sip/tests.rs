@@ -1493,3 +1493,54 @@ fn early_media_moves_to_another_fork_when_the_first_fails() {
         "the remaining fork's early media is heard"
     );
 }
+
+/// MessageSend to a trunk that challenges: answered once with the peer's credentials.
+#[test]
+fn message_to_a_challenging_trunk_is_resent_with_credentials() {
+    let mut h = H::new(CONF);
+    let msg = Msg::new("sip:5551234@trunk", "", "hello provider");
+    h.core
+        .send_message(&msg, "5551234@trunk", "", h.now)
+        .expect("sent");
+    let out = h.collect();
+    let first: Vec<_> = out
+        .iter()
+        .filter(|(_, m)| m.method() == Some(&Method::Message))
+        .cloned()
+        .collect();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].0, addr("127.0.0.1:5099"));
+    let mut r = reply(
+        &first[0].1,
+        407,
+        "Proxy Authentication Required",
+        "m1",
+        false,
+    );
+    r.headers_mut().push(
+        "Proxy-Authenticate",
+        "Digest realm=\"trunkrealm\", nonce=\"mn0nce\", algorithm=MD5",
+    );
+    let out = h.feed_msg(r, first[0].0);
+    let again: Vec<_> = out
+        .iter()
+        .filter(|(_, m)| m.method() == Some(&Method::Message))
+        .collect();
+    assert_eq!(again.len(), 1, "{out:?}");
+    let m = &again[0].1;
+    assert_eq!(m.body(), b"hello provider");
+    assert_eq!(m.cseq().map(|c| c.0), first[0].1.cseq().map(|c| c.0 + 1));
+    assert!(m
+        .header("Proxy-Authorization")
+        .is_some_and(|v| v.contains("username=\"trunk\"")));
+    // A second challenge is not answered.
+    let mut r = reply(m, 407, "Proxy Authentication Required", "m2", false);
+    r.headers_mut().push(
+        "Proxy-Authenticate",
+        "Digest realm=\"trunkrealm\", nonce=\"other\", algorithm=MD5",
+    );
+    let out = h.feed_msg(r, first[0].0);
+    assert!(out
+        .iter()
+        .all(|(_, m)| m.method() != Some(&Method::Message)));
+}
