@@ -1427,6 +1427,12 @@ impl Core {
         let Some(ch) = self.chans.remove(&chan_id) else {
             return;
         };
+        // Outbound channels count towards their peer's call-limit until they are gone.
+        if ch.events.is_some() {
+            if let Some(rt) = ch.peer.as_ref().and_then(|p| self.peers_rt.get_mut(p)) {
+                rt.inuse = rt.inuse.saturating_sub(1);
+            }
+        }
         for call_id in ch.legs {
             self.end_leg(&call_id, c, now);
         }
@@ -1607,6 +1613,18 @@ impl Core {
         }
         let cfg = self.cfg.clone();
         if let Some(p) = cfg.peer(&peer_part).filter(|p| p.kind != PeerType::User) {
+            if let Some(limit) = p.call_limit {
+                let inuse = self.peers_rt.get(&p.name).map(|r| r.inuse).unwrap_or(0);
+                if inuse >= limit {
+                    return Err(RequestError {
+                        cause: cause::USER_BUSY,
+                        msg: format!(
+                            "Call to peer '{}' rejected due to usage limit of {limit}",
+                            p.name
+                        ),
+                    });
+                }
+            }
             if self
                 .peers_rt
                 .get(&p.name)
@@ -1663,6 +1681,9 @@ impl Core {
         events: mpsc::UnboundedSender<ChanEvent>,
         peer: Option<String>,
     ) {
+        if let Some(p) = &peer {
+            self.peers_rt.entry(p.clone()).or_default().inuse += 1;
+        }
         self.chans.insert(
             id,
             SipChan {

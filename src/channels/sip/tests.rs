@@ -1544,3 +1544,20 @@ fn message_to_a_challenging_trunk_is_resent_with_credentials() {
         .iter()
         .all(|(_, m)| m.method() != Some(&Method::Message)));
 }
+
+/// call-limit counts calls in both directions: a second call to a peer at its limit is
+/// refused at once (cause 17), and the slot frees when the first channel is gone.
+#[test]
+fn call_limit_counts_outbound_calls() {
+    let conf = format!("{CONF}\n[limited]\ntype=peer\nhost=127.0.0.1\nport=5098\ncall-limit=1\n");
+    let mut h = H::new(&conf);
+    let (o, _out) = dial_out(&mut h, "limited/100");
+    let e = h
+        .core
+        .resolve("limited/101", h.now)
+        .expect_err("at the limit");
+    assert_eq!(e.cause, 17);
+    assert!(e.msg.contains("usage limit of 1"), "{}", e.msg);
+    h.core.hangup(o.id, 16, h.now);
+    assert!(h.core.resolve("limited/101", h.now).is_ok());
+}
