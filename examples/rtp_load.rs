@@ -25,6 +25,9 @@ struct Stats {
     packets: AtomicU64,
     late: AtomicU64,
     lost: AtomicU64,
+    /// Packets whose RTP timestamp jumped more than one frame past the previous one (the
+    /// sender had no audio for a tick: an audible gap, not a network loss).
+    gaps: AtomicU64,
 }
 
 fn arg(i: usize) -> Option<String> {
@@ -68,6 +71,7 @@ async fn main() {
     let p = stats.packets.load(Ordering::Relaxed);
     let late = stats.late.load(Ordering::Relaxed);
     let lost = stats.lost.load(Ordering::Relaxed);
+    let gaps = stats.gaps.load(Ordering::Relaxed);
     let pct = |n: u64| {
         if p + lost == 0 {
             0.0
@@ -76,11 +80,12 @@ async fn main() {
         }
     };
     println!(
-        "calls: {} answered, {} failed; packets: {p} received, {late} late ({:.3} %), {lost} lost ({:.3} %); {:.1} s",
+        "calls: {} answered, {} failed; packets: {p} received, {late} late ({:.3} %), {lost} lost ({:.3} %), {gaps} after a sender gap ({:.3} %); {:.1} s",
         stats.answered.load(Ordering::Relaxed),
         stats.failed.load(Ordering::Relaxed),
         pct(late),
         pct(lost),
+        pct(gaps),
         started.elapsed().as_secs_f64()
     );
 }
@@ -161,8 +166,9 @@ async fn call(
     stats.answered.fetch_add(1, Ordering::Relaxed);
     // Receive RTP.
     let end = tokio::time::Instant::now() + Duration::from_secs(secs);
-    let mut first: Option<(Instant, u16)> = None;
+    let mut first: Option<(Instant, u32)> = None;
     let mut last_seq: Option<u16> = None;
+    let mut last_ts: Option<u32> = None;
     let mut rbuf = [0u8; 2048];
     loop {
         let r = tokio::time::timeout_at(end, rtp.recv(&mut rbuf)).await;
@@ -172,17 +178,27 @@ async fn call(
         }
         let now = Instant::now();
         let seq = u16::from_be_bytes([rbuf[2], rbuf[3]]);
+        let ts = u32::from_be_bytes([rbuf[4], rbuf[5], rbuf[6], rbuf[7]]);
         stats.packets.fetch_add(1, Ordering::Relaxed);
+        // Due time from the RTP timestamp (8 kHz): a sender that skips a tick advances the
+        // timestamp, so its next packet is not counted late.
         match first {
-            None => first = Some((now, seq)),
-            Some((t0, s0)) => {
-                let k = seq.wrapping_sub(s0) as u64;
-                let due = t0 + Duration::from_millis(20 * k);
+            None => first = Some((now, ts)),
+            Some((t0, ts0)) => {
+                let ms = u64::from(ts.wrapping_sub(ts0)) / 8;
+                let due = t0 + Duration::from_millis(ms);
                 if now > due + Duration::from_millis(60) {
                     stats.late.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
+        if let Some(lt) = last_ts {
+            let d = ts.wrapping_sub(lt);
+            if d > 160 && d < 8000 * 60 {
+                stats.gaps.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        last_ts = Some(ts);
         if let Some(l) = last_seq {
             let gap = seq.wrapping_sub(l);
             if gap > 1 && gap < 1000 {

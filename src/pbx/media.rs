@@ -29,8 +29,9 @@ pub const FRAME_SAMPLES: usize = 160;
 pub const FRAME_TIME: Duration = Duration::from_millis(20);
 /// Frames kept from the far end while nobody reads (1 s of audio).
 pub const RX_DEPTH: usize = 50;
-/// Frames queued towards the far end before a writer waits (60 ms).
-pub const TX_DEPTH: usize = 3;
+/// Frames queued towards the far end before a writer waits (120 ms: enough slack that a
+/// busy machine does not starve the 20 ms send clock, short enough for prompt barge-in).
+pub const TX_DEPTH: usize = 6;
 
 /// One unit of media.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,10 +123,16 @@ impl FrameQueue {
         }
     }
 
-    /// Take the oldest frame, if any.
+    /// Take the oldest frame, if any. A waiting writer is woken once the queue is down to
+    /// half its capacity, so a paced writer refills several frames per wake-up instead of
+    /// one (fewer task switches per stream).
     pub fn try_pop(&self) -> Option<Frame> {
-        let f = self.q.lock().pop_front();
-        if f.is_some() {
+        let (f, left) = {
+            let mut q = self.q.lock();
+            let f = q.pop_front();
+            (f, q.len())
+        };
+        if f.is_some() && left <= self.cap / 2 {
             self.writable.notify_one();
         }
         f
