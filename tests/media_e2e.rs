@@ -634,14 +634,14 @@ fn playback_sends_the_prompt_sample_exact_in_ulaw() {
 #[test]
 fn sipp_rfc2833_digits_from_its_pcaps_reach_read() {
     let p = start_guests(ACCEPTANCE, "", 1);
-    let r = Sipp::new("uac_dtmf_1349.xml", Some(p.sip))
+    let r = Sipp::new("uac_dtmf_1934.xml", Some(p.sip))
         .local_port(free_port())
         .service("300")
         .key("from_user", "guest")
         .timeout(20)
         .run();
     r.assert_ok("Read() got 4 digits and the dialplan hung up");
-    assert_eq!(p.d.wait_db("test", "digits"), "1349", "{}", p.d.stderr());
+    assert_eq!(p.d.wait_db("test", "digits"), "1934", "{}", p.d.stderr());
 }
 
 #[test]
