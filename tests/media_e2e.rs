@@ -1,6 +1,13 @@
 //! RTP end to end: SIPp does the signalling (tests/sipp/uac_media.xml, SDP pointing at a UDP
 //! socket of the test), the test sends and receives the RTP itself, against the real daemon
 //! with a small `rtp.conf` range (so the test knows where to send).
+//!
+//! Issue 4's acceptance tests (below the "acceptance" marker) check audio content, not timing:
+//! a Debian prompt arrives sample-exact in µ-law; RFC 2833 digits from SIPp's pcaps and from
+//! baresip reach Read(); Record() keeps the caller's audio and ends on silence and '#'; a
+//! PCMA caller and a PCMU callee bridged by Dial() hear each other; three MeetMe callers hear
+//! the other two and not themselves; seed 003's meeting dialplan originates its participants
+//! into the organizer's conference.
 
 mod common;
 
@@ -349,7 +356,7 @@ fn a_bridged_sip_to_sip_call_carries_the_callers_audio_to_the_callee() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Issue 4's acceptance tests: audio content end to end. Callers are SIPp (signalling) with
+// Issue 4's acceptance tests (acceptance): audio content end to end. Callers are SIPp (signalling) with
 // the test's own RTP socket, guests (allowguest=yes, no digest) so every call opens exactly
 // one RTP session, in call order: a daemon's first session gets `rtpstart`, the next +2, …
 
