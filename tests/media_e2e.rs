@@ -1,11 +1,19 @@
 //! RTP end to end: SIPp does the signalling (tests/sipp/uac_media.xml, SDP pointing at a UDP
 //! socket of the test), the test sends and receives the RTP itself, against the real daemon
 //! with a small `rtp.conf` range (so the test knows where to send).
+//!
+//! Issue 4's acceptance tests (below the "acceptance" marker) check audio content, not timing:
+//! a Debian prompt arrives sample-exact in µ-law; RFC 2833 digits from SIPp's pcaps and from
+//! baresip reach Read(); Record() keeps the caller's audio and ends on silence and '#'; a
+//! PCMA caller and a PCMU callee bridged by Dial() hear each other; three MeetMe callers hear
+//! the other two and not themselves; seed 003's meeting dialplan originates its participants
+//! into the organizer's conference.
 
 mod common;
 
 use common::*;
 use std::net::UdpSocket;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const EXTENSIONS: &str = "\
@@ -345,4 +353,574 @@ fn a_bridged_sip_to_sip_call_carries_the_callers_audio_to_the_callee() {
     );
     uas.wait().assert_ok("callee hung up");
     sipp.wait().assert_ok("caller got the BYE");
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 4's acceptance tests (acceptance): audio content end to end. Callers are SIPp (signalling) with
+// the test's own RTP socket, guests (allowguest=yes, no digest) so every call opens exactly
+// one RTP session, in call order: a daemon's first session gets `rtpstart`, the next +2, …
+
+/// ferrisk.conf with a data dir (`<dir>/data`, sounds in `data/sounds`).
+const FERRISK_CONF_DATA: &str = "[directories]\nastetcdir => .\nastdbdir => lib\n\
+    astlogdir => log\nastrundir => run\nastspooldir => spool\nastdatadir => data\n\n\
+    [options]\nverbose = 0\n";
+
+/// Debian's `asterisk-core-sounds-en-wav` (the `en` link comes from another package).
+const DEBIAN_SOUNDS: &str = "/usr/share/asterisk/sounds/en_US_f_Allison";
+
+/// A daemon taking guest calls into `[guests]` of `extensions`, RTP ports for `legs`
+/// sessions, `peers` appended to sip.conf; `data/sounds/beep.wav` from our sounds/.
+fn start_guests(extensions: &str, peers: &str, legs: u16) -> Pbx {
+    let sip = free_port();
+    let base = free_ports(2 * legs + 2);
+    let rtp = base + (base & 1);
+    let sip_conf = format!(
+        "[general]\nbindaddr=127.0.0.1\nbindport={sip}\ncontext=guests\nallowguest=yes\n\
+         realm=ferrisk\ndisallow=all\nallow=ulaw\nallow=alaw\n\n{peers}"
+    );
+    let rtp_conf = format!("[general]\nrtpstart={rtp}\nrtpend={}\n", rtp + 2 * legs - 1);
+    let dir = tempdir();
+    write_configs(
+        dir.path(),
+        &[
+            ("ferrisk.conf", FERRISK_CONF_DATA),
+            ("extensions.conf", extensions),
+            ("sip.conf", &sip_conf),
+            ("rtp.conf", &rtp_conf),
+        ],
+    );
+    let sounds = dir.path().join("data/sounds");
+    std::fs::create_dir_all(sounds.join("en")).expect("sounds dir");
+    let beep = Path::new(env!("CARGO_MANIFEST_DIR")).join("sounds/beep.wav");
+    std::fs::copy(beep, sounds.join("beep.wav")).expect("copy beep.wav");
+    Pbx {
+        d: Daemon::launch(dir),
+        sip,
+        rtp,
+    }
+}
+
+/// A guest call to `exten` offering only `codec` (payload type `pt`), SDP media at the
+/// socket `sock`, in the background.
+fn guest_call(p: &Pbx, exten: &str, sock: &UdpSocket, pt: u8, codec: &str) -> SippChild {
+    Sipp::new("uac_media_codec.xml", Some(p.sip))
+        .local_port(free_port())
+        .service(exten)
+        .key("from_user", "guest")
+        .key("rtp_port", sock.local_addr().expect("addr").port())
+        .key("pt", pt)
+        .key("codec", codec)
+        .timeout(30)
+        .spawn()
+}
+
+fn udp() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.set_read_timeout(Some(Duration::from_millis(2)))
+        .expect("timeout");
+    s
+}
+
+/// What one leg received, in arrival order: (payload type, payload), and the source port.
+struct Heard {
+    pkts: Vec<(u8, Vec<u8>)>,
+    from: Option<u16>,
+    sock: UdpSocket,
+}
+
+impl Heard {
+    /// The received voice (PCMU/PCMA) decoded to linear.
+    fn audio(&self) -> Vec<i16> {
+        self.pkts
+            .iter()
+            .flat_map(|(pt, p)| decode(*pt, p))
+            .collect()
+    }
+}
+
+fn decode(pt: u8, p: &[u8]) -> Vec<i16> {
+    match pt {
+        0 => ferrisk::media::g711::ulaw_decode(p),
+        8 => ferrisk::media::g711::alaw_decode(p),
+        _ => Vec::new(),
+    }
+}
+
+fn encode(pt: u8, s: &[i16]) -> Vec<u8> {
+    if pt == 8 {
+        ferrisk::media::g711::alaw_encode(s)
+    } else {
+        ferrisk::media::g711::ulaw_encode(s)
+    }
+}
+
+/// One RTP leg at 20 ms pace: send `signal` (160-sample frames, payload type `pt`) to
+/// ferrisk's port `to` — or, when None, to wherever ferrisk's first packet comes from,
+/// waiting up to `wait_ms` for it — then keep receiving until `run_ms` after the start of
+/// sending. Everything received is kept.
+fn exchange(
+    sock: UdpSocket,
+    to: Option<u16>,
+    pt: u8,
+    signal: Vec<i16>,
+    wait_ms: u64,
+    run_ms: u64,
+) -> Heard {
+    let mut h = Heard {
+        pkts: Vec::new(),
+        from: None,
+        sock,
+    };
+    let mut buf = [0u8; 2048];
+    let mut target = to;
+    let t0 = Instant::now();
+    let mut start: Option<Instant> = to.map(|_| Instant::now());
+    let mut k = 0u32;
+    loop {
+        let now = Instant::now();
+        match start {
+            None if now > t0 + Duration::from_millis(wait_ms) => return h,
+            Some(s) if now > s + Duration::from_millis(run_ms) => return h,
+            Some(s) if now >= s + Duration::from_millis(20 * u64::from(k)) => {
+                let i = k as usize * 160;
+                if let (Some(port), Some(f)) = (target, signal.get(i..(i + 160).min(signal.len())))
+                {
+                    if !f.is_empty() {
+                        let pkt = rtp(pt, k == 0, k as u16, k * 160, &encode(pt, f));
+                        let _ = h.sock.send_to(&pkt, ("127.0.0.1", port));
+                    }
+                }
+                k += 1;
+            }
+            _ => {}
+        }
+        if let Ok((n, from)) = h.sock.recv_from(&mut buf) {
+            if n > 12 {
+                h.from.get_or_insert(from.port());
+                target.get_or_insert(from.port());
+                start.get_or_insert_with(Instant::now);
+                h.pkts.push((buf[1] & 0x7f, buf[12..n].to_vec()));
+            }
+        }
+    }
+}
+
+/// Deterministic white noise, ±8000.
+fn noise(seed: u32, n: usize) -> Vec<i16> {
+    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..n)
+        .map(|_| {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            ((x >> 16) as i32 % 8000) as i16
+        })
+        .collect()
+}
+
+fn tone(hz: f64, n: usize) -> Vec<i16> {
+    (0..n)
+        .map(|i| (6000.0 * (2.0 * std::f64::consts::PI * hz * i as f64 / 8000.0).sin()) as i16)
+        .collect()
+}
+
+fn corr(a: &[i16], b: &[i16]) -> f64 {
+    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(x), f64::from(y));
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    if aa == 0.0 || bb == 0.0 {
+        0.0
+    } else {
+        ab / (aa * bb).sqrt()
+    }
+}
+
+/// Correlation of `got` with `sent` at their best alignment: an 800-sample window of `got`
+/// (starting where it first has energy, plus 400) is located in `sent`, then the next
+/// `len` samples (or fewer if either ends) are compared.
+fn aligned_corr(sent: &[i16], got: &[i16], len: usize) -> f64 {
+    let Some(first) = got
+        .chunks(160)
+        .position(|c| c.iter().map(|x| u64::from(x.unsigned_abs())).sum::<u64>() > 160 * 1000)
+    else {
+        return 0.0;
+    };
+    let g0 = first * 160 + 400;
+    let Some(win) = got.get(g0..g0 + 800) else {
+        return 0.0;
+    };
+    let Some((lag, _)) = (0..sent.len().saturating_sub(800))
+        .map(|s| (s, corr(win, &sent[s..s + 800])))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+    else {
+        return 0.0;
+    };
+    let n = len.min(got.len() - g0).min(sent.len() - lag);
+    corr(&got[g0..g0 + n], &sent[lag..lag + n])
+}
+
+/// Goertzel power of `hz` in `s` (8 kHz).
+fn goertzel(s: &[i16], hz: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * hz / 8000.0;
+    let c = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0f64, 0f64);
+    for &x in s {
+        let s0 = f64::from(x) + c * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - c * s1 * s2) / (s.len() as f64).powi(2)
+}
+
+const ACCEPTANCE: &str = "\
+[general]
+autofallthrough = yes
+
+[guests]
+exten => 200,1,Answer()
+ same => n,Playback(hello-world)
+ same => n,Hangup()
+exten => 300,1,Answer()
+ same => n,Read(DIGITS,,4)
+ same => n,Set(DB(test/digits)=${DIGITS})
+ same => n,Hangup()
+exten => 700,1,Dial(SIP/phoneb,10)
+exten => 800,1,MeetMe(100,dq)
+";
+
+#[test]
+fn playback_sends_the_prompt_sample_exact_in_ulaw() {
+    let wav = Path::new(DEBIAN_SOUNDS).join("hello-world.wav");
+    assert!(
+        wav.is_file(),
+        "{} missing: apt-get install asterisk-core-sounds-en-wav",
+        wav.display()
+    );
+    let p = start_guests(ACCEPTANCE, "", 1);
+    std::fs::copy(&wav, p.d.path().join("data/sounds/en/hello-world.wav")).expect("copy");
+    let prompt = ferrisk::media::wav::read_wav(&wav).expect("read prompt");
+    let sock = udp();
+    let sipp = guest_call(&p, "200", &sock, 0, "PCMU");
+    let secs = prompt.len() as u64 / 8 + 2000;
+    let h = exchange(sock, None, 0, Vec::new(), 5000, secs);
+    let got: Vec<u8> = h
+        .pkts
+        .iter()
+        .filter(|(pt, _)| *pt == 0)
+        .flat_map(|(_, p)| norm(p))
+        .collect();
+    let want = norm(&ferrisk::media::g711::ulaw_encode(&prompt));
+    // Located by its second 20 ms frame, the prompt from there on arrives unchanged.
+    let key = &want[160..320];
+    let pos = got.windows(160).position(|w| w == key).unwrap_or_else(|| {
+        panic!(
+            "the prompt's second frame never arrived ({} bytes)\n{}",
+            got.len(),
+            p.d.stderr()
+        )
+    });
+    let rest = &want[160..];
+    let end = (pos + rest.len()).min(got.len());
+    assert!(
+        got.len() >= pos + rest.len(),
+        "prompt cut short: {} of {} bytes",
+        got.len() - pos,
+        rest.len()
+    );
+    let diff = got[pos..end]
+        .iter()
+        .zip(rest)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(diff, 0, "{diff} µ-law bytes differ from the prompt");
+    sipp.wait().assert_ok("hung up after the prompt");
+}
+
+#[test]
+fn sipp_rfc2833_digits_from_its_pcaps_reach_read() {
+    let p = start_guests(ACCEPTANCE, "", 1);
+    let r = Sipp::new("uac_dtmf_1934.xml", Some(p.sip))
+        .local_port(free_port())
+        .service("300")
+        .key("from_user", "guest")
+        .timeout(20)
+        .run();
+    r.assert_ok("Read() got 4 digits and the dialplan hung up");
+    assert_eq!(p.d.wait_db("test", "digits"), "1934", "{}", p.d.stderr());
+}
+
+#[test]
+fn baresip_rfc2833_digits_reach_read() {
+    let p = start_guests(ACCEPTANCE, "", 1);
+    let mut b = Baresip::start(
+        free_ports(3),
+        &[format!("<sip:guest@127.0.0.1:{}>;regint=0", p.sip)],
+    );
+    b.request("dial", &format!("sip:300@127.0.0.1:{}", p.sip));
+    b.wait_event("CALL_ESTABLISHED", 10);
+    std::thread::sleep(Duration::from_millis(300));
+    for d in ["2", "5", "0", "7"] {
+        b.request("sndcode", d);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(
+        p.d.wait_db("test", "digits"),
+        "2507",
+        "{}\n{}",
+        p.d.stderr(),
+        b.log()
+    );
+    b.wait_event("CALL_CLOSED", 10);
+}
+
+#[test]
+fn record_keeps_the_callers_audio_and_ends_on_silence_and_pound() {
+    let dir = tempdir();
+    let (f1, f2) = (dir.path().join("rec1.wav"), dir.path().join("rec2.wav"));
+    let ext = format!(
+        "[guests]\nexten => 400,1,Answer()\n \
+         same => n,Record({},2,10)\n \
+         same => n,Set(DB(test/rec1)=${{RECORD_STATUS}})\n \
+         same => n,Record({},0,10)\n \
+         same => n,Set(DB(test/rec2)=${{RECORD_STATUS}})\n \
+         same => n,Hangup()\n",
+        f1.display(),
+        f2.display()
+    );
+    let p = start_guests(&ext, "", 1);
+    let sock = udp();
+    let sipp = guest_call(&p, "400", &sock, 0, "PCMU");
+    // 2 s of noise, 3 s of silence (ends the first recording), 1 s of noise, then '#'.
+    let talk = noise(1, 16000);
+    let mut signal = talk.clone();
+    signal.extend(std::iter::repeat_n(0i16, 24000));
+    signal.extend(noise(2, 8000));
+    let h = exchange(sock, Some(p.rtp), 0, signal, 0, 6000);
+    let to = ("127.0.0.1", p.rtp);
+    let (seq, ts) = (400u16, 400 * 160u32);
+    for i in 0..5u16 {
+        let end = i >= 2;
+        let dur = 160 * (i + 1);
+        let ev = [
+            11u8,
+            if end { 0x80 | 10 } else { 10 },
+            (dur >> 8) as u8,
+            dur as u8,
+        ];
+        let _ = h.sock.send_to(&rtp(101, i == 0, seq + i, ts, &ev), to);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(p.d.wait_db("test", "rec1"), "SILENCE", "{}", p.d.stderr());
+    assert_eq!(p.d.wait_db("test", "rec2"), "DTMF", "{}", p.d.stderr());
+    sipp.wait().assert_ok("hung up after the recordings");
+    let rec = ferrisk::media::wav::read_wav(&f1).expect("first recording");
+    let c = aligned_corr(&talk, &rec, 4000);
+    assert!(
+        c >= 0.95,
+        "recording vs what was sent: correlation {c:.3} ({} samples)",
+        rec.len()
+    );
+    assert!(f2.is_file(), "second recording missing");
+}
+
+#[test]
+fn dial_bridges_a_pcma_caller_and_a_pcmu_callee_both_ways() {
+    let phone = free_port();
+    let p = start_guests(
+        ACCEPTANCE,
+        &format!(
+            "[phoneb]\ntype=peer\nhost=127.0.0.1\nport={phone}\ncontext=guests\n\
+             disallow=all\nallow=ulaw\n"
+        ),
+        2,
+    );
+    let (a, b) = (udp(), udp());
+    let uas = Sipp::new("uas_media_wait.xml", None)
+        .local_port(phone)
+        .service("phoneb")
+        .key("rtp_port", b.local_addr().expect("addr").port())
+        .key("pt", 0)
+        .key("codec", "PCMU")
+        .timeout(20)
+        .spawn();
+    let caller = guest_call(&p, "700", &a, 8, "PCMA");
+    // The caller's session opened first (rtpstart), the callee's next.
+    let (sa, sb) = (noise(3, 24000), noise(4, 24000));
+    let (ra, rb) = (p.rtp, p.rtp + 2);
+    std::thread::sleep(Duration::from_millis(600));
+    let (sa2, sb2) = (sa.clone(), sb.clone());
+    let ta = std::thread::spawn(move || exchange(a, Some(ra), 8, sa2, 0, 3000));
+    let tb = std::thread::spawn(move || exchange(b, Some(rb), 0, sb2, 0, 3000));
+    let (ha, hb) = (ta.join().expect("a"), tb.join().expect("b"));
+    p.d.rx("channel request hangup all");
+    let ca = aligned_corr(&sb, &ha.audio(), 8000);
+    let cb = aligned_corr(&sa, &hb.audio(), 8000);
+    assert!(
+        ha.pkts.iter().all(|(pt, _)| *pt == 8) && hb.pkts.iter().all(|(pt, _)| *pt == 0),
+        "each leg gets its own codec"
+    );
+    assert!(
+        ca >= 0.95 && cb >= 0.95,
+        "caller heard the callee: {ca:.3} ({} pkts from {:?}); callee heard the caller: \
+         {cb:.3} ({} pkts from {:?})\n{}",
+        ha.pkts.len(),
+        ha.from,
+        hb.pkts.len(),
+        hb.from,
+        p.d.stderr()
+    );
+    caller.wait().assert_ok("caller got the BYE");
+    uas.wait().assert_ok("callee got the BYE");
+}
+
+/// Power at each of `freqs` in `s` relative to the strongest.
+fn tones_heard(s: &[i16], freqs: &[f64]) -> Vec<f64> {
+    freqs.iter().map(|&f| goertzel(s, f)).collect()
+}
+
+/// Assert that `heard` (a leg's received audio) carries every tone of `others` and not `own`.
+fn assert_hears(who: &str, heard: &[i16], own: f64, others: &[f64]) {
+    assert!(
+        heard.len() >= 12000,
+        "{who} received only {} samples",
+        heard.len()
+    );
+    // 0.5 s ending 1 s before the end: every participant talks then.
+    let w = &heard[heard.len() - 12000..heard.len() - 8000];
+    let mut freqs = vec![own];
+    freqs.extend_from_slice(others);
+    let p = tones_heard(w, &freqs);
+    for (f, q) in others.iter().zip(&p[1..]) {
+        assert!(
+            *q > 1e5 && *q > 100.0 * p[0],
+            "{who}: {f} Hz power {q:.0}, own {own} Hz {:.0} (all {p:?})",
+            p[0]
+        );
+    }
+}
+
+#[test]
+fn meetme_three_callers_each_hear_the_other_two_and_not_themselves() {
+    let p = start_guests(ACCEPTANCE, "", 3);
+    let freqs = [300.0, 700.0, 1100.0];
+    let mut calls = Vec::new();
+    let mut threads = Vec::new();
+    for f in freqs {
+        let s = udp();
+        calls.push(guest_call(&p, "800", &s, 0, "PCMU"));
+        threads.push(std::thread::spawn(move || {
+            exchange(s, None, 0, tone(f, 32000), 5000, 4000)
+        }));
+    }
+    let heard: Vec<Heard> = threads
+        .into_iter()
+        .map(|t| t.join().expect("leg"))
+        .collect();
+    let list = p.d.rx("meetme list concise");
+    p.d.rx("channel request hangup all");
+    for (i, h) in heard.iter().enumerate() {
+        let others: Vec<f64> = (0..3).filter(|&j| j != i).map(|j| freqs[j]).collect();
+        assert_hears(
+            &format!("caller {i} ({list})"),
+            &h.audio(),
+            freqs[i],
+            &others,
+        );
+    }
+    for c in calls {
+        c.wait().assert_ok("hung up");
+    }
+}
+
+/// Seed 003's multi-party meeting, calendar parts replaced by variables.
+const MEETING: &str = "\
+[general]
+autofallthrough = yes
+
+[guests]
+exten => 900,1,Set(CALDESC=alice^bob)
+ same => n,Set(CALLOC=1234)
+ same => n,Goto(AutomatedMeetingSetup,start,1)
+
+[AutomatedMeetingSetup]
+exten => start,1,Verbose(2,Calling multiple people and placing into a conference)
+same => n,Set(CalDescription=${CALDESC})
+same => n,Set(_CalLocation=${CALLOC})
+same => n,Set(X=1)
+same => n,Set(EndPoint=${CUT(CalDescription,^,${X})})
+same => n,While($[${EXISTS(${EndPoint})}])
+same => n,Set(ToDial=${IF($[${ISNULL(${ToDial})}]?:${ToDial}&)}Local/${EndPoint}@MeetingOriginator)
+same => n,Set(X=$[${X} + 1])
+same => n,Set(EndPoint=${CUT(CalDescription,^,${X})})
+same => n,EndWhile()
+same => n,GotoIf($[${ISNULL(${ToDial})}]?hangup)
+same => n,Dial(${ToDial})
+same => n,MeetMe(${CalLocation},dA)
+same => n(hangup),Hangup()
+
+[MeetingOriginator]
+exten => _[A-Za-z0-9].,1,NoOp()
+same => n,Set(Peer=${FILTER(A-Za-z0-9,${EXTEN})})
+same => n,Originate(SIP/${Peer},exten,MeetingOriginator,meetme-${CalLocation},1)
+same => n,Hangup()
+
+exten => _meetme-XXXX,1,Verbose(2,Joining a meeting)
+same => n,Answer()
+same => n,MeetMe(${EXTEN:7},dw)
+same => n,Hangup()
+";
+
+#[test]
+fn seed_meeting_originates_the_participants_into_the_organizers_meetme() {
+    let (pa, pb) = (free_port(), free_port());
+    let peer = |name: &str, port: u16| {
+        format!(
+            "[{name}]\ntype=peer\nhost=127.0.0.1\nport={port}\ncontext=guests\n\
+             disallow=all\nallow=ulaw\n\n"
+        )
+    };
+    let p = start_guests(MEETING, &(peer("alice", pa) + &peer("bob", pb)), 3);
+    let freqs = [500.0, 900.0, 1300.0];
+    let socks = [udp(), udp(), udp()];
+    let mut uas = Vec::new();
+    for (name, port, s) in [("alice", pa, &socks[1]), ("bob", pb, &socks[2])] {
+        uas.push(
+            Sipp::new("uas_media_wait.xml", None)
+                .local_port(port)
+                .service(name)
+                .key("rtp_port", s.local_addr().expect("addr").port())
+                .key("pt", 0)
+                .key("codec", "PCMU")
+                .timeout(30)
+                .spawn(),
+        );
+    }
+    let organizer = guest_call(&p, "900", &socks[0], 0, "PCMU");
+    let threads: Vec<_> = socks
+        .into_iter()
+        .zip(freqs)
+        .map(|(s, f)| std::thread::spawn(move || exchange(s, None, 0, tone(f, 40000), 8000, 4000)))
+        .collect();
+    let list =
+        p.d.rx_until("meetme list concise", 10, |s| s.starts_with("1234!3!1!"));
+    let heard: Vec<Heard> = threads
+        .into_iter()
+        .map(|t| t.join().expect("leg"))
+        .collect();
+    p.d.rx("channel request hangup all");
+    for (i, h) in heard.iter().enumerate() {
+        let others: Vec<f64> = (0..3).filter(|&j| j != i).map(|j| freqs[j]).collect();
+        assert_hears(
+            &format!("participant {i} ({list})"),
+            &h.audio(),
+            freqs[i],
+            &others,
+        );
+    }
+    organizer.wait().assert_ok("organizer hung up");
+    for u in uas {
+        u.wait().assert_ok("participant hung up");
+    }
 }

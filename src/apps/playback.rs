@@ -101,6 +101,7 @@ pub async fn stream_lang(
         }
         chan.write_frame(f).await?;
     }
+    chan.flush_output().await?;
     while let Some(d) = poll_digit(chan) {
         if breakon.contains(d) {
             return Ok(Played::Digit(d));

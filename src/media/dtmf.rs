@@ -98,6 +98,8 @@ struct Current {
 #[derive(Debug, Default)]
 pub struct DtmfReceiver {
     current: Option<Current>,
+    /// Sequence number of the last packet seen (see [`DtmfReceiver::on_packet_seq`]).
+    last_seq: Option<u16>,
 }
 
 impl DtmfReceiver {
@@ -108,6 +110,35 @@ impl DtmfReceiver {
     /// Feed one packet (its RTP timestamp and parsed payload); returns digits completed by it
     /// (0, 1, or 2 when a previous unfinished press is closed by a new one that is already ending).
     pub fn on_packet(&mut self, timestamp: u32, ev: &TelephoneEvent) -> Vec<DtmfDigit> {
+        self.on_packet_at(None, timestamp, ev)
+    }
+
+    /// [`DtmfReceiver::on_packet`] knowing the RTP sequence number: as Asterisk
+    /// (res_rtp_asterisk's process_dtmf_rfc2833), an event with an older timestamp is a
+    /// straggler only when its packet is also less than 50 packets behind the last one;
+    /// further back it is a new press (a sender whose timestamps jumped back).
+    pub fn on_packet_seq(
+        &mut self,
+        seq: u16,
+        timestamp: u32,
+        ev: &TelephoneEvent,
+    ) -> Vec<DtmfDigit> {
+        self.on_packet_at(Some(seq), timestamp, ev)
+    }
+
+    fn on_packet_at(
+        &mut self,
+        seq: Option<u16>,
+        timestamp: u32,
+        ev: &TelephoneEvent,
+    ) -> Vec<DtmfDigit> {
+        let behind = match (seq, self.last_seq) {
+            (Some(s), Some(last)) => last.wrapping_sub(s),
+            _ => 0,
+        };
+        if seq.is_some() {
+            self.last_seq = seq;
+        }
         let mut out = Vec::new();
         if event_to_digit(ev.event).is_none() {
             return out;
@@ -122,7 +153,7 @@ impl DtmfReceiver {
                 }
                 return out;
             }
-            if age < 0 {
+            if age < 0 && (seq.is_none() || behind < 50) {
                 return out; // a straggler from an older event
             }
             if !cur.reported {
@@ -261,6 +292,34 @@ mod tests {
         }
         assert_eq!(digit_to_event('d'), Some(15));
         assert_eq!(digit_to_event('x'), None);
+    }
+
+    #[test]
+    fn an_older_timestamp_far_behind_in_sequence_is_a_new_press() {
+        let ev = |event, end| TelephoneEvent {
+            event,
+            end,
+            volume: 10,
+            duration: 800,
+        };
+        let mut rx = DtmfReceiver::new();
+        let mut got = String::new();
+        for (seq, ts, e, end) in [
+            (8293u16, 67840u32, 9u8, false),
+            (8300, 67840, 9, true),
+            // A late end packet of an earlier press (a few packets back): ignored.
+            (8295, 60000, 7, true),
+            // Timestamps and sequence jump back far (pcaps replayed out of capture order).
+            (8087, 31040, 3, false),
+            (8094, 31040, 3, true),
+        ] {
+            got.extend(
+                rx.on_packet_seq(seq, ts, &ev(e, end))
+                    .iter()
+                    .map(|d| d.digit),
+            );
+        }
+        assert_eq!(got, "93");
     }
 
     fn feed(rx: &mut DtmfReceiver, pkts: &[(u32, u8, bool, u16)]) -> String {

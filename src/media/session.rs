@@ -114,7 +114,7 @@ impl Depacketizer {
             let Ok(ev) = TelephoneEvent::parse(&pkt.payload) else {
                 return Some((Vec::new(), None));
             };
-            let digits = self.dtmf.on_packet(pkt.timestamp, &ev);
+            let digits = self.dtmf.on_packet_seq(pkt.sequence, pkt.timestamp, &ev);
             let frames = digits
                 .into_iter()
                 .map(|d| Frame::Dtmf(d.digit, Duration::from_micros(u64::from(d.duration) * 125)))

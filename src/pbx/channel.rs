@@ -556,6 +556,22 @@ impl Channel {
         }
     }
 
+    /// Wait until the frames already written have gone out (the driver empties the queue,
+    /// one frame per 20 ms), at most as long as that takes: as Asterisk, whose writes are
+    /// sent at once, an application that ends after its last write (Playback then Hangup)
+    /// does not lose the queued tail.
+    pub async fn flush_output(&mut self) -> Result<(), Hangup> {
+        let Some(q) = self.media.as_ref().map(|m| m.to_far.clone()) else {
+            return Ok(());
+        };
+        let frames = u32::try_from(q.len()).unwrap_or(u32::MAX).saturating_add(1);
+        let deadline = Instant::now() + super::media::FRAME_TIME * frames;
+        while !q.is_empty() && !q.is_closed() && Instant::now() < deadline {
+            self.sleep(Duration::from_millis(5)).await?;
+        }
+        Ok(())
+    }
+
     /// Stop background audio (StartMusicOnHold) and drop what it queued.
     pub fn stop_background(&mut self) {
         if self.background.take().is_some() {
