@@ -324,6 +324,8 @@ pub struct RtpSession {
     port: u16,
     state: Arc<Mutex<State>>,
     tasks: Vec<JoinHandle<()>>,
+    /// The send side, ticked by the shared [`MediaClock`] while this is alive.
+    sender: Option<Arc<SendSide>>,
 }
 
 impl RtpSession {
@@ -350,11 +352,18 @@ impl RtpSession {
         }));
         let rtcp = rtcp.and_then(|r| r.set_nonblocking(true).ok().map(|_| r));
         let rx = handle.spawn(recv_loop(sock.clone(), state.clone()));
-        let tx = handle.spawn(send_loop(sock, rtcp, state.clone()));
+        let sender = Arc::new(SendSide {
+            sock,
+            rtcp,
+            state: state.clone(),
+            ticks: Mutex::new(0),
+        });
+        MediaClock::global(&handle).add(&sender);
         Some(RtpSession {
             port,
             state,
-            tasks: vec![rx, tx],
+            tasks: vec![rx],
+            sender: Some(sender),
         })
     }
 
@@ -398,11 +407,13 @@ impl RtpSession {
         send_target(s.params.remote, s.latched, s.comedia)
     }
 
-    /// Stop both tasks (also on drop).
+    /// Stop receiving and sending (also on drop).
     pub fn stop(&mut self) {
         for t in self.tasks.drain(..) {
             t.abort();
         }
+        // The clock holds only a weak reference: dropping ours stops the sending.
+        self.sender = None;
     }
 }
 
@@ -460,17 +471,31 @@ pub fn sender_report(sender: &RtpSender) -> Vec<u8> {
     )
 }
 
-async fn send_loop(sock: Arc<UdpSocket>, rtcp: Option<StdUdpSocket>, state: Arc<Mutex<State>>) {
-    let mut iv = tokio::time::interval(FRAME_TIME);
-    let mut ticks = 0u32;
-    loop {
-        iv.tick().await;
-        ticks = ticks.wrapping_add(1);
-        if let Some(r) = rtcp
+/// The sending half of a session, ticked every 20 ms by the [`MediaClock`].
+#[derive(Debug)]
+struct SendSide {
+    sock: Arc<UdpSocket>,
+    rtcp: Option<StdUdpSocket>,
+    state: Arc<Mutex<State>>,
+    ticks: Mutex<u32>,
+}
+
+impl SendSide {
+    /// One 20 ms step: play out one received frame to the channel, take one frame from the
+    /// channel and send it (non-blocking: a full socket buffer drops the packet, as a
+    /// late packet would be useless anyway).
+    fn tick(&self) {
+        let ticks = {
+            let mut t = self.ticks.lock();
+            *t = t.wrapping_add(1);
+            *t
+        };
+        if let Some(r) = self
+            .rtcp
             .as_ref()
             .filter(|_| ticks.is_multiple_of(RTCP_INTERVAL_TICKS))
         {
-            let s = state.lock();
+            let s = self.state.lock();
             let target = send_target(s.params.remote, s.latched, s.comedia);
             if let (Some(t), true) = (target, s.pack.sender.packet_count > 0) {
                 let to = SocketAddr::new(t.ip(), t.port().wrapping_add(1));
@@ -478,13 +503,13 @@ async fn send_loop(sock: Arc<UdpSocket>, rtcp: Option<StdUdpSocket>, state: Arc<
             }
         }
         let (pkts, target) = {
-            let mut s = state.lock();
+            let mut s = self.state.lock();
             if std::mem::take(&mut s.params_changed) {
                 let p = s.params;
                 s.pack.set_params(&p);
             }
             let Some(m) = s.media.clone() else {
-                continue;
+                return;
             };
             let now = Instant::now();
             if let Some(f) = s.depack.poll(now) {
@@ -509,14 +534,93 @@ async fn send_loop(sock: Arc<UdpSocket>, rtcp: Option<StdUdpSocket>, state: Arc<
             if s.params.hold || target.is_none() {
                 // On hold: what is written is dropped, time goes on.
                 s.pack.sender.silence(1);
-                continue;
+                return;
             }
             (s.pack.tick(frame), target)
         };
         if let Some(t) = target {
             for p in pkts {
-                let _ = sock.send_to(&p.serialize(), t).await;
+                let _ = self.sock.try_send_to(&p.serialize(), t);
             }
+        }
+    }
+}
+
+/// One 20 ms clock for every RTP session instead of a timer per session: a few tasks
+/// ("shards") each tick their share of the sessions in one go, so 2,000 calls cost 100 task
+/// wake-ups a second instead of 100,000. One clock per runtime: when its runtime goes away
+/// (tests create many), the next session starts a new one.
+#[derive(Debug)]
+pub struct MediaClock {
+    shards: Vec<Arc<Mutex<Vec<std::sync::Weak<SendSide>>>>>,
+    next: std::sync::atomic::AtomicUsize,
+    alive: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Clock shards (tasks ticking sessions).
+const CLOCK_SHARDS: usize = 2;
+
+static CLOCK: Mutex<Option<Arc<MediaClock>>> = Mutex::new(None);
+
+/// Marks the clock dead when its task is dropped (its runtime shut down).
+struct AliveGuard(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl MediaClock {
+    /// The clock running on `handle`'s runtime (started at first use).
+    fn global(handle: &tokio::runtime::Handle) -> Arc<MediaClock> {
+        let mut g = CLOCK.lock();
+        if let Some(c) = g.as_ref() {
+            if c.alive.load(std::sync::atomic::Ordering::SeqCst) {
+                return c.clone();
+            }
+        }
+        let c = Arc::new(MediaClock::start(handle));
+        *g = Some(c.clone());
+        c
+    }
+
+    fn start(handle: &tokio::runtime::Handle) -> MediaClock {
+        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let shards: Vec<Arc<Mutex<Vec<std::sync::Weak<SendSide>>>>> = (0..CLOCK_SHARDS)
+            .map(|_| Arc::new(Mutex::new(Vec::new())))
+            .collect();
+        for shard in &shards {
+            let shard = shard.clone();
+            let guard = AliveGuard(alive.clone());
+            handle.spawn(async move {
+                let _guard = guard;
+                let mut iv = tokio::time::interval(FRAME_TIME);
+                iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                loop {
+                    iv.tick().await;
+                    let live: Vec<Arc<SendSide>> = {
+                        let mut v = shard.lock();
+                        v.retain(|w| w.strong_count() > 0);
+                        v.iter().filter_map(std::sync::Weak::upgrade).collect()
+                    };
+                    for s in live {
+                        s.tick();
+                    }
+                }
+            });
+        }
+        MediaClock {
+            shards,
+            next: std::sync::atomic::AtomicUsize::new(0),
+            alive,
+        }
+    }
+
+    fn add(&self, s: &Arc<SendSide>) {
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.shards.len();
+        if let Some(shard) = self.shards.get(i) {
+            shard.lock().push(Arc::downgrade(s));
         }
     }
 }
