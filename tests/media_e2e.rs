@@ -7,7 +7,9 @@
 //! baresip reach Read(); Record() keeps the caller's audio and ends on silence and '#'; a
 //! PCMA caller and a PCMU callee bridged by Dial() hear each other; three MeetMe callers hear
 //! the other two and not themselves; seed 003's meeting dialplan originates its participants
-//! into the organizer's conference.
+//! into the organizer's conference; real baresip phones record (their `sndfile` dump) a
+//! Playback() prompt, and each other's voice through Dial() between PCMU and PCMA, with
+//! correlation ≥ 0.95.
 
 mod common;
 
@@ -923,4 +925,179 @@ fn seed_meeting_originates_the_participants_into_the_organizers_meetme() {
     for u in uas {
         u.wait().assert_ok("participant hung up");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Real baresip phones: what they record (the `sndfile` filter's `-dec.wav` dump of the
+// decoded received audio) is compared with what was played or spoken to them.
+
+/// The samples of a WAV written by libsndfile: the `data` chunk to the end of the file
+/// (its size field may still be 0 if the writer was not closed), 8 kHz mono 16-bit asserted.
+fn read_dump(path: &Path) -> Vec<i16> {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    assert!(
+        b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WAVE",
+        "not a WAV"
+    );
+    let mut i = 12;
+    while i + 8 <= b.len() {
+        let id = &b[i..i + 4];
+        let len = u32::from_le_bytes([b[i + 4], b[i + 5], b[i + 6], b[i + 7]]) as usize;
+        if id == b"fmt " {
+            let ch = u16::from_le_bytes([b[i + 10], b[i + 11]]);
+            let rate = u32::from_le_bytes([b[i + 12], b[i + 13], b[i + 14], b[i + 15]]);
+            let bits = u16::from_le_bytes([b[i + 22], b[i + 23]]);
+            assert_eq!((ch, rate, bits), (1, 8000, 16), "{}", path.display());
+        }
+        if id == b"data" {
+            return b[i + 8..]
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]))
+                .collect();
+        }
+        i += 8 + len + (len & 1);
+    }
+    panic!("no data chunk in {}", path.display());
+}
+
+/// Best normalized cross-correlation of `got` (its first and last 0.5 s trimmed) with
+/// `sent`: a 100 ms window of `got` locates the alignment in `sent`, then up to `len`
+/// samples from there are compared.
+fn trimmed_corr(sent: &[i16], got: &[i16], len: usize) -> (f64, usize) {
+    const TRIM: usize = 4000;
+    if got.len() < 2 * TRIM + 800 {
+        return (0.0, 0);
+    }
+    let got = &got[TRIM..got.len() - TRIM];
+    let win = &got[..800];
+    let Some((lag, _)) = (0..sent.len().saturating_sub(800))
+        .map(|s| (s, corr(win, &sent[s..s + 800])))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+    else {
+        return (0.0, 0);
+    };
+    let n = len.min(got.len()).min(sent.len() - lag);
+    (corr(&got[..n], &sent[lag..lag + n]), n)
+}
+
+const BARESIP_EXTENSIONS: &str = "\
+[general]
+autofallthrough = yes
+
+[guests]
+exten => 210,1,Answer()
+ same => n,Playback(fk-noise)
+ same => n,Hangup()
+exten => 700,1,Dial(SIP/phoneb,10)
+";
+
+#[test]
+fn baresip_hears_the_prompt() {
+    let p = start_guests(BARESIP_EXTENSIONS, "", 1);
+    // A 3 s speech-like prompt: noise, its loudness varying like syllables.
+    let prompt: Vec<i16> = noise(7, 24000)
+        .into_iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let env = 0.55 + 0.45 * (2.0 * std::f64::consts::PI * 4.0 * i as f64 / 8000.0).sin();
+            (f64::from(x) * env) as i16
+        })
+        .collect();
+    std::fs::write(
+        p.d.path().join("data/sounds/en/fk-noise.wav"),
+        ferrisk::media::wav::wav_bytes(&prompt),
+    )
+    .expect("write prompt");
+    let mut b = Baresip::start_with(
+        free_ports(3),
+        &[format!("<sip:guest@127.0.0.1:{}>;regint=0", p.sip)],
+        None,
+        true,
+    );
+    b.request("dial", &format!("sip:210@127.0.0.1:{}", p.sip));
+    b.wait_event("CALL_ESTABLISHED", 10);
+    b.wait_event("CALL_CLOSED", 10);
+    let dumps = b.dumped("dec");
+    assert_eq!(
+        dumps.len(),
+        1,
+        "one received-audio dump: {dumps:?}\n{}",
+        b.log()
+    );
+    let got = read_dump(&dumps[0]);
+    let (c, n) = trimmed_corr(&prompt, &got, 16000);
+    assert!(
+        c >= 0.95 && n >= 12000,
+        "baresip's recording vs the prompt: correlation {c:.3} over {n} samples ({} \
+         received)\n{}\n{}",
+        got.len(),
+        p.d.stderr(),
+        b.log()
+    );
+}
+
+#[test]
+fn two_baresips_bridged_hear_each_other() {
+    let ports_b = free_ports(3);
+    let p = start_guests(
+        BARESIP_EXTENSIONS,
+        &format!(
+            "[phoneb]\ntype=peer\nhost=127.0.0.1\nport={ports_b}\ndefaultuser=phoneb\n\
+             context=guests\n\
+             disallow=all\nallow=alaw\n"
+        ),
+        2,
+    );
+    let dir = tempdir();
+    let (wa, wb) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
+    let (sa, sb) = (noise(11, 80000), noise(12, 80000));
+    std::fs::write(&wa, ferrisk::media::wav::wav_bytes(&sa)).expect("a.wav");
+    std::fs::write(&wb, ferrisk::media::wav::wav_bytes(&sb)).expect("b.wav");
+    // A offers only PCMU, B only PCMA: ferrisk transcodes between them.
+    let mut b = Baresip::start_with(
+        ports_b,
+        &[format!(
+            "<sip:phoneb@127.0.0.1:{}>;regint=0;answermode=auto;audio_codecs=PCMA",
+            p.sip
+        )],
+        Some(&wb),
+        true,
+    );
+    let mut a = Baresip::start_with(
+        free_ports(3),
+        &[format!(
+            "<sip:guest@127.0.0.1:{}>;regint=0;audio_codecs=PCMU",
+            p.sip
+        )],
+        Some(&wa),
+        true,
+    );
+    a.request("dial", &format!("sip:700@127.0.0.1:{}", p.sip));
+    b.wait_event("CALL_ESTABLISHED", 10);
+    a.wait_event("CALL_ESTABLISHED", 10);
+    std::thread::sleep(Duration::from_millis(3000));
+    a.command("hangup", "");
+    a.wait_event("CALL_CLOSED", 10);
+    b.wait_event("CALL_CLOSED", 10);
+    let la = a.log();
+    let lb = b.log();
+    for (who, log, codec) in [("A", &la, "PCMU"), ("B", &lb, "PCMA")] {
+        for dir in ["decoder", "encoder"] {
+            let used = format!("Set audio {dir}: {codec} 8000Hz");
+            assert!(log.contains(&used), "{who} never logged `{used}`:\n{log}");
+        }
+    }
+    let (da, db) = (a.dumped("dec"), b.dumped("dec"));
+    assert!(da.len() == 1 && db.len() == 1, "dumps: {da:?} {db:?}");
+    let (ha, hb) = (read_dump(&da[0]), read_dump(&db[0]));
+    let (ca, na) = trimmed_corr(&sb, &ha, 16000);
+    let (cb, nb) = trimmed_corr(&sa, &hb, 16000);
+    assert!(
+        ca >= 0.95 && cb >= 0.95 && na >= 8000 && nb >= 8000,
+        "A heard B: {ca:.3} over {na} of {} samples; B heard A: {cb:.3} over {nb} of {} \
+         samples\n{}\n--- A:\n{la}\n--- B:\n{lb}",
+        ha.len(),
+        hb.len(),
+        p.d.stderr()
+    );
 }

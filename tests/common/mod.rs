@@ -669,11 +669,39 @@ impl Baresip {
     /// with these accounts lines, e.g.
     /// `<sip:1000@127.0.0.1:5060>;auth_pass=secret;answermode=auto;regint=60`.
     pub fn start(ports: u16, accounts: &[String]) -> Baresip {
+        Baresip::start_with(ports, accounts, None, false)
+    }
+
+    /// As `start`, sending `source` (an 8 kHz mono WAV) instead of a 440 Hz tone, and with
+    /// `dump` loading the `sndfile` filter: every call's sent and received audio is saved
+    /// as `dump/dump-<time>-enc.wav` and `…-dec.wav` in its dir (see `dumped`).
+    pub fn start_with(
+        ports: u16,
+        accounts: &[String],
+        source: Option<&Path>,
+        dump: bool,
+    ) -> Baresip {
         require_bin("baresip", "baresip-core");
         let dir = tempdir();
         let (sip_port, ctrl_port) = (ports, ports + 2);
-        let wav = dir.path().join("tone.wav");
-        write_tone_wav(&wav, 10);
+        let wav = match source {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let wav = dir.path().join("tone.wav");
+                write_tone_wav(&wav, 10);
+                wav
+            }
+        };
+        let dump_dir = dir.path().join("dump");
+        let dump_conf = if dump {
+            std::fs::create_dir_all(&dump_dir).expect("dump dir");
+            format!(
+                "module\t\t\tsndfile.so\nsnd_path\t\t{}\n",
+                dump_dir.display()
+            )
+        } else {
+            String::new()
+        };
         let config = format!(
             "poll_method\t\tepoll\n\
              sip_listen\t\t127.0.0.1:{sip_port}\n\
@@ -692,7 +720,7 @@ impl Baresip {
              module_app\t\taccount.so\n\
              module_app\t\tmenu.so\n\
              module_app\t\tctrl_tcp.so\n\
-             ctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\n",
+             ctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\n{dump_conf}",
             wav = wav.display(),
             lo = 40000 + (sip_port % 1000) * 20,
             hi = 40000 + (sip_port % 1000) * 20 + 19,
@@ -739,6 +767,21 @@ impl Baresip {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("baresip.log")).unwrap_or_default()
+    }
+
+    /// The `sndfile` dumps (started with `dump`) whose name ends in `-<kind>.wav`, kind
+    /// "dec" (received, decoded) or "enc" (sent), oldest first.
+    pub fn dumped(&self, kind: &str) -> Vec<PathBuf> {
+        let suffix = format!("-{kind}.wav");
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.dir.path().join("dump"))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.to_string_lossy().ends_with(&suffix))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
     }
 
     /// Send a ctrl_tcp command, e.g. ("dial", "sip:1001@127.0.0.1:5060"), ("hangup", "").
