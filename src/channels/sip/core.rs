@@ -627,6 +627,14 @@ impl Core {
         }
     }
 
+    /// An unknown caller is challenged like a real account, and its answer refused with 403,
+    /// so accounts cannot be told apart from non-accounts.
+    fn refuse_unknown(&mut self, key: &TransactionKey, req: &SipMessage, ruri: &str, now: Instant) {
+        if self.authenticate(key, req, ruri, None, now).is_none() {
+            self.reply(key, req, 403, "Forbidden", now);
+        }
+    }
+
     fn peer_needs_auth(p: &Peer) -> bool {
         p.secret.as_deref().is_some_and(|s| !s.is_empty()) || p.md5secret.is_some()
     }
@@ -660,9 +668,7 @@ impl Core {
         let Some(peer) = peer else {
             // Unknown account: with alwaysauthreject the same answers as a wrong password.
             if cfg.general.alwaysauthreject {
-                if self.authenticate(key, req, ruri, None, now).is_none() {
-                    self.reply(key, req, 403, "Forbidden", now);
-                }
+                self.refuse_unknown(key, req, ruri, now);
             } else {
                 self.reply(key, req, 404, "Not found", now);
             }
@@ -888,20 +894,14 @@ impl Core {
                     (cfg.general.context.clone(), None, src.ip().to_string())
                 } else {
                     // Unknown caller: challenge like a real account, then refuse.
-                    if self.authenticate(key, req, ruri, None, now).is_none() {
-                        self.reply(key, req, 403, "Forbidden", now);
-                    }
+                    self.refuse_unknown(key, req, ruri, now);
                     return;
                 }
             }
         };
-        let SipMessage::Request { uri, .. } = req else {
+        let Some((_, exten)) = request_exten(req) else {
             return;
         };
-        let exten = uri
-            .user_decoded()
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "s".to_string());
         let Some(pbx) = self.pbx() else {
             self.reply(key, req, 503, "Service Unavailable", now);
             return;
@@ -2238,9 +2238,7 @@ impl Core {
                 Some(_) => {}
                 None if cfg.general.allowguest => {}
                 None => {
-                    if self.authenticate(key, req, ruri, None, now).is_none() {
-                        self.reply(key, req, 403, "Forbidden", now);
-                    }
+                    self.refuse_unknown(key, req, ruri, now);
                     return;
                 }
             }
@@ -2253,13 +2251,9 @@ impl Core {
             self.reply(key, req, 415, "Unsupported Media Type", now);
             return;
         }
-        let SipMessage::Request { uri, .. } = req else {
+        let Some((uri, exten)) = request_exten(req) else {
             return;
         };
-        let exten = uri
-            .user_decoded()
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "s".into());
         let context = peer
             .as_ref()
             .and_then(|p| p.outofcall_message_context.clone())
@@ -2783,6 +2777,18 @@ fn replace_param(via: &str, name: &str, with: &str) -> String {
         }
     }
     out
+}
+
+/// The Request-URI and the extension it addresses: its user part, `s` when empty.
+fn request_exten(req: &SipMessage) -> Option<(&SipUri, String)> {
+    let SipMessage::Request { uri, .. } = req else {
+        return None;
+    };
+    let exten = uri
+        .user_decoded()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "s".to_string());
+    Some((uri, exten))
 }
 
 /// `host[:port]` (IPv6 in brackets).
