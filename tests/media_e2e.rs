@@ -1101,3 +1101,43 @@ fn two_baresips_bridged_hear_each_other() {
         p.d.stderr()
     );
 }
+
+/// Early media: `Progress()` then `Playback(…,noanswer)` on an unanswered call sends 183
+/// with SDP and the prompt's audio before any final response; the caller hears it.
+#[test]
+fn progress_then_playback_noanswer_is_early_media() {
+    let ext = "[guests]\nexten => 250,1,Progress()\n same => n,Playback(beep,noanswer)\n same => n,Hangup(21)\n";
+    let p = start_guests(ext, "", 1);
+    let beep = ferrisk::media::wav::read_wav(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("sounds/beep.wav"),
+    )
+    .expect("beep.wav");
+    let sock = udp();
+    let port = sock.local_addr().expect("addr").port();
+    let sipp = Sipp::new("uac_early_media.xml", Some(p.sip))
+        .local_port(free_port())
+        .service("250")
+        .key("from_user", "guest")
+        .key("rtp_port", port)
+        .key("pt", 0)
+        .key("codec", "PCMU")
+        .timeout(20)
+        .spawn();
+    let h = exchange(sock, None, 0, Vec::new(), 5000, beep.len() as u64 / 8 + 500);
+    sipp.wait()
+        .assert_ok("183 with SDP, then 403 from Hangup(21) without an answer");
+    let got: Vec<u8> = h
+        .pkts
+        .iter()
+        .filter(|(pt, _)| *pt == 0)
+        .flat_map(|(_, p)| norm(p))
+        .collect();
+    let want = norm(&ferrisk::media::g711::ulaw_encode(&beep));
+    let key = &want[160..320];
+    assert!(
+        got.windows(160).any(|w| w == key),
+        "the beep did not arrive as early media ({} bytes received)\n{}",
+        got.len(),
+        p.d.stderr()
+    );
+}
