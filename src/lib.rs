@@ -17,6 +17,7 @@ pub mod funcs;
 pub mod media;
 pub mod pbx;
 pub mod sip;
+pub mod voicemail;
 
 #[cfg(test)]
 mod testutil;
