@@ -111,6 +111,21 @@ struct Retx {
     give_up: Instant,
 }
 
+impl Retx {
+    /// A 2xx to retransmit from T1 (500 ms) on, doubling, until the ACK or 64·T1
+    /// (RFC 3261 §13.3.1.4).
+    fn start(msg: Vec<u8>, dest: SocketAddr, now: Instant) -> Retx {
+        let t1 = Duration::from_millis(500);
+        Retx {
+            msg,
+            dest,
+            next: now + t1,
+            interval: t1,
+            give_up: now + t1 * 64,
+        }
+    }
+}
+
 /// A SIP channel as the core sees it.
 struct SipChan {
     shared: Option<Arc<ChannelShared>>,
@@ -1153,40 +1168,38 @@ impl Core {
 
     /// The dialplan answered an inbound channel: 200 OK with our SDP, retransmitted until ACK.
     pub fn answer(&mut self, chan_id: u64, now: Instant) {
-        let Some(call_id) = self.inbound_leg_of(chan_id) else {
+        let Some((call_id, key)) = self.unanswered_inbound(chan_id) else {
             return;
         };
-        let Some(leg) = self.legs.get(&call_id) else {
+        let Some(dest) = self.legs.get(&call_id).map(|l| l.remote) else {
             return;
         };
-        if leg.state == LegState::Up || leg.state == LegState::Done {
-            return;
-        }
-        let Some(key) = leg.invite_key.clone() else {
-            return;
-        };
-        let dest = leg.remote;
         let Some(r) = self.leg_response(&call_id, 200, "OK", true, now) else {
             return;
         };
-        let bytes = r.to_bytes();
+        let retx = Retx::start(r.to_bytes(), dest, now);
         self.respond(&key, r, now);
-        let t1 = Duration::from_millis(500);
         if let Some(leg) = self.legs.get_mut(&call_id) {
             leg.state = LegState::Up;
             if let Some(m) = &leg.media {
                 m.reset_idle();
             }
             leg.last_msg = "Tx: 200".into();
-            leg.retx = Some(Retx {
-                msg: bytes,
-                dest,
-                next: now + t1,
-                interval: t1,
-                give_up: now + t1 * 64,
-            });
-            self.leg_timers.push(Reverse((now + t1, call_id)));
+            self.leg_timers.push(Reverse((retx.next, call_id)));
+            leg.retx = Some(retx);
         }
+    }
+
+    /// The inbound leg of a channel that has not been answered (or refused) yet, with the
+    /// server transaction of its INVITE.
+    fn unanswered_inbound(&self, chan_id: u64) -> Option<(String, TransactionKey)> {
+        let call_id = self.inbound_leg_of(chan_id)?;
+        let leg = self.legs.get(&call_id)?;
+        if leg.state == LegState::Up || leg.state == LegState::Done {
+            return None;
+        }
+        let key = leg.invite_key.clone()?;
+        Some((call_id, key))
     }
 
     fn inbound_leg_of(&self, chan_id: u64) -> Option<String> {
@@ -1199,16 +1212,7 @@ impl Core {
 
     /// Ringing / progress / busy / congestion on an inbound channel.
     pub fn indicate(&mut self, chan_id: u64, ev: &ChanEvent, now: Instant) {
-        let Some(call_id) = self.inbound_leg_of(chan_id) else {
-            return;
-        };
-        let Some(leg) = self.legs.get(&call_id) else {
-            return;
-        };
-        if leg.state == LegState::Up || leg.state == LegState::Done {
-            return;
-        }
-        let Some(key) = leg.invite_key.clone() else {
+        let Some((call_id, key)) = self.unanswered_inbound(chan_id) else {
             return;
         };
         let (code, reason, sdp) = match ev {
@@ -1326,17 +1330,10 @@ impl Core {
         if let Some(mut r) = d.response_for(req, 200, "OK", None, Some(("application/sdp", body))) {
             r.headers_mut().push("Server", ua);
             r.headers_mut().push("Allow", ALLOW);
-            let bytes = r.to_bytes();
-            let t1 = Duration::from_millis(500);
-            leg.retx = Some(Retx {
-                msg: bytes,
-                dest: src,
-                next: now + t1,
-                interval: t1,
-                give_up: now + t1 * 64,
-            });
+            let retx = Retx::start(r.to_bytes(), src, now);
+            self.leg_timers.push(Reverse((retx.next, call_id)));
+            leg.retx = Some(retx);
             leg.last_msg = "Rx: INVITE".into();
-            self.leg_timers.push(Reverse((now + t1, call_id)));
             self.respond(key, r, now);
         }
     }
