@@ -111,6 +111,8 @@ pub struct Pbx {
     pub moh: crate::media::moh::MohClasses,
     /// MeetMe and ConfBridge rooms.
     pub conferences: crate::media::conference::Conferences,
+    /// Mailboxes, the message store, MWI and mail notification.
+    pub voicemail: crate::voicemail::Voicemail,
 }
 
 /// A module's reload function.
@@ -123,7 +125,6 @@ impl Pbx {
         let (stop_tx, _) = tokio::sync::watch::channel(false);
         let verbose = settings.verbose;
         Arc::new(Pbx {
-            settings,
             dialplan: ArcSwap::from_pointee(Dialplan::default()),
             globals: RwLock::new(HashMap::new()),
             apps: AppRegistry::with_builtins(),
@@ -149,6 +150,8 @@ impl Pbx {
             reloaders: RwLock::new(Vec::new()),
             moh: Default::default(),
             conferences: Default::default(),
+            voicemail: crate::voicemail::Voicemail::new(&settings),
+            settings,
         })
     }
 

@@ -40,7 +40,45 @@ pub struct VmGeneral {
     pub aliasescontext: Option<String>,
     /// ferrisk: SMTP relay for notifications (lettre), instead of `mailcmd`.
     pub smtp: SmtpSettings,
+    /// Other app_voicemail options ferrisk understands that mailboxes may override
+    /// (`review`, `operator`, `envelope`, `saycid`, …): name (lower case) and value.
+    pub other: Vec<(String, String)>,
 }
+
+/// `[general]` options kept in [`VmGeneral::other`]: per-mailbox-overridable settings read
+/// where they are used.
+pub const OTHER_OPTIONS: &[&str] = &[
+    "review",
+    "operator",
+    "envelope",
+    "saycid",
+    "sayduration",
+    "saydurationm",
+    "nextaftercmd",
+    "moveheard",
+    "pbxskip",
+    "tempgreetwarn",
+    "forcename",
+    "forcegreetings",
+    "exitcontext",
+    "callback",
+    "dialout",
+    "skipms",
+    "delete",
+    "attachfmt",
+    "pagerfromstring",
+    "pagersubject",
+    "pagerbody",
+    "pagerdateformat",
+    "charset",
+    "tz",
+    "locale",
+    "minpassword",
+    "messagewrap",
+    "sendvoicemail",
+    "hidefromdir",
+    "searchcontexts",
+];
 
 /// ferrisk's own SMTP settings in `[general]`: `smtp_host`, `smtp_port`, `smtp_tls`
 /// (`none`, `starttls`, `tls`), `smtp_user`, `smtp_password`.
@@ -80,6 +118,7 @@ impl Default for VmGeneral {
             mailcmd: None,
             aliasescontext: None,
             smtp: SmtpSettings::default(),
+            other: Vec::new(),
         }
     }
 }
@@ -129,7 +168,61 @@ pub struct VoicemailConfig {
     pub aliases: Vec<(String, String)>,
 }
 
+impl VmGeneral {
+    /// An option kept in [`VmGeneral::other`] (the last one set wins).
+    pub fn other(&self, name: &str) -> Option<&str> {
+        self.other
+            .iter()
+            .rev()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A yes/no value as app_voicemail reads it (`ast_true`).
+pub fn is_true(v: &str) -> bool {
+    parse_bool(v).unwrap_or(false)
+}
+
 impl VoicemailConfig {
+    /// A mailbox option, else the `[general]` one.
+    pub fn opt<'a>(&'a self, mb: &'a Mailbox, name: &str) -> Option<&'a str> {
+        mb.option(name).or_else(|| self.general.other(name))
+    }
+
+    /// A yes/no option with a default.
+    pub fn flag(&self, mb: &Mailbox, name: &str, default: bool) -> bool {
+        self.opt(mb, name).and_then(parse_bool).unwrap_or(default)
+    }
+
+    /// A numeric option (`maxmsg`, `maxsecs`, …) from the mailbox, else `[general]`.
+    pub fn num(&self, mb: &Mailbox, name: &str) -> u32 {
+        let g = &self.general;
+        let base = match name {
+            "maxmsg" => g.maxmsg,
+            "maxsecs" | "maxmessage" => g.maxsecs,
+            "minsecs" | "minmessage" => g.minsecs,
+            _ => self
+                .general
+                .other(name)
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0),
+        };
+        let per = match name {
+            "maxsecs" => mb.option("maxsecs").or_else(|| mb.option("maxmessage")),
+            "minsecs" => mb.option("minsecs").or_else(|| mb.option("minmessage")),
+            n => mb.option(n),
+        };
+        per.and_then(|v| v.trim().parse().ok()).unwrap_or(base)
+    }
+
+    /// Does this mailbox get the audio attached (`attach`)?
+    pub fn attach(&self, mb: &Mailbox) -> bool {
+        mb.option("attach")
+            .and_then(parse_bool)
+            .unwrap_or(self.general.attach)
+    }
+
     /// `mbox[@context]` (context `default` when absent).
     pub fn mailbox(&self, spec: &str) -> Option<&Mailbox> {
         let (m, c) = spec.split_once('@').unwrap_or((spec, "default"));
@@ -253,6 +346,14 @@ fn parse_general(sec: &Section, g: &mut VmGeneral, ctx: &mut Ctx) {
             }
             "smtp_user" => g.smtp.user = opt(v),
             "smtp_password" => g.smtp.password = opt(v),
+            k if OTHER_OPTIONS.contains(&k) => {
+                let v = if k.starts_with("pager") && k != "pagerdateformat" {
+                    unescape_template(v)
+                } else {
+                    v.to_string()
+                };
+                g.other.push((k.to_string(), v))
+            }
             other => ctx.warnings.push(format!(
                 "{}: voicemail.conf option '{other}' is not used by ferrisk",
                 e.loc
@@ -451,12 +552,13 @@ mod tests {
     #[test]
     fn smtp_settings() {
         let (c, w) = parse(
-            "[general]\nsmtp_host=127.0.0.1\nsmtp_port=2525\nsmtp_tls=starttls\nsmtp_user=pbx\nsmtp_password=x\nskipms=3000\n",
+            "[general]\nsmtp_host=127.0.0.1\nsmtp_port=2525\nsmtp_tls=starttls\nsmtp_user=pbx\nsmtp_password=x\nskipms=3000\nadsifdn=0000000F\n",
         )
         .expect("parses");
         assert_eq!(c.general.smtp.host.as_deref(), Some("127.0.0.1"));
         assert_eq!(c.general.smtp.port, Some(2525));
         assert_eq!(c.general.smtp.tls, SmtpTls::StartTls);
-        assert_eq!(w.len(), 1, "skipms is reported as unused: {w:?}");
+        assert_eq!(w.len(), 1, "only adsifdn is reported as unused: {w:?}");
+        assert_eq!(c.general.other("skipms"), Some("3000"));
     }
 }

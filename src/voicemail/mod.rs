@@ -1,4 +1,117 @@
-//! Voicemail (issue 5): mailboxes, the message spool, VoiceMail()/VoiceMailMain(), MWI and
-//! email notification. So far: the typed `voicemail.conf` loader ([`config`]).
+//! Voicemail: mailboxes from `voicemail.conf` ([`config`]), the message store behind a
+//! trait ([`store`]: Asterisk's file spool today, IMAP later), message metadata
+//! ([`metadata`]), message-waiting state ([`mwi`]) and email notification ([`email`]).
+//! The applications (`VoiceMail`, `VoiceMailMain`) live in `apps/voicemail*.rs`, the
+//! functions in `funcs/voicemail.rs`, the CLI in `cli/voicemail.rs`.
+//!
+//! [`Voicemail`] is the service the PBX holds (`pbx.voicemail`): the current config
+//! (swapped whole on reload; a broken file keeps the old one), the store, and the MWI hub.
 
 pub mod config;
+pub mod email;
+pub mod metadata;
+pub mod mwi;
+pub mod store;
+
+use crate::config::settings::Settings;
+use crate::config::ConfigError;
+use arc_swap::ArcSwap;
+use config::{Mailbox, VoicemailConfig};
+use mwi::{MwiHub, MwiState};
+use std::sync::Arc;
+use store::{BoxId, FileStore, Folder, MessageStore};
+
+/// The voicemail service.
+pub struct Voicemail {
+    config: ArcSwap<VoicemailConfig>,
+    pub store: Arc<dyn MessageStore>,
+    pub mwi: MwiHub,
+    pub mailer: Arc<email::Mailer>,
+}
+
+impl Voicemail {
+    /// Spool under `<astspooldir>/voicemail`, mail queue under `<astspooldir>/mailqueue`; no
+    /// mailboxes until [`Voicemail::reload`].
+    pub fn new(settings: &Settings) -> Voicemail {
+        Voicemail {
+            config: ArcSwap::from_pointee(VoicemailConfig::default()),
+            store: Arc::new(FileStore::new(settings.astspooldir.join("voicemail"))),
+            mwi: MwiHub::default(),
+            mailer: Arc::new(email::Mailer::new(settings.astspooldir.join("mailqueue"))),
+        }
+    }
+
+    pub fn config(&self) -> Arc<VoicemailConfig> {
+        self.config.load_full()
+    }
+
+    /// Replace the config (tests, realtime).
+    pub fn set_config(&self, c: VoicemailConfig) {
+        self.config.store(Arc::new(c));
+    }
+
+    /// (Re)read `voicemail.conf`. A missing file means no mailboxes; a broken one returns
+    /// its errors and keeps the running config. Returns the warnings.
+    pub fn reload(&self, settings: &Settings) -> Result<Vec<String>, Vec<ConfigError>> {
+        if !settings.astetcdir.join("voicemail.conf").exists() {
+            self.set_config(VoicemailConfig::default());
+            return Ok(Vec::new());
+        }
+        let cf = crate::config::load(
+            &settings.astetcdir,
+            "voicemail.conf",
+            &settings.load_options(),
+        )
+        .map_err(|e| vec![e])?;
+        let (c, warnings) = config::parse_voicemail_conf(&cf)?;
+        self.set_config(c);
+        Ok(warnings)
+    }
+
+    /// The mailbox `mbox[@context]`, following `aliasescontext` aliases.
+    pub fn mailbox(&self, spec: &str) -> Option<Mailbox> {
+        let c = self.config();
+        if let Some(m) = c.mailbox(spec) {
+            return Some(m.clone());
+        }
+        let id = BoxId::parse(spec);
+        let alias = c.general.aliasescontext.as_deref()?;
+        let key = if id.context == alias || !spec.contains('@') {
+            id.mailbox.clone()
+        } else {
+            id.to_string()
+        };
+        let target = c
+            .aliases
+            .iter()
+            .find(|(a, _)| a.eq_ignore_ascii_case(&key) || *a == id.to_string())
+            .map(|(_, t)| t.clone())?;
+        c.mailbox(&target).cloned()
+    }
+
+    /// Current counts of a mailbox (zeros when it has no messages or does not exist).
+    pub async fn mwi_state(&self, mb: &BoxId) -> MwiState {
+        let count = |f| async move { self.store.count(mb, f).await.unwrap_or(0) };
+        let inbox = count(Folder::Inbox).await;
+        let urgent = count(Folder::Urgent).await;
+        MwiState {
+            mailbox: mb.mailbox.clone(),
+            context: mb.context.clone(),
+            new: inbox + urgent,
+            old: count(Folder::Old).await,
+            urgent_new: urgent,
+            urgent_old: 0,
+        }
+    }
+
+    /// Tell MWI subscribers that a mailbox changed.
+    pub async fn changed(&self, mb: &BoxId) {
+        let s = self.mwi_state(mb).await;
+        self.mwi.publish(s);
+    }
+}
+
+/// The id of a configured mailbox.
+pub fn box_id(m: &Mailbox) -> BoxId {
+    BoxId::new(&m.mailbox, &m.context)
+}

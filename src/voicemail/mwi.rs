@@ -1,0 +1,101 @@
+//! Message-waiting state: the counts of a mailbox and a hub that tells every interested
+//! party (SIP NOTIFY to phones, later others) when they change. Voicemail publishes after
+//! every change to a mailbox; subscribers ask [`super::Voicemail::mwi_state`] for the
+//! current counts when a phone registers or subscribes.
+
+use tokio::sync::broadcast;
+
+/// A mailbox's counts, as `ast_app_inboxcount2` reports them: `new` counts INBOX and
+/// Urgent, `old` the Old folder.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MwiState {
+    /// The mailbox number.
+    pub mailbox: String,
+    /// Its voicemail context.
+    pub context: String,
+    pub new: u32,
+    pub old: u32,
+    pub urgent_new: u32,
+    pub urgent_old: u32,
+}
+
+impl MwiState {
+    /// `mailbox@context`.
+    pub fn spec(&self) -> String {
+        format!("{}@{}", self.mailbox, self.context)
+    }
+
+    /// The RFC 3842 `application/simple-message-summary` body chan_sip sends.
+    pub fn message_summary(&self, account: &str) -> String {
+        format!(
+            "Messages-Waiting: {}\r\nMessage-Account: {account}\r\nVoice-Message: {}/{} ({}/{})\r\n",
+            if self.new > 0 { "yes" } else { "no" },
+            self.new,
+            self.old,
+            self.urgent_new,
+            self.urgent_old
+        )
+    }
+}
+
+/// Broadcasts [`MwiState`] changes.
+pub struct MwiHub {
+    tx: broadcast::Sender<MwiState>,
+}
+
+impl Default for MwiHub {
+    fn default() -> Self {
+        let (tx, _) = broadcast::channel(1024);
+        MwiHub { tx }
+    }
+}
+
+impl MwiHub {
+    pub fn subscribe(&self) -> broadcast::Receiver<MwiState> {
+        self.tx.subscribe()
+    }
+
+    pub fn publish(&self, s: MwiState) {
+        let _ = self.tx.send(s);
+    }
+}
+
+/// Split a `mailbox=` style list (`100@default,101`) into (mailbox, context) pairs.
+pub fn parse_mailbox_list(list: &str) -> Vec<(String, String)> {
+    list.split([',', '&'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| match s.split_once('@') {
+            Some((m, c)) if !c.is_empty() => (m.to_string(), c.to_string()),
+            Some((m, _)) => (m.to_string(), "default".to_string()),
+            None => (s.to_string(), "default".to_string()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_body() {
+        let s = MwiState {
+            mailbox: "100".into(),
+            context: "default".into(),
+            new: 2,
+            old: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            s.message_summary("sip:100@127.0.0.1"),
+            "Messages-Waiting: yes\r\nMessage-Account: sip:100@127.0.0.1\r\nVoice-Message: 2/1 (0/0)\r\n"
+        );
+        assert_eq!(
+            parse_mailbox_list("100@vm, 200"),
+            vec![
+                ("100".to_string(), "vm".to_string()),
+                ("200".to_string(), "default".to_string())
+            ]
+        );
+    }
+}
