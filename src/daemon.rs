@@ -160,6 +160,50 @@ pub fn reload_dialplan(pbx: &Arc<Pbx>) -> ReloadOutcome {
 }
 
 /// CDR backends from cdr.conf (a broken cdr.conf is reported and disables CDR logging).
+/// Load `voicemail.conf` at start. A broken file is reported and leaves voicemail without
+/// mailboxes; the PBX still starts (calls work, VoiceMail() fails with VMSTATUS=FAILED).
+fn load_voicemail(pbx: &Arc<Pbx>) {
+    match pbx.voicemail.reload(&pbx.settings) {
+        Ok(warnings) => {
+            for w in warnings {
+                pbx.warning(&format!("app_voicemail.c: {w}"));
+            }
+            let n = pbx.voicemail.config().mailboxes.len();
+            pbx.verbose_line(2, &format!("app_voicemail: loaded {n} mailboxes"));
+        }
+        Err(errs) => {
+            for e in &errs {
+                eprintln!("{e}");
+                pbx.error(&format!("app_voicemail.c: {e}"));
+            }
+            pbx.error("app_voicemail.c: voicemail.conf has errors: no mailboxes loaded");
+        }
+    }
+}
+
+/// `voicemail reload`: re-read `voicemail.conf`; on errors keep the running config and
+/// return them (file:line:column).
+pub fn reload_voicemail(pbx: &Arc<Pbx>) -> String {
+    match pbx.voicemail.reload(&pbx.settings) {
+        Ok(warnings) => {
+            for w in warnings {
+                pbx.warning(&format!("app_voicemail.c: {w}"));
+            }
+            pbx.verbose_line(2, "app_voicemail: voicemail.conf reloaded");
+            String::new()
+        }
+        Err(errs) => {
+            let mut out = String::new();
+            for e in &errs {
+                pbx.error(&format!("app_voicemail.c: {e}"));
+                out.push_str(&format!("{e}\n"));
+            }
+            out.push_str("voicemail.conf has errors: keeping the running configuration\n");
+            out
+        }
+    }
+}
+
 pub fn load_cdr_backends(settings: &Settings) -> Vec<Arc<dyn CdrBackend>> {
     match crate::cdr::config::load_cdr_config(settings) {
         Ok(b) => b,
@@ -362,6 +406,19 @@ async fn main_loop(settings: Settings, args: Args) -> i32 {
     };
     if let Some(s) = &sip {
         crate::channels::sip::cli::register(&state, s.clone());
+    }
+    load_voicemail(&pbx);
+    pbx.voicemail.mailer.start(&pbx);
+    {
+        // `module reload app_voicemail.so`, `voicemail reload` and `core reload`.
+        let weak = Arc::downgrade(&pbx);
+        pbx.reloaders.write().push((
+            "app_voicemail",
+            Arc::new(move || match weak.upgrade() {
+                Some(p) => reload_voicemail(&p),
+                None => String::new(),
+            }),
+        ));
     }
     {
         // `module reload res_musiconhold.so` and `core reload` re-read musiconhold.conf.
