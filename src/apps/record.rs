@@ -31,27 +31,35 @@ const KEY_TRIM: usize = 2000;
 
 /// Is this frame silence (`ast_dsp_silence`)?
 pub fn is_silent(samples: &[i16]) -> bool {
+    is_silent_below(samples, SILENCE_THRESHOLD)
+}
+
+/// [`is_silent`] with another threshold (voicemail.conf `silencethreshold`).
+pub fn is_silent_below(samples: &[i16], threshold: u32) -> bool {
     if samples.is_empty() {
         return true;
     }
     let sum: u64 = samples.iter().map(|s| s.unsigned_abs() as u64).sum();
-    sum / (samples.len() as u64) < SILENCE_THRESHOLD as u64
+    sum / (samples.len() as u64) < threshold as u64
 }
 
 /// Where recorded samples go.
 enum Sink {
-    Wav(WavWriter),
-    Raw(File, Encoding),
+    Wav(WavWriter, u64),
+    Raw(File, Encoding, u64),
 }
 
 impl Sink {
     fn open(path: &Path, fmt: &str, append: bool) -> Result<Sink, WavError> {
         if fmt.eq_ignore_ascii_case("wav") {
-            return Ok(Sink::Wav(if append {
-                WavWriter::append(path)?
-            } else {
-                WavWriter::create(path)?
-            }));
+            return Ok(Sink::Wav(
+                if append {
+                    WavWriter::append(path)?
+                } else {
+                    WavWriter::create(path)?
+                },
+                0,
+            ));
         }
         let enc = Encoding::from_extension(fmt)
             .ok_or_else(|| WavError::BadChunk(format!("unsupported format '{fmt}'")))?;
@@ -60,13 +68,24 @@ impl Sink {
         } else {
             File::create(path)?
         };
-        Ok(Sink::Raw(file, enc))
+        Ok(Sink::Raw(file, enc, 0))
+    }
+
+    /// Samples written so far by this recording.
+    fn written(&self) -> u64 {
+        match self {
+            Sink::Wav(_, n) | Sink::Raw(_, _, n) => *n,
+        }
     }
 
     fn write(&mut self, s: &[i16]) -> Result<(), WavError> {
         match self {
-            Sink::Wav(w) => w.write_samples(s),
-            Sink::Raw(f, enc) => {
+            Sink::Wav(w, n) => {
+                *n += s.len() as u64;
+                w.write_samples(s)
+            }
+            Sink::Raw(f, enc, n) => {
+                *n += s.len() as u64;
                 let bytes = match enc {
                     Encoding::Slin => s.iter().flat_map(|x| x.to_le_bytes()).collect(),
                     Encoding::Ulaw => g711::ulaw_encode(s),
@@ -80,8 +99,8 @@ impl Sink {
 
     fn finish(self) -> Result<(), WavError> {
         match self {
-            Sink::Wav(w) => w.finalize(),
-            Sink::Raw(f, _) => Ok(f.sync_all()?),
+            Sink::Wav(w, _) => w.finalize(),
+            Sink::Raw(f, _, _) => Ok(f.sync_all()?),
         }
     }
 }
@@ -97,7 +116,7 @@ pub enum Ended {
 }
 
 impl Ended {
-    fn status(self) -> &'static str {
+    pub fn status(self) -> &'static str {
         match self {
             Ended::Dtmf => "DTMF",
             Ended::Operator => "OPERATOR",
@@ -145,6 +164,44 @@ pub struct RecordOpts {
     /// Trailing silence that ends the recording.
     pub silence: Option<Duration>,
     pub max: Option<Duration>,
+    /// Average amplitude below which a frame is silence (default [`SILENCE_THRESHOLD`]).
+    pub silence_threshold: Option<u32>,
+}
+
+/// How a [`record_file`] recording went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    pub ended: Ended,
+    /// Samples in the file from this recording (8 kHz), after trimming.
+    pub samples: u64,
+}
+
+impl Recorded {
+    /// Length in whole seconds, rounded as app_voicemail reports durations.
+    pub fn secs(&self) -> u32 {
+        ((self.samples + 4000) / 8000) as u32
+    }
+}
+
+/// Record from `chan` into `path` (`wav`: 8 kHz 16-bit WAV; `sln`/`ulaw`/`alaw`: raw) until
+/// a key, silence, the maximum or a hangup; the file is finished (and synced) in every case,
+/// a hangup included. No beep is played. Shared by Record(), VoiceMail() and VoiceMailMain().
+pub async fn record_file(
+    chan: &mut Channel,
+    path: &Path,
+    fmt: &str,
+    o: &RecordOpts,
+) -> Result<Recorded, WavError> {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let mut sink = Sink::open(path, fmt, o.append)?;
+    let res = record_loop(chan, &mut sink, o).await;
+    let samples = sink.written();
+    let fin = sink.finish();
+    let ended = res?;
+    fin?;
+    Ok(Recorded { ended, samples })
 }
 
 /// Record from `chan` into `sink` until a key, silence, the maximum duration or a hangup.
@@ -189,7 +246,7 @@ async fn record_loop(
                     sink.write(&out)?;
                 }
                 if silence_ms > 0 {
-                    if is_silent(&s) {
+                    if is_silent_below(&s, o.silence_threshold.unwrap_or(SILENCE_THRESHOLD)) {
                         silent_ms += s.len() / 8;
                     } else {
                         silent_ms = 0;
@@ -266,6 +323,7 @@ impl App for Record {
             trim_silence: !flags.contains('u'),
             silence: secs(args::nth(&a, 1)),
             max: secs(args::nth(&a, 2)),
+            silence_threshold: None,
         };
         if flags.contains('x') {
             o.any_key = false;

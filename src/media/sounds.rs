@@ -153,7 +153,10 @@ const CACHE_ENTRIES: usize = 512;
 /// Files longer than this (in samples, 60 s) are read each time instead of cached.
 const CACHE_MAX_SAMPLES: usize = 8000 * 60;
 
-type Cache = HashMap<PathBuf, (Option<SystemTime>, Arc<Vec<i16>>)>;
+/// What identifies a file's version: modification time, size and inode (voicemail renames
+/// messages into each other's names, so the time alone is not enough).
+type Stamp = (Option<SystemTime>, u64, u64);
+type Cache = HashMap<PathBuf, (Stamp, Arc<Vec<i16>>)>;
 
 fn cache() -> &'static Mutex<Cache> {
     static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
@@ -163,9 +166,11 @@ fn cache() -> &'static Mutex<Cache> {
 /// [`load`] through a small in-memory cache keyed by path, refreshed when the file's
 /// modification time changes.
 pub fn load_cached(path: &Path, format: SoundFormat) -> Result<Arc<Vec<i16>>, WavError> {
-    let mtime = std::fs::metadata(path)?.modified().ok();
+    let md = std::fs::metadata(path)?;
+    let mtime = md.modified().ok();
+    let stamp = (mtime, md.len(), std::os::unix::fs::MetadataExt::ino(&md));
     if let Some((t, s)) = cache().lock().get(path) {
-        if *t == mtime && mtime.is_some() {
+        if *t == stamp && mtime.is_some() {
             return Ok(s.clone());
         }
     }
@@ -175,7 +180,7 @@ pub fn load_cached(path: &Path, format: SoundFormat) -> Result<Arc<Vec<i16>>, Wa
         if c.len() >= CACHE_ENTRIES {
             c.clear();
         }
-        c.insert(path.to_path_buf(), (mtime, s.clone()));
+        c.insert(path.to_path_buf(), (stamp, s.clone()));
     }
     Ok(s)
 }
