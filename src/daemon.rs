@@ -410,6 +410,13 @@ async fn main_loop(settings: Settings, args: Args) -> i32 {
     load_voicemail(&pbx);
     pbx.voicemail.mailer.start(&pbx);
     {
+        // Recordings a crash interrupted are delivered (nothing a caller recorded is lost).
+        let p = pbx.clone();
+        tokio::spawn(async move {
+            crate::apps::voicemail::recover(&p).await;
+        });
+    }
+    {
         // `module reload app_voicemail.so`, `voicemail reload` and `core reload`.
         let weak = Arc::downgrade(&pbx);
         pbx.reloaders.write().push((

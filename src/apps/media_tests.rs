@@ -27,6 +27,7 @@ fn rig(dialplan: &str) -> Rig {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let mut settings = Settings::defaults_for(Path::new("/nonexistent/ferrisk.conf"));
     settings.astdatadir = dir.path().to_path_buf();
+    settings.astspooldir = dir.path().join("spool");
     let db = AstDb::open_in_memory().unwrap_or_else(|e| panic!("astdb: {e}"));
     let pbx = Pbx::new(settings, db);
     if !dialplan.is_empty() {
@@ -448,4 +449,212 @@ async fn dialplan_menu_runs_the_dialed_extension() {
     assert_eq!(r.var("GOT").as_deref(), Some("42"));
     assert_eq!(r.var("FELL"), None);
     assert_eq!(r.var("PIN").as_deref(), Some("9876"));
+}
+
+// ---- VoiceMail() ----
+
+fn vm_rig(dialplan: &str, conf: &str) -> Rig {
+    let r = rig(dialplan);
+    let cf = crate::config::load_str(
+        r.dir.path(),
+        "voicemail.conf",
+        conf,
+        &crate::config::LoadOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (c, _) =
+        crate::voicemail::config::parse_voicemail_conf(&cf).unwrap_or_else(|e| panic!("{e:?}"));
+    r.chan.pbx.voicemail.set_config(c);
+    r
+}
+
+const VM_CONF: &str = "[general]\nmaxsilence=0\n[default]\n100 => 1234,Leif Madsen,leif@example.com\n101 => 4321,Jim\n";
+
+/// Queue `frames` (paced, nothing dropped) and then the digits.
+fn talk(r: &Rig, frames: &[Vec<i16>], digits: &str) {
+    let mut v: Vec<Frame> = frames.iter().map(|f| Frame::Voice(f.clone())).collect();
+    v.extend(
+        digits
+            .chars()
+            .map(|d| Frame::Dtmf(d, Duration::from_millis(100))),
+    );
+    r.feed(v);
+}
+
+fn inbox(r: &Rig, mbox: &str) -> PathBuf {
+    r.dir
+        .path()
+        .join(format!("spool/voicemail/default/{mbox}/INBOX"))
+}
+
+#[tokio::test]
+async fn voicemail_stores_the_message_and_its_metadata() {
+    let mut r = vm_rig("", VM_CONF);
+    r.chan.caller = crate::pbx::CallerId::parse("\"Alice\" <1001>");
+    let sent = loud(150, 0);
+    talk(&r, &sent, "#");
+    assert!(r.run("VoiceMail", "100@default&101,st()").await.is_ok());
+    assert_eq!(r.var("VMSTATUS").as_deref(), Some("SUCCESS"));
+    let all = flat(&sent);
+    for b in ["100", "101"] {
+        let got = read_back(&inbox(&r, b).join("msg0000.wav"));
+        assert_eq!(
+            (got.len(), got.first()),
+            (all.len() - 2000, all.first()),
+            "audio in {b}"
+        );
+        assert!(got == all[..all.len() - 2000], "audio in {b}");
+        let txt = std::fs::read_to_string(inbox(&r, b).join("msg0000.txt")).unwrap();
+        assert!(txt.contains("\norigmailbox=100\n"), "{txt}");
+        assert!(txt.contains("\ncallerid=\"Alice\" <1001>\n"), "{txt}");
+        assert!(txt.contains("\ncallerchan=Test/media-0001\n"), "{txt}");
+        assert!(txt.contains("\nduration=3\n"), "{txt}");
+        assert!(txt.contains("\norigdate="), "{txt}");
+    }
+    // Nothing left behind in tmp/.
+    let tmp = r.dir.path().join("spool/voicemail/default/100/tmp");
+    assert_eq!(std::fs::read_dir(tmp).unwrap().count(), 0);
+    // Numbering continues.
+    talk(&r, &loud(10, 0), "#");
+    assert!(r.run("VoiceMail", "100,st()").await.is_ok());
+    assert!(inbox(&r, "100").join("msg0001.txt").exists());
+}
+
+#[tokio::test]
+async fn voicemail_unknown_mailbox_fails_and_stops() {
+    let mut r = vm_rig("", VM_CONF);
+    assert_eq!(r.run("VoiceMail", "999@default,u").await, Err(Hangup));
+    assert_eq!(r.var("VMSTATUS").as_deref(), Some("FAILED"));
+}
+
+#[tokio::test]
+async fn voicemail_star_goes_to_a_and_zero_to_o_with_operator() {
+    let dp = "[t]\nexten => s,1,NoOp()\nexten => a,1,NoOp()\nexten => o,1,NoOp()\n";
+    let mut r = vm_rig(dp, VM_CONF);
+    r.sound("vm-intro", &[5; FRAME_SAMPLES * 10]);
+    r.digits("*");
+    assert!(r.run("VoiceMail", "100").await.is_ok());
+    assert_eq!(r.var("VMSTATUS").as_deref(), Some("USEREXIT"));
+    assert_eq!((r.chan.exten.as_str(), r.chan.priority), ("a", 1));
+    // 0 without operator=yes does nothing special: the message is recorded.
+    let mut r = vm_rig(dp, VM_CONF);
+    r.digits("0");
+    talk(&r, &loud(20, 0), "#");
+    assert!(r.run("VoiceMail", "100,st()").await.is_ok());
+    assert_eq!(r.var("VMSTATUS").as_deref(), Some("SUCCESS"));
+    let conf = VM_CONF.replace("maxsilence=0", "operator=yes");
+    let mut r = vm_rig(dp, &conf);
+    r.sound("vm-intro", &[5; FRAME_SAMPLES * 10]);
+    r.digits("0");
+    assert!(r.run("VoiceMail", "100").await.is_ok());
+    assert_eq!(r.var("VMSTATUS").as_deref(), Some("USEREXIT"));
+    assert_eq!(r.chan.exten, "o");
+}
+
+#[tokio::test]
+async fn voicemail_hangup_while_recording_keeps_the_message() {
+    let mut r = vm_rig("", VM_CONF);
+    let sent = loud(100, 0);
+    let (q, shared) = (r.media.from_far.clone(), r.chan.shared.clone());
+    let frames = sent.clone();
+    tokio::spawn(async move {
+        for f in frames {
+            while q.len() >= crate::pbx::media::RX_DEPTH - 1 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            q.push_lossy(Frame::Voice(f));
+        }
+        while !q.is_empty() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        shared.request_hangup(16);
+    });
+    assert_eq!(r.run("VoiceMail", "100,st()").await, Err(Hangup));
+    assert_eq!(r.var("VMSTATUS").as_deref(), Some("SUCCESS"));
+    let got = read_back(&inbox(&r, "100").join("msg0000.wav"));
+    let want = flat(&sent);
+    assert_eq!((got.len(), got.first()), (want.len(), want.first()));
+    assert!(got == want);
+}
+
+#[tokio::test]
+async fn voicemail_full_mailbox_and_minsecs() {
+    let conf = VM_CONF.replace("maxsilence=0", "maxmsg=1\nminsecs=2");
+    let mut r = vm_rig("", &conf);
+    // Too short: discarded (minsecs), VMSTATUS=FAILED.
+    talk(&r, &loud(20, 0), "#");
+    assert!(r.run("VoiceMail", "100,st()").await.is_ok());
+    assert_eq!(r.var("VMSTATUS").as_deref(), Some("FAILED"));
+    assert!(!inbox(&r, "100").join("msg0000.txt").exists());
+    talk(&r, &loud(150, 0), "#");
+    assert!(r.run("VoiceMail", "100,st()").await.is_ok());
+    assert_eq!(r.var("VMSTATUS").as_deref(), Some("SUCCESS"));
+    // Full now.
+    assert!(r.run("VoiceMail", "100,st()").await.is_ok());
+    assert_eq!(r.var("VMSTATUS").as_deref(), Some("FAILED"));
+    assert!(!inbox(&r, "100").join("msg0001.txt").exists());
+}
+
+#[tokio::test]
+async fn voicemail_greetings_temp_busy_and_made_up() {
+    // maxsecs=1: each recording ends by itself.
+    let conf = VM_CONF.replace("maxsilence=0", "maxsecs=1");
+    let mut r = vm_rig("", &conf);
+    let mbdir = r.dir.path().join("spool/voicemail/default/100");
+    for (p, v) in [
+        ("vm-theperson", 6),
+        ("digits/1", 7),
+        ("digits/0", 8),
+        ("vm-isonphone", 9),
+        ("beep", 1),
+    ] {
+        r.sound(p, &[v; FRAME_SAMPLES]);
+    }
+    let frames = |r: &Rig, n: usize| -> Vec<i16> {
+        r.audio_out()
+            .chunks(FRAME_SAMPLES)
+            .take(n)
+            .map(|c| c[0])
+            .collect()
+    };
+    // No busy greeting recorded: "the person at extension 1 0 0 is on the phone".
+    assert!(r.run("VoiceMail", "100,bs").await.is_ok());
+    assert_eq!(frames(&r, 6), vec![6, 7, 8, 8, 9, 1]);
+    // The recorded busy greeting.
+    std::fs::write(
+        mbdir.join("busy.wav"),
+        wav::wav_bytes(&[2; FRAME_SAMPLES * 3]),
+    )
+    .unwrap();
+    r.out.lock().clear();
+    assert!(r.run("VoiceMail", "100,bs").await.is_ok());
+    assert_eq!(frames(&r, 4), vec![2, 2, 2, 1]);
+    // A temporary greeting wins over busy and unavailable.
+    std::fs::write(mbdir.join("temp.wav"), wav::wav_bytes(&[3; FRAME_SAMPLES])).unwrap();
+    r.out.lock().clear();
+    assert!(r.run("VoiceMail", "100,us").await.is_ok());
+    assert_eq!(frames(&r, 2), vec![3, 1]);
+    assert_eq!(r.var("VMSTATUS").as_deref(), Some("SUCCESS"));
+}
+
+#[tokio::test]
+async fn voicemail_recover_delivers_what_a_crash_left_in_tmp() {
+    let r = vm_rig("", VM_CONF);
+    let tmp = r.dir.path().join("spool/voicemail/default/100/tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let samples = flat(&loud(100, 0));
+    std::fs::write(tmp.join("x.wav"), wav::wav_bytes(&samples)).unwrap();
+    let info = crate::voicemail::metadata::MessageInfo {
+        origmailbox: "100".into(),
+        callerid: "1001".into(),
+        ..Default::default()
+    };
+    std::fs::write(tmp.join("x.txt"), info.render()).unwrap();
+    let pbx = r.chan.pbx.clone();
+    assert_eq!(super::voicemail::recover(&pbx).await, 1);
+    assert_eq!(read_back(&inbox(&r, "100").join("msg0000.wav")), samples);
+    let txt = std::fs::read_to_string(inbox(&r, "100").join("msg0000.txt")).unwrap();
+    assert!(txt.contains("\nduration=2\n"), "{txt}");
+    assert!(!tmp.join("x.txt").exists());
 }

@@ -17,6 +17,7 @@ pub mod record;
 pub mod say;
 pub mod senddtmf;
 pub mod setvar;
+pub mod voicemail;
 pub mod waitexten;
 
 #[cfg(test)]
@@ -111,4 +112,5 @@ fn register_builtins(r: &mut AppRegistry) {
     record::register(r);
     say::register(r);
     senddtmf::register(r);
+    voicemail::register(r);
 }

@@ -16,6 +16,7 @@ pub mod remote;
 pub mod server;
 pub mod show;
 pub mod sip;
+pub mod voicemail;
 
 use crate::pbx::Pbx;
 use parking_lot::Mutex;
@@ -96,6 +97,7 @@ impl CommandRegistry {
         builtin::register(&r);
         show::register(&r);
         db::register(&r);
+        voicemail::register(&r);
         dialplan::register(&r);
         crate::apps::moh::register_cli(&r);
         crate::apps::conference::register_cli(&r);

@@ -10,6 +10,7 @@ pub mod math;
 pub mod message;
 pub mod strings;
 pub mod time;
+pub mod voicemail;
 
 use crate::pbx::Channel;
 use std::collections::BTreeMap;
@@ -100,6 +101,7 @@ fn register_builtins(r: &mut FuncRegistry) {
     channel::register(r);
     db::register(r);
     message::register(r);
+    voicemail::register(r);
 }
 
 /// Split `NAME(args)` into name and args (the text between the first `(` and the last `)`).

@@ -170,6 +170,9 @@ pub trait MessageStore: Send + Sync {
     async fn ensure(&self, mb: &BoxId) -> io::Result<()>;
     /// Messages in a folder.
     async fn count(&self, mb: &BoxId, folder: Folder) -> io::Result<u32>;
+    /// [`MessageStore::count`] without waiting, for dialplan functions and the CLI (which
+    /// are synchronous); a remote store answers from its cache.
+    fn count_now(&self, mb: &BoxId, folder: Folder) -> io::Result<u32>;
     /// A message's metadata.
     async fn info(&self, mb: &BoxId, folder: Folder, n: u32) -> Result<MessageInfo, StoreError>;
     /// A local path of the message's audio without extension (`…/INBOX/msg0000`).
@@ -343,6 +346,10 @@ impl MessageStore for FileStore {
     }
 
     async fn count(&self, mb: &BoxId, folder: Folder) -> io::Result<u32> {
+        self.count_now(mb, folder)
+    }
+
+    fn count_now(&self, mb: &BoxId, folder: Folder) -> io::Result<u32> {
         Ok(Self::numbers(&self.folder_dir(mb, folder))?.len() as u32)
     }
 

@@ -1,0 +1,215 @@
+//! Voicemail functions: `VM_INFO()`, `MAILBOX_EXISTS()` and `VMCOUNT()` (app_voicemail,
+//! app_vmcount / func_vmcount).
+
+use super::{Func, FuncError, FuncRegistry};
+use crate::pbx::Channel;
+use crate::voicemail::box_id;
+use crate::voicemail::store::{BoxId, Folder};
+use std::sync::Arc;
+
+pub fn register(r: &mut FuncRegistry) {
+    r.register(Arc::new(VmInfo));
+    r.register(Arc::new(MailboxExists));
+    r.register(Arc::new(VmCount));
+}
+
+fn args(a: &str) -> Vec<String> {
+    crate::apps::args::split(a, ',')
+}
+
+/// Messages in `folder` (name, default INBOX) of `mb`; 0 for an unknown folder or mailbox.
+fn count(chan: &Channel, mb: &BoxId, folder: &str) -> u32 {
+    let f = if folder.trim().is_empty() {
+        Folder::Inbox
+    } else {
+        match Folder::from_name(folder) {
+            Some(f) => f,
+            None => {
+                chan.pbx.warning(&format!(
+                    "app_voicemail.c: Invalid folder '{}'",
+                    folder.trim()
+                ));
+                return 0;
+            }
+        }
+    };
+    chan.pbx.voicemail.store.count_now(mb, f).unwrap_or(0)
+}
+
+pub struct VmInfo;
+
+impl Func for VmInfo {
+    fn name(&self) -> &'static str {
+        "VM_INFO"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Returns the selected attribute from a mailbox."
+    }
+    fn syntax(&self) -> &'static str {
+        "VM_INFO(mailbox[@context],attribute[,folder])"
+    }
+    fn description(&self) -> &'static str {
+        "Returns the selected attribute from the specified mailbox (context default when omitted). Attributes: count — messages in folder (default INBOX); email; exists — 1 or 0; fullname; language; locale; pager; password; tz. The folder is one of INBOX, Old, Work, Family, Friends, Cust1–Cust5, Deleted, Urgent."
+    }
+    fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let v = args(a);
+        let spec = v.first().map(|s| s.trim()).unwrap_or("");
+        let attr = v
+            .get(1)
+            .map(|s| s.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        if spec.is_empty() || attr.is_empty() {
+            return Err(FuncError::Usage(
+                "VM_INFO requires an argument (<mailbox>[@<context>],attribute[,folder])".into(),
+            ));
+        }
+        let mb = chan.pbx.voicemail.mailbox(spec);
+        if attr == "exists" {
+            return Ok(if mb.is_some() { "1" } else { "0" }.into());
+        }
+        let Some(mb) = mb else {
+            return Ok(String::new());
+        };
+        let cfg = chan.pbx.voicemail.config();
+        let text = |o: Option<&str>| o.unwrap_or("").to_string();
+        Ok(match attr.as_str() {
+            "count" => count(
+                chan,
+                &box_id(&mb),
+                v.get(2).map(|s| s.as_str()).unwrap_or(""),
+            )
+            .to_string(),
+            "email" => text(mb.email.as_deref()),
+            "fullname" => mb.fullname.clone(),
+            "language" => text(cfg.opt(&mb, "language")),
+            "locale" => text(cfg.opt(&mb, "locale")),
+            "pager" => text(mb.pager.as_deref()),
+            "password" => mb.password.clone(),
+            "tz" => text(cfg.opt(&mb, "tz")),
+            other => {
+                return Err(FuncError::Usage(format!(
+                    "Unknown attribute '{other}' for VM_INFO"
+                )))
+            }
+        })
+    }
+}
+
+pub struct MailboxExists;
+
+impl Func for MailboxExists {
+    fn name(&self) -> &'static str {
+        "MAILBOX_EXISTS"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Tell if a mailbox is configured."
+    }
+    fn syntax(&self) -> &'static str {
+        "MAILBOX_EXISTS(mailbox[@context])"
+    }
+    fn description(&self) -> &'static str {
+        "Returns 1 if the specified mailbox exists in voicemail.conf (context default when omitted), 0 otherwise. Asterisk deprecates it in favour of VM_INFO(mailbox,exists)."
+    }
+    fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let spec = a.trim();
+        if spec.is_empty() {
+            return Err(FuncError::Usage(
+                "MAILBOX_EXISTS requires an argument (<mailbox>[@<context>])".into(),
+            ));
+        }
+        Ok(if chan.pbx.voicemail.mailbox(spec).is_some() {
+            "1"
+        } else {
+            "0"
+        }
+        .into())
+    }
+}
+
+pub struct VmCount;
+
+impl Func for VmCount {
+    fn name(&self) -> &'static str {
+        "VMCOUNT"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Count the voicemails in a specified mailbox or mailboxes."
+    }
+    fn syntax(&self) -> &'static str {
+        "VMCOUNT(vmbox[@context][&vmbox2[@context2]...][,folder])"
+    }
+    fn description(&self) -> &'static str {
+        "Counts the messages in the folder (default INBOX) of the mailboxes given (context default when omitted), summed over all of them."
+    }
+    fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let v = args(a);
+        let boxes = v.first().map(|s| s.trim()).unwrap_or("");
+        if boxes.is_empty() {
+            return Err(FuncError::Usage(
+                "VMCOUNT requires an argument (vmbox[@context][,folder])".into(),
+            ));
+        }
+        let folder = v.get(1).map(|s| s.as_str()).unwrap_or("");
+        let total: u32 = boxes
+            .split('&')
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| count(chan, &BoxId::parse(s), folder))
+            .sum();
+        Ok(total.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pbx::channel::NullTech;
+    use crate::pbx::Pbx;
+    use crate::voicemail::config::parse_voicemail_conf;
+    use crate::voicemail::metadata::MessageInfo;
+    use crate::voicemail::store::{FileStore, MessageStore};
+
+    #[tokio::test]
+    async fn info_count_exists() {
+        let t = tempfile::tempdir().unwrap();
+        let mut settings =
+            crate::config::settings::Settings::defaults_for(std::path::Path::new("/x/f.conf"));
+        settings.astspooldir = t.path().to_path_buf();
+        let db = crate::astdb::AstDb::open_in_memory().unwrap();
+        let pbx = Pbx::new(settings, db);
+        let cf = crate::config::load_str(
+            t.path(),
+            "voicemail.conf",
+            "[default]\n100 => 1234,Leif Madsen,leif@example.com,pager@example.com,tz=central\n",
+            &Default::default(),
+        )
+        .unwrap();
+        pbx.voicemail
+            .set_config(parse_voicemail_conf(&cf).unwrap().0);
+        let st = FileStore::new(t.path().join("voicemail"));
+        let mb = BoxId::parse("100");
+        st.ensure(&mb).await.unwrap();
+        for _ in 0..2 {
+            let r = st.scratch_dir(&mb).join("r.wav");
+            std::fs::write(&r, b"x").unwrap();
+            st.deliver(&mb, Folder::Inbox, &r, &MessageInfo::default(), 100)
+                .await
+                .unwrap();
+        }
+        let mut chan = Channel::new(&pbx, "Local/x-1".into(), Arc::new(NullTech));
+        let r = |c: &mut Channel, f: &dyn Func, a: &str| f.read(c, a).unwrap();
+        assert_eq!(r(&mut chan, &VmInfo, "100,count"), "2");
+        assert_eq!(r(&mut chan, &VmInfo, "100@default,count,Old"), "0");
+        assert_eq!(r(&mut chan, &VmInfo, "100,fullname"), "Leif Madsen");
+        assert_eq!(r(&mut chan, &VmInfo, "100,email"), "leif@example.com");
+        assert_eq!(r(&mut chan, &VmInfo, "100,tz"), "central");
+        assert_eq!(r(&mut chan, &VmInfo, "100,password"), "1234");
+        assert_eq!(r(&mut chan, &VmInfo, "100,exists"), "1");
+        assert_eq!(r(&mut chan, &VmInfo, "999,exists"), "0");
+        assert!(VmInfo.read(&mut chan, "100,bogus").is_err());
+        assert_eq!(r(&mut chan, &MailboxExists, "100@default"), "1");
+        assert_eq!(r(&mut chan, &MailboxExists, "100@other"), "0");
+        assert_eq!(r(&mut chan, &VmCount, "100"), "2");
+        assert_eq!(r(&mut chan, &VmCount, "100&100@default,INBOX"), "4");
+        chan.destroy();
+    }
+}
