@@ -409,6 +409,7 @@ async fn main_loop(settings: Settings, args: Args) -> i32 {
     }
     load_voicemail(&pbx);
     pbx.voicemail.mailer.start(&pbx);
+    crate::voicemail::poll::start(&pbx);
     {
         // `module reload app_voicemail.so`, `voicemail reload` and `core reload`.
         let weak = Arc::downgrade(&pbx);

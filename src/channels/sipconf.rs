@@ -348,6 +348,13 @@ pub struct SipGeneral {
     pub rtptimeout: u32,
     /// `rtpholdtimeout`: the same while the call is on hold.
     pub rtpholdtimeout: u32,
+    /// `vmexten`: the user part of `Message-Account` in MWI NOTIFYs (`asterisk`).
+    pub vmexten: String,
+    /// `allowsubscribe`: accept SUBSCRIBE at all (yes).
+    pub allowsubscribe: bool,
+    /// `subminexpiry` / `submaxexpiry`: bounds of a subscription's Expires (60, 3600).
+    pub subminexpiry: u32,
+    pub submaxexpiry: u32,
 }
 
 impl Default for SipGeneral {
@@ -384,6 +391,10 @@ impl Default for SipGeneral {
             qualify: Qualify::Off,
             rtptimeout: 0,
             rtpholdtimeout: 0,
+            vmexten: "asterisk".into(),
+            allowsubscribe: true,
+            subminexpiry: 60,
+            submaxexpiry: 3600,
         }
     }
 }
@@ -423,6 +434,12 @@ pub struct Peer {
     pub language: Option<String>,
     pub accountcode: Option<String>,
     pub templates: Vec<String>,
+    /// `vmexten` (general's by default).
+    pub vmexten: String,
+    /// `subscribemwi`: MWI only through a SUBSCRIBE dialog, no unsolicited NOTIFYs.
+    pub subscribemwi: bool,
+    /// `allowsubscribe` (general's by default).
+    pub allowsubscribe: bool,
 }
 
 impl Peer {
@@ -871,6 +888,20 @@ fn parse_general(
             "disallow" => apply_codecs(&mut g.codecs, false, v, &mut ctx.warnings, &e.loc),
             "dtmfmode" => g.dtmfmode = ctx.take(e, parse_dtmf(v)).unwrap_or(g.dtmfmode),
             "rtptimeout" => g.rtptimeout = v.trim().parse().unwrap_or(0),
+            "vmexten" => {
+                if !v.trim().is_empty() {
+                    g.vmexten = v.trim().to_string()
+                }
+            }
+            "allowsubscribe" => {
+                g.allowsubscribe = ctx.take(e, parse_bool(v)).unwrap_or(g.allowsubscribe)
+            }
+            "subminexpiry" | "subminexpirey" => {
+                g.subminexpiry = ctx.take(e, parse_u32(v)).unwrap_or(g.subminexpiry)
+            }
+            "submaxexpiry" | "submaxexpirey" => {
+                g.submaxexpiry = ctx.take(e, parse_u32(v)).unwrap_or(g.submaxexpiry)
+            }
             "rtpholdtimeout" => g.rtpholdtimeout = v.trim().parse().unwrap_or(0),
             "language" => g.language = nonempty(v),
             "accountcode" => g.accountcode = nonempty(v),
@@ -979,6 +1010,9 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
         language: g.language.clone(),
         accountcode: g.accountcode.clone(),
         templates: sec.templates.clone(),
+        vmexten: g.vmexten.clone(),
+        subscribemwi: false,
+        allowsubscribe: g.allowsubscribe,
     };
     let mut host_set = false;
     for e in &sec.entries {
@@ -1051,6 +1085,17 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
             "disallow" => apply_codecs(&mut p.codecs, false, v, &mut ctx.warnings, &e.loc),
             "dtmfmode" => p.dtmfmode = ctx.take(e, parse_dtmf(v)).unwrap_or(p.dtmfmode),
             "rtptimeout" => p.rtptimeout = v.trim().parse().unwrap_or(0),
+            "vmexten" => {
+                if !v.trim().is_empty() {
+                    p.vmexten = v.trim().to_string()
+                }
+            }
+            "subscribemwi" => {
+                p.subscribemwi = ctx.take(e, parse_bool(v)).unwrap_or(p.subscribemwi)
+            }
+            "allowsubscribe" => {
+                p.allowsubscribe = ctx.take(e, parse_bool(v)).unwrap_or(p.allowsubscribe)
+            }
             "rtpholdtimeout" => p.rtpholdtimeout = v.trim().parse().unwrap_or(0),
             "nat" => {
                 let r = parse_nat(v, &mut ctx.warnings, &e.loc);
