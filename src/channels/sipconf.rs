@@ -1090,9 +1090,7 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
                     p.vmexten = v.trim().to_string()
                 }
             }
-            "subscribemwi" => {
-                p.subscribemwi = ctx.take(e, parse_bool(v)).unwrap_or(p.subscribemwi)
-            }
+            "subscribemwi" => p.subscribemwi = ctx.take(e, parse_bool(v)).unwrap_or(p.subscribemwi),
             "allowsubscribe" => {
                 p.allowsubscribe = ctx.take(e, parse_bool(v)).unwrap_or(p.allowsubscribe)
             }

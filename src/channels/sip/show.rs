@@ -288,7 +288,11 @@ pub fn subscriptions_text(core: &Core, now: Instant) -> String {
         .values()
         .filter(|s| s.ending.is_none())
         .collect();
-    subs.sort_by(|a, b| a.peer.cmp(&b.peer).then(a.dialog.id.call_id.cmp(&b.dialog.id.call_id)));
+    subs.sort_by(|a, b| {
+        a.peer
+            .cmp(&b.peer)
+            .then(a.dialog.id.call_id.cmp(&b.dialog.id.call_id))
+    });
     for s in &subs {
         let mailbox = core
             .cfg
@@ -301,7 +305,11 @@ pub fn subscriptions_text(core: &Core, now: Instant) -> String {
                     .join(",")
             })
             .unwrap_or_default();
-        let mailbox = if mailbox.is_empty() { "<none>".to_string() } else { mailbox };
+        let mailbox = if mailbox.is_empty() {
+            "<none>".to_string()
+        } else {
+            mailbox
+        };
         out.push_str(&format!(
             "{:<15}  {:<15}  {:<15}  {:<15}  {:<13}  {:<15} {:<10} {:06}\n",
             cut(&s.dest.ip().to_string(), 15),
@@ -311,7 +319,10 @@ pub fn subscriptions_text(core: &Core, now: Instant) -> String {
             "Unknown",
             "mwi",
             cut(&mailbox, 10),
-            s.expires_at.saturating_duration_since(now).as_secs().min(999_999)
+            s.expires_at
+                .saturating_duration_since(now)
+                .as_secs()
+                .min(999_999)
         ));
     }
     out.push_str(&format!(

@@ -9,8 +9,8 @@
 //! response); a 481 or no answer ends the subscription.
 
 use super::{Action, Core, Owner};
-use crate::channels::sipconf::{Host, Peer};
 use crate::channels::sip::util::{self, host_str, new_branch, new_tag};
+use crate::channels::sipconf::{Host, Peer};
 use crate::sip::dialog::{Dialog, DialogState, RequestCheck};
 use crate::sip::message::{response_to, Method, SipMessage};
 use crate::sip::transaction::TransactionKey;
@@ -76,7 +76,8 @@ impl Core {
                 continue;
             }
             let subscribed = self.mwi_subs.values().any(|x| x.peer == p.name);
-            let reachable = p.host != Host::Dynamic || !self.registrar.contacts(&p.name, now).is_empty();
+            let reachable =
+                p.host != Host::Dynamic || !self.registrar.contacts(&p.name, now).is_empty();
             if subscribed || (reachable && !p.subscribemwi) {
                 self.actions
                     .push(Action::MwiRefresh(p.name.clone(), MwiTarget::Peer));
@@ -335,7 +336,13 @@ impl Core {
     }
 
     /// A SUBSCRIBE inside a subscription: refresh, or `Expires: 0` to end it.
-    fn resubscribe(&mut self, key: &TransactionKey, req: &SipMessage, src: SocketAddr, now: Instant) {
+    fn resubscribe(
+        &mut self,
+        key: &TransactionKey,
+        req: &SipMessage,
+        src: SocketAddr,
+        now: Instant,
+    ) {
         let call_id = req.call_id().unwrap_or("").to_string();
         let to_tag = req.to().and_then(|t| t.tag().map(str::to_string));
         let from_tag = req.from().and_then(|t| t.tag().map(str::to_string));
