@@ -142,9 +142,13 @@ impl Core {
             return;
         };
         let state = match sub.ending {
+            // Rounded up: a NOTIFY right after the 200 repeats the Expires granted.
             None => format!(
                 "active;expires={}",
-                sub.expires_at.saturating_duration_since(now).as_secs()
+                sub.expires_at
+                    .saturating_duration_since(now)
+                    .as_millis()
+                    .div_ceil(1000)
             ),
             Some("") => "terminated".to_string(),
             Some(reason) => format!("terminated;reason={reason}"),
