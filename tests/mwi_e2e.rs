@@ -102,7 +102,7 @@ fn wait_last_sent(d: &Daemon, counts: &str) {
 fn mwi_notify_after_register_and_on_spool_changes() {
     let port = free_port();
     let d = start(port, 1);
-    let mut phone = Sipp::new("uas_registered.xml", Some(port))
+    let phone = Sipp::new("uas_registered.xml", Some(port))
         .local_port(free_port())
         .service("alice")
         .auth("alice", "alicepw")

@@ -2011,3 +2011,24 @@ fn mwi_notify_481_or_expiry_ends_subscription() {
     }
     assert!(h.core.mwi_subs.is_empty());
 }
+
+#[test]
+fn mwi_subscriptions_per_peer_are_capped() {
+    let mut h = H::new(&MWI_CONF.replace(
+        "subminexpiry=30\n",
+        "subminexpiry=30\nmax_contacts_per_aor=2\n",
+    ));
+    let mut last = String::new();
+    for i in 0..3 {
+        let mut s = Sub::new("alice", "127.0.0.1:5080");
+        h.now += Duration::from_secs(1);
+        assert_eq!(
+            code(&s.send(&mut h, Some("alicepw"), "message-summary", &[])),
+            200,
+            "{i}"
+        );
+        last = s.call_id.clone();
+    }
+    assert_eq!(h.core.mwi_subs.len(), 2);
+    assert!(h.core.mwi_subs.contains_key(&last));
+}

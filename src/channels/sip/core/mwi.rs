@@ -323,6 +323,21 @@ impl Core {
                 format!("SIP MWI subscription from '{name}' at {src} for {expires}s"),
             );
         }
+        // At most `max_contacts_per_aor` subscriptions per peer: the oldest give way.
+        let limit = (self.cfg.general.max_contacts_per_aor as usize).max(1);
+        let mut mine: Vec<(Instant, String)> = self
+            .mwi_subs
+            .iter()
+            .filter(|(k, s)| s.peer == name && **k != call_id)
+            .map(|(k, s)| (s.expires_at, k.clone()))
+            .collect();
+        if mine.len() >= limit {
+            mine.sort();
+            let extra = mine.len() + 1 - limit;
+            for (_, k) in mine.into_iter().take(extra) {
+                self.mwi_subs.remove(&k);
+            }
+        }
         self.mwi_subs.insert(
             call_id.clone(),
             MwiSub {
