@@ -1199,6 +1199,38 @@ mod tests {
     }
 
     #[test]
+    fn mwi_options() {
+        let (c, w) = ok(
+            "[general]\nvmexten=*97\nsubminexpiry=30\nsubmaxexpiry=600\n\
+             [a]\ntype=friend\nhost=dynamic\nmailbox=100\n\
+             [b]\ntype=friend\nhost=dynamic\nvmexten=8500\nsubscribemwi=yes\nallowsubscribe=no\n",
+        );
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            (
+                c.general.vmexten.as_str(),
+                c.general.subminexpiry,
+                c.general.submaxexpiry
+            ),
+            ("*97", 30, 600)
+        );
+        let (a, b) = (&c.peers["a"], &c.peers["b"]);
+        assert_eq!(
+            (a.vmexten.as_str(), a.subscribemwi, a.allowsubscribe),
+            ("*97", false, true)
+        );
+        assert_eq!(
+            (b.vmexten.as_str(), b.subscribemwi, b.allowsubscribe),
+            ("8500", true, false)
+        );
+        let d = SipGeneral::default();
+        assert_eq!(
+            (d.vmexten.as_str(), d.subminexpiry, d.submaxexpiry),
+            ("asterisk", 60, 3600)
+        );
+    }
+
+    #[test]
     fn sipconf_asterisk_sample_loads() {
         let cf = crate::config::load(&fixtures(), "sip.conf.sample", &LoadOptions::default())
             .expect("sample loads");
