@@ -409,6 +409,7 @@ async fn main_loop(settings: Settings, args: Args) -> i32 {
     }
     load_voicemail(&pbx);
     pbx.voicemail.mailer.start(&pbx);
+    crate::voicemail::poll::start(&pbx);
     {
         // Recordings a crash interrupted are delivered (nothing a caller recorded is lost).
         let p = pbx.clone();

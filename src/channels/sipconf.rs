@@ -348,6 +348,13 @@ pub struct SipGeneral {
     pub rtptimeout: u32,
     /// `rtpholdtimeout`: the same while the call is on hold.
     pub rtpholdtimeout: u32,
+    /// `vmexten`: the user part of `Message-Account` in MWI NOTIFYs (`asterisk`).
+    pub vmexten: String,
+    /// `allowsubscribe`: accept SUBSCRIBE at all (yes).
+    pub allowsubscribe: bool,
+    /// `subminexpiry` / `submaxexpiry`: bounds of a subscription's Expires (60, 3600).
+    pub subminexpiry: u32,
+    pub submaxexpiry: u32,
 }
 
 impl Default for SipGeneral {
@@ -384,6 +391,10 @@ impl Default for SipGeneral {
             qualify: Qualify::Off,
             rtptimeout: 0,
             rtpholdtimeout: 0,
+            vmexten: "asterisk".into(),
+            allowsubscribe: true,
+            subminexpiry: 60,
+            submaxexpiry: 3600,
         }
     }
 }
@@ -423,6 +434,12 @@ pub struct Peer {
     pub language: Option<String>,
     pub accountcode: Option<String>,
     pub templates: Vec<String>,
+    /// `vmexten` (general's by default).
+    pub vmexten: String,
+    /// `subscribemwi`: MWI only through a SUBSCRIBE dialog, no unsolicited NOTIFYs.
+    pub subscribemwi: bool,
+    /// `allowsubscribe` (general's by default).
+    pub allowsubscribe: bool,
 }
 
 impl Peer {
@@ -871,6 +888,20 @@ fn parse_general(
             "disallow" => apply_codecs(&mut g.codecs, false, v, &mut ctx.warnings, &e.loc),
             "dtmfmode" => g.dtmfmode = ctx.take(e, parse_dtmf(v)).unwrap_or(g.dtmfmode),
             "rtptimeout" => g.rtptimeout = v.trim().parse().unwrap_or(0),
+            "vmexten" => {
+                if !v.trim().is_empty() {
+                    g.vmexten = v.trim().to_string()
+                }
+            }
+            "allowsubscribe" => {
+                g.allowsubscribe = ctx.take(e, parse_bool(v)).unwrap_or(g.allowsubscribe)
+            }
+            "subminexpiry" | "subminexpirey" => {
+                g.subminexpiry = ctx.take(e, parse_u32(v)).unwrap_or(g.subminexpiry)
+            }
+            "submaxexpiry" | "submaxexpirey" => {
+                g.submaxexpiry = ctx.take(e, parse_u32(v)).unwrap_or(g.submaxexpiry)
+            }
             "rtpholdtimeout" => g.rtpholdtimeout = v.trim().parse().unwrap_or(0),
             "language" => g.language = nonempty(v),
             "accountcode" => g.accountcode = nonempty(v),
@@ -979,6 +1010,9 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
         language: g.language.clone(),
         accountcode: g.accountcode.clone(),
         templates: sec.templates.clone(),
+        vmexten: g.vmexten.clone(),
+        subscribemwi: false,
+        allowsubscribe: g.allowsubscribe,
     };
     let mut host_set = false;
     for e in &sec.entries {
@@ -1051,6 +1085,15 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
             "disallow" => apply_codecs(&mut p.codecs, false, v, &mut ctx.warnings, &e.loc),
             "dtmfmode" => p.dtmfmode = ctx.take(e, parse_dtmf(v)).unwrap_or(p.dtmfmode),
             "rtptimeout" => p.rtptimeout = v.trim().parse().unwrap_or(0),
+            "vmexten" => {
+                if !v.trim().is_empty() {
+                    p.vmexten = v.trim().to_string()
+                }
+            }
+            "subscribemwi" => p.subscribemwi = ctx.take(e, parse_bool(v)).unwrap_or(p.subscribemwi),
+            "allowsubscribe" => {
+                p.allowsubscribe = ctx.take(e, parse_bool(v)).unwrap_or(p.allowsubscribe)
+            }
             "rtpholdtimeout" => p.rtpholdtimeout = v.trim().parse().unwrap_or(0),
             "nat" => {
                 let r = parse_nat(v, &mut ctx.warnings, &e.loc);
@@ -1153,6 +1196,38 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn mwi_options() {
+        let (c, w) = ok(
+            "[general]\nvmexten=*97\nsubminexpiry=30\nsubmaxexpiry=600\n\
+             [a]\ntype=friend\nhost=dynamic\nmailbox=100\n\
+             [b]\ntype=friend\nhost=dynamic\nvmexten=8500\nsubscribemwi=yes\nallowsubscribe=no\n",
+        );
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            (
+                c.general.vmexten.as_str(),
+                c.general.subminexpiry,
+                c.general.submaxexpiry
+            ),
+            ("*97", 30, 600)
+        );
+        let (a, b) = (&c.peers["a"], &c.peers["b"]);
+        assert_eq!(
+            (a.vmexten.as_str(), a.subscribemwi, a.allowsubscribe),
+            ("*97", false, true)
+        );
+        assert_eq!(
+            (b.vmexten.as_str(), b.subscribemwi, b.allowsubscribe),
+            ("8500", true, false)
+        );
+        let d = SipGeneral::default();
+        assert_eq!(
+            (d.vmexten.as_str(), d.subminexpiry, d.submaxexpiry),
+            ("asterisk", 60, 3600)
+        );
     }
 
     #[test]

@@ -381,8 +381,8 @@ fn digest_response(
 }
 
 /// Which status code, reason phrase and headers a method's challenge uses: 401 with
-/// `WWW-Authenticate` for REGISTER, 407 with `Proxy-Authenticate` for INVITE and everything else
-/// (as chan_sip does).
+/// `WWW-Authenticate` for REGISTER and SUBSCRIBE, 407 with `Proxy-Authenticate` for INVITE and
+/// everything else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChallengeKind {
     pub status: u16,
@@ -395,7 +395,7 @@ pub struct ChallengeKind {
 
 impl ChallengeKind {
     pub fn for_method(method: &str) -> ChallengeKind {
-        if method.eq_ignore_ascii_case("REGISTER") {
+        if method.eq_ignore_ascii_case("REGISTER") || method.eq_ignore_ascii_case("SUBSCRIBE") {
             ChallengeKind {
                 status: 401,
                 reason: "Unauthorized",
@@ -955,6 +955,7 @@ mod tests {
         assert_eq!((k.status, k.challenge_header), (407, "Proxy-Authenticate"));
         assert_eq!(k.credentials_header, "Proxy-Authorization");
         assert_eq!(ChallengeKind::for_method("MESSAGE").status, 407);
+        assert_eq!(ChallengeKind::for_method("SUBSCRIBE").status, 401);
     }
 
     #[test]

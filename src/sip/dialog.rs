@@ -181,9 +181,9 @@ fn is_target_refresh(m: &Method) -> bool {
 }
 
 impl Dialog {
-    /// The UAS side of a dialog created by the incoming `invite` (§12.1.1). The dialog starts
-    /// Early; [`Dialog::response_for`] with a 2xx confirms it. `local_tag` is the To-tag ferrisk
-    /// puts in its responses.
+    /// The UAS side of a dialog created by the incoming `invite` (§12.1.1) or SUBSCRIBE
+    /// (RFC 6665). The dialog starts Early; [`Dialog::response_for`] with a 2xx confirms it.
+    /// `local_tag` is the To-tag ferrisk puts in its responses.
     pub fn uas_from_request(
         invite: &SipMessage,
         local_tag: &str,
@@ -192,7 +192,8 @@ impl Dialog {
         let SipMessage::Request { method, uri, .. } = invite else {
             return Err(DialogError::NotInvite);
         };
-        if *method != Method::Invite {
+        // A SUBSCRIBE creates a dialog the same way (RFC 6665 §4.2.1).
+        if *method != Method::Invite && *method != Method::Subscribe {
             return Err(DialogError::NotInvite);
         }
         let call_id = invite

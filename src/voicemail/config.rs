@@ -48,6 +48,8 @@ pub struct VmGeneral {
 /// `[general]` options kept in [`VmGeneral::other`]: per-mailbox-overridable settings read
 /// where they are used.
 pub const OTHER_OPTIONS: &[&str] = &[
+    "pollmailboxes",
+    "pollfreq",
     "review",
     "operator",
     "envelope",

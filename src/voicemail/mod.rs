@@ -11,6 +11,7 @@ pub mod config;
 pub mod email;
 pub mod metadata;
 pub mod mwi;
+pub mod poll;
 pub mod store;
 
 use crate::config::settings::Settings;

@@ -30,6 +30,9 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
+mod mwi;
+pub use mwi::{MwiSub, MwiTarget};
+
 /// AstDB family of registrations (`SIP/Registry/<peer>/<n>`).
 pub const DB_FAMILY: &str = "SIP/Registry";
 /// Methods we accept, for `Allow`.
@@ -54,6 +57,8 @@ pub enum Action {
     Warning(String),
     DbPut(String, String, String),
     DbDel(String, String),
+    /// Read the voicemail counts of the peer's mailboxes and call [`Core::send_mwi`].
+    MwiRefresh(String, MwiTarget),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +155,8 @@ enum Owner {
     /// An out-of-call MESSAGE: the request and the credentials to answer one challenge.
     Message(Box<Option<(SipMessage, SocketAddr, String, String)>>),
     Register(usize),
+    /// A message-waiting NOTIFY, in the subscription with this Call-ID or unsolicited.
+    Mwi(Option<String>),
 }
 
 /// Runtime state of a peer (qualify, last user agent).
@@ -161,6 +168,8 @@ pub struct PeerRt {
     pub next_qualify: Option<Instant>,
     pub useragent: String,
     pub inuse: u32,
+    /// New/old message counts last sent in an MWI NOTIFY (`LastMsgsSent`).
+    pub last_msgs: (u32, u32),
 }
 
 /// Why a peer has nowhere to send to.
@@ -208,6 +217,8 @@ pub struct Core {
     /// Addresses of peers configured with a host name (resolved at load and reload), to
     /// match their requests by source address.
     peer_ips: HashMap<String, IpAddr>,
+    /// `message-summary` subscriptions by Call-ID.
+    pub mwi_subs: HashMap<String, MwiSub>,
 }
 
 fn reg_config(cfg: &SipConfig) -> RegistrarConfig {
@@ -276,6 +287,7 @@ impl Core {
             reg_rate: HashMap::new(),
             stateless_to: None,
             peer_ips: HashMap::new(),
+            mwi_subs: HashMap::new(),
         }
     }
 
@@ -544,7 +556,7 @@ impl Core {
                 }
             }
             Method::Ack => {}
-            Method::Subscribe => self.reply(&key, &req, 489, "Bad Event", now),
+            Method::Subscribe => self.on_subscribe(&key, &req, src, &ruri, now),
             _ => {
                 if let Some(mut r) = response_to(&req, 501, "Not Implemented", Some(&new_tag())) {
                     r.headers_mut().push("Allow", ALLOW);
@@ -743,6 +755,7 @@ impl Core {
         };
         let ua = req.header("User-Agent").unwrap_or("").to_string();
         let name = peer.name.clone();
+        let has_mailbox = !peer.mailboxes.is_empty();
         let was = !self.registrar.contacts(&name, now).is_empty();
         let outcome = self.registrar.register(&name, contacts, req.expires(), now);
         let (code, reason) = outcome.status();
@@ -784,6 +797,11 @@ impl Core {
                     ));
                 }
                 let is = !contacts.is_empty();
+                if is && !updated.is_empty() && has_mailbox {
+                    // chan_sip sends the current counts after a registration.
+                    self.actions
+                        .push(Action::MwiRefresh(name.clone(), MwiTarget::Peer));
+                }
                 if !ua.is_empty() {
                     self.peers_rt.entry(name.clone()).or_default().useragent = ua;
                 }
@@ -1942,6 +1960,14 @@ impl Core {
                     )));
                 }
             }
+            Owner::Mwi(sub) => {
+                if let SipMessage::Response { code, .. } = &resp {
+                    if *code >= 200 {
+                        self.owners.remove(key);
+                        self.mwi_notify_done(sub.as_deref(), Some(*code));
+                    }
+                }
+            }
             Owner::InDialog => {}
         }
     }
@@ -1959,6 +1985,7 @@ impl Core {
                 }
                 self.pump_regclients(now);
             }
+            Owner::Mwi(sub) => self.mwi_notify_done(sub.as_deref(), None),
             _ => {}
         }
     }
@@ -2438,6 +2465,7 @@ impl Core {
                 self.verbose(3, format!("Registration for peer '{}' expired", b.aor));
             }
         }
+        self.mwi_expire(now);
         self.qualify_tick(now);
     }
 

@@ -138,8 +138,33 @@ impl SipShared {
                 Action::Warning(t) => pbx.warning(&t),
                 Action::DbPut(f, k, v) => self.db_write(&pbx, f, k, Some(v)),
                 Action::DbDel(f, k) => self.db_write(&pbx, f, k, None),
+                Action::MwiRefresh(peer, target) => self.mwi_refresh(&pbx, peer, target),
             }
         }
+    }
+
+    /// Read the current voicemail counts of `peer`'s mailboxes (off the core lock) and send
+    /// them to `target`.
+    fn mwi_refresh(&self, pbx: &Arc<Pbx>, peer: String, target: core::MwiTarget) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let boxes = match self.core.lock().cfg.peer(&peer) {
+            Some(p) => p.mailboxes.clone(),
+            None => return,
+        };
+        let pbx = pbx.clone();
+        let me = self.me();
+        rt.spawn(async move {
+            let mut states = Vec::with_capacity(boxes.len());
+            for b in &boxes {
+                let id = crate::voicemail::store::BoxId::new(&b.mailbox, &b.context);
+                states.push(pbx.voicemail.mwi_state(&id).await);
+            }
+            if let Some(s) = me.upgrade() {
+                s.with(|c, now| c.send_mwi(&peer, &target, &states, now));
+            }
+        });
     }
 
     fn db_write(&self, pbx: &Pbx, family: String, key: String, value: Option<String>) {
@@ -199,6 +224,25 @@ async fn timer_loop(sip: Weak<SipShared>) {
         }
         s.with(|c, now| c.on_timer(now));
         drop(s);
+    }
+}
+
+/// Voicemail's MWI changes → NOTIFYs to the peers listing the mailbox.
+async fn mwi_loop(
+    mut rx: tokio::sync::broadcast::Receiver<crate::voicemail::mwi::MwiState>,
+    sip: Weak<SipShared>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let state = match rx.recv().await {
+            Ok(s) => s,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        };
+        let Some(s) = sip.upgrade() else {
+            return;
+        };
+        s.with(|c, now| c.mwi_changed(&state, now));
     }
 }
 
@@ -425,6 +469,10 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
     pbx.register_driver(Arc::new(SipDriver { sip: sip.clone() }));
     sip.with(|c, now| c.pump_regclients(now));
     tokio::spawn(timer_loop(Arc::downgrade(&sip)));
+    tokio::spawn(mwi_loop(
+        pbx.voicemail.mwi.subscribe(),
+        Arc::downgrade(&sip),
+    ));
     pbx.verbose_line(
         2,
         &format!(

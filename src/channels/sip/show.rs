@@ -153,6 +153,10 @@ pub fn peer_detail(core: &Core, p: &Peer, now: Instant) -> PeerDetail {
         reg_contact: contacts.first().map(|c| c.0.clone()).unwrap_or_default(),
         qualify_freq_ms: i32::try_from(core.cfg.general.qualifyfreq.saturating_mul(1000))
             .unwrap_or(i32::MAX),
+        vm_extension: p.vmexten.clone(),
+        last_msgs_sent_new: rt.map(|r| r.last_msgs.0).unwrap_or(0),
+        last_msgs_sent_old: rt.map(|r| r.last_msgs.1).unwrap_or(0),
+        subscriptions: p.allowsubscribe,
         ..PeerDetail::default()
     }
 }
@@ -263,8 +267,70 @@ pub fn settings_view(core: &Core, sip: &SipShared) -> SettingsView {
         force_rport: nat_force(&g.nat),
         dtmf_mode: dtmf_str(&g.dtmfmode),
         language: g.language.clone().unwrap_or_default(),
+        allow_subscribe: g.allowsubscribe,
+        vm_exten: g.vmexten.clone(),
+        mwi_mime_type: "application/simple-message-summary".into(),
+        min_subexpiry: i32::try_from(g.subminexpiry).unwrap_or(i32::MAX),
+        max_subexpiry: i32::try_from(g.submaxexpiry).unwrap_or(i32::MAX),
         ..SettingsView::default()
     }
+}
+
+/// `sip show subscriptions`: chan_sip's table of active subscriptions (ours are all `mwi`).
+pub fn subscriptions_text(core: &Core, now: Instant) -> String {
+    let cut = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+    let mut out = format!(
+        "{:<15}  {:<15}  {:<15}  {:<15}  {:<13}  {:<15} {:<10} {:<6}\n",
+        "Peer", "User", "Call ID", "Extension", "Last state", "Type", "Mailbox", "Expiry"
+    );
+    let mut subs: Vec<_> = core
+        .mwi_subs
+        .values()
+        .filter(|s| s.ending.is_none())
+        .collect();
+    subs.sort_by(|a, b| {
+        a.peer
+            .cmp(&b.peer)
+            .then(a.dialog.id.call_id.cmp(&b.dialog.id.call_id))
+    });
+    for s in &subs {
+        let mailbox = core
+            .cfg
+            .peer(&s.peer)
+            .map(|p| {
+                p.mailboxes
+                    .iter()
+                    .map(|m| format!("{}@{}", m.mailbox, m.context))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default();
+        let mailbox = if mailbox.is_empty() {
+            "<none>".to_string()
+        } else {
+            mailbox
+        };
+        out.push_str(&format!(
+            "{:<15}  {:<15}  {:<15}  {:<15}  {:<13}  {:<15} {:<10} {:06}\n",
+            cut(&s.dest.ip().to_string(), 15),
+            cut(&s.peer, 15),
+            cut(&s.dialog.id.call_id, 15),
+            cut(&s.exten, 15),
+            "Unknown",
+            "mwi",
+            cut(&mailbox, 10),
+            s.expires_at
+                .saturating_duration_since(now)
+                .as_secs()
+                .min(999_999)
+        ));
+    }
+    out.push_str(&format!(
+        "{} active SIP subscription{}\n",
+        subs.len(),
+        if subs.len() == 1 { "" } else { "s" }
+    ));
+    out
 }
 
 macro_rules! sip_cmd {
@@ -338,6 +404,16 @@ pub fn register(state: &Arc<CliState>, sip: Arc<SipShared>) {
         "Usage: sip show channels\n       Lists all currently active SIP calls (dialogs).",
         |_c: &Ctx, sip: &Arc<SipShared>| -> Result<String, CliError> {
             Ok(format_channels(&sip.with(|core, _| channels_view(core))))
+        }
+    );
+    sip_cmd!(
+        state,
+        sip,
+        "sip show subscriptions",
+        "List active SIP subscriptions",
+        "Usage: sip show subscriptions\n       Lists active SIP subscriptions.",
+        |_c: &Ctx, sip: &Arc<SipShared>| -> Result<String, CliError> {
+            Ok(sip.with(|core, now| subscriptions_text(core, now)))
         }
     );
     sip_cmd!(

@@ -1561,3 +1561,474 @@ fn call_limit_counts_outbound_calls() {
     h.core.hangup(o.id, 16, h.now);
     assert!(h.core.resolve("limited/101", h.now).is_ok());
 }
+
+// ------------------------------------------------------------------ MWI
+
+const MWI_CONF: &str = "\
+[general]
+context=public
+realm=asterisk
+subminexpiry=30
+
+[alice]
+type=friend
+host=dynamic
+secret=alicepw
+mailbox=100@default,101
+context=internal
+
+[bob]
+type=friend
+host=dynamic
+secret=bobpw
+context=internal
+";
+
+fn counts(mailbox: &str, new: u32, old: u32) -> crate::voicemail::mwi::MwiState {
+    crate::voicemail::mwi::MwiState {
+        mailbox: mailbox.into(),
+        context: "default".into(),
+        new,
+        old,
+        ..Default::default()
+    }
+}
+
+fn refreshes(h: &mut H) -> Vec<(String, super::core::MwiTarget)> {
+    let mut v = Vec::new();
+    h.actions.retain(|a| match a {
+        Action::MwiRefresh(p, t) => {
+            v.push((p.clone(), t.clone()));
+            false
+        }
+        _ => true,
+    });
+    v
+}
+
+fn notifies(out: &[(SocketAddr, SipMessage)]) -> Vec<(SocketAddr, SipMessage)> {
+    out.iter()
+        .filter(|(_, m)| m.method() == Some(&Method::Notify))
+        .cloned()
+        .collect()
+}
+
+fn body(m: &SipMessage) -> String {
+    String::from_utf8_lossy(m.body()).to_string()
+}
+
+/// A 200 (or `code`) answering one of our requests.
+fn answer(m: &SipMessage, code: u16) -> SipMessage {
+    let reason = if code == 200 { "OK" } else { "Whatever" };
+    response_to(m, code, reason, Some("uatag")).expect("response")
+}
+
+#[test]
+fn mwi_unsolicited_notify_after_register_and_retransmission() {
+    let mut h = H::new(MWI_CONF);
+    let mut r = Reg::new("alice", "127.0.0.1:5070");
+    let ok = r.send(
+        &mut h,
+        Some("alicepw"),
+        &[contact("sip:alice@127.0.0.1:5070"), "Expires: 300".into()],
+    );
+    assert_eq!(code(&ok), 200);
+    assert_eq!(
+        refreshes(&mut h),
+        [("alice".to_string(), super::core::MwiTarget::Peer)]
+    );
+    // The driver reads both mailboxes and sends their sum.
+    h.core.send_mwi(
+        "alice",
+        &super::core::MwiTarget::Peer,
+        &[counts("100", 1, 0), counts("101", 0, 2)],
+        h.now,
+    );
+    let out = h.collect();
+    let n = notifies(&out);
+    assert_eq!(n.len(), 1, "{out:?}");
+    let (dest, m) = &n[0];
+    assert_eq!(*dest, addr("127.0.0.1:5070"));
+    match m {
+        SipMessage::Request { uri, .. } => assert_eq!(uri.to_string(), "sip:alice@127.0.0.1:5070"),
+        SipMessage::Response { .. } => unreachable!(),
+    }
+    assert_eq!(m.header("Event"), Some("message-summary"));
+    assert_eq!(
+        m.header("Content-Type"),
+        Some("application/simple-message-summary")
+    );
+    assert!(m.header("Subscription-State").is_none());
+    assert_eq!(
+        body(m),
+        "Messages-Waiting: yes\r\nMessage-Account: sip:asterisk@127.0.0.1\r\nVoice-Message: 1/2 (0/0)\r\n"
+    );
+    assert_eq!(h.core.peers_rt["alice"].last_msgs, (1, 2));
+    // Unanswered over UDP: retransmitted after T1, then 2·T1.
+    let again = notifies(&h.advance(Duration::from_millis(500)));
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].1.call_id(), m.call_id());
+    assert_eq!(notifies(&h.advance(Duration::from_millis(999))).len(), 0);
+    assert_eq!(notifies(&h.advance(Duration::from_millis(1))).len(), 1);
+    // Answered: no more.
+    h.feed_msg(answer(m, 200), *dest);
+    assert_eq!(notifies(&h.advance(Duration::from_secs(8))).len(), 0);
+    // A peer without mailbox gets none.
+    let mut rb = Reg::new("bob", "127.0.0.1:5072");
+    rb.send(&mut h, Some("bobpw"), &[contact("sip:bob@127.0.0.1:5072")]);
+    assert!(refreshes(&mut h).is_empty());
+}
+
+#[test]
+fn mwi_change_reaches_peers_listing_the_mailbox() {
+    let mut h = H::new(MWI_CONF);
+    // Not registered, not subscribed: nobody to tell.
+    h.core.mwi_changed(&counts("100", 1, 0), h.now);
+    h.collect();
+    assert!(refreshes(&mut h).is_empty());
+    let mut r = Reg::new("alice", "127.0.0.1:5070");
+    r.send(
+        &mut h,
+        Some("alicepw"),
+        &[contact("sip:alice@127.0.0.1:5070")],
+    );
+    refreshes(&mut h);
+    h.core.mwi_changed(&counts("101", 1, 0), h.now);
+    h.collect();
+    assert_eq!(
+        refreshes(&mut h),
+        [("alice".to_string(), super::core::MwiTarget::Peer)]
+    );
+    h.core.mwi_changed(&counts("555", 1, 0), h.now);
+    h.collect();
+    assert!(refreshes(&mut h).is_empty());
+}
+
+struct Sub {
+    user: String,
+    call_id: String,
+    from: String,
+    to: String,
+    cseq: u32,
+    src: SocketAddr,
+}
+
+impl Sub {
+    fn new(user: &str, src: &str) -> Sub {
+        Sub {
+            user: user.into(),
+            call_id: format!("sub-{:x}@test", rand::random::<u64>()),
+            from: format!("<sip:{user}@127.0.0.1>;tag=st{:x}", rand::random::<u32>()),
+            to: format!("<sip:{user}@127.0.0.1>"),
+            cseq: 1,
+            src: addr(src),
+        }
+    }
+
+    fn text(&mut self, event: &str, extra: &[String]) -> String {
+        let mut ex = vec![
+            format!("Event: {event}"),
+            format!("Contact: <sip:{}@{}>", self.user, self.src),
+            "Accept: application/simple-message-summary".to_string(),
+        ];
+        ex.extend_from_slice(extra);
+        let s = req(
+            "SUBSCRIBE",
+            &format!("sip:{}@127.0.0.1", self.user),
+            &via(&self.src.to_string()),
+            &self.from,
+            &self.to,
+            &self.call_id,
+            self.cseq,
+            &ex,
+            "",
+        );
+        self.cseq += 1;
+        s
+    }
+
+    /// Send; answer one challenge with `pw`; remember the To-tag of a 2xx.
+    fn send(&mut self, h: &mut H, pw: Option<&str>, event: &str, extra: &[String]) -> SipMessage {
+        let t = self.text(event, extra);
+        let mut r = h.feed_resp(&t, self.src);
+        if let (401, Some(pw)) = (code(&r), pw) {
+            let a = auth_value(
+                &r,
+                "WWW-Authenticate",
+                &self.user,
+                pw,
+                "SUBSCRIBE",
+                &format!("sip:{}@127.0.0.1", self.user),
+            );
+            let mut ex = extra.to_vec();
+            ex.push(format!("Authorization: {a}"));
+            let t = self.text(event, &ex);
+            r = h.feed_resp(&t, self.src);
+        }
+        if code(&r) == 200 && !self.to.contains("tag=") {
+            self.to = r.header("To").expect("To").to_string();
+        }
+        r
+    }
+}
+
+#[test]
+fn mwi_subscribe_notify_refresh_unsubscribe() {
+    use super::core::MwiTarget;
+    let mut h = H::new(MWI_CONF);
+    let mut s = Sub::new("alice", "127.0.0.1:5080");
+    let first = s.send(&mut h, None, "message-summary", &[]);
+    assert_eq!(code(&first), 401);
+    let ok = s.send(&mut h, Some("alicepw"), "message-summary", &[]);
+    assert_eq!(code(&ok), 200, "{ok:?}");
+    assert_eq!(ok.header("Expires"), Some("3600"));
+    assert!(ok.header("Contact").is_some());
+    let to_tag = ok
+        .to()
+        .and_then(|t| t.tag().map(str::to_string))
+        .expect("to tag");
+    let cid = s.call_id.clone();
+    assert_eq!(
+        refreshes(&mut h),
+        [("alice".to_string(), MwiTarget::Sub(cid.clone()))]
+    );
+    h.core.send_mwi(
+        "alice",
+        &MwiTarget::Sub(cid.clone()),
+        &[counts("100", 2, 1)],
+        h.now,
+    );
+    let n = notifies(&h.collect());
+    assert_eq!(n.len(), 1);
+    let (dest, m) = &n[0];
+    assert_eq!(*dest, s.src);
+    assert_eq!(m.call_id(), Some(cid.as_str()));
+    assert_eq!(
+        m.from().and_then(|f| f.tag().map(str::to_string)),
+        Some(to_tag.clone())
+    );
+    assert!(m.header("To").unwrap_or("").contains(";tag=st"));
+    assert_eq!(m.cseq().map(|c| c.0), Some(1));
+    assert_eq!(m.header("Subscription-State"), Some("active;expires=3600"));
+    assert!(body(m).contains("Voice-Message: 2/1 (0/0)"), "{}", body(m));
+    h.feed_msg(answer(m, 200), *dest);
+    assert_eq!(h.core.mwi_subs.len(), 1);
+    let shown = super::show::subscriptions_text(&h.core, h.now);
+    assert!(shown.starts_with("Peer             User             Call ID          Extension        Last state     Type            Mailbox    Expiry\n"), "{shown}");
+    assert!(
+        shown.contains("127.0.0.1        alice ")
+            && shown.contains(" mwi ")
+            && shown.contains("003600"),
+        "{shown}"
+    );
+    assert!(shown.ends_with("1 active SIP subscription\n"), "{shown}");
+
+    // A voicemail change goes into the subscription, not to contacts.
+    h.now += Duration::from_secs(100);
+    h.core
+        .send_mwi("alice", &MwiTarget::Peer, &[counts("100", 3, 1)], h.now);
+    let n = notifies(&h.collect());
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].1.call_id(), Some(cid.as_str()));
+    assert_eq!(n[0].1.cseq().map(|c| c.0), Some(2));
+    assert_eq!(
+        n[0].1.header("Subscription-State"),
+        Some("active;expires=3500")
+    );
+    h.feed_msg(answer(&n[0].1, 200), s.src);
+
+    // Refresh with a shorter expiry.
+    let r = s.send(&mut h, None, "message-summary", &["Expires: 600".into()]);
+    assert_eq!(code(&r), 200);
+    assert_eq!(r.header("Expires"), Some("600"));
+    assert_eq!(
+        refreshes(&mut h),
+        [("alice".to_string(), MwiTarget::Sub(cid.clone()))]
+    );
+    h.core.send_mwi(
+        "alice",
+        &MwiTarget::Sub(cid.clone()),
+        &[counts("100", 3, 1)],
+        h.now,
+    );
+    let n = notifies(&h.collect());
+    assert_eq!(
+        n[0].1.header("Subscription-State"),
+        Some("active;expires=600")
+    );
+    h.feed_msg(answer(&n[0].1, 200), s.src);
+
+    // Too short a refresh: 423 with Min-Expires.
+    let r = s.send(&mut h, None, "message-summary", &["Expires: 10".into()]);
+    assert_eq!(code(&r), 423);
+    assert_eq!(r.header("Min-Expires"), Some("30"));
+
+    // Unsubscribe: 200, then a final NOTIFY, and the subscription is gone.
+    let r = s.send(&mut h, None, "message-summary", &["Expires: 0".into()]);
+    assert_eq!(code(&r), 200);
+    assert_eq!(r.header("Expires"), Some("0"));
+    assert_eq!(
+        refreshes(&mut h),
+        [("alice".to_string(), MwiTarget::Sub(cid.clone()))]
+    );
+    h.core.send_mwi(
+        "alice",
+        &MwiTarget::Sub(cid.clone()),
+        &[counts("100", 3, 1)],
+        h.now,
+    );
+    let n = notifies(&h.collect());
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].1.header("Subscription-State"), Some("terminated"));
+    assert!(h.core.mwi_subs.is_empty());
+    assert!(
+        super::show::subscriptions_text(&h.core, h.now).ends_with("0 active SIP subscriptions\n")
+    );
+    // The dialog is over.
+    let r = s.send(&mut h, None, "message-summary", &["Expires: 600".into()]);
+    assert_eq!(code(&r), 481);
+}
+
+#[test]
+fn mwi_subscribe_refusals() {
+    let mut h = H::new(MWI_CONF);
+    // Other packages: 489 Bad Event, before any authentication.
+    let mut s = Sub::new("alice", "127.0.0.1:5080");
+    let r = s.send(&mut h, None, "presence", &[]);
+    assert_eq!((code(&r), reason(&r).as_str()), (489, "Bad Event"));
+    assert_eq!(r.header("Allow-Events"), Some("message-summary"));
+    let r = s.send(&mut h, None, "dialog", &[]);
+    assert_eq!(code(&r), 489);
+    // Too short.
+    let mut s = Sub::new("alice", "127.0.0.1:5080");
+    let r = s.send(
+        &mut h,
+        Some("alicepw"),
+        "message-summary",
+        &["Expires: 5".into()],
+    );
+    assert_eq!(code(&r), 423);
+    // Too long: capped at submaxexpiry.
+    let mut s = Sub::new("alice", "127.0.0.1:5080");
+    let r = s.send(
+        &mut h,
+        Some("alicepw"),
+        "message-summary",
+        &["Expires: 86400".into()],
+    );
+    assert_eq!(r.header("Expires"), Some("3600"));
+    // Unknown account: challenged, then refused like a wrong password (alwaysauthreject).
+    let mut s = Sub::new("mallory", "127.0.0.1:5082");
+    let r = s.send(&mut h, None, "message-summary", &[]);
+    assert_eq!(code(&r), 401);
+    let r = s.send(&mut h, Some("guess"), "message-summary", &[]);
+    assert_eq!(code(&r), 403);
+    // A wrong password.
+    let mut s = Sub::new("alice", "127.0.0.1:5080");
+    let r = s.send(&mut h, Some("wrong"), "message-summary", &[]);
+    assert_eq!(code(&r), 403);
+    // A peer without a mailbox.
+    let mut s = Sub::new("bob", "127.0.0.1:5084");
+    let r = s.send(&mut h, Some("bobpw"), "message-summary", &[]);
+    assert_eq!(code(&r), 404);
+    // An unknown dialog.
+    let mut s = Sub::new("alice", "127.0.0.1:5080");
+    s.to.push_str(";tag=nosuch");
+    let r = s.send(&mut h, None, "message-summary", &[]);
+    assert_eq!(code(&r), 481);
+    assert_eq!(h.core.mwi_subs.len(), 1);
+}
+
+#[test]
+fn mwi_notify_481_or_expiry_ends_subscription() {
+    use super::core::MwiTarget;
+    let mut h = H::new(MWI_CONF);
+    let mut s = Sub::new("alice", "127.0.0.1:5080");
+    assert_eq!(
+        code(&s.send(&mut h, Some("alicepw"), "message-summary", &[])),
+        200
+    );
+    refreshes(&mut h);
+    h.core.send_mwi(
+        "alice",
+        &MwiTarget::Sub(s.call_id.clone()),
+        &[counts("100", 0, 0)],
+        h.now,
+    );
+    let n = notifies(&h.collect());
+    assert!(body(&n[0].1).starts_with("Messages-Waiting: no\r\n"));
+    h.feed_msg(answer(&n[0].1, 481), s.src);
+    assert!(h.core.mwi_subs.is_empty());
+
+    // Expiry: a final NOTIFY with reason=timeout.
+    let mut s = Sub::new("alice", "127.0.0.1:5080");
+    assert_eq!(
+        code(&s.send(
+            &mut h,
+            Some("alicepw"),
+            "message-summary",
+            &["Expires: 60".into()]
+        )),
+        200
+    );
+    refreshes(&mut h);
+    h.advance(Duration::from_secs(59));
+    assert!(refreshes(&mut h).is_empty());
+    h.advance(Duration::from_secs(2));
+    assert_eq!(
+        refreshes(&mut h),
+        [("alice".to_string(), MwiTarget::Sub(s.call_id.clone()))]
+    );
+    h.core.send_mwi(
+        "alice",
+        &MwiTarget::Sub(s.call_id.clone()),
+        &[counts("100", 0, 0)],
+        h.now,
+    );
+    let n = notifies(&h.collect());
+    assert_eq!(
+        n[0].1.header("Subscription-State"),
+        Some("terminated;reason=timeout")
+    );
+    assert!(h.core.mwi_subs.is_empty());
+
+    // A NOTIFY nobody answers (timer F) ends the subscription too.
+    let mut s = Sub::new("alice", "127.0.0.1:5080");
+    assert_eq!(
+        code(&s.send(&mut h, Some("alicepw"), "message-summary", &[])),
+        200
+    );
+    refreshes(&mut h);
+    h.core.send_mwi(
+        "alice",
+        &MwiTarget::Sub(s.call_id.clone()),
+        &[counts("100", 1, 0)],
+        h.now,
+    );
+    h.collect();
+    for _ in 0..40 {
+        h.advance(Duration::from_secs(1));
+    }
+    assert!(h.core.mwi_subs.is_empty());
+}
+
+#[test]
+fn mwi_subscriptions_per_peer_are_capped() {
+    let mut h = H::new(&MWI_CONF.replace(
+        "subminexpiry=30\n",
+        "subminexpiry=30\nmax_contacts_per_aor=2\n",
+    ));
+    let mut last = String::new();
+    for i in 0..3 {
+        let mut s = Sub::new("alice", "127.0.0.1:5080");
+        h.now += Duration::from_secs(1);
+        assert_eq!(
+            code(&s.send(&mut h, Some("alicepw"), "message-summary", &[])),
+            200,
+            "{i}"
+        );
+        last = s.call_id.clone();
+    }
+    assert_eq!(h.core.mwi_subs.len(), 2);
+    assert!(h.core.mwi_subs.contains_key(&last));
+}

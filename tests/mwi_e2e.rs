@@ -1,0 +1,194 @@
+//! MWI end to end: the real `ferrisk` daemon with a sip.conf peer `mailbox=100@default` and a
+//! voicemail spool the test writes, against real SIPp phones (tests/sipp/mwi_*.xml): the
+//! NOTIFY after REGISTER, NOTIFYs after `pollmailboxes` notices spool changes, and a
+//! SUBSCRIBE dialog from subscribe to unsubscribe. Fails (never skips) without `sipp`.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+
+const EXTENSIONS: &str =
+    "[general]\nautofallthrough = yes\n\n[internal]\nexten => 100,1,Hangup()\n";
+
+fn sip_conf(port: u16) -> String {
+    format!(
+        "[general]\n\
+         bindaddr=127.0.0.1\n\
+         bindport={port}\n\
+         context=public\n\
+         allowguest=no\n\
+         alwaysauthreject=yes\n\
+         realm=ferrisk\n\
+         minexpiry=60\n\
+         maxexpiry=3600\n\
+         \n\
+         [alice]\n\
+         type=friend\n\
+         host=dynamic\n\
+         secret=alicepw\n\
+         context=internal\n\
+         mailbox=100@default\n"
+    )
+}
+
+const VOICEMAIL_CONF: &str = "\
+[general]
+pollmailboxes=yes
+pollfreq=1
+
+[default]
+100 => 1234,Alice
+";
+
+const MSG_TXT: &str = "\
+;
+; Message Information file
+;
+[message]
+origmailbox=100
+context=internal
+macrocontext=
+exten=100
+rdnis=unknown
+priority=2
+callerchan=SIP/bob-00000001
+callerid=\"Bob\" <200>
+origdate=Mon Nov 23 08:00:00 PM UTC 2026
+origtime=1795464000
+category=
+msg_id=1795464000-00000000
+flag=
+duration=3
+";
+
+fn folder(dir: &Path, name: &str) -> PathBuf {
+    let f = dir.join("spool/voicemail/default/100").join(name);
+    std::fs::create_dir_all(&f).expect("mailbox folder");
+    f
+}
+
+/// Put message `n` into `folder` (text first is fine: counts follow the .txt).
+fn put_message(dir: &Path, name: &str, n: u32) {
+    let f = folder(dir, name);
+    // A few bytes are enough: only the files' presence is counted.
+    std::fs::write(f.join(format!("msg{n:04}.wav")), b"RIFF").expect("wav");
+    std::fs::write(f.join(format!("msg{n:04}.txt")), MSG_TXT).expect("txt");
+}
+
+fn start(port: u16, messages: u32) -> Daemon {
+    let dir = tempdir();
+    let sip = sip_conf(port);
+    write_configs(
+        dir.path(),
+        &[
+            ("extensions.conf", EXTENSIONS),
+            ("sip.conf", &sip),
+            ("voicemail.conf", VOICEMAIL_CONF),
+        ],
+    );
+    for n in 0..messages {
+        put_message(dir.path(), "INBOX", n);
+    }
+    Daemon::launch(dir)
+}
+
+fn wait_last_sent(d: &Daemon, counts: &str) {
+    let want = format!("LastMsgsSent : {counts}");
+    d.rx_until("sip show peer alice", 20, |o| o.contains(&want));
+}
+
+#[test]
+fn mwi_notify_after_register_and_on_spool_changes() {
+    let port = free_port();
+    let d = start(port, 1);
+    let phone = Sipp::new("uas_registered.xml", Some(port))
+        .local_port(free_port())
+        .service("alice")
+        .auth("alice", "alicepw")
+        .key("expires", 600)
+        .oocsf("mwi_notify_uas.xml")
+        .set("want", "1/1")
+        .timeout(60)
+        .spawn();
+    // Registered → NOTIFY with the mailbox's current counts.
+    wait_last_sent(&d, "1/0");
+    let peer = d.rx("sip show peer alice");
+    assert!(peer.contains("  Mailbox      : 100@default"), "{peer}");
+    assert!(peer.contains("  VM Extension : asterisk"), "{peer}");
+    // Another tool drops a second message in: the poller notices within pollfreq.
+    put_message(d.path(), "INBOX", 1);
+    wait_last_sent(&d, "2/0");
+    // One is moved to Old.
+    let inbox = folder(d.path(), "INBOX");
+    let old = folder(d.path(), "Old");
+    std::fs::rename(inbox.join("msg0001.txt"), old.join("msg0000.txt")).expect("move txt");
+    std::fs::rename(inbox.join("msg0001.wav"), old.join("msg0000.wav")).expect("move wav");
+    wait_last_sent(&d, "1/1");
+    let r = phone.wait();
+    r.assert_ok("phone receiving MWI NOTIFYs");
+    let seen: Vec<String> = r
+        .logs
+        .lines()
+        .filter_map(|l| l.split("NOTIFY vm=").nth(1))
+        .map(|s| s.split(" event=").next().unwrap_or("").trim().to_string())
+        .collect();
+    let pos = |want: &str| {
+        seen.iter()
+            .position(|s| s == want)
+            .unwrap_or_else(|| panic!("no NOTIFY {want}: {seen:?}\n{}", r.describe()))
+    };
+    let (a, b, c) = (
+        pos("1/0 waiting=yes"),
+        pos("2/0 waiting=yes"),
+        pos("1/1 waiting=yes"),
+    );
+    assert!(a < b && b < c, "NOTIFYs out of order: {seen:?}");
+    let notify = r
+        .requests("NOTIFY")
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no NOTIFY: {}", r.describe()));
+    assert!(
+        notify.start_line.starts_with("NOTIFY sip:alice@127.0.0.1:"),
+        "{notify:?}"
+    );
+    assert!(
+        notify
+            .body
+            .contains("Message-Account: sip:asterisk@127.0.0.1"),
+        "{notify:?}"
+    );
+    assert!(notify.header("Subscription-State").is_none(), "{notify:?}");
+}
+
+#[test]
+fn mwi_subscribe_then_unsubscribe() {
+    let port = free_port();
+    let d = start(port, 1);
+    let r = Sipp::new("mwi_subscribe.xml", Some(port))
+        .local_port(free_port())
+        .service("alice")
+        .auth("alice", "alicepw")
+        .key("expires", 600)
+        .timeout(30)
+        .run();
+    r.assert_ok("SUBSCRIBE / NOTIFY / unsubscribe");
+    assert!(
+        r.logs.contains("subscribed expires=600"),
+        "{}",
+        r.describe()
+    );
+    assert!(
+        r.logs.contains("NOTIFY active;expires=600 vm=1/0"),
+        "{}",
+        r.describe()
+    );
+    assert!(r.logs.contains("NOTIFY terminated"), "{}", r.describe());
+    let notifies = r.requests("NOTIFY");
+    assert_eq!(notifies.len(), 2, "{}", r.describe());
+    assert_eq!(notifies[0].header("Event"), Some("message-summary"));
+    assert!(notifies[0].body.contains("Messages-Waiting: yes"));
+    let subs = d.rx("sip show subscriptions");
+    assert!(subs.contains("0 active SIP subscriptions"), "{subs}");
+}
