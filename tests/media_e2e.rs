@@ -13,6 +13,7 @@
 
 mod common;
 
+use common::audio::*;
 use common::*;
 use std::net::UdpSocket;
 use std::path::Path;
@@ -507,60 +508,10 @@ fn exchange(
     }
 }
 
-/// Deterministic white noise, ±8000.
-fn noise(seed: u32, n: usize) -> Vec<i16> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..n)
-        .map(|_| {
-            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            ((x >> 16) as i32 % 8000) as i16
-        })
-        .collect()
-}
-
 fn tone(hz: f64, n: usize) -> Vec<i16> {
     (0..n)
         .map(|i| (6000.0 * (2.0 * std::f64::consts::PI * hz * i as f64 / 8000.0).sin()) as i16)
         .collect()
-}
-
-fn corr(a: &[i16], b: &[i16]) -> f64 {
-    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
-    for (&x, &y) in a.iter().zip(b) {
-        let (x, y) = (f64::from(x), f64::from(y));
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    if aa == 0.0 || bb == 0.0 {
-        0.0
-    } else {
-        ab / (aa * bb).sqrt()
-    }
-}
-
-/// Correlation of `got` with `sent` at their best alignment: an 800-sample window of `got`
-/// (starting where it first has energy, plus 400) is located in `sent`, then the next
-/// `len` samples (or fewer if either ends) are compared.
-fn aligned_corr(sent: &[i16], got: &[i16], len: usize) -> f64 {
-    let Some(first) = got
-        .chunks(160)
-        .position(|c| c.iter().map(|x| u64::from(x.unsigned_abs())).sum::<u64>() > 160 * 1000)
-    else {
-        return 0.0;
-    };
-    let g0 = first * 160 + 400;
-    let Some(win) = got.get(g0..g0 + 800) else {
-        return 0.0;
-    };
-    let Some((lag, _)) = (0..sent.len().saturating_sub(800))
-        .map(|s| (s, corr(win, &sent[s..s + 800])))
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-    else {
-        return 0.0;
-    };
-    let n = len.min(got.len() - g0).min(sent.len() - lag);
-    corr(&got[g0..g0 + n], &sent[lag..lag + n])
 }
 
 /// Goertzel power of `hz` in `s` (8 kHz).
@@ -995,14 +946,7 @@ exten => 700,1,Dial(SIP/phoneb,10)
 fn baresip_hears_the_prompt() {
     let p = start_guests(BARESIP_EXTENSIONS, "", 1);
     // A 3 s speech-like prompt: noise, its loudness varying like syllables.
-    let prompt: Vec<i16> = noise(7, 24000)
-        .into_iter()
-        .enumerate()
-        .map(|(i, x)| {
-            let env = 0.55 + 0.45 * (2.0 * std::f64::consts::PI * 4.0 * i as f64 / 8000.0).sin();
-            (f64::from(x) * env) as i16
-        })
-        .collect();
+    let prompt = speechlike(7, 24000);
     std::fs::write(
         p.d.path().join("data/sounds/en/fk-noise.wav"),
         ferrisk::media::wav::wav_bytes(&prompt),

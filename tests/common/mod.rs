@@ -5,6 +5,8 @@
 //! missing (contrib/test.sh installs them); it never skips.
 #![allow(dead_code)]
 
+pub mod audio;
+
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
