@@ -211,3 +211,80 @@ async fn send_command(cmd: &str, mail: &QueuedMail) -> Result<(), SendError> {
         _ => Err(temp(why)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_choice() {
+        let mut g = VmGeneral::default();
+        assert_eq!(Route::from_general(&g).describe(), "SMTP localhost:25");
+        g.mailcmd = Some("/usr/sbin/sendmail -t".into());
+        assert_eq!(
+            Route::from_general(&g),
+            Route::Command("/usr/sbin/sendmail -t".into())
+        );
+        g.smtp.host = Some("relay.example.com".into());
+        g.smtp.port = Some(587);
+        assert_eq!(
+            Route::from_general(&g).describe(),
+            "SMTP relay.example.com:587",
+            "smtp_host wins over mailcmd"
+        );
+    }
+
+    #[test]
+    fn tls_parameters_build_offline() {
+        // rustls with lettre's own crypto provider and the bundled web PKI roots.
+        assert!(TlsParameters::new("relay.example.com".into()).is_ok());
+    }
+
+    #[tokio::test]
+    async fn command_exit_codes() {
+        let mail = QueuedMail {
+            kind: "email".into(),
+            from: "a@b".into(),
+            to: "c@d".into(),
+            data: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+        };
+        assert_eq!(send_command("cat >/dev/null", &mail).await, Ok(()));
+        assert!(matches!(
+            send_command("exit 75", &mail).await,
+            Err(SendError::Temporary(_))
+        ));
+        assert!(matches!(
+            send_command("exit 1", &mail).await,
+            Err(SendError::Temporary(_))
+        ));
+        assert!(matches!(
+            send_command("exit 67", &mail).await,
+            Err(SendError::Permanent(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn refused_connection_is_temporary() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let route = Route::Smtp {
+            host: "127.0.0.1".into(),
+            port,
+            tls: SmtpTls::None,
+            user: None,
+            password: None,
+        };
+        let mail = QueuedMail {
+            kind: "email".into(),
+            from: "a@b.example".into(),
+            to: "c@d.example".into(),
+            data: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+        };
+        match send(&route, &mail, "pbx").await {
+            Err(SendError::Temporary(_)) => {}
+            other => panic!("expected a temporary failure, got {other:?}"),
+        }
+    }
+}
