@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # voicemail and the other integrations add their peers (sipp, baresip, slapd, dovecot, …)
 # here, installed with apt-get/pip when missing.
 APT_PACKAGES=(sip-tester baresip-core asterisk-moh-opsound-wav asterisk-core-sounds-en-wav)
-PIP_PACKAGES=()
+PIP_PACKAGES=(aiosmtpd)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -22,8 +22,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-if [ ${#PIP_PACKAGES[@]} -gt 0 ]; then
-  python3 -m pip install -q "${PIP_PACKAGES[@]}"
+# Python test peers (module name = package name): aiosmtpd is the SMTP sink of the
+# voicemail email tests.
+pip_missing=()
+for p in "${PIP_PACKAGES[@]}"; do
+  python3 -c "import $p" >/dev/null 2>&1 || pip_missing+=("$p")
+done
+if [ ${#pip_missing[@]} -gt 0 ]; then
+  python3 -m pip install -q "${pip_missing[@]}" \
+    || python3 -m pip install -q --break-system-packages "${pip_missing[@]}"
 fi
 
 cargo build --all-targets --locked

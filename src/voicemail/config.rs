@@ -80,6 +80,7 @@ pub const OTHER_OPTIONS: &[&str] = &[
     "sendvoicemail",
     "hidefromdir",
     "searchcontexts",
+    "smtp_retry_max",
 ];
 
 /// ferrisk's own SMTP settings in `[general]`: `smtp_host`, `smtp_port`, `smtp_tls`

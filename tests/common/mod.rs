@@ -15,6 +15,8 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+pub mod smtp;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_ferrisk");
 
 /// The ferrisk.conf every test daemon uses: all directories inside the test's dir.
