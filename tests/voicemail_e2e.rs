@@ -6,6 +6,7 @@
 mod common;
 
 use common::audio::*;
+use common::smtp::{self, SmtpSink};
 use common::*;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -36,7 +37,10 @@ fn start(extensions: &str, voicemail: &str) -> Vm {
             ("ferrisk.conf", FERRISK_CONF_DATA),
             ("extensions.conf", extensions),
             ("sip.conf", &sip_conf(sip)),
-            ("rtp.conf", &format!("[general]\nrtpstart={rtp}\nrtpend={}\n", rtp + 3)),
+            (
+                "rtp.conf",
+                &format!("[general]\nrtpstart={rtp}\nrtpend={}\n", rtp + 3),
+            ),
             ("voicemail.conf", voicemail),
         ],
     );
@@ -119,19 +123,24 @@ exten => 100,1,VoiceMail(100@default,u)
 exten => h,1,Set(DB(test/hangup_vmstatus)=${VMSTATUS})
 ";
 
-const VOICEMAIL_CONF: &str = "\
-[general]
-format=wav
-maxsecs=60
-
-[default]
-100 => 0107,Leif Madsen,leif@example.com,,attach=yes|tz=central
-";
+/// voicemail.conf with mail to an SMTP sink on `port`.
+fn voicemail_conf(port: u16) -> String {
+    format!(
+        "[general]\nformat=wav\nmaxsecs=60\nserveremail=pbx@example.com\n\
+         fromstring=ferrisk PBX\nattach=yes\nsmtp_host=127.0.0.1\nsmtp_port={port}\n\
+         smtp_retry_max=2\n\
+         emailsubject=New voicemail ${{VM_MSGNUM}} in ${{VM_MAILBOX}} from ${{VM_CIDNUM}}\n\
+         emailbody=Dear ${{VM_NAME}}:\\n\\ta ${{VM_DUR}} long message (number ${{VM_MSGNUM}}) from ${{VM_CALLERID}}\\n\n\n\
+         [zonemessages]\ncentral=America/Chicago|'vm-received' Q 'digits/at' IMp\n\n\
+         [default]\n100 => 0107,Leif Madsen,leif@example.com,,attach=yes|tz=central\n"
+    )
+}
 
 #[test]
 fn baresip_leaves_a_message_with_its_audio_and_metadata() {
-    let vm = start(EXTENSIONS, VOICEMAIL_CONF);
     let dir = tempdir();
+    let sink = SmtpSink::start_new(dir.path());
+    let vm = start(EXTENSIONS, &voicemail_conf(sink.port));
     let (wav, sent) = write_audio(dir.path(), 21, 40);
     let mut b = vm.phone(&wav);
     let mbox = vm.spool().join("default/100");
@@ -170,8 +179,74 @@ fn baresip_leaves_a_message_with_its_audio_and_metadata() {
     );
     // The caller hung up while recording: the message is kept and VMSTATUS is SUCCESS.
     assert_eq!(vm.d.wait_db("test", "hangup_vmstatus"), "SUCCESS");
-    assert!(vm.d.rx("voicemail show users").contains("default    100   Leif Madsen               central         1"));
-    assert_eq!(vm.d.rx("dialplan eval ${VM_INFO(100@default,count)}").trim(), "1");
+    assert!(vm
+        .d
+        .rx("voicemail show users")
+        .contains("default    100   Leif Madsen               central         1"));
+
+    // One mail to the owner, templated subject and body, the message's WAV attached.
+    let mails = sink.wait_mails(1, 30);
+    check_mail(&mails[0], &mbox.join("INBOX/msg0000.wav"));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(sink.mails().len(), 1, "exactly one mail");
+}
+
+fn check_mail(m: &smtp::Mail, wav: &Path) {
+    assert_eq!(
+        m.header("Subject"),
+        Some("New voicemail 1 in 100 from 1001"),
+        "{:?}",
+        m.headers
+    );
+    assert!(m
+        .header("To")
+        .is_some_and(|t| t.contains("leif@example.com")));
+    assert!(m
+        .header("From")
+        .is_some_and(|t| t.contains("pbx@example.com")));
+    let text = m.text();
+    assert!(
+        text.contains("Dear Leif Madsen:\n\ta 0:0")
+            && text.contains("from \"Alice Caller\" <1001>"),
+        "{text}"
+    );
+    let att = m.attachments();
+    assert_eq!(att.len(), 1, "one attachment");
+    assert_eq!(att[0].0, "msg0000.wav");
+    assert_eq!(
+        att[0].2,
+        std::fs::read(wav).expect("read message wav"),
+        "attached audio"
+    );
+}
+
+#[test]
+fn mail_sent_while_the_smtp_server_is_down_arrives_when_it_comes_up() {
+    let dir = tempdir();
+    let mut sink = SmtpSink::new(dir.path(), free_port());
+    let vm = start(EXTENSIONS, &voicemail_conf(sink.port));
+    let (wav, _) = write_audio(dir.path(), 23, 40);
+    let mut b = vm.phone(&wav);
+    let mbox = vm.spool().join("default/100");
+    vm.leave_message(&mut b, "100", &mbox, 3);
+    let msg = mbox.join("INBOX/msg0000.wav");
+    wait_file(&mbox.join("INBOX/msg0000.txt"), 10);
+    // The mail waits in the queue; the message is in the mailbox regardless.
+    let queue = vm.d.path().join("spool/mailqueue");
+    wait_for(20, "the mail to be queued", || {
+        std::fs::read_dir(&queue).ok().and_then(|rd| {
+            rd.filter_map(|e| e.ok())
+                .any(|e| e.path().is_file())
+                .then_some(())
+        })
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(msg.is_file());
+    assert!(sink.mails().is_empty());
+    sink.start();
+    let mails = sink.wait_mails(1, 30);
+    check_mail(&mails[0], &msg);
+    assert!(msg.is_file(), "the recording stays after mailing");
 }
 
 /// The seed chapter's "more complex" calendar dialplan (chapter 003), with CALENDAR_BUSY()
@@ -235,7 +310,8 @@ fn seed_calendar_dialplan_runs_through_to_a_stored_message() {
 
     // Calendar busy (stubbed): straight to voicemail with the busy greeting.
     vm.d.rx("dialplan set global STUB_CALENDAR_BUSY 1");
+    vm.d.rx("database del test vmflags");
     vm.leave_message(&mut b, "3000", &mbox, 2);
     wait_file(&mbox.join("INBOX/msg0001.txt"), 10);
-    assert_eq!(vm.d.wait_db_value("test", "vmflags", "b"), "b");
+    assert_eq!(vm.d.wait_db("test", "vmflags"), "b");
 }

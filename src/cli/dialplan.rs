@@ -31,6 +31,18 @@ pub fn register(r: &CommandRegistry) {
         "Usage: dialplan reload\n       reload extensions.conf without reloading any other\n       modules.  This command does not delete global variables\n       unless clearglobalvars is set to yes in extensions.conf",
         |c: Ctx| async move { Ok(crate::daemon::reload_dialplan(c.pbx()).text) },
     ));
+    r.register(Command::new(
+        "dialplan set global",
+        "Set global dialplan variable",
+        "Usage: dialplan set global <name> <value>\n       Set global dialplan variable <name> to <value>",
+        |c: Ctx| async move {
+            let [name, value] = c.args.as_slice() else {
+                return Err(CliError::ShowUsage);
+            };
+            c.pbx().set_global(name, value);
+            Ok(format!("\n    -- Global variable '{name}' set to '{value}'\n"))
+        },
+    ));
 }
 
 fn show(c: &Ctx) -> CliResult {

@@ -50,7 +50,6 @@ pub fn aligned_corr(sent: &[i16], got: &[i16], len: usize) -> f64 {
     corr(&got[g0..g0 + n], &sent[lag..lag + n])
 }
 
-
 /// Speech-like test audio: noise whose loudness varies like syllables (4 Hz).
 pub fn speechlike(seed: u32, n: usize) -> Vec<i16> {
     noise(seed, n)

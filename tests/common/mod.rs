@@ -22,6 +22,12 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_ferrisk");
 /// The ferrisk.conf every test daemon uses: all directories inside the test's dir.
 pub const FERRISK_CONF: &str = "[directories]\nastetcdir => .\nastdbdir => lib\nastlogdir => log\nastrundir => run\nastspooldir => spool\n\n[options]\nverbose = 0\n";
 
+/// [`FERRISK_CONF`] with a data directory (`data/`, sounds under `data/sounds`) in the
+/// test's dir too.
+pub const FERRISK_CONF_DATA: &str = "[directories]\nastetcdir => .\nastdbdir => lib\n\
+    astlogdir => log\nastrundir => run\nastspooldir => spool\nastdatadir => data\n\n\
+    [options]\nverbose = 0\n";
+
 pub fn tempdir() -> tempfile::TempDir {
     // Short paths: UNIX socket names must stay under ~100 bytes.
     tempfile::Builder::new()
