@@ -363,8 +363,6 @@ fn a_bridged_sip_to_sip_call_carries_the_callers_audio_to_the_callee() {
 // the test's own RTP socket, guests (allowguest=yes, no digest) so every call opens exactly
 // one RTP session, in call order: a daemon's first session gets `rtpstart`, the next +2, …
 
-/// ferrisk.conf with a data dir (`<dir>/data`, sounds in `data/sounds`).
-
 /// Debian's `asterisk-core-sounds-en-wav` (the `en` link comes from another package).
 const DEBIAN_SOUNDS: &str = "/usr/share/asterisk/sounds/en_US_f_Allison";
 
