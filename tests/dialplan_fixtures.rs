@@ -95,3 +95,36 @@ fn seed_chapter_reports_its_future_apps() {
         assert!(!all.contains(done), "{done} wrongly reported");
     }
 }
+
+/// The sample configuration in etc/ (what README's first command runs) loads cleanly.
+#[test]
+fn etc_samples_load_with_zero_errors() {
+    let etc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("etc");
+    let opts = LoadOptions::default();
+    let load_etc = |name: &str| load(&etc, name, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (dp, _) = parse_dialplan(&load_etc("extensions.conf")).expect("extensions.conf");
+    let pbx = Pbx::for_tests();
+    let mut rx = pbx.log_tx.subscribe();
+    ferrisk::daemon::warn_unknown_apps(&pbx, &dp);
+    if let Ok(l) = rx.try_recv() {
+        panic!("etc/extensions.conf: {}", l.text);
+    }
+    let (sip, w) = ferrisk::channels::sipconf::parse_sip_conf(&load_etc("sip.conf"))
+        .unwrap_or_else(|e| panic!("sip.conf: {e:?}"));
+    assert!(w.is_empty(), "sip.conf warnings: {w:?}");
+    let (vm, w) = ferrisk::voicemail::config::parse_voicemail_conf(&load_etc("voicemail.conf"))
+        .unwrap_or_else(|e| panic!("voicemail.conf: {e:?}"));
+    assert!(w.is_empty(), "voicemail.conf warnings: {w:?}");
+    // Every phone's mailbox= names a mailbox.
+    for p in sip.peers.values() {
+        for m in &p.mailboxes {
+            assert!(
+                vm.mailbox(&format!("{}@{}", m.mailbox, m.context)).is_some(),
+                "sip.conf peer {} points at mailbox {}@{} which voicemail.conf lacks",
+                p.name,
+                m.mailbox,
+                m.context
+            );
+        }
+    }
+}
