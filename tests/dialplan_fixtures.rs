@@ -119,7 +119,8 @@ fn etc_samples_load_with_zero_errors() {
     for p in sip.peers.values() {
         for m in &p.mailboxes {
             assert!(
-                vm.mailbox(&format!("{}@{}", m.mailbox, m.context)).is_some(),
+                vm.mailbox(&format!("{}@{}", m.mailbox, m.context))
+                    .is_some(),
                 "sip.conf peer {} points at mailbox {}@{} which voicemail.conf lacks",
                 p.name,
                 m.mailbox,

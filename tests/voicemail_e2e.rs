@@ -22,7 +22,9 @@ fn sip_conf(sip: u16) -> String {
         "[general]\nbindaddr=127.0.0.1\nbindport={sip}\ncontext=public\nallowguest=no\n\
          realm=ferrisk\ndisallow=all\nallow=ulaw\n\n\
          [1001]\ntype=friend\nhost=dynamic\nsecret=pw1001\ncontext=phones\n\
-         callerid=\"Alice Caller\" <1001>\nmailbox=100@default\n"
+         callerid=\"Alice Caller\" <1001>\nmailbox=100@default\n\n\
+         [alice]\ntype=friend\nhost=dynamic\nsecret=alicepw\ncontext=phones\n\
+         mailbox=100@default\n"
     )
 }
 
@@ -119,6 +121,8 @@ autofallthrough = yes
 [phones]
 exten => 100,1,VoiceMail(100@default,u)
  same => n,Set(DB(test/vmstatus)=${VMSTATUS})
+ same => n,Hangup()
+exten => 500,1,VoiceMailMain(100@default)
  same => n,Hangup()
 exten => h,1,Set(DB(test/hangup_vmstatus)=${VMSTATUS})
 ";
@@ -314,4 +318,75 @@ fn seed_calendar_dialplan_runs_through_to_a_stored_message() {
     vm.leave_message(&mut b, "3000", &mbox, 2);
     wait_file(&mbox.join("INBOX/msg0001.txt"), 10);
     assert_eq!(vm.d.wait_db("test", "vmflags"), "b");
+}
+
+/// The message light: a SIPp phone registered as a peer with `mailbox=100@default` gets
+/// NOTIFY 0/0 at registration, 1/0 once baresip left a message with VoiceMail(), and 0/1 after
+/// the owner listened to it in VoiceMailMain() (driven by baresip's RFC 2833 digits).
+#[test]
+fn mwi_follows_a_message_left_and_then_heard_in_voicemailmain() {
+    let dir = tempdir();
+    let sink = SmtpSink::start_new(dir.path());
+    let vm = start(EXTENSIONS, &voicemail_conf(sink.port));
+    let light = Sipp::new("uas_registered.xml", Some(vm.sip))
+        .local_port(free_port())
+        .service("alice")
+        .auth("alice", "alicepw")
+        .key("expires", 600)
+        .oocsf("mwi_notify_uas.xml")
+        .set("want", "0/1")
+        .timeout(120)
+        .spawn();
+    let last_sent = |counts: &str| {
+        let want = format!("LastMsgsSent : {counts}");
+        vm.d.rx_until("sip show peer alice", 30, |o| o.contains(&want));
+    };
+    last_sent("0/0");
+    let (wav, _) = write_audio(dir.path(), 24, 60);
+    let mut b = vm.phone(&wav);
+    let mbox = vm.spool().join("default/100");
+    vm.leave_message(&mut b, "100", &mbox, 3);
+    wait_file(&mbox.join("INBOX/msg0000.txt"), 10);
+    last_sent("1/0");
+
+    // The owner calls in: PIN, 1 (first message), then # to leave.
+    b.request("dial", &format!("sip:500@127.0.0.1:{}", vm.sip));
+    b.wait_event("CALL_ESTABLISHED", 10);
+    std::thread::sleep(Duration::from_millis(1500));
+    for d in "0107#".chars() {
+        b.request("sndcode", &d.to_string());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    b.request("sndcode", "1");
+    std::thread::sleep(Duration::from_secs(12));
+    b.request("sndcode", "#");
+    std::thread::sleep(Duration::from_millis(500));
+    b.request("sndcode", "#");
+    b.wait_event("CALL_CLOSED", 30);
+    wait_file(&mbox.join("Old/msg0000.txt"), 10);
+    assert!(
+        !mbox.join("INBOX/msg0000.txt").exists(),
+        "heard message left INBOX"
+    );
+    last_sent("0/1");
+    let r = light.wait();
+    r.assert_ok("phone receiving MWI NOTIFYs");
+    let seen: Vec<String> = r
+        .logs
+        .lines()
+        .filter_map(|l| l.split("NOTIFY vm=").nth(1))
+        .map(|s| s.split(" event=").next().unwrap_or("").trim().to_string())
+        .collect();
+    let pos = |want: &str| {
+        seen.iter()
+            .position(|s| s == want)
+            .unwrap_or_else(|| panic!("no NOTIFY {want}: {seen:?}\n{}", r.describe()))
+    };
+    let (a, b1, c) = (
+        pos("0/0 waiting=no"),
+        pos("1/0 waiting=yes"),
+        pos("0/1 waiting=no"),
+    );
+    assert!(a < b1 && b1 < c, "NOTIFYs out of order: {seen:?}");
 }
