@@ -127,17 +127,8 @@ fn mwi_notify_after_register_and_on_spool_changes() {
     wait_last_sent(&d, "1/1");
     let r = phone.wait();
     r.assert_ok("phone receiving MWI NOTIFYs");
-    let seen: Vec<String> = r
-        .logs
-        .lines()
-        .filter_map(|l| l.split("NOTIFY vm=").nth(1))
-        .map(|s| s.split(" event=").next().unwrap_or("").trim().to_string())
-        .collect();
-    let pos = |want: &str| {
-        seen.iter()
-            .position(|s| s == want)
-            .unwrap_or_else(|| panic!("no NOTIFY {want}: {seen:?}\n{}", r.describe()))
-    };
+    let seen = r.mwi_notifies();
+    let pos = |want: &str| r.mwi_notify_position(want);
     let (a, b, c) = (
         pos("1/0 waiting=yes"),
         pos("2/0 waiting=yes"),

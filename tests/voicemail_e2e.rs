@@ -372,17 +372,8 @@ fn mwi_follows_a_message_left_and_then_heard_in_voicemailmain() {
     last_sent("0/1");
     let r = light.wait();
     r.assert_ok("phone receiving MWI NOTIFYs");
-    let seen: Vec<String> = r
-        .logs
-        .lines()
-        .filter_map(|l| l.split("NOTIFY vm=").nth(1))
-        .map(|s| s.split(" event=").next().unwrap_or("").trim().to_string())
-        .collect();
-    let pos = |want: &str| {
-        seen.iter()
-            .position(|s| s == want)
-            .unwrap_or_else(|| panic!("no NOTIFY {want}: {seen:?}\n{}", r.describe()))
-    };
+    let seen = r.mwi_notifies();
+    let pos = |want: &str| r.mwi_notify_position(want);
     let (a, b1, c) = (
         pos("0/0 waiting=no"),
         pos("1/0 waiting=yes"),

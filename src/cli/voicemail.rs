@@ -132,19 +132,11 @@ async fn reload(c: Ctx) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, LoadOptions};
-    use crate::voicemail::config::parse_voicemail_conf;
-    use std::path::Path;
 
     fn cfg(text: &str) -> VoicemailConfig {
-        let cf = load_str(
-            Path::new("/tmp"),
-            "voicemail.conf",
-            text,
-            &LoadOptions::default(),
-        )
-        .expect("loads");
-        parse_voicemail_conf(&cf).expect("parses").0
+        crate::voicemail::config::parse_voicemail_str(text)
+            .expect("parses")
+            .0
     }
 
     #[test]

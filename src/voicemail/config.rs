@@ -400,6 +400,18 @@ fn parse_mailbox(context: &str, mailbox: &str, value: &str, loc: &Location) -> M
     }
 }
 
+/// Parse `voicemail.conf` text (no `#include`s outside `/tmp`): tests and tools.
+pub fn parse_voicemail_str(text: &str) -> Result<(VoicemailConfig, Vec<String>), Vec<ConfigError>> {
+    let cf = crate::config::load_str(
+        std::path::Path::new("/tmp"),
+        "voicemail.conf",
+        text,
+        &crate::config::LoadOptions::default(),
+    )
+    .map_err(|e| vec![e])?;
+    parse_voicemail_conf(&cf)
+}
+
 /// Interpret a loaded `voicemail.conf`: the config and warnings, or every error.
 pub fn parse_voicemail_conf(
     cf: &ConfigFile,
@@ -481,18 +493,10 @@ pub fn parse_voicemail_conf(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, LoadOptions};
     use std::path::Path;
 
     fn parse(text: &str) -> Result<(VoicemailConfig, Vec<String>), Vec<ConfigError>> {
-        let cf = load_str(
-            Path::new("/tmp"),
-            "voicemail.conf",
-            text,
-            &LoadOptions::default(),
-        )
-        .expect("loads");
-        parse_voicemail_conf(&cf)
+        parse_voicemail_str(text)
     }
 
     #[test]

@@ -304,6 +304,17 @@ impl FileStore {
         Ok(())
     }
 
+    /// The number the next message of `dir` gets; [`StoreError::Full`] when it already holds
+    /// `maxmsg` messages. Creates the folder.
+    fn next_slot(dir: &Path, mb: &BoxId, maxmsg: u32) -> Result<u32, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let nums = Self::numbers(dir)?;
+        if nums.len() as u32 >= maxmsg.clamp(1, MAX_MSG_LIMIT) {
+            return Err(StoreError::Full(mb.clone()));
+        }
+        Ok(nums.last().map(|l| l + 1).unwrap_or(0))
+    }
+
     fn check(dir: &Path, n: u32) -> Result<(), StoreError> {
         if dir.join(format!("{}.txt", msg_name(n))).exists() {
             Ok(())
@@ -381,13 +392,7 @@ impl MessageStore for FileStore {
         let lock = self.lock_of(mb);
         let _g = lock.lock().await;
         let dir = self.folder_dir(mb, folder);
-        std::fs::create_dir_all(&dir)?;
-        let nums = Self::numbers(&dir)?;
-        let limit = maxmsg.clamp(1, MAX_MSG_LIMIT);
-        if nums.len() as u32 >= limit {
-            return Err(StoreError::Full(mb.clone()));
-        }
-        let n = nums.last().map(|l| l + 1).unwrap_or(0);
+        let n = Self::next_slot(&dir, mb, maxmsg)?;
         let ext = recording
             .extension()
             .and_then(|e| e.to_str())
@@ -423,12 +428,7 @@ impl MessageStore for FileStore {
         let lock = self.lock_of(to);
         let _g = lock.lock().await;
         let dst = self.folder_dir(to, to_folder);
-        std::fs::create_dir_all(&dst)?;
-        let nums = Self::numbers(&dst)?;
-        if nums.len() as u32 >= maxmsg.clamp(1, MAX_MSG_LIMIT) {
-            return Err(StoreError::Full(to.clone()));
-        }
-        let m = nums.last().map(|l| l + 1).unwrap_or(0);
+        let m = Self::next_slot(&dst, to, maxmsg)?;
         Self::copy_files(&src, n, &dst, m)?;
         sync_dir(&dst);
         Ok(m)
@@ -447,12 +447,7 @@ impl MessageStore for FileStore {
         let src = self.folder_dir(mb, from);
         Self::check(&src, n)?;
         let dst = self.folder_dir(mb, to);
-        std::fs::create_dir_all(&dst)?;
-        let nums = Self::numbers(&dst)?;
-        if nums.len() as u32 >= maxmsg.clamp(1, MAX_MSG_LIMIT) {
-            return Err(StoreError::Full(mb.clone()));
-        }
-        let m = nums.last().map(|l| l + 1).unwrap_or(0);
+        let m = Self::next_slot(&dst, mb, maxmsg)?;
         Self::rename_msg(&src, n, &dst, m)?;
         Self::resequence(&src)?;
         sync_dir(&dst);

@@ -542,6 +542,24 @@ fn split_list(v: &str) -> Vec<String> {
 }
 
 impl SippResult {
+    /// What tests/sipp/mwi_notify_uas.xml logged for each NOTIFY, in order:
+    /// `"<new>/<old> waiting=<yes|no>"`.
+    pub fn mwi_notifies(&self) -> Vec<String> {
+        self.logs
+            .lines()
+            .filter_map(|l| l.split("NOTIFY vm=").nth(1))
+            .map(|s| s.split(" event=").next().unwrap_or("").trim().to_string())
+            .collect()
+    }
+
+    /// Index of the NOTIFY `want` in [`SippResult::mwi_notifies`]; panics when absent.
+    pub fn mwi_notify_position(&self, want: &str) -> usize {
+        let seen = self.mwi_notifies();
+        seen.iter()
+            .position(|s| s == want)
+            .unwrap_or_else(|| panic!("no NOTIFY {want}: {seen:?}\n{}", self.describe()))
+    }
+
     pub fn success(&self) -> bool {
         self.status.success()
     }

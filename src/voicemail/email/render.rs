@@ -484,8 +484,6 @@ pub fn render_pager(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, LoadOptions};
-    use crate::voicemail::config::parse_voicemail_conf;
     use crate::voicemail::metadata::MessageInfo;
     use crate::voicemail::store::Folder;
     use base64::Engine as _;
@@ -493,14 +491,9 @@ mod tests {
     use std::path::Path;
 
     fn conf(text: &str) -> VoicemailConfig {
-        let cf = load_str(
-            Path::new("/tmp"),
-            "voicemail.conf",
-            text,
-            &LoadOptions::default(),
-        )
-        .expect("loads");
-        parse_voicemail_conf(&cf).expect("parses").0
+        crate::voicemail::config::parse_voicemail_str(text)
+            .expect("parses")
+            .0
     }
 
     fn info(callerid: &str) -> MessageInfo {
