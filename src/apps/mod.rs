@@ -17,6 +17,8 @@ pub mod record;
 pub mod say;
 pub mod senddtmf;
 pub mod setvar;
+pub mod vmsay;
+pub mod voicemailmain;
 pub mod waitexten;
 
 #[cfg(test)]
@@ -111,4 +113,5 @@ fn register_builtins(r: &mut AppRegistry) {
     record::register(r);
     say::register(r);
     senddtmf::register(r);
+    voicemailmain::register(r);
 }
