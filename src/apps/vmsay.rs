@@ -103,11 +103,7 @@ fn letter<Tz: TimeZone>(c: char, t: &DateTime<Tz>, now: &DateTime<Tz>, out: &mut
             out.extend(number(h as i64));
         }
         'M' => out.extend(minutes(t.minute(), "digits/oclock")),
-        'N' => {
-            if t.minute() > 0 {
-                out.extend(minutes(t.minute(), ""));
-            }
-        }
+        'N' if t.minute() > 0 => out.extend(minutes(t.minute(), "")),
         'S' => out.extend(number(t.second() as i64)),
         'P' | 'p' => out.push(
             if t.hour() < 12 {
