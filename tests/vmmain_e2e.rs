@@ -24,7 +24,9 @@ const VOICEMAIL_CONF: &str = "[general]\nformat=wav\nmaxlogins=3\nmaxsilence=10\
     [default]\n100 => 1234,Test User\n101 => 4321,Other\n";
 
 const EXTENSIONS: &str = "[general]\nautofallthrough=yes\n\n[guests]\n\
-    exten => 8500,1,VoiceMailMain(100@default)\n same => n,Hangup()\n";
+    exten => 8500,1,VoiceMailMain(100@default)\n same => n,Hangup()\n\
+    exten => 8501,1,VMAuthenticate(@default)\n \
+    same => n,Set(DB(test/auth)=${AUTH_MAILBOX}@${AUTH_CONTEXT})\n same => n,Hangup()\n";
 
 /// The daemon with its console captured in `stdout.log`.
 struct Pbx {
@@ -149,6 +151,10 @@ impl Drop for Pbx {
 
 /// A phone that called 8500 and is connected.
 fn call(p: &Pbx) -> Baresip {
+    call_to(p, "8500")
+}
+
+fn call_to(p: &Pbx, exten: &str) -> Baresip {
     // baresip stops sending audio when its source file ends: give it two minutes of tone.
     let wav = p.dir.path().join("phone.wav");
     write_tone_wav(&wav, 120);
@@ -158,7 +164,7 @@ fn call(p: &Pbx) -> Baresip {
         Some(&wav),
         false,
     );
-    b.request("dial", &format!("sip:8500@127.0.0.1:{}", p.sip));
+    b.request("dial", &format!("sip:{exten}@127.0.0.1:{}", p.sip));
     b.wait_event("CALL_ESTABLISHED", 15);
     b
 }
@@ -297,4 +303,51 @@ fn three_wrong_passwords_hang_up() {
     assert!(c.contains("Playing 'vm-goodbye."), "{c}");
     assert!(!c.contains("vm-youhave"), "{c}");
     assert_eq!(p.count("INBOX"), 1);
+}
+
+#[test]
+fn eight_forwards_to_another_mailbox() {
+    let _s = serial();
+    let p = Pbx::start();
+    p.put_message("INBOX", 0, "<2000>");
+    let mut b = call(&p);
+    login(&p, &mut b);
+    keys(&mut b, "1");
+    p.wait_console("INBOX/msg0000.wav", 1);
+    p.wait_console("Playing 'vm-advopts.", 1);
+    keys(&mut b, "8");
+    p.wait_console("Playing 'vm-forwardoptions.", 1);
+    keys(&mut b, "2");
+    p.wait_console("Playing 'vm-extension.", 1);
+    keys(&mut b, "101#");
+    p.wait_console("Playing 'vm-msgforwarded.", 1);
+    let other = p.dir.path().join("spool/voicemail/default/101/INBOX");
+    assert!(other.join("msg0000.txt").exists(), "{}", p.console());
+    assert!(other.join("msg0000.wav").exists());
+    b.request("hangup", "");
+    b.wait_event("CALL_CLOSED", 20);
+    wait_for(10, "the heard message in Old", || {
+        (p.count("Old") == 1).then_some(())
+    });
+}
+
+#[test]
+fn vmauthenticate_sets_auth_mailbox() {
+    let _s = serial();
+    let p = Pbx::start();
+    let mut b = call_to(&p, "8501");
+    p.wait_console("Playing 'vm-login.", 1);
+    keys(&mut b, "100#");
+    p.wait_console("Playing 'vm-password.", 1);
+    keys(&mut b, "1234#");
+    b.wait_event("CALL_CLOSED", 20);
+    let out = Command::new(BIN)
+        .arg("-C")
+        .arg(p.dir.path().join("ferrisk.conf"))
+        .arg("-rx")
+        .arg("database get test auth")
+        .output()
+        .expect("ferrisk -rx");
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(s.trim(), "Value: 100@default", "{}", p.console());
 }

@@ -724,6 +724,75 @@ impl Session {
         self.after_cmd(chan, cmd).await
     }
 
+    /// Key 8: forward the current message to other mailboxes of this context (`*`
+    /// between several). Prepending a recording (1) is not offered yet: 1 forwards as 2.
+    async fn forward(&mut self, chan: &mut Channel) -> Result<Option<char>, Hangup> {
+        let mut retries = 0;
+        loop {
+            let p = ["vm-forwardoptions".to_string(), "vm-starmain".into()];
+            match ask(chan, &p, MENU_WAIT).await? {
+                Some('1') | Some('2') => break,
+                Some('*') => return Ok(None),
+                _ => {
+                    retries += 1;
+                    if retries > 3 {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        let targets = loop {
+            let entered = read_after(chan, "vm-extension").await?;
+            if entered.is_empty() || entered.starts_with('*') {
+                return Ok(None);
+            }
+            let found: Option<Vec<Mailbox>> = entered
+                .split('*')
+                .filter(|x| !x.is_empty())
+                .map(|x| {
+                    chan.pbx
+                        .voicemail
+                        .mailbox(&format!("{x}@{}", self.mb.context))
+                })
+                .collect();
+            match found {
+                Some(v) if !v.is_empty() => break v,
+                _ => {
+                    play_whole(chan, "pbx-invalid").await?;
+                }
+            }
+        };
+        let store = chan.pbx.voicemail.store.clone();
+        let cfg = chan.pbx.voicemail.config();
+        for t in &targets {
+            let to = box_id(t);
+            let _ = store.ensure(&to).await;
+            let r = store
+                .copy(
+                    &self.id,
+                    self.view.folder,
+                    self.view.cur,
+                    &to,
+                    Folder::Inbox,
+                    cfg.num(t, "maxmsg"),
+                )
+                .await;
+            match r {
+                Ok(_) => chan.pbx.voicemail.changed(&to).await,
+                Err(StoreError::Full(_)) => {
+                    chan.pbx.notice(&format!(
+                        "app_voicemail.c: Mailbox {to} is full, message not forwarded"
+                    ));
+                    play_whole(chan, "vm-mailboxfull").await?;
+                }
+                Err(e) => chan.pbx.warning(&format!(
+                    "app_voicemail.c: Unable to forward message to {to}: {e}"
+                )),
+            }
+        }
+        play1(chan, "vm-msgforwarded").await
+    }
+
     /// Key 2: change folder.
     async fn change_folder(&mut self, chan: &mut Channel) -> Result<Option<char>, Hangup> {
         let d = Self::choose_folder(chan, "vm-changeto", 0).await?;
@@ -1082,7 +1151,7 @@ impl Session {
                 }
                 '8' => {
                     if self.view.count > 0 {
-                        play1(chan, "vm-sorry").await?
+                        self.forward(chan).await?
                     } else {
                         play1(chan, "vm-nomore").await?
                     }
@@ -1216,7 +1285,7 @@ impl App for VoiceMailMain {
         "VoiceMailMain([mailbox][@context][,options])"
     }
     fn description(&self) -> &'static str {
-        "This application allows the calling party to check voicemail messages. A specific mailbox, and optional corresponding context, may be specified. If a mailbox is not provided, the calling party will be prompted to enter one. If a context is not specified, the 'default' context will be used. Entering * as mailbox or password jumps to the 'a' extension of the current context when it exists. Options: p — the mailbox argument is a prefix to the mailbox the caller enters; s — skip checking the password; a(folder) — start in this folder (0 INBOX, 1 Old, 2 Work, 3 Family, 4 Friends, 5-9 Cust1-5). Keys: 1 first message, 2 change folder, 3 advanced options (3 envelope), 4 previous, 5 repeat, 6 next, 7 delete/undelete, 9 save, * help, # exit, 0 mailbox options (1 unavailable greeting, 2 busy greeting, 3 name, 4 temporary greeting, 5 password). Hangs up after vm-goodbye."
+        "This application allows the calling party to check voicemail messages. A specific mailbox, and optional corresponding context, may be specified. If a mailbox is not provided, the calling party will be prompted to enter one. If a context is not specified, the 'default' context will be used. Entering * as mailbox or password jumps to the 'a' extension of the current context when it exists. Options: p — the mailbox argument is a prefix to the mailbox the caller enters; s — skip checking the password; a(folder) — start in this folder (0 INBOX, 1 Old, 2 Work, 3 Family, 4 Friends, 5-9 Cust1-5). Keys: 1 first message, 2 change folder, 3 advanced options (3 envelope), 4 previous, 5 repeat, 6 next, 7 delete/undelete, 8 forward, 9 save, * help, # exit, 0 mailbox options (1 unavailable greeting, 2 busy greeting, 3 name, 4 temporary greeting, 5 password). Hangs up after vm-goodbye."
     }
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
         let a = args::split(data, ',');
