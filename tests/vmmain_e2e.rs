@@ -316,11 +316,11 @@ fn eight_forwards_to_another_mailbox() {
     p.wait_console("INBOX/msg0000.wav", 1);
     p.wait_console("Playing 'vm-advopts.", 1);
     keys(&mut b, "8");
-    p.wait_console("Playing 'vm-forwardoptions.", 1);
-    keys(&mut b, "2");
     p.wait_console("Playing 'vm-extension.", 1);
     keys(&mut b, "101#");
-    p.wait_console("Playing 'vm-msgforwarded.", 1);
+    p.wait_console("Playing 'vm-forwardoptions.", 1);
+    keys(&mut b, "2");
+    p.wait_console("Playing 'vm-msgsaved.", 1);
     let other = p.dir.path().join("spool/voicemail/default/101/INBOX");
     assert!(other.join("msg0000.txt").exists(), "{}", p.console());
     assert!(other.join("msg0000.wav").exists());

@@ -223,7 +223,8 @@ fn folder_name(f: Folder) -> Vec<String> {
     vec![format!("vm-{}", f.name()), "vm-messages".into()]
 }
 
-/// The main menu (`vm_instructions`, English): what the caller may press now.
+/// The main menu (`vm_instructions`, English): what the caller may press now; `full`
+/// (after `*`) names the folder again and leaves out the advanced options.
 pub fn instructions(v: &View, full: bool, more_after: bool) -> Vec<String> {
     let mut p = Vec::new();
     if v.starting {
@@ -233,10 +234,17 @@ pub fn instructions(v: &View, full: bool, more_after: bool) -> Vec<String> {
         }
         p.push(if full { "vm-opts-full" } else { "vm-opts" }.to_string());
     } else {
+        if full {
+            p.push("vm-onefor-full".into());
+            p.extend(folder_name(v.folder));
+            p.push("vm-opts-full".into());
+        }
         if v.cur > 0 {
             p.push("vm-prev".into());
         }
-        p.push("vm-advopts".into());
+        if !full {
+            p.push("vm-advopts".into());
+        }
         p.push("vm-repeat".into());
         if v.cur < v.last() || more_after {
             p.push("vm-next".into());
@@ -386,7 +394,7 @@ async fn authenticate(
             }
         };
         let password = match &mbox {
-            Some(m) if m.password.is_empty() => String::new(),
+            Some(m) if m.password.is_empty() || m.password == "-" => String::new(),
             _ => read_after(chan, "vm-password").await?,
         };
         if password.starts_with('*') && a_exists(chan) {
@@ -545,7 +553,11 @@ impl Session {
     /// `play_message`: number, envelope, caller, duration, then the audio.
     async fn play_message(&mut self, chan: &mut Channel) -> Result<Option<char>, Hangup> {
         let info = self.info(chan).await.unwrap_or_default();
+        self.view.starting = false;
         let mut p = message_number(&self.view, info.flag.eq_ignore_ascii_case("urgent"));
+        if !info.category.is_empty() {
+            p.push(info.category.clone());
+        }
         if self.flag("envelope", true) {
             p.extend(self.date_prompts(info.origtime));
         }
@@ -559,16 +571,18 @@ impl Session {
                 .and_then(|v| v.trim().parse::<u32>().ok())
                 .unwrap_or(2);
             let mins = info.duration / 60;
-            if mins >= min.max(1) {
+            if mins >= min {
                 p.push("vm-duration".into());
                 p.extend(vmsay::number(mins as i64));
                 p.push("vm-minutes".into());
             }
         }
-        self.view.mark_heard();
-        if let Some(d) = play(chan, &p).await? {
-            return Ok(Some(d));
+        // 1 during the announcements skips to the message itself.
+        match play(chan, &p).await? {
+            Some('1') | None => {}
+            Some(d) => return Ok(Some(d)),
         }
+        self.view.mark_heard();
         let audio = chan
             .pbx
             .voicemail
@@ -724,9 +738,68 @@ impl Session {
         self.after_cmd(chan, cmd).await
     }
 
-    /// Key 8: forward the current message to other mailboxes of this context (`*`
-    /// between several). Prepending a recording (1) is not offered yet: 1 forwards as 2.
+    /// Key 8 (`forward_message`): mailbox numbers of this context (`*` between several),
+    /// each said back, then the forward options (1 prepend, 2 forward as is, * cancel;
+    /// prepending is not offered yet: 1 forwards as 2), then the copies.
     async fn forward(&mut self, chan: &mut Channel) -> Result<Option<char>, Hangup> {
+        let mut prompts = 0;
+        let targets: Vec<Mailbox> = loop {
+            prompts += 1;
+            if prompts > 4 {
+                return Ok(None);
+            }
+            let entered = read_after(chan, "vm-extension").await?;
+            if entered.is_empty() {
+                continue;
+            }
+            let mut found = Vec::new();
+            let mut ok = true;
+            for x in entered.split('*') {
+                let m = (x != self.mb.mailbox)
+                    .then(|| {
+                        chan.pbx
+                            .voicemail
+                            .mailbox(&format!("{x}@{}", self.mb.context))
+                    })
+                    .flatten();
+                let Some(m) = m else {
+                    chan.pbx
+                        .notice(&format!("app_voicemail.c: '{x}' is not a valid mailbox"));
+                    play_whole(chan, "pbx-invalid").await?;
+                    ok = false;
+                    break;
+                };
+                let to = box_id(&m);
+                let store = &chan.pbx.voicemail.store;
+                let have = store.count(&to, Folder::Inbox).await.unwrap_or(0)
+                    + store.count(&to, Folder::Old).await.unwrap_or(0);
+                let cap = self.cfg.num(&m, "maxmsg");
+                if have >= cap {
+                    chan.pbx.notice(&format!(
+                        "app_voicemail.c: Mailbox '{x}' is full with capacity of {cap}, prompting for another extension."
+                    ));
+                    play_whole(chan, "vm-mailboxfull").await?;
+                    ok = false;
+                    break;
+                }
+                // The recorded name, else the number.
+                let greet = with_ext(&store.greeting(&to, Greeting::Name), "wav");
+                if greet.exists() {
+                    let name = greet.with_extension("").to_string_lossy().to_string();
+                    stream(chan, &name, "#").await?;
+                } else {
+                    for d in super::say::digits_prompts(x) {
+                        if let Played::Digit(_) = stream(chan, &d, "#").await? {
+                            break;
+                        }
+                    }
+                }
+                found.push(m);
+            }
+            if ok && !found.is_empty() {
+                break found;
+            }
+        };
         let mut retries = 0;
         loop {
             let p = ["vm-forwardoptions".to_string(), "vm-starmain".into()];
@@ -741,29 +814,8 @@ impl Session {
                 }
             }
         }
-        let targets = loop {
-            let entered = read_after(chan, "vm-extension").await?;
-            if entered.is_empty() || entered.starts_with('*') {
-                return Ok(None);
-            }
-            let found: Option<Vec<Mailbox>> = entered
-                .split('*')
-                .filter(|x| !x.is_empty())
-                .map(|x| {
-                    chan.pbx
-                        .voicemail
-                        .mailbox(&format!("{x}@{}", self.mb.context))
-                })
-                .collect();
-            match found {
-                Some(v) if !v.is_empty() => break v,
-                _ => {
-                    play_whole(chan, "pbx-invalid").await?;
-                }
-            }
-        };
         let store = chan.pbx.voicemail.store.clone();
-        let cfg = chan.pbx.voicemail.config();
+        let mut all_ok = true;
         for t in &targets {
             let to = box_id(t);
             let _ = store.ensure(&to).await;
@@ -774,23 +826,28 @@ impl Session {
                     self.view.cur,
                     &to,
                     Folder::Inbox,
-                    cfg.num(t, "maxmsg"),
+                    self.cfg.num(t, "maxmsg"),
                 )
                 .await;
             match r {
                 Ok(_) => chan.pbx.voicemail.changed(&to).await,
-                Err(StoreError::Full(_)) => {
-                    chan.pbx.notice(&format!(
-                        "app_voicemail.c: Mailbox {to} is full, message not forwarded"
+                Err(e) => {
+                    all_ok = false;
+                    chan.pbx.warning(&format!(
+                        "app_voicemail.c: Unable to forward message to {to}: {e}"
                     ));
-                    play_whole(chan, "vm-mailboxfull").await?;
                 }
-                Err(e) => chan.pbx.warning(&format!(
-                    "app_voicemail.c: Unable to forward message to {to}: {e}"
-                )),
             }
         }
-        play1(chan, "vm-msgforwarded").await
+        play1(
+            chan,
+            if all_ok {
+                "vm-msgsaved"
+            } else {
+                "vm-mailboxfull"
+            },
+        )
+        .await
     }
 
     /// Key 2: change folder.
@@ -1157,8 +1214,12 @@ impl Session {
                     }
                 }
                 '9' => self.save(chan).await?,
+                '*' if self.view.starting => None,
                 '*' => {
-                    let p = instructions(&self.view, true, self.more_after());
+                    let mut p = vec!["vm-onefor".to_string()];
+                    p.extend(folder_name(self.view.folder));
+                    p.push("vm-opts".into());
+                    p.extend(instructions(&self.view, true, self.more_after()));
                     ask(chan, &p, MENU_WAIT).await?
                 }
                 '0' => self.options(chan).await?,
@@ -1285,16 +1346,24 @@ impl App for VoiceMailMain {
         "VoiceMailMain([mailbox][@context][,options])"
     }
     fn description(&self) -> &'static str {
-        "This application allows the calling party to check voicemail messages. A specific mailbox, and optional corresponding context, may be specified. If a mailbox is not provided, the calling party will be prompted to enter one. If a context is not specified, the 'default' context will be used. Entering * as mailbox or password jumps to the 'a' extension of the current context when it exists. Options: p — the mailbox argument is a prefix to the mailbox the caller enters; s — skip checking the password; a(folder) — start in this folder (0 INBOX, 1 Old, 2 Work, 3 Family, 4 Friends, 5-9 Cust1-5). Keys: 1 first message, 2 change folder, 3 advanced options (3 envelope), 4 previous, 5 repeat, 6 next, 7 delete/undelete, 8 forward, 9 save, * help, # exit, 0 mailbox options (1 unavailable greeting, 2 busy greeting, 3 name, 4 temporary greeting, 5 password). Hangs up after vm-goodbye."
+        "This application allows the calling party to check voicemail messages. A specific mailbox, and optional corresponding context, may be specified. If a mailbox is not provided, the calling party will be prompted to enter one. If a context is not specified, the 'default' context will be used. Entering * as mailbox or password jumps to the 'a' extension of the current context when it exists. Options: p — the mailbox argument is a prefix to the mailbox the caller enters; s — skip checking the password; a(folder) — start in this folder (0 INBOX, 1 Old, 2 Work, 3 Family, 4 Friends, 5-9 Cust1-5). Keys: 1 first message, 2 change folder, 3 advanced options (3 envelope), 4 previous, 5 repeat, 6 next, 7 delete/undelete, 8 forward, 9 save, * help, # exit, 0 mailbox options (1 unavailable greeting, 2 busy greeting, 3 name, 4 temporary greeting, 5 password). After vm-goodbye (exit with #, or maxlogins failed logins) the dialplan continues."
     }
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
         let a = args::split(data, ',');
-        let opts = args::options(args::nth(&a, 1).trim());
+        let mut opts = args::options(args::nth(&a, 1).trim());
         if !chan.is_up() {
             chan.answer();
         }
         let cfg = chan.pbx.voicemail.config();
-        let (mbox_arg, context) = split_spec(args::nth(&a, 0));
+        let mut first_arg = args::nth(&a, 0).trim();
+        if a.len() < 2 {
+            // The old form: option letters s and p in front of the mailbox.
+            while let Some(c) = first_arg.chars().next().filter(|c| *c == 's' || *c == 'p') {
+                opts.insert(c, None);
+                first_arg = &first_arg[1..];
+            }
+        }
+        let (mbox_arg, context) = split_spec(first_arg);
         let prefix_mode = opts.contains_key(&'p');
         let given = if prefix_mode || mbox_arg.is_empty() {
             None
@@ -1316,7 +1385,8 @@ impl App for VoiceMailMain {
                 });
                 match authenticate(chan, given, &context, &prefix, false, max).await? {
                     Login::Ok(m) => m,
-                    Login::Failed => return Err(Hangup),
+                    // app_voicemail returns 0 here: the dialplan goes on (vm-goodbye played).
+                    Login::Failed => return Ok(()),
                     Login::JumpA => {
                         let ctx = chan.context.clone();
                         chan.goto(&ctx, "a", 1);
@@ -1359,6 +1429,10 @@ impl App for VoiceMailMain {
                 .or_else(|| Folder::from_name(v))
         });
         let first = match start {
+            Some(_) if urgent > 0 => {
+                s.in_urgent = true;
+                Folder::Urgent
+            }
             Some(f) => f,
             None if urgent > 0 => {
                 s.in_urgent = true;
@@ -1368,16 +1442,27 @@ impl App for VoiceMailMain {
             None => Folder::Inbox,
         };
         s.open(chan, first).await;
-        let res = match play(chan, &vmsay::intro_prompts(urgent, new, old)).await {
-            Ok(cmd) => s.run(chan, cmd).await,
-            Err(h) => Err(h),
+        let res = if start.is_some() {
+            // a(folder): no introduction, the first message plays at once; an empty
+            // folder is announced and the session ends.
+            if s.view.count == 0 {
+                s.say_empty(chan).await.map(|_| ())
+            } else {
+                s.run(chan, Some('1')).await
+            }
+        } else {
+            match play(chan, &vmsay::intro_prompts(urgent, new, old)).await {
+                Ok(cmd) => s.run(chan, cmd).await,
+                Err(h) => Err(h),
+            }
         };
         // Deletions and heard messages are applied however the session ended.
         s.close(chan).await;
         chan.pbx.voicemail.changed(&s.id).await;
         res?;
-        let _ = play_whole(chan, "vm-goodbye").await;
-        Err(Hangup)
+        // As app_voicemail: goodbye, then the dialplan continues (usually to Hangup()).
+        play_whole(chan, "vm-goodbye").await?;
+        Ok(())
     }
 }
 
@@ -1395,7 +1480,7 @@ impl App for VmAuthenticate {
         "VMAuthenticate([mailbox][@context][,options])"
     }
     fn description(&self) -> &'static str {
-        "This application behaves the same way as the Authenticate application, but the passwords are taken from voicemail.conf. If the mailbox is specified, only that mailbox's password will be considered valid. If the mailbox is not specified, the channel variable AUTH_MAILBOX will be set with the authenticated mailbox. The channel variable AUTH_CONTEXT is set too. Entering * as mailbox or password jumps to the 'a' extension of the current context when it exists. Options: s — skip playing the initial prompts. Hangs up after maxlogins (voicemail.conf, default 3) failures."
+        "This application behaves the same way as the Authenticate application, but the passwords are taken from voicemail.conf. If the mailbox is specified, only that mailbox's password will be considered valid. If the mailbox is not specified, the channel variable AUTH_MAILBOX will be set with the authenticated mailbox. The channel variable AUTH_CONTEXT is set too. Entering * as mailbox or password jumps to the 'a' extension of the current context when it exists. Options: s — skip playing the initial prompts. Hangs up after 3 failed tries."
     }
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
         let a = args::split(data, ',');
@@ -1408,7 +1493,8 @@ impl App for VmAuthenticate {
             mailbox: chan.pbx.voicemail.mailbox(&format!("{mbox_arg}@{context}")),
             name: mbox_arg.clone(),
         });
-        let max = chan.pbx.voicemail.config().general.maxlogins.max(1);
+        // app_voicemail's VMAuthenticate allows 3 tries whatever maxlogins says.
+        let max = 3;
         let silent = opts.contains_key(&'s');
         match authenticate(chan, given, &context, "", silent, max).await? {
             Login::Ok(m) => {
@@ -1478,6 +1564,12 @@ mod tests {
             ]
         );
         assert!(!v.toggle_delete());
+        // After *: the folder again, no advanced options.
+        assert_eq!(
+            instructions(&v, true, false)[..4],
+            ["vm-onefor-full", "vm-INBOX", "vm-messages", "vm-opts-full"]
+        );
+        assert!(!instructions(&v, true, false).contains(&"vm-advopts".to_string()));
         v.cur = 2;
         assert_eq!(message_number(&v, false), ["vm-last", "vm-message"]);
         assert!(!instructions(&v, false, false).contains(&"vm-next".to_string()));
