@@ -905,7 +905,7 @@ impl Session {
     /// Key 0: mailbox options.
     async fn options(&mut self, chan: &mut Channel) -> Result<Option<char>, Hangup> {
         let mut retries = 0;
-        let mut cmd = ask(chan, &["vm-options".to_string()], MENU_WAIT).await?;
+        let mut cmd = None;
         loop {
             match cmd {
                 Some('1') => {
@@ -1290,7 +1290,8 @@ async fn play_controlled(
 fn save_password(chan: &Channel, mb: &Mailbox, new: &str) -> Result<(), String> {
     let settings = &chan.pbx.settings;
     let file = Path::new(&*mb.loc.file);
-    let path = if file.is_absolute() {
+    // The loader records the path it read (also for #include'd files).
+    let path = if file.is_absolute() || file.is_file() {
         file.to_path_buf()
     } else if file.as_os_str().is_empty() {
         settings.astetcdir.join("voicemail.conf")
