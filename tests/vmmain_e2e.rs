@@ -21,10 +21,11 @@ const FERRISK_CONF_V3: &str = "[directories]\nastetcdir => .\nastdbdir => lib\n\
     [options]\nverbose = 3\n";
 
 const VOICEMAIL_CONF: &str = "[general]\nformat=wav\nmaxlogins=3\nmaxsilence=10\n\n\
-    [default]\n100 => 1234,Test User\n101 => 4321,Other\n";
+    [default]\n100 => 1234,Test User\n101 => 4321,Other\n102 => 102,New User,,,forcename=yes\n";
 
 const EXTENSIONS: &str = "[general]\nautofallthrough=yes\n\n[guests]\n\
     exten => 8500,1,VoiceMailMain(100@default)\n same => n,Hangup()\n\
+    exten => 8502,1,VoiceMailMain(102@default)\n same => n,Hangup()\n\
     exten => 8501,1,VMAuthenticate(@default)\n \
     same => n,Set(DB(test/auth)=${AUTH_MAILBOX}@${AUTH_CONTEXT})\n same => n,Hangup()\n";
 
@@ -350,4 +351,35 @@ fn vmauthenticate_sets_auth_mailbox() {
         .expect("ferrisk -rx");
     let s = String::from_utf8_lossy(&out.stdout);
     assert_eq!(s.trim(), "Value: 100@default", "{}", p.console());
+}
+
+#[test]
+fn new_user_sets_a_password_and_records_the_name() {
+    let _s = serial();
+    let p = Pbx::start();
+    let mut b = call_to(&p, "8502");
+    p.wait_console("Playing 'vm-password.", 1);
+    keys(&mut b, "102#");
+    p.wait_console("Playing 'vm-newuser.", 1);
+    p.wait_console("Playing 'vm-newpassword.", 1);
+    keys(&mut b, "4444#");
+    p.wait_console("Playing 'vm-reenterpassword.", 1);
+    keys(&mut b, "4444#");
+    p.wait_console("Playing 'vm-passchanged.", 1);
+    p.wait_console("Playing 'vm-rec-name.", 1);
+    p.wait_console("Playing 'beep.", 1);
+    std::thread::sleep(Duration::from_secs(2));
+    keys(&mut b, "#");
+    p.wait_console("Playing 'vm-review.", 1);
+    keys(&mut b, "1");
+    p.wait_console("Playing 'vm-youhave.", 1);
+    let conf = std::fs::read_to_string(p.dir.path().join("voicemail.conf")).expect("conf");
+    assert!(
+        conf.contains("102 => 4444,New User,,,forcename=yes\n"),
+        "{conf}"
+    );
+    let greet = p.dir.path().join("spool/voicemail/default/102/greet.wav");
+    assert!(greet.exists(), "{}", p.console());
+    b.request("hangup", "");
+    b.wait_event("CALL_CLOSED", 20);
 }

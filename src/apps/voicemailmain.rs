@@ -423,6 +423,13 @@ async fn authenticate(
     }
 }
 
+/// How asking for a new password went.
+enum NewPassword {
+    Ok(String),
+    /// Refused (logged); the key that interrupted the refusal prompt, if any.
+    Refused(Option<char>),
+}
+
 /// A mailbox named in the arguments (it may not exist: then no password is right).
 struct Given {
     mailbox: Option<Mailbox>,
@@ -1089,23 +1096,27 @@ impl Session {
         res
     }
 
-    /// Key 0,5: new password twice, then saved to voicemail.conf.
-    async fn change_password(&mut self, chan: &mut Channel) -> Result<Option<char>, Hangup> {
-        if self.mb.password.starts_with('-') {
-            return play1(chan, "vm-no").await;
-        }
-        let new = read_after(chan, "vm-newpassword").await?;
+    /// Ask for a new password twice (`vm-newpassword`, `vm-reenterpassword`); the
+    /// refusals are logged and their prompt played.
+    async fn new_password(&self, chan: &mut Channel) -> Result<NewPassword, Hangup> {
+        let first = play1(chan, "vm-newpassword").await?;
+        let new = match first {
+            Some('#') => String::new(),
+            d => {
+                read_digits(chan, d, 80, FIRST_DIGIT, NEXT_DIGIT, "#")
+                    .await?
+                    .0
+            }
+        };
         let min = self.cfg.num(&self.mb, "minpassword") as usize;
         if new.is_empty() || new.len() < min || new.starts_with('*') {
             chan.pbx.notice(&format!(
                 "app_voicemail.c: Invalid password for user {} ({new})",
                 self.mb.mailbox
             ));
-            return play(
-                chan,
-                &["vm-invalid-password".to_string(), "vm-pls-try-again".into()],
-            )
-            .await;
+            return Ok(NewPassword::Refused(
+                play1(chan, "vm-invalid-password").await?,
+            ));
         }
         let again = read_after(chan, "vm-reenterpassword").await?;
         if again != new {
@@ -1113,12 +1124,17 @@ impl Session {
                 "app_voicemail.c: Password mismatch for user {} ({new} != {again})",
                 self.mb.mailbox
             ));
-            return play(
-                chan,
-                &["vm-mismatch".to_string(), "vm-pls-try-again".into()],
-            )
-            .await;
+            return Ok(NewPassword::Refused(play1(chan, "vm-mismatch").await?));
         }
+        Ok(NewPassword::Ok(new))
+    }
+
+    /// Store the new password (voicemail.conf) and say so.
+    async fn set_password(
+        &mut self,
+        chan: &mut Channel,
+        new: String,
+    ) -> Result<Option<char>, Hangup> {
         match save_password(chan, &self.mb, &new) {
             Ok(()) => {
                 self.mb.password = new;
@@ -1133,6 +1149,57 @@ impl Session {
                 play1(chan, "vm-sorry").await
             }
         }
+    }
+
+    /// Key 0,5: new password twice, then saved to voicemail.conf.
+    async fn change_password(&mut self, chan: &mut Channel) -> Result<Option<char>, Hangup> {
+        if self.mb.password.starts_with('-') {
+            return play1(chan, "vm-no").await;
+        }
+        match self.new_password(chan).await? {
+            NewPassword::Ok(new) => self.set_password(chan, new).await,
+            NewPassword::Refused(Some(d)) => Ok(Some(d)),
+            NewPassword::Refused(None) => play1(chan, "vm-pls-try-again").await,
+        }
+    }
+
+    /// `vm_newuser`: with `forcename`/`forcegreetings` and the password still equal to the
+    /// mailbox number, the owner must choose a password (3 tries, else hang-up), then record
+    /// the name and/or greetings that are missing.
+    async fn new_user(&mut self, chan: &mut Channel) -> Result<(), Hangup> {
+        play_whole(chan, "vm-newuser").await?;
+        let mut tries = 0;
+        let new = loop {
+            match self.new_password(chan).await? {
+                NewPassword::Ok(new) => break new,
+                NewPassword::Refused(_) => {
+                    tries += 1;
+                    if tries == 3 {
+                        return Err(Hangup);
+                    }
+                    play_whole(chan, "vm-pls-try-again").await?;
+                }
+            }
+        };
+        self.set_password(chan, new).await?;
+        let store = chan.pbx.voicemail.store.clone();
+        let missing = |g| !with_ext(&store.greeting(&self.id, g), "wav").exists();
+        let mut todo = Vec::new();
+        if self.flag("forcename", false) && missing(Greeting::Name) {
+            todo.push((Greeting::Name, "vm-rec-name"));
+        }
+        if self.flag("forcegreetings", false) {
+            if missing(Greeting::Unavail) {
+                todo.push((Greeting::Unavail, "vm-rec-unv"));
+            }
+            if missing(Greeting::Busy) {
+                todo.push((Greeting::Busy, "vm-rec-busy"));
+            }
+        }
+        for (g, prompt) in todo {
+            self.record_greeting(chan, g, prompt).await?;
+        }
+        Ok(())
     }
 
     /// The main menu loop; returns when the caller exits (`#` or no key three times).
@@ -1443,6 +1510,24 @@ impl App for VoiceMailMain {
             None => Folder::Inbox,
         };
         s.open(chan, first).await;
+        let newuser = s.mb.password == s.mb.mailbox
+            && (s.flag("forcename", false) || s.flag("forcegreetings", false));
+        if newuser {
+            if let Err(h) = s.new_user(chan).await {
+                s.close(chan).await;
+                return Err(h);
+            }
+        }
+        // Part of the introduction (vm_intro), so not with a(folder).
+        if start.is_none() && s.flag("tempgreetwarn", false) {
+            let temp = with_ext(&store.greeting(&s.id, Greeting::Temp), "wav");
+            if temp.exists() {
+                if let Err(h) = play_whole(chan, "vm-tempgreetactive").await {
+                    s.close(chan).await;
+                    return Err(h);
+                }
+            }
+        }
         let res = if start.is_some() {
             // a(folder): no introduction, the first message plays at once; an empty
             // folder is announced and the session ends.
