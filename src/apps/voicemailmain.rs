@@ -1730,4 +1730,156 @@ mod tests {
             2
         );
     }
+
+    // ---- Whole sessions through a channel whose media the test controls: keys are
+    // queued before the application runs, prompts are drained as fast as they are
+    // written, and timeouts run on tokio's paused clock.
+
+    struct Rig {
+        chan: Channel,
+        media: crate::pbx::media::MediaHandle,
+        dir: tempfile::TempDir,
+    }
+
+    fn rig() -> Rig {
+        use crate::pbx::media::{MediaHandle, NativeFormat};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut settings =
+            crate::config::settings::Settings::defaults_for(Path::new("/nonexistent/ferrisk.conf"));
+        settings.astdatadir = dir.path().join("data");
+        settings.astspooldir = dir.path().join("spool");
+        settings.astetcdir = dir.path().to_path_buf();
+        let db = crate::astdb::AstDb::open_in_memory().expect("astdb");
+        let pbx = crate::pbx::Pbx::new(settings, db);
+        let text = "[general]\nmaxlogins=3\n[default]\n100 => 1234,Test User\n";
+        std::fs::write(dir.path().join("voicemail.conf"), text).expect("conf");
+        if let Err(e) = pbx.voicemail.reload(&pbx.settings) {
+            panic!("voicemail.conf: {e:?}");
+        }
+        let mut chan = Channel::new(
+            &pbx,
+            "Test/vm-0001".into(),
+            Arc::new(crate::pbx::channel::NullTech),
+        );
+        chan.context = "t".into();
+        let media = MediaHandle::new(NativeFormat::Ulaw);
+        chan.media = Some(media.clone());
+        let q = media.to_far.clone();
+        tokio::spawn(async move { while q.pop().await.is_some() {} });
+        Rig { chan, media, dir }
+    }
+
+    impl Rig {
+        fn keys(&self, s: &str) {
+            for d in s.chars() {
+                self.media
+                    .from_far
+                    .push_lossy(crate::pbx::media::Frame::Dtmf(
+                        d,
+                        Duration::from_millis(100),
+                    ));
+            }
+        }
+        fn inbox(&self) -> PathBuf {
+            self.dir.path().join("spool/voicemail/default/100/INBOX")
+        }
+        fn count(&self, folder: &str) -> usize {
+            std::fs::read_dir(
+                self.dir
+                    .path()
+                    .join("spool/voicemail/default/100")
+                    .join(folder),
+            )
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".txt"))
+                    .count()
+            })
+            .unwrap_or(0)
+        }
+        fn message(&self, n: u32) {
+            std::fs::create_dir_all(self.inbox()).expect("inbox");
+            std::fs::write(
+                self.inbox().join(format!("msg{n:04}.wav")),
+                crate::media::wav::wav_bytes(&[100; 1600]),
+            )
+            .expect("wav");
+            let info = MessageInfo {
+                origmailbox: "100".into(),
+                callerid: format!("<20{n:02}>"),
+                origtime: 1_700_000_000,
+                duration: 1,
+                ..Default::default()
+            };
+            std::fs::write(self.inbox().join(format!("msg{n:04}.txt")), info.render())
+                .expect("txt");
+        }
+        async fn run(&mut self, data: &str) -> AppResult {
+            VoiceMailMain.exec(&mut self.chan, data).await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn seven_then_pound_deletes_and_the_dialplan_continues() {
+        let mut r = rig();
+        r.message(0);
+        r.message(1);
+        // Password, 7 on the first message (interrupting "first message"), exit.
+        r.keys("1234#7#");
+        assert!(r.run("100@default").await.is_ok(), "goodbye, then on");
+        assert_eq!(r.count("INBOX"), 1);
+        assert_eq!(r.count("Old"), 0, "the other message was not heard");
+        let left = std::fs::read_to_string(r.inbox().join("msg0000.txt")).expect("txt");
+        assert!(left.contains("callerid=<2001>"), "{left}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heard_message_moves_to_old_when_the_caller_goes_quiet() {
+        let mut r = rig();
+        r.message(0);
+        r.keys("1234#1");
+        // Three silent menus end the session as # does.
+        assert!(r.run("100@default").await.is_ok());
+        assert_eq!((r.count("INBOX"), r.count("Old")), (0, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn hang_up_mid_session_still_applies_the_changes() {
+        let mut r = rig();
+        r.message(0);
+        r.message(1);
+        // Delete the first, hear the second, then the line goes away in the menu.
+        r.keys("1234#1765");
+        let shared = r.chan.shared.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            shared.request_hangup(16);
+        });
+        assert!(
+            r.run("100@default").await.is_err(),
+            "a hang-up ends the app"
+        );
+        assert_eq!((r.count("INBOX"), r.count("Old")), (0, 1));
+        let old = std::fs::read_to_string(
+            r.dir
+                .path()
+                .join("spool/voicemail/default/100/Old/msg0000.txt"),
+        )
+        .expect("txt");
+        assert!(old.contains("callerid=<2001>"), "{old}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn wrong_passwords_end_after_maxlogins() {
+        let mut r = rig();
+        r.message(0);
+        // Keys pressed during vm-incorrect are dropped as Asterisk drops them, so only
+        // the first attempt is typed; the other two time out (empty passwords).
+        r.keys("9999#");
+        assert!(
+            r.run("100@default").await.is_ok(),
+            "vm-goodbye, then the dialplan"
+        );
+        assert_eq!(r.count("INBOX"), 1);
+    }
 }
