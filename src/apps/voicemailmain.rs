@@ -1882,4 +1882,44 @@ mod tests {
         );
         assert_eq!(r.count("INBOX"), 1);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn urgent_first_then_new_and_mwi_is_told() {
+        let mut r = rig();
+        r.message(0);
+        let urgent = r.dir.path().join("spool/voicemail/default/100/Urgent");
+        std::fs::create_dir_all(&urgent).expect("urgent");
+        for ext in ["wav", "txt"] {
+            std::fs::rename(
+                r.inbox().join(format!("msg0000.{ext}")),
+                urgent.join(format!("msg0000.{ext}")),
+            )
+            .expect("move");
+        }
+        r.message(0);
+        let mut mwi = r.chan.pbx.voicemail.mwi.subscribe();
+        // 1 plays the urgent message; 6 (typed during the menu) goes on to the new one.
+        r.keys("1234#1");
+        let q = r.media.from_far.clone();
+        tokio::spawn(async move {
+            for k in ['6', '#'] {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                q.push_lossy(crate::pbx::media::Frame::Dtmf(
+                    k,
+                    Duration::from_millis(100),
+                ));
+            }
+        });
+        assert!(r.run("100@default").await.is_ok());
+        assert_eq!(
+            (r.count("Urgent"), r.count("INBOX"), r.count("Old")),
+            (0, 0, 2)
+        );
+        let mut last = None;
+        while let Ok(st) = mwi.try_recv() {
+            last = Some(st);
+        }
+        let last = last.expect("an MWI update");
+        assert_eq!((last.new, last.old), (0, 2));
+    }
 }
