@@ -17,7 +17,9 @@ pub mod record;
 pub mod say;
 pub mod senddtmf;
 pub mod setvar;
+pub mod vmsay;
 pub mod voicemail;
+pub mod voicemailmain;
 pub mod waitexten;
 
 #[cfg(test)]
@@ -113,4 +115,5 @@ fn register_builtins(r: &mut AppRegistry) {
     say::register(r);
     senddtmf::register(r);
     voicemail::register(r);
+    voicemailmain::register(r);
 }
