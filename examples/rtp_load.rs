@@ -2,7 +2,10 @@
 //! ferrisk extension that plays audio, receives every call's RTP and reports how many packets
 //! arrived late or never arrived, then hangs up.
 //!
-//! Usage: rtp_load <pbx ip:port> <extension> <calls> <seconds> [first local port]
+//! Usage: rtp_load <pbx ip:port> <extension> <calls> <seconds> [first local port] [send]
+//!
+//! With `send` every call also sends 20 ms PCMU frames of a 440 Hz tone towards the PBX
+//! for the whole call (a caller speaking: voicemail and recording load).
 //!
 //! Each call is a plain UDP INVITE with a PCMU offer from its own SIP socket, answered by the
 //! PBX (the bench config makes the load generator an address-whitelisted trunk, so no digest
@@ -50,6 +53,7 @@ async fn main() {
     let calls: u32 = calls.parse().unwrap_or(100);
     let secs: u64 = secs.parse().unwrap_or(10);
     let first_port: u16 = arg(5).and_then(|p| p.parse().ok()).unwrap_or(40000);
+    let send = arg(6).is_some_and(|a| a == "send");
     let stats = Arc::new(Stats::default());
     let mut tasks = Vec::new();
     let started = Instant::now();
@@ -60,7 +64,10 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(5)).await;
         let sip_port = first_port + (i as u16) * 2;
         tasks.push(tokio::spawn(async move {
-            if call(pbx, &exten, sip_port, secs, &stats).await.is_err() {
+            if call(pbx, &exten, sip_port, secs, send, &stats)
+                .await
+                .is_err()
+            {
                 stats.failed.fetch_add(1, Ordering::Relaxed);
             }
         }));
@@ -116,6 +123,7 @@ async fn call(
     exten: &str,
     sip_port: u16,
     secs: u64,
+    send: bool,
     stats: &Stats,
 ) -> Result<(), ()> {
     let sip = UdpSocket::bind(("127.0.0.1", sip_port))
@@ -160,10 +168,21 @@ async fn call(
         head("ACK", 1, &to_tag, "ack")
     );
     sip.send_to(ack.as_bytes(), pbx).await.map_err(|_| ())?;
-    if Sdp::parse_bytes(ok.body()).is_err() {
+    let Ok(answer) = Sdp::parse_bytes(ok.body()) else {
         return Err(());
-    }
+    };
     stats.answered.fetch_add(1, Ordering::Relaxed);
+    let rtp = Arc::new(rtp);
+    let sender = send
+        .then(|| {
+            let port = answer.media.first()?.port;
+            Some(tokio::spawn(speak(
+                rtp.clone(),
+                SocketAddr::new(pbx.ip(), port),
+                secs,
+            )))
+        })
+        .flatten();
     // Receive RTP.
     let end = tokio::time::Instant::now() + Duration::from_secs(secs);
     let mut first: Option<(Instant, u32)> = None;
@@ -207,6 +226,9 @@ async fn call(
         }
         last_seq = Some(seq);
     }
+    if let Some(s) = sender {
+        s.abort();
+    }
     let bye = format!(
         "{}Content-Length: 0\r\n\r\n",
         head("BYE", 2, &to_tag, "bye")
@@ -214,4 +236,24 @@ async fn call(
     sip.send_to(bye.as_bytes(), pbx).await.map_err(|_| ())?;
     let _ = recv_response(&sip, &mut buf).await;
     Ok(())
+}
+
+/// Send a 440 Hz tone as PCMU, one 20 ms packet per tick, for `secs`.
+async fn speak(rtp: Arc<UdpSocket>, to: SocketAddr, secs: u64) {
+    let tone: Vec<i16> = (0..8000)
+        .map(|i| ((i as f64 * 2.0 * std::f64::consts::PI * 440.0 / 8000.0).sin() * 8000.0) as i16)
+        .collect();
+    let payload = ferrisk::media::g711::ulaw_encode(&tone);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let ssrc: u32 = 0x1234_5678 ^ u32::from(to.port());
+    for k in 0..(secs * 50) as u32 {
+        tick.tick().await;
+        let mut pkt = vec![0x80u8, 0];
+        pkt.extend_from_slice(&(k as u16).to_be_bytes());
+        pkt.extend_from_slice(&(k * 160).to_be_bytes());
+        pkt.extend_from_slice(&ssrc.to_be_bytes());
+        let off = (k as usize % 50) * 160;
+        pkt.extend_from_slice(&payload[off..off + 160]);
+        let _ = rtp.send_to(&pkt, to).await;
+    }
 }
