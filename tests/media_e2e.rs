@@ -1080,3 +1080,32 @@ fn progress_then_playback_noanswer_is_early_media() {
         p.d.stderr()
     );
 }
+
+/// A caller who stops sending RTP (after half a second) still hears the whole prompt:
+/// what ferrisk sends is paced by its own clock, not by what it receives. (baresip cannot
+/// play this caller: it hangs up when its audio file ends.)
+#[test]
+fn prompt_keeps_playing_after_the_caller_stops_sending() {
+    let p = start_guests(BARESIP_EXTENSIONS, "", 1);
+    let prompt = speechlike(8, 8000 * 4);
+    std::fs::write(
+        p.d.path().join("data/sounds/en/fk-noise.wav"),
+        ferrisk::media::wav::wav_bytes(&prompt),
+    )
+    .expect("write prompt");
+    let sock = udp();
+    let sipp = guest_call(&p, "210", &sock, 0, "PCMU");
+    let h = exchange(sock, Some(p.rtp), 0, noise(3, 4000), 0, 6000);
+    sipp.wait().assert_ok("call to the prompt");
+    let got = h.audio();
+    // The prompt's last 2 s arrived, long after the caller went quiet.
+    assert!(got.len() >= prompt.len(), "{} samples received", got.len());
+    let tail = &prompt[8000 * 2..];
+    let c = aligned_corr(tail, &got[got.len() - 8000 * 2..], 8000);
+    assert!(
+        c >= 0.95,
+        "end of the prompt: correlation {c:.3} ({} samples received)\n{}",
+        got.len(),
+        p.d.stderr()
+    );
+}
