@@ -3,6 +3,7 @@
 # VoiceMail() (examples/rtp_load.rs sends a tone as the caller's voice), then hang up.
 # Prints how many messages were stored (every one must be), ferrisk's CPU and memory.
 # Usage: contrib/bench/voicemail_load.sh [calls] [seconds]      (defaults 200 10)
+# NOMAIL=1: the mailbox has no email address (measures recording and storing alone).
 CALLS=${1:-200}
 SECS=${2:-10}
 source "$(dirname "$0")/sip_common.sh"
@@ -19,6 +20,8 @@ insecure=port,invite
 context=bench
 CONF
 printf '[general]\nrtpstart=20000\nrtpend=29999\n' > "$DIR/rtp.conf"
+EMAIL=bench@example.com
+[ -n "${NOMAIL:-}" ] && EMAIL=
 cat > "$DIR/voicemail.conf" <<CONF
 [general]
 maxmsg=9999
@@ -27,7 +30,7 @@ maxsecs=600
 smtp_host=127.0.0.1
 smtp_port=9
 [default]
-100 => 1234,Bench Box,bench@example.com
+100 => 1234,Bench Box,$EMAIL
 CONF
 cat > "$DIR/extensions.conf" <<CONF
 [bench]
@@ -50,5 +53,6 @@ CPU1=$(daemon_cpu)
 n=$(ls "$DIR"/spool/voicemail/default/100/INBOX/*.txt 2>/dev/null | wc -l)
 q=$(ls "$DIR"/spool/mailqueue 2>/dev/null | grep -vc '^failed$' || true)
 WALL=$(python3 -c "print(round($T1 - $T0, 1))")
-echo "messages stored: $n of $CALLS; mails queued: $q"
+secs=$(cat "$DIR"/spool/voicemail/default/100/INBOX/*.txt 2>/dev/null | awk -F= '/^duration=/ { s += $2; n++ } END { if (n) printf "%.1f", s / n; else print 0 }')
+echo "messages stored: $n of $CALLS (average $secs s of audio each); mails queued: $q"
 echo "ferrisk CPU: $(python3 -c "print(round($CPU1-$CPU0, 2))") s over ${WALL}s ($(python3 -c "print(round(100*($CPU1-$CPU0)/$WALL))") % of one core); peak RSS $(daemon_peak_mib) MiB"
