@@ -183,6 +183,13 @@ fn login(p: &Pbx, b: &mut Baresip) {
     p.wait_console("Playing 'vm-youhave.", 1);
 }
 
+/// 1: the first message plays, then the menu after it.
+fn listen_first(p: &Pbx, b: &mut Baresip) {
+    keys(b, "1");
+    p.wait_console("INBOX/msg0000.wav", 1);
+    p.wait_console("Playing 'vm-advopts.", 1);
+}
+
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -195,9 +202,7 @@ fn listening_then_exit_moves_the_message_to_old() {
     let mut b = call(&p);
     login(&p, &mut b);
     // Intro says "1 INBOX message"; 1 plays it, then the menu follows.
-    keys(&mut b, "1");
-    p.wait_console("INBOX/msg0000.wav", 1);
-    p.wait_console("Playing 'vm-advopts.", 1);
+    listen_first(&p, &mut b);
     keys(&mut b, "#");
     b.wait_event("CALL_CLOSED", 20);
     wait_for(10, "the message in Old", || {
@@ -216,9 +221,7 @@ fn seven_deletes_the_message() {
     p.put_message("INBOX", 1, "<2001>");
     let mut b = call(&p);
     login(&p, &mut b);
-    keys(&mut b, "1");
-    p.wait_console("INBOX/msg0000.wav", 1);
-    p.wait_console("Playing 'vm-advopts.", 1);
+    listen_first(&p, &mut b);
     keys(&mut b, "7");
     p.wait_console("Playing 'vm-deleted.", 1);
     // Hang up from the phone: the deletion still applies, the unheard message stays new.
@@ -313,9 +316,7 @@ fn eight_forwards_to_another_mailbox() {
     p.put_message("INBOX", 0, "<2000>");
     let mut b = call(&p);
     login(&p, &mut b);
-    keys(&mut b, "1");
-    p.wait_console("INBOX/msg0000.wav", 1);
-    p.wait_console("Playing 'vm-advopts.", 1);
+    listen_first(&p, &mut b);
     keys(&mut b, "8");
     p.wait_console("Playing 'vm-extension.", 1);
     keys(&mut b, "101#");
