@@ -13,7 +13,8 @@ use indexmap::IndexMap;
 /// ferrisk's defaults, as app_voicemail's.
 pub const DEFAULT_MAXMSG: u32 = 100;
 pub const DEFAULT_MAXLOGINS: u32 = 3;
-pub const DEFAULT_SILENCE_THRESHOLD: u32 = 128;
+/// Without `silencethreshold`, app_voicemail uses dsp.conf's silence threshold (256).
+pub const DEFAULT_SILENCE_THRESHOLD: u32 = crate::apps::record::SILENCE_THRESHOLD;
 
 /// `[general]`.
 #[derive(Debug, Clone, PartialEq)]
