@@ -658,3 +658,42 @@ async fn voicemail_recover_delivers_what_a_crash_left_in_tmp() {
     assert!(txt.contains("\nduration=2\n"), "{txt}");
     assert!(!tmp.join("x.txt").exists());
 }
+
+#[tokio::test]
+async fn voicemail_review_accepts_or_records_again() {
+    let conf = VM_CONF.replace("maxsilence=0", "review=yes");
+    let mut r = vm_rig("", &conf);
+    // Record, #, then 1 at the review menu: the first recording is kept.
+    let first = loud(20, 0);
+    talk(&r, &first, "#1");
+    assert!(r.run("VoiceMail", "100,st()").await.is_ok());
+    assert_eq!(r.var("VMSTATUS").as_deref(), Some("SUCCESS"));
+    let all = flat(&first);
+    assert!(read_back(&inbox(&r, "100").join("msg0000.wav")) == all[..all.len() - 2000]);
+    // 3 records again; the second take is the message.
+    let second = loud(30, 9);
+    let q = r.media.from_far.clone();
+    let take2 = second.clone();
+    tokio::spawn(async move {
+        for f in loud(20, 0) {
+            q.push_lossy(Frame::Voice(f));
+        }
+        q.push_lossy(Frame::Dtmf('#', Duration::from_millis(100)));
+        q.push_lossy(Frame::Dtmf('3', Duration::from_millis(100)));
+        while !q.is_empty() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // The beep before the second take has played by now.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for f in take2 {
+            q.push_lossy(Frame::Voice(f));
+        }
+        q.push_lossy(Frame::Dtmf('#', Duration::from_millis(100)));
+        q.push_lossy(Frame::Dtmf('1', Duration::from_millis(100)));
+    });
+    assert!(r.run("VoiceMail", "100,st()").await.is_ok());
+    let all = flat(&second);
+    let got = read_back(&inbox(&r, "100").join("msg0001.wav"));
+    assert_eq!(got.len(), all.len() - 2000);
+    assert!(got == all[..all.len() - 2000]);
+}

@@ -8,8 +8,9 @@
 //! its email and an MWI update. A caller's recording is never thrown away because mail or
 //! a copy failed; only `minsecs` (an admin's explicit choice) discards short ones.
 
-use super::playback::{stream, Played};
-use super::record::{record_file, Ended, RecordOpts};
+use super::playback::{stream, Played, ANY_DIGIT};
+use super::record::{record_file, Ended, RecordOpts, Recorded};
+use super::waitexten::wait_digit;
 use super::{args, say, App, AppRegistry, AppResult};
 use crate::pbx::{ChanEvent, Channel, Hangup, Pbx};
 use crate::voicemail::config::{is_true, Mailbox};
@@ -375,7 +376,13 @@ impl App for VoiceMailApp {
             ..Default::default()
         };
         pbx.verbose_line(3, "Recording the message");
-        let rec = match record_file(chan, &wav, "wav", &ro).await {
+        let recorded = match record_file(chan, &wav, "wav", &ro).await {
+            Ok(r) if cfg.flag(&first, "review", false) => {
+                review(chan, r, &wav, &ro, operator).await
+            }
+            other => other,
+        };
+        let rec = match recorded {
             Ok(r) => r,
             Err(e) => {
                 pbx.warning(&format!(
@@ -444,6 +451,69 @@ impl App for VoiceMailApp {
             _ => Ok(()),
         }
     }
+}
+
+/// `review=yes`: after the recording the caller may listen to it (2), record it again (3),
+/// accept it (1) or, with the operator allowed, leave for `o` (0). No answer three times,
+/// or a hang-up, keeps the message as it is (as app_voicemail does for callers).
+async fn review(
+    chan: &mut Channel,
+    mut rec: Recorded,
+    wav: &Path,
+    ro: &RecordOpts,
+    operator: bool,
+) -> Result<Recorded, crate::media::wav::WavError> {
+    let mut misses = 0;
+    while matches!(rec.ended, Ended::Dtmf | Ended::Silence | Ended::Timeout) {
+        let mut key = match stream(chan, "vm-review", ANY_DIGIT).await {
+            Ok(Played::Digit(d)) => Some(d),
+            Ok(_) => wait_digit(chan, Duration::from_secs(6))
+                .await
+                .ok()
+                .flatten(),
+            Err(Hangup) => return Ok(rec),
+        };
+        loop {
+            match key {
+                Some('1') => return Ok(rec),
+                Some('2') => {
+                    chan.pbx.verbose_line(3, "Reviewing the message");
+                    let name = wav.with_extension("").display().to_string();
+                    key = match stream(chan, &name, ANY_DIGIT).await {
+                        Ok(Played::Digit(d)) => Some(d),
+                        Ok(_) => None,
+                        Err(Hangup) => return Ok(rec),
+                    };
+                    if key.is_some() {
+                        continue;
+                    }
+                }
+                Some('3') => {
+                    chan.pbx.verbose_line(3, "Re-recording the message");
+                    if stream(chan, "beep", "").await.is_err() {
+                        return Ok(rec);
+                    }
+                    rec = record_file(chan, wav, "wav", ro).await?;
+                }
+                Some('0') if operator => {
+                    rec.ended = Ended::Operator;
+                    return Ok(rec);
+                }
+                None => {
+                    misses += 1;
+                    if misses >= 3 {
+                        return Ok(rec);
+                    }
+                }
+                Some(_) => {}
+            }
+            break;
+        }
+        if chan.check_hangup() {
+            return Ok(rec);
+        }
+    }
+    Ok(rec)
 }
 
 /// Store the recording for the first mailbox and copy it to the others; each mailbox gets
