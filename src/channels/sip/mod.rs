@@ -235,14 +235,18 @@ async fn mwi_loop(
     use tokio::sync::broadcast::error::RecvError;
     loop {
         let state = match rx.recv().await {
-            Ok(s) => s,
-            Err(RecvError::Lagged(_)) => continue,
+            Ok(s) => Some(s),
+            // Changes were dropped: every peer with a mailbox gets its current counts.
+            Err(RecvError::Lagged(_)) => None,
             Err(RecvError::Closed) => return,
         };
         let Some(s) = sip.upgrade() else {
             return;
         };
-        s.with(|c, now| c.mwi_changed(&state, now));
+        match state {
+            Some(state) => s.with(|c, now| c.mwi_changed(&state, now)),
+            None => s.with(|c, now| c.mwi_changed_all(now)),
+        }
     }
 }
 

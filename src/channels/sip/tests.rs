@@ -1702,6 +1702,13 @@ fn mwi_change_reaches_peers_listing_the_mailbox() {
     h.core.mwi_changed(&counts("555", 1, 0), h.now);
     h.collect();
     assert!(refreshes(&mut h).is_empty());
+    // Missed changes (the feed overflowed): every reachable peer with a mailbox.
+    h.core.mwi_changed_all(h.now);
+    h.collect();
+    assert_eq!(
+        refreshes(&mut h),
+        [("alice".to_string(), super::core::MwiTarget::Peer)]
+    );
 }
 
 struct Sub {

@@ -66,13 +66,30 @@ impl Core {
     /// Voicemail reports `s` changed: every peer listing that mailbox (and able to hear it)
     /// gets fresh counts.
     pub fn mwi_changed(&mut self, s: &MwiState, now: Instant) {
-        let cfg = self.cfg.clone();
-        for p in cfg.peers.values() {
-            let listed = p.mailboxes.iter().any(|m| {
+        self.mwi_refresh_peers(
+            |m| {
                 m.mailbox.eq_ignore_ascii_case(&s.mailbox)
                     && m.context.eq_ignore_ascii_case(&s.context)
-            });
-            if !listed {
+            },
+            now,
+        );
+    }
+
+    /// Changes were missed (the change feed overflowed): refresh every peer with a mailbox.
+    pub fn mwi_changed_all(&mut self, now: Instant) {
+        self.mwi_refresh_peers(|_| true, now);
+    }
+
+    /// Queue a refresh for every reachable (or subscribed) peer listing a mailbox that
+    /// `wanted` accepts.
+    fn mwi_refresh_peers(
+        &mut self,
+        wanted: impl Fn(&crate::channels::sipconf::Mailbox) -> bool,
+        now: Instant,
+    ) {
+        let cfg = self.cfg.clone();
+        for p in cfg.peers.values() {
+            if !p.mailboxes.iter().any(&wanted) {
                 continue;
             }
             let subscribed = self.mwi_subs.values().any(|x| x.peer == p.name);
