@@ -381,3 +381,54 @@ fn mwi_follows_a_message_left_and_then_heard_in_voicemailmain() {
     );
     assert!(a < b1 && b1 < c, "NOTIFYs out of order: {seen:?}");
 }
+
+/// `voicemail reload`: a broken file is refused with file:line:column and the running
+/// mailboxes stay; a good one replaces them. The table and zones as Asterisk prints them.
+#[test]
+fn voicemail_reload_keeps_the_running_config_on_errors() {
+    let d = Daemon::start_with(&[
+        ("extensions.conf", "[phones]\nexten => 1,1,Hangup()\n"),
+        (
+            "voicemail.conf",
+            "[zonemessages]\ncentral=America/Chicago|'vm-received' Q 'digits/at' IMp\n\
+             [default]\n100 => 1234,Leif Madsen,leif@example.com,,tz=central\n",
+        ),
+    ]);
+    let users = d.rx("voicemail show users");
+    assert_eq!(
+        users,
+        "Context    Mbox  User                      Zone       NewMsg\n\
+         default    100   Leif Madsen               central         0\n\
+         1 voicemail users configured.\n"
+    );
+    assert_eq!(
+        d.rx("voicemail show zones"),
+        "Zone            Timezone             Message Format                               \n\
+         central         America/Chicago      'vm-received' Q 'digits/at' IMp              \n"
+    );
+    std::fs::write(
+        d.path().join("voicemail.conf"),
+        "[general]\nmaxmsg=lots\n[default]\n200 => 1,Someone Else\n",
+    )
+    .expect("write");
+    let out = d.rx("voicemail reload");
+    assert!(
+        out.starts_with("Reloading voicemail configuration...\n"),
+        "{out}"
+    );
+    assert!(out.contains("voicemail.conf:2:"), "{out}");
+    assert!(out.contains("keeping the running configuration"), "{out}");
+    assert_eq!(d.rx("voicemail show users"), users);
+    std::fs::write(
+        d.path().join("voicemail.conf"),
+        "[general]\nmaxmsg=10\n[other]\n200 => 1,Someone Else\n",
+    )
+    .expect("write");
+    d.rx("voicemail reload");
+    let now = d.rx("voicemail show users for other");
+    assert!(now.contains("other      200   Someone Else"), "{now}");
+    assert_eq!(
+        d.rx("voicemail show users for default"),
+        "No such voicemail context \"default\"\n"
+    );
+}
