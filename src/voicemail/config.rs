@@ -82,6 +82,7 @@ pub const OTHER_OPTIONS: &[&str] = &[
     "hidefromdir",
     "searchcontexts",
     "smtp_retry_max",
+    "externnotify",
 ];
 
 /// ferrisk's own SMTP settings in `[general]`: `smtp_host`, `smtp_port`, `smtp_tls`

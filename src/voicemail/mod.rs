@@ -105,14 +105,87 @@ impl Voicemail {
         }
     }
 
-    /// Tell MWI subscribers that a mailbox changed.
+    /// Tell MWI subscribers that a mailbox changed, and run `externnotify` if set.
     pub async fn changed(&self, mb: &BoxId) {
         let s = self.mwi_state(mb).await;
+        if let Some(cmd) = self.config().general.other("externnotify") {
+            run_externnotify(cmd, &s);
+        }
         self.mwi.publish(s);
+    }
+}
+
+/// app_voicemail's `externnotify`: `<command> <context> <mailbox> <new> <old> <urgent>`, in
+/// the background. The counts are passed as separate arguments (never through the shell's
+/// parser); the command itself may carry its own arguments.
+fn run_externnotify(cmd: &str, s: &MwiState) {
+    let cmd = cmd.trim();
+    if cmd.is_empty() {
+        return;
+    }
+    let args = [
+        s.context.clone(),
+        s.mailbox.clone(),
+        (s.new - s.urgent_new).to_string(),
+        s.old.to_string(),
+        s.urgent_new.to_string(),
+    ];
+    let spawned = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("{cmd} \"$@\""))
+        .arg("externnotify")
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .spawn();
+    match spawned {
+        // Reap it in the background.
+        Ok(mut child) => {
+            std::thread::spawn(move || child.wait());
+        }
+        Err(e) => tracing::warn!("externnotify {cmd}: {e}"),
     }
 }
 
 /// The id of a configured mailbox.
 pub fn box_id(m: &Mailbox) -> BoxId {
     BoxId::new(&m.mailbox, &m.context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::voicemail::metadata::MessageInfo;
+
+    #[tokio::test]
+    async fn externnotify_gets_context_mailbox_and_counts() {
+        let t = tempfile::tempdir().unwrap();
+        let mut settings =
+            Settings::defaults_for(std::path::Path::new("/nonexistent/ferrisk.conf"));
+        settings.astspooldir = t.path().to_path_buf();
+        let vm = Voicemail::new(&settings);
+        let out = t.path().join("notified");
+        let conf = format!(
+            "[general]\nexternnotify=printf '%s,' >>{}\n[default]\n100 => 1,A\n",
+            out.display()
+        );
+        vm.set_config(config::parse_voicemail_str(&conf).unwrap().0);
+        let id = BoxId::parse("100@default");
+        vm.store.ensure(&id).await.unwrap();
+        let rec = vm.store.scratch_dir(&id).join("r.wav");
+        std::fs::write(&rec, b"x").unwrap();
+        vm.store
+            .deliver(&id, Folder::Inbox, &rec, &MessageInfo::default(), 100)
+            .await
+            .unwrap();
+        let mut rx = vm.mwi.subscribe();
+        vm.changed(&id).await;
+        assert_eq!(rx.recv().await.unwrap().new, 1);
+        for _ in 0..200 {
+            if std::fs::read_to_string(&out).is_ok_and(|s| s.ends_with(',')) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "default,100,1,0,0,");
+    }
 }
