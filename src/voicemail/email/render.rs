@@ -196,6 +196,52 @@ fn header(name: &str, value: impl Into<String>) -> Result<HeaderValue, String> {
     Ok(HeaderValue::new(n, value.into()))
 }
 
+/// What the mail and the pager notification share: the time in the mailbox's zone, the
+/// formatted date, the template variables, and the addresses.
+struct Prepared {
+    t: DateTime<FixedOffset>,
+    date: String,
+    vars: TemplateVars,
+    who: String,
+    from_addr: Address,
+    to_addr: Address,
+    from_name: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn prepare(
+    pbx: &Arc<Pbx>,
+    cfg: &VoicemailConfig,
+    msg: &NewMessage<'_>,
+    now: DateTime<Utc>,
+    host: &str,
+    what: &str,
+    to: &str,
+    datefmt: Option<&str>,
+    fromstring: Option<&str>,
+) -> Result<Prepared, String> {
+    let mb = msg.mailbox;
+    let t = mailbox_time(cfg, mb, now);
+    let date = strftime(&t, datefmt.unwrap_or(DEFAULT_DATE_FORMAT));
+    let vars = template_vars(msg, &date);
+    let who = server_email(cfg, mb, host);
+    let from_addr = parse_addr("serveremail", &who)?;
+    let to_addr = parse_addr(&format!("mailbox {}@{} {what}", mb.mailbox, mb.context), to)?;
+    let from_name = match fromstring.filter(|s| !s.is_empty()) {
+        Some(f) => substitute(pbx, &vars, f),
+        None => DEFAULT_FROM_NAME.to_string(),
+    };
+    Ok(Prepared {
+        t,
+        date,
+        vars,
+        who,
+        from_addr,
+        to_addr,
+        from_name,
+    })
+}
+
 /// The mail to the mailbox's `email` address (`None` when it has none).
 pub fn render_email(
     pbx: &Arc<Pbx>,
@@ -209,24 +255,28 @@ pub fn render_email(
         return Ok(None);
     };
     let g = &cfg.general;
-    let t = mailbox_time(cfg, mb, now);
     let datefmt = mb
         .option("emaildateformat")
-        .or(g.emaildateformat.as_deref())
-        .unwrap_or(DEFAULT_DATE_FORMAT);
-    let date = strftime(&t, datefmt);
-    let vars = template_vars(msg, &date);
-    let who = server_email(cfg, mb, host);
-    let from_addr = parse_addr("serveremail", &who)?;
-    let to_addr = parse_addr(
-        &format!("mailbox {}@{} email", mb.mailbox, mb.context),
+        .or(g.emaildateformat.as_deref());
+    let Prepared {
+        t,
+        date,
+        vars,
+        who,
+        from_addr,
+        to_addr,
+        from_name,
+    } = prepare(
+        pbx,
+        cfg,
+        msg,
+        now,
+        host,
+        "email",
         email,
+        datefmt,
+        g.fromstring.as_deref(),
     )?;
-
-    let from_name = match g.fromstring.as_deref().filter(|s| !s.is_empty()) {
-        Some(f) => substitute(pbx, &vars, f),
-        None => DEFAULT_FROM_NAME.to_string(),
-    };
     let flag = msg.info.flag.as_str();
     let subject = match template(mb, "emailsubject", g.emailsubject.as_deref()) {
         Some(s) => substitute(pbx, &vars, &s),
@@ -424,22 +474,25 @@ pub fn render_pager(
         return Ok(None);
     };
     let g = &cfg.general;
-    let t = mailbox_time(cfg, mb, now);
-    let datefmt = cfg
-        .opt(mb, "pagerdateformat")
-        .unwrap_or(DEFAULT_DATE_FORMAT);
-    let date = strftime(&t, datefmt);
-    let vars = template_vars(msg, &date);
-    let who = server_email(cfg, mb, host);
-    let from_addr = parse_addr("serveremail", &who)?;
-    let to_addr = parse_addr(
-        &format!("mailbox {}@{} pager", mb.mailbox, mb.context),
+    let Prepared {
+        t,
+        date,
+        vars,
+        who,
+        from_addr,
+        to_addr,
+        from_name,
+    } = prepare(
+        pbx,
+        cfg,
+        msg,
+        now,
+        host,
+        "pager",
         pager,
+        cfg.opt(mb, "pagerdateformat"),
+        g.other("pagerfromstring"),
     )?;
-    let from_name = match g.other("pagerfromstring").filter(|s| !s.is_empty()) {
-        Some(f) => substitute(pbx, &vars, f),
-        None => DEFAULT_FROM_NAME.to_string(),
-    };
     let flag = msg.info.flag.as_str();
     let subject = match template(mb, "pagersubject", g.other("pagersubject")) {
         Some(s) => substitute(pbx, &vars, &s),
