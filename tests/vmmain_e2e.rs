@@ -183,6 +183,17 @@ fn login(p: &Pbx, b: &mut Baresip) {
     p.wait_console("Playing 'vm-youhave.", 1);
 }
 
+/// A daemon with these callers' messages in INBOX, and a baresip call logged in to 100.
+fn logged_in(callers: &[&str]) -> (Pbx, Baresip) {
+    let p = Pbx::start();
+    for (n, c) in callers.iter().enumerate() {
+        p.put_message("INBOX", n as u32, c);
+    }
+    let mut b = call(&p);
+    login(&p, &mut b);
+    (p, b)
+}
+
 /// 1: the first message plays, then the menu after it.
 fn listen_first(p: &Pbx, b: &mut Baresip) {
     keys(b, "1");
@@ -197,10 +208,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 #[test]
 fn listening_then_exit_moves_the_message_to_old() {
     let _s = serial();
-    let p = Pbx::start();
-    p.put_message("INBOX", 0, "\"Alice\" <2000>");
-    let mut b = call(&p);
-    login(&p, &mut b);
+    let (p, mut b) = logged_in(&["\"Alice\" <2000>"]);
     // Intro says "1 INBOX message"; 1 plays it, then the menu follows.
     listen_first(&p, &mut b);
     keys(&mut b, "#");
@@ -216,11 +224,7 @@ fn listening_then_exit_moves_the_message_to_old() {
 #[test]
 fn seven_deletes_the_message() {
     let _s = serial();
-    let p = Pbx::start();
-    p.put_message("INBOX", 0, "<2000>");
-    p.put_message("INBOX", 1, "<2001>");
-    let mut b = call(&p);
-    login(&p, &mut b);
+    let (p, mut b) = logged_in(&["<2000>", "<2001>"]);
     listen_first(&p, &mut b);
     keys(&mut b, "7");
     p.wait_console("Playing 'vm-deleted.", 1);
@@ -238,9 +242,7 @@ fn seven_deletes_the_message() {
 #[test]
 fn busy_greeting_recorded_from_the_options_menu() {
     let _s = serial();
-    let p = Pbx::start();
-    let mut b = call(&p);
-    login(&p, &mut b);
+    let (p, mut b) = logged_in(&[]);
     keys(&mut b, "0");
     p.wait_console("Playing 'vm-options.", 1);
     keys(&mut b, "2");
@@ -265,9 +267,7 @@ fn busy_greeting_recorded_from_the_options_menu() {
 #[test]
 fn password_change_rewrites_voicemail_conf() {
     let _s = serial();
-    let p = Pbx::start();
-    let mut b = call(&p);
-    login(&p, &mut b);
+    let (p, mut b) = logged_in(&[]);
     keys(&mut b, "0");
     p.wait_console("Playing 'vm-options.", 1);
     keys(&mut b, "5");
@@ -312,10 +312,7 @@ fn three_wrong_passwords_hang_up() {
 #[test]
 fn eight_forwards_to_another_mailbox() {
     let _s = serial();
-    let p = Pbx::start();
-    p.put_message("INBOX", 0, "<2000>");
-    let mut b = call(&p);
-    login(&p, &mut b);
+    let (p, mut b) = logged_in(&["<2000>"]);
     listen_first(&p, &mut b);
     keys(&mut b, "8");
     p.wait_console("Playing 'vm-extension.", 1);
