@@ -1283,6 +1283,27 @@ impl Core {
         }
     }
 
+    /// An in-dialog request on a call leg: its Call-ID when the leg's dialog accepts it;
+    /// otherwise the refusal is answered (481 with `no_leg` when there is no such leg).
+    fn accept_in_dialog(
+        &mut self,
+        key: &TransactionKey,
+        req: &SipMessage,
+        no_leg: &'static str,
+        now: Instant,
+    ) -> Option<String> {
+        let call_id = req.call_id()?.to_string();
+        let check = match self.legs.get_mut(&call_id).and_then(|l| l.dialog.as_mut()) {
+            Some(d) => d.receive_request(req),
+            None => RequestCheck::Reject(481, no_leg),
+        };
+        if let RequestCheck::Reject(code, reason) = check {
+            self.reply(key, req, code, reason, now);
+            return None;
+        }
+        Some(call_id)
+    }
+
     fn on_reinvite(
         &mut self,
         key: &TransactionKey,
@@ -1290,17 +1311,10 @@ impl Core {
         src: SocketAddr,
         now: Instant,
     ) {
-        let Some(call_id) = req.call_id().map(str::to_string) else {
+        let Some(call_id) = self.accept_in_dialog(key, req, "Call/Transaction Does Not Exist", now)
+        else {
             return;
         };
-        let check = match self.legs.get_mut(&call_id).and_then(|l| l.dialog.as_mut()) {
-            Some(d) => d.receive_request(req),
-            None => RequestCheck::Reject(481, "Call/Transaction Does Not Exist"),
-        };
-        if let RequestCheck::Reject(code, reason) = check {
-            self.reply(key, req, code, reason, now);
-            return;
-        }
         let prefs = {
             let peer = self
                 .legs
@@ -1357,17 +1371,11 @@ impl Core {
     }
 
     fn on_bye(&mut self, key: &TransactionKey, req: &SipMessage, now: Instant) {
-        let Some(call_id) = req.call_id().map(str::to_string) else {
+        let Some(call_id) =
+            self.accept_in_dialog(key, req, "Call Leg/Transaction Does Not Exist", now)
+        else {
             return;
         };
-        let check = match self.legs.get_mut(&call_id).and_then(|l| l.dialog.as_mut()) {
-            Some(d) => d.receive_request(req),
-            None => RequestCheck::Reject(481, "Call Leg/Transaction Does Not Exist"),
-        };
-        if let RequestCheck::Reject(code, reason) = check {
-            self.reply(key, req, code, reason, now);
-            return;
-        }
         let ua = self.useragent();
         if let Some(leg) = self.legs.get_mut(&call_id) {
             leg.state = LegState::Done;
