@@ -526,6 +526,25 @@ impl Call {
         s
     }
 
+    /// A re-INVITE putting the call on hold (`a=sendonly`), with the current CSeq.
+    fn hold(&self, to: &str) -> String {
+        let hold = OFFER.replace("a=fmtp:101 0-16\r\n", "a=fmtp:101 0-16\r\na=sendonly\r\n");
+        req(
+            "INVITE",
+            "sip:100@127.0.0.1:5060",
+            &via(&self.src.to_string()),
+            &self.from,
+            to,
+            &self.call_id,
+            self.cseq,
+            &[
+                format!("Contact: <sip:caller@{}>", self.src),
+                "Content-Type: application/sdp".into(),
+            ],
+            &hold,
+        )
+    }
+
     fn ack(&self, to: &str) -> String {
         req(
             "ACK",
@@ -722,21 +741,7 @@ fn reinvite_hold_answered_with_sdp() {
     h.core.answer(chan_id, h.now);
     let to = h.collect()[0].1.header("To").unwrap().to_string();
     h.feed(&c.ack(&to), c.src);
-    let hold = OFFER.replace("a=fmtp:101 0-16\r\n", "a=fmtp:101 0-16\r\na=sendonly\r\n");
-    let t = req(
-        "INVITE",
-        "sip:100@127.0.0.1:5060",
-        &via(&c.src.to_string()),
-        &c.from,
-        &to,
-        &c.call_id,
-        c.cseq,
-        &[
-            format!("Contact: <sip:caller@{}>", c.src),
-            "Content-Type: application/sdp".into(),
-        ],
-        &hold,
-    );
+    let t = c.hold(&to);
     c.cseq += 1;
     let out = h.feed(&t, c.src);
     assert_eq!(codes(&out), [200]);
@@ -1376,21 +1381,7 @@ fn inbound_call_gets_media_from_the_offer_and_info_dtmf_reaches_it() {
         ))
     );
     // A hold re-INVITE: the session stops sending.
-    let hold = OFFER.replace("a=fmtp:101 0-16\r\n", "a=fmtp:101 0-16\r\na=sendonly\r\n");
-    let t = req(
-        "INVITE",
-        "sip:100@127.0.0.1:5060",
-        &via(&c.src.to_string()),
-        &c.from,
-        &to,
-        &c.call_id,
-        c.cseq,
-        &[
-            format!("Contact: <sip:caller@{}>", c.src),
-            "Content-Type: application/sdp".into(),
-        ],
-        &hold,
-    );
+    let t = c.hold(&to);
     assert_eq!(codes(&h.feed(&t, c.src)), [200]);
     assert!(st.lock().params.hold);
     // The session stays with the leg while on hold.
