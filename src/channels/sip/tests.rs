@@ -1604,6 +1604,19 @@ fn notifies(out: &[(SocketAddr, SipMessage)]) -> Vec<(SocketAddr, SipMessage)> {
         .collect()
 }
 
+/// The core asked for the counts of subscription `cid` (and nothing else); answer with
+/// `state` and return the NOTIFYs it sends.
+fn subscription_notify(
+    h: &mut H,
+    cid: &str,
+    state: crate::voicemail::mwi::MwiState,
+) -> Vec<(SocketAddr, SipMessage)> {
+    let target = super::core::MwiTarget::Sub(cid.to_string());
+    assert_eq!(refreshes(h), [("alice".to_string(), target.clone())]);
+    h.core.send_mwi("alice", &target, &[state], h.now);
+    notifies(&h.collect())
+}
+
 fn body(m: &SipMessage) -> String {
     String::from_utf8_lossy(m.body()).to_string()
 }
@@ -1786,17 +1799,7 @@ fn mwi_subscribe_notify_refresh_unsubscribe() {
         .and_then(|t| t.tag().map(str::to_string))
         .expect("to tag");
     let cid = s.call_id.clone();
-    assert_eq!(
-        refreshes(&mut h),
-        [("alice".to_string(), MwiTarget::Sub(cid.clone()))]
-    );
-    h.core.send_mwi(
-        "alice",
-        &MwiTarget::Sub(cid.clone()),
-        &[counts("100", 2, 1)],
-        h.now,
-    );
-    let n = notifies(&h.collect());
+    let n = subscription_notify(&mut h, &cid, counts("100", 2, 1));
     assert_eq!(n.len(), 1);
     let (dest, m) = &n[0];
     assert_eq!(*dest, s.src);
@@ -1839,17 +1842,7 @@ fn mwi_subscribe_notify_refresh_unsubscribe() {
     let r = s.send(&mut h, None, "message-summary", &["Expires: 600".into()]);
     assert_eq!(code(&r), 200);
     assert_eq!(r.header("Expires"), Some("600"));
-    assert_eq!(
-        refreshes(&mut h),
-        [("alice".to_string(), MwiTarget::Sub(cid.clone()))]
-    );
-    h.core.send_mwi(
-        "alice",
-        &MwiTarget::Sub(cid.clone()),
-        &[counts("100", 3, 1)],
-        h.now,
-    );
-    let n = notifies(&h.collect());
+    let n = subscription_notify(&mut h, &cid, counts("100", 3, 1));
     assert_eq!(
         n[0].1.header("Subscription-State"),
         Some("active;expires=600")
@@ -1865,17 +1858,7 @@ fn mwi_subscribe_notify_refresh_unsubscribe() {
     let r = s.send(&mut h, None, "message-summary", &["Expires: 0".into()]);
     assert_eq!(code(&r), 200);
     assert_eq!(r.header("Expires"), Some("0"));
-    assert_eq!(
-        refreshes(&mut h),
-        [("alice".to_string(), MwiTarget::Sub(cid.clone()))]
-    );
-    h.core.send_mwi(
-        "alice",
-        &MwiTarget::Sub(cid.clone()),
-        &[counts("100", 3, 1)],
-        h.now,
-    );
-    let n = notifies(&h.collect());
+    let n = subscription_notify(&mut h, &cid, counts("100", 3, 1));
     assert_eq!(n.len(), 1);
     assert_eq!(n[0].1.header("Subscription-State"), Some("terminated"));
     assert!(h.core.mwi_subs.is_empty());
