@@ -1,7 +1,7 @@
 //! Conferences: `MeetMe()` and `ConfBridge()`, and their CLI commands (`meetme list|kick`,
 //! `confbridge list|kick`).
 //!
-//! The rooms and the mixing live in [`crate::media::conference`]; an application only joins
+//! The rooms and the mixing live in [`crate::apps::conference::rooms`]; an application only joins
 //! the room, waits until its channel hangs up or is made to leave (kicked, or the last marked
 //! user left with `x` / `end_marked`), leaves, and sets the result variables. While a channel
 //! is in a room its audio is read and written by the room's mixing task.
@@ -12,11 +12,11 @@
 //! (members hear silence).
 
 use super::{args, App, AppRegistry, AppResult};
-use crate::cli::format::{col, hms_colon};
-use crate::cli::{filter_prefix, CliError, CliResult, CliState, Command, CommandRegistry, Ctx};
-use crate::media::conference::{
+use crate::apps::conference::rooms::{
     JoinError, JoinRequest, Kind, LeaveReason, Member, MemberFlags, Room,
 };
+use crate::cli::format::{col, hms_colon};
+use crate::cli::{filter_prefix, CliError, CliResult, CliState, Command, CommandRegistry, Ctx};
 use crate::pbx::{Channel, Hangup, Pbx};
 use async_trait::async_trait;
 use std::fmt::Write;
@@ -697,5 +697,6 @@ pub fn confbridge_kick(pbx: &Pbx, args: &[String]) -> CliResult {
     Ok(format!("Kicked '{who}' out of conference '{}'\n", args[0]))
 }
 
+pub mod rooms;
 #[cfg(test)]
 mod tests;

@@ -28,6 +28,7 @@
 //!   colon fields is read as `domain:port:secret:authuser`.
 
 use crate::config::{is_false, is_true, ConfigError, ConfigFile, Entry, LoadOptions, Location};
+pub use crate::sip::regclient::{Registration, Transport};
 use indexmap::IndexMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -291,14 +292,6 @@ pub struct Mailbox {
     pub context: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Transport {
-    #[default]
-    Udp,
-    Tcp,
-    Tls,
-}
-
 /// `host[:port]` of `externaddr`/`externip` (a name is resolved later).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternAddr {
@@ -464,25 +457,6 @@ impl Peer {
     pub fn is_peer(&self) -> bool {
         matches!(self.kind, PeerType::Friend | PeerType::Peer)
     }
-}
-
-/// `register => [peer?][transport://]user[@domain[:port]][:secret[:authuser]]@host[:port][/contact][~expiry]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Registration {
-    pub peer: Option<String>,
-    pub transport: Transport,
-    pub user: String,
-    pub domain: Option<String>,
-    pub domain_port: Option<u16>,
-    pub secret: Option<String>,
-    pub authuser: Option<String>,
-    pub host: String,
-    pub port: Option<u16>,
-    /// Contact user (the extension calls arrive at); chan_sip uses `s` when absent.
-    pub contact: String,
-    /// `~expiry`; `None` means `defaultexpiry`.
-    pub expiry: Option<u32>,
-    pub loc: Location,
 }
 
 /// Parse a `register =>` value (without location handling).

@@ -10,7 +10,7 @@
 //! fits ([`Scaling::Normalize`]), which avoids the harsh distortion of clipping at the cost
 //! of a momentary drop in level.
 
-use crate::pbx::media::FRAME_SAMPLES;
+use crate::media::frame::FRAME_SAMPLES;
 
 /// What to do when a mixed sample does not fit in an `i16`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -9,11 +9,11 @@
 //! (`std::time::Instant` or sample counts), randomness (SSRC) is an argument, and there is no async
 //! runtime. The media module never touches SIP or the dialplan: SDP negotiation decides which payload
 //! types and addresses to use, and the PBX core decides what to play or record; this module only
-//! moves and converts audio. The exception is [`conference`]: its rooms run a 20 ms mixing
-//! task on the runtime (the mixing itself, [`mixer`], is pure).
+//! moves and converts audio. Conference rooms, which run a mixing task on the runtime, belong
+//! to the conference module (`apps/conference/rooms.rs`); the mixing itself, [`mixer`], is here.
 
-pub mod conference;
 pub mod dtmf;
+pub mod frame;
 pub mod g711;
 pub mod mixer;
 pub mod moh;

@@ -240,7 +240,7 @@ impl MohPlayer {
     /// The next 160 samples (the last frame of a file is padded with silence); `None` when
     /// the class has no playable file.
     pub fn next_frame(&mut self, cache: &MohClasses) -> Option<Vec<i16>> {
-        const N: usize = crate::pbx::media::FRAME_SAMPLES;
+        const N: usize = crate::media::frame::FRAME_SAMPLES;
         let mut tries = 0;
         loop {
             if let Some(cur) = &self.cur {

@@ -6,7 +6,7 @@
 use super::dtmf::{dtmf_packets, DtmfPacket, DtmfReceiver, TelephoneEvent};
 use super::g711;
 use super::rtp::{JitterBuffer, Playout, RtpPacket, RtpSender};
-use crate::pbx::media::{Frame, MediaHandle, NativeFormat, FRAME_SAMPLES, FRAME_TIME};
+use crate::media::frame::{Frame, MediaHandle, NativeFormat, FRAME_SAMPLES, FRAME_TIME};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};

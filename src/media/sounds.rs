@@ -15,7 +15,7 @@
 //! then the other raw formats.
 
 use super::wav::{self, Encoding, WavError};
-use crate::pbx::media::{Frame, NativeFormat, FRAME_SAMPLES};
+use crate::media::frame::{Frame, NativeFormat, FRAME_SAMPLES};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -110,7 +110,7 @@ pub struct Pbx {
     /// musiconhold.conf classes (loaded on first use) and decoded hold music.
     pub moh: crate::media::moh::MohClasses,
     /// MeetMe and ConfBridge rooms.
-    pub conferences: crate::media::conference::Conferences,
+    pub conferences: crate::apps::conference::rooms::Conferences,
     /// Mailboxes, the message store, MWI and mail notification.
     pub voicemail: crate::voicemail::Voicemail,
 }

@@ -53,7 +53,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::channels::sipconf::{Registration, Transport};
+use crate::config::Location;
 use crate::sip::auth::{build_authorization, new_cnonce, DigestChallenge, Secret};
 use crate::sip::message::{Contacts, Method, SipMessage};
 use crate::sip::transaction::MAGIC_COOKIE;
@@ -73,6 +73,34 @@ pub const EXPIRY_GUARD_PCT: u64 = 20;
 pub const MAX_BACKOFF: Duration = Duration::from_secs(600);
 /// Largest expiry a 423 may push us to (chan_sip's default `maxexpiry`).
 pub const MAX_EXPIRY: u32 = 3600;
+
+/// A SIP transport as `sip.conf` names it (`transport=`, `tcp://` in `register =>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    #[default]
+    Udp,
+    Tcp,
+    Tls,
+}
+
+/// `register => [peer?][transport://]user[@domain[:port]][:secret[:authuser]]@host[:port][/contact][~expiry]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub peer: Option<String>,
+    pub transport: Transport,
+    pub user: String,
+    pub domain: Option<String>,
+    pub domain_port: Option<u16>,
+    pub secret: Option<String>,
+    pub authuser: Option<String>,
+    pub host: String,
+    pub port: Option<u16>,
+    /// Contact user (the extension calls arrive at); chan_sip uses `s` when absent.
+    pub contact: String,
+    /// `~expiry`; `None` means `defaultexpiry`.
+    pub expiry: Option<u32>,
+    pub loc: Location,
+}
 
 /// Registration state, as chan_sip's `enum sipregistrystate`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -634,7 +662,6 @@ impl RegClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Location;
     use crate::sip::auth::{AuthReply, DigestAuthenticator};
     use crate::sip::message::{parse, response_to};
 

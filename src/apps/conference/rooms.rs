@@ -1,19 +1,19 @@
 //! Conference rooms for `MeetMe()` and `ConfBridge()`: who is in which room, and the per-room
 //! mixing task.
 //!
-//! Unlike the rest of `media`, this part runs on the tokio runtime: each room owns a task
+//! Unlike the media library, this part runs on the tokio runtime: each room owns a task
 //! that ticks every 20 ms ([`Room::tick`] is the whole of its work, and tests call it
 //! directly). A tick takes at most one voice frame from every member's `from_far` queue,
-//! mixes with [`super::mixer`] (mix-minus) and pushes each member's mix into its `to_far`
+//! mixes with [`crate::media::mixer`] (mix-minus) and pushes each member's mix into its `to_far`
 //! queue with `push_lossy`, so a slow or stuck member never stalls the room.
 //!
 //! The registry ([`Conferences`], one per PBX) creates a room when its first member joins
 //! and removes it, stopping its task, when the last member leaves. MeetMe and ConfBridge rooms
 //! live in separate namespaces, as in Asterisk.
 
-use super::mixer::{Mixer, Scaling};
+use crate::media::frame::{Frame, MediaHandle, FRAME_TIME};
+use crate::media::mixer::{Mixer, Scaling};
 use crate::pbx::channel::{CallerId, ChannelShared};
-use crate::pbx::media::{Frame, MediaHandle, FRAME_TIME};
 use indexmap::IndexMap;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -382,7 +382,7 @@ fn spawn_mixer(room: Arc<Room>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pbx::media::{NativeFormat, FRAME_SAMPLES};
+    use crate::media::frame::{NativeFormat, FRAME_SAMPLES};
 
     fn req(name: &str, flags: MemberFlags) -> (JoinRequest, MediaHandle) {
         let h = MediaHandle::new(NativeFormat::Slin);

@@ -1,0 +1,277 @@
+//! A channel's media, as the dialplan sees it: a stream of [`Frame`]s from the far end and a
+//! paced stream of frames to it.
+//!
+//! Inside ferrisk audio is 8 kHz signed 16-bit linear ("slin"), 20 ms (160 samples) a frame;
+//! drivers convert at their edge (SIP: G.711 over RTP). A driver hands the channel a
+//! [`MediaHandle`]: two [`FrameQueue`]s shared with the driver.
+//!
+//! * `from_far` — what the caller says and the digits it presses. The driver pushes with
+//!   [`FrameQueue::push_lossy`]: when nobody reads, the oldest audio is dropped (at most
+//!   [`RX_DEPTH`] frames are kept) but DTMF digits are never lost.
+//! * `to_far` — what the channel sends. Applications push with [`FrameQueue::push`], which
+//!   waits while [`TX_DEPTH`] frames are queued; the driver takes one frame per 20 ms
+//!   ([`FrameQueue::pop`]), so the driver's clock paces every writer (Playback, a bridge, a
+//!   conference) without them keeping time.
+//!
+//! A channel without a media handle (a test channel, an unanswered Local half) reads nothing
+//! and its writes are paced by a 20 ms timer and discarded, so applications behave the same.
+
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Samples per 20 ms frame at 8 kHz.
+pub const FRAME_SAMPLES: usize = 160;
+/// One frame's duration.
+pub const FRAME_TIME: Duration = Duration::from_millis(20);
+/// Frames kept from the far end while nobody reads (1 s of audio).
+pub const RX_DEPTH: usize = 50;
+/// Frames queued towards the far end before a writer waits (120 ms: enough slack that a
+/// busy machine does not starve the 20 ms send clock, short enough for prompt barge-in).
+pub const TX_DEPTH: usize = 6;
+
+/// One unit of media.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// Linear audio, normally [`FRAME_SAMPLES`] samples.
+    Voice(Vec<i16>),
+    /// A DTMF digit (`0-9`, `*`, `#`, `A-D`), delivered once the key is released, with how long
+    /// it was held.
+    Dtmf(char, Duration),
+}
+
+impl Frame {
+    /// 20 ms of silence.
+    pub fn silence() -> Frame {
+        Frame::Voice(vec![0; FRAME_SAMPLES])
+    }
+}
+
+/// A bounded queue of frames shared by a channel and its driver (see the module docs).
+#[derive(Debug)]
+pub struct FrameQueue {
+    q: Mutex<VecDeque<Frame>>,
+    cap: usize,
+    /// Signalled when a frame is added.
+    readable: Notify,
+    /// Signalled when a frame is taken.
+    writable: Notify,
+    closed: AtomicBool,
+}
+
+impl FrameQueue {
+    pub fn new(cap: usize) -> Arc<FrameQueue> {
+        Arc::new(FrameQueue {
+            q: Mutex::new(VecDeque::with_capacity(cap.max(1))),
+            cap: cap.max(1),
+            readable: Notify::new(),
+            writable: Notify::new(),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.q.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.q.lock().is_empty()
+    }
+
+    /// Add without waiting; when full, drop the oldest audio frame (or, if the queue holds
+    /// only digits, the new audio frame). Digits are always kept.
+    pub fn push_lossy(&self, f: Frame) {
+        {
+            let mut q = self.q.lock();
+            if q.len() >= self.cap {
+                match q.iter().position(|x| matches!(x, Frame::Voice(_))) {
+                    Some(i) => {
+                        q.remove(i);
+                    }
+                    None if matches!(f, Frame::Voice(_)) => return,
+                    None => {}
+                }
+            }
+            q.push_back(f);
+        }
+        self.readable.notify_one();
+    }
+
+    /// Add, waiting while the queue is full. Returns `false` if the queue was closed.
+    pub async fn push(&self, f: Frame) -> bool {
+        let mut f = Some(f);
+        loop {
+            let notified = self.writable.notified();
+            if self.is_closed() {
+                return false;
+            }
+            {
+                let mut q = self.q.lock();
+                if q.len() < self.cap {
+                    if let Some(f) = f.take() {
+                        q.push_back(f);
+                    }
+                    drop(q);
+                    self.readable.notify_one();
+                    return true;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Take the oldest frame, if any. A waiting writer is woken once the queue is down to
+    /// half its capacity, so a paced writer refills several frames per wake-up instead of
+    /// one (fewer task switches per stream).
+    pub fn try_pop(&self) -> Option<Frame> {
+        let (f, left) = {
+            let mut q = self.q.lock();
+            let f = q.pop_front();
+            (f, q.len())
+        };
+        if f.is_some() && left <= self.cap / 2 {
+            self.writable.notify_one();
+        }
+        f
+    }
+
+    /// Take the oldest frame, waiting for one; `None` once closed and empty.
+    pub async fn pop(&self) -> Option<Frame> {
+        loop {
+            let notified = self.readable.notified();
+            if let Some(f) = self.try_pop() {
+                return Some(f);
+            }
+            if self.is_closed() {
+                return None;
+            }
+            notified.await;
+        }
+    }
+
+    /// Drop everything queued (e.g. pending prompt audio when a bridge starts).
+    pub fn clear(&self) {
+        self.q.lock().clear();
+        self.writable.notify_waiters();
+    }
+
+    /// No more frames will be added or taken: wakes every waiter.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.readable.notify_waiters();
+        self.writable.notify_waiters();
+        self.readable.notify_one();
+        self.writable.notify_one();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
+
+/// The audio codec a channel uses on the wire (prompt format choice, `CHANNEL(audionativeformat)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NativeFormat {
+    #[default]
+    Ulaw,
+    Alaw,
+    Slin,
+}
+
+impl NativeFormat {
+    /// Asterisk's format name (`ulaw`, `alaw`, `slin`).
+    pub fn name(self) -> &'static str {
+        match self {
+            NativeFormat::Ulaw => "ulaw",
+            NativeFormat::Alaw => "alaw",
+            NativeFormat::Slin => "slin",
+        }
+    }
+}
+
+/// A channel's two frame queues, shared with its driver.
+#[derive(Debug, Clone)]
+pub struct MediaHandle {
+    pub from_far: Arc<FrameQueue>,
+    pub to_far: Arc<FrameQueue>,
+    pub format: NativeFormat,
+}
+
+impl MediaHandle {
+    /// A fresh pair of queues with the standard depths.
+    pub fn new(format: NativeFormat) -> MediaHandle {
+        MediaHandle {
+            from_far: FrameQueue::new(RX_DEPTH),
+            to_far: FrameQueue::new(TX_DEPTH),
+            format,
+        }
+    }
+
+    /// The same queues seen from the other side (what one end writes, the other reads):
+    /// used to join two channels back to back (Local channels).
+    pub fn crossed(&self) -> MediaHandle {
+        MediaHandle {
+            from_far: self.to_far.clone(),
+            to_far: self.from_far.clone(),
+            format: self.format,
+        }
+    }
+
+    /// Close both directions (the channel is gone).
+    pub fn close(&self) {
+        self.from_far.close();
+        self.to_far.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lossy_push_keeps_digits_and_the_newest_audio() {
+        let q = FrameQueue::new(3);
+        q.push_lossy(Frame::Voice(vec![1]));
+        q.push_lossy(Frame::Dtmf('5', Duration::from_millis(100)));
+        q.push_lossy(Frame::Voice(vec![2]));
+        q.push_lossy(Frame::Voice(vec![3]));
+        assert_eq!(q.len(), 3);
+        assert_eq!(
+            q.try_pop(),
+            Some(Frame::Dtmf('5', Duration::from_millis(100)))
+        );
+        assert_eq!(q.try_pop(), Some(Frame::Voice(vec![2])));
+        assert_eq!(q.try_pop(), Some(Frame::Voice(vec![3])));
+        // Only digits queued: new audio is dropped, new digits are kept.
+        let q = FrameQueue::new(1);
+        q.push_lossy(Frame::Dtmf('1', Duration::ZERO));
+        q.push_lossy(Frame::Voice(vec![9]));
+        q.push_lossy(Frame::Dtmf('2', Duration::ZERO));
+        assert_eq!(q.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn push_waits_for_room_and_close_wakes_everyone() {
+        let q = FrameQueue::new(1);
+        assert!(q.push(Frame::silence()).await);
+        let q2 = q.clone();
+        let writer = tokio::spawn(async move { q2.push(Frame::Voice(vec![7])).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !writer.is_finished(),
+            "the writer waits while the queue is full"
+        );
+        assert_eq!(q.pop().await, Some(Frame::silence()));
+        assert!(writer.await.unwrap_or(false));
+        assert_eq!(q.pop().await, Some(Frame::Voice(vec![7])));
+        let q3 = q.clone();
+        let reader = tokio::spawn(async move { q3.pop().await });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        q.close();
+        assert_eq!(reader.await.ok().flatten(), None);
+        assert!(!q.push(Frame::silence()).await);
+    }
+}
