@@ -16,7 +16,7 @@ exten => loop,1,Set(i=0)\n\
  same => n,Set(DONE=${i})\n";
 
 fn pbx(count: u32) -> Arc<Pbx> {
-    let pbx = Pbx::for_tests();
+    let pbx = ferrisk::modules::test_pbx();
     let (dp, _) = ferrisk::pbx::dialplan_from_str("extensions.conf", DIALPLAN)
         .unwrap_or_else(|e| panic!("{e:?}"));
     pbx.set_dialplan(dp);

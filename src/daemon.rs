@@ -2,221 +2,27 @@
 //! reload, and shutdown. `main.rs` only parses flags and calls [`run`] or the remote client.
 
 use crate::astdb::AstDb;
-use crate::cdr::CdrBackend;
 use crate::cli::args::Args;
 use crate::cli::console::Printer;
 use crate::cli::{CliState, StopMode};
 use crate::config::settings::Settings;
 use crate::config::ConfigError;
-use crate::dialplan::{parse_dialplan, Dialplan, LoadReport, PRIORITY_HINT};
+use crate::pbx::module::LoadError;
 use crate::pbx::Pbx;
+use crate::pbx_config::load_dialplan;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub fn pid_path(s: &Settings) -> PathBuf {
-    s.astrundir.join("ferrisk.pid")
+    s.pid_path()
 }
 pub fn ctl_path(s: &Settings) -> PathBuf {
-    s.astrundir.join("ferrisk.ctl")
+    s.ctl_path()
 }
 pub fn astdb_path(s: &Settings) -> PathBuf {
-    s.astdbdir.join("astdb.sqlite3")
-}
-
-/// Read and parse `extensions.conf` from the config directory.
-pub fn load_dialplan(settings: &Settings) -> Result<(Dialplan, LoadReport), Vec<ConfigError>> {
-    let cf = crate::config::load(
-        &settings.astetcdir,
-        "extensions.conf",
-        &settings.load_options(),
-    )
-    .map_err(|e| vec![e])?;
-    parse_dialplan(&cf)
-}
-
-/// Dialplan function names called in `data` (`${NAME(`) or assigned (`NAME(...)=`).
-pub fn functions_used(data: &str) -> Vec<&str> {
-    static CALL: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
-    let Some(re) = CALL
-        .get_or_init(|| regex::Regex::new(r"(?:\$\{|^|[,(])\s*([A-Za-z][A-Za-z0-9_]*)\(").ok())
-        .as_ref()
-    else {
-        return Vec::new();
-    };
-    re.captures_iter(data)
-        .filter_map(|c| c.get(1))
-        .filter(|m| {
-            // `${NAME(` always; a bare `NAME(` only when it is assigned (`NAME(..)=`).
-            data[..m.start()].ends_with("${") || {
-                let rest = &data[m.end()..];
-                rest.find(')')
-                    .is_some_and(|i| rest[i + 1..].trim_start().starts_with('='))
-            }
-        })
-        .map(|m| m.as_str())
-        .collect()
-}
-
-/// Warn once per application or function name the dialplan uses that no module provides.
-pub fn warn_unknown_apps(pbx: &Pbx, dp: &Dialplan) {
-    for ctx in dp.contexts.values() {
-        for sw in &ctx.switches {
-            let key = format!("switch:{}:{}:{}", ctx.name, sw.module, sw.data);
-            if pbx.warned_missing.lock().insert(key) {
-                pbx.error(&format!(
-                    "pbx_config: {}: switch => {}/{} in context '{}' is not supported (no switch modules in ferrisk); ignored",
-                    sw.loc, sw.module, sw.data, ctx.name
-                ));
-            }
-        }
-        for e in &ctx.extensions {
-            for p in e.priorities.values() {
-                if p.priority == PRIORITY_HINT {
-                    continue;
-                }
-                for f in functions_used(&p.data) {
-                    if pbx.funcs.get(f).is_some() {
-                        continue;
-                    }
-                    let key = format!("func:{}", f.to_ascii_uppercase());
-                    if pbx.warned_missing.lock().insert(key) {
-                        let file = p.loc.file.rsplit('/').next().unwrap_or(&p.loc.file);
-                        pbx.warning(&format!(
-                            "pbx_config: Function '{}' used in {}:{} is not implemented yet",
-                            f, file, p.loc.line
-                        ));
-                    }
-                }
-                if p.app.contains('$') || pbx.apps.get(&p.app).is_some() {
-                    continue;
-                }
-                let key = format!("app:{}", p.app.to_ascii_lowercase());
-                if pbx.warned_missing.lock().insert(key) {
-                    let file = p.loc.file.rsplit('/').next().unwrap_or(&p.loc.file);
-                    pbx.warning(&format!(
-                        "pbx_config: Application '{}' used in {}:{} is not implemented yet",
-                        p.app, file, p.loc.line
-                    ));
-                }
-            }
-        }
-    }
-}
-
-/// The result of `dialplan reload`.
-pub struct ReloadOutcome {
-    pub ok: bool,
-    /// What to print (every line ends with `\n`).
-    pub text: String,
-}
-
-static RELOAD_LOCK: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
-
-/// Atomic dialplan reload: parse everything first; on any error keep the running dialplan.
-pub fn reload_dialplan(pbx: &Arc<Pbx>) -> ReloadOutcome {
-    let _g = RELOAD_LOCK.lock();
-    let old = pbx.dialplan();
-    match load_dialplan(&pbx.settings) {
-        Err(errs) => {
-            let mut text = String::new();
-            for e in &errs {
-                text.push_str(&format!("{e}\n"));
-            }
-            text.push_str(&format!(
-                "Dialplan reload failed; keeping the current dialplan ({} context{}).\n",
-                old.contexts.len(),
-                crate::cli::format::ess(old.contexts.len() as u64)
-            ));
-            pbx.error(&format!(
-                "pbx_config: dialplan reload failed with {} error{}; the current dialplan is kept",
-                errs.len(),
-                crate::cli::format::ess(errs.len() as u64)
-            ));
-            ReloadOutcome { ok: false, text }
-        }
-        Ok((dp, report)) => {
-            for w in &report.warnings {
-                pbx.warning(w);
-            }
-            warn_unknown_apps(pbx, &dp);
-            let changes = crate::cli::dialplan::diff_dialplans(&old, &dp);
-            let (e, p, c) = crate::cli::dialplan::totals(&dp);
-            pbx.set_dialplan(dp);
-            let mut text = String::new();
-            if changes.is_empty() {
-                text.push_str("No changes to the dialplan.\n");
-            }
-            for ch in &changes {
-                text.push_str(&format!("  {ch}\n"));
-            }
-            text.push_str("Dialplan reloaded.\n");
-            text.push_str(&crate::cli::dialplan::counts_line(e, p, c));
-            pbx.verbose_line(2, "Dialplan reloaded.");
-            ReloadOutcome { ok: true, text }
-        }
-    }
-}
-
-/// CDR backends from cdr.conf (a broken cdr.conf is reported and disables CDR logging).
-/// Load `voicemail.conf` at start. A broken file is reported and leaves voicemail without
-/// mailboxes; the PBX still starts (calls work, VoiceMail() fails with VMSTATUS=FAILED).
-fn load_voicemail(pbx: &Arc<Pbx>) {
-    match pbx.voicemail.reload(&pbx.settings) {
-        Ok(warnings) => {
-            for w in warnings {
-                pbx.warning(&format!("app_voicemail.c: {w}"));
-            }
-            let n = pbx.voicemail.config().mailboxes.len();
-            pbx.verbose_line(2, &format!("app_voicemail: loaded {n} mailboxes"));
-        }
-        Err(errs) => {
-            for e in &errs {
-                eprintln!("{e}");
-                pbx.error(&format!("app_voicemail.c: {e}"));
-            }
-            pbx.error("app_voicemail.c: voicemail.conf has errors: no mailboxes loaded");
-        }
-    }
-}
-
-/// `voicemail reload`: re-read `voicemail.conf`; on errors keep the running config and
-/// return them (file:line:column).
-pub fn reload_voicemail(pbx: &Arc<Pbx>) -> String {
-    match pbx.voicemail.reload(&pbx.settings) {
-        Ok(warnings) => {
-            for w in warnings {
-                pbx.warning(&format!("app_voicemail.c: {w}"));
-            }
-            pbx.verbose_line(2, "app_voicemail: voicemail.conf reloaded");
-            String::new()
-        }
-        Err(errs) => {
-            let mut out = String::new();
-            for e in &errs {
-                pbx.error(&format!("app_voicemail.c: {e}"));
-                out.push_str(&format!("{e}\n"));
-            }
-            out.push_str("voicemail.conf has errors: keeping the running configuration\n");
-            out
-        }
-    }
-}
-
-pub fn load_cdr_backends(settings: &Settings) -> Vec<Arc<dyn CdrBackend>> {
-    match crate::cdr::config::load_cdr_config(settings) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("ferrisk: {e}; CDR logging disabled");
-            Vec::new()
-        }
-    }
-}
-
-/// `module reload cdr`: re-read cdr.conf.
-pub fn reload_cdr(pbx: &Arc<Pbx>) {
-    pbx.cdr.set_backends(load_cdr_backends(&pbx.settings));
+    s.astdb_path()
 }
 
 /// Start the daemon as the flags say. Returns the process exit code.
@@ -232,8 +38,8 @@ pub fn run(args: &Args) -> i32 {
     if !args.foreground {
         return daemonize(&settings);
     }
+    // One worker per core (tokio's default), as many as the machine has.
     let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
         .enable_all()
         .build()
     {
@@ -352,7 +158,8 @@ async fn main_loop(settings: Settings, args: Args) -> i32 {
     };
     let root_verbose = args.verbose.max(settings.verbose);
     let pbx = Pbx::new(settings.clone(), db);
-    let state = CliState::new(pbx.clone());
+    pbx.modules.set_available(crate::modules::all());
+    let state = crate::cli::new_state(pbx.clone());
     state.verbosity.set_root(&pbx, root_verbose);
 
     // Console output: every log line the root level admits goes to stdout.
@@ -373,73 +180,8 @@ async fn main_loop(settings: Settings, args: Args) -> i32 {
         });
     }
 
-    match load_dialplan(&settings) {
-        Ok((dp, report)) => {
-            for w in &report.warnings {
-                pbx.warning(w);
-            }
-            warn_unknown_apps(&pbx, &dp);
-            let (e, p, c) = crate::cli::dialplan::totals(&dp);
-            pbx.set_dialplan(dp);
-            pbx.verbose_line(
-                2,
-                &format!("pbx_config: loaded extensions.conf: {e} extensions ({p} priorities) in {c} contexts"),
-            );
-        }
-        Err(errs) => {
-            for e in &errs {
-                eprintln!("{e}");
-            }
-            eprintln!("ferrisk: not starting: extensions.conf has errors");
-            return 1;
-        }
-    }
-    pbx.cdr.set_backends(load_cdr_backends(&settings));
-
-    let sip = match crate::channels::sip::start(&pbx).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            eprintln!("ferrisk: not starting: sip.conf has errors");
-            return 1;
-        }
-    };
-    if let Some(s) = &sip {
-        crate::channels::sip::cli::register(&state, s.clone());
-    }
-    load_voicemail(&pbx);
-    pbx.voicemail.mailer.start(&pbx);
-    crate::voicemail::poll::start(&pbx);
-    {
-        // Recordings a crash interrupted are delivered (nothing a caller recorded is lost).
-        let p = pbx.clone();
-        tokio::spawn(async move {
-            crate::apps::voicemail::recover(&p).await;
-        });
-    }
-    {
-        // `module reload app_voicemail.so`, `voicemail reload` and `core reload`.
-        let weak = Arc::downgrade(&pbx);
-        pbx.reloaders.write().push((
-            "app_voicemail",
-            Arc::new(move || match weak.upgrade() {
-                Some(p) => reload_voicemail(&p),
-                None => String::new(),
-            }),
-        ));
-    }
-    {
-        // `module reload res_musiconhold.so` and `core reload` re-read musiconhold.conf.
-        let weak = Arc::downgrade(&pbx);
-        pbx.reloaders.write().push((
-            "res_musiconhold",
-            Arc::new(move || {
-                if let Some(p) = weak.upgrade() {
-                    crate::apps::moh::reload(&p);
-                }
-                String::new()
-            }),
-        ));
+    if !load_modules(&pbx, &settings).await {
+        return 1;
     }
 
     let pidfile = pid_path(&settings);
@@ -467,15 +209,75 @@ async fn main_loop(settings: Settings, args: Args) -> i32 {
     wait_for_stop(&state).await;
     let mode = state.stop_mode.lock().unwrap_or(StopMode::Now);
     shutdown(&state, mode).await;
-    if let Some(s) = &sip {
-        crate::channels::sip::shutdown(s);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    pbx.modules.stop_all(&pbx).await;
     server.abort();
     let _ = std::fs::remove_file(&ctl);
     let _ = std::fs::remove_file(&pidfile);
     println!("ferrisk ending (0).");
     0
+}
+
+/// Load the modules `modules.conf` asks for (every module without one), in order. A
+/// required module that does not load, or a module whose config file has errors, stops
+/// start-up with the reason; a module that declines (its config file is missing) is noted.
+async fn load_modules(pbx: &Arc<Pbx>, settings: &Settings) -> bool {
+    let conf = match crate::config::modules::load_modules_conf(
+        &settings.astetcdir,
+        &settings.load_options(),
+    ) {
+        Ok(c) => c.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("ferrisk: not starting: modules.conf has errors");
+            return false;
+        }
+    };
+    let available: Vec<&'static str> = pbx.modules.available().iter().map(|i| i.name).collect();
+    let plan = match conf.plan(&available) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("ferrisk: not starting: modules.conf has errors");
+            return false;
+        }
+    };
+    pbx.verbose_line(1, "Asterisk Dynamic Loader Starting:");
+    pbx.notice(&format!("loader.c: {} modules will be loaded.", plan.len()));
+    let mut count = 0;
+    for p in &plan {
+        match pbx.modules.load(pbx, &p.name).await {
+            Ok(()) => {
+                count += 1;
+                if let Some(m) = pbx.modules.find(&p.name) {
+                    let i = m.info();
+                    if !i.builtin {
+                        pbx.verbose_line(2, &format!("Loaded {} => ({})", i.name, i.description));
+                    }
+                }
+            }
+            Err(LoadError::AlreadyLoaded) => {}
+            Err(LoadError::Declined(why)) if !p.required => {
+                pbx.notice(&format!("loader.c: {} declined to load: {why}", p.name));
+            }
+            Err(e) => {
+                let why = match e {
+                    LoadError::Declined(w) | LoadError::Failed(w) => w,
+                    LoadError::NotFound => "no such module".into(),
+                    LoadError::AlreadyLoaded => String::new(),
+                };
+                eprintln!("{why}");
+                pbx.error(&format!(
+                    "loader.c: *** Failed to load {}module {}",
+                    if p.required { "required " } else { "" },
+                    p.name
+                ));
+                eprintln!("ferrisk: not starting: {} did not load", p.name);
+                return false;
+            }
+        }
+    }
+    pbx.verbose_line(1, &format!("{count} modules loaded."));
+    true
 }
 
 async fn wait_for_stop(state: &CliState) {

@@ -1,9 +1,16 @@
 //! ferrisk: an Asterisk-compatible PBX engine.
 //!
-//! The binary (`src/main.rs`) is a thin shell over this library. Subsystems, one folder each:
-//! `config` (the .conf loader), `dialplan` (data + pure logic), `pbx` (channels executing the
-//! dialplan), `apps` and `funcs` (one trait implementation each), `channels` (channel drivers),
-//! `astdb`, `cdr`, `cli` (console commands, remote console).
+//! The binary (`src/main.rs`) is a thin shell over this library. Parts, one folder each
+//! (the layering rules are in `docs/architecture.md` and checked by a test):
+//! - the composition root: `daemon` (start-up, shutdown) and `modules` (the module list);
+//! - the core, `pbx`: channels executing the dialplan, the registries modules fill, the
+//!   module loader and the event bus;
+//! - modules (Asterisk's `.so` names): `apps` and `funcs` (application and function
+//!   families), `channels` (`chan_local`, `chan_sip`), `voicemail` (`app_voicemail`),
+//!   `cdr` (`cdr_csv`), `pbx_config` (the dialplan from `extensions.conf`);
+//! - the console, `cli`: the dispatcher, remote console and the core's own commands;
+//! - pure dialplan and config: `dialplan`, `config`, `astdb`;
+//! - protocol libraries: `sip`, `media`.
 
 pub mod apps;
 pub mod astdb;
@@ -15,7 +22,9 @@ pub mod daemon;
 pub mod dialplan;
 pub mod funcs;
 pub mod media;
+pub mod modules;
 pub mod pbx;
+pub mod pbx_config;
 pub mod sip;
 pub mod voicemail;
 

@@ -53,6 +53,12 @@ impl crate::channels::Driver for FakeMsgDriver {
             msg: format!("fake driver cannot call '{data}'"),
         })
     }
+}
+
+impl crate::channels::MessageTech for FakeMsgDriver {
+    fn name(&self) -> &'static str {
+        self.name
+    }
     fn send_message(
         &self,
         msg: &crate::pbx::message::Msg,

@@ -239,7 +239,7 @@ fn stale_socket_is_replaced_and_module_reload() {
         "{r}"
     );
     let r = d.rx("module reload nosuchmodule");
-    assert_eq!(r, "The module 'nosuchmodule' could not be found.\n");
+    assert_eq!(r, "No such module 'nosuchmodule'\n");
     let v = d.rx("core set verbose 4");
     assert_eq!(v, "Verbosity was 0 and is now 4\n");
 }

@@ -4,7 +4,6 @@
 
 use ferrisk::config::{load, LoadOptions};
 use ferrisk::dialplan::parse_dialplan;
-use ferrisk::pbx::Pbx;
 
 #[test]
 fn sample_and_seed_dialplans_load_with_zero_errors() {
@@ -30,9 +29,9 @@ fn sample_and_seed_dialplans_load_with_zero_errors() {
         for w in &report.warnings {
             eprintln!("{name}: warning: {w}");
         }
-        let pbx = Pbx::for_tests();
+        let pbx = ferrisk::modules::test_pbx();
         let mut rx = pbx.log_tx.subscribe();
-        ferrisk::daemon::warn_unknown_apps(&pbx, &dp);
+        ferrisk::pbx_config::warn_unknown_apps(&pbx, &dp);
         let mut missing = Vec::new();
         while let Ok(l) = rx.try_recv() {
             missing.push(l.text);
@@ -67,9 +66,9 @@ fn seed_chapter_reports_its_future_apps() {
     )
     .expect("loads");
     let (dp, _) = parse_dialplan(&cf).expect("parses");
-    let pbx = Pbx::for_tests();
+    let pbx = ferrisk::modules::test_pbx();
     let mut rx = pbx.log_tx.subscribe();
-    ferrisk::daemon::warn_unknown_apps(&pbx, &dp);
+    ferrisk::pbx_config::warn_unknown_apps(&pbx, &dp);
     let mut all = String::new();
     while let Ok(l) = rx.try_recv() {
         all.push_str(&l.text);
@@ -104,9 +103,9 @@ fn etc_samples_load_with_zero_errors() {
     let opts = LoadOptions::default();
     let load_etc = |name: &str| load(&etc, name, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
     let (dp, _) = parse_dialplan(&load_etc("extensions.conf")).expect("extensions.conf");
-    let pbx = Pbx::for_tests();
+    let pbx = ferrisk::modules::test_pbx();
     let mut rx = pbx.log_tx.subscribe();
-    ferrisk::daemon::warn_unknown_apps(&pbx, &dp);
+    ferrisk::pbx_config::warn_unknown_apps(&pbx, &dp);
     if let Ok(l) = rx.try_recv() {
         panic!("etc/extensions.conf: {}", l.text);
     }

@@ -82,7 +82,7 @@ fn info() -> MessageInfo {
 }
 
 fn notify(pbx: &Arc<Pbx>, mailer: &Mailer, audio: &Path) {
-    let cfg = pbx.voicemail.config();
+    let cfg = ferrisk::voicemail::of(pbx).config();
     let mb = cfg.mailbox("100").expect("mailbox 100").clone();
     let info = info();
     let msg = NewMessage {
@@ -161,8 +161,8 @@ async fn notify_delivers_templated_mail_with_wav_to_smtp_sink() {
     let dir = common::tempdir();
     let sink = SmtpSink::start_new(dir.path());
     let pbx = pbx_in(dir.path());
-    pbx.voicemail.set_config(conf(&smtp_conf(sink.port, "")));
-    let mailer = pbx.voicemail.mailer.clone();
+    ferrisk::voicemail::of(&pbx).set_config(conf(&smtp_conf(sink.port, "")));
+    let mailer = ferrisk::voicemail::of(&pbx).mailer.clone();
     mailer.start(&pbx);
     let (audio, wav) = store_wav(&pbx);
     notify(&pbx, &mailer, &audio);
@@ -182,9 +182,9 @@ async fn sink_down_keeps_mail_queued_until_it_comes_up() {
     let dir = common::tempdir();
     let mut sink = SmtpSink::new(dir.path(), common::free_port());
     let pbx = pbx_in(dir.path());
-    pbx.voicemail.set_config(conf(&smtp_conf(sink.port, "")));
+    ferrisk::voicemail::of(&pbx).set_config(conf(&smtp_conf(sink.port, "")));
     let mut log = pbx.log_tx.subscribe();
-    let mailer = pbx.voicemail.mailer.clone();
+    let mailer = ferrisk::voicemail::of(&pbx).mailer.clone();
     mailer.set_retry(Duration::from_millis(200), Duration::from_secs(1));
     mailer.start(&pbx);
     let (audio, wav) = store_wav(&pbx);
@@ -228,7 +228,7 @@ async fn new_mailer_delivers_leftover_queue() {
     let dir = common::tempdir();
     let sink = SmtpSink::start_new(dir.path());
     let pbx = pbx_in(dir.path());
-    pbx.voicemail.set_config(conf(&smtp_conf(sink.port, "")));
+    ferrisk::voicemail::of(&pbx).set_config(conf(&smtp_conf(sink.port, "")));
     let qdir = dir.path().join("queue");
     let (audio, wav) = store_wav(&pbx);
     {
@@ -272,11 +272,11 @@ async fn mailcmd_gets_the_message_on_stdin() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     }
-    pbx.voicemail.set_config(conf(&format!(
+    ferrisk::voicemail::of(&pbx).set_config(conf(&format!(
         "[general]\nserveremail=vm@pbx.test\nemailsubject=VM ${{VM_MSGNUM}} for ${{VM_NAME}} from ${{VM_CIDNUM}} (${{VM_DUR}})\nmailcmd={} -t\n[default]\n100 => 1234,Leif Madsen,leif@example.com\n",
         script.display()
     )));
-    let mailer = pbx.voicemail.mailer.clone();
+    let mailer = ferrisk::voicemail::of(&pbx).mailer.clone();
     mailer.start(&pbx);
     let (audio, wav) = store_wav(&pbx);
     notify(&pbx, &mailer, &audio);
@@ -293,10 +293,10 @@ async fn permanently_refused_mail_moves_to_failed() {
     let dir = common::tempdir();
     let pbx = pbx_in(dir.path());
     // EX_NOUSER from a sendmail-like command: a permanent refusal.
-    pbx.voicemail.set_config(conf(
+    ferrisk::voicemail::of(&pbx).set_config(conf(
         "[general]\nmailcmd=exit 67\n[default]\n100 => 1234,Leif Madsen,leif@example.com\n",
     ));
-    let mailer = pbx.voicemail.mailer.clone();
+    let mailer = ferrisk::voicemail::of(&pbx).mailer.clone();
     mailer.start(&pbx);
     let (audio, _) = store_wav(&pbx);
     notify(&pbx, &mailer, &audio);

@@ -1,29 +1,52 @@
 //! Basic call-control applications: Answer, Hangup, NoOp, Verbose, Log, Progress, Ringing,
 //! Busy, Congestion, Wait, System/TrySystem.
 
-use super::{args, App, AppRegistry, AppResult};
+use super::{args, App, AppResult};
 use crate::pbx::channel::{cause, ChanEvent};
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::{Channel, Hangup};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn register(r: &mut AppRegistry) {
-    r.register(Arc::new(Answer));
-    r.register(Arc::new(HangupApp));
-    r.register(Arc::new(NoOp));
-    r.register(Arc::new(Verbose));
-    r.register(Arc::new(Log));
-    r.register(Arc::new(Progress));
-    r.register(Arc::new(Ringing));
-    r.register(Arc::new(Busy));
-    r.register(Arc::new(Congestion));
-    r.register(Arc::new(Wait));
-    r.register(Arc::new(System {
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[
+    Family {
+        info: ModuleInfo::new("pbx_builtins", "Built-in dialplan applications").builtin(),
+        register: register_pbx_builtins,
+    },
+    Family {
+        info: ModuleInfo::new("app_verbose.so", "Send verbose output"),
+        register: register_app_verbose,
+    },
+    Family {
+        info: ModuleInfo::new("app_system.so", "Generic System() application"),
+        register: register_app_system,
+    },
+];
+
+fn register_pbx_builtins(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(Answer));
+    ctx.register_app(Arc::new(HangupApp));
+    ctx.register_app(Arc::new(NoOp));
+    ctx.register_app(Arc::new(Progress));
+    ctx.register_app(Arc::new(Ringing));
+    ctx.register_app(Arc::new(Busy));
+    ctx.register_app(Arc::new(Congestion));
+    ctx.register_app(Arc::new(Wait));
+}
+
+fn register_app_verbose(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(Verbose));
+    ctx.register_app(Arc::new(Log));
+}
+
+fn register_app_system(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(System {
         name: "System",
         fail_hangs_up: true,
     }));
-    r.register(Arc::new(System {
+    ctx.register_app(Arc::new(System {
         name: "TrySystem",
         fail_hangs_up: false,
     }));

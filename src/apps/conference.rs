@@ -11,21 +11,54 @@
 //! (`s`, `p`, `X`, ConfBridge menus), recording, talker detection, music on hold while waiting
 //! (members hear silence).
 
-use super::{args, App, AppRegistry, AppResult};
-use crate::apps::conference::rooms::{
-    JoinError, JoinRequest, Kind, LeaveReason, Member, MemberFlags, Room,
+use self::rooms::{
+    Conferences, JoinError, JoinRequest, Kind, LeaveReason, Member, MemberFlags, Room,
 };
+use super::{args, App, AppResult};
 use crate::cli::format::{col, hms_colon};
 use crate::cli::{filter_prefix, CliError, CliResult, CliState, Command, CommandRegistry, Ctx};
+use crate::pbx::module::{Module, ModuleContext, ModuleError, ModuleInfo, SupportLevel};
 use crate::pbx::{Channel, Hangup, Pbx};
 use async_trait::async_trait;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-pub fn register(r: &mut AppRegistry) {
-    r.register(Arc::new(MeetMe));
-    r.register(Arc::new(ConfBridge));
+/// `app_meetme.so`: MeetMe and the `meetme` commands.
+pub struct AppMeetMe;
+
+impl Module for AppMeetMe {
+    fn info(&self) -> ModuleInfo {
+        ModuleInfo::new("app_meetme.so", "MeetMe conference bridge")
+            .support(SupportLevel::Deprecated)
+            .configs(&["meetme.conf"])
+    }
+    fn load(&self, ctx: &ModuleContext) -> Result<(), ModuleError> {
+        ctx.register_app(Arc::new(MeetMe));
+        ctx.register_cli_with(register_meetme_cli);
+        Ok(())
+    }
+}
+
+/// `app_confbridge.so`: ConfBridge and the `confbridge` commands.
+pub struct AppConfBridge;
+
+impl Module for AppConfBridge {
+    fn info(&self) -> ModuleInfo {
+        ModuleInfo::new("app_confbridge.so", "Conference Bridge Application")
+    }
+    fn load(&self, ctx: &ModuleContext) -> Result<(), ModuleError> {
+        ctx.register_app(Arc::new(ConfBridge));
+        ctx.register_cli_with(register_confbridge_cli);
+        Ok(())
+    }
+}
+
+/// The rooms of both conference modules (MeetMe and ConfBridge rooms are separate
+/// namespaces in one registry; it outlives either module, and rooms end with their members).
+pub fn rooms(pbx: &Pbx) -> Arc<Conferences> {
+    pbx.services
+        .get_or_insert_with("conference rooms", Conferences::default)
 }
 
 /// How a stay in a room ended.
@@ -58,7 +91,7 @@ async fn attend(
         menu: profiles.2,
     };
     let pbx = chan.pbx.clone();
-    let (room, member) = match pbx.conferences.join(kind, room, create, req) {
+    let (room, member) = match rooms(&pbx).join(kind, room, create, req) {
         Ok(x) => x,
         Err(e) => {
             if e == JoinError::Locked {
@@ -77,7 +110,7 @@ async fn attend(
         r = member.left() => Outcome::Left(r),
     };
     let secs = member.joined.elapsed().as_secs();
-    pbx.conferences.leave(&room, &member);
+    rooms(&pbx).leave(&room, &member);
     Ok((outcome, secs))
 }
 
@@ -246,6 +279,26 @@ impl App for ConfBridge {
 
 // ---------------------------------------------------------------------------------------
 // CLI
+
+/// The `meetme …` commands.
+fn register_meetme_cli(r: &CommandRegistry) {
+    register_family_cli(r, "meetme");
+}
+
+/// The `confbridge …` commands.
+fn register_confbridge_cli(r: &CommandRegistry) {
+    register_family_cli(r, "confbridge");
+}
+
+fn register_family_cli(r: &CommandRegistry, first: &str) {
+    let all = CommandRegistry::default();
+    register_cli(&all);
+    for c in all.list() {
+        if c.words.first().is_some_and(|w| w == first) {
+            r.register(c);
+        }
+    }
+}
 
 /// Register `meetme list|kick|lock|unlock|mute|unmute` and
 /// `confbridge list|kick|lock|unlock|mute|unmute`.
@@ -431,10 +484,7 @@ fn room_names(st: &CliState, args: &[String], p: &str, kind: Kind) -> Vec<String
     if !args.is_empty() {
         return vec![];
     }
-    filter_prefix(
-        st.pbx.conferences.list(kind).iter().map(|r| r.name.clone()),
-        p,
-    )
+    filter_prefix(rooms(&st.pbx).list(kind).iter().map(|r| r.name.clone()), p)
 }
 
 fn caller_num(m: &Member, unknown: &str) -> String {
@@ -463,7 +513,7 @@ fn right(s: &str, n: usize) -> String {
 /// `meetme list [<confno>] [concise]` (app_meetme's `meetme_show_cmd`).
 pub fn meetme_list(pbx: &Pbx, args: &[String]) -> CliResult {
     let concise_only = args.len() == 1 && args[0].eq_ignore_ascii_case("concise");
-    let rooms = pbx.conferences.list(Kind::MeetMe);
+    let rooms = self::rooms(pbx).list(Kind::MeetMe);
     let mut out = String::new();
     if args.is_empty() || concise_only {
         let concise = concise_only;
@@ -582,7 +632,7 @@ pub fn meetme_list(pbx: &Pbx, args: &[String]) -> CliResult {
 }
 
 fn find_room(pbx: &Pbx, kind: Kind, name: &str) -> Option<Arc<Room>> {
-    pbx.conferences.get(kind, name)
+    rooms(pbx).get(kind, name)
 }
 
 /// `meetme kick <confno> all|<userno>` (silent, as Asterisk's admin command).
@@ -610,7 +660,7 @@ pub fn confbridge_list(pbx: &Pbx, args: &[String]) -> CliResult {
             out.push_str("================================ ====== ====== ====== =====\n");
             // Muting a whole conference is not supported.
             let muted = "No";
-            for r in pbx.conferences.list(Kind::ConfBridge) {
+            for r in rooms(pbx).list(Kind::ConfBridge) {
                 let _ = writeln!(
                     out,
                     "{:<32} {:>6} {:>6} {:<6} {muted}",

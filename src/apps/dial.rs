@@ -6,19 +6,26 @@
 //! caller until an answer), `M(macro^args)` and `U(sub^args)`
 //! (run on the called channel before bridging; MACRO_RESULT / GOSUB_RESULT honoured).
 
-use super::{args, flow, App, AppRegistry, AppResult};
+use super::{args, flow, App, AppResult};
 use crate::channels;
 use crate::pbx::bridge::{self, AbortOnDrop};
 use crate::pbx::channel::{cause, ChanEvent};
 use crate::pbx::exec::{self, End};
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::{Channel, Hangup};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-pub fn register(r: &mut AppRegistry) {
-    r.register(Arc::new(Dial));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[Family {
+    info: ModuleInfo::new("app_dial.so", "Dialing Application"),
+    register: register_app_dial,
+}];
+
+fn register_app_dial(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(Dial));
 }
 
 struct Leg {

@@ -1,15 +1,34 @@
 //! Media test applications: `Echo()` and `Milliwatt([o])` (app_echo, app_milliwatt).
 
-use super::{App, AppRegistry, AppResult};
+use super::{App, AppResult};
 use crate::media::g711;
 use crate::pbx::media::{Frame, FRAME_SAMPLES};
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::Channel;
 use async_trait::async_trait;
 use std::sync::Arc;
 
-pub fn register(r: &mut AppRegistry) {
-    r.register(Arc::new(Echo));
-    r.register(Arc::new(Milliwatt));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[
+    Family {
+        info: ModuleInfo::new("app_echo.so", "Simple Echo Application"),
+        register: register_app_echo,
+    },
+    Family {
+        info: ModuleInfo::new(
+            "app_milliwatt.so",
+            "Digital Milliwatt (mu-law) Test Application",
+        ),
+        register: register_app_milliwatt,
+    },
+];
+
+fn register_app_echo(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(Echo));
+}
+
+fn register_app_milliwatt(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(Milliwatt));
 }
 
 struct Echo;

@@ -1,30 +1,68 @@
 //! Flow-control applications: Goto, GotoIf, GotoIfTime, Gosub, GosubIf, Return, Macro,
 //! MacroExit, While/EndWhile/ExitWhile/ContinueWhile, ExecIf, Exec.
 
-use super::{args, App, AppRegistry, AppResult};
+use super::{args, App, AppResult};
 use crate::dialplan::TimeSpec;
 use crate::pbx::channel::WhileFrame;
 use crate::pbx::exec::{self, End, Nest};
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo, SupportLevel};
 use crate::pbx::{Channel, Hangup};
 use async_trait::async_trait;
 use chrono::Utc;
 use std::sync::Arc;
 
-pub fn register(r: &mut AppRegistry) {
-    r.register(Arc::new(Goto));
-    r.register(Arc::new(GotoIf));
-    r.register(Arc::new(GotoIfTime));
-    r.register(Arc::new(Gosub));
-    r.register(Arc::new(GosubIf));
-    r.register(Arc::new(Return));
-    r.register(Arc::new(Macro));
-    r.register(Arc::new(MacroExit));
-    r.register(Arc::new(While));
-    r.register(Arc::new(EndWhile));
-    r.register(Arc::new(ExitWhile));
-    r.register(Arc::new(ContinueWhile));
-    r.register(Arc::new(ExecIf));
-    r.register(Arc::new(Exec));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[
+    Family {
+        info: ModuleInfo::new("pbx_builtins_flow", "Built-in dialplan applications").builtin(),
+        register: register_pbx_builtins_flow,
+    },
+    Family {
+        info: ModuleInfo::new("app_stack.so", "Dialplan subroutines (Gosub, Return, etc)"),
+        register: register_app_stack,
+    },
+    Family {
+        info: ModuleInfo::new("app_macro.so", "Extension Macros").support(SupportLevel::Deprecated),
+        register: register_app_macro,
+    },
+    Family {
+        info: ModuleInfo::new("app_while.so", "While Loops and Conditional Execution"),
+        register: register_app_while,
+    },
+    Family {
+        info: ModuleInfo::new("app_exec.so", "Executes dialplan applications"),
+        register: register_app_exec,
+    },
+];
+
+fn register_pbx_builtins_flow(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(Goto));
+    ctx.register_app(Arc::new(GotoIf));
+    ctx.register_app(Arc::new(GotoIfTime));
+}
+
+fn register_app_stack(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(Gosub));
+    ctx.register_app(Arc::new(GosubIf));
+    ctx.register_app(Arc::new(Return));
+    ctx.register_func(Arc::new(crate::funcs::channel::LocalFunc));
+}
+
+fn register_app_macro(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(Macro));
+    ctx.register_app(Arc::new(MacroExit));
+}
+
+fn register_app_while(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(While));
+    ctx.register_app(Arc::new(EndWhile));
+    ctx.register_app(Arc::new(ExitWhile));
+    ctx.register_app(Arc::new(ContinueWhile));
+}
+
+fn register_app_exec(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(ExecIf));
+    ctx.register_app(Arc::new(Exec));
 }
 
 /// Asterisk's `pbx_checkcondition` (empty is false, a leading integer decides, other

@@ -2,7 +2,6 @@
 //! and audio are queued on `from_far` before (or while) the app runs, and a task drains
 //! `to_far` as fast as the app writes. No assertion depends on wall-clock time.
 
-use super::AppRegistry;
 use crate::astdb::AstDb;
 use crate::config::settings::Settings;
 use crate::funcs::channel::VAR_DIGIT_TIMEOUT;
@@ -20,7 +19,6 @@ struct Rig {
     media: MediaHandle,
     out: Arc<Mutex<Vec<Frame>>>,
     dir: tempfile::TempDir,
-    apps: AppRegistry,
 }
 
 fn rig(dialplan: &str) -> Rig {
@@ -30,6 +28,7 @@ fn rig(dialplan: &str) -> Rig {
     settings.astspooldir = dir.path().join("spool");
     let db = AstDb::open_in_memory().unwrap_or_else(|e| panic!("astdb: {e}"));
     let pbx = Pbx::new(settings, db);
+    crate::modules::load_for_tests(&pbx);
     if !dialplan.is_empty() {
         match dialplan_from_str("extensions.conf", dialplan) {
             Ok((dp, _)) => pbx.set_dialplan(dp),
@@ -54,17 +53,17 @@ fn rig(dialplan: &str) -> Rig {
         media,
         out,
         dir,
-        apps: AppRegistry::with_builtins(),
     }
 }
 
 impl Rig {
     async fn run(&mut self, app: &str, data: &str) -> Result<(), Hangup> {
         let a = self
+            .chan
+            .pbx
             .apps
             .get(app)
-            .unwrap_or_else(|| panic!("no app {app}"))
-            .clone();
+            .unwrap_or_else(|| panic!("no app {app}"));
         let r = a.exec(&mut self.chan, data).await;
         // Collect what the drain task has not taken yet.
         tokio::task::yield_now().await;
@@ -464,7 +463,7 @@ fn vm_rig(dialplan: &str, conf: &str) -> Rig {
     .unwrap_or_else(|e| panic!("{e}"));
     let (c, _) =
         crate::voicemail::config::parse_voicemail_conf(&cf).unwrap_or_else(|e| panic!("{e:?}"));
-    r.chan.pbx.voicemail.set_config(c);
+    crate::voicemail::of(&r.chan.pbx).set_config(c);
     r
 }
 
@@ -652,7 +651,7 @@ async fn voicemail_recover_delivers_what_a_crash_left_in_tmp() {
     };
     std::fs::write(tmp.join("x.txt"), info.render()).unwrap();
     let pbx = r.chan.pbx.clone();
-    assert_eq!(super::voicemail::recover(&pbx).await, 1);
+    assert_eq!(crate::voicemail::app::recover(&pbx).await, 1);
     assert_eq!(read_back(&inbox(&r, "100").join("msg0000.wav")), samples);
     let txt = std::fs::read_to_string(inbox(&r, "100").join("msg0000.txt")).unwrap();
     assert!(txt.contains("\nduration=2\n"), "{txt}");

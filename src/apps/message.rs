@@ -1,14 +1,21 @@
 //! MessageSend: send the channel's out-of-call message through a technology's
 //! [`crate::channels::Driver::send_message`] (Asterisk's res/message.c).
 
-use super::{args, App, AppRegistry, AppResult};
+use super::{args, App, AppResult};
 use crate::pbx::message::split_destination;
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::Channel;
 use async_trait::async_trait;
 use std::sync::Arc;
 
-pub fn register(r: &mut AppRegistry) {
-    r.register(Arc::new(MessageSend));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[Family {
+    info: ModuleInfo::new("pbx_builtins_message", "Out-of-call text message support").builtin(),
+    register: register_pbx_builtins_message,
+}];
+
+fn register_pbx_builtins_message(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(MessageSend));
 }
 
 const STATUS: &str = "MESSAGE_SEND_STATUS";
@@ -56,7 +63,7 @@ impl App for MessageSend {
             return Ok(());
         };
         let (tech, resource) = split_destination(dest);
-        let Some(driver) = pbx.driver(tech) else {
+        let Some(driver) = pbx.msg_tech(tech) else {
             pbx.warning(&format!("message.c: No message technology '{tech}' found."));
             chan.vars.set(STATUS, "INVALID_PROTOCOL");
             return Ok(());
@@ -101,10 +108,15 @@ mod tests {
     }
 
     fn setup() -> (Arc<Pbx>, Arc<FakeMsgDriver>, Channel) {
-        let pbx = Pbx::for_tests();
+        let pbx = crate::modules::test_pbx();
         let drv = FakeMsgDriver::new("SIP", false);
-        pbx.register_driver(drv.clone());
-        pbx.register_driver(FakeMsgDriver::new("XMPP", true));
+        pbx.msg_techs
+            .insert("SIP", drv.clone(), crate::pbx::module::Owner::new("test"));
+        pbx.msg_techs.insert(
+            "XMPP",
+            FakeMsgDriver::new("XMPP", true),
+            crate::pbx::module::Owner::new("test"),
+        );
         let mut chan = Channel::new(&pbx, "Test/m".into(), Arc::new(NullTech));
         chan.message = Some(Box::new(Msg::new("sip:1000@h", "sip:bob@h", "hello")));
         (pbx, drv, chan)

@@ -1,6 +1,8 @@
-//! Dialplan applications. Each application is one [`App`] implementation; families live in
-//! one file each and register themselves in [`AppRegistry::with_builtins`]. Adding an
-//! application never touches the interpreter.
+//! Dialplan applications, as Asterisk's modules split them (`app_dial.so`, `app_stack.so`,
+//! …). Each application is one [`App`] implementation; each file declares the modules it
+//! makes up in a `MODULES` table, whose register function registers its applications.
+//! Adding an application to a module touches only that file; a new module adds one line to
+//! [`modules`]. Applications reach the interpreter only through the core's registry.
 
 pub mod args;
 pub mod basic;
@@ -17,103 +19,40 @@ pub mod record;
 pub mod say;
 pub mod senddtmf;
 pub mod setvar;
-pub mod vmsay;
-pub mod voicemail;
-pub mod voicemailmain;
 pub mod waitexten;
 
 #[cfg(test)]
 mod media_tests;
 
-use crate::pbx::{Channel, Hangup};
-use async_trait::async_trait;
-use rustc_hash::FxHashMap;
+pub use crate::pbx::app::{App, AppRegistry, AppResult};
+use crate::pbx::module::Module;
 use std::sync::Arc;
 
-/// `Ok(())` = continue (Asterisk returns 0); `Err(Hangup)` = stop and hang up (-1).
-pub type AppResult = Result<(), Hangup>;
-
-#[async_trait]
-pub trait App: Send + Sync + 'static {
-    /// Name as registered, e.g. `Answer` (lookups are case-insensitive).
-    fn name(&self) -> &'static str;
-    /// One line for `core show applications`.
-    fn synopsis(&self) -> &'static str;
-    /// `[Syntax]` for `core show application X`.
-    fn syntax(&self) -> &'static str {
-        ""
-    }
-    /// `[Description]` for `core show application X`.
-    fn description(&self) -> &'static str {
-        ""
-    }
-    /// Run with the already-substituted argument string.
-    async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult;
-}
-
-/// Case-insensitive registry of applications.
-#[derive(Default)]
-pub struct AppRegistry {
-    map: FxHashMap<String, Arc<dyn App>>,
-}
-
-impl AppRegistry {
-    pub fn new() -> AppRegistry {
-        AppRegistry::default()
-    }
-
-    /// All applications ferrisk ships.
-    pub fn with_builtins() -> AppRegistry {
-        let mut r = AppRegistry::new();
-        register_builtins(&mut r);
-        r
-    }
-
-    pub fn register(&mut self, app: Arc<dyn App>) {
-        self.map.insert(app.name().to_ascii_lowercase(), app);
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Arc<dyn App>> {
-        if !name.bytes().any(|b| b.is_ascii_uppercase()) {
-            return self.map.get(name);
+/// Every application module of this folder, in load order.
+pub fn modules() -> Vec<Arc<dyn Module>> {
+    let tables = [
+        basic::MODULES,
+        setvar::MODULES,
+        flow::MODULES,
+        waitexten::MODULES,
+        message::MODULES,
+        say::MODULES,
+        playback::MODULES,
+        dial::MODULES,
+        echo::MODULES,
+        originate::MODULES,
+        read::MODULES,
+        record::MODULES,
+        senddtmf::MODULES,
+    ];
+    let mut v: Vec<Arc<dyn Module>> = Vec::new();
+    for t in tables {
+        for f in t {
+            v.push(Arc::new(*f));
         }
-        // Lower-case on the stack: this runs once per dialplan step.
-        let mut buf = [0u8; 64];
-        if name.len() <= buf.len() {
-            let lower = &mut buf[..name.len()];
-            lower.copy_from_slice(name.as_bytes());
-            lower.make_ascii_lowercase();
-            if let Ok(key) = std::str::from_utf8(lower) {
-                return self.map.get(key);
-            }
-        }
-        self.map.get(&name.to_ascii_lowercase())
     }
-
-    /// Sorted by name, for `core show applications`.
-    pub fn list(&self) -> Vec<&Arc<dyn App>> {
-        let mut v: Vec<&Arc<dyn App>> = self.map.values().collect();
-        v.sort_by_key(|a| a.name().to_ascii_lowercase());
-        v
-    }
-}
-
-fn register_builtins(r: &mut AppRegistry) {
-    basic::register(r);
-    setvar::register(r);
-    flow::register(r);
-    dial::register(r);
-    echo::register(r);
-    originate::register(r);
-    waitexten::register(r);
-    message::register(r);
-    moh::register(r);
-    conference::register(r);
-    playback::register(r);
-    read::register(r);
-    record::register(r);
-    say::register(r);
-    senddtmf::register(r);
-    voicemail::register(r);
-    voicemailmain::register(r);
+    v.push(Arc::new(moh::ResMusicOnHold));
+    v.push(Arc::new(conference::AppMeetMe));
+    v.push(Arc::new(conference::AppConfBridge));
+    v
 }

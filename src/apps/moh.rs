@@ -3,24 +3,51 @@
 //! first use and on `moh reload`; without the file there is one class, `default`, playing
 //! `moh/` under astdatadir (or Debian's `/usr/share/asterisk/moh`).
 
-use super::{args, App, AppRegistry, AppResult};
+use super::{args, App, AppResult};
 use crate::cli::{CliError, CommandRegistry, Ctx};
-use crate::media::moh::{self, MohClass, MohPlayer};
+use crate::media::moh::{self, MohClass, MohClasses, MohPlayer};
 use crate::pbx::bridge::AbortOnDrop;
 use crate::pbx::media::{Frame, FrameQueue};
+use crate::pbx::module::{Module, ModuleContext, ModuleError, ModuleInfo, Reload};
 use crate::pbx::{Channel, Pbx};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn register(r: &mut AppRegistry) {
-    r.register(Arc::new(MusicOnHold));
-    r.register(Arc::new(StartMusicOnHold));
-    r.register(Arc::new(StopMusicOnHold));
+/// `res_musiconhold.so`: the hold music classes (a service other modules use through
+/// [`start`] and [`class`]), the applications and the `moh` commands.
+pub struct ResMusicOnHold;
+
+impl Module for ResMusicOnHold {
+    fn info(&self) -> ModuleInfo {
+        ModuleInfo::new("res_musiconhold.so", "Music On Hold Resource")
+            .configs(&["musiconhold.conf"])
+    }
+    fn load(&self, ctx: &ModuleContext) -> Result<(), ModuleError> {
+        ctx.provide(Arc::new(MohClasses::default()));
+        ctx.register_app(Arc::new(MusicOnHold));
+        ctx.register_app(Arc::new(StartMusicOnHold));
+        ctx.register_app(Arc::new(StopMusicOnHold));
+        ctx.register_cli_with(register_cli);
+        Ok(())
+    }
+    fn reload(&self, ctx: &ModuleContext) -> Reload {
+        reload(&ctx.pbx);
+        Reload::Done(String::new())
+    }
 }
 
-/// Read musiconhold.conf into `pbx.moh`; returns the number of classes.
+/// The classes of the loaded `res_musiconhold.so` (empty when it is not loaded).
+pub fn classes(pbx: &Pbx) -> Arc<MohClasses> {
+    pbx.service::<MohClasses>().unwrap_or_default()
+}
+
+/// Read musiconhold.conf into the classes; returns the number of classes (0 when the
+/// module is not loaded).
 pub fn reload(pbx: &Pbx) -> usize {
+    let Some(store) = pbx.service::<MohClasses>() else {
+        return 0;
+    };
     let s = &pbx.settings;
     let classes = if s.astetcdir.join("musiconhold.conf").exists() {
         match crate::config::load(&s.astetcdir, "musiconhold.conf", &s.load_options()) {
@@ -34,13 +61,14 @@ pub fn reload(pbx: &Pbx) -> usize {
         vec![moh::builtin_default(&s.astdatadir)]
     };
     let n = classes.len();
-    pbx.moh.set(classes);
+    store.set(classes);
     n
 }
 
 /// The class called `name` (`default` when empty), loading the config the first time.
 pub fn class(pbx: &Pbx, name: &str) -> Option<MohClass> {
-    if pbx.moh.get().is_none() {
+    let store = pbx.service::<MohClasses>()?;
+    if store.get().is_none() {
         reload(pbx);
     }
     let name = if name.trim().is_empty() {
@@ -48,7 +76,7 @@ pub fn class(pbx: &Pbx, name: &str) -> Option<MohClass> {
     } else {
         name.trim()
     };
-    pbx.moh.class(name)
+    store.class(name)
 }
 
 fn seed() -> u64 {
@@ -62,7 +90,8 @@ pub fn start(pbx: &Arc<Pbx>, class_name: &str, to_far: Arc<FrameQueue>) -> Optio
     let pbx = pbx.clone();
     Some(AbortOnDrop(tokio::spawn(async move {
         warm(&pbx, &player).await;
-        while let Some(f) = player.next_frame(&pbx.moh) {
+        let store = classes(&pbx);
+        while let Some(f) = player.next_frame(&store) {
             if !to_far.push(Frame::Voice(f)).await {
                 break;
             }
@@ -76,7 +105,7 @@ async fn warm(pbx: &Arc<Pbx>, player: &MohPlayer) {
     let p = pbx.clone();
     let _ = tokio::task::spawn_blocking(move || {
         for f in files {
-            p.moh.samples(&f);
+            classes(&p).samples(&f);
         }
     })
     .await;
@@ -159,11 +188,12 @@ impl App for MusicOnHold {
         );
         let deadline = duration.map(|d| tokio::time::Instant::now() + d);
         warm(&pbx, &player).await;
+        let store = classes(&pbx);
         loop {
             if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
                 break;
             }
-            let Some(f) = player.next_frame(&pbx.moh) else {
+            let Some(f) = player.next_frame(&store) else {
                 break;
             };
             chan.write_frame(Frame::Voice(f)).await?;
@@ -258,11 +288,11 @@ pub fn register_cli(r: &CommandRegistry) {
         "Usage: moh show classes\n       Lists all MusicOnHold classes.",
         |c: Ctx| async move {
             let pbx = &c.state.pbx;
-            if pbx.moh.get().is_none() {
+            if classes(pbx).get().is_none() {
                 reload(pbx);
             }
             let mut out = String::new();
-            for cl in pbx.moh.get().unwrap_or_default().iter() {
+            for cl in classes(pbx).get().unwrap_or_default().iter() {
                 out.push_str(&format!(
                     "Class: {}\n\tMode: {}\n\tDirectory: {}\n",
                     cl.name,
@@ -282,11 +312,11 @@ pub fn register_cli(r: &CommandRegistry) {
             if c.args.len() > 1 {
                 return Err(CliError::ShowUsage);
             }
-            if pbx.moh.get().is_none() {
+            if classes(pbx).get().is_none() {
                 reload(pbx);
             }
             let mut out = String::new();
-            for cl in pbx.moh.get().unwrap_or_default().iter() {
+            for cl in classes(pbx).get().unwrap_or_default().iter() {
                 if cl.mode != "files" {
                     continue;
                 }
@@ -308,7 +338,7 @@ pub fn register_cli(r: &CommandRegistry) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{execute, CliState};
+    use crate::cli::execute;
     use crate::media::moh::Sort;
 
     #[tokio::test]
@@ -319,15 +349,15 @@ mod tests {
             crate::media::wav::wav_bytes(&[0; 160]),
         )
         .unwrap();
-        let pbx = Pbx::for_tests();
-        pbx.moh.set(vec![MohClass {
+        let pbx = crate::modules::test_pbx();
+        classes(&pbx).set(vec![MohClass {
             name: "lounge".into(),
             mode: "files".into(),
             directory: String::new(),
             dir: d.path().to_path_buf(),
             sort: Sort::Alpha,
         }]);
-        let st = CliState::new(pbx.clone());
+        let st = crate::cli::new_state(pbx.clone());
         let out = execute(&st, "moh show classes", None).await;
         assert_eq!(
             out,

@@ -1,14 +1,21 @@
 //! Originate(): place a call and connect it to an extension or application.
 
-use super::{args, App, AppRegistry, AppResult};
+use super::{args, App, AppResult};
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::originate::{originate, Request, Target};
 use crate::pbx::Channel;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn register(r: &mut AppRegistry) {
-    r.register(Arc::new(Originate));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[Family {
+    info: ModuleInfo::new("app_originate.so", "Originate call"),
+    register: register_app_originate,
+}];
+
+fn register_app_originate(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(Originate));
 }
 
 struct Originate;

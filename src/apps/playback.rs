@@ -2,18 +2,35 @@
 //! ([`stream`]): a file is found with [`crate::media::sounds`], cut into 20 ms frames and
 //! written to the channel (the driver paces it); DTMF from the caller can interrupt it.
 
-use super::{args, waitexten, App, AppRegistry, AppResult};
+use super::{args, waitexten, App, AppResult};
 use crate::media::sounds;
 use crate::pbx::media::{Frame, NativeFormat};
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::{Channel, Hangup};
 use async_trait::async_trait;
 use chrono::Utc;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub fn register(r: &mut AppRegistry) {
-    r.register(Arc::new(Playback));
-    r.register(Arc::new(Background));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[
+    Family {
+        info: ModuleInfo::new("app_playback.so", "Sound File Playback Application"),
+        register: register_app_playback,
+    },
+    Family {
+        info: ModuleInfo::new("pbx_builtins_background", "Built-in dialplan applications")
+            .builtin(),
+        register: register_pbx_builtins_background,
+    },
+];
+
+fn register_app_playback(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(Playback));
+}
+
+fn register_pbx_builtins_background(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(Background));
 }
 
 /// How playing one prompt ended.

@@ -3,15 +3,22 @@
 
 use super::playback::{stream, Played, ANY_DIGIT};
 use super::waitexten::wait_digit;
-use super::{args, App, AppRegistry, AppResult};
+use super::{args, App, AppResult};
 use crate::funcs::channel::{digit_timeout_ms, response_timeout_ms};
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::{Channel, Hangup};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn register(r: &mut AppRegistry) {
-    r.register(Arc::new(Read));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[Family {
+    info: ModuleInfo::new("app_read.so", "Read Variable Application"),
+    register: register_app_read,
+}];
+
+fn register_app_read(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(Read));
 }
 
 /// How collecting digits ended (`AST_GETDATA_*`).

@@ -6,10 +6,11 @@
 //! silence, all but one second of the trailing silence is cut.
 
 use super::playback::{stream, Played};
-use super::{args, App, AppRegistry, AppResult};
+use super::{args, App, AppResult};
 use crate::media::g711;
 use crate::media::wav::{Encoding, WavError, WavWriter};
 use crate::pbx::media::Frame;
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::{Channel, Hangup};
 use async_trait::async_trait;
 use std::collections::VecDeque;
@@ -19,8 +20,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn register(r: &mut AppRegistry) {
-    r.register(Arc::new(Record));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[Family {
+    info: ModuleInfo::new("app_record.so", "Trivial Record Application"),
+    register: register_app_record,
+}];
+
+fn register_app_record(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(Record));
 }
 
 /// Asterisk's default `silencethreshold` (dsp.conf): average absolute amplitude below

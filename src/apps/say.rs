@@ -2,15 +2,22 @@
 //! `letters/…`), in the order Asterisk's `say.c` plays them for English.
 
 use super::playback::{stream, Played};
-use super::{args, App, AppRegistry, AppResult};
+use super::{args, App, AppResult};
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::Channel;
 use async_trait::async_trait;
 use std::sync::Arc;
 
-pub fn register(r: &mut AppRegistry) {
-    r.register(Arc::new(SayDigits));
-    r.register(Arc::new(SayNumber));
-    r.register(Arc::new(SayAlpha));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[Family {
+    info: ModuleInfo::new("pbx_builtins_say", "Built-in dialplan applications").builtin(),
+    register: register_pbx_builtins_say,
+}];
+
+fn register_pbx_builtins_say(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(SayDigits));
+    ctx.register_app(Arc::new(SayNumber));
+    ctx.register_app(Arc::new(SayAlpha));
 }
 
 /// Prompts for one digit-string character (`ast_say_digit_str`); others are skipped.

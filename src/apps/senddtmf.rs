@@ -1,15 +1,22 @@
 //! SendDTMF(): send digits to the far end as DTMF frames (the driver turns them into
 //! RFC 4733 events), `ast_dtmf_stream`'s timing.
 
-use super::{args, App, AppRegistry, AppResult};
+use super::{args, App, AppResult};
 use crate::pbx::media::Frame;
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::Channel;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn register(r: &mut AppRegistry) {
-    r.register(Arc::new(SendDtmf));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[Family {
+    info: ModuleInfo::new("app_senddtmf.so", "Send DTMF digits Application"),
+    register: register_app_senddtmf,
+}];
+
+fn register_app_senddtmf(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(SendDtmf));
 }
 
 /// Asterisk's default pause between digits (ms).

@@ -1,15 +1,22 @@
 //! Variable applications: Set (including function assignment and `_`/`__` inheritance) and
 //! MSet.
 
-use super::{args, App, AppRegistry, AppResult};
+use super::{args, App, AppResult};
 use crate::pbx::exec::write_func;
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::Channel;
 use async_trait::async_trait;
 use std::sync::Arc;
 
-pub fn register(r: &mut AppRegistry) {
-    r.register(Arc::new(Set));
-    r.register(Arc::new(MSet));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[Family {
+    info: ModuleInfo::new("pbx_builtins_set", "Built-in dialplan applications").builtin(),
+    register: register_pbx_builtins_set,
+}];
+
+fn register_pbx_builtins_set(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(Set));
+    ctx.register_app(Arc::new(MSet));
 }
 
 /// Assign `name=value` on `chan`: a function call (`CDR(x)`), or a variable.

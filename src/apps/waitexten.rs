@@ -3,17 +3,24 @@
 //! [`dial_extension`] is the digit collection Asterisk's PBX loop does after WaitExten or
 //! BackGround returned a digit (`collect_digits` in pbx.c), shared by both.
 
-use super::{args, basic::parse_seconds, App, AppRegistry, AppResult};
+use super::{args, basic::parse_seconds, App, AppResult};
 use crate::funcs::channel::{digit_timeout_ms, response_timeout_ms};
 use crate::pbx::media::Frame;
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::{Channel, Hangup};
 use async_trait::async_trait;
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn register(r: &mut AppRegistry) {
-    r.register(Arc::new(WaitExten));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[Family {
+    info: ModuleInfo::new("pbx_builtins_waitexten", "Built-in dialplan applications").builtin(),
+    register: register_pbx_builtins_waitexten,
+}];
+
+fn register_pbx_builtins_waitexten(ctx: &ModuleContext) {
+    ctx.register_app(Arc::new(WaitExten));
 }
 
 /// WaitExten's handling of a response timeout (pbx_builtins.c): continue with the next

@@ -1,165 +1,44 @@
-//! Call detail records: one [`Cdr`] per channel that runs dialplan, posted at hangup.
-//!
-//! The record is filled in as the call goes (answer, last application, Dial's destination
-//! channel) and finalised by `Channel::destroy`, after the `h` extension has run. Backends
-//! (`cdr-csv/Master.csv`) receive finished records through [`CdrEngine::post`].
+//! `cdr_csv.so`: call detail records written to `cdr-csv/Master.csv` as Asterisk's
+//! cdr_csv, configured by `cdr.conf` ([`config`]). The record itself and the engine that
+//! fans records out live in the core ([`crate::pbx::cdr`]); this module registers its
+//! backend at load and removes it at unload.
 
 pub mod config;
 pub mod csv;
 
-use chrono::{DateTime, Local};
-use std::collections::BTreeMap;
+pub use crate::pbx::cdr::{Cdr, CdrBackend, CdrEngine, Disposition};
+use crate::pbx::module::{Module, ModuleContext, ModuleError, ModuleInfo, Reload};
 
-/// Asterisk's dispositions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Disposition {
-    NoAnswer,
-    Answered,
-    Busy,
-    Failed,
-    Congestion,
-}
+/// The module.
+pub struct CdrCsv;
 
-impl Disposition {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Disposition::NoAnswer => "NO ANSWER",
-            Disposition::Answered => "ANSWERED",
-            Disposition::Busy => "BUSY",
-            Disposition::Failed => "FAILED",
-            Disposition::Congestion => "CONGESTION",
+impl Module for CdrCsv {
+    fn info(&self) -> ModuleInfo {
+        ModuleInfo::new("cdr_csv.so", "Comma Separated Values CDR Backend").configs(&["cdr.conf"])
+    }
+    fn load(&self, ctx: &ModuleContext) -> Result<(), ModuleError> {
+        for b in load_backends(ctx) {
+            ctx.register_cdr_backend(b);
         }
+        Ok(())
+    }
+    fn reload(&self, ctx: &ModuleContext) -> Reload {
+        ctx.pbx.cdr.remove_owner(ctx.owner.name);
+        for b in load_backends(ctx) {
+            ctx.register_cdr_backend(b);
+        }
+        Reload::Done(String::new())
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Cdr {
-    pub accountcode: String,
-    pub src: String,
-    pub dst: String,
-    pub dcontext: String,
-    pub clid: String,
-    pub channel: String,
-    pub dstchannel: String,
-    pub lastapp: String,
-    pub lastdata: String,
-    pub start: DateTime<Local>,
-    pub answer: Option<DateTime<Local>>,
-    pub end: Option<DateTime<Local>>,
-    pub disposition: Disposition,
-    /// Explicitly set disposition (Dial outcome) that wins over "answered or not".
-    pub disposition_override: Option<Disposition>,
-    pub amaflags: String,
-    pub uniqueid: String,
-    pub linkedid: String,
-    pub userfield: String,
-    pub peeraccount: String,
-    pub sequence: u32,
-    /// User-defined CDR variables (`Set(CDR(myvar)=x)`).
-    pub vars: BTreeMap<String, String>,
-    /// `CDR_PROP(disable)` / NoCDR.
-    pub disabled: bool,
-}
-
-impl Cdr {
-    pub fn new(channel: &str, uniqueid: &str) -> Cdr {
-        Cdr {
-            accountcode: String::new(),
-            src: String::new(),
-            dst: String::new(),
-            dcontext: String::new(),
-            clid: String::new(),
-            channel: channel.to_string(),
-            dstchannel: String::new(),
-            lastapp: String::new(),
-            lastdata: String::new(),
-            start: Local::now(),
-            answer: None,
-            end: None,
-            disposition: Disposition::NoAnswer,
-            disposition_override: None,
-            amaflags: "DOCUMENTATION".into(),
-            uniqueid: uniqueid.to_string(),
-            linkedid: uniqueid.to_string(),
-            userfield: String::new(),
-            peeraccount: String::new(),
-            sequence: 0,
-            vars: BTreeMap::new(),
-            disabled: false,
-        }
-    }
-
-    pub fn mark_answered(&mut self) {
-        if self.answer.is_none() {
-            self.answer = Some(Local::now());
-            self.disposition = Disposition::Answered;
-        }
-    }
-
-    /// Seconds from start to end (or now while the call is up).
-    pub fn duration(&self) -> i64 {
-        let end = self.end.unwrap_or_else(Local::now);
-        (end - self.start).num_seconds().max(0)
-    }
-
-    /// Seconds from answer to end; 0 when never answered.
-    pub fn billsec(&self) -> i64 {
-        match self.answer {
-            Some(a) => (self.end.unwrap_or_else(Local::now) - a)
-                .num_seconds()
-                .max(0),
-            None => 0,
-        }
-    }
-
-    pub fn final_disposition(&self) -> Disposition {
-        if self.answer.is_some() {
-            return Disposition::Answered;
-        }
-        self.disposition_override.unwrap_or(self.disposition)
-    }
-
-    pub fn finish(&mut self, lastapp: &str, lastdata: &str) {
-        if self.end.is_none() {
-            self.end = Some(Local::now());
-        }
-        if !lastapp.is_empty() {
-            self.lastapp = lastapp.to_string();
-            self.lastdata = lastdata.to_string();
-        }
-        self.disposition = self.final_disposition();
-    }
-}
-
-/// Where finished records go (the CSV backend, tests).
-pub trait CdrBackend: Send + Sync {
-    fn name(&self) -> &'static str;
-    fn post(&self, cdr: &Cdr);
-}
-
-/// Fans finished records out to the configured backends.
-#[derive(Default)]
-pub struct CdrEngine {
-    backends: parking_lot::RwLock<Vec<std::sync::Arc<dyn CdrBackend>>>,
-    pub enabled: std::sync::atomic::AtomicBool,
-}
-
-impl CdrEngine {
-    pub fn new() -> CdrEngine {
-        CdrEngine {
-            backends: parking_lot::RwLock::new(Vec::new()),
-            enabled: std::sync::atomic::AtomicBool::new(true),
-        }
-    }
-    pub fn set_backends(&self, b: Vec<std::sync::Arc<dyn CdrBackend>>) {
-        *self.backends.write() = b;
-    }
-    pub fn post(&self, cdr: &Cdr) {
-        if cdr.disabled || !self.enabled.load(std::sync::atomic::Ordering::Relaxed) {
-            return;
-        }
-        for b in self.backends.read().iter() {
-            b.post(cdr);
+/// The backends `cdr.conf` asks for (a broken cdr.conf is reported and disables CDR logging).
+fn load_backends(ctx: &ModuleContext) -> Vec<std::sync::Arc<dyn CdrBackend>> {
+    match config::load_cdr_config(&ctx.pbx.settings) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("ferrisk: {e}; CDR logging disabled");
+            ctx.pbx.error(&format!("cdr.c: {e}; CDR logging disabled"));
+            Vec::new()
         }
     }
 }

@@ -10,9 +10,10 @@
 //! `from_far`, so Playback on a Local half runs in real time even when nobody reads the other
 //! half, exactly as it would on a SIP channel. The pacers end when either half hangs up.
 
-use super::{Outbound, RequestError};
+use super::{Driver, Outbound, RequestError};
 use crate::pbx::channel::{cause, ChanEvent, ChannelShared, ChannelTech};
 use crate::pbx::media::{FrameQueue, MediaHandle, NativeFormat, FRAME_TIME};
+use crate::pbx::module::{Module, ModuleContext, ModuleError, ModuleInfo};
 use crate::pbx::{exec, Channel, Pbx};
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -82,6 +83,38 @@ pub fn parse_dest(data: &str) -> (String, String, String) {
         None => (dest, "default"),
     };
     (exten.to_string(), ctx.to_string(), opts.to_string())
+}
+
+/// `chan_local.so`: the `Local` technology.
+pub struct ChanLocal;
+
+impl Module for ChanLocal {
+    fn info(&self) -> ModuleInfo {
+        ModuleInfo::new(
+            "chan_local.so",
+            "Local Proxy Channel (Note: used internally by other modules)",
+        )
+    }
+    fn load(&self, ctx: &ModuleContext) -> Result<(), ModuleError> {
+        ctx.register_tech(Arc::new(LocalDriver));
+        Ok(())
+    }
+}
+
+struct LocalDriver;
+
+impl Driver for LocalDriver {
+    fn tech(&self) -> &'static str {
+        "Local"
+    }
+    fn request(
+        &self,
+        pbx: &Arc<Pbx>,
+        data: &str,
+        requester: Option<&Channel>,
+    ) -> Result<Outbound, RequestError> {
+        request(pbx, data, requester)
+    }
 }
 
 pub fn request(
@@ -200,7 +233,7 @@ mod tests {
 
     #[tokio::test]
     async fn halves_pass_audio_and_digits_both_ways_until_a_hangup() {
-        let pbx = Pbx::for_tests();
+        let pbx = crate::modules::test_pbx();
         let (mut one, mut two, pacer) = halves(&pbx);
         one.write_frame(Frame::Voice(vec![1; 160])).await.unwrap();
         one.write_frame(Frame::Dtmf('7', Duration::from_millis(100)))
@@ -226,7 +259,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn writes_are_paced_with_nobody_reading() {
-        let pbx = Pbx::for_tests();
+        let pbx = crate::modules::test_pbx();
         let (mut one, two, _pacer) = halves(&pbx);
         let start = tokio::time::Instant::now();
         for i in 0..50 {

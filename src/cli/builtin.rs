@@ -15,7 +15,7 @@ pub fn register(r: &CommandRegistry) {
             )
             .complete_with(|st, args, partial| {
                 let mut v = Vec::new();
-                for c in st.registry.list() {
+                for c in st.pbx.cli.list() {
                     if c.words.len() > args.len()
                         && c.words.iter().zip(args).all(|(a, b)| a.eq_ignore_ascii_case(b))
                     {
@@ -82,21 +82,6 @@ pub fn register(r: &CommandRegistry) {
         ));
     }
     r.register(Command::new(
-        "core reload",
-        "Global reload",
-        "Usage: core reload\n       Execute a global reload.",
-        |c: Ctx| async move { Ok(reload_all(&c).await) },
-    ));
-    r.register(
-        Command::new(
-            "module reload",
-            "Reload configuration for a module",
-            "Usage: module reload [module ...]\n       Reloads configuration files for all listed modules which support\n       reloading, or for all supported modules if none are listed.",
-            module_reload,
-        )
-        .complete_with(|_, _, p| filter_prefix(MODULES.iter().map(|s| s.to_string()), p)),
-    );
-    r.register(Command::new(
         "logger reload",
         "Reopens the log files",
         "Usage: logger reload\n       Reloads the logger subsystem state.  Use after restarting syslogd(8) if you are using syslog logging.",
@@ -109,9 +94,6 @@ pub fn register(r: &CommandRegistry) {
         settings,
     ));
 }
-
-/// Modules `module reload` knows about.
-const MODULES: &[&str] = &["pbx_config", "extensions", "logger", "cdr"];
 
 /// `ferrisk 0.1.0 built by user @ host on a x86_64 running linux on 2026-…`.
 pub fn version_line() -> String {
@@ -131,8 +113,8 @@ pub fn version_line() -> String {
 }
 
 async fn help(c: Ctx) -> CliResult {
-    let cmds = c.state.registry.list();
-    if let Some((cmd, n)) = c.state.registry.find(&c.args) {
+    let cmds = c.state.pbx.cli.list();
+    if let Some((cmd, n)) = c.state.pbx.cli.find(&c.args) {
         if n == c.args.len() {
             return Ok(super::usage_text(&cmd));
         }
@@ -233,50 +215,6 @@ pub fn verbose_message(old: u8, new: u8) -> String {
     }
 }
 
-async fn reload_all(c: &Ctx) -> String {
-    let mut out = crate::daemon::reload_dialplan(c.pbx()).text;
-    crate::daemon::reload_cdr(c.pbx());
-    let hooks: Vec<_> = c.pbx().reloaders.read().clone();
-    for (_, f) in hooks {
-        out.push_str(&f());
-    }
-    out.push_str("Global reload complete.\n");
-    out
-}
-
-async fn module_reload(c: Ctx) -> CliResult {
-    if c.args.is_empty() {
-        return Ok(reload_all(&c).await);
-    }
-    let mut out = String::new();
-    for m in &c.args {
-        let name = m.trim_end_matches(".so").to_ascii_lowercase();
-        match name.as_str() {
-            "pbx_config" | "extensions" | "extensions.conf" => {
-                out.push_str(&crate::daemon::reload_dialplan(c.pbx()).text)
-            }
-            "logger" => {}
-            "cdr" => crate::daemon::reload_cdr(c.pbx()),
-            other => {
-                let hook = c
-                    .pbx()
-                    .reloaders
-                    .read()
-                    .iter()
-                    .find(|(n, _)| *n == other)
-                    .map(|(_, f)| f.clone());
-                match hook {
-                    Some(f) => out.push_str(&f()),
-                    None => {
-                        let _ = writeln!(out, "The module '{m}' could not be found.");
-                    }
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
 async fn settings(c: Ctx) -> CliResult {
     let pbx = c.pbx();
     let s = &pbx.settings;
@@ -338,10 +276,10 @@ async fn settings(c: Ctx) -> CliResult {
     row(&mut o, "Spool directory", &d(&s.astspooldir));
     row(&mut o, "Log directory", &d(&s.astlogdir));
     row(&mut o, "Run/Sockets directory", &d(&s.astrundir));
-    row(&mut o, "PID file", &d(&crate::daemon::pid_path(s)));
+    row(&mut o, "PID file", &d(&s.pid_path()));
     row(&mut o, "VarLib directory", &d(&s.astdbdir));
     row(&mut o, "Data directory", &d(&s.astdatadir));
-    row(&mut o, "ASTDB", &d(&crate::daemon::astdb_path(s)));
+    row(&mut o, "ASTDB", &d(&s.astdb_path()));
     o.push('\n');
     Ok(o)
 }
@@ -349,8 +287,7 @@ async fn settings(c: Ctx) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{execute, CliState};
-    use crate::pbx::Pbx;
+    use crate::cli::execute;
 
     #[test]
     fn verbose_messages() {
@@ -361,7 +298,7 @@ mod tests {
 
     #[tokio::test]
     async fn set_verbose_and_uptime() {
-        let st = CliState::new(Pbx::for_tests());
+        let st = crate::cli::new_state(crate::modules::test_pbx());
         assert_eq!(
             execute(&st, "core set verbose 5", None).await,
             "Verbosity was 0 and is now 5\n"

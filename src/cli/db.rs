@@ -158,12 +158,11 @@ async fn query(c: Ctx) -> CliResult {
 
 #[cfg(test)]
 mod tests {
-    use crate::cli::{execute, CliState};
-    use crate::pbx::Pbx;
+    use crate::cli::execute;
 
     #[tokio::test]
     async fn database_commands() {
-        let st = CliState::new(Pbx::for_tests());
+        let st = crate::cli::new_state(crate::modules::test_pbx());
         let ex = |l: &'static str| {
             let st = st.clone();
             async move { execute(&st, l, None).await }

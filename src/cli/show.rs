@@ -592,7 +592,7 @@ fn originate(c: &Ctx) -> CliResult {
             "ferrisk is shutting down; not originating.".into(),
         ));
     }
-    let out = crate::channels::request(&pbx, &dest, None)
+    let out = crate::pbx::tech::request(&pbx, &dest, None)
         .map_err(|e| CliError::Failure(format!("Unable to request channel {dest}: {}", e.msg)))?;
     let chan = out.chan;
     (out.call)();
@@ -712,12 +712,12 @@ mod tests {
     }
 
     fn pbx_with_fakes(dialplan: &str) -> Arc<Pbx> {
-        let mut pbx = Pbx::for_tests();
+        let pbx = crate::modules::test_pbx();
         {
-            let p = Arc::get_mut(&mut pbx).expect("fresh pbx");
-            p.apps.register(Arc::new(FakeAnswer));
-            p.apps.register(Arc::new(FakeWait));
-            p.apps.register(Arc::new(FakeMark));
+            let ctx = crate::pbx::module::ModuleContext::new(&pbx, "test");
+            ctx.register_app(Arc::new(FakeAnswer));
+            ctx.register_app(Arc::new(FakeWait));
+            ctx.register_app(Arc::new(FakeMark));
         }
         let cf = crate::config::load_str(
             std::path::Path::new("/tmp"),
@@ -745,7 +745,7 @@ mod tests {
         let pbx = pbx_with_fakes(
             "[wait]\nexten => 1,1,Answer()\n same => n,Wait(2)\n[test]\nexten => s,1,Mark(ext)\n same => n,Wait(2)\n",
         );
-        let st = CliState::new(pbx.clone());
+        let st = crate::cli::new_state(pbx.clone());
         assert_eq!(
             execute(&st, "channel originate Local/1@wait extension s@test", None).await,
             ""
@@ -782,7 +782,7 @@ mod tests {
 
     #[tokio::test]
     async fn empty_channel_list() {
-        let st = CliState::new(Pbx::for_tests());
+        let st = crate::cli::new_state(crate::modules::test_pbx());
         let out = execute(&st, "core show channels", None).await;
         assert_eq!(
             out,

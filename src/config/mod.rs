@@ -8,6 +8,7 @@
 //! the subsystem that owns the file.
 
 mod loader;
+pub mod modules;
 pub mod settings;
 
 use std::fmt;

@@ -99,6 +99,19 @@ impl Settings {
         Ok(s)
     }
 
+    /// The pid file (`astrundir/ferrisk.pid`).
+    pub fn pid_path(&self) -> std::path::PathBuf {
+        self.astrundir.join("ferrisk.pid")
+    }
+    /// The control socket (`astrundir/ferrisk.ctl`).
+    pub fn ctl_path(&self) -> std::path::PathBuf {
+        self.astrundir.join("ferrisk.ctl")
+    }
+    /// The AstDB file (`astdbdir/astdb.sqlite3`).
+    pub fn astdb_path(&self) -> std::path::PathBuf {
+        self.astdbdir.join("astdb.sqlite3")
+    }
+
     pub fn load_options(&self) -> LoadOptions {
         LoadOptions {
             exec_includes: self.exec_includes,

@@ -14,9 +14,10 @@
 //! | [`VAR_PARKINGLOT`] | `CHANNEL(parkinglot)` | |
 //! | [`VAR_CDR_PARTY_A`] | `CDR_PROP(party_a)` (`1` when set) | |
 
-use super::{Func, FuncError, FuncRegistry};
+use super::{Func, FuncError};
 use crate::apps::args;
 use crate::cdr::{Cdr, Disposition};
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::{CallerId, Channel};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,17 +62,52 @@ pub fn musicclass(chan: &Channel) -> String {
         .unwrap_or_default()
 }
 
-pub fn register(r: &mut FuncRegistry) {
-    r.register(Arc::new(CallerIdFunc));
-    r.register(Arc::new(ChannelFunc));
-    r.register(Arc::new(GlobalFunc));
-    r.register(Arc::new(LocalFunc));
-    r.register(Arc::new(HashFunc));
-    r.register(Arc::new(HashKeysFunc));
-    r.register(Arc::new(ArrayFunc));
-    r.register(Arc::new(TimeoutFunc));
-    r.register(Arc::new(CdrFunc));
-    r.register(Arc::new(CdrPropFunc));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[
+    Family {
+        info: ModuleInfo::new(
+            "func_callerid.so",
+            "Party ID related dialplan functions (Caller-ID, Connected-line, Redirecting)",
+        ),
+        register: register_func_callerid,
+    },
+    Family {
+        info: ModuleInfo::new("func_channel.so", "Channel information dialplan functions"),
+        register: register_func_channel,
+    },
+    Family {
+        info: ModuleInfo::new("func_global.so", "Variable dialplan functions"),
+        register: register_func_global,
+    },
+    Family {
+        info: ModuleInfo::new("func_timeout.so", "Channel timeout dialplan functions"),
+        register: register_func_timeout,
+    },
+    Family {
+        info: ModuleInfo::new("func_cdr.so", "Call Detail Record (CDR) dialplan functions"),
+        register: register_func_cdr,
+    },
+];
+
+fn register_func_callerid(ctx: &ModuleContext) {
+    ctx.register_func(Arc::new(CallerIdFunc));
+}
+
+fn register_func_channel(ctx: &ModuleContext) {
+    ctx.register_func(Arc::new(ChannelFunc));
+}
+
+fn register_func_global(ctx: &ModuleContext) {
+    ctx.register_func(Arc::new(GlobalFunc));
+}
+
+fn register_func_timeout(ctx: &ModuleContext) {
+    ctx.register_func(Arc::new(TimeoutFunc));
+}
+
+fn register_func_cdr(ctx: &ModuleContext) {
+    ctx.register_func(Arc::new(CdrFunc));
+    ctx.register_func(Arc::new(CdrPropFunc));
 }
 
 fn opt_str(o: &Option<String>) -> String {
@@ -910,10 +946,9 @@ mod tests {
     use super::*;
     use crate::pbx::channel::NullTech;
     use crate::pbx::exec::{pop_gosub, push_gosub};
-    use crate::pbx::Pbx;
 
     fn chan() -> Channel {
-        let pbx = Pbx::for_tests();
+        let pbx = crate::modules::test_pbx();
         Channel::new(&pbx, "Test/1".into(), Arc::new(NullTech))
     }
 
@@ -924,7 +959,8 @@ mod tests {
 
     #[test]
     fn registered() {
-        let r = FuncRegistry::with_builtins();
+        let pbx = crate::modules::test_pbx();
+        let r = &pbx.funcs;
         for n in [
             "CALLERID",
             "CHANNEL",
@@ -1328,7 +1364,8 @@ mod tests {
     #[test]
     fn no_panics_on_odd_input() {
         let mut c = chan();
-        let r = FuncRegistry::with_builtins();
+        let pbx = crate::modules::test_pbx();
+        let r = &pbx.funcs;
         let inputs = [
             "",
             ",",

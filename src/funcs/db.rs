@@ -3,15 +3,22 @@
 //! `family/key` splits at the first `/` (`AST_NONSTANDARD_APP_ARGS` with two fields), so
 //! `DB(extension/100/device)` is family `extension`, key `100/device`.
 
-use super::{Func, FuncError, FuncRegistry};
+use super::{Func, FuncError};
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::Channel;
 use std::sync::Arc;
 
-pub fn register(r: &mut FuncRegistry) {
-    r.register(Arc::new(DbFunc));
-    r.register(Arc::new(DbExistsFunc));
-    r.register(Arc::new(DbDeleteFunc));
-    r.register(Arc::new(DbKeysFunc));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[Family {
+    info: ModuleInfo::new("func_db.so", "Database (astdb) related dialplan functions"),
+    register: register_func_db,
+}];
+
+fn register_func_db(ctx: &ModuleContext) {
+    ctx.register_func(Arc::new(DbFunc));
+    ctx.register_func(Arc::new(DbExistsFunc));
+    ctx.register_func(Arc::new(DbDeleteFunc));
+    ctx.register_func(Arc::new(DbKeysFunc));
 }
 
 /// Split `family/key` at the first `/`; `None` when there is no key part.
@@ -200,10 +207,9 @@ impl Func for DbKeysFunc {
 mod tests {
     use super::*;
     use crate::pbx::channel::NullTech;
-    use crate::pbx::Pbx;
 
     fn chan() -> Channel {
-        let pbx = Pbx::for_tests();
+        let pbx = crate::modules::test_pbx();
         Channel::new(&pbx, "Test/1".into(), Arc::new(NullTech))
     }
 

@@ -6,7 +6,8 @@
 //! bytes end at the first NUL (a C string) and invalid UTF-8 is replaced with U+FFFD.
 
 use super::strings::{func, meta};
-use super::{Func, FuncError, FuncRegistry};
+use super::{Func, FuncError};
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::Channel;
 use base64::Engine as _;
 use std::sync::Arc;
@@ -170,11 +171,26 @@ impl Func for UriDecode {
     }
 }
 
-pub fn register(r: &mut FuncRegistry) {
-    r.register(Arc::new(Base64Encode));
-    r.register(Arc::new(Base64Decode));
-    r.register(Arc::new(UriEncode));
-    r.register(Arc::new(UriDecode));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[
+    Family {
+        info: ModuleInfo::new("func_base64.so", "base64 encode/decode dialplan functions"),
+        register: register_func_base64,
+    },
+    Family {
+        info: ModuleInfo::new("func_uri.so", "URI encode/decode dialplan functions"),
+        register: register_func_uri,
+    },
+];
+
+fn register_func_base64(ctx: &ModuleContext) {
+    ctx.register_func(Arc::new(Base64Encode));
+    ctx.register_func(Arc::new(Base64Decode));
+}
+
+fn register_func_uri(ctx: &ModuleContext) {
+    ctx.register_func(Arc::new(UriEncode));
+    ctx.register_func(Arc::new(UriDecode));
 }
 
 #[cfg(test)]

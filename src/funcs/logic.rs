@@ -6,8 +6,9 @@
 //! anything else is true.
 
 use super::strings::{func, meta, scan_int, separate_args, set_var_helper};
-use super::{Func, FuncError, FuncRegistry};
+use super::{Func, FuncError};
 use crate::dialplan::timing::TimeSpec;
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::Channel;
 use std::sync::Arc;
 
@@ -173,12 +174,18 @@ impl Func for Set {
     }
 }
 
-pub fn register(r: &mut FuncRegistry) {
-    r.register(Arc::new(If));
-    r.register(Arc::new(IfTime));
-    r.register(Arc::new(IsNull));
-    r.register(Arc::new(Exists));
-    r.register(Arc::new(Set));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[Family {
+    info: ModuleInfo::new("func_logic.so", "Logical dialplan functions"),
+    register: register_func_logic,
+}];
+
+fn register_func_logic(ctx: &ModuleContext) {
+    ctx.register_func(Arc::new(If));
+    ctx.register_func(Arc::new(IfTime));
+    ctx.register_func(Arc::new(IsNull));
+    ctx.register_func(Arc::new(Exists));
+    ctx.register_func(Arc::new(Set));
 }
 
 #[cfg(test)]

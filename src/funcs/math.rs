@@ -8,7 +8,8 @@
 //! is float printed as `%f` (`6.000000`); comparisons give `TRUE`/`FALSE`.
 
 use super::strings::{func, meta, scan_double, scan_int, separate_args, set_var_helper};
-use super::{Func, FuncError, FuncRegistry};
+use super::{Func, FuncError};
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::Channel;
 use rand::Rng;
 use std::sync::Arc;
@@ -384,26 +385,41 @@ impl Func for Rand {
     }
 }
 
-pub fn register(r: &mut FuncRegistry) {
-    r.register(Arc::new(Math));
-    r.register(Arc::new(Crement {
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[
+    Family {
+        info: ModuleInfo::new("func_math.so", "Mathematical dialplan function"),
+        register: register_func_math,
+    },
+    Family {
+        info: ModuleInfo::new("func_rand.so", "Random number dialplan function"),
+        register: register_func_rand,
+    },
+];
+
+fn register_func_math(ctx: &ModuleContext) {
+    ctx.register_func(Arc::new(Math));
+    ctx.register_func(Arc::new(Crement {
         name: "INC",
         delta: 1,
     }));
-    r.register(Arc::new(Crement {
+    ctx.register_func(Arc::new(Crement {
         name: "DEC",
         delta: -1,
     }));
-    r.register(Arc::new(MinMax {
+    ctx.register_func(Arc::new(MinMax {
         name: "MIN",
         max: false,
     }));
-    r.register(Arc::new(MinMax {
+    ctx.register_func(Arc::new(MinMax {
         name: "MAX",
         max: true,
     }));
-    r.register(Arc::new(Abs));
-    r.register(Arc::new(Rand));
+    ctx.register_func(Arc::new(Abs));
+}
+
+fn register_func_rand(ctx: &ModuleContext) {
+    ctx.register_func(Arc::new(Rand));
 }
 
 #[cfg(test)]

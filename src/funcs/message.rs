@@ -2,14 +2,25 @@
 //! `MESSAGE_DATA()`, reading the message a `Message/ast_msg_queue` channel is processing or
 //! building one for `MessageSend()`.
 
-use super::{Func, FuncError, FuncRegistry};
+use super::{Func, FuncError};
 use crate::pbx::message::Msg;
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::Channel;
 use std::sync::Arc;
 
-pub fn register(r: &mut FuncRegistry) {
-    r.register(Arc::new(MessageFunc));
-    r.register(Arc::new(MessageDataFunc));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[Family {
+    info: ModuleInfo::new(
+        "pbx_builtins_message_funcs",
+        "Out-of-call text message support",
+    )
+    .builtin(),
+    register: register_pbx_builtins_message_funcs,
+}];
+
+fn register_pbx_builtins_message_funcs(ctx: &ModuleContext) {
+    ctx.register_func(Arc::new(MessageFunc));
+    ctx.register_func(Arc::new(MessageDataFunc));
 }
 
 /// The channel's message for reading; logs Asterisk's error when there is none.
@@ -129,7 +140,7 @@ mod tests {
     use crate::pbx::channel::NullTech;
     use crate::pbx::exec::{substitute, write_func};
     use crate::pbx::message::Msg;
-    use crate::pbx::{Channel, Pbx};
+    use crate::pbx::Channel;
     use std::sync::Arc;
 
     fn logs(rx: &mut tokio::sync::broadcast::Receiver<crate::pbx::LogLine>) -> Vec<String> {
@@ -142,7 +153,7 @@ mod tests {
 
     #[test]
     fn read_fields_and_data() {
-        let pbx = Pbx::for_tests();
+        let pbx = crate::modules::test_pbx();
         let mut chan = Channel::new(&pbx, "Test/m".into(), Arc::new(NullTech));
         let mut m = Msg::new("sip:1000@h", "sip:bob@h", "hi, there");
         m.set_data("Content-Type", "text/plain");
@@ -168,7 +179,7 @@ mod tests {
 
     #[test]
     fn reading_without_a_message_logs_asterisk_error() {
-        let pbx = Pbx::for_tests();
+        let pbx = crate::modules::test_pbx();
         let mut chan = Channel::new(&pbx, "Test/m".into(), Arc::new(NullTech));
         let mut rx = pbx.log_tx.subscribe();
         assert_eq!(substitute(&mut chan, "${MESSAGE(body)}"), "");
@@ -187,7 +198,7 @@ mod tests {
 
     #[test]
     fn writes_build_a_message() {
-        let pbx = Pbx::for_tests();
+        let pbx = crate::modules::test_pbx();
         let mut chan = Channel::new(&pbx, "Test/m".into(), Arc::new(NullTech));
         write_func(&mut chan, "MESSAGE(body)", "Thanks, bye");
         write_func(&mut chan, "MESSAGE(to)", "sip:1000");
@@ -212,7 +223,7 @@ mod tests {
 
     #[test]
     fn an_invalid_write_still_creates_the_message() {
-        let pbx = Pbx::for_tests();
+        let pbx = crate::modules::test_pbx();
         let mut chan = Channel::new(&pbx, "Test/m".into(), Arc::new(NullTech));
         write_func(&mut chan, "MESSAGE(nope)", "x");
         assert_eq!(chan.message.as_deref(), Some(&Msg::default()));

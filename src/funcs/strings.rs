@@ -11,7 +11,8 @@
 //! Where Asterisk works on bytes (REPLACE, STRBETWEEN) these work on characters so UTF-8
 //! input stays valid; for ASCII the result is identical.
 
-use super::{Func, FuncError, FuncRegistry};
+use super::{Func, FuncError};
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::Channel;
 use std::sync::Arc;
 
@@ -1341,38 +1342,65 @@ fn fmt_hex_float(a: f64, prec: Option<usize>) -> String {
     }
 }
 
-pub fn register(r: &mut FuncRegistry) {
-    r.register(Arc::new(Cut));
-    r.register(Arc::new(FieldQty));
-    r.register(Arc::new(FieldNum));
-    r.register(Arc::new(Filter));
-    r.register(Arc::new(Len));
-    r.register(Arc::new(Regex));
-    r.register(Arc::new(Replace));
-    r.register(Arc::new(StrReplace));
-    r.register(Arc::new(StrBetween));
-    r.register(Arc::new(ToUpper));
-    r.register(Arc::new(ToLower));
-    r.register(Arc::new(Trim));
-    r.register(Arc::new(LTrim));
-    r.register(Arc::new(RTrim));
-    r.register(Arc::new(Quote));
-    r.register(Arc::new(CsvQuote));
-    r.register(Arc::new(PassThru));
-    r.register(Arc::new(KeypadHash));
-    r.register(Arc::new(Sprintf));
+/// The modules of this file (`module show`).
+pub static MODULES: &[Family] = &[
+    Family {
+        info: ModuleInfo::new("func_strings.so", "String handling dialplan functions"),
+        register: register_func_strings,
+    },
+    Family {
+        info: ModuleInfo::new("func_cut.so", "Cut out information from a string"),
+        register: register_func_cut,
+    },
+    Family {
+        info: ModuleInfo::new("func_sprintf.so", "SPRINTF dialplan function"),
+        register: register_func_sprintf,
+    },
+];
+
+fn register_func_strings(ctx: &ModuleContext) {
+    ctx.register_func(Arc::new(super::channel::HashFunc));
+    ctx.register_func(Arc::new(super::channel::HashKeysFunc));
+    ctx.register_func(Arc::new(super::channel::ArrayFunc));
+    ctx.register_func(Arc::new(super::time::Strftime));
+    ctx.register_func(Arc::new(super::time::Strptime));
+    ctx.register_func(Arc::new(FieldQty));
+    ctx.register_func(Arc::new(FieldNum));
+    ctx.register_func(Arc::new(Filter));
+    ctx.register_func(Arc::new(Len));
+    ctx.register_func(Arc::new(Regex));
+    ctx.register_func(Arc::new(Replace));
+    ctx.register_func(Arc::new(StrReplace));
+    ctx.register_func(Arc::new(StrBetween));
+    ctx.register_func(Arc::new(ToUpper));
+    ctx.register_func(Arc::new(ToLower));
+    ctx.register_func(Arc::new(Trim));
+    ctx.register_func(Arc::new(LTrim));
+    ctx.register_func(Arc::new(RTrim));
+    ctx.register_func(Arc::new(Quote));
+    ctx.register_func(Arc::new(CsvQuote));
+    ctx.register_func(Arc::new(PassThru));
+    ctx.register_func(Arc::new(KeypadHash));
     for (name, end) in [("SHIFT", End::Front), ("POP", End::Back)] {
-        r.register(Arc::new(ShiftPop { name, end }));
+        ctx.register_func(Arc::new(ShiftPop { name, end }));
     }
     for (name, end) in [("UNSHIFT", End::Front), ("PUSH", End::Back)] {
-        r.register(Arc::new(PushUnshift { name, end }));
+        ctx.register_func(Arc::new(PushUnshift { name, end }));
     }
+}
+
+fn register_func_cut(ctx: &ModuleContext) {
+    ctx.register_func(Arc::new(Cut));
+}
+
+fn register_func_sprintf(ctx: &ModuleContext) {
+    ctx.register_func(Arc::new(Sprintf));
 }
 
 /// A throwaway channel for the function tests.
 #[cfg(test)]
 pub(crate) fn test_chan() -> Channel {
-    let pbx = crate::pbx::Pbx::for_tests();
+    let pbx = crate::modules::test_pbx();
     Channel::new(
         &pbx,
         "Test/1".into(),
@@ -1734,12 +1762,19 @@ mod tests {
             "é,é,é,é",
         ];
         // Only this branch's families: other functions may have side effects (SHELL, …).
-        let mut r = FuncRegistry::new();
-        register(&mut r);
-        super::super::logic::register(&mut r);
-        super::super::math::register(&mut r);
-        super::super::time::register(&mut r);
-        super::super::encoding::register(&mut r);
+        let pbx = crate::pbx::Pbx::for_tests();
+        let ctx = crate::pbx::module::ModuleContext::new(&pbx, "test");
+        for t in [
+            MODULES,
+            super::super::logic::MODULES,
+            super::super::math::MODULES,
+            super::super::encoding::MODULES,
+        ] {
+            for f in t {
+                (f.register)(&ctx);
+            }
+        }
+        let r = &pbx.funcs;
         assert!(r.list().len() >= 40);
         for f in r.list() {
             for input in inputs {

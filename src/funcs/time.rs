@@ -12,13 +12,12 @@
 //! An unknown timezone falls back to UTC with a warning (Asterisk silently uses GMT).
 
 use super::strings::{func, meta, scan_double, separate_args};
-use super::{Func, FuncError, FuncRegistry};
+use super::{Func, FuncError};
 use crate::pbx::Channel;
 use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 /// The server's timezone: `TZ`, else `/etc/localtime`'s zoneinfo link, else
 /// `/etc/timezone`, else UTC.
@@ -263,11 +262,6 @@ impl Func for Strptime {
             }
         }
     }
-}
-
-pub fn register(r: &mut FuncRegistry) {
-    r.register(Arc::new(Strftime));
-    r.register(Arc::new(Strptime));
 }
 
 #[cfg(test)]

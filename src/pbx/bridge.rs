@@ -217,18 +217,15 @@ mod tests {
     /// A PBX running `text`, with TestEcho and a `test` hold class playing `a.wav` (two
     /// frames of 1) then `b.wav` (one frame of 2).
     fn pbx(text: &str) -> (Arc<Pbx>, tempfile::TempDir) {
-        let mut pbx = crate::pbx::tests::pbx_with(text);
-        Arc::get_mut(&mut pbx)
-            .expect("fresh pbx")
-            .apps
-            .register(Arc::new(TestEcho));
+        let pbx = crate::pbx::tests::pbx_with(text);
+        crate::pbx::module::ModuleContext::new(&pbx, "test").register_app(Arc::new(TestEcho));
         let d = tempfile::tempdir().expect("tempdir");
         let w = |n: &str, s: Vec<i16>| {
             std::fs::write(d.path().join(n), crate::media::wav::wav_bytes(&s)).expect("wav");
         };
         w("b.wav", vec![2; 160]);
         w("a.wav", vec![1; 320]);
-        pbx.moh.set(vec![MohClass {
+        crate::apps::moh::classes(&pbx).set(vec![MohClass {
             name: "test".into(),
             mode: "files".into(),
             directory: String::new(),

@@ -5,9 +5,9 @@
 //! tasks (CLI, the other half of a Local channel) see it through [`ChannelShared`]: a
 //! snapshot for `core show channels`, the soft-hangup flag, and an event queue.
 
+use super::cdr::Cdr;
 use super::vars::Vars;
 use super::Pbx;
-use crate::cdr::Cdr;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;

@@ -1,12 +1,16 @@
 //! The interpreter: walks a channel through the dialplan, one priority at a time, with
 //! Asterisk's rules (substitution, `i`/`h`/`T` extensions, autofallthrough, the verbose
-//! `Executing [...]` line). Applications run through the [`crate::apps::App`] trait only.
+//! `Executing [...]` line). Applications run through the [`super::app::App`] trait only,
+//! looked up in the registry modules fill; a running application counts as a use of its
+//! module (so `module unload` waits for it).
 
 use super::channel::{cause, ChanEvent, Channel, Hangup};
+use super::func::Func;
 use crate::dialplan::subst::{self, Resolver};
 use chrono::Utc;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How a nested interpreter run knows it is done.
@@ -35,6 +39,34 @@ pub enum End {
 /// Resolves `${}` names against a channel: built-ins, channel variables, globals, functions.
 pub struct ChanResolver<'a> {
     pub chan: &'a mut Channel,
+    /// Set while substituting with functions that wait ([`substitute_async`]).
+    memo: Option<&'a mut Memo>,
+}
+
+/// What one pass of [`substitute_async`] saw, in evaluation order: every variable and
+/// function result (replayed by the next pass, so nothing runs twice), and the first
+/// waiting function not answered yet.
+#[derive(Default)]
+struct Memo {
+    results: Vec<Option<String>>,
+    next: usize,
+    pending: Option<(Arc<dyn Func>, String, String)>,
+}
+
+impl Memo {
+    /// Replay slot `next`, or `None` when this pass reached new ground.
+    fn replay(&mut self) -> Option<Option<String>> {
+        let r = self.results.get(self.next).cloned();
+        if r.is_some() {
+            self.next += 1;
+        }
+        r
+    }
+    fn record(&mut self, v: Option<String>) -> Option<String> {
+        self.results.push(v.clone());
+        self.next += 1;
+        v
+    }
 }
 
 /// Built-in variables Asterisk computes from the channel (they win over channel vars).
@@ -92,11 +124,49 @@ pub fn get_var(chan: &Channel, name: &str) -> Option<String> {
 
 impl Resolver for ChanResolver<'_> {
     fn var(&mut self, name: &str) -> Option<String> {
-        get_var(self.chan, name)
+        match self.memo.as_deref_mut() {
+            None => get_var(self.chan, name),
+            Some(m) if m.pending.is_some() => None,
+            Some(m) => match m.replay() {
+                Some(v) => v,
+                None => {
+                    let v = get_var(self.chan, name);
+                    m.record(v)
+                }
+            },
+        }
     }
     fn func(&mut self, name: &str, args: &str) -> Option<String> {
+        if let Some(m) = self.memo.as_deref_mut() {
+            if m.pending.is_some() {
+                return Some(String::new());
+            }
+            if let Some(v) = m.replay() {
+                return v;
+            }
+            if let Some(f) = self.chan.pbx.funcs.get(name).filter(|f| f.is_async()) {
+                m.pending = Some((f, name.to_string(), args.to_string()));
+                return Some(String::new());
+            }
+            let v = self.func_now(name, args);
+            return self.memo.as_deref_mut().and_then(|m| m.record(v));
+        }
+        self.func_now(name, args)
+    }
+}
+
+impl ChanResolver<'_> {
+    /// Call a function synchronously (a waiting function outside the interpreter's
+    /// substitution gets a warning and an empty result).
+    fn func_now(&mut self, name: &str, args: &str) -> Option<String> {
         let pbx = self.chan.pbx.clone();
         match pbx.funcs.get(name) {
+            Some(f) if f.is_async() && self.memo.is_none() => {
+                pbx.warning(&format!(
+                    "pbx_functions.c: Function {name} waits on an outside service and can only be used in dialplan arguments"
+                ));
+                Some(String::new())
+            }
             Some(f) => match f.read(self.chan, args) {
                 Ok(v) => Some(v),
                 Err(e) => {
@@ -122,14 +192,61 @@ pub fn substitute(chan: &mut Channel, s: &str) -> String {
     if !s.contains('$') {
         return s.to_string();
     }
-    let mut r = ChanResolver { chan };
+    let mut r = ChanResolver { chan, memo: None };
     subst::substitute(s, &mut r)
+}
+
+/// At most this many waiting function calls in one argument string.
+const MAX_ASYNC_CALLS: usize = 64;
+
+/// Substitute as [`substitute`], awaiting functions that wait on the outside world
+/// (`CALENDAR_BUSY`, `JABBER_RECEIVE`, realtime look-ups) instead of blocking a worker. Each
+/// pass stops at the first such call not answered yet; after it is awaited the next pass
+/// replays every earlier result, so every variable and function is evaluated once, in order.
+pub async fn substitute_async(chan: &mut Channel, s: &str) -> String {
+    if !s.contains('$') {
+        return s.to_string();
+    }
+    if !chan.pbx.has_async_funcs() {
+        return substitute(chan, s);
+    }
+    let mut memo = Memo::default();
+    for _ in 0..=MAX_ASYNC_CALLS {
+        memo.next = 0;
+        let out = {
+            let mut r = ChanResolver {
+                chan,
+                memo: Some(&mut memo),
+            };
+            subst::substitute(s, &mut r)
+        };
+        let Some((f, name, args)) = memo.pending.take() else {
+            return out;
+        };
+        let v = match f.read_async(chan, &args).await {
+            Ok(v) => v,
+            Err(e) => {
+                chan.pbx.warning(&format!(
+                    "func_{}: {}({}): {e}",
+                    name.to_ascii_lowercase(),
+                    name,
+                    args
+                ));
+                String::new()
+            }
+        };
+        memo.results.push(Some(v));
+    }
+    chan.pbx.warning(&format!(
+        "pbx.c: more than {MAX_ASYNC_CALLS} waiting function calls in '{s}'; the rest are empty"
+    ));
+    substitute(chan, s)
 }
 
 /// Call a function for writing: `Set(FUNC(args)=value)`.
 pub fn write_func(chan: &mut Channel, call: &str, value: &str) {
     let pbx = chan.pbx.clone();
-    let Some((name, args)) = crate::funcs::split_call(call) else {
+    let Some((name, args)) = super::func::split_call(call) else {
         pbx.warning(&format!("pbx.c: Invalid function call '{call}'"));
         return;
     };
@@ -151,13 +268,15 @@ pub fn exec_app<'a>(
 ) -> Pin<Box<dyn Future<Output = Result<(), Hangup>> + Send + 'a>> {
     Box::pin(async move {
         let pbx = chan.pbx.clone();
-        let Some(app) = pbx.apps.get(name).cloned() else {
+        let Some(entry) = pbx.apps.entry(name) else {
             pbx.warning(&format!(
                 "pbx.c: No application '{}' for extension ({}, {}, {})",
                 name, chan.context, chan.exten, chan.priority
             ));
             return Err(Hangup);
         };
+        let _in_use = entry.owner.enter();
+        let app = entry.item.clone();
         chan.last_app = app.name().to_string();
         chan.last_data = data.to_string();
         app.exec(chan, data).await
@@ -256,8 +375,8 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
                 return End::FellOff;
             };
             let app_name = prio.app.as_str();
-            let data = substitute(chan, &prio.data);
-            let Some(app) = pbx.apps.get(app_name).cloned() else {
+            let data = substitute_async(chan, &prio.data).await;
+            let Some(entry) = pbx.apps.entry(app_name) else {
                 pbx.warning(&format!(
                     "pbx.c: No application '{}' for extension ({}, {}, {})",
                     app_name, chan.context, chan.exten, chan.priority
@@ -265,6 +384,7 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
                 spawn_exited(chan);
                 return End::Hangup;
             };
+            let app = entry.item.clone();
             if pbx.verbose() >= 3 {
                 pbx.verbose_line(
                     3,
@@ -287,6 +407,7 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
             chan.last_data.clear();
             chan.last_data.push_str(&data);
             drop(dp);
+            let _in_use = entry.owner.enter();
             if app.exec(chan, &data).await.is_err() {
                 spawn_exited(chan);
                 return End::Hangup;

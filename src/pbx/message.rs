@@ -126,7 +126,7 @@ mod tests {
     use std::time::Duration;
 
     fn pbx_with(text: &str) -> Arc<Pbx> {
-        let pbx = Pbx::for_tests();
+        let pbx = crate::modules::test_pbx();
         match dialplan_from_str("extensions.conf", text) {
             Ok((dp, _)) => pbx.set_dialplan(dp),
             Err(e) => panic!("dialplan errors: {e:?}"),
@@ -169,7 +169,8 @@ mod tests {
             "[msgs]\nexten => 1000,1,Set(GLOBAL(X)=${MESSAGE(body)})\n same => n,Set(GLOBAL(CH)=${CHANNEL})\n same => n,Set(GLOBAL(HDR)=${MESSAGE_DATA(X-Custom)})\n same => n,MessageSend(sip:2000,${MESSAGE(from)})\n same => n,Set(GLOBAL(ST)=${MESSAGE_SEND_STATUS})\n",
         );
         let drv = FakeMsgDriver::new("SIP", false);
-        pbx.register_driver(drv.clone());
+        pbx.msg_techs
+            .insert("SIP", drv.clone(), crate::pbx::module::Owner::new("test"));
         pbx.set_verbose(3);
         let mut rx = pbx.log_tx.subscribe();
         let mut msg = Msg::new(

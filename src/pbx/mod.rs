@@ -1,26 +1,37 @@
-//! The PBX core: the running dialplan, globals, the channel list, registries of
-//! applications and functions, and the verbose/console output.
+//! The PBX core: the running dialplan, globals, the channel list, the registries modules
+//! fill (applications, functions, CLI commands, channel and message technologies, CDR
+//! backends, services), the module loader, the event bus and the verbose/console output.
 //!
-//! `exec` is the interpreter that walks a channel through the dialplan. This module owns
-//! shared state only; it never parses config text (that is `config`/`dialplan`) and never
-//! talks to a network (that is `channels`).
+//! `exec` is the interpreter that walks a channel through the dialplan. The core knows
+//! traits and registries only: it never imports a module (`apps/`, `funcs/`, `channels/`,
+//! `voicemail/`, `cdr/`, `pbx_config/`) or the console (`cli/`); see `docs/architecture.md`.
+//! It never parses config text (that is `config`/`dialplan`) and never talks to a network
+//! (that is the channel driver modules).
 
+pub mod app;
 pub mod bridge;
+pub mod cdr;
 pub mod channel;
+pub mod cli;
+pub mod events;
 pub mod exec;
+pub mod func;
 pub mod media;
 pub mod message;
+pub mod module;
+pub mod mwi;
 pub mod originate;
+pub mod tech;
 pub mod vars;
 
-use crate::apps::AppRegistry;
 use crate::astdb::AstDb;
-use crate::cdr::{Cdr, CdrEngine};
 use crate::config::settings::Settings;
 use crate::dialplan::Dialplan;
-use crate::funcs::FuncRegistry;
+use app::AppRegistry;
 use arc_swap::ArcSwap;
+use cdr::{Cdr, CdrEngine};
 use channel::ChannelShared;
+use func::FuncRegistry;
 use indexmap::IndexMap;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
@@ -79,8 +90,24 @@ pub struct Pbx {
     pub settings: Settings,
     dialplan: ArcSwap<Dialplan>,
     globals: RwLock<HashMap<String, String>>,
+    /// Loaded dialplan applications.
     pub apps: AppRegistry,
+    /// Loaded dialplan functions.
     pub funcs: FuncRegistry,
+    /// CLI commands (the console's and the modules').
+    pub cli: cli::CommandRegistry,
+    /// Channel technologies (`SIP`, `Local`).
+    pub techs: module::Registry<dyn tech::Driver>,
+    /// Message technologies (`sip`).
+    pub msg_techs: module::Registry<dyn tech::MessageTech>,
+    /// Services modules share by type.
+    pub services: module::Services,
+    /// The compiled-in modules and which of them run.
+    pub modules: module::ModuleLoader,
+    /// The event bus.
+    pub events: events::EventBus,
+    /// The voicemail side of message waiting (owner, provider), when a module installed one.
+    pub mailboxes: RwLock<Option<(&'static str, Arc<dyn mwi::MailboxCounts>)>>,
     pub channels: ChannelRegistry,
     pub astdb: AstDb,
     pub cdr: CdrEngine,
@@ -102,24 +129,14 @@ pub struct Pbx {
     /// Unknown applications/functions already warned about at load.
     pub warned_missing: Mutex<std::collections::HashSet<String>>,
     pub local_seq: AtomicU32,
-    /// Channel drivers other than Local, by lower-case technology name (`sip`).
-    pub drivers: RwLock<HashMap<String, Arc<dyn crate::channels::Driver>>>,
-    /// Module reload hooks (`core reload`, `module reload chan_sip.so`): name and function
-    /// returning the text to print.
-    pub reloaders: RwLock<Vec<(&'static str, Reloader)>>,
-    /// musiconhold.conf classes (loaded on first use) and decoded hold music.
-    pub moh: crate::media::moh::MohClasses,
-    /// MeetMe and ConfBridge rooms.
-    pub conferences: crate::apps::conference::rooms::Conferences,
-    /// Mailboxes, the message store, MWI and mail notification.
-    pub voicemail: crate::voicemail::Voicemail,
+    /// Set once a function that waits ([`func::Func::is_async`]) is registered: from then
+    /// on the interpreter substitutes with [`exec::substitute_async`]'s replay.
+    pub async_funcs: AtomicBool,
 }
 
-/// A module's reload function.
-pub type Reloader = Arc<dyn Fn() -> String + Send + Sync>;
-
 impl Pbx {
-    /// A PBX with an empty dialplan and the built-in registries.
+    /// A PBX with an empty dialplan and empty registries: nothing is loaded until the
+    /// module loader loads modules.
     pub fn new(settings: Settings, astdb: AstDb) -> Arc<Pbx> {
         let (log_tx, _) = broadcast::channel(4096);
         let (stop_tx, _) = tokio::sync::watch::channel(false);
@@ -127,8 +144,15 @@ impl Pbx {
         Arc::new(Pbx {
             dialplan: ArcSwap::from_pointee(Dialplan::default()),
             globals: RwLock::new(HashMap::new()),
-            apps: AppRegistry::with_builtins(),
-            funcs: FuncRegistry::with_builtins(),
+            apps: AppRegistry::default(),
+            funcs: FuncRegistry::default(),
+            cli: cli::CommandRegistry::default(),
+            techs: module::Registry::default(),
+            msg_techs: module::Registry::default(),
+            services: module::Services::default(),
+            modules: module::ModuleLoader::default(),
+            events: events::EventBus::default(),
+            mailboxes: RwLock::new(None),
             channels: ChannelRegistry::default(),
             astdb,
             cdr: CdrEngine::new(),
@@ -146,16 +170,13 @@ impl Pbx {
             stop_tx,
             warned_missing: Mutex::new(Default::default()),
             local_seq: AtomicU32::new(0),
-            drivers: RwLock::new(HashMap::new()),
-            reloaders: RwLock::new(Vec::new()),
-            moh: Default::default(),
-            conferences: Default::default(),
-            voicemail: crate::voicemail::Voicemail::new(&settings),
+            async_funcs: AtomicBool::new(false),
             settings,
         })
     }
 
-    /// A PBX for tests: in-memory AstDB, settings for a throwaway dir.
+    /// A bare PBX for tests (no module loaded): in-memory AstDB, settings for a throwaway
+    /// dir. `crate::modules::test_pbx` gives one with the modules loaded.
     pub fn for_tests() -> Arc<Pbx> {
         let settings = Settings::defaults_for(std::path::Path::new("/nonexistent/ferrisk.conf"));
         let db = AstDb::open_in_memory().unwrap_or_else(|e| panic!("in-memory astdb: {e}"));
@@ -262,16 +283,37 @@ impl Pbx {
         n
     }
 
-    /// Register a channel driver (replacing one of the same technology).
-    pub fn register_driver(&self, d: Arc<dyn crate::channels::Driver>) {
-        self.drivers
-            .write()
-            .insert(d.tech().to_ascii_lowercase(), d);
+    /// Whether any function that waits was ever registered.
+    pub fn has_async_funcs(&self) -> bool {
+        self.async_funcs.load(Ordering::Relaxed)
     }
 
     /// The driver for technology `tech` (any case).
-    pub fn driver(&self, tech: &str) -> Option<Arc<dyn crate::channels::Driver>> {
-        self.drivers.read().get(&tech.to_ascii_lowercase()).cloned()
+    pub fn driver(&self, tech: &str) -> Option<Arc<dyn tech::Driver>> {
+        self.techs.get(tech)
+    }
+
+    /// The message technology for scheme `name` (any case).
+    pub fn msg_tech(&self, name: &str) -> Option<Arc<dyn tech::MessageTech>> {
+        self.msg_techs.get(name)
+    }
+
+    /// The service of type `T` a loaded module provides.
+    pub fn service<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.services.get::<T>()
+    }
+
+    /// The current counts of `mailbox@context` (zeros when no voicemail module is loaded).
+    pub async fn mailbox_counts(&self, mailbox: &str, context: &str) -> mwi::MwiState {
+        let provider = self.mailboxes.read().as_ref().map(|(_, p)| p.clone());
+        match provider {
+            Some(p) => p.counts(mailbox, context).await,
+            None => mwi::MwiState {
+                mailbox: mailbox.to_string(),
+                context: context.to_string(),
+                ..Default::default()
+            },
+        }
     }
 
     pub fn post_cdr(&self, cdr: Cdr) {

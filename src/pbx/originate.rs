@@ -2,8 +2,8 @@
 //! outbound channel, wait for it to answer, then run an extension or an application on it.
 
 use super::channel::{cause, ChanEvent};
+use super::tech as channels;
 use super::{exec, CallerId, Channel, Pbx};
-use crate::channels;
 use std::sync::Arc;
 use std::time::Duration;
 

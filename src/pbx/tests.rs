@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// Build a PBX with `text` as extensions.conf.
 pub fn pbx_with(text: &str) -> Arc<Pbx> {
-    let pbx = Pbx::for_tests();
+    let pbx = crate::modules::test_pbx();
     match dialplan_from_str("extensions.conf", text) {
         Ok((dp, _)) => pbx.set_dialplan(dp),
         Err(e) => panic!("dialplan errors: {e:?}"),

@@ -65,9 +65,19 @@ pub struct Transport {
     tcp_conns: Mutex<HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>>,
     tap: Mutex<Option<Tap>>,
     sink: Sink,
+    /// The receive and accept tasks, stopped by [`Transport::close`].
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 impl Transport {
+    /// Stop receiving and release the sockets once the last sender is gone (module unload).
+    pub fn close(&self) {
+        for t in self.tasks.lock().drain(..) {
+            t.abort();
+        }
+        self.tcp_conns.lock().clear();
+    }
+
     /// Bind UDP on `udp` and, if given, TCP on `tcp`; start the receive tasks.
     pub async fn bind(
         udp: SocketAddr,
@@ -96,11 +106,13 @@ impl Transport {
             tcp_conns: Mutex::new(HashMap::new()),
             tap: Mutex::new(None),
             sink,
+            tasks: Mutex::new(Vec::new()),
         });
-        tokio::spawn(udp_loop(t.clone()));
+        let mut tasks = vec![tokio::spawn(udp_loop(t.clone())).abort_handle()];
         if let Some(l) = listener {
-            tokio::spawn(accept_loop(t.clone(), l));
+            tasks.push(tokio::spawn(accept_loop(t.clone(), l)).abort_handle());
         }
+        *t.tasks.lock() = tasks;
         Ok(t)
     }
 

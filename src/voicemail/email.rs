@@ -184,7 +184,7 @@ impl Mailer {
             );
         }
         state.retain(|k, _| files.contains(k));
-        let cfg = pbx.voicemail.config();
+        let cfg = crate::voicemail::of(pbx).config();
         let policy = self.policy(&cfg);
         let route = Route::from_general(&cfg.general);
         let hello = crate::cli::server::hostname();

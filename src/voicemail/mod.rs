@@ -1,24 +1,33 @@
-//! Voicemail: mailboxes from `voicemail.conf` ([`config`]), the message store behind a
-//! trait ([`store`]: Asterisk's file spool today, IMAP later), message metadata
-//! ([`metadata`]), message-waiting state ([`mwi`]) and email notification ([`email`]).
-//! The applications (`VoiceMail`, `VoiceMailMain`) live in `apps/voicemail*.rs`, the
-//! functions in `funcs/voicemail.rs`, the CLI in `cli/voicemail.rs`.
+//! `app_voicemail.so`: mailboxes from `voicemail.conf` ([`config`]), the message store
+//! behind a trait ([`store`]: Asterisk's file spool today, IMAP later), message metadata
+//! ([`metadata`]) and email notification ([`email`]); the applications `VoiceMail`
+//! ([`app`]), `VoiceMailMain` and `VMAuthenticate` ([`main_menu`]), the functions
+//! ([`funcs`], with `func_vmcount.so`) and the `voicemail …` commands ([`cli`]).
 //!
-//! [`Voicemail`] is the service the PBX holds (`pbx.voicemail`): the current config
-//! (swapped whole on reload; a broken file keeps the old one), the store, and the MWI hub.
+//! [`Voicemail`] is the module's service ([`of`]): the current config (swapped whole on
+//! reload; a broken file keeps the old one) and the store. After every change to a mailbox
+//! it publishes `MessageWaiting` on the core's event bus, and it answers the core's
+//! [`MailboxCounts`] questions, so chan_sip lights lamps without knowing this module.
 
+pub mod app;
+pub mod cli;
 pub mod config;
 pub mod email;
+pub mod funcs;
+pub mod main_menu;
 pub mod metadata;
-pub mod mwi;
 pub mod poll;
 pub mod store;
+pub mod vmsay;
 
 use crate::config::settings::Settings;
 use crate::config::ConfigError;
+use crate::pbx::events::{Event, EventBus};
+use crate::pbx::module::{Module, ModuleContext, ModuleError, ModuleInfo, Reload};
+use crate::pbx::mwi::{MailboxCounts, MwiState};
+use crate::pbx::Pbx;
 use arc_swap::ArcSwap;
 use config::{Mailbox, VoicemailConfig};
-use mwi::{MwiHub, MwiState};
 use std::sync::Arc;
 use store::{BoxId, FileStore, Folder, MessageStore};
 
@@ -26,18 +35,19 @@ use store::{BoxId, FileStore, Folder, MessageStore};
 pub struct Voicemail {
     config: ArcSwap<VoicemailConfig>,
     pub store: Arc<dyn MessageStore>,
-    pub mwi: MwiHub,
+    /// Where `MessageWaiting` goes.
+    pub events: EventBus,
     pub mailer: Arc<email::Mailer>,
 }
 
 impl Voicemail {
     /// Spool under `<astspooldir>/voicemail`, mail queue under `<astspooldir>/mailqueue`; no
     /// mailboxes until [`Voicemail::reload`].
-    pub fn new(settings: &Settings) -> Voicemail {
+    pub fn new(settings: &Settings, events: EventBus) -> Voicemail {
         Voicemail {
             config: ArcSwap::from_pointee(VoicemailConfig::default()),
             store: Arc::new(FileStore::new(settings.astspooldir.join("voicemail"))),
-            mwi: MwiHub::default(),
+            events,
             mailer: Arc::new(email::Mailer::new(settings.astspooldir.join("mailqueue"))),
         }
     }
@@ -111,7 +121,105 @@ impl Voicemail {
         if let Some(cmd) = self.config().general.other("externnotify") {
             run_externnotify(cmd, &s);
         }
-        self.mwi.publish(s);
+        self.events.publish(Event::MessageWaiting(s));
+    }
+}
+
+#[async_trait::async_trait]
+impl MailboxCounts for Voicemail {
+    async fn counts(&self, mailbox: &str, context: &str) -> MwiState {
+        self.mwi_state(&BoxId::new(mailbox, context)).await
+    }
+}
+
+/// The voicemail service of the loaded module. When `app_voicemail.so` is not loaded (a
+/// call that was inside VoiceMailMain during a forced unload), a service with no mailboxes.
+pub fn of(pbx: &Pbx) -> Arc<Voicemail> {
+    pbx.service::<Voicemail>()
+        .unwrap_or_else(|| Arc::new(Voicemail::new(&pbx.settings, pbx.events.clone())))
+}
+
+/// The module.
+pub struct AppVoicemail;
+
+#[async_trait::async_trait]
+impl Module for AppVoicemail {
+    fn info(&self) -> ModuleInfo {
+        ModuleInfo::new("app_voicemail.so", "Comedian Mail (Voicemail System)")
+            .configs(&["voicemail.conf"])
+    }
+    fn load(&self, ctx: &ModuleContext) -> Result<(), ModuleError> {
+        let pbx = &ctx.pbx;
+        let vm = Arc::new(Voicemail::new(&pbx.settings, pbx.events.clone()));
+        // A broken voicemail.conf is reported and leaves voicemail without mailboxes; the
+        // PBX still starts (calls work, VoiceMail() fails with VMSTATUS=FAILED).
+        match vm.reload(&pbx.settings) {
+            Ok(warnings) => {
+                for w in warnings {
+                    pbx.warning(&format!("app_voicemail.c: {w}"));
+                }
+                let n = vm.config().mailboxes.len();
+                pbx.verbose_line(2, &format!("app_voicemail: loaded {n} mailboxes"));
+            }
+            Err(errs) => {
+                for e in &errs {
+                    eprintln!("{e}");
+                    pbx.error(&format!("app_voicemail.c: {e}"));
+                }
+                pbx.error("app_voicemail.c: voicemail.conf has errors: no mailboxes loaded");
+            }
+        }
+        ctx.provide(vm.clone());
+        ctx.register_mailboxes(vm);
+        ctx.register_app(Arc::new(app::VoiceMailApp));
+        ctx.register_app(Arc::new(main_menu::VoiceMailMain));
+        ctx.register_app(Arc::new(main_menu::VmAuthenticate));
+        ctx.register_func(Arc::new(funcs::VmInfo));
+        ctx.register_func(Arc::new(funcs::MailboxExists));
+        ctx.register_cli_with(cli::register);
+        Ok(())
+    }
+    async fn start(&self, ctx: &ModuleContext) -> Result<(), ModuleError> {
+        let pbx = &ctx.pbx;
+        of(pbx).mailer.start(pbx);
+        poll::start(pbx);
+        // Recordings a crash interrupted are delivered (nothing a caller recorded is lost).
+        let p = pbx.clone();
+        tokio::spawn(async move {
+            app::recover(&p).await;
+        });
+        Ok(())
+    }
+    fn reload(&self, ctx: &ModuleContext) -> Reload {
+        let text = reload(&ctx.pbx);
+        if text.is_empty() {
+            Reload::Done(text)
+        } else {
+            Reload::Failed(text)
+        }
+    }
+}
+
+/// `voicemail reload`: re-read `voicemail.conf`; on errors keep the running config and
+/// return them (file:line:column).
+pub fn reload(pbx: &Pbx) -> String {
+    match of(pbx).reload(&pbx.settings) {
+        Ok(warnings) => {
+            for w in warnings {
+                pbx.warning(&format!("app_voicemail.c: {w}"));
+            }
+            pbx.verbose_line(2, "app_voicemail: voicemail.conf reloaded");
+            String::new()
+        }
+        Err(errs) => {
+            let mut out = String::new();
+            for e in &errs {
+                pbx.error(&format!("app_voicemail.c: {e}"));
+                out.push_str(&format!("{e}\n"));
+            }
+            out.push_str("voicemail.conf has errors: keeping the running configuration\n");
+            out
+        }
     }
 }
 
@@ -162,7 +270,7 @@ mod tests {
         let mut settings =
             Settings::defaults_for(std::path::Path::new("/nonexistent/ferrisk.conf"));
         settings.astspooldir = t.path().to_path_buf();
-        let vm = Voicemail::new(&settings);
+        let vm = Voicemail::new(&settings, crate::pbx::events::EventBus::default());
         let out = t.path().join("notified");
         let conf = format!(
             "[general]\nexternnotify=printf '%s,' >>{}\n[default]\n100 => 1,A\n",
@@ -177,7 +285,7 @@ mod tests {
             .deliver(&id, Folder::Inbox, &rec, &MessageInfo::default(), 100)
             .await
             .unwrap();
-        let mut rx = vm.mwi.subscribe();
+        let mut rx = vm.events.subscribe_mwi();
         vm.changed(&id).await;
         assert_eq!(rx.recv().await.unwrap().new, 1);
         for _ in 0..200 {

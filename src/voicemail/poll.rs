@@ -4,9 +4,9 @@
 //! tools (a shared spool, a script, an IMAP client) still light the phones. The first count
 //! of a mailbox only records it. It never changes the spool.
 
-use super::mwi::MwiState;
 use super::store::BoxId;
 use super::Voicemail;
+use crate::pbx::mwi::MwiState;
 use crate::pbx::Pbx;
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -42,7 +42,8 @@ pub async fn poll_once(vm: &Voicemail, last: &mut HashMap<BoxId, MwiState>) -> u
         let now = vm.mwi_state(&id).await;
         if let Some(before) = last.get(&id) {
             if *before != now {
-                vm.mwi.publish(now.clone());
+                vm.events
+                    .publish(crate::pbx::events::Event::MessageWaiting(now.clone()));
                 published += 1;
             }
         }
@@ -65,9 +66,9 @@ pub fn start(pbx: &Arc<Pbx>) {
             let Some(pbx) = weak.upgrade() else {
                 return;
             };
-            let (on, every) = settings(&pbx.voicemail);
+            let (on, every) = settings(&crate::voicemail::of(&pbx));
             if on {
-                poll_once(&pbx.voicemail, &mut last).await;
+                poll_once(&crate::voicemail::of(&pbx), &mut last).await;
             } else {
                 last.clear();
             }
@@ -88,7 +89,7 @@ mod tests {
         let mut settings =
             crate::config::settings::Settings::defaults_for(&spool.join("ferrisk.conf"));
         settings.astspooldir = spool.to_path_buf();
-        let vm = Voicemail::new(&settings);
+        let vm = Voicemail::new(&settings, crate::pbx::events::EventBus::default());
         let cf = load_str(spool, "voicemail.conf", conf, &LoadOptions::default())
             .expect("voicemail.conf loads");
         let (c, _) = super::super::config::parse_voicemail_conf(&cf).expect("parses");
@@ -115,7 +116,7 @@ mod tests {
             "[general]\npollmailboxes=yes\n[default]\n100 => 1234,A\n101 => 1234,B\n",
             dir.path(),
         );
-        let mut rx = vm.mwi.subscribe();
+        let mut rx = vm.events.subscribe_mwi();
         let mut last = HashMap::new();
         // First pass records.
         assert_eq!(poll_once(&vm, &mut last).await, 0);

@@ -1,7 +1,6 @@
 //! MeetMe/ConfBridge with fake media handles; the tests drive the room's ticks themselves.
 
 use super::*;
-use crate::cli::CliState;
 use crate::pbx::channel::ChannelShared;
 use crate::pbx::channel::{CallerId, NullTech};
 use crate::pbx::media::{Frame, MediaHandle, NativeFormat, FRAME_SAMPLES};
@@ -15,8 +14,8 @@ struct Caller {
 }
 
 fn pbx() -> Arc<Pbx> {
-    let pbx = Pbx::for_tests();
-    pbx.conferences.set_manual_ticks(true);
+    let pbx = crate::modules::test_pbx();
+    super::rooms(&pbx).set_manual_ticks(true);
     pbx
 }
 
@@ -27,11 +26,7 @@ fn call(pbx: &Arc<Pbx>, name: &str, num: &str, app: &str, data: &str) -> Caller 
     chan.media = Some(media.clone());
     chan.caller = CallerId::parse(num);
     let shared = chan.shared.clone();
-    let app = pbx
-        .apps
-        .get(app)
-        .cloned()
-        .unwrap_or_else(|| panic!("{app}"));
+    let app = pbx.apps.get(app).unwrap_or_else(|| panic!("{app}"));
     let data = data.to_string();
     let task = tokio::spawn(async move {
         let r = app.exec(&mut chan, &data).await;
@@ -60,7 +55,7 @@ async fn until(what: &str, f: impl Fn() -> bool) {
 }
 
 fn members(pbx: &Pbx, kind: Kind, room: &str) -> usize {
-    pbx.conferences.get(kind, room).map_or(0, |r| r.len())
+    super::rooms(pbx).get(kind, room).map_or(0, |r| r.len())
 }
 
 fn tone(v: i16) -> Frame {
@@ -91,7 +86,7 @@ async fn meetme_three_members_hear_the_other_two() {
     let b = call(&pbx, "SIP/b-2", "200", "MeetMe", "1234,d");
     let c = call(&pbx, "SIP/c-3", "300", "MeetMe", "1234,dq");
     until("three members", || members(&pbx, Kind::MeetMe, "1234") == 3).await;
-    let room = pbx.conferences.get(Kind::MeetMe, "1234").unwrap();
+    let room = super::rooms(&pbx).get(Kind::MeetMe, "1234").unwrap();
     for _ in 0..3 {
         let heard = round(&room, &[(&a, 1), (&b, 20), (&c, 300)]);
         assert_eq!(
@@ -111,7 +106,7 @@ async fn meetme_three_members_hear_the_other_two() {
     c.shared.request_hangup(16);
     let _ = a.task.await;
     let _ = c.task.await;
-    assert!(pbx.conferences.get(Kind::MeetMe, "1234").is_none());
+    assert!(super::rooms(&pbx).get(Kind::MeetMe, "1234").is_none());
     assert!(room.is_closed());
 }
 
@@ -121,7 +116,7 @@ async fn w_waits_for_a_marked_user_and_x_leaves_with_it() {
     let w = call(&pbx, "SIP/w-1", "100", "MeetMe", "7,dwx");
     let v = call(&pbx, "SIP/v-2", "200", "MeetMe", "7,dw");
     until("two waiting", || members(&pbx, Kind::MeetMe, "7") == 2).await;
-    let room = pbx.conferences.get(Kind::MeetMe, "7").unwrap();
+    let room = super::rooms(&pbx).get(Kind::MeetMe, "7").unwrap();
     let heard = round(&room, &[(&w, 5), (&v, 6)]);
     assert_eq!(
         heard,
@@ -154,7 +149,7 @@ async fn without_d_a_missing_room_is_not_created() {
     let (r, secs, _) = c.task.await.unwrap();
     assert_eq!(r, Ok(()), "the dialplan continues");
     assert_eq!(secs, None);
-    assert!(pbx.conferences.list(Kind::MeetMe).is_empty());
+    assert!(super::rooms(&pbx).list(Kind::MeetMe).is_empty());
     // D also creates (the PIN is accepted without asking).
     let d = call(&pbx, "SIP/b-2", "200", "MeetMe", "56,D,1234");
     until("dynamic room", || members(&pbx, Kind::MeetMe, "56") == 1).await;
@@ -165,7 +160,7 @@ async fn without_d_a_missing_room_is_not_created() {
 #[tokio::test]
 async fn cli_lists_and_kicks() {
     let pbx = pbx();
-    let st = CliState::new(pbx.clone());
+    let st = crate::cli::new_state(pbx.clone());
     let out = crate::cli::execute(&st, "meetme list", None).await;
     assert_eq!(out, "No active MeetMe conferences.\n");
     let a = call(&pbx, "SIP/alice-1", "\"Alice\" <100>", "MeetMe", "800,dA");
@@ -209,13 +204,13 @@ async fn cli_lists_and_kicks() {
     crate::cli::execute(&st, "meetme kick 800 all", None).await;
     let (r, _, _) = a.task.await.unwrap();
     assert_eq!(r, Ok(()));
-    assert!(pbx.conferences.list(Kind::MeetMe).is_empty());
+    assert!(super::rooms(&pbx).list(Kind::MeetMe).is_empty());
 }
 
 #[tokio::test]
 async fn confbridge_join_list_kick() {
     let pbx = pbx();
-    let st = CliState::new(pbx.clone());
+    let st = crate::cli::new_state(pbx.clone());
     let a = call(&pbx, "SIP/a-1", "100", "ConfBridge", "room1");
     let b = call(&pbx, "SIP/b-2", "200", "ConfBridge", "room1");
     let c = call(
@@ -229,14 +224,14 @@ async fn confbridge_join_list_kick() {
         members(&pbx, Kind::ConfBridge, "room1") == 3
     })
     .await;
-    let room = pbx.conferences.get(Kind::ConfBridge, "room1").unwrap();
+    let room = super::rooms(&pbx).get(Kind::ConfBridge, "room1").unwrap();
     let heard = round(&room, &[(&a, 1), (&b, 20), (&c, 300)]);
     assert_eq!(
         heard,
         vec![Some(tone(320)), Some(tone(301)), Some(tone(21))]
     );
     // MeetMe and ConfBridge rooms are separate.
-    assert!(pbx.conferences.get(Kind::MeetMe, "room1").is_none());
+    assert!(super::rooms(&pbx).get(Kind::MeetMe, "room1").is_none());
 
     let out = crate::cli::execute(&st, "confbridge list", None).await;
     assert_eq!(
@@ -273,13 +268,13 @@ async fn confbridge_join_list_kick() {
     assert_eq!(res.as_deref(), Some("HANGUP"));
     crate::cli::execute(&st, "confbridge kick room1 all", None).await;
     let _ = c.task.await;
-    assert!(pbx.conferences.list(Kind::ConfBridge).is_empty());
+    assert!(super::rooms(&pbx).list(Kind::ConfBridge).is_empty());
 }
 
 #[tokio::test]
 async fn mixing_task_runs_on_its_own() {
     // With the real 20 ms task: each member eventually hears the other's tone.
-    let pbx = Pbx::for_tests();
+    let pbx = crate::modules::test_pbx();
     let a = call(&pbx, "SIP/a-1", "100", "ConfBridge", "live");
     let b = call(&pbx, "SIP/b-2", "200", "ConfBridge", "live");
     until("two members", || {
@@ -303,7 +298,7 @@ async fn mixing_task_runs_on_its_own() {
     b.shared.request_hangup(16);
     let _ = a.task.await;
     let _ = b.task.await;
-    assert!(pbx.conferences.list(Kind::ConfBridge).is_empty());
+    assert!(super::rooms(&pbx).list(Kind::ConfBridge).is_empty());
 }
 
 /// The seed's meeting dialplan (chapter 003), minus the calendar and Originate: the
@@ -339,7 +334,7 @@ async fn seed_meeting_dialplan() {
     let p1 = start("SIP/0000FFFF0001-1", "MeetingOriginator", "meetme-1234");
     let p2 = start("SIP/0000FFFF0002-2", "MeetingOriginator", "meetme-1234");
     until("participants", || members(&pbx, Kind::MeetMe, "1234") == 2).await;
-    let room = pbx.conferences.get(Kind::MeetMe, "1234").unwrap();
+    let room = super::rooms(&pbx).get(Kind::MeetMe, "1234").unwrap();
     let say = |v: &[(&MediaHandle, i16)]| {
         for (h, x) in v {
             h.from_far.push_lossy(tone(*x));
@@ -370,7 +365,7 @@ async fn seed_meeting_dialplan() {
     p2.0.request_hangup(16);
     p1.2.await.unwrap();
     p2.2.await.unwrap();
-    assert!(pbx.conferences.list(Kind::MeetMe).is_empty());
+    assert!(super::rooms(&pbx).list(Kind::MeetMe).is_empty());
     assert!(pbx.channels.is_empty());
 }
 
@@ -391,12 +386,13 @@ async fn static_rooms_and_user_profiles() {
     let settings =
         crate::config::settings::Settings::defaults_for(&dir.path().join("ferrisk.conf"));
     let pbx = Pbx::new(settings, crate::astdb::AstDb::open_in_memory().unwrap());
-    pbx.conferences.set_manual_ticks(true);
+    crate::modules::load_for_tests(&pbx);
+    super::rooms(&pbx).set_manual_ticks(true);
 
     let s = call(&pbx, "SIP/s-1", "100", "MeetMe", "600");
     until("static room", || members(&pbx, Kind::MeetMe, "600") == 1).await;
-    assert!(!pbx.conferences.get(Kind::MeetMe, "600").unwrap().dynamic);
-    let st = CliState::new(pbx.clone());
+    assert!(!super::rooms(&pbx).get(Kind::MeetMe, "600").unwrap().dynamic);
+    let st = crate::cli::new_state(pbx.clone());
     let out = crate::cli::execute(&st, "meetme list", None).await;
     assert!(out.contains("  Static  "), "{out}");
     s.shared.request_hangup(16);
@@ -411,7 +407,7 @@ async fn static_rooms_and_user_profiles() {
     );
     let l = call(&pbx, "SIP/l-2", "200", "ConfBridge", "9,,leader");
     until("leader", || {
-        pbx.conferences
+        super::rooms(&pbx)
             .get(Kind::ConfBridge, "9")
             .map_or(0, |r| r.marked())
             == 1
@@ -432,17 +428,17 @@ async fn static_rooms_and_user_profiles() {
     let (r, _, res) = f.task.await.unwrap();
     assert_eq!(r, Ok(()));
     assert_eq!(res.as_deref(), Some("ENDMARKED"));
-    assert!(pbx.conferences.list(Kind::ConfBridge).is_empty());
+    assert!(super::rooms(&pbx).list(Kind::ConfBridge).is_empty());
 }
 
 #[tokio::test]
 async fn cli_lock_and_mute() {
     let pbx = pbx();
-    let st = CliState::new(pbx.clone());
+    let st = crate::cli::new_state(pbx.clone());
     let a = call(&pbx, "SIP/a-1", "100", "ConfBridge", "r");
     let b = call(&pbx, "SIP/b-2", "200", "ConfBridge", "r");
     until("two members", || members(&pbx, Kind::ConfBridge, "r") == 2).await;
-    let room = pbx.conferences.get(Kind::ConfBridge, "r").unwrap();
+    let room = super::rooms(&pbx).get(Kind::ConfBridge, "r").unwrap();
 
     let out = crate::cli::execute(&st, "confbridge mute r SIP/a", None).await;
     assert_eq!(out, "Muting SIP/a from confbridge r\n");
@@ -477,7 +473,7 @@ async fn cli_lock_and_mute() {
     let m1 = call(&pbx, "SIP/m-1", "100", "MeetMe", "42,d");
     let m2 = call(&pbx, "SIP/m-2", "200", "MeetMe", "42,d");
     until("meetme pair", || members(&pbx, Kind::MeetMe, "42") == 2).await;
-    let mroom = pbx.conferences.get(Kind::MeetMe, "42").unwrap();
+    let mroom = super::rooms(&pbx).get(Kind::MeetMe, "42").unwrap();
     assert_eq!(crate::cli::execute(&st, "meetme mute 42 2", None).await, "");
     let heard = round(&mroom, &[(&m1, 5), (&m2, 7)]);
     assert_eq!(heard, vec![Some(tone(0)), Some(tone(5))]);
@@ -502,6 +498,6 @@ async fn cli_lock_and_mute() {
     for c in [a, b, m1, m2, admin] {
         assert_eq!(c.task.await.unwrap().0, Ok(()));
     }
-    assert!(pbx.conferences.list(Kind::MeetMe).is_empty());
-    assert!(pbx.conferences.list(Kind::ConfBridge).is_empty());
+    assert!(super::rooms(&pbx).list(Kind::MeetMe).is_empty());
+    assert!(super::rooms(&pbx).list(Kind::ConfBridge).is_empty());
 }

@@ -1,7 +1,8 @@
 //! `sip …` CLI commands: reload, debug, qualify, and the `sip show …` family.
 
 use super::{DebugMode, SipShared};
-use crate::cli::{CliError, CliState, Command, Ctx};
+use crate::pbx::cli::{CliError, Command, CommandRegistry, Ctx};
+use crate::pbx::Pbx;
 use crate::sip::transport::Proto;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -18,30 +19,30 @@ pub fn format_debug_message(
     let text = text.trim_end_matches(['\r', '\n']);
     let addr = peer.to_string();
     if !outgoing {
-        return crate::cli::sip::format_debug_read(proto.as_str(), &addr, text);
+        return crate::channels::sip::format::format_debug_read(proto.as_str(), &addr, text);
     }
     if text.starts_with("SIP/2.0") {
-        crate::cli::sip::format_debug_transmit(false, false, &addr, text)
+        crate::channels::sip::format::format_debug_transmit(false, false, &addr, text)
     } else {
-        crate::cli::sip::format_debug_transmit_request(false, false, &addr, text)
+        crate::channels::sip::format::format_debug_transmit_request(false, false, &addr, text)
     }
 }
 
 /// `sip reload` text (also used by `core reload` / `module reload chan_sip.so`).
-pub fn reload_text(state: &CliState, sip: &Arc<SipShared>) -> String {
-    match super::reload(&state.pbx, sip) {
+pub fn reload_text(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) -> String {
+    match super::reload(pbx, sip) {
         Ok(warnings) => {
             for w in warnings {
-                state.pbx.warning(&format!("chan_sip.c: {w}"));
+                pbx.warning(&format!("chan_sip.c: {w}"));
             }
-            state.pbx.verbose_line(2, "SIP reloaded");
+            pbx.verbose_line(2, "SIP reloaded");
             String::new()
         }
         Err(errs) => {
             let mut out = String::new();
             for e in &errs {
                 out.push_str(&format!("{e}\n"));
-                state.pbx.error(&format!("chan_sip.c: {e}"));
+                pbx.error(&format!("chan_sip.c: {e}"));
             }
             out.push_str("sip.conf has errors: the running SIP configuration is kept.\n");
             out
@@ -50,8 +51,7 @@ pub fn reload_text(state: &CliState, sip: &Arc<SipShared>) -> String {
 }
 
 /// Register the `sip` commands.
-pub fn register(state: &Arc<CliState>, sip: Arc<SipShared>) {
-    let r = &state.registry;
+pub fn register(r: &CommandRegistry, sip: Arc<SipShared>) {
     {
         let sip = sip.clone();
         r.register(Command::new(
@@ -60,19 +60,8 @@ pub fn register(state: &Arc<CliState>, sip: Arc<SipShared>) {
             "Usage: sip reload\n       Reloads SIP configuration from sip.conf",
             move |c: Ctx| {
                 let sip = sip.clone();
-                async move { Ok(reload_text(&c.state, &sip)) }
+                async move { Ok(reload_text(c.pbx(), &sip)) }
             },
-        ));
-    }
-    {
-        let weak_state = Arc::downgrade(state);
-        let sip = sip.clone();
-        state.pbx.reloaders.write().push((
-            "chan_sip",
-            Arc::new(move || match weak_state.upgrade() {
-                Some(st) => reload_text(&st, &sip),
-                None => String::new(),
-            }),
         ));
     }
     {
@@ -112,13 +101,13 @@ pub fn register(state: &Arc<CliState>, sip: Arc<SipShared>) {
                     if ok {
                         Ok(String::new())
                     } else {
-                        Ok(crate::cli::sip::format_qualify_not_found(name))
+                        Ok(crate::channels::sip::format::format_qualify_not_found(name))
                     }
                 }
             },
         ));
     }
-    super::show::register(state, sip);
+    super::show::register(r, sip);
 }
 
 fn set_debug(c: &Ctx, sip: &Arc<SipShared>) -> Result<String, CliError> {
@@ -126,11 +115,13 @@ fn set_debug(c: &Ctx, sip: &Arc<SipShared>) -> Result<String, CliError> {
     match args.as_slice() {
         ["on"] => {
             let was = std::mem::replace(&mut *sip.debug.lock(), DebugMode::All);
-            Ok(crate::cli::sip::format_debug_on(was != DebugMode::Off))
+            Ok(crate::channels::sip::format::format_debug_on(
+                was != DebugMode::Off,
+            ))
         }
         ["off"] => {
             *sip.debug.lock() = DebugMode::Off;
-            Ok(crate::cli::sip::format_debug_off())
+            Ok(crate::channels::sip::format::format_debug_off())
         }
         ["ip", addr] => {
             let (ip, port) = match addr.parse::<SocketAddr>() {
@@ -141,7 +132,7 @@ fn set_debug(c: &Ctx, sip: &Arc<SipShared>) -> Result<String, CliError> {
                 },
             };
             *sip.debug.lock() = DebugMode::Ip(ip, port);
-            Ok(crate::cli::sip::format_debug_ip(addr))
+            Ok(crate::channels::sip::format::format_debug_ip(addr))
         }
         ["peer", name] => {
             let found = sip.with(|core, now| {
@@ -161,9 +152,13 @@ fn set_debug(c: &Ctx, sip: &Arc<SipShared>) -> Result<String, CliError> {
             match found {
                 Some(sa) => {
                     *sip.debug.lock() = DebugMode::Ip(sa.ip(), Some(sa.port()));
-                    Ok(crate::cli::sip::format_debug_ip(&sa.to_string()))
+                    Ok(crate::channels::sip::format::format_debug_ip(
+                        &sa.to_string(),
+                    ))
                 }
-                None => Ok(crate::cli::sip::format_debug_no_such_peer(name)),
+                None => Ok(crate::channels::sip::format::format_debug_no_such_peer(
+                    name,
+                )),
             }
         }
         _ => Err(CliError::ShowUsage),

@@ -11,15 +11,17 @@
 
 pub mod cli;
 pub mod core;
+pub mod format;
 pub mod media;
 mod show;
 pub mod util;
 
 use self::core::{Action, Core, DB_FAMILY};
 use crate::channels::sipconf::{load_sip_conf, SipConfig};
-use crate::channels::{Driver, Outbound, RequestError};
+use crate::channels::{Driver, MessageTech, Outbound, RequestError};
 use crate::config::{ConfigError, LoadOptions};
 use crate::pbx::channel::{ChanEvent, ChannelShared, ChannelTech};
+use crate::pbx::events::{Event, Topic};
 use crate::pbx::message::Msg;
 use crate::pbx::{exec, Channel, Pbx};
 use crate::sip::registrar::Binding;
@@ -50,6 +52,8 @@ pub struct SipShared {
     base: Instant,
     pub debug: Mutex<DebugMode>,
     me: Weak<SipShared>,
+    /// The timer and MWI tasks, stopped at unload.
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
     /// Registrations are written to AstDB by a writer thread, batched in transactions, so
     /// a burst of REGISTERs never waits on SQLite.
     db_tx: Mutex<Option<std::sync::mpsc::Sender<DbOp>>>,
@@ -158,8 +162,7 @@ impl SipShared {
         rt.spawn(async move {
             let mut states = Vec::with_capacity(boxes.len());
             for b in &boxes {
-                let id = crate::voicemail::store::BoxId::new(&b.mailbox, &b.context);
-                states.push(pbx.voicemail.mwi_state(&id).await);
+                states.push(pbx.mailbox_counts(&b.mailbox, &b.context).await);
             }
             if let Some(s) = me.upgrade() {
                 s.with(|c, now| c.send_mwi(&peer, &target, &states, now));
@@ -227,15 +230,15 @@ async fn timer_loop(sip: Weak<SipShared>) {
     }
 }
 
-/// Voicemail's MWI changes → NOTIFYs to the peers listing the mailbox.
-async fn mwi_loop(
-    mut rx: tokio::sync::broadcast::Receiver<crate::voicemail::mwi::MwiState>,
-    sip: Weak<SipShared>,
-) {
+/// `MessageWaiting` events on the core's bus → NOTIFYs to the peers listing the mailbox.
+async fn mwi_loop(mut rx: tokio::sync::broadcast::Receiver<Arc<Event>>, sip: Weak<SipShared>) {
     use tokio::sync::broadcast::error::RecvError;
     loop {
         let state = match rx.recv().await {
-            Ok(s) => Some(s),
+            Ok(ev) => match &*ev {
+                Event::MessageWaiting(s) => Some(s.clone()),
+                _ => continue,
+            },
             // Changes were dropped: every peer with a mailbox gets its current counts.
             Err(RecvError::Lagged(_)) => None,
             Err(RecvError::Closed) => return,
@@ -361,7 +364,12 @@ impl Driver for SipDriver {
         });
         Ok(Outbound { chan, call })
     }
+}
 
+impl MessageTech for SipDriver {
+    fn name(&self) -> &'static str {
+        "sip"
+    }
     fn send_message(&self, msg: &Msg, to: &str, from: &str) -> Result<(), String> {
         self.sip.with(|c, now| c.send_message(msg, to, from, now))
     }
@@ -446,6 +454,7 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
             base: now,
             debug: Mutex::new(DebugMode::Off),
             me: me.clone(),
+            tasks: Mutex::new(Vec::new()),
             db_tx: Mutex::new(None),
         }
     });
@@ -470,13 +479,14 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
         );
     }
     install_tap(pbx, &sip);
-    pbx.register_driver(Arc::new(SipDriver { sip: sip.clone() }));
     sip.with(|c, now| c.pump_regclients(now));
-    tokio::spawn(timer_loop(Arc::downgrade(&sip)));
-    tokio::spawn(mwi_loop(
-        pbx.voicemail.mwi.subscribe(),
+    let timer = tokio::spawn(timer_loop(Arc::downgrade(&sip))).abort_handle();
+    let mwi = tokio::spawn(mwi_loop(
+        pbx.events.subscribe(Topic::Mwi),
         Arc::downgrade(&sip),
-    ));
+    ))
+    .abort_handle();
+    *sip.tasks.lock() = vec![timer, mwi];
     pbx.verbose_line(
         2,
         &format!(
@@ -558,6 +568,69 @@ pub fn reload(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) -> Result<Vec<String>, Vec<C
 pub fn shutdown(sip: &Arc<SipShared>) {
     sip.with(|c, now| c.stop_registrations(now));
     sip.flush_db();
+}
+
+/// `chan_sip.so`: reads `sip.conf`, binds the SIP sockets and registers the `SIP`
+/// technology, the `sip:` message technology and the `sip …` commands. Without a
+/// `sip.conf` it declines, as chan_sip does.
+#[derive(Default)]
+pub struct ChanSip {
+    running: Mutex<Option<Arc<SipShared>>>,
+}
+
+#[async_trait::async_trait]
+impl crate::pbx::module::Module for ChanSip {
+    fn info(&self) -> crate::pbx::module::ModuleInfo {
+        crate::pbx::module::ModuleInfo::new("chan_sip.so", "Session Initiation Protocol (SIP)")
+            .support(crate::pbx::module::SupportLevel::Deprecated)
+            .configs(&["sip.conf"])
+    }
+    fn load(
+        &self,
+        _ctx: &crate::pbx::module::ModuleContext,
+    ) -> Result<(), crate::pbx::module::ModuleError> {
+        Ok(())
+    }
+    async fn start(
+        &self,
+        ctx: &crate::pbx::module::ModuleContext,
+    ) -> Result<(), crate::pbx::module::ModuleError> {
+        let Some(sip) = start(&ctx.pbx).await? else {
+            return Err(crate::pbx::module::ModuleError::Decline(
+                "Unable to load config sip.conf".into(),
+            ));
+        };
+        let driver = Arc::new(SipDriver { sip: sip.clone() });
+        ctx.register_tech(driver.clone());
+        ctx.register_msg_tech(driver);
+        let s = sip.clone();
+        ctx.register_cli_with(move |r| cli::register(r, s));
+        *self.running.lock() = Some(sip);
+        Ok(())
+    }
+    async fn stop(&self, _ctx: &crate::pbx::module::ModuleContext) {
+        let Some(sip) = self.running.lock().take() else {
+            return;
+        };
+        shutdown(&sip);
+        // Let the un-REGISTERs leave before the sockets close.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for t in sip.tasks.lock().drain(..) {
+            t.abort();
+        }
+        sip.transport.close();
+    }
+    fn reload(&self, ctx: &crate::pbx::module::ModuleContext) -> crate::pbx::module::Reload {
+        let Some(sip) = self.running.lock().clone() else {
+            return crate::pbx::module::Reload::NotSupported;
+        };
+        let text = cli::reload_text(&ctx.pbx, &sip);
+        if text.is_empty() {
+            crate::pbx::module::Reload::Done(text)
+        } else {
+            crate::pbx::module::Reload::Failed(text)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,15 +1,15 @@
 //! `sip show peers|peer|registry|channels|settings`: views of the live core state, printed by
-//! the formatters in [`crate::cli::sip`].
+//! the formatters in [`crate::channels::sip::format`].
 
 use super::core::Core;
 use super::SipShared;
-use crate::channels::sipconf::{DtmfMode, Host, Nat, Peer, PeerType, Qualify};
-use crate::cli::sip::{
+use crate::channels::sip::format::{
     format_channels, format_peer, format_peer_not_found, format_peers, format_registry,
     format_settings, NatSetting, PeerDetail, PeerRow, PeerStatus, RegistryRow, SettingsView,
     SipChannelRow,
 };
-use crate::cli::{CliError, CliState, Command, Ctx};
+use crate::channels::sipconf::{DtmfMode, Host, Nat, Peer, PeerType, Qualify};
+use crate::pbx::cli::{CliError, Command, CommandRegistry, Ctx};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -336,16 +336,14 @@ pub fn subscriptions_text(core: &Core, now: Instant) -> String {
 macro_rules! sip_cmd {
     ($state:expr, $sip:expr, $words:expr, $summary:expr, $usage:expr, $f:expr) => {{
         let sip = $sip.clone();
-        $state
-            .registry
-            .register(Command::new($words, $summary, $usage, move |c: Ctx| {
-                let sip = sip.clone();
-                async move { $f(&c, &sip) }
-            }));
+        $state.register(Command::new($words, $summary, $usage, move |c: Ctx| {
+            let sip = sip.clone();
+            async move { $f(&c, &sip) }
+        }));
     }};
 }
 
-pub fn register(state: &Arc<CliState>, sip: Arc<SipShared>) {
+pub fn register(state: &CommandRegistry, sip: Arc<SipShared>) {
     sip_cmd!(
         state,
         sip,

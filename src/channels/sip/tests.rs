@@ -134,7 +134,7 @@ struct H {
 
 impl H {
     fn new(text: &str) -> H {
-        let pbx = Pbx::for_tests();
+        let pbx = crate::modules::test_pbx();
         let (dp, _) = dialplan_from_str("extensions.conf", DIALPLAN).expect("dialplan");
         pbx.set_dialplan(dp);
         let now = Instant::now();
@@ -1575,8 +1575,8 @@ secret=bobpw
 context=internal
 ";
 
-fn counts(mailbox: &str, new: u32, old: u32) -> crate::voicemail::mwi::MwiState {
-    crate::voicemail::mwi::MwiState {
+fn counts(mailbox: &str, new: u32, old: u32) -> crate::pbx::mwi::MwiState {
+    crate::pbx::mwi::MwiState {
         mailbox: mailbox.into(),
         context: "default".into(),
         new,
@@ -1609,7 +1609,7 @@ fn notifies(out: &[(SocketAddr, SipMessage)]) -> Vec<(SocketAddr, SipMessage)> {
 fn subscription_notify(
     h: &mut H,
     cid: &str,
-    state: crate::voicemail::mwi::MwiState,
+    state: crate::pbx::mwi::MwiState,
 ) -> Vec<(SocketAddr, SipMessage)> {
     let target = super::core::MwiTarget::Sub(cid.to_string());
     assert_eq!(refreshes(h), [("alice".to_string(), target.clone())]);

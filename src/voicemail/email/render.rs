@@ -588,7 +588,7 @@ mod tests {
     }
 
     fn render(cfg: &VoicemailConfig, spec: &str, callerid: &str, audio: &Path) -> String {
-        let pbx = Pbx::for_tests();
+        let pbx = crate::modules::test_pbx();
         let mb = cfg.mailbox(spec).expect("mailbox");
         let info = info(callerid);
         let msg = NewMessage {
@@ -737,7 +737,7 @@ mod tests {
     fn pager_mail() {
         let dir = tempfile::tempdir().expect("tempdir");
         let audio = wav(dir.path());
-        let pbx = Pbx::for_tests();
+        let pbx = crate::modules::test_pbx();
         for (extra, subject, body) in [
             ("", "Subject: New VM\r\n", "New 1:15 long  msg in box 100\r\nfrom Carol, on Monday"),
             (

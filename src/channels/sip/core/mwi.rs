@@ -11,11 +11,11 @@
 use super::{Action, Core, Owner};
 use crate::channels::sip::util::{self, host_str, new_branch, new_tag};
 use crate::channels::sipconf::{Host, Peer};
+use crate::pbx::mwi::MwiState;
 use crate::sip::dialog::{Dialog, DialogState, RequestCheck};
 use crate::sip::message::{response_to, Method, SipMessage};
 use crate::sip::transaction::TransactionKey;
 use crate::sip::uri::NameAddr;
-use crate::voicemail::mwi::MwiState;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

@@ -6,7 +6,7 @@
 //! a part of the time (A weekday, B month, d/e day of month, Y year, I/l 12-hour, H/k
 //! 24-hour, M/N minutes, P/p AM/PM, Q/q relative day, R = HM, T = HMS, S seconds).
 
-use super::say::number_prompts_en;
+use crate::apps::say::number_prompts_en;
 use chrono::{DateTime, Datelike, TimeZone, Timelike};
 
 /// The envelope format app_voicemail uses when the mailbox has no `tz`.

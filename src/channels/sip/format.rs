@@ -7,7 +7,7 @@
 //! chan_sip's output (printf widths, headers, footers, wording); the printf format each piece
 //! mirrors is quoted in the comments.
 
-use super::format::{col, ess};
+use crate::cli::format::{col, ess};
 use std::fmt::Write;
 
 /// Asterisk's `AST_CLI_YESNO`.

@@ -8,10 +8,10 @@
 //! its email and an MWI update. A caller's recording is never thrown away because mail or
 //! a copy failed; only `minsecs` (an admin's explicit choice) discards short ones.
 
-use super::playback::{stream, Played, ANY_DIGIT};
-use super::record::{record_file, Ended, RecordOpts, Recorded};
-use super::waitexten::wait_digit;
-use super::{args, say, App, AppRegistry, AppResult};
+use crate::apps::playback::{stream, Played, ANY_DIGIT};
+use crate::apps::record::{record_file, Ended, RecordOpts, Recorded};
+use crate::apps::waitexten::wait_digit;
+use crate::apps::{args, say, App, AppResult};
 use crate::pbx::{ChanEvent, Channel, Hangup, Pbx};
 use crate::voicemail::config::{is_true, Mailbox};
 use crate::voicemail::email::NewMessage;
@@ -24,10 +24,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-pub fn register(r: &mut AppRegistry) {
-    r.register(Arc::new(VoiceMailApp));
-}
 
 /// Parsed `VoiceMail()` options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -152,7 +148,7 @@ fn user_exit(chan: &mut Channel, ctx: &str, exten: &str) -> AppResult {
     Ok(())
 }
 
-struct VoiceMailApp;
+pub struct VoiceMailApp;
 
 #[async_trait]
 impl App for VoiceMailApp {
@@ -177,7 +173,7 @@ impl App for VoiceMailApp {
             return Err(Hangup);
         }
         let pbx = chan.pbx.clone();
-        let vm = &pbx.voicemail;
+        let vm = &crate::voicemail::of(&pbx);
         let Some(first) = vm.mailbox(&boxes[0]) else {
             pbx.warning(&format!(
                 "app_voicemail.c: No entry in voicemail config file for '{}'",
@@ -527,7 +523,7 @@ pub async fn deliver_all(
     wav: &Path,
     info: &MessageInfo,
 ) -> Result<(), StoreError> {
-    let vm = &pbx.voicemail;
+    let vm = &crate::voicemail::of(pbx);
     let cfg = vm.config();
     let fb = box_id(first);
     let n = vm
@@ -562,7 +558,7 @@ pub async fn deliver_all(
 
 /// Email/pager notification and MWI for a stored message.
 async fn announce(pbx: &Arc<Pbx>, mb: &Mailbox, folder: Folder, n: u32, info: &MessageInfo) {
-    let vm = &pbx.voicemail;
+    let vm = &crate::voicemail::of(pbx);
     let id = box_id(mb);
     let cfg = vm.config();
     match vm.store.audio(&id, folder, n).await {
@@ -593,7 +589,7 @@ async fn announce(pbx: &Arc<Pbx>, mb: &Mailbox, folder: Folder, n: u32, info: &M
 /// Deliver recordings a crash left in mailboxes' `tmp/` (a `.wav` with its `.txt`), at
 /// start. Returns how many were recovered.
 pub async fn recover(pbx: &Arc<Pbx>) -> usize {
-    let vm = &pbx.voicemail;
+    let vm = &crate::voicemail::of(pbx);
     let cfg = vm.config();
     let mut n = 0;
     for m in cfg.mailboxes.values() {

@@ -1,9 +1,7 @@
-//! Message-waiting state: the counts of a mailbox and a hub that tells every interested
-//! party (SIP NOTIFY to phones, later others) when they change. Voicemail publishes after
-//! every change to a mailbox; subscribers ask [`super::Voicemail::mwi_state`] for the
-//! current counts when a phone registers or subscribes.
-
-use tokio::sync::broadcast;
+//! Message-waiting state, as the core carries it between modules: the counts of a mailbox
+//! ([`MwiState`]), published on the event bus after every change by the voicemail module,
+//! and [`MailboxCounts`], which the voicemail module installs so that others (chan_sip's
+//! NOTIFY when a phone registers or subscribes) can ask for the current counts.
 
 /// A mailbox's counts, as `ast_app_inboxcount2` reports them: `new` counts INBOX and
 /// Urgent, `old` the Old folder.
@@ -38,26 +36,12 @@ impl MwiState {
     }
 }
 
-/// Broadcasts [`MwiState`] changes.
-pub struct MwiHub {
-    tx: broadcast::Sender<MwiState>,
-}
-
-impl Default for MwiHub {
-    fn default() -> Self {
-        let (tx, _) = broadcast::channel(1024);
-        MwiHub { tx }
-    }
-}
-
-impl MwiHub {
-    pub fn subscribe(&self) -> broadcast::Receiver<MwiState> {
-        self.tx.subscribe()
-    }
-
-    pub fn publish(&self, s: MwiState) {
-        let _ = self.tx.send(s);
-    }
+/// The voicemail side of message waiting, installed by the voicemail module (Asterisk's
+/// `ast_install_vm_functions`): the current counts of a mailbox. Changes are published on
+/// the event bus as [`super::events::Event::MessageWaiting`].
+#[async_trait::async_trait]
+pub trait MailboxCounts: Send + Sync {
+    async fn counts(&self, mailbox: &str, context: &str) -> MwiState;
 }
 
 /// Split a `mailbox=` style list (`100@default,101`) into (mailbox, context) pairs.

@@ -1,16 +1,24 @@
 //! Voicemail functions: `VM_INFO()`, `MAILBOX_EXISTS()` and `VMCOUNT()` (app_voicemail,
 //! app_vmcount / func_vmcount).
 
-use super::{Func, FuncError, FuncRegistry};
+use crate::pbx::func::{Func, FuncError};
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::Channel;
 use crate::voicemail::box_id;
 use crate::voicemail::store::{BoxId, Folder};
 use std::sync::Arc;
 
-pub fn register(r: &mut FuncRegistry) {
-    r.register(Arc::new(VmInfo));
-    r.register(Arc::new(MailboxExists));
-    r.register(Arc::new(VmCount));
+/// `func_vmcount.so` (VMCOUNT); VM_INFO and MAILBOX_EXISTS belong to `app_voicemail.so`.
+pub static FUNC_VMCOUNT: Family = Family {
+    info: ModuleInfo::new(
+        "func_vmcount.so",
+        "Indicator for whether a voice mailbox has messages in a given folder.",
+    ),
+    register: register_func_vmcount,
+};
+
+fn register_func_vmcount(ctx: &ModuleContext) {
+    ctx.register_func(Arc::new(VmCount));
 }
 
 fn args(a: &str) -> Vec<String> {
@@ -33,7 +41,10 @@ fn count(chan: &Channel, mb: &BoxId, folder: &str) -> u32 {
             }
         }
     };
-    chan.pbx.voicemail.store.count_now(mb, f).unwrap_or(0)
+    crate::voicemail::of(&chan.pbx)
+        .store
+        .count_now(mb, f)
+        .unwrap_or(0)
 }
 
 pub struct VmInfo;
@@ -63,14 +74,14 @@ impl Func for VmInfo {
                 "VM_INFO requires an argument (<mailbox>[@<context>],attribute[,folder])".into(),
             ));
         }
-        let mb = chan.pbx.voicemail.mailbox(spec);
+        let mb = crate::voicemail::of(&chan.pbx).mailbox(spec);
         if attr == "exists" {
             return Ok(if mb.is_some() { "1" } else { "0" }.into());
         }
         let Some(mb) = mb else {
             return Ok(String::new());
         };
-        let cfg = chan.pbx.voicemail.config();
+        let cfg = crate::voicemail::of(&chan.pbx).config();
         let text = |o: Option<&str>| o.unwrap_or("").to_string();
         Ok(match attr.as_str() {
             "count" => count(
@@ -117,7 +128,7 @@ impl Func for MailboxExists {
                 "MAILBOX_EXISTS requires an argument (<mailbox>[@<context>])".into(),
             ));
         }
-        Ok(if chan.pbx.voicemail.mailbox(spec).is_some() {
+        Ok(if crate::voicemail::of(&chan.pbx).mailbox(spec).is_some() {
             "1"
         } else {
             "0"
@@ -176,6 +187,7 @@ mod tests {
         settings.astspooldir = t.path().to_path_buf();
         let db = crate::astdb::AstDb::open_in_memory().unwrap();
         let pbx = Pbx::new(settings, db);
+        crate::modules::load_for_tests(&pbx);
         let cf = crate::config::load_str(
             t.path(),
             "voicemail.conf",
@@ -183,8 +195,7 @@ mod tests {
             &Default::default(),
         )
         .unwrap();
-        pbx.voicemail
-            .set_config(parse_voicemail_conf(&cf).unwrap().0);
+        crate::voicemail::of(&pbx).set_config(parse_voicemail_conf(&cf).unwrap().0);
         let st = FileStore::new(t.path().join("voicemail"));
         let mb = BoxId::parse("100");
         st.ensure(&mb).await.unwrap();

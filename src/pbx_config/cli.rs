@@ -1,7 +1,7 @@
 //! `dialplan show`, `dialplan reload` and the reload diff.
 
-use super::{filter_prefix, CliError, CliResult, Command, CommandRegistry, Ctx};
 use crate::dialplan::{Context, Dialplan, Extension, PRIORITY_HINT};
+use crate::pbx::cli::{filter_prefix, CliError, CliResult, Command, CommandRegistry, Ctx};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -29,7 +29,7 @@ pub fn register(r: &CommandRegistry) {
         "dialplan reload",
         "Reload extensions and *only* extensions",
         "Usage: dialplan reload\n       reload extensions.conf without reloading any other\n       modules.  This command does not delete global variables\n       unless clearglobalvars is set to yes in extensions.conf",
-        |c: Ctx| async move { Ok(crate::daemon::reload_dialplan(c.pbx()).text) },
+        |c: Ctx| async move { Ok(super::reload_dialplan(c.pbx()).text) },
     ));
     r.register(Command::new(
         "dialplan set global",
@@ -257,7 +257,7 @@ pub fn diff_dialplans(old: &Dialplan, new: &Dialplan) -> Vec<String> {
             let n = new.contexts[name].extensions.len();
             out.push(format!(
                 "Context '{name}' added ({n} extension{})",
-                super::format::ess(n as u64)
+                crate::cli::format::ess(n as u64)
             ));
         }
     }

@@ -10,11 +10,12 @@
 //!
 //! Never: play or record outside the channel's task, or keep a mailbox lock while talking.
 
-use super::playback::{load_frames, poll_digit, stream, Played, ANY_DIGIT};
-use super::read::read_digits;
-use super::record::{record_file, Ended, RecordOpts};
-use super::waitexten::wait_digit;
-use super::{args, vmsay, App, AppRegistry, AppResult};
+use super::vmsay;
+use crate::apps::playback::{load_frames, poll_digit, stream, Played, ANY_DIGIT};
+use crate::apps::read::read_digits;
+use crate::apps::record::{record_file, Ended, RecordOpts};
+use crate::apps::waitexten::wait_digit;
+use crate::apps::{args, App, AppResult};
 use crate::pbx::{Channel, Hangup};
 use crate::voicemail::box_id;
 use crate::voicemail::config::{Mailbox, VoicemailConfig};
@@ -25,11 +26,6 @@ use chrono::{TimeZone, Utc};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-
-pub fn register(r: &mut AppRegistry) {
-    r.register(Arc::new(VoiceMailMain));
-    r.register(Arc::new(VmAuthenticate));
-}
 
 /// `ast_readstring` timeouts app_voicemail uses: first digit, then between digits.
 const FIRST_DIGIT: Duration = Duration::from_secs(10);
@@ -389,7 +385,7 @@ async fn authenticate(
                     return Ok(Login::JumpA);
                 }
                 let full = format!("{prefix}{digits}");
-                let m = chan.pbx.voicemail.mailbox(&format!("{full}@{context}"));
+                let m = crate::voicemail::of(&chan.pbx).mailbox(&format!("{full}@{context}"));
                 (m, full)
             }
         };
@@ -467,9 +463,7 @@ impl Session {
     }
 
     async fn open(&mut self, chan: &Channel, folder: Folder) {
-        let count = chan
-            .pbx
-            .voicemail
+        let count = crate::voicemail::of(&chan.pbx)
             .store
             .count(&self.id, folder)
             .await
@@ -481,7 +475,7 @@ impl Session {
     /// memory (count 0) so a second close does nothing.
     async fn close(&mut self, chan: &Channel) {
         let plan = close_plan(&self.view, self.flag("moveheard", true));
-        let store = chan.pbx.voicemail.store.clone();
+        let store = crate::voicemail::of(&chan.pbx).store.clone();
         let f = self.view.folder;
         if !plan.remove.is_empty() {
             if let Err(e) = store.remove_many(&self.id, f, &plan.remove).await {
@@ -510,7 +504,7 @@ impl Session {
         let changed = !plan.remove.is_empty() || moved > 0;
         self.view = View::new(f, 0);
         if changed {
-            chan.pbx.voicemail.changed(&self.id).await;
+            crate::voicemail::of(&chan.pbx).changed(&self.id).await;
         }
     }
 
@@ -541,7 +535,7 @@ impl Session {
         match info.caller_name_number().1 {
             Some(num) => {
                 let mut v = vec!["vm-from-phonenumber".to_string()];
-                v.extend(super::say::digits_prompts(&num));
+                v.extend(crate::apps::say::digits_prompts(&num));
                 v
             }
             None => vec!["vm-unknown-caller".into()],
@@ -549,8 +543,7 @@ impl Session {
     }
 
     async fn info(&self, chan: &Channel) -> Option<MessageInfo> {
-        chan.pbx
-            .voicemail
+        crate::voicemail::of(&chan.pbx)
             .store
             .info(&self.id, self.view.folder, self.view.cur)
             .await
@@ -590,9 +583,7 @@ impl Session {
             Some(d) => return Ok(Some(d)),
         }
         self.view.mark_heard();
-        let audio = chan
-            .pbx
-            .voicemail
+        let audio = crate::voicemail::of(&chan.pbx)
             .store
             .audio(&self.id, self.view.folder, self.view.cur)
             .await;
@@ -712,7 +703,7 @@ impl Session {
             return Ok(None);
         };
         if to != self.view.folder {
-            let store = chan.pbx.voicemail.store.clone();
+            let store = crate::voicemail::of(&chan.pbx).store.clone();
             let r = store
                 .copy(
                     &self.id,
@@ -764,9 +755,7 @@ impl Session {
             for x in entered.split('*') {
                 let m = (x != self.mb.mailbox)
                     .then(|| {
-                        chan.pbx
-                            .voicemail
-                            .mailbox(&format!("{x}@{}", self.mb.context))
+                        crate::voicemail::of(&chan.pbx).mailbox(&format!("{x}@{}", self.mb.context))
                     })
                     .flatten();
                 let Some(m) = m else {
@@ -777,7 +766,7 @@ impl Session {
                     break;
                 };
                 let to = box_id(&m);
-                let store = &chan.pbx.voicemail.store;
+                let store = &crate::voicemail::of(&chan.pbx).store;
                 let have = store.count(&to, Folder::Inbox).await.unwrap_or(0)
                     + store.count(&to, Folder::Old).await.unwrap_or(0);
                 let cap = self.cfg.num(&m, "maxmsg");
@@ -795,7 +784,7 @@ impl Session {
                     let name = greet.with_extension("").to_string_lossy().to_string();
                     stream(chan, &name, "#").await?;
                 } else {
-                    for d in super::say::digits_prompts(x) {
+                    for d in crate::apps::say::digits_prompts(x) {
                         if let Played::Digit(_) = stream(chan, &d, "#").await? {
                             break;
                         }
@@ -821,7 +810,7 @@ impl Session {
                 }
             }
         }
-        let store = chan.pbx.voicemail.store.clone();
+        let store = crate::voicemail::of(&chan.pbx).store.clone();
         let mut all_ok = true;
         for t in &targets {
             let to = box_id(t);
@@ -837,7 +826,7 @@ impl Session {
                 )
                 .await;
             match r {
-                Ok(_) => chan.pbx.voicemail.changed(&to).await,
+                Ok(_) => crate::voicemail::of(&chan.pbx).changed(&to).await,
                 Err(e) => {
                     all_ok = false;
                     chan.pbx.warning(&format!(
@@ -939,7 +928,9 @@ impl Session {
                 }
                 Some('*') => return Ok(None),
                 _ => {
-                    let temp = chan.pbx.voicemail.store.greeting(&self.id, Greeting::Temp);
+                    let temp = crate::voicemail::of(&chan.pbx)
+                        .store
+                        .greeting(&self.id, Greeting::Temp);
                     let mut p = Vec::new();
                     if with_ext(&temp, "wav").exists() {
                         p.push("vm-tmpexists".to_string());
@@ -959,7 +950,9 @@ impl Session {
 
     /// `vm_tempgreeting`: record one, or with one present, 1 re-record / 2 erase.
     async fn temp_greeting(&mut self, chan: &mut Channel) -> Result<(), Hangup> {
-        let base = chan.pbx.voicemail.store.greeting(&self.id, Greeting::Temp);
+        let base = crate::voicemail::of(&chan.pbx)
+            .store
+            .greeting(&self.id, Greeting::Temp);
         let mut retries = 0;
         loop {
             if !with_ext(&base, "wav").exists() {
@@ -999,7 +992,7 @@ impl Session {
         which: Greeting,
         prompt: &str,
     ) -> Result<(), Hangup> {
-        let store = chan.pbx.voicemail.store.clone();
+        let store = crate::voicemail::of(&chan.pbx).store.clone();
         let _ = store.ensure(&self.id).await;
         let target = with_ext(&store.greeting(&self.id, which), "wav");
         let tmp =
@@ -1138,7 +1131,7 @@ impl Session {
         match save_password(chan, &self.mb, &new) {
             Ok(()) => {
                 self.mb.password = new;
-                self.cfg = chan.pbx.voicemail.config();
+                self.cfg = crate::voicemail::of(&chan.pbx).config();
                 play1(chan, "vm-passchanged").await
             }
             Err(e) => {
@@ -1182,7 +1175,7 @@ impl Session {
             }
         };
         self.set_password(chan, new).await?;
-        let store = chan.pbx.voicemail.store.clone();
+        let store = crate::voicemail::of(&chan.pbx).store.clone();
         let missing = |g| !with_ext(&store.greeting(&self.id, g), "wav").exists();
         let mut todo = Vec::new();
         if self.flag("forcename", false) && missing(Greeting::Name) {
@@ -1385,8 +1378,7 @@ fn save_password(chan: &Channel, mb: &Mailbox, new: &str) -> Result<(), String> 
             mb.context
         ),
     );
-    chan.pbx
-        .voicemail
+    crate::voicemail::of(&chan.pbx)
         .reload(settings)
         .map(|_| ())
         .map_err(|e| {
@@ -1400,7 +1392,7 @@ fn save_password(chan: &Channel, mb: &Mailbox, new: &str) -> Result<(), String> 
 // ---------------------------------------------------------------------------------------
 // The applications
 
-struct VoiceMailMain;
+pub struct VoiceMailMain;
 
 #[async_trait]
 impl App for VoiceMailMain {
@@ -1422,7 +1414,7 @@ impl App for VoiceMailMain {
         if !chan.is_up() {
             chan.answer();
         }
-        let cfg = chan.pbx.voicemail.config();
+        let cfg = crate::voicemail::of(&chan.pbx).config();
         let mut first_arg = args::nth(&a, 0).trim();
         if a.len() < 2 {
             // The old form: option letters s and p in front of the mailbox.
@@ -1436,7 +1428,7 @@ impl App for VoiceMailMain {
         let given = if prefix_mode || mbox_arg.is_empty() {
             None
         } else {
-            chan.pbx.voicemail.mailbox(&format!("{mbox_arg}@{context}"))
+            crate::voicemail::of(&chan.pbx).mailbox(&format!("{mbox_arg}@{context}"))
         };
         let prefix = if prefix_mode {
             mbox_arg.clone()
@@ -1464,7 +1456,7 @@ impl App for VoiceMailMain {
             }
         };
         let id = box_id(&mb);
-        let store = chan.pbx.voicemail.store.clone();
+        let store = crate::voicemail::of(&chan.pbx).store.clone();
         if let Err(e) = store.ensure(&id).await {
             chan.pbx.warning(&format!(
                 "app_voicemail.c: Unable to create {}: {e}",
@@ -1544,7 +1536,7 @@ impl App for VoiceMailMain {
         };
         // Deletions and heard messages are applied however the session ended.
         s.close(chan).await;
-        chan.pbx.voicemail.changed(&s.id).await;
+        crate::voicemail::of(&chan.pbx).changed(&s.id).await;
         res?;
         // As app_voicemail: goodbye, then the dialplan continues (usually to Hangup()).
         play_whole(chan, "vm-goodbye").await?;
@@ -1552,7 +1544,7 @@ impl App for VoiceMailMain {
     }
 }
 
-struct VmAuthenticate;
+pub struct VmAuthenticate;
 
 #[async_trait]
 impl App for VmAuthenticate {
@@ -1576,7 +1568,7 @@ impl App for VmAuthenticate {
         }
         let (mbox_arg, context) = split_spec(args::nth(&a, 0));
         let given = (!mbox_arg.is_empty()).then(|| Given {
-            mailbox: chan.pbx.voicemail.mailbox(&format!("{mbox_arg}@{context}")),
+            mailbox: crate::voicemail::of(&chan.pbx).mailbox(&format!("{mbox_arg}@{context}")),
             name: mbox_arg.clone(),
         });
         // app_voicemail's VMAuthenticate allows 3 tries whatever maxlogins says.
@@ -1751,9 +1743,10 @@ mod tests {
         settings.astetcdir = dir.path().to_path_buf();
         let db = crate::astdb::AstDb::open_in_memory().expect("astdb");
         let pbx = crate::pbx::Pbx::new(settings, db);
+        crate::modules::load_for_tests(&pbx);
         let text = "[general]\nmaxlogins=3\n[default]\n100 => 1234,Test User\n";
         std::fs::write(dir.path().join("voicemail.conf"), text).expect("conf");
-        if let Err(e) = pbx.voicemail.reload(&pbx.settings) {
+        if let Err(e) = crate::voicemail::of(&pbx).reload(&pbx.settings) {
             panic!("voicemail.conf: {e:?}");
         }
         let mut chan = Channel::new(
@@ -1897,7 +1890,7 @@ mod tests {
             .expect("move");
         }
         r.message(0);
-        let mut mwi = r.chan.pbx.voicemail.mwi.subscribe();
+        let mut mwi = crate::voicemail::of(&r.chan.pbx).events.subscribe_mwi();
         // 1 plays the urgent message; 6 (typed during the menu) goes on to the new one.
         r.keys("1234#1");
         let q = r.media.from_far.clone();

@@ -1,7 +1,7 @@
 //! `voicemail …` commands, shaped like app_voicemail's: `voicemail show users [for ctx]`,
 //! `voicemail show zones`, `voicemail reload`.
 
-use super::{filter_prefix, CliError, CliResult, Command, CommandRegistry, Ctx};
+use crate::pbx::cli::{filter_prefix, CliError, CliResult, Command, CommandRegistry, Ctx};
 use crate::voicemail::box_id;
 use crate::voicemail::config::VoicemailConfig;
 use crate::voicemail::store::Folder;
@@ -18,7 +18,7 @@ pub fn register(r: &CommandRegistry) {
         .complete_with(|st, args, p| match args.len() {
             0 => filter_prefix(vec!["for".to_string()], p),
             1 => {
-                let c = st.pbx.voicemail.config();
+                let c = crate::voicemail::of(&st.pbx).config();
                 let mut ctxs: Vec<String> = c.mailboxes.keys().map(|(c, _)| c.clone()).collect();
                 ctxs.dedup();
                 filter_prefix(ctxs, p)
@@ -86,7 +86,7 @@ async fn show_users(c: Ctx) -> CliResult {
         [f, ctx] if f.eq_ignore_ascii_case("for") => Some(ctx.clone()),
         _ => return Err(CliError::ShowUsage),
     };
-    let vm = &c.pbx().voicemail;
+    let vm = &crate::voicemail::of(c.pbx());
     let cfg = vm.config();
     match users_table(&cfg, context.as_deref(), |m| {
         vm.store.count_now(&box_id(m), Folder::Inbox).unwrap_or(0)
@@ -117,7 +117,7 @@ async fn show_zones(c: Ctx) -> CliResult {
     if !c.args.is_empty() {
         return Err(CliError::ShowUsage);
     }
-    Ok(zones_table(&c.pbx().voicemail.config()))
+    Ok(zones_table(&crate::voicemail::of(c.pbx()).config()))
 }
 
 async fn reload(c: Ctx) -> CliResult {
@@ -125,7 +125,7 @@ async fn reload(c: Ctx) -> CliResult {
         return Err(CliError::ShowUsage);
     }
     let mut out = String::from("Reloading voicemail configuration...\n");
-    out.push_str(&crate::daemon::reload_voicemail(c.pbx()));
+    out.push_str(&super::reload(c.pbx()));
     Ok(out)
 }
 

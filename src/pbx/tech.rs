@@ -1,0 +1,72 @@
+//! Channel and message technologies, as the core sees them: a driver module (`chan_sip.so`,
+//! `chan_local.so`) registers a [`Driver`] under its technology name, and [`request`] turns
+//! `Tech/data` (from `Dial`, `Originate`, the CLI) into an outbound [`Channel`] through the
+//! registry. The core never names a driver.
+
+use super::channel::cause;
+use super::message::Msg;
+use super::{Channel, Pbx};
+use std::sync::Arc;
+
+/// Why a channel could not be created: a hangup cause and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestError {
+    pub cause: i32,
+    pub msg: String,
+}
+
+/// A channel technology that can create outbound legs (`Dial(SIP/…)`, `Local/…`).
+pub trait Driver: Send + Sync {
+    /// Technology name as used in dial strings (`SIP`).
+    fn tech(&self) -> &'static str;
+    /// Create an outbound leg for `data` (what followed `Tech/`).
+    fn request(
+        &self,
+        pbx: &Arc<Pbx>,
+        data: &str,
+        requester: Option<&Channel>,
+    ) -> Result<Outbound, RequestError>;
+}
+
+/// A message technology (`MessageSend(sip:…)`, later `xmpp:`): Asterisk's `ast_msg_tech`.
+pub trait MessageTech: Send + Sync {
+    /// The URI scheme it handles (`sip`).
+    fn name(&self) -> &'static str;
+    /// Send `msg` to `to` (the destination after the `tech:` prefix, e.g. `1000` or
+    /// `1000@host`, or a peer name) with `from` as the sender (empty: the message's own).
+    fn send_message(&self, msg: &Msg, to: &str, from: &str) -> Result<(), String>;
+}
+
+/// An outbound leg that has been created but not yet called.
+pub struct Outbound {
+    pub chan: Channel,
+    /// Start the call (for Local: start the `;2` half's dialplan).
+    pub call: Box<dyn FnOnce() + Send>,
+}
+
+/// Create an outbound channel for `Tech/data`. `requester` (the dialing channel) passes
+/// on inheritable variables, language and account code.
+pub fn request(
+    pbx: &Arc<Pbx>,
+    dest: &str,
+    requester: Option<&Channel>,
+) -> Result<Outbound, RequestError> {
+    let (tech, data) = match dest.split_once('/') {
+        Some((t, d)) => (t, d),
+        None => {
+            return Err(RequestError {
+                cause: cause::CHANNEL_UNACCEPTABLE,
+                msg: format!("Dial argument takes format (technology/resource), not '{dest}'"),
+            })
+        }
+    };
+    match pbx.techs.entry(tech) {
+        Some(e) => e.item.request(pbx, data, requester),
+        None => Err(RequestError {
+            cause: 66,
+            msg: format!(
+                "Unable to create channel of type '{tech}' (cause 66 - Channel not implemented)"
+            ),
+        }),
+    }
+}
