@@ -11,6 +11,7 @@ pub mod exec;
 pub mod media;
 pub mod message;
 pub mod originate;
+pub mod realtime;
 pub mod vars;
 
 use crate::apps::AppRegistry;
@@ -113,6 +114,8 @@ pub struct Pbx {
     pub conferences: crate::media::conference::Conferences,
     /// Mailboxes, the message store, MWI and mail notification.
     pub voicemail: crate::voicemail::Voicemail,
+    /// The realtime API: engines and the `extconfig.conf` family mappings.
+    pub realtime: realtime::Realtime,
 }
 
 /// A module's reload function.
@@ -151,6 +154,7 @@ impl Pbx {
             moh: Default::default(),
             conferences: Default::default(),
             voicemail: crate::voicemail::Voicemail::new(&settings),
+            realtime: realtime::Realtime::new(),
             settings,
         })
     }
