@@ -12,6 +12,7 @@ pub mod console;
 pub mod db;
 pub mod dialplan;
 pub mod format;
+pub mod realtime;
 pub mod remote;
 pub mod server;
 pub mod show;
@@ -99,6 +100,7 @@ impl CommandRegistry {
         db::register(&r);
         voicemail::register(&r);
         dialplan::register(&r);
+        realtime::register(&r);
         crate::apps::moh::register_cli(&r);
         crate::apps::conference::register_cli(&r);
         r
