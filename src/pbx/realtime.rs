@@ -8,7 +8,11 @@
 //! registered by name; the core never names one.
 //!
 //! This module never opens a database and never prints to a console: engines do the I/O, and
-//! warnings go to a sink the daemon sets ([`Realtime::set_warning_sink`]).
+//! warnings go to a sink the daemon sets ([`Realtime::set_warning_sink`], or
+//! [`log_to_console`]).
+//!
+//! Start-up: [`log_to_console`], register each engine (`res::config_sqlite3::load_engine`),
+//! then [`load_extconfig`]; on reload, [`load_extconfig`] again.
 
 use crate::config::{ConfigError, ConfigFile, LoadOptions, Location};
 use arc_swap::ArcSwap;
@@ -809,6 +813,34 @@ impl Realtime {
     }
 }
 
+// ------------------------------------------------------------- start-up and reload --
+
+/// Send the realtime warnings of `pbx` to its console log (`WARNING[pid]: …`). Call once at
+/// start-up.
+pub fn log_to_console(pbx: &Arc<super::Pbx>) {
+    let weak = Arc::downgrade(pbx);
+    pbx.realtime.set_warning_sink(Arc::new(move |m: &str| {
+        if let Some(p) = weak.upgrade() {
+            p.warning(m);
+        }
+    }));
+}
+
+/// Read `extconfig.conf` from the config directory and put its mappings in force, printing
+/// Asterisk's `Binding … to …` lines at verbose level 2 and any warnings. On errors the
+/// mappings in force are kept and the errors returned. Call at start-up and on reload.
+pub fn load_extconfig(pbx: &super::Pbx) -> Result<(), Vec<ConfigError>> {
+    let cfg = ExtConfig::load(&pbx.settings.astetcdir, &pbx.settings.load_options())?;
+    for w in &cfg.warnings {
+        pbx.warning(&w.to_string());
+    }
+    for line in cfg.binding_lines() {
+        pbx.verbose_line(2, &line);
+    }
+    pbx.realtime.set_config(cfg);
+    Ok(())
+}
+
 /// `[("a","1"),("b","2")]` from `&[("a","1"),("b","2")]`, for callers with literals.
 pub fn fields(pairs: &[(&str, &str)]) -> Fields {
     pairs
@@ -1139,5 +1171,55 @@ mod tests {
             rt.load("sippeers", &[]).await,
             Err(RealtimeError::Invalid(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn start_up_helpers_load_extconfig_and_log_to_the_console() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings =
+            crate::config::settings::Settings::defaults_for(&dir.path().join("ferrisk.conf"));
+        settings.verbose = 2;
+        let pbx = super::super::Pbx::new(settings, crate::astdb::AstDb::open_in_memory().unwrap());
+        let mut rx = pbx.log_tx.subscribe();
+        log_to_console(&pbx);
+        // No file: no mappings.
+        load_extconfig(&pbx).unwrap();
+        assert!(pbx.realtime.config().families.is_empty());
+        std::fs::write(
+            dir.path().join("extconfig.conf"),
+            "[settings]\nsipfriends => sqlite3,asterisk\n",
+        )
+        .unwrap();
+        load_extconfig(&pbx).unwrap();
+        assert_eq!(pbx.realtime.config().families[0].name, "sippeers");
+        assert!(!pbx.realtime.is_enabled("sippeers"));
+        let _ = pbx
+            .realtime
+            .load("sippeers", &fields(&[("name", "1")]))
+            .await;
+        // A bad file keeps the mappings in force.
+        std::fs::write(
+            dir.path().join("extconfig.conf"),
+            "[settings]\nx => sqlite3\n",
+        )
+        .unwrap();
+        assert!(load_extconfig(&pbx).is_err());
+        assert_eq!(pbx.realtime.config().families.len(), 1);
+        let mut lines = Vec::new();
+        while let Ok(l) = rx.try_recv() {
+            lines.push(l.text);
+        }
+        assert!(
+            lines[0].contains("WARNING[") && lines[0].contains("'sipfriends' table is obsolete"),
+            "{lines:?}"
+        );
+        assert_eq!(
+            lines[1],
+            "  == Binding sippeers to sqlite3/asterisk/sipfriends"
+        );
+        assert!(lines[2].ends_with(
+            "Realtime mapping for 'sippeers' found to engine 'sqlite3', but the engine is not available"
+        ));
+        assert_eq!(lines.len(), 3);
     }
 }
