@@ -232,7 +232,13 @@ async fn load_modules(pbx: &Arc<Pbx>, settings: &Settings) -> bool {
             return false;
         }
     };
-    let available: Vec<&'static str> = pbx.modules.available().iter().map(|i| i.name).collect();
+    // The core's built-in applications always load, whatever modules.conf says.
+    let infos = pbx.modules.available();
+    let available: Vec<&'static str> = infos
+        .iter()
+        .filter(|i| !i.builtin)
+        .map(|i| i.name)
+        .collect();
     let plan = match conf.plan(&available) {
         Ok(p) => p,
         Err(e) => {
@@ -241,7 +247,26 @@ async fn load_modules(pbx: &Arc<Pbx>, settings: &Settings) -> bool {
             return false;
         }
     };
+    // extconfig.conf: which realtime engine serves which family (engines register as
+    // their modules load).
+    crate::pbx::realtime::log_to_console(pbx);
+    if let Err(errs) = crate::pbx::realtime::load_extconfig(pbx) {
+        for e in &errs {
+            eprintln!("{e}");
+        }
+        eprintln!("ferrisk: not starting: extconfig.conf has errors");
+        return false;
+    }
     pbx.verbose_line(1, "Asterisk Dynamic Loader Starting:");
+    for b in infos.iter().filter(|i| i.builtin) {
+        if let Err(e) = pbx.modules.load(pbx, b.name).await {
+            eprintln!(
+                "ferrisk: not starting: the core's {} did not load: {e:?}",
+                b.name
+            );
+            return false;
+        }
+    }
     pbx.notice(&format!("loader.c: {} modules will be loaded.", plan.len()));
     let mut count = 0;
     for p in &plan {

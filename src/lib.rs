@@ -7,7 +7,8 @@
 //!   module loader and the event bus;
 //! - modules (Asterisk's `.so` names): `apps` and `funcs` (application and function
 //!   families), `channels` (`chan_local`, `chan_sip`), `voicemail` (`app_voicemail`),
-//!   `cdr` (`cdr_csv`), `pbx_config` (the dialplan from `extensions.conf`);
+//!   `cdr` (`cdr_csv`), `pbx_config` (the dialplan from `extensions.conf`), `res` (resource
+//!   modules: `res_config_sqlite3`);
 //! - the console, `cli`: the dispatcher, remote console and the core's own commands;
 //! - pure dialplan and config: `dialplan`, `config`, `astdb`;
 //! - protocol libraries: `sip`, `media`.
@@ -25,6 +26,7 @@ pub mod media;
 pub mod modules;
 pub mod pbx;
 pub mod pbx_config;
+pub mod res;
 pub mod sip;
 pub mod voicemail;
 

@@ -6,11 +6,13 @@ use crate::pbx::module::Module;
 use crate::pbx::Pbx;
 use std::sync::Arc;
 
-/// Every module ferrisk ships, in load order: built-in applications and functions first,
-/// then resources, channel drivers, applications, and the dialplan last (so that its
+/// Every module ferrisk ships, in load order: realtime engines first (others may read
+/// through them), functions and applications, resources, channel drivers, and the
+/// dialplan last (so that its
 /// "not implemented" warnings see every loaded application).
 pub fn all() -> Vec<Arc<dyn Module>> {
     let mut v: Vec<Arc<dyn Module>> = Vec::new();
+    v.push(Arc::new(crate::res::config_sqlite3::ResConfigSqlite3));
     v.extend(crate::funcs::modules());
     v.push(Arc::new(crate::voicemail::funcs::FUNC_VMCOUNT));
     v.extend(crate::apps::modules());

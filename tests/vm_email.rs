@@ -20,7 +20,9 @@ fn pbx_in(dir: &Path) -> Arc<Pbx> {
     s.astetcdir = dir.to_path_buf();
     s.astspooldir = dir.join("spool");
     let db = AstDb::open_in_memory().expect("in-memory astdb");
-    Pbx::new(s, db)
+    let pbx = Pbx::new(s, db);
+    ferrisk::modules::load_for_tests(&pbx);
+    pbx
 }
 
 fn conf(text: &str) -> VoicemailConfig {

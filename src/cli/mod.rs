@@ -12,6 +12,7 @@ pub mod console;
 pub mod db;
 pub mod format;
 pub mod module;
+pub mod realtime;
 pub mod remote;
 pub mod server;
 pub mod show;
@@ -32,6 +33,7 @@ pub fn register_builtins(pbx: &Pbx) {
     show::register(r);
     db::register(r);
     module::register(r);
+    realtime::register(r);
 }
 
 /// A console state with the console's own commands registered (tests, the daemon).

@@ -236,6 +236,16 @@ fn module_show(c: &Ctx) -> CliResult {
 /// Reload every module that supports it (`core reload`, `module reload`).
 async fn reload_all(c: &Ctx) -> String {
     let mut out = String::new();
+    // extconfig.conf first: a broken file keeps the running mappings.
+    let pbx = c.pbx().clone();
+    if let Ok(Err(errs)) =
+        tokio::task::spawn_blocking(move || crate::pbx::realtime::load_extconfig(&pbx)).await
+    {
+        for e in errs {
+            let _ = writeln!(out, "{e}");
+        }
+        out.push_str("extconfig.conf has errors: keeping the running mappings\n");
+    }
     for (_, r) in c.pbx().modules.reload_all().await {
         match r {
             Reload::Done(t) | Reload::Failed(t) => out.push_str(&t),

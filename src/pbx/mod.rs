@@ -21,6 +21,7 @@ pub mod message;
 pub mod module;
 pub mod mwi;
 pub mod originate;
+pub mod realtime;
 pub mod tech;
 pub mod vars;
 
@@ -108,6 +109,8 @@ pub struct Pbx {
     pub events: events::EventBus,
     /// The voicemail side of message waiting (owner, provider), when a module installed one.
     pub mailboxes: RwLock<Option<(&'static str, Arc<dyn mwi::MailboxCounts>)>>,
+    /// The realtime API: engines and the `extconfig.conf` family mappings.
+    pub realtime: realtime::Realtime,
     pub channels: ChannelRegistry,
     pub astdb: AstDb,
     pub cdr: CdrEngine,
@@ -153,6 +156,7 @@ impl Pbx {
             modules: module::ModuleLoader::default(),
             events: events::EventBus::default(),
             mailboxes: RwLock::new(None),
+            realtime: realtime::Realtime::new(),
             channels: ChannelRegistry::default(),
             astdb,
             cdr: CdrEngine::new(),

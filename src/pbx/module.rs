@@ -393,6 +393,15 @@ impl ModuleContext {
     pub fn register_mailboxes(&self, m: Arc<dyn super::mwi::MailboxCounts>) {
         *self.pbx.mailboxes.write() = Some((self.owner.name, m));
     }
+    /// A realtime engine (`sqlite3`, later `ldap`, `pgsql`) for `extconfig.conf` mappings.
+    pub fn register_realtime_engine(&self, e: Arc<dyn super::realtime::RealtimeEngine>) {
+        self.pbx
+            .modules
+            .engine_owners
+            .lock()
+            .push((self.owner.name, e.name()));
+        self.pbx.realtime.register_engine(e);
+    }
     /// A service other modules look up by type ([`Pbx::service`]).
     pub fn provide<T: Any + Send + Sync>(&self, s: Arc<T>) {
         self.pbx.services.insert(self.owner.name, s);
@@ -408,9 +417,24 @@ fn unregister_all(pbx: &Pbx, owner: &str) {
     pbx.msg_techs.remove_owner(owner);
     pbx.cdr.remove_owner(owner);
     pbx.services.remove_owner(owner);
-    let mut mb = pbx.mailboxes.write();
-    if mb.as_ref().is_some_and(|(o, _)| *o == owner) {
-        *mb = None;
+    {
+        let mut mb = pbx.mailboxes.write();
+        if mb.as_ref().is_some_and(|(o, _)| *o == owner) {
+            *mb = None;
+        }
+    }
+    let engines: Vec<&'static str> = {
+        let mut eo = pbx.modules.engine_owners.lock();
+        let names = eo
+            .iter()
+            .filter(|(o, _)| *o == owner)
+            .map(|(_, n)| *n)
+            .collect();
+        eo.retain(|(o, _)| *o != owner);
+        names
+    };
+    for e in engines {
+        pbx.realtime.unregister_engine(e);
     }
 }
 
@@ -477,6 +501,8 @@ pub struct ModuleLoader {
     loaded: RwLock<IndexMap<String, Loaded>>,
     /// One load/unload/reload at a time.
     busy: tokio::sync::Mutex<()>,
+    /// Realtime engines by owning module: (module, engine name).
+    engine_owners: Mutex<Vec<(&'static str, &'static str)>>,
 }
 
 impl ModuleLoader {
@@ -643,11 +669,18 @@ impl ModuleLoader {
             let m = l.get(&base_name(name))?;
             (m.module.clone(), m.ctx.clone())
         };
-        Some(
-            tokio::task::spawn_blocking(move || module.reload(&ctx))
-                .await
-                .unwrap_or_else(|e| Reload::Failed(format!("reload panicked: {e}"))),
-        )
+        let pbx = ctx.pbx.clone();
+        let info = module.info();
+        let r = tokio::task::spawn_blocking(move || module.reload(&ctx))
+            .await
+            .unwrap_or_else(|e| Reload::Failed(format!("reload panicked: {e}")));
+        if r != Reload::NotSupported {
+            pbx.verbose_line(
+                3,
+                &format!("Reloading module '{}' ({})", info.name, info.description),
+            );
+        }
+        Some(r)
     }
 
     /// Reload every loaded module that supports it, in load order; the texts they print.
@@ -661,11 +694,18 @@ impl ModuleLoader {
             .collect();
         let mut out = Vec::new();
         for (m, ctx) in mods {
-            let name = m.info().name;
+            let info = m.info();
+            let pbx = ctx.pbx.clone();
             let r = tokio::task::spawn_blocking(move || m.reload(&ctx))
                 .await
                 .unwrap_or_else(|e| Reload::Failed(format!("reload panicked: {e}")));
-            out.push((name, r));
+            if r != Reload::NotSupported {
+                pbx.verbose_line(
+                    3,
+                    &format!("Reloading module '{}' ({})", info.name, info.description),
+                );
+            }
+            out.push((info.name, r));
         }
         out
     }

@@ -1,0 +1,5 @@
+//! Resource modules: Asterisk's `res_*` modules that other modules build on (realtime engines
+//! first). Each file is one module and registers what it provides with the PBX's registries;
+//! nothing in `pbx/` names a resource module.
+
+pub mod config_sqlite3;
