@@ -343,6 +343,16 @@ impl Channel {
         let uniqueid = pbx.next_uniqueid();
         let shared = ChannelShared::new(name.clone(), uniqueid.clone());
         pbx.channels.insert(shared.clone());
+        if pbx.events.wants(super::events::Topic::Channel) {
+            pbx.events.publish(super::events::Event::Newchannel {
+                channel: name.clone(),
+                uniqueid: uniqueid.clone(),
+                caller_num: String::new(),
+                caller_name: String::new(),
+                context: String::new(),
+                exten: String::new(),
+            });
+        }
         let cdr = Cdr::new(&name, &uniqueid);
         Channel {
             pbx: pbx.clone(),
@@ -636,6 +646,13 @@ impl Channel {
         let cdr = self.cdr.clone();
         self.pbx.post_cdr(cdr);
         self.pbx.channels.remove(&self.shared.name);
+        if self.pbx.events.wants(super::events::Topic::Channel) {
+            self.pbx.events.publish(super::events::Event::Hangup {
+                channel: self.shared.name.clone(),
+                uniqueid: self.uniqueid().to_string(),
+                cause,
+            });
+        }
         self.shared.request_hangup(cause);
         if let Some(m) = &self.media {
             m.close();

@@ -6,6 +6,7 @@
 //! performs after releasing the lock. So the whole flow (REGISTER with auth, INVITE → 200 →
 //! ACK → BYE, CANCEL, forking to several contacts) is testable without the network.
 
+use crate::pbx::events::{Event, Topic};
 use super::media::{self as legmedia, LegMedia, MediaAllocator, PortsOnly};
 use super::util::{self, cause_to_sip, host_str, new_branch, new_tag, sip_to_cause};
 use crate::channels::sipconf::{Host, Peer, PeerType, Qualify, SipConfig};
@@ -323,6 +324,41 @@ impl Core {
 
     fn verbose(&mut self, level: u8, s: String) {
         self.actions.push(Action::Verbose(level, s));
+    }
+
+    /// Publish on the core's event bus (non-blocking; skipped when nobody listens).
+    fn publish(&self, ev: impl FnOnce() -> Event, topic: Topic) {
+        if let Some(p) = self.pbx() {
+            if p.events.wants(topic) {
+                p.events.publish(ev());
+            }
+        }
+    }
+
+    fn peer_status(&self, peer: &str, status: &str, address: String) {
+        self.publish(
+            || Event::PeerStatus {
+                channel_type: "SIP",
+                peer: format!("SIP/{peer}"),
+                status: status.to_string(),
+                address,
+            },
+            Topic::Registration,
+        );
+    }
+
+    fn security_event(&self, name: &'static str, account: &str, src: SocketAddr) {
+        let local = self.local.to_string();
+        self.publish(
+            || Event::Security {
+                name,
+                service: "SIP",
+                account: account.to_string(),
+                remote: format!("IPV4/UDP/{src}"),
+                local: format!("IPV4/UDP/{local}"),
+            },
+            Topic::Security,
+        );
     }
 
     /// Apply a reloaded sip.conf. Bindings, calls and the bound sockets are kept.
@@ -709,6 +745,7 @@ impl Core {
                     "No matching peer found"
                 }
             )));
+            self.security_event("InvalidAccountID", &aor_user, src);
             return;
         };
         if !peer.permits(src.ip()) {
@@ -726,6 +763,7 @@ impl Core {
                     req.header("From").unwrap_or(""),
                     src.ip()
                 )));
+                self.security_event("InvalidPassword", &peer.name, src);
             }
             return;
         }
@@ -807,11 +845,13 @@ impl Core {
                 }
                 if is && !was {
                     self.verbose(3, format!("Registered SIP '{name}' at {src}"));
+                    self.peer_status(&name, "Registered", src.to_string());
                     if let Some(rt) = self.peers_rt.get_mut(&name) {
                         rt.next_qualify = Some(now);
                     }
                 } else if !is && was {
                     self.verbose(3, format!("Unregistered SIP '{name}'"));
+                    self.peer_status(&name, "Unregistered", src.to_string());
                 }
             }
             RegisterOutcome::IntervalTooBrief { min_expires } => {
@@ -2596,6 +2636,12 @@ impl Core {
         };
         if let Some(m) = msg {
             self.actions.push(Action::Notice(m));
+            let status = match ms {
+                Some(_) if lagged => "Lagged",
+                Some(_) => "Reachable",
+                None => "Unreachable",
+            };
+            self.peer_status(peer, status, String::new());
         }
     }
 
