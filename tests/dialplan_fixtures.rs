@@ -118,7 +118,9 @@ fn etc_samples_load_with_zero_errors() {
     let mods = ferrisk::config::modules::ModulesConf::parse(&load_etc("modules.conf"))
         .unwrap_or_else(|e| panic!("modules.conf: {e}"));
     let names: Vec<&str> = pbx.modules.available().iter().map(|i| i.name).collect();
-    let plan = mods.plan(&names).unwrap_or_else(|e| panic!("modules.conf: {e}"));
+    let plan = mods
+        .plan(&names)
+        .unwrap_or_else(|e| panic!("modules.conf: {e}"));
     assert!(plan.iter().any(|p| p.name == "app_voicemail.so"));
     // Every phone's mailbox= names a mailbox.
     for p in sip.peers.values() {

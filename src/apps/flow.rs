@@ -45,6 +45,7 @@ fn register_app_stack(ctx: &ModuleContext) {
     ctx.register_app(Arc::new(Gosub));
     ctx.register_app(Arc::new(GosubIf));
     ctx.register_app(Arc::new(Return));
+    ctx.register_app(Arc::new(StackPop));
     ctx.register_func(Arc::new(crate::funcs::channel::LocalFunc));
 }
 
@@ -381,6 +382,32 @@ impl App for Return {
         };
         chan.set_var("GOSUB_RETVAL", data);
         chan.goto(&frame.context, &frame.exten, frame.priority);
+        Ok(())
+    }
+}
+
+/// `StackPop()`: drop the newest Gosub return address without returning (its LOCAL()
+/// variables are restored as on Return).
+struct StackPop;
+#[async_trait]
+impl App for StackPop {
+    fn name(&self) -> &'static str {
+        "StackPop"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Remove one address from gosub stack."
+    }
+    fn syntax(&self) -> &'static str {
+        "StackPop()"
+    }
+    fn description(&self) -> &'static str {
+        "Removes last label on the stack, discarding it."
+    }
+    async fn exec(&self, chan: &mut Channel, _data: &str) -> AppResult {
+        if exec::pop_gosub(chan).is_none() {
+            chan.pbx
+                .warning("app_stack.c: StackPop called with no gosub stack allocated.");
+        }
         Ok(())
     }
 }
@@ -797,6 +824,22 @@ impl App for Exec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn stackpop_drops_the_return_address_and_restores_locals() {
+        use crate::pbx::tests::{pbx_with, run};
+        let pbx = pbx_with(
+            "[t]\nexten => s,1,Set(X=outer)\n same => n,Gosub(sub,1)\n same => n,Set(BACK=yes)\n\
+             exten => sub,1,Set(LOCAL(X)=inner)\n same => n,StackPop()\n same => n,Set(SEEN=${X})\n\
+             same => n,StackPop()\n same => n,Return()\n same => n,Set(AFTER_RETURN=no)\n",
+        );
+        let v = run(&pbx, "t", "s").await;
+        let get = |k: &str| v.iter().find(|(n, _)| n == k).map(|(_, x)| x.as_str());
+        // The frame is gone: X is the caller's again, and Return finds no address.
+        assert_eq!(get("SEEN"), Some("outer"));
+        assert_eq!(get("BACK"), None);
+        assert_eq!(get("AFTER_RETURN"), None);
+    }
 
     #[test]
     fn conditions_like_pbx_checkcondition() {

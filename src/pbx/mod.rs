@@ -347,4 +347,4 @@ pub fn dialplan_from_str(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

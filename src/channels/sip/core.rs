@@ -6,12 +6,12 @@
 //! performs after releasing the lock. So the whole flow (REGISTER with auth, INVITE → 200 →
 //! ACK → BYE, CANCEL, forking to several contacts) is testable without the network.
 
-use crate::pbx::events::{Event, Topic};
 use super::media::{self as legmedia, LegMedia, MediaAllocator, PortsOnly};
 use super::util::{self, cause_to_sip, host_str, new_branch, new_tag, sip_to_cause};
 use crate::channels::sipconf::{Host, Peer, PeerType, Qualify, SipConfig};
 use crate::channels::RequestError;
 use crate::pbx::channel::{cause, ChanEvent, ChannelShared};
+use crate::pbx::events::{Event, Topic};
 use crate::pbx::media::{Frame, MediaHandle};
 use crate::pbx::message::Msg;
 use crate::pbx::{CallerId, Channel, Pbx};

@@ -326,6 +326,31 @@ fn register_challenge_then_ok_with_db_put() {
 }
 
 #[test]
+fn registrations_and_failed_passwords_reach_the_event_bus() {
+    use crate::pbx::events::{Event, Topic};
+    let mut h = H::new(CONF);
+    let mut reg = h.pbx.events.subscribe(Topic::Registration);
+    let mut sec = h.pbx.events.subscribe(Topic::Security);
+    let ex = [contact("sip:alice@10.0.0.5:5070")];
+    let mut r = Reg::new("alice", "127.0.0.1:5070");
+    r.send(&mut h, None, &ex);
+    assert_eq!(code(&r.send(&mut h, Some("wrong"), &ex)), 403);
+    let ev = sec.try_recv().expect("security event");
+    assert_eq!(ev.name(), "InvalidPassword");
+    assert!(ev.fields().contains(&("AccountID", "alice".to_string())));
+    // Past the per-account REGISTER rate limit.
+    h.now += std::time::Duration::from_secs(30);
+    let mut r = Reg::new("alice", "127.0.0.1:5070");
+    r.send(&mut h, None, &ex);
+    assert_eq!(code(&r.send(&mut h, Some("alicepw"), &ex)), 200);
+    let ev = reg.try_recv().expect("peer status");
+    assert!(
+        matches!(&*ev, Event::PeerStatus { peer, status, .. } if peer == "SIP/alice" && status == "Registered"),
+        "{ev:?}"
+    );
+}
+
+#[test]
 fn register_wrong_password_and_unknown_user_look_the_same() {
     let mut h = H::new(CONF);
     let ex = [contact("sip:x@10.0.0.5:5070")];
