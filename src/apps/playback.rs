@@ -50,19 +50,30 @@ pub fn sound_dirs(chan: &Channel) -> Vec<PathBuf> {
 }
 
 /// Load `name` for `chan` (language, native codec) as frames; warns like Asterisk's file.c
-/// when it cannot.
-pub fn load_frames(chan: &Channel, name: &str, lang: &str) -> Option<Vec<Frame>> {
+/// when it cannot. Finding and decoding the file run on the blocking pool, never on an
+/// async worker.
+pub async fn load_frames(chan: &Channel, name: &str, lang: &str) -> Option<Vec<Frame>> {
     let native = chan
         .media
         .as_ref()
         .map(|m| m.format)
         .unwrap_or(NativeFormat::Slin);
-    let Some((path, fmt)) = sounds::find(&sound_dirs(chan), name, lang, native) else {
+    let dirs = sound_dirs(chan);
+    let (n, l) = (name.to_string(), lang.to_string());
+    let found = tokio::task::spawn_blocking(move || {
+        let (path, fmt) = sounds::find(&dirs, &n, &l, native)?;
+        let loaded = sounds::load_cached(&path, fmt);
+        Some((path, loaded))
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some((path, loaded)) = found else {
         chan.pbx
             .warning(&format!("file.c: File {name} does not exist in any format"));
         return None;
     };
-    match sounds::load_cached(&path, fmt) {
+    match loaded {
         Ok(s) => {
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
             chan.pbx.verbose_line(
@@ -107,7 +118,7 @@ pub async fn stream_lang(
     lang: &str,
     breakon: &str,
 ) -> Result<Played, Hangup> {
-    let Some(frames) = load_frames(chan, name, lang) else {
+    let Some(frames) = load_frames(chan, name, lang).await else {
         return Ok(Played::Missing);
     };
     for f in frames {
@@ -234,7 +245,7 @@ impl App for Background {
         let mut status = "SUCCESS";
         let mut digit = None;
         'files: for f in files.split('&').filter(|f| !f.trim().is_empty()) {
-            let Some(frames) = load_frames(chan, f.trim(), &lang) else {
+            let Some(frames) = load_frames(chan, f.trim(), &lang).await else {
                 chan.pbx.warning(&format!(
                     "pbx.c: ast_streamfile failed on {} for {data}",
                     chan.name()

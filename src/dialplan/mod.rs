@@ -131,6 +131,9 @@ pub struct Priority {
     pub label: Option<String>,
     /// Application name as written (case preserved).
     pub app: String,
+    /// The name lower-cased once at load: the key the interpreter looks the application
+    /// up by on every step.
+    pub app_key: String,
     /// Argument string, unsubstituted.
     pub data: String,
     pub loc: Location,

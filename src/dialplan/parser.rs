@@ -564,6 +564,7 @@ impl Builder {
                 priority: ipri,
                 label: label.map(str::to_string),
                 app: app.to_string(),
+                app_key: app.to_ascii_lowercase(),
                 data: data.to_string(),
                 loc: e.loc.clone(),
             },

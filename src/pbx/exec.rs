@@ -375,8 +375,13 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
                 return End::FellOff;
             };
             let app_name = prio.app.as_str();
-            let data = substitute_async(chan, &prio.data).await;
-            let Some(entry) = pbx.apps.entry(app_name) else {
+            // The plain path unless a function that waits is loaded (no future to build).
+            let data = if pbx.has_async_funcs() {
+                substitute_async(chan, &prio.data).await
+            } else {
+                substitute(chan, &prio.data)
+            };
+            let Some(entry) = pbx.apps.entry_lower(&prio.app_key) else {
                 pbx.warning(&format!(
                     "pbx.c: No application '{}' for extension ({}, {}, {})",
                     app_name, chan.context, chan.exten, chan.priority
@@ -384,7 +389,7 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
                 spawn_exited(chan);
                 return End::Hangup;
             };
-            let app = entry.item.clone();
+            let app = &entry.item;
             if pbx.verbose() >= 3 {
                 pbx.verbose_line(
                     3,

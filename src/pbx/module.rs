@@ -180,9 +180,9 @@ impl Owner {
         })
     }
     /// Count a use until the guard drops (an application running on a channel).
-    pub fn enter(self: &Arc<Owner>) -> UseGuard {
+    pub fn enter(&self) -> UseGuard<'_> {
         self.uses.fetch_add(1, Ordering::Relaxed);
-        UseGuard(self.clone())
+        UseGuard(self)
     }
     pub fn uses(&self) -> usize {
         self.uses.load(Ordering::Relaxed)
@@ -190,9 +190,9 @@ impl Owner {
 }
 
 /// A use of a module, released on drop.
-pub struct UseGuard(Arc<Owner>);
+pub struct UseGuard<'a>(&'a Owner);
 
-impl Drop for UseGuard {
+impl Drop for UseGuard<'_> {
     fn drop(&mut self) {
         self.0.uses.fetch_sub(1, Ordering::Relaxed);
     }
@@ -256,6 +256,10 @@ impl<T: ?Sized + Send + Sync> Registry<T> {
             }
         }
         map.get(&name.to_ascii_lowercase()).cloned()
+    }
+    /// The entry for `key`, already lower-case (the interpreter's per-step look-up).
+    pub fn entry_lower(&self, key: &str) -> Option<Arc<Entry<T>>> {
+        self.map.load().get(key).cloned()
     }
     /// The item for `name` (any case).
     pub fn get(&self, name: &str) -> Option<Arc<T>> {

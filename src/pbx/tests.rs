@@ -310,3 +310,70 @@ async fn waitexten_timeout_goes_to_t() {
     let v = run(&pbx, "noT", "s").await;
     assert_eq!(get(&v, "NOT"), None, "no t/e: hang up");
 }
+
+/// A function that waits (a stand-in for CALENDAR_BUSY, JABBER_RECEIVE, realtime look-ups).
+struct Slow;
+#[async_trait::async_trait]
+impl crate::pbx::func::Func for Slow {
+    fn name(&self) -> &'static str {
+        "SLOW"
+    }
+    fn synopsis(&self) -> &'static str {
+        "test"
+    }
+    fn read(
+        &self,
+        _chan: &mut Channel,
+        _args: &str,
+    ) -> Result<String, crate::pbx::func::FuncError> {
+        Err(crate::pbx::func::FuncError::Other("sync read".into()))
+    }
+    fn is_async(&self) -> bool {
+        true
+    }
+    async fn read_async(
+        &self,
+        _chan: &mut Channel,
+        args: &str,
+    ) -> Result<String, crate::pbx::func::FuncError> {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        Ok(args.to_ascii_uppercase())
+    }
+}
+
+/// Counts its calls in the channel variable N and returns the count.
+struct Count;
+impl crate::pbx::func::Func for Count {
+    fn name(&self) -> &'static str {
+        "COUNT"
+    }
+    fn synopsis(&self) -> &'static str {
+        "test"
+    }
+    fn read(&self, chan: &mut Channel, _args: &str) -> Result<String, crate::pbx::func::FuncError> {
+        let n = chan
+            .get_var("N")
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+            + 1;
+        chan.set_var("N", &n.to_string());
+        Ok(n.to_string())
+    }
+}
+
+#[tokio::test]
+async fn waiting_functions_are_awaited_and_nothing_runs_twice() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,Set(R=${COUNT()}-${SLOW(a)}-${COUNT()}-${SLOW(${COUNT()}x)}-$[${N} + 10])\n",
+    );
+    let ctx = crate::pbx::module::ModuleContext::new(&pbx, "test");
+    ctx.register_func(Arc::new(Slow));
+    ctx.register_func(Arc::new(Count));
+    assert!(pbx.has_async_funcs());
+    let v = run(&pbx, "t", "s").await;
+    assert_eq!(get(&v, "R"), Some("1-A-2-3X-13"));
+    assert_eq!(get(&v, "N"), Some("3"));
+    // Outside the interpreter's argument substitution a waiting function is refused.
+    let mut chan = Channel::new(&pbx, "Test/x-1".into(), Arc::new(NullTech));
+    assert_eq!(exec::substitute(&mut chan, "[${SLOW(a)}]"), "[]");
+}

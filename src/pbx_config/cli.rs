@@ -29,7 +29,15 @@ pub fn register(r: &CommandRegistry) {
         "dialplan reload",
         "Reload extensions and *only* extensions",
         "Usage: dialplan reload\n       reload extensions.conf without reloading any other\n       modules.  This command does not delete global variables\n       unless clearglobalvars is set to yes in extensions.conf",
-        |c: Ctx| async move { Ok(super::reload_dialplan(c.pbx()).text) },
+        |c: Ctx| async move {
+            // Reading the files runs on the blocking pool, not on an async worker.
+            let p = c.pbx().clone();
+            Ok(
+                tokio::task::spawn_blocking(move || super::reload_dialplan(&p).text)
+                    .await
+                    .unwrap_or_default(),
+            )
+        },
     ));
     r.register(Command::new(
         "dialplan set global",

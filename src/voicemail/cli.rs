@@ -125,7 +125,12 @@ async fn reload(c: Ctx) -> CliResult {
         return Err(CliError::ShowUsage);
     }
     let mut out = String::from("Reloading voicemail configuration...\n");
-    out.push_str(&super::reload(c.pbx()));
+    let p = c.pbx().clone();
+    out.push_str(
+        &tokio::task::spawn_blocking(move || super::reload(&p))
+            .await
+            .unwrap_or_default(),
+    );
     Ok(out)
 }
 

@@ -1307,7 +1307,7 @@ async fn play_controlled(
 ) -> Result<Option<char>, Hangup> {
     let lang = chan.language.clone();
     let name = path.to_string_lossy().to_string();
-    let Some(frames) = load_frames(chan, &name, &lang) else {
+    let Some(frames) = load_frames(chan, &name, &lang).await else {
         return Ok(None);
     };
     let skip = (skipms / 20).max(1) as usize;

@@ -60,7 +60,12 @@ pub fn register(r: &CommandRegistry, sip: Arc<SipShared>) {
             "Usage: sip reload\n       Reloads SIP configuration from sip.conf",
             move |c: Ctx| {
                 let sip = sip.clone();
-                async move { Ok(reload_text(c.pbx(), &sip)) }
+                async move {
+                    let p = c.pbx().clone();
+                    Ok(tokio::task::spawn_blocking(move || reload_text(&p, &sip))
+                        .await
+                        .unwrap_or_default())
+                }
             },
         ));
     }
