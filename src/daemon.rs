@@ -352,6 +352,9 @@ async fn shutdown(state: &CliState, mode: StopMode) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     pbx.verbose_line(0, "Executing last minute cleanups");
+    // Every call record posted is on disk before the process ends.
+    let p = pbx.clone();
+    let _ = tokio::task::spawn_blocking(move || p.cdr.flush()).await;
     // Let the log printers flush.
     tokio::time::sleep(Duration::from_millis(50)).await;
 }

@@ -7,6 +7,7 @@ use super::{args, App, AppResult};
 use crate::cli::{CliError, CommandRegistry, Ctx};
 use crate::media::moh::{self, MohClass, MohClasses, MohPlayer};
 use crate::pbx::bridge::AbortOnDrop;
+use crate::pbx::hold::{HoldMusic, HoldMusicService};
 use crate::pbx::media::{Frame, FrameQueue};
 use crate::pbx::module::{Module, ModuleContext, ModuleError, ModuleInfo, Reload};
 use crate::pbx::{Channel, Pbx};
@@ -25,6 +26,7 @@ impl Module for ResMusicOnHold {
     }
     fn load(&self, ctx: &ModuleContext) -> Result<(), ModuleError> {
         ctx.provide(Arc::new(MohClasses::default()));
+        ctx.provide(Arc::new(HoldMusicService(Arc::new(Player))));
         ctx.register_app(Arc::new(MusicOnHold));
         ctx.register_app(Arc::new(StartMusicOnHold));
         ctx.register_app(Arc::new(StopMusicOnHold));
@@ -34,6 +36,15 @@ impl Module for ResMusicOnHold {
     fn reload(&self, ctx: &ModuleContext) -> Reload {
         reload(&ctx.pbx);
         Reload::Done(String::new())
+    }
+}
+
+/// What the core's `pbx::hold::start` calls (Dial's `m` option).
+struct Player;
+
+impl HoldMusic for Player {
+    fn start(&self, pbx: &Arc<Pbx>, class: &str, to_far: Arc<FrameQueue>) -> Option<AbortOnDrop> {
+        start(pbx, class, to_far)
     }
 }
 

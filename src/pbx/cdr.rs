@@ -136,19 +136,38 @@ pub trait CdrBackend: Send + Sync {
     fn post(&self, cdr: &Cdr);
 }
 
-/// Fans finished records out to the registered backends.
-#[derive(Default)]
+/// Fans finished records out to the registered backends. Backends write files (and later
+/// databases), so records go to one writer thread in the order calls ended: a hangup never
+/// waits on a disk. [`CdrEngine::flush`] waits until everything posted is written
+/// (shutdown).
 pub struct CdrEngine {
     /// (owner module, backend).
-    backends: parking_lot::RwLock<Vec<(&'static str, std::sync::Arc<dyn CdrBackend>)>>,
+    backends: std::sync::Arc<parking_lot::RwLock<Vec<OwnedBackend>>>,
     pub enabled: std::sync::atomic::AtomicBool,
+    writer: std::sync::OnceLock<parking_lot::Mutex<std::sync::mpsc::Sender<CdrJob>>>,
+}
+
+/// A backend and the module that registered it.
+type OwnedBackend = (&'static str, std::sync::Arc<dyn CdrBackend>);
+
+/// What the writer thread does next.
+enum CdrJob {
+    Post(Box<Cdr>),
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+impl Default for CdrEngine {
+    fn default() -> Self {
+        CdrEngine::new()
+    }
 }
 
 impl CdrEngine {
     pub fn new() -> CdrEngine {
         CdrEngine {
-            backends: parking_lot::RwLock::new(Vec::new()),
+            backends: Default::default(),
             enabled: std::sync::atomic::AtomicBool::new(true),
+            writer: std::sync::OnceLock::new(),
         }
     }
     /// Add a backend of module `owner`.
@@ -163,12 +182,89 @@ impl CdrEngine {
     pub fn backend_names(&self) -> Vec<&'static str> {
         self.backends.read().iter().map(|(_, b)| b.name()).collect()
     }
-    pub fn post(&self, cdr: &Cdr) {
-        if cdr.disabled || !self.enabled.load(std::sync::atomic::Ordering::Relaxed) {
+    /// Hand a finished record to the backends (on the writer thread).
+    pub fn post(&self, cdr: Cdr) {
+        if cdr.disabled
+            || !self.enabled.load(std::sync::atomic::Ordering::Relaxed)
+            || self.backends.read().is_empty()
+        {
             return;
         }
-        for (_, b) in self.backends.read().iter() {
-            b.post(cdr);
+        let job = CdrJob::Post(Box::new(cdr));
+        if let Err(std::sync::mpsc::SendError(CdrJob::Post(c))) = self.sender().lock().send(job) {
+            // No writer thread (it could not start): write here rather than lose it.
+            for (_, b) in self.backends.read().iter() {
+                b.post(&c);
+            }
         }
+    }
+    /// Wait until every record posted so far is written.
+    pub fn flush(&self) {
+        if self.writer.get().is_none() {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        if self.sender().lock().send(CdrJob::Flush(tx)).is_ok() {
+            let _ = rx.recv_timeout(std::time::Duration::from_secs(10));
+        }
+    }
+    fn sender(&self) -> &parking_lot::Mutex<std::sync::mpsc::Sender<CdrJob>> {
+        self.writer.get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<CdrJob>();
+            let backends = self.backends.clone();
+            let _ = std::thread::Builder::new()
+                .name("cdr-writer".into())
+                .spawn(move || {
+                    for job in rx {
+                        match job {
+                            CdrJob::Post(c) => {
+                                for (_, b) in backends.read().iter() {
+                                    b.post(&c);
+                                }
+                            }
+                            CdrJob::Flush(done) => {
+                                let _ = done.send(());
+                            }
+                        }
+                    }
+                });
+            parking_lot::Mutex::new(tx)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    struct Collect(parking_lot::Mutex<Vec<String>>);
+    impl CdrBackend for Collect {
+        fn name(&self) -> &'static str {
+            "collect"
+        }
+        fn post(&self, cdr: &Cdr) {
+            self.0.lock().push(cdr.channel.clone());
+        }
+    }
+
+    #[test]
+    fn records_are_written_in_order_off_the_caller_and_flush_waits() {
+        let e = CdrEngine::new();
+        let b = Arc::new(Collect(parking_lot::Mutex::new(Vec::new())));
+        e.add_backend("cdr_test.so", b.clone());
+        for i in 0..100 {
+            e.post(Cdr::new(&format!("SIP/{i}"), "1.1"));
+        }
+        let mut off = Cdr::new("SIP/off", "1.2");
+        off.disabled = true;
+        e.post(off);
+        e.flush();
+        let got = b.0.lock().clone();
+        assert_eq!(got.len(), 100);
+        assert_eq!(got[0], "SIP/0");
+        assert_eq!(got[99], "SIP/99");
+        e.remove_owner("cdr_test.so");
+        assert!(e.backend_names().is_empty());
     }
 }

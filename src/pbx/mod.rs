@@ -16,6 +16,7 @@ pub mod cli;
 pub mod events;
 pub mod exec;
 pub mod func;
+pub mod hold;
 pub mod media;
 pub mod message;
 pub mod module;
@@ -321,7 +322,7 @@ impl Pbx {
     }
 
     pub fn post_cdr(&self, cdr: Cdr) {
-        self.cdr.post(&cdr);
+        self.cdr.post(cdr);
     }
 
     /// Ask the daemon to stop.
