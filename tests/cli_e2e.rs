@@ -173,29 +173,7 @@ fn channels_and_stop() {
 fn broken_dialplan_at_startup_is_fatal() {
     let dir = tempdir();
     let conf = write_config(dir.path(), "[test]\nexten => 100,bogus,NoOp()\n");
-    let mut child = Command::new(BIN)
-        .arg("-f")
-        .arg("-C")
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("ferrisk kept running with a broken dialplan");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(!status.success());
-    let out = child.wait_with_output().expect("output");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = common::start_must_fail(&conf);
     assert!(err.contains("extensions.conf:2:"), "{err}");
 }
 

@@ -5,9 +5,7 @@
 
 mod common;
 
-use common::{tempdir, write_configs, Daemon, BIN};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use common::{tempdir, write_configs, Daemon};
 
 const DIALPLAN: &str = "\
 [test]
@@ -136,29 +134,7 @@ fn a_required_module_ferrisk_lacks_stops_start_up() {
             ),
         ],
     );
-    let mut child = Command::new(BIN)
-        .arg("-f")
-        .arg("-C")
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("ferrisk started without a required module");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(!status.success());
-    let out = child.wait_with_output().expect("output");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = common::start_must_fail(&conf);
     assert!(
         err.contains("modules.conf:3:") && err.contains("chan_pjsip.so"),
         "{err}"

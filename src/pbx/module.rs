@@ -673,18 +673,7 @@ impl ModuleLoader {
             let m = l.get(&base_name(name))?;
             (m.module.clone(), m.ctx.clone())
         };
-        let pbx = ctx.pbx.clone();
-        let info = module.info();
-        let r = tokio::task::spawn_blocking(move || module.reload(&ctx))
-            .await
-            .unwrap_or_else(|e| Reload::Failed(format!("reload panicked: {e}")));
-        if r != Reload::NotSupported {
-            pbx.verbose_line(
-                3,
-                &format!("Reloading module '{}' ({})", info.name, info.description),
-            );
-        }
-        Some(r)
+        Some(reload_one(module, ctx).await)
     }
 
     /// Reload every loaded module that supports it, in load order; the texts they print.
@@ -698,18 +687,8 @@ impl ModuleLoader {
             .collect();
         let mut out = Vec::new();
         for (m, ctx) in mods {
-            let info = m.info();
-            let pbx = ctx.pbx.clone();
-            let r = tokio::task::spawn_blocking(move || m.reload(&ctx))
-                .await
-                .unwrap_or_else(|e| Reload::Failed(format!("reload panicked: {e}")));
-            if r != Reload::NotSupported {
-                pbx.verbose_line(
-                    3,
-                    &format!("Reloading module '{}' ({})", info.name, info.description),
-                );
-            }
-            out.push((info.name, r));
+            let name = m.info().name;
+            out.push((name, reload_one(m, ctx).await));
         }
         out
     }
@@ -762,6 +741,22 @@ impl ModuleLoader {
             let _ = pbx;
         }
     }
+}
+
+/// Reload one module on the blocking pool, logging Asterisk's verbose line when it reloads.
+async fn reload_one(module: Arc<dyn Module>, ctx: ModuleContext) -> Reload {
+    let pbx = ctx.pbx.clone();
+    let info = module.info();
+    let r = tokio::task::spawn_blocking(move || module.reload(&ctx))
+        .await
+        .unwrap_or_else(|e| Reload::Failed(format!("reload panicked: {e}")));
+    if r != Reload::NotSupported {
+        pbx.verbose_line(
+            3,
+            &format!("Reloading module '{}' ({})", info.name, info.description),
+        );
+    }
+    r
 }
 
 /// Running applications of `owner` plus live channels of the technologies it registered.

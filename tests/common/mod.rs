@@ -125,6 +125,34 @@ pub struct Daemon {
     pub dir: tempfile::TempDir,
 }
 
+/// Run `ferrisk -f -C conf`, expecting it to refuse to start: its stderr once it exits
+/// (non-zero), or a panic when it keeps running for 20 s or exits 0.
+pub fn start_must_fail(conf: &Path) -> String {
+    let mut child = Command::new(BIN)
+        .arg("-f")
+        .arg("-C")
+        .arg(conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("ferrisk kept running although its configuration should stop it");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let out = child.wait_with_output().expect("output");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 impl Daemon {
     pub fn start(extensions: &str) -> Daemon {
         Daemon::start_in(tempdir(), extensions)
