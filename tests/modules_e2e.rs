@@ -6,6 +6,7 @@
 mod common;
 
 use common::{tempdir, write_configs, Daemon};
+use std::time::{Duration, Instant};
 
 const DIALPLAN: &str = "\
 [test]
@@ -139,4 +140,37 @@ fn a_required_module_ferrisk_lacks_stops_start_up() {
         err.contains("modules.conf:3:") && err.contains("chan_pjsip.so"),
         "{err}"
     );
+}
+
+#[test]
+fn chan_sip_unloads_releases_its_port_and_loads_again() {
+    let port = common::free_port();
+    let sip = format!(
+        "[general]\nbindaddr=127.0.0.1\nbindport={port}\ncontext=public\n\n[1001]\ntype=friend\nhost=dynamic\nsecret=x\ncontext=public\n"
+    );
+    let d = Daemon::start_with(&[("extensions.conf", DIALPLAN), ("sip.conf", &sip)]);
+    assert!(d.rx("module show like chan_sip").contains("chan_sip.so"));
+    assert!(d.rx("sip show peers").contains("1001"));
+    assert_eq!(d.rx("module unload chan_sip.so"), "Unloaded chan_sip.so\n");
+    assert!(d.rx("sip show peers").starts_with("No such command"));
+    let dial = d.rx("channel originate SIP/1001 application Wait 1");
+    assert!(
+        dial.contains("Channel not implemented") || dial.contains("type 'SIP'"),
+        "{dial}"
+    );
+    // The port is free again: loading binds it anew.
+    wait_port_free(port);
+    assert_eq!(d.rx("module load chan_sip.so"), "Loaded chan_sip.so\n");
+    assert!(d.rx("sip show peers").contains("1001"));
+}
+
+fn wait_port_free(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "port {port} still bound after unload"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

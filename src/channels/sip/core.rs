@@ -336,6 +336,21 @@ impl Core {
     }
 
     fn peer_status(&self, peer: &str, status: &str, address: String) {
+        // Registration decides a SIP device's availability (calls do not change it yet).
+        let device_state = match status {
+            "Registered" | "Reachable" => Some("NOT_INUSE"),
+            "Unregistered" | "Unreachable" => Some("UNAVAILABLE"),
+            _ => None,
+        };
+        if let Some(state) = device_state {
+            self.publish(
+                || Event::DeviceStateChange {
+                    device: format!("SIP/{peer}"),
+                    state: state.to_string(),
+                },
+                Topic::DeviceState,
+            );
+        }
         self.publish(
             || Event::PeerStatus {
                 channel_type: "SIP",

@@ -331,6 +331,7 @@ fn registrations_and_failed_passwords_reach_the_event_bus() {
     let mut h = H::new(CONF);
     let mut reg = h.pbx.events.subscribe(Topic::Registration);
     let mut sec = h.pbx.events.subscribe(Topic::Security);
+    let mut dev = h.pbx.events.subscribe(Topic::DeviceState);
     let ex = [contact("sip:alice@10.0.0.5:5070")];
     let mut r = Reg::new("alice", "127.0.0.1:5070");
     r.send(&mut h, None, &ex);
@@ -347,6 +348,14 @@ fn registrations_and_failed_passwords_reach_the_event_bus() {
     assert!(
         matches!(&*ev, Event::PeerStatus { peer, status, .. } if peer == "SIP/alice" && status == "Registered"),
         "{ev:?}"
+    );
+    let ev = dev.try_recv().expect("device state");
+    assert_eq!(
+        ev.fields(),
+        vec![
+            ("Device", "SIP/alice".to_string()),
+            ("State", "NOT_INUSE".to_string())
+        ]
     );
 }
 
