@@ -448,3 +448,28 @@ fn core_show_channel_lists_variables() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Dial with parallel legs: the leg that lost the race hangs up after the winner answered;
+/// the bridge with the winner goes on (it ended at once before: the loser's late hang-up
+/// was taken for the winner's).
+#[test]
+fn dial_bridge_survives_the_losing_legs_late_hangup() {
+    let d = Daemon::start(
+        "[start]\n\
+         exten => s,1,Dial(Local/callee@inner&Local/busy@inner,10,g)\n\
+         \x20same => n,Set(DB(flow/after)=${DIALSTATUS})\n\
+         [inner]\n\
+         exten => callee,1,Answer()\n\
+         \x20same => n,Wait(0.5)\n\
+         \x20same => n,Set(DB(flow/callee)=still bridged)\n\
+         \x20same => n,Hangup()\n\
+         exten => busy,1,Wait(0.2)\n\
+         \x20same => n,Busy()\n",
+    );
+    assert_eq!(
+        d.rx("channel originate Local/s@start application Wait 5"),
+        ""
+    );
+    assert_eq!(d.wait_db("flow", "callee"), "still bridged");
+    assert_eq!(d.wait_db("flow", "after"), "ANSWER");
+}

@@ -375,7 +375,9 @@ impl App for Dial {
                     _ = caller_shared.hungup() => break true,
                     _ = callee_shared.hungup() => break false,
                     ev = rx.recv() => match ev {
-                        Some((_, ChanEvent::Hangup(c))) => { *callee_cause = c; break false; }
+                        // Only the answered leg's hang-up ends the bridge: the legs that
+                        // lost the race were hung up above and may still report it.
+                        Some((i, ChanEvent::Hangup(c))) if i == w => { *callee_cause = c; break false; }
                         Some(_) => {}
                         None => break false,
                     },

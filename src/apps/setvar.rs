@@ -29,6 +29,16 @@ pub fn assign(chan: &mut Channel, name: &str, value: &str) {
     }
 }
 
+/// [`assign`] from an application: a function that waits (`DB`) is awaited.
+pub async fn assign_async(chan: &mut Channel, name: &str, value: &str) {
+    let name = name.trim();
+    if name.contains('(') {
+        crate::pbx::exec::write_func_async(chan, name, value).await;
+    } else {
+        chan.set_var(name, value);
+    }
+}
+
 struct Set;
 #[async_trait]
 impl App for Set {
@@ -51,7 +61,7 @@ impl App for Set {
             return Ok(());
         }
         match data.split_once('=') {
-            Some((name, value)) => assign(chan, name, value),
+            Some((name, value)) => assign_async(chan, name, value).await,
             None => chan.pbx.warning(&format!(
                 "pbx_variables.c: Ignoring entry '{data}' with no '='"
             )),
@@ -83,7 +93,7 @@ impl App for MSet {
         }
         for pair in args::split(data, ',') {
             match pair.split_once('=') {
-                Some((name, value)) => assign(chan, name, value),
+                Some((name, value)) => assign_async(chan, name, value).await,
                 None => chan.pbx.warning(&format!(
                     "pbx_variables.c: MSet: ignoring entry '{pair}' with no '='"
                 )),

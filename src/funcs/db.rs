@@ -2,11 +2,28 @@
 //!
 //! `family/key` splits at the first `/` (`AST_NONSTANDARD_APP_ARGS` with two fields), so
 //! `DB(extension/100/device)` is family `extension`, key `100/device`.
+//!
+//! They are functions that wait ([`Func::is_async`]): in dialplan arguments and `Set()` the
+//! SQLite work runs on the blocking pool, never on an async worker. The synchronous `read`
+//! and `write` serve callers that cannot wait (mail templates).
 
 use super::{Func, FuncError};
+use crate::astdb::AstDb;
 use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::Channel;
+use async_trait::async_trait;
 use std::sync::Arc;
+
+/// Run `f` on the AstDB on the blocking pool.
+async fn on_db<T: Send + 'static>(
+    chan: &Channel,
+    f: impl FnOnce(&AstDb) -> T + Send + 'static,
+) -> Result<T, FuncError> {
+    let pbx = chan.pbx.clone();
+    tokio::task::spawn_blocking(move || f(&pbx.astdb))
+        .await
+        .map_err(|e| FuncError::Other(format!("database task failed: {e}")))
+}
 
 /// The modules of this file (`module show`).
 pub static MODULES: &[Family] = &[Family {
@@ -41,6 +58,7 @@ const DELETE_USAGE: &str = "DB_DELETE requires an argument, DB_DELETE(<family>/<
 
 pub struct DbFunc;
 
+#[async_trait]
 impl Func for DbFunc {
     fn name(&self) -> &'static str {
         "DB"
@@ -80,10 +98,35 @@ impl Func for DbFunc {
             .put(family, key, value)
             .map_err(|_| FuncError::Other("DB: Error writing value to database.".into()))
     }
+    fn is_async(&self) -> bool {
+        true
+    }
+    async fn read_async(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let (family, key) = parse(a, DB_USAGE)?;
+        let (f, k) = (family.to_string(), key.to_string());
+        match on_db(chan, move |db| db.get(&f, &k)).await? {
+            Some(v) => {
+                chan.set_var("DB_RESULT", &v);
+                Ok(v)
+            }
+            None => {
+                tracing::debug!("DB: {family}/{key} not found in database.");
+                Ok(String::new())
+            }
+        }
+    }
+    async fn write_async(&self, chan: &mut Channel, a: &str, value: &str) -> Result<(), FuncError> {
+        let (family, key) = parse(a, DB_WRITE_USAGE)?;
+        let (f, k, v) = (family.to_string(), key.to_string(), value.to_string());
+        on_db(chan, move |db| db.put(&f, &k, &v))
+            .await?
+            .map_err(|_| FuncError::Other("DB: Error writing value to database.".into()))
+    }
 }
 
 pub struct DbExistsFunc;
 
+#[async_trait]
 impl Func for DbExistsFunc {
     fn name(&self) -> &'static str {
         "DB_EXISTS"
@@ -110,16 +153,30 @@ impl Func for DbExistsFunc {
             None => Ok("0".into()),
         }
     }
+    fn is_async(&self) -> bool {
+        true
+    }
+    async fn read_async(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let (family, key) = parse(a, EXISTS_USAGE)?;
+        let (f, k) = (family.to_string(), key.to_string());
+        match on_db(chan, move |db| db.get(&f, &k)).await? {
+            Some(v) => {
+                chan.set_var("DB_RESULT", &v);
+                Ok("1".into())
+            }
+            None => Ok("0".into()),
+        }
+    }
 }
 
 pub struct DbDeleteFunc;
 
 impl DbDeleteFunc {
-    fn delete(chan: &mut Channel, a: &str) -> Result<String, FuncError> {
-        let (family, key) = parse(a, DELETE_USAGE)?;
-        let value = match chan.pbx.astdb.get(family, key) {
+    /// Read and delete `family/key`; the value, or empty.
+    fn take(db: &AstDb, family: &str, key: &str) -> String {
+        match db.get(family, key) {
             Some(v) => {
-                if !matches!(chan.pbx.astdb.del(family, key), Ok(true)) {
+                if !matches!(db.del(family, key), Ok(true)) {
                     tracing::debug!(
                         "DB_DELETE: {family}/{key} could not be deleted from the database"
                     );
@@ -130,12 +187,24 @@ impl DbDeleteFunc {
                 tracing::debug!("DB_DELETE: {family}/{key} not found in database.");
                 String::new()
             }
-        };
+        }
+    }
+    fn delete(chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let (family, key) = parse(a, DELETE_USAGE)?;
+        let value = Self::take(&chan.pbx.astdb, family, key);
+        chan.set_var("DB_RESULT", &value);
+        Ok(value)
+    }
+    async fn delete_async(chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let (family, key) = parse(a, DELETE_USAGE)?;
+        let (f, k) = (family.to_string(), key.to_string());
+        let value = on_db(chan, move |db| Self::take(db, &f, &k)).await?;
         chan.set_var("DB_RESULT", &value);
         Ok(value)
     }
 }
 
+#[async_trait]
 impl Func for DbDeleteFunc {
     fn name(&self) -> &'static str {
         "DB_DELETE"
@@ -160,10 +229,46 @@ impl Func for DbDeleteFunc {
     fn write(&self, chan: &mut Channel, a: &str, _value: &str) -> Result<(), FuncError> {
         Self::delete(chan, a).map(|_| ())
     }
+    fn is_async(&self) -> bool {
+        true
+    }
+    async fn read_async(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        Self::delete_async(chan, a).await
+    }
+    async fn write_async(&self, chan: &mut Channel, a: &str, _v: &str) -> Result<(), FuncError> {
+        Self::delete_async(chan, a).await.map(|_| ())
+    }
 }
 
 pub struct DbKeysFunc;
 
+impl DbKeysFunc {
+    /// The keys as DB_KEYS returns them: consecutive duplicates (any case) once, commas
+    /// escaped.
+    fn join(keys: &[String]) -> String {
+        let mut out = String::new();
+        let mut last: Option<&str> = None;
+        for k in keys {
+            // func_db skips consecutive duplicates case-insensitively.
+            if last.is_some_and(|l| l.eq_ignore_ascii_case(k)) {
+                continue;
+            }
+            if last.is_some() {
+                out.push(',');
+            }
+            last = Some(k);
+            for c in k.chars() {
+                if c == ',' {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+        }
+        out
+    }
+}
+
+#[async_trait]
 impl Func for DbKeysFunc {
     fn name(&self) -> &'static str {
         "DB_KEYS"
@@ -180,26 +285,15 @@ impl Func for DbKeysFunc {
          key families will be returned. Commas inside key names are escaped with a backslash."
     }
     fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
-        let keys = chan.pbx.astdb.keys(a.trim_matches('/'));
-        let mut out = String::new();
-        let mut last: Option<&str> = None;
-        for k in &keys {
-            // func_db skips consecutive duplicates case-insensitively.
-            if last.is_some_and(|l| l.eq_ignore_ascii_case(k)) {
-                continue;
-            }
-            if last.is_some() {
-                out.push(',');
-            }
-            last = Some(k);
-            for c in k.chars() {
-                if c == ',' {
-                    out.push('\\');
-                }
-                out.push(c);
-            }
-        }
-        Ok(out)
+        Ok(Self::join(&chan.pbx.astdb.keys(a.trim_matches('/'))))
+    }
+    fn is_async(&self) -> bool {
+        true
+    }
+    async fn read_async(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let prefix = a.trim_matches('/').to_string();
+        let keys = on_db(chan, move |db| db.keys(&prefix)).await?;
+        Ok(Self::join(&keys))
     }
 }
 

@@ -156,17 +156,11 @@ impl Resolver for ChanResolver<'_> {
 }
 
 impl ChanResolver<'_> {
-    /// Call a function synchronously (a waiting function outside the interpreter's
-    /// substitution gets a warning and an empty result).
+    /// Call a function synchronously (outside [`substitute_async`] a function that waits
+    /// uses its synchronous `read`, which may refuse).
     fn func_now(&mut self, name: &str, args: &str) -> Option<String> {
         let pbx = self.chan.pbx.clone();
         match pbx.funcs.get(name) {
-            Some(f) if f.is_async() && self.memo.is_none() => {
-                pbx.warning(&format!(
-                    "pbx_functions.c: Function {name} waits on an outside service and can only be used in dialplan arguments"
-                ));
-                Some(String::new())
-            }
             Some(f) => match f.read(self.chan, args) {
                 Ok(v) => Some(v),
                 Err(e) => {
@@ -207,7 +201,7 @@ pub async fn substitute_async(chan: &mut Channel, s: &str) -> String {
     if !s.contains('$') {
         return s.to_string();
     }
-    if !chan.pbx.has_async_funcs() {
+    if !chan.pbx.calls_async_func(s) {
         return substitute(chan, s);
     }
     let mut memo = Memo::default();
@@ -260,6 +254,25 @@ pub fn write_func(chan: &mut Channel, call: &str, value: &str) {
     }
 }
 
+/// [`write_func`] for the interpreter's applications (`Set`, `MSet`): a function that waits
+/// is awaited ([`Func::write_async`]) instead of blocking a worker.
+pub async fn write_func_async(chan: &mut Channel, call: &str, value: &str) {
+    let pbx = chan.pbx.clone();
+    let Some((name, args)) = super::func::split_call(call) else {
+        pbx.warning(&format!("pbx.c: Invalid function call '{call}'"));
+        return;
+    };
+    match pbx.funcs.get(name) {
+        Some(f) if f.is_async() => {
+            if let Err(e) = f.write_async(chan, args, value).await {
+                pbx.warning(&format!("pbx_functions.c: {name}({args}): {e}"));
+            }
+        }
+        Some(_) => write_func(chan, call, value),
+        None => pbx.error(&format!("pbx_functions.c: Function {name} not registered")),
+    }
+}
+
 /// Run application `name` with already-substituted `data` (Exec, ExecIf, Originate, `M()`).
 pub fn exec_app<'a>(
     chan: &'a mut Channel,
@@ -287,6 +300,9 @@ pub fn exec_app<'a>(
 pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = End> + Send + '_>> {
     Box::pin(async move {
         let pbx = chan.pbx.clone();
+        // The applications this run has looked up, valid while the registry's generation
+        // is unchanged (a loop runs the same few applications thousands of times).
+        let mut apps = AppCache::default();
         loop {
             if !chan.in_hangup_handler && chan.check_hangup() {
                 return End::Hangup;
@@ -375,13 +391,14 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
                 return End::FellOff;
             };
             let app_name = prio.app.as_str();
-            // The plain path unless a function that waits is loaded (no future to build).
-            let data = if pbx.has_async_funcs() {
+            // The plain path unless the arguments call a function that waits (no future to
+            // build, nothing to replay).
+            let data = if pbx.calls_async_func(&prio.data) {
                 substitute_async(chan, &prio.data).await
             } else {
                 substitute(chan, &prio.data)
             };
-            let Some(entry) = pbx.apps.entry_lower(&prio.app_key) else {
+            let Some(entry) = apps.get(&pbx, &prio.app_key) else {
                 pbx.warning(&format!(
                     "pbx.c: No application '{}' for extension ({}, {}, {})",
                     app_name, chan.context, chan.exten, chan.priority
@@ -422,6 +439,33 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
             }
         }
     })
+}
+
+/// A run's cache of application look-ups (see [`run_loop`]).
+#[derive(Default)]
+struct AppCache {
+    generation: u64,
+    entries: Vec<(String, Arc<super::module::Entry<dyn super::app::App>>)>,
+}
+
+impl AppCache {
+    fn get(
+        &mut self,
+        pbx: &super::Pbx,
+        key: &str,
+    ) -> Option<Arc<super::module::Entry<dyn super::app::App>>> {
+        let g = pbx.apps.generation();
+        if g != self.generation || self.entries.len() > 32 {
+            self.entries.clear();
+            self.generation = g;
+        }
+        if let Some((_, e)) = self.entries.iter().find(|(k, _)| k == key) {
+            return Some(e.clone());
+        }
+        let e = pbx.apps.entry_lower(key)?;
+        self.entries.push((key.to_string(), e.clone()));
+        Some(e)
+    }
 }
 
 fn spawn_exited(chan: &Channel) {

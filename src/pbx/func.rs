@@ -51,15 +51,27 @@ pub trait Func: Send + Sync + 'static {
     fn writable(&self) -> bool {
         false
     }
-    /// Whether reading waits on the outside world (a directory, a calendar, a chat). The
-    /// interpreter then awaits [`Func::read_async`] instead of calling [`Func::read`], so no
-    /// worker thread blocks.
+    /// Whether reading waits on the outside world (a database, a directory, a calendar, a
+    /// chat). The interpreter then awaits [`Func::read_async`] / [`Func::write_async`]
+    /// instead of calling [`Func::read`] / [`Func::write`], so no worker thread blocks.
+    /// Where a caller cannot wait (mail templates), the synchronous methods are used: a
+    /// function that cannot answer synchronously returns an error there.
     fn is_async(&self) -> bool {
         false
     }
     /// `${NAME(args)}` for functions that wait; the default is the synchronous `read`.
     async fn read_async(&self, chan: &mut Channel, args: &str) -> Result<String, FuncError> {
         self.read(chan, args)
+    }
+    /// `Set(NAME(args)=value)` for functions that wait; the default is the synchronous
+    /// `write`.
+    async fn write_async(
+        &self,
+        chan: &mut Channel,
+        args: &str,
+        value: &str,
+    ) -> Result<(), FuncError> {
+        self.write(chan, args, value)
     }
 }
 

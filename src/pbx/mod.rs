@@ -133,9 +133,10 @@ pub struct Pbx {
     /// Unknown applications/functions already warned about at load.
     pub warned_missing: Mutex<std::collections::HashSet<String>>,
     pub local_seq: AtomicU32,
-    /// Set once a function that waits ([`func::Func::is_async`]) is registered: from then
-    /// on the interpreter substitutes with [`exec::substitute_async`]'s replay.
-    pub async_funcs: AtomicBool,
+    /// Upper-case names of the functions that wait ([`func::Func::is_async`]) ever
+    /// registered: an argument string naming one is substituted with
+    /// [`exec::substitute_async`]'s replay, every other one on the plain path.
+    pub async_funcs: RwLock<Vec<String>>,
 }
 
 impl Pbx {
@@ -175,7 +176,7 @@ impl Pbx {
             stop_tx,
             warned_missing: Mutex::new(Default::default()),
             local_seq: AtomicU32::new(0),
-            async_funcs: AtomicBool::new(false),
+            async_funcs: RwLock::new(Vec::new()),
             settings,
         })
     }
@@ -290,7 +291,32 @@ impl Pbx {
 
     /// Whether any function that waits was ever registered.
     pub fn has_async_funcs(&self) -> bool {
-        self.async_funcs.load(Ordering::Relaxed)
+        !self.async_funcs.read().is_empty()
+    }
+
+    /// Whether `data` calls a function that waits: some `NAME(` in it is one (any case).
+    /// Names built at run time (`${${F}(x)}`) are not seen: such a call takes the
+    /// synchronous path.
+    pub fn calls_async_func(&self, data: &str) -> bool {
+        if !data.contains('(') {
+            return false;
+        }
+        let names = self.async_funcs.read();
+        if names.is_empty() {
+            return false;
+        }
+        let b = data.as_bytes();
+        for (i, _) in data.match_indices('(') {
+            let start = b[..i]
+                .iter()
+                .rposition(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+                .map_or(0, |p| p + 1);
+            let word = &data[start..i];
+            if !word.is_empty() && names.iter().any(|n| n.eq_ignore_ascii_case(word)) {
+                return true;
+            }
+        }
+        false
     }
 
     /// The driver for technology `tech` (any case).

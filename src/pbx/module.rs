@@ -210,6 +210,8 @@ pub struct Entry<T: ?Sized> {
 pub struct Registry<T: ?Sized> {
     map: ArcSwap<FxHashMap<String, Arc<Entry<T>>>>,
     write: Mutex<()>,
+    /// Bumped by every change, so a caller may cache look-ups ([`Registry::generation`]).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl<T: ?Sized> Default for Registry<T> {
@@ -217,6 +219,7 @@ impl<T: ?Sized> Default for Registry<T> {
         Registry {
             map: ArcSwap::from_pointee(FxHashMap::default()),
             write: Mutex::new(()),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -228,6 +231,12 @@ impl<T: ?Sized + Send + Sync> Registry<T> {
         let mut m = (**self.map.load()).clone();
         m.insert(name.to_ascii_lowercase(), Arc::new(Entry { item, owner }));
         self.map.store(Arc::new(m));
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+    /// Changes every time an entry is added or removed: a look-up cached at generation `g`
+    /// is still right while this returns `g`.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
     /// Remove everything `owner` registered; returns how many.
     pub fn remove_owner(&self, owner: &str) -> usize {
@@ -237,6 +246,7 @@ impl<T: ?Sized + Send + Sync> Registry<T> {
         m.retain(|_, e| e.owner.name != owner);
         let n = before - m.len();
         self.map.store(Arc::new(m));
+        self.generation.fetch_add(1, Ordering::Release);
         n
     }
     /// The entry for `name` (any case).
@@ -364,7 +374,11 @@ impl ModuleContext {
     /// A dialplan function.
     pub fn register_func(&self, f: Arc<dyn super::func::Func>) {
         if f.is_async() {
-            self.pbx.async_funcs.store(true, Ordering::Relaxed);
+            let mut names = self.pbx.async_funcs.write();
+            let n = f.name().to_ascii_uppercase();
+            if !names.contains(&n) {
+                names.push(n);
+            }
         }
         self.pbx.funcs.insert(f.name(), f, self.owner.clone());
     }
