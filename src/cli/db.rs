@@ -81,23 +81,40 @@ pub fn format_rows(rows: &[(String, String)]) -> String {
     o
 }
 
+/// Run `f` on the AstDB on the blocking pool (SQLite never runs on an async worker).
+async fn on_db<T: Send + 'static>(
+    c: &Ctx,
+    f: impl FnOnce(&crate::astdb::AstDb) -> T + Send + 'static,
+) -> T {
+    let pbx = c.pbx().clone();
+    match tokio::task::spawn_blocking(move || f(&pbx.astdb)).await {
+        Ok(v) => v,
+        // The closure panicked: that is a bug; let the command fail as loudly.
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
 async fn show(c: Ctx) -> CliResult {
     let (f, k) = family_keytree(&c.args)?;
-    Ok(format_rows(&c.pbx().astdb.show(f.as_deref(), k.as_deref())))
+    Ok(format_rows(
+        &on_db(&c, move |d| d.show(f.as_deref(), k.as_deref())).await,
+    ))
 }
 
 async fn showkey(c: Ctx) -> CliResult {
     let [k] = c.args.as_slice() else {
         return Err(CliError::ShowUsage);
     };
-    Ok(format_rows(&c.pbx().astdb.showkey(k)))
+    let k = k.clone();
+    Ok(format_rows(&on_db(&c, move |d| d.showkey(&k)).await))
 }
 
 async fn put(c: Ctx) -> CliResult {
     let [f, k, v] = c.args.as_slice() else {
         return Err(CliError::ShowUsage);
     };
-    Ok(match c.pbx().astdb.put(f, k, v) {
+    let (f, k, v) = (f.clone(), k.clone(), v.clone());
+    Ok(match on_db(&c, move |d| d.put(&f, &k, &v)).await {
         Ok(()) => "Updated database successfully\n".into(),
         Err(_) => "Failed to update entry\n".into(),
     })
@@ -107,7 +124,8 @@ async fn get(c: Ctx) -> CliResult {
     let [f, k] = c.args.as_slice() else {
         return Err(CliError::ShowUsage);
     };
-    Ok(match c.pbx().astdb.get(f, k) {
+    let (f, k) = (f.clone(), k.clone());
+    Ok(match on_db(&c, move |d| d.get(&f, &k)).await {
         Some(v) => format!("Value: {v}\n"),
         None => "Database entry not found.\n".into(),
     })
@@ -117,7 +135,8 @@ async fn del(c: Ctx) -> CliResult {
     let [f, k] = c.args.as_slice() else {
         return Err(CliError::ShowUsage);
     };
-    Ok(match c.pbx().astdb.del(f, k) {
+    let (f, k) = (f.clone(), k.clone());
+    Ok(match on_db(&c, move |d| d.del(&f, &k)).await {
         Ok(true) => "Database entry removed.\n".into(),
         Ok(false) => "Database entry does not exist.\n".into(),
         Err(e) => format!("Database unavailable: {e}\n"),
@@ -129,11 +148,13 @@ async fn deltree(c: Ctx) -> CliResult {
         return Err(CliError::ShowUsage);
     }
     let (f, k) = family_keytree(&c.args)?;
-    Ok(match c.pbx().astdb.deltree(f.as_deref(), k.as_deref()) {
-        Ok(0) => "Database entries do not exist.\n".into(),
-        Ok(n) => format!("{n} database entries removed.\n"),
-        Err(e) => format!("Database unavailable: {e}\n"),
-    })
+    Ok(
+        match on_db(&c, move |d| d.deltree(f.as_deref(), k.as_deref())).await {
+            Ok(0) => "Database entries do not exist.\n".into(),
+            Ok(n) => format!("{n} database entries removed.\n"),
+            Err(e) => format!("Database unavailable: {e}\n"),
+        },
+    )
 }
 
 async fn query(c: Ctx) -> CliResult {
@@ -141,7 +162,7 @@ async fn query(c: Ctx) -> CliResult {
         return Err(CliError::ShowUsage);
     }
     let sql = c.args.join(" ");
-    match c.pbx().astdb.query(&sql) {
+    match on_db(&c, move |d| d.query(&sql)).await {
         Ok(rows) => {
             let mut o = String::new();
             for row in rows {
