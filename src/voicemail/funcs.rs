@@ -25,21 +25,37 @@ fn args(a: &str) -> Vec<String> {
     crate::apps::args::split(a, ',')
 }
 
+/// [`count`] without blocking a worker (the store lists the folder on the blocking pool).
+async fn count_async(chan: &Channel, mb: &BoxId, folder: &str) -> u32 {
+    let Some(f) = folder_of(chan, folder) else {
+        return 0;
+    };
+    crate::voicemail::of(&chan.pbx)
+        .store
+        .count(mb, f)
+        .await
+        .unwrap_or(0)
+}
+
+/// The folder called `folder` (default INBOX); `None` (with a warning) for an unknown one.
+fn folder_of(chan: &Channel, folder: &str) -> Option<Folder> {
+    if folder.trim().is_empty() {
+        return Some(Folder::Inbox);
+    }
+    let f = Folder::from_name(folder);
+    if f.is_none() {
+        chan.pbx.warning(&format!(
+            "app_voicemail.c: Invalid folder '{}'",
+            folder.trim()
+        ));
+    }
+    f
+}
+
 /// Messages in `folder` (name, default INBOX) of `mb`; 0 for an unknown folder or mailbox.
 fn count(chan: &Channel, mb: &BoxId, folder: &str) -> u32 {
-    let f = if folder.trim().is_empty() {
-        Folder::Inbox
-    } else {
-        match Folder::from_name(folder) {
-            Some(f) => f,
-            None => {
-                chan.pbx.warning(&format!(
-                    "app_voicemail.c: Invalid folder '{}'",
-                    folder.trim()
-                ));
-                return 0;
-            }
-        }
+    let Some(f) = folder_of(chan, folder) else {
+        return 0;
     };
     crate::voicemail::of(&chan.pbx)
         .store
@@ -49,6 +65,7 @@ fn count(chan: &Channel, mb: &BoxId, folder: &str) -> u32 {
 
 pub struct VmInfo;
 
+#[async_trait::async_trait]
 impl Func for VmInfo {
     fn name(&self) -> &'static str {
         "VM_INFO"
@@ -104,8 +121,23 @@ impl Func for VmInfo {
             }
         })
     }
+    fn is_async(&self) -> bool {
+        true
+    }
+    async fn read_async(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let v = args(a);
+        let attr = v.get(1).map(|s| s.trim().to_ascii_lowercase());
+        if attr.as_deref() != Some("count") {
+            return self.read(chan, a);
+        }
+        let spec = v.first().map(|s| s.trim()).unwrap_or("");
+        let Some(mb) = crate::voicemail::of(&chan.pbx).mailbox(spec) else {
+            return self.read(chan, a);
+        };
+        let folder = v.get(2).map(|s| s.as_str()).unwrap_or("");
+        Ok(count_async(chan, &box_id(&mb), folder).await.to_string())
+    }
 }
-
 pub struct MailboxExists;
 
 impl Func for MailboxExists {
@@ -139,6 +171,7 @@ impl Func for MailboxExists {
 
 pub struct VmCount;
 
+#[async_trait::async_trait]
 impl Func for VmCount {
     fn name(&self) -> &'static str {
         "VMCOUNT"
@@ -166,6 +199,22 @@ impl Func for VmCount {
             .filter(|s| !s.trim().is_empty())
             .map(|s| count(chan, &BoxId::parse(s), folder))
             .sum();
+        Ok(total.to_string())
+    }
+    fn is_async(&self) -> bool {
+        true
+    }
+    async fn read_async(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let v = args(a);
+        let boxes = v.first().map(|s| s.trim()).unwrap_or("");
+        if boxes.is_empty() {
+            return self.read(chan, a);
+        }
+        let folder = v.get(1).map(|s| s.as_str()).unwrap_or("");
+        let mut total = 0u32;
+        for b in boxes.split('&').filter(|s| !s.trim().is_empty()) {
+            total += count_async(chan, &BoxId::parse(b), folder).await;
+        }
         Ok(total.to_string())
     }
 }
@@ -209,6 +258,17 @@ mod tests {
         let mut chan = Channel::new(&pbx, "Local/x-1".into(), Arc::new(NullTech));
         let r = |c: &mut Channel, f: &dyn Func, a: &str| f.read(c, a).unwrap();
         assert_eq!(r(&mut chan, &VmInfo, "100,count"), "2");
+        // In dialplan arguments they wait for the store instead of listing on the worker.
+        assert!(VmInfo.is_async() && VmCount.is_async());
+        assert_eq!(
+            VmInfo.read_async(&mut chan, "100,count").await.unwrap(),
+            "2"
+        );
+        assert_eq!(
+            VmInfo.read_async(&mut chan, "100,fullname").await.unwrap(),
+            "Leif Madsen"
+        );
+        assert_eq!(VmCount.read_async(&mut chan, "100&100").await.unwrap(), "4");
         assert_eq!(r(&mut chan, &VmInfo, "100@default,count,Old"), "0");
         assert_eq!(r(&mut chan, &VmInfo, "100,fullname"), "Leif Madsen");
         assert_eq!(r(&mut chan, &VmInfo, "100,email"), "leif@example.com");

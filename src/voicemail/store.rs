@@ -357,7 +357,11 @@ impl MessageStore for FileStore {
     }
 
     async fn count(&self, mb: &BoxId, folder: Folder) -> io::Result<u32> {
-        self.count_now(mb, folder)
+        // A directory listing: on the blocking pool, not on an async worker.
+        let dir = self.folder_dir(mb, folder);
+        tokio::task::spawn_blocking(move || Self::numbers(&dir).map(|v| v.len() as u32))
+            .await
+            .map_err(io::Error::other)?
     }
 
     fn count_now(&self, mb: &BoxId, folder: Folder) -> io::Result<u32> {
