@@ -337,6 +337,16 @@ impl FileStore {
     }
 }
 
+/// Run file work on the blocking pool (renames, fsync, directory listings never block an
+/// async worker).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Io(io::Error::other(e)))?
+}
+
 fn sync_dir(dir: &Path) {
     if let Ok(f) = std::fs::File::open(dir) {
         let _ = f.sync_all();
@@ -350,10 +360,22 @@ impl MessageStore for FileStore {
     }
 
     async fn ensure(&self, mb: &BoxId) -> io::Result<()> {
-        for f in [Folder::Inbox, Folder::Old, Folder::Urgent] {
-            std::fs::create_dir_all(self.folder_dir(mb, f))?;
-        }
-        std::fs::create_dir_all(self.scratch_dir(mb))
+        let dirs: Vec<PathBuf> = [Folder::Inbox, Folder::Old, Folder::Urgent]
+            .into_iter()
+            .map(|f| self.folder_dir(mb, f))
+            .chain([self.scratch_dir(mb)])
+            .collect();
+        blocking(move || {
+            for d in dirs {
+                std::fs::create_dir_all(d)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Io(e) => e,
+            other => io::Error::other(other.to_string()),
+        })
     }
 
     async fn count(&self, mb: &BoxId, folder: Folder) -> io::Result<u32> {
@@ -370,9 +392,12 @@ impl MessageStore for FileStore {
 
     async fn info(&self, mb: &BoxId, folder: Folder, n: u32) -> Result<MessageInfo, StoreError> {
         let dir = self.folder_dir(mb, folder);
-        Self::check(&dir, n)?;
-        let text = std::fs::read_to_string(dir.join(format!("{}.txt", msg_name(n))))?;
-        Ok(MessageInfo::parse(&text))
+        blocking(move || {
+            Self::check(&dir, n)?;
+            let text = std::fs::read_to_string(dir.join(format!("{}.txt", msg_name(n))))?;
+            Ok(MessageInfo::parse(&text))
+        })
+        .await
     }
 
     async fn audio(&self, mb: &BoxId, folder: Folder, n: u32) -> Result<PathBuf, StoreError> {
@@ -396,26 +421,31 @@ impl MessageStore for FileStore {
         let lock = self.lock_of(mb);
         let _g = lock.lock().await;
         let dir = self.folder_dir(mb, folder);
-        let n = Self::next_slot(&dir, mb, maxmsg)?;
-        let ext = recording
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("wav")
-            .to_string();
-        let audio = dir.join(format!("{}.{ext}", msg_name(n)));
-        if std::fs::rename(recording, &audio).is_err() {
-            // Another file system: copy, and only then remove the recording.
-            std::fs::copy(recording, &audio)?;
-            let _ = std::fs::remove_file(recording);
-        }
-        let tmp = dir.join(format!(".{}.txt.tmp", msg_name(n)));
-        std::fs::write(&tmp, info.render())?;
-        if let Ok(f) = std::fs::File::open(&tmp) {
-            let _ = f.sync_all();
-        }
-        std::fs::rename(&tmp, dir.join(format!("{}.txt", msg_name(n))))?;
-        sync_dir(&dir);
-        Ok(n)
+        let (mb, recording, text) = (mb.clone(), recording.to_path_buf(), info.render());
+        // Renames and fsyncs: on the blocking pool, under the mailbox's lock.
+        blocking(move || {
+            let n = Self::next_slot(&dir, &mb, maxmsg)?;
+            let ext = recording
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("wav")
+                .to_string();
+            let audio = dir.join(format!("{}.{ext}", msg_name(n)));
+            if std::fs::rename(&recording, &audio).is_err() {
+                // Another file system: copy, and only then remove the recording.
+                std::fs::copy(&recording, &audio)?;
+                let _ = std::fs::remove_file(&recording);
+            }
+            let tmp = dir.join(format!(".{}.txt.tmp", msg_name(n)));
+            std::fs::write(&tmp, text)?;
+            if let Ok(f) = std::fs::File::open(&tmp) {
+                let _ = f.sync_all();
+            }
+            std::fs::rename(&tmp, dir.join(format!("{}.txt", msg_name(n))))?;
+            sync_dir(&dir);
+            Ok(n)
+        })
+        .await
     }
 
     async fn copy(
@@ -428,14 +458,18 @@ impl MessageStore for FileStore {
         maxmsg: u32,
     ) -> Result<u32, StoreError> {
         let src = self.folder_dir(mb, from);
-        Self::check(&src, n)?;
         let lock = self.lock_of(to);
         let _g = lock.lock().await;
         let dst = self.folder_dir(to, to_folder);
-        let m = Self::next_slot(&dst, to, maxmsg)?;
-        Self::copy_files(&src, n, &dst, m)?;
-        sync_dir(&dst);
-        Ok(m)
+        let to = to.clone();
+        blocking(move || {
+            Self::check(&src, n)?;
+            let m = Self::next_slot(&dst, &to, maxmsg)?;
+            Self::copy_files(&src, n, &dst, m)?;
+            sync_dir(&dst);
+            Ok(m)
+        })
+        .await
     }
 
     async fn move_to(
@@ -449,14 +483,18 @@ impl MessageStore for FileStore {
         let lock = self.lock_of(mb);
         let _g = lock.lock().await;
         let src = self.folder_dir(mb, from);
-        Self::check(&src, n)?;
         let dst = self.folder_dir(mb, to);
-        let m = Self::next_slot(&dst, mb, maxmsg)?;
-        Self::rename_msg(&src, n, &dst, m)?;
-        Self::resequence(&src)?;
-        sync_dir(&dst);
-        sync_dir(&src);
-        Ok(m)
+        let mb = mb.clone();
+        blocking(move || {
+            Self::check(&src, n)?;
+            let m = Self::next_slot(&dst, &mb, maxmsg)?;
+            Self::rename_msg(&src, n, &dst, m)?;
+            Self::resequence(&src)?;
+            sync_dir(&dst);
+            sync_dir(&src);
+            Ok(m)
+        })
+        .await
     }
 
     async fn remove(&self, mb: &BoxId, folder: Folder, n: u32) -> Result<(), StoreError> {
@@ -467,20 +505,24 @@ impl MessageStore for FileStore {
         let lock = self.lock_of(mb);
         let _g = lock.lock().await;
         let dir = self.folder_dir(mb, folder);
-        for &n in ns {
-            // Metadata first: a message without its .txt is not listed any more.
-            for ext in MSG_EXTS {
-                let p = dir.join(format!("{}.{ext}", msg_name(n)));
-                match std::fs::remove_file(&p) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e.into()),
+        let ns = ns.to_vec();
+        blocking(move || {
+            for n in ns {
+                // Metadata first: a message without its .txt is not listed any more.
+                for ext in MSG_EXTS {
+                    let p = dir.join(format!("{}.{ext}", msg_name(n)));
+                    match std::fs::remove_file(&p) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(e.into()),
+                    }
                 }
             }
-        }
-        Self::resequence(&dir)?;
-        sync_dir(&dir);
-        Ok(())
+            Self::resequence(&dir)?;
+            sync_dir(&dir);
+            Ok(())
+        })
+        .await
     }
 
     fn greeting(&self, mb: &BoxId, which: Greeting) -> PathBuf {
