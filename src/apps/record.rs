@@ -110,6 +110,13 @@ impl Sink {
             Sink::Raw(f, _, _) => Ok(f.sync_all()?),
         }
     }
+
+    /// [`Sink::finish`] (the header and the fsync) on the blocking pool.
+    async fn finish_off_worker(self) -> Result<(), WavError> {
+        tokio::task::spawn_blocking(move || self.finish())
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e).into()))
+    }
 }
 
 /// Why the recording stopped (RECORD_STATUS).
@@ -205,7 +212,7 @@ pub async fn record_file(
     let mut sink = Sink::open(path, fmt, o.append)?;
     let res = record_loop(chan, &mut sink, o).await;
     let samples = sink.written();
-    let fin = sink.finish();
+    let fin = sink.finish_off_worker().await;
     let ended = res?;
     fin?;
     Ok(Recorded { ended, samples })
@@ -370,7 +377,7 @@ impl App for Record {
             }
         };
         let res = record_loop(chan, &mut sink, &o).await;
-        let fin = sink.finish();
+        let fin = sink.finish_off_worker().await;
         let ended = match (res, fin) {
             (Ok(e), Ok(())) => e,
             (Err(e), _) | (_, Err(e)) => {
