@@ -13,6 +13,7 @@ use std::sync::Arc;
 pub fn all() -> Vec<Arc<dyn Module>> {
     let mut v: Vec<Arc<dyn Module>> = Vec::new();
     v.push(Arc::new(crate::res::config_sqlite3::ResConfigSqlite3));
+    v.push(Arc::new(crate::res::config_ldap::ResConfigLdap));
     v.extend(crate::funcs::modules());
     v.push(Arc::new(crate::voicemail::funcs::FUNC_VMCOUNT));
     v.extend(crate::apps::modules());

@@ -2,4 +2,5 @@
 //! first). Each file is one module and registers what it provides with the PBX's registries;
 //! nothing in `pbx/` names a resource module.
 
+pub mod config_ldap;
 pub mod config_sqlite3;

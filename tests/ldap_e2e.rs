@@ -1,0 +1,266 @@
+//! End to end: `res_config_ldap.so` against a real OpenLDAP `slapd` with Asterisk's schema,
+//! started on 127.0.0.1 by this test (Debian's `slapd` and `ldap-utils`, installed by
+//! contrib/test.sh). ferrisk maps `sippeers` to the directory in `extconfig.conf` and is
+//! driven through `-rx`: look-ups, a user added with `ldapadd` while it runs, a write-back
+//! with `realtime update`, and the directory going away.
+
+mod common;
+
+use common::{free_port, require_bin, wait_for, Daemon};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+const BASE: &str = "dc=example,dc=com";
+const ADMIN: &str = "cn=admin,dc=example,dc=com";
+const ADMIN_PW: &str = "adminpw";
+
+/// md5 hex of `s` (the test computes AstAccountRealmedPassword itself).
+fn md5_hex(s: &str) -> String {
+    let out = Command::new("md5sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().expect("stdin").write_all(s.as_bytes())?;
+            c.wait_with_output()
+        })
+        .expect("md5sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn user_ldif(name: &str, secret: &str) -> String {
+    format!(
+        "dn: cn={name},ou=people,{BASE}\nobjectClass: inetOrgPerson\nobjectClass: AsteriskSIPUser\ncn: {name}\nsn: User {name}\nAstAccountContext: internal\nAstAccountHost: dynamic\nAstAccountType: friend\nAstAccountCallerID: \"User {name}\" <{name}>\nAstAccountRealmedPassword: {{MD5}}{}\n",
+        md5_hex(&format!("{name}:ferrisk:{secret}"))
+    )
+}
+
+/// A slapd with Asterisk's schema, seeded offline with `slapadd`.
+struct Slapd {
+    child: Option<Child>,
+    port: u16,
+    conf: PathBuf,
+}
+
+impl Slapd {
+    fn start(dir: &Path) -> Slapd {
+        let slapd = require_bin("slapd", "slapd");
+        let slapadd = require_bin("slapadd", "slapd");
+        require_bin("ldapsearch", "ldap-utils");
+        let schema =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/asterisk.ldap-schema");
+        assert!(
+            schema.is_file(),
+            "Asterisk's LDAP schema is missing at {} (the shared/ folder beside the checkout)",
+            schema.display()
+        );
+        let data = dir.join("ldap-data");
+        std::fs::create_dir_all(&data).expect("mkdir");
+        let conf = dir.join("slapd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
+                 include /etc/ldap/schema/nis.schema\ninclude /etc/ldap/schema/inetorgperson.schema\n\
+                 include {}\npidfile {}/slapd.pid\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\n\
+                 database mdb\nmaxsize 10485760\nsuffix \"{BASE}\"\nrootdn \"{ADMIN}\"\nrootpw {ADMIN_PW}\n\
+                 directory {}\n",
+                schema.display(),
+                dir.display(),
+                data.display()
+            ),
+        )
+        .expect("slapd.conf");
+        let seed = dir.join("seed.ldif");
+        std::fs::write(
+            &seed,
+            format!(
+                "dn: {BASE}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n\n\
+                 dn: ou=people,{BASE}\nobjectClass: organizationalUnit\nou: people\n\n{}\n{}",
+                user_ldif("1001", "pw1001"),
+                user_ldif("1002", "pw1002")
+            ),
+        )
+        .expect("seed");
+        let st = Command::new(slapadd)
+            .arg("-f")
+            .arg(&conf)
+            .arg("-l")
+            .arg(&seed)
+            .output()
+            .expect("slapadd");
+        assert!(
+            st.status.success(),
+            "slapadd: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        let port = free_port();
+        let mut s = Slapd {
+            child: None,
+            port,
+            conf,
+        };
+        s.child = Some(
+            Command::new(slapd)
+                .arg("-d")
+                .arg("0")
+                .arg("-h")
+                .arg(format!("ldap://127.0.0.1:{port}/"))
+                .arg("-f")
+                .arg(&s.conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("slapd"),
+        );
+        wait_for(15, "slapd to answer", || {
+            let out = Command::new("ldapsearch")
+                .args(["-x", "-H", &s.url(), "-b", "", "-s", "base"])
+                .output()
+                .ok()?;
+            out.status.success().then_some(())
+        });
+        s
+    }
+
+    fn url(&self) -> String {
+        format!("ldap://127.0.0.1:{}", self.port)
+    }
+
+    fn ldapadd(&self, ldif: &str) {
+        let mut c = Command::new("ldapadd")
+            .args(["-x", "-H", &self.url(), "-D", ADMIN, "-w", ADMIN_PW])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ldapadd");
+        {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .expect("stdin")
+                .write_all(ldif.as_bytes())
+                .expect("write");
+        }
+        let out = c.wait_with_output().expect("ldapadd");
+        assert!(
+            out.status.success(),
+            "ldapadd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// One attribute of an entry, as ldapsearch prints it.
+    fn attr(&self, cn: &str, attr: &str) -> String {
+        let out = Command::new("ldapsearch")
+            .args([
+                "-x",
+                "-LLL",
+                "-H",
+                &self.url(),
+                "-b",
+                &format!("ou=people,{BASE}"),
+                &format!("(cn={cn})"),
+                attr,
+            ])
+            .output()
+            .expect("ldapsearch");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Slapd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn ferrisk_with(slapd: &Slapd) -> Daemon {
+    let res_ldap = format!(
+        "[_general]\nurl = ldap://127.0.0.1:1 {}\nbasedn = {BASE}\nuser = {ADMIN}\npass = {ADMIN_PW}\n\n\
+         [sip]\nname = cn\nmd5secret = AstAccountRealmedPassword\ncontext = AstAccountContext\n\
+         host = AstAccountHost\ntype = AstAccountType\ncallerid = AstAccountCallerID\n\
+         ipaddr = AstAccountIPAddress\nuseragent = AstAccountUserAgent\n\
+         additionalFilter = (objectClass=AsteriskSIPUser)\n",
+        slapd.url()
+    );
+    Daemon::start_with(&[
+        ("extensions.conf", "[internal]\nexten => 100,1,Hangup()\n"),
+        ("res_ldap.conf", &res_ldap),
+        (
+            "extconfig.conf",
+            "[settings]\nsippeers => ldap,\"ou=people,dc=example,dc=com\",sip\n",
+        ),
+    ])
+}
+
+#[test]
+fn sip_peers_come_from_the_directory() {
+    let dir = common::tempdir();
+    let mut slapd = Slapd::start(dir.path());
+    let d = ferrisk_with(&slapd);
+    assert!(d.rx("module show like ldap").contains("res_config_ldap.so"));
+
+    // A look-up maps attributes to Asterisk's columns; the first URL is down (port 1), the
+    // second answers: failover.
+    let row = d.rx("realtime load sippeers name 1001");
+    for want in [
+        "name",
+        "1001",
+        "context",
+        "internal",
+        "md5secret",
+        "host",
+        "dynamic",
+    ] {
+        assert!(row.contains(want), "{want} missing: {row}");
+    }
+    assert!(row.contains(&md5_hex("1001:ferrisk:pw1001")), "{row}");
+    assert!(!row.contains("{MD5}"), "{row}");
+    let status = d.rx("realtime show ldap status");
+    assert!(
+        status.starts_with(&format!(
+            "Connected to '{}', baseDN {BASE} with username {ADMIN} for ",
+            slapd.url()
+        )),
+        "{status}"
+    );
+    assert_eq!(
+        d.rx("realtime load sippeers name 9999"),
+        "No rows found matching search criteria.\n"
+    );
+
+    // A user added while ferrisk runs is found without a reload.
+    slapd.ldapadd(&user_ldif("1003", "pw1003"));
+    assert!(d
+        .rx("realtime load sippeers name 1003")
+        .contains("internal"));
+
+    // Write-back: the directory shows what ferrisk wrote.
+    let up = d.rx("realtime update sippeers name 1001 ipaddr 127.0.0.5");
+    assert_eq!(up, "Updated 1 RealTime record.\n");
+    assert!(slapd
+        .attr("1001", "AstAccountIPAddress")
+        .contains("AstAccountIPAddress: 127.0.0.5"));
+
+    // The directory goes away: look-ups fail (no rows), ferrisk keeps running.
+    slapd.stop();
+    assert_eq!(
+        d.rx("realtime load sippeers name 1001"),
+        "No rows found matching search criteria.\n"
+    );
+    assert!(d.rx("core show uptime").starts_with("System uptime: "));
+}
