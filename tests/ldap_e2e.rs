@@ -264,3 +264,97 @@ fn sip_peers_come_from_the_directory() {
     );
     assert!(d.rx("core show uptime").starts_with("System uptime: "));
 }
+
+/// ferrisk with SIP on a free port and `sippeers` from the directory (no peer in sip.conf).
+fn sip_ferrisk_with(slapd: &Slapd, sip_port: u16) -> Daemon {
+    let res_ldap = format!(
+        "[_general]\nurl = {}\nbasedn = {BASE}\nuser = {ADMIN}\npass = {ADMIN_PW}\n\n\
+         [sip]\nname = cn\nmd5secret = AstAccountRealmedPassword\ncontext = AstAccountContext\n\
+         host = AstAccountHost\ntype = AstAccountType\ncallerid = AstAccountCallerID\n\
+         additionalFilter = (objectClass=AsteriskSIPUser)\n",
+        slapd.url()
+    );
+    let sip = format!(
+        "[general]\nbindaddr=127.0.0.1\nbindport={sip_port}\ncontext=public\nallowguest=no\n\
+         alwaysauthreject=yes\nrealm=ferrisk\nrtcachefriends=yes\nminexpiry=60\nmaxexpiry=3600\n"
+    );
+    Daemon::start_with(&[
+        ("extensions.conf", "[internal]\nexten => 100,1,Hangup()\n"),
+        ("sip.conf", &sip),
+        ("res_ldap.conf", &res_ldap),
+        (
+            "extconfig.conf",
+            "[settings]\nsippeers => ldap,\"ou=people,dc=example,dc=com\",sip\n",
+        ),
+    ])
+}
+
+fn register(sip_port: u16, user: &str, pw: &str) -> common::SippResult {
+    common::Sipp::new("register_auth.xml", Some(sip_port))
+        .local_port(free_port())
+        .service(user)
+        .auth(user, pw)
+        .key("expires", 600)
+        .set("want_expires", 600)
+        .run()
+}
+
+fn register_refused(sip_port: u16, user: &str, pw: &str) {
+    common::Sipp::new("register_expect.xml", Some(sip_port))
+        .local_port(free_port())
+        .service(user)
+        .auth(user, pw)
+        .key("expires", 600)
+        .key("contact_user", user)
+        .set("expect", 403)
+        .run()
+        .assert_ok(&format!("{user} with a wrong password must get 403"));
+}
+
+#[test]
+fn phones_register_with_directory_accounts() {
+    let dir = common::tempdir();
+    let mut slapd = Slapd::start(dir.path());
+    let sip_port = free_port();
+    let d = sip_ferrisk_with(&slapd, sip_port);
+
+    register(sip_port, "1001", "pw1001").assert_ok("1001 registers with its LDAP account");
+    let peers = d.rx("sip show peers");
+    let line = peers.lines().find(|l| l.starts_with("1001")).unwrap_or("");
+    assert!(
+        line.contains("127.0.0.1") && line.ends_with("Cached RT"),
+        "{peers}"
+    );
+    assert!(
+        peers.lines().next().unwrap_or("").ends_with("Realtime"),
+        "{peers}"
+    );
+
+    // A wrong password and an unknown user get the same answer.
+    register_refused(sip_port, "1002", "not-the-password");
+    register_refused(sip_port, "9999", "whatever");
+
+    // Added to the directory while ferrisk runs: registers without a reload.
+    slapd.ldapadd(&user_ldif("1003", "pw1003"));
+    register(sip_port, "1003", "pw1003").assert_ok("1003 added with ldapadd registers");
+
+    // The directory goes away: the cached peer still registers.
+    slapd.stop();
+    register(sip_port, "1001", "pw1001").assert_ok("a cached peer registers with LDAP down");
+
+    // Pruned from the cache, it is looked up again (and, the directory being down, refused
+    // like an unknown user).
+    assert_eq!(
+        d.rx("sip prune realtime peer 1001"),
+        "Peer '1001' pruned.\n"
+    );
+    assert_eq!(
+        d.rx("sip prune realtime peer 1001"),
+        "Peer '1001' not found.\n"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // stay under the rate limit
+    register_refused(sip_port, "1001", "pw1001");
+    // 1002 (looked up for its wrong password) and 1003 are still cached.
+    assert_eq!(d.rx("sip prune realtime all"), "2 peers pruned.\n");
+    assert_eq!(d.rx("sip prune realtime all"), "No peers found to prune.\n");
+}

@@ -397,6 +397,8 @@ impl Default for SipGeneral {
 pub struct Peer {
     pub name: String,
     pub loc: Location,
+    /// Loaded from realtime (`sippeers`), not from sip.conf (`sip show peers`: Cached RT).
+    pub realtime: bool,
     pub kind: PeerType,
     pub host: Host,
     pub port: Option<u16>,
@@ -958,6 +960,7 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
     let mut p = Peer {
         name: name.to_string(),
         loc: sec.loc.clone(),
+        realtime: false,
         kind,
         host: Host::Dynamic,
         port: None,
@@ -1090,6 +1093,74 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
 }
 
 /// Interpret a loaded `sip.conf`. Returns the config and warnings, or every error found.
+/// Realtime `sippeers` columns that are state, not options (chan_sip keeps them in the row:
+/// the registration, the last qualify).
+const REALTIME_STATE_COLUMNS: &[&str] = &[
+    "name",
+    "ipaddr",
+    "regseconds",
+    "fullcontact",
+    "useragent",
+    "lastms",
+    "regserver",
+    "sippeers",
+    "id",
+];
+
+/// A peer from a realtime `sippeers` row (column = sip.conf option), read with sip.conf's
+/// rules (`[general]` defaults apply). Errors say what is wrong with the row.
+pub fn peer_from_realtime(fields: &[(String, String)], g: &SipGeneral) -> Result<Peer, String> {
+    let name = fields
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("name"))
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .ok_or("the row has no name")?;
+    let loc = Location::new(format!("realtime sippeers {name}"), 1, 1);
+    let mut entries: Vec<Entry> = fields
+        .iter()
+        .filter(|(k, v)| {
+            !v.trim().is_empty()
+                && !REALTIME_STATE_COLUMNS
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case(k.trim()))
+        })
+        .map(|(k, v)| Entry {
+            key: k.trim().to_ascii_lowercase(),
+            value: v.trim().to_string(),
+            op: crate::config::Op::Assign,
+            loc: loc.clone(),
+        })
+        .collect();
+    // A row without a type is a friend, as chan_sip's realtime peers.
+    if !entries.iter().any(|e| e.key == "type") {
+        entries.push(Entry {
+            key: "type".into(),
+            value: "friend".into(),
+            op: crate::config::Op::Assign,
+            loc: loc.clone(),
+        });
+    }
+    let sec = crate::config::Section {
+        name: name.clone(),
+        loc,
+        is_template: false,
+        templates: Vec::new(),
+        entries,
+    };
+    let mut ctx = Ctx {
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let peer = parse_peer(&sec, g, &mut ctx);
+    if let Some(e) = ctx.errors.first() {
+        return Err(e.to_string());
+    }
+    let mut peer = peer.ok_or_else(|| format!("realtime peer '{name}' could not be read"))?;
+    peer.realtime = true;
+    Ok(peer)
+}
+
 pub fn parse_sip_conf(cf: &ConfigFile) -> Result<(SipConfig, Vec<String>), Vec<ConfigError>> {
     let mut ctx = Ctx {
         errors: Vec::new(),

@@ -50,6 +50,51 @@ pub fn reload_text(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) -> String {
     }
 }
 
+/// `sip prune realtime …`, with chan_sip's messages.
+fn prune_realtime(c: &Ctx, sip: &Arc<SipShared>) -> Result<String, CliError> {
+    let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
+    let (name, pattern) = match args.as_slice() {
+        [] | ["all"] => (None, None),
+        ["peer", "all"] => (None, None),
+        ["peer", "like", pat] | ["like", pat] => (None, Some(*pat)),
+        ["peer", n] if !n.eq_ignore_ascii_case("like") => (Some(*n), None),
+        _ => return Err(CliError::ShowUsage),
+    };
+    if let Some(n) = name {
+        return Ok(sip.with(|core, now| {
+            if !core.knows_peer(n) {
+                format!("Peer '{n}' not found.\n")
+            } else if core.prune_realtime(Some(n), now) == 0 {
+                format!("Peer '{n}' is not a Realtime peer, cannot be pruned.\n")
+            } else {
+                format!("Peer '{n}' pruned.\n")
+            }
+        }));
+    }
+    let re = match pattern {
+        Some(p) => Some(regex::Regex::new(p).map_err(|_| CliError::ShowUsage)?),
+        None => None,
+    };
+    let pruned = sip.with(|core, now| {
+        let names: Vec<String> = core
+            .cfg
+            .peers
+            .values()
+            .filter(|p| p.realtime && re.as_ref().is_none_or(|r| r.is_match(&p.name)))
+            .map(|p| p.name.clone())
+            .collect();
+        names
+            .iter()
+            .map(|n| core.prune_realtime(Some(n), now))
+            .sum::<usize>()
+    });
+    Ok(if pruned > 0 {
+        format!("{pruned} peers pruned.\n")
+    } else {
+        "No peers found to prune.\n".to_string()
+    })
+}
+
 /// Register the `sip` commands.
 pub fn register(r: &CommandRegistry, sip: Arc<SipShared>) {
     {
@@ -66,6 +111,18 @@ pub fn register(r: &CommandRegistry, sip: Arc<SipShared>) {
                         .await
                         .unwrap_or_default())
                 }
+            },
+        ));
+    }
+    {
+        let sip = sip.clone();
+        r.register(Command::new(
+            "sip prune realtime",
+            "Prune cached Realtime users/peers",
+            "Usage: sip prune realtime [peer [<name>|all|like <pattern>]|all]\n       Prunes object(s) from the cache.\n       Optional regular expression pattern is used to filter the objects.",
+            move |c: Ctx| {
+                let sip = sip.clone();
+                async move { prune_realtime(&c, &sip) }
             },
         ));
     }

@@ -405,6 +405,40 @@ impl Core {
         }
     }
 
+    // ---------------------------------------------------------------- realtime peers
+
+    /// Whether `extconfig.conf` maps `sippeers` to a loaded engine.
+    pub fn realtime_peers_enabled(&self) -> bool {
+        self.pbx()
+            .is_some_and(|p| p.realtime.is_enabled("sippeers"))
+    }
+
+    /// Whether `name` is a peer of sip.conf or one already loaded from realtime.
+    pub fn knows_peer(&self, name: &str) -> bool {
+        self.cfg.peer(name).is_some()
+    }
+
+    /// Keep a peer loaded from realtime (chan_sip's cached realtime friend): it registers and
+    /// calls like a sip.conf peer until `sip prune realtime` or `sip reload`.
+    pub fn add_realtime_peer(&mut self, peer: Peer, now: Instant) {
+        let mut cfg = (*self.cfg).clone();
+        cfg.peers.insert(peer.name.clone(), peer);
+        self.set_config(Arc::new(cfg), now);
+    }
+
+    /// Forget realtime peers (`name`, or all); returns how many.
+    pub fn prune_realtime(&mut self, name: Option<&str>, now: Instant) -> usize {
+        let mut cfg = (*self.cfg).clone();
+        let before = cfg.peers.len();
+        cfg.peers
+            .retain(|n, p| !(p.realtime && name.is_none_or(|x| x.eq_ignore_ascii_case(n))));
+        let n = before - cfg.peers.len();
+        if n > 0 {
+            self.set_config(Arc::new(cfg), now);
+        }
+        n
+    }
+
     // ---------------------------------------------------------------- addresses
 
     /// The IP we advertise to `dest` (Contact, Via, SDP).

@@ -131,6 +131,9 @@ pub struct PeerRow {
     pub acl: bool,
     pub status: PeerStatus,
     pub description: String,
+    /// `Some(cached)` when realtime peers are configured: the last column is `Realtime`,
+    /// and a peer loaded from realtime shows `Cached RT`.
+    pub realtime: Option<bool>,
 }
 
 /// `sip show peers`: header, one row per peer sorted by name (chan_sip qsorts with
@@ -162,7 +165,11 @@ pub fn format_peers(rows: &[PeerRow]) -> String {
         "Port",
         "Status",
         "Description",
-        "",
+        if rows.iter().any(|r| r.realtime.is_some()) {
+            "Realtime"
+        } else {
+            ""
+        },
     ]);
     let mut sorted: Vec<&PeerRow> = rows.iter().collect();
     sorted.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
@@ -194,7 +201,11 @@ pub fn format_peers(rows: &[PeerRow]) -> String {
             &port,
             &status,
             &p.description,
-            "",
+            if p.realtime == Some(true) {
+                "Cached RT"
+            } else {
+                ""
+            },
         ]));
     }
     let _ = writeln!(

@@ -170,6 +170,54 @@ impl SipShared {
         });
     }
 
+    /// The peer name to look up in realtime before `r` reaches the core: a REGISTER (To
+    /// user), INVITE, SUBSCRIBE or MESSAGE (From user) of a peer sip.conf does not have,
+    /// when `extconfig.conf` maps `sippeers`.
+    fn realtime_candidate(&self, r: &Received) -> Option<String> {
+        let method = r.msg.method()?;
+        use crate::sip::message::Method;
+        let party = match method {
+            Method::Register => r.msg.to(),
+            Method::Invite | Method::Subscribe | Method::Message => r.msg.from(),
+            _ => return None,
+        }?;
+        let name = party.uri.user_decoded()?.to_string();
+        if name.is_empty() {
+            return None;
+        }
+        let pbx = self.pbx.upgrade()?;
+        if !pbx.realtime.is_enabled("sippeers") {
+            return None;
+        }
+        if self.core.lock().knows_peer(&name) {
+            return None;
+        }
+        Some(name)
+    }
+
+    /// Load `name` from realtime `sippeers` and keep it (a row that cannot be read is skipped
+    /// with a warning); then let the core handle `r`. A directory that does not answer
+    /// leaves the peer unknown: the caller gets the answer of a wrong password.
+    async fn realtime_then_receive(self: Arc<Self>, name: String, r: Received) {
+        if let Some(pbx) = self.pbx.upgrade() {
+            let filter = [("name".to_string(), name.clone())];
+            if let Ok(Some(row)) = pbx.realtime.load("sippeers", &filter).await {
+                let general = self.core.lock().cfg.general.clone();
+                match crate::channels::sipconf::peer_from_realtime(&row, &general) {
+                    Ok(peer) => self.with(|c, now| {
+                        if !c.knows_peer(&peer.name) {
+                            c.add_realtime_peer(peer, now);
+                        }
+                    }),
+                    Err(e) => {
+                        pbx.warning(&format!("chan_sip.c: realtime peer '{name}' skipped: {e}"))
+                    }
+                }
+            }
+        }
+        self.with(|c, now| c.on_receive(r, now));
+    }
+
     fn db_write(&self, pbx: &Pbx, family: String, key: String, value: Option<String>) {
         let tx = self.db_tx.lock().clone();
         let op = DbOp::Write(family, key, value);
@@ -428,6 +476,12 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
     let c2 = cell.clone();
     let sink: Sink = Arc::new(move |r: Received| {
         if let Some(s) = c2.get().and_then(Weak::upgrade) {
+            // A request from a peer sip.conf does not know: look it up in realtime first
+            // (off the core lock), then hand the request to the core as usual.
+            if let Some(name) = s.realtime_candidate(&r) {
+                tokio::spawn(async move { s.realtime_then_receive(name, r).await });
+                return;
+            }
             s.with(|c, now| c.on_receive(r, now));
         }
     });

@@ -62,6 +62,7 @@ fn peer_addr(core: &Core, p: &Peer, now: Instant) -> Option<(String, u16)> {
 }
 
 pub fn peers_view(core: &Core, now: Instant) -> Vec<PeerRow> {
+    let rt = core.realtime_peers_enabled();
     core.cfg
         .peers
         .values()
@@ -83,6 +84,7 @@ pub fn peers_view(core: &Core, now: Instant) -> Vec<PeerRow> {
                 acl: !p.acl.is_empty() || !p.named_acls.is_empty(),
                 status: status(core, p),
                 description: String::new(),
+                realtime: rt.then_some(p.realtime),
             }
         })
         .collect()
