@@ -358,3 +358,39 @@ fn phones_register_with_directory_accounts() {
     assert_eq!(d.rx("sip prune realtime all"), "2 peers pruned.\n");
     assert_eq!(d.rx("sip prune realtime all"), "No peers found to prune.\n");
 }
+
+#[test]
+fn directory_users_call_each_other_through_dial() {
+    let dir = common::tempdir();
+    let slapd = Slapd::start(dir.path());
+    let sip_port = free_port();
+    let d = sip_ferrisk_with(&slapd, sip_port);
+    d.write_extensions(
+        "[internal]\nexten => _10XX,1,Dial(SIP/${EXTEN},10)\n same => n,Hangup()\nexten => h,1,Set(DB(test/status)=${DIALSTATUS})\n",
+    );
+    assert!(d.rx("dialplan reload").contains("Dialplan reloaded."));
+    // 1002 registers with its directory account and answers.
+    let callee = common::Sipp::new("uas_registered.xml", Some(sip_port))
+        .local_port(free_port())
+        .service("1002")
+        .auth("1002", "pw1002")
+        .key("expires", 600)
+        .oocsf("uas_answer.xml")
+        .spawn();
+    wait_for(15, "1002 to register", || {
+        let p = d.rx("sip show peers");
+        p.lines()
+            .any(|l| l.starts_with("1002") && l.contains("127.0.0.1"))
+            .then_some(())
+    });
+    // 1001, also from the directory, calls it through Dial(): INVITE with digest auth.
+    common::Sipp::new("uac_call.xml", Some(sip_port))
+        .local_port(free_port())
+        .service("1002")
+        .key("from_user", "1001")
+        .auth("1001", "pw1001")
+        .run()
+        .assert_ok("1001 calls 1002 through Dial()");
+    callee.wait().assert_ok("1002 answers and gets the BYE");
+    assert_eq!(d.wait_db("test", "status"), "ANSWER");
+}
