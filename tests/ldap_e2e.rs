@@ -271,6 +271,8 @@ fn sip_ferrisk_with(slapd: &Slapd, sip_port: u16) -> Daemon {
         "[_general]\nurl = {}\nbasedn = {BASE}\nuser = {ADMIN}\npass = {ADMIN_PW}\n\n\
          [sip]\nname = cn\nmd5secret = AstAccountRealmedPassword\ncontext = AstAccountContext\n\
          host = AstAccountHost\ntype = AstAccountType\ncallerid = AstAccountCallerID\n\
+         ipaddr = AstAccountIPAddress\nport = AstAccountPort\nregseconds = AstAccountExpirationTimestamp\n\
+         useragent = AstAccountUserAgent\nfullcontact = AstAccountFullContact\n\
          additionalFilter = (objectClass=AsteriskSIPUser)\n",
         slapd.url()
     );

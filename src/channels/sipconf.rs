@@ -320,6 +320,15 @@ pub struct SipGeneral {
     pub localnet: Vec<IpNet>,
     pub nat: Nat,
     pub qualifyfreq: u32,
+    /// `rtupdate` (yes): write a realtime peer's registration back (ipaddr, port,
+    /// regseconds, useragent, fullcontact).
+    pub rtupdate: bool,
+    /// `rtsavesysname` (no): also write `regserver` = the system name.
+    pub rtsavesysname: bool,
+    /// `rtcachefriends` (no): read; realtime peers are cached either way for now.
+    pub rtcachefriends: bool,
+    /// `ignoreregexpire` (no): read, not used yet.
+    pub ignoreregexpire: bool,
     /// `registertimeout`: seconds before a failed outbound registration is retried (20).
     pub registertimeout: u32,
     /// `registerattempts`: give up after this many failures in a row (0 = never).
@@ -370,6 +379,10 @@ impl Default for SipGeneral {
             localnet: Vec::new(),
             nat: Nat::default(),
             qualifyfreq: 60,
+            rtupdate: true,
+            rtsavesysname: false,
+            rtcachefriends: false,
+            ignoreregexpire: false,
             registertimeout: 20,
             registerattempts: 0,
             accept_outofcall_message: false,
@@ -827,6 +840,11 @@ fn parse_general(
                 g.nat = ctx.take(e, r).unwrap_or(g.nat);
             }
             "qualifyfreq" => g.qualifyfreq = ctx.take(e, parse_u32(v)).unwrap_or(g.qualifyfreq),
+            "rtupdate" => g.rtupdate = is_true(v),
+            "rtsavesysname" => g.rtsavesysname = is_true(v),
+            "rtcachefriends" => g.rtcachefriends = is_true(v),
+            "ignoreregexpire" => g.ignoreregexpire = is_true(v),
+            "rtautoclear" => {}
             "registertimeout" => {
                 g.registertimeout = ctx
                     .take(e, parse_u32(v))

@@ -450,10 +450,15 @@ impl LdapEngine {
         let t = self.cfg.table(table);
         let entries = self.search(database, table, lookup).await?;
         let mut ldap = self.ldap().await?;
-        let mut n = 0;
-        for e in entries {
-            let mods: Vec<Mod<String>> = set
-                .iter()
+        let mods_for = |only_mapped: bool| -> Vec<Mod<String>> {
+            set.iter()
+                .filter(|(col, _)| {
+                    !only_mapped
+                        || !self
+                            .cfg
+                            .attribute(t, col.trim())
+                            .eq_ignore_ascii_case(col.trim())
+                })
                 .map(|(col, v)| {
                     let attr = self.cfg.attribute(t, col.trim()).to_string();
                     if v.is_empty() {
@@ -462,22 +467,39 @@ impl LdapEngine {
                         Mod::Replace(attr, HashSet::from([v.clone()]))
                     }
                 })
-                .collect();
-            match tokio::time::timeout(OP_TIMEOUT, ldap.modify(&e.dn, mods)).await {
-                Ok(Ok(r)) if r.rc == 0 => n += 1,
-                Ok(Ok(r)) => {
-                    (self.log)(
-                        LogKind::Warning,
-                        &format!("res_config_ldap.c: Couldn't modify dn:{} because {r}", e.dn),
-                    );
+                .collect()
+        };
+        let mut n = 0;
+        for e in entries {
+            let mut only_mapped = false;
+            loop {
+                let mods = mods_for(only_mapped);
+                if mods.is_empty() {
+                    break;
                 }
-                Ok(Err(err)) => {
-                    self.drop_conn(&err.to_string()).await;
-                    return Err(RealtimeError::Backend(format!("LDAP modify failed: {err}")));
-                }
-                Err(_) => {
-                    self.drop_conn("modify timed out").await;
-                    return Err(RealtimeError::Backend("LDAP modify timed out".into()));
+                match tokio::time::timeout(OP_TIMEOUT, ldap.modify(&e.dn, mods)).await {
+                    Ok(Ok(r)) if r.rc == 0 => {
+                        n += 1;
+                        break;
+                    }
+                    // undefinedAttributeType / objectClassViolation: a column the table does
+                    // not map (chan_sip writes lastms, regserver, …): write the mapped ones.
+                    Ok(Ok(r)) if (r.rc == 17 || r.rc == 65) && !only_mapped => only_mapped = true,
+                    Ok(Ok(r)) => {
+                        (self.log)(
+                            LogKind::Warning,
+                            &format!("res_config_ldap.c: Couldn't modify dn:{} because {r}", e.dn),
+                        );
+                        break;
+                    }
+                    Ok(Err(err)) => {
+                        self.drop_conn(&err.to_string()).await;
+                        return Err(RealtimeError::Backend(format!("LDAP modify failed: {err}")));
+                    }
+                    Err(_) => {
+                        self.drop_conn("modify timed out").await;
+                        return Err(RealtimeError::Backend("LDAP modify timed out".into()));
+                    }
                 }
             }
         }

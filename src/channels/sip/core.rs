@@ -48,6 +48,8 @@ pub const TABLE_CAP: usize = 262_144;
 
 /// What the driver does for the core once the lock is released.
 pub enum Action {
+    /// Write a realtime peer's registration back (`rtupdate`): peer name, columns.
+    RealtimeUpdate(String, Vec<(String, String)>),
     /// Start the dialplan of a new inbound channel.
     Spawn(Box<Channel>),
     /// Route an out-of-call message into the dialplan.
@@ -843,6 +845,7 @@ impl Core {
         let ua = req.header("User-Agent").unwrap_or("").to_string();
         let name = peer.name.clone();
         let has_mailbox = !peer.mailboxes.is_empty();
+        let write_back = peer.realtime && cfg.general.rtupdate;
         let was = !self.registrar.contacts(&name, now).is_empty();
         let outcome = self.registrar.register(&name, contacts, req.expires(), now);
         let (code, reason) = outcome.status();
@@ -888,6 +891,32 @@ impl Core {
                     // chan_sip sends the current counts after a registration.
                     self.actions
                         .push(Action::MwiRefresh(name.clone(), MwiTarget::Peer));
+                }
+                if write_back {
+                    // chan_sip's realtime_update_peer: where the phone is, until when.
+                    let newest = contacts.iter().max_by_key(|c| c.expires);
+                    let mut set: Vec<(String, String)> = match newest {
+                        Some(c) => vec![
+                            ("ipaddr".into(), src.ip().to_string()),
+                            ("port".into(), src.port().to_string()),
+                            ("regseconds".into(), (nu + u64::from(c.expires)).to_string()),
+                            ("useragent".into(), ua.clone()),
+                            ("fullcontact".into(), c.uri.clone()),
+                        ],
+                        None => vec![
+                            ("ipaddr".into(), String::new()),
+                            ("port".into(), "0".into()),
+                            ("regseconds".into(), "0".into()),
+                            ("useragent".into(), String::new()),
+                            ("fullcontact".into(), String::new()),
+                        ],
+                    };
+                    if cfg.general.rtsavesysname {
+                        if let Some(p) = self.pbx() {
+                            set.push(("regserver".into(), p.settings.systemname.clone()));
+                        }
+                    }
+                    self.actions.push(Action::RealtimeUpdate(name.clone(), set));
                 }
                 if !ua.is_empty() {
                     self.peers_rt.entry(name.clone()).or_default().useragent = ua;

@@ -141,6 +141,16 @@ impl SipShared {
                 Action::Notice(t) => pbx.notice(&t),
                 Action::Warning(t) => pbx.warning(&t),
                 Action::DbPut(f, k, v) => self.db_write(&pbx, f, k, Some(v)),
+                Action::RealtimeUpdate(peer, set) => {
+                    let p = pbx.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = p.realtime.update("sippeers", "name", &peer, &set).await {
+                            p.warning(&format!(
+                                "chan_sip.c: could not write realtime peer '{peer}' back: {e}"
+                            ));
+                        }
+                    });
+                }
                 Action::DbDel(f, k) => self.db_write(&pbx, f, k, None),
                 Action::MwiRefresh(peer, target) => self.mwi_refresh(&pbx, peer, target),
             }
