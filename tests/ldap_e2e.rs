@@ -33,6 +33,23 @@ fn md5_hex(s: &str) -> String {
         .to_string()
 }
 
+/// An entry whose AstAccountRealmedPassword is `{MD5}` + base64 of the digest (as
+/// `userPassword` stores MD5 hashes), or any `password` value given as is.
+fn user_ldif_with_password(name: &str, password: &str) -> String {
+    format!(
+        "dn: cn={name},ou=people,{BASE}\nobjectClass: inetOrgPerson\nobjectClass: AsteriskSIPUser\ncn: {name}\nsn: User {name}\nAstAccountContext: internal\nAstAccountHost: dynamic\nAstAccountType: friend\nAstAccountRealmedPassword: {password}\n"
+    )
+}
+
+fn md5_base64(s: &str) -> String {
+    use base64::Engine as _;
+    let hex = md5_hex(s);
+    let raw: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    base64::engine::general_purpose::STANDARD.encode(raw)
+}
+
 fn user_ldif(name: &str, secret: &str) -> String {
     format!(
         "dn: cn={name},ou=people,{BASE}\nobjectClass: inetOrgPerson\nobjectClass: AsteriskSIPUser\ncn: {name}\nsn: User {name}\nAstAccountContext: internal\nAstAccountHost: dynamic\nAstAccountType: friend\nAstAccountCallerID: \"User {name}\" <{name}>\nAstAccountRealmedPassword: {{MD5}}{}\n",
@@ -340,6 +357,16 @@ fn phones_register_with_directory_accounts() {
     slapd.ldapadd(&user_ldif("1003", "pw1003"));
     register(sip_port, "1003", "pw1003").assert_ok("1003 added with ldapadd registers");
 
+    // A realmed password stored as {MD5} + base64 works as the hex form does; an entry with
+    // a password that is no MD5 digest is skipped (refused like an unknown user).
+    slapd.ldapadd(&user_ldif_with_password(
+        "1004",
+        &format!("{{MD5}}{}", md5_base64("1004:ferrisk:pw1004")),
+    ));
+    register(sip_port, "1004", "pw1004").assert_ok("1004 with a base64 {MD5} password registers");
+    slapd.ldapadd(&user_ldif_with_password("1005", "not-a-digest"));
+    register_refused(sip_port, "1005", "not-a-digest");
+
     // The directory goes away: the cached peer still registers.
     slapd.stop();
     register(sip_port, "1001", "pw1001").assert_ok("a cached peer registers with LDAP down");
@@ -356,8 +383,8 @@ fn phones_register_with_directory_accounts() {
     );
     std::thread::sleep(std::time::Duration::from_millis(1100)); // stay under the rate limit
     register_refused(sip_port, "1001", "pw1001");
-    // 1002 (looked up for its wrong password) and 1003 are still cached.
-    assert_eq!(d.rx("sip prune realtime all"), "2 peers pruned.\n");
+    // 1002 (looked up for its wrong password), 1003 and 1004 are still cached.
+    assert_eq!(d.rx("sip prune realtime all"), "3 peers pruned.\n");
     assert_eq!(d.rx("sip prune realtime all"), "No peers found to prune.\n");
 }
 

@@ -215,8 +215,11 @@ impl LdapConfig {
         Ok(f)
     }
 
-    /// A search result as columns (and `md5secret` without `{md5}`).
-    pub fn to_fields(&self, table: &str, e: &SearchEntry) -> Fields {
+    /// A search result as columns. `md5secret` is normalised to the 32 hex digits chan_sip
+    /// uses: a leading `{md5}`/`{MD5}` goes, and base64 of the 16-byte digest (as
+    /// `userPassword: {MD5}…` stores it) becomes hex. An entry whose `md5secret` is neither
+    /// is malformed: `Err` says why, naming its DN.
+    pub fn to_fields(&self, table: &str, e: &SearchEntry) -> Result<Fields, String> {
         let t = self.table(table);
         let mut out = Fields::new();
         let mut attrs: Vec<(&String, &Vec<String>)> = e.attrs.iter().collect();
@@ -227,17 +230,36 @@ impl LdapConfig {
             }
             let column = self.column(t, attr).to_string();
             for v in values {
-                let mut v = v.as_str();
-                if column.eq_ignore_ascii_case("md5secret") {
-                    if let Some(rest) = v.get(..5).filter(|p| p.eq_ignore_ascii_case("{md5}")) {
-                        v = &v[rest.len()..];
-                    }
-                }
-                out.push((column.clone(), v.to_string()));
+                let value = if column.eq_ignore_ascii_case("md5secret") {
+                    md5_hex(v).ok_or_else(|| {
+                        format!(
+                            "dn:{} has a {attr} that is not an MD5 digest (hex or base64, optionally {{MD5}})",
+                            e.dn
+                        )
+                    })?
+                } else {
+                    v.clone()
+                };
+                out.push((column.clone(), value));
             }
         }
-        out
+        Ok(out)
     }
+}
+
+/// An MD5 digest as 32 lower-case hex digits, from hex or base64, with or without `{md5}`.
+pub fn md5_hex(v: &str) -> Option<String> {
+    let v = v.trim();
+    let v = match v.get(..5) {
+        Some(p) if p.eq_ignore_ascii_case("{md5}") => &v[5..],
+        _ => v,
+    };
+    if v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Some(v.to_ascii_lowercase());
+    }
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD.decode(v).ok()?;
+    (raw.len() == 16).then(|| raw.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// A search base from an `extconfig.conf` database field (`|` → `,`), or the config's.
@@ -297,6 +319,20 @@ impl LdapEngine {
 
     pub fn config(&self) -> &LdapConfig {
         &self.cfg
+    }
+
+    /// An entry's columns, or `None` with a warning naming its DN when it is malformed.
+    fn readable(&self, table: &str, e: &SearchEntry) -> Option<Fields> {
+        match self.cfg.to_fields(table, e) {
+            Ok(f) => Some(f),
+            Err(why) => {
+                (self.log)(
+                    LogKind::Warning,
+                    &format!("res_config_ldap.c: skipping {why}"),
+                );
+                None
+            }
+        }
     }
 
     /// `realtime show ldap status`.
@@ -520,7 +556,8 @@ impl RealtimeEngine for LdapEngine {
         filter: &[(String, String)],
     ) -> Result<Option<Fields>, RealtimeError> {
         let entries = self.search(database, table, filter).await?;
-        Ok(entries.first().map(|e| self.cfg.to_fields(table, e)))
+        // The first entry that can be read (malformed ones are skipped with a warning).
+        Ok(entries.iter().find_map(|e| self.readable(table, e)))
     }
 
     async fn load_multi(
@@ -532,7 +569,7 @@ impl RealtimeEngine for LdapEngine {
         let entries = self.search(database, table, filter).await?;
         Ok(entries
             .iter()
-            .map(|e| self.cfg.to_fields(table, e))
+            .filter_map(|e| self.readable(table, e))
             .collect())
     }
 
@@ -764,17 +801,44 @@ mod tests {
         e.attrs.insert("cn".into(), vec!["1001".into()]);
         e.attrs.insert(
             "AstAccountRealmedPassword".into(),
-            vec!["{MD5}0123abcd".into()],
+            vec!["{MD5}0123456789ABCDEF0123456789abcdef".into()],
         );
         e.attrs
             .insert("objectClass".into(), vec!["AsteriskSIPUser".into()]);
         e.attrs
             .insert("AstAccountHost".into(), vec!["dynamic".into()]);
-        let f = c.to_fields("sip", &e);
+        let f = c.to_fields("sip", &e).unwrap();
         assert!(f.contains(&("name".into(), "1001".into())));
-        assert!(f.contains(&("md5secret".into(), "0123abcd".into())));
+        assert!(f.contains(&(
+            "md5secret".into(),
+            "0123456789abcdef0123456789abcdef".into()
+        )));
         assert!(f.contains(&("AstAccountHost".into(), "dynamic".into())));
         assert!(!f.iter().any(|(k, _)| k == "objectClass"));
+        // A malformed password makes the entry unreadable, naming its DN.
+        e.attrs.insert(
+            "AstAccountRealmedPassword".into(),
+            vec!["plain-text".into()],
+        );
+        let why = c.to_fields("sip", &e).unwrap_err();
+        assert!(why.contains("dn:cn=1001,ou=people"), "{why}");
+    }
+
+    #[test]
+    fn md5_in_hex_or_base64() {
+        // md5("secret") = 5ebe2294ecd0e0f08eab7690d2a6ee69 (base64 Xr4ilOzQ4PCOq3aQ0qbuaQ==).
+        let hex = "5ebe2294ecd0e0f08eab7690d2a6ee69";
+        assert_eq!(md5_hex(hex).as_deref(), Some(hex));
+        assert_eq!(
+            md5_hex("{MD5}Xr4ilOzQ4PCOq3aQ0qbuaQ==").as_deref(),
+            Some(hex)
+        );
+        assert_eq!(
+            md5_hex("{md5}5EBE2294ECD0E0F08EAB7690D2A6EE69").as_deref(),
+            Some(hex)
+        );
+        assert_eq!(md5_hex("secret"), None);
+        assert_eq!(md5_hex("{MD5}"), None);
     }
 
     #[tokio::test]
