@@ -422,10 +422,17 @@ impl Core {
 
     /// Keep a peer loaded from realtime (chan_sip's cached realtime friend): it registers and
     /// calls like a sip.conf peer until `sip prune realtime` or `sip reload`.
-    pub fn add_realtime_peer(&mut self, peer: Peer, now: Instant) {
-        let mut cfg = (*self.cfg).clone();
-        cfg.peers.insert(peer.name.clone(), peer);
-        self.set_config(Arc::new(cfg), now);
+    pub fn add_realtime_peer(&mut self, peer: Peer) {
+        if let Host::Name(n) = &peer.host {
+            if let Some(a) = resolve_host(n, peer.port.unwrap_or(5060)) {
+                self.peer_ips.insert(peer.name.clone(), a.ip());
+            }
+        }
+        // In place: nobody else holds the config between two calls into the core, so this
+        // does not copy the (possibly large) peer table.
+        Arc::make_mut(&mut self.cfg)
+            .peers
+            .insert(peer.name.clone(), peer);
     }
 
     /// Forget realtime peers (`name`, or all); returns how many.

@@ -214,9 +214,9 @@ impl SipShared {
             if let Ok(Some(row)) = pbx.realtime.load("sippeers", &filter).await {
                 let general = self.core.lock().cfg.general.clone();
                 match crate::channels::sipconf::peer_from_realtime(&row, &general) {
-                    Ok(peer) => self.with(|c, now| {
+                    Ok(peer) => self.with(|c, _| {
                         if !c.knows_peer(&peer.name) {
-                            c.add_realtime_peer(peer, now);
+                            c.add_realtime_peer(peer);
                         }
                     }),
                     Err(e) => {
