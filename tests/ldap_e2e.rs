@@ -367,6 +367,16 @@ fn phones_register_with_directory_accounts() {
     slapd.ldapadd(&user_ldif_with_password("1005", "not-a-digest"));
     register_refused(sip_port, "1005", "not-a-digest");
 
+    // `sip show peer X load` reads the directory for a peer not cached yet.
+    slapd.ldapadd(&user_ldif("1006", "pw1006"));
+    let shown = d.rx("sip show peer 1006");
+    assert!(shown.contains("Peer 1006 not found"), "{shown}");
+    let shown = d.rx("sip show peer 1006 load");
+    assert!(
+        shown.contains("* Name       : 1006") && shown.contains("Realtime peer: Yes, cached"),
+        "{shown}"
+    );
+
     // The directory goes away: the cached peer still registers.
     slapd.stop();
     register(sip_port, "1001", "pw1001").assert_ok("a cached peer registers with LDAP down");
@@ -383,8 +393,8 @@ fn phones_register_with_directory_accounts() {
     );
     std::thread::sleep(std::time::Duration::from_millis(1100)); // stay under the rate limit
     register_refused(sip_port, "1001", "pw1001");
-    // 1002 (looked up for its wrong password), 1003 and 1004 are still cached.
-    assert_eq!(d.rx("sip prune realtime all"), "3 peers pruned.\n");
+    // 1002 (looked up for its wrong password), 1003, 1004 and 1006 are still cached.
+    assert_eq!(d.rx("sip prune realtime all"), "4 peers pruned.\n");
     assert_eq!(d.rx("sip prune realtime all"), "No peers found to prune.\n");
 }
 

@@ -209,23 +209,31 @@ impl SipShared {
     /// with a warning); then let the core handle `r`. A directory that does not answer
     /// leaves the peer unknown: the caller gets the answer of a wrong password.
     async fn realtime_then_receive(self: Arc<Self>, name: String, r: Received) {
-        if let Some(pbx) = self.pbx.upgrade() {
-            let filter = [("name".to_string(), name.clone())];
-            if let Ok(Some(row)) = pbx.realtime.load("sippeers", &filter).await {
-                let general = self.core.lock().cfg.general.clone();
-                match crate::channels::sipconf::peer_from_realtime(&row, &general) {
-                    Ok(peer) => self.with(|c, _| {
-                        if !c.knows_peer(&peer.name) {
-                            c.add_realtime_peer(peer);
-                        }
-                    }),
-                    Err(e) => {
-                        pbx.warning(&format!("chan_sip.c: realtime peer '{name}' skipped: {e}"))
+        self.load_realtime_peer(&name).await;
+        self.with(|c, now| c.on_receive(r, now));
+    }
+
+    /// Load `name` from realtime `sippeers` and cache it; whether it is known afterwards.
+    pub async fn load_realtime_peer(&self, name: &str) -> bool {
+        let Some(pbx) = self.pbx.upgrade() else {
+            return false;
+        };
+        if !pbx.realtime.is_enabled("sippeers") {
+            return false;
+        }
+        let filter = [("name".to_string(), name.to_string())];
+        if let Ok(Some(row)) = pbx.realtime.load("sippeers", &filter).await {
+            let general = self.core.lock().cfg.general.clone();
+            match crate::channels::sipconf::peer_from_realtime(&row, &general) {
+                Ok(peer) => self.with(|c, _| {
+                    if !c.knows_peer(&peer.name) {
+                        c.add_realtime_peer(peer);
                     }
-                }
+                }),
+                Err(e) => pbx.warning(&format!("chan_sip.c: realtime peer '{name}' skipped: {e}")),
             }
         }
-        self.with(|c, now| c.on_receive(r, now));
+        self.core.lock().knows_peer(name)
     }
 
     fn db_write(&self, pbx: &Pbx, family: String, key: String, value: Option<String>) {

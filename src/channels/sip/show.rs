@@ -100,6 +100,7 @@ pub fn peer_detail(core: &Core, p: &Peer, now: Instant) -> PeerDetail {
     let rt = core.peers_rt.get(&p.name);
     PeerDetail {
         name: p.name.clone(),
+        realtime: core.realtime_peers_enabled().then_some(p.realtime),
         secret_set: p.secret.as_deref().is_some_and(|s| !s.is_empty()),
         md5secret_set: p.md5secret.is_some(),
         remote_secret_set: p.remotesecret.is_some(),
@@ -365,25 +366,35 @@ pub fn register(state: &CommandRegistry, sip: Arc<SipShared>) {
             Ok(format_peers(&rows))
         }
     );
-    sip_cmd!(
-        state,
-        sip,
-        "sip show peer",
-        "Show details on specific SIP peer",
-        "Usage: sip show peer <name> [load]\n       Shows all details on one SIP peer and the current status.\n       Option \"load\" forces lookup of peer in realtime storage.",
-        |c: &Ctx, sip: &Arc<SipShared>| -> Result<String, CliError> {
-            let Some(name) = c.args.first() else {
-                return Err(CliError::ShowUsage);
-            };
-            Ok(sip.with(|core, now| {
-                let cfg = core.cfg.clone();
-                match cfg.peer(name) {
-                    Some(p) => format_peer(&peer_detail(core, p, now)),
-                    None => format_peer_not_found(name),
+    {
+        // Async: `load` may read realtime storage first.
+        let sip = sip.clone();
+        state.register(Command::new(
+            "sip show peer",
+            "Show details on specific SIP peer",
+            "Usage: sip show peer <name> [load]\n       Shows all details on one SIP peer and the current status.\n       Option \"load\" forces lookup of peer in realtime storage.",
+            move |c: Ctx| {
+                let sip = sip.clone();
+                async move {
+                    let (name, load) = match c.args.as_slice() {
+                        [n] => (n.clone(), false),
+                        [n, l] if l.eq_ignore_ascii_case("load") => (n.clone(), true),
+                        _ => return Err(CliError::ShowUsage),
+                    };
+                    if load && !sip.core.lock().knows_peer(&name) {
+                        sip.load_realtime_peer(&name).await;
+                    }
+                    Ok(sip.with(|core, now| {
+                        let cfg = core.cfg.clone();
+                        match cfg.peer(&name) {
+                            Some(p) => format_peer(&peer_detail(core, p, now)),
+                            None => format_peer_not_found(&name),
+                        }
+                    }))
                 }
-            }))
-        }
-    );
+            },
+        ));
+    }
     sip_cmd!(
         state,
         sip,
