@@ -57,7 +57,18 @@ pub struct SipShared {
     /// Registrations are written to AstDB by a writer thread, batched in transactions, so
     /// a burst of REGISTERs never waits on SQLite.
     db_tx: Mutex<Option<std::sync::mpsc::Sender<DbOp>>>,
+    /// Realtime look-ups in flight, by peer name, with the requests waiting for them: a
+    /// phone's retransmissions and its authenticated REGISTER do not start more look-ups.
+    rt_inflight: Mutex<std::collections::HashMap<String, Vec<Received>>>,
+    /// Names realtime did not have, and when: not asked again for [`RT_MISS_TTL`] (a flood
+    /// of REGISTERs for made-up users does not reach the directory once each).
+    rt_missing: Mutex<std::collections::HashMap<String, Instant>>,
 }
+
+/// How long a realtime miss is remembered.
+const RT_MISS_TTL: Duration = Duration::from_secs(3);
+/// At most this many misses are remembered (then the list starts again).
+const RT_MISS_MAX: usize = 10_000;
 
 enum DbOp {
     Write(String, String, Option<String>),
@@ -209,20 +220,45 @@ impl SipShared {
     /// with a warning); then let the core handle `r`. A directory that does not answer
     /// leaves the peer unknown: the caller gets the answer of a wrong password.
     async fn realtime_then_receive(self: Arc<Self>, name: String, r: Received) {
-        self.load_realtime_peer(&name).await;
-        self.with(|c, now| c.on_receive(r, now));
+        self.load_realtime_peer(&name, true).await;
+        let waiting = self.rt_inflight.lock().remove(&name).unwrap_or_default();
+        self.with(|c, now| {
+            c.on_receive(r, now);
+            for w in waiting {
+                c.on_receive(w, now);
+            }
+        });
     }
 
     /// Load `name` from realtime `sippeers` and cache it; whether it is known afterwards.
-    pub async fn load_realtime_peer(&self, name: &str) -> bool {
+    /// With `skip_recent_miss`, a name realtime did not have a moment ago is not asked again.
+    pub async fn load_realtime_peer(&self, name: &str, skip_recent_miss: bool) -> bool {
         let Some(pbx) = self.pbx.upgrade() else {
             return false;
         };
         if !pbx.realtime.is_enabled("sippeers") {
             return false;
         }
+        {
+            let mut missing = self.rt_missing.lock();
+            match missing.get(name) {
+                Some(t) if skip_recent_miss && t.elapsed() < RT_MISS_TTL => return false,
+                Some(_) => {
+                    missing.remove(name);
+                }
+                None => {}
+            }
+        }
         let filter = [("name".to_string(), name.to_string())];
-        if let Ok(Some(row)) = pbx.realtime.load("sippeers", &filter).await {
+        let row = pbx.realtime.load("sippeers", &filter).await;
+        if let Ok(None) = row {
+            let mut missing = self.rt_missing.lock();
+            if missing.len() >= RT_MISS_MAX {
+                missing.clear();
+            }
+            missing.insert(name.to_string(), Instant::now());
+        }
+        if let Ok(Some(row)) = row {
             let general = self.core.lock().cfg.general.clone();
             match crate::channels::sipconf::peer_from_realtime(&row, &general) {
                 Ok(peer) => self.with(|c, _| {
@@ -497,6 +533,15 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
             // A request from a peer sip.conf does not know: look it up in realtime first
             // (off the core lock), then hand the request to the core as usual.
             if let Some(name) = s.realtime_candidate(&r) {
+                {
+                    let mut inflight = s.rt_inflight.lock();
+                    if let Some(waiting) = inflight.get_mut(&name) {
+                        // The same name is being looked up: wait for that answer.
+                        waiting.push(r);
+                        return;
+                    }
+                    inflight.insert(name.clone(), Vec::new());
+                }
                 tokio::spawn(async move { s.realtime_then_receive(name, r).await });
                 return;
             }
@@ -528,6 +573,8 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
             me: me.clone(),
             tasks: Mutex::new(Vec::new()),
             db_tx: Mutex::new(None),
+            rt_inflight: Mutex::new(std::collections::HashMap::new()),
+            rt_missing: Mutex::new(std::collections::HashMap::new()),
         }
     });
     {

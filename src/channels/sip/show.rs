@@ -382,7 +382,7 @@ pub fn register(state: &CommandRegistry, sip: Arc<SipShared>) {
                         _ => return Err(CliError::ShowUsage),
                     };
                     if load && !sip.core.lock().knows_peer(&name) {
-                        sip.load_realtime_peer(&name).await;
+                        sip.load_realtime_peer(&name, false).await;
                     }
                     Ok(sip.with(|core, now| {
                         let cfg = core.cfg.clone();
