@@ -78,26 +78,19 @@ useragent = AstAccountUserAgent
 fullcontact = AstAccountFullContact
 additionalFilter = (objectClass=AsteriskSIPUser)
 CONF
-{
-  echo SEQUENTIAL
-  for i in $(seq 1 "$USERS"); do echo "u$i;[authentication username=u$i password=p$i]"; done
-} > "$DIR/users.csv"
+write_users_csv "$USERS"
 start_daemon
 cd "$DIR"
 if [ -n "${WARM:-}" ]; then
   # Warm the realtime cache: every account registers once, slowly (first look-ups read
   # the directory); the measured run then sees cached peers only.
-  sipp -i 127.0.0.1 -mi 127.0.0.1 -nostdin -p "$SIPP_PORT" -sf "$OLDPWD/contrib/bench/sipp_register_auth.xml" \
-    -inf users.csv -r "$WARM" -m "$USERS" -l $((WARM * 4)) -max_socket 1 -timeout 300 \
-    -trace_stat -stf warm.csv -fd 1 -trace_err 127.0.0.1:"$PORT" >/dev/null 2>&1 || true
+  register_load "$WARM" "$USERS" $((WARM * 4)) warm.csv
   read -r wok wfailed wsecs < <(sipp_summary warm.csv)
   echo "warm-up: $wok successful, $wfailed failed in ${wsecs}s at $WARM/s (first look-ups read LDAP)"
   sleep 1
 fi
 CPU0=$(daemon_cpu)
-sipp -i 127.0.0.1 -mi 127.0.0.1 -nostdin -p "$SIPP_PORT" -sf "$OLDPWD/contrib/bench/sipp_register_auth.xml" \
-  -inf users.csv -r "$RATE" -m "$TOTAL" -l $((RATE * 2)) -max_socket 1 -buff_size 8388608 -timeout 120 \
-  -trace_stat -stf stat.csv -fd 1 -trace_err 127.0.0.1:"$PORT" >/dev/null 2>&1 || true
+register_load "$RATE" "$TOTAL" $((RATE * 2)) stat.csv
 read -r ok failed secs < <(sipp_summary stat.csv)
 CPU1=$(daemon_cpu)
 echo "registrations (LDAP accounts, rtupdate=${RTUPDATE:-no}): $ok successful, $failed failed in ${secs}s => $(python3 -c "print(round($ok/$secs))") REGISTER/s with digest (offered $RATE/s)"

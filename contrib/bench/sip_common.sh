@@ -6,6 +6,7 @@ cd "$(dirname "$0")/../.."
 command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 1; }
 cargo build --release --quiet
 BIN=$PWD/target/release/ferrisk
+REPO=$PWD
 DIR=$(mktemp -d /tmp/ferrisk-sipbench.XXXXXX)
 PORT=${PORT:-25060}
 SIPP_PORT=${SIPP_PORT:-25070}
@@ -51,4 +52,18 @@ daemon_cpu() {
 # Peak resident memory of the daemon (MiB).
 daemon_peak_mib() {
   awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$DAEMON_PID/status"
+}
+# users.csv for USERS accounts u1..uN with passwords p1..pN (SIPp's -inf, in $DIR).
+write_users_csv() {
+  {
+    echo SEQUENTIAL
+    for i in $(seq 1 "$1"); do echo "u$i;[authentication username=u$i password=p$i]"; done
+  } > "$DIR/users.csv"
+}
+# SIPp registers the accounts of users.csv with digest auth (run in $DIR):
+# register_load RATE COUNT LIMIT STATFILE
+register_load() {
+  sipp -i 127.0.0.1 -mi 127.0.0.1 -nostdin -p "$SIPP_PORT" -sf "$REPO/contrib/bench/sipp_register_auth.xml" \
+    -inf users.csv -r "$1" -m "$2" -l "$3" -max_socket 1 -buff_size 8388608 -timeout 300 \
+    -trace_stat -stf "$4" -fd 1 -trace_err 127.0.0.1:"$PORT" >/dev/null 2>&1 || true
 }

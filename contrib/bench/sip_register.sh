@@ -12,16 +12,11 @@ source "$(dirname "$0")/sip_common.sh"
   for i in $(seq 1 "$USERS"); do printf '[u%d](u)\nsecret=p%d\n' "$i" "$i"; done
 } > "$DIR/sip.conf"
 printf '[bench]\nexten => s,1,Hangup()\n' > "$DIR/extensions.conf"
-{
-  echo SEQUENTIAL
-  for i in $(seq 1 "$USERS"); do echo "u$i;[authentication username=u$i password=p$i]"; done
-} > "$DIR/users.csv"
+write_users_csv "$USERS"
 start_daemon
 cd "$DIR"
 CPU0=$(daemon_cpu)
-sipp -i 127.0.0.1 -mi 127.0.0.1 -nostdin -p "$SIPP_PORT" -sf "$OLDPWD/contrib/bench/sipp_register_auth.xml" \
-  -inf users.csv -r "$RATE" -m "$TOTAL" -l $((RATE * 2)) -max_socket 1 -buff_size 8388608 -timeout 120 \
-  -trace_stat -stf stat.csv -fd 1 -trace_err 127.0.0.1:"$PORT" >/dev/null 2>&1 || true
+register_load "$RATE" "$TOTAL" $((RATE * 2)) stat.csv
 read -r ok failed secs < <(sipp_summary stat.csv)
 CPU1=$(daemon_cpu)
 echo "registrations: $ok successful, $failed failed in ${secs}s => $(python3 -c "print(round($ok/$secs))") REGISTER/s with digest (offered $RATE/s)"

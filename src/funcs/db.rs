@@ -58,6 +58,26 @@ const DELETE_USAGE: &str = "DB_DELETE requires an argument, DB_DELETE(<family>/<
 
 pub struct DbFunc;
 
+impl DbFunc {
+    /// What `${DB(family/key)}` gives for the value found (and DB_RESULT).
+    fn answer(chan: &mut Channel, family: &str, key: &str, v: Option<String>) -> String {
+        match v {
+            Some(v) => {
+                chan.set_var("DB_RESULT", &v);
+                v
+            }
+            None => {
+                tracing::debug!("DB: {family}/{key} not found in database.");
+                String::new()
+            }
+        }
+    }
+}
+
+fn write_error<E>(_: E) -> FuncError {
+    FuncError::Other("DB: Error writing value to database.".into())
+}
+
 #[async_trait]
 impl Func for DbFunc {
     fn name(&self) -> &'static str {
@@ -80,23 +100,12 @@ impl Func for DbFunc {
     }
     fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
         let (family, key) = parse(a, DB_USAGE)?;
-        match chan.pbx.astdb.get(family, key) {
-            Some(v) => {
-                chan.set_var("DB_RESULT", &v);
-                Ok(v)
-            }
-            None => {
-                tracing::debug!("DB: {family}/{key} not found in database.");
-                Ok(String::new())
-            }
-        }
+        let v = chan.pbx.astdb.get(family, key);
+        Ok(Self::answer(chan, family, key, v))
     }
     fn write(&self, chan: &mut Channel, a: &str, value: &str) -> Result<(), FuncError> {
         let (family, key) = parse(a, DB_WRITE_USAGE)?;
-        chan.pbx
-            .astdb
-            .put(family, key, value)
-            .map_err(|_| FuncError::Other("DB: Error writing value to database.".into()))
+        chan.pbx.astdb.put(family, key, value).map_err(write_error)
     }
     fn is_async(&self) -> bool {
         true
@@ -104,27 +113,32 @@ impl Func for DbFunc {
     async fn read_async(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
         let (family, key) = parse(a, DB_USAGE)?;
         let (f, k) = (family.to_string(), key.to_string());
-        match on_db(chan, move |db| db.get(&f, &k)).await? {
-            Some(v) => {
-                chan.set_var("DB_RESULT", &v);
-                Ok(v)
-            }
-            None => {
-                tracing::debug!("DB: {family}/{key} not found in database.");
-                Ok(String::new())
-            }
-        }
+        let v = on_db(chan, move |db| db.get(&f, &k)).await?;
+        Ok(Self::answer(chan, family, key, v))
     }
     async fn write_async(&self, chan: &mut Channel, a: &str, value: &str) -> Result<(), FuncError> {
         let (family, key) = parse(a, DB_WRITE_USAGE)?;
         let (f, k, v) = (family.to_string(), key.to_string(), value.to_string());
         on_db(chan, move |db| db.put(&f, &k, &v))
             .await?
-            .map_err(|_| FuncError::Other("DB: Error writing value to database.".into()))
+            .map_err(write_error)
     }
 }
 
 pub struct DbExistsFunc;
+
+impl DbExistsFunc {
+    /// `1` (and DB_RESULT) when the key exists, `0` otherwise.
+    fn answer(chan: &mut Channel, v: Option<String>) -> String {
+        match v {
+            Some(v) => {
+                chan.set_var("DB_RESULT", &v);
+                "1".into()
+            }
+            None => "0".into(),
+        }
+    }
+}
 
 #[async_trait]
 impl Func for DbExistsFunc {
@@ -145,13 +159,8 @@ impl Func for DbExistsFunc {
     }
     fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
         let (family, key) = parse(a, EXISTS_USAGE)?;
-        match chan.pbx.astdb.get(family, key) {
-            Some(v) => {
-                chan.set_var("DB_RESULT", &v);
-                Ok("1".into())
-            }
-            None => Ok("0".into()),
-        }
+        let v = chan.pbx.astdb.get(family, key);
+        Ok(Self::answer(chan, v))
     }
     fn is_async(&self) -> bool {
         true
@@ -159,13 +168,8 @@ impl Func for DbExistsFunc {
     async fn read_async(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
         let (family, key) = parse(a, EXISTS_USAGE)?;
         let (f, k) = (family.to_string(), key.to_string());
-        match on_db(chan, move |db| db.get(&f, &k)).await? {
-            Some(v) => {
-                chan.set_var("DB_RESULT", &v);
-                Ok("1".into())
-            }
-            None => Ok("0".into()),
-        }
+        let v = on_db(chan, move |db| db.get(&f, &k)).await?;
+        Ok(Self::answer(chan, v))
     }
 }
 

@@ -183,8 +183,8 @@ mod tests {
 
     // ---- Dial, Local and music on hold, end to end through the interpreter ----
 
-    use crate::apps::{App, AppResult};
-    use crate::media::moh::{MohClass, Sort};
+    use crate::media::moh::{MohClass, MohClasses, Sort};
+    use crate::pbx::app::{App, AppResult};
     use crate::pbx::channel::NullTech;
     use crate::pbx::{exec, Channel, Hangup, Pbx};
 
@@ -225,13 +225,15 @@ mod tests {
         };
         w("b.wav", vec![2; 160]);
         w("a.wav", vec![1; 320]);
-        crate::apps::moh::classes(&pbx).set(vec![MohClass {
-            name: "test".into(),
-            mode: "files".into(),
-            directory: String::new(),
-            dir: d.path().to_path_buf(),
-            sort: Sort::Alpha,
-        }]);
+        pbx.service::<MohClasses>()
+            .expect("res_musiconhold.so loaded")
+            .set(vec![MohClass {
+                name: "test".into(),
+                mode: "files".into(),
+                directory: String::new(),
+                dir: d.path().to_path_buf(),
+                sort: Sort::Alpha,
+            }]);
         (pbx, d)
     }
 

@@ -437,6 +437,26 @@ impl LdapEngine {
         }
     }
 
+    /// Run one LDAP operation with the time limit; a failure drops the connection (the next
+    /// call makes a new one).
+    async fn timed<T>(
+        &self,
+        what: &str,
+        op: impl std::future::Future<Output = ldap3::result::Result<T>>,
+    ) -> Result<T, RealtimeError> {
+        match tokio::time::timeout(OP_TIMEOUT, op).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                self.drop_conn(&e.to_string()).await;
+                Err(RealtimeError::Backend(format!("LDAP {what} failed: {e}")))
+            }
+            Err(_) => {
+                self.drop_conn(&format!("{what} timed out")).await;
+                Err(RealtimeError::Backend(format!("LDAP {what} timed out")))
+            }
+        }
+    }
+
     async fn search(
         &self,
         database: &str,
@@ -451,22 +471,10 @@ impl LdapEngine {
         let f = self.cfg.filter(table, filter)?;
         let base = base_dn(&self.cfg, database);
         let mut ldap = self.ldap().await?;
-        let res = tokio::time::timeout(
-            OP_TIMEOUT,
-            ldap.search(&base, Scope::Subtree, &f, vec!["*"]),
-        )
-        .await;
-        let (entries, result) = match res {
-            Ok(Ok(r)) => (r.0, r.1),
-            Ok(Err(e)) => {
-                self.drop_conn(&e.to_string()).await;
-                return Err(RealtimeError::Backend(format!("LDAP search failed: {e}")));
-            }
-            Err(_) => {
-                self.drop_conn("search timed out").await;
-                return Err(RealtimeError::Backend("LDAP search timed out".into()));
-            }
-        };
+        let r = self
+            .timed("search", ldap.search(&base, Scope::Subtree, &f, vec!["*"]))
+            .await?;
+        let (entries, result) = (r.0, r.1);
         // 32: no such object (the base does not exist) means no rows.
         if result.rc != 0 && result.rc != 32 {
             return Err(RealtimeError::Backend(format!(
@@ -513,28 +521,21 @@ impl LdapEngine {
                 if mods.is_empty() {
                     break;
                 }
-                match tokio::time::timeout(OP_TIMEOUT, ldap.modify(&e.dn, mods)).await {
-                    Ok(Ok(r)) if r.rc == 0 => {
+                let r = self.timed("modify", ldap.modify(&e.dn, mods)).await?;
+                match r.rc {
+                    0 => {
                         n += 1;
                         break;
                     }
                     // undefinedAttributeType / objectClassViolation: a column the table does
                     // not map (chan_sip writes lastms, regserver, …): write the mapped ones.
-                    Ok(Ok(r)) if (r.rc == 17 || r.rc == 65) && !only_mapped => only_mapped = true,
-                    Ok(Ok(r)) => {
+                    17 | 65 if !only_mapped => only_mapped = true,
+                    _ => {
                         (self.log)(
                             LogKind::Warning,
                             &format!("res_config_ldap.c: Couldn't modify dn:{} because {r}", e.dn),
                         );
                         break;
-                    }
-                    Ok(Err(err)) => {
-                        self.drop_conn(&err.to_string()).await;
-                        return Err(RealtimeError::Backend(format!("LDAP modify failed: {err}")));
-                    }
-                    Err(_) => {
-                        self.drop_conn("modify timed out").await;
-                        return Err(RealtimeError::Backend("LDAP modify timed out".into()));
                     }
                 }
             }
