@@ -150,13 +150,23 @@ impl Slapd {
     }
 
     fn ldapadd(&self, ldif: &str) {
-        let mut c = Command::new("ldapadd")
+        self.ldap_tool("ldapadd", ldif);
+    }
+
+    /// Apply an LDIF change (`changetype: modify` / `delete`) with ldapmodify.
+    fn ldapmodify(&self, ldif: &str) {
+        self.ldap_tool("ldapmodify", ldif);
+    }
+
+    /// Run `tool` (ldapadd, ldapmodify) as the admin with `ldif` on its input.
+    fn ldap_tool(&self, tool: &str, ldif: &str) {
+        let mut c = Command::new(tool)
             .args(["-x", "-H", &self.url(), "-D", ADMIN, "-w", ADMIN_PW])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("ldapadd");
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
         {
             use std::io::Write;
             c.stdin
@@ -165,10 +175,10 @@ impl Slapd {
                 .write_all(ldif.as_bytes())
                 .expect("write");
         }
-        let out = c.wait_with_output().expect("ldapadd");
+        let out = c.wait_with_output().expect(tool);
         assert!(
             out.status.success(),
-            "ldapadd: {}",
+            "{tool}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
@@ -282,8 +292,14 @@ fn sip_peers_come_from_the_directory() {
     assert!(d.rx("core show uptime").starts_with("System uptime: "));
 }
 
-/// ferrisk with SIP on a free port and `sippeers` from the directory (no peer in sip.conf).
+/// ferrisk with SIP on a free port and `sippeers` from the directory (no peer in sip.conf),
+/// realtime peers cached.
 fn sip_ferrisk_with(slapd: &Slapd, sip_port: u16) -> Daemon {
+    sip_ferrisk_rt(slapd, sip_port, "rtcachefriends=yes\n")
+}
+
+/// As [`sip_ferrisk_with`], with `rt` (realtime options) in sip.conf's `[general]`.
+fn sip_ferrisk_rt(slapd: &Slapd, sip_port: u16, rt: &str) -> Daemon {
     let res_ldap = format!(
         "[_general]\nurl = {}\nbasedn = {BASE}\nuser = {ADMIN}\npass = {ADMIN_PW}\n\n\
          [sip]\nname = cn\nmd5secret = AstAccountRealmedPassword\ncontext = AstAccountContext\n\
@@ -295,7 +311,7 @@ fn sip_ferrisk_with(slapd: &Slapd, sip_port: u16) -> Daemon {
     );
     let sip = format!(
         "[general]\nbindaddr=127.0.0.1\nbindport={sip_port}\ncontext=public\nallowguest=no\n\
-         alwaysauthreject=yes\nrealm=ferrisk\nrtcachefriends=yes\nminexpiry=60\nmaxexpiry=3600\n"
+         alwaysauthreject=yes\nrealm=ferrisk\n{rt}minexpiry=60\nmaxexpiry=3600\n"
     );
     Daemon::start_with(&[
         ("extensions.conf", "[internal]\nexten => 100,1,Hangup()\n"),
@@ -309,8 +325,13 @@ fn sip_ferrisk_with(slapd: &Slapd, sip_port: u16) -> Daemon {
 }
 
 fn register(sip_port: u16, user: &str, pw: &str) -> common::SippResult {
+    register_from(sip_port, free_port(), user, pw)
+}
+
+/// A REGISTER from `local_port` (the same phone again: its contact is refreshed, not added).
+fn register_from(sip_port: u16, local_port: u16, user: &str, pw: &str) -> common::SippResult {
     common::Sipp::new("register_auth.xml", Some(sip_port))
-        .local_port(free_port())
+        .local_port(local_port)
         .service(user)
         .auth(user, pw)
         .key("expires", 600)
@@ -398,24 +419,34 @@ fn phones_register_with_directory_accounts() {
     assert_eq!(d.rx("sip prune realtime all"), "No peers found to prune.\n");
 }
 
+/// `_10XX` dials the peer by that name; `h` keeps DIALSTATUS in AstDB `test/status`.
+fn dial_plan(d: &Daemon) {
+    d.write_extensions(
+        "[internal]\nexten => _10XX,1,Dial(SIP/${EXTEN},10)\n same => n,Hangup()\nexten => h,1,Set(DB(test/status)=${DIALSTATUS})\n",
+    );
+    assert!(d.rx("dialplan reload").contains("Dialplan reloaded."));
+}
+
+/// SIPp registered as 1002 (its directory account), answering the call it gets.
+fn answering_1002(sip_port: u16) -> common::SippChild {
+    common::Sipp::new("uas_registered.xml", Some(sip_port))
+        .local_port(free_port())
+        .service("1002")
+        .auth("1002", "pw1002")
+        .key("expires", 600)
+        .oocsf("uas_answer.xml")
+        .spawn()
+}
+
 #[test]
 fn directory_users_call_each_other_through_dial() {
     let dir = common::tempdir();
     let slapd = Slapd::start(dir.path());
     let sip_port = free_port();
     let d = sip_ferrisk_with(&slapd, sip_port);
-    d.write_extensions(
-        "[internal]\nexten => _10XX,1,Dial(SIP/${EXTEN},10)\n same => n,Hangup()\nexten => h,1,Set(DB(test/status)=${DIALSTATUS})\n",
-    );
-    assert!(d.rx("dialplan reload").contains("Dialplan reloaded."));
+    dial_plan(&d);
     // 1002 registers with its directory account and answers.
-    let callee = common::Sipp::new("uas_registered.xml", Some(sip_port))
-        .local_port(free_port())
-        .service("1002")
-        .auth("1002", "pw1002")
-        .key("expires", 600)
-        .oocsf("uas_answer.xml")
-        .spawn();
+    let callee = answering_1002(sip_port);
     wait_for(15, "1002 to register", || {
         let p = d.rx("sip show peers");
         p.lines()
@@ -432,4 +463,216 @@ fn directory_users_call_each_other_through_dial() {
         .assert_ok("1001 calls 1002 through Dial()");
     callee.wait().assert_ok("1002 answers and gets the BYE");
     assert_eq!(d.wait_db("test", "status"), "ANSWER");
+}
+
+/// `rtcachefriends=no` (Asterisk's default): every REGISTER reads the directory, so a changed
+/// password and a removed user apply at once; `sip show peers` does not list the peers;
+/// `rtupdate` writes where each phone is, and a call finds an uncached peer.
+#[test]
+fn uncached_directory_users_are_read_on_every_request() {
+    let dir = common::tempdir();
+    let slapd = Slapd::start(dir.path());
+    let sip_port = free_port();
+    let d = sip_ferrisk_rt(&slapd, sip_port, "rtcachefriends=no\nrtupdate=yes\n");
+    let settings = d.rx("sip show settings");
+    assert!(
+        settings.contains("  Realtime Peers:         Yes\n")
+            && settings.contains("  Cache Friends:          No\n"),
+        "{settings}"
+    );
+
+    let phone = free_port();
+    register_from(sip_port, phone, "1001", "pw1001").assert_ok("1001 registers, uncached");
+    let peers = d.rx("sip show peers");
+    assert!(!peers.lines().any(|l| l.starts_with("1001")), "{peers}");
+    assert!(d.rx("sip show peer 1001").contains("Peer 1001 not found"));
+    // rtupdate: the directory says where the phone is.
+    wait_for(10, "the registration in the directory", || {
+        slapd
+            .attr("1001", "AstAccountIPAddress")
+            .contains("AstAccountIPAddress: 127.0.0.1")
+            .then_some(())
+    });
+    assert!(slapd
+        .attr("1001", "AstAccountFullContact")
+        .contains("AstAccountFullContact: sip:"));
+
+    // A password changed in the directory applies to the next REGISTER, no prune needed.
+    slapd.ldapmodify(&format!(
+        "dn: cn=1001,ou=people,{BASE}\nchangetype: modify\nreplace: AstAccountRealmedPassword\nAstAccountRealmedPassword: {{MD5}}{}\n",
+        md5_hex("1001:ferrisk:newpw")
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // stay under the rate limit
+    register_refused(sip_port, "1001", "pw1001");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    register_from(sip_port, phone, "1001", "newpw").assert_ok("the new password works at once");
+
+    // 1002 registers and answers; 1001 calls it through Dial() (the uncached peer is read).
+    dial_plan(&d);
+    let callee = answering_1002(sip_port);
+    wait_for(15, "1002's registration in the directory", || {
+        slapd
+            .attr("1002", "AstAccountIPAddress")
+            .contains("AstAccountIPAddress: 127.0.0.1")
+            .then_some(())
+    });
+    common::Sipp::new("uac_call.xml", Some(sip_port))
+        .local_port(free_port())
+        .service("1002")
+        .key("from_user", "1001")
+        .auth("1001", "newpw")
+        .run()
+        .assert_ok("1001 calls uncached 1002 through Dial()");
+    callee.wait().assert_ok("1002 answers and gets the BYE");
+    assert_eq!(d.wait_db("test", "status"), "ANSWER");
+
+    // Removed from the directory: refused at once.
+    slapd.ldapmodify(&format!(
+        "dn: cn=1001,ou=people,{BASE}\nchangetype: delete\n"
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    register_refused(sip_port, "1001", "newpw");
+}
+
+/// Voicemail boxes from the directory (`voicemail => ldap`), and baresip as a directory
+/// phone: baresip registers as 1003 and is called through Dial() by SIPp (1001); it leaves a
+/// message in mailbox 1001 (an LDAP entry, no voicemail.conf) with VoiceMail(); then logs in
+/// to VoiceMailMain() with the password in the directory and changes it: the directory
+/// holds the new one.
+#[test]
+fn baresip_and_voicemail_boxes_from_the_directory() {
+    let dir = common::tempdir();
+    let slapd = Slapd::start(dir.path());
+    // 1001 also has a mailbox: Asterisk's AsteriskVoiceMail class on the same entry.
+    slapd.ldapmodify(&format!(
+        "dn: cn=1001,ou=people,{BASE}\nchangetype: modify\nadd: objectClass\nobjectClass: AsteriskVoiceMail\n-\n\
+         add: AstContext\nAstContext: default\n-\nadd: AstVoicemailMailbox\nAstVoicemailMailbox: 1001\n-\n\
+         add: AstVoicemailPassword\nAstVoicemailPassword: 4242\n-\n\
+         add: AstVoicemailFullname\nAstVoicemailFullname: Directory User\n"
+    ));
+    slapd.ldapadd(&user_ldif("1003", "pw1003"));
+    let sip_port = free_port();
+    let base = common::free_ports(12);
+    let rtp = base + (base & 1);
+    let res_ldap = format!(
+        "[_general]\nurl = {}\nbasedn = {BASE}\nuser = {ADMIN}\npass = {ADMIN_PW}\n\n\
+         [sip]\nname = cn\nmd5secret = AstAccountRealmedPassword\ncontext = AstAccountContext\n\
+         host = AstAccountHost\ntype = AstAccountType\ncallerid = AstAccountCallerID\n\
+         additionalFilter = (objectClass=AsteriskSIPUser)\n\n\
+         [voicemail]\nuniqueid = cn\ncontext = AstContext\nmailbox = AstVoicemailMailbox\n\
+         password = AstVoicemailPassword\nfullname = AstVoicemailFullname\n\
+         email = AstVoicemailEmail\nadditionalFilter = (objectClass=AsteriskVoiceMail)\n",
+        slapd.url()
+    );
+    let pbx_dir = common::tempdir();
+    common::write_configs(
+        pbx_dir.path(),
+        &[
+        (
+            "ferrisk.conf",
+            "[directories]\nastetcdir => .\nastdbdir => lib\nastlogdir => log\nastrundir => run\n\
+             astspooldir => spool\nastdatadir => data\n\n[options]\nverbose = 3\n",
+        ),
+        (
+            "extensions.conf",
+            "[internal]\nexten => _10XX,1,Dial(SIP/${EXTEN},10)\n same => n,Hangup()\n\
+             exten => 8001,1,VoiceMail(1001@default,u)\n same => n,Hangup()\n\
+             exten => 8500,1,VoiceMailMain(1001@default)\n same => n,Hangup()\n\
+             exten => h,1,Set(DB(test/status)=${DIALSTATUS})\n",
+        ),
+        (
+            "sip.conf",
+            &format!(
+                "[general]\nbindaddr=127.0.0.1\nbindport={sip_port}\ncontext=public\nallowguest=no\n\
+                 alwaysauthreject=yes\nrealm=ferrisk\nrtcachefriends=yes\ndisallow=all\nallow=ulaw\n"
+            ),
+        ),
+        (
+            "rtp.conf",
+            &format!("[general]\nrtpstart={rtp}\nrtpend={}\n", rtp + 9),
+        ),
+        ("res_ldap.conf", &res_ldap),
+        (
+            "extconfig.conf",
+            "[settings]\nsippeers => ldap,\"ou=people,dc=example,dc=com\",sip\n\
+             voicemail => ldap,\"ou=people,dc=example,dc=com\",voicemail\n",
+        ),
+    ]);
+    // VoiceMail() records after the beep: the one sound the test needs.
+    let sounds = pbx_dir.path().join("data/sounds");
+    std::fs::create_dir_all(&sounds).expect("sounds dir");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sounds/beep.wav"),
+        sounds.join("beep.wav"),
+    )
+    .expect("copy beep.wav");
+    let d = Daemon::launch(pbx_dir);
+
+    // baresip registers with its directory account and answers calls.
+    // baresip stops sending audio when its source ends: two minutes of tone.
+    let tone = dir.path().join("phone.wav");
+    common::write_tone_wav(&tone, 120);
+    let mut b = common::Baresip::start_with(
+        common::free_ports(3),
+        &[format!(
+            "<sip:1003@127.0.0.1:{sip_port}>;auth_pass=pw1003;answermode=auto;regint=600"
+        )],
+        Some(&tone),
+        false,
+    );
+    b.wait_registered(15);
+    // SIPp 1001 (also from the directory) calls it through Dial().
+    common::Sipp::new("uac_call.xml", Some(sip_port))
+        .local_port(free_port())
+        .service("1003")
+        .key("from_user", "1001")
+        .auth("1001", "pw1001")
+        .run()
+        .assert_ok("1001 calls baresip (1003) through Dial()");
+    assert_eq!(d.wait_db("test", "status"), "ANSWER");
+    b.wait_event("CALL_CLOSED", 15);
+
+    // baresip leaves a message in the directory's mailbox 1001.
+    b.request("dial", &format!("sip:8001@127.0.0.1:{sip_port}"));
+    b.wait_event("CALL_ESTABLISHED", 10);
+    let mbox = d.path().join("spool/voicemail/default/1001");
+    wait_for(30, "the recording to start", || {
+        std::fs::read_dir(mbox.join("tmp")).ok().and_then(|rd| {
+            rd.filter_map(|e| e.ok())
+                .any(|e| e.path().extension().is_some_and(|x| x == "txt"))
+                .then_some(())
+        })
+    });
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    b.request("hangup", "");
+    b.wait_event("CALL_CLOSED", 10);
+    wait_for(10, "the message in INBOX", || {
+        mbox.join("INBOX/msg0000.txt").is_file().then_some(())
+    });
+
+    // VoiceMailMain: the directory's password logs in; 0 5 changes it in the directory.
+    b.request("dial", &format!("sip:8500@127.0.0.1:{sip_port}"));
+    b.wait_event("CALL_ESTABLISHED", 10);
+    let keys = |b: &mut common::Baresip, digits: &str| {
+        for k in digits.chars() {
+            b.request("sndcode", &k.to_string());
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    };
+    d.wait_console("Playing 'vm-password.", 1);
+    keys(&mut b, "4242#");
+    d.wait_console("Playing 'vm-youhave.", 1);
+    keys(&mut b, "0");
+    d.wait_console("Playing 'vm-options.", 1);
+    keys(&mut b, "5");
+    d.wait_console("Playing 'vm-newpassword.", 1);
+    keys(&mut b, "5678#");
+    d.wait_console("Playing 'vm-reenterpassword.", 1);
+    keys(&mut b, "5678#");
+    d.wait_console("Playing 'vm-passchanged.", 1);
+    assert!(slapd
+        .attr("1001", "AstVoicemailPassword")
+        .contains("AstVoicemailPassword: 5678"));
+    b.request("hangup", "");
+    b.wait_event("CALL_CLOSED", 10);
 }

@@ -2,7 +2,9 @@
 # REGISTER load with digest auth against accounts in a real OpenLDAP slapd (realtime
 # `sippeers` through res_config_ldap): USERS accounts seeded with slapadd, SIPp registers
 # them (REGISTER, 401, REGISTER with digest, 200) at RATE/s, TOTAL in all. The first
-# REGISTER of an account reads the directory; later ones use the cached realtime peer.
+# REGISTER of an account reads the directory; later ones use the cached realtime peer
+# (rtcachefriends=yes). RTCACHE=no: every REGISTER (the challenged one and the one with
+# credentials) reads the directory, as chan_sip without rtcachefriends.
 # Compare with contrib/bench/sip_register.sh (the same accounts in sip.conf).
 # Usage: contrib/bench/ldap_register.sh [rate] [total] [users]   (defaults 5000 50000 10000)
 #        WARM=500 contrib/bench/ldap_register.sh …   registers every account once at 500/s
@@ -56,7 +58,7 @@ for _ in $(seq 100); do
   ldapsearch -x -H "ldap://127.0.0.1:$LDAP_PORT" -b "" -s base >/dev/null 2>&1 && break
   sleep 0.1
 done
-printf '[general]\nbindaddr=127.0.0.1\nbindport=%s\nrealm=ferrisk\nmaxexpiry=3600\nrtupdate=%s\n' "$PORT" "${RTUPDATE:-no}" > "$DIR/sip.conf"
+printf '[general]\nbindaddr=127.0.0.1\nbindport=%s\nrealm=ferrisk\nmaxexpiry=3600\nrtupdate=%s\nrtcachefriends=%s\n' "$PORT" "${RTUPDATE:-no}" "${RTCACHE:-yes}" > "$DIR/sip.conf"
 printf '[bench]\nexten => s,1,Hangup()\n' > "$DIR/extensions.conf"
 printf '[settings]\nsippeers => ldap,"ou=people,dc=example,dc=com",sip\n' > "$DIR/extconfig.conf"
 cat > "$DIR/res_ldap.conf" <<CONF
@@ -93,5 +95,5 @@ CPU0=$(daemon_cpu)
 register_load "$RATE" "$TOTAL" $((RATE * 2)) stat.csv
 read -r ok failed secs < <(sipp_summary stat.csv)
 CPU1=$(daemon_cpu)
-echo "registrations (LDAP accounts, rtupdate=${RTUPDATE:-no}): $ok successful, $failed failed in ${secs}s => $(python3 -c "print(round($ok/$secs))") REGISTER/s with digest (offered $RATE/s)"
+echo "registrations (LDAP accounts, rtupdate=${RTUPDATE:-no}, rtcachefriends=${RTCACHE:-yes}): $ok successful, $failed failed in ${secs}s => $(python3 -c "print(round($ok/$secs))") REGISTER/s with digest (offered $RATE/s)"
 echo "ferrisk CPU: $(python3 -c "print(round($CPU1-$CPU0, 2))") s over ${secs}s ($(python3 -c "print(round(100*($CPU1-$CPU0)/$secs))") % of one core), peak RSS $(daemon_peak_mib) MiB"

@@ -99,6 +99,9 @@ impl App for Dial {
         let (tx, mut rx) = mpsc::unbounded_channel::<(usize, ChanEvent)>();
         let mut legs: Vec<Leg> = Vec::new();
         for peer in peers.split('&').map(str::trim).filter(|p| !p.is_empty()) {
+            channels::prepare(&pbx, peer).await;
+        }
+        for peer in peers.split('&').map(str::trim).filter(|p| !p.is_empty()) {
             match channels::request(&pbx, peer, Some(chan)) {
                 Ok(out) => {
                     let mut callee = out.chan;

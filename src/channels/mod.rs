@@ -6,4 +6,4 @@ pub mod local;
 pub mod sip;
 pub mod sipconf;
 
-pub use crate::pbx::tech::{request, Driver, MessageTech, Outbound, RequestError};
+pub use crate::pbx::tech::{prepare, request, Driver, MessageTech, Outbound, RequestError};

@@ -325,10 +325,15 @@ pub struct SipGeneral {
     pub rtupdate: bool,
     /// `rtsavesysname` (no): also write `regserver` = the system name.
     pub rtsavesysname: bool,
-    /// `rtcachefriends` (no): read; realtime peers are cached either way for now.
+    /// `rtcachefriends` (no): keep realtime peers in memory (listed by `sip show peers` as
+    /// "Cached RT") until pruned; without it every request of a realtime peer reads storage.
     pub rtcachefriends: bool,
-    /// `ignoreregexpire` (no): read, not used yet.
+    /// `ignoreregexpire` (no): use the registration a realtime row carries even when it has
+    /// expired.
     pub ignoreregexpire: bool,
+    /// `rtautoclear` (off): forget a cached realtime peer this many seconds after it was
+    /// loaded (`yes` = 120), or when its registration expires.
+    pub rtautoclear: Option<u32>,
     /// `registertimeout`: seconds before a failed outbound registration is retried (20).
     pub registertimeout: u32,
     /// `registerattempts`: give up after this many failures in a row (0 = never).
@@ -383,6 +388,7 @@ impl Default for SipGeneral {
             rtsavesysname: false,
             rtcachefriends: false,
             ignoreregexpire: false,
+            rtautoclear: None,
             registertimeout: 20,
             registerattempts: 0,
             accept_outofcall_message: false,
@@ -844,7 +850,14 @@ fn parse_general(
             "rtsavesysname" => g.rtsavesysname = is_true(v),
             "rtcachefriends" => g.rtcachefriends = is_true(v),
             "ignoreregexpire" => g.ignoreregexpire = is_true(v),
-            "rtautoclear" => {}
+            "rtautoclear" => {
+                g.rtautoclear = match v.trim().parse::<u32>() {
+                    Ok(0) => None,
+                    Ok(n) => Some(n),
+                    Err(_) if is_true(v) => Some(120),
+                    Err(_) => None,
+                }
+            }
             "registertimeout" => {
                 g.registertimeout = ctx
                     .take(e, parse_u32(v))
@@ -1124,6 +1137,63 @@ const REALTIME_STATE_COLUMNS: &[&str] = &[
     "sippeers",
     "id",
 ];
+
+/// The registration a realtime `sippeers` row carries (chan_sip's `rtupdate` wrote it):
+/// the contact, where the phone registered from, and for how many more seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealtimeContact {
+    pub uri: String,
+    pub source: Option<std::net::SocketAddr>,
+    pub expires_in: u32,
+    pub useragent: String,
+}
+
+/// The registration in a realtime row: `None` without one, or when `regseconds` has passed
+/// (unless `ignore_expiry`, `ignoreregexpire`: then it is used for `default_expiry` more
+/// seconds).
+pub fn realtime_contact(
+    fields: &[(String, String)],
+    now_unix: u64,
+    ignore_expiry: bool,
+    default_expiry: u32,
+) -> Option<RealtimeContact> {
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n.trim().eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    let name = get("name")?;
+    let ip = get("ipaddr").and_then(|v| v.parse::<std::net::IpAddr>().ok());
+    let port = get("port")
+        .and_then(|v| v.parse::<u16>().ok())
+        .filter(|p| *p != 0)
+        .unwrap_or(5060);
+    let source = ip.map(|ip| std::net::SocketAddr::new(ip, port));
+    let uri = match (get("fullcontact"), source) {
+        (Some(c), _) => c.to_string(),
+        (None, Some(a)) => format!("sip:{name}@{a}"),
+        (None, None) => return None,
+    };
+    let regseconds = get("regseconds")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let left = regseconds.saturating_sub(now_unix);
+    let expires_in = if left > 0 {
+        u32::try_from(left).unwrap_or(u32::MAX)
+    } else if ignore_expiry {
+        default_expiry.max(1)
+    } else {
+        return None;
+    };
+    Some(RealtimeContact {
+        uri,
+        source,
+        expires_in,
+        useragent: get("useragent").unwrap_or("").to_string(),
+    })
+}
 
 /// A peer from a realtime `sippeers` row (column = sip.conf option), read with sip.conf's
 /// rules (`[general]` defaults apply). Errors say what is wrong with the row.

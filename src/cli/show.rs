@@ -109,7 +109,7 @@ pub fn register(r: &CommandRegistry) {
             "channel originate",
             "Originate a call",
             "Usage: channel originate <tech/data> application <appname> [appdata]\n  There are two ways to use this command. A call can be originated between a\nchannel and a specific application, or between a channel and an extension in\nthe dialplan. This is similar to call files or the manager originate action.\nCalls originated with this command are given a timeout of 30 seconds.\n\nUsage1: channel originate <tech/data> application <appname> [appdata]\n  This will originate a call between the specified channel tech/data and the\ngiven application. Arguments to the application are optional. If the given\narguments to the application include spaces, all of the arguments to the\napplication need to be placed in quotation marks.\n\nUsage2: channel originate <tech/data> extension [exten@][context]\n  This will originate a call between the specified channel tech/data and the\ngiven extension. If no context is specified, the 'default' context will be\nused. If no extension is given, the 's' extension will be used.",
-            |c: Ctx| async move { originate(&c) },
+            |c: Ctx| async move { originate(&c).await },
         )
         .complete_with(|st, a, p| match a.len() {
             1 => filter_prefix(["application", "extension"].map(String::from), p),
@@ -584,7 +584,7 @@ pub fn parse_originate(args: &[String]) -> Result<(String, OriginateTarget), Cli
     Ok((dest.clone(), target))
 }
 
-fn originate(c: &Ctx) -> CliResult {
+async fn originate(c: &Ctx) -> CliResult {
     let (dest, target) = parse_originate(&c.args)?;
     let pbx = c.pbx().clone();
     if pbx.shutting_down.load(Ordering::Relaxed) {
@@ -592,6 +592,7 @@ fn originate(c: &Ctx) -> CliResult {
             "ferrisk is shutting down; not originating.".into(),
         ));
     }
+    crate::pbx::tech::prepare(&pbx, &dest).await;
     let out = crate::pbx::tech::request(&pbx, &dest, None)
         .map_err(|e| CliError::Failure(format!("Unable to request channel {dest}: {}", e.msg)))?;
     let chan = out.chan;

@@ -75,6 +75,7 @@ pub async fn originate(
     target: Target,
     requester: Option<&Channel>,
 ) -> &'static str {
+    channels::prepare(pbx, &req.dest).await;
     let chan = match start(pbx, &req, requester) {
         Ok(c) => c,
         Err(s) => return s,

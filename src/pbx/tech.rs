@@ -6,7 +6,12 @@
 use super::channel::cause;
 use super::message::Msg;
 use super::{Channel, Pbx};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+
+/// What [`Driver::prepare`] returns.
+pub type Prepare<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// Why a channel could not be created: a hangup cause and a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +31,11 @@ pub trait Driver: Send + Sync {
         data: &str,
         requester: Option<&Channel>,
     ) -> Result<Outbound, RequestError>;
+    /// Make `data` ready before [`Driver::request`], off any lock: chan_sip reads a peer
+    /// from realtime storage here. Most drivers have nothing to do.
+    fn prepare<'a>(&'a self, _pbx: &'a Arc<Pbx>, _data: &'a str) -> Prepare<'a> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// A message technology (`MessageSend(sip:…)`, later `xmpp:`): Asterisk's `ast_msg_tech`.
@@ -42,6 +52,17 @@ pub struct Outbound {
     pub chan: Channel,
     /// Start the call (for Local: start the `;2` half's dialplan).
     pub call: Box<dyn FnOnce() + Send>,
+}
+
+/// Let the driver of `Tech/data` get ready for it (see [`Driver::prepare`]); call before
+/// [`request`] where waiting is possible (Dial, Originate, the CLI).
+pub async fn prepare(pbx: &Arc<Pbx>, dest: &str) {
+    let Some((tech, data)) = dest.split_once('/') else {
+        return;
+    };
+    if let Some(e) = pbx.techs.entry(tech) {
+        e.item.prepare(pbx, data).await;
+    }
 }
 
 /// Create an outbound channel for `Tech/data`. `requester` (the dialing channel) passes

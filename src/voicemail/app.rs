@@ -174,7 +174,7 @@ impl App for VoiceMailApp {
         }
         let pbx = chan.pbx.clone();
         let vm = &crate::voicemail::of(&pbx);
-        let Some(first) = vm.mailbox(&boxes[0]) else {
+        let Some(first) = vm.find(&pbx, &boxes[0]).await else {
             pbx.warning(&format!(
                 "app_voicemail.c: No entry in voicemail config file for '{}'",
                 boxes[0]
@@ -185,7 +185,7 @@ impl App for VoiceMailApp {
         let cfg = vm.config();
         let mut others: Vec<Mailbox> = Vec::new();
         for spec in &boxes[1..] {
-            match vm.mailbox(spec) {
+            match vm.find(&pbx, spec).await {
                 Some(m) if m != first && !others.contains(&m) => others.push(m),
                 Some(_) => {}
                 None => pbx.warning(&format!(

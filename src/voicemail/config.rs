@@ -149,6 +149,9 @@ pub struct Mailbox {
     /// Options in order (`attach=no`, `maxmsg=100`, `tz=central`, …), names lower-cased.
     pub options: Vec<(String, String)>,
     pub loc: Location,
+    /// Read from realtime storage (`voicemail =>` in extconfig.conf), not voicemail.conf:
+    /// its `uniqueid` column (empty without one). A password change goes back there.
+    pub realtime: Option<String>,
 }
 
 impl Mailbox {
@@ -399,7 +402,59 @@ fn parse_mailbox(context: &str, mailbox: &str, value: &str, loc: &Location) -> M
         pager: (!pager.is_empty()).then_some(pager),
         options,
         loc: loc.clone(),
+        realtime: None,
     }
+}
+
+/// A mailbox from a realtime `voicemail` row (app_voicemail's `apply_options_full`): the
+/// columns `vmsecret` (or `secret`/`password`), `fullname`, `email`, `pager`, `context`,
+/// `uniqueid`; every other column is a mailbox option (`attach`, `tz`, `saycid`, …).
+/// `mailbox`/`context` are what was asked, used where the row lacks them.
+pub fn mailbox_from_realtime(
+    row: &[(String, String)],
+    mailbox: &str,
+    context: &str,
+) -> (Mailbox, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut m = Mailbox {
+        context: context.to_string(),
+        mailbox: mailbox.to_string(),
+        password: String::new(),
+        fullname: String::new(),
+        email: None,
+        pager: None,
+        options: Vec::new(),
+        loc: Location::new(format!("realtime voicemail {mailbox}@{context}"), 1, 1),
+        realtime: Some(String::new()),
+    };
+    let mut vmsecret = None;
+    for (k, v) in row {
+        let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+        match k.as_str() {
+            "vmsecret" => vmsecret = Some(v.to_string()),
+            "secret" | "password" => {
+                if v.starts_with('*') {
+                    warnings.push(format!(
+                        "app_voicemail.c: Invalid password detected for mailbox {mailbox}.  The password\n\tmust be reset in voicemail.conf."
+                    ));
+                } else if m.password.is_empty() {
+                    m.password = v.to_string();
+                }
+            }
+            "uniqueid" => m.realtime = Some(v.to_string()),
+            "pager" => m.pager = (!v.is_empty()).then(|| v.to_string()),
+            "email" => m.email = (!v.is_empty()).then(|| v.to_string()),
+            "fullname" => m.fullname = v.to_string(),
+            "context" if !v.is_empty() => m.context = v.to_string(),
+            "mailbox" if !v.is_empty() => m.mailbox = v.to_string(),
+            "context" | "mailbox" | "customer_id" | "stamp" => {}
+            _ => m.options.push((k, v.to_string())),
+        }
+    }
+    if let Some(p) = vmsecret {
+        m.password = p;
+    }
+    (m, warnings)
 }
 
 /// Parse `voicemail.conf` text (no `#include`s outside `/tmp`): tests and tools.
@@ -494,6 +549,48 @@ pub fn parse_voicemail_conf(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn realtime_rows_are_mailboxes() {
+        let row = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        let (m, w) = mailbox_from_realtime(
+            &row(&[
+                ("uniqueid", "u17"),
+                ("context", "sales"),
+                ("mailbox", "2001"),
+                ("password", "1234"),
+                ("fullname", "Pat Doe"),
+                ("email", "pat@example.com"),
+                ("attach", "yes"),
+                ("TZ", "central"),
+                ("customer_id", "9"),
+            ]),
+            "2001",
+            "default",
+        );
+        assert!(w.is_empty());
+        assert_eq!((m.context.as_str(), m.mailbox.as_str()), ("sales", "2001"));
+        assert_eq!(m.password, "1234");
+        assert_eq!(m.fullname, "Pat Doe");
+        assert_eq!(m.email.as_deref(), Some("pat@example.com"));
+        assert_eq!(m.pager, None);
+        assert_eq!(m.realtime.as_deref(), Some("u17"));
+        assert_eq!(m.option("attach"), Some("yes"));
+        assert_eq!(m.option("tz"), Some("central"));
+        assert_eq!(m.option("customer_id"), None);
+        // vmsecret wins over password; a password starting with * is refused with a warning.
+        let (m, _) =
+            mailbox_from_realtime(&row(&[("secret", "1"), ("vmsecret", "2")]), "7", "default");
+        assert_eq!((m.password.as_str(), m.context.as_str()), ("2", "default"));
+        let (m, w) = mailbox_from_realtime(&row(&[("password", "*5")]), "7", "default");
+        assert_eq!(m.password, "");
+        assert_eq!(w.len(), 1);
+    }
+
     use super::*;
     use std::path::Path;
 

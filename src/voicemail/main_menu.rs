@@ -327,7 +327,7 @@ async fn read_after(chan: &mut Channel, prompt: &str) -> Result<String, Hangup> 
 // Login
 
 enum Login {
-    Ok(Mailbox),
+    Ok(Box<Mailbox>),
     /// `maxlogins` failures, or no mailbox entered: goodbye and hang up.
     Failed,
     /// `*` entered and an `a` extension exists: continue there.
@@ -385,7 +385,10 @@ async fn authenticate(
                     return Ok(Login::JumpA);
                 }
                 let full = format!("{prefix}{digits}");
-                let m = crate::voicemail::of(&chan.pbx).mailbox(&format!("{full}@{context}"));
+                let pbx = chan.pbx.clone();
+                let m = crate::voicemail::of(&pbx)
+                    .find(&pbx, &format!("{full}@{context}"))
+                    .await;
                 (m, full)
             }
         };
@@ -401,7 +404,7 @@ async fn authenticate(
             return Ok(Login::JumpA);
         }
         if let Some(m) = mbox.filter(|m| m.password.trim_start_matches('-') == password) {
-            return Ok(Login::Ok(m));
+            return Ok(Login::Ok(Box::new(m)));
         }
         chan.pbx.notice(&format!(
             "app_voicemail.c: Incorrect password '{password}' for user '{entered}' (context = {context})"
@@ -753,11 +756,14 @@ impl Session {
             let mut found = Vec::new();
             let mut ok = true;
             for x in entered.split('*') {
-                let m = (x != self.mb.mailbox)
-                    .then(|| {
-                        crate::voicemail::of(&chan.pbx).mailbox(&format!("{x}@{}", self.mb.context))
-                    })
-                    .flatten();
+                let m = if x == self.mb.mailbox {
+                    None
+                } else {
+                    let pbx = chan.pbx.clone();
+                    crate::voicemail::of(&pbx)
+                        .find(&pbx, &format!("{x}@{}", self.mb.context))
+                        .await
+                };
                 let Some(m) = m else {
                     chan.pbx
                         .notice(&format!("app_voicemail.c: '{x}' is not a valid mailbox"));
@@ -1128,7 +1134,7 @@ impl Session {
         chan: &mut Channel,
         new: String,
     ) -> Result<Option<char>, Hangup> {
-        match save_password(chan, &self.mb, &new) {
+        match save_password(&chan.pbx, &self.mb, &new).await {
             Ok(()) => {
                 self.mb.password = new;
                 self.cfg = crate::voicemail::of(&chan.pbx).config();
@@ -1346,9 +1352,34 @@ async fn play_controlled(
     Ok(poll_digit(chan))
 }
 
+/// Store a new password: in realtime storage for a realtime mailbox (app_voicemail's
+/// `change_password_realtime`, keyed by context and mailbox), else in the mailbox's
+/// voicemail.conf line (on the blocking pool), reloading the config.
+async fn save_password(pbx: &Arc<crate::pbx::Pbx>, mb: &Mailbox, new: &str) -> Result<(), String> {
+    if mb.realtime.is_some() {
+        if mb.password == new {
+            return Ok(());
+        }
+        let lookup = crate::pbx::realtime::fields(&[
+            ("context", mb.context.as_str()),
+            ("mailbox", mb.mailbox.as_str()),
+        ]);
+        let set = crate::pbx::realtime::fields(&[("password", new)]);
+        return match pbx.realtime.update2("voicemail", &lookup, &set).await {
+            Ok(n) if n > 0 => Ok(()),
+            Ok(_) => Err("realtime storage updated no row".into()),
+            Err(e) => Err(e.to_string()),
+        };
+    }
+    let (pbx, mb, new) = (pbx.clone(), mb.clone(), new.to_string());
+    tokio::task::spawn_blocking(move || save_password_file(&pbx, &mb, &new))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
 /// Rewrite the mailbox's password in its voicemail.conf line and reload the config.
-fn save_password(chan: &Channel, mb: &Mailbox, new: &str) -> Result<(), String> {
-    let settings = &chan.pbx.settings;
+fn save_password_file(pbx: &Arc<crate::pbx::Pbx>, mb: &Mailbox, new: &str) -> Result<(), String> {
+    let settings = &pbx.settings;
     let file = Path::new(&*mb.loc.file);
     // The loader records the path it read (also for #include'd files).
     let path = if file.is_absolute() || file.is_file() {
@@ -1369,7 +1400,7 @@ fn save_password(chan: &Channel, mb: &Mailbox, new: &str) -> Result<(), String> 
             )
         })?;
     write_atomically(&path, &out).map_err(|e| format!("{}: {e}", path.display()))?;
-    chan.pbx.verbose_line(
+    pbx.verbose_line(
         4,
         &format!(
             "Writing voicemail password to file {}: {}@{}",
@@ -1378,7 +1409,7 @@ fn save_password(chan: &Channel, mb: &Mailbox, new: &str) -> Result<(), String> 
             mb.context
         ),
     );
-    crate::voicemail::of(&chan.pbx)
+    crate::voicemail::of(pbx)
         .reload(settings)
         .map(|_| ())
         .map_err(|e| {
@@ -1428,7 +1459,10 @@ impl App for VoiceMailMain {
         let given = if prefix_mode || mbox_arg.is_empty() {
             None
         } else {
-            crate::voicemail::of(&chan.pbx).mailbox(&format!("{mbox_arg}@{context}"))
+            let pbx = chan.pbx.clone();
+            crate::voicemail::of(&pbx)
+                .find(&pbx, &format!("{mbox_arg}@{context}"))
+                .await
         };
         let prefix = if prefix_mode {
             mbox_arg.clone()
@@ -1444,7 +1478,7 @@ impl App for VoiceMailMain {
                     mailbox: Some(m),
                 });
                 match authenticate(chan, given, &context, &prefix, false, max).await? {
-                    Login::Ok(m) => m,
+                    Login::Ok(m) => *m,
                     // app_voicemail returns 0 here: the dialplan goes on (vm-goodbye played).
                     Login::Failed => return Ok(()),
                     Login::JumpA => {
@@ -1567,10 +1601,17 @@ impl App for VmAuthenticate {
             chan.answer();
         }
         let (mbox_arg, context) = split_spec(args::nth(&a, 0));
-        let given = (!mbox_arg.is_empty()).then(|| Given {
-            mailbox: crate::voicemail::of(&chan.pbx).mailbox(&format!("{mbox_arg}@{context}")),
-            name: mbox_arg.clone(),
-        });
+        let given = if mbox_arg.is_empty() {
+            None
+        } else {
+            let pbx = chan.pbx.clone();
+            Some(Given {
+                mailbox: crate::voicemail::of(&pbx)
+                    .find(&pbx, &format!("{mbox_arg}@{context}"))
+                    .await,
+                name: mbox_arg.clone(),
+            })
+        };
         // app_voicemail's VMAuthenticate allows 3 tries whatever maxlogins says.
         let max = 3;
         let silent = opts.contains_key(&'s');

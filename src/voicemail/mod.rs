@@ -100,6 +100,51 @@ impl Voicemail {
         c.mailbox(&target).cloned()
     }
 
+    /// The mailbox `mbox[@context]` from voicemail.conf (and its aliases) or, when it has
+    /// none and `extconfig.conf` maps `voicemail`, from realtime storage (read each time, as
+    /// app_voicemail does). Without a context: `default`, or any with `searchcontexts`.
+    pub async fn find(&self, pbx: &Pbx, spec: &str) -> Option<Mailbox> {
+        if let Some(m) = self.mailbox(spec) {
+            return Some(m);
+        }
+        if !pbx.realtime.is_enabled("voicemail") {
+            return None;
+        }
+        let (mailbox, context) = match spec.split_once('@') {
+            Some((m, c)) if !c.is_empty() => (m, Some(c)),
+            Some((m, _)) => (m, None),
+            None => (spec, None),
+        };
+        if mailbox.is_empty() {
+            return None;
+        }
+        let search = self
+            .config()
+            .general
+            .other("searchcontexts")
+            .is_some_and(crate::config::is_true);
+        let mut filter = vec![("mailbox".to_string(), mailbox.to_string())];
+        let context = match context {
+            None if search => None,
+            c => Some(c.unwrap_or("default")),
+        };
+        if let Some(c) = context {
+            filter.push(("context".to_string(), c.to_string()));
+        }
+        let row = pbx
+            .realtime
+            .load("voicemail", &filter)
+            .await
+            .ok()
+            .flatten()?;
+        let (m, warnings) =
+            config::mailbox_from_realtime(&row, mailbox, context.unwrap_or("default"));
+        for w in warnings {
+            pbx.warning(&w);
+        }
+        Some(m)
+    }
+
     /// Current counts of a mailbox (zeros when it has no messages or does not exist).
     pub async fn mwi_state(&self, mb: &BoxId) -> MwiState {
         let count = |f| async move { self.store.count(mb, f).await.unwrap_or(0) };

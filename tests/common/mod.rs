@@ -174,12 +174,13 @@ impl Daemon {
     pub fn launch(dir: tempfile::TempDir) -> Daemon {
         let conf = dir.path().join("ferrisk.conf");
         let log = std::fs::File::create(dir.path().join("stderr.log")).expect("stderr.log");
+        let out = std::fs::File::create(dir.path().join("stdout.log")).expect("stdout.log");
         let child = Command::new(BIN)
             .arg("-f")
             .arg("-C")
             .arg(&conf)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(out)
             .stderr(log)
             .spawn()
             .expect("spawn ferrisk");
@@ -205,6 +206,27 @@ impl Daemon {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// What the daemon's console printed so far (`verbose` in ferrisk.conf decides how much).
+    pub fn console(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default()
+    }
+
+    /// Wait (up to 40 s) until the console shows `needle` at least `n` times.
+    pub fn wait_console(&self, needle: &str, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            let c = self.console();
+            if c.matches(needle).count() >= n {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "console never showed {needle:?} {n} times:\n{c}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub fn conf(&self) -> PathBuf {

@@ -32,6 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 mod mwi;
+mod realtime;
 pub use mwi::{MwiSub, MwiTarget};
 
 /// AstDB family of registrations (`SIP/Registry/<peer>/<n>`).
@@ -222,6 +223,8 @@ pub struct Core {
     peer_ips: HashMap<String, IpAddr>,
     /// `message-summary` subscriptions by Call-ID.
     pub mwi_subs: HashMap<String, MwiSub>,
+    /// With `rtautoclear`: when each cached realtime peer is forgotten.
+    rt_clear: HashMap<String, Instant>,
 }
 
 fn reg_config(cfg: &SipConfig) -> RegistrarConfig {
@@ -235,11 +238,24 @@ fn reg_config(cfg: &SipConfig) -> RegistrarConfig {
     }
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// A dial string's peer (or host) and extension: `peer`, `peer/exten` or `exten@peer`
+/// (options after a comma dropped).
+pub fn split_dial(data: &str) -> (&str, Option<&str>) {
+    let data = data.split_once(',').map(|(a, _)| a).unwrap_or(data).trim();
+    if let Some((p, e)) = data.split_once('/') {
+        (p, Some(e))
+    } else if let Some((e, p)) = data.rsplit_once('@') {
+        (p, Some(e))
+    } else {
+        (data, None)
+    }
 }
 
 /// Short stable key for a contact URI in AstDB.
@@ -284,6 +300,7 @@ impl Core {
             media_alloc: Box::new(PortsOnly::default()),
             rtp_range: (10000, 20000),
             next_housekeeping: now,
+            rt_clear: HashMap::new(),
             regclients: Vec::new(),
             reg_started: false,
             local_ips: HashMap::new(),
@@ -405,47 +422,6 @@ impl Core {
             self.reg_started = false;
             self.pump_regclients(now);
         }
-    }
-
-    // ---------------------------------------------------------------- realtime peers
-
-    /// Whether `extconfig.conf` maps `sippeers` to a loaded engine.
-    pub fn realtime_peers_enabled(&self) -> bool {
-        self.pbx()
-            .is_some_and(|p| p.realtime.is_enabled("sippeers"))
-    }
-
-    /// Whether `name` is a peer of sip.conf or one already loaded from realtime.
-    pub fn knows_peer(&self, name: &str) -> bool {
-        self.cfg.peer(name).is_some()
-    }
-
-    /// Keep a peer loaded from realtime (chan_sip's cached realtime friend): it registers and
-    /// calls like a sip.conf peer until `sip prune realtime` or `sip reload`.
-    pub fn add_realtime_peer(&mut self, peer: Peer) {
-        if let Host::Name(n) = &peer.host {
-            if let Some(a) = resolve_host(n, peer.port.unwrap_or(5060)) {
-                self.peer_ips.insert(peer.name.clone(), a.ip());
-            }
-        }
-        // In place: nobody else holds the config between two calls into the core, so this
-        // does not copy the (possibly large) peer table.
-        Arc::make_mut(&mut self.cfg)
-            .peers
-            .insert(peer.name.clone(), peer);
-    }
-
-    /// Forget realtime peers (`name`, or all); returns how many.
-    pub fn prune_realtime(&mut self, name: Option<&str>, now: Instant) -> usize {
-        let mut cfg = (*self.cfg).clone();
-        let before = cfg.peers.len();
-        cfg.peers
-            .retain(|n, p| !(p.realtime && name.is_none_or(|x| x.eq_ignore_ascii_case(n))));
-        let n = before - cfg.peers.len();
-        if n > 0 {
-            self.set_config(Arc::new(cfg), now);
-        }
-        n
     }
 
     // ---------------------------------------------------------------- addresses
@@ -852,7 +828,8 @@ impl Core {
         let ua = req.header("User-Agent").unwrap_or("").to_string();
         let name = peer.name.clone();
         let has_mailbox = !peer.mailboxes.is_empty();
-        let write_back = peer.realtime && cfg.general.rtupdate;
+        let is_realtime = peer.realtime;
+        let write_back = is_realtime && cfg.general.rtupdate;
         let was = !self.registrar.contacts(&name, now).is_empty();
         let outcome = self.registrar.register(&name, contacts, req.expires(), now);
         let (code, reason) = outcome.status();
@@ -898,6 +875,10 @@ impl Core {
                     // chan_sip sends the current counts after a registration.
                     self.actions
                         .push(Action::MwiRefresh(name.clone(), MwiTarget::Peer));
+                }
+                if is_realtime {
+                    let longest = contacts.iter().map(|c| c.expires).max();
+                    self.realtime_registered(&name, longest, now);
                 }
                 if write_back {
                     // chan_sip's realtime_update_peer: where the phone is, until when.
@@ -1746,13 +1727,8 @@ impl Core {
             cause: cause::SUBSCRIBER_ABSENT,
             msg,
         };
-        let (peer_part, exten) = if let Some((p, e)) = data.split_once('/') {
-            (p.to_string(), Some(e.to_string()))
-        } else if let Some((e, p)) = data.rsplit_once('@') {
-            (p.to_string(), Some(e.to_string()))
-        } else {
-            (data.to_string(), None)
-        };
+        let (peer_part, exten) = split_dial(data);
+        let (peer_part, exten) = (peer_part.to_string(), exten.map(str::to_string));
         if peer_part.is_empty() {
             return Err(RequestError {
                 cause: cause::CHANNEL_UNACCEPTABLE,
@@ -2600,6 +2576,7 @@ impl Core {
         }
         self.mwi_expire(now);
         self.qualify_tick(now);
+        self.realtime_autoclear(now);
     }
 
     // ---------------------------------------------------------------- qualify

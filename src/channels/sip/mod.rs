@@ -210,7 +210,13 @@ impl SipShared {
         if !pbx.realtime.is_enabled("sippeers") {
             return None;
         }
-        if self.core.lock().knows_peer(&name) {
+        let core = self.core.lock();
+        if !core.wants_realtime_read(&name) {
+            return None;
+        }
+        // A temporary (uncached) peer is read again for each new request, not inside a dialog.
+        let in_dialog = r.msg.to().is_some_and(|t| t.tag().is_some());
+        if in_dialog && core.knows_peer(&name) {
             return None;
         }
         Some(name)
@@ -230,8 +236,10 @@ impl SipShared {
         });
     }
 
-    /// Load `name` from realtime `sippeers` and cache it; whether it is known afterwards.
-    /// With `skip_recent_miss`, a name realtime did not have a moment ago is not asked again.
+    /// Load `name` from realtime `sippeers` and keep it (cached, or for the request at hand);
+    /// whether it is known afterwards. A temporary peer storage no longer has, or cannot
+    /// give, is dropped. With `skip_recent_miss`, a name realtime did not have a moment ago
+    /// is not asked again.
     pub async fn load_realtime_peer(&self, name: &str, skip_recent_miss: bool) -> bool {
         let Some(pbx) = self.pbx.upgrade() else {
             return false;
@@ -258,16 +266,26 @@ impl SipShared {
             }
             missing.insert(name.to_string(), Instant::now());
         }
-        if let Ok(Some(row)) = row {
-            let general = self.core.lock().cfg.general.clone();
-            match crate::channels::sipconf::peer_from_realtime(&row, &general) {
-                Ok(peer) => self.with(|c, _| {
-                    if !c.knows_peer(&peer.name) {
-                        c.add_realtime_peer(peer);
+        match row {
+            Ok(Some(row)) => {
+                let general = self.core.lock().cfg.general.clone();
+                match crate::channels::sipconf::peer_from_realtime(&row, &general) {
+                    Ok(peer) => {
+                        let contact = crate::channels::sipconf::realtime_contact(
+                            &row,
+                            core::unix_now(),
+                            general.ignoreregexpire,
+                            general.defaultexpiry,
+                        );
+                        self.with(|c, now| c.add_realtime_peer(peer, contact, now));
                     }
-                }),
-                Err(e) => pbx.warning(&format!("chan_sip.c: realtime peer '{name}' skipped: {e}")),
+                    Err(e) => {
+                        pbx.warning(&format!("chan_sip.c: realtime peer '{name}' skipped: {e}"));
+                        self.with(|c, _| c.realtime_peer_gone(name));
+                    }
+                }
             }
+            Ok(None) | Err(_) => self.with(|c, _| c.realtime_peer_gone(name)),
         }
         self.core.lock().knows_peer(name)
     }
@@ -407,6 +425,20 @@ pub struct SipDriver {
 impl Driver for SipDriver {
     fn tech(&self) -> &'static str {
         "SIP"
+    }
+
+    /// A peer sip.conf does not have (or an uncached realtime one) is read from realtime
+    /// storage before the call, with its registration.
+    fn prepare<'a>(&'a self, _pbx: &'a Arc<Pbx>, data: &'a str) -> crate::pbx::tech::Prepare<'a> {
+        Box::pin(async move {
+            let (peer, _) = core::split_dial(data);
+            if peer.is_empty() || peer.parse::<std::net::IpAddr>().is_ok() {
+                return;
+            }
+            if self.sip.core.lock().wants_realtime_read(peer) {
+                self.sip.load_realtime_peer(peer, true).await;
+            }
+        })
     }
 
     fn request(
@@ -622,10 +654,7 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
 
 fn restore_bindings(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) -> usize {
     let now = Instant::now();
-    let unix = std::time::SystemTime::now()
-        .duration_since(std::time::SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let unix = core::unix_now();
     let mut n = 0;
     for (key, value) in pbx.astdb.show(Some(DB_FAMILY), None) {
         match Binding::from_db_value(&value, now, unix) {

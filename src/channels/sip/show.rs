@@ -66,7 +66,7 @@ pub fn peers_view(core: &Core, now: Instant) -> Vec<PeerRow> {
     core.cfg
         .peers
         .values()
-        .filter(|p| p.kind != PeerType::User)
+        .filter(|p| p.kind != PeerType::User && !core.is_temporary_peer(p))
         .map(|p| {
             let addr = peer_addr(core, p, now);
             PeerRow {
@@ -275,6 +275,16 @@ pub fn settings_view(core: &Core, sip: &SipShared) -> SettingsView {
         mwi_mime_type: "application/simple-message-summary".into(),
         min_subexpiry: i32::try_from(g.subminexpiry).unwrap_or(i32::MAX),
         max_subexpiry: i32::try_from(g.submaxexpiry).unwrap_or(i32::MAX),
+        rt_peers: core.realtime_peers_enabled(),
+        rt_regs: core.realtime_regs_enabled(),
+        rt_cache_friends: g.rtcachefriends,
+        rt_update: g.rtupdate,
+        rt_ignore_regexpire: g.ignoreregexpire,
+        rt_save_sysname: g.rtsavesysname,
+        rt_autoclear: g
+            .rtautoclear
+            .map_or(120, |n| i32::try_from(n).unwrap_or(i32::MAX)),
+        rt_autoclear_enabled: g.rtautoclear.is_some(),
         ..SettingsView::default()
     }
 }
@@ -381,12 +391,13 @@ pub fn register(state: &CommandRegistry, sip: Arc<SipShared>) {
                         [n, l] if l.eq_ignore_ascii_case("load") => (n.clone(), true),
                         _ => return Err(CliError::ShowUsage),
                     };
-                    if load && !sip.core.lock().knows_peer(&name) {
+                    if load && sip.core.lock().wants_realtime_read(&name) {
                         sip.load_realtime_peer(&name, false).await;
                     }
                     Ok(sip.with(|core, now| {
                         let cfg = core.cfg.clone();
-                        match cfg.peer(&name) {
+                        // An uncached realtime peer is only seen when just loaded.
+                        match cfg.peer(&name).filter(|p| load || !core.is_temporary_peer(p)) {
                             Some(p) => format_peer(&peer_detail(core, p, now)),
                             None => format_peer_not_found(&name),
                         }

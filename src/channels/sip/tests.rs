@@ -2047,3 +2047,5 @@ fn mwi_subscriptions_per_peer_are_capped() {
     assert_eq!(h.core.mwi_subs.len(), 2);
     assert!(h.core.mwi_subs.contains_key(&last));
 }
+
+mod realtime;
