@@ -66,7 +66,7 @@ struct Slapd {
 
 impl Slapd {
     fn start(dir: &Path) -> Slapd {
-        let slapd = require_bin("slapd", "slapd");
+        require_bin("slapd", "slapd");
         let slapadd = require_bin("slapadd", "slapd");
         require_bin("ldapsearch", "ldap-utils");
         let schema =
@@ -122,14 +122,20 @@ impl Slapd {
             port,
             conf,
         };
-        s.child = Some(
-            Command::new(slapd)
+        s.run();
+        s
+    }
+
+    /// Start slapd (again) on its port and wait until it answers.
+    fn run(&mut self) {
+        self.child = Some(
+            Command::new(require_bin("slapd", "slapd"))
                 .arg("-d")
                 .arg("0")
                 .arg("-h")
-                .arg(format!("ldap://127.0.0.1:{port}/"))
+                .arg(format!("ldap://127.0.0.1:{}/", self.port))
                 .arg("-f")
-                .arg(&s.conf)
+                .arg(&self.conf)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -137,12 +143,11 @@ impl Slapd {
         );
         wait_for(15, "slapd to answer", || {
             let out = Command::new("ldapsearch")
-                .args(["-x", "-H", &s.url(), "-b", "", "-s", "base"])
+                .args(["-x", "-H", &self.url(), "-b", "", "-s", "base"])
                 .output()
                 .ok()?;
             out.status.success().then_some(())
         });
-        s
     }
 
     fn url(&self) -> String {
@@ -283,13 +288,38 @@ fn sip_peers_come_from_the_directory() {
         .attr("1001", "AstAccountIPAddress")
         .contains("AstAccountIPAddress: 127.0.0.5"));
 
+    // Several look-ups open the pool's connections.
+    for _ in 0..8 {
+        assert!(d
+            .rx("realtime load sippeers name 1001")
+            .contains("internal"));
+    }
+
     // The directory goes away: look-ups fail (no rows), ferrisk keeps running.
     slapd.stop();
-    assert_eq!(
-        d.rx("realtime load sippeers name 1001"),
-        "No rows found matching search criteria.\n"
-    );
+    for _ in 0..8 {
+        assert_eq!(
+            d.rx("realtime load sippeers name 1001"),
+            "No rows found matching search criteria.\n"
+        );
+    }
     assert!(d.rx("core show uptime").starts_with("System uptime: "));
+
+    // It comes back: look-ups work again (after the backoff), and the outage took one
+    // warning and one notice, whatever the number of pooled connections and look-ups.
+    slapd.run();
+    wait_for(70, "look-ups to work again", || {
+        d.rx("realtime load sippeers name 1001")
+            .contains("internal")
+            .then_some(())
+    });
+    let log = d.console() + &d.stderr();
+    let down = log.matches("res_config_ldap.c: LDAP connection to").count()
+        + log.matches("res_config_ldap.c: Couldn't establish").count();
+    // The first URL (port 1) never answers: connecting through it is not an outage line
+    // of its own, as the second URL answers.
+    assert_eq!(down, 1, "{log}");
+    assert_eq!(log.matches("is back").count(), 1, "{log}");
 }
 
 /// ferrisk with SIP on a free port and `sippeers` from the directory (no peer in sip.conf),

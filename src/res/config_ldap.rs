@@ -17,10 +17,11 @@
 //! `md5secret` loses a leading `{md5}`. `update`/`update2` modify every entry found;
 //! `store`/`destroy` are not supported (as in Asterisk).
 //!
-//! The connection is shared, made on first use and made again after an error, with a time
-//! limit on every operation. While the directory is down, connecting is retried with
-//! backoff (1 s doubling to 60 s): a look-up in between fails at once. One warning when it
-//! goes down, one notice when it is back, not one per request.
+//! Operations go in turn to a pool of [`POOL_SIZE`] connections, each made on first use and
+//! made again after an error, with a time limit on every operation. While the directory is
+//! down, connecting is retried with backoff (1 s doubling to 60 s): a look-up in between
+//! fails at once. One warning when it goes down, one notice when it is back, not one per
+//! request or per connection.
 
 use crate::config::settings::Settings;
 use crate::config::{ConfigError, ConfigFile};
@@ -272,12 +273,23 @@ fn base_dn(cfg: &LdapConfig, database: &str) -> String {
     }
 }
 
-/// Connection state shared by all look-ups.
-struct Conn {
+/// How many connections the engine keeps to the directory. Operations go to them in turn
+/// (each connection also carries several operations at once), so a connection that breaks
+/// or stalls holds up a quarter of the look-ups, not all of them.
+pub const POOL_SIZE: usize = 4;
+
+/// One pooled connection.
+#[derive(Default)]
+struct Slot {
     ldap: Option<Ldap>,
     /// Which URL answered.
     url: String,
     since: Option<Instant>,
+}
+
+/// Whether the directory answers, shared by the pool: one log line per outage, and the
+/// backoff between connection attempts while it is down.
+struct Health {
     /// While down: no new connection attempt before this instant.
     retry_at: Option<Instant>,
     backoff: Duration,
@@ -287,7 +299,9 @@ struct Conn {
 /// The engine.
 pub struct LdapEngine {
     cfg: LdapConfig,
-    conn: tokio::sync::Mutex<Conn>,
+    pool: Vec<tokio::sync::Mutex<Slot>>,
+    next: std::sync::atomic::AtomicUsize,
+    health: parking_lot::Mutex<Health>,
     log: LogSink,
 }
 
@@ -305,10 +319,11 @@ impl LdapEngine {
     pub fn new(cfg: LdapConfig, log: LogSink) -> LdapEngine {
         LdapEngine {
             cfg,
-            conn: tokio::sync::Mutex::new(Conn {
-                ldap: None,
-                url: String::new(),
-                since: None,
+            pool: (0..POOL_SIZE)
+                .map(|_| tokio::sync::Mutex::new(Slot::default()))
+                .collect(),
+            next: std::sync::atomic::AtomicUsize::new(0),
+            health: parking_lot::Mutex::new(Health {
                 retry_at: None,
                 backoff: Duration::from_secs(1),
                 down: false,
@@ -335,14 +350,29 @@ impl LdapEngine {
         }
     }
 
-    /// `realtime show ldap status`.
+    /// `realtime show ldap status`: the URL of the oldest open connection and its age.
     pub async fn status(&self) -> Option<(String, Duration)> {
-        let c = self.conn.lock().await;
-        c.ldap.as_ref()?;
-        Some((
-            c.url.clone(),
-            c.since.map(|s| s.elapsed()).unwrap_or_default(),
-        ))
+        let mut best: Option<(String, Duration)> = None;
+        for slot in &self.pool {
+            let c = slot.lock().await;
+            if c.ldap.is_none() {
+                continue;
+            }
+            let age = c.since.map(|s| s.elapsed()).unwrap_or_default();
+            if best.as_ref().is_none_or(|(_, a)| age > *a) {
+                best = Some((c.url.clone(), age));
+            }
+        }
+        best
+    }
+
+    /// How many pooled connections are open.
+    pub async fn open_connections(&self) -> usize {
+        let mut n = 0;
+        for slot in &self.pool {
+            n += usize::from(slot.lock().await.ldap.is_some());
+        }
+        n
     }
 
     /// Open a connection, trying every URL in order; bind when a user is configured.
@@ -383,57 +413,71 @@ impl LdapEngine {
         Err(last)
     }
 
-    /// The shared connection (made now if needed), or why there is none.
-    async fn ldap(&self) -> Result<Ldap, RealtimeError> {
-        let mut c = self.conn.lock().await;
+    /// The next pooled connection (made now if needed) and its slot, or why there is none.
+    async fn ldap(&self) -> Result<(usize, Ldap), RealtimeError> {
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.pool.len();
+        let mut c = self.pool[i].lock().await;
         if let Some(l) = &c.ldap {
-            return Ok(l.clone());
+            return Ok((i, l.clone()));
         }
-        if c.retry_at.is_some_and(|t| Instant::now() < t) {
+        if self
+            .health
+            .lock()
+            .retry_at
+            .is_some_and(|t| Instant::now() < t)
+        {
             return Err(RealtimeError::Backend("LDAP server unreachable".into()));
         }
         match self.connect().await {
             Ok((l, url)) => {
-                if c.down {
+                let mut h = self.health.lock();
+                if h.down {
                     (self.log)(
                         LogKind::Notice,
                         &format!("res_config_ldap.c: Connection to {url} is back"),
                     );
                 }
+                h.down = false;
+                h.retry_at = None;
+                h.backoff = Duration::from_secs(1);
+                drop(h);
                 c.ldap = Some(l.clone());
                 c.url = url;
                 c.since = Some(Instant::now());
-                c.down = false;
-                c.retry_at = None;
-                c.backoff = Duration::from_secs(1);
-                Ok(l)
+                Ok((i, l))
             }
             Err(why) => {
-                if !c.down {
+                let mut h = self.health.lock();
+                if !h.down {
                     (self.log)(
                         LogKind::Warning,
                         &format!("res_config_ldap.c: Couldn't establish connection to LDAP directory ({why}); retrying with backoff"),
                     );
                 }
-                c.down = true;
-                c.retry_at = Some(Instant::now() + c.backoff);
-                c.backoff = (c.backoff * 2).min(Duration::from_secs(60));
+                h.down = true;
+                h.retry_at = Some(Instant::now() + h.backoff);
+                h.backoff = (h.backoff * 2).min(Duration::from_secs(60));
                 Err(RealtimeError::Backend(format!("LDAP: {why}")))
             }
         }
     }
 
-    /// Forget a connection that failed (the next call reconnects).
-    async fn drop_conn(&self, why: &str) {
-        let mut c = self.conn.lock().await;
+    /// Forget the connection of `slot`, which failed (the next use reconnects). The first
+    /// connection lost says so; the others of the pool fail quietly until one is back.
+    async fn drop_conn(&self, slot: usize, why: &str) {
+        let mut c = self.pool[slot].lock().await;
         if c.ldap.take().is_some() {
-            (self.log)(
-                LogKind::Warning,
-                &format!(
-                    "res_config_ldap.c: LDAP connection to {} lost ({why}); reconnecting",
-                    c.url
-                ),
-            );
+            let mut h = self.health.lock();
+            if !h.down {
+                h.down = true;
+                (self.log)(
+                    LogKind::Warning,
+                    &format!(
+                        "res_config_ldap.c: LDAP connection to {} lost ({why}); reconnecting",
+                        c.url
+                    ),
+                );
+            }
         }
     }
 
@@ -441,17 +485,18 @@ impl LdapEngine {
     /// call makes a new one).
     async fn timed<T>(
         &self,
+        slot: usize,
         what: &str,
         op: impl std::future::Future<Output = ldap3::result::Result<T>>,
     ) -> Result<T, RealtimeError> {
         match tokio::time::timeout(OP_TIMEOUT, op).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
-                self.drop_conn(&e.to_string()).await;
+                self.drop_conn(slot, &e.to_string()).await;
                 Err(RealtimeError::Backend(format!("LDAP {what} failed: {e}")))
             }
             Err(_) => {
-                self.drop_conn(&format!("{what} timed out")).await;
+                self.drop_conn(slot, &format!("{what} timed out")).await;
                 Err(RealtimeError::Backend(format!("LDAP {what} timed out")))
             }
         }
@@ -470,9 +515,13 @@ impl LdapEngine {
         }
         let f = self.cfg.filter(table, filter)?;
         let base = base_dn(&self.cfg, database);
-        let mut ldap = self.ldap().await?;
+        let (slot, mut ldap) = self.ldap().await?;
         let r = self
-            .timed("search", ldap.search(&base, Scope::Subtree, &f, vec!["*"]))
+            .timed(
+                slot,
+                "search",
+                ldap.search(&base, Scope::Subtree, &f, vec!["*"]),
+            )
             .await?;
         let (entries, result) = (r.0, r.1);
         // 32: no such object (the base does not exist) means no rows.
@@ -493,7 +542,7 @@ impl LdapEngine {
     ) -> Result<usize, RealtimeError> {
         let t = self.cfg.table(table);
         let entries = self.search(database, table, lookup).await?;
-        let mut ldap = self.ldap().await?;
+        let (slot, mut ldap) = self.ldap().await?;
         let mods_for = |only_mapped: bool| -> Vec<Mod<String>> {
             set.iter()
                 .filter(|(col, _)| {
@@ -521,7 +570,7 @@ impl LdapEngine {
                 if mods.is_empty() {
                     break;
                 }
-                let r = self.timed("modify", ldap.modify(&e.dn, mods)).await?;
+                let r = self.timed(slot, "modify", ldap.modify(&e.dn, mods)).await?;
                 match r.rc {
                     0 => {
                         n += 1;
