@@ -459,13 +459,28 @@ fn dial_plan(d: &Daemon) {
 
 /// SIPp registered as 1002 (its directory account), answering the call it gets.
 fn answering_1002(sip_port: u16) -> common::SippChild {
+    answering_1002_on(sip_port, free_port())
+}
+
+/// [`answering_1002`] from `local_port`.
+fn answering_1002_on(sip_port: u16, local_port: u16) -> common::SippChild {
     common::Sipp::new("uas_registered.xml", Some(sip_port))
-        .local_port(free_port())
+        .local_port(local_port)
         .service("1002")
         .auth("1002", "pw1002")
         .key("expires", 600)
         .oocsf("uas_answer.xml")
         .spawn()
+}
+
+/// SIPp as 1001 (password `pw`) calls 1002 through the dialplan.
+fn call_1002_as_1001(sip_port: u16, pw: &str) -> common::SippResult {
+    common::Sipp::new("uac_call.xml", Some(sip_port))
+        .local_port(free_port())
+        .service("1002")
+        .key("from_user", "1001")
+        .auth("1001", pw)
+        .run()
 }
 
 #[test]
@@ -484,14 +499,26 @@ fn directory_users_call_each_other_through_dial() {
             .then_some(())
     });
     // 1001, also from the directory, calls it through Dial(): INVITE with digest auth.
-    common::Sipp::new("uac_call.xml", Some(sip_port))
-        .local_port(free_port())
-        .service("1002")
-        .key("from_user", "1001")
-        .auth("1001", "pw1001")
-        .run()
-        .assert_ok("1001 calls 1002 through Dial()");
+    call_1002_as_1001(sip_port, "pw1001").assert_ok("1001 calls 1002 through Dial()");
     callee.wait().assert_ok("1002 answers and gets the BYE");
+    assert_eq!(d.wait_db("test", "status"), "ANSWER");
+
+    // The directory goes away: both peers are cached, so 1002 registers again and 1001
+    // still calls it.
+    let mut slapd = slapd;
+    slapd.stop();
+    d.rx("database del test status");
+    let phone = free_port();
+    let callee = answering_1002_on(sip_port, phone);
+    wait_for(15, "1002 to register again", || {
+        d.rx("database show SIP/Registry/1002")
+            .contains(&format!("127.0.0.1:{phone}"))
+            .then_some(())
+    });
+    call_1002_as_1001(sip_port, "pw1001").assert_ok("1001 calls 1002 with the directory down");
+    callee
+        .wait()
+        .assert_ok("1002 answers with the directory down");
     assert_eq!(d.wait_db("test", "status"), "ANSWER");
 }
 
@@ -546,13 +573,7 @@ fn uncached_directory_users_are_read_on_every_request() {
             .contains("AstAccountIPAddress: 127.0.0.1")
             .then_some(())
     });
-    common::Sipp::new("uac_call.xml", Some(sip_port))
-        .local_port(free_port())
-        .service("1002")
-        .key("from_user", "1001")
-        .auth("1001", "newpw")
-        .run()
-        .assert_ok("1001 calls uncached 1002 through Dial()");
+    call_1002_as_1001(sip_port, "newpw").assert_ok("1001 calls uncached 1002 through Dial()");
     callee.wait().assert_ok("1002 answers and gets the BYE");
     assert_eq!(d.wait_db("test", "status"), "ANSWER");
 

@@ -187,3 +187,128 @@ fn dial_strings_name_their_peer() {
     assert_eq!(split_dial("100@carol"), ("carol", Some("100")));
     assert_eq!(split_dial(" carol ,opts"), ("carol", None));
 }
+
+/// A directory that knows carol, answers slowly and counts its look-ups.
+struct Directory {
+    loads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl crate::pbx::realtime::RealtimeEngine for Directory {
+    fn name(&self) -> &'static str {
+        "fakedir"
+    }
+    async fn load(
+        &self,
+        _db: &str,
+        _table: &str,
+        filter: &[(String, String)],
+    ) -> Result<Option<crate::pbx::realtime::Fields>, crate::pbx::realtime::RealtimeError> {
+        self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Ok(filter
+            .iter()
+            .any(|(k, v)| k == "name" && v == "carol")
+            .then(carol))
+    }
+    async fn load_multi(
+        &self,
+        _db: &str,
+        _table: &str,
+        _f: &[(String, String)],
+    ) -> Result<Vec<crate::pbx::realtime::Fields>, crate::pbx::realtime::RealtimeError> {
+        Ok(Vec::new())
+    }
+    async fn update(
+        &self,
+        _db: &str,
+        _table: &str,
+        _k: &str,
+        _l: &str,
+        _s: &[(String, String)],
+    ) -> Result<usize, crate::pbx::realtime::RealtimeError> {
+        Ok(0)
+    }
+    async fn update2(
+        &self,
+        _db: &str,
+        _table: &str,
+        _l: &[(String, String)],
+        _s: &[(String, String)],
+    ) -> Result<usize, crate::pbx::realtime::RealtimeError> {
+        Ok(0)
+    }
+    async fn store(
+        &self,
+        _db: &str,
+        _table: &str,
+        _f: &[(String, String)],
+    ) -> Result<usize, crate::pbx::realtime::RealtimeError> {
+        Ok(0)
+    }
+    async fn destroy(
+        &self,
+        _db: &str,
+        _table: &str,
+        _k: &str,
+        _l: &str,
+        _f: &[(String, String)],
+    ) -> Result<usize, crate::pbx::realtime::RealtimeError> {
+        Ok(0)
+    }
+}
+
+/// Send `n` REGISTERs of `user` at once (each its own transaction) and wait for `n` answers.
+async fn register_burst(sock: &tokio::net::UdpSocket, to: SocketAddr, user: &str, n: usize) {
+    for i in 0..n {
+        let mut r = Reg::new(user, &sock.local_addr().unwrap().to_string());
+        r.call_id = format!("burst-{user}-{i}");
+        let text = r.text(&[contact(&format!("sip:{user}@127.0.0.1:6001"))]);
+        sock.send_to(text.as_bytes(), to).await.unwrap();
+    }
+    let mut buf = vec![0u8; 4096];
+    for _ in 0..n {
+        tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf))
+            .await
+            .expect("an answer to every REGISTER")
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn one_lookup_per_name_at_a_time_and_misses_are_remembered() {
+    use std::sync::atomic::Ordering;
+    let pbx = crate::modules::test_pbx();
+    let dir = Arc::new(Directory {
+        loads: std::sync::atomic::AtomicUsize::new(0),
+    });
+    pbx.realtime.register_engine(dir.clone());
+    pbx.realtime.set_config(
+        crate::pbx::realtime::ExtConfig::from_str(
+            "extconfig.conf",
+            "[settings]\nsippeers => fakedir,db,t\n",
+        )
+        .unwrap(),
+    );
+    let sip = crate::channels::sip::start_with(
+        &pbx,
+        conf("[general]\nudpbindaddr=127.0.0.1:0\nrealm=asterisk\nrtcachefriends=yes\n"),
+    )
+    .await
+    .expect("chan_sip starts");
+    let to = sip.transport.udp_local();
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+
+    // Five REGISTERs of carol while her look-up runs: one look-up, five answers.
+    register_burst(&sock, to, "carol", 5).await;
+    assert_eq!(dir.loads.load(Ordering::SeqCst), 1);
+    assert!(sip.core.lock().knows_peer("carol"));
+
+    // A name the directory lacks is asked once, then remembered for a while...
+    register_burst(&sock, to, "mallory", 1).await;
+    register_burst(&sock, to, "mallory", 3).await;
+    assert_eq!(dir.loads.load(Ordering::SeqCst), 2);
+    // ...except by `sip show peer mallory load`, which always asks.
+    assert!(!sip.load_realtime_peer("mallory", false).await);
+    assert_eq!(dir.loads.load(Ordering::SeqCst), 3);
+}
