@@ -15,6 +15,7 @@
 
 pub mod apps;
 pub mod astdb;
+pub mod calendar;
 pub mod cdr;
 pub mod channels;
 pub mod cli;

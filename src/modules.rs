@@ -17,6 +17,9 @@ pub fn all() -> Vec<Arc<dyn Module>> {
     v.extend(crate::funcs::modules());
     v.push(Arc::new(crate::voicemail::funcs::FUNC_VMCOUNT));
     v.extend(crate::apps::modules());
+    v.push(Arc::new(crate::calendar::ResCalendar::new()));
+    v.push(Arc::new(crate::calendar::RES_CALENDAR_CALDAV));
+    v.push(Arc::new(crate::calendar::RES_CALENDAR_ICALENDAR));
     v.push(Arc::new(crate::cdr::CdrCsv));
     v.push(Arc::new(crate::channels::local::ChanLocal));
     v.push(Arc::new(crate::channels::sip::ChanSip::default()));

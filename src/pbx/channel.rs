@@ -334,7 +334,34 @@ pub struct Channel {
     /// Audio playing to the far end in the background (StartMusicOnHold): stopped by
     /// [`Channel::stop_background`], by the next [`Channel::write_frame`], or with the channel.
     pub background: Option<super::bridge::AbortOnDrop>,
+    /// Data modules keep on the channel (Asterisk's datastores): calendar query results,
+    /// the event a calendar reminder is about.
+    pub datastores: Datastores,
     destroyed: bool,
+}
+
+/// Typed values modules attach to a channel, by name (Asterisk's `ast_datastore`).
+#[derive(Default)]
+pub struct Datastores(std::collections::HashMap<String, Box<dyn std::any::Any + Send + Sync>>);
+
+impl Datastores {
+    /// Keep `value` under `name` (replacing what was there).
+    pub fn insert<T: std::any::Any + Send + Sync>(&mut self, name: impl Into<String>, value: T) {
+        self.0.insert(name.into(), Box::new(value));
+    }
+    /// The value under `name`, if it is a `T`.
+    pub fn get<T: std::any::Any + Send + Sync>(&self, name: &str) -> Option<&T> {
+        self.0.get(name).and_then(|b| b.downcast_ref::<T>())
+    }
+    pub fn remove(&mut self, name: &str) -> bool {
+        self.0.remove(name).is_some()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl Channel {
@@ -383,6 +410,7 @@ impl Channel {
             message: None,
             media: None,
             background: None,
+            datastores: Datastores::default(),
             destroyed: false,
         }
     }

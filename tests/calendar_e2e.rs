@@ -1,0 +1,316 @@
+//! End to end: `res_calendar.so` with its CalDAV and iCalendar back ends against a real
+//! Radicale server (Debian's `radicale`, installed by contrib/test.sh) started on 127.0.0.1
+//! by this test. Events are created over CalDAV (MKCALENDAR, PUT) the way a calendar client
+//! would; ferrisk is driven through `-rx` and a dialplan that stores what the calendar
+//! functions answer in AstDB.
+
+mod common;
+
+use common::{free_port, require_bin, wait_for, Daemon};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const USER: &str = "pbx";
+const PASS: &str = "secret";
+
+/// A Radicale server with one user and its own storage.
+struct Radicale {
+    child: Option<Child>,
+    port: u16,
+    conf: std::path::PathBuf,
+}
+
+impl Radicale {
+    fn start(dir: &Path) -> Radicale {
+        require_bin("radicale", "radicale");
+        let port = free_port();
+        std::fs::write(dir.join("users"), format!("{USER}:{PASS}\n")).expect("users");
+        let conf = dir.join("radicale.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "[server]\nhosts = 127.0.0.1:{port}\n[auth]\ntype = htpasswd\nhtpasswd_filename = {}\n\
+                 htpasswd_encryption = plain\n[storage]\nfilesystem_folder = {}\n[rights]\ntype = owner_only\n\
+                 [logging]\nlevel = warning\n",
+                dir.join("users").display(),
+                dir.join("collections").display()
+            ),
+        )
+        .expect("radicale.conf");
+        let mut r = Radicale {
+            child: None,
+            port,
+            conf,
+        };
+        r.run();
+        r
+    }
+
+    /// Start (again) on the same port and storage; wait until it answers.
+    fn run(&mut self) {
+        // Debian's radicale runs under the system Python (see shared/notes/peers.md).
+        self.child = Some(
+            Command::new("/usr/bin/radicale")
+                .arg("--config")
+                .arg(&self.conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("radicale"),
+        );
+        let port = self.port;
+        wait_for(20, "radicale to answer", || {
+            TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+        });
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// One HTTP/1.1 request with basic auth; (status, body).
+    fn request(&self, method: &str, path: &str, ctype: &str, body: &str) -> (u16, String) {
+        use base64::Engine as _;
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASS}"));
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect radicale");
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n\
+             Content-Type: {ctype}\r\nDepth: 1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).expect("send");
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok();
+        let status = out
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = out
+            .split_once("\r\n\r\n")
+            .map(|x| x.1)
+            .unwrap_or("")
+            .to_string();
+        (status, body)
+    }
+
+    fn mkcalendar(&self, name: &str) {
+        let (st, body) = self.request("MKCALENDAR", &format!("/{USER}/{name}/"), "text/xml", "");
+        assert_eq!(st, 201, "MKCALENDAR {name}: {body}");
+    }
+
+    fn put_event(&self, cal: &str, uid: &str, vevent: &str) {
+        let ics = format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//ferrisk tests//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
+             DTSTAMP:20260101T000000Z\r\n{vevent}END:VEVENT\r\nEND:VCALENDAR\r\n"
+        );
+        let (st, body) = self.request(
+            "PUT",
+            &format!("/{USER}/{cal}/{uid}.ics"),
+            "text/calendar",
+            &ics,
+        );
+        assert!(st == 201 || st == 204, "PUT {uid}: {st} {body}");
+    }
+
+    /// The calendar as one .ics (GET on the collection).
+    fn get(&self, cal: &str) -> String {
+        let (st, body) = self.request("GET", &format!("/{USER}/{cal}/"), "text/plain", "");
+        assert_eq!(st, 200, "GET {cal}: {body}");
+        body
+    }
+}
+
+impl Drop for Radicale {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `20261206T101500Z`, `secs` from now.
+fn at(secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(secs))
+        .format("%Y%m%dT%H%M%SZ")
+        .to_string()
+}
+
+const DIALPLAN: &str = "[cal]\n\
+exten => busy,1,Set(DB(test/busy)=${CALENDAR_BUSY(work)})\n same => n,Hangup()\n\
+exten => query,1,Set(id=${CALENDAR_QUERY(work)})\n\
+ same => n,Set(DB(test/qnum)=${CALENDAR_QUERY_RESULT(${id},getnum)})\n\
+ same => n,Set(DB(test/qsummary)=${CALENDAR_QUERY_RESULT(${id},summary,1)})\n same => n,Hangup()\n\
+exten => write,1,Set(CALENDAR_WRITE(work,uid,summary,start,end)=written-1,Call from ${CALLERID(num)},${EPOCH},$[${EPOCH}+600])\n\
+ same => n,Set(DB(test/written)=${CALENDAR_SUCCESS})\n same => n,Hangup()\n";
+
+fn calendar_conf(r: &Radicale, extra: &str) -> String {
+    format!(
+        "[work]\ntype = caldav\nurl = {}\nuser = {USER}\nsecret = {PASS}\nrefresh = 1\ntimeframe = 120\n\
+         fetch_again_at_reload = yes\n\n[feed]\ntype = ical\nurl = {}\nuser = {USER}\nsecret = {PASS}\n\
+         refresh = 1\ntimeframe = 120\n{extra}",
+        r.url(&format!("/{USER}/work/")),
+        r.url(&format!("/{USER}/work/"))
+    )
+}
+
+fn ferrisk(r: &Radicale) -> Daemon {
+    Daemon::start_with(&[
+        ("extensions.conf", DIALPLAN),
+        ("calendar.conf", &calendar_conf(r, "")),
+    ])
+}
+
+/// Run `exten@cal` on a Local channel and wait for AstDB `test/<key>`.
+fn run(d: &Daemon, exten: &str, key: &str) -> String {
+    let _ = d.rx(&format!("database del test {key}"));
+    d.rx(&format!(
+        "channel originate Local/{exten}@cal application Wait 1"
+    ));
+    d.wait_db("test", key)
+}
+
+fn status_of(d: &Daemon, cal: &str) -> String {
+    d.rx("calendar show calendars")
+        .lines()
+        .find(|l| l.starts_with(cal))
+        .map(|l| l.split_whitespace().last().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn caldav_and_ical_calendars_from_radicale() {
+    let dir = common::tempdir();
+    let mut rad = Radicale::start(dir.path());
+    rad.mkcalendar("work");
+    // Going on now; a daily meeting whose first instance was yesterday (today's instance
+    // is going on); one that starts in 10 s and lasts 10 s; a free one.
+    rad.put_event(
+        "work",
+        "now",
+        &format!(
+            "SUMMARY:Going on\r\nDTSTART:{}\r\nDTEND:{}\r\nLOCATION:Room 7\r\n",
+            at(-60),
+            at(3600)
+        ),
+    );
+    rad.put_event(
+        "work",
+        "daily",
+        &format!(
+            "SUMMARY:Daily\r\nDTSTART:{}\r\nDTEND:{}\r\nRRULE:FREQ=DAILY;COUNT=3\r\n",
+            at(-86_400 - 120),
+            at(-86_400 + 600)
+        ),
+    );
+    rad.put_event(
+        "work",
+        "free",
+        &format!(
+            "SUMMARY:Free time\r\nDTSTART:{}\r\nDTEND:{}\r\nTRANSP:TRANSPARENT\r\n",
+            at(-60),
+            at(600)
+        ),
+    );
+    let d = ferrisk(&rad);
+    assert!(d
+        .rx("module show like calendar")
+        .contains("res_calendar_caldav.so"));
+    assert_eq!(
+        d.rx("calendar show types"),
+        "Type       Description                   \ncaldav     CalDAV calendars              \nical       iCalendar .ics calendars      \n"
+    );
+    wait_for(20, "both calendars fetched", || {
+        let s = d.rx("calendar show calendar work") + &d.rx("calendar show calendar feed");
+        (s.matches("Summary     : Going on").count() == 2).then_some(())
+    });
+    let shown = d.rx("calendar show calendar work");
+    assert!(
+        shown.starts_with("Name               : work                \nNotify channel     : "),
+        "{shown}"
+    );
+    assert!(shown.contains("Refresh time      : 1\nTimeframe         : 120\nAutoreminder      : None\nEvents\n------\n"), "{shown}");
+    assert!(shown.contains("Location    : Room 7"), "{shown}");
+    assert!(shown.contains("Summary     : Daily"), "{shown}");
+    assert!(shown.contains("Busy State  : Free"), "{shown}");
+    let table = d.rx("calendar show calendars");
+    assert!(
+        table.starts_with(
+            "Calendar             Type       Status\n--------             ----       ------\n"
+        ),
+        "{table}"
+    );
+    assert_eq!(status_of(&d, "work"), "busy");
+    assert_eq!(status_of(&d, "feed"), "busy");
+    assert_eq!(run(&d, "busy", "busy"), "1");
+
+    // CALENDAR_QUERY: every event in the frame, by start.
+    assert_eq!(run(&d, "query", "qnum"), "3");
+    assert_eq!(d.wait_db("test", "qsummary"), "Daily");
+
+    // CALENDAR_WRITE creates an event Radicale returns; ferrisk fetches it again at once.
+    assert_eq!(run(&d, "write", "written"), "1");
+    assert!(rad.get("work").contains("UID:written-1"));
+    wait_for(20, "the written event fetched", || {
+        d.rx("calendar show calendar work")
+            .contains("UID         : written-1")
+            .then_some(())
+    });
+
+    // The server goes away: the last events stay (still busy), one warning; it comes back.
+    rad.stop();
+    std::thread::sleep(Duration::from_secs(2));
+    d.rx("module reload res_calendar.so");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(status_of(&d, "work"), "busy");
+    assert!(d
+        .rx("calendar show calendar work")
+        .contains("Summary     : Going on"));
+    rad.run();
+    wait_for(30, "the calendar back", || {
+        let log = d.console() + &d.stderr();
+        log.contains("calendar 'work' answers again").then_some(())
+    });
+    let log = d.console() + &d.stderr();
+    assert_eq!(
+        log.matches("calendar 'work' could not be fetched").count(),
+        1,
+        "{log}"
+    );
+}
+
+#[test]
+fn busy_flips_when_an_event_starts_and_ends() {
+    let dir = common::tempdir();
+    let rad = Radicale::start(dir.path());
+    rad.mkcalendar("work");
+    rad.put_event(
+        "work",
+        "soon",
+        &format!("SUMMARY:Soon\r\nDTSTART:{}\r\nDTEND:{}\r\n", at(6), at(12)),
+    );
+    let d = ferrisk(&rad);
+    wait_for(20, "the calendar fetched", || {
+        d.rx("calendar show calendar work")
+            .contains("Summary     : Soon")
+            .then_some(())
+    });
+    assert_eq!(run(&d, "busy", "busy"), "0");
+    wait_for(15, "the event to start", || {
+        (status_of(&d, "work") == "busy").then_some(())
+    });
+    assert_eq!(run(&d, "busy", "busy"), "1");
+    wait_for(15, "the event to end", || {
+        (status_of(&d, "work") == "free").then_some(())
+    });
+    assert_eq!(run(&d, "busy", "busy"), "0");
+}
