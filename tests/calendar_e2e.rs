@@ -314,3 +314,266 @@ fn busy_flips_when_an_event_starts_and_ends() {
     });
     assert_eq!(run(&d, "busy", "busy"), "0");
 }
+
+/// The seed's first `[AutomatedMeetingSetup]`: the calendar rings 1001 at the event's
+/// alarm; when 1001 answers, the dialplan reads the event's location and dials that
+/// device (1002), who answers and hangs up. `setvar` puts the summary in the caller name
+/// 1001 sees.
+const MEETING_V1: &str = "[AutomatedMeetingSetup]\n\
+exten => start,1,Verbose(2,Triggering meeting setup for two participants)\n\
+same => n,Set(DeviceToDial=${FILTER(0-9A-Za-z,${CALENDAR_EVENT(location)})})\n\
+same => n,Dial(SIP/${DeviceToDial},30)\n\
+same => n,Hangup()\n\
+exten => h,1,Set(DB(test/dialstatus)=${DIALSTATUS})\n\
+same => n,Set(DB(test/summary)=${CALENDAR_EVENT(summary)})\n";
+
+fn sip_conf(port: u16) -> String {
+    format!(
+        "[general]\nbindaddr=127.0.0.1\nbindport={port}\ncontext=public\nallowguest=no\nrealm=ferrisk\n\
+         disallow=all\nallow=ulaw\n\n[1001]\ntype=friend\nhost=dynamic\nsecret=pw1001\ncontext=phones\n\n\
+         [1002]\ntype=friend\nhost=dynamic\nsecret=pw1002\ncontext=phones\n\n\
+         [1003]\ntype=friend\nhost=dynamic\nsecret=pw1003\ncontext=phones\n"
+    )
+}
+
+/// A SIPp phone registered as `user` that runs `answer` (uas_answer*.xml) on the call.
+fn phone(sip: u16, user: &str, answer: &str) -> common::SippChild {
+    common::Sipp::new("uas_registered.xml", Some(sip))
+        .local_port(free_port())
+        .service(user)
+        .auth(user, &format!("pw{user}"))
+        .key("expires", 600)
+        .oocsf(answer)
+        .timeout(90)
+        .spawn()
+}
+
+/// A Radicale with one meeting (`summary`, `location`, `description`) that starts in 25 s
+/// and whose alarm rings in about 5 s, and ferrisk (verbose 3) with SIP phones
+/// 1001–1003, `dialplan`, and the calendar ringing SIP/1001 into
+/// `AutomatedMeetingSetup`,`start`.
+fn meeting(
+    dir: &Path,
+    location: &str,
+    description: &str,
+    dialplan: &str,
+) -> (Radicale, Daemon, u16) {
+    let rad = Radicale::start(dir);
+    rad.mkcalendar("work");
+    rad.put_event(
+        "work",
+        "meeting",
+        &format!(
+            "SUMMARY:Board meeting\r\nLOCATION:{location}\r\nDESCRIPTION:{description}\r\n\
+             DTSTART:{}\r\nDTEND:{}\r\n\
+             BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:x\r\nTRIGGER:-PT20S\r\nEND:VALARM\r\n",
+            at(25),
+            at(600)
+        ),
+    );
+    // No alarm: no call for this one.
+    rad.put_event(
+        "work",
+        "quiet",
+        &format!(
+            "SUMMARY:Quiet\r\nDTSTART:{}\r\nDTEND:{}\r\n",
+            at(30),
+            at(90)
+        ),
+    );
+    let sip = free_port();
+    let base = common::free_ports(12);
+    let rtp = base + (base & 1);
+    let pbx_dir = common::tempdir();
+    common::write_configs(
+        pbx_dir.path(),
+        &[
+        ("ferrisk.conf", common::FERRISK_CONF_V3),
+        ("extensions.conf", dialplan),
+        ("sip.conf", &sip_conf(sip)),
+        (
+            "rtp.conf",
+            &format!("[general]\nrtpstart={rtp}\nrtpend={}\n", rtp + 9),
+        ),
+        (
+            "calendar.conf",
+            &format!(
+                "[work]\ntype = caldav\nurl = {}\nuser = {USER}\nsecret = {PASS}\nrefresh = 1\ntimeframe = 60\n\
+                 channel = SIP/1001\ncontext = AutomatedMeetingSetup\nextension = start\nwaittime = 20\n\
+                 setvar = CALLERID(name)=${{CALENDAR_EVENT(summary)}}\n",
+                rad.url(&format!("/{USER}/work/"))
+            ),
+        ),
+    ]);
+    // The prompts the seed's dialplans play (a second of tone each; Read only waits for
+    // digits after prompts that exist, as Asterisk's).
+    let sounds = pbx_dir.path().join("data/sounds");
+    std::fs::create_dir_all(sounds.join("silence")).expect("sounds dir");
+    for p in [
+        "to-confirm-wakeup",
+        "press-1",
+        "otherwise",
+        "press-2",
+        "pls-rcrd-name-at-tone",
+        "and-prs-pound-whn-finished",
+        "vm-goodbye",
+        "silence/1",
+    ] {
+        common::write_tone_wav(&sounds.join(format!("{p}.wav")), 1);
+    }
+    let d = Daemon::launch(pbx_dir);
+    (rad, d, sip)
+}
+
+fn wait_registered(d: &Daemon, n: usize) {
+    wait_for(15, "the phones registered", || {
+        let p = d.rx("sip show peers");
+        (p.lines().filter(|l| l.contains("127.0.0.1")).count() == n).then_some(())
+    });
+}
+
+#[test]
+fn an_alarm_rings_a_phone_and_sets_up_the_meeting() {
+    let dir = common::tempdir();
+    let (_rad, d, sip) = meeting(dir.path(), "1002", "", MEETING_V1);
+    let organizer = phone(sip, "1001", "uas_answer.xml");
+    let partner = phone(sip, "1002", "uas_answer_bye.xml");
+    wait_registered(&d, 2);
+    assert_eq!(d.wait_db("test", "dialstatus"), "ANSWER");
+    assert_eq!(d.wait_db("test", "summary"), "Board meeting");
+    let partner = partner.wait();
+    partner.assert_ok("1002 is called with the event's location and answers");
+    let organizer = organizer.wait();
+    organizer.assert_ok("1001 is rung by the calendar and answers");
+    let invite = organizer
+        .requests("INVITE")
+        .into_iter()
+        .next()
+        .expect("an INVITE to 1001");
+    let from = invite.header("From").unwrap_or("").to_string();
+    assert!(from.contains("Board meeting"), "From: {from}");
+    let console = d.console();
+    assert!(
+        console.contains("Dialing SIP/1001 for notification on calendar work"),
+        "{console}"
+    );
+    assert!(console.contains("answered Calendar/work-"), "{console}");
+    // One call only: the event without an alarm rang nobody.
+    assert_eq!(
+        console.matches("for notification on calendar").count(),
+        1,
+        "{console}"
+    );
+}
+
+/// The seed's second `[AutomatedMeetingSetup]`: the organizer confirms with 1, records an
+/// invitation (ended with #); the partner hears it through `M(CheckConfirm)` and accepts
+/// with 1; they are bridged.
+const MEETING_V2: &str = "[AutomatedMeetingSetup]\n\
+exten => start,1,Verbose(2,Triggering meeting setup for two participants)\n\
+same => n,Read(CheckMeetingAcceptance,to-confirm-wakeup&press-1&otherwise&press-2,,1)\n\
+same => n,GotoIf($[\"${CheckMeetingAcceptance}\" != \"1\"]?hangup,1)\n\
+same => n,Playback(silence/1&pls-rcrd-name-at-tone&and-prs-pound-whn-finished)\n\
+same => n,Set(__RandomNumber=${RAND()})\n\
+same => n,Record(/tmp/meeting-invite-${RandomNumber}.ulaw)\n\
+same => n,Set(DeviceToDial=${FILTER(0-9A-Za-z,${CALENDAR_EVENT(location)})})\n\
+same => n,Dial(SIP/${DeviceToDial},30,M(CheckConfirm))\n\
+same => n,Hangup()\n\
+exten => hangup,1,Verbose(2,Call was rejected)\n\
+same => n,Playback(vm-goodbye)\n\
+same => n,Hangup()\n\
+exten => h,1,Set(DB(test/dialstatus)=${DIALSTATUS})\n\
+same => n,Set(DB(test/invite)=${RandomNumber})\n\
+\n\
+[macro-CheckConfirm]\n\
+exten => s,1,Verbose(2,Allowing called party to accept or reject)\n\
+same => n,Playback(/tmp/meeting-invite-${RandomNumber})\n\
+same => n,Read(CheckMeetingAcceptance,to-confirm-wakeup&press-1&otherwise&press-2,,1)\n\
+same => n,Set(DB(test/accepted)=${CheckMeetingAcceptance})\n\
+same => n,GotoIf($[\"${CheckMeetingAcceptance}\" != \"1\"]?hangup,1)\n\
+exten => hangup,1,Verbose(2,Call was rejected by called party)\n\
+same => n,Playback(vm-goodbye)\n\
+same => n,Hangup()\n";
+
+#[test]
+fn the_organizer_records_an_invitation_the_partner_accepts() {
+    let dir = common::tempdir();
+    let (_rad, d, sip) = meeting(dir.path(), "1002", "", MEETING_V2);
+    let organizer = phone(sip, "1001", "uas_confirm_and_record.xml");
+    let partner = phone(sip, "1002", "uas_accept_and_bye.xml");
+    wait_registered(&d, 2);
+    d.wait_console("Allowing called party to accept or reject", 1);
+    assert_eq!(d.wait_db("test", "accepted"), "1");
+    assert_eq!(d.wait_db("test", "dialstatus"), "ANSWER");
+    partner
+        .wait()
+        .assert_ok("1002 hears the invitation, accepts and hangs up");
+    organizer
+        .wait()
+        .assert_ok("1001 confirms, records and is bridged");
+    let n = d.wait_db("test", "invite");
+    let invite = std::path::PathBuf::from(format!("/tmp/meeting-invite-{n}.ulaw"));
+    let len = std::fs::metadata(&invite).map(|m| m.len()).unwrap_or(0);
+    // About 2.5 s of what 1001 said, 8,000 bytes a second.
+    assert!(len > 8_000, "{} holds {len} bytes", invite.display());
+    let _ = std::fs::remove_file(invite);
+    let console = d.console();
+    assert!(
+        console.contains("Allowing called party to accept or reject"),
+        "{console}"
+    );
+    assert!(!console.contains("Call was rejected"), "{console}");
+}
+
+/// The seed's conference `[AutomatedMeetingSetup]`: the description lists the participants
+/// (`1002^1003`), the location is the MeetMe room; each participant is originated into
+/// `_meetme-XXXX` through a Local channel, and the organizer joins as the marked user.
+const MEETING_CONFERENCE: &str = "[AutomatedMeetingSetup]\n\
+exten => start,1,Verbose(2,Calling multiple people and placing into a conference)\n\
+same => n,Set(CalDescription=${CALENDAR_EVENT(description)})\n\
+same => n,Set(_CalLocation=${CALENDAR_EVENT(location)})\n\
+same => n,Set(X=1)\n\
+same => n,Set(EndPoint=${CUT(CalDescription,^,${X})})\n\
+same => n,While($[${EXISTS(${EndPoint})}])\n\
+same => n,Set(ToDial=${IF($[${ISNULL(${ToDial})}]?:${ToDial}&)}Local/${EndPoint}@MeetingOriginator)\n\
+same => n,Set(X=$[${X} + 1])\n\
+same => n,Set(EndPoint=${CUT(CalDescription,^,${X})})\n\
+same => n,EndWhile()\n\
+same => n,GotoIf($[${ISNULL(${ToDial})}]?hangup)\n\
+same => n,Dial(${ToDial})\n\
+same => n,MeetMe(${CalLocation},dA)\n\
+same => n(hangup),Hangup()\n\
+\n\
+[MeetingOriginator]\n\
+exten => _[A-Za-z0-9].,1,NoOp()\n\
+same => n,Set(Peer=${FILTER(A-Za-z0-9,${EXTEN})})\n\
+same => n,Originate(SIP/${Peer},exten,MeetingOriginator,meetme-${CalLocation},1)\n\
+same => n,Hangup()\n\
+exten => _meetme-XXXX,1,Verbose(2,Joining a meeting)\n\
+same => n,Answer()\n\
+same => n,MeetMe(${EXTEN:7},dw)\n\
+same => n,Hangup()\n";
+
+#[test]
+fn the_participants_are_called_into_a_conference() {
+    let dir = common::tempdir();
+    let (_rad, d, sip) = meeting(dir.path(), "1234", "1002^1003", MEETING_CONFERENCE);
+    let organizer = phone(sip, "1001", "uas_answer.xml");
+    let p2 = phone(sip, "1002", "uas_answer.xml");
+    let p3 = phone(sip, "1003", "uas_answer.xml");
+    wait_registered(&d, 3);
+    let list = wait_for(40, "three in the conference", || {
+        let l = d.rx("meetme list 1234 concise");
+        (l.lines().count() == 3).then_some(l)
+    });
+    assert!(list.contains("SIP/1001-"), "{list}");
+    assert!(
+        list.contains("SIP/1002-") && list.contains("SIP/1003-"),
+        "{list}"
+    );
+    assert_eq!(d.console().matches("Joining a meeting\n").count(), 2);
+    d.rx("channel request hangup all");
+    for (p, who) in [(organizer, "1001"), (p2, "1002"), (p3, "1003")] {
+        p.wait().assert_ok(&format!("{who} was in the conference"));
+    }
+}

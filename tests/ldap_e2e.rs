@@ -619,11 +619,7 @@ fn baresip_and_voicemail_boxes_from_the_directory() {
     common::write_configs(
         pbx_dir.path(),
         &[
-        (
-            "ferrisk.conf",
-            "[directories]\nastetcdir => .\nastdbdir => lib\nastlogdir => log\nastrundir => run\n\
-             astspooldir => spool\nastdatadir => data\n\n[options]\nverbose = 3\n",
-        ),
+        ("ferrisk.conf", common::FERRISK_CONF_V3),
         (
             "extensions.conf",
             "[internal]\nexten => _10XX,1,Dial(SIP/${EXTEN},10)\n same => n,Hangup()\n\

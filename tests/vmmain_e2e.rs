@@ -16,10 +16,6 @@ use std::time::{Duration, Instant};
 /// One call at a time: each test runs a daemon, a phone and real-time audio.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-const FERRISK_CONF_V3: &str = "[directories]\nastetcdir => .\nastdbdir => lib\n\
-    astlogdir => log\nastrundir => run\nastspooldir => spool\nastdatadir => data\n\n\
-    [options]\nverbose = 3\n";
-
 const VOICEMAIL_CONF: &str = "[general]\nformat=wav\nmaxlogins=3\nmaxsilence=10\n\n\
     [default]\n100 => 1234,Test User\n101 => 4321,Other\n102 => 102,New User,,,forcename=yes\n";
 

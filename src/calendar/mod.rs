@@ -19,8 +19,9 @@ pub mod event;
 pub mod funcs;
 pub mod ical;
 pub mod icalfeed;
+pub mod notify;
 
-use crate::pbx::module::{Module, ModuleContext, ModuleError, ModuleInfo, Reload};
+use crate::pbx::module::{Module, ModuleContext, ModuleError, ModuleInfo, Reload, SupportLevel};
 use crate::pbx::Pbx;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
@@ -63,6 +64,8 @@ pub struct Calendar {
     pub cfg: CalendarConfig,
     events: ArcSwap<Vec<Event>>,
     state: Mutex<FetchState>,
+    /// Reminders already placed: (uid, start, due time).
+    notified: Mutex<std::collections::HashSet<(String, i64, i64)>>,
 }
 
 impl Calendar {
@@ -77,6 +80,7 @@ impl Calendar {
                 down: false,
                 fetched: false,
             }),
+            notified: Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -190,6 +194,7 @@ impl Calendars {
                     Some(p) => {
                         let c = Calendar::new(cfg, p.events());
                         c.state.lock().fetched = p.state.lock().fetched;
+                        *c.notified.lock() = p.notified.lock().clone();
                         Arc::new(c)
                     }
                     None => Arc::new(Calendar::new(cfg, Arc::new(Vec::new()))),
@@ -212,6 +217,14 @@ impl Calendars {
         loop {
             let now = Instant::now();
             let mut next = now + Duration::from_secs(1);
+            if let Some(pbx) = self.pbx.upgrade() {
+                let t = unix_now();
+                for cal in self.list().iter() {
+                    for ev in notify::due(cal, t) {
+                        tokio::spawn(notify::notify(pbx.clone(), cal.clone(), ev));
+                    }
+                }
+            }
             for cal in self.list().iter() {
                 let Some(tech) = self.tech(&cal.cfg.kind) else {
                     continue;
@@ -335,6 +348,7 @@ impl Default for ResCalendar {
 impl Module for ResCalendar {
     fn info(&self) -> ModuleInfo {
         ModuleInfo::new("res_calendar.so", "Asterisk Calendar integration")
+            .support(SupportLevel::Extended)
             .configs(&["calendar.conf"])
     }
 
@@ -397,7 +411,9 @@ pub struct TechModule {
 #[async_trait]
 impl Module for TechModule {
     fn info(&self) -> ModuleInfo {
-        ModuleInfo::new(self.name, self.description).requires(&["res_calendar.so"])
+        ModuleInfo::new(self.name, self.description)
+            .support(SupportLevel::Extended)
+            .requires(&["res_calendar.so"])
     }
 
     fn load(&self, ctx: &ModuleContext) -> Result<(), ModuleError> {

@@ -28,6 +28,12 @@ pub const FERRISK_CONF_DATA: &str = "[directories]\nastetcdir => .\nastdbdir => 
     astlogdir => log\nastrundir => run\nastspooldir => spool\nastdatadir => data\n\n\
     [options]\nverbose = 0\n";
 
+/// [`FERRISK_CONF_DATA`] with `verbose = 3`: tests that wait for console lines
+/// ([`Daemon::wait_console`]).
+pub const FERRISK_CONF_V3: &str = "[directories]\nastetcdir => .\nastdbdir => lib\n\
+    astlogdir => log\nastrundir => run\nastspooldir => spool\nastdatadir => data\n\n\
+    [options]\nverbose = 3\n";
+
 pub fn tempdir() -> tempfile::TempDir {
     // Short paths: UNIX socket names must stay under ~100 bytes.
     tempfile::Builder::new()
