@@ -358,6 +358,26 @@ fn meeting(
     description: &str,
     dialplan: &str,
 ) -> (Radicale, Daemon, u16) {
+    meeting_with(
+        dir,
+        location,
+        description,
+        dialplan,
+        "context = AutomatedMeetingSetup\nextension = start\nwaittime = 20\n",
+        "",
+    )
+}
+
+/// [`meeting`] with `notify` (what the answered reminder runs, and waittime) for `[work]`,
+/// and `more` calendar.conf text (`{url}` stands for the calendar's URL).
+fn meeting_with(
+    dir: &Path,
+    location: &str,
+    description: &str,
+    dialplan: &str,
+    notify: &str,
+    more: &str,
+) -> (Radicale, Daemon, u16) {
     let rad = Radicale::start(dir);
     rad.mkcalendar("work");
     rad.put_event(
@@ -381,6 +401,7 @@ fn meeting(
             at(90)
         ),
     );
+    let url = rad.url(&format!("/{USER}/work/"));
     let sip = free_port();
     let base = common::free_ports(12);
     let rtp = base + (base & 1);
@@ -398,10 +419,9 @@ fn meeting(
         (
             "calendar.conf",
             &format!(
-                "[work]\ntype = caldav\nurl = {}\nuser = {USER}\nsecret = {PASS}\nrefresh = 1\ntimeframe = 60\n\
-                 channel = SIP/1001\ncontext = AutomatedMeetingSetup\nextension = start\nwaittime = 20\n\
-                 setvar = CALLERID(name)=${{CALENDAR_EVENT(summary)}}\n",
-                rad.url(&format!("/{USER}/work/"))
+                "[work]\ntype = caldav\nurl = {url}\nuser = {USER}\nsecret = {PASS}\nrefresh = 1\ntimeframe = 60\n\
+                 channel = SIP/1001\n{notify}setvar = CALLERID(name)=${{CALENDAR_EVENT(summary)}}\n\n{}",
+                more.replace("{url}", &url),
             ),
         ),
     ]);
@@ -418,6 +438,7 @@ fn meeting(
         "and-prs-pound-whn-finished",
         "vm-goodbye",
         "silence/1",
+        "tt-weasels",
     ] {
         common::write_tone_wav(&sounds.join(format!("{p}.wav")), 1);
     }
@@ -576,4 +597,40 @@ fn the_participants_are_called_into_a_conference() {
     for (p, who) in [(organizer, "1001"), (p2, "1002"), (p3, "1003")] {
         p.wait().assert_ok(&format!("{who} was in the conference"));
     }
+}
+
+/// The seed's wake-up call (`app = Playback`): the answered reminder plays a prompt. A
+/// second calendar rings a phone that never answers: it gives up after `waittime`.
+#[test]
+fn reminders_run_an_application_and_give_up_after_waittime() {
+    let dir = common::tempdir();
+    let (_rad, d, sip) = meeting_with(
+        dir.path(),
+        "",
+        "",
+        "[phones]\nexten => 1,1,Hangup()\n",
+        "app = Playback\nappdata = tt-weasels\n",
+        "[nobody]\ntype = caldav\nurl = {url}\nuser = pbx\nsecret = secret\nrefresh = 1\n\
+         channel = SIP/1002\napp = Playback\nappdata = tt-weasels\nwaittime = 3\n",
+    );
+    let woken = phone(sip, "1001", "uas_answer.xml");
+    let away = phone(sip, "1002", "uas_noanswer.xml");
+    wait_registered(&d, 2);
+    d.wait_console("Playing 'tt-weasels.wav'", 1);
+    woken
+        .wait()
+        .assert_ok("1001 answers the wake-up call and is hung up after it");
+    d.wait_console("Notification call for nobody was not completed", 1);
+    away.wait()
+        .assert_ok("1002 rings, and is cancelled after waittime");
+    let console = d.console();
+    assert!(
+        console.contains("Dialing SIP/1002 for notification on calendar nobody"),
+        "{console}"
+    );
+    assert_eq!(
+        console.matches("Notification call for").count(),
+        1,
+        "{console}"
+    );
 }

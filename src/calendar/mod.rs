@@ -69,7 +69,8 @@ pub struct Calendar {
 }
 
 impl Calendar {
-    fn new(cfg: CalendarConfig, events: Arc<Vec<Event>>) -> Calendar {
+    /// A calendar holding `events`, as after a fetch (the module, tests and benches).
+    pub fn new(cfg: CalendarConfig, events: Arc<Vec<Event>>) -> Calendar {
         Calendar {
             cfg,
             events: ArcSwap::new(events),
@@ -103,6 +104,11 @@ impl Calendar {
         self.busy_at(unix_now())
     }
 
+    /// Replace the events (what a fetch does; tests and benches).
+    pub fn replace_events(&self, events: Vec<Event>) {
+        self.events.store(Arc::new(events));
+    }
+
     /// Whether a fetch has succeeded since the calendar was configured.
     pub fn fetched(&self) -> bool {
         self.state.lock().fetched
@@ -125,7 +131,9 @@ pub struct Calendars {
 }
 
 impl Calendars {
-    fn new(pbx: &Arc<Pbx>) -> Calendars {
+    /// No calendars yet ([`Calendars::configure`] adds them); `res_calendar.so` provides
+    /// one as a service.
+    pub fn new(pbx: &Arc<Pbx>) -> Calendars {
         Calendars {
             pbx: Arc::downgrade(pbx),
             cals: ArcSwap::from_pointee(Vec::new()),
