@@ -50,25 +50,13 @@ fn bench(c: &mut Criterion) {
     // CALENDAR_BUSY on a calendar holding those events.
     let pbx = ferrisk::modules::test_pbx();
     let events = ical::events_in(&text, now, now + 86_400).events;
-    let cfg = CalendarConfig {
-        name: "work".into(),
-        kind: "caldav".into(),
-        url: "http://127.0.0.1/".into(),
-        user: String::new(),
-        secret: String::new(),
-        refresh: 60,
-        timeframe: 1440,
-        fetch_again_at_reload: false,
-        autoreminder: 0,
-        channel: String::new(),
-        context: String::new(),
-        extension: String::new(),
-        app: String::new(),
-        appdata: String::new(),
-        waittime: 30,
-        setvars: Vec::new(),
-        loc: ferrisk::config::Location::new("calendar.conf", 1, 1),
-    };
+    let mut cfg = CalendarConfig::new(
+        "work",
+        "caldav",
+        "http://127.0.0.1/",
+        ferrisk::config::Location::new("calendar.conf", 1, 1),
+    );
+    cfg.timeframe = 1440;
     let cal = Calendar::new(cfg.clone(), Arc::new(events.clone()));
     g.bench_function("busy_at_1000_events", |b| {
         b.iter(|| cal.busy_at(now + 43_200))

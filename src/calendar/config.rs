@@ -43,23 +43,13 @@ pub struct CalendarConfig {
     pub loc: Location,
 }
 
-/// The calendar types ferrisk has.
-pub const KINDS: &[&str] = &["caldav", "ical"];
-
-/// Read calendar.conf: the calendars, and warnings for what was skipped. Errors (a value
-/// that is no number) name file:line:column.
-pub fn parse(cf: &ConfigFile) -> Result<(Vec<CalendarConfig>, Vec<String>), Vec<ConfigError>> {
-    let mut out = Vec::new();
-    let mut warnings = Vec::new();
-    let mut errors = Vec::new();
-    for sec in &cf.sections {
-        if sec.is_template || sec.name.eq_ignore_ascii_case("general") {
-            continue;
-        }
-        let mut c = CalendarConfig {
-            name: sec.name.clone(),
-            kind: String::new(),
-            url: String::new(),
+impl CalendarConfig {
+    /// A calendar with calendar.conf's defaults.
+    pub fn new(name: &str, kind: &str, url: &str, loc: Location) -> CalendarConfig {
+        CalendarConfig {
+            name: name.to_string(),
+            kind: kind.to_string(),
+            url: url.to_string(),
             user: String::new(),
             secret: String::new(),
             refresh: 60,
@@ -73,8 +63,25 @@ pub fn parse(cf: &ConfigFile) -> Result<(Vec<CalendarConfig>, Vec<String>), Vec<
             appdata: String::new(),
             waittime: 30,
             setvars: Vec::new(),
-            loc: sec.loc.clone(),
-        };
+            loc,
+        }
+    }
+}
+
+/// The calendar types ferrisk has.
+pub const KINDS: &[&str] = &["caldav", "ical"];
+
+/// Read calendar.conf: the calendars, and warnings for what was skipped. Errors (a value
+/// that is no number) name file:line:column.
+pub fn parse(cf: &ConfigFile) -> Result<(Vec<CalendarConfig>, Vec<String>), Vec<ConfigError>> {
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    let mut errors = Vec::new();
+    for sec in &cf.sections {
+        if sec.is_template || sec.name.eq_ignore_ascii_case("general") {
+            continue;
+        }
+        let mut c = CalendarConfig::new(&sec.name, "", "", sec.loc.clone());
         for e in &sec.entries {
             let v = e.value.trim();
             let mut num = |what: &str| -> u32 {
