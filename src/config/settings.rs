@@ -22,16 +22,39 @@ pub struct Settings {
     pub systemname: String,
 }
 
+/// `p` made absolute (against the current directory) and `.`/`..` resolved by name.
+pub fn absolute(p: &Path) -> PathBuf {
+    let full = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("/"))
+            .join(p)
+    };
+    let mut out = PathBuf::new();
+    for c in full.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 impl Settings {
     /// Defaults, as a packaged install lays them out (Asterisk's, with `ferrisk` for
     /// `asterisk`); the config directory is the one holding `config_file`.
     pub fn defaults_for(config_file: &Path) -> Settings {
+        let config_file = absolute(config_file);
         let etc = config_file
             .parent()
             .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
+            .unwrap_or_else(|| PathBuf::from("/"));
         Settings {
-            config_file: config_file.to_path_buf(),
+            config_file: config_file.clone(),
             astetcdir: etc,
             astspooldir: PathBuf::from("/var/spool/ferrisk"),
             astdbdir: PathBuf::from("/var/lib/ferrisk"),
@@ -48,6 +71,7 @@ impl Settings {
     /// Read `ferrisk.conf`/`asterisk.conf`. A missing file gives the defaults.
     pub fn load(config_file: &Path) -> Result<Settings, ConfigError> {
         let mut s = Settings::defaults_for(config_file);
+        let config_file = s.config_file.clone();
         if !config_file.exists() {
             return Ok(s);
         }
@@ -57,14 +81,10 @@ impl Settings {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "ferrisk.conf".into());
         let cf = load(&dir, &name, &LoadOptions::default())?;
-        let resolve = |v: &str| -> PathBuf {
-            let p = PathBuf::from(v.trim());
-            if p.is_absolute() {
-                p
-            } else {
-                dir.join(p)
-            }
-        };
+        // Every directory is absolute, without `.` or `..`, from here on: a relative
+        // `-C etc/ferrisk.conf` and `astspooldir => ../var/spool` give the same paths as
+        // absolute ones (prompt and message look-ups refuse names with `..`).
+        let resolve = |v: &str| -> PathBuf { absolute(&dir.join(v.trim())) };
         // Asterisk's stock asterisk.conf declares `[directories](!)`; it is read all the same.
         let any = |name: &str| {
             cf.sections
@@ -137,6 +157,37 @@ mod tests {
         assert_eq!(s.verbose, 3);
         assert!(s.exec_includes);
         assert_eq!(s.systemname, "pbx1");
+    }
+
+    #[test]
+    fn directories_become_absolute_without_dot_dot() {
+        let dir = tempfile::tempdir().unwrap();
+        let etc = dir.path().join("etc");
+        std::fs::create_dir_all(&etc).unwrap();
+        std::fs::write(
+            etc.join("ferrisk.conf"),
+            "[directories]\nastetcdir => .\nastspooldir => ../var/spool\nastdatadir => ..\n",
+        )
+        .unwrap();
+        // A relative -C, as README's command line: the config's own directory is the base.
+        let rel = pathdiff(&etc.join("ferrisk.conf"));
+        let s = Settings::load(&rel).unwrap();
+        assert_eq!(s.astetcdir, etc);
+        assert_eq!(s.astspooldir, dir.path().join("var/spool"));
+        assert_eq!(s.astdatadir, dir.path().to_path_buf());
+        assert!(s.config_file.is_absolute());
+        assert_eq!(absolute(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+    }
+
+    /// `p` relative to the current directory (`../../tmp/x/etc/ferrisk.conf`).
+    fn pathdiff(p: &Path) -> PathBuf {
+        let cwd = std::env::current_dir().unwrap();
+        let up = cwd.components().count() - 1;
+        let mut r = PathBuf::new();
+        for _ in 0..up {
+            r.push("..");
+        }
+        r.join(p.strip_prefix("/").unwrap())
     }
 
     #[test]

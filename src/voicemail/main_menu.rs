@@ -585,26 +585,32 @@ impl Session {
             Some('1') | None => {}
             Some(d) => return Ok(Some(d)),
         }
-        self.view.mark_heard();
         let audio = crate::voicemail::of(&chan.pbx)
             .store
             .audio(&self.id, self.view.folder, self.view.cur)
             .await;
-        match audio {
-            Ok(path) => {
-                let skipms = self
-                    .cfg
-                    .opt(&self.mb, "skipms")
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .unwrap_or(3000);
-                play_controlled(chan, &path, skipms).await
-            }
+        let path = match audio {
+            Ok(path) => path,
             Err(e) => {
                 chan.pbx
                     .warning(&format!("app_voicemail.c: Unable to play message: {e}"));
-                Ok(None)
+                return Ok(None);
             }
-        }
+        };
+        let lang = chan.language.clone();
+        let Some(frames) = load_frames(chan, &path.to_string_lossy(), &lang).await else {
+            // Nothing was played (file.c's warning says why): the message stays new, it is
+            // not moved to Old and the lamp stays on.
+            return Ok(None);
+        };
+        // Heard once its audio starts, as app_voicemail (a hang-up while it plays counts).
+        self.view.mark_heard();
+        let skipms = self
+            .cfg
+            .opt(&self.mb, "skipms")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(3000);
+        play_controlled(chan, &frames, skipms).await
     }
 
     /// The "no messages in this folder" phrase.
@@ -1308,14 +1314,9 @@ fn with_ext(base: &Path, ext: &str) -> PathBuf {
 /// returned as the next command.
 async fn play_controlled(
     chan: &mut Channel,
-    path: &Path,
+    frames: &[crate::pbx::media::Frame],
     skipms: u64,
 ) -> Result<Option<char>, Hangup> {
-    let lang = chan.language.clone();
-    let name = path.to_string_lossy().to_string();
-    let Some(frames) = load_frames(chan, &name, &lang).await else {
-        return Ok(None);
-    };
     let skip = (skipms / 20).max(1) as usize;
     let mut i = 0usize;
     while i < frames.len() {
