@@ -83,6 +83,21 @@ pub const OTHER_OPTIONS: &[&str] = &[
     "searchcontexts",
     "smtp_retry_max",
     "externnotify",
+    // IMAP storage (voicemail/imap.rs).
+    "imapserver",
+    "imapport",
+    "imapflags",
+    "imapfolder",
+    "imapparentfolder",
+    "imapgreetings",
+    "greetingfolder",
+    "expungeonhangup",
+    "authuser",
+    "authpassword",
+    "opentimeout",
+    "closetimeout",
+    "readtimeout",
+    "writetimeout",
 ];
 
 /// ferrisk's own SMTP settings in `[general]`: `smtp_host`, `smtp_port`, `smtp_tls`

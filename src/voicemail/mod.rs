@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod email;
 pub mod funcs;
+pub mod imap;
 pub mod main_menu;
 pub mod metadata;
 pub mod poll;
@@ -74,7 +75,14 @@ impl Voicemail {
             &settings.load_options(),
         )
         .map_err(|e| vec![e])?;
-        let (c, warnings) = config::parse_voicemail_conf(&cf)?;
+        let (c, mut warnings) = config::parse_voicemail_conf(&cf)?;
+        if let Some(i) = imap::ImapConfig::from_general(&c.general) {
+            // The IMAP client is there (imap.rs); the store behind it is not yet.
+            warnings.push(format!(
+                "imapserver={} is set, but IMAP storage is not finished in ferrisk: messages stay in the file spool",
+                i.server
+            ));
+        }
         self.set_config(c);
         Ok(warnings)
     }

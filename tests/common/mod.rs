@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod audio;
+pub mod dovecot;
 
 use std::collections::HashSet;
 use std::io::{Read, Write};

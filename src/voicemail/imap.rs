@@ -1,0 +1,499 @@
+//! IMAP for voicemail storage (Asterisk's `app_voicemail_imap`): the `[general]` options of
+//! voicemail.conf and the client operations the IMAP message store is built on. This is the
+//! first step of issue 13: the connection (plain, STARTTLS, implicit TLS, with or without
+//! certificate checks), login, and the mailbox operations, each with a time limit. The
+//! store behind `MessageStore` comes next.
+//!
+//! | Option | Meaning (default) |
+//! |---|---|
+//! | `imapserver`, `imapport` | the server (port 143, or 993 with `ssl`) |
+//! | `imapflags` | `/`-separated: `ssl` (TLS from the first byte), `tls` (STARTTLS required), `notls` (plain), `novalidate-cert` (accept any certificate). Default: STARTTLS when offered. |
+//! | `imapfolder` | where new messages go (`INBOX`) |
+//! | `imapparentfolder` | the parent of the other folders (none) |
+//! | `opentimeout`, `readtimeout`, `writetimeout`, `closetimeout` | seconds (60, 60, 60, 60) |
+//! | `authuser`, `authpassword` | one login for every mailbox (not used yet) |
+//! Per mailbox: `imapuser`, `imappassword`.
+
+use super::config::{Mailbox, VmGeneral};
+use async_imap::Session;
+use futures_util::TryStreamExt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::client::danger::{
+    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+};
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio_rustls::rustls::DigitallySignedStruct;
+
+/// How the connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// Plain text (`notls`).
+    Plain,
+    /// STARTTLS, required (`tls`).
+    StartTls,
+    /// STARTTLS when the server offers it, else plain (no flag).
+    StartTlsIfOffered,
+    /// TLS from the first byte (`ssl`).
+    Implicit,
+}
+
+/// The IMAP options of voicemail.conf's `[general]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapConfig {
+    pub server: String,
+    pub port: u16,
+    pub security: Security,
+    pub validate_cert: bool,
+    pub folder: String,
+    pub parent_folder: String,
+    pub open_timeout: Duration,
+    pub read_timeout: Duration,
+}
+
+impl ImapConfig {
+    /// The IMAP settings, or `None` when `imapserver` is not set (file storage).
+    pub fn from_general(g: &VmGeneral) -> Option<ImapConfig> {
+        let server = g.other("imapserver")?.trim().to_string();
+        if server.is_empty() {
+            return None;
+        }
+        let flags: Vec<String> = g
+            .other("imapflags")
+            .unwrap_or("")
+            .split('/')
+            .map(|f| f.trim().to_ascii_lowercase())
+            .filter(|f| !f.is_empty())
+            .collect();
+        let has = |f: &str| flags.iter().any(|x| x == f);
+        let security = if has("ssl") {
+            Security::Implicit
+        } else if has("notls") {
+            Security::Plain
+        } else if has("tls") {
+            Security::StartTls
+        } else {
+            Security::StartTlsIfOffered
+        };
+        let secs = |k: &str, d: u64| {
+            Duration::from_secs(
+                g.other(k)
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .filter(|s| *s > 0)
+                    .unwrap_or(d),
+            )
+        };
+        Some(ImapConfig {
+            port: g
+                .other("imapport")
+                .and_then(|p| p.trim().parse().ok())
+                .unwrap_or(if security == Security::Implicit {
+                    993
+                } else {
+                    143
+                }),
+            server,
+            security,
+            validate_cert: !has("novalidate-cert"),
+            folder: g
+                .other("imapfolder")
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+                .unwrap_or("INBOX")
+                .to_string(),
+            parent_folder: g.other("imapparentfolder").unwrap_or("").trim().to_string(),
+            open_timeout: secs("opentimeout", 60),
+            read_timeout: secs("readtimeout", 60),
+        })
+    }
+
+    /// The IMAP mailbox of an Asterisk folder (`Work` under `imapparentfolder`; INBOX is
+    /// `imapfolder`).
+    pub fn mailbox_of(&self, folder: &str) -> String {
+        if folder.eq_ignore_ascii_case("INBOX") {
+            self.folder.clone()
+        } else if self.parent_folder.is_empty() {
+            folder.to_string()
+        } else {
+            format!("{}/{folder}", self.parent_folder)
+        }
+    }
+}
+
+/// A mailbox's login: `imapuser`/`imappassword` (the mailbox number and its PIN when not
+/// set).
+pub fn account(mb: &Mailbox) -> (String, String) {
+    let user = mb
+        .option("imapuser")
+        .map(str::to_string)
+        .unwrap_or_else(|| mb.mailbox.clone());
+    let pass = mb
+        .option("imappassword")
+        .map(str::to_string)
+        .unwrap_or_else(|| mb.password.clone());
+    (user, pass)
+}
+
+/// Why an IMAP operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    #[error("cannot connect to {0}: {1}")]
+    Connect(String, String),
+    #[error("TLS with {0} failed: {1}")]
+    Tls(String, String),
+    #[error("login as {0} refused: {1}")]
+    Login(String, String),
+    #[error("{0} timed out")]
+    Timeout(&'static str),
+    #[error("IMAP {0} failed: {1}")]
+    Command(&'static str, String),
+}
+
+/// Plain or TLS, as one stream type for async-imap.
+#[derive(Debug)]
+pub enum Conn {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// A logged-in IMAP session.
+pub type ImapSession = Session<Conn>;
+
+/// Accepts any certificate (`novalidate-cert`); signatures are still checked.
+#[derive(Debug)]
+struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+type SigResult = Result<HandshakeSignatureValid, rustls::Error>;
+
+impl ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> SigResult {
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> SigResult {
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn tls_config(validate: bool) -> Arc<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|_| {
+            rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_protocol_versions(&[&rustls::version::TLS13])
+                .expect("TLS 1.3 is always supported")
+        });
+    let cfg = if validate {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(c);
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
+            .with_no_client_auth()
+    };
+    Arc::new(cfg)
+}
+
+async fn tls(cfg: &ImapConfig, tcp: TcpStream) -> Result<Conn, ImapError> {
+    let name = rustls::pki_types::ServerName::try_from(cfg.server.clone())
+        .map_err(|e| ImapError::Tls(cfg.server.clone(), e.to_string()))?;
+    let s = tokio_rustls::TlsConnector::from(tls_config(cfg.validate_cert))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| ImapError::Tls(cfg.server.clone(), e.to_string()))?;
+    Ok(Conn::Tls(Box::new(s)))
+}
+
+async fn timed<T, E: std::fmt::Display>(
+    limit: Duration,
+    what: &'static str,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, ImapError> {
+    match tokio::time::timeout(limit, f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(ImapError::Command(what, e.to_string())),
+        Err(_) => Err(ImapError::Timeout(what)),
+    }
+}
+
+/// Connect, secure as configured, and log in as `user`.
+pub async fn login(cfg: &ImapConfig, user: &str, pass: &str) -> Result<ImapSession, ImapError> {
+    let addr = format!("{}:{}", cfg.server, cfg.port);
+    let tcp = match tokio::time::timeout(cfg.open_timeout, TcpStream::connect(&addr)).await {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => return Err(ImapError::Connect(addr, e.to_string())),
+        Err(_) => return Err(ImapError::Timeout("connect")),
+    };
+    let conn = if cfg.security == Security::Implicit {
+        tls(cfg, tcp).await?
+    } else {
+        Conn::Plain(tcp)
+    };
+    let mut client = async_imap::Client::new(conn);
+    timed(cfg.open_timeout, "greeting", client.read_response()).await?;
+    let client = match cfg.security {
+        Security::StartTls | Security::StartTlsIfOffered => {
+            let caps = timed(
+                cfg.read_timeout,
+                "CAPABILITY",
+                client.run_command_and_check_ok("CAPABILITY", None),
+            )
+            .await;
+            // async-imap does not hand the capabilities of an unauthenticated client back:
+            // try STARTTLS and see.
+            let _ = caps;
+            let started = timed(
+                cfg.read_timeout,
+                "STARTTLS",
+                client.run_command_and_check_ok("STARTTLS", None),
+            )
+            .await;
+            match started {
+                Ok(()) => {
+                    let Conn::Plain(tcp) = client.into_inner() else {
+                        unreachable!("STARTTLS runs on a plain connection");
+                    };
+                    // No second greeting after STARTTLS.
+                    async_imap::Client::new(tls(cfg, tcp).await?)
+                }
+                Err(e) if cfg.security == Security::StartTls => return Err(e),
+                Err(_) => client,
+            }
+        }
+        _ => client,
+    };
+    match tokio::time::timeout(cfg.read_timeout, client.login(user, pass)).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err((e, _))) => Err(ImapError::Login(user.to_string(), e.to_string())),
+        Err(_) => Err(ImapError::Timeout("LOGIN")),
+    }
+}
+
+/// The operations the message store needs, each with the read time limit.
+pub struct Ops<'a> {
+    pub s: &'a mut ImapSession,
+    pub limit: Duration,
+}
+
+impl Ops<'_> {
+    /// `CREATE mailbox` (a folder the store needs; an error when it exists is ignored by
+    /// the callers, which retry their command once).
+    async fn create(&mut self, mailbox: &str) -> Result<(), ImapError> {
+        timed(self.limit, "CREATE", self.s.create(mailbox)).await
+    }
+
+    async fn try_select(&mut self, mailbox: &str) -> Result<u32, ImapError> {
+        Ok(timed(self.limit, "SELECT", self.s.select(mailbox))
+            .await?
+            .exists)
+    }
+
+    /// Select `mailbox`, creating it when missing; its message count.
+    pub async fn select(&mut self, mailbox: &str) -> Result<u32, ImapError> {
+        if let Ok(n) = self.try_select(mailbox).await {
+            return Ok(n);
+        }
+        self.create(mailbox).await?;
+        self.try_select(mailbox).await
+    }
+
+    async fn try_append(
+        &mut self,
+        mailbox: &str,
+        flags: Option<&str>,
+        message: &[u8],
+    ) -> Result<(), ImapError> {
+        let f = self.s.append(mailbox, flags, None, message);
+        timed(self.limit, "APPEND", f).await
+    }
+
+    /// `APPEND` a whole message with these flags (`(\Seen \Flagged)`); the folder is
+    /// created when missing.
+    pub async fn append(
+        &mut self,
+        mailbox: &str,
+        flags: Option<&str>,
+        message: &[u8],
+    ) -> Result<(), ImapError> {
+        if self.try_append(mailbox, flags, message).await.is_ok() {
+            return Ok(());
+        }
+        self.create(mailbox).await?;
+        self.try_append(mailbox, flags, message).await
+    }
+
+    /// UIDs matching `query` in the selected mailbox, ascending.
+    pub async fn search(&mut self, query: &str) -> Result<Vec<u32>, ImapError> {
+        let mut v: Vec<u32> = timed(self.limit, "UID SEARCH", self.s.uid_search(query))
+            .await?
+            .into_iter()
+            .collect();
+        v.sort_unstable();
+        Ok(v)
+    }
+
+    /// The whole message `uid` (`BODY.PEEK[]`: reading does not set `\Seen`).
+    pub async fn fetch(&mut self, uid: u32) -> Result<Vec<u8>, ImapError> {
+        let limit = self.limit;
+        let s = &mut *self.s;
+        let fut = async move {
+            let stream = s.uid_fetch(uid.to_string(), "BODY.PEEK[]").await?;
+            let fetched: Vec<_> = stream.try_collect().await?;
+            Ok::<_, async_imap::error::Error>(
+                fetched
+                    .iter()
+                    .find_map(|f| f.body().map(<[u8]>::to_vec))
+                    .unwrap_or_default(),
+            )
+        };
+        timed(limit, "UID FETCH", fut).await
+    }
+
+    /// `UID STORE uid +FLAGS (…)` / `-FLAGS (…)`.
+    pub async fn store(&mut self, uid: u32, change: &str) -> Result<(), ImapError> {
+        let limit = self.limit;
+        let s = &mut *self.s;
+        let change = change.to_string();
+        let fut = async move {
+            let stream = s.uid_store(uid.to_string(), change).await?;
+            let _: Vec<_> = stream.try_collect().await?;
+            Ok::<_, async_imap::error::Error>(())
+        };
+        timed(limit, "UID STORE", fut).await
+    }
+
+    async fn try_copy(&mut self, uid: u32, mailbox: &str) -> Result<(), ImapError> {
+        let f = self.s.uid_copy(uid.to_string(), mailbox);
+        timed(self.limit, "UID COPY", f).await
+    }
+
+    /// Copy `uid` to `mailbox` (created when missing).
+    pub async fn copy(&mut self, uid: u32, mailbox: &str) -> Result<(), ImapError> {
+        if self.try_copy(uid, mailbox).await.is_ok() {
+            return Ok(());
+        }
+        self.create(mailbox).await?;
+        self.try_copy(uid, mailbox).await
+    }
+
+    /// Remove the messages marked `\Deleted` from the selected mailbox.
+    pub async fn expunge(&mut self) -> Result<(), ImapError> {
+        let limit = self.limit;
+        let s = &mut *self.s;
+        let fut = async move {
+            let stream = s.expunge().await?;
+            let _: Vec<_> = stream.try_collect().await?;
+            Ok::<_, async_imap::error::Error>(())
+        };
+        timed(limit, "EXPUNGE", fut).await
+    }
+
+    pub async fn logout(&mut self) {
+        let _ = tokio::time::timeout(self.limit, self.s.logout()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn general(text: &str) -> VmGeneral {
+        super::super::config::parse_voicemail_str(&format!("[general]\n{text}"))
+            .expect("parses")
+            .0
+            .general
+    }
+
+    #[test]
+    fn imap_options() {
+        assert_eq!(ImapConfig::from_general(&general("format=wav\n")), None);
+        let c = ImapConfig::from_general(&general(
+            "imapserver=mail.example.com\nimapflags=ssl/novalidate-cert\nimapparentfolder=Voicemail\n",
+        ))
+        .expect("imap");
+        assert_eq!(c.port, 993);
+        assert_eq!(c.security, Security::Implicit);
+        assert!(!c.validate_cert);
+        assert_eq!(c.mailbox_of("INBOX"), "INBOX");
+        assert_eq!(c.mailbox_of("Work"), "Voicemail/Work");
+        let c = ImapConfig::from_general(&general(
+            "imapserver=127.0.0.1\nimapport=10143\nimapflags=notls\nimapfolder=Voicemail\nreadtimeout=5\n",
+        ))
+        .expect("imap");
+        assert_eq!((c.port, c.security), (10143, Security::Plain));
+        assert_eq!(c.mailbox_of("INBOX"), "Voicemail");
+        assert_eq!(c.read_timeout, Duration::from_secs(5));
+        let c = ImapConfig::from_general(&general("imapserver=h\nimapflags=tls\n")).expect("imap");
+        assert_eq!((c.port, c.security), (143, Security::StartTls));
+    }
+}
