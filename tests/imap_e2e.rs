@@ -106,3 +106,120 @@ async fn secure_logins_and_the_mailbox_operations() {
     assert_eq!(ops.select("Family").await.expect("select"), 1);
     ops.logout().await;
 }
+
+/// IMAP storage end to end: a caller (baresip) leaves a message for mailbox 1001, whose
+/// messages live in Dovecot (TLS); the mail is in the INBOX with the recording attached,
+/// whose audio is what the caller sent; 1001's phone (SIPp) gets "Messages-Waiting: yes";
+/// marking the mail read with an ordinary IMAP client turns the lamp off.
+#[test]
+fn a_message_left_by_a_caller_is_a_mail_in_imap_and_the_lamp_follows_it() {
+    use common::audio::{aligned_corr, speechlike};
+    let dir = common::tempdir();
+    let dove = Dovecot::start(dir.path(), &[("1001", "secret1")]);
+    let sip = common::free_port();
+    let base = common::free_ports(6);
+    let rtp = base + (base & 1);
+    let pbx_dir = common::tempdir();
+    common::write_configs(
+        pbx_dir.path(),
+        &[
+            ("ferrisk.conf", common::FERRISK_CONF_V3),
+            (
+                "extensions.conf",
+                "[phones]\nexten => 100,1,VoiceMail(1001@default,u)\n same => n,Hangup()\n",
+            ),
+            (
+                "sip.conf",
+                &format!(
+                    "[general]\nbindaddr=127.0.0.1\nbindport={sip}\ncontext=public\nallowguest=no\n\
+                     realm=ferrisk\ndisallow=all\nallow=ulaw\n\n\
+                     [alice]\ntype=friend\nhost=dynamic\nsecret=alicepw\ncontext=phones\n\n\
+                     [1001]\ntype=friend\nhost=dynamic\nsecret=pw1001\ncontext=phones\nmailbox=1001@default\n"
+                ),
+            ),
+            (
+                "rtp.conf",
+                &format!("[general]\nrtpstart={rtp}\nrtpend={}\n", rtp + 5),
+            ),
+            (
+                "voicemail.conf",
+                &format!(
+                    "[general]\nformat=wav\nmaxsecs=60\npollmailboxes=yes\npollfreq=1\n\
+                     imapserver=127.0.0.1\nimapport={}\nimapflags=ssl/novalidate-cert\n\n\
+                     [default]\n1001 => 1234,Alice Owner,,,imapuser=1001|imappassword=secret1\n",
+                    dove.tls_port
+                ),
+            ),
+        ],
+    );
+    let sounds = pbx_dir.path().join("data/sounds");
+    std::fs::create_dir_all(&sounds).expect("sounds");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sounds/beep.wav"),
+        sounds.join("beep.wav"),
+    )
+    .expect("beep");
+    let d = common::Daemon::launch(pbx_dir);
+
+    // 1001's phone: registered, counting the NOTIFYs until the lamp is off again.
+    let lamp = common::Sipp::new("uas_registered.xml", Some(sip))
+        .local_port(common::free_port())
+        .service("1001")
+        .auth("1001", "pw1001")
+        .key("expires", 600)
+        .oocsf("mwi_notify_uas.xml")
+        .set("want", "0/1")
+        .timeout(90)
+        .spawn();
+
+    // The caller speaks for 4 s into VoiceMail().
+    let talk = speechlike(31, 8000 * 40);
+    let wav = dir.path().join("talk.wav");
+    std::fs::write(&wav, ferrisk::media::wav::wav_bytes(&talk)).expect("talk");
+    let mut b = common::Baresip::start_with(
+        common::free_ports(3),
+        &[format!(
+            "<sip:alice@127.0.0.1:{sip}>;auth_pass=alicepw;regint=600"
+        )],
+        Some(&wav),
+        false,
+    );
+    b.wait_registered(10);
+    b.request("dial", &format!("sip:100@127.0.0.1:{sip}"));
+    b.wait_event("CALL_ESTABLISHED", 10);
+    d.wait_console("Recording the message", 1);
+    std::thread::sleep(Duration::from_secs(4));
+    b.request("hangup", "");
+    b.wait_event("CALL_CLOSED", 10);
+
+    // A mail in 1001's INBOX, unread, in Asterisk's format, with the recording.
+    let mut c = dove.client("1001", "secret1");
+    common::wait_for(20, "the mail in the INBOX", || {
+        (c.select("INBOX") == 1).then_some(())
+    });
+    let (_, unseen) = c.cmd("SEARCH UNSEEN");
+    assert!(unseen.contains("* SEARCH 1"), "{unseen}");
+    let (_, raw) = c.cmd("FETCH 1 BODY.PEEK[]");
+    assert!(raw.contains("X-Asterisk-VM-Extension: 1001"), "{raw}");
+    assert!(raw.contains("X-Asterisk-VM-Context: default"), "{raw}");
+    let start = raw.find("\r\n").map(|i| i + 2).unwrap_or(0);
+    let audio = ferrisk::voicemail::imapstore::audio_of(&raw.as_bytes()[start..])
+        .expect("a WAV attachment");
+    let got = ferrisk::media::wav::parse_wav(&audio).expect("a WAV");
+    assert!(got.len() >= 8000 * 2, "{} samples", got.len());
+    let corr = aligned_corr(&talk, &got, 16000);
+    assert!(corr > 0.9, "attachment vs what the caller said: {corr:.3}");
+    assert!(d
+        .console()
+        .contains("Saved message 1 in mailbox 1001@default"));
+
+    // Read in a mail client: the lamp goes off (the poller notices \Seen).
+    let (ok, out) = c.cmd("STORE 1 +FLAGS (\\Seen)");
+    assert!(ok, "{out}");
+    let r = lamp.wait();
+    r.assert_ok("1001's lamp: on for the new message, off once it was read");
+    let seen = r.mwi_notifies();
+    let on = r.mwi_notify_position("1/0 waiting=yes");
+    let off = r.mwi_notify_position("0/1 waiting=no");
+    assert!(on < off, "{seen:?}");
+}

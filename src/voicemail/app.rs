@@ -194,7 +194,7 @@ impl App for VoiceMailApp {
             }
         }
         let fb = box_id(&first);
-        if let Err(e) = vm.store.ensure(&fb).await {
+        if let Err(e) = vm.store().ensure(&fb).await {
             pbx.warning(&format!(
                 "app_voicemail.c: Unable to create mailbox {fb}: {e}"
             ));
@@ -237,7 +237,7 @@ impl App for VoiceMailApp {
         }
 
         // Greeting.
-        let store = vm.store.clone();
+        let store = vm.store().clone();
         let temp = store.greeting(&fb, Greeting::Temp);
         let prefile = if sound_exists(&temp) {
             Some(temp)
@@ -527,7 +527,7 @@ pub async fn deliver_all(
     let cfg = vm.config();
     let fb = box_id(first);
     let n = vm
-        .store
+        .store()
         .deliver(&fb, folder, wav, info, cfg.num(first, "maxmsg"))
         .await?;
     pbx.verbose_line(
@@ -541,9 +541,9 @@ pub async fn deliver_all(
     announce(pbx, first, folder, n, info).await;
     for m in others {
         let ob = box_id(m);
-        let _ = vm.store.ensure(&ob).await;
+        let _ = vm.store().ensure(&ob).await;
         match vm
-            .store
+            .store()
             .copy(&fb, folder, n, &ob, folder, cfg.num(m, "maxmsg"))
             .await
         {
@@ -561,7 +561,7 @@ async fn announce(pbx: &Arc<Pbx>, mb: &Mailbox, folder: Folder, n: u32, info: &M
     let vm = &crate::voicemail::of(pbx);
     let id = box_id(mb);
     let cfg = vm.config();
-    match vm.store.audio(&id, folder, n).await {
+    match vm.store().audio(&id, folder, n).await {
         Ok(base) => {
             let audio = PathBuf::from(format!("{}.wav", base.display()));
             let msg = NewMessage {
@@ -581,7 +581,7 @@ async fn announce(pbx: &Arc<Pbx>, mb: &Mailbox, folder: Folder, n: u32, info: &M
     }
     // `delete=yes`: the message only goes out by email.
     if cfg.opt(mb, "delete").is_some_and(is_true) {
-        let _ = vm.store.remove(&id, folder, n).await;
+        let _ = vm.store().remove(&id, folder, n).await;
     }
     vm.changed(&id).await;
 }
@@ -594,7 +594,7 @@ pub async fn recover(pbx: &Arc<Pbx>) -> usize {
     let mut n = 0;
     for m in cfg.mailboxes.values() {
         let id = box_id(m);
-        let dir = vm.store.scratch_dir(&id);
+        let dir = vm.store().scratch_dir(&id);
         let Ok(rd) = std::fs::read_dir(&dir) else {
             continue;
         };

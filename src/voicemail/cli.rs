@@ -89,7 +89,7 @@ async fn show_users(c: Ctx) -> CliResult {
     let vm = &crate::voicemail::of(c.pbx());
     let cfg = vm.config();
     match users_table(&cfg, context.as_deref(), |m| {
-        vm.store.count_now(&box_id(m), Folder::Inbox).unwrap_or(0)
+        vm.store().count_now(&box_id(m), Folder::Inbox).unwrap_or(0)
     }) {
         Ok(t) => Ok(t),
         Err(msg) => Ok(msg),

@@ -31,7 +31,7 @@ async fn count_async(chan: &Channel, mb: &BoxId, folder: &str) -> u32 {
         return 0;
     };
     crate::voicemail::of(&chan.pbx)
-        .store
+        .store()
         .count(mb, f)
         .await
         .unwrap_or(0)
@@ -58,7 +58,7 @@ fn count(chan: &Channel, mb: &BoxId, folder: &str) -> u32 {
         return 0;
     };
     crate::voicemail::of(&chan.pbx)
-        .store
+        .store()
         .count_now(mb, f)
         .unwrap_or(0)
 }

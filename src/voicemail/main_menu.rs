@@ -467,7 +467,7 @@ impl Session {
 
     async fn open(&mut self, chan: &Channel, folder: Folder) {
         let count = crate::voicemail::of(&chan.pbx)
-            .store
+            .store()
             .count(&self.id, folder)
             .await
             .unwrap_or(0);
@@ -478,7 +478,7 @@ impl Session {
     /// memory (count 0) so a second close does nothing.
     async fn close(&mut self, chan: &Channel) {
         let plan = close_plan(&self.view, self.flag("moveheard", true));
-        let store = crate::voicemail::of(&chan.pbx).store.clone();
+        let store = crate::voicemail::of(&chan.pbx).store().clone();
         let f = self.view.folder;
         if !plan.remove.is_empty() {
             if let Err(e) = store.remove_many(&self.id, f, &plan.remove).await {
@@ -547,7 +547,7 @@ impl Session {
 
     async fn info(&self, chan: &Channel) -> Option<MessageInfo> {
         crate::voicemail::of(&chan.pbx)
-            .store
+            .store()
             .info(&self.id, self.view.folder, self.view.cur)
             .await
             .ok()
@@ -586,7 +586,7 @@ impl Session {
             Some(d) => return Ok(Some(d)),
         }
         let audio = crate::voicemail::of(&chan.pbx)
-            .store
+            .store()
             .audio(&self.id, self.view.folder, self.view.cur)
             .await;
         let path = match audio {
@@ -712,7 +712,7 @@ impl Session {
             return Ok(None);
         };
         if to != self.view.folder {
-            let store = crate::voicemail::of(&chan.pbx).store.clone();
+            let store = crate::voicemail::of(&chan.pbx).store().clone();
             let r = store
                 .copy(
                     &self.id,
@@ -778,7 +778,7 @@ impl Session {
                     break;
                 };
                 let to = box_id(&m);
-                let store = &crate::voicemail::of(&chan.pbx).store;
+                let store = &crate::voicemail::of(&chan.pbx).store();
                 let have = store.count(&to, Folder::Inbox).await.unwrap_or(0)
                     + store.count(&to, Folder::Old).await.unwrap_or(0);
                 let cap = self.cfg.num(&m, "maxmsg");
@@ -822,7 +822,7 @@ impl Session {
                 }
             }
         }
-        let store = crate::voicemail::of(&chan.pbx).store.clone();
+        let store = crate::voicemail::of(&chan.pbx).store().clone();
         let mut all_ok = true;
         for t in &targets {
             let to = box_id(t);
@@ -941,7 +941,7 @@ impl Session {
                 Some('*') => return Ok(None),
                 _ => {
                     let temp = crate::voicemail::of(&chan.pbx)
-                        .store
+                        .store()
                         .greeting(&self.id, Greeting::Temp);
                     let mut p = Vec::new();
                     if with_ext(&temp, "wav").exists() {
@@ -963,7 +963,7 @@ impl Session {
     /// `vm_tempgreeting`: record one, or with one present, 1 re-record / 2 erase.
     async fn temp_greeting(&mut self, chan: &mut Channel) -> Result<(), Hangup> {
         let base = crate::voicemail::of(&chan.pbx)
-            .store
+            .store()
             .greeting(&self.id, Greeting::Temp);
         let mut retries = 0;
         loop {
@@ -1004,7 +1004,7 @@ impl Session {
         which: Greeting,
         prompt: &str,
     ) -> Result<(), Hangup> {
-        let store = crate::voicemail::of(&chan.pbx).store.clone();
+        let store = crate::voicemail::of(&chan.pbx).store().clone();
         let _ = store.ensure(&self.id).await;
         let target = with_ext(&store.greeting(&self.id, which), "wav");
         let tmp =
@@ -1187,7 +1187,7 @@ impl Session {
             }
         };
         self.set_password(chan, new).await?;
-        let store = crate::voicemail::of(&chan.pbx).store.clone();
+        let store = crate::voicemail::of(&chan.pbx).store().clone();
         let missing = |g| !with_ext(&store.greeting(&self.id, g), "wav").exists();
         let mut todo = Vec::new();
         if self.flag("forcename", false) && missing(Greeting::Name) {
@@ -1491,7 +1491,7 @@ impl App for VoiceMailMain {
             }
         };
         let id = box_id(&mb);
-        let store = crate::voicemail::of(&chan.pbx).store.clone();
+        let store = crate::voicemail::of(&chan.pbx).store().clone();
         if let Err(e) = store.ensure(&id).await {
             chan.pbx.warning(&format!(
                 "app_voicemail.c: Unable to create {}: {e}",

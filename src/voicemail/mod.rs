@@ -15,6 +15,7 @@ pub mod config;
 pub mod email;
 pub mod funcs;
 pub mod imap;
+pub mod imapstore;
 pub mod main_menu;
 pub mod metadata;
 pub mod poll;
@@ -35,7 +36,9 @@ use store::{BoxId, FileStore, Folder, MessageStore};
 /// The voicemail service.
 pub struct Voicemail {
     config: ArcSwap<VoicemailConfig>,
-    pub store: Arc<dyn MessageStore>,
+    /// The file spool, or IMAP when voicemail.conf names an `imapserver`.
+    store: parking_lot::RwLock<Arc<dyn MessageStore>>,
+    spool: std::path::PathBuf,
     /// Where `MessageWaiting` goes.
     pub events: EventBus,
     pub mailer: Arc<email::Mailer>,
@@ -47,7 +50,10 @@ impl Voicemail {
     pub fn new(settings: &Settings, events: EventBus) -> Voicemail {
         Voicemail {
             config: ArcSwap::from_pointee(VoicemailConfig::default()),
-            store: Arc::new(FileStore::new(settings.astspooldir.join("voicemail"))),
+            store: parking_lot::RwLock::new(Arc::new(FileStore::new(
+                settings.astspooldir.join("voicemail"),
+            ))),
+            spool: settings.astspooldir.join("voicemail"),
             events,
             mailer: Arc::new(email::Mailer::new(settings.astspooldir.join("mailqueue"))),
         }
@@ -55,6 +61,33 @@ impl Voicemail {
 
     pub fn config(&self) -> Arc<VoicemailConfig> {
         self.config.load_full()
+    }
+
+    /// Where messages are kept now.
+    pub fn store(&self) -> Arc<dyn MessageStore> {
+        self.store.read().clone()
+    }
+
+    /// Follow the config's storage: IMAP when `imapserver` is set (a new store when its
+    /// settings changed), else the file spool.
+    pub fn choose_store(&self, pbx: &Arc<Pbx>) {
+        let want = imap::ImapConfig::from_general(&self.config().general);
+        let mut cur = self.store.write();
+        match want {
+            Some(cfg) => {
+                let same = cur
+                    .as_any()
+                    .and_then(|a| a.downcast_ref::<imapstore::ImapStore>())
+                    .is_some_and(|s| s.cfg == cfg);
+                if !same {
+                    *cur = Arc::new(imapstore::ImapStore::new(cfg, pbx, self.spool.clone()));
+                }
+            }
+            None if cur.kind() != "file" => {
+                *cur = Arc::new(FileStore::new(self.spool.clone()));
+            }
+            None => {}
+        }
     }
 
     /// Replace the config (tests, realtime).
@@ -75,14 +108,7 @@ impl Voicemail {
             &settings.load_options(),
         )
         .map_err(|e| vec![e])?;
-        let (c, mut warnings) = config::parse_voicemail_conf(&cf)?;
-        if let Some(i) = imap::ImapConfig::from_general(&c.general) {
-            // The IMAP client is there (imap.rs); the store behind it is not yet.
-            warnings.push(format!(
-                "imapserver={} is set, but IMAP storage is not finished in ferrisk: messages stay in the file spool",
-                i.server
-            ));
-        }
+        let (c, warnings) = config::parse_voicemail_conf(&cf)?;
         self.set_config(c);
         Ok(warnings)
     }
@@ -155,7 +181,7 @@ impl Voicemail {
 
     /// Current counts of a mailbox (zeros when it has no messages or does not exist).
     pub async fn mwi_state(&self, mb: &BoxId) -> MwiState {
-        let count = |f| async move { self.store.count(mb, f).await.unwrap_or(0) };
+        let count = |f| async move { self.store().count(mb, f).await.unwrap_or(0) };
         let inbox = count(Folder::Inbox).await;
         let urgent = count(Folder::Urgent).await;
         MwiState {
@@ -222,6 +248,7 @@ impl Module for AppVoicemail {
                 pbx.error("app_voicemail.c: voicemail.conf has errors: no mailboxes loaded");
             }
         }
+        vm.choose_store(pbx);
         ctx.provide(vm.clone());
         ctx.register_mailboxes(vm);
         ctx.register_app(Arc::new(app::VoiceMailApp));
@@ -255,9 +282,11 @@ impl Module for AppVoicemail {
 
 /// `voicemail reload`: re-read `voicemail.conf`; on errors keep the running config and
 /// return them (file:line:column).
-pub fn reload(pbx: &Pbx) -> String {
-    match of(pbx).reload(&pbx.settings) {
+pub fn reload(pbx: &Arc<Pbx>) -> String {
+    let vm = of(pbx);
+    match vm.reload(&pbx.settings) {
         Ok(warnings) => {
+            vm.choose_store(pbx);
             for w in warnings {
                 pbx.warning(&format!("app_voicemail.c: {w}"));
             }
@@ -331,10 +360,10 @@ mod tests {
         );
         vm.set_config(config::parse_voicemail_str(&conf).unwrap().0);
         let id = BoxId::parse("100@default");
-        vm.store.ensure(&id).await.unwrap();
-        let rec = vm.store.scratch_dir(&id).join("r.wav");
+        vm.store().ensure(&id).await.unwrap();
+        let rec = vm.store().scratch_dir(&id).join("r.wav");
         std::fs::write(&rec, b"x").unwrap();
-        vm.store
+        vm.store()
             .deliver(&id, Folder::Inbox, &rec, &MessageInfo::default(), 100)
             .await
             .unwrap();

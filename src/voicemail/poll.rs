@@ -2,7 +2,8 @@
 //! recounts the configured mailboxes through the store and publishes an MWI change for each
 //! one whose counts differ from the last count, so messages added, moved or removed by other
 //! tools (a shared spool, a script, an IMAP client) still light the phones. The first count
-//! of a mailbox only records it. It never changes the spool.
+//! of a mailbox only records it. It never changes the spool. With IMAP storage it also
+//! appends the messages that waited in the local spool while the server was away.
 
 use super::store::BoxId;
 use super::Voicemail;
@@ -66,7 +67,26 @@ pub fn start(pbx: &Arc<Pbx>) {
             let Some(pbx) = weak.upgrade() else {
                 return;
             };
-            let (on, every) = settings(&crate::voicemail::of(&pbx));
+            let vm = crate::voicemail::of(&pbx);
+            let (on, every) = settings(&vm);
+            // IMAP storage: messages kept locally while the server was away go up now.
+            let store = vm.store();
+            if let Some(imap) = store
+                .as_any()
+                .and_then(|a| a.downcast_ref::<super::imapstore::ImapStore>())
+            {
+                let boxes: Vec<BoxId> = vm.config().mailboxes.values().map(super::box_id).collect();
+                let n = imap.flush_pending(&boxes).await;
+                if n > 0 {
+                    pbx.verbose_line(
+                        3,
+                        &format!("app_voicemail: {n} waiting messages stored on the IMAP server"),
+                    );
+                    for b in &boxes {
+                        vm.changed(b).await;
+                    }
+                }
+            }
             if on {
                 poll_once(&crate::voicemail::of(&pbx), &mut last).await;
             } else {

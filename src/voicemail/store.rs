@@ -166,6 +166,10 @@ pub enum StoreError {
 pub trait MessageStore: Send + Sync {
     /// `file` or `imap`, for the CLI.
     fn kind(&self) -> &'static str;
+    /// The store as `Any`, to compare a store's settings (IMAP) on reload.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
     /// Create the mailbox's folders if needed.
     async fn ensure(&self, mb: &BoxId) -> io::Result<()>;
     /// Messages in a folder.

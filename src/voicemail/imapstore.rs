@@ -1,0 +1,505 @@
+//! The IMAP message store (Asterisk's `IMAP_STORAGE`): each message is a mail in the
+//! mailbox owner's IMAP account, in Asterisk's format (the notification mail's templated
+//! subject and body, the `X-Asterisk-VM-*` headers, the recording attached), so users read
+//! voicemail in their mail client.
+//!
+//! - INBOX (new) is the unseen mail of `imapfolder`, Urgent the unseen `\Flagged` mail,
+//!   Old the seen mail of `imapfolder`; Work, Family, Friends, Cust1–5 are folders under
+//!   `imapparentfolder`. Message *n* of a folder is its *n*-th mail by UID.
+//! - Heard (moved to Old) = `\Seen`; deleted = `\Deleted` and expunged at once; saved to a
+//!   folder = copied there, then deleted.
+//! - Reading the audio fetches the mail without setting `\Seen` and keeps the attachment
+//!   in a local cache; greetings and recordings in progress stay in the local spool.
+//! - The server down while a caller leaves a message: the message goes to the local spool
+//!   (nothing recorded is lost, one warning per outage) and is appended when the server
+//!   answers again ([`ImapStore::flush_pending`], run by the poller).
+
+use super::config::Mailbox;
+use super::imap::{self, ImapConfig, ImapError, ImapSession, Ops};
+use super::metadata::MessageInfo;
+use super::store::{BoxId, FileStore, Folder, Greeting, MessageStore, StoreError};
+use crate::pbx::Pbx;
+use async_trait::async_trait;
+use mail_parser::MimeHeaders;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+pub struct ImapStore {
+    pub cfg: ImapConfig,
+    pbx: Weak<Pbx>,
+    /// Scratch recordings, greetings, the audio cache, and messages waiting for the server.
+    local: FileStore,
+    /// Last counts seen, for [`MessageStore::count_now`].
+    counts: Mutex<HashMap<(BoxId, Folder), u32>>,
+    /// The server is not answering (one warning per outage).
+    down: AtomicBool,
+}
+
+fn io_err(e: ImapError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+impl ImapStore {
+    pub fn new(cfg: ImapConfig, pbx: &Arc<Pbx>, spool: PathBuf) -> ImapStore {
+        ImapStore {
+            cfg,
+            pbx: Arc::downgrade(pbx),
+            local: FileStore::new(spool),
+            counts: Mutex::new(HashMap::new()),
+            down: AtomicBool::new(false),
+        }
+    }
+
+    fn mailbox(&self, mb: &BoxId) -> Option<Mailbox> {
+        let pbx = self.pbx.upgrade()?;
+        super::of(&pbx).mailbox(&mb.to_string())
+    }
+
+    async fn session(&self, mb: &BoxId) -> Result<ImapSession, ImapError> {
+        let m = self
+            .mailbox(mb)
+            .ok_or_else(|| ImapError::Login(mb.to_string(), "no such mailbox".into()))?;
+        let (user, pass) = imap::account(&m);
+        let r = imap::login(&self.cfg, &user, &pass).await;
+        self.health(&r);
+        r
+    }
+
+    /// One warning when the server stops answering, one notice when it is back.
+    fn health<T>(&self, r: &Result<T, ImapError>) {
+        let Some(pbx) = self.pbx.upgrade() else {
+            return;
+        };
+        match r {
+            Ok(_) => {
+                if self.down.swap(false, Ordering::SeqCst) {
+                    pbx.notice(&format!(
+                        "app_voicemail.c: IMAP server {} answers again",
+                        self.cfg.server
+                    ));
+                }
+            }
+            Err(ImapError::Login(..)) => {}
+            Err(e) => {
+                if !self.down.swap(true, Ordering::SeqCst) {
+                    pbx.warning(&format!(
+                        "app_voicemail.c: IMAP server {} not reachable ({e}); new messages stay in the local spool until it is back",
+                        self.cfg.server
+                    ));
+                }
+            }
+        }
+    }
+
+    fn ops<'a>(&self, s: &'a mut ImapSession) -> Ops<'a> {
+        Ops {
+            s,
+            limit: self.cfg.read_timeout,
+        }
+    }
+
+    /// The IMAP mailbox and search of an Asterisk folder.
+    fn place(&self, f: Folder) -> (String, &'static str) {
+        match f {
+            Folder::Inbox => (self.cfg.folder.clone(), "UNSEEN UNDELETED UNFLAGGED"),
+            Folder::Urgent => (self.cfg.folder.clone(), "UNSEEN UNDELETED FLAGGED"),
+            Folder::Old => (self.cfg.folder.clone(), "SEEN UNDELETED"),
+            other => (self.cfg.mailbox_of(other.name()), "UNDELETED"),
+        }
+    }
+
+    /// The UIDs of a folder's messages, in order (the folder selected).
+    async fn list(&self, ops: &mut Ops<'_>, f: Folder) -> Result<Vec<u32>, ImapError> {
+        let (mailbox, query) = self.place(f);
+        ops.select(&mailbox).await?;
+        ops.search(query).await
+    }
+
+    /// The UID of message `n`, the folder selected.
+    async fn uid_of(&self, ops: &mut Ops<'_>, f: Folder, n: u32) -> Result<u32, StoreError> {
+        let uids = self
+            .list(ops, f)
+            .await
+            .map_err(|e| StoreError::Io(io_err(e)))?;
+        uids.get(n as usize)
+            .copied()
+            .ok_or_else(|| StoreError::NoMessage(f.name().to_string(), n))
+    }
+
+    /// A session for `mb`'s account, as a store error.
+    async fn open(&self, mb: &BoxId) -> Result<ImapSession, StoreError> {
+        self.session(mb)
+            .await
+            .map_err(|e| StoreError::Io(io_err(e)))
+    }
+
+    /// How many messages `folder` holds, or [`StoreError::Full`] (logged out) when it has
+    /// `maxmsg`.
+    async fn room(
+        &self,
+        ops: &mut Ops<'_>,
+        mb: &BoxId,
+        folder: Folder,
+        maxmsg: u32,
+    ) -> Result<u32, StoreError> {
+        let have = self
+            .list(ops, folder)
+            .await
+            .map_err(|e| StoreError::Io(io_err(e)))?
+            .len() as u32;
+        if have >= maxmsg.max(1) {
+            ops.logout().await;
+            return Err(StoreError::Full(mb.clone()));
+        }
+        Ok(have)
+    }
+
+    /// The whole mail of message `n`.
+    async fn raw(&self, mb: &BoxId, f: Folder, n: u32) -> Result<(u32, Vec<u8>), StoreError> {
+        let mut s = self.open(mb).await?;
+        let mut ops = self.ops(&mut s);
+        let uid = self.uid_of(&mut ops, f, n).await?;
+        let body = ops.fetch(uid).await.map_err(|e| StoreError::Io(io_err(e)));
+        ops.logout().await;
+        Ok((uid, body?))
+    }
+
+    /// The mail for a recording, in Asterisk's format.
+    fn render(
+        &self,
+        mb: &Mailbox,
+        folder: Folder,
+        msgnum: u32,
+        recording: &Path,
+        info: &MessageInfo,
+    ) -> Result<Vec<u8>, String> {
+        let pbx = self.pbx.upgrade().ok_or("the PBX is gone")?;
+        let cfg = super::of(&pbx).config();
+        let (user, _) = imap::account(mb);
+        let host = crate::cli::server::hostname();
+        let mut m = mb.clone();
+        if m.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
+            m.email = Some(if user.contains('@') {
+                user
+            } else {
+                format!("{user}@{host}")
+            });
+        }
+        // The recording always goes with the mail in IMAP storage.
+        m.options.push(("attach".into(), "yes".into()));
+        let msg = super::email::NewMessage {
+            mailbox: &m,
+            folder,
+            msgnum,
+            info,
+            audio: recording,
+        };
+        super::email::render::render_email(&pbx, &cfg, &msg, chrono::Utc::now(), &host)?
+            .map(|r| r.data)
+            .ok_or_else(|| "no mail rendered".to_string())
+    }
+
+    /// Append `recording` to the server; the number it got.
+    async fn append(
+        &self,
+        mb: &BoxId,
+        folder: Folder,
+        recording: &Path,
+        info: &MessageInfo,
+        maxmsg: u32,
+    ) -> Result<u32, StoreError> {
+        let m = self.mailbox(mb).ok_or_else(|| {
+            StoreError::Io(io::Error::other(format!(
+                "no mailbox {mb} in voicemail.conf"
+            )))
+        })?;
+        let mut s = self.open(mb).await?;
+        let mut ops = self.ops(&mut s);
+        let have = self.room(&mut ops, mb, folder, maxmsg).await?;
+        let mail = self
+            .render(&m, folder, have, recording, info)
+            .map_err(|e| StoreError::Io(io::Error::other(e)))?;
+        let (mailbox, _) = self.place(folder);
+        let flags = match folder {
+            Folder::Old => Some("(\\Seen)"),
+            Folder::Urgent => Some("(\\Flagged)"),
+            _ => None,
+        };
+        let r = ops.append(&mailbox, flags, &mail).await;
+        ops.logout().await;
+        r.map_err(|e| StoreError::Io(io_err(e)))?;
+        self.counts.lock().insert((mb.clone(), folder), have + 1);
+        Ok(have)
+    }
+
+    /// Append the messages that waited in the local spool while the server was down.
+    /// Returns how many reached the server.
+    pub async fn flush_pending(&self, boxes: &[BoxId]) -> usize {
+        let mut sent = 0;
+        for mb in boxes {
+            for folder in [Folder::Inbox, Folder::Urgent] {
+                while self.local.count(mb, folder).await.unwrap_or(0) > 0 {
+                    let Ok(info) = self.local.info(mb, folder, 0).await else {
+                        break;
+                    };
+                    let Ok(audio) = self.local.audio(mb, folder, 0).await else {
+                        break;
+                    };
+                    let wav = PathBuf::from(format!("{}.wav", audio.display()));
+                    match self.append(mb, folder, &wav, &info, u32::MAX).await {
+                        Ok(_) => {
+                            let _ = self.local.remove(mb, folder, 0).await;
+                            sent += 1;
+                        }
+                        Err(_) => return sent,
+                    }
+                }
+            }
+        }
+        sent
+    }
+}
+
+/// The `X-Asterisk-VM-*` headers of a mail, as message metadata.
+pub fn info_of(mail: &[u8]) -> MessageInfo {
+    let Some(m) = mail_parser::MessageParser::default().parse(mail) else {
+        return MessageInfo::default();
+    };
+    let h = |name: &str| -> String {
+        m.header_raw(name)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let num = h("X-Asterisk-CallerID");
+    let name = h("X-Asterisk-CallerIDName");
+    MessageInfo {
+        origmailbox: h("X-Asterisk-VM-Extension"),
+        context: h("X-Asterisk-VM-Context"),
+        callerchan: h("X-Asterisk-VM-Caller-channel"),
+        callerid: match (name.is_empty(), num.is_empty()) {
+            (false, false) => format!("\"{name}\" <{num}>"),
+            (true, false) => format!("<{num}>"),
+            (false, true) => name,
+            (true, true) => "Unknown".into(),
+        },
+        priority: h("X-Asterisk-VM-Priority").parse().unwrap_or(1),
+        origtime: h("X-Asterisk-VM-Orig-time").parse().unwrap_or(0),
+        category: h("X-Asterisk-VM-Category"),
+        msg_id: h("X-Asterisk-VM-Message-ID"),
+        flag: h("X-Asterisk-VM-Flag"),
+        duration: h("X-Asterisk-VM-Duration").parse().unwrap_or(0),
+        ..Default::default()
+    }
+}
+
+/// The first audio attachment of a mail.
+pub fn audio_of(mail: &[u8]) -> Option<Vec<u8>> {
+    let m = mail_parser::MessageParser::default().parse(mail)?;
+    let found = m
+        .attachments()
+        .find(|a| {
+            a.attachment_name()
+                .is_some_and(|n| n.to_ascii_lowercase().ends_with(".wav"))
+                || a.content_type().is_some_and(|c| c.c_type == "audio")
+        })
+        .map(|a| a.contents().to_vec());
+    found
+}
+
+#[async_trait]
+impl MessageStore for ImapStore {
+    fn kind(&self) -> &'static str {
+        "imap"
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
+    async fn ensure(&self, mb: &BoxId) -> io::Result<()> {
+        self.local.ensure(mb).await
+    }
+
+    async fn count(&self, mb: &BoxId, folder: Folder) -> io::Result<u32> {
+        let waiting = match folder {
+            Folder::Inbox | Folder::Urgent => self.local.count(mb, folder).await.unwrap_or(0),
+            _ => 0,
+        };
+        let remote = async {
+            let mut s = self.session(mb).await?;
+            let mut ops = self.ops(&mut s);
+            let r = self.list(&mut ops, folder).await.map(|v| v.len() as u32);
+            ops.logout().await;
+            r
+        }
+        .await;
+        match remote {
+            Ok(n) => {
+                self.counts.lock().insert((mb.clone(), folder), n);
+                Ok(n + waiting)
+            }
+            // The server is away: the last count (and what waits locally).
+            Err(_) => Ok(self.count_now(mb, folder).unwrap_or(0)),
+        }
+    }
+
+    fn count_now(&self, mb: &BoxId, folder: Folder) -> io::Result<u32> {
+        let remote = self
+            .counts
+            .lock()
+            .get(&(mb.clone(), folder))
+            .copied()
+            .unwrap_or(0);
+        let waiting = match folder {
+            Folder::Inbox | Folder::Urgent => self.local.count_now(mb, folder).unwrap_or(0),
+            _ => 0,
+        };
+        Ok(remote + waiting)
+    }
+
+    async fn info(&self, mb: &BoxId, folder: Folder, n: u32) -> Result<MessageInfo, StoreError> {
+        let (_, mail) = self.raw(mb, folder, n).await?;
+        let mut info = info_of(&mail);
+        if info.origmailbox.is_empty() {
+            info.origmailbox = mb.mailbox.clone();
+        }
+        Ok(info)
+    }
+
+    async fn audio(&self, mb: &BoxId, folder: Folder, n: u32) -> Result<PathBuf, StoreError> {
+        let (uid, mail) = self.raw(mb, folder, n).await?;
+        let wav = audio_of(&mail)
+            .ok_or_else(|| StoreError::NoMessage(format!("{} (no audio)", folder.name()), n))?;
+        let dir = self.local.mailbox_dir(mb).join("imapcache");
+        let base = dir.join(format!("{}-{uid}", folder.name()));
+        let file = PathBuf::from(format!("{}.wav", base.display()));
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(&file, wav)
+        })
+        .await
+        .map_err(|e| StoreError::Io(io::Error::other(e)))??;
+        Ok(base)
+    }
+
+    fn scratch_dir(&self, mb: &BoxId) -> PathBuf {
+        self.local.scratch_dir(mb)
+    }
+
+    async fn deliver(
+        &self,
+        mb: &BoxId,
+        folder: Folder,
+        recording: &Path,
+        info: &MessageInfo,
+        maxmsg: u32,
+    ) -> Result<u32, StoreError> {
+        match self.append(mb, folder, recording, info, maxmsg).await {
+            Ok(n) => {
+                let (wav, txt) = (recording.to_path_buf(), recording.with_extension("txt"));
+                let _ = tokio::task::spawn_blocking(move || {
+                    let _ = std::fs::remove_file(wav);
+                    let _ = std::fs::remove_file(txt);
+                })
+                .await;
+                Ok(n)
+            }
+            Err(StoreError::Full(b)) => Err(StoreError::Full(b)),
+            // Not reachable: keep it locally; the poller appends it later.
+            Err(_) => {
+                self.local
+                    .deliver(mb, folder, recording, info, maxmsg)
+                    .await
+            }
+        }
+    }
+
+    async fn copy(
+        &self,
+        mb: &BoxId,
+        from: Folder,
+        n: u32,
+        to: &BoxId,
+        to_folder: Folder,
+        maxmsg: u32,
+    ) -> Result<u32, StoreError> {
+        let (_, mail) = self.raw(mb, from, n).await?;
+        let mut s = self.open(to).await?;
+        let mut ops = self.ops(&mut s);
+        let have = self.room(&mut ops, to, to_folder, maxmsg).await?;
+        let (mailbox, _) = self.place(to_folder);
+        let flags = (to_folder == Folder::Old).then_some("(\\Seen)");
+        let r = ops.append(&mailbox, flags, &mail).await;
+        ops.logout().await;
+        r.map_err(|e| StoreError::Io(io_err(e)))?;
+        Ok(have)
+    }
+
+    async fn move_to(
+        &self,
+        mb: &BoxId,
+        from: Folder,
+        n: u32,
+        to: Folder,
+        maxmsg: u32,
+    ) -> Result<u32, StoreError> {
+        let mut s = self.open(mb).await?;
+        let mut ops = self.ops(&mut s);
+        let uid = self.uid_of(&mut ops, from, n).await?;
+        let (from_box, _) = self.place(from);
+        let (to_box, _) = self.place(to);
+        let io = |e: ImapError| StoreError::Io(io_err(e));
+        if from_box == to_box {
+            // INBOX, Urgent and Old are flags of one IMAP folder.
+            let change = match to {
+                Folder::Old => "+FLAGS (\\Seen)",
+                Folder::Urgent => "+FLAGS (\\Flagged)",
+                _ => "-FLAGS (\\Seen \\Flagged)",
+            };
+            ops.store(uid, change).await.map_err(io)?;
+            if to == Folder::Old {
+                let _ = ops.store(uid, "-FLAGS (\\Flagged)").await;
+            }
+        } else {
+            self.room(&mut ops, mb, to, maxmsg).await?;
+            ops.select(&from_box).await.map_err(io)?;
+            ops.copy(uid, &to_box).await.map_err(io)?;
+            ops.store(uid, "+FLAGS (\\Deleted)").await.map_err(io)?;
+            ops.expunge().await.map_err(io)?;
+        }
+        let new = self.list(&mut ops, to).await.map_err(io)?.len() as u32;
+        ops.logout().await;
+        Ok(new.saturating_sub(1))
+    }
+
+    async fn remove(&self, mb: &BoxId, folder: Folder, n: u32) -> Result<(), StoreError> {
+        self.remove_many(mb, folder, &[n]).await
+    }
+
+    async fn remove_many(&self, mb: &BoxId, folder: Folder, ns: &[u32]) -> Result<(), StoreError> {
+        let mut s = self.open(mb).await?;
+        let mut ops = self.ops(&mut s);
+        let io = |e: ImapError| StoreError::Io(io_err(e));
+        let uids = self.list(&mut ops, folder).await.map_err(io)?;
+        for n in ns {
+            if let Some(uid) = uids.get(*n as usize) {
+                ops.store(*uid, "+FLAGS (\\Deleted)").await.map_err(io)?;
+            }
+        }
+        ops.expunge().await.map_err(io)?;
+        ops.logout().await;
+        Ok(())
+    }
+
+    fn greeting(&self, mb: &BoxId, which: Greeting) -> PathBuf {
+        self.local.greeting(mb, which)
+    }
+
+    fn mailbox_dir(&self, mb: &BoxId) -> PathBuf {
+        self.local.mailbox_dir(mb)
+    }
+}
