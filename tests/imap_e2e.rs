@@ -107,16 +107,10 @@ async fn secure_logins_and_the_mailbox_operations() {
     ops.logout().await;
 }
 
-/// IMAP storage end to end: a caller (baresip) leaves a message for mailbox 1001, whose
-/// messages live in Dovecot (TLS); the mail is in the INBOX with the recording attached,
-/// whose audio is what the caller sent; 1001's phone (SIPp) gets "Messages-Waiting: yes";
-/// marking the mail read with an ordinary IMAP client turns the lamp off.
-#[test]
-fn a_message_left_by_a_caller_is_a_mail_in_imap_and_the_lamp_follows_it() {
-    use common::audio::{aligned_corr, speechlike};
-    let dir = common::tempdir();
-    let dove = Dovecot::start(dir.path(), &[("1001", "secret1")]);
-    let sip = common::free_port();
+/// ferrisk (verbose 3) with mailbox 1001 stored in `dove` (TLS, novalidate-cert), polled
+/// every second; SIP phones `alice` and `1001` (`mailbox=1001@default`); extension 100
+/// leaves a message for 1001, 8500 is 1001's VoiceMailMain.
+fn imap_pbx(dove: &Dovecot, sip: u16) -> common::Daemon {
     let base = common::free_ports(6);
     let rtp = base + (base & 1);
     let pbx_dir = common::tempdir();
@@ -126,7 +120,8 @@ fn a_message_left_by_a_caller_is_a_mail_in_imap_and_the_lamp_follows_it() {
             ("ferrisk.conf", common::FERRISK_CONF_V3),
             (
                 "extensions.conf",
-                "[phones]\nexten => 100,1,VoiceMail(1001@default,u)\n same => n,Hangup()\n",
+                "[phones]\nexten => 100,1,VoiceMail(1001@default,u)\n same => n,Hangup()\n\
+                 exten => 8500,1,VoiceMailMain(1001@default)\n same => n,Hangup()\n",
             ),
             (
                 "sip.conf",
@@ -145,7 +140,7 @@ fn a_message_left_by_a_caller_is_a_mail_in_imap_and_the_lamp_follows_it() {
                 "voicemail.conf",
                 &format!(
                     "[general]\nformat=wav\nmaxsecs=60\npollmailboxes=yes\npollfreq=1\n\
-                     imapserver=127.0.0.1\nimapport={}\nimapflags=ssl/novalidate-cert\n\n\
+                     imapserver=127.0.0.1\nimapport={}\nimapflags=ssl/novalidate-cert\nreadtimeout=5\nopentimeout=5\n\n\
                      [default]\n1001 => 1234,Alice Owner,,,imapuser=1001|imappassword=secret1\n",
                     dove.tls_port
                 ),
@@ -159,7 +154,46 @@ fn a_message_left_by_a_caller_is_a_mail_in_imap_and_the_lamp_follows_it() {
         sounds.join("beep.wav"),
     )
     .expect("beep");
-    let d = common::Daemon::launch(pbx_dir);
+    common::Daemon::launch(pbx_dir)
+}
+
+/// alice (baresip) sending `wav`.
+fn caller(sip: u16, wav: &std::path::Path) -> common::Baresip {
+    let mut b = common::Baresip::start_with(
+        common::free_ports(3),
+        &[format!(
+            "<sip:alice@127.0.0.1:{sip}>;auth_pass=alicepw;regint=600"
+        )],
+        Some(wav),
+        false,
+    );
+    b.wait_registered(10);
+    b
+}
+
+/// alice calls 100 (VoiceMail for 1001), speaks `wav` for `secs` once recording started,
+/// and hangs up.
+fn leave_message(d: &common::Daemon, sip: u16, wav: &std::path::Path, secs: u64) {
+    let mut b = caller(sip, wav);
+    b.request("dial", &format!("sip:100@127.0.0.1:{sip}"));
+    b.wait_event("CALL_ESTABLISHED", 10);
+    d.wait_console("Recording the message", 1);
+    std::thread::sleep(Duration::from_secs(secs));
+    b.request("hangup", "");
+    b.wait_event("CALL_CLOSED", 10);
+}
+
+/// IMAP storage end to end: a caller (baresip) leaves a message for mailbox 1001, whose
+/// messages live in Dovecot (TLS); the mail is in the INBOX with the recording attached,
+/// whose audio is what the caller sent; 1001's phone (SIPp) gets "Messages-Waiting: yes";
+/// marking the mail read with an ordinary IMAP client turns the lamp off.
+#[test]
+fn a_message_left_by_a_caller_is_a_mail_in_imap_and_the_lamp_follows_it() {
+    use common::audio::{aligned_corr, speechlike};
+    let dir = common::tempdir();
+    let dove = Dovecot::start(dir.path(), &[("1001", "secret1")]);
+    let sip = common::free_port();
+    let d = imap_pbx(&dove, sip);
 
     // 1001's phone: registered, counting the NOTIFYs until the lamp is off again.
     let lamp = common::Sipp::new("uas_registered.xml", Some(sip))
@@ -176,21 +210,7 @@ fn a_message_left_by_a_caller_is_a_mail_in_imap_and_the_lamp_follows_it() {
     let talk = speechlike(31, 8000 * 40);
     let wav = dir.path().join("talk.wav");
     std::fs::write(&wav, ferrisk::media::wav::wav_bytes(&talk)).expect("talk");
-    let mut b = common::Baresip::start_with(
-        common::free_ports(3),
-        &[format!(
-            "<sip:alice@127.0.0.1:{sip}>;auth_pass=alicepw;regint=600"
-        )],
-        Some(&wav),
-        false,
-    );
-    b.wait_registered(10);
-    b.request("dial", &format!("sip:100@127.0.0.1:{sip}"));
-    b.wait_event("CALL_ESTABLISHED", 10);
-    d.wait_console("Recording the message", 1);
-    std::thread::sleep(Duration::from_secs(4));
-    b.request("hangup", "");
-    b.wait_event("CALL_CLOSED", 10);
+    leave_message(&d, sip, &wav, 4);
 
     // A mail in 1001's INBOX, unread, in Asterisk's format, with the recording.
     let mut c = dove.client("1001", "secret1");
@@ -222,4 +242,121 @@ fn a_message_left_by_a_caller_is_a_mail_in_imap_and_the_lamp_follows_it() {
     let on = r.mwi_notify_position("1/0 waiting=yes");
     let off = r.mwi_notify_position("0/1 waiting=no");
     assert!(on < off, "{seen:?}");
+}
+
+/// A message in Asterisk's format with a second of tone attached.
+fn vm_mail(n: u32, caller: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let tone: Vec<i16> = (0..8000)
+        .map(|i| ((f64::from(i) * 0.3).sin() * 8000.0) as i16)
+        .collect();
+    let b64 =
+        base64::engine::general_purpose::STANDARD.encode(ferrisk::media::wav::wav_bytes(&tone));
+    format!(
+        "From: pbx@example.com\r\nTo: 1001@example.com\r\nSubject: New voicemail {n}\r\n\
+         X-Asterisk-VM-Message-Num: {n}\r\nX-Asterisk-VM-Context: default\r\n\
+         X-Asterisk-VM-Extension: 1001\r\nX-Asterisk-VM-Caller-ID-Num: {caller}\r\n\
+         X-Asterisk-CallerID: {caller}\r\nX-Asterisk-VM-Duration: 1\r\n\
+         X-Asterisk-VM-Orig-time: 1700000000\r\nX-Asterisk-VM-Message-ID: 1700000000-{n}\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nA message.\r\n\
+         --b\r\nContent-Type: audio/x-wav; name=\"msg{n:04}.wav\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\
+         Content-Disposition: attachment; filename=\"msg{n:04}.wav\"\r\n\r\n{b64}\r\n--b--\r\n"
+    )
+    .into_bytes()
+}
+
+/// VoiceMailMain on IMAP: the owner listens to the first message and saves it to Work
+/// (9 2), deletes the second (7), and leaves; the server shows the INBOX empty and the
+/// message in Work.
+#[test]
+fn voicemailmain_listens_saves_and_deletes_on_the_server() {
+    let dir = common::tempdir();
+    let dove = Dovecot::start(dir.path(), &[("1001", "secret1")]);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let cfg = config(dove.tls_port, Security::Implicit, false);
+        let mut s = login(&cfg, "1001", "secret1").await.expect("login");
+        let mut ops = Ops {
+            s: &mut s,
+            limit: Duration::from_secs(10),
+        };
+        ops.append("INBOX", None, &vm_mail(1, "2000"))
+            .await
+            .expect("append");
+        ops.append("INBOX", None, &vm_mail(2, "2001"))
+            .await
+            .expect("append");
+        ops.logout().await;
+    });
+    let sip = common::free_port();
+    let d = imap_pbx(&dove, sip);
+    let tone = dir.path().join("phone.wav");
+    common::write_tone_wav(&tone, 120);
+    let mut b = caller(sip, &tone);
+    b.request("dial", &format!("sip:8500@127.0.0.1:{sip}"));
+    b.wait_event("CALL_ESTABLISHED", 10);
+    let keys = |b: &mut common::Baresip, digits: &str| {
+        for k in digits.chars() {
+            b.request("sndcode", &k.to_string());
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    d.wait_console("Playing 'vm-password.", 1);
+    keys(&mut b, "1234#");
+    d.wait_console("Playing 'vm-youhave.", 1);
+    keys(&mut b, "1");
+    // The first message's attachment, fetched from the server.
+    d.wait_console("imapcache/INBOX-", 1);
+    keys(&mut b, "9");
+    d.wait_console("Playing 'vm-savefolder.", 1);
+    keys(&mut b, "2");
+    d.wait_console("Playing 'vm-savedto.", 1);
+    keys(&mut b, "6");
+    d.wait_console("imapcache/INBOX-", 2);
+    keys(&mut b, "7");
+    d.wait_console("Playing 'vm-deleted.", 1);
+    keys(&mut b, "#");
+    d.wait_console("Playing 'vm-goodbye.", 1);
+    b.request("hangup", "");
+    b.wait_event("CALL_CLOSED", 20);
+    let mut c = dove.client("1001", "secret1");
+    common::wait_for(15, "the INBOX emptied", || {
+        (c.select("INBOX") == 0).then_some(())
+    });
+    assert_eq!(c.select("Work"), 1);
+    let (_, work) = c.cmd("FETCH 1 BODY.PEEK[HEADER]");
+    assert!(work.contains("X-Asterisk-CallerID: 2000"), "{work}");
+}
+
+/// The server down while a caller leaves a message: it waits in the local spool (one
+/// warning) and reaches the INBOX once Dovecot is back.
+#[test]
+fn a_message_recorded_while_imap_is_down_arrives_later() {
+    let dir = common::tempdir();
+    let mut dove = Dovecot::start(dir.path(), &[("1001", "secret1")]);
+    let sip = common::free_port();
+    let d = imap_pbx(&dove, sip);
+    dove.stop();
+    let wav = dir.path().join("talk.wav");
+    common::write_tone_wav(&wav, 40);
+    leave_message(&d, sip, &wav, 3);
+    let local = d
+        .path()
+        .join("spool/voicemail/default/1001/INBOX/msg0000.wav");
+    common::wait_for(20, "the message kept locally", || {
+        local.is_file().then_some(())
+    });
+    dove.run();
+    let mut c = dove.client("1001", "secret1");
+    common::wait_for(30, "the message on the server", || {
+        (c.select("INBOX") == 1).then_some(())
+    });
+    common::wait_for(10, "the local copy gone", || {
+        (!local.exists()).then_some(())
+    });
+    let log = d.console() + &d.stderr();
+    assert_eq!(log.matches("not reachable").count(), 1, "{log}");
+    assert!(log.contains("answers again"), "{log}");
 }
