@@ -19,6 +19,7 @@ fn config(port: u16, security: Security, validate_cert: bool) -> ImapConfig {
         parent_folder: String::new(),
         open_timeout: Duration::from_secs(10),
         read_timeout: Duration::from_secs(10),
+        expunge: true,
     }
 }
 

@@ -11,6 +11,7 @@
 //! | `imapfolder` | where new messages go (`INBOX`) |
 //! | `imapparentfolder` | the parent of the other folders (none) |
 //! | `opentimeout`, `readtimeout`, `writetimeout`, `closetimeout` | seconds (60, 60, 60, 60) |
+//! | `expungeonhangup` | expunge deleted messages when the caller leaves (yes) |
 //! | `authuser`, `authpassword` | one login for every mailbox (not used yet) |
 //! Per mailbox: `imapuser`, `imappassword`.
 
@@ -54,6 +55,9 @@ pub struct ImapConfig {
     pub parent_folder: String,
     pub open_timeout: Duration,
     pub read_timeout: Duration,
+    /// `expungeonhangup` (yes): deleted messages are expunged when the caller leaves
+    /// VoiceMailMain; with `no` they stay, flagged `\Deleted`, for the mail client.
+    pub expunge: bool,
 }
 
 impl ImapConfig {
@@ -109,6 +113,9 @@ impl ImapConfig {
             parent_folder: g.other("imapparentfolder").unwrap_or("").trim().to_string(),
             open_timeout: secs("opentimeout", 60),
             read_timeout: secs("readtimeout", 60),
+            expunge: g
+                .other("expungeonhangup")
+                .is_none_or(super::config::is_true),
         })
     }
 
@@ -493,6 +500,10 @@ mod tests {
         assert_eq!((c.port, c.security), (10143, Security::Plain));
         assert_eq!(c.mailbox_of("INBOX"), "Voicemail");
         assert_eq!(c.read_timeout, Duration::from_secs(5));
+        assert!(c.expunge);
+        let c =
+            ImapConfig::from_general(&general("imapserver=h\nexpungeonhangup=no\n")).expect("imap");
+        assert!(!c.expunge);
         let c = ImapConfig::from_general(&general("imapserver=h\nimapflags=tls\n")).expect("imap");
         assert_eq!((c.port, c.security), (143, Security::StartTls));
     }

@@ -6,8 +6,9 @@
 //! - INBOX (new) is the unseen mail of `imapfolder`, Urgent the unseen `\Flagged` mail,
 //!   Old the seen mail of `imapfolder`; Work, Family, Friends, Cust1–5 are folders under
 //!   `imapparentfolder`. Message *n* of a folder is its *n*-th mail by UID.
-//! - Heard (moved to Old) = `\Seen`; deleted = `\Deleted` and expunged at once; saved to a
-//!   folder = copied there, then deleted.
+//! - Heard (moved to Old) = `\Seen`; deleted = `\Deleted`, expunged when the caller leaves
+//!   the folder (`expungeonhangup=yes`, the default) or left for the mail client (`no`);
+//!   saved to a folder = copied there, then deleted.
 //! - Reading the audio fetches the mail without setting `\Seen` and keeps the attachment
 //!   in a local cache; greetings and recordings in progress stay in the local spool.
 //! - The server down while a caller leaves a message: the message goes to the local spool
@@ -469,7 +470,9 @@ impl MessageStore for ImapStore {
             ops.select(&from_box).await.map_err(io)?;
             ops.copy(uid, &to_box).await.map_err(io)?;
             ops.store(uid, "+FLAGS (\\Deleted)").await.map_err(io)?;
-            ops.expunge().await.map_err(io)?;
+            if self.cfg.expunge {
+                ops.expunge().await.map_err(io)?;
+            }
         }
         let new = self.list(&mut ops, to).await.map_err(io)?.len() as u32;
         ops.logout().await;
@@ -490,7 +493,9 @@ impl MessageStore for ImapStore {
                 ops.store(*uid, "+FLAGS (\\Deleted)").await.map_err(io)?;
             }
         }
-        ops.expunge().await.map_err(io)?;
+        if self.cfg.expunge {
+            ops.expunge().await.map_err(io)?;
+        }
         ops.logout().await;
         Ok(())
     }
