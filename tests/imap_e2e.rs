@@ -20,6 +20,7 @@ fn config(port: u16, security: Security, validate_cert: bool) -> ImapConfig {
         open_timeout: Duration::from_secs(10),
         read_timeout: Duration::from_secs(10),
         expunge: true,
+        auth: None,
     }
 }
 
@@ -360,4 +361,44 @@ fn a_message_recorded_while_imap_is_down_arrives_later() {
     let log = d.console() + &d.stderr();
     assert_eq!(log.matches("not reachable").count(), 1, "{log}");
     assert!(log.contains("answers again"), "{log}");
+}
+
+/// `authuser`/`authpassword`: one admin login (a Dovecot master user) acting as each
+/// mailbox's user, as Asterisk's IMAP storage does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_admin_login_acts_as_each_mailbox() {
+    let dir = common::tempdir();
+    let dove = tokio::task::block_in_place(|| {
+        Dovecot::start_with_master(
+            dir.path(),
+            &[("1001", "secret1"), ("1002", "secret2")],
+            Some(("pbxadmin", "adminpw")),
+        )
+    });
+    let mut cfg = config(dove.port, Security::Plain, false);
+    cfg.auth = Some(("pbxadmin".into(), "adminpw".into()));
+    for user in ["1001", "1002"] {
+        // The mailbox's own password is not needed.
+        let mut s = login(&cfg, user, "")
+            .await
+            .unwrap_or_else(|e| panic!("{user}: {e}"));
+        let mut ops = Ops {
+            s: &mut s,
+            limit: Duration::from_secs(10),
+        };
+        ops.select("INBOX").await.expect("select");
+        ops.append("INBOX", None, MAIL).await.expect("append");
+        ops.logout().await;
+    }
+    // Each user sees one message: the admin acted as them.
+    for (user, pass) in [("1001", "secret1"), ("1002", "secret2")] {
+        let n = tokio::task::block_in_place(|| dove.client(user, pass).select("INBOX"));
+        assert_eq!(n, 1, "{user}");
+    }
+    // A wrong admin password is refused.
+    cfg.auth = Some(("pbxadmin".into(), "nope".into()));
+    assert!(matches!(
+        login(&cfg, "1001", "").await,
+        Err(ImapError::Login(..))
+    ));
 }

@@ -12,7 +12,7 @@
 //! | `imapparentfolder` | the parent of the other folders (none) |
 //! | `opentimeout`, `readtimeout`, `writetimeout`, `closetimeout` | seconds (60, 60, 60, 60) |
 //! | `expungeonhangup` | expunge deleted messages when the caller leaves (yes) |
-//! | `authuser`, `authpassword` | one login for every mailbox (not used yet) |
+//! | `authuser`, `authpassword` | one login for every mailbox: SASL PLAIN as `authuser`, acting as the mailbox's `imapuser` (Dovecot master users, Cyrus admins) |
 //! Per mailbox: `imapuser`, `imappassword`.
 
 use super::config::{Mailbox, VmGeneral};
@@ -58,6 +58,9 @@ pub struct ImapConfig {
     /// `expungeonhangup` (yes): deleted messages are expunged when the caller leaves
     /// VoiceMailMain; with `no` they stay, flagged `\Deleted`, for the mail client.
     pub expunge: bool,
+    /// `authuser`/`authpassword`: one login for every mailbox (SASL PLAIN acting as the
+    /// mailbox's `imapuser`, as a Dovecot master user); `None`: each mailbox's own login.
+    pub auth: Option<(String, String)>,
 }
 
 impl ImapConfig {
@@ -116,6 +119,16 @@ impl ImapConfig {
             expunge: g
                 .other("expungeonhangup")
                 .is_none_or(super::config::is_true),
+            auth: g
+                .other("authuser")
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(|u| {
+                    (
+                        u.to_string(),
+                        g.other("authpassword").unwrap_or("").trim().to_string(),
+                    )
+                }),
         })
     }
 
@@ -339,10 +352,36 @@ pub async fn login(cfg: &ImapConfig, user: &str, pass: &str) -> Result<ImapSessi
         }
         _ => client,
     };
-    match tokio::time::timeout(cfg.read_timeout, client.login(user, pass)).await {
+    let r = match &cfg.auth {
+        Some((admin, admin_pass)) => {
+            let plain = PlainAs {
+                authzid: user.to_string(),
+                authcid: admin.clone(),
+                pass: admin_pass.clone(),
+            };
+            tokio::time::timeout(cfg.read_timeout, client.authenticate("PLAIN", plain)).await
+        }
+        None => tokio::time::timeout(cfg.read_timeout, client.login(user, pass)).await,
+    };
+    match r {
         Ok(Ok(s)) => Ok(s),
         Ok(Err((e, _))) => Err(ImapError::Login(user.to_string(), e.to_string())),
         Err(_) => Err(ImapError::Timeout("LOGIN")),
+    }
+}
+
+/// SASL PLAIN (RFC 4616) with an authorization identity: log in as `authcid`, act as
+/// `authzid`.
+struct PlainAs {
+    authzid: String,
+    authcid: String,
+    pass: String,
+}
+
+impl async_imap::Authenticator for PlainAs {
+    type Response = Vec<u8>;
+    fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
+        format!("{}\0{}\0{}", self.authzid, self.authcid, self.pass).into_bytes()
     }
 }
 

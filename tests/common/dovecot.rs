@@ -23,6 +23,16 @@ pub struct Dovecot {
 impl Dovecot {
     /// Start with these `(user, password)` accounts.
     pub fn start(dir: &Path, users: &[(&str, &str)]) -> Dovecot {
+        Dovecot::start_with_master(dir, users, None)
+    }
+
+    /// [`Dovecot::start`] with a master user (`(name, password)`) who may log in as any
+    /// user (SASL PLAIN with an authorization identity).
+    pub fn start_with_master(
+        dir: &Path,
+        users: &[(&str, &str)],
+        master: Option<(&str, &str)>,
+    ) -> Dovecot {
         let dovecot = require_bin("dovecot", "dovecot-imapd");
         require_bin("openssl", "openssl");
         let dir = dir.join("dovecot");
@@ -50,6 +60,16 @@ impl Dovecot {
             .map(|(u, p)| format!("{u}:{{PLAIN}}{p}\n"))
             .collect();
         std::fs::write(dir.join("passwd"), passwd).expect("passwd");
+        let master_db = match master {
+            Some((u, p)) => {
+                std::fs::write(dir.join("master"), format!("{u}:{{PLAIN}}{p}\n")).expect("master");
+                format!(
+                    "passdb {{\n  driver = passwd-file\n  master = yes\n  pass = yes\n  args = scheme=PLAIN {}/master\n}}\n",
+                    dir.display()
+                )
+            }
+            None => String::new(),
+        };
         let cert = dir.join("cert.pem");
         let key = dir.join("key.pem");
         let st = Command::new("openssl")
@@ -75,7 +95,7 @@ impl Dovecot {
                  info_log_path = {d}/dovecot.log\nprotocols = imap\nlisten = 127.0.0.1\n\
                  disable_plaintext_auth = no\nauth_mechanisms = plain login\n\
                  ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}\n\
-                 mail_location = maildir:{d}/mail/%u\n\
+                 mail_location = maildir:{d}/mail/%u\n{master_db}\
                  passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN {d}/passwd\n}}\n\
                  userdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={d}/mail/%u\n}}\n\
                  service imap-login {{\n  inet_listener imap {{\n    port = {port}\n  }}\n\
