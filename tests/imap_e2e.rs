@@ -20,6 +20,8 @@ fn config(port: u16, security: Security, validate_cert: bool) -> ImapConfig {
         open_timeout: Duration::from_secs(10),
         read_timeout: Duration::from_secs(10),
         expunge: true,
+        greetings: false,
+        greeting_folder: "INBOX".into(),
         auth: None,
     }
 }
@@ -113,6 +115,12 @@ async fn secure_logins_and_the_mailbox_operations() {
 /// every second; SIP phones `alice` and `1001` (`mailbox=1001@default`); extension 100
 /// leaves a message for 1001, 8500 is 1001's VoiceMailMain.
 fn imap_pbx(dove: &Dovecot, sip: u16) -> common::Daemon {
+    imap_pbx_with(dove, sip, "")
+}
+
+/// [`imap_pbx`] with more `[general]` lines in voicemail.conf; extension 101 leaves a
+/// message with 1001's busy greeting.
+fn imap_pbx_with(dove: &Dovecot, sip: u16, general: &str) -> common::Daemon {
     let base = common::free_ports(6);
     let rtp = base + (base & 1);
     let pbx_dir = common::tempdir();
@@ -123,7 +131,8 @@ fn imap_pbx(dove: &Dovecot, sip: u16) -> common::Daemon {
             (
                 "extensions.conf",
                 "[phones]\nexten => 100,1,VoiceMail(1001@default,u)\n same => n,Hangup()\n\
-                 exten => 8500,1,VoiceMailMain(1001@default)\n same => n,Hangup()\n",
+                 exten => 8500,1,VoiceMailMain(1001@default)\n same => n,Hangup()\n\
+                 exten => 101,1,VoiceMail(1001@default,b)\n same => n,Hangup()\n",
             ),
             (
                 "sip.conf",
@@ -142,7 +151,7 @@ fn imap_pbx(dove: &Dovecot, sip: u16) -> common::Daemon {
                 "voicemail.conf",
                 &format!(
                     "[general]\nformat=wav\nmaxsecs=60\npollmailboxes=yes\npollfreq=1\n\
-                     imapserver=127.0.0.1\nimapport={}\nimapflags=ssl/novalidate-cert\nreadtimeout=5\nopentimeout=5\n\n\
+                     imapserver=127.0.0.1\nimapport={}\nimapflags=ssl/novalidate-cert\nreadtimeout=5\nopentimeout=5\n{general}\n\
                      [default]\n1001 => 1234,Alice Owner,,,imapuser=1001|imappassword=secret1\n",
                     dove.tls_port
                 ),
@@ -246,6 +255,25 @@ fn a_message_left_by_a_caller_is_a_mail_in_imap_and_the_lamp_follows_it() {
     assert!(on < off, "{seen:?}");
 }
 
+/// Press `digits` on baresip, a quarter second apart.
+fn keys(b: &mut common::Baresip, digits: &str) {
+    for k in digits.chars() {
+        b.request("sndcode", &k.to_string());
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// 1001's owner (baresip, sending `tone`) in VoiceMailMain (8500), logged in with the PIN.
+fn owner_logged_in(d: &common::Daemon, sip: u16, tone: &std::path::Path) -> common::Baresip {
+    let mut b = caller(sip, tone);
+    b.request("dial", &format!("sip:8500@127.0.0.1:{sip}"));
+    b.wait_event("CALL_ESTABLISHED", 10);
+    d.wait_console("Playing 'vm-password.", 1);
+    keys(&mut b, "1234#");
+    d.wait_console("Playing 'vm-youhave.", 1);
+    b
+}
+
 /// A message in Asterisk's format with a second of tone attached.
 fn vm_mail(n: u32, caller: &str) -> Vec<u8> {
     use base64::Engine as _;
@@ -296,18 +324,7 @@ fn voicemailmain_listens_saves_and_deletes_on_the_server() {
     let d = imap_pbx(&dove, sip);
     let tone = dir.path().join("phone.wav");
     common::write_tone_wav(&tone, 120);
-    let mut b = caller(sip, &tone);
-    b.request("dial", &format!("sip:8500@127.0.0.1:{sip}"));
-    b.wait_event("CALL_ESTABLISHED", 10);
-    let keys = |b: &mut common::Baresip, digits: &str| {
-        for k in digits.chars() {
-            b.request("sndcode", &k.to_string());
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    };
-    d.wait_console("Playing 'vm-password.", 1);
-    keys(&mut b, "1234#");
-    d.wait_console("Playing 'vm-youhave.", 1);
+    let mut b = owner_logged_in(&d, sip, &tone);
     keys(&mut b, "1");
     // The first message's attachment, fetched from the server.
     d.wait_console("imapcache/INBOX-", 1);
@@ -401,4 +418,52 @@ async fn one_admin_login_acts_as_each_mailbox() {
         login(&cfg, "1001", "").await,
         Err(ImapError::Login(..))
     ));
+}
+
+/// `imapgreetings=yes`: a busy greeting recorded in VoiceMailMain is kept as a mail in the
+/// greeting folder (not counted as a message); with the local copy gone (another node), a
+/// caller still hears it, fetched from the server.
+#[test]
+fn greetings_are_kept_on_the_server() {
+    let dir = common::tempdir();
+    let dove = Dovecot::start(dir.path(), &[("1001", "secret1")]);
+    let sip = common::free_port();
+    let d = imap_pbx_with(&dove, sip, "imapgreetings=yes\n");
+    let tone = dir.path().join("phone.wav");
+    common::write_tone_wav(&tone, 120);
+    let mut b = owner_logged_in(&d, sip, &tone);
+    keys(&mut b, "0");
+    d.wait_console("Playing 'vm-options.", 1);
+    keys(&mut b, "2");
+    d.wait_console("Playing 'beep.", 1);
+    std::thread::sleep(Duration::from_secs(2));
+    keys(&mut b, "#");
+    d.wait_console("Playing 'vm-review.", 1);
+    keys(&mut b, "1");
+    d.wait_console("Playing 'vm-msgsaved.", 1);
+    b.request("hangup", "");
+    b.wait_event("CALL_CLOSED", 20);
+
+    // On the server: one greeting mail, read, in INBOX (the greeting folder).
+    let mut c = dove.client("1001", "secret1");
+    common::wait_for(10, "the greeting on the server", || {
+        (c.select("INBOX") == 1).then_some(())
+    });
+    let (_, found) = c.cmd("SEARCH SEEN HEADER X-Asterisk-VM-Greeting \"busy\"");
+    assert!(found.contains("* SEARCH 1"), "{found}");
+    // Not a message: the mailbox still has no new ones.
+    let users = d.rx("voicemail show users");
+    let line = users.lines().find(|l| l.contains("1001")).unwrap_or("");
+    assert!(line.trim_end().ends_with(" 0"), "{users}");
+
+    // The local copy goes away; a caller still hears the busy greeting.
+    let local = d.path().join("spool/voicemail/default/1001/busy.wav");
+    std::fs::remove_file(&local).expect("the local greeting");
+    let mut b = caller(sip, &tone);
+    b.request("dial", &format!("sip:101@127.0.0.1:{sip}"));
+    b.wait_event("CALL_ESTABLISHED", 10);
+    d.wait_console("1001/busy.wav", 1);
+    b.request("hangup", "");
+    b.wait_event("CALL_CLOSED", 20);
+    assert!(local.is_file(), "fetched from the server");
 }

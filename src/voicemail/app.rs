@@ -238,6 +238,8 @@ impl App for VoiceMailApp {
 
         // Greeting.
         let store = vm.store().clone();
+        // IMAP greetings: the server's copies first.
+        store.sync_greetings(&fb).await;
         let temp = store.greeting(&fb, Greeting::Temp);
         let prefile = if sound_exists(&temp) {
             Some(temp)

@@ -12,6 +12,7 @@
 //! | `imapparentfolder` | the parent of the other folders (none) |
 //! | `opentimeout`, `readtimeout`, `writetimeout`, `closetimeout` | seconds (60, 60, 60, 60) |
 //! | `expungeonhangup` | expunge deleted messages when the caller leaves (yes) |
+//! | `imapgreetings`, `greetingfolder` | keep greetings as mails in this folder (no, INBOX) |
 //! | `authuser`, `authpassword` | one login for every mailbox: SASL PLAIN as `authuser`, acting as the mailbox's `imapuser` (Dovecot master users, Cyrus admins) |
 //! Per mailbox: `imapuser`, `imappassword`.
 
@@ -58,6 +59,9 @@ pub struct ImapConfig {
     /// `expungeonhangup` (yes): deleted messages are expunged when the caller leaves
     /// VoiceMailMain; with `no` they stay, flagged `\Deleted`, for the mail client.
     pub expunge: bool,
+    /// `imapgreetings` (no): greetings are kept as mails in `greetingfolder` (INBOX).
+    pub greetings: bool,
+    pub greeting_folder: String,
     /// `authuser`/`authpassword`: one login for every mailbox (SASL PLAIN acting as the
     /// mailbox's `imapuser`, as a Dovecot master user); `None`: each mailbox's own login.
     pub auth: Option<(String, String)>,
@@ -119,6 +123,13 @@ impl ImapConfig {
             expunge: g
                 .other("expungeonhangup")
                 .is_none_or(super::config::is_true),
+            greetings: g.other("imapgreetings").is_some_and(super::config::is_true),
+            greeting_folder: g
+                .other("greetingfolder")
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+                .unwrap_or("INBOX")
+                .to_string(),
             auth: g
                 .other("authuser")
                 .map(str::trim)

@@ -103,21 +103,27 @@ impl ImapStore {
         }
     }
 
-    /// The IMAP mailbox and search of an Asterisk folder.
-    fn place(&self, f: Folder) -> (String, &'static str) {
-        match f {
+    /// The IMAP mailbox and search of an Asterisk folder (greeting mails are no messages).
+    fn place(&self, f: Folder) -> (String, String) {
+        let (mailbox, query) = match f {
             Folder::Inbox => (self.cfg.folder.clone(), "UNSEEN UNDELETED UNFLAGGED"),
             Folder::Urgent => (self.cfg.folder.clone(), "UNSEEN UNDELETED FLAGGED"),
             Folder::Old => (self.cfg.folder.clone(), "SEEN UNDELETED"),
             other => (self.cfg.mailbox_of(other.name()), "UNDELETED"),
-        }
+        };
+        let query = if self.cfg.greetings {
+            format!("{query} NOT HEADER {GREETING_HEADER} \"\"")
+        } else {
+            query.to_string()
+        };
+        (mailbox, query)
     }
 
     /// The UIDs of a folder's messages, in order (the folder selected).
     async fn list(&self, ops: &mut Ops<'_>, f: Folder) -> Result<Vec<u32>, ImapError> {
         let (mailbox, query) = self.place(f);
         ops.select(&mailbox).await?;
-        ops.search(query).await
+        ops.search(&query).await
     }
 
     /// The UID of message `n`, the folder selected.
@@ -263,6 +269,35 @@ impl ImapStore {
         }
         sent
     }
+}
+
+/// The header that marks a greeting mail (`imapgreetings`), its value the greeting's name
+/// (`unavail`, `busy`, `greet`, `temp`); the attachment is `<name>.wav`, as Asterisk finds
+/// greetings by their attachment's name.
+pub const GREETING_HEADER: &str = "X-Asterisk-VM-Greeting";
+
+/// A greeting as a mail: `wav` attached as `<name>.wav`.
+pub fn greeting_mail(mb: &BoxId, name: &str, wav: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(wav);
+    let mut body = String::with_capacity(b64.len() + b64.len() / 76 * 2 + 1024);
+    for chunk in b64.as_bytes().chunks(76) {
+        body.push_str(&String::from_utf8_lossy(chunk));
+        body.push_str("\r\n");
+    }
+    format!(
+        "From: Asterisk PBX <asterisk@localhost>\r\nSubject: Voicemail greeting '{name}' of {mb}\r\n\
+         {GREETING_HEADER}: {name}\r\nX-Asterisk-VM-Context: {ctx}\r\nX-Asterisk-VM-Extension: {ext}\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"----greeting\"\r\n\r\n\
+         ------greeting\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n\
+         The '{name}' greeting of voicemail box {mb}.\r\n\
+         ------greeting\r\nContent-Type: audio/x-wav; name=\"{name}.wav\"\r\n\
+         Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"{name}.wav\"\r\n\r\n\
+         {body}------greeting--\r\n",
+        ctx = mb.context,
+        ext = mb.mailbox,
+    )
+    .into_bytes()
 }
 
 /// The `X-Asterisk-VM-*` headers of a mail, as message metadata.
@@ -502,6 +537,92 @@ impl MessageStore for ImapStore {
 
     fn greeting(&self, mb: &BoxId, which: Greeting) -> PathBuf {
         self.local.greeting(mb, which)
+    }
+
+    async fn sync_greetings(&self, mb: &BoxId) {
+        if !self.cfg.greetings {
+            return;
+        }
+        let Ok(mut s) = self.session(mb).await else {
+            return; // the server away: the local copies are what there is
+        };
+        let mut ops = self.ops(&mut s);
+        if ops.select(&self.cfg.greeting_folder).await.is_err() {
+            ops.logout().await;
+            return;
+        }
+        for g in [
+            Greeting::Unavail,
+            Greeting::Busy,
+            Greeting::Name,
+            Greeting::Temp,
+        ] {
+            let q = format!("UNDELETED HEADER {GREETING_HEADER} \"{}\"", g.file());
+            let Ok(uids) = ops.search(&q).await else {
+                continue;
+            };
+            let file = PathBuf::from(format!("{}.wav", self.local.greeting(mb, g).display()));
+            let wav = match uids.last() {
+                Some(uid) => match ops.fetch(*uid).await.ok().and_then(|m| audio_of(&m)) {
+                    Some(w) => Some(w),
+                    None => continue,
+                },
+                None => None,
+            };
+            let _ = tokio::task::spawn_blocking(move || match wav {
+                Some(w) => {
+                    if let Some(d) = file.parent() {
+                        let _ = std::fs::create_dir_all(d);
+                    }
+                    let _ = std::fs::write(&file, w);
+                }
+                // Not on the server (erased by another node or a mail client).
+                None => {
+                    let _ = std::fs::remove_file(&file);
+                }
+            })
+            .await;
+        }
+        ops.logout().await;
+    }
+
+    async fn greeting_changed(&self, mb: &BoxId, which: Greeting) {
+        if !self.cfg.greetings {
+            return;
+        }
+        let file = PathBuf::from(format!("{}.wav", self.local.greeting(mb, which).display()));
+        let wav = tokio::task::spawn_blocking(move || std::fs::read(file).ok())
+            .await
+            .ok()
+            .flatten();
+        let Ok(mut s) = self.session(mb).await else {
+            if let Some(pbx) = self.pbx.upgrade() {
+                pbx.warning(&format!(
+                    "app_voicemail.c: the '{}' greeting of {mb} could not be stored on {}",
+                    which.file(),
+                    self.cfg.server
+                ));
+            }
+            return;
+        };
+        let mut ops = self.ops(&mut s);
+        let folder = self.cfg.greeting_folder.clone();
+        if ops.select(&folder).await.is_ok() {
+            let q = format!("UNDELETED HEADER {GREETING_HEADER} \"{}\"", which.file());
+            for uid in ops.search(&q).await.unwrap_or_default() {
+                let _ = ops.store(uid, "+FLAGS (\\Deleted)").await;
+            }
+            let _ = ops.expunge().await;
+        }
+        if let Some(w) = wav {
+            let mail = greeting_mail(mb, which.file(), &w);
+            if let Err(e) = ops.append(&folder, Some("(\\Seen)"), &mail).await {
+                if let Some(pbx) = self.pbx.upgrade() {
+                    pbx.warning(&format!("app_voicemail.c: greeting of {mb}: {e}"));
+                }
+            }
+        }
+        ops.logout().await;
     }
 
     fn mailbox_dir(&self, mb: &BoxId) -> PathBuf {

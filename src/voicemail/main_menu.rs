@@ -981,6 +981,10 @@ impl Session {
                 }
                 Some('2') => {
                     let _ = std::fs::remove_file(with_ext(&base, "wav"));
+                    crate::voicemail::of(&chan.pbx)
+                        .store()
+                        .greeting_changed(&self.id, Greeting::Temp)
+                        .await;
                     play_whole(chan, "vm-tempremoved").await?;
                     return Ok(());
                 }
@@ -1039,6 +1043,8 @@ impl Session {
                             "app_voicemail.c: Unable to save {}: {e}",
                             target.display()
                         ));
+                    } else {
+                        store.greeting_changed(&self.id, which).await;
                     }
                     break play_whole(chan, "vm-msgsaved").await;
                 }
@@ -1537,6 +1543,8 @@ impl App for VoiceMailMain {
             None => Folder::Inbox,
         };
         s.open(chan, first).await;
+        // IMAP greetings: the server's copies before any greeting is looked at.
+        store.sync_greetings(&s.id).await;
         let newuser = s.mb.password == s.mb.mailbox
             && (s.flag("forcename", false) || s.flag("forcegreetings", false));
         if newuser {

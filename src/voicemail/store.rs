@@ -222,6 +222,12 @@ pub trait MessageStore: Send + Sync {
     async fn remove_many(&self, mb: &BoxId, folder: Folder, ns: &[u32]) -> Result<(), StoreError>;
     /// A greeting's local path without extension (it may not exist).
     fn greeting(&self, mb: &BoxId, which: Greeting) -> PathBuf;
+    /// Bring the mailbox's greetings in the local spool up to date before they are played
+    /// or looked at (IMAP greetings come from the server). Nothing to do for the spool.
+    async fn sync_greetings(&self, _mb: &BoxId) {}
+    /// A greeting was recorded (its local file is new) or erased (no local file): tell
+    /// the server (IMAP greetings). Nothing to do for the spool.
+    async fn greeting_changed(&self, _mb: &BoxId, _which: Greeting) {}
     /// The mailbox's directory (greetings and folders), for diagnostics.
     fn mailbox_dir(&self, mb: &BoxId) -> PathBuf;
 }
