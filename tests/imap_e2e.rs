@@ -244,6 +244,7 @@ fn a_message_left_by_a_caller_is_a_mail_in_imap_and_the_lamp_follows_it() {
         .console()
         .contains("Saved message 1 in mailbox 1001@default"));
 
+    lamp_sent(&d, "1/0");
     // Read in a mail client: the lamp goes off (the poller notices \Seen).
     let (ok, out) = c.cmd("STORE 1 +FLAGS (\\Seen)");
     assert!(ok, "{out}");
@@ -253,6 +254,12 @@ fn a_message_left_by_a_caller_is_a_mail_in_imap_and_the_lamp_follows_it() {
     let on = r.mwi_notify_position("1/0 waiting=yes");
     let off = r.mwi_notify_position("0/1 waiting=no");
     assert!(on < off, "{seen:?}");
+}
+
+/// Wait until 1001's phone was last sent these counts (`new/old`).
+fn lamp_sent(d: &common::Daemon, counts: &str) {
+    let want = format!("LastMsgsSent : {counts}");
+    d.rx_until("sip show peer 1001", 20, |o| o.contains(&want));
 }
 
 /// Press `digits` on baresip, a quarter second apart.
@@ -466,4 +473,37 @@ fn greetings_are_kept_on_the_server() {
     b.request("hangup", "");
     b.wait_event("CALL_CLOSED", 20);
     assert!(local.is_file(), "fetched from the server");
+}
+
+/// Without polling (`pollmailboxes=no`), the lamp still follows a mail client at once:
+/// ferrisk watches the INBOX with IMAP IDLE, which Dovecot offers.
+#[test]
+fn the_lamp_follows_a_mail_client_through_imap_idle() {
+    let dir = common::tempdir();
+    let dove = Dovecot::start(dir.path(), &[("1001", "secret1")]);
+    let sip = common::free_port();
+    let d = imap_pbx_with(&dove, sip, "pollmailboxes=no\n");
+    let lamp = common::Sipp::new("uas_registered.xml", Some(sip))
+        .local_port(common::free_port())
+        .service("1001")
+        .auth("1001", "pw1001")
+        .key("expires", 600)
+        .oocsf("mwi_notify_uas.xml")
+        .set("want", "0/1")
+        .timeout(60)
+        .spawn();
+    let wav = dir.path().join("talk.wav");
+    common::write_tone_wav(&wav, 40);
+    leave_message(&d, sip, &wav, 2);
+    let mut c = dove.client("1001", "secret1");
+    common::wait_for(20, "the mail in the INBOX", || {
+        (c.select("INBOX") == 1).then_some(())
+    });
+    lamp_sent(&d, "1/0");
+    // Read in a mail client: IDLE tells ferrisk, the lamp goes off.
+    let (ok, out) = c.cmd("STORE 1 +FLAGS (\\Seen)");
+    assert!(ok, "{out}");
+    let r = lamp.wait();
+    r.assert_ok("1001's lamp off once the mail was read, without polling");
+    assert!(r.mwi_notify_position("1/0 waiting=yes") < r.mwi_notify_position("0/1 waiting=no"));
 }

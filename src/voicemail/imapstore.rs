@@ -11,6 +11,8 @@
 //!   saved to a folder = copied there, then deleted.
 //! - Reading the audio fetches the mail without setting `\Seen` and keeps the attachment
 //!   in a local cache; greetings and recordings in progress stay in the local spool.
+//! - The lamp follows a mail client at once where the server offers IMAP IDLE (one
+//!   watching connection per mailbox), else within `pollfreq` (`pollmailboxes=yes`).
 //! - The server down while a caller leaves a message: the message goes to the local spool
 //!   (nothing recorded is lost, one warning per outage) and is appended when the server
 //!   answers again ([`ImapStore::flush_pending`], run by the poller).
@@ -31,6 +33,8 @@ use std::sync::{Arc, Weak};
 
 pub struct ImapStore {
     pub cfg: ImapConfig,
+    /// One IMAP IDLE watcher per mailbox (stopped with the store).
+    watchers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     pbx: Weak<Pbx>,
     /// Scratch recordings, greetings, the audio cache, and messages waiting for the server.
     local: FileStore,
@@ -52,6 +56,22 @@ impl ImapStore {
             local: FileStore::new(spool),
             counts: Mutex::new(HashMap::new()),
             down: AtomicBool::new(false),
+            watchers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Watch each mailbox's new-message folder with IMAP IDLE where the server offers it:
+    /// a mail read, deleted or added by a mail client updates the lamp at once instead of
+    /// at the next `pollfreq`. A server without IDLE, or one that drops the connection,
+    /// is left to the poller (and tried again after a while).
+    pub fn watch(self: &Arc<Self>, boxes: Vec<BoxId>) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut w = self.watchers.lock();
+        for mb in boxes {
+            let me = Arc::downgrade(self);
+            w.push(rt.spawn(async move { watch_box(me, mb).await }));
         }
     }
 
@@ -268,6 +288,71 @@ impl ImapStore {
             }
         }
         sent
+    }
+}
+
+impl Drop for ImapStore {
+    fn drop(&mut self) {
+        for t in self.watchers.lock().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+/// How long one IDLE lasts before it is renewed (RFC 2177: under 29 minutes).
+const IDLE_RENEW: std::time::Duration = std::time::Duration::from_secs(20 * 60);
+
+/// IDLE on `mb`'s new-message folder; on any news, recount and publish the lamp.
+async fn watch_box(store: Weak<ImapStore>, mb: BoxId) {
+    let mut wait = std::time::Duration::from_secs(5);
+    loop {
+        let Some(s) = store.upgrade() else {
+            return;
+        };
+        let session = s.session(&mb).await;
+        let (folder, limit, pbx) = (s.cfg.folder.clone(), s.cfg.read_timeout, s.pbx.clone());
+        drop(s);
+        if let Ok(mut session) = session {
+            let idle_ok = tokio::time::timeout(limit, session.capabilities())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .is_some_and(|c| c.has_str("IDLE"));
+            if idle_ok
+                && tokio::time::timeout(limit, session.select(&folder))
+                    .await
+                    .is_ok()
+            {
+                wait = std::time::Duration::from_secs(5);
+                // One IDLE round after another until the connection fails.
+                loop {
+                    let mut idle = session.idle();
+                    if tokio::time::timeout(limit, idle.init()).await.is_err() {
+                        break;
+                    }
+                    let (fut, _stop) = idle.wait_with_timeout(IDLE_RENEW);
+                    let news = matches!(
+                        fut.await,
+                        Ok(async_imap::extensions::idle::IdleResponse::NewData(_))
+                    );
+                    match tokio::time::timeout(limit, idle.done()).await {
+                        Ok(Ok(s)) => session = s,
+                        _ => break,
+                    }
+                    if news {
+                        let Some(pbx) = pbx.upgrade() else {
+                            return;
+                        };
+                        super::of(&pbx).changed(&mb).await;
+                    }
+                }
+            } else {
+                // No IDLE here: the poller does the work; look again much later.
+                wait = std::time::Duration::from_secs(30 * 60);
+            }
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(std::time::Duration::from_secs(30 * 60));
     }
 }
 

@@ -80,7 +80,9 @@ impl Voicemail {
                     .and_then(|a| a.downcast_ref::<imapstore::ImapStore>())
                     .is_some_and(|s| s.cfg == cfg);
                 if !same {
-                    *cur = Arc::new(imapstore::ImapStore::new(cfg, pbx, self.spool.clone()));
+                    let store = Arc::new(imapstore::ImapStore::new(cfg, pbx, self.spool.clone()));
+                    store.watch(self.config().mailboxes.values().map(box_id).collect());
+                    *cur = store;
                 }
             }
             None if cur.kind() != "file" => {
