@@ -207,15 +207,7 @@ fn a_message_left_by_a_caller_is_a_mail_in_imap_and_the_lamp_follows_it() {
     let d = imap_pbx(&dove, sip);
 
     // 1001's phone: registered, counting the NOTIFYs until the lamp is off again.
-    let lamp = common::Sipp::new("uas_registered.xml", Some(sip))
-        .local_port(common::free_port())
-        .service("1001")
-        .auth("1001", "pw1001")
-        .key("expires", 600)
-        .oocsf("mwi_notify_uas.xml")
-        .set("want", "0/1")
-        .timeout(90)
-        .spawn();
+    let lamp = lamp_phone(sip);
 
     // The caller speaks for 4 s into VoiceMail().
     let talk = speechlike(31, 8000 * 40);
@@ -254,6 +246,20 @@ fn a_message_left_by_a_caller_is_a_mail_in_imap_and_the_lamp_follows_it() {
     let on = r.mwi_notify_position("1/0 waiting=yes");
     let off = r.mwi_notify_position("0/1 waiting=no");
     assert!(on < off, "{seen:?}");
+}
+
+/// 1001's phone (SIPp): registered, counting the NOTIFYs until the lamp is off again
+/// (`0/1`).
+fn lamp_phone(sip: u16) -> common::SippChild {
+    common::Sipp::new("uas_registered.xml", Some(sip))
+        .local_port(common::free_port())
+        .service("1001")
+        .auth("1001", "pw1001")
+        .key("expires", 600)
+        .oocsf("mwi_notify_uas.xml")
+        .set("want", "0/1")
+        .timeout(90)
+        .spawn()
 }
 
 /// Wait until 1001's phone was last sent these counts (`new/old`).
@@ -483,15 +489,7 @@ fn the_lamp_follows_a_mail_client_through_imap_idle() {
     let dove = Dovecot::start(dir.path(), &[("1001", "secret1")]);
     let sip = common::free_port();
     let d = imap_pbx_with(&dove, sip, "pollmailboxes=no\n");
-    let lamp = common::Sipp::new("uas_registered.xml", Some(sip))
-        .local_port(common::free_port())
-        .service("1001")
-        .auth("1001", "pw1001")
-        .key("expires", 600)
-        .oocsf("mwi_notify_uas.xml")
-        .set("want", "0/1")
-        .timeout(60)
-        .spawn();
+    let lamp = lamp_phone(sip);
     let wav = dir.path().join("talk.wav");
     common::write_tone_wav(&wav, 40);
     leave_message(&d, sip, &wav, 2);
