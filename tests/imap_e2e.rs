@@ -311,8 +311,8 @@ fn vm_mail(n: u32, caller: &str) -> Vec<u8> {
 }
 
 /// VoiceMailMain on IMAP: the owner listens to the first message and saves it to Work
-/// (9 2), deletes the second (7), and leaves; the server shows the INBOX empty and the
-/// message in Work.
+/// (9 2), deletes the second (7), hears the third and leaves; the server shows the third
+/// read in the INBOX, the others gone from it, and the first in Work.
 #[test]
 fn voicemailmain_listens_saves_and_deletes_on_the_server() {
     let dir = common::tempdir();
@@ -329,6 +329,9 @@ fn voicemailmain_listens_saves_and_deletes_on_the_server() {
             .await
             .expect("append");
         ops.append("INBOX", None, &vm_mail(2, "2001"))
+            .await
+            .expect("append");
+        ops.append("INBOX", None, &vm_mail(3, "2002"))
             .await
             .expect("append");
         ops.logout().await;
@@ -349,14 +352,22 @@ fn voicemailmain_listens_saves_and_deletes_on_the_server() {
     d.wait_console("imapcache/INBOX-", 2);
     keys(&mut b, "7");
     d.wait_console("Playing 'vm-deleted.", 1);
+    // The third is heard, then the owner leaves.
+    keys(&mut b, "6");
+    d.wait_console("imapcache/INBOX-", 3);
+    // # while a message plays skips ahead: leave from the menu after it.
+    d.wait_console("Playing 'vm-helpexit.", 1);
     keys(&mut b, "#");
     d.wait_console("Playing 'vm-goodbye.", 1);
     b.request("hangup", "");
     b.wait_event("CALL_CLOSED", 20);
     let mut c = dove.client("1001", "secret1");
-    common::wait_for(15, "the INBOX emptied", || {
-        (c.select("INBOX") == 0).then_some(())
+    common::wait_for(15, "only the heard message left", || {
+        (c.select("INBOX") == 1).then_some(())
     });
+    // Heard = \Seen (Asterisk's Old), the others expunged.
+    let (_, seen) = c.cmd("SEARCH SEEN HEADER X-Asterisk-CallerID 2002");
+    assert!(seen.contains("* SEARCH 1"), "{seen}");
     assert_eq!(c.select("Work"), 1);
     let (_, work) = c.cmd("FETCH 1 BODY.PEEK[HEADER]");
     assert!(work.contains("X-Asterisk-CallerID: 2000"), "{work}");
