@@ -19,6 +19,8 @@ fn config(port: u16, security: Security, validate_cert: bool) -> ImapConfig {
         parent_folder: String::new(),
         open_timeout: Duration::from_secs(10),
         read_timeout: Duration::from_secs(10),
+        write_timeout: Duration::from_secs(10),
+        close_timeout: Duration::from_secs(10),
         expunge: true,
         greetings: false,
         greeting_folder: "INBOX".into(),
@@ -47,6 +49,8 @@ async fn secure_logins_and_the_mailbox_operations() {
         Ops {
             s: &mut s,
             limit: Duration::from_secs(10),
+            write: Duration::from_secs(10),
+            close: Duration::from_secs(10),
         }
         .logout()
         .await;
@@ -74,6 +78,8 @@ async fn secure_logins_and_the_mailbox_operations() {
     let mut ops = Ops {
         s: &mut s,
         limit: Duration::from_secs(10),
+        write: Duration::from_secs(10),
+        close: Duration::from_secs(10),
     };
     assert_eq!(ops.select("INBOX").await.expect("select"), 0);
     ops.append("INBOX", None, MAIL).await.expect("append");
@@ -312,7 +318,8 @@ fn vm_mail(n: u32, caller: &str) -> Vec<u8> {
 
 /// VoiceMailMain on IMAP: the owner listens to the first message and saves it to Work
 /// (9 2), deletes the second (7), hears the third and leaves; the server shows the third
-/// read in the INBOX, the others gone from it, and the first in Work.
+/// read in the INBOX, the others gone from it, and the first in Work. The owner's ordinary
+/// mail in the same INBOX is neither counted nor touched.
 #[test]
 fn voicemailmain_listens_saves_and_deletes_on_the_server() {
     let dir = common::tempdir();
@@ -324,7 +331,17 @@ fn voicemailmain_listens_saves_and_deletes_on_the_server() {
         let mut ops = Ops {
             s: &mut s,
             limit: Duration::from_secs(10),
+            write: Duration::from_secs(10),
+            close: Duration::from_secs(10),
         };
+        // The owner's ordinary mail shares the INBOX: it is no voicemail.
+        ops.append(
+            "INBOX",
+            None,
+            b"From: friend@example.com\r\nSubject: Lunch?\r\n\r\nTomorrow at noon?\r\n",
+        )
+        .await
+        .expect("append");
         ops.append("INBOX", None, &vm_mail(1, "2000"))
             .await
             .expect("append");
@@ -362,12 +379,14 @@ fn voicemailmain_listens_saves_and_deletes_on_the_server() {
     b.request("hangup", "");
     b.wait_event("CALL_CLOSED", 20);
     let mut c = dove.client("1001", "secret1");
-    common::wait_for(15, "only the heard message left", || {
-        (c.select("INBOX") == 1).then_some(())
+    common::wait_for(15, "the heard message and the friend's mail left", || {
+        (c.select("INBOX") == 2).then_some(())
     });
-    // Heard = \Seen (Asterisk's Old), the others expunged.
+    // Heard = \Seen (Asterisk's Old), the others expunged; the friend's mail untouched.
     let (_, seen) = c.cmd("SEARCH SEEN HEADER X-Asterisk-CallerID 2002");
-    assert!(seen.contains("* SEARCH 1"), "{seen}");
+    assert!(seen.contains("* SEARCH 2"), "{seen}");
+    let (_, unseen) = c.cmd("SEARCH UNSEEN SUBJECT Lunch");
+    assert!(unseen.contains("* SEARCH 1"), "{unseen}");
     assert_eq!(c.select("Work"), 1);
     let (_, work) = c.cmd("FETCH 1 BODY.PEEK[HEADER]");
     assert!(work.contains("X-Asterisk-CallerID: 2000"), "{work}");
@@ -426,6 +445,8 @@ async fn one_admin_login_acts_as_each_mailbox() {
         let mut ops = Ops {
             s: &mut s,
             limit: Duration::from_secs(10),
+            write: Duration::from_secs(10),
+            close: Duration::from_secs(10),
         };
         ops.select("INBOX").await.expect("select");
         ops.append("INBOX", None, MAIL).await.expect("append");

@@ -10,7 +10,7 @@
 //! | `imapflags` | `/`-separated: `ssl` (TLS from the first byte), `tls` (STARTTLS required), `notls` (plain), `novalidate-cert` (accept any certificate). Default: STARTTLS when offered. |
 //! | `imapfolder` | where new messages go (`INBOX`) |
 //! | `imapparentfolder` | the parent of the other folders (none) |
-//! | `opentimeout`, `readtimeout`, `writetimeout`, `closetimeout` | seconds (60, 60, 60, 60) |
+//! | `opentimeout`, `readtimeout`, `writetimeout`, `closetimeout` | seconds (60 each): connecting and the greeting, each command, APPEND, LOGOUT |
 //! | `expungeonhangup` | expunge deleted messages when the caller leaves (yes) |
 //! | `imapgreetings`, `greetingfolder` | keep greetings as mails in this folder (no, INBOX) |
 //! | `authuser`, `authpassword` | one login for every mailbox: SASL PLAIN as `authuser`, acting as the mailbox's `imapuser` (Dovecot master users, Cyrus admins) |
@@ -56,6 +56,10 @@ pub struct ImapConfig {
     pub parent_folder: String,
     pub open_timeout: Duration,
     pub read_timeout: Duration,
+    /// `writetimeout`: the limit of commands that send a message (APPEND).
+    pub write_timeout: Duration,
+    /// `closetimeout`: the limit of LOGOUT.
+    pub close_timeout: Duration,
     /// `expungeonhangup` (yes): deleted messages are expunged when the caller leaves
     /// VoiceMailMain; with `no` they stay, flagged `\Deleted`, for the mail client.
     pub expunge: bool,
@@ -120,6 +124,8 @@ impl ImapConfig {
             parent_folder: g.other("imapparentfolder").unwrap_or("").trim().to_string(),
             open_timeout: secs("opentimeout", 60),
             read_timeout: secs("readtimeout", 60),
+            write_timeout: secs("writetimeout", 60),
+            close_timeout: secs("closetimeout", 60),
             expunge: g
                 .other("expungeonhangup")
                 .is_none_or(super::config::is_true),
@@ -396,10 +402,13 @@ impl async_imap::Authenticator for PlainAs {
     }
 }
 
-/// The operations the message store needs, each with the read time limit.
+/// The operations the message store needs, each with a time limit: `limit` for commands,
+/// `write` for APPEND, `close` for LOGOUT.
 pub struct Ops<'a> {
     pub s: &'a mut ImapSession,
     pub limit: Duration,
+    pub write: Duration,
+    pub close: Duration,
 }
 
 impl Ops<'_> {
@@ -431,7 +440,7 @@ impl Ops<'_> {
         message: &[u8],
     ) -> Result<(), ImapError> {
         let f = self.s.append(mailbox, flags, None, message);
-        timed(self.limit, "APPEND", f).await
+        timed(self.write, "APPEND", f).await
     }
 
     /// `APPEND` a whole message with these flags (`(\Seen \Flagged)`); the folder is
@@ -516,7 +525,7 @@ impl Ops<'_> {
     }
 
     pub async fn logout(&mut self) {
-        let _ = tokio::time::timeout(self.limit, self.s.logout()).await;
+        let _ = tokio::time::timeout(self.close, self.s.logout()).await;
     }
 }
 
@@ -550,6 +559,7 @@ mod tests {
         assert_eq!((c.port, c.security), (10143, Security::Plain));
         assert_eq!(c.mailbox_of("INBOX"), "Voicemail");
         assert_eq!(c.read_timeout, Duration::from_secs(5));
+        assert_eq!(c.write_timeout, Duration::from_secs(60));
         assert!(c.expunge);
         let c =
             ImapConfig::from_general(&general("imapserver=h\nexpungeonhangup=no\n")).expect("imap");

@@ -120,36 +120,60 @@ impl ImapStore {
         Ops {
             s,
             limit: self.cfg.read_timeout,
+            write: self.cfg.write_timeout,
+            close: self.cfg.close_timeout,
         }
     }
 
-    /// The IMAP mailbox and search of an Asterisk folder (greeting mails are no messages).
-    fn place(&self, f: Folder) -> (String, String) {
-        let (mailbox, query) = match f {
-            Folder::Inbox => (self.cfg.folder.clone(), "UNSEEN UNDELETED UNFLAGGED"),
-            Folder::Urgent => (self.cfg.folder.clone(), "UNSEEN UNDELETED FLAGGED"),
-            Folder::Old => (self.cfg.folder.clone(), "SEEN UNDELETED"),
+    /// The IMAP mailbox and search of an Asterisk folder. Only Asterisk's own mails are
+    /// messages (as app_voicemail: `X-Asterisk-VM-Extension` is the mailbox, or its
+    /// `imapvmshareid`, and `X-Asterisk-VM-Context` its context), so the owner's other mail
+    /// in the same folder is left alone; greeting mails are no messages. A mailbox's own
+    /// `imapfolder` overrides `[general]`'s.
+    fn place(&self, mb: &BoxId, f: Folder) -> (String, String) {
+        let m = self.mailbox(mb);
+        let inbox = m
+            .as_ref()
+            .and_then(|m| m.option("imapfolder"))
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| self.cfg.folder.clone());
+        let (mailbox, flags) = match f {
+            Folder::Inbox => (inbox, "UNSEEN UNDELETED UNFLAGGED"),
+            Folder::Urgent => (inbox, "UNSEEN UNDELETED FLAGGED"),
+            Folder::Old => (inbox, "SEEN UNDELETED"),
             other => (self.cfg.mailbox_of(other.name()), "UNDELETED"),
         };
-        let query = if self.cfg.greetings {
-            format!("{query} NOT HEADER {GREETING_HEADER} \"\"")
-        } else {
-            query.to_string()
-        };
+        let ext = share_id(m.as_ref(), mb);
+        let mut query = format!(
+            "{flags} HEADER X-Asterisk-VM-Extension \"{}\" HEADER X-Asterisk-VM-Context \"{}\"",
+            quote(&ext),
+            quote(&mb.context)
+        );
+        if self.cfg.greetings {
+            query.push_str(&format!(" NOT HEADER {GREETING_HEADER} \"\""));
+        }
         (mailbox, query)
     }
 
     /// The UIDs of a folder's messages, in order (the folder selected).
-    async fn list(&self, ops: &mut Ops<'_>, f: Folder) -> Result<Vec<u32>, ImapError> {
-        let (mailbox, query) = self.place(f);
+    async fn list(&self, ops: &mut Ops<'_>, mb: &BoxId, f: Folder) -> Result<Vec<u32>, ImapError> {
+        let (mailbox, query) = self.place(mb, f);
         ops.select(&mailbox).await?;
         ops.search(&query).await
     }
 
     /// The UID of message `n`, the folder selected.
-    async fn uid_of(&self, ops: &mut Ops<'_>, f: Folder, n: u32) -> Result<u32, StoreError> {
+    async fn uid_of(
+        &self,
+        ops: &mut Ops<'_>,
+        mb: &BoxId,
+        f: Folder,
+        n: u32,
+    ) -> Result<u32, StoreError> {
         let uids = self
-            .list(ops, f)
+            .list(ops, mb, f)
             .await
             .map_err(|e| StoreError::Io(io_err(e)))?;
         uids.get(n as usize)
@@ -174,7 +198,7 @@ impl ImapStore {
         maxmsg: u32,
     ) -> Result<u32, StoreError> {
         let have = self
-            .list(ops, folder)
+            .list(ops, mb, folder)
             .await
             .map_err(|e| StoreError::Io(io_err(e)))?
             .len() as u32;
@@ -189,7 +213,7 @@ impl ImapStore {
     async fn raw(&self, mb: &BoxId, f: Folder, n: u32) -> Result<(u32, Vec<u8>), StoreError> {
         let mut s = self.open(mb).await?;
         let mut ops = self.ops(&mut s);
-        let uid = self.uid_of(&mut ops, f, n).await?;
+        let uid = self.uid_of(&mut ops, mb, f, n).await?;
         let body = ops.fetch(uid).await.map_err(|e| StoreError::Io(io_err(e)));
         ops.logout().await;
         Ok((uid, body?))
@@ -225,9 +249,21 @@ impl ImapStore {
             info,
             audio: recording,
         };
-        super::email::render::render_email(&pbx, &cfg, &msg, chrono::Utc::now(), &host)?
+        let data = super::email::render::render_email(&pbx, &cfg, &msg, chrono::Utc::now(), &host)?
             .map(|r| r.data)
-            .ok_or_else(|| "no mail rendered".to_string())
+            .ok_or_else(|| "no mail rendered".to_string())?;
+        // `imapvmshareid`: the mail is marked with the shared id (templates still say the
+        // mailbox number).
+        let share = share_id(Some(mb), &BoxId::new(&mb.mailbox, &mb.context));
+        if share == mb.mailbox {
+            return Ok(data);
+        }
+        let text = String::from_utf8_lossy(&data).replacen(
+            &format!("X-Asterisk-VM-Extension: {}\r\n", mb.mailbox),
+            &format!("X-Asterisk-VM-Extension: {share}\r\n"),
+            1,
+        );
+        Ok(text.into_bytes())
     }
 
     /// Append `recording` to the server; the number it got.
@@ -250,7 +286,7 @@ impl ImapStore {
         let mail = self
             .render(&m, folder, have, recording, info)
             .map_err(|e| StoreError::Io(io::Error::other(e)))?;
-        let (mailbox, _) = self.place(folder);
+        let (mailbox, _) = self.place(mb, folder);
         let flags = match folder {
             Folder::Old => Some("(\\Seen)"),
             Folder::Urgent => Some("(\\Flagged)"),
@@ -356,6 +392,30 @@ async fn watch_box(store: Weak<ImapStore>, mb: BoxId) {
     }
 }
 
+/// The extension Asterisk's mails of `mb` carry: its `imapvmshareid`, else its number.
+fn share_id(m: Option<&Mailbox>, mb: &BoxId) -> String {
+    m.and_then(|m| m.option("imapvmshareid"))
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| mb.mailbox.clone())
+}
+
+/// The search for `mb`'s greeting mail `g`.
+fn greeting_query(mb: &BoxId, g: Greeting) -> String {
+    format!(
+        "UNDELETED HEADER {GREETING_HEADER} \"{}\" HEADER X-Asterisk-VM-Extension \"{}\" HEADER X-Asterisk-VM-Context \"{}\"",
+        g.file(),
+        quote(&mb.mailbox),
+        quote(&mb.context)
+    )
+}
+
+/// A value inside an IMAP quoted string.
+fn quote(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
 /// The header that marks a greeting mail (`imapgreetings`), its value the greeting's name
 /// (`unavail`, `busy`, `greet`, `temp`); the attachment is `<name>.wav`, as Asterisk finds
 /// greetings by their attachment's name.
@@ -453,7 +513,10 @@ impl MessageStore for ImapStore {
         let remote = async {
             let mut s = self.session(mb).await?;
             let mut ops = self.ops(&mut s);
-            let r = self.list(&mut ops, folder).await.map(|v| v.len() as u32);
+            let r = self
+                .list(&mut ops, mb, folder)
+                .await
+                .map(|v| v.len() as u32);
             ops.logout().await;
             r
         }
@@ -552,7 +615,7 @@ impl MessageStore for ImapStore {
         let mut s = self.open(to).await?;
         let mut ops = self.ops(&mut s);
         let have = self.room(&mut ops, to, to_folder, maxmsg).await?;
-        let (mailbox, _) = self.place(to_folder);
+        let (mailbox, _) = self.place(to, to_folder);
         let flags = (to_folder == Folder::Old).then_some("(\\Seen)");
         let r = ops.append(&mailbox, flags, &mail).await;
         ops.logout().await;
@@ -570,9 +633,9 @@ impl MessageStore for ImapStore {
     ) -> Result<u32, StoreError> {
         let mut s = self.open(mb).await?;
         let mut ops = self.ops(&mut s);
-        let uid = self.uid_of(&mut ops, from, n).await?;
-        let (from_box, _) = self.place(from);
-        let (to_box, _) = self.place(to);
+        let uid = self.uid_of(&mut ops, mb, from, n).await?;
+        let (from_box, _) = self.place(mb, from);
+        let (to_box, _) = self.place(mb, to);
         let io = |e: ImapError| StoreError::Io(io_err(e));
         if from_box == to_box {
             // INBOX, Urgent and Old are flags of one IMAP folder.
@@ -594,7 +657,7 @@ impl MessageStore for ImapStore {
                 ops.expunge().await.map_err(io)?;
             }
         }
-        let new = self.list(&mut ops, to).await.map_err(io)?.len() as u32;
+        let new = self.list(&mut ops, mb, to).await.map_err(io)?.len() as u32;
         ops.logout().await;
         Ok(new.saturating_sub(1))
     }
@@ -607,7 +670,7 @@ impl MessageStore for ImapStore {
         let mut s = self.open(mb).await?;
         let mut ops = self.ops(&mut s);
         let io = |e: ImapError| StoreError::Io(io_err(e));
-        let uids = self.list(&mut ops, folder).await.map_err(io)?;
+        let uids = self.list(&mut ops, mb, folder).await.map_err(io)?;
         for n in ns {
             if let Some(uid) = uids.get(*n as usize) {
                 ops.store(*uid, "+FLAGS (\\Deleted)").await.map_err(io)?;
@@ -642,7 +705,7 @@ impl MessageStore for ImapStore {
             Greeting::Name,
             Greeting::Temp,
         ] {
-            let q = format!("UNDELETED HEADER {GREETING_HEADER} \"{}\"", g.file());
+            let q = greeting_query(mb, g);
             let Ok(uids) = ops.search(&q).await else {
                 continue;
             };
@@ -693,7 +756,7 @@ impl MessageStore for ImapStore {
         let mut ops = self.ops(&mut s);
         let folder = self.cfg.greeting_folder.clone();
         if ops.select(&folder).await.is_ok() {
-            let q = format!("UNDELETED HEADER {GREETING_HEADER} \"{}\"", which.file());
+            let q = greeting_query(mb, which);
             for uid in ops.search(&q).await.unwrap_or_default() {
                 let _ = ops.store(uid, "+FLAGS (\\Deleted)").await;
             }
@@ -712,5 +775,45 @@ impl MessageStore for ImapStore {
 
     fn mailbox_dir(&self, mb: &BoxId) -> PathBuf {
         self.local.mailbox_dir(mb)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mailbox(opts: &str) -> Mailbox {
+        let (c, _) = super::super::config::parse_voicemail_str(&format!(
+            "[default]\n1001 => 1234,A,,,{opts}\n"
+        ))
+        .expect("parses");
+        c.mailbox("1001@default").expect("1001").clone()
+    }
+
+    #[test]
+    fn shared_ids_and_quoting() {
+        let id = BoxId::new("1001", "default");
+        assert_eq!(share_id(Some(&mailbox("attach=yes")), &id), "1001");
+        assert_eq!(share_id(Some(&mailbox("imapvmshareid=6000")), &id), "6000");
+        assert_eq!(share_id(None, &id), "1001");
+        assert_eq!(quote("a\"b\\c"), "a\\\"b\\\\c");
+        let q = greeting_query(&id, Greeting::Busy);
+        assert!(q.contains("X-Asterisk-VM-Greeting \"busy\""), "{q}");
+        assert!(q.contains("X-Asterisk-VM-Extension \"1001\""), "{q}");
+    }
+
+    #[test]
+    fn mails_give_back_their_metadata_and_audio() {
+        let wav = crate::media::wav::wav_bytes(&[1, 2, 3, 4]);
+        let mail = greeting_mail(&BoxId::new("1001", "default"), "busy", &wav);
+        assert_eq!(audio_of(&mail).as_deref(), Some(&wav[..]));
+        let info = info_of(
+            b"X-Asterisk-VM-Extension: 1001\r\nX-Asterisk-VM-Context: default\r\n\
+              X-Asterisk-CallerID: 2000\r\nX-Asterisk-CallerIDName: Bob\r\n\
+              X-Asterisk-VM-Duration: 7\r\nX-Asterisk-VM-Orig-time: 1700000000\r\n\r\nhi\r\n",
+        );
+        assert_eq!(info.callerid, "\"Bob\" <2000>");
+        assert_eq!((info.duration, info.origtime), (7, 1_700_000_000));
+        assert_eq!(info.context, "default");
     }
 }
