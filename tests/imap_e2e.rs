@@ -293,6 +293,25 @@ fn owner_logged_in(d: &common::Daemon, sip: u16, tone: &std::path::Path) -> comm
     b
 }
 
+/// Put `mails` in 1001's INBOX (TLS), as a mail client or another PBX would.
+fn seed(dove: &Dovecot, mails: &[Vec<u8>]) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let cfg = config(dove.tls_port, Security::Implicit, false);
+        let mut s = login(&cfg, "1001", "secret1").await.expect("login");
+        let mut ops = Ops {
+            s: &mut s,
+            limit: Duration::from_secs(10),
+            write: Duration::from_secs(10),
+            close: Duration::from_secs(10),
+        };
+        for m in mails {
+            ops.append("INBOX", None, m).await.expect("append");
+        }
+        ops.logout().await;
+    });
+}
+
 /// A message in Asterisk's format with a second of tone attached.
 fn vm_mail(n: u32, caller: &str) -> Vec<u8> {
     use base64::Engine as _;
@@ -324,35 +343,16 @@ fn vm_mail(n: u32, caller: &str) -> Vec<u8> {
 fn voicemailmain_listens_saves_and_deletes_on_the_server() {
     let dir = common::tempdir();
     let dove = Dovecot::start(dir.path(), &[("1001", "secret1")]);
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        let cfg = config(dove.tls_port, Security::Implicit, false);
-        let mut s = login(&cfg, "1001", "secret1").await.expect("login");
-        let mut ops = Ops {
-            s: &mut s,
-            limit: Duration::from_secs(10),
-            write: Duration::from_secs(10),
-            close: Duration::from_secs(10),
-        };
-        // The owner's ordinary mail shares the INBOX: it is no voicemail.
-        ops.append(
-            "INBOX",
-            None,
-            b"From: friend@example.com\r\nSubject: Lunch?\r\n\r\nTomorrow at noon?\r\n",
-        )
-        .await
-        .expect("append");
-        ops.append("INBOX", None, &vm_mail(1, "2000"))
-            .await
-            .expect("append");
-        ops.append("INBOX", None, &vm_mail(2, "2001"))
-            .await
-            .expect("append");
-        ops.append("INBOX", None, &vm_mail(3, "2002"))
-            .await
-            .expect("append");
-        ops.logout().await;
-    });
+    // The owner's ordinary mail shares the INBOX: it is no voicemail.
+    seed(
+        &dove,
+        &[
+            b"From: friend@example.com\r\nSubject: Lunch?\r\n\r\nTomorrow at noon?\r\n".to_vec(),
+            vm_mail(1, "2000"),
+            vm_mail(2, "2001"),
+            vm_mail(3, "2002"),
+        ],
+    );
     let sip = common::free_port();
     let d = imap_pbx(&dove, sip);
     let tone = dir.path().join("phone.wav");
@@ -536,4 +536,48 @@ fn the_lamp_follows_a_mail_client_through_imap_idle() {
     let r = lamp.wait();
     r.assert_ok("1001's lamp off once the mail was read, without polling");
     assert!(r.mwi_notify_position("1/0 waiting=yes") < r.mwi_notify_position("0/1 waiting=no"));
+}
+
+/// VoiceMailMain's forward (8) between two IMAP mailboxes: 1001's message arrives in
+/// 1002's account as a new voicemail.
+#[test]
+fn a_message_forwarded_lands_in_the_other_mailbox_on_the_server() {
+    let dir = common::tempdir();
+    let dove = Dovecot::start(dir.path(), &[("1001", "secret1"), ("1002", "secret2")]);
+    seed(&dove, &[vm_mail(1, "2000")]);
+    let sip = common::free_port();
+    let d = imap_pbx_with(&dove, sip, "");
+    // 1002 is a mailbox too (voicemail.conf is re-read with it).
+    let vm = d.path().join("voicemail.conf");
+    let text = std::fs::read_to_string(&vm).expect("voicemail.conf");
+    std::fs::write(
+        &vm,
+        format!("{text}1002 => 4321,Bob,,,imapuser=1002|imappassword=secret2\n"),
+    )
+    .expect("voicemail.conf");
+    d.rx("voicemail reload");
+    common::wait_for(10, "1002 known", || {
+        d.rx("voicemail show users").contains("1002").then_some(())
+    });
+    let tone = dir.path().join("phone.wav");
+    common::write_tone_wav(&tone, 120);
+    let mut b = owner_logged_in(&d, sip, &tone);
+    keys(&mut b, "1");
+    d.wait_console("imapcache/INBOX-", 1);
+    keys(&mut b, "8");
+    d.wait_console("Playing 'vm-extension.", 1);
+    keys(&mut b, "1002#");
+    d.wait_console("Playing 'vm-forwardoptions.", 1);
+    keys(&mut b, "2");
+    d.wait_console("Playing 'vm-msgsaved.", 1);
+    b.request("hangup", "");
+    b.wait_event("CALL_CLOSED", 20);
+    let mut c = dove.client("1002", "secret2");
+    common::wait_for(15, "the message in 1002's INBOX", || {
+        (c.select("INBOX") == 1).then_some(())
+    });
+    let (_, h) = c.cmd("FETCH 1 BODY.PEEK[HEADER]");
+    assert!(h.contains("X-Asterisk-CallerID: 2000"), "{h}");
+    let (_, unseen) = c.cmd("SEARCH UNSEEN");
+    assert!(unseen.contains("* SEARCH 1"), "{unseen}");
 }

@@ -401,6 +401,30 @@ fn share_id(m: Option<&Mailbox>, mb: &BoxId) -> String {
         .unwrap_or_else(|| mb.mailbox.clone())
 }
 
+/// `mail` with its `X-Asterisk-VM-Extension` and `X-Asterisk-VM-Context` headers set to
+/// another mailbox (in the header section only).
+pub fn readdress(mail: &[u8], ext: &str, context: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(mail);
+    let (head, body) = match text.find("\r\n\r\n") {
+        Some(i) => text.split_at(i),
+        None => (&text[..], ""),
+    };
+    let head: Vec<String> = head
+        .split("\r\n")
+        .map(|l| {
+            let lower = l.to_ascii_lowercase();
+            if lower.starts_with("x-asterisk-vm-extension:") {
+                format!("X-Asterisk-VM-Extension: {ext}")
+            } else if lower.starts_with("x-asterisk-vm-context:") {
+                format!("X-Asterisk-VM-Context: {context}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    format!("{}{body}", head.join("\r\n")).into_bytes()
+}
+
 /// The search for `mb`'s greeting mail `g`.
 fn greeting_query(mb: &BoxId, g: Greeting) -> String {
     format!(
@@ -612,6 +636,9 @@ impl MessageStore for ImapStore {
         maxmsg: u32,
     ) -> Result<u32, StoreError> {
         let (_, mail) = self.raw(mb, from, n).await?;
+        // The copy belongs to the target mailbox (as app_voicemail re-addresses a forward).
+        let target = self.mailbox(to);
+        let mail = readdress(&mail, &share_id(target.as_ref(), to), &to.context);
         let mut s = self.open(to).await?;
         let mut ops = self.ops(&mut s);
         let have = self.room(&mut ops, to, to_folder, maxmsg).await?;
@@ -800,6 +827,22 @@ mod tests {
         let q = greeting_query(&id, Greeting::Busy);
         assert!(q.contains("X-Asterisk-VM-Greeting \"busy\""), "{q}");
         assert!(q.contains("X-Asterisk-VM-Extension \"1001\""), "{q}");
+    }
+
+    #[test]
+    fn a_copy_is_readdressed() {
+        let m = b"Subject: x\r\nX-Asterisk-VM-Extension: 1001\r\nX-Asterisk-VM-Context: default\r\n\r\nX-Asterisk-VM-Extension: 1001 in the body\r\n";
+        let out = String::from_utf8(readdress(m, "1002", "sales")).unwrap();
+        assert!(
+            out.contains(
+                "\r\nX-Asterisk-VM-Extension: 1002\r\nX-Asterisk-VM-Context: sales\r\n\r\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("X-Asterisk-VM-Extension: 1001 in the body\r\n"),
+            "{out}"
+        );
     }
 
     #[test]
