@@ -555,6 +555,42 @@ impl MessageStore for ImapStore {
         }
     }
 
+    async fn counts(&self, mb: &BoxId, folders: &[Folder]) -> Vec<u32> {
+        let remote = async {
+            let mut s = self.session(mb).await?;
+            let mut ops = self.ops(&mut s);
+            let mut v = Vec::with_capacity(folders.len());
+            for f in folders {
+                match self.list(&mut ops, mb, *f).await {
+                    Ok(l) => v.push(l.len() as u32),
+                    Err(e) => {
+                        ops.logout().await;
+                        return Err(e);
+                    }
+                }
+            }
+            ops.logout().await;
+            Ok::<_, ImapError>(v)
+        }
+        .await;
+        let mut out = Vec::with_capacity(folders.len());
+        for (i, f) in folders.iter().enumerate() {
+            let waiting = match f {
+                Folder::Inbox | Folder::Urgent => self.local.count(mb, *f).await.unwrap_or(0),
+                _ => 0,
+            };
+            match &remote {
+                Ok(v) => {
+                    self.counts.lock().insert((mb.clone(), *f), v[i]);
+                    out.push(v[i] + waiting);
+                }
+                // The server is away: the last counts (and what waits locally).
+                Err(_) => out.push(self.count_now(mb, *f).unwrap_or(0)),
+            }
+        }
+        out
+    }
+
     fn count_now(&self, mb: &BoxId, folder: Folder) -> io::Result<u32> {
         let remote = self
             .counts

@@ -183,14 +183,16 @@ impl Voicemail {
 
     /// Current counts of a mailbox (zeros when it has no messages or does not exist).
     pub async fn mwi_state(&self, mb: &BoxId) -> MwiState {
-        let count = |f| async move { self.store().count(mb, f).await.unwrap_or(0) };
-        let inbox = count(Folder::Inbox).await;
-        let urgent = count(Folder::Urgent).await;
+        let c = self
+            .store()
+            .counts(mb, &[Folder::Inbox, Folder::Urgent, Folder::Old])
+            .await;
+        let (inbox, urgent, old) = (c[0], c[1], c[2]);
         MwiState {
             mailbox: mb.mailbox.clone(),
             context: mb.context.clone(),
             new: inbox + urgent,
-            old: count(Folder::Old).await,
+            old,
             urgent_new: urgent,
             urgent_old: 0,
         }

@@ -174,6 +174,14 @@ pub trait MessageStore: Send + Sync {
     async fn ensure(&self, mb: &BoxId) -> io::Result<()>;
     /// Messages in a folder.
     async fn count(&self, mb: &BoxId, folder: Folder) -> io::Result<u32>;
+    /// The counts of several folders (one connection for a remote store).
+    async fn counts(&self, mb: &BoxId, folders: &[Folder]) -> Vec<u32> {
+        let mut v = Vec::with_capacity(folders.len());
+        for f in folders {
+            v.push(self.count(mb, *f).await.unwrap_or(0));
+        }
+        v
+    }
     /// [`MessageStore::count`] without waiting, for dialplan functions and the CLI (which
     /// are synchronous); a remote store answers from its cache.
     fn count_now(&self, mb: &BoxId, folder: Folder) -> io::Result<u32>;
