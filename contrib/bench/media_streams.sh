@@ -10,18 +10,7 @@ source "$(dirname "$0")/sip_common.sh"
 cargo build --release --quiet --example rtp_load
 PROMPT=beep
 { [ -f /usr/share/asterisk/sounds/en/demo-congrats.wav ] || [ -f /usr/share/asterisk/sounds/en_US_f_Allison/demo-congrats.wav ]; } && PROMPT=demo-congrats
-cat > "$DIR/sip.conf" <<CONF
-[general]
-bindaddr=127.0.0.1
-bindport=$PORT
-context=bench
-[loadgen]
-type=peer
-host=127.0.0.1
-insecure=port,invite
-context=bench
-CONF
-printf '[general]\nrtpstart=20000\nrtpend=29999\n' > "$DIR/rtp.conf"
+write_loadgen_conf
 cat > "$DIR/extensions.conf" <<CONF
 [bench]
 exten => play,1,Answer()

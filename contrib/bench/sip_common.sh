@@ -67,3 +67,19 @@ register_load() {
     -inf users.csv -r "$1" -m "$2" -l "$3" -max_socket 1 -buff_size 8388608 -timeout 300 \
     -trace_stat -stf "$4" -fd 1 -trace_err 127.0.0.1:"$PORT" >/dev/null 2>&1 || true
 }
+# sip.conf with the load generator as an unauthenticated peer (examples/rtp_load.rs, SIPp
+# UACs) into context bench, and rtp.conf with a wide RTP port range.
+write_loadgen_conf() {
+  cat > "$DIR/sip.conf" <<CONF
+[general]
+bindaddr=127.0.0.1
+bindport=$PORT
+context=bench
+[loadgen]
+type=peer
+host=127.0.0.1
+insecure=port,invite
+context=bench
+CONF
+  printf '[general]\nrtpstart=20000\nrtpend=29999\n' > "$DIR/rtp.conf"
+}

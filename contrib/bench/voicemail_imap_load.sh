@@ -50,18 +50,7 @@ dovecot -F -c "$DIR/dovecot/dovecot.conf" &
 DOVE_PID=$!
 trap 'kill $DOVE_PID 2>/dev/null || true; cleanup' EXIT
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$IMAP_PORT) 2>/dev/null && break; sleep 0.1; done
-cat > "$DIR/sip.conf" <<CONF
-[general]
-bindaddr=127.0.0.1
-bindport=$PORT
-context=bench
-[loadgen]
-type=peer
-host=127.0.0.1
-insecure=port,invite
-context=bench
-CONF
-printf '[general]\nrtpstart=20000\nrtpend=29999\n' > "$DIR/rtp.conf"
+write_loadgen_conf
 cat > "$DIR/voicemail.conf" <<CONF
 [general]
 maxmsg=9999

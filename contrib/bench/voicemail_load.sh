@@ -8,18 +8,7 @@ CALLS=${1:-200}
 SECS=${2:-10}
 source "$(dirname "$0")/sip_common.sh"
 cargo build --release --quiet --example rtp_load
-cat > "$DIR/sip.conf" <<CONF
-[general]
-bindaddr=127.0.0.1
-bindport=$PORT
-context=bench
-[loadgen]
-type=peer
-host=127.0.0.1
-insecure=port,invite
-context=bench
-CONF
-printf '[general]\nrtpstart=20000\nrtpend=29999\n' > "$DIR/rtp.conf"
+write_loadgen_conf
 EMAIL=bench@example.com
 [ -n "${NOMAIL:-}" ] && EMAIL=
 cat > "$DIR/voicemail.conf" <<CONF
