@@ -44,8 +44,10 @@ pub struct ImapStore {
     down: AtomicBool,
 }
 
-fn io_err(e: ImapError) -> io::Error {
-    io::Error::other(e.to_string())
+impl From<ImapError> for StoreError {
+    fn from(e: ImapError) -> StoreError {
+        StoreError::Io(io::Error::other(e.to_string()))
+    }
 }
 
 impl ImapStore {
@@ -172,10 +174,7 @@ impl ImapStore {
         f: Folder,
         n: u32,
     ) -> Result<u32, StoreError> {
-        let uids = self
-            .list(ops, mb, f)
-            .await
-            .map_err(|e| StoreError::Io(io_err(e)))?;
+        let uids = self.list(ops, mb, f).await?;
         uids.get(n as usize)
             .copied()
             .ok_or_else(|| StoreError::NoMessage(f.name().to_string(), n))
@@ -183,9 +182,7 @@ impl ImapStore {
 
     /// A session for `mb`'s account, as a store error.
     async fn open(&self, mb: &BoxId) -> Result<ImapSession, StoreError> {
-        self.session(mb)
-            .await
-            .map_err(|e| StoreError::Io(io_err(e)))
+        Ok(self.session(mb).await?)
     }
 
     /// How many messages `folder` holds, or [`StoreError::Full`] (logged out) when it has
@@ -197,11 +194,7 @@ impl ImapStore {
         folder: Folder,
         maxmsg: u32,
     ) -> Result<u32, StoreError> {
-        let have = self
-            .list(ops, mb, folder)
-            .await
-            .map_err(|e| StoreError::Io(io_err(e)))?
-            .len() as u32;
+        let have = self.list(ops, mb, folder).await?.len() as u32;
         if have >= maxmsg.max(1) {
             ops.logout().await;
             return Err(StoreError::Full(mb.clone()));
@@ -214,7 +207,7 @@ impl ImapStore {
         let mut s = self.open(mb).await?;
         let mut ops = self.ops(&mut s);
         let uid = self.uid_of(&mut ops, mb, f, n).await?;
-        let body = ops.fetch(uid).await.map_err(|e| StoreError::Io(io_err(e)));
+        let body = ops.fetch(uid).await.map_err(StoreError::from);
         ops.logout().await;
         Ok((uid, body?))
     }
@@ -294,7 +287,7 @@ impl ImapStore {
         };
         let r = ops.append(&mailbox, flags, &mail).await;
         ops.logout().await;
-        r.map_err(|e| StoreError::Io(io_err(e)))?;
+        r?;
         self.counts.lock().insert((mb.clone(), folder), have + 1);
         Ok(have)
     }
@@ -682,7 +675,7 @@ impl MessageStore for ImapStore {
         let flags = (to_folder == Folder::Old).then_some("(\\Seen)");
         let r = ops.append(&mailbox, flags, &mail).await;
         ops.logout().await;
-        r.map_err(|e| StoreError::Io(io_err(e)))?;
+        r?;
         Ok(have)
     }
 
@@ -699,7 +692,6 @@ impl MessageStore for ImapStore {
         let uid = self.uid_of(&mut ops, mb, from, n).await?;
         let (from_box, _) = self.place(mb, from);
         let (to_box, _) = self.place(mb, to);
-        let io = |e: ImapError| StoreError::Io(io_err(e));
         if from_box == to_box {
             // INBOX, Urgent and Old are flags of one IMAP folder.
             let change = match to {
@@ -707,20 +699,20 @@ impl MessageStore for ImapStore {
                 Folder::Urgent => "+FLAGS (\\Flagged)",
                 _ => "-FLAGS (\\Seen \\Flagged)",
             };
-            ops.store(uid, change).await.map_err(io)?;
+            ops.store(uid, change).await?;
             if to == Folder::Old {
                 let _ = ops.store(uid, "-FLAGS (\\Flagged)").await;
             }
         } else {
             self.room(&mut ops, mb, to, maxmsg).await?;
-            ops.select(&from_box).await.map_err(io)?;
-            ops.copy(uid, &to_box).await.map_err(io)?;
-            ops.store(uid, "+FLAGS (\\Deleted)").await.map_err(io)?;
+            ops.select(&from_box).await?;
+            ops.copy(uid, &to_box).await?;
+            ops.store(uid, "+FLAGS (\\Deleted)").await?;
             if self.cfg.expunge {
-                ops.expunge().await.map_err(io)?;
+                ops.expunge().await?;
             }
         }
-        let new = self.list(&mut ops, mb, to).await.map_err(io)?.len() as u32;
+        let new = self.list(&mut ops, mb, to).await?.len() as u32;
         ops.logout().await;
         Ok(new.saturating_sub(1))
     }
@@ -732,15 +724,14 @@ impl MessageStore for ImapStore {
     async fn remove_many(&self, mb: &BoxId, folder: Folder, ns: &[u32]) -> Result<(), StoreError> {
         let mut s = self.open(mb).await?;
         let mut ops = self.ops(&mut s);
-        let io = |e: ImapError| StoreError::Io(io_err(e));
-        let uids = self.list(&mut ops, mb, folder).await.map_err(io)?;
+        let uids = self.list(&mut ops, mb, folder).await?;
         for n in ns {
             if let Some(uid) = uids.get(*n as usize) {
-                ops.store(*uid, "+FLAGS (\\Deleted)").await.map_err(io)?;
+                ops.store(*uid, "+FLAGS (\\Deleted)").await?;
             }
         }
         if self.cfg.expunge {
-            ops.expunge().await.map_err(io)?;
+            ops.expunge().await?;
         }
         ops.logout().await;
         Ok(())
