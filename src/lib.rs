@@ -11,7 +11,7 @@
 //!   modules: `res_config_sqlite3`);
 //! - the console, `cli`: the dispatcher, remote console and the core's own commands;
 //! - pure dialplan and config: `dialplan`, `config`, `astdb`;
-//! - protocol libraries: `sip`, `media`.
+//! - protocol libraries: `sip`, `media`, `xmpp`; network helpers: `net` (TLS clients).
 
 pub mod apps;
 pub mod astdb;
@@ -25,11 +25,13 @@ pub mod dialplan;
 pub mod funcs;
 pub mod media;
 pub mod modules;
+pub mod net;
 pub mod pbx;
 pub mod pbx_config;
 pub mod res;
 pub mod sip;
 pub mod voicemail;
+pub mod xmpp;
 
 #[cfg(test)]
 mod testutil;

@@ -21,7 +21,7 @@ const MODULES: &[&str] = &[
 const CONSOLE: &[&str] = &["cli"];
 const CORE: &[&str] = &["pbx"];
 const PURE: &[&str] = &["dialplan", "config", "astdb"];
-const PROTOCOL: &[&str] = &["sip", "media"];
+const PROTOCOL: &[&str] = &["sip", "media", "xmpp", "net"];
 
 /// (part that imports, parts it must never name, why).
 fn rules() -> Vec<(&'static [&'static str], Vec<&'static str>, &'static str)> {

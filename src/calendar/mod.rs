@@ -325,12 +325,7 @@ fn read_config(pbx: &Pbx) -> Result<(Vec<CalendarConfig>, Vec<String>), String> 
     let s = &pbx.settings;
     let cf = crate::config::load(&s.astetcdir, "calendar.conf", &s.load_options())
         .map_err(|e| e.to_string())?;
-    config::parse(&cf).map_err(|errs| {
-        errs.iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })
+    config::parse(&cf).map_err(|e| crate::config::join_errors(&e))
 }
 
 /// `res_calendar.so`.

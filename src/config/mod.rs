@@ -144,6 +144,14 @@ pub struct LoadOptions {
     pub exec_includes: bool,
 }
 
+/// Errors as one text, one per line (what a module that refuses its config reports).
+pub fn join_errors(errs: &[ConfigError]) -> String {
+    errs.iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Asterisk's truth values: yes, true, y, t, 1, on.
 pub fn is_true(v: &str) -> bool {
     matches!(

@@ -64,14 +64,8 @@ impl Module for ResConfigSqlite3 {
             .configs(&[CONFIG_FILE])
     }
     fn load(&self, ctx: &ModuleContext) -> Result<(), ModuleError> {
-        let engine = load_engine(&ctx.pbx.settings).map_err(|errs| {
-            ModuleError::Failed(
-                errs.iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            )
-        })?;
+        let engine = load_engine(&ctx.pbx.settings)
+            .map_err(|e| ModuleError::Failed(crate::config::join_errors(&e)))?;
         ctx.register_realtime_engine(engine);
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Resource modules: Asterisk's `res_*` modules that other modules build on (realtime engines
-//! first). Each file is one module and registers what it provides with the PBX's registries;
+//! first). Each file (or folder: `xmpp/`) is one module and registers what it provides with the PBX's registries;
 //! nothing in `pbx/` names a resource module.
 
 pub mod config_ldap;
 pub mod config_sqlite3;
+pub mod xmpp;

@@ -544,12 +544,7 @@ pub async fn start(pbx: &Arc<Pbx>) -> Result<Option<Arc<SipShared>>, String> {
     if !pbx.settings.astetcdir.join("sip.conf").exists() {
         return Ok(None);
     }
-    let (cfg, warnings) = load_config(pbx).map_err(|errs| {
-        errs.iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
+    let (cfg, warnings) = load_config(pbx).map_err(|e| crate::config::join_errors(&e))?;
     for w in warnings {
         pbx.warning(&format!("chan_sip.c: {w}"));
     }

@@ -1,0 +1,3 @@
+//! Network helpers shared by the modules that connect to other servers.
+
+pub mod tls;
