@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 # Test peers. The core-engine tests need none beyond the Rust toolchain; SIP, media,
 # voicemail and the other integrations add their peers (sipp, baresip, slapd, dovecot, …)
 # here, installed with apt-get/pip when missing.
-APT_PACKAGES=(sip-tester baresip-core asterisk-moh-opsound-wav asterisk-core-sounds-en-wav slapd ldap-utils radicale dovecot-imapd openssl)
-PIP_PACKAGES=(aiosmtpd)
+APT_PACKAGES=(sip-tester baresip-core asterisk-moh-opsound-wav asterisk-core-sounds-en-wav slapd ldap-utils radicale dovecot-imapd openssl prosody)
+PIP_PACKAGES=(aiosmtpd slixmpp)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -23,7 +23,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # Python test peers (module name = package name): aiosmtpd is the SMTP sink of the
-# voicemail email tests.
+# voicemail email tests, slixmpp the XMPP chat user of the res_xmpp tests.
 pip_missing=()
 for p in "${PIP_PACKAGES[@]}"; do
   python3 -c "import $p" >/dev/null 2>&1 || pip_missing+=("$p")

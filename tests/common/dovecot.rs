@@ -70,22 +70,7 @@ impl Dovecot {
             }
             None => String::new(),
         };
-        let cert = dir.join("cert.pem");
-        let key = dir.join("key.pem");
-        let st = Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-            ])
-            .arg("/CN=127.0.0.1")
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl");
-        assert!(st.success(), "self-signed certificate");
+        let (cert, key) = super::self_signed_cert(&dir, "127.0.0.1");
         let (port, tls_port) = (free_port(), free_port());
         let conf = dir.join("dovecot.conf");
         std::fs::write(

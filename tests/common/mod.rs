@@ -7,6 +7,7 @@
 
 pub mod audio;
 pub mod dovecot;
+pub mod prosody;
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -110,6 +111,28 @@ pub fn require_bin(bin: &str, package: &str) -> PathBuf {
         "`{bin}` is not installed (Debian package `{package}`): this test needs the real \
          peer. Run contrib/test.sh, or `apt-get install --no-install-recommends {package}`."
     );
+}
+
+/// A self-signed certificate for `cn` in `dir`: (`cert.pem`, `key.pem`).
+pub fn self_signed_cert(dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
+    require_bin("openssl", "openssl");
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let st = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        ])
+        .arg(format!("/CN={cn}"))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(st.success(), "self-signed certificate");
+    (cert, key)
 }
 
 /// Poll `f` every 50 ms until it returns Some, or panic with `what` after `secs`.
