@@ -34,6 +34,8 @@ pub struct Received {
 
 /// Time limit for connecting and for the TLS handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Received messages kept for JABBER_RECEIVE at most (the oldest go first).
+const MAX_QUEUED: usize = 10_000;
 /// The longest wait between connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -341,7 +343,13 @@ impl Client {
         let keep = Duration::from_secs(u64::from(cfg.timeout));
         let mut q = self.messages.lock();
         // Messages nobody read within `timeout` are dropped (res_xmpp's message stack).
-        q.retain(|r| now.duration_since(r.arrived) < keep);
+        // Newest first: the old ones are at the back.
+        while q
+            .back()
+            .is_some_and(|r| now.duration_since(r.arrived) >= keep || q.len() >= MAX_QUEUED)
+        {
+            q.pop_back();
+        }
         q.push_front(Received {
             from: m.from,
             body: m.body,
@@ -496,6 +504,20 @@ mod tests {
             .receive("alice@localhost", Duration::from_secs(10), async {})
             .await;
         assert_eq!(got, None);
+    }
+
+    #[tokio::test]
+    async fn the_queue_is_bounded() {
+        let (pbx, c) = client(60);
+        for i in 0..MAX_QUEUED + 5 {
+            c.incoming(&pbx, msg("alice@localhost/phone", &i.to_string()));
+        }
+        assert_eq!(c.queued(), MAX_QUEUED);
+        let last = (MAX_QUEUED + 4).to_string();
+        assert_eq!(
+            now(&c, "alice@localhost").await.as_deref(),
+            Some(last.as_str())
+        );
     }
 
     #[tokio::test]
