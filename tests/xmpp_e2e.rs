@@ -324,6 +324,13 @@ fn rooms_cli_and_reload() {
     originate(&d, "say", "rooms");
     d.wait_console("<--- XMPP sent to 'asterisk' --->", 1);
     d.wait_console("<body>hello lobby</body>", 1);
+    // PubSub purge: the request goes to pubsub.<domain>.
+    assert_eq!(d.rx("xmpp purge nodes asterisk testnode").trim(), "");
+    d.wait_console("<delete node='testnode'/>", 1);
+    assert_eq!(
+        d.rx("xmpp purge nodes nosuch testnode").trim(),
+        "Unable to find client 'nosuch'!"
+    );
     assert_eq!(
         d.rx("xmpp set debug off").trim(),
         "XMPP Debugging Disabled."
