@@ -877,35 +877,6 @@ fn seed_meeting_originates_the_participants_into_the_organizers_meetme() {
 // Real baresip phones: what they record (the `sndfile` filter's `-dec.wav` dump of the
 // decoded received audio) is compared with what was played or spoken to them.
 
-/// The samples of a WAV written by libsndfile: the `data` chunk to the end of the file
-/// (its size field may still be 0 if the writer was not closed), 8 kHz mono 16-bit asserted.
-fn read_dump(path: &Path) -> Vec<i16> {
-    let b = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    assert!(
-        b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WAVE",
-        "not a WAV"
-    );
-    let mut i = 12;
-    while i + 8 <= b.len() {
-        let id = &b[i..i + 4];
-        let len = u32::from_le_bytes([b[i + 4], b[i + 5], b[i + 6], b[i + 7]]) as usize;
-        if id == b"fmt " {
-            let ch = u16::from_le_bytes([b[i + 10], b[i + 11]]);
-            let rate = u32::from_le_bytes([b[i + 12], b[i + 13], b[i + 14], b[i + 15]]);
-            let bits = u16::from_le_bytes([b[i + 22], b[i + 23]]);
-            assert_eq!((ch, rate, bits), (1, 8000, 16), "{}", path.display());
-        }
-        if id == b"data" {
-            return b[i + 8..]
-                .chunks_exact(2)
-                .map(|c| i16::from_le_bytes([c[0], c[1]]))
-                .collect();
-        }
-        i += 8 + len + (len & 1);
-    }
-    panic!("no data chunk in {}", path.display());
-}
-
 /// Best normalized cross-correlation of `got` (its first and last 0.5 s trimmed) with
 /// `sent`: a 100 ms window of `got` locates the alignment in `sent`, then up to `len`
 /// samples from there are compared.

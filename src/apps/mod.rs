@@ -9,6 +9,7 @@ pub mod basic;
 pub mod conference;
 pub mod dial;
 pub mod echo;
+pub mod festival;
 pub mod flow;
 pub mod message;
 pub mod moh;
@@ -54,5 +55,6 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
     v.push(Arc::new(moh::ResMusicOnHold));
     v.push(Arc::new(conference::AppMeetMe));
     v.push(Arc::new(conference::AppConfBridge));
+    v.push(Arc::new(festival::AppFestival));
     v
 }

@@ -121,6 +121,26 @@ pub async fn stream_lang(
     let Some(frames) = load_frames(chan, name, lang).await else {
         return Ok(Played::Missing);
     };
+    play_frames(chan, frames, breakon).await
+}
+
+/// Play 8 kHz linear samples (a waveform made at run time: Festival); a digit in
+/// `breakon` stops it.
+pub async fn play_samples(
+    chan: &mut Channel,
+    samples: &[i16],
+    breakon: &str,
+) -> Result<Played, Hangup> {
+    play_frames(chan, sounds::frames(samples), breakon).await
+}
+
+/// Write `frames`; a digit in `breakon` stops them (other digits and caller audio are
+/// dropped).
+async fn play_frames(
+    chan: &mut Channel,
+    frames: Vec<Frame>,
+    breakon: &str,
+) -> Result<Played, Hangup> {
     for f in frames {
         while let Some(d) = poll_digit(chan) {
             if breakon.contains(d) {

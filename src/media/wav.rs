@@ -109,26 +109,38 @@ pub fn parse_wav(bytes: &[u8]) -> Result<Vec<i16>, WavError> {
     if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
         return Err(WavError::NotWave);
     }
-    let mut pos = 12usize;
     let mut encoding = None;
-    while pos + 8 <= bytes.len() {
-        let id = &bytes[pos..pos + 4];
-        let size = le32(bytes, pos + 4).ok_or(WavError::NotWave)? as usize;
-        let body_start = pos + 8;
-        let body_end = body_start.saturating_add(size);
+    for (id, body, whole) in chunks(bytes) {
         if id == b"fmt " {
-            let body = bytes
-                .get(body_start..body_end)
-                .ok_or_else(|| WavError::BadChunk("fmt".into()))?;
+            if !whole {
+                return Err(WavError::BadChunk("fmt".into()));
+            }
             encoding = Some(parse_fmt(body)?);
         } else if id == b"data" {
             let enc = encoding.ok_or(WavError::NoFmt)?;
-            let end = body_end.min(bytes.len());
-            return Ok(enc.decode(&bytes[body_start..end]));
+            return Ok(enc.decode(body));
         }
-        pos = body_end.saturating_add(size & 1);
     }
     Err(WavError::NoData)
+}
+
+/// The chunks of a RIFF file after its header: (id, body, whether the body is whole). A
+/// body running past the end (a truncated recording) is cut at the end; odd sizes honour
+/// the pad byte.
+fn chunks(bytes: &[u8]) -> impl Iterator<Item = (&[u8], &[u8], bool)> {
+    let mut pos = 12usize;
+    std::iter::from_fn(move || {
+        if pos + 8 > bytes.len() {
+            return None;
+        }
+        let id = &bytes[pos..pos + 4];
+        let size = le32(bytes, pos + 4)? as usize;
+        let body_start = pos + 8;
+        let body_end = body_start.saturating_add(size);
+        let body = &bytes[body_start..body_end.min(bytes.len())];
+        pos = body_end.saturating_add(size & 1);
+        Some((id, body, body_end <= bytes.len()))
+    })
 }
 
 fn parse_fmt(body: &[u8]) -> Result<Encoding, WavError> {
@@ -156,6 +168,67 @@ fn parse_fmt(body: &[u8]) -> Result<Encoding, WavError> {
         (WAVE_FORMAT_ALAW, 8) => Ok(Encoding::Alaw),
         _ => Err(unsupported),
     }
+}
+
+/// A waveform made by another program (a TTS server), as 8 kHz linear samples: a WAV
+/// file in any PCM rate and channel count (mixed down to mono, resampled linearly), or,
+/// when it is no WAV, raw 16-bit 8 kHz samples in this machine's byte order (what
+/// Asterisk's app_festival assumes).
+pub fn decode_any(bytes: &[u8]) -> Vec<i16> {
+    match parse_wav(bytes) {
+        Ok(s) => s,
+        Err(WavError::Unsupported {
+            tag: WAVE_FORMAT_PCM,
+            channels,
+            rate,
+            bits: 16,
+        }) if channels > 0 && rate > 0 => match data_chunk(bytes) {
+            Some(data) => {
+                let frames: Vec<i16> = data
+                    .chunks_exact(2 * channels as usize)
+                    .map(|f| {
+                        let sum: i32 = f
+                            .chunks_exact(2)
+                            .map(|c| i32::from(i16::from_le_bytes([c[0], c[1]])))
+                            .sum();
+                        (sum / i32::from(channels)) as i16
+                    })
+                    .collect();
+                resample(&frames, rate, SAMPLE_RATE)
+            }
+            None => Vec::new(),
+        },
+        Err(WavError::NotWave) => bytes
+            .chunks_exact(2)
+            .map(|c| i16::from_ne_bytes([c[0], c[1]]))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The bytes of a WAV file's `data` chunk.
+fn data_chunk(bytes: &[u8]) -> Option<&[u8]> {
+    chunks(bytes)
+        .find(|(id, _, _)| *id == b"data")
+        .map(|(_, b, _)| b)
+}
+
+/// Linear-interpolation resampling from `from` Hz to `to` Hz.
+pub fn resample(s: &[i16], from: u32, to: u32) -> Vec<i16> {
+    if from == to || s.is_empty() {
+        return s.to_vec();
+    }
+    let n = (s.len() as u64 * u64::from(to) / u64::from(from)) as usize;
+    (0..n)
+        .map(|i| {
+            let x = i as f64 * f64::from(from) / f64::from(to);
+            let j = x as usize;
+            let frac = x - j as f64;
+            let a = f64::from(s[j.min(s.len() - 1)]);
+            let b = f64::from(s[(j + 1).min(s.len() - 1)]);
+            (a + (b - a) * frac).round() as i16
+        })
+        .collect()
 }
 
 /// Read a WAV file into linear samples (see [`parse_wav`]).
@@ -493,5 +566,25 @@ mod tests {
         assert_eq!(Encoding::from_extension("ULAW"), Some(Encoding::Ulaw));
         assert_eq!(Encoding::from_extension("sln"), Some(Encoding::Slin));
         assert_eq!(Encoding::from_extension("gsm"), None);
+    }
+
+    #[test]
+    fn other_rates_and_raw_samples_decode_to_8k() {
+        // 16 kHz stereo: mixed down and halved.
+        let mut b = wav_bytes(&[]);
+        b.truncate(44);
+        b[22..24].copy_from_slice(&2u16.to_le_bytes());
+        b[24..28].copy_from_slice(&16000u32.to_le_bytes());
+        let frames: Vec<i16> = (0..1600).flat_map(|i| [i as i16, i as i16 + 2]).collect();
+        let data: Vec<u8> = frames.iter().flat_map(|s| s.to_le_bytes()).collect();
+        b[40..44].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        b.extend_from_slice(&data);
+        let got = decode_any(&b);
+        assert_eq!(got.len(), 800);
+        assert_eq!(&got[..3], &[1, 3, 5]);
+        // 8 kHz mono is taken as is; no WAV at all is raw native-endian samples.
+        assert_eq!(decode_any(&wav_bytes(&[7, -7])), vec![7, -7]);
+        let raw: Vec<u8> = [5i16, -5].iter().flat_map(|s| s.to_ne_bytes()).collect();
+        assert_eq!(decode_any(&raw), vec![5, -5]);
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod audio;
 pub mod dovecot;
+pub mod festival;
 pub mod prosody;
 
 use std::collections::HashSet;
