@@ -63,8 +63,9 @@ impl App for JabberSend {
         let pbx = chan.pbx.clone();
         let a = args::split(data, ',');
         let (account, jid) = (args::nth(&a, 0).trim(), args::nth(&a, 1).trim());
-        // The message is everything after the second comma (commas in it are kept).
-        let message = data.splitn(3, ',').nth(2).unwrap_or("");
+        // The last argument keeps the rest, commas included (quotes are removed).
+        let message = a.get(2..).map(|m| m.join(",")).unwrap_or_default();
+        let message = message.as_str();
         if a.len() < 3 || message.is_empty() || !jid.contains('@') {
             pbx.warning("res_xmpp.c: JabberSend requires arguments (account,jid,message)");
             return Err(Hangup);
