@@ -345,6 +345,15 @@ pub struct SipGeneral {
     pub max_contacts_per_aor: u32,
     /// ferrisk: at most this many REGISTERs per second per AOR (503 + Retry-After).
     pub max_registers_per_second: u32,
+    /// ferrisk: failed digest attempts from one address before it is locked out (0: off).
+    pub auth_failures_per_source: u32,
+    /// ferrisk: failed digest attempts for one account (any address) before only the
+    /// addresses that logged in as it before may try (0: off).
+    pub auth_failures_per_account: u32,
+    /// ferrisk: first lockout, seconds (doubles with each further failure).
+    pub auth_lockout: u32,
+    /// ferrisk: longest lockout, seconds.
+    pub auth_lockout_max: u32,
     // Peer defaults.
     pub codecs: Vec<String>,
     pub dtmfmode: DtmfMode,
@@ -396,6 +405,10 @@ impl Default for SipGeneral {
             auth_message_requests: true,
             max_contacts_per_aor: 10,
             max_registers_per_second: 5,
+            auth_failures_per_source: 5,
+            auth_failures_per_account: 20,
+            auth_lockout: 60,
+            auth_lockout_max: 3600,
             codecs: DEFAULT_CODECS.iter().map(|s| s.to_string()).collect(),
             dtmfmode: DtmfMode::Rfc2833,
             language: None,
@@ -885,6 +898,20 @@ fn parse_general(
                 g.max_registers_per_second = ctx
                     .take(e, parse_u32(v))
                     .unwrap_or(g.max_registers_per_second)
+            }
+            "auth_failures_per_source" => {
+                g.auth_failures_per_source = ctx
+                    .take(e, parse_u32(v))
+                    .unwrap_or(g.auth_failures_per_source)
+            }
+            "auth_failures_per_account" => {
+                g.auth_failures_per_account = ctx
+                    .take(e, parse_u32(v))
+                    .unwrap_or(g.auth_failures_per_account)
+            }
+            "auth_lockout" => g.auth_lockout = ctx.take(e, parse_u32(v)).unwrap_or(g.auth_lockout),
+            "auth_lockout_max" => {
+                g.auth_lockout_max = ctx.take(e, parse_u32(v)).unwrap_or(g.auth_lockout_max)
             }
             "register" => {
                 if let Some(r) = ctx.take(e, parse_register(v, &e.loc)) {

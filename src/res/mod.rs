@@ -4,4 +4,5 @@
 
 pub mod config_ldap;
 pub mod config_sqlite3;
+pub mod security_log;
 pub mod xmpp;

@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod dialog;
+pub mod guard;
 pub mod message;
 pub mod regclient;
 pub mod registrar;

@@ -35,7 +35,7 @@ pub struct RegistrarConfig {
     pub max_expiry: u32,
     /// Most bindings per AOR (default 10).
     pub max_contacts: usize,
-    /// Most REGISTER requests per AOR per second (default 5).
+    /// Most REGISTER requests per AOR per second (default 5; 0: no limit).
     pub max_registers_per_sec: usize,
 }
 
@@ -301,7 +301,7 @@ impl Registrar {
         {
             state.recent.pop_front();
         }
-        if state.recent.len() >= cfg.max_registers_per_sec {
+        if cfg.max_registers_per_sec > 0 && state.recent.len() >= cfg.max_registers_per_sec {
             let wait = match state.recent.front() {
                 Some(oldest) => WINDOW.saturating_sub(now.saturating_duration_since(*oldest)),
                 None => WINDOW,

@@ -194,8 +194,9 @@ pub fn stateless_error(raw: &[u8], e: &ParseError) -> Option<Vec<u8>> {
     let head = text.split("\r\n\r\n").next()?;
     let mut lines = head.split("\r\n");
     let first = lines.next()?;
-    if first.starts_with("SIP/") {
-        return None; // never answer a response
+    // Never answer a response or an ACK (RFC 3261 §17): a broken one is dropped.
+    if first.starts_with("SIP/") || first.split(' ').next() == Some("ACK") {
+        return None;
     }
     let mut wanted: Vec<(String, String)> = Vec::new();
     for l in lines {
@@ -339,6 +340,10 @@ mod tests {
             assert!(s.starts_with("SIP/2.0 400"), "{s}");
             assert!(s.contains("Call-ID: x\r\n"));
         }
+        // A malformed ACK is never answered.
+        let ack = b"ACK sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 ACK\r\nContent-Length: 99\r\n\r\n";
+        let e = message::parse(ack).expect_err("bad content-length");
+        assert!(stateless_error(ack, &e).is_none());
         let no_callid =
             b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKx\r\n\r\n";
         if let Err(e) = message::parse(no_callid) {

@@ -362,6 +362,8 @@ pub struct Sipp {
     calls: u32,
     timeout: u32,
     dir: tempfile::TempDir,
+    /// -i/-mi: the local address (another loopback address plays another machine).
+    ip: String,
 }
 
 /// A finished SIPp run: exit status and its log files.
@@ -392,7 +394,14 @@ impl Sipp {
             calls: 1,
             timeout: 10,
             dir: tempdir(),
+            ip: "127.0.0.1".into(),
         }
+    }
+
+    /// Send from this local address (`127.0.0.2`: another machine on loopback).
+    pub fn local_ip(mut self, ip: &str) -> Sipp {
+        self.ip = ip.to_string();
+        self
     }
 
     pub fn arg(mut self, a: impl Into<String>) -> Sipp {
@@ -460,7 +469,7 @@ impl Sipp {
         }
         c.arg("-sf")
             .arg(sipp_dir().join(&self.scenario))
-            .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin"])
+            .args(["-i", &self.ip, "-mi", &self.ip, "-nostdin"])
             .arg("-m")
             .arg(self.calls.to_string())
             .arg("-timeout")

@@ -17,6 +17,7 @@ use crate::pbx::message::Msg;
 use crate::pbx::{CallerId, Channel, Pbx};
 use crate::sip::auth::{AuthReply, DigestAuthenticator, DigestChallenge, Secret};
 use crate::sip::dialog::{Dialog, RequestCheck};
+use crate::sip::guard::{AuthGuard, GuardConfig, Lockout, Verdict};
 use crate::sip::message::{response_to, Contacts, Method, SipMessage};
 use crate::sip::regclient::{RegClient, RegClientParams};
 use crate::sip::registrar::{Binding, ContactReq, RegisterOutcome, Registrar, RegistrarConfig};
@@ -197,6 +198,10 @@ pub struct Core {
     pub local: SocketAddr,
     pub txs: TransactionTable,
     auth: DigestAuthenticator,
+    /// Failed digest attempts per source and account (password-guessing defence).
+    guard: AuthGuard,
+    /// Transport of the message being handled (for security events).
+    rx_proto: Proto,
     pub registrar: Registrar,
     pub legs: HashMap<String, Leg>,
     chans: HashMap<u64, SipChan>,
@@ -225,6 +230,17 @@ pub struct Core {
     pub mwi_subs: HashMap<String, MwiSub>,
     /// With `rtautoclear`: when each cached realtime peer is forgotten.
     rt_clear: HashMap<String, Instant>,
+}
+
+fn guard_config(cfg: &SipConfig) -> GuardConfig {
+    let g = &cfg.general;
+    GuardConfig {
+        source_failures: g.auth_failures_per_source,
+        account_failures: g.auth_failures_per_account,
+        lockout: Duration::from_secs(u64::from(g.auth_lockout.max(1))),
+        max_lockout: Duration::from_secs(u64::from(g.auth_lockout_max.max(g.auth_lockout).max(1))),
+        ..GuardConfig::default()
+    }
 }
 
 fn reg_config(cfg: &SipConfig) -> RegistrarConfig {
@@ -275,6 +291,7 @@ impl Core {
     ) -> Core {
         let auth = DigestAuthenticator::with_random_key(&cfg.general.realm, now);
         let registrar = Registrar::new(reg_config(&cfg));
+        let guard = AuthGuard::new(guard_config(&cfg));
         Core {
             pbx: Arc::downgrade(pbx),
             sip,
@@ -288,6 +305,8 @@ impl Core {
                 TABLE_CAP,
             ),
             auth,
+            guard,
+            rx_proto: Proto::Udp,
             registrar,
             legs: HashMap::new(),
             chans: HashMap::new(),
@@ -382,14 +401,20 @@ impl Core {
     }
 
     fn security_event(&self, name: &'static str, account: &str, src: SocketAddr) {
-        let local = self.local.to_string();
+        let local = self.local;
+        let proto = self.rx_proto.as_str();
+        // Asterisk's ast_sockaddr form: IPV4/UDP/<address>/<port>.
+        let addr = |a: SocketAddr| {
+            let v = if a.is_ipv4() { "IPV4" } else { "IPV6" };
+            format!("{v}/{proto}/{}/{}", a.ip(), a.port())
+        };
         self.publish(
             || Event::Security {
                 name,
                 service: "SIP",
                 account: account.to_string(),
-                remote: format!("IPV4/UDP/{src}"),
-                local: format!("IPV4/UDP/{local}"),
+                remote: addr(src),
+                local: addr(local),
             },
             Topic::Security,
         );
@@ -410,6 +435,7 @@ impl Core {
                 .zip(&cfg.registrations)
                 .all(|(a, b)| same_registration(a, b));
         self.registrar.set_config(reg_config(&cfg));
+        self.guard.set_config(guard_config(&cfg));
         self.cfg = cfg;
         self.resolve_peer_hosts();
         for p in self.peers_rt.values_mut() {
@@ -480,6 +506,7 @@ impl Core {
             proto,
             raw,
         } = r;
+        self.rx_proto = proto;
         if msg.is_request() {
             if msg.call_id().is_none()
                 || msg.from().is_none()
@@ -666,12 +693,28 @@ impl Core {
         req: &SipMessage,
         ruri: &str,
         expect_user: Option<&str>,
+        src: SocketAddr,
         now: Instant,
     ) -> Option<()> {
         let method = req.method()?.as_str().to_string();
         let kind = crate::sip::auth::ChallengeKind::for_method(&method);
         let header = req.header(kind.credentials_header).map(str::to_string);
         let cfg = self.cfg.clone();
+        // Who the credentials claim to be (the addressed account when they name none).
+        let claimed = header
+            .as_deref()
+            .and_then(|h| crate::sip::auth::DigestCredentials::parse(h).ok())
+            .map(|c| c.username)
+            .or_else(|| expect_user.map(str::to_string))
+            .unwrap_or_default();
+        if header.is_some() && self.guard.check(src.ip(), &claimed, now) == Verdict::Refuse {
+            // Locked out: the answer to a wrong password, the password unchecked.
+            let l = self.guard.failed(src.ip(), &claimed, now);
+            self.note_lockout(l, src, &claimed);
+            self.security_event(Self::failure_event(&cfg, &claimed), &claimed, src);
+            self.reply(key, req, 403, "Forbidden", now);
+            return Some(());
+        }
         let expect = expect_user.map(str::to_string);
         let reply = self.auth.authenticate(
             &method,
@@ -701,7 +744,11 @@ impl Core {
             now,
         );
         match reply {
-            AuthReply::Accept => None,
+            AuthReply::Accept => {
+                self.guard.succeeded(src.ip(), &claimed, now);
+                self.security_event("SuccessfulAuth", &claimed, src);
+                None
+            }
             AuthReply::Challenge {
                 status,
                 reason,
@@ -717,6 +764,11 @@ impl Core {
                 Some(())
             }
             other => {
+                if matches!(other, AuthReply::Forbidden | AuthReply::NotFound) {
+                    self.security_event(Self::failure_event(&cfg, &claimed), &claimed, src);
+                    let l = self.guard.failed(src.ip(), &claimed, now);
+                    self.note_lockout(l, src, &claimed);
+                }
                 let (code, reason) = other.status();
                 self.reply(key, req, code, reason, now);
                 Some(())
@@ -724,10 +776,44 @@ impl Core {
         }
     }
 
+    /// Log a lockout that a failure started.
+    fn note_lockout(&mut self, l: Lockout, src: SocketAddr, account: &str) {
+        let text = match l {
+            Lockout::Source(d) => format!(
+                "chan_sip.c: Too many failed authentications from '{}': refused for {} s",
+                src.ip(),
+                d.as_secs()
+            ),
+            Lockout::Account(d) => format!(
+                "chan_sip.c: Too many failed authentications for '{account}': only its known addresses may try for {} s",
+                d.as_secs()
+            ),
+            Lockout::None => return,
+        };
+        self.actions.push(Action::Notice(text));
+    }
+
+    /// The security event of a failed attempt: `InvalidAccountID` for a name that is no
+    /// account, else `InvalidPassword`.
+    fn failure_event(cfg: &SipConfig, account: &str) -> &'static str {
+        if cfg.peer(account).is_some() {
+            "InvalidPassword"
+        } else {
+            "InvalidAccountID"
+        }
+    }
+
     /// An unknown caller is challenged like a real account, and its answer refused with 403,
     /// so accounts cannot be told apart from non-accounts.
-    fn refuse_unknown(&mut self, key: &TransactionKey, req: &SipMessage, ruri: &str, now: Instant) {
-        if self.authenticate(key, req, ruri, None, now).is_none() {
+    fn refuse_unknown(
+        &mut self,
+        key: &TransactionKey,
+        req: &SipMessage,
+        ruri: &str,
+        src: SocketAddr,
+        now: Instant,
+    ) {
+        if self.authenticate(key, req, ruri, None, src, now).is_none() {
             self.reply(key, req, 403, "Forbidden", now);
         }
     }
@@ -765,7 +851,7 @@ impl Core {
         let Some(peer) = peer else {
             // Unknown account: with alwaysauthreject the same answers as a wrong password.
             if cfg.general.alwaysauthreject {
-                self.refuse_unknown(key, req, ruri, now);
+                self.refuse_unknown(key, req, ruri, src, now);
             } else {
                 self.reply(key, req, 404, "Not found", now);
             }
@@ -779,7 +865,6 @@ impl Core {
                     "No matching peer found"
                 }
             )));
-            self.security_event("InvalidAccountID", &aor_user, src);
             return;
         };
         if !peer.permits(src.ip()) {
@@ -788,7 +873,7 @@ impl Core {
         }
         if Self::peer_needs_auth(peer)
             && self
-                .authenticate(key, req, ruri, Some(&peer.name), now)
+                .authenticate(key, req, ruri, Some(&peer.name), src, now)
                 .is_some()
         {
             if req.header("Authorization").is_some() {
@@ -797,7 +882,6 @@ impl Core {
                     req.header("From").unwrap_or(""),
                     src.ip()
                 )));
-                self.security_event("InvalidPassword", &peer.name, src);
             }
             return;
         }
@@ -1017,7 +1101,7 @@ impl Core {
                 let needs = Self::peer_needs_auth(p) && !p.insecure.invite;
                 if needs
                     && self
-                        .authenticate(key, req, ruri, Some(&p.name), now)
+                        .authenticate(key, req, ruri, Some(&p.name), src, now)
                         .is_some()
                 {
                     return;
@@ -1033,7 +1117,7 @@ impl Core {
                     (cfg.general.context.clone(), None, src.ip().to_string())
                 } else {
                     // Unknown caller: challenge like a real account, then refuse.
-                    self.refuse_unknown(key, req, ruri, now);
+                    self.refuse_unknown(key, req, ruri, src, now);
                     return;
                 }
             }
@@ -2362,7 +2446,7 @@ impl Core {
             match &peer {
                 Some(p) if Self::peer_needs_auth(p) => {
                     if self
-                        .authenticate(key, req, ruri, Some(&p.name), now)
+                        .authenticate(key, req, ruri, Some(&p.name), src, now)
                         .is_some()
                     {
                         return;
@@ -2371,7 +2455,7 @@ impl Core {
                 Some(_) => {}
                 None if cfg.general.allowguest => {}
                 None => {
-                    self.refuse_unknown(key, req, ruri, now);
+                    self.refuse_unknown(key, req, ruri, src, now);
                     return;
                 }
             }

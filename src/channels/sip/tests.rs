@@ -379,6 +379,72 @@ fn register_wrong_password_and_unknown_user_look_the_same() {
 }
 
 #[test]
+fn a_guessing_source_is_locked_out_but_the_phone_elsewhere_registers() {
+    let mut h = H::new(CONF);
+    let ex = [contact("sip:alice@10.0.0.5:5070")];
+    let mut sec = h.pbx.events.subscribe(crate::pbx::events::Topic::Security);
+    // Five wrong guesses from 10.9.9.9 (each past the REGISTER rate limit).
+    for i in 0..5 {
+        h.now += Duration::from_secs(2);
+        let mut g = Reg::new("alice", "10.9.9.9:5070");
+        g.send(&mut h, None, &ex);
+        let r = g.send(&mut h, Some(&format!("guess{i}")), &ex);
+        assert_eq!(code(&r), 403);
+    }
+    assert!(h
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::Notice(n) if n.contains("Too many failed authentications from '10.9.9.9'"))));
+    // The right password from the locked-out source: the same 403, password unchecked.
+    h.now += Duration::from_secs(2);
+    let mut g = Reg::new("alice", "10.9.9.9:5070");
+    g.send(&mut h, None, &ex);
+    let locked = g.send(&mut h, Some("alicepw"), &ex);
+    assert_eq!(
+        (code(&locked), reason(&locked)),
+        (403, "Forbidden".to_string())
+    );
+    assert_eq!(h.core.peer_contacts("alice", h.now).len(), 0);
+    // The phone itself, elsewhere, registers.
+    h.now += Duration::from_secs(2);
+    let mut phone = Reg::new("alice", "10.0.0.5:5070");
+    phone.send(&mut h, None, &ex);
+    assert_eq!(code(&phone.send(&mut h, Some("alicepw"), &ex)), 200);
+    // Every failure (and the refused attempt) is a security event; the success too.
+    let mut names = Vec::new();
+    while let Ok(ev) = sec.try_recv() {
+        names.push(ev.name());
+    }
+    assert_eq!(
+        names.iter().filter(|n| **n == "InvalidPassword").count(),
+        6,
+        "{names:?}"
+    );
+    assert_eq!(names.last(), Some(&"SuccessfulAuth"));
+    // After the lockout the source may try again (and a right password then works).
+    h.now += Duration::from_secs(61);
+    let mut g = Reg::new("alice", "10.9.9.9:5070");
+    g.send(&mut h, None, &ex);
+    assert_eq!(code(&g.send(&mut h, Some("alicepw"), &ex)), 200);
+}
+
+#[test]
+fn unknown_accounts_count_against_the_source_too() {
+    let mut h = H::new(CONF);
+    let ex = [contact("sip:x@10.0.0.5:5070")];
+    for i in 0..5 {
+        h.now += Duration::from_secs(2);
+        let mut g = Reg::new(&format!("nobody{i}"), "10.8.8.8:5070");
+        g.send(&mut h, None, &ex);
+        assert_eq!(code(&g.send(&mut h, Some("x"), &ex)), 403);
+    }
+    h.now += Duration::from_secs(2);
+    let mut g = Reg::new("alice", "10.8.8.8:5070");
+    g.send(&mut h, None, &ex);
+    assert_eq!(code(&g.send(&mut h, Some("alicepw"), &ex)), 403);
+}
+
+#[test]
 fn register_expiry_bounds() {
     let mut h = H::new(CONF);
     let mut r = Reg::new("bob", "127.0.0.1:5070");

@@ -290,7 +290,7 @@ impl Core {
             .unwrap_or_default();
         let Some(peer) = cfg.peer(&from_user) else {
             if cfg.general.alwaysauthreject {
-                self.refuse_unknown(key, req, ruri, now);
+                self.refuse_unknown(key, req, ruri, src, now);
             } else {
                 self.reply(key, req, 404, "Not found", now);
             }
@@ -302,7 +302,7 @@ impl Core {
         }
         if Self::peer_needs_auth(peer)
             && self
-                .authenticate(key, req, ruri, Some(&peer.name), now)
+                .authenticate(key, req, ruri, Some(&peer.name), src, now)
                 .is_some()
         {
             return;
