@@ -188,7 +188,12 @@ async fn main_loop(settings: Settings, args: Args) -> i32 {
     if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
         pbx.warning(&format!("cannot write {}: {e}", pidfile.display()));
     }
-    let listener = match crate::cli::server::bind(&ctl) {
+    let access = crate::cli::server::SocketAccess {
+        mode: settings.astctl_permissions,
+        owner: settings.astctl_owner.clone(),
+        group: settings.astctl_group.clone(),
+    };
+    let listener = match crate::cli::server::bind(&ctl, &access) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("ferrisk: cannot listen on {}: {e}", ctl.display());

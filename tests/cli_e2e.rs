@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{tempdir, write_config, Daemon, BIN};
+use common::{start_must_fail, tempdir, write_config, write_configs, Daemon, BIN, FERRISK_CONF};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -472,4 +472,54 @@ fn dial_bridge_survives_the_losing_legs_late_hangup() {
     );
     assert_eq!(d.wait_db("flow", "callee"), "still bridged");
     assert_eq!(d.wait_db("flow", "after"), "ANSWER");
+}
+
+#[test]
+fn the_control_socket_is_owner_only_unless_asterisk_conf_says_otherwise() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let d = Daemon::start("[default]\n");
+    let meta = std::fs::metadata(d.path().join("run/ferrisk.ctl")).expect("socket");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    // No leftover private directory.
+    let leftovers: Vec<_> = std::fs::read_dir(d.path().join("run"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".ctl"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    drop(d);
+
+    let conf = format!("{FERRISK_CONF}\n[files]\nastctlpermissions = 0660\nastctlgroup = daemon\n");
+    let d = Daemon::start_with(&[("ferrisk.conf", &conf), ("extensions.conf", "[default]\n")]);
+    let sock = d.path().join("run/ferrisk.ctl");
+    let meta = std::fs::metadata(&sock).expect("socket");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    let daemon_gid = std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("daemon:"))
+        .and_then(|l| l.split(':').nth(2))
+        .and_then(|g| g.parse::<u32>().ok())
+        .expect("a daemon group");
+    assert_eq!(meta.gid(), daemon_gid);
+    // The remote console finds it through the same config.
+    assert!(d.rx("core show version").contains("ferrisk"));
+}
+
+#[test]
+fn bad_control_socket_permissions_stop_start_up_with_the_line() {
+    let dir = tempdir();
+    let conf = write_configs(
+        dir.path(),
+        &[
+            (
+                "ferrisk.conf",
+                &format!("{FERRISK_CONF}\n[files]\nastctlpermissions = rw-rw----\n"),
+            ),
+            ("extensions.conf", "[default]\n"),
+        ],
+    );
+    let err = start_must_fail(&conf);
+    assert!(err.contains("ferrisk.conf:"), "{err}");
+    assert!(err.contains("astctlpermissions"), "{err}");
 }

@@ -34,8 +34,63 @@ pub fn frames(kind: char, text: &str) -> String {
     out
 }
 
-/// Bind the control socket, removing a stale one (nobody answering on it).
-pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+/// Who may use the control socket: asterisk.conf's `[files]` `astctlpermissions`,
+/// `astctlowner`, `astctlgroup`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketAccess {
+    pub mode: u32,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+}
+
+impl Default for SocketAccess {
+    fn default() -> Self {
+        SocketAccess {
+            mode: 0o600,
+            owner: None,
+            group: None,
+        }
+    }
+}
+
+fn uid_of(name: &str) -> std::io::Result<u32> {
+    if let Ok(n) = name.parse() {
+        return Ok(n);
+    }
+    let c = std::ffi::CString::new(name).map_err(std::io::Error::other)?;
+    // SAFETY: getpwnam is called at start-up, before anything else looks users up; the
+    // record is read at once.
+    let pw = unsafe { libc::getpwnam(c.as_ptr()) };
+    if pw.is_null() {
+        return Err(std::io::Error::other(format!(
+            "astctlowner: no user '{name}'"
+        )));
+    }
+    // SAFETY: non-null, points at libc's static record.
+    Ok(unsafe { (*pw).pw_uid })
+}
+
+fn gid_of(name: &str) -> std::io::Result<u32> {
+    if let Ok(n) = name.parse() {
+        return Ok(n);
+    }
+    let c = std::ffi::CString::new(name).map_err(std::io::Error::other)?;
+    // SAFETY: as in uid_of.
+    let gr = unsafe { libc::getgrnam(c.as_ptr()) };
+    if gr.is_null() {
+        return Err(std::io::Error::other(format!(
+            "astctlgroup: no group '{name}'"
+        )));
+    }
+    // SAFETY: non-null, points at libc's static record.
+    Ok(unsafe { (*gr).gr_gid })
+}
+
+/// Bind the control socket, removing a stale one (nobody answering on it). The socket is
+/// made in a private directory, given its mode, owner and group there, and only then moved
+/// to its name: it is never reachable with looser permissions.
+pub fn bind(path: &Path, access: &SocketAccess) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(std::io::Error::new(
@@ -45,10 +100,26 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
         }
         std::fs::remove_file(path)?;
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    UnixListener::bind(path)
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let private = dir.join(format!(".ctl.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&private);
+    std::fs::create_dir(&private)?;
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))?;
+    let tmp = private.join("ctl");
+    let r = (|| {
+        let l = UnixListener::bind(&tmp)?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(access.mode))?;
+        let uid = access.owner.as_deref().map(uid_of).transpose()?;
+        let gid = access.group.as_deref().map(gid_of).transpose()?;
+        if uid.is_some() || gid.is_some() {
+            std::os::unix::fs::chown(&tmp, uid, gid)?;
+        }
+        std::fs::rename(&tmp, path)?;
+        Ok(l)
+    })();
+    let _ = std::fs::remove_dir_all(&private);
+    r
 }
 
 /// Accept connections forever.

@@ -20,6 +20,13 @@ pub struct Settings {
     pub debug: u8,
     pub exec_includes: bool,
     pub systemname: String,
+    /// `[files]`: the control socket's name in astrundir (`astctl`, default ferrisk.ctl).
+    pub astctl: String,
+    /// `[files] astctlpermissions` (octal; default 0600: the owner only).
+    pub astctl_permissions: u32,
+    /// `[files] astctlowner` / `astctlgroup`: user and group names for the socket.
+    pub astctl_owner: Option<String>,
+    pub astctl_group: Option<String>,
 }
 
 /// `p` made absolute (against the current directory) and `.`/`..` resolved by name.
@@ -65,6 +72,10 @@ impl Settings {
             debug: 0,
             exec_includes: false,
             systemname: String::new(),
+            astctl: "ferrisk.ctl".into(),
+            astctl_permissions: 0o600,
+            astctl_owner: None,
+            astctl_group: None,
         }
     }
 
@@ -105,6 +116,28 @@ impl Settings {
                 }
             }
         }
+        if let Some(f) = any("files") {
+            for e in &f.entries {
+                let v = e.value.trim();
+                match e.key.to_ascii_lowercase().as_str() {
+                    "astctl" if !v.is_empty() && !v.contains('/') => s.astctl = v.to_string(),
+                    "astctlpermissions" => {
+                        s.astctl_permissions = u32::from_str_radix(v, 8)
+                            .ok()
+                            .filter(|m| *m <= 0o777)
+                            .ok_or_else(|| {
+                                ConfigError::at(
+                                    &e.loc,
+                                    format!("astctlpermissions must be octal permissions such as 0660, not '{v}'"),
+                                )
+                            })?
+                    }
+                    "astctlowner" if !v.is_empty() => s.astctl_owner = Some(v.to_string()),
+                    "astctlgroup" if !v.is_empty() => s.astctl_group = Some(v.to_string()),
+                    _ => {}
+                }
+            }
+        }
         if let Some(o) = any("options") {
             for e in &o.entries {
                 match e.key.to_ascii_lowercase().as_str() {
@@ -123,9 +156,9 @@ impl Settings {
     pub fn pid_path(&self) -> std::path::PathBuf {
         self.astrundir.join("ferrisk.pid")
     }
-    /// The control socket (`astrundir/ferrisk.ctl`).
+    /// The control socket (`astrundir/ferrisk.ctl`, or `[files] astctl`).
     pub fn ctl_path(&self) -> std::path::PathBuf {
-        self.astrundir.join("ferrisk.ctl")
+        self.astrundir.join(&self.astctl)
     }
     /// The AstDB file (`astdbdir/astdb.sqlite3`).
     pub fn astdb_path(&self) -> std::path::PathBuf {
@@ -195,5 +228,21 @@ mod tests {
         let s = Settings::load(Path::new("/nonexistent/x/ferrisk.conf")).unwrap();
         assert_eq!(s.astetcdir, PathBuf::from("/nonexistent/x"));
         assert_eq!(s.astrundir, PathBuf::from("/var/run/ferrisk"));
+    }
+
+    #[test]
+    fn files_section_names_the_socket_and_its_access() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("asterisk.conf");
+        std::fs::write(&f, "[files]\nastctlpermissions = 0660\nastctlowner = root\nastctlgroup = apache\nastctl = pbx.ctl\n").unwrap();
+        let s = Settings::load(&f).unwrap();
+        assert_eq!(s.astctl_permissions, 0o660);
+        assert_eq!(s.astctl_owner.as_deref(), Some("root"));
+        assert_eq!(s.astctl_group.as_deref(), Some("apache"));
+        assert!(s.ctl_path().ends_with("pbx.ctl"));
+        assert_eq!(Settings::defaults_for(&f).astctl_permissions, 0o600);
+        std::fs::write(&f, "[files]\nastctlpermissions = 999\n").unwrap();
+        let e = Settings::load(&f).unwrap_err().to_string();
+        assert!(e.contains("asterisk.conf:2:"), "{e}");
     }
 }
