@@ -116,3 +116,65 @@ fn a_guesser_never_finds_the_secret_while_the_phone_registers_and_fail2ban_sees_
     let console = d.path().join("stdout.log");
     assert!(fail2ban_matches(&console) >= 5, "{}", d.console());
 }
+
+#[test]
+fn tcp_connections_are_capped_per_address_and_a_malformed_ack_gets_no_answer() {
+    use std::io::{Read, Write};
+    use std::net::{TcpStream, UdpSocket};
+    use std::time::Duration;
+    let port = free_port();
+    let conf = format!(
+        "{}tcpenable=yes\ntcpbindaddr=127.0.0.1:{port}\n",
+        sip_conf(port)
+            .replace("[1000]", "\n[1000]")
+            .split("\n[1000]")
+            .next()
+            .unwrap()
+    );
+    let d = Daemon::start_with(&[
+        ("extensions.conf", "[internal]\n[public]\n"),
+        ("sip.conf", &conf),
+    ]);
+    // 40 connections from one address: the first 32 stay open, the rest are closed at once.
+    let mut conns: Vec<TcpStream> = (0..40)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut closed = 0;
+    for c in &mut conns {
+        c.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut b = [0u8; 1];
+        if matches!(c.read(&mut b), Ok(0)) {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 8, "connections closed over the per-address cap");
+    // An open one still carries SIP.
+    let opt = format!(
+        "OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKo1\r\n\
+         From: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\n\
+         Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    conns[0].write_all(opt.as_bytes()).unwrap();
+    conns[0]
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut got = [0u8; 512];
+    let n = conns[0].read(&mut got).expect("an answer over TCP");
+    assert!(String::from_utf8_lossy(&got[..n]).starts_with("SIP/2.0 "));
+
+    // A malformed ACK (bad Content-Length) over UDP: dropped, never answered.
+    let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+    u.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let ack = format!(
+        "ACK sip:1000@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bKa1\r\n\
+         From: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:1000@127.0.0.1>;tag=2\r\nCall-ID: a1\r\n\
+         CSeq: 1 ACK\r\nContent-Length: 99\r\n\r\n",
+        u.local_addr().unwrap()
+    );
+    u.send_to(ack.as_bytes(), ("127.0.0.1", port)).unwrap();
+    let mut b = [0u8; 1024];
+    assert!(u.recv_from(&mut b).is_err(), "a malformed ACK was answered");
+    drop(d);
+}

@@ -23,6 +23,23 @@ pub const MAX_MESSAGE: usize = 65_535;
 /// Requested UDP socket buffer size (each direction).
 pub const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
 
+/// TCP connections at most (more are closed at once).
+pub const TCP_MAX_CONNECTIONS: usize = 1024;
+/// TCP connections from one address at most.
+pub const TCP_MAX_PER_ADDRESS: usize = 32;
+/// A new TCP connection must deliver a complete message within this (chan_sip's
+/// `tcpauthtimeout` default).
+pub const TCP_FIRST_MESSAGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// A TCP connection silent this long is closed (longer than the longest registration, so
+/// a phone that re-registers hourly keeps its connection).
+pub const TCP_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3900);
+/// Messages waiting to be written to one TCP connection at most: a peer that does not read
+/// is disconnected instead of growing the queue.
+pub const TCP_WRITE_QUEUE: usize = 256;
+/// Datagrams waiting for a full UDP socket buffer at most (beyond, they are dropped: the
+/// transaction layer retransmits).
+pub const UDP_SEND_QUEUE: usize = 8192;
+
 /// Which transport a message used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Proto {
@@ -62,7 +79,11 @@ pub struct Transport {
     udp: Arc<UdpSocket>,
     udp_local: SocketAddr,
     tcp_local: Option<SocketAddr>,
-    tcp_conns: Mutex<HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>>,
+    tcp_conns: Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>,
+    /// Datagrams the UDP socket could not take at once, sent by one task.
+    udp_backlog: mpsc::Sender<(SocketAddr, Vec<u8>)>,
+    /// Messages dropped: malformed input, full queues, refused connections.
+    pub dropped: std::sync::atomic::AtomicU64,
     tap: Mutex<Option<Tap>>,
     sink: Sink,
     /// The receive and accept tasks, stopped by [`Transport::close`].
@@ -99,16 +120,31 @@ impl Transport {
             Some(l) => Some(l.local_addr()?),
             None => None,
         };
+        let (backlog_tx, mut backlog_rx) = mpsc::channel::<(SocketAddr, Vec<u8>)>(UDP_SEND_QUEUE);
+        let udp = Arc::new(sock);
+        let sender = {
+            let udp = udp.clone();
+            tokio::spawn(async move {
+                while let Some((dest, b)) = backlog_rx.recv().await {
+                    let _ = udp.send_to(&b, dest).await;
+                }
+            })
+        };
         let t = Arc::new(Transport {
-            udp: Arc::new(sock),
+            udp,
             udp_local,
             tcp_local,
             tcp_conns: Mutex::new(HashMap::new()),
+            udp_backlog: backlog_tx,
+            dropped: std::sync::atomic::AtomicU64::new(0),
             tap: Mutex::new(None),
             sink,
             tasks: Mutex::new(Vec::new()),
         });
-        let mut tasks = vec![tokio::spawn(udp_loop(t.clone())).abort_handle()];
+        let mut tasks = vec![
+            tokio::spawn(udp_loop(t.clone())).abort_handle(),
+            sender.abort_handle(),
+        ];
         if let Some(l) = listener {
             tasks.push(tokio::spawn(accept_loop(t.clone(), l)).abort_handle());
         }
@@ -140,26 +176,43 @@ impl Transport {
     pub fn send(&self, dest: SocketAddr, bytes: &[u8]) -> io::Result<Proto> {
         let tcp = self.tcp_conns.lock().get(&dest).cloned();
         if let Some(tx) = tcp {
-            if tx.send(bytes.to_vec()).is_ok() {
-                self.tap(true, Proto::Tcp, dest, bytes);
-                return Ok(Proto::Tcp);
+            match tx.try_send(bytes.to_vec()) {
+                Ok(()) => {
+                    self.tap(true, Proto::Tcp, dest, bytes);
+                    return Ok(Proto::Tcp);
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    // The peer does not read: drop the connection rather than the queue
+                    // growing (its reader ends when the writer is gone).
+                    self.count_drop();
+                    self.tcp_conns.lock().remove(&dest);
+                    return Err(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        "TCP peer does not read; connection dropped",
+                    ));
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.tcp_conns.lock().remove(&dest);
+                }
             }
-            self.tcp_conns.lock().remove(&dest);
         }
         self.tap(true, Proto::Udp, dest, bytes);
         match self.udp.try_send_to(bytes, dest) {
             Ok(_) => Ok(Proto::Udp),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                // Queue it on a task rather than lose it under a burst.
-                let udp = self.udp.clone();
-                let b = bytes.to_vec();
-                tokio::spawn(async move {
-                    let _ = udp.send_to(&b, dest).await;
-                });
+                // One task drains a bounded backlog rather than lose it under a burst.
+                if self.udp_backlog.try_send((dest, bytes.to_vec())).is_err() {
+                    self.count_drop();
+                }
                 Ok(Proto::Udp)
             }
             Err(e) => Err(e),
         }
+    }
+
+    fn count_drop(&self) {
+        self.dropped
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Is there an open TCP connection to `dest`?
@@ -177,6 +230,7 @@ impl Transport {
                 raw: raw.to_vec(),
             }),
             Err(e) => {
+                self.count_drop();
                 tracing::debug!("dropping malformed SIP from {src}: {e:?}");
                 if let Some(resp) = stateless_error(raw, &e) {
                     let _ = self.send(src, &resp);
@@ -257,7 +311,20 @@ async fn accept_loop(t: Arc<Transport>, l: TcpListener) {
     loop {
         match l.accept().await {
             Ok((s, peer)) => {
-                tokio::spawn(tcp_conn(t.clone(), s, peer));
+                let (total, same) = {
+                    let c = t.tcp_conns.lock();
+                    (c.len(), c.keys().filter(|a| a.ip() == peer.ip()).count())
+                };
+                if total >= TCP_MAX_CONNECTIONS || same >= TCP_MAX_PER_ADDRESS {
+                    // Over the cap: closed at once (dropping the stream).
+                    t.count_drop();
+                    tracing::debug!("SIP TCP connection from {peer} refused: too many");
+                    continue;
+                }
+                // Registered here, before the next accept, so the caps count it at once.
+                let (tx, rx) = mpsc::channel::<Vec<u8>>(TCP_WRITE_QUEUE);
+                t.tcp_conns.lock().insert(peer, tx);
+                tokio::spawn(tcp_conn(t.clone(), s, peer, rx));
             }
             Err(e) => {
                 tracing::warn!("SIP TCP accept: {e}");
@@ -267,10 +334,13 @@ async fn accept_loop(t: Arc<Transport>, l: TcpListener) {
     }
 }
 
-async fn tcp_conn(t: Arc<Transport>, s: TcpStream, peer: SocketAddr) {
+async fn tcp_conn(
+    t: Arc<Transport>,
+    s: TcpStream,
+    peer: SocketAddr,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+) {
     let (mut rd, mut wr) = s.into_split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    t.tcp_conns.lock().insert(peer, tx);
     let writer = tokio::spawn(async move {
         while let Some(b) = rx.recv().await {
             if wr.write_all(&b).await.is_err() {
@@ -280,15 +350,29 @@ async fn tcp_conn(t: Arc<Transport>, s: TcpStream, peer: SocketAddr) {
     });
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut chunk = vec![0u8; 16384];
+    // Until the first complete message the connection gets TCP_FIRST_MESSAGE_TIMEOUT,
+    // then TCP_IDLE_TIMEOUT between reads.
+    let mut limit = TCP_FIRST_MESSAGE_TIMEOUT;
+    let opened = tokio::time::Instant::now();
     'conn: loop {
-        let n = match rd.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        let wait = if limit == TCP_FIRST_MESSAGE_TIMEOUT {
+            (opened + limit).saturating_duration_since(tokio::time::Instant::now())
+        } else {
+            limit
+        };
+        let n = match tokio::time::timeout(wait, rd.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => n,
+            Err(_) => {
+                tracing::debug!("SIP TCP connection from {peer} timed out");
+                break;
+            }
         };
         buf.extend_from_slice(&chunk[..n]);
         loop {
             match message::parse_stream(&buf) {
                 StreamParse::Complete(_, used) => {
+                    limit = TCP_IDLE_TIMEOUT;
                     let raw: Vec<u8> = buf.drain(..used).collect();
                     let trimmed = trim_leading_crlf(&raw);
                     t.deliver(trimmed, peer, Proto::Tcp);
