@@ -7,7 +7,9 @@
 //!
 //! * `from_far` — what the caller says and the digits it presses. The driver pushes with
 //!   [`FrameQueue::push_lossy`]: when nobody reads, the oldest audio is dropped (at most
-//!   [`RX_DEPTH`] frames are kept) but DTMF digits are never lost.
+//!   [`RX_DEPTH`] frames are kept); digits are kept before audio, up to
+//!   [`MAX_PENDING_DIGITS`] waiting ones: beyond that (a flood of key presses nobody reads)
+//!   new digits are dropped and counted ([`FrameQueue::dropped_digits`]).
 //! * `to_far` — what the channel sends. Applications push with [`FrameQueue::push`], which
 //!   waits while [`TX_DEPTH`] frames are queued; the driver takes one frame per 20 ms
 //!   ([`FrameQueue::pop`]), so the driver's clock paces every writer (Playback, a bridge, a
@@ -18,7 +20,7 @@
 
 use parking_lot::Mutex;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -32,6 +34,9 @@ pub const RX_DEPTH: usize = 50;
 /// Frames queued towards the far end before a writer waits (120 ms: enough slack that a
 /// busy machine does not starve the 20 ms send clock, short enough for prompt barge-in).
 pub const TX_DEPTH: usize = 6;
+
+/// Digits a queue keeps waiting for a reader; more are dropped (a flood, not a person).
+pub const MAX_PENDING_DIGITS: usize = 64;
 
 /// One unit of media.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,11 +55,37 @@ impl Frame {
     }
 }
 
+/// The queued frames and how many of them are digits.
+#[derive(Debug, Default)]
+struct Frames {
+    q: VecDeque<Frame>,
+    digits: usize,
+}
+
+impl Frames {
+    fn push_back(&mut self, f: Frame) {
+        self.digits += usize::from(matches!(f, Frame::Dtmf(..)));
+        self.q.push_back(f);
+    }
+
+    fn pop_front(&mut self) -> Option<Frame> {
+        let f = self.q.pop_front()?;
+        self.digits -= usize::from(matches!(f, Frame::Dtmf(..)));
+        Some(f)
+    }
+
+    fn len(&self) -> usize {
+        self.q.len()
+    }
+}
+
 /// A bounded queue of frames shared by a channel and its driver (see the module docs).
 #[derive(Debug)]
 pub struct FrameQueue {
-    q: Mutex<VecDeque<Frame>>,
+    q: Mutex<Frames>,
     cap: usize,
+    /// Digits dropped by [`FrameQueue::push_lossy`] because [`MAX_PENDING_DIGITS`] waited.
+    dropped_digits: AtomicU64,
     /// Signalled when a frame is added.
     readable: Notify,
     /// Signalled when a frame is taken.
@@ -65,8 +96,12 @@ pub struct FrameQueue {
 impl FrameQueue {
     pub fn new(cap: usize) -> Arc<FrameQueue> {
         Arc::new(FrameQueue {
-            q: Mutex::new(VecDeque::with_capacity(cap.max(1))),
+            q: Mutex::new(Frames {
+                q: VecDeque::with_capacity(cap.max(1)),
+                digits: 0,
+            }),
             cap: cap.max(1),
+            dropped_digits: AtomicU64::new(0),
             readable: Notify::new(),
             writable: Notify::new(),
             closed: AtomicBool::new(false),
@@ -78,20 +113,33 @@ impl FrameQueue {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.q.lock().is_empty()
+        self.q.lock().q.is_empty()
+    }
+
+    /// Digits dropped so far because [`MAX_PENDING_DIGITS`] were waiting.
+    pub fn dropped_digits(&self) -> u64 {
+        self.dropped_digits.load(Ordering::Relaxed)
     }
 
     /// Add without waiting; when full, drop the oldest audio frame (or, if the queue holds
-    /// only digits, the new audio frame). Digits are always kept.
+    /// only digits, the new audio frame). Digits are kept, up to [`MAX_PENDING_DIGITS`]
+    /// waiting ones; a digit beyond that is dropped and counted. The queue never holds more
+    /// than its capacity plus [`MAX_PENDING_DIGITS`] frames.
     pub fn push_lossy(&self, f: Frame) {
         {
             let mut q = self.q.lock();
+            let digit = matches!(f, Frame::Dtmf(..));
+            if digit && q.digits >= MAX_PENDING_DIGITS {
+                drop(q);
+                self.dropped_digits.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
             if q.len() >= self.cap {
-                match q.iter().position(|x| matches!(x, Frame::Voice(_))) {
+                match q.q.iter().position(|x| matches!(x, Frame::Voice(_))) {
                     Some(i) => {
-                        q.remove(i);
+                        q.q.remove(i);
                     }
-                    None if matches!(f, Frame::Voice(_)) => return,
+                    None if !digit => return,
                     None => {}
                 }
             }
@@ -154,7 +202,7 @@ impl FrameQueue {
 
     /// Drop everything queued (e.g. pending prompt audio when a bridge starts).
     pub fn clear(&self) {
-        self.q.lock().clear();
+        *self.q.lock() = Frames::default();
         self.writable.notify_waiters();
     }
 
@@ -251,6 +299,38 @@ mod tests {
         q.push_lossy(Frame::Voice(vec![9]));
         q.push_lossy(Frame::Dtmf('2', Duration::ZERO));
         assert_eq!(q.len(), 2);
+    }
+
+    #[test]
+    fn a_digit_flood_is_bounded_and_counted() {
+        let q = FrameQueue::new(RX_DEPTH);
+        for i in 0..10_000u32 {
+            q.push_lossy(Frame::Voice(vec![i as i16]));
+            q.push_lossy(Frame::Dtmf('5', Duration::from_millis(40)));
+        }
+        // Only digits are left (the newest audio could not push one out), and no more of them
+        // than the allowance.
+        assert_eq!(q.len(), RX_DEPTH.max(MAX_PENDING_DIGITS));
+        assert_eq!(q.dropped_digits(), 10_000 - MAX_PENDING_DIGITS as u64);
+        // Once a reader takes digits, new ones are kept again.
+        let mut digits = 0;
+        while let Some(f) = q.try_pop() {
+            digits += usize::from(matches!(f, Frame::Dtmf(..)));
+        }
+        assert_eq!(digits, MAX_PENDING_DIGITS);
+        q.push_lossy(Frame::Dtmf('6', Duration::ZERO));
+        assert_eq!(q.try_pop(), Some(Frame::Dtmf('6', Duration::ZERO)));
+        assert_eq!(q.dropped_digits(), 10_000 - MAX_PENDING_DIGITS as u64);
+        // Whatever the mix, the queue stays within its capacity plus the digit allowance.
+        let q = FrameQueue::new(3);
+        for i in 0..1000 {
+            if i % 3 == 0 {
+                q.push_lossy(Frame::Voice(vec![1]));
+            } else {
+                q.push_lossy(Frame::Dtmf('1', Duration::ZERO));
+            }
+            assert!(q.len() <= 3 + MAX_PENDING_DIGITS);
+        }
     }
 
     #[tokio::test]
