@@ -624,6 +624,13 @@ pub fn rtcp_receiver_report(ssrc: u32, blocks: &[ReportBlock]) -> Vec<u8> {
     out
 }
 
+/// The next of a reproducible run of pseudo-random bytes (never-panics tests).
+#[cfg(test)]
+pub(crate) fn noise_byte(state: &mut u32) -> u8 {
+    *state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+    (*state >> 16) as u8
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -696,8 +703,7 @@ mod tests {
         for len in 0..2000usize {
             let buf: Vec<u8> = (0..len % 64)
                 .map(|_| {
-                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                    let b = (x >> 16) as u8;
+                    let b = noise_byte(&mut x);
                     if len % 3 == 0 {
                         (b | 0x80) & !0x40
                     } else {
