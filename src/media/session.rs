@@ -1,16 +1,22 @@
-//! One RTP session per call leg: a UDP socket on an even port of the `rtp.conf` range, a
-//! receive task (RTP → [`Frame`]s into the channel's `from_far`) and a 20 ms send task (one
-//! frame from `to_far` → RTP). The protocol decisions are the socket-free [`Depacketizer`],
-//! [`Packetizer`] and [`send_target`]; [`RtpSession`] only moves datagrams.
+//! One RTP session per call leg: a UDP socket on an even port of the `rtp.conf` range (and
+//! the odd one above for RTCP), a receive task (RTP → [`Frame`]s into the channel's
+//! `from_far`), an RTCP receive task, and a 20 ms send step (one frame from `to_far` → RTP;
+//! an RTCP report every `rtcpinterval`). The protocol decisions are socket-free: the
+//! [`Receiver`] (strict RTP through [`SourceGuard`], reception statistics, the
+//! [`Depacketizer`]), the [`Packetizer`], [`send_target`], [`rtcp_report`] and the
+//! [`RtcpReceiver`]; [`RtpSession`] only moves datagrams. Every queue a session feeds is
+//! bounded (the jitter buffer, the channel's [`crate::media::frame::FrameQueue`]s).
 
 use super::dtmf::{dtmf_packets, DtmfPacket, DtmfReceiver, TelephoneEvent};
 use super::g711;
-use super::rtp::{JitterBuffer, Playout, RtpPacket, RtpSender};
+use super::ports::{PortLease, PortPool};
+use super::rtcp::RtcpReceiver;
+use super::rtp::{JitterBuffer, Playout, ReceptionStats, ReportBlock, RtpPacket, RtpSender};
+use super::strict::{SourceGuard, StrictConfig, StrictMode, Verdict};
 use crate::media::frame::{Frame, MediaHandle, NativeFormat, FRAME_SAMPLES, FRAME_TIME};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
@@ -51,23 +57,19 @@ fn encode(format: NativeFormat, samples: &[i16]) -> Vec<u8> {
     }
 }
 
-/// Where to send RTP: with comedia (symmetric RTP) the address the peer's media comes from,
-/// once known; otherwise (and until then) the SDP address.
+/// Where to send RTP: with comedia (symmetric RTP) the address the far end's accepted RTP
+/// comes from (strict RTP decides which that is), once known; otherwise (and until then)
+/// the SDP address.
 pub fn send_target(
     sdp: Option<SocketAddr>,
-    latched: Option<SocketAddr>,
+    source: Option<SocketAddr>,
     comedia: bool,
 ) -> Option<SocketAddr> {
     if comedia {
-        latched.or(sdp)
+        source.or(sdp)
     } else {
         sdp
     }
-}
-
-/// Latch onto a packet's source address? Only with comedia, only once.
-pub fn should_latch(comedia: bool, latched: Option<SocketAddr>) -> bool {
-    comedia && latched.is_none()
 }
 
 /// A key press whose end packets never came is reported after this much quiet.
@@ -109,20 +111,30 @@ impl Depacketizer {
         now: Instant,
     ) -> Option<(Vec<Frame>, Option<RtpPacket>)> {
         let pkt = RtpPacket::parse(buf).ok()?;
+        Some(self.receive_packet(pkt, p, now))
+    }
+
+    /// [`Depacketizer::receive_split`] of a parsed packet.
+    pub fn receive_packet(
+        &mut self,
+        pkt: RtpPacket,
+        p: &StreamParams,
+        now: Instant,
+    ) -> (Vec<Frame>, Option<RtpPacket>) {
         if Some(pkt.payload_type) == p.dtmf_pt {
             self.last_event = Some(now);
             let Ok(ev) = TelephoneEvent::parse(&pkt.payload) else {
-                return Some((Vec::new(), None));
+                return (Vec::new(), None);
             };
             let digits = self.dtmf.on_packet_seq(pkt.sequence, pkt.timestamp, &ev);
             let frames = digits
                 .into_iter()
                 .map(|d| Frame::Dtmf(d.digit, Duration::from_micros(u64::from(d.duration) * 125)))
                 .collect();
-            return Some((frames, None));
+            return (frames, None);
         }
         let audio = decode_format(pkt.payload_type, p).is_some() && !pkt.payload.is_empty();
-        Some((Vec::new(), audio.then_some(pkt)))
+        (Vec::new(), audio.then_some(pkt))
     }
 
     /// A digit whose end packets were lost, once the events have been quiet for
@@ -278,43 +290,234 @@ impl Packetizer {
     }
 }
 
-/// Next port to try, shared by all sessions (round robin through the range).
-static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
+/// RTCP reports go out this often unless `rtp.conf` says otherwise (`rtcpinterval`).
+pub const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Bind an even port in `lo..=hi` (and port+1 for RTCP when free), skipping ports in use.
-pub fn bind_pair(ip: IpAddr, lo: u16, hi: u16) -> Option<(StdUdpSocket, Option<StdUdpSocket>)> {
-    let lo = lo + (lo & 1);
-    if hi < lo {
-        return None;
-    }
-    let count = u32::from((hi - lo) / 2 + 1);
-    let start = u32::from(NEXT_PORT.fetch_add(1, Ordering::Relaxed)) % count;
-    for i in 0..count {
-        let idx = (start + i) % count;
-        let Ok(port) = u16::try_from(u32::from(lo) + idx * 2) else {
-            continue;
-        };
-        if let Ok(s) = StdUdpSocket::bind(SocketAddr::new(ip, port)) {
-            let rtcp = port
-                .checked_add(1)
-                .and_then(|p| StdUdpSocket::bind(SocketAddr::new(ip, p)).ok());
-            return Some((s, rtcp));
+/// How a session behaves, from `rtp.conf` and the peer's `nat=` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// `nat=comedia`: send to where the accepted RTP comes from, not to the SDP address.
+    pub comedia: bool,
+    /// `strictrtp`, `probation`.
+    pub strict: StrictConfig,
+    /// Between two RTCP reports.
+    pub rtcp_interval: Duration,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            comedia: false,
+            strict: StrictConfig::default(),
+            rtcp_interval: RTCP_INTERVAL,
         }
     }
-    None
+}
+
+/// What a session counted, for `sip show channelstats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RtpStats {
+    /// RTP packets accepted from the far end.
+    pub rx_packets: u64,
+    /// Packets of the far end's stream that never arrived.
+    pub rx_lost: i64,
+    /// Interarrival jitter of the far end's stream (RFC 3550 A.8).
+    pub rx_jitter: Duration,
+    /// RTP packets sent.
+    pub tx_packets: u64,
+    /// What the far end's last RTCP report said about our stream: packets lost, jitter.
+    pub tx_lost: Option<i64>,
+    pub tx_jitter: Option<Duration>,
+    /// Round-trip time from the far end's last report with LSR/DLSR.
+    pub rtt: Option<Duration>,
+    /// Packets refused by strict RTP (from an address that is not the call's source).
+    pub refused: u64,
+    /// Digits dropped because too many waited in the channel's queue.
+    pub digits_dropped: u64,
+}
+
+/// The receiving half of a session, socket-free: strict RTP decides whether a datagram is
+/// taken ([`SourceGuard`]), reception statistics are kept for RTCP, and the
+/// [`Depacketizer`] turns what is taken into frames.
+#[derive(Debug)]
+pub struct Receiver {
+    guard: SourceGuard,
+    depack: Depacketizer,
+    stats: ReceptionStats,
+    /// SSRC of the stream taken; a new one starts new statistics.
+    ssrc: Option<u32>,
+    packets: u64,
+    /// Losses of the streams before the current SSRC.
+    lost_before: i64,
+    /// Zero of the arrival clock (RTP timestamp units) used for jitter.
+    origin: Instant,
+}
+
+impl Receiver {
+    pub fn new(strict: StrictConfig, now: Instant) -> Receiver {
+        Receiver {
+            guard: SourceGuard::new(strict, now),
+            depack: Depacketizer::new(),
+            stats: ReceptionStats::new(),
+            ssrc: None,
+            packets: 0,
+            lost_before: 0,
+            origin: now,
+        }
+    }
+
+    /// A datagram from `from` at `now`. `None`: not RTP, or refused by strict RTP (neither
+    /// counts as activity). Otherwise the digits it completed and its audio packet (for the
+    /// jitter buffer), as [`Depacketizer::receive_split`].
+    pub fn on_datagram(
+        &mut self,
+        buf: &[u8],
+        from: SocketAddr,
+        p: &StreamParams,
+        now: Instant,
+    ) -> Option<(Vec<Frame>, Option<RtpPacket>)> {
+        let pkt = RtpPacket::parse(buf).ok()?;
+        if self
+            .guard
+            .check(from, pkt.ssrc, pkt.sequence, p.remote, now)
+            == Verdict::Drop
+        {
+            return None;
+        }
+        if self.ssrc != Some(pkt.ssrc) {
+            if self.ssrc.is_some() {
+                self.lost_before += self.stats.cumulative_lost().max(0);
+                self.stats = ReceptionStats::new();
+            }
+            self.ssrc = Some(pkt.ssrc);
+        }
+        self.packets += 1;
+        // Arrival in timestamp units (8 kHz), wrapping like RTP timestamps.
+        let arrival = (now.saturating_duration_since(self.origin).as_micros() * 8 / 1000) as u32;
+        self.stats.on_packet(pkt.sequence, pkt.timestamp, arrival);
+        Some(self.depack.receive_packet(pkt, p, now))
+    }
+
+    /// A digit whose end packets were lost (see [`Depacketizer::poll`]).
+    pub fn poll(&mut self, now: Instant) -> Option<Frame> {
+        self.depack.poll(now)
+    }
+
+    /// The far end's RTP comes from here (once a source was accepted).
+    pub fn source(&self) -> Option<SocketAddr> {
+        self.guard.source()
+    }
+
+    /// SSRC of the stream taken.
+    pub fn ssrc(&self) -> Option<u32> {
+        self.ssrc
+    }
+
+    /// The far address was renegotiated to `remote`: learn again unless it is where the
+    /// RTP already comes from (as Asterisk does when the remote address is set).
+    pub fn renegotiated(&mut self, remote: Option<SocketAddr>, now: Instant) {
+        if remote.is_some() && remote != self.guard.source() {
+            self.guard.relearn(now);
+        }
+    }
+
+    /// Whether an RTCP datagram from `from` may be about this call: with strict RTP, only
+    /// from the host the RTP comes from or the SDP named.
+    pub fn rtcp_allowed(&self, from: SocketAddr, sdp: Option<SocketAddr>) -> bool {
+        self.guard.config().mode == StrictMode::No
+            || self.guard.source().is_some_and(|s| s.ip() == from.ip())
+            || sdp.is_some_and(|s| s.ip() == from.ip())
+    }
+
+    /// Packets accepted, packets lost, jitter, packets refused.
+    fn counts(&self) -> (u64, i64, Duration, u64) {
+        let jitter = Duration::from_micros(u64::from(self.stats.jitter()) * 125);
+        (
+            self.packets,
+            self.lost_before + self.stats.cumulative_lost().max(0),
+            jitter,
+            self.guard.dropped(),
+        )
+    }
+
+    /// A reception report block on the stream taken (none before one was), with LSR/DLSR.
+    fn report_block(&mut self, rtcp: &RtcpReceiver, now: Instant) -> Option<ReportBlock> {
+        let ssrc = self.ssrc?;
+        let mut b = self.stats.report_block(ssrc);
+        (b.last_sr, b.delay_since_last_sr) = rtcp.lsr_dlsr(now);
+        Some(b)
+    }
+}
+
+/// Our RTCP report at `now` (`wall`: the time since the Unix epoch): a sender report once
+/// we have sent RTP, a receiver report before; with a block on the far end's stream once
+/// one was taken.
+pub fn rtcp_report(
+    sender: &RtpSender,
+    rx: &mut Receiver,
+    rtcp: &RtcpReceiver,
+    now: Instant,
+    wall: Duration,
+) -> Vec<u8> {
+    let blocks: Vec<ReportBlock> = rx.report_block(rtcp, now).into_iter().collect();
+    if sender.packet_count > 0 {
+        super::rtp::rtcp_sender_report(
+            sender,
+            super::rtp::ntp_timestamp(wall),
+            sender.next_timestamp(),
+            &blocks,
+        )
+    } else {
+        super::rtp::rtcp_receiver_report(sender.ssrc, &blocks)
+    }
+}
+
+/// The wall clock as a duration since the Unix epoch (for NTP timestamps).
+fn wall_clock() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 #[derive(Debug)]
 struct State {
     params: StreamParams,
     comedia: bool,
-    latched: Option<SocketAddr>,
     media: Option<MediaHandle>,
     last_rx: Instant,
     pack: Packetizer,
-    depack: Depacketizer,
+    rx: Receiver,
+    rtcp: RtcpReceiver,
+    /// Where the far end's accepted RTCP comes from (sent to with comedia).
+    rtcp_source: Option<SocketAddr>,
     jitter: JitterBuffer,
     params_changed: bool,
+}
+
+impl State {
+    /// Where RTP goes now.
+    fn target(&self) -> Option<SocketAddr> {
+        send_target(self.params.remote, self.rx.source(), self.comedia)
+    }
+
+    /// Where RTCP goes now: the port above the RTP target, or with comedia where the far
+    /// end's RTCP comes from.
+    fn rtcp_target(&self) -> Option<SocketAddr> {
+        let rtp = self.target()?;
+        match self.rtcp_source {
+            Some(a) if self.comedia => Some(a),
+            _ => Some(SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1))),
+        }
+    }
+}
+
+/// A session's sockets, and the port lease they hold: the port is free again only once
+/// both sockets are closed (the tasks and the clock hold this).
+#[derive(Debug)]
+struct Sockets {
+    rtp: UdpSocket,
+    rtcp: Option<UdpSocket>,
+    _lease: PortLease,
 }
 
 /// A running RTP session (see the module docs). Dropping it stops both tasks and frees the
@@ -329,40 +532,52 @@ pub struct RtpSession {
 }
 
 impl RtpSession {
-    /// Bind and start. Must run inside a tokio runtime; `None` if no port is free (or there
-    /// is no runtime).
-    pub fn open(ip: IpAddr, range: (u16, u16), comedia: bool) -> Option<RtpSession> {
+    /// Take a port of `pool`, bind it and start. Must run inside a tokio runtime; `None` if
+    /// no port is free (or there is no runtime).
+    pub fn open(ip: IpAddr, pool: &Arc<PortPool>, opts: SessionOptions) -> Option<RtpSession> {
         let handle = tokio::runtime::Handle::try_current().ok()?;
-        let (sock, rtcp) = bind_pair(ip, range.0, range.1)?;
-        let port = sock.local_addr().ok()?.port();
+        let (lease, sock, rtcp) = pool.bind(ip)?;
+        let port = lease.port();
         sock.set_nonblocking(true).ok()?;
         let _guard = handle.enter();
-        let sock = Arc::new(UdpSocket::from_std(sock).ok()?);
+        let rtcp = rtcp
+            .filter(|r| r.set_nonblocking(true).is_ok())
+            .and_then(|r| UdpSocket::from_std(r).ok());
+        let socks = Arc::new(Sockets {
+            rtp: UdpSocket::from_std(sock).ok()?,
+            rtcp,
+            _lease: lease,
+        });
         let params = StreamParams::default();
+        let now = Instant::now();
         let state = Arc::new(Mutex::new(State {
             params,
-            comedia,
-            latched: None,
+            comedia: opts.comedia,
             media: None,
-            last_rx: Instant::now(),
+            last_rx: now,
             pack: Packetizer::new(rand::random(), rand::random(), rand::random(), &params),
-            depack: Depacketizer::new(),
+            rx: Receiver::new(opts.strict, now),
+            rtcp: RtcpReceiver::new(),
+            rtcp_source: None,
             jitter: JitterBuffer::new(JITTER_DEPTH),
             params_changed: false,
         }));
-        let rtcp = rtcp.and_then(|r| r.set_nonblocking(true).ok().map(|_| r));
-        let rx = handle.spawn(recv_loop(sock.clone(), state.clone()));
+        let mut tasks = vec![handle.spawn(recv_loop(socks.clone(), state.clone()))];
+        if socks.rtcp.is_some() {
+            tasks.push(handle.spawn(rtcp_loop(socks.clone(), state.clone())));
+        }
+        let every = opts.rtcp_interval.as_millis() / FRAME_TIME.as_millis().max(1);
         let sender = Arc::new(SendSide {
-            sock,
-            rtcp,
+            socks,
             state: state.clone(),
             ticks: Mutex::new(0),
+            rtcp_every: u32::try_from(every).unwrap_or(u32::MAX).max(1),
         });
         MediaClock::global(&handle).add(&sender);
         Some(RtpSession {
             port,
             state,
-            tasks: vec![rx],
+            tasks,
             sender: Some(sender),
         })
     }
@@ -371,9 +586,13 @@ impl RtpSession {
         self.port
     }
 
-    /// New negotiated parameters (answer, re-INVITE, hold).
+    /// New negotiated parameters (answer, re-INVITE, hold). A new far address starts
+    /// strict RTP learning again.
     pub fn set_params(&self, p: StreamParams) {
         let mut s = self.state.lock();
+        if p.remote != s.params.remote {
+            s.rx.renegotiated(p.remote, Instant::now());
+        }
         s.params = p;
         s.params_changed = true;
     }
@@ -392,7 +611,7 @@ impl RtpSession {
         self.state.lock().media = None;
     }
 
-    /// Time since the last valid RTP packet (or since [`RtpSession::reset_idle`]).
+    /// Time since the last accepted RTP packet (or since [`RtpSession::reset_idle`]).
     pub fn idle(&self) -> Duration {
         self.state.lock().last_rx.elapsed()
     }
@@ -403,8 +622,25 @@ impl RtpSession {
 
     /// The address RTP is sent to now.
     pub fn target(&self) -> Option<SocketAddr> {
+        self.state.lock().target()
+    }
+
+    /// What was received and sent, and what the far end's RTCP said.
+    pub fn stats(&self) -> RtpStats {
         let s = self.state.lock();
-        send_target(s.params.remote, s.latched, s.comedia)
+        let (rx_packets, rx_lost, rx_jitter, refused) = s.rx.counts();
+        let far = s.rtcp.far;
+        RtpStats {
+            rx_packets,
+            rx_lost,
+            rx_jitter,
+            tx_packets: u64::from(s.pack.sender.packet_count),
+            tx_lost: far.map(|f| i64::from(f.cumulative_lost)),
+            tx_jitter: far.map(|f| Duration::from_micros(u64::from(f.jitter) * 125)),
+            rtt: s.rtcp.rtt,
+            refused,
+            digits_dropped: s.media.as_ref().map_or(0, |m| m.from_far.dropped_digits()),
+        }
     }
 
     /// Stop receiving and sending (also on drop).
@@ -423,10 +659,10 @@ impl Drop for RtpSession {
     }
 }
 
-async fn recv_loop(sock: Arc<UdpSocket>, state: Arc<Mutex<State>>) {
+async fn recv_loop(socks: Arc<Sockets>, state: Arc<Mutex<State>>) {
     let mut buf = vec![0u8; 2048];
     loop {
-        let (n, from) = match sock.recv_from(&mut buf).await {
+        let (n, from) = match socks.rtp.recv_from(&mut buf).await {
             Ok(x) => x,
             Err(_) => {
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -437,16 +673,13 @@ async fn recv_loop(sock: Arc<UdpSocket>, state: Arc<Mutex<State>>) {
         let mut s = state.lock();
         let params = s.params;
         let now = Instant::now();
-        let Some((frames, audio)) = s.depack.receive_split(data, &params, now) else {
+        let Some((frames, audio)) = s.rx.on_datagram(data, from, &params, now) else {
             continue;
         };
         if let Some(a) = audio {
             s.jitter.push(a, now);
         }
-        s.last_rx = Instant::now();
-        if should_latch(s.comedia, s.latched) {
-            s.latched = Some(from);
-        }
+        s.last_rx = now;
         if let Some(m) = &s.media {
             for f in frames {
                 m.from_far.push_lossy(f);
@@ -455,35 +688,51 @@ async fn recv_loop(sock: Arc<UdpSocket>, state: Arc<Mutex<State>>) {
     }
 }
 
-/// RTCP sender reports go out this often (RFC 3550's 5 s minimum interval).
-pub const RTCP_INTERVAL_TICKS: u32 = 250;
-
-/// An RTCP sender report for what `sender` sent so far, stamped now.
-pub fn sender_report(sender: &RtpSender) -> Vec<u8> {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    super::rtp::rtcp_sender_report(
-        sender,
-        super::rtp::ntp_timestamp(since),
-        sender.next_timestamp(),
-        &[],
-    )
+/// Reads the RTCP port: the far end's reports on our stream (only from the host the call's
+/// RTP comes from, and only its stream's SSRC, with strict RTP).
+async fn rtcp_loop(socks: Arc<Sockets>, state: Arc<Mutex<State>>) {
+    let Some(sock) = socks.rtcp.as_ref() else {
+        return;
+    };
+    let mut buf = vec![0u8; 1500];
+    loop {
+        let (n, from) = match sock.recv_from(&mut buf).await {
+            Ok(x) => x,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
+        };
+        let data = buf.get(..n).unwrap_or(&[]);
+        let arrival = super::rtp::ntp_timestamp(wall_clock());
+        let mut s = state.lock();
+        if !s.rx.rtcp_allowed(from, s.params.remote) {
+            continue;
+        }
+        let (ours, theirs) = (s.pack.sender.ssrc, s.rx.ssrc());
+        if s.rtcp
+            .on_datagram(data, ours, theirs, arrival, Instant::now())
+            .is_ok()
+        {
+            s.rtcp_source = Some(from);
+        }
+    }
 }
 
 /// The sending half of a session, ticked every 20 ms by the [`MediaClock`].
 #[derive(Debug)]
 struct SendSide {
-    sock: Arc<UdpSocket>,
-    rtcp: Option<StdUdpSocket>,
+    socks: Arc<Sockets>,
     state: Arc<Mutex<State>>,
     ticks: Mutex<u32>,
+    /// Ticks between two RTCP reports.
+    rtcp_every: u32,
 }
 
 impl SendSide {
     /// One 20 ms step: play out one received frame to the channel, take one frame from the
     /// channel and send it (non-blocking: a full socket buffer drops the packet, as a
-    /// late packet would be useless anyway).
+    /// late packet would be useless anyway); every `rtcp_every` ticks an RTCP report.
     fn tick(&self) {
         let ticks = {
             let mut t = self.ticks.lock();
@@ -491,15 +740,22 @@ impl SendSide {
             *t
         };
         if let Some(r) = self
+            .socks
             .rtcp
             .as_ref()
-            .filter(|_| ticks.is_multiple_of(RTCP_INTERVAL_TICKS))
+            .filter(|_| ticks.is_multiple_of(self.rtcp_every))
         {
-            let s = self.state.lock();
-            let target = send_target(s.params.remote, s.latched, s.comedia);
-            if let (Some(t), true) = (target, s.pack.sender.packet_count > 0) {
-                let to = SocketAddr::new(t.ip(), t.port().wrapping_add(1));
-                let _ = r.send_to(&sender_report(&s.pack.sender), to);
+            let mut guard = self.state.lock();
+            let s = &mut *guard;
+            if let Some(to) = s.rtcp_target() {
+                let report = rtcp_report(
+                    &s.pack.sender,
+                    &mut s.rx,
+                    &s.rtcp,
+                    Instant::now(),
+                    wall_clock(),
+                );
+                let _ = r.try_send_to(&report, to);
             }
         }
         let (pkts, target) = {
@@ -512,7 +768,7 @@ impl SendSide {
                 return;
             };
             let now = Instant::now();
-            if let Some(f) = s.depack.poll(now) {
+            if let Some(f) = s.rx.poll(now) {
                 m.from_far.push_lossy(f);
             }
             // One 20 ms frame out of the jitter buffer; a lost one becomes silence.
@@ -530,7 +786,7 @@ impl SendSide {
             } else {
                 m.to_far.try_pop()
             };
-            let target = send_target(s.params.remote, s.latched, s.comedia);
+            let target = s.target();
             if s.params.hold || target.is_none() {
                 // On hold: what is written is dropped, time goes on.
                 s.pack.sender.silence(1);
@@ -540,7 +796,7 @@ impl SendSide {
         };
         if let Some(t) = target {
             for p in pkts {
-                let _ = self.sock.try_send_to(&p.serialize(), t);
+                let _ = self.socks.rtp.try_send_to(&p.serialize(), t);
             }
         }
     }
@@ -765,18 +1021,36 @@ mod tests {
     }
 
     #[test]
-    fn sender_report_counts_what_was_sent() {
+    fn rtcp_report_counts_what_was_sent_and_received() {
+        let t0 = Instant::now();
         let mut p = Packetizer::new(0xabcd, 0, 0, &params());
+        let mut rx = Receiver::new(StrictConfig::default(), t0);
+        let rtcp = RtcpReceiver::new();
+        // Nothing sent or received yet: an empty receiver report.
+        let rr = rtcp_report(&p.sender, &mut rx, &rtcp, t0, Duration::from_secs(1));
+        assert_eq!(rr, super::super::rtp::rtcp_receiver_report(0xabcd, &[]));
         for _ in 0..3 {
             p.tick(Some(Frame::silence()));
         }
-        let sr = sender_report(&p.sender);
-        assert_eq!(sr.len(), 28);
-        assert_eq!((sr[0] >> 6, sr[1]), (2, 200));
+        let far = params().remote.unwrap();
+        for seq in [1u16, 2, 4] {
+            let pkt = RtpPacket::new(0, seq, u32::from(seq) * 160, 0x77, vec![0xff; 160]);
+            assert!(rx
+                .on_datagram(&pkt.serialize(), far, &params(), t0)
+                .is_some());
+        }
+        let sr = rtcp_report(&p.sender, &mut rx, &rtcp, t0, Duration::from_secs(1));
+        assert_eq!(sr.len(), 28 + 24);
+        assert_eq!((sr[0], sr[1]), (0x81, 200));
         assert_eq!(&sr[4..8], &0xabcd_u32.to_be_bytes());
         assert_eq!(&sr[16..20], &480u32.to_be_bytes());
         assert_eq!(&sr[20..24], &3u32.to_be_bytes());
         assert_eq!(&sr[24..28], &480u32.to_be_bytes());
+        // The block: their SSRC, 1 of 4 lost (64/256), highest sequence 4.
+        let reports = crate::media::rtcp::parse_compound(&sr).unwrap();
+        let b = &reports[0].blocks[0];
+        assert_eq!((b.ssrc, b.fraction_lost, b.cumulative_lost), (0x77, 64, 1));
+        assert_eq!(b.extended_highest_sequence & 0xffff, 4);
     }
 
     #[test]
@@ -801,23 +1075,150 @@ mod tests {
     }
 
     #[test]
-    fn latching_only_with_comedia_and_only_once() {
+    fn comedia_sends_to_the_accepted_source() {
         let sdp: SocketAddr = "10.0.0.1:4000".parse().unwrap();
         let src: SocketAddr = "1.2.3.4:5555".parse().unwrap();
         assert_eq!(send_target(Some(sdp), None, true), Some(sdp));
         assert_eq!(send_target(Some(sdp), Some(src), true), Some(src));
         assert_eq!(send_target(Some(sdp), Some(src), false), Some(sdp));
         assert_eq!(send_target(None, Some(src), true), Some(src));
-        assert!(should_latch(true, None));
-        assert!(!should_latch(true, Some(src)));
-        assert!(!should_latch(false, None));
+    }
+
+    /// A receiver with the default strict RTP, the standard params and their far address.
+    fn receiver() -> (Instant, StreamParams, SocketAddr, Receiver) {
+        let t0 = Instant::now();
+        let p = params();
+        (
+            t0,
+            p,
+            p.remote.unwrap(),
+            Receiver::new(StrictConfig::default(), t0),
+        )
+    }
+
+    fn voice(seq: u16, ssrc: u32) -> Vec<u8> {
+        RtpPacket::new(0, seq, u32::from(seq) * 160, ssrc, vec![seq as u8; 160]).serialize()
+    }
+
+    #[test]
+    fn receiver_refuses_a_spray_and_keeps_the_callers_stream() {
+        let t0 = Instant::now();
+        let p = params();
+        let caller = p.remote.unwrap();
+        let spray: SocketAddr = "127.0.0.1:6666".parse().unwrap();
+        let mut rx = Receiver::new(StrictConfig::default(), t0);
+        let ms = Duration::from_millis(1);
+        // Before the caller's first packet, and mid-call: random SSRCs, valid headers.
+        for i in 0..100u32 {
+            let bytes = voice(i as u16, i.wrapping_mul(2_654_435_761));
+            assert_eq!(rx.on_datagram(&bytes, spray, &p, t0 + ms * i), None);
+        }
+        for i in 0..400u16 {
+            let t = t0 + ms * (100 + 20 * u32::from(i));
+            let (_, audio) = rx.on_datagram(&voice(i, 0x5eed), caller, &p, t).unwrap();
+            assert_eq!(audio.map(|a| a.ssrc), Some(0x5eed));
+            let bytes = voice(i ^ 0x5555, u32::from(i) * 7 + 1);
+            assert_eq!(rx.on_datagram(&bytes, spray, &p, t), None);
+        }
+        assert_eq!(rx.source(), Some(caller));
+        let (packets, lost, _, refused) = rx.counts();
+        assert_eq!((packets, lost, refused), (400, 0, 500));
+        // Its RTCP is not taken either.
+        assert!(!rx.rtcp_allowed("192.0.2.1:7777".parse().unwrap(), p.remote));
+        assert!(rx.rtcp_allowed("127.0.0.1:4001".parse().unwrap(), p.remote));
+    }
+
+    #[test]
+    fn comedia_latches_only_after_probation() {
+        // The SDP names a private address; the phone's packets come from its NAT.
+        let t0 = Instant::now();
+        let p = StreamParams {
+            remote: Some("192.168.1.10:4000".parse().unwrap()),
+            ..params()
+        };
+        let nat: SocketAddr = "198.51.100.1:31000".parse().unwrap();
+        let mut rx = Receiver::new(StrictConfig::default(), t0);
+        let got: Vec<bool> = (0..6u16)
+            .map(|i| {
+                let t = t0 + Duration::from_millis(20 * u64::from(i));
+                rx.on_datagram(&voice(i, 9), nat, &p, t).is_some()
+            })
+            .collect();
+        assert_eq!(got, vec![false, false, false, false, true, true]);
+        assert_eq!(send_target(p.remote, rx.source(), true), Some(nat));
+    }
+
+    #[test]
+    fn a_dtmf_flood_stays_bounded() {
+        let (t0, p, caller, mut rx) = receiver();
+        let m = MediaHandle::new(NativeFormat::Ulaw);
+        // 5,000 separate key presses (each its own timestamp, end bit set), nobody reading.
+        for i in 0..5000u32 {
+            let ev = TelephoneEvent {
+                event: (i % 10) as u8,
+                end: true,
+                volume: 10,
+                duration: 800,
+            };
+            let pkt = RtpPacket::new(101, i as u16, i * 1000, 1, ev.serialize().to_vec());
+            let t = t0 + Duration::from_millis(u64::from(i));
+            let (frames, _) = rx.on_datagram(&pkt.serialize(), caller, &p, t).unwrap();
+            for f in frames {
+                m.from_far.push_lossy(f);
+            }
+        }
+        assert_eq!(m.from_far.len(), crate::media::frame::MAX_PENDING_DIGITS);
+        assert_eq!(
+            m.from_far.dropped_digits(),
+            5000 - crate::media::frame::MAX_PENDING_DIGITS as u64
+        );
+    }
+
+    #[test]
+    fn a_new_far_address_starts_learning_again() {
+        let (t0, p, caller, mut rx) = receiver();
+        let late = t0 + Duration::from_secs(10);
+        assert!(rx.on_datagram(&voice(1, 1), caller, &p, late).is_some());
+        assert!(rx.on_datagram(&voice(2, 1), caller, &p, late).is_some());
+        let moved: SocketAddr = "127.0.0.1:4100".parse().unwrap();
+        // Locked: a stream from elsewhere is refused...
+        assert!((3..10u16).all(|i| rx
+            .on_datagram(
+                &voice(i, 1),
+                moved,
+                &p,
+                late + Duration::from_millis(20 * u64::from(i))
+            )
+            .is_none()));
+        // ...until a re-INVITE names it.
+        let p2 = StreamParams {
+            remote: Some(moved),
+            ..p
+        };
+        rx.renegotiated(p2.remote, late + Duration::from_secs(1));
+        assert!(rx
+            .on_datagram(&voice(20, 1), moved, &p2, late + Duration::from_secs(1))
+            .is_some());
+        // The same address again changes nothing.
+        rx.renegotiated(p2.remote, late + Duration::from_secs(2));
+        assert_eq!(rx.source(), Some(moved));
     }
 
     #[tokio::test]
     async fn session_echoes_through_queues_and_frees_its_port() {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let mut s = RtpSession::open(ip, (41000, 41100), true).unwrap();
+        let pool = PortPool::new(41000, 41100);
+        // No SDP address: the sender qualifies as the source after probation (2 here).
+        let opts = SessionOptions {
+            comedia: true,
+            strict: StrictConfig {
+                mode: StrictMode::Seqno,
+                probation: 2,
+            },
+            ..Default::default()
+        };
+        let mut s = RtpSession::open(ip, &pool, opts).unwrap();
         let port = s.port();
         assert_eq!(port % 2, 0);
         s.set_params(StreamParams {
@@ -828,12 +1229,14 @@ mod tests {
         s.attach(m.clone());
         let dest: SocketAddr = SocketAddr::new(ip, port);
         let payload = g711::ulaw_encode(&[2000; 160]);
-        peer.send_to(
-            &RtpPacket::new(0, 1, 0, 7, payload.clone()).serialize(),
-            dest,
-        )
-        .await
-        .unwrap();
+        for seq in 1..=3 {
+            peer.send_to(
+                &RtpPacket::new(0, seq, 0, 7, payload.clone()).serialize(),
+                dest,
+            )
+            .await
+            .unwrap();
+        }
         let f = tokio::time::timeout(Duration::from_secs(2), m.from_far.pop())
             .await
             .unwrap()
@@ -848,9 +1251,14 @@ mod tests {
         let back = RtpPacket::parse(&buf[..n]).unwrap();
         assert_eq!(back.payload, payload);
         assert!(back.marker);
+        let st = s.stats();
+        // The first and the next in sequence were the probation; the third was taken.
+        assert_eq!((st.rx_packets, st.refused), (1, 2));
+        assert!(st.tx_packets >= 1);
         s.stop();
         drop(s);
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(StdUdpSocket::bind(dest).is_ok(), "port freed");
+        assert!(std::net::UdpSocket::bind(dest).is_ok(), "port freed");
+        assert_eq!(pool.available(), 51, "and back in the pool");
     }
 }

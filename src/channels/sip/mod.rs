@@ -19,7 +19,7 @@ pub mod util;
 use self::core::{Action, Core, DB_FAMILY};
 use crate::channels::sipconf::{load_sip_conf, SipConfig};
 use crate::channels::{Driver, MessageTech, Outbound, RequestError};
-use crate::config::{ConfigError, LoadOptions};
+use crate::config::ConfigError;
 use crate::pbx::channel::{ChanEvent, ChannelShared, ChannelTech};
 use crate::pbx::events::{Event, Topic};
 use crate::pbx::message::Msg;
@@ -63,6 +63,8 @@ pub struct SipShared {
     /// Names realtime did not have, and when: not asked again for [`RT_MISS_TTL`] (a flood
     /// of REGISTERs for made-up users does not reach the directory once each).
     rt_missing: Mutex<std::collections::HashMap<String, Instant>>,
+    /// The `rtp.conf` settings in force (a reload that changes nothing keeps the port pool).
+    rtp_conf: Mutex<media::RtpConf>,
 }
 
 /// How long a realtime miss is remembered.
@@ -509,28 +511,23 @@ impl MessageTech for SipDriver {
     }
 }
 
-/// Read `rtp.conf` `rtpstart`/`rtpend` (defaults 10000–20000).
-fn rtp_range(dir: &std::path::Path) -> (u16, u16) {
-    let mut r = (10000u16, 20000u16);
-    if let Ok(cf) = crate::config::load(dir, "rtp.conf", &LoadOptions::default()) {
-        for s in cf
-            .sections
-            .iter()
-            .filter(|s| s.name.eq_ignore_ascii_case("general"))
-        {
-            for v in &s.entries {
-                match v.key.to_ascii_lowercase().as_str() {
-                    "rtpstart" => r.0 = v.value.trim().parse().unwrap_or(r.0),
-                    "rtpend" => r.1 = v.value.trim().parse().unwrap_or(r.1),
-                    _ => {}
-                }
-            }
-        }
+/// Read `rtp.conf` (its `[general]`: the RTP port range, strict RTP, the RTCP interval; see
+/// [`media::parse_rtp_conf`]). Without the file, the defaults. Errors name file:line:column.
+pub fn read_rtp_conf(pbx: &Pbx) -> Result<(media::RtpConf, Vec<String>), Vec<ConfigError>> {
+    let dir = &pbx.settings.astetcdir;
+    if !dir.join("rtp.conf").exists() {
+        return Ok((media::RtpConf::default(), Vec::new()));
     }
-    if r.1 <= r.0 {
-        r = (10000, 20000);
-    }
-    r
+    let cf =
+        crate::config::load(dir, "rtp.conf", &pbx.settings.load_options()).map_err(|e| vec![e])?;
+    media::parse_rtp_conf(&cf)
+}
+
+/// Install `rtp.conf`'s settings in the core: the port range, and an allocator whose
+/// sessions follow them (calls in progress keep theirs).
+fn apply_rtp_conf(core: &mut Core, conf: media::RtpConf) {
+    core.rtp_range = conf.range;
+    core.media_alloc = Box::new(media::RtpAllocator::new(conf));
 }
 
 /// Load `sip.conf` from the config directory.
@@ -553,6 +550,10 @@ pub async fn start(pbx: &Arc<Pbx>) -> Result<Option<Arc<SipShared>>, String> {
 
 /// Start the driver with an already parsed config.
 pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>, String> {
+    let (rtp, rtp_warnings) = read_rtp_conf(pbx).map_err(|e| crate::config::join_errors(&e))?;
+    for w in rtp_warnings {
+        pbx.warning(&format!("chan_sip.c: {w}"));
+    }
     let cell: Arc<OnceLock<Weak<SipShared>>> = Arc::new(OnceLock::new());
     let c2 = cell.clone();
     let sink: Sink = Arc::new(move |r: Received| {
@@ -583,11 +584,9 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
     let local = transport.udp_local();
     let now = Instant::now();
     let cfg = Arc::new(cfg);
-    let range = rtp_range(&pbx.settings.astetcdir);
     let sip = Arc::new_cyclic(|me: &Weak<SipShared>| {
         let mut core = Core::new(pbx, cfg.clone(), local, me.clone(), now);
-        core.rtp_range = range;
-        core.media_alloc = Box::new(media::RtpAllocator);
+        apply_rtp_conf(&mut core, rtp);
         core.resolve_peer_hosts();
         SipShared {
             core: Mutex::new(core),
@@ -602,6 +601,7 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
             db_tx: Mutex::new(None),
             rt_inflight: Mutex::new(std::collections::HashMap::new()),
             rt_missing: Mutex::new(std::collections::HashMap::new()),
+            rtp_conf: Mutex::new(rtp),
         }
     });
     {
@@ -699,11 +699,27 @@ fn install_tap(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) {
     sip.transport.set_tap(Some(tap));
 }
 
-/// `sip reload`: parse sip.conf; on error keep the running config and return the errors.
+/// `sip reload`: parse rtp.conf and sip.conf; on error keep the running config and return
+/// the errors.
 pub fn reload(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) -> Result<Vec<String>, Vec<ConfigError>> {
-    let (cfg, warnings) = load_config(pbx)?;
+    let ((rtp, mut warnings), (cfg, sip_warnings)) = match (read_rtp_conf(pbx), load_config(pbx)) {
+        (Ok(r), Ok(s)) => (r, s),
+        (r, s) => {
+            let mut errors = r.err().unwrap_or_default();
+            errors.extend(s.err().unwrap_or_default());
+            return Err(errors);
+        }
+    };
+    warnings.extend(sip_warnings);
     let cfg = Arc::new(cfg);
-    sip.with(|c, now| c.set_config(cfg, now));
+    let rtp_changed = *sip.rtp_conf.lock() != rtp;
+    sip.with(|c, now| {
+        if rtp_changed {
+            apply_rtp_conf(c, rtp);
+        }
+        c.set_config(cfg, now)
+    });
+    *sip.rtp_conf.lock() = rtp;
     Ok(warnings)
 }
 
