@@ -169,6 +169,7 @@ pub fn register(r: &CommandRegistry, sip: Arc<SipShared>) {
             },
         ));
     }
+    super::channelstats::register(r, sip.clone());
     super::show::register(r, sip);
 }
 

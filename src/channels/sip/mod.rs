@@ -9,6 +9,7 @@
 //! Everything the core asks the PBX to do ([`core::Action`]) runs after the lock is released,
 //! so dialplan code never runs under it.
 
+pub mod channelstats;
 pub mod cli;
 pub mod core;
 pub mod format;
