@@ -23,6 +23,7 @@ pub mod config;
 pub mod daemon;
 pub mod dialplan;
 pub mod funcs;
+pub mod fuzzing;
 pub mod media;
 pub mod modules;
 pub mod net;

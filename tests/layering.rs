@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The parts of the crate and the top-level names in each.
-const ROOT: &[&str] = &["daemon", "modules"];
+const ROOT: &[&str] = &["daemon", "modules", "fuzzing"];
 const MODULES: &[&str] = &[
     "apps",
     "calendar",

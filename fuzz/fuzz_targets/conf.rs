@@ -1,0 +1,6 @@
+//! Fuzz target `conf`: `ferrisk::fuzzing::conf` (see that function for what it checks).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| ferrisk::fuzzing::conf(data));
