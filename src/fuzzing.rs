@@ -5,8 +5,11 @@
 //! identically). The cargo-fuzz targets in `fuzz/` call these, and so does the test suite's
 //! fixed-budget run (`tests/fuzz_smoke.rs`), so both check the same properties.
 
+/// A fuzz target: arbitrary bytes in, a panic is a bug.
+pub type Target = fn(&[u8]);
+
 /// The targets, by name (the names of `fuzz/fuzz_targets/*.rs` and `fuzz/seeds/*`).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("sip_message", sip_message),
     ("sdp", sdp),
     ("rtp", rtp),
