@@ -4,6 +4,10 @@
 //! `.sln`/`.ulaw`/`.alaw`), except for a short tail held back so the end can be trimmed as
 //! Asterisk does: ended by a key, the last 250 ms (the key's tone) are cut; ended by
 //! silence, all but one second of the trailing silence is cut.
+//!
+//! The file is never touched from the async task: each recording has a writer thread
+//! ([`Writer`]) that opens the file, writes what the task queues (a bounded queue) and
+//! finishes it (header, fsync).
 
 use super::playback::{stream, Played};
 use super::{args, App, AppResult};
@@ -15,10 +19,11 @@ use crate::pbx::{Channel, Hangup};
 use async_trait::async_trait;
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 
 /// The modules of this file (`module show`).
 pub static MODULES: &[Family] = &[Family {
@@ -50,23 +55,20 @@ pub fn is_silent_below(samples: &[i16], threshold: u32) -> bool {
     sum / (samples.len() as u64) < threshold as u64
 }
 
-/// Where recorded samples go.
+/// Where recorded samples go (used on the recording's writer thread only).
 enum Sink {
-    Wav(WavWriter, u64),
-    Raw(File, Encoding, u64),
+    Wav(WavWriter),
+    Raw(File, Encoding),
 }
 
 impl Sink {
     fn open(path: &Path, fmt: &str, append: bool) -> Result<Sink, WavError> {
         if fmt.eq_ignore_ascii_case("wav") {
-            return Ok(Sink::Wav(
-                if append {
-                    WavWriter::append(path)?
-                } else {
-                    WavWriter::create(path)?
-                },
-                0,
-            ));
+            return Ok(Sink::Wav(if append {
+                WavWriter::append(path)?
+            } else {
+                WavWriter::create(path)?
+            }));
         }
         let enc = Encoding::from_extension(fmt)
             .ok_or_else(|| WavError::BadChunk(format!("unsupported format '{fmt}'")))?;
@@ -75,24 +77,13 @@ impl Sink {
         } else {
             File::create(path)?
         };
-        Ok(Sink::Raw(file, enc, 0))
-    }
-
-    /// Samples written so far by this recording.
-    fn written(&self) -> u64 {
-        match self {
-            Sink::Wav(_, n) | Sink::Raw(_, _, n) => *n,
-        }
+        Ok(Sink::Raw(file, enc))
     }
 
     fn write(&mut self, s: &[i16]) -> Result<(), WavError> {
         match self {
-            Sink::Wav(w, n) => {
-                *n += s.len() as u64;
-                w.write_samples(s)
-            }
-            Sink::Raw(f, enc, n) => {
-                *n += s.len() as u64;
+            Sink::Wav(w) => w.write_samples(s),
+            Sink::Raw(f, enc) => {
                 let bytes = match enc {
                     Encoding::Slin => s.iter().flat_map(|x| x.to_le_bytes()).collect(),
                     Encoding::Ulaw => g711::ulaw_encode(s),
@@ -106,16 +97,101 @@ impl Sink {
 
     fn finish(self) -> Result<(), WavError> {
         match self {
-            Sink::Wav(w, _) => w.finalize(),
-            Sink::Raw(f, _, _) => Ok(f.sync_all()?),
+            Sink::Wav(w) => w.finalize(),
+            Sink::Raw(f, _) => Ok(f.sync_all()?),
+        }
+    }
+}
+
+/// Blocks of samples waiting for a recording's writer thread: about five seconds of
+/// 20 ms frames. A disk that falls that far behind makes the recording wait for it.
+const WRITER_QUEUE: usize = 256;
+
+/// A recording's file, written by a thread of its own: the async task queues samples
+/// (bounded) and never waits on the disk; the thread creates the directory, opens the
+/// file, writes each block and finishes the file (header, fsync) when the queue closes,
+/// also when the task is dropped midway.
+struct Writer {
+    tx: Option<mpsc::Sender<Vec<i16>>>,
+    done: oneshot::Receiver<Result<(), WavError>>,
+    /// Samples queued so far.
+    written: u64,
+}
+
+fn writer_gone() -> WavError {
+    WavError::Io(io::Error::other("the recording's writer thread stopped"))
+}
+
+impl Writer {
+    /// Start the thread and open `path` (`fmt`: see [`Sink::open`]) on it.
+    async fn open(path: &Path, fmt: &str, append: bool) -> Result<Writer, WavError> {
+        let (tx, mut rx) = mpsc::channel::<Vec<i16>>(WRITER_QUEUE);
+        let (opened_tx, opened) = oneshot::channel();
+        let (done_tx, done) = oneshot::channel();
+        let (path, fmt) = (path.to_path_buf(), fmt.to_string());
+        std::thread::Builder::new()
+            .name("record-writer".into())
+            .spawn(move || {
+                if let Some(dir) = path.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                let mut sink = match Sink::open(&path, &fmt, append) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = opened_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = opened_tx.send(Ok(()));
+                let mut res = Ok(());
+                while let Some(block) = rx.blocking_recv() {
+                    if let Err(e) = sink.write(&block) {
+                        res = Err(e);
+                        break;
+                    }
+                }
+                // A write error closes the queue: the task's next block fails.
+                drop(rx);
+                let fin = sink.finish();
+                let _ = done_tx.send(res.and(fin));
+            })?;
+        opened.await.unwrap_or_else(|_| Err(writer_gone()))?;
+        Ok(Writer {
+            tx: Some(tx),
+            done,
+            written: 0,
+        })
+    }
+
+    /// Queue `block` for the file (waits while the queue is full). An error means the
+    /// thread stopped on a write error, which [`Writer::finish`] returns.
+    async fn write(&mut self, block: Vec<i16>) -> Result<(), WavError> {
+        if block.is_empty() {
+            return Ok(());
+        }
+        self.written += block.len() as u64;
+        match &self.tx {
+            Some(tx) => tx.send(block).await.map_err(|_| writer_gone()),
+            None => Err(writer_gone()),
         }
     }
 
-    /// [`Sink::finish`] (the header and the fsync) on the blocking pool.
-    async fn finish_off_worker(self) -> Result<(), WavError> {
-        tokio::task::spawn_blocking(move || self.finish())
+    /// Close the queue and wait until the thread has written everything and finished the
+    /// file; its first error, if any.
+    async fn finish(mut self) -> Result<(), WavError> {
+        self.tx = None;
+        (&mut self.done)
             .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e).into()))
+            .unwrap_or_else(|_| Err(writer_gone()))
+    }
+}
+
+/// The outcome of a recording loop and of finishing its file: the writer's own error
+/// explains a loop that stopped because the writer had.
+fn settle(res: Result<Ended, WavError>, fin: Result<(), WavError>) -> Result<Ended, WavError> {
+    match (res, fin) {
+        (_, Err(e)) | (Err(e), Ok(())) => Err(e),
+        (Ok(ended), Ok(())) => Ok(ended),
     }
 }
 
@@ -141,23 +217,24 @@ impl Ended {
     }
 }
 
-/// Where a recording named `name` goes: absolute, or under `<astdatadir>/sounds`.
-fn resolve(chan: &Channel, name: &str) -> PathBuf {
+/// Where a recording named `name` goes: absolute, or under `sounds` (`<astdatadir>/sounds`).
+fn resolve(sounds: &Path, name: &str) -> PathBuf {
     if Path::new(name).is_absolute() {
         PathBuf::from(name)
     } else {
-        chan.pbx.settings.astdatadir.join("sounds").join(name)
+        sounds.join(name)
     }
 }
 
-/// Replace the first `%d` with the lowest number giving a file that does not exist yet.
-fn numbered(chan: &Channel, name: &str, fmt: &str) -> String {
+/// Replace the first `%d` with the lowest number giving a file that does not exist yet
+/// (up to 100,000 file look-ups: run it on the blocking pool).
+fn numbered(sounds: &Path, name: &str, fmt: &str) -> String {
     if !name.contains("%d") {
         return name.to_string();
     }
     for n in 0..100_000u32 {
         let cand = name.replacen("%d", &n.to_string(), 1);
-        let p = resolve(chan, &cand);
+        let p = resolve(sounds, &cand);
         if !PathBuf::from(format!("{}.{fmt}", p.display())).exists() {
             return cand;
         }
@@ -206,22 +283,17 @@ pub async fn record_file(
     fmt: &str,
     o: &RecordOpts,
 ) -> Result<Recorded, WavError> {
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let mut sink = Sink::open(path, fmt, o.append)?;
-    let res = record_loop(chan, &mut sink, o).await;
-    let samples = sink.written();
-    let fin = sink.finish_off_worker().await;
-    let ended = res?;
-    fin?;
+    let mut writer = Writer::open(path, fmt, o.append).await?;
+    let res = record_loop(chan, &mut writer, o).await;
+    let samples = writer.written;
+    let ended = settle(res, writer.finish().await)?;
     Ok(Recorded { ended, samples })
 }
 
-/// Record from `chan` into `sink` until a key, silence, the maximum duration or a hangup.
+/// Record from `chan` into `writer` until a key, silence, the maximum duration or a hangup.
 async fn record_loop(
     chan: &mut Channel,
-    sink: &mut Sink,
+    writer: &mut Writer,
     o: &RecordOpts,
 ) -> Result<Ended, WavError> {
     let silence_ms = o.silence.map(|d| d.as_millis() as usize).unwrap_or(0);
@@ -256,8 +328,7 @@ async fn record_loop(
                 tail.extend(s.iter().copied());
                 if tail.len() > hold {
                     let n = tail.len() - hold;
-                    let out: Vec<i16> = tail.drain(..n).collect();
-                    sink.write(&out)?;
+                    writer.write(tail.drain(..n).collect()).await?;
                 }
                 if silence_ms > 0 {
                     if is_silent_below(&s, o.silence_threshold.unwrap_or(SILENCE_THRESHOLD)) {
@@ -281,8 +352,7 @@ async fn record_loop(
         _ => 0,
     };
     let keep = tail.len().saturating_sub(cut);
-    let rest: Vec<i16> = tail.drain(..keep).collect();
-    sink.write(&rest)?;
+    writer.write(tail.drain(..keep).collect()).await?;
     Ok(ended)
 }
 
@@ -352,8 +422,14 @@ impl App for Record {
                 chan.answer();
             }
         }
-        let name = numbered(chan, name, fmt);
-        let base = resolve(chan, &name);
+        let sounds = chan.pbx.settings.astdatadir.join("sounds");
+        let name = {
+            let (s, n, f) = (sounds.clone(), name.to_string(), fmt.to_string());
+            tokio::task::spawn_blocking(move || numbered(&s, &n, &f))
+                .await
+                .unwrap_or_else(|_| name.replacen("%d", "0", 1))
+        };
+        let base = resolve(&sounds, &name);
         chan.set_var("RECORDED_FILE", &name);
         if !flags.contains('q') && stream(chan, "beep", "").await? == Played::Missing {
             chan.pbx.warning(&format!(
@@ -362,11 +438,8 @@ impl App for Record {
             ));
         }
         let path = PathBuf::from(format!("{}.{fmt}", base.display()));
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let mut sink = match Sink::open(&path, fmt, o.append) {
-            Ok(s) => s,
+        let mut writer = match Writer::open(&path, fmt, o.append).await {
+            Ok(w) => w,
             Err(e) => {
                 chan.pbx.warning(&format!(
                     "app_record.c: Could not create file {}: {e}",
@@ -376,11 +449,10 @@ impl App for Record {
                 return Err(Hangup);
             }
         };
-        let res = record_loop(chan, &mut sink, &o).await;
-        let fin = sink.finish_off_worker().await;
-        let ended = match (res, fin) {
-            (Ok(e), Ok(())) => e,
-            (Err(e), _) | (_, Err(e)) => {
+        let res = record_loop(chan, &mut writer, &o).await;
+        let ended = match settle(res, writer.finish().await) {
+            Ok(e) => e,
+            Err(e) => {
                 chan.pbx.warning(&format!(
                     "app_record.c: Problem writing frame to {}: {e}",
                     path.display()
@@ -397,5 +469,110 @@ impl App for Record {
             return Err(Hangup);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_writer_thread_writes_every_block_in_order_and_finishes_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("sub/dir/take.wav");
+        let mut w = Writer::open(&path, "wav", false).await.unwrap();
+        let mut want = Vec::new();
+        for i in 0..600i16 {
+            let block = vec![i; 160];
+            want.extend_from_slice(&block);
+            w.write(block).await.unwrap();
+        }
+        w.write(Vec::new()).await.unwrap();
+        assert_eq!(w.written, want.len() as u64);
+        w.finish().await.unwrap();
+        assert_eq!(crate::media::wav::read_wav(&path).unwrap(), want);
+    }
+
+    #[tokio::test]
+    async fn raw_formats_append_through_the_writer() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("take.sln");
+        for (append, v) in [(false, 7i16), (true, 8)] {
+            let mut w = Writer::open(&path, "sln", append).await.unwrap();
+            w.write(vec![v; 160]).await.unwrap();
+            w.finish().await.unwrap();
+        }
+        let got = crate::media::wav::read_raw(&path, Encoding::Slin).unwrap();
+        assert_eq!(got, [vec![7i16; 160], vec![8; 160]].concat());
+    }
+
+    #[tokio::test]
+    async fn open_errors_come_back_from_the_thread() {
+        let d = tempfile::tempdir().unwrap();
+        let err = Writer::open(&d.path().join("x.mp3"), "mp3", false).await;
+        assert!(matches!(err, Err(WavError::BadChunk(_))));
+        // A directory where the file should be.
+        let err = Writer::open(d.path(), "wav", false).await;
+        assert!(matches!(err, Err(WavError::Io(_))));
+    }
+
+    #[tokio::test]
+    async fn a_write_error_stops_the_thread_and_finish_reports_it() {
+        // /dev/full accepts the open and fails every write with ENOSPC.
+        let mut w = Writer::open(Path::new("/dev/full"), "sln", true)
+            .await
+            .unwrap();
+        let mut failed = false;
+        for _ in 0..2 * WRITER_QUEUE {
+            if w.write(vec![1; 160]).await.is_err() {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed, "the queue closes once the thread has stopped");
+        let e = w.finish().await.unwrap_err();
+        assert!(
+            e.to_string().contains("No space left"),
+            "the disk's error, not the queue's: {e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dropped_writer_still_finishes_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("dropped.wav");
+        let mut w = Writer::open(&path, "wav", false).await.unwrap();
+        w.write(vec![3; 320]).await.unwrap();
+        drop(w);
+        for _ in 0..200 {
+            if crate::media::wav::read_wav(&path).is_ok_and(|s| s.len() == 320) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the header was not finished after the writer was dropped");
+    }
+
+    #[test]
+    fn settle_prefers_the_writers_error() {
+        let gone = || Err(writer_gone());
+        let disk = || Err(WavError::Io(io::Error::other("disk")));
+        assert!(matches!(settle(Ok(Ended::Dtmf), Ok(())), Ok(Ended::Dtmf)));
+        let e = settle(gone(), disk()).unwrap_err();
+        assert_eq!(e.to_string(), "I/O error: disk");
+        let e = settle(Ok(Ended::Hangup), disk()).unwrap_err();
+        assert_eq!(e.to_string(), "I/O error: disk");
+        assert!(settle(gone(), Ok(())).is_err());
+    }
+
+    #[test]
+    fn numbered_skips_taken_names() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(numbered(d.path(), "plain", "wav"), "plain");
+        std::fs::write(d.path().join("rec0.wav"), b"x").unwrap();
+        std::fs::write(d.path().join("rec1.wav"), b"x").unwrap();
+        std::fs::write(d.path().join("rec2.gsm"), b"x").unwrap();
+        assert_eq!(numbered(d.path(), "rec%d", "wav"), "rec2");
+        assert_eq!(numbered(d.path(), "rec%d", "gsm"), "rec0");
     }
 }
