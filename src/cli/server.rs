@@ -22,6 +22,11 @@ use tokio::sync::mpsc;
 /// Longest request line accepted (bigger lines close the connection).
 const MAX_LINE: usize = 64 * 1024;
 
+/// Frames waiting to be written to one console at most. A console that stops reading (a
+/// suspended `ferrisk -r`) loses log lines beyond this instead of growing the queue;
+/// answers to its commands are never dropped.
+const MAX_PENDING: usize = 4096;
+
 /// Turn text into frames of `kind`, one per line.
 pub fn frames(kind: char, text: &str) -> String {
     let mut out = String::new();
@@ -141,7 +146,7 @@ pub async fn serve(listener: UnixListener, state: Arc<CliState>) {
 
 async fn connection(stream: UnixStream, state: Arc<CliState>) {
     let (rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let (tx, mut rx) = mpsc::channel::<String>(MAX_PENDING);
     let writer = tokio::spawn(async move {
         while let Some(s) = rx.recv().await {
             if wr.write_all(s.as_bytes()).await.is_err() {
@@ -195,7 +200,7 @@ async fn connection(stream: UnixStream, state: Arc<CliState>) {
             }
             _ => "o Unknown request\ne 1\n".to_string(),
         };
-        if tx.send(reply).is_err() {
+        if tx.send(reply).await.is_err() {
             break;
         }
     }
@@ -209,14 +214,18 @@ async fn connection(stream: UnixStream, state: Arc<CliState>) {
     let _ = writer.await;
 }
 
-async fn forward_logs(state: Arc<CliState>, id: u64, tx: mpsc::UnboundedSender<String>) {
+async fn forward_logs(state: Arc<CliState>, id: u64, tx: mpsc::Sender<String>) {
     let mut rx = state.pbx.log_tx.subscribe();
     loop {
         match rx.recv().await {
             Ok(l) => {
-                if l.level <= state.verbosity.console(id) && tx.send(frames('l', &l.text)).is_err()
-                {
-                    return;
+                if l.level > state.verbosity.console(id) {
+                    continue;
+                }
+                match tx.try_send(frames('l', &l.text)) {
+                    // A console that does not read loses lines, never memory.
+                    Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+                    Err(mpsc::error::TrySendError::Closed(_)) => return,
                 }
             }
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
