@@ -92,6 +92,8 @@ fn a_guesser_never_finds_the_secret_while_the_phone_registers_and_fail2ban_sees_
     let peers = d.rx("sip show peers");
     assert!(peers.contains("127.0.0.3"), "{peers}");
     d.wait_console("Too many failed authentications for '1000'", 1);
+    let sec = d.rx("sip show security");
+    assert!(sec.contains("Sources locked out now:        1"), "{sec}");
 
     // The security log: one line per attempt in Asterisk's format, which fail2ban's stock
     // filter matches (the success is not a failure).
@@ -176,5 +178,14 @@ fn tcp_connections_are_capped_per_address_and_a_malformed_ack_gets_no_answer() {
     u.send_to(ack.as_bytes(), ("127.0.0.1", port)).unwrap();
     let mut b = [0u8; 1024];
     assert!(u.recv_from(&mut b).is_err(), "a malformed ACK was answered");
+    // Counted: 8 refused connections and the malformed ACK.
+    let sec = d.rx("sip show security");
+    let dropped: u64 = sec
+        .lines()
+        .find(|l| l.starts_with("Messages/connections dropped:"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(dropped >= 9, "{sec}");
     drop(d);
 }

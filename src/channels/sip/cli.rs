@@ -169,6 +169,39 @@ pub fn register(r: &CommandRegistry, sip: Arc<SipShared>) {
             },
         ));
     }
+    {
+        let sip = sip.clone();
+        r.register(Command::new(
+            "sip show security",
+            "Show password-guessing lockouts and dropped SIP messages",
+            "Usage: sip show security
+       Shows the sources locked out after failed logins, and how many malformed,
+       unanswerable or over-limit SIP messages and connections were dropped.
+       (ferrisk; Asterisk has no such command.)",
+            move |c: Ctx| {
+                let sip = sip.clone();
+                async move {
+                    if !c.args.is_empty() {
+                        return Err(CliError::ShowUsage);
+                    }
+                    let (locked, known, stray) = sip.with(|core, now| {
+                        let (l, k) = core.guard_stats(now);
+                        (l, k, core.stray_acks)
+                    });
+                    let dropped = sip
+                        .transport
+                        .dropped
+                        .load(std::sync::atomic::Ordering::Relaxed);
+                    Ok(format!(
+                        "Sources locked out now:        {locked}\n\
+                         Sources/accounts remembered:   {known}\n\
+                         Messages/connections dropped:  {dropped}\n\
+                         ACKs matching no call:         {stray}\n"
+                    ))
+                }
+            },
+        ));
+    }
     super::channelstats::register(r, sip.clone());
     super::show::register(r, sip);
 }

@@ -202,6 +202,8 @@ pub struct Core {
     guard: AuthGuard,
     /// Transport of the message being handled (for security events).
     rx_proto: Proto,
+    /// ACKs that matched no call, dropped (`sip show security`).
+    pub stray_acks: u64,
     pub registrar: Registrar,
     pub legs: HashMap<String, Leg>,
     chans: HashMap<u64, SipChan>,
@@ -307,6 +309,7 @@ impl Core {
             auth,
             guard,
             rx_proto: Proto::Udp,
+            stray_acks: 0,
             registrar,
             legs: HashMap::new(),
             chans: HashMap::new(),
@@ -791,6 +794,12 @@ impl Core {
             Lockout::None => return,
         };
         self.actions.push(Action::Notice(text));
+    }
+
+    /// Password-guessing defence figures: (sources locked out now, sources and accounts
+    /// remembered).
+    pub fn guard_stats(&self, now: Instant) -> (usize, usize) {
+        (self.guard.locked_sources(now), self.guard.entries())
     }
 
     /// The security event of a failed attempt: `InvalidAccountID` for a name that is no
@@ -1447,6 +1456,10 @@ impl Core {
         let Some(call_id) = ack.call_id() else {
             return;
         };
+        if !self.legs.contains_key(call_id) {
+            // Never answered (RFC 3261 §17); counted.
+            self.stray_acks += 1;
+        }
         if let Some(leg) = self.legs.get_mut(call_id) {
             leg.retx = None;
             if let Some(d) = leg.dialog.as_mut() {
