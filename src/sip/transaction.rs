@@ -698,6 +698,21 @@ pub enum Incoming {
     Invalid,
 }
 
+/// The default byte budget of a [`TransactionTable`]: 256 MiB of messages (a flood is
+/// answered 503 before it can take more; legitimate peaks, 10,000 REGISTER/s with their
+/// 8 s linger, stay below it).
+pub const DEFAULT_BYTE_CAP: usize = 256 << 20;
+
+/// An estimate of the memory a message held by a transaction costs: its header names and
+/// values, its body, and a fixed overhead for the parsed structure.
+pub fn message_bytes(m: &SipMessage) -> usize {
+    256 + m.body().len()
+        + m.headers()
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 48)
+            .sum::<usize>()
+}
+
 /// All transactions of an endpoint, keyed by [`TransactionKey`], with polled output.
 ///
 /// Timers are kept in a min-heap of `(instant, transaction id)` with lazy invalidation: an
@@ -708,6 +723,10 @@ pub enum Incoming {
 pub struct TransactionTable {
     cfg: TimerConfig,
     cap: usize,
+    /// Most bytes of messages held (requests and the last response of each transaction).
+    byte_cap: usize,
+    /// Bytes of messages held now (estimated, see [`message_bytes`]).
+    bytes: usize,
     txs: HashMap<TransactionKey, Slot>,
     ids: HashMap<u64, TransactionKey>,
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
@@ -720,16 +739,21 @@ pub struct TransactionTable {
 struct Slot {
     tx: Transaction,
     id: u64,
+    /// Estimated bytes of the request and of the last response sent.
+    req_bytes: usize,
+    resp_bytes: usize,
     /// The instant of this transaction's live heap entry.
     scheduled: Option<Instant>,
 }
 
 impl TransactionTable {
-    /// A table holding at most `cap` transactions.
+    /// A table holding at most `cap` transactions and [`DEFAULT_BYTE_CAP`] bytes of messages.
     pub fn new(cfg: TimerConfig, cap: usize) -> TransactionTable {
         TransactionTable {
             cfg,
             cap,
+            byte_cap: DEFAULT_BYTE_CAP,
+            bytes: 0,
             txs: HashMap::new(),
             ids: HashMap::new(),
             heap: BinaryHeap::new(),
@@ -741,6 +765,21 @@ impl TransactionTable {
 
     pub fn len(&self) -> usize {
         self.txs.len()
+    }
+
+    /// Estimated bytes of the messages held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Set the byte budget: beyond it new requests get `503` and new client transactions
+    /// are refused, as at the count cap.
+    pub fn set_byte_cap(&mut self, cap: usize) {
+        self.byte_cap = cap;
+    }
+
+    fn full(&self) -> bool {
+        self.txs.len() >= self.cap || self.bytes >= self.byte_cap
     }
 
     pub fn is_empty(&self) -> bool {
@@ -779,16 +818,19 @@ impl TransactionTable {
         None
     }
 
-    fn insert(&mut self, key: TransactionKey, tx: Transaction) {
+    fn insert(&mut self, key: TransactionKey, tx: Transaction, req_bytes: usize) {
         let id = self.next_id;
         self.next_id += 1;
         self.ids.insert(id, key.clone());
+        self.bytes += req_bytes;
         self.txs.insert(
             key.clone(),
             Slot {
                 tx,
                 id,
                 scheduled: None,
+                req_bytes,
+                resp_bytes: 0,
             },
         );
         self.drain(&key);
@@ -808,6 +850,7 @@ impl TransactionTable {
         }
         if s.tx.is_terminated() {
             let id = s.id;
+            self.bytes = self.bytes.saturating_sub(s.req_bytes + s.resp_bytes);
             self.txs.remove(key);
             self.ids.remove(&id);
             return;
@@ -873,7 +916,7 @@ impl TransactionTable {
             Role::Client => Incoming::StrayResponse(msg),
             Role::Server if msg.method() == Some(&Method::Ack) => Incoming::StrayAck(msg),
             Role::Server => {
-                if self.txs.len() >= self.cap {
+                if self.full() {
                     return match response_to(&msg, 503, "Service Unavailable", None) {
                         Some(mut r) => {
                             r.headers_mut()
@@ -883,9 +926,10 @@ impl TransactionTable {
                         None => Incoming::Invalid,
                     };
                 }
+                let size = message_bytes(&msg);
                 match Transaction::server(msg, source, reliable, self.cfg, now) {
                     Ok(t) => {
-                        self.insert(key.clone(), t);
+                        self.insert(key.clone(), t, size);
                         Incoming::NewServer(key)
                     }
                     Err(_) => Incoming::Invalid,
@@ -906,11 +950,12 @@ impl TransactionTable {
         if self.txs.contains_key(&key) {
             return Err(TxError::Exists);
         }
-        if self.txs.len() >= self.cap {
+        if self.full() {
             return Err(TxError::Full);
         }
+        let size = message_bytes(&request);
         let t = Transaction::client(request, dest, reliable, self.cfg, now)?;
-        self.insert(key.clone(), t);
+        self.insert(key.clone(), t, size);
         Ok(key)
     }
 
@@ -928,6 +973,10 @@ impl TransactionTable {
         now: Instant,
     ) -> Result<(), TxError> {
         let s = self.txs.get_mut(key).ok_or(TxError::NoSuchTransaction)?;
+        // The transaction keeps the last response (to answer retransmissions).
+        let size = message_bytes(&resp);
+        self.bytes = self.bytes - s.resp_bytes + size;
+        s.resp_bytes = size;
         let r = s.tx.send_response(resp, now);
         self.drain(key);
         r

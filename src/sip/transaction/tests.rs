@@ -605,3 +605,38 @@ fn stalled_caller_gets_one_retransmission_not_a_burst() {
     assert_eq!(drain_tx(&mut t).len(), 1);
     assert_eq!(t.poll_timeout(), Some(t0 + Duration::from_secs(11)));
 }
+
+#[test]
+fn the_byte_budget_advises_503_and_comes_back() {
+    let t0 = Instant::now();
+    let mut tab = TransactionTable::new(cfg(), 1000);
+    let one = message_bytes(&req("OPTIONS", "z9hG4bKb0"));
+    tab.set_byte_cap(one * 3);
+    let mut keys = Vec::new();
+    for i in 0..3 {
+        match tab.handle_incoming(req("OPTIONS", &format!("z9hG4bKb{i}")), addr(), true, t0) {
+            Incoming::NewServer(k) => keys.push(k),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(tab.bytes(), one * 3);
+    assert!(matches!(
+        tab.handle_incoming(req("OPTIONS", "z9hG4bKb9"), addr(), true, t0),
+        Incoming::Overloaded(_)
+    ));
+    assert_eq!(
+        tab.send_request(req("OPTIONS", "z9hG4bKbo"), addr(), false, t0),
+        Err(TxError::Full)
+    );
+    // Answered over a reliable transport, the transactions end at once and free the bytes.
+    for k in &keys {
+        let r = resp(&req("OPTIONS", "z9hG4bKb0"), 200);
+        let _ = tab.send_response(k, r, t0);
+    }
+    tab.handle_timeout(t0);
+    assert_eq!(tab.bytes(), 0, "{} transactions left", tab.len());
+    assert!(matches!(
+        tab.handle_incoming(req("OPTIONS", "z9hG4bKb10"), addr(), true, t0),
+        Incoming::NewServer(_)
+    ));
+}
