@@ -9,6 +9,7 @@
 //! (that is the channel driver modules).
 
 pub mod app;
+pub mod blocking;
 pub mod bridge;
 pub mod cdr;
 pub mod channel;

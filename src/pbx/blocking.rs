@@ -1,0 +1,67 @@
+//! Blocking work, kept off tokio's async workers. Files, SQLite, fsync, processes and name
+//! look-ups through std block the thread they run on; on one of the runtime's few workers
+//! they would stall every call that worker serves. They run on the blocking pool through
+//! these helpers, or on a thread of their own fed through a bounded queue (a recording's
+//! writer, the CDR writer, chan_sip's AstDB writer). See docs/architecture.md, "Blocking
+//! work". Never call these once per audio frame.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Run the file work `f` on the blocking pool and wait for it. A job that could not run
+/// (the runtime is stopping) or panicked is an I/O error.
+pub async fn io<T: Send + 'static>(
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(io::Error::other)?
+}
+
+/// Whether `path` exists (a `stat` on the blocking pool); `false` when it cannot be told.
+pub async fn exists(path: impl Into<PathBuf>) -> bool {
+    let path = path.into();
+    io(move || Ok(path.exists())).await.unwrap_or(false)
+}
+
+/// Remove `paths` on the blocking pool, best effort (one already gone is no error).
+pub async fn remove_files(paths: Vec<PathBuf>) {
+    let _ = io(move || {
+        for p in paths {
+            let _ = std::fs::remove_file(p);
+        }
+        Ok(())
+    })
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn runs_on_a_blocking_thread_and_returns_the_result() {
+        let has_runtime = io(|| Ok(tokio::runtime::Handle::try_current().is_ok()))
+            .await
+            .unwrap();
+        // The blocking pool still sees the runtime (a job may spawn tasks).
+        assert!(has_runtime);
+        let e = io::<()>(|| Err(io::Error::other("nope")))
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "nope");
+        let e = io::<()>(|| panic!("boom")).await.unwrap_err();
+        assert!(e.to_string().contains("panicked"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn exists_and_remove_files() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("f");
+        std::fs::write(&f, b"x").unwrap();
+        assert!(exists(&f).await);
+        remove_files(vec![f.clone(), d.path().join("never-there")]).await;
+        assert!(!exists(&f).await);
+        assert!(exists(d.path()).await);
+    }
+}
