@@ -12,6 +12,7 @@ use crate::apps::playback::{stream, Played, ANY_DIGIT};
 use crate::apps::record::{record_file, Ended, RecordOpts, Recorded};
 use crate::apps::waitexten::wait_digit;
 use crate::apps::{args, say, App, AppResult};
+use crate::pbx::blocking;
 use crate::pbx::{ChanEvent, Channel, Hangup, Pbx};
 use crate::voicemail::config::{is_true, Mailbox};
 use crate::voicemail::email::NewMessage;
@@ -105,11 +106,17 @@ fn msg_id(now: i64) -> String {
     format!("{now}-{n:08x}")
 }
 
-/// Does a sound file (any format) exist at this path without extension?
-fn sound_exists(base: &Path) -> bool {
-    ["wav", "WAV", "gsm", "ulaw", "alaw", "sln", "g722"]
-        .iter()
-        .any(|e| PathBuf::from(format!("{}.{e}", base.display())).is_file())
+/// Does a sound file (any format) exist at this path without extension? (Looked up on
+/// the blocking pool.)
+async fn sound_exists(base: &Path) -> bool {
+    let base = base.to_path_buf();
+    blocking::io(move || {
+        Ok(["wav", "WAV", "gsm", "ulaw", "alaw", "sln", "g722"]
+            .iter()
+            .any(|e| PathBuf::from(format!("{}.{e}", base.display())).is_file()))
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// Play prompts in order; the first digit in `breakon` stops them all.
@@ -241,7 +248,7 @@ impl App for VoiceMailApp {
         // IMAP greetings: the server's copies first.
         store.sync_greetings(&fb).await;
         let temp = store.greeting(&fb, Greeting::Temp);
-        let prefile = if sound_exists(&temp) {
+        let prefile = if sound_exists(&temp).await {
             Some(temp)
         } else if o.busy {
             Some(store.greeting(&fb, Greeting::Busy))
@@ -253,12 +260,12 @@ impl App for VoiceMailApp {
         let mut silent = o.silent;
         let mut key = None;
         if let Some(pf) = &prefile {
-            if sound_exists(pf) {
+            if sound_exists(pf).await {
                 silent |= o.silent_if_greeting;
                 key = play_all(chan, &[pf.display().to_string()], &ecodes).await?;
             } else {
                 let name = store.greeting(&fb, Greeting::Name);
-                let mut prompts = if sound_exists(&name) {
+                let mut prompts = if sound_exists(&name).await {
                     vec![name.display().to_string()]
                 } else {
                     let mut v = vec!["vm-theperson".to_string()];
@@ -352,11 +359,16 @@ impl App for VoiceMailApp {
             duration: 0,
         };
         let scratch = store.scratch_dir(&fb);
-        let _ = std::fs::create_dir_all(&scratch);
         let base = scratch.join(format!("{}-{}", info.msg_id, chan.uniqueid()));
         let wav = PathBuf::from(format!("{}.wav", base.display()));
         let sidecar = PathBuf::from(format!("{}.txt", base.display()));
-        if let Err(e) = std::fs::write(&sidecar, info.render()) {
+        let (dir, file, text) = (scratch.clone(), sidecar.clone(), info.render());
+        let written = blocking::io(move || {
+            let _ = std::fs::create_dir_all(&dir);
+            std::fs::write(&file, text)
+        })
+        .await;
+        if let Err(e) = written {
             pbx.warning(&format!(
                 "app_voicemail.c: Unable to write {}: {e}",
                 sidecar.display()
@@ -412,15 +424,15 @@ impl App for VoiceMailApp {
                     info.duration
                 ),
             );
-            let _ = std::fs::remove_file(&wav);
-            let _ = std::fs::remove_file(&sidecar);
+            blocking::remove_files(vec![wav.clone(), sidecar.clone()]).await;
             "FAILED"
         } else {
             // Rewrite the sidecar with the duration before delivering.
-            let _ = std::fs::write(&sidecar, info.render());
+            let (file, text) = (sidecar.clone(), info.render());
+            let _ = blocking::io(move || std::fs::write(file, text)).await;
             match deliver_all(&pbx, &first, &others, folder, &wav, &info).await {
                 Ok(()) => {
-                    let _ = std::fs::remove_file(&sidecar);
+                    blocking::remove_files(vec![sidecar.clone()]).await;
                     "SUCCESS"
                 }
                 Err(e) => {
@@ -566,14 +578,23 @@ async fn announce(pbx: &Arc<Pbx>, mb: &Mailbox, folder: Folder, n: u32, info: &M
     match vm.store().audio(&id, folder, n).await {
         Ok(base) => {
             let audio = PathBuf::from(format!("{}.wav", base.display()));
-            let msg = NewMessage {
-                mailbox: mb,
-                folder,
-                msgnum: n,
-                info,
-                audio: &audio,
-            };
-            if let Err(e) = vm.mailer.notify(pbx, &cfg, &msg) {
+            // Rendering reads the audio it attaches, queuing writes and fsyncs the mail:
+            // both on the blocking pool.
+            let (mailer, p, c) = (vm.mailer.clone(), pbx.clone(), cfg.clone());
+            let (mailbox, info) = (mb.clone(), info.clone());
+            let queued = tokio::task::spawn_blocking(move || {
+                let msg = NewMessage {
+                    mailbox: &mailbox,
+                    folder,
+                    msgnum: n,
+                    info: &info,
+                    audio: &audio,
+                };
+                mailer.notify(&p, &c, &msg)
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+            if let Err(e) = queued {
                 pbx.warning(&format!(
                     "app_voicemail.c: Unable to queue the notification for {id}: {e}"
                 ));
@@ -588,6 +609,46 @@ async fn announce(pbx: &Arc<Pbx>, mb: &Mailbox, folder: Folder, n: u32, info: &M
     vm.changed(&id).await;
 }
 
+/// A recording a crash left in a mailbox's `tmp/`: its sidecar, its audio and the
+/// metadata (duration taken from the audio's size).
+struct Interrupted {
+    txt: PathBuf,
+    wav: PathBuf,
+    info: MessageInfo,
+}
+
+/// The recordings left in the scratch directory `dir` (each `.txt` with its `.wav`), in
+/// name order, their WAV headers repaired. File work: call it on the blocking pool.
+fn interrupted_in(dir: &Path) -> Vec<Interrupted> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut txts: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    txts.sort();
+    let mut out = Vec::new();
+    for txt in txts {
+        let wav = txt.with_extension("wav");
+        let Ok(text) = std::fs::read_to_string(&txt) else {
+            continue;
+        };
+        if !wav.is_file() {
+            continue;
+        }
+        let mut info = MessageInfo::parse(&text);
+        if let Ok(md) = std::fs::metadata(&wav) {
+            // 8 kHz 16-bit: 16,000 bytes a second after the 44-byte header.
+            info.duration = (md.len().saturating_sub(44) / 16_000) as u32;
+        }
+        // Repair the header a crash left unfinished.
+        let _ = crate::media::wav::repair(&wav);
+        out.push(Interrupted { txt, wav, info });
+    }
+    out
+}
+
 /// Deliver recordings a crash left in mailboxes' `tmp/` (a `.wav` with its `.txt`), at
 /// start. Returns how many were recovered.
 pub async fn recover(pbx: &Arc<Pbx>) -> usize {
@@ -597,29 +658,10 @@ pub async fn recover(pbx: &Arc<Pbx>) -> usize {
     for m in cfg.mailboxes.values() {
         let id = box_id(m);
         let dir = vm.store().scratch_dir(&id);
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        let mut txts: Vec<PathBuf> = rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "txt"))
-            .collect();
-        txts.sort();
-        for txt in txts {
-            let wav = txt.with_extension("wav");
-            let Ok(text) = std::fs::read_to_string(&txt) else {
-                continue;
-            };
-            if !wav.is_file() {
-                continue;
-            }
-            let mut info = MessageInfo::parse(&text);
-            if let Ok(md) = std::fs::metadata(&wav) {
-                // 8 kHz 16-bit: 16,000 bytes a second after the 44-byte header.
-                info.duration = (md.len().saturating_sub(44) / 16_000) as u32;
-            }
-            // Repair the header a crash left unfinished.
-            let _ = crate::media::wav::repair(&wav);
+        let found = blocking::io(move || Ok(interrupted_in(&dir)))
+            .await
+            .unwrap_or_default();
+        for Interrupted { txt, wav, info } in found {
             let folder = if info.flag == "Urgent" {
                 Folder::Urgent
             } else {
@@ -627,7 +669,7 @@ pub async fn recover(pbx: &Arc<Pbx>) -> usize {
             };
             match deliver_all(pbx, m, &[], folder, &wav, &info).await {
                 Ok(()) => {
-                    let _ = std::fs::remove_file(&txt);
+                    blocking::remove_files(vec![txt]).await;
                     pbx.notice(&format!(
                         "app_voicemail.c: Recovered an interrupted message for {id} ({} seconds)",
                         info.duration
@@ -674,5 +716,39 @@ mod tests {
         assert_eq!(merged_callerid(None, Some("1001")), "1001");
         assert_eq!(merged_callerid(Some("Alice"), None), "Alice");
         assert_eq!(merged_callerid(None, Some("")), "Unknown");
+    }
+
+    #[test]
+    fn interrupted_recordings_are_found_with_their_metadata_and_repaired() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        assert!(interrupted_in(&dir.join("missing")).is_empty());
+        // Two seconds of audio whose header a crash left at zero sizes.
+        let mut wav = crate::media::wav::wav_bytes(&[5; 16_000]);
+        wav[4..8].copy_from_slice(&[0; 4]);
+        wav[40..44].copy_from_slice(&[0; 4]);
+        let info = MessageInfo {
+            flag: "Urgent".into(),
+            callerid: "1001".into(),
+            ..Default::default()
+        };
+        for stem in ["b", "a"] {
+            std::fs::write(dir.join(format!("{stem}.wav")), &wav).unwrap();
+            std::fs::write(dir.join(format!("{stem}.txt")), info.render()).unwrap();
+        }
+        // A sidecar without audio, and audio without a sidecar, are left alone.
+        std::fs::write(dir.join("c.txt"), info.render()).unwrap();
+        std::fs::write(dir.join("d.wav"), &wav).unwrap();
+        let found = interrupted_in(dir);
+        let names: Vec<_> = found.iter().map(|f| f.wav.clone()).collect();
+        assert_eq!(names, [dir.join("a.wav"), dir.join("b.wav")]);
+        assert_eq!(found[0].txt, dir.join("a.txt"));
+        assert_eq!(found[0].info.duration, 2);
+        assert_eq!(found[0].info.flag, "Urgent");
+        assert_eq!(found[0].info.callerid, "1001");
+        assert_eq!(
+            crate::media::wav::read_wav(&found[0].wav).unwrap().len(),
+            16_000
+        );
     }
 }

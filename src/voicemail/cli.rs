@@ -86,11 +86,17 @@ async fn show_users(c: Ctx) -> CliResult {
         [f, ctx] if f.eq_ignore_ascii_case("for") => Some(ctx.clone()),
         _ => return Err(CliError::ShowUsage),
     };
-    let vm = &crate::voicemail::of(c.pbx());
-    let cfg = vm.config();
-    match users_table(&cfg, context.as_deref(), |m| {
-        vm.store().count_now(&box_id(m), Folder::Inbox).unwrap_or(0)
-    }) {
+    let vm = crate::voicemail::of(c.pbx());
+    // A folder listing per mailbox: on the blocking pool.
+    let table = tokio::task::spawn_blocking(move || {
+        let cfg = vm.config();
+        users_table(&cfg, context.as_deref(), |m| {
+            vm.store().count_now(&box_id(m), Folder::Inbox).unwrap_or(0)
+        })
+    })
+    .await
+    .map_err(|e| CliError::Failure(format!("{e}\n")))?;
+    match table {
         Ok(t) => Ok(t),
         Err(msg) => Ok(msg),
     }

@@ -15,7 +15,7 @@ pub mod transport;
 use super::config::{Mailbox, VoicemailConfig};
 use super::metadata::MessageInfo;
 use super::store::Folder;
-use crate::pbx::Pbx;
+use crate::pbx::{blocking, Pbx};
 use parking_lot::Mutex;
 use queue::{Backoff, RetryPolicy};
 use std::collections::HashMap;
@@ -85,6 +85,7 @@ impl Mailer {
     }
 
     /// Render the notification(s) for `msg` and queue them on disk; the sender delivers them.
+    /// Reads the audio and fsyncs the queue: call it on the blocking pool.
     pub fn notify(
         &self,
         pbx: &Arc<Pbx>,
@@ -172,7 +173,12 @@ impl Mailer {
         state: &mut HashMap<PathBuf, Backoff>,
         first: bool,
     ) -> Option<Instant> {
-        let files = queue::list(&self.dir, first);
+        // The queue's file work (listing, reading, removing, moving) runs on the blocking
+        // pool; only the delivery itself is async.
+        let dir = self.dir.clone();
+        let files = blocking::io(move || Ok(queue::list(&dir, first)))
+            .await
+            .unwrap_or_default();
         if first && !files.is_empty() {
             pbx.verbose_line(
                 2,
@@ -197,17 +203,24 @@ impl Mailer {
                 next = min_instant(next, b.not_before);
                 continue;
             }
-            let mail = match std::fs::read(&file)
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| queue::decode(&bytes))
-            {
-                Ok(m) => m,
-                Err(e) => {
-                    if !file.exists() {
-                        state.remove(&file);
-                        continue;
-                    }
-                    self.fail_permanently(pbx, &file, &format!("unreadable queue file: {e}"));
+            let f = file.clone();
+            let read = blocking::io(move || match std::fs::read(&f) {
+                Ok(bytes) => Ok(Some(queue::decode(&bytes))),
+                // Gone meanwhile (delivered by another pass, removed by hand).
+                Err(_) if !f.exists() => Ok(None),
+                Err(e) => Ok(Some(Err(e.to_string()))),
+            })
+            .await
+            .unwrap_or_else(|e| Some(Err(e.to_string())));
+            let mail = match read {
+                Some(Ok(m)) => m,
+                None => {
+                    state.remove(&file);
+                    continue;
+                }
+                Some(Err(e)) => {
+                    self.fail_permanently(pbx, &file, &format!("unreadable queue file: {e}"))
+                        .await;
                     state.remove(&file);
                     continue;
                 }
@@ -218,7 +231,8 @@ impl Mailer {
             );
             match transport::send(&route, &mail, &hello).await {
                 Ok(()) => {
-                    if let Err(e) = std::fs::remove_file(&file) {
+                    let f = file.clone();
+                    if let Err(e) = blocking::io(move || std::fs::remove_file(f)).await {
                         pbx.warning(&format!(
                             "app_voicemail.c: mail to {} sent but {} not removed: {e}",
                             mail.to,
@@ -251,7 +265,8 @@ impl Mailer {
                             mail.to,
                             route.describe()
                         ),
-                    );
+                    )
+                    .await;
                     state.remove(&file);
                 }
             }
@@ -259,8 +274,12 @@ impl Mailer {
         next
     }
 
-    fn fail_permanently(&self, pbx: &Pbx, file: &Path, why: &str) {
-        match queue::move_to_failed(&self.dir, file) {
+    async fn fail_permanently(&self, pbx: &Pbx, file: &Path, why: &str) {
+        let (dir, f) = (self.dir.clone(), file.to_path_buf());
+        let moved = blocking::io(move || Ok(queue::move_to_failed(&dir, &f)))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        match moved {
             Ok(dst) => pbx.error(&format!(
                 "app_voicemail.c: {why}; kept in {}",
                 dst.display()

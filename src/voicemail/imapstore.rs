@@ -62,6 +62,15 @@ impl ImapStore {
         }
     }
 
+    /// The server's count of `folder` when it was last asked (0 before).
+    fn last_count(&self, mb: &BoxId, folder: Folder) -> u32 {
+        self.counts
+            .lock()
+            .get(&(mb.clone(), folder))
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Watch each mailbox's new-message folder with IMAP IDLE where the server offers it:
     /// a mail read, deleted or added by a mail client updates the lamp at once instead of
     /// at the next `pollfreq`. A server without IDLE, or one that drops the connection,
@@ -544,7 +553,7 @@ impl MessageStore for ImapStore {
                 Ok(n + waiting)
             }
             // The server is away: the last count (and what waits locally).
-            Err(_) => Ok(self.count_now(mb, folder).unwrap_or(0)),
+            Err(_) => Ok(self.last_count(mb, folder) + waiting),
         }
     }
 
@@ -578,19 +587,14 @@ impl MessageStore for ImapStore {
                     out.push(v[i] + waiting);
                 }
                 // The server is away: the last counts (and what waits locally).
-                Err(_) => out.push(self.count_now(mb, *f).unwrap_or(0)),
+                Err(_) => out.push(self.last_count(mb, *f) + waiting),
             }
         }
         out
     }
 
     fn count_now(&self, mb: &BoxId, folder: Folder) -> io::Result<u32> {
-        let remote = self
-            .counts
-            .lock()
-            .get(&(mb.clone(), folder))
-            .copied()
-            .unwrap_or(0);
+        let remote = self.last_count(mb, folder);
         let waiting = match folder {
             Folder::Inbox | Folder::Urgent => self.local.count_now(mb, folder).unwrap_or(0),
             _ => 0,

@@ -16,7 +16,7 @@ use crate::apps::read::read_digits;
 use crate::apps::record::{record_file, Ended, RecordOpts};
 use crate::apps::waitexten::wait_digit;
 use crate::apps::{args, App, AppResult};
-use crate::pbx::{Channel, Hangup};
+use crate::pbx::{blocking, Channel, Hangup};
 use crate::voicemail::box_id;
 use crate::voicemail::config::{Mailbox, VoicemailConfig};
 use crate::voicemail::metadata::MessageInfo;
@@ -792,7 +792,7 @@ impl Session {
                 }
                 // The recorded name, else the number.
                 let greet = with_ext(&store.greeting(&to, Greeting::Name), "wav");
-                if greet.exists() {
+                if blocking::exists(&greet).await {
                     let name = greet.with_extension("").to_string_lossy().to_string();
                     stream(chan, &name, "#").await?;
                 } else {
@@ -944,7 +944,7 @@ impl Session {
                         .store()
                         .greeting(&self.id, Greeting::Temp);
                     let mut p = Vec::new();
-                    if with_ext(&temp, "wav").exists() {
+                    if blocking::exists(with_ext(&temp, "wav")).await {
                         p.push("vm-tmpexists".to_string());
                     }
                     p.push("vm-options".into());
@@ -967,7 +967,7 @@ impl Session {
             .greeting(&self.id, Greeting::Temp);
         let mut retries = 0;
         loop {
-            if !with_ext(&base, "wav").exists() {
+            if !blocking::exists(with_ext(&base, "wav")).await {
                 return self
                     .record_greeting(chan, Greeting::Temp, "vm-rec-temp")
                     .await;
@@ -980,7 +980,7 @@ impl Session {
                         .await;
                 }
                 Some('2') => {
-                    let _ = std::fs::remove_file(with_ext(&base, "wav"));
+                    blocking::remove_files(vec![with_ext(&base, "wav")]).await;
                     crate::voicemail::of(&chan.pbx)
                         .store()
                         .greeting_changed(&self.id, Greeting::Temp)
@@ -1035,10 +1035,15 @@ impl Session {
             match cmd {
                 Some('1') if exists => {
                     chan.pbx.verbose_line(3, "Saving message as is");
-                    if let Some(dir) = target.parent() {
-                        let _ = std::fs::create_dir_all(dir);
-                    }
-                    if let Err(e) = std::fs::rename(&tmp, &target) {
+                    let (from, to) = (tmp.clone(), target.clone());
+                    let saved = blocking::io(move || {
+                        if let Some(dir) = to.parent() {
+                            let _ = std::fs::create_dir_all(dir);
+                        }
+                        std::fs::rename(from, to)
+                    })
+                    .await;
+                    if let Err(e) = saved {
                         chan.pbx.warning(&format!(
                             "app_voicemail.c: Unable to save {}: {e}",
                             target.display()
@@ -1103,7 +1108,7 @@ impl Session {
                 }
             }
         };
-        let _ = std::fs::remove_file(&tmp);
+        blocking::remove_files(vec![tmp]).await;
         res
     }
 
@@ -1194,16 +1199,19 @@ impl Session {
         };
         self.set_password(chan, new).await?;
         let store = crate::voicemail::of(&chan.pbx).store().clone();
-        let missing = |g| !with_ext(&store.greeting(&self.id, g), "wav").exists();
+        let missing = |g| {
+            let path = with_ext(&store.greeting(&self.id, g), "wav");
+            async move { !blocking::exists(path).await }
+        };
         let mut todo = Vec::new();
-        if self.flag("forcename", false) && missing(Greeting::Name) {
+        if self.flag("forcename", false) && missing(Greeting::Name).await {
             todo.push((Greeting::Name, "vm-rec-name"));
         }
         if self.flag("forcegreetings", false) {
-            if missing(Greeting::Unavail) {
+            if missing(Greeting::Unavail).await {
                 todo.push((Greeting::Unavail, "vm-rec-unv"));
             }
-            if missing(Greeting::Busy) {
+            if missing(Greeting::Busy).await {
                 todo.push((Greeting::Busy, "vm-rec-busy"));
             }
         }
@@ -1556,7 +1564,7 @@ impl App for VoiceMailMain {
         // Part of the introduction (vm_intro), so not with a(folder).
         if start.is_none() && s.flag("tempgreetwarn", false) {
             let temp = with_ext(&store.greeting(&s.id, Greeting::Temp), "wav");
-            if temp.exists() {
+            if blocking::exists(temp).await {
                 if let Err(h) = play_whole(chan, "vm-tempgreetactive").await {
                     s.close(chan).await;
                     return Err(h);

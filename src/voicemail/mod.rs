@@ -324,19 +324,28 @@ fn run_externnotify(cmd: &str, s: &MwiState) {
         s.old.to_string(),
         s.urgent_new.to_string(),
     ];
-    let spawned = std::process::Command::new("/bin/sh")
-        .arg("-c")
-        .arg(format!("{cmd} \"$@\""))
-        .arg("externnotify")
-        .args(&args)
-        .stdin(std::process::Stdio::null())
-        .spawn();
-    match spawned {
-        // Reap it in the background.
-        Ok(mut child) => {
-            std::thread::spawn(move || child.wait());
-        }
-        Err(e) => tracing::warn!("externnotify {cmd}: {e}"),
+    let cmd = cmd.to_string();
+    // Starting (fork/exec) and reaping the process: on a thread of its own, never on an
+    // async worker.
+    let started = std::thread::Builder::new()
+        .name("externnotify".into())
+        .spawn(move || {
+            let spawned = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(format!("{cmd} \"$@\""))
+                .arg("externnotify")
+                .args(&args)
+                .stdin(std::process::Stdio::null())
+                .spawn();
+            match spawned {
+                Ok(mut child) => {
+                    let _ = child.wait();
+                }
+                Err(e) => tracing::warn!("externnotify {cmd}: {e}"),
+            }
+        });
+    if let Err(e) = started {
+        tracing::warn!("externnotify: {e}");
     }
 }
 

@@ -420,8 +420,11 @@ impl MessageStore for FileStore {
 
     async fn audio(&self, mb: &BoxId, folder: Folder, n: u32) -> Result<PathBuf, StoreError> {
         let dir = self.folder_dir(mb, folder);
-        Self::check(&dir, n)?;
-        Ok(dir.join(msg_name(n)))
+        blocking(move || {
+            Self::check(&dir, n)?;
+            Ok(dir.join(msg_name(n)))
+        })
+        .await
     }
 
     fn scratch_dir(&self, mb: &BoxId) -> PathBuf {
