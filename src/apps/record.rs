@@ -15,7 +15,7 @@ use crate::media::g711;
 use crate::media::wav::{Encoding, WavError, WavWriter};
 use crate::pbx::media::Frame;
 use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
-use crate::pbx::{Channel, Hangup};
+use crate::pbx::{blocking, Channel, Hangup};
 use async_trait::async_trait;
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -425,9 +425,9 @@ impl App for Record {
         let sounds = chan.pbx.settings.astdatadir.join("sounds");
         let name = {
             let (s, n, f) = (sounds.clone(), name.to_string(), fmt.to_string());
-            tokio::task::spawn_blocking(move || numbered(&s, &n, &f))
+            blocking::run(move || numbered(&s, &n, &f))
                 .await
-                .unwrap_or_else(|_| name.replacen("%d", "0", 1))
+                .unwrap_or_else(|| name.replacen("%d", "0", 1))
         };
         let base = resolve(&sounds, &name);
         chan.set_var("RECORDED_FILE", &name);

@@ -18,6 +18,12 @@ pub async fn io<T: Send + 'static>(
         .map_err(io::Error::other)?
 }
 
+/// Run `f` on the blocking pool and wait for its result; `None` when it panicked or could
+/// not run (the runtime is stopping).
+pub async fn run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    tokio::task::spawn_blocking(f).await.ok()
+}
+
 /// Whether `path` exists (a `stat` on the blocking pool); `false` when it cannot be told.
 pub async fn exists(path: impl Into<PathBuf>) -> bool {
     let path = path.into();
@@ -52,6 +58,8 @@ mod tests {
         assert_eq!(e.to_string(), "nope");
         let e = io::<()>(|| panic!("boom")).await.unwrap_err();
         assert!(e.to_string().contains("panicked"), "{e}");
+        assert_eq!(run(|| 6 * 7).await, Some(42));
+        assert_eq!(run(|| -> u8 { panic!("boom") }).await, None);
     }
 
     #[tokio::test]
