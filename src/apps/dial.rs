@@ -150,7 +150,8 @@ impl App for Dial {
         if let Some(class) = opts.get(&'m') {
             chan.stop_background();
             if let Some(tx) = &caller_tx {
-                moh = crate::pbx::hold::start(&pbx, class.as_deref().unwrap_or(""), tx.clone());
+                moh =
+                    crate::pbx::hold::start(&pbx, class.as_deref().unwrap_or(""), tx.clone()).await;
             }
             if moh.is_some() && !chan.is_up() {
                 chan.indicate(ChanEvent::Progress);

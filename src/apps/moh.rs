@@ -1,7 +1,8 @@
 //! `MusicOnHold(class[,duration])`, the hold music Dial's `m` option plays, and the `moh`
-//! CLI commands. Classes come from `musiconhold.conf` (see [`crate::media::moh`]), read on
-//! first use and on `moh reload`; without the file there is one class, `default`, playing
-//! `moh/` under astdatadir (or Debian's `/usr/share/asterisk/moh`).
+//! CLI commands. Classes come from `musiconhold.conf` (see [`crate::media::moh`]), read when
+//! the module loads and on `moh reload`; without the file there is one class, `default`,
+//! playing `moh/` under astdatadir (or Debian's `/usr/share/asterisk/moh`). Reading the
+//! config, listing a class's files and decoding them run on the blocking pool.
 
 use super::{args, App, AppResult};
 use crate::cli::{CliError, CommandRegistry, Ctx};
@@ -10,7 +11,7 @@ use crate::pbx::bridge::AbortOnDrop;
 use crate::pbx::hold::{HoldMusic, HoldMusicService};
 use crate::pbx::media::{Frame, FrameQueue};
 use crate::pbx::module::{Module, ModuleContext, ModuleError, ModuleInfo, Reload};
-use crate::pbx::{Channel, Pbx};
+use crate::pbx::{blocking, Channel, Pbx};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,8 @@ impl Module for ResMusicOnHold {
     }
     fn load(&self, ctx: &ModuleContext) -> Result<(), ModuleError> {
         ctx.provide(Arc::new(MohClasses::default()));
+        // `load` runs on the blocking pool: read musiconhold.conf now, not at the first call.
+        reload(&ctx.pbx);
         ctx.provide(Arc::new(HoldMusicService(Arc::new(Player))));
         ctx.register_app(Arc::new(MusicOnHold));
         ctx.register_app(Arc::new(StartMusicOnHold));
@@ -43,8 +46,13 @@ impl Module for ResMusicOnHold {
 struct Player;
 
 impl HoldMusic for Player {
-    fn start(&self, pbx: &Arc<Pbx>, class: &str, to_far: Arc<FrameQueue>) -> Option<AbortOnDrop> {
-        start(pbx, class, to_far)
+    fn start<'a>(
+        &'a self,
+        pbx: &'a Arc<Pbx>,
+        class: &'a str,
+        to_far: Arc<FrameQueue>,
+    ) -> crate::pbx::hold::Starting<'a> {
+        Box::pin(start(pbx, class, to_far))
     }
 }
 
@@ -54,7 +62,7 @@ pub fn classes(pbx: &Pbx) -> Arc<MohClasses> {
 }
 
 /// Read musiconhold.conf into the classes; returns the number of classes (0 when the
-/// module is not loaded).
+/// module is not loaded). File work: call it on the blocking pool.
 pub fn reload(pbx: &Pbx) -> usize {
     let Some(store) = pbx.service::<MohClasses>() else {
         return 0;
@@ -76,12 +84,16 @@ pub fn reload(pbx: &Pbx) -> usize {
     n
 }
 
-/// The class called `name` (`default` when empty), loading the config the first time.
+/// [`reload`] on the blocking pool.
+async fn reload_off_worker(pbx: &Arc<Pbx>) -> usize {
+    let p = pbx.clone();
+    blocking::run(move || reload(&p)).await.unwrap_or(0)
+}
+
+/// The class called `name` (`default` when empty); the classes are read when the module
+/// loads.
 pub fn class(pbx: &Pbx, name: &str) -> Option<MohClass> {
     let store = pbx.service::<MohClasses>()?;
-    if store.get().is_none() {
-        reload(pbx);
-    }
     let name = if name.trim().is_empty() {
         "default"
     } else {
@@ -96,11 +108,14 @@ fn seed() -> u64 {
 
 /// Play `class` into `to_far` (paced by whoever drains it) until the guard is dropped.
 /// `None` (with a warning) when the class does not exist or has no playable files.
-pub fn start(pbx: &Arc<Pbx>, class_name: &str, to_far: Arc<FrameQueue>) -> Option<AbortOnDrop> {
-    let mut player = player(pbx, class_name)?;
+pub async fn start(
+    pbx: &Arc<Pbx>,
+    class_name: &str,
+    to_far: Arc<FrameQueue>,
+) -> Option<AbortOnDrop> {
+    let mut player = player(pbx, class_name).await?;
     let pbx = pbx.clone();
     Some(AbortOnDrop(tokio::spawn(async move {
-        warm(&pbx, &player).await;
         let store = classes(&pbx);
         while let Some(f) = player.next_frame(&store) {
             if !to_far.push(Frame::Voice(f)).await {
@@ -110,19 +125,10 @@ pub fn start(pbx: &Arc<Pbx>, class_name: &str, to_far: Arc<FrameQueue>) -> Optio
     })))
 }
 
-/// Decode the class's files off the async workers (once: they stay cached until a reload).
-async fn warm(pbx: &Arc<Pbx>, player: &MohPlayer) {
-    let files = player.files().to_vec();
-    let p = pbx.clone();
-    let _ = tokio::task::spawn_blocking(move || {
-        for f in files {
-            classes(&p).samples(&f);
-        }
-    })
-    .await;
-}
-
-fn player(pbx: &Pbx, class_name: &str) -> Option<MohPlayer> {
+/// A player for `class_name`, its files listed and decoded on the blocking pool (once:
+/// they stay cached until a reload), so playing it reads no file. `None` (with a warning)
+/// when the class does not exist or has no playable files.
+async fn player(pbx: &Arc<Pbx>, class_name: &str) -> Option<MohPlayer> {
     let Some(c) = class(pbx, class_name) else {
         pbx.warning(&format!(
             "res_musiconhold.c: Music class {} not found",
@@ -134,7 +140,14 @@ fn player(pbx: &Pbx, class_name: &str) -> Option<MohPlayer> {
         ));
         return None;
     };
-    let p = MohPlayer::new(&c, seed());
+    let store = classes(pbx);
+    let class = c.clone();
+    let p = blocking::run(move || {
+        let mut p = MohPlayer::new(&class, seed());
+        p.preload(&store);
+        p
+    })
+    .await?;
     if p.files().is_empty() {
         pbx.warning(&format!(
             "res_musiconhold.c: No files for class '{}' in {}",
@@ -173,7 +186,7 @@ impl App for MusicOnHold {
             .filter(|d| *d > 0.0 && d.is_finite())
             .map(|d| Duration::from_secs_f64(d.min(1e7)));
         let pbx = chan.pbx.clone();
-        let Some(mut player) = player(&pbx, &class_name) else {
+        let Some(mut player) = player(&pbx, &class_name).await else {
             pbx.warning(&format!(
                 "res_musiconhold.c: Unable to start music on hold class '{}' on channel {}",
                 if class_name.is_empty() {
@@ -198,7 +211,6 @@ impl App for MusicOnHold {
             ),
         );
         let deadline = duration.map(|d| tokio::time::Instant::now() + d);
-        warm(&pbx, &player).await;
         let store = classes(&pbx);
         loop {
             if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
@@ -242,7 +254,7 @@ impl App for StartMusicOnHold {
             return Ok(());
         };
         let pbx = chan.pbx.clone();
-        match start(&pbx, &class_name, tx) {
+        match start(&pbx, &class_name, tx).await {
             Some(h) => chan.background = Some(h),
             None => pbx.warning(&format!(
                 "res_musiconhold.c: Unable to start music on hold class '{}' on channel {}",
@@ -289,7 +301,7 @@ pub fn register_cli(r: &CommandRegistry) {
         "Reload MusicOnHold",
         "Usage: moh reload\n    Reloads the MusicOnHold module.\n    Alias for 'module reload res_musiconhold.so'",
         |c: Ctx| async move {
-            reload(&c.state.pbx);
+            reload_off_worker(&c.state.pbx).await;
             Ok(String::new())
         },
     ));
@@ -300,7 +312,7 @@ pub fn register_cli(r: &CommandRegistry) {
         |c: Ctx| async move {
             let pbx = &c.state.pbx;
             if classes(pbx).get().is_none() {
-                reload(pbx);
+                reload_off_worker(pbx).await;
             }
             let mut out = String::new();
             for cl in classes(pbx).get().unwrap_or_default().iter() {
@@ -319,28 +331,32 @@ pub fn register_cli(r: &CommandRegistry) {
         "List MusicOnHold file-based classes",
         "Usage: moh show files [class]\n       Lists all loaded file-based MusicOnHold classes and their\n       files.",
         |c: Ctx| async move {
-            let pbx = &c.state.pbx;
             if c.args.len() > 1 {
                 return Err(CliError::ShowUsage);
             }
-            if classes(pbx).get().is_none() {
-                reload(pbx);
-            }
-            let mut out = String::new();
-            for cl in classes(pbx).get().unwrap_or_default().iter() {
-                if cl.mode != "files" {
-                    continue;
+            // Directory listings: on the blocking pool.
+            let pbx = c.state.pbx.clone();
+            let want = c.args.first().cloned();
+            let out = blocking::run(move || {
+                if classes(&pbx).get().is_none() {
+                    reload(&pbx);
                 }
-                if let Some(want) = c.args.first() {
-                    if !want.eq_ignore_ascii_case(&cl.name) {
+                let mut out = String::new();
+                for cl in classes(&pbx).get().unwrap_or_default().iter() {
+                    if cl.mode != "files"
+                        || want.as_ref().is_some_and(|w| !w.eq_ignore_ascii_case(&cl.name))
+                    {
                         continue;
                     }
+                    out.push_str(&format!("Class: {}\n", cl.name));
+                    for f in moh::list_files(&cl.dir) {
+                        out.push_str(&format!("\tFile: {}\n", f.with_extension("").display()));
+                    }
                 }
-                out.push_str(&format!("Class: {}\n", cl.name));
-                for f in moh::list_files(&cl.dir) {
-                    out.push_str(&format!("\tFile: {}\n", f.with_extension("").display()));
-                }
-            }
+                out
+            })
+            .await
+            .unwrap_or_default();
             Ok(out)
         },
     ));

@@ -8,7 +8,8 @@
 //! directory's, which we make alphabetical so it is stable.
 //!
 //! Decoded files are cached per [`MohClasses`] (shared by every listener), so a thousand
-//! callers on hold read each file once.
+//! callers on hold read each file once. Listing and decoding are file work: a player is made
+//! and [`MohPlayer::preload`]ed on the blocking pool, after which it never reads a file.
 
 use super::wav::{self, Encoding};
 use crate::config::{is_true, ConfigFile};
@@ -203,6 +204,8 @@ pub struct MohPlayer {
     idx: usize,
     cur: Option<Arc<Vec<i16>>>,
     pos: usize,
+    /// Every file's samples (`None`: unreadable), once [`MohPlayer::preload`] ran.
+    loaded: Option<Vec<Option<Arc<Vec<i16>>>>>,
 }
 
 impl MohPlayer {
@@ -229,7 +232,14 @@ impl MohPlayer {
             idx,
             cur: None,
             pos: 0,
+            loaded: None,
         }
+    }
+
+    /// Decode every file now (through `cache`), so that [`MohPlayer::next_frame`] never
+    /// reads one: it keeps playing what was loaded, also after a reload empties the cache.
+    pub fn preload(&mut self, cache: &MohClasses) {
+        self.loaded = Some(self.files.iter().map(|f| cache.samples(f)).collect());
     }
 
     /// The files in playing order (first one first).
@@ -258,7 +268,11 @@ impl MohPlayer {
                 return None;
             }
             tries += 1;
-            match cache.samples(&self.files[self.idx]) {
+            let samples = match &self.loaded {
+                Some(v) => v.get(self.idx).cloned().flatten(),
+                None => cache.samples(&self.files[self.idx]),
+            };
+            match samples {
                 Some(s) if !s.is_empty() => {
                     self.cur = Some(s);
                     self.pos = 0;
@@ -277,6 +291,16 @@ mod tests {
         std::fs::write(dir.join(name), wav::wav_bytes(samples)).unwrap();
     }
 
+    fn class_in(dir: &Path, sort: Sort) -> MohClass {
+        MohClass {
+            name: "t".into(),
+            mode: "files".into(),
+            directory: String::new(),
+            dir: dir.to_path_buf(),
+            sort,
+        }
+    }
+
     #[test]
     fn plays_files_in_name_order_and_loops() {
         let d = tempfile::tempdir().unwrap();
@@ -284,13 +308,7 @@ mod tests {
         write(d.path(), "a.wav", &[1; 160]);
         std::fs::write(d.path().join("notes.txt"), "x").unwrap();
         std::fs::write(d.path().join("a.ulaw"), [0xffu8; 10]).unwrap();
-        let class = MohClass {
-            name: "t".into(),
-            mode: "files".into(),
-            directory: String::new(),
-            dir: d.path().to_path_buf(),
-            sort: Sort::Alpha,
-        };
+        let class = class_in(d.path(), Sort::Alpha);
         let cache = MohClasses::default();
         let mut p = MohPlayer::new(&class, 1);
         assert_eq!(p.files().len(), 2, "one file per base name, wav preferred");
@@ -303,6 +321,30 @@ mod tests {
     }
 
     #[test]
+    fn a_preloaded_player_reads_no_file_any_more() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "a.wav", &[1; 160]);
+        write(d.path(), "b.wav", &[2; 160]);
+        std::fs::write(d.path().join("c.sln"), [0u8; 1]).unwrap();
+        let class = class_in(d.path(), Sort::Alpha);
+        let cache = MohClasses::default();
+        let mut p = MohPlayer::new(&class, 1);
+        p.preload(&cache);
+        // The files go away and the cache is emptied (a reload): the music plays on.
+        for f in ["a.wav", "b.wav", "c.sln"] {
+            std::fs::remove_file(d.path().join(f)).unwrap();
+        }
+        cache.set(Vec::new());
+        assert_eq!(p.next_frame(&cache), Some(vec![1; 160]));
+        assert_eq!(
+            p.next_frame(&cache),
+            Some(vec![2; 160]),
+            "c.sln is empty: skipped"
+        );
+        assert_eq!(p.next_frame(&cache), Some(vec![1; 160]));
+    }
+
+    #[test]
     fn empty_or_missing_directory_plays_nothing() {
         let class = builtin_default(Path::new("/nonexistent"));
         let mut p = MohPlayer {
@@ -310,6 +352,7 @@ mod tests {
             idx: 0,
             cur: None,
             pos: 0,
+            loaded: None,
         };
         assert_eq!(p.next_frame(&MohClasses::default()), None);
         assert_eq!(class.name, "default");
@@ -321,13 +364,7 @@ mod tests {
         for i in 0..5 {
             write(d.path(), &format!("f{i}.wav"), &[i as i16; 160]);
         }
-        let class = MohClass {
-            name: "r".into(),
-            mode: "files".into(),
-            directory: String::new(),
-            dir: d.path().to_path_buf(),
-            sort: Sort::Random,
-        };
+        let class = class_in(d.path(), Sort::Random);
         let p = MohPlayer::new(&class, 42);
         let mut f = p.files().to_vec();
         f.sort();
