@@ -18,7 +18,7 @@ use super::{args, App, AppResult};
 use crate::cli::format::{col, hms_colon};
 use crate::cli::{filter_prefix, CliError, CliResult, CliState, Command, CommandRegistry, Ctx};
 use crate::pbx::module::{Module, ModuleContext, ModuleError, ModuleInfo, SupportLevel};
-use crate::pbx::{Channel, Hangup, Pbx};
+use crate::pbx::{blocking, Channel, Hangup, Pbx};
 use async_trait::async_trait;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -131,7 +131,8 @@ fn meetme_flags(opts: &str) -> (MemberFlags, bool) {
     (flags, has('d') || has('D'))
 }
 
-/// Rooms configured in `meetme.conf` `[rooms]` (`conf => confno[,pin[,adminpin]]`).
+/// Rooms configured in `meetme.conf` `[rooms]` (`conf => confno[,pin[,adminpin]]`). Reads
+/// the file (each time, as app_meetme does): call it on the blocking pool.
 fn static_meetme_room(pbx: &Pbx, room: &str) -> bool {
     let s = &pbx.settings;
     let Ok(cf) = crate::config::load(&s.astetcdir, "meetme.conf", &s.load_options()) else {
@@ -171,10 +172,12 @@ impl App for MeetMe {
         let (flags, dynamic) = meetme_flags(args::nth(&a, 1));
         let create = if dynamic {
             Some(true)
-        } else if static_meetme_room(&chan.pbx, &room) {
-            Some(false)
         } else {
-            None
+            let (pbx, r) = (chan.pbx.clone(), room.clone());
+            let configured = blocking::run(move || static_meetme_room(&pbx, &r))
+                .await
+                .unwrap_or(false);
+            configured.then_some(false)
         };
         match attend(chan, Kind::MeetMe, &room, create, flags, Default::default()).await {
             Err(JoinError::NoSuchRoom) => {
@@ -198,6 +201,7 @@ impl App for MeetMe {
 }
 
 /// A ConfBridge user profile from `confbridge.conf` (`type=user`); defaults otherwise.
+/// Reads the file: call it on the blocking pool.
 fn confbridge_user_flags(pbx: &Pbx, profile: &str) -> MemberFlags {
     let s = &pbx.settings;
     let mut f = MemberFlags::default();
@@ -255,7 +259,12 @@ impl App for ConfBridge {
             "" => "default_user".to_string(),
             u => u.to_string(),
         };
-        let flags = confbridge_user_flags(&chan.pbx, &user);
+        let flags = {
+            let (pbx, profile) = (chan.pbx.clone(), user.clone());
+            blocking::run(move || confbridge_user_flags(&pbx, &profile))
+                .await
+                .unwrap_or_default()
+        };
         let res = attend(
             chan,
             Kind::ConfBridge,

@@ -9,7 +9,6 @@ use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::{Channel, Hangup};
 use async_trait::async_trait;
 use chrono::Utc;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The modules of this file (`module show`).
@@ -44,11 +43,6 @@ pub enum Played {
     Missing,
 }
 
-/// Sounds directories for this channel's PBX.
-pub fn sound_dirs(chan: &Channel) -> Vec<PathBuf> {
-    sounds::sound_dirs(&chan.pbx.settings.astdatadir)
-}
-
 /// Load `name` for `chan` (language, native codec) as frames; warns like Asterisk's file.c
 /// when it cannot. Finding and decoding the file run on the blocking pool, never on an
 /// async worker.
@@ -58,9 +52,10 @@ pub async fn load_frames(chan: &Channel, name: &str, lang: &str) -> Option<Vec<F
         .as_ref()
         .map(|m| m.format)
         .unwrap_or(NativeFormat::Slin);
-    let dirs = sound_dirs(chan);
+    let data = chan.pbx.settings.astdatadir.clone();
     let (n, l) = (name.to_string(), lang.to_string());
     let found = tokio::task::spawn_blocking(move || {
+        let dirs = sounds::sound_dirs(&data);
         let (path, fmt) = sounds::find(&dirs, &n, &l, native)?;
         let loaded = sounds::load_cached(&path, fmt);
         Some((path, loaded))

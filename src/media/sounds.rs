@@ -72,7 +72,8 @@ pub fn language_order(lang: &str) -> Vec<Option<String>> {
     v
 }
 
-/// Sounds directories searched, in order: `<astdatadir>/sounds`, then Debian's.
+/// Sounds directories searched, in order: `<astdatadir>/sounds`, then Debian's (looks at
+/// the disk: call it on the blocking pool).
 pub fn sound_dirs(astdatadir: &Path) -> Vec<PathBuf> {
     let ours = astdatadir.join("sounds");
     let mut v = vec![ours.clone()];
