@@ -1359,6 +1359,8 @@ pub static MODULES: &[Family] = &[
 ];
 
 fn register_func_strings(ctx: &ModuleContext) {
+    // STRFTIME's server zone is read from /etc here, on the blocking pool (load).
+    let _ = super::time::local_tz();
     ctx.register_func(Arc::new(super::channel::HashFunc));
     ctx.register_func(Arc::new(super::channel::HashKeysFunc));
     ctx.register_func(Arc::new(super::channel::ArrayFunc));

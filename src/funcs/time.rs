@@ -18,10 +18,18 @@ use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 /// The server's timezone: `TZ`, else `/etc/localtime`'s zoneinfo link, else
-/// `/etc/timezone`, else UTC.
+/// `/etc/timezone`, else UTC. Read once, when func_strings loads (on the blocking pool), so
+/// a STRFTIME in the dialplan never reads a file on an async worker; a change of the host's
+/// zone is seen after a restart.
 pub fn local_tz() -> Tz {
+    static LOCAL: OnceLock<Tz> = OnceLock::new();
+    *LOCAL.get_or_init(read_local_tz)
+}
+
+fn read_local_tz() -> Tz {
     fn parse(name: &str) -> Option<Tz> {
         name.trim().trim_start_matches(':').parse().ok()
     }
