@@ -78,6 +78,7 @@ impl App for MessageSend {
             chan.vars.set(STATUS, "INVALID_URI");
             return Ok(());
         }
+        driver.prepare(resource).await;
         let status = match driver.send_message(msg, resource, from) {
             Ok(()) => "SUCCESS",
             Err(e) => {

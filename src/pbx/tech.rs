@@ -45,6 +45,11 @@ pub trait MessageTech: Send + Sync {
     /// Send `msg` to `to` (the destination after the `tech:` prefix, e.g. `1000` or
     /// `1000@host`, or a peer name) with `from` as the sender (empty: the message's own).
     fn send_message(&self, msg: &Msg, to: &str, from: &str) -> Result<(), String>;
+    /// Make `to` ready before [`MessageTech::send_message`], off any lock: chan_sip looks a
+    /// host name up here. Most technologies have nothing to do.
+    fn prepare<'a>(&'a self, _to: &'a str) -> Prepare<'a> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// An outbound leg that has been created but not yet called.

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 mod mwi;
+pub mod names;
 mod realtime;
 pub use mwi::{MwiSub, MwiTarget};
 
@@ -225,13 +226,15 @@ pub struct Core {
     reg_rate: HashMap<String, std::collections::VecDeque<Instant>>,
     /// Set while a request is handled without a server transaction: responses go here.
     stateless_to: Option<SocketAddr>,
-    /// Addresses of peers configured with a host name (resolved at load and reload), to
-    /// match their requests by source address.
+    /// Addresses of peers configured with a host name (looked up at load, reload and every
+    /// minute), to match their requests by source address.
     peer_ips: HashMap<String, IpAddr>,
     /// `message-summary` subscriptions by Call-ID.
     pub mwi_subs: HashMap<String, MwiSub>,
     /// With `rtautoclear`: when each cached realtime peer is forgotten.
     rt_clear: HashMap<String, Instant>,
+    /// Host names looked up off the lock ([`names`]): the core never calls the resolver.
+    pub(super) names: names::Names,
 }
 
 fn guard_config(cfg: &SipConfig) -> GuardConfig {
@@ -330,16 +333,18 @@ impl Core {
             stateless_to: None,
             peer_ips: HashMap::new(),
             mwi_subs: HashMap::new(),
+            names: names::Names::default(),
         }
     }
 
-    /// Resolve the host names of peers (`host=sip.provider.example`), once per config.
+    /// The addresses of peers configured with a host name (`host=sip.provider.example`),
+    /// from the names looked up ([`Core::learn_names`]).
     pub fn resolve_peer_hosts(&mut self) {
         self.peer_ips.clear();
         let cfg = self.cfg.clone();
         for p in cfg.peers.values() {
             if let Host::Name(n) = &p.host {
-                if let Some(a) = resolve_host(n, p.port.unwrap_or(5060)) {
+                if let Some(a) = self.host_addr(n, p.port.unwrap_or(5060)) {
                     self.peer_ips.insert(p.name.clone(), a.ip());
                 }
             }
@@ -1789,7 +1794,7 @@ impl Core {
                     if let Some(u) = user {
                         uri.user = Some(u.to_string());
                     }
-                    if let Some(dest) = b.source.or_else(|| uri_addr(&uri)) {
+                    if let Some(dest) = b.source.or_else(|| self.uri_addr(&uri)) {
                         targets.push(Target { ruri: uri, dest });
                     }
                 }
@@ -1806,7 +1811,9 @@ impl Core {
                 let port = p.port.unwrap_or(5060);
                 let user = user.or(p.defaultuser.as_deref());
                 let uri = SipUri::new_sip(user, &host, (port != 5060).then_some(port));
-                let dest = resolve_host(&host, port).ok_or(TargetError::Unresolvable(host))?;
+                let dest = self
+                    .host_addr(&host, port)
+                    .ok_or(TargetError::Unresolvable(host))?;
                 targets.push(Target { ruri: uri, dest });
             }
         }
@@ -1877,7 +1884,7 @@ impl Core {
         // Not a peer: a host.
         let (host, port) = split_hostport(&peer_part);
         let port_n = port.unwrap_or(5060);
-        let Some(dest) = resolve_host(&host, port_n) else {
+        let Some(dest) = self.host_addr(&host, port_n) else {
             return Err(RequestError {
                 cause: cause::NO_ROUTE_DESTINATION,
                 msg: format!("Unable to create channel of type 'SIP' (cause 3 - No route to destination): no peer or host '{peer_part}'"),
@@ -2397,7 +2404,7 @@ impl Core {
             return;
         };
         let (Some(dest), Some((seq, _)), Some(call_id), Some(from), Some(to)) = (
-            uri_addr(&target),
+            self.uri_addr(&target),
             resp.cseq(),
             resp.call_id().map(str::to_string),
             resp.header("From").map(str::to_string),
@@ -2532,7 +2539,8 @@ impl Core {
             })?,
             None => {
                 let (h, port) = split_hostport(hostpart);
-                let dest = resolve_host(&h, port.unwrap_or(5060))
+                let dest = self
+                    .host_addr(&h, port.unwrap_or(5060))
                     .ok_or(format!("no peer or host '{hostpart}'"))?;
                 vec![Target {
                     ruri: SipUri::new_sip(user, &h, port),
@@ -2812,7 +2820,8 @@ impl Core {
             self.reg_started = true;
             let cfg = self.cfg.clone();
             for r in &cfg.registrations {
-                let dest_ip = resolve_host(&r.host, r.port.unwrap_or(5060))
+                let dest_ip = self
+                    .host_addr(&r.host, r.port.unwrap_or(5060))
                     .map(|a| a.ip())
                     .unwrap_or(IpAddr::from([127, 0, 0, 1]));
                 let local_ip = self.local_ip_for(dest_ip);
@@ -2832,7 +2841,7 @@ impl Core {
         for i in 0..self.regclients.len() {
             while let Some(req) = self.regclients[i].poll_request(now) {
                 let (host, port) = self.regclients[i].destination();
-                let Some(dest) = resolve_host(host, port) else {
+                let Some(dest) = self.host_addr(host, port) else {
                     self.regclients[i].handle_timeout(now);
                     continue;
                 };
@@ -3037,15 +3046,9 @@ pub fn split_hostport(s: &str) -> (String, Option<u16>) {
     }
 }
 
-fn uri_addr(uri: &SipUri) -> Option<SocketAddr> {
-    resolve_host(&uri.host, uri.port.unwrap_or(5060))
-}
-
-/// Resolve a host (IP literal or name) synchronously. Names go through the system resolver.
-pub fn resolve_host(host: &str, port: u16) -> Option<SocketAddr> {
-    if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
-        return Some(SocketAddr::new(ip, port));
+impl Core {
+    /// Where a URI's host (an IP literal or a name looked up before) points.
+    fn uri_addr(&self, uri: &SipUri) -> Option<SocketAddr> {
+        self.host_addr(&uri.host, uri.port.unwrap_or(5060))
     }
-    use std::net::ToSocketAddrs;
-    (host, port).to_socket_addrs().ok()?.find(|a| a.is_ipv4())
 }

@@ -7,7 +7,9 @@
 //! mutex around the core, a timer task, the [`SipTech`] each SIP channel carries, the
 //! [`SipDriver`] registered with the PBX for `Dial(SIP/…)` and `MessageSend(sip:…)`.
 //! Everything the core asks the PBX to do ([`core::Action`]) runs after the lock is released,
-//! so dialplan code never runs under it.
+//! so dialplan code never runs under it. Blocking work never runs under it or on an async
+//! worker either: config files, AstDB reads and host name look-ups ([`core::names`]) go to
+//! the blocking pool, AstDB writes to the `sip-astdb` thread.
 
 pub mod channelstats;
 pub mod cli;
@@ -24,7 +26,7 @@ use crate::config::ConfigError;
 use crate::pbx::channel::{ChanEvent, ChannelShared, ChannelTech};
 use crate::pbx::events::{Event, Topic};
 use crate::pbx::message::Msg;
-use crate::pbx::{exec, Channel, Pbx};
+use crate::pbx::{blocking, exec, Channel, Pbx};
 use crate::sip::registrar::Binding;
 use crate::sip::transport::{Proto, Received, Sink, Tap, Transport};
 use parking_lot::Mutex;
@@ -75,7 +77,7 @@ const RT_MISS_MAX: usize = 10_000;
 
 enum DbOp {
     Write(String, String, Option<String>),
-    Flush(std::sync::mpsc::Sender<()>),
+    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
 fn db_writer(pbx: Weak<Pbx>, rx: std::sync::mpsc::Receiver<DbOp>) {
@@ -274,6 +276,10 @@ impl SipShared {
                 let general = self.core.lock().cfg.general.clone();
                 match crate::channels::sipconf::peer_from_realtime(&row, &general) {
                     Ok(peer) => {
+                        if let crate::channels::sipconf::Host::Name(n) = &peer.host {
+                            self.look_up_if_due(|c, now| c.names.due(n, now).then(|| n.clone()))
+                                .await;
+                        }
                         let contact = crate::channels::sipconf::realtime_contact(
                             &row,
                             core::unix_now(),
@@ -315,19 +321,54 @@ impl SipShared {
         }
     }
 
-    /// Wait until every registration change queued so far is in AstDB.
-    pub fn flush_db(&self) {
+    /// Wait (at most 10 s) until every registration change queued so far is in AstDB.
+    pub async fn flush_db(&self) {
         let tx = self.db_tx.lock().clone();
         if let Some(tx) = tx {
-            let (done_tx, done_rx) = std::sync::mpsc::channel();
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel();
             if tx.send(DbOp::Flush(done_tx)).is_ok() {
-                let _ = done_rx.recv_timeout(Duration::from_secs(10));
+                let _ = tokio::time::timeout(Duration::from_secs(10), done_rx).await;
             }
         }
     }
 
+    /// Look `hosts` up on the blocking pool and give the core the addresses.
+    async fn look_up(&self, hosts: Vec<String>) {
+        if hosts.is_empty() {
+            return;
+        }
+        let found = blocking::run(move || core::names::lookup_all(hosts))
+            .await
+            .unwrap_or_default();
+        self.core.lock().learn_names(found, Instant::now());
+    }
+
+    /// Look up the host name `pick` chooses from the core, if any (the lock is released
+    /// before the look-up).
+    async fn look_up_if_due(&self, pick: impl FnOnce(&Core, Instant) -> Option<String>) {
+        let due = pick(&self.core.lock(), Instant::now());
+        self.look_up(due.into_iter().collect()).await;
+    }
+
+    /// Look up the configured host names that are due ([`core::Core::names_due`]).
+    async fn refresh_names(&self) {
+        let due = self.core.lock().names_due(Instant::now());
+        self.look_up(due).await;
+    }
+
     fn me(&self) -> Weak<SipShared> {
         self.me.clone()
+    }
+}
+
+/// Every [`core::names::RETRY`], look up again the configured host names that are due.
+async fn names_loop(sip: Weak<SipShared>) {
+    loop {
+        tokio::time::sleep(core::names::RETRY).await;
+        let Some(s) = sip.upgrade() else {
+            return;
+        };
+        s.refresh_names().await;
     }
 }
 
@@ -431,7 +472,8 @@ impl Driver for SipDriver {
     }
 
     /// A peer sip.conf does not have (or an uncached realtime one) is read from realtime
-    /// storage before the call, with its registration.
+    /// storage before the call, with its registration; then the host name the call goes
+    /// to, if any, is looked up (off the core's lock, on the blocking pool).
     fn prepare<'a>(&'a self, _pbx: &'a Arc<Pbx>, data: &'a str) -> crate::pbx::tech::Prepare<'a> {
         Box::pin(async move {
             let (peer, _) = core::split_dial(data);
@@ -441,6 +483,9 @@ impl Driver for SipDriver {
             if self.sip.core.lock().wants_realtime_read(peer) {
                 self.sip.load_realtime_peer(peer, true).await;
             }
+            self.sip
+                .look_up_if_due(|c, now| c.dial_name_to_look_up(data, now))
+                .await;
         })
     }
 
@@ -507,6 +552,14 @@ impl MessageTech for SipDriver {
     fn name(&self) -> &'static str {
         "sip"
     }
+    /// A host name the message goes to is looked up first, off the core's lock.
+    fn prepare<'a>(&'a self, to: &'a str) -> crate::pbx::tech::Prepare<'a> {
+        Box::pin(async move {
+            self.sip
+                .look_up_if_due(|c, now| c.message_name_to_look_up(to, now))
+                .await;
+        })
+    }
     fn send_message(&self, msg: &Msg, to: &str, from: &str) -> Result<(), String> {
         self.sip.with(|c, now| c.send_message(msg, to, from, now))
     }
@@ -539,10 +592,21 @@ pub fn load_config(pbx: &Pbx) -> Result<(SipConfig, Vec<String>), Vec<ConfigErro
 /// Start the driver if `sip.conf` exists: bind, restore registrations, register with the
 /// PBX. `Ok(None)`: no sip.conf (chan_sip declines to load).
 pub async fn start(pbx: &Arc<Pbx>) -> Result<Option<Arc<SipShared>>, String> {
-    if !pbx.settings.astetcdir.join("sip.conf").exists() {
+    // Reading sip.conf: on the blocking pool.
+    let p = pbx.clone();
+    let loaded = blocking::run(move || {
+        p.settings
+            .astetcdir
+            .join("sip.conf")
+            .exists()
+            .then(|| load_config(&p))
+    })
+    .await
+    .ok_or("chan_sip: reading sip.conf failed")?;
+    let Some(loaded) = loaded else {
         return Ok(None);
-    }
-    let (cfg, warnings) = load_config(pbx).map_err(|e| crate::config::join_errors(&e))?;
+    };
+    let (cfg, warnings) = loaded.map_err(|e| crate::config::join_errors(&e))?;
     for w in warnings {
         pbx.warning(&format!("chan_sip.c: {w}"));
     }
@@ -551,7 +615,11 @@ pub async fn start(pbx: &Arc<Pbx>) -> Result<Option<Arc<SipShared>>, String> {
 
 /// Start the driver with an already parsed config.
 pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>, String> {
-    let (rtp, rtp_warnings) = read_rtp_conf(pbx).map_err(|e| crate::config::join_errors(&e))?;
+    let p = pbx.clone();
+    let (rtp, rtp_warnings) = blocking::run(move || read_rtp_conf(&p))
+        .await
+        .ok_or("chan_sip: reading rtp.conf failed")?
+        .map_err(|e| crate::config::join_errors(&e))?;
     for w in rtp_warnings {
         pbx.warning(&format!("chan_sip.c: {w}"));
     }
@@ -588,7 +656,6 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
     let sip = Arc::new_cyclic(|me: &Weak<SipShared>| {
         let mut core = Core::new(pbx, cfg.clone(), local, me.clone(), now);
         apply_rtp_conf(&mut core, rtp);
-        core.resolve_peer_hosts();
         SipShared {
             core: Mutex::new(core),
             transport: transport.clone(),
@@ -616,9 +683,11 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
             *sip.db_tx.lock() = Some(tx);
         }
     }
+    // Peers' and registration servers' host names, before anything is sent to them.
+    sip.refresh_names().await;
     let _ = cell.set(Arc::downgrade(&sip));
     // Registrations survive a restart.
-    let restored = restore_bindings(pbx, &sip);
+    let restored = restore_bindings(pbx, &sip).await;
     if restored > 0 {
         pbx.verbose_line(
             2,
@@ -633,7 +702,8 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
         Arc::downgrade(&sip),
     ))
     .abort_handle();
-    *sip.tasks.lock() = vec![timer, mwi];
+    let names = tokio::spawn(names_loop(Arc::downgrade(&sip))).abort_handle();
+    *sip.tasks.lock() = vec![timer, mwi, names];
     pbx.verbose_line(
         2,
         &format!(
@@ -648,24 +718,38 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
     Ok(sip)
 }
 
-fn restore_bindings(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) -> usize {
+/// Restore the registrations stored in AstDB (read, and stale ones deleted, on the
+/// blocking pool); how many.
+async fn restore_bindings(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) -> usize {
+    let p = pbx.clone();
+    let rows = blocking::run(move || p.astdb.show(Some(DB_FAMILY), None))
+        .await
+        .unwrap_or_default();
     let now = Instant::now();
     let unix = core::unix_now();
     let mut n = 0;
-    for (key, value) in pbx.astdb.show(Some(DB_FAMILY), None) {
+    let mut stale = Vec::new();
+    for (key, value) in rows {
         match Binding::from_db_value(&value, now, unix) {
             Ok(b) => {
                 let known = sip.core.lock().cfg.peer(&b.aor).is_some();
                 if known && sip.with(|c, now| c.restore_binding(b, now)) {
                     n += 1;
                 } else if !known {
-                    let _ = del_path(pbx, &key);
+                    stale.push(key);
                 }
             }
-            Err(_) => {
-                let _ = del_path(pbx, &key);
-            }
+            Err(_) => stale.push(key),
         }
+    }
+    if !stale.is_empty() {
+        let p = pbx.clone();
+        blocking::run(move || {
+            for key in stale {
+                let _ = del_path(&p, &key);
+            }
+        })
+        .await;
     }
     n
 }
@@ -700,8 +784,9 @@ fn install_tap(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) {
     sip.transport.set_tap(Some(tap));
 }
 
-/// `sip reload`: parse rtp.conf and sip.conf; on error keep the running config and return
-/// the errors.
+/// `sip reload`: parse rtp.conf and sip.conf and look up the host names the new config
+/// sends to; on error keep the running config and return the errors. Blocking: call it on
+/// the blocking pool.
 pub fn reload(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) -> Result<Vec<String>, Vec<ConfigError>> {
     let ((rtp, mut warnings), (cfg, sip_warnings)) = match (read_rtp_conf(pbx), load_config(pbx)) {
         (Ok(r), Ok(s)) => (r, s),
@@ -712,22 +797,24 @@ pub fn reload(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) -> Result<Vec<String>, Vec<C
         }
     };
     warnings.extend(sip_warnings);
+    let found = core::names::lookup_all(core::names::config_names(&cfg));
     let cfg = Arc::new(cfg);
     let rtp_changed = *sip.rtp_conf.lock() != rtp;
     sip.with(|c, now| {
         if rtp_changed {
             apply_rtp_conf(c, rtp);
         }
+        c.learn_names(found, now);
         c.set_config(cfg, now)
     });
     *sip.rtp_conf.lock() = rtp;
     Ok(warnings)
 }
 
-/// Stop: unregister outbound registrations (best effort).
-pub fn shutdown(sip: &Arc<SipShared>) {
+/// Stop: unregister outbound registrations (best effort) and wait for the AstDB writer.
+pub async fn shutdown(sip: &Arc<SipShared>) {
     sip.with(|c, now| c.stop_registrations(now));
-    sip.flush_db();
+    sip.flush_db().await;
 }
 
 /// `chan_sip.so`: reads `sip.conf`, binds the SIP sockets and registers the `SIP`
@@ -772,7 +859,7 @@ impl crate::pbx::module::Module for ChanSip {
         let Some(sip) = self.running.lock().take() else {
             return;
         };
-        shutdown(&sip);
+        shutdown(&sip).await;
         // Let the un-REGISTERs leave before the sockets close.
         tokio::time::sleep(Duration::from_millis(50)).await;
         for t in sip.tasks.lock().drain(..) {

@@ -1329,6 +1329,78 @@ fn core_survives_mutated_input() {
     let _ = &h.pbx;
 }
 
+// ------------------------------------------------------------------ host names
+
+/// The core never asks the resolver: a name it has not been given is unresolvable, and
+/// the glue is told which name a dial string or a MessageSend destination needs.
+#[test]
+fn host_names_come_from_look_ups_made_off_the_core() {
+    let text = "[general]\n\n[trunk]\ntype=peer\nhost=trunk.invalid\ncontext=internal\n\n[bob]\ntype=friend\nhost=dynamic\nsecret=x\n";
+    let mut h = H::new(text);
+    let now = h.now;
+    assert_eq!(h.core.names_due(now), ["trunk.invalid"]);
+    assert_eq!(
+        h.core.dial_name_to_look_up("trunk/100", now).as_deref(),
+        Some("trunk.invalid")
+    );
+    let e = h.core.resolve("trunk/100", now).unwrap_err();
+    assert_eq!(e.cause, 3, "no route to destination");
+    for (data, want) in [
+        ("100@other.invalid", Some("other.invalid")),
+        ("100@other.invalid:5070,30", Some("other.invalid")),
+        ("100@192.0.2.1", None),
+        ("bob", None),
+        ("", None),
+    ] {
+        assert_eq!(
+            h.core.dial_name_to_look_up(data, now).as_deref(),
+            want,
+            "{data}"
+        );
+    }
+    for (to, want) in [
+        ("sip:carol@other.invalid", Some("other.invalid")),
+        ("SIP/carol@other.invalid:5070", Some("other.invalid")),
+        ("carol@trunk", Some("trunk.invalid")),
+        ("bob", None),
+        ("carol@[::1]", None),
+    ] {
+        assert_eq!(
+            h.core.message_name_to_look_up(to, now).as_deref(),
+            want,
+            "{to}"
+        );
+    }
+    // What the look-ups found (a name that did not resolve is tried again after RETRY).
+    h.core.learn_names(vec![("gone.invalid".into(), None)], now);
+    assert_eq!(h.core.dial_name_to_look_up("1@gone.invalid", now), None);
+    let retry = now + super::core::names::RETRY;
+    assert!(h
+        .core
+        .dial_name_to_look_up("1@gone.invalid", retry)
+        .is_some());
+    h.core.learn_names(
+        vec![
+            ("trunk.invalid".into(), Some([192, 0, 2, 9].into())),
+            ("other.invalid".into(), Some([192, 0, 2, 10].into())),
+        ],
+        now,
+    );
+    let (_, targets, _) = h.core.resolve("trunk/100", now).expect("resolves");
+    assert_eq!(targets[0].dest, addr("192.0.2.9:5060"));
+    let (_, targets, _) = h
+        .core
+        .resolve("100@other.invalid:5070", now)
+        .expect("resolves");
+    assert_eq!(targets[0].dest, addr("192.0.2.10:5070"));
+    assert_eq!(h.core.dial_name_to_look_up("100@other.invalid", now), None);
+    // A name used once is forgotten when it is due again; the trunk's is kept.
+    let much_later = now + super::core::names::REFRESH;
+    assert_eq!(h.core.names_due(much_later), ["trunk.invalid"]);
+    assert!(h.core.resolve("100@other.invalid", much_later).is_err());
+    assert!(h.core.resolve("trunk/100", much_later).is_ok());
+}
+
 // ------------------------------------------------------------------ seed 000: [voximplant]
 
 /// The `[voximplant]` trunk of the seed article, verbatim except that `host` points at
@@ -1338,6 +1410,11 @@ fn core_survives_mutated_input() {
 fn seed_voximplant_trunk() {
     let text = "[general]\nrealm=ferrisk\n\n[voximplant]\ntype=friend\nhost=localhost\nport=5099\nsecret=asterisk-pass-for-vox\nfromdomain=testapp.testuser.voximplant.com\nfromuser=asterisk\nremotesecret=vox-pass-for-asterisk\ncontext=internal\n";
     let mut h = H::new(text);
+    // What the driver's look-up of the configured names finds.
+    h.core.learn_names(
+        vec![("localhost".into(), Some([127, 0, 0, 1].into()))],
+        h.now,
+    );
     for data in ["voximplant/79001234567", "79001234567@voximplant"] {
         let (mut o, out) = dial_out(&mut h, data);
         let inv = invites(&out);

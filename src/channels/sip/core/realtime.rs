@@ -60,7 +60,7 @@ impl Core {
             return;
         }
         if let Host::Name(n) = &peer.host {
-            if let Some(a) = super::resolve_host(n, peer.port.unwrap_or(5060)) {
+            if let Some(a) = self.host_addr(n, peer.port.unwrap_or(5060)) {
                 self.peer_ips.insert(peer.name.clone(), a.ip());
             }
         }
