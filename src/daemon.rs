@@ -162,22 +162,27 @@ async fn main_loop(settings: Settings, args: Args) -> i32 {
     let state = crate::cli::new_state(pbx.clone());
     state.verbosity.set_root(&pbx, root_verbose);
 
-    // Console output: every log line the root level admits goes to stdout.
+    // Console output: every log line the root level admits goes to stdout (a terminal, or
+    // a daemon's `messages` file), written by a thread of its own: a slow terminal or disk
+    // never holds up an async worker.
     let printer = Arc::new(Printer::default());
     {
         let mut rx = pbx.log_tx.subscribe();
         let st = state.clone();
         let pr = printer.clone();
-        tokio::spawn(async move {
-            loop {
-                match rx.recv().await {
+        let started = std::thread::Builder::new()
+            .name("console-log".into())
+            .spawn(move || loop {
+                match rx.blocking_recv() {
                     Ok(l) if l.level <= st.verbosity.root() => pr.line(&l.text),
                     Ok(_) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                     Err(_) => return,
                 }
-            }
-        });
+            });
+        if let Err(e) = started {
+            eprintln!("ferrisk: no console output: {e}");
+        }
     }
 
     if !load_modules(&pbx, &settings).await {
