@@ -8,8 +8,7 @@ CALLS=${1:-2000}
 SECS=${2:-20}
 source "$(dirname "$0")/sip_common.sh"
 cargo build --release --quiet --example rtp_load
-PROMPT=beep
-{ [ -f /usr/share/asterisk/sounds/en/demo-congrats.wav ] || [ -f /usr/share/asterisk/sounds/en_US_f_Allison/demo-congrats.wav ]; } && PROMPT=demo-congrats
+PROMPT=$(loop_prompt)
 write_loadgen_conf
 cat > "$DIR/extensions.conf" <<CONF
 [bench]

@@ -48,3 +48,12 @@ context=bench
 CONF
   printf '[general]\nrtpstart=20000\nrtpend=29999\n' > "$DIR/rtp.conf"
 }
+# The prompt the media scripts loop: demo-congrats when Asterisk's sounds are installed,
+# else ferrisk's own beep.
+loop_prompt() {
+  if [ -f /usr/share/asterisk/sounds/en/demo-congrats.wav ] || [ -f /usr/share/asterisk/sounds/en_US_f_Allison/demo-congrats.wav ]; then
+    echo demo-congrats
+  else
+    echo beep
+  fi
+}

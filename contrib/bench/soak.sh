@@ -12,8 +12,7 @@ MINUTES=${1:-30}
 ACCOUNTS=${2:-500}
 source "$(dirname "$0")/sip_common.sh"
 cargo build --release --quiet --example rtp_load
-PROMPT=beep
-{ [ -f /usr/share/asterisk/sounds/en/demo-congrats.wav ] || [ -f /usr/share/asterisk/sounds/en_US_f_Allison/demo-congrats.wav ]; } && PROMPT=demo-congrats
+PROMPT=$(loop_prompt)
 {
   printf '[general]\nbindaddr=127.0.0.1\nbindport=%s\nrealm=ferrisk\nmaxexpiry=3600\ncontext=bench\n' "$PORT"
   printf 'max_registers_per_second=0\n'
