@@ -211,8 +211,12 @@ async fn cli_lists_and_kicks() {
 async fn confbridge_join_list_kick() {
     let pbx = pbx();
     let st = crate::cli::new_state(pbx.clone());
+    // One at a time: each reads its profile on the blocking pool first, so joins started
+    // together could land in any order (and the listing below is in order of joining).
     let a = call(&pbx, "SIP/a-1", "100", "ConfBridge", "room1");
+    until("a", || members(&pbx, Kind::ConfBridge, "room1") == 1).await;
     let b = call(&pbx, "SIP/b-2", "200", "ConfBridge", "room1");
+    until("b", || members(&pbx, Kind::ConfBridge, "room1") == 2).await;
     let c = call(
         &pbx,
         "SIP/c-3",
