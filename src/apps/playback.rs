@@ -1,8 +1,9 @@
 //! Playback() and Background(), and the prompt streaming every media application shares
-//! ([`stream`]): a file is found with [`crate::media::sounds`], cut into 20 ms frames and
-//! written to the channel (the driver paces it); DTMF from the caller can interrupt it.
+//! ([`stream`]): a file is found with [`crate::media::sounds`], opened as a shared
+//! [`Prompt`] whose 20 ms frames are cut as they are written to the channel (the driver paces it); DTMF from the caller can interrupt it.
 
 use super::{args, waitexten, App, AppResult};
+use crate::media::prompt::Prompt;
 use crate::media::sounds;
 use crate::pbx::media::{Frame, NativeFormat};
 use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
@@ -43,10 +44,10 @@ pub enum Played {
     Missing,
 }
 
-/// Load `name` for `chan` (language, native codec) as frames; warns like Asterisk's file.c
-/// when it cannot. Finding and decoding the file run on the blocking pool, never on an
-/// async worker.
-pub async fn load_frames(chan: &Channel, name: &str, lang: &str) -> Option<Vec<Frame>> {
+/// Open `name` for `chan` (language, native codec) as a [`Prompt`]; warns like Asterisk's
+/// file.c when it cannot. Finding and decoding the file run on the blocking pool, never on
+/// an async worker; the decoded audio is shared with every other call playing the file.
+pub async fn load_prompt(chan: &Channel, name: &str, lang: &str) -> Option<Prompt> {
     let native = chan
         .media
         .as_ref()
@@ -57,19 +58,19 @@ pub async fn load_frames(chan: &Channel, name: &str, lang: &str) -> Option<Vec<F
     let found = tokio::task::spawn_blocking(move || {
         let dirs = sounds::sound_dirs(&data);
         let (path, fmt) = sounds::find(&dirs, &n, &l, native)?;
-        let loaded = sounds::load_cached(&path, fmt);
-        Some((path, loaded))
+        let opened = Prompt::open(&path, fmt);
+        Some((path, opened))
     })
     .await
     .ok()
     .flatten();
-    let Some((path, loaded)) = found else {
+    let Some((path, opened)) = found else {
         chan.pbx
             .warning(&format!("file.c: File {name} does not exist in any format"));
         return None;
     };
-    match loaded {
-        Ok(s) => {
+    match opened {
+        Ok(p) => {
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
             chan.pbx.verbose_line(
                 3,
@@ -78,7 +79,7 @@ pub async fn load_frames(chan: &Channel, name: &str, lang: &str) -> Option<Vec<F
                     chan.name()
                 ),
             );
-            Some(sounds::frames(&s))
+            Some(p)
         }
         Err(e) => {
             chan.pbx
@@ -113,30 +114,30 @@ pub async fn stream_lang(
     lang: &str,
     breakon: &str,
 ) -> Result<Played, Hangup> {
-    let Some(frames) = load_frames(chan, name, lang).await else {
+    let Some(prompt) = load_prompt(chan, name, lang).await else {
         return Ok(Played::Missing);
     };
-    play_frames(chan, frames, breakon).await
+    play_prompt(chan, prompt, breakon).await
 }
 
 /// Play 8 kHz linear samples (a waveform made at run time: Festival); a digit in
 /// `breakon` stops it.
 pub async fn play_samples(
     chan: &mut Channel,
-    samples: &[i16],
+    samples: Vec<i16>,
     breakon: &str,
 ) -> Result<Played, Hangup> {
-    play_frames(chan, sounds::frames(samples), breakon).await
+    play_prompt(chan, Prompt::from_samples(Arc::new(samples)), breakon).await
 }
 
-/// Write `frames`; a digit in `breakon` stops them (other digits and caller audio are
-/// dropped).
-async fn play_frames(
+/// Play `prompt` to its end; a digit in `breakon` stops it (other digits and caller audio
+/// are dropped).
+async fn play_prompt(
     chan: &mut Channel,
-    frames: Vec<Frame>,
+    mut prompt: Prompt,
     breakon: &str,
 ) -> Result<Played, Hangup> {
-    for f in frames {
+    while let Some(f) = prompt.next_frame().await {
         while let Some(d) = poll_digit(chan) {
             if breakon.contains(d) {
                 return Ok(Played::Digit(d));
@@ -260,7 +261,7 @@ impl App for Background {
         let mut status = "SUCCESS";
         let mut digit = None;
         'files: for f in files.split('&').filter(|f| !f.trim().is_empty()) {
-            let Some(frames) = load_frames(chan, f.trim(), &lang).await else {
+            let Some(mut prompt) = load_prompt(chan, f.trim(), &lang).await else {
                 chan.pbx.warning(&format!(
                     "pbx.c: ast_streamfile failed on {} for {data}",
                     chan.name()
@@ -268,7 +269,7 @@ impl App for Background {
                 status = "FAILED";
                 break;
             };
-            for fr in frames {
+            while let Some(fr) = prompt.next_frame().await {
                 while let Some(d) = poll_digit(chan) {
                     if !matchexten || one_digit_exists(chan, &context, d) {
                         digit = Some(d);

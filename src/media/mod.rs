@@ -3,8 +3,8 @@
 //! Media is what callers hear and say: G.711 µ-law/A-law samples ([`g711`]), the RTP packets that
 //! carry them plus a small jitter buffer ([`rtp`]), which source a call's RTP is taken from
 //! ([`strict`]), the RTCP reports about it ([`rtcp`]), RFC 4733 DTMF events ([`dtmf`]), the
-//! RTP port range ([`ports`]), and the sound files prompts are played from and recordings
-//! written to ([`wav`]). Internally audio is 8 kHz signed 16-bit linear PCM ("slin"); codecs
+//! RTP port range ([`ports`]), the sound files prompts are played from and recordings
+//! written to ([`wav`]), and the shared, cursor-played prompts ([`prompt`]). Internally audio is 8 kHz signed 16-bit linear PCM ("slin"); codecs
 //! convert at the edges.
 //!
 //! Like the `sip` module, everything here is a pure, socket-free state machine: time is passed in
@@ -21,6 +21,7 @@ pub mod g711;
 pub mod mixer;
 pub mod moh;
 pub mod ports;
+pub mod prompt;
 pub mod rtcp;
 pub mod rtp;
 pub mod session;

@@ -15,12 +15,8 @@
 //! then the other raw formats.
 
 use super::wav::{self, Encoding, WavError};
-use crate::media::frame::{Frame, NativeFormat, FRAME_SAMPLES};
-use parking_lot::Mutex;
-use std::collections::HashMap;
+use crate::media::frame::NativeFormat;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
 
 /// Debian's sounds directory (`asterisk-core-sounds-en-wav`), searched after ours.
 pub const SYSTEM_SOUNDS: &str = "/usr/share/asterisk/sounds";
@@ -149,55 +145,6 @@ pub fn load(path: &Path, format: SoundFormat) -> Result<Vec<i16>, WavError> {
     }
 }
 
-/// Files cached by [`load_cached`] (prompts are played again and again).
-const CACHE_ENTRIES: usize = 512;
-/// Files longer than this (in samples, 60 s) are read each time instead of cached.
-const CACHE_MAX_SAMPLES: usize = 8000 * 60;
-
-/// What identifies a file's version: modification time, size and inode (voicemail renames
-/// messages into each other's names, so the time alone is not enough).
-type Stamp = (Option<SystemTime>, u64, u64);
-type Cache = HashMap<PathBuf, (Stamp, Arc<Vec<i16>>)>;
-
-fn cache() -> &'static Mutex<Cache> {
-    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
-/// [`load`] through a small in-memory cache keyed by path, refreshed when the file's
-/// modification time changes.
-pub fn load_cached(path: &Path, format: SoundFormat) -> Result<Arc<Vec<i16>>, WavError> {
-    let md = std::fs::metadata(path)?;
-    let mtime = md.modified().ok();
-    let stamp = (mtime, md.len(), std::os::unix::fs::MetadataExt::ino(&md));
-    if let Some((t, s)) = cache().lock().get(path) {
-        if *t == stamp && mtime.is_some() {
-            return Ok(s.clone());
-        }
-    }
-    let s = Arc::new(load(path, format)?);
-    if s.len() <= CACHE_MAX_SAMPLES {
-        let mut c = cache().lock();
-        if c.len() >= CACHE_ENTRIES {
-            c.clear();
-        }
-        c.insert(path.to_path_buf(), (stamp, s.clone()));
-    }
-    Ok(s)
-}
-
-/// Cut samples into 20 ms voice frames (the last one padded with silence).
-pub fn frames(samples: &[i16]) -> Vec<Frame> {
-    samples
-        .chunks(FRAME_SAMPLES)
-        .map(|c| {
-            let mut v = c.to_vec();
-            v.resize(FRAME_SAMPLES, 0);
-            Frame::Voice(v)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,31 +206,5 @@ mod tests {
         let s = load(&p, f).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.len(), 2000, "0.25 s at 8 kHz");
         assert!(s.iter().any(|&x| x > 7000), "a loud tone");
-    }
-
-    #[test]
-    fn cached_loads_share_the_samples() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let p = dir.path().join("c.wav");
-        std::fs::write(&p, wav::wav_bytes(&[1, 2])).unwrap_or_else(|e| panic!("{e}"));
-        let a = load_cached(&p, SoundFormat::Wav).unwrap_or_else(|e| panic!("{e}"));
-        let b = load_cached(&p, SoundFormat::Wav).unwrap_or_else(|e| panic!("{e}"));
-        assert!(Arc::ptr_eq(&a, &b));
-        assert_eq!(*a, vec![1, 2]);
-        assert!(load_cached(&dir.path().join("none.wav"), SoundFormat::Wav).is_err());
-    }
-
-    #[test]
-    fn frames_pad_the_tail() {
-        let f = frames(&[7; 200]);
-        assert_eq!(f.len(), 2);
-        match &f[1] {
-            Frame::Voice(v) => {
-                assert_eq!(v.len(), FRAME_SAMPLES);
-                assert_eq!(v[39], 7);
-                assert_eq!(v[40], 0);
-            }
-            other => panic!("{other:?}"),
-        }
     }
 }

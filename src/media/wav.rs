@@ -231,6 +231,78 @@ pub fn resample(s: &[i16], from: u32, to: u32) -> Vec<i16> {
         .collect()
 }
 
+/// Where a sound file's samples are: their encoding, the byte offset of the first one,
+/// and how many there are. Read from the header alone, so a long file can be streamed
+/// ([`crate::media::prompt`]) instead of read whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub encoding: Encoding,
+    pub offset: u64,
+    pub samples: u64,
+}
+
+impl Encoding {
+    /// Bytes per sample.
+    pub fn width(self) -> u64 {
+        match self {
+            Encoding::Slin => 2,
+            Encoding::Ulaw | Encoding::Alaw => 1,
+        }
+    }
+
+    /// Decode whole samples (a trailing partial `.sln` sample is ignored).
+    pub fn decode_bytes(self, bytes: &[u8]) -> Vec<i16> {
+        self.decode(bytes)
+    }
+}
+
+/// The [`Layout`] of a headerless file of `len` bytes.
+pub fn raw_layout(encoding: Encoding, len: u64) -> Layout {
+    Layout {
+        encoding,
+        offset: 0,
+        samples: len / encoding.width(),
+    }
+}
+
+/// The [`Layout`] of an open WAV file, walking its chunk headers (a data chunk declared
+/// longer than the file, a truncated recording, ends at the end of the file).
+pub fn wav_layout(f: &mut File) -> Result<Layout, WavError> {
+    let len = f.metadata()?.len();
+    let mut head = [0u8; 12];
+    f.seek(SeekFrom::Start(0))?;
+    if f.read_exact(&mut head).is_err() || &head[0..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+        return Err(WavError::NotWave);
+    }
+    let mut pos = 12u64;
+    let mut encoding = None;
+    while pos + 8 <= len {
+        let mut ch = [0u8; 8];
+        f.seek(SeekFrom::Start(pos))?;
+        f.read_exact(&mut ch)?;
+        let size = u64::from(u32::from_le_bytes([ch[4], ch[5], ch[6], ch[7]]));
+        let body = pos + 8;
+        if &ch[0..4] == b"fmt " {
+            if body + size > len || size > 4096 {
+                return Err(WavError::BadChunk("fmt".into()));
+            }
+            let mut b = vec![0u8; size as usize];
+            f.read_exact(&mut b)?;
+            encoding = Some(parse_fmt(&b)?);
+        } else if &ch[0..4] == b"data" {
+            let encoding = encoding.ok_or(WavError::NoFmt)?;
+            let bytes = size.min(len - body);
+            return Ok(Layout {
+                encoding,
+                offset: body,
+                samples: bytes / encoding.width(),
+            });
+        }
+        pos = body + size + (size & 1);
+    }
+    Err(WavError::NoData)
+}
+
 /// Read a WAV file into linear samples (see [`parse_wav`]).
 pub fn read_wav(path: &Path) -> Result<Vec<i16>, WavError> {
     parse_wav(&std::fs::read(path)?)

@@ -11,7 +11,7 @@
 //! Never: play or record outside the channel's task, or keep a mailbox lock while talking.
 
 use super::vmsay;
-use crate::apps::playback::{load_frames, poll_digit, stream, Played, ANY_DIGIT};
+use crate::apps::playback::{load_prompt, poll_digit, stream, Played, ANY_DIGIT};
 use crate::apps::read::read_digits;
 use crate::apps::record::{record_file, Ended, RecordOpts};
 use crate::apps::waitexten::wait_digit;
@@ -598,7 +598,7 @@ impl Session {
             }
         };
         let lang = chan.language.clone();
-        let Some(frames) = load_frames(chan, &path.to_string_lossy(), &lang).await else {
+        let Some(prompt) = load_prompt(chan, &path.to_string_lossy(), &lang).await else {
             // Nothing was played (file.c's warning says why): the message stays new, it is
             // not moved to Old and the lamp stays on.
             return Ok(None);
@@ -610,7 +610,7 @@ impl Session {
             .opt(&self.mb, "skipms")
             .and_then(|v| v.trim().parse::<u64>().ok())
             .unwrap_or(3000);
-        play_controlled(chan, &frames, skipms).await
+        play_controlled(chan, prompt, skipms).await
     }
 
     /// The "no messages in this folder" phrase.
@@ -1328,26 +1328,17 @@ fn with_ext(base: &Path, ext: &str) -> PathBuf {
 /// returned as the next command.
 async fn play_controlled(
     chan: &mut Channel,
-    frames: &[crate::pbx::media::Frame],
+    mut prompt: crate::media::prompt::Prompt,
     skipms: u64,
 ) -> Result<Option<char>, Hangup> {
     let skip = (skipms / 20).max(1) as usize;
-    let mut i = 0usize;
-    while i < frames.len() {
+    loop {
         if let Some(d) = poll_digit(chan) {
+            let i = prompt.frame_index();
             match d {
-                '*' => {
-                    i = i.saturating_sub(skip);
-                    continue;
-                }
-                '#' => {
-                    i += skip;
-                    continue;
-                }
-                '2' => {
-                    i = 0;
-                    continue;
-                }
+                '*' => prompt.seek_frame(i.saturating_sub(skip)),
+                '#' => prompt.seek_frame(i + skip),
+                '2' => prompt.seek_frame(0),
                 '0' => {
                     // Paused until a key; that key is consumed.
                     loop {
@@ -1355,13 +1346,15 @@ async fn play_controlled(
                             break;
                         }
                     }
-                    continue;
                 }
                 d => return Ok(Some(d)),
             }
+            continue;
         }
-        chan.write_frame(frames[i].clone()).await?;
-        i += 1;
+        let Some(f) = prompt.next_frame().await else {
+            break;
+        };
+        chan.write_frame(f).await?;
     }
     chan.flush_output().await?;
     Ok(poll_digit(chan))

@@ -287,7 +287,7 @@ impl App for Festival {
             chan.answer();
         }
         let samples = crate::media::wav::decode_any(&wave);
-        match play_samples(chan, &samples, &intkeys).await? {
+        match play_samples(chan, samples, &intkeys).await? {
             Played::Digit(d) => waitexten::dial_extension(chan, d).await,
             _ => Ok(()),
         }
