@@ -1,12 +1,56 @@
 //! Blocking work, kept off tokio's async workers. Files, SQLite, fsync, processes and name
 //! look-ups through std block the thread they run on; on one of the runtime's few workers
 //! they would stall every call that worker serves. They run on the blocking pool through
-//! these helpers, or on a thread of their own fed through a bounded queue (a recording's
-//! writer, the CDR writer, chan_sip's AstDB writer). See docs/architecture.md, "Blocking
-//! work". Never call these once per audio frame.
+//! these helpers, on the few file-writing threads ([`write`]: the batches of every
+//! recording), or on a thread of their own fed through a bounded queue (the CDR writer,
+//! chan_sip's AstDB writer). See docs/architecture.md, "Blocking work". Never call these
+//! once per audio frame.
 
+use parking_lot::Mutex;
 use std::io;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{mpsc, oneshot};
+
+/// Threads that run [`write`] jobs.
+pub const FILE_WRITERS: usize = 2;
+/// [`write`] jobs waiting for a thread; beyond that callers wait their turn.
+const WRITE_QUEUE: usize = 4096;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+fn writers() -> &'static mpsc::Sender<Job> {
+    static WRITERS: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
+    WRITERS.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>(WRITE_QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..FILE_WRITERS {
+            let rx = rx.clone();
+            let _ = std::thread::Builder::new()
+                .name(format!("file-writer-{i}"))
+                .spawn(move || loop {
+                    let job = rx.lock().blocking_recv();
+                    let Some(job) = job else { return };
+                    // A panicking job fails its caller, not the thread.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                });
+        }
+        tx
+    })
+}
+
+/// Run the short file write `f` on one of [`FILE_WRITERS`] threads shared by every
+/// recording, and wait for it: thousands of recordings writing a batch every 160 ms would
+/// otherwise grow the blocking pool to a hundred threads. `None` when it panicked. Open,
+/// fsync and other slow work belong on the blocking pool ([`io`], [`run`]).
+pub async fn write<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = tx.send(f());
+    });
+    writers().send(job).await.ok()?;
+    rx.await.ok()
+}
 
 /// Run the file work `f` on the blocking pool and wait for it. A job that could not run
 /// (the runtime is stopping) or panicked is an I/O error.
@@ -60,6 +104,14 @@ mod tests {
         assert!(e.to_string().contains("panicked"), "{e}");
         assert_eq!(run(|| 6 * 7).await, Some(42));
         assert_eq!(run(|| -> u8 { panic!("boom") }).await, None);
+    }
+
+    #[tokio::test]
+    async fn writes_run_on_the_writer_threads_and_survive_a_panic() {
+        let name = write(|| std::thread::current().name().map(str::to_string)).await;
+        assert!(name.flatten().unwrap().starts_with("file-writer-"));
+        assert_eq!(write(|| -> u8 { panic!("boom") }).await, None);
+        assert_eq!(write(|| 7).await, Some(7));
     }
 
     #[tokio::test]
