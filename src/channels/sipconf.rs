@@ -354,6 +354,12 @@ pub struct SipGeneral {
     pub auth_lockout: u32,
     /// ferrisk: longest lockout, seconds.
     pub auth_lockout_max: u32,
+    /// ferrisk: MiB of messages live transactions may hold; beyond it new requests get
+    /// `503` with `Retry-After`.
+    pub transaction_memory: u32,
+    /// ferrisk: MiB of answered requests kept to absorb retransmissions; beyond it the
+    /// oldest are forgotten early.
+    pub retransmission_memory: u32,
     // Peer defaults.
     pub codecs: Vec<String>,
     pub dtmfmode: DtmfMode,
@@ -409,6 +415,8 @@ impl Default for SipGeneral {
             auth_failures_per_account: 20,
             auth_lockout: 60,
             auth_lockout_max: 3600,
+            transaction_memory: 256,
+            retransmission_memory: 8,
             codecs: DEFAULT_CODECS.iter().map(|s| s.to_string()).collect(),
             dtmfmode: DtmfMode::Rfc2833,
             language: None,
@@ -912,6 +920,13 @@ fn parse_general(
             "auth_lockout" => g.auth_lockout = ctx.take(e, parse_u32(v)).unwrap_or(g.auth_lockout),
             "auth_lockout_max" => {
                 g.auth_lockout_max = ctx.take(e, parse_u32(v)).unwrap_or(g.auth_lockout_max)
+            }
+            "transaction_memory" => {
+                g.transaction_memory = ctx.take(e, parse_u32(v)).unwrap_or(g.transaction_memory)
+            }
+            "retransmission_memory" => {
+                g.retransmission_memory =
+                    ctx.take(e, parse_u32(v)).unwrap_or(g.retransmission_memory)
             }
             "register" => {
                 if let Some(r) = ctx.take(e, parse_register(v, &e.loc)) {

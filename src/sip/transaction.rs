@@ -46,6 +46,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -101,17 +102,19 @@ impl TimerConfig {
     }
 }
 
-/// A message for the transport to send.
+/// A message for the transport to send, serialized once: a retransmission sends the same
+/// bytes again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
     pub dest: SocketAddr,
-    pub msg: SipMessage,
+    pub bytes: Vec<u8>,
 }
 
 impl Transmit {
-    /// The wire form.
-    pub fn bytes(&self) -> Vec<u8> {
-        self.msg.to_bytes()
+    /// The message, parsed back (tests).
+    #[cfg(test)]
+    pub fn msg(&self) -> SipMessage {
+        crate::sip::message::parse(&self.bytes).expect("a message we serialized")
     }
 }
 
@@ -240,9 +243,16 @@ pub struct Transaction {
     cfg: TimerConfig,
     reliable: bool,
     peer: SocketAddr,
-    request: SipMessage,
-    last_response: Option<SipMessage>,
-    ack: Option<SipMessage>,
+    /// Kept only while needed: a client's until its final response (retransmissions, the
+    /// ACK of a non-2xx), a server INVITE's until its first response (the automatic `100
+    /// Trying`). A finished transaction holds no parsed message.
+    request: Option<SipMessage>,
+    /// The status of the last response sent (server) or received (client).
+    last_code: Option<u16>,
+    /// Server: the last response as sent, for retransmissions of the request.
+    last_wire: Option<Vec<u8>>,
+    /// Client INVITE: the ACK of the non-2xx final response, as sent.
+    ack: Option<Vec<u8>>,
     /// Timer A, E or G, and its current interval.
     retransmit_at: Option<Instant>,
     interval: Duration,
@@ -297,8 +307,9 @@ impl Transaction {
             cfg,
             reliable,
             peer: dest,
-            request,
-            last_response: None,
+            request: None,
+            last_code: None,
+            last_wire: None,
             ack: None,
             retransmit_at: (!reliable).then(|| now + cfg.t1),
             interval: cfg.t1,
@@ -308,7 +319,8 @@ impl Transaction {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         };
-        t.send(t.request.clone());
+        t.send(&request);
+        t.request = Some(request);
         Ok(t)
     }
 
@@ -340,8 +352,9 @@ impl Transaction {
             cfg,
             reliable,
             peer: source,
-            request: request.clone(),
-            last_response: None,
+            request: invite.then(|| request.clone()),
+            last_code: None,
+            last_wire: None,
             ack: None,
             retransmit_at: None,
             interval: cfg.t1,
@@ -363,14 +376,14 @@ impl Transaction {
         self.state
     }
 
-    /// The request that created the transaction.
-    pub fn request(&self) -> &SipMessage {
-        &self.request
+    /// The request that created the transaction, while it is kept (see the field).
+    pub fn request(&self) -> Option<&SipMessage> {
+        self.request.as_ref()
     }
 
-    /// The last response sent (server) or received (client).
-    pub fn last_response(&self) -> Option<&SipMessage> {
-        self.last_response.as_ref()
+    /// The status of the last response sent (server) or received (client).
+    pub fn last_code(&self) -> Option<u16> {
+        self.last_code
     }
 
     /// Where this transaction sends to.
@@ -403,11 +416,24 @@ impl Transaction {
         .min()
     }
 
-    fn send(&mut self, msg: SipMessage) {
+    fn send(&mut self, msg: &SipMessage) {
+        self.send_bytes(msg.to_bytes());
+    }
+
+    fn send_bytes(&mut self, bytes: Vec<u8>) {
         self.transmits.push_back(Transmit {
             dest: self.peer,
-            msg,
+            bytes,
         });
+    }
+
+    /// Send a response and keep its bytes for retransmissions (server).
+    fn send_response_wire(&mut self, resp: &SipMessage, code: u16) {
+        let wire = resp.to_bytes();
+        self.last_code = Some(code);
+        self.last_wire = Some(wire.clone());
+        self.request = None;
+        self.send_bytes(wire);
     }
 
     fn terminate(&mut self) {
@@ -443,6 +469,31 @@ impl Transaction {
         }
     }
 
+    /// What the table keeps of a server transaction that now only absorbs retransmissions
+    /// (non-INVITE Completed, INVITE Accepted or Confirmed, its linger timer running, its
+    /// output collected); `None` for any other.
+    fn finished(&mut self) -> Option<Finished> {
+        let until = self.end_at?;
+        let absorbing = matches!(
+            (self.kind, self.state),
+            (Kind::ServerNonInvite, State::Completed)
+                | (Kind::ServerInvite, State::Accepted | State::Confirmed)
+        );
+        if !absorbing || !self.transmits.is_empty() || !self.events.is_empty() {
+            return None;
+        }
+        Some(Finished {
+            dest: self.peer,
+            // An INVITE's 2xx is retransmitted by the TU, not by the transaction.
+            wire: match self.kind {
+                Kind::ServerNonInvite => self.last_wire.take().map(Vec::into_boxed_slice),
+                _ => None,
+            },
+            until,
+            ack_to_tu: self.state == State::Accepted,
+        })
+    }
+
     /// The transport failed to send (§17.1.4, §17.2.4): tell the TU and terminate.
     pub fn handle_transport_error(&mut self, _now: Instant) {
         if self.state == State::Terminated {
@@ -458,11 +509,14 @@ impl Transaction {
             self.trying_at = None;
             if self.kind == Kind::ServerInvite
                 && self.state == State::Proceeding
-                && self.last_response.is_none()
+                && self.last_code.is_none()
             {
-                if let Some(r) = response_to(&self.request, 100, "Trying", None) {
-                    self.last_response = Some(r.clone());
-                    self.send(r);
+                let trying = self
+                    .request
+                    .as_ref()
+                    .and_then(|r| response_to(r, 100, "Trying", None));
+                if let Some(r) = trying {
+                    self.send_response_wire(&r, 100);
                 }
             }
         }
@@ -486,25 +540,25 @@ impl Transaction {
         let msg = match (self.kind, self.state) {
             (Kind::ClientInvite, State::Calling) => {
                 self.interval *= 2;
-                Some(self.request.clone())
+                self.request.as_ref().map(SipMessage::to_bytes)
             }
             (Kind::ClientNonInvite, State::Trying) => {
                 self.interval = (self.interval * 2).min(self.cfg.t2);
-                Some(self.request.clone())
+                self.request.as_ref().map(SipMessage::to_bytes)
             }
             (Kind::ClientNonInvite, State::Proceeding) => {
                 self.interval = self.cfg.t2;
-                Some(self.request.clone())
+                self.request.as_ref().map(SipMessage::to_bytes)
             }
             (Kind::ServerInvite, State::Completed) => {
                 self.interval = (self.interval * 2).min(self.cfg.t2);
-                self.last_response.clone()
+                self.last_wire.clone()
             }
             _ => None,
         };
         match msg {
             Some(m) => {
-                self.send(m);
+                self.send_bytes(m);
                 let next = fired + self.interval;
                 self.retransmit_at = Some(if next > now {
                     next
@@ -524,12 +578,13 @@ impl Transaction {
             Kind::ClientNonInvite => {
                 match self.state {
                     State::Trying | State::Proceeding => {
-                        self.last_response = Some(resp.clone());
+                        self.last_code = Some(code);
                         self.events.push_back(TxEvent::Response(resp));
                         if code < 200 {
                             self.state = State::Proceeding;
                         } else {
                             self.state = State::Completed;
+                            self.request = None;
                             let k = self.unreliable(self.cfg.t4);
                             self.linger(now, k);
                         }
@@ -554,22 +609,25 @@ impl Transaction {
                 self.state = State::Proceeding;
                 self.retransmit_at = None;
                 self.timeout_at = None;
-                self.last_response = Some(resp.clone());
+                self.last_code = Some(code);
                 self.events.push_back(TxEvent::Response(resp));
             }
             (State::Calling | State::Proceeding, 200..=299) => {
                 self.state = State::Accepted;
-                self.last_response = Some(resp.clone());
+                self.last_code = Some(code);
+                self.request = None;
                 self.events.push_back(TxEvent::Response(resp));
                 self.linger(now, self.cfg.t1_64()); // timer M
             }
             (State::Calling | State::Proceeding, _) => {
                 self.state = State::Completed;
-                if let Some(ack) = build_ack(&self.request, &resp) {
-                    self.ack = Some(ack.clone());
-                    self.send(ack);
+                let ack = self.request.take().and_then(|r| build_ack(&r, &resp));
+                if let Some(ack) = ack {
+                    let wire = ack.to_bytes();
+                    self.ack = Some(wire.clone());
+                    self.send_bytes(wire);
                 }
-                self.last_response = Some(resp.clone());
+                self.last_code = Some(code);
                 self.events.push_back(TxEvent::Response(resp));
                 let d = self.unreliable(self.cfg.timer_d);
                 self.linger(now, d);
@@ -577,7 +635,7 @@ impl Transaction {
             (State::Accepted, 200..=299) => self.events.push_back(TxEvent::Response(resp)),
             (State::Completed, 300..) => {
                 if let Some(ack) = self.ack.clone() {
-                    self.send(ack);
+                    self.send_bytes(ack);
                 }
             }
             // Late 1xx, or a stray final after the other kind: absorbed.
@@ -602,8 +660,8 @@ impl Transaction {
             (Kind::ServerInvite, Method::Ack, _) => {}
             (Kind::ServerInvite, _, State::Proceeding | State::Completed)
             | (Kind::ServerNonInvite, _, State::Proceeding | State::Completed) => {
-                if let Some(r) = self.last_response.clone() {
-                    self.send(r);
+                if let Some(r) = self.last_wire.clone() {
+                    self.send_bytes(r);
                 }
             }
             // Server INVITE Accepted/Confirmed, non-INVITE Trying: absorbed.
@@ -618,8 +676,7 @@ impl Transaction {
         match (self.kind, self.state) {
             (Kind::ServerInvite, State::Proceeding) => {
                 self.trying_at = None;
-                self.last_response = Some(resp.clone());
-                self.send(resp);
+                self.send_response_wire(&resp, code);
                 if (200..300).contains(&code) {
                     self.state = State::Accepted;
                     self.linger(now, self.cfg.server_linger); // timer L
@@ -631,12 +688,10 @@ impl Transaction {
                 }
             }
             (Kind::ServerInvite, State::Accepted) if (200..300).contains(&code) => {
-                self.last_response = Some(resp.clone());
-                self.send(resp);
+                self.send_response_wire(&resp, code);
             }
             (Kind::ServerNonInvite, State::Trying | State::Proceeding) => {
-                self.last_response = Some(resp.clone());
-                self.send(resp);
+                self.send_response_wire(&resp, code);
                 if code < 200 {
                     self.state = State::Proceeding;
                 } else {
@@ -698,10 +753,40 @@ pub enum Incoming {
     Invalid,
 }
 
-/// The default byte budget of a [`TransactionTable`]: 256 MiB of messages (a flood is
-/// answered 503 before it can take more; legitimate peaks, 10,000 REGISTER/s with their
-/// 8 s linger, stay below it).
+/// The default byte budget of a [`TransactionTable`]'s live transactions: 256 MiB of
+/// messages (a flood is answered 503 before it can take more).
 pub const DEFAULT_BYTE_CAP: usize = 256 << 20;
+
+/// The default byte budget of finished server transactions kept to absorb retransmissions
+/// (8 MiB: 8 s of 1,700 answered requests a second, 4 s of 3,400; beyond it the oldest are
+/// forgotten early, and a retransmission arriving after that is processed as a new
+/// request).
+pub const DEFAULT_FINISHED_CAP: usize = 8 << 20;
+
+/// What a finished server transaction costs besides its response bytes: its map slot
+/// (key hash, address, deadline) with the map's spare room, and its expiry entry.
+const FINISHED_OVERHEAD: usize = 160;
+
+/// A finished server transaction (see [`TransactionTable`]): the request's retransmissions
+/// get `wire` again (or are absorbed when there is none) until `until`.
+#[derive(Debug)]
+struct Finished {
+    dest: SocketAddr,
+    wire: Option<Box<[u8]>>,
+    until: Instant,
+    /// An INVITE answered 2xx: an ACK reusing its branch goes to the TU.
+    ack_to_tu: bool,
+}
+
+/// The size of a finished transaction's map value (for `src/sizes.rs`).
+#[cfg(test)]
+pub(crate) const FINISHED_SIZE: usize = std::mem::size_of::<Finished>();
+
+impl Finished {
+    fn bytes(&self) -> usize {
+        FINISHED_OVERHEAD + self.wire.as_ref().map_or(0, |w| w.len())
+    }
+}
 
 /// An estimate of the memory a message held by a transaction costs: its header names and
 /// values, its body, and a fixed overhead for the parsed structure.
@@ -714,6 +799,13 @@ pub fn message_bytes(m: &SipMessage) -> usize {
 }
 
 /// All transactions of an endpoint, keyed by [`TransactionKey`], with polled output.
+///
+/// A server transaction that has sent its final response and only waits to absorb
+/// retransmissions (non-INVITE Completed, INVITE Accepted or Confirmed) is finished: it is
+/// reported [`TxEvent::Terminated`] to the TU, and the table keeps only what answering a
+/// retransmission needs: a 128-bit keyed hash of its key, the peer, the bytes of the last
+/// response, and the deadline (about 600 bytes instead of the parsed request and response).
+/// Finished transactions have their own byte budget ([`TransactionTable::set_finished_cap`]).
 ///
 /// Timers are kept in a min-heap of `(instant, transaction id)` with lazy invalidation: an
 /// entry counts only while it equals the transaction's currently scheduled instant, so
@@ -730,6 +822,13 @@ pub struct TransactionTable {
     txs: HashMap<TransactionKey, Slot>,
     ids: HashMap<u64, TransactionKey>,
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Finished server transactions by key hash, their expiry heap, bytes and budget.
+    finished: HashMap<u128, Finished>,
+    finished_heap: BinaryHeap<Reverse<(Instant, u128)>>,
+    finished_bytes: usize,
+    finished_cap: usize,
+    /// Two independently keyed hashers: a key's 128-bit hash (unpredictable to peers).
+    hashers: (RandomState, RandomState),
     next_id: u64,
     transmits: VecDeque<Transmit>,
     events: VecDeque<(TransactionKey, TxEvent)>,
@@ -757,6 +856,11 @@ impl TransactionTable {
             txs: HashMap::new(),
             ids: HashMap::new(),
             heap: BinaryHeap::new(),
+            finished: HashMap::new(),
+            finished_heap: BinaryHeap::new(),
+            finished_bytes: 0,
+            finished_cap: DEFAULT_FINISHED_CAP,
+            hashers: (RandomState::new(), RandomState::new()),
             next_id: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -776,6 +880,57 @@ impl TransactionTable {
     /// are refused, as at the count cap.
     pub fn set_byte_cap(&mut self, cap: usize) {
         self.byte_cap = cap;
+    }
+
+    /// Set the byte budget of finished server transactions: beyond it the oldest are
+    /// forgotten before their time.
+    pub fn set_finished_cap(&mut self, cap: usize) {
+        self.finished_cap = cap;
+        self.shed_finished();
+    }
+
+    /// Finished server transactions kept, and their estimated bytes.
+    pub fn finished(&self) -> (usize, usize) {
+        (self.finished.len(), self.finished_bytes)
+    }
+
+    fn hash(&self, key: &TransactionKey) -> u128 {
+        let a = self.hashers.0.hash_one(key);
+        let b = self.hashers.1.hash_one(key);
+        (u128::from(a) << 64) | u128::from(b)
+    }
+
+    fn add_finished(&mut self, key: &TransactionKey, f: Finished) {
+        let h = self.hash(key);
+        self.finished_bytes += f.bytes();
+        self.finished_heap.push(Reverse((f.until, h)));
+        if let Some(old) = self.finished.insert(h, f) {
+            self.finished_bytes -= old.bytes();
+        }
+        self.shed_finished();
+    }
+
+    /// Drop the finished entry `h` if its deadline is `at` (else the heap entry is stale).
+    fn expire_finished(&mut self, at: Instant, h: u128) {
+        if self.finished.get(&h).is_some_and(|f| f.until == at) {
+            if let Some(f) = self.finished.remove(&h) {
+                self.finished_bytes -= f.bytes();
+            }
+        }
+    }
+
+    fn shed_finished(&mut self) {
+        while self.finished_bytes > self.finished_cap {
+            let Some(Reverse((at, h))) = self.finished_heap.pop() else {
+                break;
+            };
+            self.expire_finished(at, h);
+        }
+        if self.finished.is_empty() {
+            // Give the memory of a burst back.
+            self.finished = HashMap::new();
+            self.finished_heap = BinaryHeap::new();
+        }
     }
 
     fn full(&self) -> bool {
@@ -807,15 +962,17 @@ impl TransactionTable {
             .is_some_and(|s| s.scheduled == Some(at))
     }
 
-    /// The earliest timer of any transaction (stale heap entries are dropped on the way).
+    /// The earliest timer of any transaction (stale heap entries are dropped on the way),
+    /// or the earliest expiry of a finished one.
     pub fn next_timeout(&mut self) -> Option<Instant> {
+        let finished = self.finished_heap.peek().map(|Reverse((at, _))| *at);
         while let Some(&Reverse((at, id))) = self.heap.peek() {
             if self.live(at, id) {
-                return Some(at);
+                return Some(finished.map_or(at, |f| f.min(at)));
             }
             self.heap.pop();
         }
-        None
+        finished
     }
 
     fn insert(&mut self, key: TransactionKey, tx: Transaction, req_bytes: usize) {
@@ -855,6 +1012,15 @@ impl TransactionTable {
             self.ids.remove(&id);
             return;
         }
+        if let Some(f) = s.tx.finished() {
+            let id = s.id;
+            self.bytes = self.bytes.saturating_sub(s.req_bytes + s.resp_bytes);
+            self.txs.remove(key);
+            self.ids.remove(&id);
+            self.events.push_back((key.clone(), TxEvent::Terminated));
+            self.add_finished(key, f);
+            return;
+        }
         let next = s.tx.poll_timeout();
         if next != s.scheduled {
             s.scheduled = next;
@@ -866,6 +1032,17 @@ impl TransactionTable {
 
     /// Fire all timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&Reverse((at, h))) = self.finished_heap.peek() {
+            if at > now {
+                break;
+            }
+            self.finished_heap.pop();
+            self.expire_finished(at, h);
+        }
+        if self.finished.is_empty() && self.finished.capacity() > 0 {
+            self.finished = HashMap::new();
+            self.finished_heap = BinaryHeap::new();
+        }
         while let Some(&Reverse((at, id))) = self.heap.peek() {
             if at > now {
                 break;
@@ -911,6 +1088,24 @@ impl TransactionTable {
                 Ok(()) => Incoming::Matched(key),
                 Err(_) => Incoming::Invalid,
             };
+        }
+        if role == Role::Server {
+            if let Some(f) = self.finished.get(&self.hash(&key)) {
+                if msg.method() == Some(&Method::Ack) {
+                    return if f.ack_to_tu {
+                        Incoming::StrayAck(msg)
+                    } else {
+                        Incoming::Matched(key)
+                    };
+                }
+                if let Some(w) = &f.wire {
+                    self.transmits.push_back(Transmit {
+                        dest: f.dest,
+                        bytes: w.to_vec(),
+                    });
+                }
+                return Incoming::Matched(key);
+            }
         }
         match role {
             Role::Client => Incoming::StrayResponse(msg),
@@ -959,10 +1154,16 @@ impl TransactionTable {
         Ok(key)
     }
 
-    /// The key of the server transaction an incoming request belongs to, if it exists.
+    /// Whether a server transaction `key` exists, live or finished.
+    fn has_server(&self, key: &TransactionKey) -> bool {
+        self.txs.contains_key(key) || self.finished.contains_key(&self.hash(key))
+    }
+
+    /// The key of the server transaction an incoming request belongs to, if it exists
+    /// (live or finished).
     pub fn get_server_key(&self, req: &SipMessage) -> Option<TransactionKey> {
         let key = TransactionKey::of(req, Role::Server)?;
-        self.txs.contains_key(&key).then_some(key)
+        self.has_server(&key).then_some(key)
     }
 
     /// The TU answers the server transaction `key`.
@@ -996,7 +1197,7 @@ impl TransactionTable {
             return None;
         }
         let key = TransactionKey::of(cancel, Role::Server)?.cancelled_invite()?;
-        self.txs.contains_key(&key).then_some(key)
+        self.has_server(&key).then_some(key)
     }
 }
 

@@ -237,6 +237,13 @@ pub struct Core {
     pub(super) names: names::Names,
 }
 
+/// sip.conf's `transaction_memory` and `retransmission_memory` (MiB).
+fn set_transaction_budgets(txs: &mut TransactionTable, cfg: &SipConfig) {
+    let mib = |m: u32| (m as usize).saturating_mul(1 << 20);
+    txs.set_byte_cap(mib(cfg.general.transaction_memory.max(1)));
+    txs.set_finished_cap(mib(cfg.general.retransmission_memory));
+}
+
 fn guard_config(cfg: &SipConfig) -> GuardConfig {
     let g = &cfg.general;
     GuardConfig {
@@ -297,18 +304,20 @@ impl Core {
         let auth = DigestAuthenticator::with_random_key(&cfg.general.realm, now);
         let registrar = Registrar::new(reg_config(&cfg));
         let guard = AuthGuard::new(guard_config(&cfg));
+        let mut txs = TransactionTable::new(
+            TimerConfig {
+                server_linger: SERVER_LINGER,
+                ..TimerConfig::default()
+            },
+            TABLE_CAP,
+        );
+        set_transaction_budgets(&mut txs, &cfg);
         Core {
             pbx: Arc::downgrade(pbx),
             sip,
             cfg,
             local,
-            txs: TransactionTable::new(
-                TimerConfig {
-                    server_linger: SERVER_LINGER,
-                    ..TimerConfig::default()
-                },
-                TABLE_CAP,
-            ),
+            txs,
             auth,
             guard,
             rx_proto: Proto::Udp,
@@ -358,8 +367,7 @@ impl Core {
     /// Everything queued for the wire: (destination, bytes).
     pub fn take_output(&mut self) -> Vec<(SocketAddr, Vec<u8>)> {
         while let Some(t) = self.txs.poll_transmit() {
-            let b = t.bytes();
-            self.out.push((t.dest, b));
+            self.out.push((t.dest, t.bytes));
         }
         std::mem::take(&mut self.out)
     }
@@ -444,6 +452,7 @@ impl Core {
                 .all(|(a, b)| same_registration(a, b));
         self.registrar.set_config(reg_config(&cfg));
         self.guard.set_config(guard_config(&cfg));
+        set_transaction_budgets(&mut self.txs, &cfg);
         self.cfg = cfg;
         self.resolve_peer_hosts();
         for p in self.peers_rt.values_mut() {

@@ -56,7 +56,7 @@ fn client_invite_udp_retransmit_schedule_and_timeout() {
     while let Some(at) = t.poll_timeout() {
         t.handle_timeout(at);
         for x in drain_tx(&mut t) {
-            assert_eq!(x.msg, inv);
+            assert_eq!(x.msg(), inv);
             assert_eq!(x.dest, addr());
             sent_at.push((at - t0).as_millis() / t1.as_millis());
         }
@@ -117,7 +117,7 @@ fn client_invite_486_generates_ack() {
     assert_eq!(drain_ev(&mut t), vec![TxEvent::Response(busy.clone())]);
     let acks = drain_tx(&mut t);
     assert_eq!(acks.len(), 1);
-    let ack = parse(&acks[0].bytes()).expect("ack parses");
+    let ack = parse(&acks[0].bytes).expect("ack parses");
     assert_eq!(ack.method(), Some(&Method::Ack));
     assert_eq!(ack.top_via(), inv.top_via());
     assert_eq!(ack.vias().len(), 1);
@@ -240,25 +240,25 @@ fn server_invite_auto_trying_and_retransmission_absorption() {
     t.handle_timeout(t0 + Duration::from_millis(200));
     let x = drain_tx(&mut t);
     assert_eq!(x.len(), 1);
-    assert_eq!(code(&x[0].msg), 100);
-    assert_eq!(x[0].msg.to().expect("to").tag(), None);
+    assert_eq!(code(&x[0].msg()), 100);
+    assert_eq!(x[0].msg().to().expect("to").tag(), None);
     // Retransmitted INVITE gets the 100 again.
     t.handle_request(inv.clone(), t0 + Duration::from_millis(500))
         .expect("retrans");
-    assert_eq!(code(&drain_tx(&mut t)[0].msg), 100);
+    assert_eq!(code(&drain_tx(&mut t)[0].msg()), 100);
     // TU rejects: 486, retransmitted by G (T1, 2T1, 4T1, T2 …) until ACK.
     let busy = resp(&inv, 486);
     t.send_response(busy.clone(), t0 + Duration::from_secs(1))
         .expect("486");
-    assert_eq!(drain_tx(&mut t)[0].msg, busy);
+    assert_eq!(drain_tx(&mut t)[0].msg(), busy);
     assert_eq!(t.state(), State::Completed);
     t.handle_timeout(t0 + Duration::from_millis(1500));
-    assert_eq!(drain_tx(&mut t)[0].msg, busy);
+    assert_eq!(drain_tx(&mut t)[0].msg(), busy);
     assert_eq!(t.poll_timeout(), Some(t0 + Duration::from_millis(2500)));
     // Retransmitted INVITE in Completed: the 486 again.
     t.handle_request(inv.clone(), t0 + Duration::from_secs(2))
         .expect("retrans");
-    assert_eq!(drain_tx(&mut t)[0].msg, busy);
+    assert_eq!(drain_tx(&mut t)[0].msg(), busy);
     // ACK: Confirmed, absorbed, not passed up; further ACKs absorbed.
     let ack = build_ack(&inv, &busy).expect("ack");
     t.handle_request(ack.clone(), t0 + Duration::from_secs(2))
@@ -284,7 +284,7 @@ fn server_invite_no_trying_if_tu_answers_quickly() {
     t.handle_timeout(t0 + Duration::from_millis(300));
     let x = drain_tx(&mut t);
     assert_eq!(x.len(), 1);
-    assert_eq!(code(&x[0].msg), 180);
+    assert_eq!(code(&x[0].msg()), 180);
 }
 
 #[test]
@@ -320,7 +320,7 @@ fn server_invite_accepted_absorbs() {
     // The TU retransmits its 2xx through the transaction.
     t.send_response(ok.clone(), t0 + Duration::from_millis(500))
         .expect("2xx again");
-    assert_eq!(drain_tx(&mut t)[0].msg, ok);
+    assert_eq!(drain_tx(&mut t)[0].msg(), ok);
     assert_eq!(
         t.send_response(resp(&req("INVITE", "z9hG4bK11"), 486), t0),
         Err(TxError::InvalidState)
@@ -342,7 +342,7 @@ fn server_non_invite_retransmissions_and_j() {
     drain_tx(&mut t);
     t.handle_request(opt, t0 + Duration::from_secs(1))
         .expect("retrans");
-    assert_eq!(drain_tx(&mut t)[0].msg, ok);
+    assert_eq!(drain_tx(&mut t)[0].msg(), ok);
     assert_eq!(t.poll_timeout(), Some(t0 + cfg().t1 * 64));
     t.handle_timeout(t0 + cfg().t1 * 64);
     assert!(t.is_terminated());
@@ -413,8 +413,8 @@ fn table_routes_by_branch() {
         tab.send_request(a.clone(), addr(), false, t0),
         Err(TxError::Exists)
     );
-    assert_eq!(tab.poll_transmit().map(|x| x.msg), Some(a.clone()));
-    assert_eq!(tab.poll_transmit().map(|x| x.msg), Some(b.clone()));
+    assert_eq!(tab.poll_transmit().map(|x| x.msg()), Some(a.clone()));
+    assert_eq!(tab.poll_transmit().map(|x| x.msg()), Some(b.clone()));
     let rb = resp(&b, 180);
     assert_eq!(
         tab.handle_incoming(rb.clone(), addr(), false, t0),
@@ -435,11 +435,11 @@ fn table_routes_by_branch() {
     // Timers through the table: A of `a` at T1 (`b` is in Proceeding: no timer).
     assert_eq!(tab.next_timeout(), Some(t0 + cfg().t1));
     tab.handle_timeout(t0 + cfg().t1);
-    assert_eq!(tab.poll_transmit().map(|x| x.msg), Some(a));
+    assert_eq!(tab.poll_transmit().map(|x| x.msg()), Some(a));
     // 486 on `a`: ACK, and after timer D the transaction is removed.
     tab.handle_incoming(resp(&req("INVITE", "z9hG4bKa"), 486), addr(), false, t0);
     assert_eq!(
-        tab.poll_transmit().and_then(|x| x.msg.method().cloned()),
+        tab.poll_transmit().and_then(|x| x.msg().method().cloned()),
         Some(Method::Ack)
     );
     assert_eq!(tab.len(), 2);
@@ -474,7 +474,14 @@ fn table_server_ack_matching_and_stray_ack() {
         tab.handle_incoming(ack, addr(), false, t0),
         Incoming::Matched(k.clone())
     );
-    assert_eq!(tab.get(&k).map(Transaction::state), Some(State::Confirmed));
+    // Confirmed: finished, only its key hash is kept; a repeated ACK is absorbed.
+    assert!(tab.get(&k).is_none());
+    assert_eq!(tab.finished().0, 1);
+    let ack = build_ack(&inv, &busy).expect("ack");
+    assert_eq!(
+        tab.handle_incoming(ack, addr(), false, t0),
+        Incoming::Matched(k.clone())
+    );
     // ACK for a 2xx has a new branch: stray, for the dialog layer.
     let ack2 = req("ACK", "z9hG4bKnew");
     assert_eq!(
@@ -639,4 +646,98 @@ fn the_byte_budget_advises_503_and_comes_back() {
         tab.handle_incoming(req("OPTIONS", "z9hG4bKb10"), addr(), true, t0),
         Incoming::NewServer(_)
     ));
+}
+
+#[test]
+fn a_finished_transaction_keeps_only_its_response_bytes() {
+    let t0 = Instant::now();
+    let mut tab = table();
+    let reg = req("REGISTER", "z9hG4bKfin");
+    let Incoming::NewServer(k) = tab.handle_incoming(reg.clone(), addr(), false, t0) else {
+        panic!("new server")
+    };
+    let _ = tab.poll_event();
+    let ok = resp(&reg, 200);
+    tab.send_response(&k, ok.clone(), t0).expect("200");
+    let sent = tab.poll_transmit().expect("the 200");
+    // Finished at once: the TU hears Terminated, the table holds no transaction and no
+    // message bytes, only the finished entry.
+    assert_eq!(tab.poll_event(), Some((k.clone(), TxEvent::Terminated)));
+    assert!(tab.is_empty());
+    assert_eq!(tab.bytes(), 0);
+    let (n, bytes) = tab.finished();
+    assert_eq!(n, 1);
+    assert!(bytes >= sent.bytes.len());
+    // A retransmission gets the same bytes again, to where the request came from.
+    assert_eq!(
+        tab.handle_incoming(reg.clone(), addr(), false, t0 + Duration::from_secs(1)),
+        Incoming::Matched(k.clone())
+    );
+    assert_eq!(tab.poll_transmit(), Some(sent));
+    assert_eq!(tab.get_server_key(&reg), Some(k.clone()));
+    // The linger ends (timer J): forgotten, and the same request is new again.
+    let end = tab.next_timeout().expect("expiry");
+    tab.handle_timeout(end);
+    assert_eq!(tab.finished(), (0, 0));
+    assert!(matches!(
+        tab.handle_incoming(reg, addr(), false, end),
+        Incoming::NewServer(_)
+    ));
+}
+
+#[test]
+fn finished_transactions_beyond_their_budget_are_forgotten_oldest_first() {
+    let t0 = Instant::now();
+    let mut tab = table();
+    let mut keys = Vec::new();
+    for i in 0..10 {
+        let r = req("OPTIONS", &format!("z9hG4bKbud{i}"));
+        let now = t0 + Duration::from_millis(i);
+        let Incoming::NewServer(k) = tab.handle_incoming(r.clone(), addr(), false, now) else {
+            panic!("new server")
+        };
+        tab.send_response(&k, resp(&r, 200), now).expect("200");
+        keys.push(r);
+    }
+    while tab.poll_transmit().is_some() {}
+    let (n, bytes) = tab.finished();
+    assert_eq!(n, 10);
+    // Room for about four: the six oldest go.
+    tab.set_finished_cap(bytes * 4 / 10 + 1);
+    assert_eq!(tab.finished().0, 4);
+    assert!(tab.get_server_key(&keys[5]).is_none());
+    assert!(tab.get_server_key(&keys[6]).is_some());
+    assert!(tab.get_server_key(&keys[9]).is_some());
+}
+
+#[test]
+fn an_invite_answered_2xx_passes_a_reused_branch_ack_up_and_absorbs_retransmissions() {
+    let t0 = Instant::now();
+    let mut tab = table();
+    let inv = req("INVITE", "z9hG4bKacc");
+    let Incoming::NewServer(k) = tab.handle_incoming(inv.clone(), addr(), false, t0) else {
+        panic!("new server")
+    };
+    tab.send_response(&k, resp(&inv, 200), t0).expect("200");
+    while tab.poll_transmit().is_some() {}
+    assert_eq!(tab.finished().0, 1);
+    assert_eq!(
+        tab.handle_incoming(inv.clone(), addr(), false, t0),
+        Incoming::Matched(k.clone())
+    );
+    assert_eq!(
+        tab.poll_transmit(),
+        None,
+        "the TU retransmits a 2xx, not the table"
+    );
+    let ack = req("ACK", "z9hG4bKacc");
+    assert_eq!(
+        tab.handle_incoming(ack.clone(), addr(), false, t0),
+        Incoming::StrayAck(ack)
+    );
+    // A CANCEL still finds it (200 to the CANCEL, no effect on the call).
+    assert_eq!(
+        tab.find_cancelled_invite(&req("CANCEL", "z9hG4bKacc")),
+        Some(k)
+    );
 }
