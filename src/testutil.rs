@@ -74,3 +74,60 @@ impl crate::channels::MessageTech for FakeMsgDriver {
         Ok(())
     }
 }
+
+// The size of the structures a call and a registration hold (issue 20), printed with
+// `cargo test --lib sizes -- --nocapture` and kept in docs/performance.md ("Memory").
+// The bounds are loose: they catch a structure that grows by accident (a copy of a
+// message or of audio embedded where a reference was meant), not a field added on purpose.
+
+#[test]
+fn per_call_and_per_registration_structures() {
+    use std::mem::size_of;
+    let rows: &[(&str, usize, usize)] = &[
+        ("pbx::Channel", size_of::<crate::pbx::Channel>(), 2048),
+        (
+            "channels::sip::core::Leg",
+            size_of::<crate::channels::sip::core::Leg>(),
+            2048,
+        ),
+        (
+            "media::frame::Frame",
+            size_of::<crate::media::frame::Frame>(),
+            32,
+        ),
+        (
+            "media::frame::MediaHandle",
+            size_of::<crate::media::frame::MediaHandle>(),
+            64,
+        ),
+        (
+            "media::prompt::Prompt",
+            size_of::<crate::media::prompt::Prompt>(),
+            32,
+        ),
+        (
+            "sip::transaction::Transaction",
+            size_of::<crate::sip::transaction::Transaction>(),
+            640,
+        ),
+        (
+            "finished transaction (table entry)",
+            crate::sip::transaction::FINISHED_SIZE,
+            80,
+        ),
+        (
+            "sip::registrar::Binding",
+            size_of::<crate::sip::registrar::Binding>(),
+            160,
+        ),
+        (
+            "channels::sipconf::Peer",
+            size_of::<crate::channels::sipconf::Peer>(),
+            2048,
+        ),
+    ];
+    for (name, size, bound) in rows {
+        eprintln!("{name:40} {size:6} bytes");
+        assert!(size <= bound, "{name} is {size} bytes, more than {bound}");
+    }
+}
