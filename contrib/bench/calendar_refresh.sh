@@ -7,23 +7,12 @@
 # Usage: contrib/bench/calendar_refresh.sh [cals] [events] [refreshes]   (defaults 100 1000 2)
 # Needs: radicale (apt-get install radicale). CALENDAR_BUSY's latency is in
 # `cargo bench --bench calendar`.
-set -euo pipefail
 CALS=${1:-100}
 EVENTS=${2:-1000}
 REFRESHES=${3:-2}
-cd "$(dirname "$0")/../.."
 [ -x /usr/bin/radicale ] || { echo "radicale missing: apt-get install radicale" >&2; exit 1; }
-cargo build --release --quiet
-BIN=$PWD/target/release/ferrisk
-DIR=$(mktemp -d /tmp/ferrisk-calbench.XXXXXX)
+source "$(dirname "$0")/daemon_common.sh"
 RPORT=${RPORT:-25232}
-cleanup() {
-  "$BIN" -C "$DIR/ferrisk.conf" -rx "core stop now" >/dev/null 2>&1 || true
-  kill "${RAD_PID:-0}" 2>/dev/null || true
-  sleep 0.3
-  [ -n "${KEEP:-}" ] || rm -rf "$DIR"
-}
-trap cleanup EXIT
 if (exec 3<>/dev/tcp/127.0.0.1/$RPORT) 2>/dev/null; then
   echo "port $RPORT is in use: stop what listens there or set RPORT" >&2; exit 1
 fi
@@ -44,7 +33,7 @@ type = owner_only
 level = warning
 CONF
 /usr/bin/radicale --config "$DIR/radicale.conf" >"$DIR/radicale.log" 2>&1 &
-RAD_PID=$!
+EXTRA_PIDS+=($!)
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$RPORT) 2>/dev/null && break; sleep 0.1; done
 echo "seeding $CALS calendars x $EVENTS events in Radicale ..."
 python3 - "$RPORT" "$CALS" "$EVENTS" <<'PY'
@@ -73,26 +62,13 @@ for c in range(cals):
     r = conn.getresponse(); r.read()
     assert r.status in (201, 204), (r.status, c)
 PY
-cat > "$DIR/ferrisk.conf" <<CONF
-[directories]
-astetcdir => .
-astdbdir => lib
-astlogdir => log
-astrundir => run
-astspooldir => spool
-[options]
-verbose = 0
-CONF
 : > "$DIR/calendar.conf"
 for c in $(seq 0 $((CALS - 1))); do
   printf '[cal%s]\ntype = caldav\nurl = http://127.0.0.1:%s/pbx/cal%s/\nuser = pbx\nsecret = secret\nrefresh = 1\ntimeframe = 1440\n\n' "$c" "$RPORT" "$c" >> "$DIR/calendar.conf"
 done
 printf '[bench]\nexten => s,1,Hangup()\n' > "$DIR/extensions.conf"
-cpu() { awk '{print ($14+$15)/100}' "/proc/$1/stat"; }
 T0=$(date +%s.%N)
-"$BIN" -f -C "$DIR/ferrisk.conf" >"$DIR/daemon.out" 2>&1 &
-PID=$!
-for _ in $(seq 200); do [ -S "$DIR/run/ferrisk.ctl" ] && break; sleep 0.05; done
+start_daemon
 # First fetch: every calendar shows all its events.
 for c in $(seq 0 $((CALS - 1))); do
   while :; do
@@ -102,12 +78,12 @@ for c in $(seq 0 $((CALS - 1))); do
   done
 done
 T1=$(date +%s.%N)
-C1=$(cpu $PID)
+C1=$(daemon_cpu)
 echo "first fetch of $CALS calendars ($EVENTS+ events each): $(python3 -c "print(round($T1-$T0,2))") s, ferrisk CPU $C1 s"
 sleep $((60 * REFRESHES))
-C2=$(cpu $PID)
-RSS=$(awk '/VmRSS/{print $2}' /proc/$PID/status)
-HWM=$(awk '/VmHWM/{print $2}' /proc/$PID/status)
+C2=$(daemon_cpu)
+RSS=$(awk '/VmRSS/{print $2}' /proc/$DAEMON_PID/status)
+HWM=$(awk '/VmHWM/{print $2}' /proc/$DAEMON_PID/status)
 EV=$("$BIN" -C "$DIR/ferrisk.conf" -rx "calendar show calendar cal0" | grep -c '^Summary' || true)
 echo "then $REFRESHES refresh cycles (every calendar fetched again each minute): ferrisk CPU $(python3 -c "print(round($C2-$C1,2))") s over $((60 * REFRESHES)) s ($(python3 -c "print(round(100*($C2-$C1)/(60*$REFRESHES),1))") % of one core)"
 echo "memory: RSS $((RSS / 1024)) MiB, peak $((HWM / 1024)) MiB, $EV occurrences in cal0"

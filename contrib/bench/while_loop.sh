@@ -2,22 +2,9 @@
 # Whole-daemon benchmark: a While/Set/EndWhile loop of N iterations (3 steps each), started
 # with `channel originate`, timed inside the dialplan with STRFTIME microseconds.
 # Usage: contrib/bench/while_loop.sh [iterations] [runs]
-set -euo pipefail
-cd "$(dirname "$0")/../.."
 N=${1:-100000}
 RUNS=${2:-5}
-cargo build --release --quiet
-BIN=target/release/ferrisk
-DIR=$(mktemp -d /tmp/ferrisk-bench.XXXXXX)
-trap '"$BIN" -C "$DIR/ferrisk.conf" -rx "core stop now" >/dev/null 2>&1 || true; rm -rf "$DIR"' EXIT
-cat > "$DIR/ferrisk.conf" <<CONF
-[directories]
-astetcdir => .
-astdbdir => lib
-astlogdir => log
-astrundir => run
-astspooldir => spool
-CONF
+source "$(dirname "$0")/daemon_common.sh"
 cat > "$DIR/extensions.conf" <<CONF
 [bench]
 exten => loop,1,Set(i=0)
@@ -29,8 +16,7 @@ exten => loop,1,Set(i=0)
  same => n,Set(DB(bench/result)=\$[\${T1} - \${T0}] \${i})
  same => n,Answer()
 CONF
-"$BIN" -f -C "$DIR/ferrisk.conf" >/dev/null 2>&1 &
-for _ in $(seq 100); do [ -S "$DIR/run/ferrisk.ctl" ] && break; sleep 0.05; done
+start_daemon
 for r in $(seq "$RUNS"); do
   "$BIN" -C "$DIR/ferrisk.conf" -rx "database del bench result" >/dev/null || true
   "$BIN" -C "$DIR/ferrisk.conf" -rx "channel originate Local/loop@bench application Wait 0" >/dev/null
