@@ -131,7 +131,7 @@ fn writer_gone() -> WavError {
 }
 
 /// Run `f` with the sink on the file-writing threads and get it back.
-async fn on_pool<T: Send + 'static>(
+async fn on_writer<T: Send + 'static>(
     sink: Sink,
     f: impl FnOnce(&mut Sink) -> T + Send + 'static,
 ) -> Option<(Sink, T)> {
@@ -149,14 +149,14 @@ impl Writer {
         let (tx, mut rx) = mpsc::channel::<Vec<i16>>(WRITER_QUEUE);
         let (done_tx, done) = oneshot::channel();
         let (path, fmt) = (path.to_path_buf(), fmt.to_string());
-        let sink = tokio::task::spawn_blocking(move || {
+        let sink = blocking::run(move || {
             if let Some(dir) = path.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
             Sink::open(&path, &fmt, append)
         })
         .await
-        .unwrap_or_else(|_| Err(writer_gone()))?;
+        .unwrap_or_else(|| Err(writer_gone()))?;
         tokio::spawn(async move {
             let mut sink = sink;
             let mut res = Ok(());
@@ -175,7 +175,7 @@ impl Writer {
                 }
                 let b =
                     std::mem::replace(&mut batch, Vec::with_capacity(WRITE_BATCH + FRAME_SAMPLES));
-                let Some((s, r)) = on_pool(sink, move |k| k.write(&b)).await else {
+                let Some((s, r)) = on_writer(sink, move |k| k.write(&b)).await else {
                     let _ = done_tx.send(Err(writer_gone()));
                     return;
                 };
@@ -187,9 +187,9 @@ impl Writer {
             }
             // A write error closes the queue: the task's next block fails.
             drop(rx);
-            let fin = tokio::task::spawn_blocking(move || sink.finish())
+            let fin = blocking::run(move || sink.finish())
                 .await
-                .unwrap_or_else(|_| Err(writer_gone()));
+                .unwrap_or_else(|| Err(writer_gone()));
             let _ = done_tx.send(res.and(fin));
         });
         Ok(Writer {

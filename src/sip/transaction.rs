@@ -926,8 +926,12 @@ impl TransactionTable {
             };
             self.expire_finished(at, h);
         }
-        if self.finished.is_empty() {
-            // Give the memory of a burst back.
+        self.release_finished_if_empty();
+    }
+
+    /// Once no finished transaction is left, give the maps' memory (a burst's) back.
+    fn release_finished_if_empty(&mut self) {
+        if self.finished.is_empty() && self.finished.capacity() > 0 {
             self.finished = HashMap::new();
             self.finished_heap = BinaryHeap::new();
         }
@@ -1039,10 +1043,7 @@ impl TransactionTable {
             self.finished_heap.pop();
             self.expire_finished(at, h);
         }
-        if self.finished.is_empty() && self.finished.capacity() > 0 {
-            self.finished = HashMap::new();
-            self.finished_heap = BinaryHeap::new();
-        }
+        self.release_finished_if_empty();
         while let Some(&Reverse((at, id))) = self.heap.peek() {
             if at > now {
                 break;
