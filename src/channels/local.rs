@@ -5,14 +5,16 @@
 //! and changes nothing.
 //!
 //! Media crosses between the halves: what `;1` is sent comes out of `;2`'s `read_frame` and
-//! the other way round. Each half has ordinary queues; a pacer task per direction takes one
-//! frame every 20 ms from a half's `to_far` and pushes it (lossily) into the other half's
-//! `from_far`, so Playback on a Local half runs in real time even when nobody reads the other
-//! half, exactly as it would on a SIP channel. The pacers end when either half hangs up.
+//! the other way round. Each half has ordinary queues; on every tick of the shared 20 ms
+//! media clock (the one RTP sessions use) a pacer takes one frame from each half's `to_far`
+//! and pushes it (lossily) into the other half's `from_far`, so Playback on a Local half
+//! runs in real time even when nobody reads the other half, exactly as it would on a SIP
+//! channel. The pacer ends when either half hangs up.
 
 use super::{Driver, Outbound, RequestError};
+use crate::media::session::{MediaClock, Tick};
 use crate::pbx::channel::{cause, ChanEvent, ChannelShared, ChannelTech};
-use crate::pbx::media::{FrameQueue, MediaHandle, NativeFormat, FRAME_TIME};
+use crate::pbx::media::{FrameQueue, MediaHandle, NativeFormat};
 use crate::pbx::module::{Module, ModuleContext, ModuleError, ModuleInfo};
 use crate::pbx::{exec, Channel, Pbx};
 use parking_lot::Mutex;
@@ -175,24 +177,27 @@ pub fn request(
     Ok(Outbound { chan: one, call })
 }
 
-/// Move frames from `out` (a half's `to_far`) to `inq` (the other half's `from_far`), at most
-/// one per 20 ms; an idle writer restarts the clock.
-async fn pace(out: Arc<FrameQueue>, inq: Arc<FrameQueue>) {
-    let mut next = tokio::time::Instant::now();
-    while let Some(f) = out.pop().await {
-        let now = tokio::time::Instant::now();
-        if next < now {
-            next = now;
+/// Moves one frame each way per tick of the shared [`MediaClock`]: from a half's `to_far`
+/// into the other half's `from_far` (lossily; not into a closed queue).
+struct Pacer {
+    ways: [(Arc<FrameQueue>, Arc<FrameQueue>); 2],
+}
+
+impl Tick for Pacer {
+    fn tick(&self) {
+        for (out, inq) in &self.ways {
+            if inq.is_closed() {
+                continue;
+            }
+            if let Some(f) = out.try_pop() {
+                inq.push_lossy(f);
+            }
         }
-        tokio::time::sleep_until(next).await;
-        if inq.is_closed() {
-            break;
-        }
-        inq.push_lossy(f);
-        next += FRAME_TIME;
     }
 }
 
+/// Pace the pair's media on the shared media clock (no timer of its own) until either half
+/// hangs up; the task holds the pacer until then.
 fn spawn_pacer(
     one: &Channel,
     one_media: &MediaHandle,
@@ -200,14 +205,19 @@ fn spawn_pacer(
     two_media: &MediaHandle,
 ) -> tokio::task::JoinHandle<()> {
     let (s1, s2) = (one.shared.clone(), two.shared.clone());
-    let a = pace(one_media.to_far.clone(), two_media.from_far.clone());
-    let b = pace(two_media.to_far.clone(), one_media.from_far.clone());
+    let pacer = Arc::new(Pacer {
+        ways: [
+            (one_media.to_far.clone(), two_media.from_far.clone()),
+            (two_media.to_far.clone(), one_media.from_far.clone()),
+        ],
+    });
+    MediaClock::global(&tokio::runtime::Handle::current()).add(&pacer);
     tokio::spawn(async move {
         tokio::select! {
-            _ = async { tokio::join!(a, b) } => {}
             _ = s1.hungup() => {}
             _ = s2.hungup() => {}
         }
+        drop(pacer);
     })
 }
 
@@ -215,7 +225,7 @@ fn spawn_pacer(
 mod tests {
     use super::*;
     use crate::pbx::channel::NullTech;
-    use crate::pbx::media::Frame;
+    use crate::pbx::media::{Frame, FRAME_TIME};
     use std::time::Duration;
 
     fn halves(pbx: &Arc<Pbx>) -> (Channel, Channel, tokio::task::JoinHandle<()>) {

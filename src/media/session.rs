@@ -729,7 +729,13 @@ struct SendSide {
     rtcp_every: u32,
 }
 
-impl SendSide {
+/// Something the [`MediaClock`] steps every 20 ms (an RTP session's sending half, a Local
+/// channel pair's pacer). The clock holds it weakly: dropping the last `Arc` unregisters it.
+pub trait Tick: Send + Sync {
+    fn tick(&self);
+}
+
+impl Tick for SendSide {
     /// One 20 ms step: play out one received frame to the channel, take one frame from the
     /// channel and send it (non-blocking: a full socket buffer drops the packet, as a
     /// late packet would be useless anyway); every `rtcp_every` ticks an RTCP report.
@@ -802,19 +808,20 @@ impl SendSide {
     }
 }
 
-/// One 20 ms clock for every RTP session instead of a timer per session: a few tasks
-/// ("shards") each tick their share of the sessions in one go, so 2,000 calls cost 100 task
-/// wake-ups a second instead of 100,000. One clock per runtime: when its runtime goes away
-/// (tests create many), the next session starts a new one.
-#[derive(Debug)]
+/// One 20 ms clock for every RTP session (and every other [`Tick`]) instead of a timer
+/// each: a few tasks ("shards") each tick their share in one go, so 2,000 calls cost 100
+/// task wake-ups a second instead of 100,000. One clock per runtime: when its runtime goes
+/// away (tests create many), the next user starts a new one.
 pub struct MediaClock {
-    shards: Vec<Arc<Mutex<Vec<std::sync::Weak<SendSide>>>>>,
+    shards: Vec<Shard>,
     next: std::sync::atomic::AtomicUsize,
     alive: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Clock shards (tasks ticking sessions).
 const CLOCK_SHARDS: usize = 2;
+
+type Shard = Arc<Mutex<Vec<std::sync::Weak<dyn Tick>>>>;
 
 static CLOCK: Mutex<Option<Arc<MediaClock>>> = Mutex::new(None);
 
@@ -828,22 +835,35 @@ impl Drop for AliveGuard {
 }
 
 impl MediaClock {
-    /// The clock running on `handle`'s runtime (started at first use).
-    fn global(handle: &tokio::runtime::Handle) -> Arc<MediaClock> {
-        let mut g = CLOCK.lock();
-        if let Some(c) = g.as_ref() {
-            if c.alive.load(std::sync::atomic::Ordering::SeqCst) {
-                return c.clone();
-            }
+    /// The clock running on `handle`'s runtime (started at first use). A current-thread
+    /// runtime (a test's) runs only on its own thread, so it gets a clock of that thread:
+    /// ticks registered by one test never land on another test's runtime, which may end
+    /// first.
+    pub fn global(handle: &tokio::runtime::Handle) -> Arc<MediaClock> {
+        thread_local! {
+            static LOCAL: std::cell::RefCell<Option<Arc<MediaClock>>> =
+                const { std::cell::RefCell::new(None) };
         }
-        let c = Arc::new(MediaClock::start(handle));
-        *g = Some(c.clone());
-        c
+        let get = |slot: &mut Option<Arc<MediaClock>>| {
+            if let Some(c) = slot.as_ref() {
+                if c.alive.load(std::sync::atomic::Ordering::SeqCst) {
+                    return c.clone();
+                }
+            }
+            let c = Arc::new(MediaClock::start(handle));
+            *slot = Some(c.clone());
+            c
+        };
+        if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread {
+            LOCAL.with(|l| get(&mut l.borrow_mut()))
+        } else {
+            get(&mut CLOCK.lock())
+        }
     }
 
     fn start(handle: &tokio::runtime::Handle) -> MediaClock {
         let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let shards: Vec<Arc<Mutex<Vec<std::sync::Weak<SendSide>>>>> = (0..CLOCK_SHARDS)
+        let shards: Vec<Shard> = (0..CLOCK_SHARDS)
             .map(|_| Arc::new(Mutex::new(Vec::new())))
             .collect();
         for shard in &shards {
@@ -855,7 +875,7 @@ impl MediaClock {
                 iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
                 loop {
                     iv.tick().await;
-                    let live: Vec<Arc<SendSide>> = {
+                    let live: Vec<Arc<dyn Tick>> = {
                         let mut v = shard.lock();
                         v.retain(|w| w.strong_count() > 0);
                         v.iter().filter_map(std::sync::Weak::upgrade).collect()
@@ -873,10 +893,13 @@ impl MediaClock {
         }
     }
 
-    fn add(&self, s: &Arc<SendSide>) {
+    /// Tick `s` every 20 ms from now on, as long as it is alive.
+    pub fn add<T: Tick + 'static>(&self, s: &Arc<T>) {
+        let w: std::sync::Weak<T> = Arc::downgrade(s);
+        let w: std::sync::Weak<dyn Tick> = w;
         let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.shards.len();
         if let Some(shard) = self.shards.get(i) {
-            shard.lock().push(Arc::downgrade(s));
+            shard.lock().push(w);
         }
     }
 }
