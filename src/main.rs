@@ -7,7 +7,26 @@ use ferrisk::cli::{args, remote};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+unsafe extern "C" {
+    /// mimalloc's option setter (the library is linked by the `mimalloc` crate).
+    fn mi_option_set(option: std::os::raw::c_int, value: std::os::raw::c_long);
+}
+
+/// mimalloc v2's `mi_option_purge_delay` (its include/mimalloc.h).
+const MI_OPTION_PURGE_DELAY: std::os::raw::c_int = 15;
+
+/// Give freed memory back to the system at once instead of after mimalloc's default 10 ms
+/// (issue 20: 8 MiB less at idle, 5 MiB less at the peak of 10,000 REGISTER/s, same CPU).
+/// `MIMALLOC_PURGE_DELAY` in the environment still decides when set.
+fn purge_freed_memory_at_once() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: a plain setter of an integer option, called before any thread starts.
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    }
+}
+
 fn main() {
+    purge_freed_memory_at_once();
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let a = match args::parse(argv) {
         Ok(a) => a,
