@@ -1,10 +1,19 @@
 # Shared by the load scripts: build, a release daemon on a temp config dir (ferrisk.conf
 # written), cleanup at exit, start_daemon, and the daemon's CPU and memory.
 # Sets BIN, REPO, DIR; the caller writes its other config files, then calls start_daemon.
+# HEAPTRACK=<file> runs the daemon under heaptrack (built with the system allocator, which
+# heaptrack can follow, in target/heap) and prints where the heap peaked at the end; its
+# RSS figures are then heaptrack's and glibc's, not the product's.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release --quiet
-BIN=$PWD/target/release/ferrisk
+if [ -n "${HEAPTRACK:-}" ]; then
+  cargo build --release --quiet --features system-alloc --target-dir target/heap
+  BIN=$PWD/target/heap/release/ferrisk
+  cargo build --release --quiet
+else
+  cargo build --release --quiet
+  BIN=$PWD/target/release/ferrisk
+fi
 REPO=$PWD
 DIR=$(mktemp -d /tmp/ferrisk-bench.XXXXXX)
 # Scripts that start more servers list their pids in EXTRA_PIDS (stopped at exit).
@@ -13,6 +22,14 @@ cleanup() {
   "$BIN" -C "$DIR/ferrisk.conf" -rx "core stop now" >/dev/null 2>&1 || true
   for p in "${EXTRA_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   sleep 0.3
+  if [ -n "${HEAPTRACK:-}" ] && [ -n "${HEAPTRACK_PID:-}" ]; then
+    wait "$HEAPTRACK_PID" 2>/dev/null || true
+    heaptrack_print -f "$HEAPTRACK.zst" --print-peaks 1 --print-allocators 0 \
+      --print-temporary 0 --print-leaks 0 --print-histogram 0 --print-flamegraph 0 \
+      --peak-limit "${HEAPTRACK_TOP:-25}" --sub-peak-limit 3 >"$HEAPTRACK.txt" 2>&1 || true
+    echo "heap profile: $HEAPTRACK.zst; peak consumers: $HEAPTRACK.txt"
+    tail -n 3 "$HEAPTRACK.txt"
+  fi
   [ -n "${KEEP:-}" ] || rm -rf "$DIR"
 }
 trap cleanup EXIT
@@ -27,8 +44,17 @@ astspooldir => spool
 verbose = 0
 CONF
 start_daemon() {
-  "$BIN" -f -C "$DIR/ferrisk.conf" >"$DIR/daemon.out" 2>&1 &
-  DAEMON_PID=$!
+  if [ -n "${HEAPTRACK:-}" ]; then
+    heaptrack -o "$HEAPTRACK" "$BIN" -f -C "$DIR/ferrisk.conf" >"$DIR/daemon.out" 2>&1 &
+    HEAPTRACK_PID=$!
+    for _ in $(seq 200); do
+      DAEMON_PID=$(pgrep -n -f "^$BIN -f -C $DIR/ferrisk.conf" || true)
+      [ -n "$DAEMON_PID" ] && break; sleep 0.05
+    done
+  else
+    "$BIN" -f -C "$DIR/ferrisk.conf" >"$DIR/daemon.out" 2>&1 &
+    DAEMON_PID=$!
+  fi
   for _ in $(seq 200); do [ -S "$DIR/run/ferrisk.ctl" ] && return 0; sleep 0.05; done
   echo "daemon did not start:" >&2; cat "$DIR/daemon.out" >&2; exit 1
 }
