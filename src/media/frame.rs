@@ -96,8 +96,10 @@ pub struct FrameQueue {
 impl FrameQueue {
     pub fn new(cap: usize) -> Arc<FrameQueue> {
         Arc::new(FrameQueue {
+            // Grows as frames queue up: most queues hold one or two frames, so reserving
+            // `cap` up front cost 1.6 KiB a channel for nothing (issue 20).
             q: Mutex::new(Frames {
-                q: VecDeque::with_capacity(cap.max(1)),
+                q: VecDeque::new(),
                 digits: 0,
             }),
             cap: cap.max(1),

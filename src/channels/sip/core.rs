@@ -206,7 +206,8 @@ pub struct Core {
     /// ACKs that matched no call, dropped (`sip show security`).
     pub stray_acks: u64,
     pub registrar: Registrar,
-    pub legs: HashMap<String, Leg>,
+    /// Boxed: a `Leg` is 1.8 KiB, and the map's spare slots would hold that much each.
+    pub legs: HashMap<String, Box<Leg>>,
     chans: HashMap<u64, SipChan>,
     next_chan_id: u64,
     owners: HashMap<TransactionKey, Owner>,
@@ -1296,7 +1297,7 @@ impl Core {
             .unwrap_or_default();
         self.legs.insert(
             call_id.clone(),
-            Leg {
+            Box::new(Leg {
                 call_id,
                 inbound: true,
                 chan_id,
@@ -1323,7 +1324,7 @@ impl Core {
                 hold: false,
                 created: now,
                 creds: None,
-            },
+            }),
         );
         // 100 Trying at once, as chan_sip does.
         self.reply_trying(key, req, now);
@@ -2096,7 +2097,7 @@ impl Core {
                 .insert(key.clone(), Owner::Invite(call_id.clone()));
             self.legs.insert(
                 call_id.clone(),
-                Leg {
+                Box::new(Leg {
                     call_id: call_id.clone(),
                     inbound: false,
                     chan_id,
@@ -2123,7 +2124,7 @@ impl Core {
                     hold: false,
                     created: now,
                     creds,
-                },
+                }),
             );
             if let Some(ch) = self.chans.get_mut(&chan_id) {
                 ch.legs.push(call_id);
@@ -2887,7 +2888,7 @@ impl Core {
 
     /// Legs for `sip show channels`.
     pub fn legs(&self) -> impl Iterator<Item = &Leg> {
-        self.legs.values()
+        self.legs.values().map(|l| &**l)
     }
 
     /// Name of the channel a leg belongs to.
