@@ -476,10 +476,14 @@ impl AuthReply {
 /// and the newest issue time among forcibly dropped (still valid) nonces becomes a floor: a nonce
 /// issued at or before the floor that is no longer remembered is answered `Stale`, so dropping
 /// an entry never opens a replay window.
+///
+/// A nonce is known by its counter (the MAC is checked before): 24 bytes an entry where the
+/// nonce strings cost about 200 (15 MiB at 10,000 REGISTER/s, issue 20).
 #[derive(Debug)]
 struct NcTracker {
-    seen: HashMap<String, (u32, u64)>,
-    order: VecDeque<String>,
+    /// Counter of the nonce → (highest nc, issue time).
+    seen: HashMap<u64, (u32, u64)>,
+    order: VecDeque<u64>,
     capacity: usize,
     floor_ms: Option<u64>,
 }
@@ -493,13 +497,13 @@ enum NcCheck {
 impl NcTracker {
     fn check_and_record(
         &mut self,
-        nonce: &str,
+        nonce: u64,
         issued_ms: u64,
         nc: u32,
         now_ms: u64,
         lifetime_ms: u64,
     ) -> NcCheck {
-        if let Some((last, _)) = self.seen.get_mut(nonce) {
+        if let Some((last, _)) = self.seen.get_mut(&nonce) {
             if nc <= *last {
                 return NcCheck::Replay;
             }
@@ -526,8 +530,8 @@ impl NcTracker {
                 }
             }
         }
-        self.seen.insert(nonce.to_string(), (nc, issued_ms));
-        self.order.push_back(nonce.to_string());
+        self.seen.insert(nonce, (nc, issued_ms));
+        self.order.push_back(nonce);
         NcCheck::Fresh
     }
 }
@@ -613,13 +617,14 @@ impl DigestAuthenticator {
     }
 
     /// Issue time (ms since epoch) of a nonce we issued, `None` if it is not ours.
-    fn nonce_issued(&self, nonce: &str) -> Option<u64> {
+    /// A nonce we issued: its issue time and counter.
+    fn nonce_issued(&self, nonce: &str) -> Option<(u64, u64)> {
         if nonce.len() != NONCE_LEN || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         let ts = u64::from_str_radix(nonce.get(0..12)?, 16).ok()?;
         let ctr = u64::from_str_radix(nonce.get(12..24)?, 16).ok()?;
-        ct_eq_ignore_case(&self.mac(ts, ctr), nonce.get(24..)?).then_some(ts)
+        ct_eq_ignore_case(&self.mac(ts, ctr), nonce.get(24..)?).then_some((ts, ctr))
     }
 
     /// A challenge with a fresh nonce, `algorithm=MD5`, `qop="auth"`.
@@ -680,7 +685,7 @@ impl DigestAuthenticator {
         if !uri_acceptable(&creds.uri, request_uri) {
             return AuthOutcome::Reject(RejectReason::UriMismatch);
         }
-        let Some(issued) = self.nonce_issued(&creds.nonce) else {
+        let Some((issued, counter)) = self.nonce_issued(&creds.nonce) else {
             // A nonce we did not issue (before a restart, or another realm key) with a digest
             // that is right for it: the client knows the password, so challenge afresh
             // (stale=true) instead of refusing, as chan_sip does. A wrong digest is refused.
@@ -703,7 +708,7 @@ impl DigestAuthenticator {
             if creds.qop.is_some() {
                 match self
                     .nc
-                    .check_and_record(&creds.nonce, issued, nc, now_ms, lifetime_ms)
+                    .check_and_record(counter, issued, nc, now_ms, lifetime_ms)
                 {
                     NcCheck::Fresh => {}
                     NcCheck::Replay => return AuthOutcome::Reject(RejectReason::Replay),
