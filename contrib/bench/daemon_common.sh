@@ -2,8 +2,9 @@
 # written), cleanup at exit, start_daemon, and the daemon's CPU and memory.
 # Sets BIN, REPO, DIR; the caller writes its other config files, then calls start_daemon.
 # HEAPTRACK=<file> runs the daemon under heaptrack (built with the system allocator, which
-# heaptrack can follow, in target/heap) and prints where the heap peaked at the end; its
-# RSS figures are then heaptrack's and glibc's, not the product's.
+# heaptrack can follow, in target/heap); at the end it prints the heap's peak and writes
+# <file>.txt, the peak by ferrisk function (heap_sites.py). Its RSS figures are then
+# heaptrack's and glibc's, not the product's.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ -n "${HEAPTRACK:-}" ]; then
@@ -24,11 +25,10 @@ cleanup() {
   sleep 0.3
   if [ -n "${HEAPTRACK:-}" ] && [ -n "${HEAPTRACK_PID:-}" ]; then
     wait "$HEAPTRACK_PID" 2>/dev/null || true
-    heaptrack_print -f "$HEAPTRACK.zst" --print-peaks 1 --print-allocators 0 \
-      --print-temporary 0 --print-leaks 0 --print-histogram 0 --print-flamegraph 0 \
-      --peak-limit "${HEAPTRACK_TOP:-25}" --sub-peak-limit 3 >"$HEAPTRACK.txt" 2>&1 || true
-    echo "heap profile: $HEAPTRACK.zst; peak consumers: $HEAPTRACK.txt"
-    tail -n 3 "$HEAPTRACK.txt"
+    heaptrack_print -f "$HEAPTRACK.zst" --print-peaks 0 --print-allocators 0 \
+      --print-temporary 0 --print-leaks 0 2>&1 | grep -E "^(peak|total)" || true
+    "$REPO/contrib/bench/heap_sites.py" "$HEAPTRACK.zst" "${HEAPTRACK_TOP:-25}" >"$HEAPTRACK.txt" || true
+    echo "heap profile: $HEAPTRACK.zst; peak by ferrisk function: $HEAPTRACK.txt"
   fi
   [ -n "${KEEP:-}" ] || rm -rf "$DIR"
 }

@@ -18,7 +18,7 @@ def main():
     with tempfile.NamedTemporaryFile(suffix=".folded") as folded:
         subprocess.run(
             ["heaptrack_print", "-f", profile, "--print-peaks", "0", "--print-allocators", "0",
-             "--print-temporary", "0", "--print-leaks", "0", "--print-histogram", "0",
+             "--print-temporary", "0", "--print-leaks", "0",
              "-F", folded.name, "--flamegraph-cost-type", "peak"],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         sites = collections.Counter()

@@ -107,7 +107,7 @@ impl App for Milliwatt {
         loop {
             let f = if old { old_frame() } else { tone_frame(n) };
             n = (n + FRAME_SAMPLES as u64) % 8000;
-            chan.write_frame(Frame::Voice(f)).await?;
+            chan.write_frame(Frame::voice(f)).await?;
         }
     }
 }

@@ -81,7 +81,7 @@ impl Rig {
     }
     fn voice(&self, frames: &[Vec<i16>]) {
         for f in frames {
-            self.media.from_far.push_lossy(Frame::Voice(f.clone()));
+            self.media.from_far.push_lossy(Frame::voice(f.clone()));
         }
     }
     /// Queue frames from a task, never more than the receive queue holds.
@@ -112,7 +112,7 @@ impl Rig {
             .lock()
             .iter()
             .flat_map(|f| match f {
-                Frame::Voice(v) => v.clone(),
+                Frame::Voice(v) => v.to_vec(),
                 Frame::Dtmf(..) => Vec::new(),
             })
             .collect()
@@ -322,7 +322,7 @@ async fn record_stops_on_silence() {
     r.feed(
         talk.iter()
             .chain(quiet.iter())
-            .map(|f| Frame::Voice(f.clone()))
+            .map(|f| Frame::voice(f.clone()))
             .collect(),
     );
     let path = r.dir.path().join("sil.wav");
@@ -471,7 +471,7 @@ const VM_CONF: &str = "[general]\nmaxsilence=0\n[default]\n100 => 1234,Leif Mads
 
 /// Queue `frames` (paced, nothing dropped) and then the digits.
 fn talk(r: &Rig, frames: &[Vec<i16>], digits: &str) {
-    let mut v: Vec<Frame> = frames.iter().map(|f| Frame::Voice(f.clone())).collect();
+    let mut v: Vec<Frame> = frames.iter().map(|f| Frame::voice(f.clone())).collect();
     v.extend(
         digits
             .chars()
@@ -561,7 +561,7 @@ async fn voicemail_hangup_while_recording_keeps_the_message() {
             while q.len() >= crate::pbx::media::RX_DEPTH - 1 {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
-            q.push_lossy(Frame::Voice(f));
+            q.push_lossy(Frame::voice(f));
         }
         while !q.is_empty() {
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -675,7 +675,7 @@ async fn voicemail_review_accepts_or_records_again() {
     let take2 = second.clone();
     tokio::spawn(async move {
         for f in loud(20, 0) {
-            q.push_lossy(Frame::Voice(f));
+            q.push_lossy(Frame::voice(f));
         }
         q.push_lossy(Frame::Dtmf('#', Duration::from_millis(100)));
         q.push_lossy(Frame::Dtmf('3', Duration::from_millis(100)));
@@ -685,7 +685,7 @@ async fn voicemail_review_accepts_or_records_again() {
         // The beep before the second take has played by now.
         tokio::time::sleep(Duration::from_millis(100)).await;
         for f in take2 {
-            q.push_lossy(Frame::Voice(f));
+            q.push_lossy(Frame::voice(f));
         }
         q.push_lossy(Frame::Dtmf('#', Duration::from_millis(100)));
         q.push_lossy(Frame::Dtmf('1', Duration::from_millis(100)));

@@ -127,7 +127,7 @@ pub async fn play_samples(
     samples: Vec<i16>,
     breakon: &str,
 ) -> Result<Played, Hangup> {
-    play_prompt(chan, Prompt::from_samples(Arc::new(samples)), breakon).await
+    play_prompt(chan, Prompt::from_samples(samples), breakon).await
 }
 
 /// Play `prompt` to its end; a digit in `breakon` stops it (other digits and caller audio

@@ -245,15 +245,15 @@ mod tests {
     async fn halves_pass_audio_and_digits_both_ways_until_a_hangup() {
         let pbx = crate::modules::test_pbx();
         let (mut one, mut two, pacer) = halves(&pbx);
-        one.write_frame(Frame::Voice(vec![1; 160])).await.unwrap();
+        one.write_frame(Frame::voice(vec![1; 160])).await.unwrap();
         one.write_frame(Frame::Dtmf('7', Duration::from_millis(100)))
             .await
             .unwrap();
-        two.write_frame(Frame::Voice(vec![2; 160])).await.unwrap();
+        two.write_frame(Frame::voice(vec![2; 160])).await.unwrap();
         let get = |f: Result<Option<Frame>, crate::pbx::Hangup>| f.ok().flatten();
         assert_eq!(
             get(two.read_frame(None).await),
-            Some(Frame::Voice(vec![1; 160]))
+            Some(Frame::voice(vec![1; 160]))
         );
         assert_eq!(
             get(two.read_frame(None).await),
@@ -261,7 +261,7 @@ mod tests {
         );
         assert_eq!(
             get(one.read_frame(None).await),
-            Some(Frame::Voice(vec![2; 160]))
+            Some(Frame::voice(vec![2; 160]))
         );
         two.shared.request_hangup(16);
         assert!(pacer.await.is_ok(), "the pacer ends with the call");
@@ -273,7 +273,7 @@ mod tests {
         let (mut one, two, _pacer) = halves(&pbx);
         let start = tokio::time::Instant::now();
         for i in 0..50 {
-            one.write_frame(Frame::Voice(vec![i; 160])).await.unwrap();
+            one.write_frame(Frame::voice(vec![i; 160])).await.unwrap();
         }
         // 50 frames take (virtually) about a second: the queue and the frame in hand absorb
         // a few, the rest go at 20 ms each.

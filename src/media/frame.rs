@@ -42,7 +42,7 @@ pub const MAX_PENDING_DIGITS: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     /// Linear audio, normally [`FRAME_SAMPLES`] samples.
-    Voice(Vec<i16>),
+    Voice(Audio),
     /// A DTMF digit (`0-9`, `*`, `#`, `A-D`), delivered once the key is released, with how long
     /// it was held.
     Dtmf(char, Duration),
@@ -51,7 +51,139 @@ pub enum Frame {
 impl Frame {
     /// 20 ms of silence.
     pub fn silence() -> Frame {
-        Frame::Voice(vec![0; FRAME_SAMPLES])
+        Frame::voice(vec![0; FRAME_SAMPLES])
+    }
+
+    /// Audio of its own.
+    pub fn voice(samples: Vec<i16>) -> Frame {
+        Frame::Voice(samples.into())
+    }
+}
+
+/// Audio many calls play at once (a prompt): decoded once, and encoded once for each codec
+/// phones speak (G.711 µ-law and A-law), so a call playing it neither copies nor encodes
+/// it. Frames of it are [`Audio::shared`] slices.
+#[derive(Debug)]
+pub struct Clip {
+    samples: Vec<i16>,
+    ulaw: Vec<u8>,
+    alaw: Vec<u8>,
+}
+
+impl Clip {
+    /// Encode `samples` for every codec (on the blocking pool for anything long).
+    pub fn new(samples: Vec<i16>) -> Clip {
+        Clip {
+            ulaw: super::g711::ulaw_encode(&samples),
+            alaw: super::g711::alaw_encode(&samples),
+            samples,
+        }
+    }
+
+    pub fn samples(&self) -> &[i16] {
+        &self.samples
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// Memory it holds: 2 bytes a sample linear, 1 for each encoding.
+    pub fn bytes(&self) -> usize {
+        self.samples.len() * 2 + self.ulaw.len() + self.alaw.len()
+    }
+
+    fn encoding(&self, format: NativeFormat) -> Option<&[u8]> {
+        match format {
+            NativeFormat::Ulaw => Some(&self.ulaw),
+            NativeFormat::Alaw => Some(&self.alaw),
+            NativeFormat::Slin => None,
+        }
+    }
+}
+
+/// A frame's samples: its own, or one [`FRAME_SAMPLES`] slice of a shared [`Clip`] (16
+/// bytes, no copy). Reads as a slice of samples.
+#[derive(Clone)]
+pub struct Audio(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Owned(Vec<i16>),
+    /// `FRAME_SAMPLES` samples of the clip from the index.
+    Shared(Arc<Clip>, u32),
+}
+
+impl Audio {
+    /// The frame of `clip` starting at sample `start`; `None` unless a whole frame is there.
+    pub fn shared(clip: &Arc<Clip>, start: usize) -> Option<Audio> {
+        let end = start.checked_add(FRAME_SAMPLES)?;
+        (end <= clip.len())
+            .then(|| u32::try_from(start).ok())
+            .flatten()
+            .map(|s| Audio(Repr::Shared(clip.clone(), s)))
+    }
+
+    /// The samples encoded for `format`, when they come ready-made from a clip.
+    pub fn encoded(&self, format: NativeFormat) -> Option<&[u8]> {
+        match &self.0 {
+            Repr::Owned(_) => None,
+            Repr::Shared(c, s) => {
+                let s = *s as usize;
+                c.encoding(format)?.get(s..s + FRAME_SAMPLES)
+            }
+        }
+    }
+
+    /// The samples as a vector of their own (copied from a clip).
+    pub fn into_vec(self) -> Vec<i16> {
+        match self.0 {
+            Repr::Owned(v) => v,
+            Repr::Shared(..) => self.to_vec(),
+        }
+    }
+}
+
+impl std::ops::Deref for Audio {
+    type Target = [i16];
+    fn deref(&self) -> &[i16] {
+        match &self.0 {
+            Repr::Owned(v) => v,
+            Repr::Shared(c, s) => {
+                let s = *s as usize;
+                &c.samples[s..s + FRAME_SAMPLES]
+            }
+        }
+    }
+}
+
+impl From<Vec<i16>> for Audio {
+    fn from(v: Vec<i16>) -> Audio {
+        Audio(Repr::Owned(v))
+    }
+}
+
+impl PartialEq for Audio {
+    fn eq(&self, other: &Audio) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Audio {}
+
+impl PartialEq<Vec<i16>> for Audio {
+    fn eq(&self, other: &Vec<i16>) -> bool {
+        **self == **other
+    }
+}
+
+impl std::fmt::Debug for Audio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
     }
 }
 
@@ -282,23 +414,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn clip_frames_are_shared_slices_with_their_encodings() {
+        let samples: Vec<i16> = (0..400).map(|i| (i * 37) as i16).collect();
+        let clip = Arc::new(Clip::new(samples.clone()));
+        assert_eq!(clip.bytes(), 400 * 4);
+        let a = Audio::shared(&clip, 160).unwrap();
+        assert_eq!(&*a, &samples[160..320]);
+        assert_eq!(
+            a.encoded(NativeFormat::Ulaw).unwrap(),
+            &super::super::g711::ulaw_encode(&samples[160..320])[..]
+        );
+        assert_eq!(
+            a.encoded(NativeFormat::Alaw).unwrap(),
+            &super::super::g711::alaw_encode(&samples[160..320])[..]
+        );
+        assert_eq!(a.encoded(NativeFormat::Slin), None);
+        assert!(Audio::shared(&clip, 320).is_none(), "no whole frame left");
+        assert_eq!(a.clone().into_vec(), samples[160..320].to_vec());
+        // Equal by samples, whatever holds them.
+        assert_eq!(Frame::Voice(a), Frame::voice(samples[160..320].to_vec()));
+        let own: Audio = vec![1, 2].into();
+        assert_eq!(own.encoded(NativeFormat::Ulaw), None);
+        assert_eq!(std::mem::size_of::<Audio>(), 24);
+    }
+
+    #[test]
     fn lossy_push_keeps_digits_and_the_newest_audio() {
         let q = FrameQueue::new(3);
-        q.push_lossy(Frame::Voice(vec![1]));
+        q.push_lossy(Frame::voice(vec![1]));
         q.push_lossy(Frame::Dtmf('5', Duration::from_millis(100)));
-        q.push_lossy(Frame::Voice(vec![2]));
-        q.push_lossy(Frame::Voice(vec![3]));
+        q.push_lossy(Frame::voice(vec![2]));
+        q.push_lossy(Frame::voice(vec![3]));
         assert_eq!(q.len(), 3);
         assert_eq!(
             q.try_pop(),
             Some(Frame::Dtmf('5', Duration::from_millis(100)))
         );
-        assert_eq!(q.try_pop(), Some(Frame::Voice(vec![2])));
-        assert_eq!(q.try_pop(), Some(Frame::Voice(vec![3])));
+        assert_eq!(q.try_pop(), Some(Frame::voice(vec![2])));
+        assert_eq!(q.try_pop(), Some(Frame::voice(vec![3])));
         // Only digits queued: new audio is dropped, new digits are kept.
         let q = FrameQueue::new(1);
         q.push_lossy(Frame::Dtmf('1', Duration::ZERO));
-        q.push_lossy(Frame::Voice(vec![9]));
+        q.push_lossy(Frame::voice(vec![9]));
         q.push_lossy(Frame::Dtmf('2', Duration::ZERO));
         assert_eq!(q.len(), 2);
     }
@@ -307,7 +464,7 @@ mod tests {
     fn a_digit_flood_is_bounded_and_counted() {
         let q = FrameQueue::new(RX_DEPTH);
         for i in 0..10_000u32 {
-            q.push_lossy(Frame::Voice(vec![i as i16]));
+            q.push_lossy(Frame::voice(vec![i as i16]));
             q.push_lossy(Frame::Dtmf('5', Duration::from_millis(40)));
         }
         // Only digits are left (the newest audio could not push one out), and no more of them
@@ -327,7 +484,7 @@ mod tests {
         let q = FrameQueue::new(3);
         for i in 0..1000 {
             if i % 3 == 0 {
-                q.push_lossy(Frame::Voice(vec![1]));
+                q.push_lossy(Frame::voice(vec![1]));
             } else {
                 q.push_lossy(Frame::Dtmf('1', Duration::ZERO));
             }
@@ -340,7 +497,7 @@ mod tests {
         let q = FrameQueue::new(1);
         assert!(q.push(Frame::silence()).await);
         let q2 = q.clone();
-        let writer = tokio::spawn(async move { q2.push(Frame::Voice(vec![7])).await });
+        let writer = tokio::spawn(async move { q2.push(Frame::voice(vec![7])).await });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(
             !writer.is_finished(),
@@ -348,7 +505,7 @@ mod tests {
         );
         assert_eq!(q.pop().await, Some(Frame::silence()));
         assert!(writer.await.unwrap_or(false));
-        assert_eq!(q.pop().await, Some(Frame::Voice(vec![7])));
+        assert_eq!(q.pop().await, Some(Frame::voice(vec![7])));
         let q3 = q.clone();
         let reader = tokio::spawn(async move { q3.pop().await });
         tokio::time::sleep(Duration::from_millis(10)).await;

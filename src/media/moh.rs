@@ -11,6 +11,7 @@
 //! callers on hold read each file once. Listing and decoding are file work: a player is made
 //! and [`MohPlayer::preload`]ed on the blocking pool, after which it never reads a file.
 
+use super::frame::{Audio, Clip};
 use super::wav::{self, Encoding};
 use crate::config::{is_true, ConfigFile};
 use parking_lot::{Mutex, RwLock};
@@ -165,7 +166,7 @@ pub fn read_file(path: &Path) -> Result<Vec<i16>, wav::WavError> {
 #[derive(Default)]
 pub struct MohClasses {
     classes: RwLock<Option<Arc<Vec<MohClass>>>>,
-    cache: Mutex<HashMap<PathBuf, Arc<Vec<i16>>>>,
+    cache: Mutex<HashMap<PathBuf, Arc<Clip>>>,
 }
 
 impl MohClasses {
@@ -187,12 +188,13 @@ impl MohClasses {
             .cloned()
     }
 
-    /// A file's samples, decoded once. Unreadable files give `None`.
-    pub fn samples(&self, path: &Path) -> Option<Arc<Vec<i16>>> {
+    /// A file's audio, decoded and encoded once (see [`Clip`]). Unreadable files give
+    /// `None`.
+    pub fn samples(&self, path: &Path) -> Option<Arc<Clip>> {
         if let Some(s) = self.cache.lock().get(path) {
             return Some(s.clone());
         }
-        let s = Arc::new(read_file(path).ok()?);
+        let s = Arc::new(Clip::new(read_file(path).ok()?));
         self.cache.lock().insert(path.to_path_buf(), s.clone());
         Some(s)
     }
@@ -202,10 +204,10 @@ impl MohClasses {
 pub struct MohPlayer {
     files: Vec<PathBuf>,
     idx: usize,
-    cur: Option<Arc<Vec<i16>>>,
+    cur: Option<Arc<Clip>>,
     pos: usize,
     /// Every file's samples (`None`: unreadable), once [`MohPlayer::preload`] ran.
-    loaded: Option<Vec<Option<Arc<Vec<i16>>>>>,
+    loaded: Option<Vec<Option<Arc<Clip>>>>,
 }
 
 impl MohPlayer {
@@ -249,15 +251,19 @@ impl MohPlayer {
 
     /// The next 160 samples (the last frame of a file is padded with silence); `None` when
     /// the class has no playable file.
-    pub fn next_frame(&mut self, cache: &MohClasses) -> Option<Vec<i16>> {
+    pub fn next_frame(&mut self, cache: &MohClasses) -> Option<Audio> {
         const N: usize = crate::media::frame::FRAME_SAMPLES;
         let mut tries = 0;
         loop {
             if let Some(cur) = &self.cur {
                 if self.pos < cur.len() {
                     let end = (self.pos + N).min(cur.len());
-                    let mut f = cur[self.pos..end].to_vec();
-                    f.resize(N, 0);
+                    // A slice of the shared clip; the last, short frame padded.
+                    let f = Audio::shared(cur, self.pos).unwrap_or_else(|| {
+                        let mut f = cur.samples()[self.pos..end].to_vec();
+                        f.resize(N, 0);
+                        f.into()
+                    });
                     self.pos = end;
                     return Some(f);
                 }
@@ -312,12 +318,16 @@ mod tests {
         let cache = MohClasses::default();
         let mut p = MohPlayer::new(&class, 1);
         assert_eq!(p.files().len(), 2, "one file per base name, wav preferred");
-        assert_eq!(p.next_frame(&cache), Some(vec![1; 160]));
-        assert_eq!(p.next_frame(&cache), Some(vec![2; 160]));
+        assert_eq!(p.next_frame(&cache).map(|a| a.to_vec()), Some(vec![1; 160]));
+        assert_eq!(p.next_frame(&cache).map(|a| a.to_vec()), Some(vec![2; 160]));
         let mut tail = vec![2; 40];
         tail.resize(160, 0);
-        assert_eq!(p.next_frame(&cache), Some(tail));
-        assert_eq!(p.next_frame(&cache), Some(vec![1; 160]), "loops");
+        assert_eq!(p.next_frame(&cache).map(|a| a.to_vec()), Some(tail));
+        assert_eq!(
+            p.next_frame(&cache).map(|a| a.to_vec()),
+            Some(vec![1; 160]),
+            "loops"
+        );
     }
 
     #[test]
@@ -335,13 +345,13 @@ mod tests {
             std::fs::remove_file(d.path().join(f)).unwrap();
         }
         cache.set(Vec::new());
-        assert_eq!(p.next_frame(&cache), Some(vec![1; 160]));
+        assert_eq!(p.next_frame(&cache).map(|a| a.to_vec()), Some(vec![1; 160]));
         assert_eq!(
-            p.next_frame(&cache),
+            p.next_frame(&cache).map(|a| a.to_vec()),
             Some(vec![2; 160]),
             "c.sln is empty: skipped"
         );
-        assert_eq!(p.next_frame(&cache), Some(vec![1; 160]));
+        assert_eq!(p.next_frame(&cache).map(|a| a.to_vec()), Some(vec![1; 160]));
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! A prompt being played: a cursor, never a copy.
 //!
-//! A sound file is decoded once into 8 kHz linear samples and kept in one process-wide
-//! cache shared by every call that plays it: 2,000 calls looping the same prompt hold one
-//! copy of its audio and 2,000 [`Prompt`] cursors. The cache counts bytes: at most
+//! A sound file is decoded once into 8 kHz linear samples, encoded once for each codec (a
+//! [`Clip`]), and kept in one process-wide cache shared by every call that plays it: 2,000
+//! calls looping the same prompt hold one copy of its audio and 2,000 [`Prompt`] cursors,
+//! and their frames are slices of it ([`Audio::shared`]) that the RTP sender sends as they
+//! are, with no copy and no encoding per call. The cache counts bytes: at most
 //! [`CACHE_BUDGET`] of decoded audio is kept, the least recently used files leave first (a
 //! call still playing an evicted file keeps its copy until it finishes). A file's cache
 //! entry is tied to its modification time, size and inode, so an edited or replaced file
@@ -13,7 +15,7 @@
 //! Frames are cut as they are sent ([`Prompt::next_frame`]); the last one is padded with
 //! silence.
 
-use super::frame::{Frame, FRAME_SAMPLES};
+use super::frame::{Audio, Clip, Frame, FRAME_SAMPLES};
 use super::sounds::SoundFormat;
 use super::wav::{self, Layout, WavError};
 use parking_lot::Mutex;
@@ -25,7 +27,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
-/// Decoded audio kept in the cache, in bytes (32 MiB: about 35 minutes of prompts).
+/// Decoded and encoded audio kept in the cache, in bytes (32 MiB: about 17 minutes of
+/// prompts at 32 KiB a second: linear, µ-law and A-law).
 pub const CACHE_BUDGET: usize = 32 << 20;
 /// Files larger than this (1 MiB: two minutes of µ-law, one of 16-bit WAV) are streamed.
 pub const STREAM_ABOVE: u64 = 1 << 20;
@@ -45,7 +48,7 @@ pub struct Prompt {
 #[derive(Debug)]
 enum Source {
     /// Decoded audio, shared with every other call playing it.
-    Shared(Arc<Vec<i16>>),
+    Shared(Arc<Clip>),
     /// A large file read a window at a time.
     Disk(Box<Disk>),
 }
@@ -61,11 +64,16 @@ struct Disk {
 }
 
 impl Prompt {
-    /// Play samples made at run time (a TTS waveform).
-    pub fn from_samples(samples: Arc<Vec<i16>>) -> Prompt {
-        let len = samples.len();
+    /// Play samples made at run time (a TTS waveform; encodes them: call it on the
+    /// blocking pool for anything long).
+    pub fn from_samples(samples: Vec<i16>) -> Prompt {
+        Self::from_clip(Arc::new(Clip::new(samples)))
+    }
+
+    fn from_clip(clip: Arc<Clip>) -> Prompt {
+        let len = clip.len();
         Prompt {
-            src: Source::Shared(samples),
+            src: Source::Shared(clip),
             pos: 0,
             len,
         }
@@ -83,7 +91,7 @@ impl Prompt {
             md.len(),
             std::os::unix::fs::MetadataExt::ino(&md),
         );
-        Ok(Self::from_samples(cached(path, format, stamp)?))
+        Ok(Self::from_clip(cached(path, format, stamp)?))
     }
 
     /// Stream `path` from disk (see [`Prompt::open`]).
@@ -134,7 +142,14 @@ impl Prompt {
         let end = (self.pos + FRAME_SAMPLES).min(self.len);
         let mut v = Vec::with_capacity(FRAME_SAMPLES);
         match &mut self.src {
-            Source::Shared(s) => v.extend_from_slice(s.get(self.pos..end)?),
+            Source::Shared(c) => {
+                if let Some(a) = Audio::shared(c, self.pos) {
+                    self.pos = end;
+                    return Some(Frame::Voice(a));
+                }
+                // The last, short frame: padded below.
+                v.extend_from_slice(c.samples().get(self.pos..end)?)
+            }
             Source::Disk(d) => {
                 while v.len() < end - self.pos {
                     let at = self.pos + v.len();
@@ -149,7 +164,7 @@ impl Prompt {
         }
         self.pos = end;
         v.resize(FRAME_SAMPLES, 0);
-        Some(Frame::Voice(v))
+        Some(Frame::voice(v))
     }
 }
 
@@ -194,7 +209,7 @@ type Stamp = (Option<SystemTime>, u64, u64);
 #[derive(Debug)]
 struct Slot {
     stamp: Stamp,
-    audio: OnceLock<Result<Arc<Vec<i16>>, String>>,
+    audio: OnceLock<Result<Arc<Clip>, String>>,
     /// Whether its bytes were added to [`Cache::bytes`].
     counted: AtomicBool,
     /// [`Cache::clock`] at its last use (least recently used leaves first).
@@ -204,7 +219,7 @@ struct Slot {
 impl Slot {
     fn bytes(&self) -> usize {
         match self.audio.get() {
-            Some(Ok(a)) => a.len() * 2,
+            Some(Ok(a)) => a.bytes(),
             _ => 0,
         }
     }
@@ -213,7 +228,7 @@ impl Slot {
 #[derive(Debug, Default)]
 struct Cache {
     slots: HashMap<PathBuf, Arc<Slot>>,
-    /// Decoded bytes of the counted slots.
+    /// Bytes (decoded and encoded) of the counted slots.
     bytes: usize,
     clock: u64,
 }
@@ -249,8 +264,8 @@ fn cache() -> &'static Mutex<Cache> {
     CACHE.get_or_init(Default::default)
 }
 
-/// The decoded samples of `path` at version `stamp`, decoding them on first use.
-fn cached(path: &Path, format: SoundFormat, stamp: Stamp) -> Result<Arc<Vec<i16>>, WavError> {
+/// The audio of `path` at version `stamp`, decoding and encoding it on first use.
+fn cached(path: &Path, format: SoundFormat, stamp: Stamp) -> Result<Arc<Clip>, WavError> {
     let slot = {
         let mut c = cache().lock();
         c.clock += 1;
@@ -274,7 +289,7 @@ fn cached(path: &Path, format: SoundFormat, stamp: Stamp) -> Result<Arc<Vec<i16>
     };
     let audio = slot.audio.get_or_init(|| {
         super::sounds::load(path, format)
-            .map(Arc::new)
+            .map(|s| Arc::new(Clip::new(s)))
             .map_err(|e| e.to_string())
     });
     let mut c = cache().lock();
@@ -297,7 +312,7 @@ fn cached(path: &Path, format: SoundFormat, stamp: Stamp) -> Result<Arc<Vec<i16>
     }
 }
 
-/// Decoded bytes held by the cache and the number of files (`core show sounds cache`-like
+/// Bytes held by the cache and the number of files (`core show sounds cache`-like
 /// figures for tests and benchmarks).
 pub fn cache_usage() -> (usize, usize) {
     let c = cache().lock();
@@ -307,6 +322,7 @@ pub fn cache_usage() -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::frame::NativeFormat;
     use crate::media::wav::Encoding;
 
     fn frames_of(p: &mut Prompt) -> Vec<Vec<i16>> {
@@ -316,15 +332,35 @@ mod tests {
         rt.block_on(async {
             let mut v = Vec::new();
             while let Some(Frame::Voice(f)) = p.next_frame().await {
-                v.push(f);
+                v.push(f.into_vec());
             }
             v
         })
     }
 
     #[test]
+    fn whole_frames_are_slices_of_the_shared_clip() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut p = Prompt::from_samples(vec![500; 200]);
+        rt.block_on(async {
+            let Some(Frame::Voice(a)) = p.next_frame().await else {
+                panic!("a frame")
+            };
+            let ulaw = crate::media::g711::ulaw_encode(&[500; 160]);
+            assert_eq!(a.encoded(NativeFormat::Ulaw), Some(&ulaw[..]));
+            let Some(Frame::Voice(tail)) = p.next_frame().await else {
+                panic!("the tail")
+            };
+            assert_eq!(tail.encoded(NativeFormat::Ulaw), None, "padded: its own");
+            assert_eq!((tail.len(), tail[39], tail[40]), (160, 500, 0));
+        });
+    }
+
+    #[test]
     fn plays_pads_the_tail_and_seeks() {
-        let mut p = Prompt::from_samples(Arc::new((0..400).map(|i| i as i16).collect()));
+        let mut p = Prompt::from_samples((0..400).map(|i| i as i16).collect());
         assert_eq!(p.frames(), 3);
         let f = frames_of(&mut p);
         assert_eq!(f.len(), 3);
@@ -397,17 +433,18 @@ mod tests {
                 counted: AtomicBool::new(true),
                 used: AtomicU64::new(used),
             };
-            s.audio.set(Ok(Arc::new(vec![0; n]))).unwrap();
+            s.audio.set(Ok(Arc::new(Clip::new(vec![0; n])))).unwrap();
             Arc::new(s)
         };
-        let half = CACHE_BUDGET / 4; // samples: half the budget in bytes
+        // Samples: half the budget in bytes (2 linear, 1 µ-law, 1 A-law a sample).
+        let half = CACHE_BUDGET / 8;
         c.slots.insert("old".into(), slot(half, 1));
         c.slots.insert("mid".into(), slot(half, 2));
         c.slots.insert("new".into(), slot(half, 3));
-        c.bytes = 3 * half * 2;
+        c.bytes = 3 * half * 4;
         c.evict(Path::new("new"));
         assert!(!c.slots.contains_key(Path::new("old")));
         assert!(c.slots.contains_key(Path::new("mid")));
-        assert_eq!(c.bytes, 2 * half * 2);
+        assert_eq!(c.bytes, 2 * half * 4);
     }
 }

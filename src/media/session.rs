@@ -169,7 +169,7 @@ pub fn decode(pkt: &RtpPacket, p: &StreamParams) -> Option<Frame> {
     if pkt.payload.is_empty() {
         return None;
     }
-    Some(Frame::Voice(match format {
+    Some(Frame::voice(match format {
         NativeFormat::Alaw => g711::alaw_decode(&pkt.payload),
         _ => g711::ulaw_decode(&pkt.payload),
     }))
@@ -228,10 +228,17 @@ impl Packetizer {
     pub fn tick(&mut self, frame: Option<Frame>) -> Vec<RtpPacket> {
         if self.dtmf.is_none() {
             match frame {
-                Some(Frame::Voice(s)) => {
-                    let mut s = s;
-                    s.resize(FRAME_SAMPLES, 0);
-                    return vec![self.sender.packet(encode(self.format, &s))];
+                Some(Frame::Voice(a)) => {
+                    // A prompt's frame comes encoded already (once per prompt and codec).
+                    let payload = match a.encoded(self.format) {
+                        Some(b) => b.to_vec(),
+                        None => {
+                            let mut s = a.into_vec();
+                            s.resize(FRAME_SAMPLES, 0);
+                            encode(self.format, &s)
+                        }
+                    };
+                    return vec![self.sender.packet(payload)];
                 }
                 Some(Frame::Dtmf(d, len)) => {
                     let len = if len < Duration::from_millis(40) {
@@ -972,10 +979,10 @@ mod tests {
     #[test]
     fn voice_packets_carry_seq_timestamp_and_marker_after_silence() {
         let mut p = Packetizer::new(0x1234, 100, 1000, &params());
-        let a = p.tick(Some(Frame::Voice(vec![100; 160])));
-        let b = p.tick(Some(Frame::Voice(vec![100; 160])));
+        let a = p.tick(Some(Frame::voice(vec![100; 160])));
+        let b = p.tick(Some(Frame::voice(vec![100; 160])));
         assert!(p.tick(None).is_empty());
-        let c = p.tick(Some(Frame::Voice(vec![100; 160])));
+        let c = p.tick(Some(Frame::voice(vec![100; 160])));
         let (a, b, c) = (&a[0], &b[0], &c[0]);
         assert_eq!((a.sequence, a.timestamp, a.marker), (100, 1000, true));
         assert_eq!((b.sequence, b.timestamp, b.marker), (101, 1160, false));
@@ -988,9 +995,14 @@ mod tests {
             format: NativeFormat::Alaw,
             ..params()
         });
-        let d = p.tick(Some(Frame::Voice(vec![7; 80])));
+        let d = p.tick(Some(Frame::voice(vec![7; 80])));
         assert_eq!(d[0].payload_type, 8);
         assert_eq!(d[0].payload.len(), 160);
+        // A prompt's frame goes out as encoded when the prompt was loaded.
+        let clip = Arc::new(crate::media::frame::Clip::new(vec![-900; 320]));
+        let shared = crate::media::frame::Audio::shared(&clip, 160).unwrap();
+        let e = p.tick(Some(Frame::Voice(shared)));
+        assert_eq!(e[0].payload, g711::alaw_encode(&[-900; 160]));
         assert_eq!(
             d[0].payload,
             g711::alaw_encode(&[[7i16; 80], [0; 80]].concat())
@@ -1000,7 +1012,7 @@ mod tests {
     #[test]
     fn dtmf_is_sent_over_its_duration_with_one_timestamp_then_audio_resumes() {
         let mut p = Packetizer::new(1, 0, 0, &params());
-        p.tick(Some(Frame::Voice(vec![0; 160])));
+        p.tick(Some(Frame::voice(vec![0; 160])));
         let mut all = Vec::new();
         let mut ticks = 0;
         all.extend(p.tick(Some(Frame::Dtmf('#', Duration::from_millis(100)))));
@@ -1026,7 +1038,7 @@ mod tests {
             .iter()
             .all(|e| e.end && e.duration == 800 && e.event == 11));
         assert!(!ends[0].end);
-        let v = p.tick(Some(Frame::Voice(vec![0; 160])));
+        let v = p.tick(Some(Frame::voice(vec![0; 160])));
         assert_eq!(v[0].timestamp, 160 + 6 * 160);
         assert_eq!(v[0].sequence, 6);
         assert!(v[0].marker);
@@ -1056,14 +1068,14 @@ mod tests {
         let ul = RtpPacket::new(0, 1, 0, 9, g711::ulaw_encode(&[1000; 160])).serialize();
         assert_eq!(
             d.receive(&ul, &p),
-            Some(vec![Frame::Voice(g711::ulaw_decode(&g711::ulaw_encode(
+            Some(vec![Frame::voice(g711::ulaw_decode(&g711::ulaw_encode(
                 &[1000; 160]
             )))])
         );
         let al = RtpPacket::new(8, 2, 160, 9, g711::alaw_encode(&[-500; 160])).serialize();
         assert_eq!(
             d.receive(&al, &p),
-            Some(vec![Frame::Voice(g711::alaw_decode(&g711::alaw_encode(
+            Some(vec![Frame::voice(g711::alaw_decode(&g711::alaw_encode(
                 &[-500; 160]
             )))])
         );
@@ -1086,7 +1098,7 @@ mod tests {
         let (frames, audio) = d.receive_split(&pkt.serialize(), &p, now).unwrap();
         assert!(frames.is_empty());
         assert_eq!(audio.as_ref(), Some(&pkt));
-        assert_eq!(decode(&pkt, &p), Some(Frame::Voice(vec![0; 160])));
+        assert_eq!(decode(&pkt, &p), Some(Frame::voice(vec![0; 160])));
         // Unknown payload types and empty payloads are not audio.
         let cn = RtpPacket::new(13, 8, 1280, 9, vec![40]).serialize();
         assert_eq!(d.receive_split(&cn, &p, now), Some((vec![], None)));

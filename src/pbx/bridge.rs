@@ -111,7 +111,7 @@ mod tests {
     use std::time::Duration;
 
     fn voice(n: i16) -> Frame {
-        Frame::Voice(vec![n; 160])
+        Frame::voice(vec![n; 160])
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@
 //! and removes it, stopping its task, when the last member leaves. MeetMe and ConfBridge rooms
 //! live in separate namespaces, as in Asterisk.
 
-use crate::media::frame::{Frame, MediaHandle, FRAME_TIME};
+use crate::media::frame::{Audio, Frame, MediaHandle, FRAME_TIME};
 use crate::media::mixer::{Mixer, Scaling};
 use crate::pbx::channel::{CallerId, ChannelShared};
 use indexmap::IndexMap;
@@ -247,7 +247,7 @@ impl Room {
     pub fn tick(&self) {
         let st = self.state.lock();
         let marked = st.marked > 0;
-        let mut frames: Vec<Option<Vec<i16>>> = Vec::with_capacity(st.members.len());
+        let mut frames: Vec<Option<Audio>> = Vec::with_capacity(st.members.len());
         let mut active = Vec::with_capacity(st.members.len());
         for m in &st.members {
             let is_active = !m.flags.wait_marked || marked;
@@ -261,7 +261,7 @@ impl Room {
         for ((m, mix), is_active) in st.members.iter().zip(mixes).zip(active) {
             let Some(h) = &m.media else { continue };
             if is_active && !m.flags.talk_only {
-                h.to_far.push_lossy(Frame::Voice(mix));
+                h.to_far.push_lossy(Frame::voice(mix));
             } else {
                 h.to_far.push_lossy(Frame::silence());
             }
@@ -271,7 +271,7 @@ impl Room {
 
 /// The next voice frame a member sent, skipping digits and any backlog beyond
 /// [`MAX_INPUT_BACKLOG`] frames.
-fn next_voice(h: &MediaHandle) -> Option<Vec<i16>> {
+fn next_voice(h: &MediaHandle) -> Option<Audio> {
     while h.from_far.len() > MAX_INPUT_BACKLOG {
         h.from_far.try_pop();
     }
@@ -399,7 +399,7 @@ mod tests {
     }
 
     fn tone(v: i16) -> Frame {
-        Frame::Voice(vec![v; FRAME_SAMPLES])
+        Frame::voice(vec![v; FRAME_SAMPLES])
     }
 
     fn last_out(h: &MediaHandle) -> Option<Frame> {
@@ -550,6 +550,6 @@ mod tests {
         for i in 0..10 {
             h.from_far.push_lossy(tone(i));
         }
-        assert_eq!(next_voice(&h), Some(vec![6; FRAME_SAMPLES]));
+        assert_eq!(next_voice(&h), Some(vec![6; FRAME_SAMPLES].into()));
     }
 }

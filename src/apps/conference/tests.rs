@@ -59,7 +59,7 @@ fn members(pbx: &Pbx, kind: Kind, room: &str) -> usize {
 }
 
 fn tone(v: i16) -> Frame {
-    Frame::Voice(vec![v; FRAME_SAMPLES])
+    Frame::voice(vec![v; FRAME_SAMPLES])
 }
 
 fn last_out(h: &MediaHandle) -> Option<Frame> {
