@@ -14,6 +14,7 @@
 pub mod channelstats;
 pub mod cli;
 pub mod core;
+mod dbwriter;
 pub mod format;
 pub mod media;
 mod show;
@@ -58,8 +59,8 @@ pub struct SipShared {
     /// The timer and MWI tasks, stopped at unload.
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
     /// Registrations are written to AstDB by a writer thread, batched in transactions, so
-    /// a burst of REGISTERs never waits on SQLite.
-    db_tx: Mutex<Option<std::sync::mpsc::Sender<DbOp>>>,
+    /// a burst of REGISTERs never waits on SQLite ([`dbwriter`]).
+    db: OnceLock<dbwriter::DbWriter>,
     /// Realtime look-ups in flight, by peer name, with the requests waiting for them: a
     /// phone's retransmissions and its authenticated REGISTER do not start more look-ups.
     rt_inflight: Mutex<std::collections::HashMap<String, Vec<Received>>>,
@@ -74,38 +75,6 @@ pub struct SipShared {
 const RT_MISS_TTL: Duration = Duration::from_secs(3);
 /// At most this many misses are remembered (then the list starts again).
 const RT_MISS_MAX: usize = 10_000;
-
-enum DbOp {
-    Write(String, String, Option<String>),
-    Flush(tokio::sync::oneshot::Sender<()>),
-}
-
-fn db_writer(pbx: Weak<Pbx>, rx: std::sync::mpsc::Receiver<DbOp>) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = Vec::new();
-        let mut flushes = Vec::new();
-        let mut next = Some(first);
-        while let Some(op) = next.take() {
-            match op {
-                DbOp::Write(f, k, v) => batch.push((f, k, v)),
-                DbOp::Flush(done) => flushes.push(done),
-            }
-            if batch.len() < 10_000 {
-                next = rx.try_recv().ok();
-            }
-        }
-        if !batch.is_empty() {
-            if let Some(p) = pbx.upgrade() {
-                if let Err(e) = p.astdb.apply_batch(&batch) {
-                    p.warning(&format!("chan_sip.c: cannot store registrations: {e}"));
-                }
-            }
-        }
-        for f in flushes {
-            let _ = f.send(());
-        }
-    }
-}
 
 impl SipShared {
     /// Run `f` on the core, then send what it queued and perform its actions.
@@ -300,35 +269,24 @@ impl SipShared {
     }
 
     fn db_write(&self, pbx: &Pbx, family: String, key: String, value: Option<String>) {
-        let tx = self.db_tx.lock().clone();
-        let op = DbOp::Write(family, key, value);
-        let op = match tx {
-            Some(tx) => match tx.send(op) {
-                Ok(()) => return,
-                Err(e) => e.0,
-            },
-            None => op,
-        };
+        if let Some(w) = self.db.get() {
+            w.write(family, key, value);
+            return;
+        }
         // No writer thread: write directly.
-        if let DbOp::Write(f, k, v) = op {
-            let r = match v {
-                Some(v) => pbx.astdb.put(&f, &k, &v),
-                None => pbx.astdb.del(&f, &k).map(|_| ()),
-            };
-            if let Err(e) = r {
-                pbx.warning(&format!("chan_sip.c: cannot store registration: {e}"));
-            }
+        let r = match value {
+            Some(v) => pbx.astdb.put(&family, &key, &v),
+            None => pbx.astdb.del(&family, &key).map(|_| ()),
+        };
+        if let Err(e) = r {
+            pbx.warning(&format!("chan_sip.c: cannot store registration: {e}"));
         }
     }
 
     /// Wait (at most 10 s) until every registration change queued so far is in AstDB.
     pub async fn flush_db(&self) {
-        let tx = self.db_tx.lock().clone();
-        if let Some(tx) = tx {
-            let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-            if tx.send(DbOp::Flush(done_tx)).is_ok() {
-                let _ = tokio::time::timeout(Duration::from_secs(10), done_rx).await;
-            }
+        if let Some(w) = self.db.get() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), w.flush()).await;
         }
     }
 
@@ -666,21 +624,23 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
             debug: Mutex::new(DebugMode::Off),
             me: me.clone(),
             tasks: Mutex::new(Vec::new()),
-            db_tx: Mutex::new(None),
+            db: OnceLock::new(),
             rt_inflight: Mutex::new(std::collections::HashMap::new()),
             rt_missing: Mutex::new(std::collections::HashMap::new()),
             rtp_conf: Mutex::new(rtp),
         }
     });
     {
-        let (tx, rx) = std::sync::mpsc::channel();
         let p = Arc::downgrade(pbx);
-        if std::thread::Builder::new()
-            .name("sip-astdb".into())
-            .spawn(move || db_writer(p, rx))
-            .is_ok()
-        {
-            *sip.db_tx.lock() = Some(tx);
+        let writer = dbwriter::DbWriter::start(move |batch| {
+            if let Some(p) = p.upgrade() {
+                if let Err(e) = p.astdb.apply_batch(batch) {
+                    p.warning(&format!("chan_sip.c: cannot store registrations: {e}"));
+                }
+            }
+        });
+        if let Some(w) = writer {
+            let _ = sip.db.set(w);
         }
     }
     // Peers' and registration servers' host names, before anything is sent to them.
