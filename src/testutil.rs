@@ -96,6 +96,11 @@ fn per_call_and_per_registration_structures() {
             32,
         ),
         (
+            "media::frame::Audio",
+            size_of::<crate::media::frame::Audio>(),
+            24,
+        ),
+        (
             "media::frame::MediaHandle",
             size_of::<crate::media::frame::MediaHandle>(),
             64,
