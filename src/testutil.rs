@@ -136,3 +136,14 @@ fn per_call_and_per_registration_structures() {
         assert!(size <= bound, "{name} is {size} bytes, more than {bound}");
     }
 }
+
+/// A channel of no technology (`Test/1`) on a PBX with every module, for function and
+/// application tests.
+pub fn test_channel() -> crate::pbx::Channel {
+    let pbx = crate::modules::test_pbx();
+    crate::pbx::Channel::new(
+        &pbx,
+        "Test/1".into(),
+        std::sync::Arc::new(crate::pbx::channel::NullTech),
+    )
+}

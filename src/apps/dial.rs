@@ -4,12 +4,14 @@
 //! DIALEDPEERNAME, DIALEDPEERNUMBER, DIALEDTIME, ANSWEREDTIME. Options: `g` (continue
 //! when the callee hangs up), `r` (indicate ringing), `m[(class)]` (music on hold to the
 //! caller until an answer), `M(macro^args)` and `U(sub^args)`
-//! (run on the called channel before bridging; MACRO_RESULT / GOSUB_RESULT honoured).
+//! (run on the called channel before bridging; MACRO_RESULT / GOSUB_RESULT honoured),
+//! `i` (ignore call forwards). A callee's call forward (a SIP 3xx) is followed, at most
+//! [`MAX_FORWARDS`] times, and updates the caller's `REDIRECTING()`.
 
 use super::{args, flow, App, AppResult};
 use crate::channels;
 use crate::pbx::bridge::{self, AbortOnDrop};
-use crate::pbx::channel::{cause, ChanEvent};
+use crate::pbx::channel::{cause, ChanEvent, PartyId};
 use crate::pbx::exec::{self, End};
 use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
 use crate::pbx::{Channel, Hangup};
@@ -71,7 +73,7 @@ impl App for Dial {
         "Dial(Technology/Resource[&Technology2/Resource2[&...]][,timeout[,options[,URL]]])"
     }
     fn description(&self) -> &'static str {
-        "This application will place calls to one or more specified channels. As soon as one of the requested channels answers, the originating channel will be answered, if it has not already been answered. These two channels will then be active in a bridged call. All other channels that were requested will then be hung up. Unless there is a timeout specified, the Dial application will wait indefinitely until one of the called channels answers, the user hangs up, or if all of the called channels are busy or unavailable. DIALSTATUS is set to one of CHANUNAVAIL, CONGESTION, NOANSWER, BUSY, ANSWER, CANCEL, DONTCALL, TORTURE, INVALIDARGS. Options: g, m([class]), r, M(macro[^arg[^...]]), U(x[^arg[^...]])."
+        "This application will place calls to one or more specified channels. As soon as one of the requested channels answers, the originating channel will be answered, if it has not already been answered. These two channels will then be active in a bridged call. All other channels that were requested will then be hung up. Unless there is a timeout specified, the Dial application will wait indefinitely until one of the called channels answers, the user hangs up, or if all of the called channels are busy or unavailable. DIALSTATUS is set to one of CHANUNAVAIL, CONGESTION, NOANSWER, BUSY, ANSWER, CANCEL, DONTCALL, TORTURE, INVALIDARGS. Options: g, i (ignore call forwards: a 3xx from the called party is not followed), m([class]), r, M(macro[^arg[^...]]), U(x[^arg[^...]]). A call forward (SIP 3xx) is followed: a bare extension is dialed through Local in FORWARD_CONTEXT (or the called peer's context), and REDIRECTING() is updated."
     }
 
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
@@ -132,6 +134,8 @@ impl App for Dial {
                 }
             }
         }
+        // Forwarded legs (a 3xx) report through the same channel while it is open.
+        let forward_tx = tx.downgrade();
         drop(tx);
         if legs.is_empty() {
             chan.vars.set("DIALSTATUS", "CHANUNAVAIL");
@@ -164,6 +168,7 @@ impl App for Dial {
 
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         let (mut busy, mut congestion, mut nochan) = (0usize, 0usize, 0usize);
+        let mut forwards = 0usize;
         let numlines = legs.len();
         let caller_shared = chan.shared.clone();
         let winner: Option<usize> = loop {
@@ -195,7 +200,10 @@ impl App for Dial {
             };
             if matches!(
                 ev,
-                ChanEvent::Busy | ChanEvent::Congestion | ChanEvent::Hangup(_)
+                ChanEvent::Busy
+                    | ChanEvent::Congestion
+                    | ChanEvent::Hangup(_)
+                    | ChanEvent::Forward(_)
             ) && early.as_ref().is_some_and(|(e, _)| *e == i)
             {
                 early = None;
@@ -237,6 +245,101 @@ impl App for Dial {
                     leg.alive = false;
                     leg.chan.hangup_cause = cause::NORMAL_CIRCUIT_CONGESTION;
                     leg.chan.destroy();
+                }
+                ChanEvent::Connected(p) => {
+                    chan.connected = Some(Box::new(p));
+                }
+                ChanEvent::Forward(f) => {
+                    // The callee redirected the call (SIP 3xx): call where it says instead.
+                    let dest = if f.dest.contains('/') {
+                        f.dest.clone()
+                    } else {
+                        let ctx = leg
+                            .chan
+                            .get_var("FORWARD_CONTEXT")
+                            .filter(|c| !c.is_empty())
+                            .unwrap_or_else(|| {
+                                if f.context.is_empty() {
+                                    chan.context.clone()
+                                } else {
+                                    f.context.clone()
+                                }
+                            });
+                        format!("Local/{}@{ctx}", f.dest)
+                    };
+                    let dialed = dialed_number(&leg.interface);
+                    leg.alive = false;
+                    leg.chan.hangup_cause = cause::NORMAL_CLEARING;
+                    leg.chan.destroy();
+                    if opts.contains_key(&'i') {
+                        pbx.verbose_line(
+                            3,
+                            &format!("Forwarding {} to '{dest}' prevented.", chan.name()),
+                        );
+                        nochan += 1;
+                        continue;
+                    }
+                    if forwards >= MAX_FORWARDS {
+                        pbx.warning(&format!(
+                            "app_dial.c: Too many forwards from {name}: not forwarding to '{dest}'"
+                        ));
+                        nochan += 1;
+                        continue;
+                    }
+                    forwards += 1;
+                    let mut r = chan.redirecting.as_deref().cloned().unwrap_or_default();
+                    let from = PartyId {
+                        name: None,
+                        num: (!dialed.is_empty()).then_some(dialed),
+                    };
+                    if r.count == 0 {
+                        r.orig = from.clone();
+                        r.orig_reason.clone_from(&f.reason);
+                    }
+                    r.from = from;
+                    r.to = f.to.clone();
+                    r.reason.clone_from(&f.reason);
+                    r.count = r.count.saturating_add(1);
+                    chan.redirecting = Some(Box::new(r));
+                    pbx.verbose_line(
+                        3,
+                        &format!(
+                            "Now forwarding {} to '{dest}' (thanks to {name})",
+                            chan.name()
+                        ),
+                    );
+                    channels::prepare(&pbx, &dest).await;
+                    match channels::request(&pbx, &dest, Some(chan)) {
+                        Ok(out) => {
+                            let mut callee = out.chan;
+                            callee.cdr.disabled = true;
+                            if let (Some(mut erx), Some(tx)) =
+                                (callee.events.take(), forward_tx.upgrade())
+                            {
+                                tokio::spawn(async move {
+                                    while let Some(ev) = erx.recv().await {
+                                        if tx.send((i, ev)).is_err() {
+                                            break;
+                                        }
+                                    }
+                                });
+                            }
+                            (out.call)();
+                            chan.cdr.dstchannel = callee.name().to_string();
+                            *leg = Leg {
+                                chan: callee,
+                                interface: dest,
+                                alive: true,
+                            };
+                        }
+                        Err(e) => {
+                            pbx.notice(&format!(
+                                "app_dial.c: Forwarding failed to create channel to dial '{dest}' (cause = {})",
+                                e.cause
+                            ));
+                            nochan += 1;
+                        }
+                    }
                 }
                 ChanEvent::Hangup(c) => {
                     match c {
@@ -402,6 +505,20 @@ impl App for Dial {
             Err(Hangup)
         }
     }
+}
+
+/// Most call forwards (3xx) one `Dial()` follows.
+pub const MAX_FORWARDS: usize = 20;
+
+/// The number a `Tech/resource` dial string calls: `SIP/6001@trunk` and `SIP/trunk/6001`
+/// give `6001`, `SIP/alice` gives `alice`.
+fn dialed_number(interface: &str) -> String {
+    let res = interface.split_once('/').map_or(interface, |(_, r)| r);
+    let res = res.split(',').next().unwrap_or(res);
+    if let Some((user, _)) = res.split_once('@') {
+        return user.to_string();
+    }
+    res.rsplit('/').next().unwrap_or(res).to_string()
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -20,6 +20,7 @@ pub mod record;
 pub mod say;
 pub mod senddtmf;
 pub mod setvar;
+pub mod transfer;
 pub mod waitexten;
 
 #[cfg(test)]
@@ -45,6 +46,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         read::MODULES,
         record::MODULES,
         senddtmf::MODULES,
+        transfer::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = Vec::new();
     for t in tables {

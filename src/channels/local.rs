@@ -160,6 +160,9 @@ pub fn request(
         two.language.clone_from(&req.language);
         two.accountcode.clone_from(&req.accountcode);
         two.caller = req.caller.clone();
+        // The redirection travels through the pair, as the caller ID does.
+        two.redirecting.clone_from(&req.redirecting);
+        one.redirecting.clone_from(&req.redirecting);
         one.language.clone_from(&req.language);
         one.accountcode.clone_from(&req.accountcode);
     }

@@ -377,6 +377,14 @@ pub struct SipGeneral {
     /// `subminexpiry` / `submaxexpiry`: bounds of a subscription's Expires (60, 3600).
     pub subminexpiry: u32,
     pub submaxexpiry: u32,
+    /// Defaults of `promiscredir`, `sendrpid`, `trustrpid`, `send_diversion`.
+    pub party: PartyOpts,
+    /// `srvlookup` (yes): look up `_sip._udp` SRV records of a peer's host name and try
+    /// its targets in order.
+    pub srvlookup: bool,
+    /// ferrisk: `dnsservers`, the name servers (`ip[:port]`, comma-separated) asked for SRV
+    /// and A records instead of `/etc/resolv.conf`'s and the system resolver.
+    pub dnsservers: Vec<SocketAddr>,
 }
 
 impl Default for SipGeneral {
@@ -428,8 +436,74 @@ impl Default for SipGeneral {
             allowsubscribe: true,
             subminexpiry: 60,
             submaxexpiry: 3600,
+            party: PartyOpts::default(),
+            srvlookup: true,
+            dnsservers: Vec::new(),
         }
     }
+}
+
+/// `sendrpid`: which header carries our caller's identity on outgoing INVITEs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SendRpid {
+    #[default]
+    No,
+    /// `yes` or `rpid`: `Remote-Party-ID`.
+    Rpid,
+    /// `pai`: `P-Asserted-Identity`.
+    Pai,
+}
+
+/// Identity and redirection options (general defaults, per peer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartyOpts {
+    /// `promiscredir` (no): follow a 3xx to any SIP URI (else to an extension, dialed
+    /// through `Local` in the forward context).
+    pub promiscredir: bool,
+    /// `sendrpid` (no).
+    pub sendrpid: SendRpid,
+    /// `trustrpid` (no): take the caller from `P-Asserted-Identity`/`Remote-Party-ID`.
+    pub trustrpid: bool,
+    /// `send_diversion` (yes): send `Diversion` for redirected calls.
+    pub send_diversion: bool,
+}
+
+impl Default for PartyOpts {
+    fn default() -> Self {
+        PartyOpts {
+            promiscredir: false,
+            sendrpid: SendRpid::No,
+            trustrpid: false,
+            send_diversion: true,
+        }
+    }
+}
+
+fn parse_sendrpid(v: &str) -> Result<SendRpid, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "pai" => Ok(SendRpid::Pai),
+        "rpid" => Ok(SendRpid::Rpid),
+        x => match parse_bool(x) {
+            Ok(true) => Ok(SendRpid::Rpid),
+            Ok(false) => Ok(SendRpid::No),
+            Err(_) => Err(format!("expected yes, no, rpid or pai, got '{}'", v.trim())),
+        },
+    }
+}
+
+/// Apply an identity/redirection option; `false` if `key` is not one.
+fn party_opt(o: &mut PartyOpts, key: &str, e: &Entry, ctx: &mut Ctx) -> bool {
+    let v = e.value.as_str();
+    match key {
+        "promiscredir" => o.promiscredir = ctx.take(e, parse_bool(v)).unwrap_or(o.promiscredir),
+        "sendrpid" => o.sendrpid = ctx.take(e, parse_sendrpid(v)).unwrap_or(o.sendrpid),
+        "trustrpid" => o.trustrpid = ctx.take(e, parse_bool(v)).unwrap_or(o.trustrpid),
+        "send_diversion" => {
+            o.send_diversion = ctx.take(e, parse_bool(v)).unwrap_or(o.send_diversion)
+        }
+        _ => return false,
+    }
+    true
 }
 
 /// A peer/user/friend section.
@@ -475,6 +549,8 @@ pub struct Peer {
     pub subscribemwi: bool,
     /// `allowsubscribe` (general's by default).
     pub allowsubscribe: bool,
+    /// `promiscredir`, `sendrpid`, `trustrpid`, `send_diversion` (general's by default).
+    pub party: PartyOpts,
 }
 
 impl Peer {
@@ -955,6 +1031,23 @@ fn parse_general(
             "language" => g.language = nonempty(v),
             "accountcode" => g.accountcode = nonempty(v),
             "qualify" => g.qualify = ctx.take(e, parse_qualify(v)).unwrap_or(g.qualify),
+            "srvlookup" => g.srvlookup = ctx.take(e, parse_bool(v)).unwrap_or(g.srvlookup),
+            "dnsservers" => {
+                g.dnsservers = Vec::new();
+                for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let r = match split_host_port(item) {
+                        Ok((h, port)) => h
+                            .parse::<IpAddr>()
+                            .map(|ip| SocketAddr::new(ip, port.unwrap_or(53)))
+                            .map_err(|_| format!("expected ip[:port], got '{item}'")),
+                        Err(m) => Err(m),
+                    };
+                    if let Some(a) = ctx.take(e, r) {
+                        g.dnsservers.push(a);
+                    }
+                }
+            }
+            k if party_opt(&mut g.party, k, e, ctx) => {}
             _ => ctx.unknown(e, "general"),
         }
     }
@@ -1063,6 +1156,7 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
         vmexten: g.vmexten.clone(),
         subscribemwi: false,
         allowsubscribe: g.allowsubscribe,
+        party: g.party,
     };
     let mut host_set = false;
     for e in &sec.entries {
@@ -1153,6 +1247,7 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
             "outofcall_message_context" => p.outofcall_message_context = nonempty(v),
             "language" => p.language = nonempty(v),
             "accountcode" => p.accountcode = nonempty(v),
+            k if party_opt(&mut p.party, k, e, ctx) => {}
             _ => ctx.unknown(e, name),
         }
     }
@@ -1416,7 +1511,7 @@ mod tests {
         // Only templates and [authentication]: no peers.
         assert!(c.peers.is_empty());
         assert!(c.registrations.is_empty());
-        // allowoverlap, transport, srvlookup are chan_sip options ferrisk does not know.
+        // allowoverlap is a chan_sip option ferrisk does not know.
         assert!(warnings.iter().any(|w| w.contains("'allowoverlap'")));
         assert!(warnings.iter().all(|w| w.contains("sip.conf.sample:")));
     }
@@ -1754,12 +1849,30 @@ mod tests {
     }
 
     #[test]
+    fn sipconf_identity_and_redirect_options() {
+        let (c, w) = ok("[general]\npromiscredir=yes\nsendrpid=pai\n\
+             [a]\ntype=peer\nhost=127.0.0.1\n\
+             [b]\ntype=peer\nhost=127.0.0.1\nsendrpid=yes\ntrustrpid=yes\npromiscredir=no\nsend_diversion=no\n");
+        assert!(w.is_empty(), "{w:?}");
+        let (a, b) = (&c.peers["a"], &c.peers["b"]);
+        assert!(a.party.promiscredir && !a.party.trustrpid && a.party.send_diversion);
+        assert_eq!(a.party.sendrpid, SendRpid::Pai);
+        assert_eq!(b.party.sendrpid, SendRpid::Rpid);
+        assert!(!b.party.promiscredir && b.party.trustrpid && !b.party.send_diversion);
+        let e = errs("[b]\ntype=peer\nhost=127.0.0.1\nsendrpid=maybe\n");
+        assert!(
+            e[0].starts_with("sip.conf:4:1") && e[0].contains("rpid or pai"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
     fn sipconf_unknown_options_warn() {
         let (c, w) =
-            ok("[general]\nsrvlookup=yes\n[p]\ntype=friend\nhost=dynamic\ndirectmedia=no\n");
+            ok("[general]\nallowoverlap=no\n[p]\ntype=friend\nhost=dynamic\ndirectmedia=no\n");
         assert_eq!(c.peers.len(), 1);
         assert_eq!(w.len(), 2, "{w:?}");
-        assert!(w[0].starts_with("sip.conf:2:1:") && w[0].contains("'srvlookup'"));
+        assert!(w[0].starts_with("sip.conf:2:1:") && w[0].contains("'allowoverlap'"));
         assert!(w[1].starts_with("sip.conf:6:1:") && w[1].contains("'directmedia'"));
         // Missing type: skipped with a warning, like chan_sip.
         let (c, w) = ok("[notype]\nhost=dynamic\n");

@@ -91,6 +91,8 @@ pub static MODULES: &[Family] = &[
 
 fn register_func_callerid(ctx: &ModuleContext) {
     ctx.register_func(Arc::new(CallerIdFunc));
+    ctx.register_func(Arc::new(super::party::ConnectedLineFunc));
+    ctx.register_func(Arc::new(super::party::RedirectingFunc));
 }
 
 fn register_func_channel(ctx: &ModuleContext) {
@@ -944,12 +946,10 @@ impl Func for CdrPropFunc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pbx::channel::NullTech;
     use crate::pbx::exec::{pop_gosub, push_gosub};
 
     fn chan() -> Channel {
-        let pbx = crate::modules::test_pbx();
-        Channel::new(&pbx, "Test/1".into(), Arc::new(NullTech))
+        crate::testutil::test_channel()
     }
 
     fn rd(f: &dyn Func, c: &mut Channel, a: &str) -> String {

@@ -304,11 +304,9 @@ impl Func for DbKeysFunc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pbx::channel::NullTech;
 
     fn chan() -> Channel {
-        let pbx = crate::modules::test_pbx();
-        Channel::new(&pbx, "Test/1".into(), Arc::new(NullTech))
+        crate::testutil::test_channel()
     }
 
     #[test]

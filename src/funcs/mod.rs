@@ -9,6 +9,7 @@ pub mod encoding;
 pub mod logic;
 pub mod math;
 pub mod message;
+pub mod party;
 pub mod strings;
 pub mod time;
 

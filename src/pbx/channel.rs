@@ -95,6 +95,105 @@ pub enum ChanEvent {
     Congestion,
     /// The far side hung up, with this cause.
     Hangup(i32),
+    /// The far side redirected the call (a SIP 3xx): place it to this destination instead
+    /// (`Tech/resource`, or a bare extension that `Dial` calls through `Local`), with the
+    /// redirecting information it gave.
+    Forward(Box<Forward>),
+    /// The far side said who it is (a SIP P-Asserted-Identity or Remote-Party-ID in a
+    /// provisional or final response): the caller's connected line.
+    Connected(PartyId),
+}
+
+/// What a [`ChannelTech::transfer`] did (`TRANSFERSTATUS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferResult {
+    Success,
+    Failure,
+    Unsupported,
+}
+
+/// A call forward requested by the far side of an outbound leg ([`ChanEvent::Forward`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    /// `Tech/resource`, or a bare extension.
+    pub dest: String,
+    /// The number the call is forwarded to, as the far side gave it.
+    pub to: PartyId,
+    /// Why (an Asterisk redirecting reason name: `unknown`, `cfb`, `cfnr`, `cfu`, …).
+    pub reason: String,
+    /// Where a bare extension is dialed when the channel has no `FORWARD_CONTEXT` (the
+    /// called peer's context, as the forwarded channel's context in Asterisk).
+    pub context: String,
+}
+
+/// A party's name and number (connected line, the parties of a redirection).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartyId {
+    pub name: Option<String>,
+    pub num: Option<String>,
+}
+
+impl PartyId {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.num.is_none()
+    }
+}
+
+/// Redirecting information (Asterisk's `REDIRECTING()`): who the call was first meant for
+/// (`orig`), the last party that redirected it (`from`), where it went (`to`), why, and
+/// how many times.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Redirecting {
+    pub orig: PartyId,
+    pub from: PartyId,
+    pub to: PartyId,
+    /// Asterisk reason name of the last redirection (`unknown`, `cfb`, `cfnr`, …).
+    pub reason: String,
+    pub orig_reason: String,
+    pub count: u32,
+}
+
+/// Asterisk's redirecting reason names and the SIP `Diversion` reason of each
+/// (RFC 5806); in Asterisk's order.
+pub const REDIRECTING_REASONS: &[(&str, &str)] = &[
+    ("unknown", "unknown"),
+    ("cfb", "user-busy"),
+    ("cfnr", "no-answer"),
+    ("unavailable", "unavailable"),
+    ("cfu", "unconditional"),
+    ("time_of_day", "time-of-day"),
+    ("dnd", "do-not-disturb"),
+    ("deflection", "deflection"),
+    ("follow_me", "follow-me"),
+    ("out_of_order", "out-of-service"),
+    ("away", "away"),
+    ("cf_dte", "cf_dte"),
+    ("send_to_vm", "send_to_vm"),
+];
+
+/// The Asterisk reason name for a SIP `Diversion` reason (unknown ones stay as given, as
+/// chan_sip keeps them).
+pub fn redirecting_reason_from_sip(sip: &str) -> String {
+    let sip = sip.trim().trim_matches('"');
+    REDIRECTING_REASONS
+        .iter()
+        .find(|(_, s)| s.eq_ignore_ascii_case(sip))
+        .map(|(a, _)| a.to_string())
+        .unwrap_or_else(|| sip.to_string())
+}
+
+/// The SIP `Diversion` reason for an Asterisk reason name (names it does not know are
+/// sent as they are).
+pub fn redirecting_reason_to_sip(reason: &str) -> String {
+    let r = reason.trim();
+    if r.is_empty() {
+        return "unknown".into();
+    }
+    REDIRECTING_REASONS
+        .iter()
+        .find(|(a, _)| a.eq_ignore_ascii_case(r))
+        .map(|(_, s)| s.to_string())
+        .unwrap_or_else(|| r.to_string())
 }
 
 /// Caller ID and related party information.
@@ -282,6 +381,15 @@ pub trait ChannelTech: Send + Sync {
     fn peer_name(&self) -> Option<String> {
         None
     }
+    /// `Transfer()`: send the far end to `dest` (a SIP 302 before answer).
+    fn transfer(&self, _chan: &Channel, _dest: &str) -> TransferResult {
+        TransferResult::Unsupported
+    }
+    /// The driver itself, for the functions its module registers (chan_sip's
+    /// `SIP_HEADER()` finds its call leg through it).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// A technology with no far end (used for channels created by tests and `Originate` stubs).
@@ -302,6 +410,10 @@ pub struct Channel {
     pub priority: i32,
     pub vars: Vars,
     pub caller: CallerId,
+    /// Who the channel is talking to (`CONNECTEDLINE()`), when known.
+    pub connected: Option<Box<PartyId>>,
+    /// `REDIRECTING()`, when the call was redirected.
+    pub redirecting: Option<Box<Redirecting>>,
     pub language: String,
     pub accountcode: String,
     pub state: ChanState,
@@ -390,6 +502,8 @@ impl Channel {
             priority: 1,
             vars: Vars::new(),
             caller: CallerId::default(),
+            connected: None,
+            redirecting: None,
             language: "en".into(),
             accountcode: String::new(),
             state: ChanState::Down,

@@ -102,7 +102,7 @@ pub async fn answer_and_run(
             ev = rx.recv() => match ev {
                 Some(ChanEvent::Answer) => break,
                 Some(ChanEvent::Ringing) => last = "RINGING",
-                Some(ChanEvent::Progress) => {}
+                Some(ChanEvent::Progress | ChanEvent::Connected(_)) => {}
                 Some(ev) => {
                     chan.pbx.verbose_line(2, &format!("Originated channel '{}' was not answered", chan.name()));
                     return status_for_event(&ev);

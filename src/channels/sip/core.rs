@@ -34,6 +34,7 @@ use tokio::sync::mpsc;
 
 mod mwi;
 pub mod names;
+pub mod party;
 mod realtime;
 pub use mwi::{MwiSub, MwiTarget};
 
@@ -111,6 +112,34 @@ pub struct Leg {
     pub created: Instant,
     /// Credentials to answer a challenge with (outbound legs).
     creds: Option<(String, String)>,
+    /// Further addresses of the same destination (DNS SRV targets or A records), tried in
+    /// order when this one does not answer within [`FAILOVER_TIMEOUT`] or fails.
+    fallback: Vec<SocketAddr>,
+    /// Whether the destination answered anything (even 100 Trying).
+    heard: bool,
+    /// When the INVITE went to the current address.
+    attempt: Instant,
+}
+
+/// How long an outbound INVITE with further addresses to try waits for any response
+/// before the next address is tried (as carriers do for origination URIs).
+pub const FAILOVER_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// Final responses after which the next address of a destination is not tried: the
+/// destination itself answered for the call (as seed 004's carrier documents).
+pub fn fails_over(code: u16) -> bool {
+    !matches!(
+        code,
+        200..=399 | 400 | 404 | 405 | 410 | 416 | 482 | 484 | 486 | 487 | 600..=699
+    )
+}
+
+/// What an outgoing INVITE carries besides the caller: the channel's redirecting
+/// information (for `Diversion`) and the headers `SIPAddHeader()` asked for.
+#[derive(Debug, Clone, Default)]
+pub struct CallExtras {
+    pub redirecting: Option<crate::pbx::channel::Redirecting>,
+    pub headers: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -150,6 +179,10 @@ struct SipChan {
     /// The channel's frame queues, and the leg whose session feeds them.
     media: Option<MediaHandle>,
     feeding: Option<String>,
+    /// A fork was redirected (3xx): where the call goes if no other fork answers.
+    forward: Option<Box<crate::pbx::channel::Forward>>,
+    /// The far end's identity was passed on (`ChanEvent::Connected`).
+    connected_sent: bool,
 }
 
 /// Who owns a client transaction.
@@ -190,6 +223,8 @@ enum TargetError {
 pub struct Target {
     pub ruri: SipUri,
     pub dest: SocketAddr,
+    /// Further addresses of the same destination, tried in order ([`Leg::fallback`]).
+    pub fallback: Vec<SocketAddr>,
 }
 
 pub struct Core {
@@ -1159,6 +1194,18 @@ impl Core {
             caller.num = f.uri.user_decoded().filter(|u| !u.is_empty());
             caller.name = f.display_name().filter(|n| !n.is_empty());
         }
+        // trustrpid: the caller the peer asserts (P-Asserted-Identity, Remote-Party-ID).
+        let party_opts = peer.as_ref().map_or(cfg.general.party, |p| p.party);
+        if party_opts.trustrpid {
+            if let Some(id) = party::asserted_identity(req) {
+                if id.num.is_some() {
+                    caller.num = id.num;
+                }
+                if id.name.is_some() {
+                    caller.name = id.name;
+                }
+            }
+        }
         if let Some(p) = &peer {
             if let Some(cid) = &p.callerid {
                 if cid.name.is_some() {
@@ -1267,6 +1314,11 @@ impl Core {
             }
         }
         chan.caller.dnid = Some(chan.exten.clone());
+        // Diversion: the call was redirected to us (REDIRECTING(), CALLERID(rdnis)).
+        if let Some(r) = party::diversion_in(req, &chan.exten) {
+            chan.caller.rdnis.clone_from(&r.from.num);
+            chan.redirecting = Some(Box::new(r));
+        }
         chan.set_state(crate::pbx::ChanState::Ring);
         let handle = MediaHandle::new(format);
         media.attach(handle.clone());
@@ -1285,6 +1337,8 @@ impl Core {
                 peer: peer_name.clone(),
                 media: Some(handle),
                 feeding: Some(call_id.clone()),
+                forward: None,
+                connected_sent: false,
             },
         );
         if let Some(pn) = &peer_name {
@@ -1324,6 +1378,9 @@ impl Core {
                 hold: false,
                 created: now,
                 creds: None,
+                fallback: Vec::new(),
+                heard: true,
+                attempt: now,
             }),
         );
         // 100 Trying at once, as chan_sip does.
@@ -1465,6 +1522,83 @@ impl Core {
                 leg.state = LegState::Done;
             }
         }
+    }
+
+    /// `Transfer(dest)`: an inbound call not answered yet is redirected with a 302 whose
+    /// Contact is `dest` at our address (or `dest` itself when it is a SIP URI or has a
+    /// host), with a Diversion for the redirection; the channel then hangs up. An answered
+    /// call would need a REFER, which is not supported yet.
+    pub fn transfer(
+        &mut self,
+        chan_id: u64,
+        dest: &str,
+        redirecting: Option<&crate::pbx::channel::Redirecting>,
+        now: Instant,
+    ) -> crate::pbx::channel::TransferResult {
+        use crate::pbx::channel::TransferResult;
+        let Some((call_id, key)) = self.unanswered_inbound(chan_id) else {
+            let up = self
+                .inbound_leg_of(chan_id)
+                .and_then(|c| self.legs.get(&c))
+                .is_some_and(|l| l.state == LegState::Up);
+            if up {
+                self.actions.push(Action::Warning(
+                    "chan_sip.c: Transfer of an answered call (REFER) is not supported".into(),
+                ));
+            }
+            return TransferResult::Failure;
+        };
+        let Some(leg) = self.legs.get(&call_id) else {
+            return TransferResult::Failure;
+        };
+        let local = self.local_hostport(leg.remote.ip());
+        let dest = dest.trim();
+        let target = if dest.starts_with("sip:") || dest.starts_with("sips:") {
+            dest.to_string()
+        } else if dest.contains('@') {
+            format!("sip:{dest}")
+        } else {
+            format!("sip:{dest}@{local}")
+        };
+        let Ok(uri) = SipUri::parse(&target) else {
+            return TransferResult::Failure;
+        };
+        let Some(mut r) = self.leg_response(&call_id, 302, "Moved Temporarily", false, now) else {
+            return TransferResult::Failure;
+        };
+        r.headers_mut()
+            .push("Contact", NameAddr::new(uri).to_string());
+        // The redirecting party is the number the caller dialed.
+        let dialed = self
+            .legs
+            .get(&call_id)
+            .and_then(|l| match &l.invite {
+                SipMessage::Request { uri, .. } => uri.user_decoded(),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let mut red = redirecting.cloned().unwrap_or_default();
+        red.from = crate::pbx::channel::PartyId {
+            name: None,
+            num: (!dialed.is_empty()).then_some(dialed),
+        };
+        if red.reason.is_empty() {
+            red.reason = "unknown".into();
+        }
+        red.count = red.count.max(1);
+        let (host, _) = split_hostport(&local);
+        if let Some(v) = party::diversion_out(&red, &host) {
+            r.headers_mut().push("Diversion", v);
+        }
+        self.respond(&key, r, now);
+        if let Some(leg) = self.legs.get_mut(&call_id) {
+            leg.last_msg = "Tx: 302".into();
+            leg.state = LegState::Done;
+        }
+        if let Some(s) = self.chans.get(&chan_id).and_then(|c| c.shared.clone()) {
+            s.request_hangup(cause::NORMAL_CLEARING);
+        }
+        TransferResult::Success
     }
 
     fn on_ack(&mut self, ack: &SipMessage, _now: Instant) {
@@ -1805,7 +1939,11 @@ impl Core {
                         uri.user = Some(u.to_string());
                     }
                     if let Some(dest) = b.source.or_else(|| self.uri_addr(&uri)) {
-                        targets.push(Target { ruri: uri, dest });
+                        targets.push(Target {
+                            ruri: uri,
+                            dest,
+                            fallback: Vec::new(),
+                        });
                     }
                 }
                 if targets.is_empty() {
@@ -1821,10 +1959,13 @@ impl Core {
                 let port = p.port.unwrap_or(5060);
                 let user = user.or(p.defaultuser.as_deref());
                 let uri = SipUri::new_sip(user, &host, (port != 5060).then_some(port));
-                let dest = self
-                    .host_addr(&host, port)
-                    .ok_or(TargetError::Unresolvable(host))?;
-                targets.push(Target { ruri: uri, dest });
+                let mut addrs = self.host_addrs(&host, p.port).into_iter();
+                let dest = addrs.next().ok_or(TargetError::Unresolvable(host))?;
+                targets.push(Target {
+                    ruri: uri,
+                    dest,
+                    fallback: addrs.collect(),
+                });
             }
         }
         Ok(targets)
@@ -1893,15 +2034,20 @@ impl Core {
         }
         // Not a peer: a host.
         let (host, port) = split_hostport(&peer_part);
-        let port_n = port.unwrap_or(5060);
-        let Some(dest) = self.host_addr(&host, port_n) else {
+        let mut addrs = self.host_addrs(&host, port).into_iter();
+        let Some(dest) = addrs.next() else {
             return Err(RequestError {
                 cause: cause::NO_ROUTE_DESTINATION,
                 msg: format!("Unable to create channel of type 'SIP' (cause 3 - No route to destination): no peer or host '{peer_part}'"),
             });
         };
         let uri = SipUri::new_sip(exten.as_deref(), &host, port);
-        Ok((None, vec![Target { ruri: uri, dest }], peer_part))
+        let target = Target {
+            ruri: uri,
+            dest,
+            fallback: addrs.collect(),
+        };
+        Ok((None, vec![target], peer_part))
     }
 
     /// A fresh channel id.
@@ -1935,6 +2081,8 @@ impl Core {
                 peer,
                 media: None,
                 feeding: None,
+                forward: None,
+                connected_sent: false,
             },
         );
     }
@@ -2013,12 +2161,14 @@ impl Core {
         peer: Option<Peer>,
         targets: Vec<Target>,
         caller: CallerId,
+        extras: &CallExtras,
         now: Instant,
     ) {
         if !self.chans.contains_key(&chan_id) {
             return;
         }
         let prefs = self.prefs_for(peer.as_ref());
+        let party_opts = peer.as_ref().map_or(self.cfg.general.party, |p| p.party);
         for t in targets {
             let local_ip = self.local_ip_for(t.dest.ip());
             let call_id = util::new_call_id(&host_str(local_ip));
@@ -2085,6 +2235,38 @@ impl Core {
                 );
                 h.push("Allow", ALLOW);
                 h.push("Supported", "replaces, timer");
+                // Identity and redirection headers name our side's host (the peer's
+                // fromdomain when it has one), as From does.
+                let id_host = fh.clone();
+                let me = crate::pbx::channel::PartyId {
+                    name: caller.name.clone(),
+                    num: Some(from_user.clone()),
+                };
+                match party_opts.sendrpid {
+                    crate::channels::sipconf::SendRpid::Pai => {
+                        if let Some(v) = party::pai_out(&me, &id_host) {
+                            h.push("P-Asserted-Identity", v);
+                        }
+                    }
+                    crate::channels::sipconf::SendRpid::Rpid => {
+                        if let Some(v) = party::rpid_out(&me, &id_host) {
+                            h.push("Remote-Party-ID", v);
+                        }
+                    }
+                    crate::channels::sipconf::SendRpid::No => {}
+                }
+                if party_opts.send_diversion {
+                    if let Some(v) = extras
+                        .redirecting
+                        .as_ref()
+                        .and_then(|r| party::diversion_out(r, &id_host))
+                    {
+                        h.push("Diversion", v);
+                    }
+                }
+                for (n, v) in &extras.headers {
+                    h.push(n, v.clone());
+                }
                 h.push("Content-Type", "application/sdp");
             }
             inv.set_body(body.clone());
@@ -2124,8 +2306,15 @@ impl Core {
                     hold: false,
                     created: now,
                     creds,
+                    fallback: t.fallback.clone(),
+                    heard: false,
+                    attempt: now,
                 }),
             );
+            if !t.fallback.is_empty() {
+                self.leg_timers
+                    .push(Reverse((now + FAILOVER_TIMEOUT, call_id.clone())));
+            }
             if let Some(ch) = self.chans.get_mut(&chan_id) {
                 ch.legs.push(call_id);
             }
@@ -2232,7 +2421,27 @@ impl Core {
             return;
         };
         leg.last_msg = format!("Rx: {code}");
+        leg.heard = true;
         let chan_id = leg.chan_id;
+        let peer_party = leg
+            .peer
+            .as_deref()
+            .and_then(|p| self.cfg.peer(p))
+            .map_or(self.cfg.general.party, |p| p.party);
+        if (180..300).contains(&code) && peer_party.trustrpid {
+            if let Some(id) = party::asserted_identity(&resp) {
+                if let Some(ch) = self.chans.get_mut(&chan_id) {
+                    if !std::mem::replace(&mut ch.connected_sent, true) {
+                        if let Some(tx) = &ch.events {
+                            let _ = tx.send(ChanEvent::Connected(id));
+                        }
+                    }
+                }
+            }
+        }
+        let Some(leg) = self.legs.get_mut(call_id) else {
+            return;
+        };
         match code {
             100 => {}
             101..=199 => {
@@ -2326,6 +2535,44 @@ impl Core {
                     None => self.send_bye(call_id, now),
                 }
             }
+            300..=399 => match party::redirect_target(&resp, peer_party.promiscredir) {
+                Some((dest, to)) => {
+                    let reason = resp
+                        .headers()
+                        .elements("Diversion")
+                        .into_iter()
+                        .next()
+                        .and_then(|d| crate::sip::uri::NameAddr::parse(d.trim()).ok())
+                        .and_then(|na| na.param("reason").flatten().map(str::to_string))
+                        .map(|r| crate::pbx::channel::redirecting_reason_from_sip(&r))
+                        .unwrap_or_else(|| "unknown".into());
+                    let peer_name = leg.peer.clone();
+                    let remote = leg.remote;
+                    let context = peer_name
+                        .as_deref()
+                        .and_then(|p| self.cfg.peer(p))
+                        .map_or_else(|| self.cfg.general.context.clone(), |p| p.context.clone());
+                    self.verbose(
+                        3,
+                        format!(
+                            "Got SIP response {code} \"{}\" back from {remote}",
+                            reason_of(&resp)
+                        ),
+                    );
+                    if let Some(ch) = self.chans.get_mut(&chan_id) {
+                        if ch.forward.is_none() {
+                            ch.forward = Some(Box::new(crate::pbx::channel::Forward {
+                                dest,
+                                to,
+                                reason,
+                                context,
+                            }));
+                        }
+                    }
+                    self.fork_failed(call_id, code, now);
+                }
+                None => self.fork_failed(call_id, code, now),
+            },
             401 | 407 => {
                 let tries = leg.auth_tries;
                 let creds = leg.creds.clone();
@@ -2373,8 +2620,68 @@ impl Core {
         }
     }
 
+    /// Send the INVITE of outbound leg `call_id` to its next address (DNS SRV target or A
+    /// record); `false` when it has none left.
+    fn fail_over(&mut self, call_id: &str, now: Instant) -> bool {
+        let Some(leg) = self.legs.get_mut(call_id) else {
+            return false;
+        };
+        if leg.inbound || leg.fallback.is_empty() || leg.cancel_pending || leg.dialog.is_some() {
+            return false;
+        }
+        let next = leg.fallback.remove(0);
+        let old = std::mem::replace(&mut leg.remote, next);
+        let mut inv = leg.invite.clone();
+        if let Some(v) = inv.header("Via").map(str::to_string) {
+            let via: Vec<String> = v
+                .split(';')
+                .map(|part| {
+                    if part.trim().to_ascii_lowercase().starts_with("branch=") {
+                        format!("branch={}", new_branch())
+                    } else {
+                        part.to_string()
+                    }
+                })
+                .collect();
+            inv.headers_mut().set("Via", via.join(";"));
+        }
+        if let Some(n) = inv.cseq().map(|(n, _)| n) {
+            inv.headers_mut().set("CSeq", format!("{} INVITE", n + 1));
+        }
+        leg.invite = inv.clone();
+        leg.heard = false;
+        leg.provisional = false;
+        leg.attempt = now;
+        leg.last_msg = "Tx: INVITE".into();
+        let more = !leg.fallback.is_empty();
+        if let Some(k) = leg.invite_key.take() {
+            self.owners.remove(&k);
+        }
+        self.actions.push(Action::Notice(format!(
+            "chan_sip.c: Call {call_id} to {old} failed, trying {next}"
+        )));
+        match self.txs.send_request(inv, next, false, now) {
+            Ok(k) => {
+                self.owners
+                    .insert(k.clone(), Owner::Invite(call_id.to_string()));
+                if let Some(l) = self.legs.get_mut(call_id) {
+                    l.invite_key = Some(k);
+                }
+                if more {
+                    self.leg_timers
+                        .push(Reverse((now + FAILOVER_TIMEOUT, call_id.to_string())));
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// One fork of an outbound channel ended without an answer.
-    fn fork_failed(&mut self, call_id: &str, code: u16, _now: Instant) {
+    fn fork_failed(&mut self, call_id: &str, code: u16, now: Instant) {
+        if fails_over(code) && self.fail_over(call_id, now) {
+            return;
+        }
         let Some(leg) = self.legs.remove(call_id) else {
             return;
         };
@@ -2394,6 +2701,12 @@ impl Core {
             .find(|c| matches!(c, 486 | 600))
             .or_else(|| ch.outcomes.iter().copied().find(|c| *c == 603))
             .unwrap_or(code);
+        if let Some(f) = ch.forward.take() {
+            if let Some(tx) = &ch.events {
+                let _ = tx.send(ChanEvent::Forward(f));
+            }
+            return;
+        }
         let ev = match best {
             486 | 600 => ChanEvent::Busy,
             503 | 500 => ChanEvent::Congestion,
@@ -2555,6 +2868,7 @@ impl Core {
                 vec![Target {
                     ruri: SipUri::new_sip(user, &h, port),
                     dest,
+                    fallback: Vec::new(),
                 }]
             }
         };
@@ -2645,6 +2959,16 @@ impl Core {
         let Some(leg) = self.legs.get_mut(call_id) else {
             return;
         };
+        // Failover: no response at all from this address in time.
+        if !leg.inbound
+            && !leg.heard
+            && !leg.fallback.is_empty()
+            && leg.state == LegState::Proceeding
+            && now >= leg.attempt + FAILOVER_TIMEOUT
+        {
+            self.fail_over(call_id, now);
+            return;
+        }
         let Some(r) = leg.retx.as_mut() else {
             return;
         };
@@ -2901,6 +3225,20 @@ impl Core {
     pub fn chan_peer(&self, chan_id: u64) -> Option<String> {
         self.chans.get(&chan_id).and_then(|c| c.peer.clone())
     }
+
+    /// The `n`th (from 1) `name` header of the INVITE that set up channel `chan_id`'s
+    /// call (the one received for an inbound call, ours for an outbound one: its answering
+    /// fork, or its first), for `SIP_HEADER()`.
+    pub fn chan_invite_header(&self, chan_id: u64, name: &str, n: usize) -> Option<String> {
+        let ch = self.chans.get(&chan_id)?;
+        let call_id = ch.winner.as_ref().or_else(|| ch.legs.first())?;
+        let leg = self.legs.get(call_id)?;
+        leg.invite
+            .headers()
+            .get_all(name)
+            .nth(n.checked_sub(1)?)
+            .map(str::to_string)
+    }
 }
 
 /// `req` again, answering the 401/407 challenge in `resp` with `user`/`secret`: a new Via
@@ -3018,6 +3356,14 @@ fn stamp_via(msg: &mut SipMessage, src: SocketAddr) {
         if let Some(slot) = h.0.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case("Via")) {
             slot.1 = v;
         }
+    }
+}
+
+/// The reason phrase of a response.
+fn reason_of(m: &SipMessage) -> &str {
+    match m {
+        SipMessage::Response { reason, .. } => reason,
+        SipMessage::Request { .. } => "",
     }
 }
 

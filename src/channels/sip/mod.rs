@@ -16,6 +16,7 @@ pub mod cli;
 pub mod core;
 mod dbwriter;
 pub mod format;
+mod funcs;
 pub mod media;
 mod show;
 pub mod util;
@@ -295,7 +296,8 @@ impl SipShared {
         if hosts.is_empty() {
             return;
         }
-        let found = blocking::run(move || core::names::lookup_all(hosts))
+        let dns = self.core.lock().cfg.general.dnsservers.clone();
+        let found = blocking::run(move || core::names::lookup_all(hosts, &dns))
             .await
             .unwrap_or_default();
         self.core.lock().learn_names(found, Instant::now());
@@ -303,9 +305,14 @@ impl SipShared {
 
     /// Look up the host name `pick` chooses from the core, if any (the lock is released
     /// before the look-up).
-    async fn look_up_if_due(&self, pick: impl FnOnce(&Core, Instant) -> Option<String>) {
-        let due = pick(&self.core.lock(), Instant::now());
-        self.look_up(due.into_iter().collect()).await;
+    async fn look_up_if_due<I: IntoIterator<Item = String>>(
+        &self,
+        pick: impl FnOnce(&Core, Instant) -> I,
+    ) {
+        let due: Vec<String> = pick(&self.core.lock(), Instant::now())
+            .into_iter()
+            .collect();
+        self.look_up(due).await;
     }
 
     /// Look up the configured host names that are due ([`core::Core::names_due`]).
@@ -402,6 +409,15 @@ impl ChannelTech for SipTech {
     fn tech(&self) -> &'static str {
         "SIP"
     }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+    fn transfer(&self, chan: &Channel, dest: &str) -> crate::pbx::channel::TransferResult {
+        match self.sip.upgrade() {
+            Some(s) => s.with(|c, now| c.transfer(self.id, dest, chan.redirecting.as_deref(), now)),
+            None => crate::pbx::channel::TransferResult::Failure,
+        }
+    }
     fn answer(&self, _chan: &Channel) {
         if let Some(s) = self.sip.upgrade() {
             s.with(|c, now| c.answer(self.id, now));
@@ -442,7 +458,7 @@ impl Driver for SipDriver {
                 self.sip.load_realtime_peer(peer, true).await;
             }
             self.sip
-                .look_up_if_due(|c, now| c.dial_name_to_look_up(data, now))
+                .look_up_if_due(|c, now| c.dial_names_to_look_up(data, now))
                 .await;
         })
     }
@@ -488,6 +504,9 @@ impl Driver for SipDriver {
                     let name = crate::pbx::vars::Vars::display_name(k, v);
                     chan.vars.set(&name, v.value.clone());
                 }
+                // As app_dial does: the dialed channel carries the caller's redirecting
+                // information (sent as Diversion).
+                chan.redirecting.clone_from(&r.redirecting);
                 r.caller.clone()
             }
             None => Default::default(),
@@ -498,9 +517,15 @@ impl Driver for SipDriver {
                 chan.caller.num.clone_from(&cid.number);
             }
         }
+        let extras = core::CallExtras {
+            redirecting: chan.redirecting.as_deref().cloned(),
+            headers: core::party::added_headers(
+                chan.vars.iter().map(|(k, v)| (k, v.value.as_str())),
+            ),
+        };
         let sip = self.sip.clone();
         let call = Box::new(move || {
-            sip.with(|c, now| c.start_outbound(id, peer, targets, caller, now));
+            sip.with(|c, now| c.start_outbound(id, peer, targets, caller, &extras, now));
         });
         Ok(Outbound { chan, call })
     }
@@ -757,7 +782,7 @@ pub fn reload(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) -> Result<Vec<String>, Vec<C
         }
     };
     warnings.extend(sip_warnings);
-    let found = core::names::lookup_all(core::names::config_names(&cfg));
+    let found = core::names::lookup_all(core::names::config_names(&cfg), &cfg.general.dnsservers);
     let cfg = Arc::new(cfg);
     let rtp_changed = *sip.rtp_conf.lock() != rtp;
     sip.with(|c, now| {
@@ -812,6 +837,7 @@ impl crate::pbx::module::Module for ChanSip {
         ctx.register_msg_tech(driver);
         let s = sip.clone();
         ctx.register_cli_with(move |r| cli::register(r, s));
+        funcs::register(ctx, &sip);
         *self.running.lock() = Some(sip);
         Ok(())
     }

@@ -33,7 +33,7 @@ fn nat_comedia(n: &Nat) -> NatSetting {
     }
 }
 
-fn status(core: &Core, p: &Peer) -> PeerStatus {
+pub fn status(core: &Core, p: &Peer) -> PeerStatus {
     let Qualify::MaxMs(max) = p.qualify else {
         return PeerStatus::Unmonitored;
     };
@@ -49,7 +49,7 @@ fn status(core: &Core, p: &Peer) -> PeerStatus {
 }
 
 /// Current address of a peer: the source of its freshest binding, or its static host.
-fn peer_addr(core: &Core, p: &Peer, now: Instant) -> Option<(String, u16)> {
+pub fn peer_addr(core: &Core, p: &Peer, now: Instant) -> Option<(String, u16)> {
     match &p.host {
         Host::Dynamic => core
             .peer_contacts(&p.name, now)
@@ -160,6 +160,9 @@ pub fn peer_detail(core: &Core, p: &Peer, now: Instant) -> PeerDetail {
         last_msgs_sent_new: rt.map(|r| r.last_msgs.0).unwrap_or(0),
         last_msgs_sent_old: rt.map(|r| r.last_msgs.1).unwrap_or(0),
         subscriptions: p.allowsubscribe,
+        promisc_redir: p.party.promiscredir,
+        trust_rpid: p.party.trustrpid,
+        send_rpid: p.party.sendrpid != crate::channels::sipconf::SendRpid::No,
         ..PeerDetail::default()
     }
 }
@@ -285,6 +288,10 @@ pub fn settings_view(core: &Core, sip: &SipShared) -> SettingsView {
             .rtautoclear
             .map_or(120, |n| i32::try_from(n).unwrap_or(i32::MAX)),
         rt_autoclear_enabled: g.rtautoclear.is_some(),
+        promisc_redir: g.party.promiscredir,
+        trust_rpid: g.party.trustrpid,
+        send_rpid: g.party.sendrpid != crate::channels::sipconf::SendRpid::No,
+        send_diversion: g.party.send_diversion,
         ..SettingsView::default()
     }
 }

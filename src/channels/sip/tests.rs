@@ -936,6 +936,15 @@ struct Out {
 }
 
 fn dial_out(h: &mut H, data: &str) -> (Out, Vec<(SocketAddr, SipMessage)>) {
+    dial_out_with(h, data, CallerId::default(), &Default::default())
+}
+
+fn dial_out_with(
+    h: &mut H,
+    data: &str,
+    caller: CallerId,
+    extras: &super::core::CallExtras,
+) -> (Out, Vec<(SocketAddr, SipMessage)>) {
     let (peer, targets, _name) = h.core.resolve(data, h.now).expect("resolves");
     let id = h.core.alloc_chan_id();
     let shared = ChannelShared::new(format!("SIP/{data}-test"), "uid-1".into());
@@ -947,7 +956,7 @@ fn dial_out(h: &mut H, data: &str) -> (Out, Vec<(SocketAddr, SipMessage)>) {
         peer.as_ref().map(|p| p.name.clone()),
     );
     h.core
-        .start_outbound(id, peer, targets, CallerId::default(), h.now);
+        .start_outbound(id, peer, targets, caller, extras, h.now);
     let out = h.collect();
     (Out { id, shared, rx }, out)
 }
@@ -1338,7 +1347,10 @@ fn host_names_come_from_look_ups_made_off_the_core() {
     let text = "[general]\n\n[trunk]\ntype=peer\nhost=trunk.invalid\ncontext=internal\n\n[bob]\ntype=friend\nhost=dynamic\nsecret=x\n";
     let mut h = H::new(text);
     let now = h.now;
-    assert_eq!(h.core.names_due(now), ["trunk.invalid"]);
+    assert_eq!(
+        h.core.names_due(now),
+        ["_sip._udp.trunk.invalid", "trunk.invalid"]
+    );
     assert_eq!(
         h.core.dial_name_to_look_up("trunk/100", now).as_deref(),
         Some("trunk.invalid")
@@ -1372,7 +1384,8 @@ fn host_names_come_from_look_ups_made_off_the_core() {
         );
     }
     // What the look-ups found (a name that did not resolve is tried again after RETRY).
-    h.core.learn_names(vec![("gone.invalid".into(), None)], now);
+    h.core
+        .learn_names(vec![("gone.invalid".into(), vec![])], now);
     assert_eq!(h.core.dial_name_to_look_up("1@gone.invalid", now), None);
     let retry = now + super::core::names::RETRY;
     assert!(h
@@ -1381,8 +1394,8 @@ fn host_names_come_from_look_ups_made_off_the_core() {
         .is_some());
     h.core.learn_names(
         vec![
-            ("trunk.invalid".into(), Some([192, 0, 2, 9].into())),
-            ("other.invalid".into(), Some([192, 0, 2, 10].into())),
+            ("trunk.invalid".into(), vec![([192, 0, 2, 9].into(), None)]),
+            ("other.invalid".into(), vec![([192, 0, 2, 10].into(), None)]),
         ],
         now,
     );
@@ -1396,7 +1409,10 @@ fn host_names_come_from_look_ups_made_off_the_core() {
     assert_eq!(h.core.dial_name_to_look_up("100@other.invalid", now), None);
     // A name used once is forgotten when it is due again; the trunk's is kept.
     let much_later = now + super::core::names::REFRESH;
-    assert_eq!(h.core.names_due(much_later), ["trunk.invalid"]);
+    assert_eq!(
+        h.core.names_due(much_later),
+        ["_sip._udp.trunk.invalid", "trunk.invalid"]
+    );
     assert!(h.core.resolve("100@other.invalid", much_later).is_err());
     assert!(h.core.resolve("trunk/100", much_later).is_ok());
 }
@@ -1412,7 +1428,7 @@ fn seed_voximplant_trunk() {
     let mut h = H::new(text);
     // What the driver's look-up of the configured names finds.
     h.core.learn_names(
-        vec![("localhost".into(), Some([127, 0, 0, 1].into()))],
+        vec![("localhost".into(), vec![([127, 0, 0, 1].into(), None)])],
         h.now,
     );
     for data in ["voximplant/79001234567", "79001234567@voximplant"] {
@@ -2192,3 +2208,4 @@ fn mwi_subscriptions_per_peer_are_capped() {
 }
 
 mod realtime;
+mod trunk;

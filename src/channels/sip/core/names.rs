@@ -5,9 +5,14 @@
 //! — the configured peers' hosts and the `register =>` servers at start and on reload and
 //! again every [`REFRESH`], a name in a dial string or MessageSend destination just before
 //! it is used. A name nobody looked up (a Contact of a stray response) is not resolved.
+//!
+//! A name may have several addresses: every IPv4 address of its A records, and with
+//! `srvlookup` the targets of its `_sip._udp` SRV records (kept under that name, in RFC
+//! 2782 order, each with its port). A call tries them in order ([`super::Leg::fallback`]).
 
 use super::Core;
 use crate::channels::sipconf::{Host, PeerType, SipConfig};
+use crate::net::dns::Resolver;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -19,10 +24,19 @@ pub const RETRY: Duration = Duration::from_secs(10);
 /// At most this many names are kept (then the oldest goes).
 const MAX_NAMES: usize = 4096;
 
-#[derive(Debug, Clone, Copy)]
+/// An address a name resolved to, with the port an SRV record gave.
+pub type Addr = (IpAddr, Option<u16>);
+
+/// What looking up names found: each name and its addresses (none: it did not resolve).
+pub type Found = Vec<(String, Vec<Addr>)>;
+
+/// At most this many addresses are kept per name.
+const MAX_ADDRS: usize = 16;
+
+#[derive(Debug, Clone)]
 struct Entry {
-    /// `None`: the name did not resolve.
-    ip: Option<IpAddr>,
+    /// Empty: the name did not resolve.
+    addrs: Vec<Addr>,
     at: Instant,
 }
 
@@ -39,11 +53,36 @@ impl Names {
             return Some(SocketAddr::new(ip, port));
         }
         let e = self.map.get(&host.to_ascii_lowercase())?;
-        e.ip.map(|ip| SocketAddr::new(ip, port))
+        e.addrs
+            .first()
+            .map(|(ip, p)| SocketAddr::new(*ip, p.unwrap_or(port)))
     }
 
-    /// Keep what a look-up of `host` found.
+    /// Every address of `host` (an IP literal, or a name looked up before), at `port`
+    /// unless an SRV record gave one.
+    pub fn addrs(&self, host: &str, port: u16) -> Vec<SocketAddr> {
+        if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
+            return vec![SocketAddr::new(ip, port)];
+        }
+        self.map
+            .get(&host.to_ascii_lowercase())
+            .map(|e| {
+                e.addrs
+                    .iter()
+                    .map(|(ip, p)| SocketAddr::new(*ip, p.unwrap_or(port)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Keep what a look-up of `host` found (its first address, or nothing).
     pub fn learn(&mut self, host: &str, ip: Option<IpAddr>, now: Instant) {
+        self.learn_addrs(host, ip.map(|ip| (ip, None)).into_iter().collect(), now)
+    }
+
+    /// Keep the addresses a look-up of `host` found.
+    pub fn learn_addrs(&mut self, host: &str, mut addrs: Vec<Addr>, now: Instant) {
+        addrs.truncate(MAX_ADDRS);
         let key = host.to_ascii_lowercase();
         if self.map.len() >= MAX_NAMES && !self.map.contains_key(&key) {
             if let Some(oldest) = self
@@ -55,7 +94,7 @@ impl Names {
                 self.map.remove(&oldest);
             }
         }
-        self.map.insert(key, Entry { ip, at: now });
+        self.map.insert(key, Entry { addrs, at: now });
     }
 
     /// Whether `host` needs a look-up: a name not known yet, or known for longer than
@@ -67,7 +106,7 @@ impl Names {
         match self.map.get(&host.to_ascii_lowercase()) {
             None => true,
             Some(e) => {
-                let max = if e.ip.is_some() { REFRESH } else { RETRY };
+                let max = if e.addrs.is_empty() { RETRY } else { REFRESH };
                 now.saturating_duration_since(e.at) >= max
             }
         }
@@ -93,33 +132,97 @@ impl Names {
 /// Look `host` up through the system resolver: its first IPv4 address. Blocking: call it
 /// on the blocking pool.
 pub fn lookup(host: &str) -> Option<IpAddr> {
-    use std::net::ToSocketAddrs;
-    (host, 0)
-        .to_socket_addrs()
-        .ok()?
-        .find(|a| a.is_ipv4())
-        .map(|a| a.ip())
+    system_addrs(host).into_iter().next()
 }
 
-/// [`lookup`] each of `hosts`. Blocking.
-pub fn lookup_all(hosts: Vec<String>) -> Vec<(String, Option<IpAddr>)> {
-    hosts
+/// Every IPv4 address the system resolver gives for `host`, in its order, each once.
+fn system_addrs(host: &str) -> Vec<IpAddr> {
+    use std::net::ToSocketAddrs;
+    let mut out: Vec<IpAddr> = Vec::new();
+    if let Ok(it) = (host, 0).to_socket_addrs() {
+        for a in it.filter(|a| a.is_ipv4()) {
+            if !out.contains(&a.ip()) {
+                out.push(a.ip());
+            }
+        }
+    }
+    out
+}
+
+/// The SRV name chan_sip looks up for `host` (`_sip._udp.host`).
+pub fn srv_name(host: &str) -> String {
+    format!("_sip._udp.{host}")
+}
+
+/// IPv4 addresses of `host`: from `dns` when name servers are configured, else the system
+/// resolver (which reads /etc/hosts).
+fn host_addrs(host: &str, dns: Option<&Resolver>) -> Vec<IpAddr> {
+    match dns {
+        Some(r) => r
+            .a(host)
+            .unwrap_or_default()
+            .into_iter()
+            .map(IpAddr::V4)
+            .collect(),
+        None => system_addrs(host),
+    }
+}
+
+/// Look one name up: an SRV name (`_sip._…`) gives its targets' addresses in RFC 2782
+/// order with their ports; any other name its IPv4 addresses. Blocking.
+pub fn lookup_addrs(name: &str, dns: Option<&Resolver>) -> Vec<Addr> {
+    if name.starts_with("_sip._") {
+        let system;
+        let r = match dns {
+            Some(r) => r,
+            None => {
+                system = Resolver::system();
+                &system
+            }
+        };
+        let recs = r.srv(name).unwrap_or_default();
+        let mut out = Vec::new();
+        for s in crate::net::dns::order_srv(recs, rand::random::<f64>) {
+            for ip in host_addrs(&s.target, dns) {
+                if out.len() < MAX_ADDRS {
+                    out.push((ip, Some(s.port)));
+                }
+            }
+        }
+        return out;
+    }
+    host_addrs(name, dns)
+        .into_iter()
+        .map(|ip| (ip, None))
+        .collect()
+}
+
+/// [`lookup_addrs`] each of `names`, through the configured name servers (`dnsservers`)
+/// if any. Blocking.
+pub fn lookup_all(names: Vec<String>, dnsservers: &[SocketAddr]) -> Found {
+    let dns = (!dnsservers.is_empty()).then(|| Resolver {
+        servers: dnsservers.to_vec(),
+    });
+    names
         .into_iter()
         .map(|h| {
-            let ip = lookup(&h);
-            (h, ip)
+            let a = lookup_addrs(&h, dns.as_ref());
+            (h, a)
         })
         .collect()
 }
 
-/// The names `cfg` sends to: peers' hosts and `register =>` servers, each once.
+/// The names `cfg` sends to: peers' hosts (and their SRV names, with `srvlookup` and no
+/// `port=`) and `register =>` servers, each once.
 pub fn config_names(cfg: &SipConfig) -> Vec<String> {
+    let srv = cfg.general.srvlookup;
     let mut v: Vec<String> = cfg
         .peers
         .values()
-        .filter_map(|p| match &p.host {
-            Host::Name(n) => Some(n.clone()),
-            _ => None,
+        .flat_map(|p| match &p.host {
+            Host::Name(n) if srv && p.port.is_none() => vec![n.clone(), srv_name(n)],
+            Host::Name(n) => vec![n.clone()],
+            _ => Vec::new(),
         })
         .chain(cfg.registrations.iter().map(|r| r.host.clone()))
         .filter(|n| n.trim_matches(['[', ']']).parse::<IpAddr>().is_err())
@@ -133,6 +236,37 @@ impl Core {
     /// The address of `host` at `port`, from [`Names`] (never the resolver).
     pub(super) fn host_addr(&self, host: &str, port: u16) -> Option<SocketAddr> {
         self.names.addr(host, port)
+    }
+
+    /// Every address a call to `host` tries, in order: with `srvlookup` and no explicit
+    /// port, its SRV targets if it has any; else its A records at `port` (5060).
+    pub(super) fn host_addrs(&self, host: &str, port: Option<u16>) -> Vec<SocketAddr> {
+        let is_ip = host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok();
+        if self.cfg.general.srvlookup && port.is_none() && !is_ip {
+            let srv = self.names.addrs(&srv_name(host), 5060);
+            if !srv.is_empty() {
+                return srv;
+            }
+        }
+        self.names.addrs(host, port.unwrap_or(5060))
+    }
+
+    /// The names `SIP/…` dial data needs looked up before the call (the host and, with
+    /// `srvlookup` and no port, its SRV name), those due.
+    pub fn dial_names_to_look_up(&self, data: &str, now: Instant) -> Vec<String> {
+        let Some(host) = self.dial_name_to_look_up(data, now) else {
+            return Vec::new();
+        };
+        let (part, _) = super::split_dial(data);
+        let explicit_port = match self.cfg.peer(part).filter(|p| p.kind != PeerType::User) {
+            Some(p) => p.port.is_some(),
+            None => super::split_hostport(part).1.is_some(),
+        };
+        let mut v = vec![host.clone()];
+        if self.cfg.general.srvlookup && !explicit_port {
+            v.push(srv_name(&host));
+        }
+        v
     }
 
     /// Of the names the configuration sends to ([`config_names`]), those due for a look-up
@@ -176,12 +310,12 @@ impl Core {
     }
 
     /// Keep looked-up addresses (and the peers' source addresses that follow from them).
-    pub fn learn_names(&mut self, found: Vec<(String, Option<IpAddr>)>, now: Instant) {
+    pub fn learn_names(&mut self, found: Found, now: Instant) {
         if found.is_empty() {
             return;
         }
-        for (host, ip) in found {
-            self.names.learn(&host, ip, now);
+        for (host, addrs) in found {
+            self.names.learn_addrs(&host, addrs, now);
         }
         self.resolve_peer_hosts();
     }

@@ -1,0 +1,327 @@
+//! Carrier trunks in the core: identity headers (P-Asserted-Identity, Remote-Party-ID,
+//! Diversion) both ways, redirects (3xx, Transfer), headers added by the dialplan, and
+//! failover over a destination's several addresses.
+
+use super::*;
+use crate::pbx::channel::{PartyId, Redirecting, TransferResult};
+
+const TRUNKS: &str = "\
+[general]
+context=public
+sendrpid=pai
+
+[carrier]
+type=peer
+host=carrier.test
+trustrpid=yes
+insecure=invite
+context=from-trunk
+
+[rpid]
+type=peer
+host=127.0.0.1
+port=5098
+sendrpid=yes
+send_diversion=no
+promiscredir=yes
+context=internal
+
+[trunk]
+type=peer
+host=127.0.0.1
+port=5099
+insecure=invite
+context=from-trunk
+";
+
+fn trunk_h() -> H {
+    let mut h = H::new(TRUNKS);
+    // Two A records for carrier.test, and an SRV record set for it (priority order).
+    h.core.learn_names(
+        vec![
+            (
+                "carrier.test".into(),
+                vec![([127, 0, 0, 2].into(), None), ([127, 0, 0, 3].into(), None)],
+            ),
+            (
+                "_sip._udp.carrier.test".into(),
+                vec![
+                    ([127, 0, 0, 4].into(), Some(5070)),
+                    ([127, 0, 0, 5].into(), Some(5080)),
+                ],
+            ),
+        ],
+        h.now,
+    );
+    h
+}
+
+fn alice() -> CallerId {
+    CallerId {
+        name: Some("Alice".into()),
+        num: Some("6001".into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn outgoing_invite_carries_identity_diversion_and_added_headers() {
+    let mut h = trunk_h();
+    let extras = super::super::core::CallExtras {
+        redirecting: Some(Redirecting {
+            from: PartyId {
+                name: None,
+                num: Some("+14155550000".into()),
+            },
+            reason: "cfb".into(),
+            count: 1,
+            ..Default::default()
+        }),
+        headers: vec![("X-Account".into(), "42".into())],
+    };
+    let (_o, out) = dial_out_with(&mut h, "trunk/5551234", alice(), &extras);
+    let inv = invites(&out);
+    let m = &inv[0].1;
+    let pai = m.header("P-Asserted-Identity").expect("sendrpid=pai");
+    assert!(pai.starts_with("\"Alice\" <sip:6001@"), "{pai}");
+    let div = m.header("Diversion").expect("Diversion");
+    assert!(
+        div.starts_with("<sip:+14155550000@") && div.ends_with(";reason=user-busy"),
+        "{div}"
+    );
+    assert_eq!(m.header("X-Account"), Some("42"));
+    assert!(m.header("Remote-Party-ID").is_none());
+    // sendrpid=yes is Remote-Party-ID; send_diversion=no sends none.
+    let (_o, out) = dial_out_with(&mut h, "rpid/100", alice(), &extras);
+    let m = &invites(&out)[0].1;
+    let rpid = m.header("Remote-Party-ID").expect("sendrpid=yes");
+    assert!(rpid.contains("party=calling"), "{rpid}");
+    assert!(m.header("Diversion").is_none());
+    assert!(m.header("P-Asserted-Identity").is_none());
+}
+
+#[test]
+fn incoming_diversion_and_trusted_identity() {
+    let mut h = trunk_h();
+    // carrier.test's first address is 127.0.0.2: calls from there are the carrier's.
+    let mut c = Call::new("anonymous", "5551234", "127.0.0.2:5060");
+    let t = c.invite(&[
+        "Diversion: <sip:+14155550000@twilio.com>;reason=unconditional".into(),
+        "P-Asserted-Identity: \"Bob\" <sip:+33612345678@carrier.test>".into(),
+    ]);
+    let out = h.feed(&t, c.src);
+    assert_eq!(codes(&out), [100], "{out:?}");
+    let ch = h.spawned.pop().expect("channel");
+    assert_eq!(ch.caller.num.as_deref(), Some("+33612345678"));
+    assert_eq!(ch.caller.name.as_deref(), Some("Bob"));
+    assert_eq!(ch.caller.rdnis.as_deref(), Some("+14155550000"));
+    let r = ch.redirecting.as_deref().expect("redirecting");
+    assert_eq!(r.from.num.as_deref(), Some("+14155550000"));
+    assert_eq!(r.to.num.as_deref(), Some("5551234"));
+    assert_eq!((r.reason.as_str(), r.count), ("cfu", 1));
+    // Without trustrpid the asserted identity is ignored.
+    let mut c = Call::new("anonymous", "5551234", "127.0.0.1:5099");
+    let t = c.invite(&["P-Asserted-Identity: <sip:+33600000000@x>".into()]);
+    h.feed(&t, c.src);
+    let ch = h.spawned.pop().expect("channel");
+    assert_eq!(ch.caller.num.as_deref(), Some("anonymous"));
+    assert!(ch.redirecting.is_none());
+}
+
+#[test]
+fn sip_header_reads_the_invite() {
+    let mut h = trunk_h();
+    let mut c = Call::new("anonymous", "5551234", "127.0.0.1:5099");
+    let t = c.invite(&["X-Carrier-Id: abc".into(), "X-Carrier-Id: def".into()]);
+    h.feed(&t, c.src);
+    let chan_id = h.core.legs.get(&c.call_id).expect("leg").chan_id;
+    assert_eq!(
+        h.core
+            .chan_invite_header(chan_id, "X-Carrier-Id", 2)
+            .as_deref(),
+        Some("def")
+    );
+    assert_eq!(
+        h.core
+            .chan_invite_header(chan_id, "x-carrier-id", 1)
+            .as_deref(),
+        Some("abc")
+    );
+    assert!(h
+        .core
+        .chan_invite_header(chan_id, "X-Carrier-Id", 3)
+        .is_none());
+    // Compact forms: f is From.
+    assert!(h
+        .core
+        .chan_invite_header(chan_id, "f", 1)
+        .is_some_and(|f| f.contains("anonymous")));
+}
+
+#[test]
+fn a_302_becomes_a_forward_to_the_extension_or_with_promiscredir_the_uri() {
+    let mut h = trunk_h();
+    let (mut o, out) = dial_out(&mut h, "trunk/5551234");
+    let inv = invites(&out);
+    let mut r = reply(&inv[0].1, 302, "Moved Temporarily", "t302", false);
+    r.headers_mut()
+        .push("Contact", "<sip:+33612345678@192.0.2.7:5070>");
+    r.headers_mut()
+        .push("Diversion", "<sip:5551234@carrier>;reason=no-answer");
+    let out = h.feed_msg(r, inv[0].0);
+    assert!(out.iter().any(|(_, m)| m.method() == Some(&Method::Ack)));
+    match &events(&mut o)[..] {
+        [ChanEvent::Forward(f)] => {
+            assert_eq!(f.dest, "+33612345678");
+            assert_eq!(f.context, "from-trunk");
+            assert_eq!(f.reason, "cfnr");
+            assert_eq!(f.to.num.as_deref(), Some("+33612345678"));
+        }
+        e => panic!("{e:?}"),
+    }
+    let (mut o, out) = dial_out(&mut h, "rpid/100");
+    let inv = invites(&out);
+    let mut r = reply(&inv[0].1, 302, "Moved Temporarily", "t302b", false);
+    r.headers_mut()
+        .push("Contact", "<sip:200@192.0.2.7:5070;transport=udp>");
+    h.feed_msg(r, inv[0].0);
+    match &events(&mut o)[..] {
+        [ChanEvent::Forward(f)] => assert_eq!(f.dest, "SIP/200@192.0.2.7:5070"),
+        e => panic!("{e:?}"),
+    }
+    // A 302 without a Contact is a failure like any other.
+    let (mut o, out) = dial_out(&mut h, "trunk/5551234");
+    let inv = invites(&out);
+    h.feed_msg(reply(&inv[0].1, 302, "Moved", "t302c", false), inv[0].0);
+    assert!(matches!(events(&mut o)[..], [ChanEvent::Hangup(_)]));
+}
+
+#[test]
+fn trusted_identity_in_the_answer_is_the_connected_line() {
+    let mut h = trunk_h();
+    let (mut o, out) = dial_out(&mut h, "carrier/100");
+    let inv = invites(&out);
+    let mut r = reply(&inv[0].1, 180, "Ringing", "tc", false);
+    r.headers_mut().push(
+        "P-Asserted-Identity",
+        "\"Desk\" <sip:+4930123@carrier.test>",
+    );
+    h.feed_msg(r, inv[0].0);
+    let ev = events(&mut o);
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, ChanEvent::Connected(p) if p.num.as_deref() == Some("+4930123"))),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn srv_targets_are_tried_in_order_after_4_s_of_silence_and_after_a_503() {
+    let mut h = trunk_h();
+    let (mut o, out) = dial_out(&mut h, "carrier/100");
+    let inv = invites(&out);
+    assert_eq!(inv.len(), 1);
+    assert_eq!(inv[0].0, addr("127.0.0.4:5070"));
+    let SipMessage::Request { uri, .. } = &inv[0].1 else {
+        panic!()
+    };
+    assert_eq!(uri.host, "carrier.test", "the R-URI keeps the domain");
+    // Nothing for 4 s: the next target.
+    let out = h.advance(Duration::from_millis(3900));
+    assert!(invites(&out).iter().all(|(d, _)| *d == inv[0].0));
+    let out = h.advance(Duration::from_millis(200));
+    let next = invites(&out);
+    let second = next
+        .iter()
+        .find(|(d, _)| *d == addr("127.0.0.5:5080"))
+        .expect("failed over to the second SRV target");
+    assert_eq!(second.1.call_id(), inv[0].1.call_id());
+    assert_ne!(
+        second.1.top_via().unwrap().branch,
+        inv[0].1.top_via().unwrap().branch
+    );
+    assert!(events(&mut o).is_empty());
+    // The last target answers 503: nothing left, the call fails as congestion.
+    h.feed_msg(
+        reply(&second.1, 503, "Service Unavailable", "t5", false),
+        second.0,
+    );
+    assert!(matches!(events(&mut o)[..], [ChanEvent::Congestion]));
+}
+
+#[test]
+fn a_records_fail_over_on_5xx_but_never_after_486() {
+    let text = TRUNKS.replace("[general]\n", "[general]\nsrvlookup=no\n");
+    let mut h = H::new(&text);
+    h.core.learn_names(
+        vec![(
+            "carrier.test".into(),
+            vec![([127, 0, 0, 2].into(), None), ([127, 0, 0, 3].into(), None)],
+        )],
+        h.now,
+    );
+    let (mut o, out) = dial_out(&mut h, "carrier/100");
+    let inv = invites(&out);
+    assert_eq!(inv[0].0, addr("127.0.0.2:5060"));
+    let out = h.feed_msg(reply(&inv[0].1, 500, "Server Error", "a", false), inv[0].0);
+    let next = invites(&out);
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].0, addr("127.0.0.3:5060"));
+    assert!(events(&mut o).is_empty());
+    h.feed_msg(reply(&next[0].1, 200, "OK", "b", true), next[0].0);
+    assert!(matches!(events(&mut o)[..], [ChanEvent::Answer]));
+
+    // 486 from the first address: busy, the second is never tried.
+    let (mut o, out) = dial_out(&mut h, "carrier/100");
+    let inv = invites(&out);
+    let out = h.feed_msg(reply(&inv[0].1, 486, "Busy Here", "c", false), inv[0].0);
+    assert!(invites(&out).is_empty());
+    assert!(matches!(events(&mut o)[..], [ChanEvent::Busy]));
+
+    // A provisional answer means the address is alive: no failover on silence after it.
+    let (mut o, out) = dial_out(&mut h, "carrier/100");
+    let inv = invites(&out);
+    h.feed_msg(reply(&inv[0].1, 100, "Trying", "d", false), inv[0].0);
+    let out = h.advance(Duration::from_secs(5));
+    assert!(invites(&out).iter().all(|(d, _)| *d == inv[0].0));
+    assert!(events(&mut o).is_empty());
+}
+
+#[test]
+fn failover_decisions_follow_the_carrier_rules() {
+    use super::super::core::fails_over;
+    for c in [408, 480, 500, 502, 503, 504, 403] {
+        assert!(fails_over(c), "{c}");
+    }
+    for c in [
+        200, 302, 400, 404, 405, 410, 416, 482, 484, 486, 487, 600, 603,
+    ] {
+        assert!(!fails_over(c), "{c}");
+    }
+}
+
+#[test]
+fn transfer_before_answer_is_a_302_to_the_destination() {
+    let mut h = trunk_h();
+    let mut c = Call::new("anonymous", "5551234", "127.0.0.1:5099");
+    let t = c.invite(&[]);
+    h.feed(&t, c.src);
+    let chan_id = h.core.legs.get(&c.call_id).expect("leg").chan_id;
+    let res = h.core.transfer(chan_id, "6002", None, h.now);
+    assert_eq!(res, TransferResult::Success);
+    let out = h.collect();
+    let r = out
+        .iter()
+        .map(|(_, m)| m)
+        .find(|m| code(m) == 302)
+        .expect("302");
+    let contact = r.header("Contact").unwrap();
+    assert!(contact.starts_with("<sip:6002@"), "{contact}");
+    let div = r.header("Diversion").expect("Diversion");
+    assert!(div.starts_with("<sip:5551234@"), "{div}");
+    // Already redirected: a second transfer fails.
+    assert_eq!(
+        h.core.transfer(chan_id, "6003", None, h.now),
+        TransferResult::Failure
+    );
+}

@@ -1,0 +1,363 @@
+//! Carrier trunks end to end: the real `ferrisk` daemon against SIPp carriers on loopback
+//! and a real DNS server (dnsmasq) for SRV and A records. Redirects (302, with and without
+//! `promiscredir`, and `Dial(…,i)`), failover over SRV targets and A records (and none
+//! after a 486), the identity headers the far end sees (P-Asserted-Identity, Diversion,
+//! `SIPAddHeader()`), and what the dialplan reads (`REDIRECTING()`, `SIP_HEADER()`).
+//! Results come back through AstDB (`database get test …`).
+
+mod common;
+
+use common::*;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const EXTENSIONS: &str = "\
+[general]
+autofallthrough = yes
+
+[internal]
+; 9<number>: out the carrier.
+exten => _9.,1,SIPAddHeader(X-Account: acme-42)
+ same => n,Dial(SIP/carrier/${EXTEN:1},15)
+ same => n,Hangup(21)
+; 8<number>: the same, ignoring call forwards.
+exten => _8.,1,Dial(SIP/carrier/${EXTEN:1},15,i)
+ same => n,Hangup(21)
+; 7<number>: out the carrier whose 302s go anywhere (promiscredir).
+exten => _7.,1,Set(REDIRECTING(from-num)=${CALLERID(num)})
+ same => n,Set(REDIRECTING(reason)=cfu)
+ same => n,Dial(SIP/promisc/${EXTEN:1},15)
+ same => n,Hangup(21)
+exten => h,1,Set(DB(test/status)=${DIALSTATUS})
+ same => n,Set(DB(test/redir)=${REDIRECTING(from-num)}|${REDIRECTING(to-num)}|${REDIRECTING(reason)}|${REDIRECTING(count)})
+
+; Where the carrier's redirects to a bare number land (its context).
+[from-carrier]
+exten => _X.,1,Dial(SIP/second/${EXTEN},10)
+ same => n,Hangup(21)
+; A call from the carrier: what the dialplan sees of it.
+exten => 5551234,1,Set(DB(test/ua)=${SIP_HEADER(User-Agent)})
+ same => n,Set(DB(test/ua2)=${SIP_HEADER(User-Agent,2)}-)
+ same => n,Answer()
+ same => n,Wait(1)
+ same => n,Hangup()
+
+[public]
+";
+
+/// A dnsmasq on a free loopback port, answering only what it is given.
+struct Dns {
+    child: Child,
+    port: u16,
+}
+
+impl Dns {
+    fn start(records: &[String]) -> Dns {
+        let bin = require_bin("dnsmasq", "dnsmasq-base");
+        let port = free_port();
+        let mut c = Command::new(bin);
+        c.args([
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            "--no-poll",
+            "--conf-file=/dev/null",
+            "--bind-interfaces",
+            "--listen-address=127.0.0.1",
+            "--user=root",
+            "--pid-file=",
+        ])
+        .arg(format!("--port={port}"))
+        .args(records)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        let child = c.spawn().expect("start dnsmasq");
+        // Wait until it answers a query (its socket is bound).
+        wait_for(10, "dnsmasq answers", || {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+            s.set_read_timeout(Some(Duration::from_millis(200))).ok()?;
+            // A query for "x." type A.
+            let q = [
+                0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'x', 0, 0, 1, 0, 1,
+            ];
+            s.send_to(&q, ("127.0.0.1", port)).ok()?;
+            let mut b = [0u8; 512];
+            s.recv(&mut b).ok().map(|_| ())
+        });
+        Dns { child, port }
+    }
+}
+
+impl Drop for Dns {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Pbx {
+    d: Daemon,
+    port: u16,
+}
+
+impl Pbx {
+    /// `carrier` is the [carrier] peer's host/port lines; `dns` the name server port.
+    fn start(carrier: &str, promisc_port: u16, second_port: u16, dns: Option<u16>) -> Pbx {
+        let port = free_port();
+        let mut sip = format!(
+            "[general]\nbindaddr=127.0.0.1\nbindport={port}\ncontext=public\nallowguest=no\n\
+             realm=ferrisk\ndisallow=all\nallow=ulaw\nsendrpid=pai\n"
+        );
+        if let Some(p) = dns {
+            sip += &format!("dnsservers=127.0.0.1:{p}\n");
+        }
+        sip += "\n[1000]\ntype=friend\nhost=dynamic\nsecret=s1000\ncontext=internal\n\
+                callerid=\"Alice\" <6001>\n";
+        sip +=
+            &format!("\n[carrier]\ntype=peer\n{carrier}\ninsecure=invite\ncontext=from-carrier\n");
+        sip += &format!(
+            "\n[promisc]\ntype=peer\nhost=127.0.0.1\nport={promisc_port}\npromiscredir=yes\ncontext=from-carrier\n"
+        );
+        sip += &format!(
+            "\n[second]\ntype=peer\nhost=127.0.0.1\nport={second_port}\ncontext=from-carrier\n"
+        );
+        let d = Daemon::start_with(&[("extensions.conf", EXTENSIONS), ("sip.conf", &sip)]);
+        Pbx { d, port }
+    }
+
+    /// 1000 calls `exten` (uac_call.xml, or `scenario`).
+    fn call(&self, scenario: &str, exten: &str) -> SippResult {
+        Sipp::new(scenario, Some(self.port))
+            .local_port(free_port())
+            .service(exten)
+            .key("from_user", "1000")
+            .auth("1000", "s1000")
+            .timeout(30)
+            .run()
+    }
+}
+
+impl Pbx {
+    /// 1000 calls `exten` and the call fails with `code` (the dialplan's Hangup(21)).
+    fn call_fail(&self, exten: &str, code: u16) {
+        Sipp::new("uac_fail.xml", Some(self.port))
+            .local_port(free_port())
+            .service(exten)
+            .key("from_user", "1000")
+            .auth("1000", "s1000")
+            .set("expect", code)
+            .timeout(30)
+            .run()
+            .assert_ok(&format!("the call to {exten} fails with {code}"));
+    }
+}
+
+fn uas(scenario: &str, port: u16, service: &str) -> Sipp {
+    Sipp::new(scenario, None)
+        .local_port(port)
+        .service(service)
+        .timeout(30)
+}
+
+#[test]
+fn a_302_is_followed_into_the_carrier_context_and_redirecting_is_set() {
+    let (carrier_port, second_port) = (free_port(), free_port());
+    let carrier = uas("uas_redirect.xml", carrier_port, "carrier")
+        .key("redirect_user", "6002")
+        .key("redirect_port", second_port)
+        .spawn();
+    let second = uas("uas_answer.xml", second_port, "6002").spawn();
+    let pbx = Pbx::start(
+        &format!("host=127.0.0.1\nport={carrier_port}"),
+        free_port(),
+        second_port,
+        None,
+    );
+    pbx.call("uac_call.xml", "95551234")
+        .assert_ok("the call is redirected and answered");
+    let c = carrier.wait();
+    c.assert_ok("the carrier redirects");
+    let inv = &c.requests("INVITE")[0];
+    // What the carrier saw: our caller asserted, the header the dialplan added.
+    let pai = inv.header("P-Asserted-Identity").unwrap_or("");
+    assert!(pai.starts_with("\"Alice\" <sip:6001@"), "PAI: {pai}");
+    assert_eq!(inv.header("X-Account"), Some("acme-42"));
+    let s = second.wait();
+    s.assert_ok("the forwarded call reaches 6002 through Local/6002@from-carrier");
+    let inv = &s.requests("INVITE")[0];
+    // It was redirected from the number the carrier was called at.
+    let div = inv.header("Diversion").unwrap_or("");
+    assert!(
+        div.starts_with("<sip:5551234@") && div.contains("reason=no-answer"),
+        "Diversion: {div}"
+    );
+    assert_eq!(pbx.d.wait_db("test", "status"), "ANSWER");
+    assert_eq!(pbx.d.wait_db("test", "redir"), "5551234|6002|cfnr|1");
+}
+
+#[test]
+fn dial_option_i_ignores_the_302() {
+    let carrier_port = free_port();
+    let carrier = uas("uas_redirect.xml", carrier_port, "carrier")
+        .key("redirect_user", "6002")
+        .key("redirect_port", 9)
+        .spawn();
+    let pbx = Pbx::start(
+        &format!("host=127.0.0.1\nport={carrier_port}"),
+        free_port(),
+        free_port(),
+        None,
+    );
+    pbx.call_fail("85551234", 403);
+    carrier.wait().assert_ok("the carrier redirects");
+    assert_eq!(pbx.d.wait_db("test", "status"), "CHANUNAVAIL");
+}
+
+#[test]
+fn promiscredir_follows_the_contact_uri_and_sends_the_dialplans_redirecting() {
+    let (promisc_port, target_port) = (free_port(), free_port());
+    let carrier = uas("uas_redirect.xml", promisc_port, "promisc")
+        .key("redirect_user", "+33612345678")
+        .key("redirect_port", target_port)
+        .spawn();
+    let target = uas("uas_answer.xml", target_port, "+33612345678").spawn();
+    let pbx = Pbx::start("host=127.0.0.1\nport=9", promisc_port, free_port(), None);
+    pbx.call("uac_call.xml", "75551234")
+        .assert_ok("redirected straight to the Contact URI");
+    let c = carrier.wait();
+    c.assert_ok("the carrier redirects");
+    // The first INVITE carries the dialplan's REDIRECTING() as Diversion.
+    let div = c.requests("INVITE")[0]
+        .header("Diversion")
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        div.starts_with("\"Alice\" <sip:6001@") || div.starts_with("<sip:6001@"),
+        "Diversion: {div}"
+    );
+    assert!(div.contains("reason=unconditional"), "Diversion: {div}");
+    let t = target.wait();
+    t.assert_ok("the Contact's host answers");
+    let start = &t.requests("INVITE")[0].start_line;
+    assert!(
+        start.starts_with("INVITE sip:+33612345678@127.0.0.1"),
+        "{start}"
+    );
+    let div = t.requests("INVITE")[0]
+        .header("Diversion")
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        div.starts_with("<sip:5551234@") && div.contains("reason=no-answer"),
+        "the carrier's redirection: {div}"
+    );
+    assert_eq!(pbx.d.wait_db("test", "status"), "ANSWER");
+}
+
+#[test]
+fn srv_failover_from_a_dead_target_to_the_next() {
+    let live = free_port();
+    let dead = free_port(); // nothing listens there
+    let dns = Dns::start(&[
+        format!("--srv-host=_sip._udp.carrier.test,a.carrier.test,{dead},10,0"),
+        format!("--srv-host=_sip._udp.carrier.test,b.carrier.test,{live},20,0"),
+        "--host-record=a.carrier.test,127.0.0.1".into(),
+        "--host-record=b.carrier.test,127.0.0.1".into(),
+        "--host-record=carrier.test,127.0.0.1".into(),
+    ]);
+    let second = uas("uas_answer.xml", live, "5551234").spawn();
+    let pbx = Pbx::start(
+        "host=carrier.test",
+        free_port(),
+        free_port(),
+        Some(dns.port),
+    );
+    pbx.call("uac_call.xml", "95551234")
+        .assert_ok("the call reaches the second SRV target");
+    let s = second.wait();
+    s.assert_ok("the priority-20 target answers");
+    let start = &s.requests("INVITE")[0].start_line;
+    assert!(
+        start.starts_with("INVITE sip:5551234@carrier.test"),
+        "the Request-URI keeps the domain: {start}"
+    );
+    assert_eq!(pbx.d.wait_db("test", "status"), "ANSWER");
+    assert!(
+        pbx.d.console().contains(", trying 127.0.0.1:"),
+        "{}",
+        pbx.d.console()
+    );
+}
+
+#[test]
+fn a_record_failover_but_not_after_486() {
+    // Two A records: nothing on the first address, a carrier on the second.
+    let port = free_port();
+    let dns = Dns::start(&[
+        "--host-record=carrier.test,127.0.0.2".into(),
+        "--host-record=carrier.test,127.0.0.3".into(),
+    ]);
+    let second = uas("uas_answer.xml", port, "5551234")
+        .local_ip("127.0.0.3")
+        .spawn();
+    let pbx = Pbx::start(
+        &format!("host=carrier.test\nport={port}"),
+        free_port(),
+        free_port(),
+        Some(dns.port),
+    );
+    pbx.call("uac_call.xml", "95551234")
+        .assert_ok("the call reaches the second address");
+    second.wait().assert_ok("127.0.0.3 answers");
+    assert_eq!(pbx.d.wait_db("test", "status"), "ANSWER");
+
+    // Busy at the first address: the second is never asked.
+    let port = free_port();
+    let dns = Dns::start(&[
+        "--host-record=busy.test,127.0.0.2".into(),
+        "--host-record=busy.test,127.0.0.3".into(),
+    ]);
+    let busy = uas("uas_busy.xml", port, "5551234")
+        .local_ip("127.0.0.2")
+        .spawn();
+    let other = uas("uas_answer.xml", port, "5551234")
+        .local_ip("127.0.0.3")
+        .timeout(8)
+        .spawn();
+    let pbx = Pbx::start(
+        &format!("host=busy.test\nport={port}"),
+        free_port(),
+        free_port(),
+        Some(dns.port),
+    );
+    pbx.call_fail("95551234", 403);
+    busy.wait().assert_ok("the first address is busy");
+    assert_eq!(pbx.d.wait_db("test", "status"), "BUSY");
+    let o = other.wait();
+    assert!(
+        o.requests("INVITE").is_empty(),
+        "no failover after 486: {}",
+        o.describe()
+    );
+}
+
+#[test]
+fn sip_header_reads_the_carriers_invite() {
+    let carrier_port = free_port();
+    let pbx = Pbx::start(
+        &format!("host=127.0.0.1\nport={carrier_port}"),
+        free_port(),
+        free_port(),
+        None,
+    );
+    Sipp::new("uac_call_recv_bye.xml", Some(pbx.port))
+        .local_port(carrier_port)
+        .service("5551234")
+        .key("from_user", "0049301234")
+        .timeout(20)
+        .run()
+        .assert_ok("the carrier's call is answered");
+    assert_eq!(pbx.d.wait_db("test", "ua"), "SIPp ferrisk-e2e");
+    assert_eq!(pbx.d.wait_db("test", "ua2"), "-");
+}
