@@ -377,3 +377,39 @@ async fn waiting_functions_are_awaited_and_nothing_runs_twice() {
     let mut chan = Channel::new(&pbx, "Test/x-1".into(), Arc::new(NullTech));
     assert_eq!(exec::substitute(&mut chan, "[${SLOW(a)}]"), "[]");
 }
+
+/// The sample dialplan's `sub-e164` helper turns dialed numbers into E.164.
+#[tokio::test]
+async fn sample_sub_e164_makes_e164_numbers() {
+    let sample = include_str!("../../etc/extensions.conf");
+    let cases = [
+        ("0612345678,33,0,00", "+33612345678"),
+        ("0033612345678,33,0,00", "+33612345678"),
+        ("+1 (415) 867-5309,1,1,011", "+14158675309"),
+        ("14158675309,1,1,011", "+14158675309"),
+        ("01144207946000,1,1,011", "+44207946000"),
+        ("4158675309,1,1,011", "+14158675309"),
+        ("79001234567,7", "+779001234567"),
+    ];
+    let mut text = sample.to_string();
+    text.push_str("\n[t]\n");
+    for (i, (args, _)) in cases.iter().enumerate() {
+        text.push_str(&format!(
+            "exten => s,{},Gosub(sub-e164,s,1({args}))\n same => n,Set(R{i}=${{GOSUB_RETVAL}})\n",
+            if i == 0 {
+                "1".to_string()
+            } else {
+                "n".to_string()
+            }
+        ));
+    }
+    let pbx = pbx_with(&text);
+    let v = run(&pbx, "t", "s").await;
+    for (i, (args, want)) in cases.iter().enumerate() {
+        let got = v
+            .iter()
+            .find(|(k, _)| *k == format!("R{i}"))
+            .map(|(_, x)| x.as_str());
+        assert_eq!(got, Some(*want), "sub-e164({args})");
+    }
+}
