@@ -382,6 +382,9 @@ pub struct SipGeneral {
     /// `srvlookup` (yes): look up `_sip._udp` SRV records of a peer's host name and try
     /// its targets in order.
     pub srvlookup: bool,
+    /// `outboundproxy`: requests to peers without their own (and to hosts dialed
+    /// directly) go there.
+    pub outboundproxy: Option<OutboundProxy>,
     /// ferrisk: `dnsservers`, the name servers (`ip[:port]`, comma-separated) asked for SRV
     /// and A records instead of `/etc/resolv.conf`'s and the system resolver.
     pub dnsservers: Vec<SocketAddr>,
@@ -438,9 +441,48 @@ impl Default for SipGeneral {
             submaxexpiry: 3600,
             party: PartyOpts::default(),
             srvlookup: true,
+            outboundproxy: None,
             dnsservers: Vec::new(),
         }
     }
+}
+
+/// `outboundproxy`: where requests to a peer are sent instead of the peer's own address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundProxy {
+    pub host: String,
+    pub port: Option<u16>,
+    /// `,force`: also requests inside a dialog (chan_sip ignores the route set).
+    pub force: bool,
+}
+
+/// `[transport://]host[:port][,force]`.
+pub fn parse_outboundproxy(v: &str) -> Result<Option<OutboundProxy>, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let (rest, force) = match v.rsplit_once(',') {
+        Some((r, f)) if f.trim().eq_ignore_ascii_case("force") => (r.trim(), true),
+        Some(_) => return Err(format!("expected host[:port][,force], got '{v}'")),
+        None => (v, false),
+    };
+    let rest = match rest.split_once("://") {
+        Some((t, r)) => {
+            if !t.eq_ignore_ascii_case("udp") {
+                return Err(format!(
+                    "outboundproxy transport '{t}' is not supported (only udp)"
+                ));
+            }
+            r
+        }
+        None => rest,
+    };
+    let (host, port) = split_host_port(rest)?;
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(format!("expected host[:port][,force], got '{v}'"));
+    }
+    Ok(Some(OutboundProxy { host, port, force }))
 }
 
 /// `sendrpid`: which header carries our caller's identity on outgoing INVITEs.
@@ -551,6 +593,8 @@ pub struct Peer {
     pub allowsubscribe: bool,
     /// `promiscredir`, `sendrpid`, `trustrpid`, `send_diversion` (general's by default).
     pub party: PartyOpts,
+    /// `outboundproxy` (general's by default).
+    pub outboundproxy: Option<OutboundProxy>,
 }
 
 impl Peer {
@@ -1032,6 +1076,11 @@ fn parse_general(
             "accountcode" => g.accountcode = nonempty(v),
             "qualify" => g.qualify = ctx.take(e, parse_qualify(v)).unwrap_or(g.qualify),
             "srvlookup" => g.srvlookup = ctx.take(e, parse_bool(v)).unwrap_or(g.srvlookup),
+            "outboundproxy" => {
+                if let Some(p) = ctx.take(e, parse_outboundproxy(v)) {
+                    g.outboundproxy = p;
+                }
+            }
             "dnsservers" => {
                 g.dnsservers = Vec::new();
                 for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -1157,6 +1206,7 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
         subscribemwi: false,
         allowsubscribe: g.allowsubscribe,
         party: g.party,
+        outboundproxy: g.outboundproxy.clone(),
     };
     let mut host_set = false;
     for e in &sec.entries {
@@ -1248,6 +1298,11 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
             "language" => p.language = nonempty(v),
             "accountcode" => p.accountcode = nonempty(v),
             k if party_opt(&mut p.party, k, e, ctx) => {}
+            "outboundproxy" => {
+                if let Some(o) = ctx.take(e, parse_outboundproxy(v)) {
+                    p.outboundproxy = o;
+                }
+            }
             _ => ctx.unknown(e, name),
         }
     }
@@ -1864,6 +1919,22 @@ mod tests {
             e[0].starts_with("sip.conf:4:1") && e[0].contains("rpid or pai"),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn sipconf_outboundproxy() {
+        let (c, w) = ok("[general]\noutboundproxy=proxy.example:5070\n\
+             [a]\ntype=peer\nhost=dynamic\n\
+             [b]\ntype=peer\nhost=dynamic\noutboundproxy=udp://10.0.0.1,force\n");
+        assert!(w.is_empty(), "{w:?}");
+        let a = c.peers["a"].outboundproxy.clone().unwrap();
+        assert_eq!((a.host.as_str(), a.port, a.force), ("proxy.example", Some(5070), false));
+        let b = c.peers["b"].outboundproxy.clone().unwrap();
+        assert_eq!((b.host.as_str(), b.port, b.force), ("10.0.0.1", None, true));
+        let e = errs("[b]\ntype=peer\nhost=dynamic\noutboundproxy=tls://p.example\n");
+        assert!(e[0].starts_with("sip.conf:4:1") && e[0].contains("tls"), "{e:?}");
+        let e = errs("[b]\ntype=peer\nhost=dynamic\noutboundproxy=p.example,sometimes\n");
+        assert!(e[0].contains("host[:port][,force]"), "{e:?}");
     }
 
     #[test]

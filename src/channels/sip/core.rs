@@ -1959,16 +1959,47 @@ impl Core {
                 let port = p.port.unwrap_or(5060);
                 let user = user.or(p.defaultuser.as_deref());
                 let uri = SipUri::new_sip(user, &host, (port != 5060).then_some(port));
-                let mut addrs = self.host_addrs(&host, p.port).into_iter();
-                let dest = addrs.next().ok_or(TargetError::Unresolvable(host))?;
-                targets.push(Target {
-                    ruri: uri,
-                    dest,
-                    fallback: addrs.collect(),
-                });
+                if p.outboundproxy.is_some() {
+                    // The proxy finds the host: it need not resolve here.
+                    targets.push(Target {
+                        ruri: uri,
+                        dest: SocketAddr::from(([0, 0, 0, 0], 0)),
+                        fallback: Vec::new(),
+                    });
+                } else {
+                    let mut addrs = self.host_addrs(&host, p.port).into_iter();
+                    let dest = addrs.next().ok_or(TargetError::Unresolvable(host))?;
+                    targets.push(Target {
+                        ruri: uri,
+                        dest,
+                        fallback: addrs.collect(),
+                    });
+                }
             }
         }
+        if let Some(proxy) = &p.outboundproxy {
+            self.via_proxy(proxy, &mut targets)?;
+        }
         Ok(targets)
+    }
+
+    /// Send every target through `proxy` (`outboundproxy`): its addresses replace the
+    /// targets' own (the Request-URIs stay).
+    fn via_proxy(
+        &self,
+        proxy: &crate::channels::sipconf::OutboundProxy,
+        targets: &mut [Target],
+    ) -> Result<(), TargetError> {
+        let mut addrs = self.host_addrs(&proxy.host, proxy.port).into_iter();
+        let dest = addrs
+            .next()
+            .ok_or_else(|| TargetError::Unresolvable(proxy.host.clone()))?;
+        let fallback: Vec<SocketAddr> = addrs.collect();
+        for t in targets {
+            t.dest = dest;
+            t.fallback.clone_from(&fallback);
+        }
+        Ok(())
     }
 
     /// Resolve `SIP/…` dial data: `peer`, `peer/exten`, `exten@peer`, `exten@host[:port]`.
@@ -2034,6 +2065,21 @@ impl Core {
         }
         // Not a peer: a host.
         let (host, port) = split_hostport(&peer_part);
+        if let Some(proxy) = self.cfg.general.outboundproxy.clone() {
+            let uri = SipUri::new_sip(exten.as_deref(), &host, port);
+            let mut t = [Target {
+                ruri: uri,
+                dest: SocketAddr::from(([0, 0, 0, 0], 0)),
+                fallback: Vec::new(),
+            }];
+            if self.via_proxy(&proxy, &mut t).is_err() {
+                return Err(RequestError {
+                    cause: cause::NO_ROUTE_DESTINATION,
+                    msg: format!("Unable to create channel of type 'SIP' (cause 3 - No route to destination): cannot resolve outboundproxy '{}'", proxy.host),
+                });
+            }
+            return Ok((None, t.to_vec(), peer_part));
+        }
         let mut addrs = self.host_addrs(&host, port).into_iter();
         let Some(dest) = addrs.next() else {
             return Err(RequestError {

@@ -212,6 +212,16 @@ pub fn lookup_all(names: Vec<String>, dnsservers: &[SocketAddr]) -> Found {
         .collect()
 }
 
+/// The names looked up for an `outboundproxy`: its host (and SRV name, with `srvlookup`
+/// and no port).
+fn proxy_names(o: &crate::channels::sipconf::OutboundProxy, srv: bool) -> Vec<String> {
+    if srv && o.port.is_none() {
+        vec![o.host.clone(), srv_name(&o.host)]
+    } else {
+        vec![o.host.clone()]
+    }
+}
+
 /// The names `cfg` sends to: peers' hosts (and their SRV names, with `srvlookup` and no
 /// `port=`) and `register =>` servers, each once.
 pub fn config_names(cfg: &SipConfig) -> Vec<String> {
@@ -225,6 +235,13 @@ pub fn config_names(cfg: &SipConfig) -> Vec<String> {
             _ => Vec::new(),
         })
         .chain(cfg.registrations.iter().map(|r| r.host.clone()))
+        .chain(
+            cfg.peers
+                .values()
+                .filter_map(|p| p.outboundproxy.as_ref())
+                .chain(cfg.general.outboundproxy.as_ref())
+                .flat_map(|o| proxy_names(o, srv)),
+        )
         .filter(|n| n.trim_matches(['[', ']']).parse::<IpAddr>().is_err())
         .collect();
     v.sort_unstable_by_key(|n| n.to_ascii_lowercase());
@@ -254,10 +271,20 @@ impl Core {
     /// The names `SIP/…` dial data needs looked up before the call (the host and, with
     /// `srvlookup` and no port, its SRV name), those due.
     pub fn dial_names_to_look_up(&self, data: &str, now: Instant) -> Vec<String> {
+        let (part, _) = super::split_dial(data);
+        let proxy = match self.cfg.peer(part).filter(|p| p.kind != PeerType::User) {
+            Some(p) => p.outboundproxy.as_ref(),
+            None => self.cfg.general.outboundproxy.as_ref(),
+        };
+        if let Some(o) = proxy {
+            return proxy_names(o, self.cfg.general.srvlookup)
+                .into_iter()
+                .filter(|n| self.names.due(n, now))
+                .collect();
+        }
         let Some(host) = self.dial_name_to_look_up(data, now) else {
             return Vec::new();
         };
-        let (part, _) = super::split_dial(data);
         let explicit_port = match self.cfg.peer(part).filter(|p| p.kind != PeerType::User) {
             Some(p) => p.port.is_some(),
             None => super::split_hostport(part).1.is_some(),

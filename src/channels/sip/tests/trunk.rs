@@ -325,3 +325,30 @@ fn transfer_before_answer_is_a_302_to_the_destination() {
         TransferResult::Failure
     );
 }
+
+#[test]
+fn outboundproxy_takes_the_requests_and_the_uri_keeps_the_host() {
+    let text = "[general]\n\n[kam]\ntype=peer\nhost=pbx.example.invalid\noutboundproxy=127.0.0.9:5070\n\n[bob]\ntype=friend\nhost=dynamic\nsecret=x\noutboundproxy=127.0.0.8\n";
+    let mut h = H::new(text);
+    let (_o, out) = dial_out(&mut h, "kam/100");
+    let inv = invites(&out);
+    assert_eq!(inv[0].0, addr("127.0.0.9:5070"));
+    let SipMessage::Request { uri, .. } = &inv[0].1 else {
+        panic!()
+    };
+    assert_eq!(uri.to_string(), "sip:100@pbx.example.invalid");
+    // A registered phone behind the proxy: the contact is the Request-URI, the proxy
+    // gets the request.
+    let mut r = Reg::new("bob", "127.0.0.1:5071");
+    assert_eq!(
+        code(&r.send(&mut h, Some("x"), &[contact("sip:bob@10.0.0.7:5060")])),
+        200
+    );
+    let (_o, out) = dial_out(&mut h, "bob");
+    let inv = invites(&out);
+    assert_eq!(inv[0].0, addr("127.0.0.8:5060"));
+    let SipMessage::Request { uri, .. } = &inv[0].1 else {
+        panic!()
+    };
+    assert_eq!(uri.host, "10.0.0.7");
+}
