@@ -28,6 +28,9 @@ exten => _7.,1,Set(REDIRECTING(from-num)=${CALLERID(num)})
  same => n,Set(REDIRECTING(reason)=cfu)
  same => n,Dial(SIP/promisc/${EXTEN:1},15)
  same => n,Hangup(21)
+; 6<number>: through the outbound proxy.
+exten => _6.,1,Dial(SIP/viaproxy/${EXTEN:1},15)
+ same => n,Hangup(21)
 exten => h,1,Set(DB(test/status)=${DIALSTATUS})
  same => n,Set(DB(test/redir)=${REDIRECTING(from-num)}|${REDIRECTING(to-num)}|${REDIRECTING(reason)}|${REDIRECTING(count)})
 
@@ -104,6 +107,17 @@ struct Pbx {
 impl Pbx {
     /// `carrier` is the [carrier] peer's host/port lines; `dns` the name server port.
     fn start(carrier: &str, promisc_port: u16, second_port: u16, dns: Option<u16>) -> Pbx {
+        Pbx::start_extra(carrier, promisc_port, second_port, dns, "")
+    }
+
+    /// As [`Pbx::start`], with `extra` appended to sip.conf.
+    fn start_extra(
+        carrier: &str,
+        promisc_port: u16,
+        second_port: u16,
+        dns: Option<u16>,
+        extra: &str,
+    ) -> Pbx {
         let port = free_port();
         let mut sip = format!(
             "[general]\nbindaddr=127.0.0.1\nbindport={port}\ncontext=public\nallowguest=no\n\
@@ -122,6 +136,7 @@ impl Pbx {
         sip += &format!(
             "\n[second]\ntype=peer\nhost=127.0.0.1\nport={second_port}\ncontext=from-carrier\n"
         );
+        sip += extra;
         let d = Daemon::start_with(&[("extensions.conf", EXTENSIONS), ("sip.conf", &sip)]);
         Pbx { d, port }
     }
@@ -360,4 +375,29 @@ fn sip_header_reads_the_carriers_invite() {
         .assert_ok("the carrier's call is answered");
     assert_eq!(pbx.d.wait_db("test", "ua"), "SIPp ferrisk-e2e");
     assert_eq!(pbx.d.wait_db("test", "ua2"), "-");
+}
+
+#[test]
+fn outboundproxy_gets_the_invite_for_a_host_it_routes() {
+    let proxy_port = free_port();
+    let proxy = uas("uas_answer.xml", proxy_port, "5551234").spawn();
+    let pbx = Pbx::start_extra(
+        "host=127.0.0.1\nport=9",
+        free_port(),
+        free_port(),
+        None,
+        &format!(
+            "\n[viaproxy]\ntype=peer\nhost=pbx.example.invalid\noutboundproxy=127.0.0.1:{proxy_port}\n"
+        ),
+    );
+    pbx.call("uac_call.xml", "65551234")
+        .assert_ok("the call goes out through the proxy");
+    let p = proxy.wait();
+    p.assert_ok("the proxy answers");
+    let start = &p.requests("INVITE")[0].start_line;
+    assert!(
+        start.starts_with("INVITE sip:5551234@pbx.example.invalid"),
+        "{start}"
+    );
+    assert_eq!(pbx.d.wait_db("test", "status"), "ANSWER");
 }

@@ -1928,11 +1928,17 @@ mod tests {
              [b]\ntype=peer\nhost=dynamic\noutboundproxy=udp://10.0.0.1,force\n");
         assert!(w.is_empty(), "{w:?}");
         let a = c.peers["a"].outboundproxy.clone().unwrap();
-        assert_eq!((a.host.as_str(), a.port, a.force), ("proxy.example", Some(5070), false));
+        assert_eq!(
+            (a.host.as_str(), a.port, a.force),
+            ("proxy.example", Some(5070), false)
+        );
         let b = c.peers["b"].outboundproxy.clone().unwrap();
         assert_eq!((b.host.as_str(), b.port, b.force), ("10.0.0.1", None, true));
         let e = errs("[b]\ntype=peer\nhost=dynamic\noutboundproxy=tls://p.example\n");
-        assert!(e[0].starts_with("sip.conf:4:1") && e[0].contains("tls"), "{e:?}");
+        assert!(
+            e[0].starts_with("sip.conf:4:1") && e[0].contains("tls"),
+            "{e:?}"
+        );
         let e = errs("[b]\ntype=peer\nhost=dynamic\noutboundproxy=p.example,sometimes\n");
         assert!(e[0].contains("host[:port][,force]"), "{e:?}");
     }
