@@ -38,6 +38,10 @@ exten => h,1,Set(DB(test/status)=${DIALSTATUS})
 [from-carrier]
 exten => _X.,1,Dial(SIP/second/${EXTEN},10)
  same => n,Hangup(21)
+; A call from the carrier that stays up (session timer test).
+exten => 5550000,1,Answer()
+ same => n,Wait(120)
+ same => n,Hangup()
 ; A call from the carrier: what the dialplan sees of it.
 exten => 5551234,1,Set(DB(test/ua)=${SIP_HEADER(User-Agent)})
  same => n,Set(DB(test/ua2)=${SIP_HEADER(User-Agent,2)}-)
@@ -165,6 +169,20 @@ impl Pbx {
             .timeout(30)
             .run()
             .assert_ok(&format!("the call to {exten} fails with {code}"));
+    }
+}
+
+impl Pbx {
+    /// A PBX whose [carrier] is at a free port a test SIPp calls from.
+    fn with_carrier_calling_in() -> (Pbx, u16) {
+        let carrier_port = free_port();
+        let pbx = Pbx::start(
+            &format!("host=127.0.0.1\nport={carrier_port}"),
+            free_port(),
+            free_port(),
+            None,
+        );
+        (pbx, carrier_port)
     }
 }
 
@@ -359,13 +377,7 @@ fn a_record_failover_but_not_after_486() {
 
 #[test]
 fn sip_header_reads_the_carriers_invite() {
-    let carrier_port = free_port();
-    let pbx = Pbx::start(
-        &format!("host=127.0.0.1\nport={carrier_port}"),
-        free_port(),
-        free_port(),
-        None,
-    );
+    let (pbx, carrier_port) = Pbx::with_carrier_calling_in();
     Sipp::new("uac_call_recv_bye.xml", Some(pbx.port))
         .local_port(carrier_port)
         .service("5551234")
@@ -400,4 +412,23 @@ fn outboundproxy_gets_the_invite_for_a_host_it_routes() {
         "{start}"
     );
     assert_eq!(pbx.d.wait_db("test", "status"), "ANSWER");
+}
+
+/// RFC 4028 with the carrier as the caller: ferrisk answers with the interval and refresher
+/// asked for and refreshes the session itself at half the interval (45 s).
+#[test]
+fn session_timer_refreshed_by_ferrisk() {
+    let (pbx, carrier_port) = Pbx::with_carrier_calling_in();
+    let r = Sipp::new("uac_session_timer.xml", Some(pbx.port))
+        .local_port(carrier_port)
+        .service("5550000")
+        .key("from_user", "0049301234")
+        .timeout(80)
+        .run();
+    r.assert_ok("ferrisk answers with the session timer and refreshes it");
+    assert!(
+        r.logs.contains("refresh with Session-Expires 90"),
+        "{}",
+        r.describe()
+    );
 }

@@ -382,6 +382,8 @@ pub struct SipGeneral {
     /// `srvlookup` (yes): look up `_sip._udp` SRV records of a peer's host name and try
     /// its targets in order.
     pub srvlookup: bool,
+    /// Session timer defaults of peers.
+    pub session: SessionTimers,
     /// `outboundproxy`: requests to peers without their own (and to hosts dialed
     /// directly) go there.
     pub outboundproxy: Option<OutboundProxy>,
@@ -441,10 +443,98 @@ impl Default for SipGeneral {
             submaxexpiry: 3600,
             party: PartyOpts::default(),
             srvlookup: true,
+            session: SessionTimers::default(),
             outboundproxy: None,
             dnsservers: Vec::new(),
         }
     }
+}
+
+/// `session-timers`: when calls run RFC 4028 session timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StMode {
+    /// Ask for them on our calls and run them on every call.
+    Originate,
+    /// Run them when the other side asks (the default).
+    #[default]
+    Accept,
+    /// Never.
+    Refuse,
+}
+
+/// Session timer settings (`session-timers`, `session-expires`, `session-minse`,
+/// `session-refresher`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionTimers {
+    pub mode: StMode,
+    /// Longest refresh interval, seconds (1800).
+    pub expires: u32,
+    /// Shortest accepted interval, seconds (90).
+    pub minse: u32,
+    /// `session-refresher=uac`: the caller refreshes when it can (default `uas`).
+    pub refresher_uac: bool,
+}
+
+impl Default for SessionTimers {
+    fn default() -> Self {
+        SessionTimers {
+            mode: StMode::Accept,
+            expires: 1800,
+            minse: 90,
+            refresher_uac: false,
+        }
+    }
+}
+
+/// Apply a session timer option; `false` if `key` is not one.
+fn session_opt(o: &mut SessionTimers, key: &str, e: &Entry, ctx: &mut Ctx) -> bool {
+    let v = e.value.as_str();
+    match key {
+        "session-timers" => {
+            let r = match v.trim().to_ascii_lowercase().as_str() {
+                "originate" => Ok(StMode::Originate),
+                "accept" => Ok(StMode::Accept),
+                "refuse" => Ok(StMode::Refuse),
+                _ => Err(format!(
+                    "expected originate, accept or refuse, got '{}'",
+                    v.trim()
+                )),
+            };
+            o.mode = ctx.take(e, r).unwrap_or(o.mode);
+        }
+        "session-expires" => {
+            let r = parse_u32(v).and_then(|n| {
+                if n >= 90 {
+                    Ok(n)
+                } else {
+                    Err(format!("session-expires must be at least 90, got {n}"))
+                }
+            });
+            o.expires = ctx.take(e, r).unwrap_or(o.expires);
+        }
+        "session-minse" => {
+            let r = parse_u32(v).and_then(|n| {
+                if n >= 90 {
+                    Ok(n)
+                } else {
+                    Err(format!(
+                        "session-minse must be at least 90 (RFC 4028), got {n}"
+                    ))
+                }
+            });
+            o.minse = ctx.take(e, r).unwrap_or(o.minse);
+        }
+        "session-refresher" => {
+            let r = match v.trim().to_ascii_lowercase().as_str() {
+                "uac" => Ok(true),
+                "uas" => Ok(false),
+                _ => Err(format!("expected uac or uas, got '{}'", v.trim())),
+            };
+            o.refresher_uac = ctx.take(e, r).unwrap_or(o.refresher_uac);
+        }
+        _ => return false,
+    }
+    true
 }
 
 /// `outboundproxy`: where requests to a peer are sent instead of the peer's own address.
@@ -595,6 +685,8 @@ pub struct Peer {
     pub party: PartyOpts,
     /// `outboundproxy` (general's by default).
     pub outboundproxy: Option<OutboundProxy>,
+    /// `session-timers`, `session-expires`, `session-minse`, `session-refresher`.
+    pub session: SessionTimers,
 }
 
 impl Peer {
@@ -1097,6 +1189,7 @@ fn parse_general(
                 }
             }
             k if party_opt(&mut g.party, k, e, ctx) => {}
+            k if session_opt(&mut g.session, k, e, ctx) => {}
             _ => ctx.unknown(e, "general"),
         }
     }
@@ -1207,6 +1300,7 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
         allowsubscribe: g.allowsubscribe,
         party: g.party,
         outboundproxy: g.outboundproxy.clone(),
+        session: g.session,
     };
     let mut host_set = false;
     for e in &sec.entries {
@@ -1298,6 +1392,7 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
             "language" => p.language = nonempty(v),
             "accountcode" => p.accountcode = nonempty(v),
             k if party_opt(&mut p.party, k, e, ctx) => {}
+            k if session_opt(&mut p.session, k, e, ctx) => {}
             "outboundproxy" => {
                 if let Some(o) = ctx.take(e, parse_outboundproxy(v)) {
                     p.outboundproxy = o;
@@ -1919,6 +2014,31 @@ mod tests {
             e[0].starts_with("sip.conf:4:1") && e[0].contains("rpid or pai"),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn sipconf_session_timers() {
+        let (c, w) = ok("[general]\nsession-timers=originate\nsession-expires=600\n\
+             [a]\ntype=peer\nhost=dynamic\n\
+             [b]\ntype=peer\nhost=dynamic\nsession-timers=refuse\nsession-minse=120\nsession-refresher=uac\n");
+        assert!(w.is_empty(), "{w:?}");
+        let a = c.peers["a"].session;
+        assert_eq!(
+            (a.mode, a.expires, a.minse, a.refresher_uac),
+            (StMode::Originate, 600, 90, false)
+        );
+        let b = c.peers["b"].session;
+        assert_eq!(
+            (b.mode, b.expires, b.minse, b.refresher_uac),
+            (StMode::Refuse, 600, 120, true)
+        );
+        let e = errs("[general]\nsession-minse=30\n");
+        assert!(
+            e[0].starts_with("sip.conf:2:1") && e[0].contains("at least 90"),
+            "{e:?}"
+        );
+        let e = errs("[general]\nsession-timers=always\n");
+        assert!(e[0].contains("originate, accept or refuse"), "{e:?}");
     }
 
     #[test]

@@ -36,6 +36,7 @@ mod mwi;
 pub mod names;
 pub mod party;
 mod realtime;
+pub mod timer;
 pub use mwi::{MwiSub, MwiTarget};
 
 /// AstDB family of registrations (`SIP/Registry/<peer>/<n>`).
@@ -119,6 +120,10 @@ pub struct Leg {
     heard: bool,
     /// When the INVITE went to the current address.
     attempt: Instant,
+    /// The call's session timer (RFC 4028), when one runs.
+    st: Option<timer::SessionTimer>,
+    /// A `422` was answered with a longer interval already.
+    se_retried: bool,
 }
 
 /// How long an outbound INVITE with further addresses to try waits for any response
@@ -196,6 +201,8 @@ enum Owner {
     Register(usize),
     /// A message-waiting NOTIFY, in the subscription with this Call-ID or unsolicited.
     Mwi(Option<String>),
+    /// A session refresh (re-INVITE) of the call with this Call-ID.
+    Refresh(String),
 }
 
 /// Runtime state of a peer (qualify, last user agent).
@@ -1244,6 +1251,26 @@ impl Core {
                 }
             }
         }
+        // Session timers (RFC 4028).
+        let st_cfg = peer.as_ref().map_or(cfg.general.session, |p| p.session);
+        let session_timer = match timer::uas_decide(&st_cfg, req, now) {
+            timer::UasDecision::None => None,
+            timer::UasDecision::Run(t) => Some(t),
+            timer::UasDecision::TooSmall(min) => {
+                if let Some(mut r) = response_to(req, 422, "Session Interval Too Small", None) {
+                    r.headers_mut().push("Min-SE", min.to_string());
+                    self.respond(key, r, now);
+                }
+                return;
+            }
+            timer::UasDecision::BadExtension => {
+                if let Some(mut r) = response_to(req, 420, "Bad Extension", None) {
+                    r.headers_mut().push("Unsupported", "timer");
+                    self.respond(key, r, now);
+                }
+                return;
+            }
+        };
         // SDP offer (or none: we offer in the 200).
         let offer = if req.body().is_empty() {
             None
@@ -1381,6 +1408,8 @@ impl Core {
                 fallback: Vec::new(),
                 heard: true,
                 attempt: now,
+                st: session_timer,
+                se_retried: false,
             }),
         );
         // 100 Trying at once, as chan_sip does.
@@ -1445,11 +1474,18 @@ impl Core {
             Some(d) => d.response_for(&invite, code, reason, None, body)?,
             None => response_to(&invite, code, reason, Some(&leg.local_tag))?,
         };
+        let st = leg.st;
         let h = r.headers_mut();
         h.push("Server", ua);
         if code < 300 {
             h.push("Allow", ALLOW);
             h.push("Supported", "replaces, timer");
+        }
+        if let (Some(t), 200..=299) = (st, code) {
+            h.push("Session-Expires", t.header());
+            if t.require {
+                h.push("Require", "timer");
+            }
         }
         let _ = now;
         Some(r)
@@ -1474,6 +1510,10 @@ impl Core {
                 m.reset_idle();
             }
             leg.last_msg = "Tx: 200".into();
+            if let Some(t) = leg.st.as_mut() {
+                t.restart(now);
+                self.leg_timers.push(Reverse((t.next, call_id.clone())));
+            }
             self.leg_timers.push(Reverse((retx.next, call_id)));
             leg.retx = Some(retx);
         }
@@ -1714,6 +1754,29 @@ impl Core {
         if let Some(mut r) = d.response_for(req, 200, "OK", None, Some(("application/sdp", body))) {
             r.headers_mut().push("Server", ua);
             r.headers_mut().push("Allow", ALLOW);
+            // A session refresh: the clock starts again (with the interval it asks for).
+            if let Some(t) = leg.st.as_mut() {
+                if let Some((n, _)) = req
+                    .header("Session-Expires")
+                    .and_then(timer::parse_session_expires)
+                {
+                    t.interval = n.max(90);
+                }
+                // The re-INVITE's sender refreshes from now on (it is this request's UAC).
+                t.refresher = if leg.inbound {
+                    timer::Refresher::Uac
+                } else {
+                    timer::Refresher::Uas
+                };
+                t.we_refresh = false;
+                t.restart(now);
+                r.headers_mut()
+                    .push("Session-Expires", format!("{};refresher=uac", t.interval));
+                if timer::has_tag(req, "Supported", "timer") {
+                    r.headers_mut().push("Require", "timer");
+                }
+                self.leg_timers.push(Reverse((t.next, call_id.clone())));
+            }
             let retx = Retx::start(r.to_bytes(), src, now);
             self.leg_timers.push(Reverse((retx.next, call_id)));
             leg.retx = Some(retx);
@@ -2215,6 +2278,9 @@ impl Core {
         }
         let prefs = self.prefs_for(peer.as_ref());
         let party_opts = peer.as_ref().map_or(self.cfg.general.party, |p| p.party);
+        let st_cfg = peer
+            .as_ref()
+            .map_or(self.cfg.general.session, |p| p.session);
         for t in targets {
             let local_ip = self.local_ip_for(t.dest.ip());
             let call_id = util::new_call_id(&host_str(local_ip));
@@ -2280,7 +2346,15 @@ impl Core {
                         .to_string(),
                 );
                 h.push("Allow", ALLOW);
-                h.push("Supported", "replaces, timer");
+                if st_cfg.mode == crate::channels::sipconf::StMode::Refuse {
+                    h.push("Supported", "replaces");
+                } else {
+                    h.push("Supported", "replaces, timer");
+                }
+                if let Some((se, minse)) = timer::uac_request_headers(&st_cfg) {
+                    h.push("Session-Expires", se);
+                    h.push("Min-SE", minse);
+                }
                 // Identity and redirection headers name our side's host (the peer's
                 // fromdomain when it has one), as From does.
                 let id_host = fh.clone();
@@ -2355,6 +2429,8 @@ impl Core {
                     fallback: t.fallback.clone(),
                     heard: false,
                     attempt: now,
+                    st: None,
+                    se_retried: false,
                 }),
             );
             if !t.fallback.is_empty() {
@@ -2426,6 +2502,14 @@ impl Core {
                     }
                 }
             }
+            Owner::Refresh(call_id) => {
+                if let SipMessage::Response { code, .. } = &resp {
+                    if *code >= 200 {
+                        self.owners.remove(key);
+                        self.refresh_answered(&call_id, *code, now);
+                    }
+                }
+            }
             Owner::InDialog => {}
         }
     }
@@ -2444,6 +2528,7 @@ impl Core {
                 self.pump_regclients(now);
             }
             Owner::Mwi(sub) => self.mwi_notify_done(sub.as_deref(), None),
+            Owner::Refresh(call_id) => self.refresh_answered(&call_id, 408, now),
             _ => {}
         }
     }
@@ -2557,6 +2642,15 @@ impl Core {
                 if was_up {
                     return;
                 }
+                let st_cfg = leg
+                    .peer
+                    .as_deref()
+                    .and_then(|p| self.cfg.peer(p))
+                    .map_or(self.cfg.general.session, |p| p.session);
+                leg.st = timer::uac_from_answer(&st_cfg, &resp, now);
+                if let Some(t) = leg.st {
+                    self.leg_timers.push(Reverse((t.next, call_id.to_string())));
+                }
                 let cancel_pending = leg.cancel_pending;
                 let won = match self.chans.get_mut(&chan_id) {
                     Some(ch) if ch.winner.is_none() && !cancel_pending => {
@@ -2619,6 +2713,26 @@ impl Core {
                 }
                 None => self.fork_failed(call_id, code, now),
             },
+            422 if !leg.se_retried => {
+                // Session Interval Too Small: once more with the interval it asks for.
+                leg.se_retried = true;
+                match timer::retry_interval(&resp) {
+                    Some(min) => {
+                        let mut inv = leg.invite.clone();
+                        let r = inv
+                            .header("Session-Expires")
+                            .and_then(timer::parse_session_expires)
+                            .and_then(|(_, r)| r)
+                            .map(|r| format!(";refresher={}", r.as_str()))
+                            .unwrap_or_default();
+                        inv.headers_mut()
+                            .set("Session-Expires", format!("{min}{r}"));
+                        inv.headers_mut().set("Min-SE", min.to_string());
+                        self.resend_invite(call_id, inv, now);
+                    }
+                    None => self.fork_failed(call_id, code, now),
+                }
+            }
             401 | 407 => {
                 let tries = leg.auth_tries;
                 let creds = leg.creds.clone();
@@ -2666,6 +2780,28 @@ impl Core {
         }
     }
 
+    /// Send `inv` (a changed copy of leg `call_id`'s INVITE) again: a new branch, the next
+    /// CSeq, to the same address.
+    fn resend_invite(&mut self, call_id: &str, inv: SipMessage, now: Instant) {
+        let Some(leg) = self.legs.get_mut(call_id) else {
+            return;
+        };
+        let inv = next_invite(&inv);
+        leg.invite = inv.clone();
+        leg.last_msg = "Tx: INVITE".into();
+        let dest = leg.remote;
+        if let Some(k) = leg.invite_key.take() {
+            self.owners.remove(&k);
+        }
+        if let Ok(k) = self.txs.send_request(inv, dest, false, now) {
+            self.owners
+                .insert(k.clone(), Owner::Invite(call_id.to_string()));
+            if let Some(l) = self.legs.get_mut(call_id) {
+                l.invite_key = Some(k);
+            }
+        }
+    }
+
     /// Send the INVITE of outbound leg `call_id` to its next address (DNS SRV target or A
     /// record); `false` when it has none left.
     fn fail_over(&mut self, call_id: &str, now: Instant) -> bool {
@@ -2677,23 +2813,7 @@ impl Core {
         }
         let next = leg.fallback.remove(0);
         let old = std::mem::replace(&mut leg.remote, next);
-        let mut inv = leg.invite.clone();
-        if let Some(v) = inv.header("Via").map(str::to_string) {
-            let via: Vec<String> = v
-                .split(';')
-                .map(|part| {
-                    if part.trim().to_ascii_lowercase().starts_with("branch=") {
-                        format!("branch={}", new_branch())
-                    } else {
-                        part.to_string()
-                    }
-                })
-                .collect();
-            inv.headers_mut().set("Via", via.join(";"));
-        }
-        if let Some(n) = inv.cseq().map(|(n, _)| n) {
-            inv.headers_mut().set("CSeq", format!("{} INVITE", n + 1));
-        }
+        let inv = next_invite(&leg.invite);
         leg.invite = inv.clone();
         leg.heard = false;
         leg.provisional = false;
@@ -2720,6 +2840,72 @@ impl Core {
                 true
             }
             Err(_) => false,
+        }
+    }
+
+    /// Refresh leg `call_id`'s session (RFC 4028): a re-INVITE with the same SDP.
+    fn send_refresh(&mut self, call_id: &str, now: Instant) {
+        let ua = self.useragent();
+        let Some(leg) = self.legs.get_mut(call_id) else {
+            return;
+        };
+        let Some(mut t) = leg.st else {
+            return;
+        };
+        let body = leg.local_sdp.clone().unwrap_or_default();
+        let Some(d) = leg.dialog.as_mut() else {
+            return;
+        };
+        let mut m = d.reinvite(&new_branch(), "application/sdp", body);
+        // We send this re-INVITE, so we are its UAC, and we go on refreshing.
+        let h = m.headers_mut();
+        h.push("Session-Expires", format!("{};refresher=uac", t.interval));
+        h.push("Supported", "replaces, timer");
+        h.push("User-Agent", ua);
+        t.restart(now);
+        leg.st = Some(t);
+        leg.last_msg = "Tx: INVITE".into();
+        let dest = leg.remote;
+        self.leg_timers.push(Reverse((t.next, call_id.to_string())));
+        if let Ok(k) = self.txs.send_request(m, dest, false, now) {
+            self.owners.insert(k, Owner::Refresh(call_id.to_string()));
+        }
+    }
+
+    /// The answer to our session refresh: a 2xx is ACKed; 408 or 481 (or no answer) mean
+    /// the call is gone (RFC 4028 §10); 491 (glare) is tried again soon; other failures
+    /// leave the session as it is.
+    fn refresh_answered(&mut self, call_id: &str, code: u16, now: Instant) {
+        let Some(leg) = self.legs.get_mut(call_id) else {
+            return;
+        };
+        match code {
+            200..=299 => {
+                let dest = leg.remote;
+                if let Some(a) = leg.dialog.as_ref().and_then(|d| d.ack(&new_branch(), None)) {
+                    let b = a.to_bytes();
+                    self.out.push((dest, b.clone()));
+                    leg.ack = Some((dest, b));
+                }
+            }
+            408 | 481 => {
+                let chan_id = leg.chan_id;
+                self.actions.push(Action::Warning(format!(
+                    "chan_sip.c: Session refresh of {call_id} failed ({code}): hanging up"
+                )));
+                self.send_bye(call_id, now);
+                if let Some(s) = self.chans.get(&chan_id).and_then(|c| c.shared.clone()) {
+                    s.request_hangup(cause::NORMAL_CLEARING);
+                }
+            }
+            491 => {
+                if let Some(t) = leg.st.as_mut() {
+                    t.next = now + Duration::from_secs(2);
+                    let next = t.next;
+                    self.leg_timers.push(Reverse((next, call_id.to_string())));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -3015,6 +3201,26 @@ impl Core {
             self.fail_over(call_id, now);
             return;
         }
+        if let Some(t) = leg.st {
+            if leg.state == LegState::Up && now >= t.next {
+                if t.we_refresh {
+                    self.send_refresh(call_id, now);
+                } else {
+                    self.actions.push(Action::Warning(format!(
+                        "chan_sip.c: Session-Timer expired - {call_id}"
+                    )));
+                    let chan_id = leg.chan_id;
+                    self.send_bye(call_id, now);
+                    if let Some(s) = self.chans.get(&chan_id).and_then(|c| c.shared.clone()) {
+                        s.request_hangup(cause::NORMAL_CLEARING);
+                    }
+                    return;
+                }
+            }
+        }
+        let Some(leg) = self.legs.get_mut(call_id) else {
+            return;
+        };
         let Some(r) = leg.retx.as_mut() else {
             return;
         };
@@ -3403,6 +3609,28 @@ fn stamp_via(msg: &mut SipMessage, src: SocketAddr) {
             slot.1 = v;
         }
     }
+}
+
+/// `inv` as a new transaction of the same call: a new Via branch and the next CSeq.
+fn next_invite(inv: &SipMessage) -> SipMessage {
+    let mut inv = inv.clone();
+    if let Some(v) = inv.header("Via").map(str::to_string) {
+        let via: Vec<String> = v
+            .split(';')
+            .map(|part| {
+                if part.trim().to_ascii_lowercase().starts_with("branch=") {
+                    format!("branch={}", new_branch())
+                } else {
+                    part.to_string()
+                }
+            })
+            .collect();
+        inv.headers_mut().set("Via", via.join(";"));
+    }
+    if let Some(n) = inv.cseq().map(|(n, _)| n) {
+        inv.headers_mut().set("CSeq", format!("{} INVITE", n + 1));
+    }
+    inv
 }
 
 /// The reason phrase of a response.

@@ -352,3 +352,178 @@ fn outboundproxy_takes_the_requests_and_the_uri_keeps_the_host() {
     };
     assert_eq!(uri.host, "10.0.0.7");
 }
+
+// ------------------------------------------------------------------ session timers
+
+fn st_h(general: &str) -> H {
+    H::new(&format!("[general]\n{general}\n[trunk]\ntype=peer\nhost=127.0.0.1\nport=5099\ninsecure=invite\ncontext=from-trunk\n"))
+}
+
+/// The trunk calls 5551234 with `extra` headers; the call is answered. Returns the
+/// answer (the 200) and the channel id.
+fn answered_call(h: &mut H, c: &mut Call, extra: &[String]) -> (Vec<u16>, Option<SipMessage>, u64) {
+    let t = c.invite(extra);
+    let out = h.feed(&t, c.src);
+    let codes_in = codes(&out);
+    let Some(leg) = h.core.legs.get(&c.call_id) else {
+        return (codes_in, out.into_iter().map(|(_, m)| m).next_back(), 0);
+    };
+    let chan_id = leg.chan_id;
+    h.core.answer(chan_id, h.now);
+    let out = h.collect();
+    let ok = out.into_iter().map(|(_, m)| m).find(|m| code(m) == 200);
+    (codes_in, ok, chan_id)
+}
+
+/// An answered call from the trunk with a 120 s timer the caller refreshes.
+fn caller_refreshed_call() -> (H, Call, Option<SipMessage>) {
+    let mut h = st_h("");
+    let mut c = Call::new("anonymous", "5551234", "127.0.0.1:5099");
+    let (_, ok, _) = answered_call(
+        &mut h,
+        &mut c,
+        &[
+            "Supported: timer".into(),
+            "Session-Expires: 120;refresher=uac".into(),
+        ],
+    );
+    (h, c, ok)
+}
+
+#[test]
+fn a_session_the_caller_refreshes_ends_when_refreshes_stop() {
+    let (mut h, c, ok) = caller_refreshed_call();
+    let ok = ok.expect("200");
+    assert_eq!(ok.header("Session-Expires"), Some("120;refresher=uac"));
+    assert_eq!(ok.header("Require"), Some("timer"));
+    h.feed(&c.ack(ok.header("To").unwrap()), c.src);
+    // 87 s: still up. 88 s (120 - 32) without a refresh: BYE.
+    let out = h.advance(Duration::from_secs(87));
+    assert!(out.iter().all(|(_, m)| m.method() != Some(&Method::Bye)));
+    let out = h.advance(Duration::from_secs(1));
+    assert!(
+        out.iter().any(|(_, m)| m.method() == Some(&Method::Bye)),
+        "{out:?}"
+    );
+    assert!(h
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::Warning(w) if w.contains("Session-Timer expired"))));
+}
+
+#[test]
+fn a_refresh_from_the_caller_restarts_the_clock() {
+    let (mut h, mut c, ok) = caller_refreshed_call();
+    let to = ok.expect("200").header("To").unwrap().to_string();
+    h.feed(&c.ack(&to), c.src);
+    h.advance(Duration::from_secs(60));
+    // The refresh: a re-INVITE in the dialog.
+    let reinvite = req(
+        "INVITE",
+        "sip:x@127.0.0.1:5060",
+        &via(&c.src.to_string()),
+        &c.from,
+        &to,
+        &c.call_id,
+        c.cseq,
+        &[
+            "Supported: timer".into(),
+            "Session-Expires: 120;refresher=uac".into(),
+            "Content-Type: application/sdp".into(),
+        ],
+        OFFER,
+    );
+    c.cseq += 1;
+    let out = h.feed(&reinvite, c.src);
+    let ok = out
+        .iter()
+        .map(|(_, m)| m)
+        .find(|m| code(m) == 200)
+        .expect("200 to the refresh");
+    assert_eq!(ok.header("Session-Expires"), Some("120;refresher=uac"));
+    h.feed(&c.ack(&to), c.src);
+    // 87 s after the refresh: still up (147 s after the start).
+    let out = h.advance(Duration::from_secs(87));
+    assert!(out.iter().all(|(_, m)| m.method() != Some(&Method::Bye)));
+}
+
+#[test]
+fn too_short_an_interval_is_422_and_refuse_is_420_when_required() {
+    let mut h = st_h("");
+    let mut c = Call::new("anonymous", "5551234", "127.0.0.1:5099");
+    let (codes_in, last, _) = answered_call(&mut h, &mut c, &["Session-Expires: 60".into()]);
+    assert_eq!(codes_in, [422]);
+    assert_eq!(last.unwrap().header("Min-SE"), Some("90"));
+    let mut h = st_h("session-timers=refuse");
+    let mut c = Call::new("anonymous", "5551234", "127.0.0.1:5099");
+    let (codes_in, last, _) = answered_call(
+        &mut h,
+        &mut c,
+        &["Require: timer".into(), "Session-Expires: 600".into()],
+    );
+    assert_eq!(codes_in, [420]);
+    assert_eq!(last.unwrap().header("Unsupported"), Some("timer"));
+    // Refuse without Require: the call goes on, with no timer in the answer.
+    let mut c = Call::new("anonymous", "5551234", "127.0.0.1:5099");
+    let (_, ok, _) = answered_call(&mut h, &mut c, &["Session-Expires: 600".into()]);
+    assert!(ok.expect("200").header("Session-Expires").is_none());
+}
+
+#[test]
+fn originate_runs_timers_and_we_refresh_with_a_reinvite() {
+    let mut h = st_h("session-timers=originate\nsession-expires=600");
+    let mut c = Call::new("anonymous", "5551234", "127.0.0.1:5099");
+    // A caller without timer support: we refresh (uas), without Require.
+    let (_, ok, _) = answered_call(&mut h, &mut c, &[]);
+    let ok = ok.expect("200");
+    assert_eq!(ok.header("Session-Expires"), Some("600;refresher=uas"));
+    assert!(ok.header("Require").is_none());
+    let sdp = ok.body().to_vec();
+    h.feed(&c.ack(ok.header("To").unwrap()), c.src);
+    let out = h.advance(Duration::from_secs(300));
+    let refresh = out
+        .iter()
+        .map(|(_, m)| m)
+        .find(|m| m.method() == Some(&Method::Invite))
+        .expect("a refresh at half the interval");
+    assert_eq!(refresh.body(), &sdp[..], "the same SDP, the same version");
+    assert_eq!(refresh.header("Session-Expires"), Some("600;refresher=uac"));
+    // Its 200 is ACKed.
+    let r = response_to(refresh, 200, "OK", None).unwrap();
+    let out = h.feed_msg(r, c.src);
+    assert!(out.iter().any(|(_, m)| m.method() == Some(&Method::Ack)));
+    // Outgoing calls ask for timers, and a 422 gets the longer interval it names.
+    let (_o, out) = dial_out(&mut h, "trunk/5551234");
+    let inv = &invites(&out)[0].1;
+    assert_eq!(inv.header("Session-Expires"), Some("600;refresher=uas"));
+    assert_eq!(inv.header("Min-SE"), Some("90"));
+    let mut r = reply(inv, 422, "Session Interval Too Small", "t422", false);
+    r.headers_mut().push("Min-SE", "900");
+    let out = h.feed_msg(r, addr("127.0.0.1:5099"));
+    let again = invites(&out);
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        again[0].1.header("Session-Expires"),
+        Some("900;refresher=uas")
+    );
+    assert_eq!(again[0].1.cseq().unwrap().0, inv.cseq().unwrap().0 + 1);
+}
+
+#[test]
+fn an_answer_naming_us_refresher_makes_us_refresh() {
+    let mut h = st_h("");
+    let (_o, out) = dial_out(&mut h, "trunk/5551234");
+    let inv = &invites(&out)[0].1;
+    assert!(
+        inv.header("Session-Expires").is_none(),
+        "accept mode asks for none"
+    );
+    let mut r = reply(inv, 200, "OK", "t200", true);
+    r.headers_mut().push("Session-Expires", "180;refresher=uac");
+    h.feed_msg(r, addr("127.0.0.1:5099"));
+    let out = h.advance(Duration::from_secs(90));
+    assert!(
+        out.iter().any(|(_, m)| m.method() == Some(&Method::Invite)),
+        "refresh at 90 s"
+    );
+}
