@@ -28,6 +28,9 @@ exten => _7.,1,Set(REDIRECTING(from-num)=${CALLERID(num)})
  same => n,Set(REDIRECTING(reason)=cfu)
  same => n,Dial(SIP/promisc/${EXTEN:1},15)
  same => n,Hangup(21)
+; 4<number>: the second carrier, which transfers the caller with a REFER.
+exten => _4.,1,Dial(SIP/second/${EXTEN:1},15)
+ same => n,Hangup(21)
 ; 6<number>: through the outbound proxy.
 exten => _6.,1,Dial(SIP/viaproxy/${EXTEN:1},15)
  same => n,Hangup(21)
@@ -38,6 +41,15 @@ exten => h,1,Set(DB(test/status)=${DIALSTATUS})
 [from-carrier]
 exten => _X.,1,Dial(SIP/second/${EXTEN},10)
  same => n,Hangup(21)
+; Where a REFER from [second] sends its caller.
+exten => 5550001,1,Set(DB(test/xfer)=${BLINDTRANSFER})
+ same => n,Answer()
+ same => n,Wait(1)
+ same => n,Hangup()
+; Where a REFER from the carrier sends the party it talks to.
+exten => 5550002,1,Set(DB(test/xfer2)=${BLINDTRANSFER})
+ same => n,Wait(1)
+ same => n,Hangup()
 ; A call from the carrier that stays up (session timer test).
 exten => 5550000,1,Answer()
  same => n,Wait(120)
@@ -431,4 +443,61 @@ fn session_timer_refreshed_by_ferrisk() {
         "{}",
         r.describe()
     );
+}
+
+/// The called party transfers the caller blind with a REFER: 202, NOTIFY 100 and 200, the
+/// caller goes on at the Refer-To extension in the called peer's context.
+#[test]
+fn a_refer_from_the_called_party_transfers_the_caller() {
+    let second_port = free_port();
+    let second = uas("uas_answer_refer.xml", second_port, "4000")
+        .key("refer_to", "5550001")
+        .spawn();
+    let pbx = Pbx::start("host=127.0.0.1\nport=9", free_port(), second_port, None);
+    let caller = Sipp::new("uac_call_recv_bye.xml", Some(pbx.port))
+        .local_port(free_port())
+        .service("45550000")
+        .key("from_user", "1000")
+        .auth("1000", "s1000")
+        .timeout(30)
+        .spawn();
+    let s = second.wait();
+    s.assert_ok("the REFER is accepted and its outcome NOTIFYed");
+    caller
+        .wait()
+        .assert_ok("the caller is transferred, then hung up by the new extension");
+    assert!(
+        s.logs.contains("final NOTIFY SIP/2.0 200 terminated"),
+        "{}",
+        s.describe()
+    );
+    let x = pbx.d.wait_db("test", "xfer");
+    assert!(x.starts_with("SIP/second-"), "BLINDTRANSFER={x}");
+}
+
+/// The caller transfers the called party blind: the called party runs the dialplan at the
+/// Refer-To extension (in the caller's peer context) and the caller is hung up.
+#[test]
+fn a_refer_from_the_caller_transfers_the_called_party() {
+    let (carrier_port, second_port) = (free_port(), free_port());
+    let second = uas("uas_answer.xml", second_port, "4000").spawn();
+    let pbx = Pbx::start(
+        &format!("host=127.0.0.1\nport={carrier_port}"),
+        free_port(),
+        second_port,
+        None,
+    );
+    let r = Sipp::new("uac_call_refer.xml", Some(pbx.port))
+        .local_port(carrier_port)
+        .service("4000")
+        .key("from_user", "0049301234")
+        .key("refer_to", "5550002")
+        .timeout(20)
+        .run();
+    r.assert_ok("the REFER is accepted, NOTIFYed and the caller hung up");
+    second
+        .wait()
+        .assert_ok("the called party is transferred and later hung up");
+    let x = pbx.d.wait_db("test", "xfer2");
+    assert!(x.starts_with("SIP/carrier-"), "BLINDTRANSFER={x}");
 }

@@ -249,6 +249,8 @@ impl App for Dial {
                 ChanEvent::Connected(p) => {
                     chan.connected = Some(Box::new(p));
                 }
+                // Not before an answer.
+                ChanEvent::Transfer(_) | ChanEvent::Transferred(_) => {}
                 ChanEvent::Forward(f) => {
                     // The callee redirected the call (SIP 3xx): call where it says instead.
                     let dest = if f.dest.contains('/') {
@@ -470,23 +472,25 @@ impl App for Dial {
         let callee_shared = callee.shared.clone();
         let (caller_media, callee_media) = (chan.media.clone(), callee.media.clone());
         let callee_cause = &mut callee.hangup_cause;
-        let caller_gone = bridge::relay_until(caller_media, callee_media, async {
+        let end = bridge::relay_until(caller_media, callee_media, async {
             loop {
                 if caller_shared.hangup_requested() {
-                    break true;
+                    break BridgeEnd::CallerGone;
                 }
                 if callee_shared.hangup_requested() {
-                    break false;
+                    break BridgeEnd::CalleeGone;
                 }
                 tokio::select! {
-                    _ = caller_shared.hungup() => break true,
-                    _ = callee_shared.hungup() => break false,
+                    _ = caller_shared.hungup() => break BridgeEnd::CallerGone,
+                    _ = callee_shared.hungup() => break BridgeEnd::CalleeGone,
+                    t = caller_shared.transfer_requested() => break BridgeEnd::CallerTransfers(t),
                     ev = rx.recv() => match ev {
                         // Only the answered leg's hang-up ends the bridge: the legs that
                         // lost the race were hung up above and may still report it.
-                        Some((i, ChanEvent::Hangup(c))) if i == w => { *callee_cause = c; break false; }
+                        Some((i, ChanEvent::Hangup(c))) if i == w => { *callee_cause = c; break BridgeEnd::CalleeGone; }
+                        Some((i, ChanEvent::Transfer(t))) if i == w => break BridgeEnd::CalleeTransfers(*t),
                         Some(_) => {}
-                        None => break false,
+                        None => break BridgeEnd::CalleeGone,
                     },
                 }
             }
@@ -494,10 +498,49 @@ impl App for Dial {
         .await;
         chan.bridged = None;
         set_times(chan, started, Some(answered));
-        if caller_gone {
-            callee.destroy();
-            return Err(Hangup);
+        match end {
+            BridgeEnd::CallerGone => {
+                leg.chan.destroy();
+                return Err(Hangup);
+            }
+            BridgeEnd::CalleeGone => {}
+            BridgeEnd::CalleeTransfers(t) => {
+                // The called party transferred the caller: the caller goes on at the
+                // transfer's extension, the called party hangs up.
+                let mut callee = leg.chan;
+                let ctx = transfer_context(&callee, &t);
+                chan.vars.set("BLINDTRANSFER", callee.name());
+                callee.indicate(ChanEvent::Transferred(true));
+                callee.hangup_cause = cause::NORMAL_CLEARING;
+                callee.destroy();
+                pbx.verbose_line(
+                    3,
+                    &format!("Blind transfer of {} to {}@{ctx}", chan.name(), t.exten),
+                );
+                chan.goto(&ctx, &t.exten, 1);
+                return Ok(());
+            }
+            BridgeEnd::CallerTransfers(t) => {
+                // The caller transferred the called party: it runs the dialplan at the
+                // transfer's extension on its own; the caller hangs up.
+                let mut callee = leg.chan;
+                let ctx = transfer_context(chan, &t);
+                callee.vars.set("BLINDTRANSFER", chan.name());
+                callee.bridged = None;
+                callee.context = ctx.clone();
+                callee.exten = t.exten.clone();
+                callee.priority = 1;
+                pbx.verbose_line(
+                    3,
+                    &format!("Blind transfer of {} to {}@{ctx}", callee.name(), t.exten),
+                );
+                chan.indicate(ChanEvent::Transferred(true));
+                tokio::spawn(exec::run_pbx(callee));
+                chan.hangup_cause = cause::NORMAL_CLEARING;
+                return Err(Hangup);
+            }
         }
+        let callee = &mut leg.chan;
         callee.destroy();
         if opts.contains_key(&'g') {
             Ok(())
@@ -505,6 +548,25 @@ impl App for Dial {
             Err(Hangup)
         }
     }
+}
+
+/// How a bridge ended.
+enum BridgeEnd {
+    CallerGone,
+    CalleeGone,
+    /// The caller's far end asked to transfer the called party.
+    CallerTransfers(crate::pbx::channel::TransferTo),
+    /// The called party's far end asked to transfer the caller.
+    CalleeTransfers(crate::pbx::channel::TransferTo),
+}
+
+/// Where a blind transfer asked by `transferer`'s far end goes: its `TRANSFER_CONTEXT`
+/// (a variable or global), else the context its driver gave.
+fn transfer_context(transferer: &Channel, t: &crate::pbx::channel::TransferTo) -> String {
+    transferer
+        .get_var("TRANSFER_CONTEXT")
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| t.context.clone())
 }
 
 /// Most call forwards (3xx) one `Dial()` follows.

@@ -598,6 +598,8 @@ pub struct PartyOpts {
     pub trustrpid: bool,
     /// `send_diversion` (yes): send `Diversion` for redirected calls.
     pub send_diversion: bool,
+    /// `allowtransfer` (yes): accept blind transfers (REFER) from the peer.
+    pub allowtransfer: bool,
 }
 
 impl Default for PartyOpts {
@@ -607,6 +609,7 @@ impl Default for PartyOpts {
             sendrpid: SendRpid::No,
             trustrpid: false,
             send_diversion: true,
+            allowtransfer: true,
         }
     }
 }
@@ -633,6 +636,7 @@ fn party_opt(o: &mut PartyOpts, key: &str, e: &Entry, ctx: &mut Ctx) -> bool {
         "send_diversion" => {
             o.send_diversion = ctx.take(e, parse_bool(v)).unwrap_or(o.send_diversion)
         }
+        "allowtransfer" => o.allowtransfer = ctx.take(e, parse_bool(v)).unwrap_or(o.allowtransfer),
         _ => return false,
     }
     true

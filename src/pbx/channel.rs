@@ -102,6 +102,20 @@ pub enum ChanEvent {
     /// The far side said who it is (a SIP P-Asserted-Identity or Remote-Party-ID in a
     /// provisional or final response): the caller's connected line.
     Connected(PartyId),
+    /// The far side of a called channel asks to transfer the party it talks to (a SIP
+    /// REFER): blind transfer to this extension.
+    Transfer(Box<TransferTo>),
+    /// Indicated to a channel whose far end asked for a transfer: it was done (`true`) or
+    /// could not be (`false`).
+    Transferred(bool),
+}
+
+/// Where a blind transfer sends the transferred party: `exten` in the transferring
+/// channel's `TRANSFER_CONTEXT`, else in `context` (the transferring peer's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferTo {
+    pub exten: String,
+    pub context: String,
 }
 
 /// What a [`ChannelTech::transfer`] did (`TRANSFERSTATUS`).
@@ -258,6 +272,10 @@ pub struct ChannelShared {
     /// `core show channel` wants the variables: the owner copies them at its next chance.
     vars_wanted: AtomicBool,
     vars_notify: Notify,
+    /// A blind transfer the channel's far end asked for (a SIP REFER), for whoever holds
+    /// the channel in a bridge.
+    transfer: Mutex<Option<TransferTo>>,
+    transfer_notify: Notify,
     pub snapshot: Mutex<Snapshot>,
 }
 
@@ -291,6 +309,8 @@ impl ChannelShared {
             notify: Notify::new(),
             vars_wanted: AtomicBool::new(false),
             vars_notify: Notify::new(),
+            transfer: Mutex::new(None),
+            transfer_notify: Notify::new(),
             snapshot: Mutex::new(Snapshot {
                 state: Some(ChanState::Down),
                 ..Snapshot::default()
@@ -314,6 +334,24 @@ impl ChannelShared {
     pub fn requested_cause(&self) -> i32 {
         self.hangup_cause.load(Ordering::SeqCst)
     }
+    /// The far end asks to transfer the party it talks to (blind transfer).
+    pub fn request_transfer(&self, t: TransferTo) {
+        *self.transfer.lock() = Some(t);
+        self.transfer_notify.notify_waiters();
+        self.transfer_notify.notify_one();
+    }
+
+    /// Resolves with the next transfer the far end asks for.
+    pub async fn transfer_requested(&self) -> TransferTo {
+        loop {
+            let n = self.transfer_notify.notified();
+            if let Some(t) = self.transfer.lock().take() {
+                return t;
+            }
+            n.await;
+        }
+    }
+
     /// Resolves when a hangup has been requested.
     pub async fn hungup(&self) {
         loop {

@@ -36,6 +36,7 @@ mod mwi;
 pub mod names;
 pub mod party;
 mod realtime;
+mod refer;
 pub mod timer;
 pub use mwi::{MwiSub, MwiTarget};
 
@@ -124,6 +125,8 @@ pub struct Leg {
     st: Option<timer::SessionTimer>,
     /// A `422` was answered with a longer interval already.
     se_retried: bool,
+    /// The far end's REFER waits for its outcome (NOTIFY with the final sipfrag).
+    refer_pending: bool,
 }
 
 /// How long an outbound INVITE with further addresses to try waits for any response
@@ -714,6 +717,7 @@ impl Core {
             }
             Method::Ack => {}
             Method::Subscribe => self.on_subscribe(&key, &req, src, &ruri, now),
+            Method::Refer if in_dialog => self.on_refer(&key, &req, now),
             _ => {
                 if let Some(mut r) = response_to(&req, 501, "Not Implemented", Some(&new_tag())) {
                     r.headers_mut().push("Allow", ALLOW);
@@ -1410,6 +1414,7 @@ impl Core {
                 attempt: now,
                 st: session_timer,
                 se_retried: false,
+                refer_pending: false,
             }),
         );
         // 100 Trying at once, as chan_sip does.
@@ -1541,6 +1546,10 @@ impl Core {
 
     /// Ringing / progress / busy / congestion on an inbound channel.
     pub fn indicate(&mut self, chan_id: u64, ev: &ChanEvent, now: Instant) {
+        if let ChanEvent::Transferred(ok) = ev {
+            self.refer_done(chan_id, *ok, now);
+            return;
+        }
         let Some((call_id, key)) = self.unanswered_inbound(chan_id) else {
             return;
         };
@@ -2431,6 +2440,7 @@ impl Core {
                     attempt: now,
                     st: None,
                     se_retried: false,
+                    refer_pending: false,
                 }),
             );
             if !t.fallback.is_empty() {

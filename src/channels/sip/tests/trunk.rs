@@ -527,3 +527,93 @@ fn an_answer_naming_us_refresher_makes_us_refresh() {
         "refresh at 90 s"
     );
 }
+
+// ------------------------------------------------------------------ REFER
+
+fn refer(c: &mut Call, to: &str, refer_to: &str) -> String {
+    let s = req(
+        "REFER",
+        "sip:x@127.0.0.1:5060",
+        &via(&c.src.to_string()),
+        &c.from,
+        to,
+        &c.call_id,
+        c.cseq,
+        &[format!("Refer-To: {refer_to}")],
+        "",
+    );
+    c.cseq += 1;
+    s
+}
+
+#[test]
+fn refer_is_accepted_notified_and_handed_to_the_bridge() {
+    let mut h = st_h("");
+    let mut c = Call::new("anonymous", "5551234", "127.0.0.1:5099");
+    let (_, ok, chan_id) = answered_call(&mut h, &mut c, &[]);
+    let to = ok.expect("200").header("To").unwrap().to_string();
+    h.feed(&c.ack(&to), c.src);
+    let shared = h.spawned[0].shared.clone();
+    let out = h.feed(&refer(&mut c, &to, "<sip:6002@127.0.0.1>"), c.src);
+    assert_eq!(code(&out[0].1), 202);
+    let notify = out
+        .iter()
+        .map(|(_, m)| m)
+        .find(|m| m.method() == Some(&Method::Notify))
+        .expect("NOTIFY");
+    assert_eq!(notify.header("Event"), Some("refer"));
+    assert_eq!(notify.body(), b"SIP/2.0 100 Trying\r\n");
+    // The bridge holding the channel gets the request.
+    use futures_util::FutureExt;
+    let t = shared
+        .transfer_requested()
+        .now_or_never()
+        .expect("a transfer waits");
+    assert_eq!(
+        (t.exten.as_str(), t.context.as_str()),
+        ("6002", "from-trunk")
+    );
+    // Its outcome.
+    h.core
+        .indicate(chan_id, &ChanEvent::Transferred(true), h.now);
+    let out = h.collect();
+    let n = out
+        .iter()
+        .map(|(_, m)| m)
+        .find(|m| m.method() == Some(&Method::Notify))
+        .expect("final NOTIFY");
+    assert_eq!(n.body(), b"SIP/2.0 200 OK\r\n");
+    assert!(n
+        .header("Subscription-State")
+        .is_some_and(|s| s.starts_with("terminated")));
+}
+
+#[test]
+fn refer_refused_by_policy_or_when_attended() {
+    let mut h = H::new(&TRUNKS.replace(
+        "context=from-trunk\n",
+        "context=from-trunk\nallowtransfer=no\n",
+    ));
+    let mut c = Call::new("anonymous", "5551234", "127.0.0.1:5099");
+    let (_, ok, _) = answered_call(&mut h, &mut c, &[]);
+    let to = ok.expect("200").header("To").unwrap().to_string();
+    h.feed(&c.ack(&to), c.src);
+    let out = h.feed(&refer(&mut c, &to, "<sip:6002@127.0.0.1>"), c.src);
+    assert_eq!(code(&out[0].1), 603);
+    let mut h = st_h("");
+    let mut c = Call::new("anonymous", "5551234", "127.0.0.1:5099");
+    let (_, ok, _) = answered_call(&mut h, &mut c, &[]);
+    let to = ok.expect("200").header("To").unwrap().to_string();
+    h.feed(&c.ack(&to), c.src);
+    let out = h.feed(
+        &refer(
+            &mut c,
+            &to,
+            "<sip:6002@127.0.0.1?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2>",
+        ),
+        c.src,
+    );
+    assert_eq!(code(&out[0].1), 501);
+    let out = h.feed(&refer(&mut c, &to, "garbage <<"), c.src);
+    assert_eq!(code(&out[0].1), 400);
+}
