@@ -190,6 +190,9 @@ enum TargetError {
 pub struct Target {
     pub ruri: SipUri,
     pub dest: SocketAddr,
+    /// The transport requests to it use (the peer's `transport=`, or the registered
+    /// contact's).
+    pub proto: Proto,
 }
 
 pub struct Core {
@@ -203,6 +206,10 @@ pub struct Core {
     guard: AuthGuard,
     /// Transport of the message being handled (for security events).
     rx_proto: Proto,
+    /// Ports of the TCP and TLS listeners, for our Via and Contact over those transports
+    /// (set by the driver after binding; the UDP port when there is no listener).
+    pub tcp_port: Option<u16>,
+    pub tls_port: Option<u16>,
     /// ACKs that matched no call, dropped (`sip show security`).
     pub stray_acks: u64,
     pub registrar: Registrar,
@@ -322,6 +329,8 @@ impl Core {
             auth,
             guard,
             rx_proto: Proto::Udp,
+            tcp_port: None,
+            tls_port: None,
             stray_acks: 0,
             registrar,
             legs: HashMap::new(),
@@ -505,6 +514,62 @@ impl Core {
         NameAddr::new(SipUri::new_sip(user, &host, port))
     }
 
+    /// `contact` for a dialog over `proto`: our listener's port and `;transport=tcp|tls`.
+    fn contact_over(&self, mut contact: NameAddr, proto: Proto) -> NameAddr {
+        let port = match proto {
+            Proto::Udp => return contact,
+            Proto::Tcp => self.tcp_port,
+            Proto::Tls => self.tls_port,
+        };
+        if let Some(p) = port {
+            contact.uri.port = Some(p);
+        }
+        contact
+            .uri
+            .params
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("transport"));
+        contact
+            .uri
+            .params
+            .push(("transport".into(), Some(proto.param().into())));
+        contact
+    }
+
+    /// Send the new request `m` over `proto`: its Via names the transport (which the I/O
+    /// edge follows, opening a connection if needed) and our listener's port, its Contact
+    /// says `;transport=`. Nothing changes for UDP.
+    fn use_transport(&mut self, m: &mut SipMessage, proto: Proto, dest: IpAddr) {
+        if proto == Proto::Udp {
+            return;
+        }
+        let port = match proto {
+            Proto::Tcp => self.tcp_port,
+            _ => self.tls_port,
+        }
+        .unwrap_or(self.local.port());
+        let ip = self.local_ip_for(dest);
+        let branch = m
+            .top_via()
+            .and_then(|v| v.branch)
+            .unwrap_or_else(new_branch);
+        let contact = m
+            .header("Contact")
+            .and_then(|c| NameAddr::parse(c).ok())
+            .map(|c| self.contact_over(c, proto));
+        let h = m.headers_mut();
+        h.set(
+            "Via",
+            format!(
+                "SIP/2.0/{} {}:{port};branch={branch};rport",
+                proto.as_str(),
+                host_str(ip)
+            ),
+        );
+        if let Some(c) = contact {
+            h.set("Contact", c.to_string());
+        }
+    }
+
     fn open_media(&mut self, comedia: bool) -> Option<Box<dyn LegMedia>> {
         let r = self.rtp_range;
         self.media_alloc.open(r, comedia)
@@ -582,6 +647,13 @@ impl Core {
         }
     }
 
+    /// The connection to `dest` could not be opened (refused, TLS failed) or was lost:
+    /// what was sent there fails as a transport error (RFC 3261 §8.1.3.1).
+    pub fn on_transport_failure(&mut self, dest: SocketAddr, now: Instant) {
+        self.txs.transport_failed_to(dest, now);
+        self.drain_events(None, now);
+    }
+
     fn drain_events(&mut self, cur: Option<(SocketAddr, Proto, Option<String>)>, now: Instant) {
         while let Some((key, ev)) = self.txs.poll_event() {
             match ev {
@@ -596,7 +668,8 @@ impl Core {
                     self.on_request(key, req, src, ruri, now);
                 }
                 TxEvent::Response(resp) => self.on_response(&key, resp, now),
-                TxEvent::Timeout | TxEvent::TransportError => self.on_client_timeout(&key, now),
+                TxEvent::Timeout => self.on_client_timeout(&key, now),
+                TxEvent::TransportError => self.on_transport_error(&key, now),
                 TxEvent::Terminated => {
                     self.owners.remove(&key);
                 }
@@ -1374,6 +1447,13 @@ impl Core {
             })
             .unwrap_or_default();
         let contact = self.contact_for(&user, src_ip);
+        let proto = self
+            .legs
+            .get(call_id)
+            .and_then(|l| l.invite.top_via())
+            .and_then(|v| Proto::parse(&v.transport))
+            .unwrap_or(Proto::Udp);
+        let contact = self.contact_over(contact, proto);
         let leg = self.legs.get_mut(call_id)?;
         if leg.dialog.is_none() {
             leg.dialog = Dialog::uas_from_request(&leg.invite, &leg.local_tag, contact).ok();
@@ -1805,7 +1885,13 @@ impl Core {
                         uri.user = Some(u.to_string());
                     }
                     if let Some(dest) = b.source.or_else(|| self.uri_addr(&uri)) {
-                        targets.push(Target { ruri: uri, dest });
+                        // The transport the phone registered with wins over transport=.
+                        let proto = uri_proto(&uri).unwrap_or(conf_proto(p.transport()));
+                        targets.push(Target {
+                            ruri: uri,
+                            dest,
+                            proto,
+                        });
                     }
                 }
                 if targets.is_empty() {
@@ -1818,13 +1904,23 @@ impl Core {
                     Host::Name(n) => n.clone(),
                     Host::Dynamic => String::new(),
                 };
-                let port = p.port.unwrap_or(5060);
+                let proto = conf_proto(p.transport());
+                let default_port = if proto == Proto::Tls { 5061 } else { 5060 };
+                let port = p.port.unwrap_or(default_port);
                 let user = user.or(p.defaultuser.as_deref());
-                let uri = SipUri::new_sip(user, &host, (port != 5060).then_some(port));
+                let mut uri = SipUri::new_sip(user, &host, (port != default_port).then_some(port));
+                if proto != Proto::Udp {
+                    uri.params
+                        .push(("transport".into(), Some(proto.param().into())));
+                }
                 let dest = self
                     .host_addr(&host, port)
                     .ok_or(TargetError::Unresolvable(host))?;
-                targets.push(Target { ruri: uri, dest });
+                targets.push(Target {
+                    ruri: uri,
+                    dest,
+                    proto,
+                });
             }
         }
         Ok(targets)
@@ -1901,7 +1997,15 @@ impl Core {
             });
         };
         let uri = SipUri::new_sip(exten.as_deref(), &host, port);
-        Ok((None, vec![Target { ruri: uri, dest }], peer_part))
+        Ok((
+            None,
+            vec![Target {
+                ruri: uri,
+                dest,
+                proto: Proto::Udp,
+            }],
+            peer_part,
+        ))
     }
 
     /// A fresh channel id.
@@ -2088,6 +2192,7 @@ impl Core {
                 h.push("Content-Type", "application/sdp");
             }
             inv.set_body(body.clone());
+            self.use_transport(&mut inv, t.proto, t.dest.ip());
             let creds = peer.as_ref().and_then(peer_credentials);
             let key = match self.txs.send_request(inv.clone(), t.dest, false, now) {
                 Ok(k) => k,
@@ -2193,6 +2298,19 @@ impl Core {
             }
             Owner::InDialog => {}
         }
+    }
+
+    /// A request could not be delivered. An INVITE fails as chan_sip's does when it cannot
+    /// send: the Dial sees CHANUNAVAIL (cause 27, destination out of order, as for a 502);
+    /// everything else as a timeout.
+    fn on_transport_error(&mut self, key: &TransactionKey, now: Instant) {
+        if let Some(Owner::Invite(call_id)) = self.owners.get(key) {
+            let call_id = call_id.clone();
+            self.owners.remove(key);
+            self.fork_failed(&call_id, 502, now);
+            return;
+        }
+        self.on_client_timeout(key, now);
     }
 
     fn on_client_timeout(&mut self, key: &TransactionKey, now: Instant) {
@@ -2555,6 +2673,7 @@ impl Core {
                 vec![Target {
                     ruri: SipUri::new_sip(user, &h, port),
                     dest,
+                    proto: Proto::Udp,
                 }]
             }
         };
@@ -2594,6 +2713,7 @@ impl Core {
             m.headers_mut()
                 .push("Content-Type", "text/plain;charset=UTF-8");
             m.set_body(msg.body.as_bytes().to_vec());
+            self.use_transport(&mut m, t.proto, t.dest.ip());
             let retry = creds.clone().map(|(u, p)| (m.clone(), t.dest, u, p));
             match self.txs.send_request(m, t.dest, false, now) {
                 Ok(k) => {
@@ -2735,6 +2855,10 @@ impl Core {
         Some((t.ruri, t.dest))
     }
 
+    fn qualify_proto(&self, p: &Peer, uri: &SipUri) -> Proto {
+        uri_proto(uri).unwrap_or(conf_proto(p.transport()))
+    }
+
     fn qualify_tick(&mut self, now: Instant) {
         let cfg = self.cfg.clone();
         let freq = Duration::from_secs(u64::from(cfg.general.qualifyfreq.max(1)));
@@ -2756,6 +2880,7 @@ impl Core {
         let Some((uri, dest)) = self.qualify_addr(p, now) else {
             return false;
         };
+        let proto = self.qualify_proto(p, &uri);
         let hp = self.local_hostport(dest.ip());
         let local_ip = self.local_ip_for(dest.ip());
         let mut m = self.new_request(
@@ -2776,6 +2901,7 @@ impl Core {
             h.push("Contact", format!("<sip:asterisk@{hp}>"));
             h.push("Accept", "application/sdp");
         }
+        self.use_transport(&mut m, proto, dest.ip());
         match self.txs.send_request(m, dest, false, now) {
             Ok(k) => {
                 self.owners.insert(k, Owner::Options(p.name.clone(), now));
@@ -3059,6 +3185,29 @@ pub fn split_hostport(s: &str) -> (String, Option<u16>) {
 impl Core {
     /// Where a URI's host (an IP literal or a name looked up before) points.
     fn uri_addr(&self, uri: &SipUri) -> Option<SocketAddr> {
-        self.host_addr(&uri.host, uri.port.unwrap_or(5060))
+        let default = if uri_proto(uri) == Some(Proto::Tls) {
+            5061
+        } else {
+            5060
+        };
+        self.host_addr(&uri.host, uri.port.unwrap_or(default))
+    }
+}
+
+/// The transport a URI asks for: `;transport=`, or TLS for `sips:`.
+fn uri_proto(uri: &SipUri) -> Option<Proto> {
+    match uri.transport() {
+        Some(t) => Proto::parse(t),
+        None if uri.scheme == crate::sip::uri::Scheme::Sips => Some(Proto::Tls),
+        None => None,
+    }
+}
+
+/// A `transport=` setting as the transport layer names it.
+fn conf_proto(t: crate::channels::sipconf::Transport) -> Proto {
+    match t {
+        crate::channels::sipconf::Transport::Udp => Proto::Udp,
+        crate::channels::sipconf::Transport::Tcp => Proto::Tcp,
+        crate::channels::sipconf::Transport::Tls => Proto::Tls,
     }
 }

@@ -2192,3 +2192,4 @@ fn mwi_subscriptions_per_peer_are_capped() {
 }
 
 mod realtime;
+mod transport;

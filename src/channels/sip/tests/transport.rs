@@ -1,0 +1,97 @@
+//! Transports in the core: a peer's `transport=` and a registered contact's transport pick
+//! the Via and Contact of what we send; a connection that fails ends the call attempt.
+
+use super::*;
+
+const TLS_CONF: &str = "\
+[general]
+context=public
+tlsenable=yes
+tcpenable=yes
+
+[bob]
+type=friend
+host=dynamic
+context=internal
+
+[tlstrunk]
+type=peer
+host=127.0.0.1
+port=5071
+transport=tls,udp
+context=from-trunk
+
+[tcptrunk]
+type=peer
+host=127.0.0.1
+port=5072
+transport=tcp
+context=from-trunk
+";
+
+fn h() -> H {
+    let mut h = H::new(TLS_CONF);
+    h.core.tcp_port = Some(5060);
+    h.core.tls_port = Some(5061);
+    h
+}
+
+fn via_of(m: &SipMessage) -> String {
+    m.header("Via").expect("via").to_string()
+}
+
+#[test]
+fn a_tls_peer_is_called_over_tls() {
+    let mut h = h();
+    let (_o, out) = dial_out(&mut h, "tlstrunk/100");
+    let inv = invites(&out);
+    assert_eq!(inv.len(), 1);
+    let (dest, m) = &inv[0];
+    assert_eq!(*dest, addr("127.0.0.1:5071"));
+    assert!(
+        via_of(m).starts_with("SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK"),
+        "{}",
+        via_of(m)
+    );
+    let contact = m.header("Contact").expect("contact");
+    assert!(contact.contains(":5061;transport=tls>"), "{contact}");
+    let SipMessage::Request { uri, .. } = m else {
+        panic!("request")
+    };
+    assert_eq!(uri.to_string(), "sip:100@127.0.0.1:5071;transport=tls");
+}
+
+#[test]
+fn a_phone_registered_over_tls_is_called_on_its_connection() {
+    let mut h = h();
+    let mut r = Reg::new("bob", "127.0.0.1:40000");
+    let c = contact("sip:bob@10.0.0.1:5063;transport=tls");
+    assert_eq!(code(&r.send(&mut h, None, &[c])), 200);
+    let (_o, out) = dial_out(&mut h, "bob");
+    let inv = invites(&out);
+    assert_eq!(inv.len(), 1);
+    // To the address it registered from (its TLS connection), Via TLS.
+    assert_eq!(inv[0].0, addr("127.0.0.1:40000"));
+    assert!(via_of(&inv[0].1).starts_with("SIP/2.0/TLS "));
+}
+
+#[test]
+fn a_refused_connection_fails_the_dial_at_once() {
+    let mut h = h();
+    let (mut o, out) = dial_out(&mut h, "tcptrunk/100");
+    let inv = invites(&out);
+    assert_eq!(inv.len(), 1);
+    assert!(via_of(&inv[0].1).starts_with("SIP/2.0/TCP 127.0.0.1:5060;"));
+    // Reliable transport: no retransmission.
+    let again = h.advance(Duration::from_secs(2));
+    assert!(invites(&again).is_empty(), "{again:?}");
+    let now = h.now;
+    h.core.on_transport_failure(addr("127.0.0.1:5072"), now);
+    h.collect();
+    // Destination out of order: Dial counts it as CHANUNAVAIL.
+    assert!(
+        matches!(events(&mut o)[..], [ChanEvent::Hangup(27)]),
+        "{:?}",
+        events(&mut o)
+    );
+}
