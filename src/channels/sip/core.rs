@@ -2859,6 +2859,15 @@ impl Core {
         uri_proto(uri).unwrap_or(conf_proto(p.transport()))
     }
 
+    /// The transport requests to `p` use now (`sip show peer`'s Prim.Transp.): its live
+    /// registration's, else its `transport=`.
+    pub fn peer_transport(&self, p: &Peer, now: Instant) -> Proto {
+        match self.peer_targets(p, None, now) {
+            Ok(t) if !t.is_empty() => t[0].proto,
+            _ => conf_proto(p.transport()),
+        }
+    }
+
     fn qualify_tick(&mut self, now: Instant) {
         let cfg = self.cfg.clone();
         let freq = Duration::from_secs(u64::from(cfg.general.qualifyfreq.max(1)));
