@@ -24,12 +24,20 @@ exten => _7.,1,Dial(SIP/tcppeer/${EXTEN:1},10)
 ; 8<number>: a TCP peer nothing listens for.
 exten => _8.,1,Dial(SIP/deadpeer/${EXTEN:1},10)
  same => n,Hangup(21)
+; 6<number>: the TLS peer (another ferrisk).
+exten => _6.,1,Dial(SIP/tlspeer/${EXTEN:1},10)
+ same => n,Hangup(21)
 exten => h,1,Set(DB(test/status)=${DIALSTATUS})
+
+[answer]
+exten => _X.,1,Answer()
+ same => n,Set(DB(test/answered)=${EXTEN})
+ same => n,Wait(10)
 
 [public]
 ";
 
-/// A certificate for 127.0.0.1 (subjectAltName IP) and its key, both in one PEM file
+/// A self-signed certificate for 127.0.0.1 (subjectAltName IP) and its key, both in one PEM file
 /// `keys/sip.pem` under `dir` (so `tlsprivatekey` defaults to it).
 fn make_cert(dir: &Path) {
     require_bin("openssl", "openssl");
@@ -46,6 +54,9 @@ fn make_cert(dir: &Path) {
             "-addext",
             "subjectAltName=IP:127.0.0.1",
         ])
+        // Not a CA: a verifier trusting it (tlscafile) refuses a CA certificate as a
+        // server's own.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -69,6 +80,11 @@ struct Pbx {
 /// ferrisk with UDP on one port, TLS on the next; peers 1000/1001 (secret s<name>), a TCP
 /// peer at `tcp_peer` and a dead one at `dead_peer`.
 fn start(tcp_peer: u16, dead_peer: u16) -> Pbx {
+    start_with(tcp_peer, dead_peer, "", "")
+}
+
+/// As [`start`], with more `[general]` lines and more peers.
+fn start_with(tcp_peer: u16, dead_peer: u16, general: &str, peers: &str) -> Pbx {
     let base = free_ports(2);
     let (udp, tls) = (base, base + 1);
     let dir = tempdir();
@@ -86,7 +102,7 @@ fn start(tcp_peer: u16, dead_peer: u16) -> Pbx {
          tlsdontverifyserver=yes\n\
          tlsclientmethod=sslv23\n\
          disallow=all\n\
-         allow=ulaw\n"
+         allow=ulaw\n{general}"
     );
     for user in ["1000", "1001"] {
         sip += &format!(
@@ -98,7 +114,7 @@ fn start(tcp_peer: u16, dead_peer: u16) -> Pbx {
         "\n[tcppeer]\ntype=peer\nhost=127.0.0.1\nport={tcp_peer}\ntransport=tcp\n\
          insecure=invite\ncontext=internal\n\
          \n[deadpeer]\ntype=peer\nhost=127.0.0.1\nport={dead_peer}\ntransport=tcp\n\
-         context=internal\n"
+         context=internal\n{peers}"
     );
     write_configs(
         dir.path(),
@@ -234,6 +250,96 @@ fn dial_a_dead_tcp_peer_is_chanunavail_at_once() {
         .run();
     r.assert_ok("the caller gets the failure");
     assert_eq!(pbx.d.wait_db("test", "status"), "CHANUNAVAIL");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
+}
+
+/// `register => tcp://…`: ferrisk registers with a registrar over a TCP connection it
+/// opens (SIPp listening on TCP only), answering its 401.
+#[test]
+fn outbound_registration_over_tcp() {
+    let reg_port = free_port();
+    let registrar = Sipp::new("registrar_uas.xml", None)
+        .local_port(reg_port)
+        .arg("-t")
+        .arg("t1")
+        .key("user", "trunkuser")
+        .key("secret", "trunksecret")
+        .key("expires", 120)
+        .spawn();
+    let pbx = start_with(
+        free_port(),
+        free_port(),
+        &format!("register => tcp://trunkuser:trunksecret@127.0.0.1:{reg_port}/1000\n"),
+        "",
+    );
+    let r = registrar.wait();
+    r.assert_ok("ferrisk's register => over TCP answers the 401 with digest");
+    let reg = &r.requests("REGISTER")[1];
+    let via = reg.header("Via").unwrap_or("");
+    assert!(via.starts_with("SIP/2.0/TCP "), "{via}");
+    let contact = reg.header("Contact").unwrap_or("");
+    assert!(contact.contains(";transport=tcp"), "Contact: {contact}");
+    let out = pbx.d.rx_until("sip show registry", 10, |s| {
+        s.lines()
+            .any(|l| l.contains("trunkuser") && l.contains("Registered"))
+    });
+    assert!(out.contains(&format!("127.0.0.1:{reg_port}")), "{out}");
+}
+
+/// ferrisk A Dial()s a `transport=tls` peer, ferrisk B: A opens a TLS connection and
+/// verifies B's certificate (IP 127.0.0.1) against `tlscafile`; B answers. Without the CA
+/// the handshake fails and the Dial is CHANUNAVAIL at once.
+#[test]
+fn dial_a_tls_peer_verifies_its_certificate() {
+    let b = start_with(
+        free_port(),
+        free_port(),
+        "",
+        "\n[froma]\ntype=peer\nhost=127.0.0.1\ninsecure=port,invite\ncontext=answer\n",
+    );
+    let b_cert = b.d.path().join("keys/cert.pem");
+    let tls_peer = |tls: u16| {
+        format!(
+            "\n[tlspeer]\ntype=peer\nhost=127.0.0.1\nport={tls}\ntransport=tls\nfromuser=froma\ncontext=internal\n"
+        )
+    };
+    let a = start_with(
+        free_port(),
+        free_port(),
+        &format!("tlsdontverifyserver=no\ntlscafile={}\n", b_cert.display()),
+        &tls_peer(b.tls),
+    );
+    Sipp::new("uac_call.xml", Some(a.udp))
+        .local_port(free_port())
+        .service("6100")
+        .key("from_user", "1000")
+        .auth("1000", "s1000")
+        .run()
+        .assert_ok("1000 calls B through A over TLS");
+    assert_eq!(b.d.wait_db("test", "answered"), "100");
+    assert_eq!(a.d.wait_db("test", "status"), "ANSWER");
+
+    // No CA for B's self-signed certificate: the system roots do not know it.
+    let a = start_with(
+        free_port(),
+        free_port(),
+        "tlsdontverifyserver=no\n",
+        &tls_peer(b.tls),
+    );
+    let t = Instant::now();
+    Sipp::new("uac_fail.xml", Some(a.udp))
+        .local_port(free_port())
+        .service("6100")
+        .key("from_user", "1000")
+        .auth("1000", "s1000")
+        .set("expect", 403)
+        .run()
+        .assert_ok("the caller gets the failure");
+    assert_eq!(a.d.wait_db("test", "status"), "CHANUNAVAIL");
     assert!(
         t.elapsed() < Duration::from_secs(5),
         "took {:?}",

@@ -2972,7 +2972,12 @@ impl Core {
                 let local_ip = self.local_ip_for(dest_ip);
                 let params = RegClientParams {
                     contact_host: host_str(local_ip),
-                    contact_port: self.local.port(),
+                    contact_port: match conf_proto(r.transport) {
+                        Proto::Tcp => self.tcp_port,
+                        Proto::Tls => self.tls_port,
+                        Proto::Udp => None,
+                    }
+                    .unwrap_or(self.local.port()),
                     default_expiry: cfg.general.defaultexpiry,
                     register_timeout: Duration::from_secs(u64::from(cfg.general.registertimeout)),
                     register_attempts: cfg.general.registerattempts,
