@@ -299,7 +299,7 @@ fn dial_a_tls_peer_verifies_its_certificate() {
         free_port(),
         free_port(),
         "",
-        "\n[froma]\ntype=peer\nhost=127.0.0.1\ninsecure=port,invite\ncontext=answer\n",
+        "\n[froma]\ntype=peer\nhost=127.0.0.1\ninsecure=port,invite\ntransport=tls\ncontext=answer\n",
     );
     let b_cert = b.d.path().join("keys/cert.pem");
     let tls_peer = |tls: u16| {

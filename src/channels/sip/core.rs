@@ -915,6 +915,27 @@ impl Core {
         }
     }
 
+    /// chan_sip's `check_request_transport`: a peer's requests must come over one of its
+    /// `transport=` transports (else 403, logged as chan_sip does).
+    fn transport_allowed(&mut self, p: &Peer) -> bool {
+        let proto = self.rx_proto;
+        if p.transports.iter().any(|t| conf_proto(*t) == proto) {
+            return true;
+        }
+        let ours: Vec<&str> = p
+            .transports
+            .iter()
+            .map(|t| conf_proto(*t).as_str())
+            .collect();
+        self.actions.push(Action::Warning(format!(
+            "chan_sip.c: '{}' is not a valid transport for '{}'. we only use '{}'! ending call.",
+            proto.as_str(),
+            p.name,
+            ours.join(",")
+        )));
+        false
+    }
+
     fn peer_needs_auth(p: &Peer) -> bool {
         p.secret.as_deref().is_some_and(|s| !s.is_empty()) || p.md5secret.is_some()
     }
@@ -980,6 +1001,10 @@ impl Core {
                     src.ip()
                 )));
             }
+            return;
+        }
+        if !self.transport_allowed(peer) {
+            self.reply(key, req, 403, "Forbidden", now);
             return;
         }
         let call_id = req.call_id().unwrap_or("").to_string();
@@ -1201,6 +1226,10 @@ impl Core {
                         .authenticate(key, req, ruri, Some(&p.name), src, now)
                         .is_some()
                 {
+                    return;
+                }
+                if !self.transport_allowed(p) {
+                    self.reply(key, req, 403, "Forbidden", now);
                     return;
                 }
                 (p.context.clone(), Some(p.name.clone()), p.name.clone())

@@ -14,6 +14,12 @@ type=friend
 host=dynamic
 context=internal
 
+[carol]
+type=friend
+host=dynamic
+transport=tls
+context=internal
+
 [tlstrunk]
 type=peer
 host=127.0.0.1
@@ -34,6 +40,28 @@ fn h() -> H {
     h.core.tcp_port = Some(5060);
     h.core.tls_port = Some(5061);
     h
+}
+
+/// `text` received from `src` over `proto`.
+fn feed_over(
+    h: &mut H,
+    text: &str,
+    src: SocketAddr,
+    proto: Proto,
+) -> Vec<(SocketAddr, SipMessage)> {
+    let msg = parse(text.as_bytes()).expect("test message parses");
+    let raw = msg.to_bytes();
+    let now = h.now;
+    h.core.on_receive(
+        Received {
+            msg,
+            src,
+            proto,
+            raw,
+        },
+        now,
+    );
+    h.collect()
 }
 
 fn via_of(m: &SipMessage) -> String {
@@ -94,4 +122,27 @@ fn a_refused_connection_fails_the_dial_at_once() {
         "{:?}",
         events(&mut o)
     );
+}
+
+#[test]
+fn a_peer_is_refused_over_a_transport_it_does_not_list() {
+    // carol lists tls: accepted over TLS.
+    let mut h = h();
+    let text =
+        Reg::new("carol", "127.0.0.1:40001").text(&[contact("sip:carol@10.0.0.2;transport=tls")]);
+    let out = feed_over(&mut h, &text, addr("127.0.0.1:40001"), Proto::Tls);
+    assert_eq!(
+        out.iter().map(|(_, m)| code(m)).collect::<Vec<_>>(),
+        vec![200]
+    );
+    // bob lists no transport=: UDP only; this REGISTER comes over TLS.
+    let mut r = Reg::new("bob", "127.0.0.1:40000");
+    let c = contact("sip:bob@10.0.0.1:5063;transport=tls");
+    let text = r.text(&[c]);
+    let out = feed_over(&mut h, &text, addr("127.0.0.1:40000"), Proto::Tls);
+    assert_eq!(
+        out.iter().map(|(_, m)| code(m)).collect::<Vec<_>>(),
+        vec![403]
+    );
+    assert!(h.core.registrar.bindings("bob").is_empty());
 }
