@@ -349,6 +349,7 @@ impl Transport {
                 Some(c) => Some(tokio_rustls::TlsConnector::from(c.clone())),
                 None => {
                     self.count_drop();
+                    me.fail_later(dest);
                     return Err(io::Error::other("no TLS client configuration"));
                 }
             },
@@ -361,6 +362,7 @@ impl Transport {
             if c.len() >= TCP_MAX_CONNECTIONS {
                 drop(c);
                 self.count_drop();
+                me.fail_later(dest);
                 return Err(io::Error::other("too many connections"));
             }
             c.insert(
@@ -395,6 +397,13 @@ impl Transport {
             }
         });
         Ok(proto)
+    }
+
+    /// Report `dest` failed from a task: never from inside [`Transport::send`], whose caller
+    /// may be handling the failure's consequences.
+    fn fail_later(self: Arc<Self>, dest: SocketAddr) {
+        let rt = self.rt.clone();
+        rt.spawn(async move { self.failed(dest) });
     }
 
     fn connect_failed(
@@ -517,8 +526,9 @@ pub enum Frame {
     /// A double-CRLF keep-alive ping (RFC 5626 §4.4.1), taken from the buffer: answer
     /// with a single CRLF.
     Ping,
-    /// Need more bytes. A lone CRLF (a pong, or half a ping) stays in the buffer: it is
-    /// skipped before the next message.
+    /// A single-CRLF pong (the answer to our ping), taken from the buffer.
+    Pong,
+    /// Need more bytes.
     More,
     /// Framing is lost or the message too large: close the connection after sending the
     /// stateless answer, if one could be built.
@@ -532,11 +542,14 @@ pub fn next_frame(buf: &mut Vec<u8>) -> Frame {
             let raw: Vec<u8> = buf.drain(..used).collect();
             Frame::Message(trim_leading_crlf(&raw).to_vec())
         }
-        StreamParse::KeepAlive(used) if used >= 4 => {
+        StreamParse::KeepAlive(used) => {
             buf.drain(..used);
-            Frame::Ping
+            if used >= 4 {
+                Frame::Ping
+            } else {
+                Frame::Pong
+            }
         }
-        StreamParse::KeepAlive(_) => Frame::More,
         StreamParse::Incomplete => {
             if buf.len() > MAX_MESSAGE {
                 Frame::Close(None)
@@ -751,6 +764,7 @@ async fn run_conn<S>(
                 Frame::Ping => {
                     let _ = t.send(peer, b"\r\n");
                 }
+                Frame::Pong => {}
                 Frame::More => break,
                 Frame::Close(resp) => {
                     if let Some(resp) = resp {
@@ -834,16 +848,15 @@ mod tests {
 
     #[test]
     fn keepalive_framing() {
-        // A double-CRLF ping is taken whole and answered; a single CRLF (pong) waits and is
-        // skipped before the next message; a ping split over two reads is still a ping.
+        // A double-CRLF ping is taken whole and answered; a single CRLF is a pong, taken
+        // and ignored; CRLFs before a message are skipped.
         let mut b = b"\r\n\r\n".to_vec();
         assert_eq!(next_frame(&mut b), Frame::Ping);
         assert!(b.is_empty());
         let mut b = b"\r\n".to_vec();
+        assert_eq!(next_frame(&mut b), Frame::Pong);
+        assert!(b.is_empty());
         assert_eq!(next_frame(&mut b), Frame::More);
-        assert_eq!(b, b"\r\n");
-        b.extend_from_slice(b"\r\n");
-        assert_eq!(next_frame(&mut b), Frame::Ping);
         let mut b = b"\r\n".to_vec();
         b.extend_from_slice(OPTIONS_TCP.as_bytes());
         b.extend_from_slice(b"\r\n\r\n");
