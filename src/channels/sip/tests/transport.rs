@@ -146,3 +146,21 @@ fn a_peer_is_refused_over_a_transport_it_does_not_list() {
     );
     assert!(h.core.registrar.bindings("bob").is_empty());
 }
+
+#[test]
+fn a_call_in_over_tls_is_answered_with_a_tls_contact() {
+    // carol (transport=tls, no secret) calls 100 over TLS: the 200's Contact names TLS
+    // and our TLS port, so her in-dialog requests come back over TLS.
+    let mut h = h();
+    let mut c = Call::new("carol", "100", "127.0.0.1:40002");
+    let text = c.invite(&[]).replace("SIP/2.0/UDP", "SIP/2.0/TLS");
+    let out = feed_over(&mut h, &text, c.src, Proto::Tls);
+    assert_eq!(codes(&out), [100]);
+    let chan_id = h.core.legs.get(&c.call_id).expect("leg").chan_id;
+    h.core.answer(chan_id, h.now);
+    let out = h.collect();
+    let ok = out.iter().find(|(_, m)| code(m) == 200).expect("200 OK");
+    assert_eq!(ok.0, c.src);
+    let contact = ok.1.header("Contact").expect("contact");
+    assert!(contact.contains(":5061;transport=tls>"), "{contact}");
+}
