@@ -164,3 +164,25 @@ fn a_call_in_over_tls_is_answered_with_a_tls_contact() {
     let contact = ok.1.header("Contact").expect("contact");
     assert!(contact.contains(":5061;transport=tls>"), "{contact}");
 }
+
+#[test]
+fn a_sips_request_uri_is_taken_and_a_sips_contact_means_tls() {
+    // An INVITE to sips:100@… over TLS is a call like any other.
+    let mut h = h();
+    let mut c = Call::new("carol", "100", "127.0.0.1:40003");
+    let text = c
+        .invite(&[])
+        .replace("SIP/2.0/UDP", "SIP/2.0/TLS")
+        .replace("INVITE sip:100@", "INVITE sips:100@");
+    let out = feed_over(&mut h, &text, c.src, Proto::Tls);
+    assert_eq!(codes(&out), [100]);
+    // A phone whose contact is sips: (no transport parameter) is called over TLS.
+    let mut r = Reg::new("carol", "127.0.0.1:40004");
+    let text = r.text(&[contact("sips:carol@10.0.0.3")]);
+    let out = feed_over(&mut h, &text, r.src, Proto::Tls);
+    assert_eq!(codes(&out), [200]);
+    let (_o, out) = dial_out(&mut h, "carol");
+    let inv = invites(&out);
+    assert_eq!(inv.len(), 1);
+    assert!(via_of(&inv[0].1).starts_with("SIP/2.0/TLS "));
+}
