@@ -85,7 +85,15 @@ fn start(tcp_peer: u16, dead_peer: u16) -> Pbx {
 
 /// As [`start`], with more `[general]` lines and more peers.
 fn start_with(tcp_peer: u16, dead_peer: u16, general: &str, peers: &str) -> Pbx {
-    let base = free_ports(2);
+    start_ports(free_ports(2), tcp_peer, dead_peer, general, peers)
+}
+
+/// As [`start_with`] on UDP port `base` and TLS port `base + 1` (from `free_ports(2)`).
+fn start_on(base: u16, general: &str, peers: &str) -> Pbx {
+    start_ports(base, free_port(), free_port(), general, peers)
+}
+
+fn start_ports(base: u16, tcp_peer: u16, dead_peer: u16, general: &str, peers: &str) -> Pbx {
     let (udp, tls) = (base, base + 1);
     let dir = tempdir();
     make_cert(dir.path());
@@ -340,6 +348,54 @@ fn dial_a_tls_peer_verifies_its_certificate() {
         .run()
         .assert_ok("the caller gets the failure");
     assert_eq!(a.d.wait_db("test", "status"), "CHANUNAVAIL");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
+}
+
+/// `tlsverifyclient=yes`: B asks for a client certificate and verifies it against its
+/// `tlscafile`. A offers its `tlscertfile`; a call from an A whose certificate B does not
+/// know fails at the handshake (CHANUNAVAIL at once).
+#[test]
+fn tlsverifyclient_requires_a_known_client_certificate() {
+    let froma = "\n[froma]\ntype=peer\nhost=127.0.0.1\ninsecure=port,invite\ntransport=tls\ncontext=answer\n";
+    let tls_peer = |tls: u16| {
+        format!("\n[tlspeer]\ntype=peer\nhost=127.0.0.1\nport={tls}\ntransport=tls\nfromuser=froma\ncontext=internal\n")
+    };
+    // A first (B must trust A's certificate), pointing at B's TLS port chosen up front.
+    let b_ports = free_ports(2);
+    let a = start_with(free_port(), free_port(), "", &tls_peer(b_ports + 1));
+    let a_cert = a.d.path().join("keys/cert.pem");
+    let b = start_on(
+        b_ports,
+        &format!("tlsverifyclient=yes\ntlscafile={}\n", a_cert.display()),
+        froma,
+    );
+    assert_eq!(b.tls, b_ports + 1);
+    Sipp::new("uac_call.xml", Some(a.udp))
+        .local_port(free_port())
+        .service("6100")
+        .key("from_user", "1000")
+        .auth("1000", "s1000")
+        .run()
+        .assert_ok("A's certificate is accepted by B");
+    assert_eq!(b.d.wait_db("test", "answered"), "100");
+    assert_eq!(a.d.wait_db("test", "status"), "ANSWER");
+
+    // Another A, with a certificate B does not know.
+    let stranger = start_with(free_port(), free_port(), "", &tls_peer(b.tls));
+    let t = Instant::now();
+    Sipp::new("uac_fail.xml", Some(stranger.udp))
+        .local_port(free_port())
+        .service("6100")
+        .key("from_user", "1000")
+        .auth("1000", "s1000")
+        .set("expect", 403)
+        .run()
+        .assert_ok("the caller gets the failure");
+    assert_eq!(stranger.d.wait_db("test", "status"), "CHANUNAVAIL");
     assert!(
         t.elapsed() < Duration::from_secs(5),
         "took {:?}",
