@@ -94,6 +94,10 @@ fn sip_conf(port: u16, o: &Opts) -> String {
         s += &format!(
             "\n[{name}]\ntype=friend\nhost=dynamic\nsecret={secret}\ncontext=internal\ndisallow=all\nallow=ulaw\n"
         );
+        if o.tcp {
+            // As chan_sip: a peer's requests must come over a transport it lists.
+            s += "transport=udp,tcp\n";
+        }
     }
     if let Some(t) = o.trunk_port {
         s += &format!(

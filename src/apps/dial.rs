@@ -34,6 +34,34 @@ struct Leg {
     chan: Channel,
     interface: String,
     alive: bool,
+    /// Which channel of this slot (a forwarded call replaces it): events of an earlier
+    /// one are ignored.
+    gen: u32,
+}
+
+/// Where an event comes from: the leg slot and its channel's generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Src {
+    idx: usize,
+    gen: u32,
+}
+
+/// Pass `erx`'s events to the Dial loop, tagged with `src`.
+fn forward_events(
+    mut erx: mpsc::UnboundedReceiver<ChanEvent>,
+    tx: mpsc::UnboundedSender<(Src, ChanEvent)>,
+    src: Src,
+) {
+    tokio::spawn(async move {
+        while let Some(ev) = erx.recv().await {
+            if tx.send((src, ev)).is_err() {
+                return;
+            }
+        }
+        // The channel went away without a word: as a hang-up with no cause, so the loop
+        // (which keeps a sender for forwarded legs) sees the leg end.
+        let _ = tx.send((src, ChanEvent::Hangup(0)));
+    });
 }
 
 /// What a MACRO_RESULT / GOSUB_RESULT asks for.
@@ -98,7 +126,7 @@ impl App for Dial {
         let pbx = chan.pbx.clone();
         let started = Instant::now();
 
-        let (tx, mut rx) = mpsc::unbounded_channel::<(usize, ChanEvent)>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<(Src, ChanEvent)>();
         let mut legs: Vec<Leg> = Vec::new();
         for peer in peers.split('&').map(str::trim).filter(|p| !p.is_empty()) {
             channels::prepare(&pbx, peer).await;
@@ -110,16 +138,12 @@ impl App for Dial {
                     // A dialed leg is the B party of the caller's CDR (dstchannel), not a
                     // record of its own, as in Asterisk 12+.
                     callee.cdr.disabled = true;
-                    if let Some(mut erx) = callee.events.take() {
-                        let tx = tx.clone();
-                        let idx = legs.len();
-                        tokio::spawn(async move {
-                            while let Some(ev) = erx.recv().await {
-                                if tx.send((idx, ev)).is_err() {
-                                    break;
-                                }
-                            }
-                        });
+                    if let Some(erx) = callee.events.take() {
+                        let src = Src {
+                            idx: legs.len(),
+                            gen: 0,
+                        };
+                        forward_events(erx, tx.clone(), src);
                     }
                     (out.call)();
                     pbx.verbose_line(3, &format!("Called {}", peer));
@@ -127,6 +151,7 @@ impl App for Dial {
                         chan: callee,
                         interface: peer.to_string(),
                         alive: true,
+                        gen: 0,
                     });
                 }
                 Err(e) => {
@@ -134,9 +159,8 @@ impl App for Dial {
                 }
             }
         }
-        // Forwarded legs (a 3xx) report through the same channel while it is open.
-        let forward_tx = tx.downgrade();
-        drop(tx);
+        // Forwarded legs (a 3xx) report through the same channel.
+        let forward_tx = tx;
         if legs.is_empty() {
             chan.vars.set("DIALSTATUS", "CHANUNAVAIL");
             chan.cdr.disposition_override = Some(crate::cdr::Disposition::Failed);
@@ -192,10 +216,11 @@ impl App for Dial {
                     return Ok(());
                 }
             };
-            let Some((i, ev)) = ev else {
+            let Some((src, ev)) = ev else {
                 break None;
             };
-            let Some(leg) = legs.get_mut(i).filter(|l| l.alive) else {
+            let i = src.idx;
+            let Some(leg) = legs.get_mut(i).filter(|l| l.alive && l.gen == src.gen) else {
                 continue;
             };
             if matches!(
@@ -315,16 +340,9 @@ impl App for Dial {
                         Ok(out) => {
                             let mut callee = out.chan;
                             callee.cdr.disabled = true;
-                            if let (Some(mut erx), Some(tx)) =
-                                (callee.events.take(), forward_tx.upgrade())
-                            {
-                                tokio::spawn(async move {
-                                    while let Some(ev) = erx.recv().await {
-                                        if tx.send((i, ev)).is_err() {
-                                            break;
-                                        }
-                                    }
-                                });
+                            let gen = leg.gen + 1;
+                            if let Some(erx) = callee.events.take() {
+                                forward_events(erx, forward_tx.clone(), Src { idx: i, gen });
                             }
                             (out.call)();
                             chan.cdr.dstchannel = callee.name().to_string();
@@ -332,6 +350,7 @@ impl App for Dial {
                                 chan: callee,
                                 interface: dest,
                                 alive: true,
+                                gen,
                             };
                         }
                         Err(e) => {
@@ -397,6 +416,10 @@ impl App for Dial {
         }
         hangup_legs(&mut legs, Some(w), 26);
         let mut leg = legs.swap_remove(w);
+        let wsrc = Src {
+            idx: w,
+            gen: leg.gen,
+        };
         drop(legs);
         let callee = &mut leg.chan;
         callee.answer();
@@ -487,8 +510,8 @@ impl App for Dial {
                     ev = rx.recv() => match ev {
                         // Only the answered leg's hang-up ends the bridge: the legs that
                         // lost the race were hung up above and may still report it.
-                        Some((i, ChanEvent::Hangup(c))) if i == w => { *callee_cause = c; break BridgeEnd::CalleeGone; }
-                        Some((i, ChanEvent::Transfer(t))) if i == w => break BridgeEnd::CalleeTransfers(*t),
+                        Some((src, ChanEvent::Hangup(c))) if src == wsrc => { *callee_cause = c; break BridgeEnd::CalleeGone; }
+                        Some((src, ChanEvent::Transfer(t))) if src == wsrc => break BridgeEnd::CalleeTransfers(*t),
                         Some(_) => {}
                         None => break BridgeEnd::CalleeGone,
                     },

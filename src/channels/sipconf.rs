@@ -29,6 +29,7 @@
 
 use crate::config::{is_false, is_true, ConfigError, ConfigFile, Entry, LoadOptions, Location};
 pub use crate::sip::regclient::{Registration, Transport};
+pub use crate::sip::tls::{TlsClientMethod, TlsSettings};
 use indexmap::IndexMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -299,6 +300,55 @@ pub struct ExternAddr {
     pub port: Option<u16>,
 }
 
+/// chan_sip's STANDARD_TLS_PORT.
+pub const TLS_PORT: u16 = 5061;
+
+/// `transport=udp|tcp|tls` or a list (`tls,udp`): every transport named, in order, each once.
+/// The first is used for requests we send. An empty list is an error.
+pub fn parse_transports(v: &str) -> Result<Vec<Transport>, String> {
+    let mut out = Vec::new();
+    for t in v.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let t = match t.to_ascii_lowercase().as_str() {
+            "udp" => Transport::Udp,
+            "tcp" => Transport::Tcp,
+            "tls" => Transport::Tls,
+            _ => {
+                return Err(format!(
+                    "unknown transport '{t}' (expected udp, tcp or tls, or a list like tls,udp)"
+                ))
+            }
+        };
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    if out.is_empty() {
+        return Err("expected udp, tcp or tls, or a list like tls,udp".into());
+    }
+    Ok(out)
+}
+
+/// `tlsclientmethod`: `Ok` with an optional warning for methods rustls cannot do.
+fn parse_tls_method(v: &str) -> (TlsClientMethod, Option<String>) {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "sslv23" | "" => (TlsClientMethod::Flexible, None),
+        "tlsv1_2" | "tlsv1.2" => (TlsClientMethod::Tls12, None),
+        "tlsv1_3" | "tlsv1.3" => (TlsClientMethod::Tls13, None),
+        m @ ("tlsv1" | "tlsv1_1" | "tlsv1.1" | "sslv3" | "sslv2") => (
+            TlsClientMethod::Flexible,
+            Some(format!(
+                "tlsclientmethod={m} is not available (only TLS 1.2 and 1.3 are supported); using sslv23 (TLS 1.2 or newer)"
+            )),
+        ),
+        m => (
+            TlsClientMethod::Flexible,
+            Some(format!(
+                "unknown tlsclientmethod '{m}' (expected sslv23, tlsv1_2 or tlsv1_3); using sslv23"
+            )),
+        ),
+    }
+}
+
 /// `[general]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SipGeneral {
@@ -308,6 +358,11 @@ pub struct SipGeneral {
     pub tcpenable: bool,
     /// TCP listen address: `tcpbindaddr`, else the UDP address.
     pub tcpbindaddr: SocketAddr,
+    /// The `tls*` options (listener and outbound connections).
+    pub tls: TlsSettings,
+    /// `transport=` in `[general]`: the peers' default transports, the first for requests
+    /// we send.
+    pub transports: Vec<Transport>,
     pub context: String,
     pub allowguest: bool,
     pub alwaysauthreject: bool,
@@ -400,6 +455,8 @@ impl Default for SipGeneral {
             bindport: 5060,
             tcpenable: false,
             tcpbindaddr: any,
+            tls: TlsSettings::default(),
+            transports: vec![Transport::Udp],
             context: "default".into(),
             allowguest: true,
             alwaysauthreject: true,
@@ -691,9 +748,17 @@ pub struct Peer {
     pub outboundproxy: Option<OutboundProxy>,
     /// `session-timers`, `session-expires`, `session-minse`, `session-refresher`.
     pub session: SessionTimers,
+    /// `transport=`: the transports this peer may use, the first for requests we send
+    /// (general's by default).
+    pub transports: Vec<Transport>,
 }
 
 impl Peer {
+    /// The transport for requests we send to it (`transport=`'s first).
+    pub fn transport(&self) -> Transport {
+        self.transports.first().copied().unwrap_or_default()
+    }
+
     /// chan_sip's `ast_apply_ha`: every rule is checked in order, the last matching one
     /// decides; no rule matching means allowed.
     pub fn permits(&self, ip: IpAddr) -> bool {
@@ -1040,6 +1105,7 @@ fn parse_general(
     let mut bindaddr: Option<(IpAddr, Option<u16>)> = None;
     let mut udp: Option<(IpAddr, Option<u16>)> = None;
     let mut tcp: Option<(IpAddr, Option<u16>)> = None;
+    let mut tls: Option<(IpAddr, Option<u16>)> = None;
     for e in &sec.entries {
         let v = e.value.as_str();
         match e.key.to_ascii_lowercase().as_str() {
@@ -1052,6 +1118,46 @@ fn parse_general(
             "udpbindaddr" => udp = ctx.take(e, parse_bind(v)).or(udp),
             "tcpbindaddr" => tcp = ctx.take(e, parse_bind(v)).or(tcp),
             "tcpenable" => g.tcpenable = ctx.take(e, parse_bool(v)).unwrap_or(g.tcpenable),
+            "tlsenable" => g.tls.enable = ctx.take(e, parse_bool(v)).unwrap_or(g.tls.enable),
+            "tlsbindaddr" => tls = ctx.take(e, parse_bind(v)).or(tls),
+            "tlscertfile" => {
+                if let Some(f) = nonempty(v) {
+                    g.tls.certfile = f
+                }
+            }
+            "tlsprivatekey" => g.tls.privatekey = nonempty(v),
+            "tlscafile" => g.tls.cafile = nonempty(v),
+            "tlscapath" => g.tls.capath = nonempty(v),
+            "tlsverifyclient" => {
+                g.tls.verifyclient = ctx.take(e, parse_bool(v)).unwrap_or(g.tls.verifyclient)
+            }
+            "tlsdontverifyserver" => {
+                g.tls.dontverifyserver =
+                    ctx.take(e, parse_bool(v)).unwrap_or(g.tls.dontverifyserver)
+            }
+            "tlsclientmethod" | "sslclientmethod" => {
+                let (m, warning) = parse_tls_method(v);
+                g.tls.clientmethod = m;
+                if let Some(w) = warning {
+                    ctx.warnings.push(format!("{}: {w}", e.loc));
+                }
+            }
+            "tlscipher" | "sslcipher" => {
+                g.tls.cipher = nonempty(v);
+                if g.tls.cipher.is_some() {
+                    ctx.warnings.push(format!(
+                        "{}: tlscipher '{}' is not honoured: OpenSSL cipher strings do not apply, \
+                         TLS uses its built-in list of secure cipher suites",
+                        e.loc,
+                        v.trim()
+                    ));
+                }
+            }
+            "transport" => {
+                g.transports = ctx
+                    .take(e, parse_transports(v))
+                    .unwrap_or(g.transports.clone())
+            }
             "context" => g.context = v.trim().to_string(),
             "allowguest" => g.allowguest = ctx.take(e, parse_bool(v)).unwrap_or(g.allowguest),
             "alwaysauthreject" => {
@@ -1214,6 +1320,18 @@ fn parse_general(
         Some((ip, port)) => SocketAddr::new(ip, port.unwrap_or(g.bindport)),
         None => g.udpbindaddr,
     };
+    g.tls.bindaddr = match tls {
+        Some((ip, port)) => SocketAddr::new(ip, port.unwrap_or(TLS_PORT)),
+        None => SocketAddr::new(uip, TLS_PORT),
+    };
+    if g.tls.verifyclient && g.tls.cafile.is_none() && g.tls.capath.is_none() {
+        ctx.warnings.push(format!(
+            "{}: tlsverifyclient=yes needs tlscafile or tlscapath to verify against; \
+             client certificates are not required",
+            sec.loc
+        ));
+        g.tls.verifyclient = false;
+    }
     g
 }
 
@@ -1305,6 +1423,7 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
         party: g.party,
         outboundproxy: g.outboundproxy.clone(),
         session: g.session,
+        transports: g.transports.clone(),
     };
     let mut host_set = false;
     for e in &sec.entries {
@@ -1392,6 +1511,11 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
                 p.nat = ctx.take(e, r).unwrap_or(p.nat);
             }
             "call-limit" | "call_limit" => p.call_limit = ctx.take(e, parse_u32(v)),
+            "transport" => {
+                p.transports = ctx
+                    .take(e, parse_transports(v))
+                    .unwrap_or(p.transports.clone())
+            }
             "outofcall_message_context" => p.outofcall_message_context = nonempty(v),
             "language" => p.language = nonempty(v),
             "accountcode" => p.accountcode = nonempty(v),
@@ -1404,6 +1528,18 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
             }
             _ => ctx.unknown(e, name),
         }
+    }
+    let (t, listening) = match p.transport() {
+        Transport::Tcp => ("tcp", g.tcpenable),
+        Transport::Tls => ("tls", g.tls.enable),
+        Transport::Udp => ("udp", true),
+    };
+    if !listening {
+        ctx.warnings.push(format!(
+            "{}: peer '{name}' uses transport={t} but {t}enable=no: requests it sends us must \
+             come over the connection we open",
+            sec.loc
+        ));
     }
     if !host_set && kind != PeerType::User {
         ctx.warnings.push(format!(
@@ -2079,6 +2215,83 @@ mod tests {
         let (c, w) = ok("[notype]\nhost=dynamic\n");
         assert!(c.peers.is_empty());
         assert!(w[0].contains("lacks type"));
+    }
+
+    #[test]
+    fn sipconf_tls_options() {
+        let (c, w) = ok(
+            "[general]\ntcpenable=yes\ntlsenable=yes\ntlsbindaddr=127.0.0.1\n\
+             tlscertfile=/etc/ferrisk/keys/sip.pem\ntlscafile=/etc/ferrisk/keys/ca.pem\n\
+             tlscapath=/etc/ssl/certs\ntlsverifyclient=yes\ntlsdontverifyserver=yes\n\
+             tlsclientmethod=tlsv1_2\ntransport=tcp,udp\n\
+             [a]\ntype=friend\nhost=dynamic\n\
+             [b]\ntype=peer\nhost=192.0.2.1\ntransport=tls,udp,tls\n",
+        );
+        assert!(w.is_empty(), "{w:?}");
+        let t = &c.general.tls;
+        assert!(t.enable && t.verifyclient && t.dontverifyserver);
+        assert_eq!(t.bindaddr, "127.0.0.1:5061".parse().unwrap());
+        assert_eq!(t.certfile, "/etc/ferrisk/keys/sip.pem");
+        // No tlsprivatekey: the key is read from the certificate file.
+        assert_eq!(t.privatekey, None);
+        assert_eq!(t.cafile.as_deref(), Some("/etc/ferrisk/keys/ca.pem"));
+        assert_eq!(t.capath.as_deref(), Some("/etc/ssl/certs"));
+        assert_eq!(t.clientmethod, TlsClientMethod::Tls12);
+        assert_eq!(c.general.transports, vec![Transport::Tcp, Transport::Udp]);
+        // A peer without transport= takes [general]'s; a list is kept in order, once each.
+        assert_eq!(
+            c.peers["a"].transports,
+            vec![Transport::Tcp, Transport::Udp]
+        );
+        assert_eq!(c.peers["a"].transport(), Transport::Tcp);
+        assert_eq!(
+            c.peers["b"].transports,
+            vec![Transport::Tls, Transport::Udp]
+        );
+
+        // Defaults: off, port 5061 on the UDP address, asterisk.pem, UDP.
+        let (c, w) = ok("[general]\nudpbindaddr=10.0.0.1:5070\ntlsbindaddr=10.0.0.2:5071\n");
+        assert!(w.is_empty(), "{w:?}");
+        assert!(!c.general.tls.enable);
+        assert_eq!(c.general.tls.bindaddr, "10.0.0.2:5071".parse().unwrap());
+        assert_eq!(c.general.transports, vec![Transport::Udp]);
+        let (c, _) = ok("[general]\nudpbindaddr=10.0.0.1:5070\ntlsprivatekey=/k.pem\n");
+        assert_eq!(c.general.tls.bindaddr, "10.0.0.1:5061".parse().unwrap());
+        assert_eq!(c.general.tls.certfile, "asterisk.pem");
+        assert_eq!(c.general.tls.privatekey.as_deref(), Some("/k.pem"));
+    }
+
+    #[test]
+    fn sipconf_tls_warnings() {
+        // What rustls cannot do is accepted with a warning naming the line.
+        let (c, w) = ok("[general]\ntlsclientmethod=tlsv1\ntlscipher=ALL:!aNULL\n\
+             tlsverifyclient=yes\n[p]\ntype=peer\nhost=h\ntransport=tls\n\
+             [q]\ntype=peer\nhost=h\ntransport=tcp\n");
+        assert_eq!(w.len(), 5, "{w:#?}");
+        assert!(w[0].starts_with("sip.conf:2:1:") && w[0].contains("tlsclientmethod=tlsv1"));
+        assert!(w[1].starts_with("sip.conf:3:1:") && w[1].contains("tlscipher 'ALL:!aNULL'"));
+        assert!(w[2].starts_with("sip.conf:1:1:") && w[2].contains("tlsverifyclient"));
+        assert!(w[3].starts_with("sip.conf:5:1:") && w[3].contains("tlsenable=no"));
+        assert!(w[4].contains("tcpenable=no"));
+        assert_eq!(c.general.tls.clientmethod, TlsClientMethod::Flexible);
+        assert!(!c.general.tls.verifyclient);
+        assert_eq!(c.general.tls.cipher.as_deref(), Some("ALL:!aNULL"));
+        let (_, w) = ok("[general]\ntlsclientmethod=tlsv9\n");
+        assert!(w[0].contains("unknown tlsclientmethod 'tlsv9'"), "{w:?}");
+    }
+
+    #[test]
+    fn sipconf_transport_errors() {
+        let e = errs(
+            "[general]\ntransport=udp,sctp\ntlsenable=maybe\ntlsbindaddr=1.2.3:99\n\
+             [p]\ntype=peer\nhost=h\n  transport = ws\n[q]\ntype=peer\nhost=h\ntransport=,\n",
+        );
+        assert_eq!(e.len(), 5, "{e:#?}");
+        assert!(e[0].starts_with("sip.conf:2:1: transport:") && e[0].contains("'sctp'"));
+        assert!(e[1].starts_with("sip.conf:3:1: tlsenable:"));
+        assert!(e[2].starts_with("sip.conf:4:1: tlsbindaddr:"));
+        assert!(e[3].starts_with("sip.conf:8:3: transport:") && e[3].contains("'ws'"));
+        assert!(e[4].starts_with("sip.conf:12:1: transport:"));
     }
 
     #[test]

@@ -52,6 +52,12 @@ impl ServerCertVerifier for AnyCert {
     }
 }
 
+/// A verifier that accepts any server certificate (signatures still checked): SIP's
+/// `tlsdontverifyserver`.
+pub fn any_server_cert() -> Arc<dyn ServerCertVerifier> {
+    Arc::new(AnyCert(Arc::new(rustls::crypto::ring::default_provider())))
+}
+
 /// A client configuration: `validate` checks the certificate against the system roots.
 pub fn client_config(validate: bool) -> Arc<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());

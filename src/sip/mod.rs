@@ -17,6 +17,7 @@ pub mod message;
 pub mod regclient;
 pub mod registrar;
 pub mod sdp;
+pub mod tls;
 pub mod transaction;
 pub mod transport;
 pub mod uri;

@@ -1134,7 +1134,9 @@ impl TransactionTable {
         }
     }
 
-    /// Start a client transaction sending `request` to `dest`.
+    /// Start a client transaction sending `request` to `dest`. A request whose top Via
+    /// names a connection-oriented transport (TCP, TLS) is sent as `reliable` whatever the
+    /// caller says: no retransmissions (§17.1.1.2).
     pub fn send_request(
         &mut self,
         request: SipMessage,
@@ -1142,6 +1144,10 @@ impl TransactionTable {
         reliable: bool,
         now: Instant,
     ) -> Result<TransactionKey, TxError> {
+        let reliable = reliable
+            || request
+                .top_via()
+                .is_some_and(|v| matches!(v.transport.as_str(), "TCP" | "TLS"));
         let key = TransactionKey::of(&request, Role::Client).ok_or(TxError::NoKey)?;
         if self.txs.contains_key(&key) {
             return Err(TxError::Exists);
@@ -1182,6 +1188,20 @@ impl TransactionTable {
         let r = s.tx.send_response(resp, now);
         self.drain(key);
         r
+    }
+
+    /// The connection to `dest` could not be opened or was lost: every live client
+    /// transaction sending there gets [`TxEvent::TransportError`] (§17.1.4).
+    pub fn transport_failed_to(&mut self, dest: SocketAddr, now: Instant) {
+        let keys: Vec<TransactionKey> = self
+            .txs
+            .iter()
+            .filter(|(k, s)| k.role == Role::Client && s.tx.peer() == dest && !s.tx.is_terminated())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            self.transport_error(&k, now);
+        }
     }
 
     /// The transport failed to send for `key`.

@@ -235,6 +235,9 @@ pub struct Target {
     pub dest: SocketAddr,
     /// Further addresses of the same destination, tried in order ([`Leg::fallback`]).
     pub fallback: Vec<SocketAddr>,
+    /// The transport requests to it use (the peer's `transport=`, or the registered
+    /// contact's).
+    pub proto: Proto,
 }
 
 pub struct Core {
@@ -248,6 +251,10 @@ pub struct Core {
     guard: AuthGuard,
     /// Transport of the message being handled (for security events).
     rx_proto: Proto,
+    /// Ports of the TCP and TLS listeners, for our Via and Contact over those transports
+    /// (set by the driver after binding; the UDP port when there is no listener).
+    pub tcp_port: Option<u16>,
+    pub tls_port: Option<u16>,
     /// ACKs that matched no call, dropped (`sip show security`).
     pub stray_acks: u64,
     pub registrar: Registrar,
@@ -367,6 +374,8 @@ impl Core {
             auth,
             guard,
             rx_proto: Proto::Udp,
+            tcp_port: None,
+            tls_port: None,
             stray_acks: 0,
             registrar,
             legs: HashMap::new(),
@@ -550,6 +559,62 @@ impl Core {
         NameAddr::new(SipUri::new_sip(user, &host, port))
     }
 
+    /// `contact` for a dialog over `proto`: our listener's port and `;transport=tcp|tls`.
+    fn contact_over(&self, mut contact: NameAddr, proto: Proto) -> NameAddr {
+        let port = match proto {
+            Proto::Udp => return contact,
+            Proto::Tcp => self.tcp_port,
+            Proto::Tls => self.tls_port,
+        };
+        if let Some(p) = port {
+            contact.uri.port = Some(p);
+        }
+        contact
+            .uri
+            .params
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("transport"));
+        contact
+            .uri
+            .params
+            .push(("transport".into(), Some(proto.param().into())));
+        contact
+    }
+
+    /// Send the new request `m` over `proto`: its Via names the transport (which the I/O
+    /// edge follows, opening a connection if needed) and our listener's port, its Contact
+    /// says `;transport=`. Nothing changes for UDP.
+    fn use_transport(&mut self, m: &mut SipMessage, proto: Proto, dest: IpAddr) {
+        if proto == Proto::Udp {
+            return;
+        }
+        let port = match proto {
+            Proto::Tcp => self.tcp_port,
+            _ => self.tls_port,
+        }
+        .unwrap_or(self.local.port());
+        let ip = self.local_ip_for(dest);
+        let branch = m
+            .top_via()
+            .and_then(|v| v.branch)
+            .unwrap_or_else(new_branch);
+        let contact = m
+            .header("Contact")
+            .and_then(|c| NameAddr::parse(c).ok())
+            .map(|c| self.contact_over(c, proto));
+        let h = m.headers_mut();
+        h.set(
+            "Via",
+            format!(
+                "SIP/2.0/{} {}:{port};branch={branch};rport",
+                proto.as_str(),
+                host_str(ip)
+            ),
+        );
+        if let Some(c) = contact {
+            h.set("Contact", c.to_string());
+        }
+    }
+
     fn open_media(&mut self, comedia: bool) -> Option<Box<dyn LegMedia>> {
         let r = self.rtp_range;
         self.media_alloc.open(r, comedia)
@@ -627,6 +692,13 @@ impl Core {
         }
     }
 
+    /// The connection to `dest` could not be opened (refused, TLS failed) or was lost:
+    /// what was sent there fails as a transport error (RFC 3261 §8.1.3.1).
+    pub fn on_transport_failure(&mut self, dest: SocketAddr, now: Instant) {
+        self.txs.transport_failed_to(dest, now);
+        self.drain_events(None, now);
+    }
+
     fn drain_events(&mut self, cur: Option<(SocketAddr, Proto, Option<String>)>, now: Instant) {
         while let Some((key, ev)) = self.txs.poll_event() {
             match ev {
@@ -641,7 +713,8 @@ impl Core {
                     self.on_request(key, req, src, ruri, now);
                 }
                 TxEvent::Response(resp) => self.on_response(&key, resp, now),
-                TxEvent::Timeout | TxEvent::TransportError => self.on_client_timeout(&key, now),
+                TxEvent::Timeout => self.on_client_timeout(&key, now),
+                TxEvent::TransportError => self.on_transport_error(&key, now),
                 TxEvent::Terminated => {
                     self.owners.remove(&key);
                 }
@@ -888,6 +961,27 @@ impl Core {
         }
     }
 
+    /// chan_sip's `check_request_transport`: a peer's requests must come over one of its
+    /// `transport=` transports (else 403, logged as chan_sip does).
+    fn transport_allowed(&mut self, p: &Peer) -> bool {
+        let proto = self.rx_proto;
+        if p.transports.iter().any(|t| conf_proto(*t) == proto) {
+            return true;
+        }
+        let ours: Vec<&str> = p
+            .transports
+            .iter()
+            .map(|t| conf_proto(*t).as_str())
+            .collect();
+        self.actions.push(Action::Warning(format!(
+            "chan_sip.c: '{}' is not a valid transport for '{}'. we only use '{}'! ending call.",
+            proto.as_str(),
+            p.name,
+            ours.join(",")
+        )));
+        false
+    }
+
     fn peer_needs_auth(p: &Peer) -> bool {
         p.secret.as_deref().is_some_and(|s| !s.is_empty()) || p.md5secret.is_some()
     }
@@ -953,6 +1047,10 @@ impl Core {
                     src.ip()
                 )));
             }
+            return;
+        }
+        if !self.transport_allowed(peer) {
+            self.reply(key, req, 403, "Forbidden", now);
             return;
         }
         let call_id = req.call_id().unwrap_or("").to_string();
@@ -1174,6 +1272,10 @@ impl Core {
                         .authenticate(key, req, ruri, Some(&p.name), src, now)
                         .is_some()
                 {
+                    return;
+                }
+                if !self.transport_allowed(p) {
+                    self.reply(key, req, 403, "Forbidden", now);
                     return;
                 }
                 (p.context.clone(), Some(p.name.clone()), p.name.clone())
@@ -1465,6 +1567,13 @@ impl Core {
             })
             .unwrap_or_default();
         let contact = self.contact_for(&user, src_ip);
+        let proto = self
+            .legs
+            .get(call_id)
+            .and_then(|l| l.invite.top_via())
+            .and_then(|v| Proto::parse(&v.transport))
+            .unwrap_or(Proto::Udp);
+        let contact = self.contact_over(contact, proto);
         let leg = self.legs.get_mut(call_id)?;
         if leg.dialog.is_none() {
             leg.dialog = Dialog::uas_from_request(&leg.invite, &leg.local_tag, contact).ok();
@@ -2011,10 +2120,13 @@ impl Core {
                         uri.user = Some(u.to_string());
                     }
                     if let Some(dest) = b.source.or_else(|| self.uri_addr(&uri)) {
+                        // The transport the phone registered with wins over transport=.
+                        let proto = uri_proto(&uri).unwrap_or(conf_proto(p.transport()));
                         targets.push(Target {
                             ruri: uri,
                             dest,
                             fallback: Vec::new(),
+                            proto,
                         });
                     }
                 }
@@ -2028,23 +2140,37 @@ impl Core {
                     Host::Name(n) => n.clone(),
                     Host::Dynamic => String::new(),
                 };
-                let port = p.port.unwrap_or(5060);
+                let proto = conf_proto(p.transport());
+                let default_port = if proto == Proto::Tls { 5061 } else { 5060 };
+                let port = p.port.unwrap_or(default_port);
                 let user = user.or(p.defaultuser.as_deref());
-                let uri = SipUri::new_sip(user, &host, (port != 5060).then_some(port));
+                let mut uri = SipUri::new_sip(user, &host, (port != default_port).then_some(port));
+                if proto != Proto::Udp {
+                    uri.params
+                        .push(("transport".into(), Some(proto.param().into())));
+                }
                 if p.outboundproxy.is_some() {
                     // The proxy finds the host: it need not resolve here.
                     targets.push(Target {
                         ruri: uri,
                         dest: SocketAddr::from(([0, 0, 0, 0], 0)),
                         fallback: Vec::new(),
+                        proto,
                     });
                 } else {
-                    let mut addrs = self.host_addrs(&host, p.port).into_iter();
+                    // SRV (`_sip._udp`) only for UDP; TCP and TLS go to the port.
+                    let explicit = if proto == Proto::Udp {
+                        p.port
+                    } else {
+                        Some(port)
+                    };
+                    let mut addrs = self.host_addrs(&host, explicit).into_iter();
                     let dest = addrs.next().ok_or(TargetError::Unresolvable(host))?;
                     targets.push(Target {
                         ruri: uri,
                         dest,
                         fallback: addrs.collect(),
+                        proto,
                     });
                 }
             }
@@ -2070,6 +2196,8 @@ impl Core {
         for t in targets {
             t.dest = dest;
             t.fallback.clone_from(&fallback);
+            // ferrisk reaches proxies over UDP only (sip.conf refuses tcp:// and tls://).
+            t.proto = Proto::Udp;
         }
         Ok(())
     }
@@ -2143,6 +2271,7 @@ impl Core {
                 ruri: uri,
                 dest: SocketAddr::from(([0, 0, 0, 0], 0)),
                 fallback: Vec::new(),
+                proto: Proto::Udp,
             }];
             if self.via_proxy(&proxy, &mut t).is_err() {
                 return Err(RequestError {
@@ -2164,6 +2293,7 @@ impl Core {
             ruri: uri,
             dest,
             fallback: addrs.collect(),
+            proto: Proto::Udp,
         };
         Ok((None, vec![target], peer_part))
     }
@@ -2399,6 +2529,7 @@ impl Core {
                 h.push("Content-Type", "application/sdp");
             }
             inv.set_body(body.clone());
+            self.use_transport(&mut inv, t.proto, t.dest.ip());
             let creds = peer.as_ref().and_then(peer_credentials);
             let key = match self.txs.send_request(inv.clone(), t.dest, false, now) {
                 Ok(k) => k,
@@ -2522,6 +2653,19 @@ impl Core {
             }
             Owner::InDialog => {}
         }
+    }
+
+    /// A request could not be delivered. An INVITE fails as chan_sip's does when it cannot
+    /// send: the Dial sees CHANUNAVAIL (cause 27, destination out of order, as for a 502);
+    /// everything else as a timeout.
+    fn on_transport_error(&mut self, key: &TransactionKey, now: Instant) {
+        if let Some(Owner::Invite(call_id)) = self.owners.get(key) {
+            let call_id = call_id.clone();
+            self.owners.remove(key);
+            self.fork_failed(&call_id, 502, now);
+            return;
+        }
+        self.on_client_timeout(key, now);
     }
 
     fn on_client_timeout(&mut self, key: &TransactionKey, now: Instant) {
@@ -3111,6 +3255,7 @@ impl Core {
                     ruri: SipUri::new_sip(user, &h, port),
                     dest,
                     fallback: Vec::new(),
+                    proto: Proto::Udp,
                 }]
             }
         };
@@ -3150,6 +3295,7 @@ impl Core {
             m.headers_mut()
                 .push("Content-Type", "text/plain;charset=UTF-8");
             m.set_body(msg.body.as_bytes().to_vec());
+            self.use_transport(&mut m, t.proto, t.dest.ip());
             let retry = creds.clone().map(|(u, p)| (m.clone(), t.dest, u, p));
             match self.txs.send_request(m, t.dest, false, now) {
                 Ok(k) => {
@@ -3321,6 +3467,19 @@ impl Core {
         Some((t.ruri, t.dest))
     }
 
+    fn qualify_proto(&self, p: &Peer, uri: &SipUri) -> Proto {
+        uri_proto(uri).unwrap_or(conf_proto(p.transport()))
+    }
+
+    /// The transport requests to `p` use now (`sip show peer`'s Prim.Transp.): its live
+    /// registration's, else its `transport=`.
+    pub fn peer_transport(&self, p: &Peer, now: Instant) -> Proto {
+        match self.peer_targets(p, None, now) {
+            Ok(t) if !t.is_empty() => t[0].proto,
+            _ => conf_proto(p.transport()),
+        }
+    }
+
     fn qualify_tick(&mut self, now: Instant) {
         let cfg = self.cfg.clone();
         let freq = Duration::from_secs(u64::from(cfg.general.qualifyfreq.max(1)));
@@ -3342,6 +3501,7 @@ impl Core {
         let Some((uri, dest)) = self.qualify_addr(p, now) else {
             return false;
         };
+        let proto = self.qualify_proto(p, &uri);
         let hp = self.local_hostport(dest.ip());
         let local_ip = self.local_ip_for(dest.ip());
         let mut m = self.new_request(
@@ -3362,6 +3522,7 @@ impl Core {
             h.push("Contact", format!("<sip:asterisk@{hp}>"));
             h.push("Accept", "application/sdp");
         }
+        self.use_transport(&mut m, proto, dest.ip());
         match self.txs.send_request(m, dest, false, now) {
             Ok(k) => {
                 self.owners.insert(k, Owner::Options(p.name.clone(), now));
@@ -3423,7 +3584,12 @@ impl Core {
                 let local_ip = self.local_ip_for(dest_ip);
                 let params = RegClientParams {
                     contact_host: host_str(local_ip),
-                    contact_port: self.local.port(),
+                    contact_port: match conf_proto(r.transport) {
+                        Proto::Tcp => self.tcp_port,
+                        Proto::Tls => self.tls_port,
+                        Proto::Udp => None,
+                    }
+                    .unwrap_or(self.local.port()),
                     default_expiry: cfg.general.defaultexpiry,
                     register_timeout: Duration::from_secs(u64::from(cfg.general.registertimeout)),
                     register_attempts: cfg.general.registerattempts,
@@ -3689,6 +3855,29 @@ pub fn split_hostport(s: &str) -> (String, Option<u16>) {
 impl Core {
     /// Where a URI's host (an IP literal or a name looked up before) points.
     fn uri_addr(&self, uri: &SipUri) -> Option<SocketAddr> {
-        self.host_addr(&uri.host, uri.port.unwrap_or(5060))
+        let default = if uri_proto(uri) == Some(Proto::Tls) {
+            5061
+        } else {
+            5060
+        };
+        self.host_addr(&uri.host, uri.port.unwrap_or(default))
+    }
+}
+
+/// The transport a URI asks for: `;transport=`, or TLS for `sips:`.
+fn uri_proto(uri: &SipUri) -> Option<Proto> {
+    match uri.transport() {
+        Some(t) => Proto::parse(t),
+        None if uri.scheme == crate::sip::uri::Scheme::Sips => Some(Proto::Tls),
+        None => None,
+    }
+}
+
+/// A `transport=` setting as the transport layer names it.
+fn conf_proto(t: crate::channels::sipconf::Transport) -> Proto {
+    match t {
+        crate::channels::sipconf::Transport::Udp => Proto::Udp,
+        crate::channels::sipconf::Transport::Tcp => Proto::Tcp,
+        crate::channels::sipconf::Transport::Tls => Proto::Tls,
     }
 }

@@ -30,7 +30,7 @@ use crate::pbx::events::{Event, Topic};
 use crate::pbx::message::Msg;
 use crate::pbx::{blocking, exec, Channel, Pbx};
 use crate::sip::registrar::Binding;
-use crate::sip::transport::{Proto, Received, Sink, Tap, Transport};
+use crate::sip::transport::{BindOptions, Proto, Received, Sink, Tap, Transport};
 use parking_lot::Mutex;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -629,8 +629,12 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
         }
     });
     let udp = cfg.general.udpbindaddr;
-    let tcp = cfg.general.tcpenable.then_some(cfg.general.tcpbindaddr);
-    let transport = Transport::bind(udp, tcp, sink)
+    let mut opts = BindOptions::udp(udp);
+    opts.tcp = cfg.general.tcpenable.then_some(cfg.general.tcpbindaddr);
+    let (server, client) = tls_configs(pbx, &cfg.general.tls);
+    opts.tls = server.map(|s| (cfg.general.tls.bindaddr, s));
+    opts.tls_client = client;
+    let transport = Transport::bind_with(opts, sink)
         .await
         .map_err(|e| format!("chan_sip: cannot bind SIP to {udp}: {e}"))?;
     let local = transport.udp_local();
@@ -638,6 +642,8 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
     let cfg = Arc::new(cfg);
     let sip = Arc::new_cyclic(|me: &Weak<SipShared>| {
         let mut core = Core::new(pbx, cfg.clone(), local, me.clone(), now);
+        core.tcp_port = transport.tcp_local().map(|a| a.port());
+        core.tls_port = transport.tls_local().map(|a| a.port());
         apply_rtp_conf(&mut core, rtp);
         SipShared {
             core: Mutex::new(core),
@@ -680,6 +686,15 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
         );
     }
     install_tap(pbx, &sip);
+    {
+        // A connection that cannot be opened or is lost fails what was sent over it.
+        let w = Arc::downgrade(&sip);
+        transport.set_failure_hook(Some(Arc::new(move |dest: SocketAddr| {
+            if let Some(s) = w.upgrade() {
+                s.with(|c, now| c.on_transport_failure(dest, now));
+            }
+        })));
+    }
     sip.with(|c, now| c.pump_regclients(now));
     let timer = tokio::spawn(timer_loop(Arc::downgrade(&sip))).abort_handle();
     let mwi = tokio::spawn(mwi_loop(
@@ -689,18 +704,58 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
     .abort_handle();
     let names = tokio::spawn(names_loop(Arc::downgrade(&sip))).abort_handle();
     *sip.tasks.lock() = vec![timer, mwi, names];
-    pbx.verbose_line(
-        2,
-        &format!(
-            "SIP Listening on {} (UDP){}",
-            local,
-            match transport.tcp_local() {
-                Some(t) => format!(", {t} (TCP)"),
-                None => String::new(),
-            }
-        ),
-    );
+    let mut listening = format!("SIP Listening on {local} (UDP)");
+    if let Some(t) = transport.tcp_local() {
+        listening.push_str(&format!(", {t} (TCP)"));
+    }
+    if let Some(t) = transport.tls_local() {
+        listening.push_str(&format!(", {t} (TLS)"));
+    }
+    pbx.verbose_line(2, &listening);
     Ok(sip)
+}
+
+/// The TLS listener's and the outbound connections' configurations from the `tls*`
+/// settings (relative file names are read from the configuration directory). What cannot
+/// be built is a warning, as chan_sip's "SIP TLS server did not load": the driver runs
+/// without it.
+fn tls_configs(
+    pbx: &Pbx,
+    tls: &crate::sip::tls::TlsSettings,
+) -> (
+    Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+) {
+    let dir = &pbx.settings.astetcdir;
+    let abs = |f: &String| dir.join(f).display().to_string();
+    let mut tls = tls.clone();
+    tls.certfile = abs(&tls.certfile);
+    tls.privatekey = tls.privatekey.as_ref().map(abs);
+    tls.cafile = tls.cafile.as_ref().map(abs);
+    tls.capath = tls.capath.as_ref().map(abs);
+    let server = if tls.enable {
+        match crate::sip::tls::server_config(&tls) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                pbx.warning(&format!(
+                    "chan_sip.c: SIP TLS server did not load because of errors: {e}"
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let client = match crate::sip::tls::client_config(&tls) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            pbx.warning(&format!(
+                "chan_sip.c: SIP TLS client configuration failed: {e}"
+            ));
+            None
+        }
+    };
+    (server, client)
 }
 
 /// Restore the registrations stored in AstDB (read, and stale ones deleted, on the

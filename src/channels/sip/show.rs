@@ -94,6 +94,24 @@ fn dtmf_str(d: &DtmfMode) -> String {
     format!("{d:?}").to_ascii_lowercase()
 }
 
+/// chan_sip's `get_transport_list`: `UDP,TLS`.
+fn transports_str(t: &[crate::channels::sipconf::Transport]) -> String {
+    use crate::channels::sipconf::Transport;
+    let list: Vec<&str> = t
+        .iter()
+        .map(|t| match t {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+        })
+        .collect();
+    if list.is_empty() {
+        "UDP".into()
+    } else {
+        list.join(",")
+    }
+}
+
 pub fn peer_detail(core: &Core, p: &Peer, now: Instant) -> PeerDetail {
     let addr = peer_addr(core, p, now);
     let contacts = core.peer_contacts(&p.name, now);
@@ -143,8 +161,8 @@ pub fn peer_detail(core: &Core, p: &Peer, now: Instant) -> PeerDetail {
             .map(|a| format!("{}:{}", a.0, a.1))
             .unwrap_or_else(|| "(null)".into()),
         defaddr: "(null)".into(),
-        primary_transport: "UDP".into(),
-        allowed_transports: "UDP".into(),
+        primary_transport: core.peer_transport(p, now).as_str().into(),
+        allowed_transports: transports_str(&p.transports),
         default_username: p.defaultuser.clone().unwrap_or_default(),
         codecs: if p.codecs.is_empty() {
             core.cfg.general.codecs.join("|")
@@ -240,6 +258,7 @@ pub fn settings_view(core: &Core, sip: &SipShared) -> SettingsView {
     SettingsView {
         udp_bindaddr: sip.transport.udp_local().to_string(),
         tcp_bindaddr: sip.transport.tcp_local().map(|a| a.to_string()),
+        tls_bindaddr: sip.transport.tls_local().map(|a| a.to_string()),
         allow_guest: g.allowguest,
         realm: g.realm.clone(),
         always_auth_reject: g.alwaysauthreject,
@@ -267,8 +286,8 @@ pub fn settings_view(core: &Core, sip: &SipShared) -> SettingsView {
         default_expiry: i32::try_from(g.defaultexpiry).unwrap_or(i32::MAX),
         max_contacts_per_aor: g.max_contacts_per_aor,
         max_register_per_sec_per_aor: g.max_registers_per_second,
-        allowed_transports: if g.tcpenable { "UDP,TCP" } else { "UDP" }.into(),
-        outbound_transport: "UDP".into(),
+        allowed_transports: transports_str(&g.transports),
+        outbound_transport: transports_str(&g.transports[..g.transports.len().min(1)]),
         context: g.context.clone(),
         force_rport: nat_force(&g.nat),
         dtmf_mode: dtmf_str(&g.dtmfmode),

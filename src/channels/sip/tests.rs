@@ -2208,4 +2208,5 @@ fn mwi_subscriptions_per_peer_are_capped() {
 }
 
 mod realtime;
+mod transport;
 mod trunk;

@@ -209,6 +209,7 @@ impl Core {
             let contact = self.contact_for("asterisk", t.dest.ip());
             m.headers_mut().push("Contact", contact.to_string());
             self.mwi_headers(&mut m, body);
+            self.use_transport(&mut m, t.proto, t.dest.ip());
             if let Ok(k) = self.txs.send_request(m, t.dest, false, now) {
                 self.owners.insert(k, Owner::Mwi(None));
             }
