@@ -6,7 +6,7 @@
 //! * `[general]` → [`SipGeneral`] (bind addresses, registrar limits, NAT, MESSAGE options,
 //!   `register =>` lines → [`Registration`]) plus the peer defaults chan_sip takes from
 //!   `[general]`: `context`, `nat`, `allow`/`disallow`, `dtmfmode`, `language`,
-//!   `accountcode`, `qualify`, `outofcall_message_context`.
+//!   `accountcode`, `qualify`, `outofcall_message_context`, `encryption`.
 //! * every other non-template section with a `type` → [`Peer`]. As in chan_sip, a section
 //!   without `type` is skipped with a warning ("Section 'x' lacks type"); there is no
 //!   default type. `[authentication]` (chan_sip's realm-auth section) is skipped too.
@@ -377,6 +377,8 @@ pub struct SipGeneral {
     /// `subminexpiry` / `submaxexpiry`: bounds of a subscription's Expires (60, 3600).
     pub subminexpiry: u32,
     pub submaxexpiry: u32,
+    /// `encryption` (no): peers offer SRTP (`RTP/SAVP`, SDES keys) and refuse plain RTP.
+    pub encryption: bool,
 }
 
 impl Default for SipGeneral {
@@ -428,6 +430,7 @@ impl Default for SipGeneral {
             allowsubscribe: true,
             subminexpiry: 60,
             submaxexpiry: 3600,
+            encryption: false,
         }
     }
 }
@@ -475,6 +478,9 @@ pub struct Peer {
     pub subscribemwi: bool,
     /// `allowsubscribe` (general's by default).
     pub allowsubscribe: bool,
+    /// `encryption` (general's by default): calls with this peer must use SRTP (SDES); our
+    /// offers are `RTP/SAVP` with a key, a plain `RTP/AVP` offer gets `488`.
+    pub encryption: bool,
 }
 
 impl Peer {
@@ -945,6 +951,7 @@ fn parse_general(
             "allowsubscribe" => {
                 g.allowsubscribe = ctx.take(e, parse_bool(v)).unwrap_or(g.allowsubscribe)
             }
+            "encryption" => g.encryption = ctx.take(e, parse_bool(v)).unwrap_or(g.encryption),
             "subminexpiry" | "subminexpirey" => {
                 g.subminexpiry = ctx.take(e, parse_u32(v)).unwrap_or(g.subminexpiry)
             }
@@ -1063,6 +1070,7 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
         vmexten: g.vmexten.clone(),
         subscribemwi: false,
         allowsubscribe: g.allowsubscribe,
+        encryption: g.encryption,
     };
     let mut host_set = false;
     for e in &sec.entries {
@@ -1144,6 +1152,7 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
             "allowsubscribe" => {
                 p.allowsubscribe = ctx.take(e, parse_bool(v)).unwrap_or(p.allowsubscribe)
             }
+            "encryption" => p.encryption = ctx.take(e, parse_bool(v)).unwrap_or(p.encryption),
             "rtpholdtimeout" => p.rtpholdtimeout = v.trim().parse().unwrap_or(0),
             "nat" => {
                 let r = parse_nat(v, &mut ctx.warnings, &e.loc);
@@ -1402,6 +1411,33 @@ mod tests {
         assert_eq!(
             (d.vmexten.as_str(), d.subminexpiry, d.submaxexpiry),
             ("asterisk", 60, 3600)
+        );
+    }
+
+    #[test]
+    fn encryption_option_general_default_and_per_peer() {
+        let (c, w) = ok("[general]\nencryption=yes\n\
+             [a]\ntype=friend\nhost=dynamic\n\
+             [b]\ntype=friend\nhost=dynamic\nencryption=no\n");
+        assert!(w.is_empty(), "{w:?}");
+        assert!(c.general.encryption);
+        assert!(c.peers["a"].encryption);
+        assert!(!c.peers["b"].encryption);
+        let (c, _) = ok("[c]\ntype=peer\nhost=127.0.0.1\nencryption = yes\n");
+        assert!(!c.general.encryption);
+        assert!(c.peers["c"].encryption);
+        assert!(!SipGeneral::default().encryption);
+        let e = errs(
+            "[general]\nencryption=maybe\n[d]\ntype=friend\nhost=dynamic\n  encryption=srtp\n",
+        );
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(
+            e[0].contains("sip.conf:2:1") && e[0].contains("expected yes or no, got 'maybe'"),
+            "{e:?}"
+        );
+        assert!(
+            e[1].contains("sip.conf:6:") && e[1].contains("'srtp'"),
+            "{e:?}"
         );
     }
 

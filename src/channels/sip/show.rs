@@ -160,6 +160,7 @@ pub fn peer_detail(core: &Core, p: &Peer, now: Instant) -> PeerDetail {
         last_msgs_sent_new: rt.map(|r| r.last_msgs.0).unwrap_or(0),
         last_msgs_sent_old: rt.map(|r| r.last_msgs.1).unwrap_or(0),
         subscriptions: p.allowsubscribe,
+        encryption: p.encryption,
         ..PeerDetail::default()
     }
 }
