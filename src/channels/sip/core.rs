@@ -35,6 +35,7 @@ use tokio::sync::mpsc;
 mod mwi;
 pub mod names;
 mod realtime;
+mod srtp;
 pub use mwi::{MwiSub, MwiTarget};
 
 /// AstDB family of registrations (`SIP/Registry/<peer>/<n>`).
@@ -1351,6 +1352,8 @@ impl Core {
         if prefs.codecs.is_empty() {
             prefs = MediaPrefs::from_names(&["ulaw", "alaw"]);
         }
+        // encryption=yes: offer RTP/SAVP with SDES keys, refuse plain RTP/AVP.
+        prefs.encryption = peer.map_or(self.cfg.general.encryption, |p| p.encryption);
         prefs
     }
 
@@ -1471,6 +1474,7 @@ impl Core {
         let Some(call_id) = ack.call_id() else {
             return;
         };
+        let mut refused = false;
         if !self.legs.contains_key(call_id) {
             // Never answered (RFC 3261 §17); counted.
             self.stray_acks += 1;
@@ -1488,8 +1492,9 @@ impl Core {
                         .local_sdp
                         .as_ref()
                         .and_then(|b| Sdp::parse_bytes(b).ok())
-                        .and_then(|o| sdp::apply_answer(&o, &s).ok());
-                    if let Some(n) = n {
+                        .map(|o| sdp::apply_answer(&o, &s));
+                    refused = n.as_ref().is_some_and(srtp::srtp_refused);
+                    if let Some(Ok(n)) = n {
                         leg.codec = n.codec.encoding_name().to_string();
                         if let Some(m) = &leg.media {
                             m.set_params(legmedia::params_of(&n));
@@ -1498,6 +1503,10 @@ impl Core {
                     leg.remote_offer = Some(s);
                 }
             }
+        }
+        if refused {
+            let call_id = call_id.to_string();
+            self.refuse_unencrypted_answer(&call_id, _now);
         }
     }
 
@@ -2282,13 +2291,16 @@ impl Core {
                     self.out.push((dest, b.clone()));
                     leg.ack = Some((dest, b));
                 }
+                let mut refused = false;
                 if let Ok(s) = Sdp::parse_bytes(resp.body()) {
                     if let Some(offer) = leg
                         .local_sdp
                         .as_ref()
                         .and_then(|b| Sdp::parse_bytes(b).ok())
                     {
-                        if let Ok(n) = sdp::apply_answer(&offer, &s) {
+                        let answered = sdp::apply_answer(&offer, &s);
+                        refused = srtp::srtp_refused(&answered);
+                        if let Ok(n) = answered {
                             leg.codec = n.codec.encoding_name().to_string();
                             if let Some(m) = &leg.media {
                                 m.set_params(legmedia::params_of(&n));
@@ -2296,6 +2308,10 @@ impl Core {
                         }
                     }
                     leg.remote_offer = Some(s);
+                }
+                if refused {
+                    self.refuse_unencrypted_answer(call_id, now);
+                    return;
                 }
                 let was_up = leg.state == LegState::Up;
                 leg.state = LegState::Up;
