@@ -1,7 +1,7 @@
 //! SRTP and SRTCP (RFC 3711) for SDES-keyed calls (chan_sip `encryption=yes`, Asterisk's
 //! res_srtp): the crypto suites `AES_CM_128_HMAC_SHA1_80` and `AES_CM_128_HMAC_SHA1_32`
 //! (RFC 4568 §6.2), session key derivation (§4.3, key derivation rate 0), AES counter mode
-//! (§4.1.1), HMAC-SHA1 authentication (§4.2), the rollover counter (§3.3.1) and a 128-packet
+//! (§4.1.1, RustCrypto `aes`), HMAC-SHA1 authentication (§4.2, RustCrypto `hmac`/`sha1`), the rollover counter (§3.3.1) and a 128-packet
 //! replay window (§3.3.2) per SSRC.
 //!
 //! Sans-IO: an [`SrtpContext`] protects or unprotects one packet per call, in place, and keeps
@@ -15,7 +15,10 @@
 use aes::cipher::generic_array::GenericArray;
 use aes::cipher::{BlockEncrypt, KeyInit};
 use aes::Aes128;
-use ring::hmac;
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+
+type HmacSha1 = Hmac<Sha1>;
 
 /// Master key length of the AES-128 suites (bytes).
 pub const MASTER_KEY_LEN: usize = 16;
@@ -185,8 +188,10 @@ fn keystream_xor(cipher: &Aes128, iv: &[u8; 16], data: &mut [u8]) {
             counter = counter.wrapping_add(1);
         }
         cipher.encrypt_blocks(&mut blocks[..n]);
-        for (d, k) in chunk.iter_mut().zip(blocks.iter().flat_map(|b| b.iter())) {
-            *d ^= k;
+        for (d, k) in chunk.chunks_mut(16).zip(&blocks) {
+            for (d, k) in d.iter_mut().zip(k.iter()) {
+                *d ^= k;
+            }
         }
     }
 }
@@ -195,7 +200,8 @@ fn keystream_xor(cipher: &Aes128, iv: &[u8; 16], data: &mut [u8]) {
 struct SessionKeys {
     cipher: Aes128,
     salt: [u8; MASTER_SALT_LEN],
-    auth: hmac::Key,
+    /// Keyed once; each packet's tag starts from a copy.
+    auth: HmacSha1,
 }
 
 impl SessionKeys {
@@ -209,7 +215,7 @@ impl SessionKeys {
         SessionKeys {
             cipher: Aes128::new(GenericArray::from_slice(&key)),
             salt,
-            auth: hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &auth),
+            auth: keyed(&auth),
         }
     }
 
@@ -231,12 +237,20 @@ impl SessionKeys {
     }
 
     /// HMAC-SHA1 of `parts`, in order.
-    fn tag(&self, parts: &[&[u8]]) -> hmac::Tag {
-        let mut ctx = hmac::Context::with_key(&self.auth);
+    fn tag(&self, parts: &[&[u8]]) -> [u8; 20] {
+        let mut mac = self.auth.clone();
         for p in parts {
-            ctx.update(p);
+            mac.update(p);
         }
-        ctx.sign()
+        mac.finalize().into_bytes().into()
+    }
+}
+
+fn keyed(key: &[u8]) -> HmacSha1 {
+    // HMAC takes a key of any length: this cannot fail.
+    match <HmacSha1 as Mac>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => unreachable!("HMAC accepts any key length"),
     }
 }
 
@@ -401,6 +415,8 @@ impl SrtpContext {
     /// The state of `ssrc`, created from its first sequence number.
     fn stream(&mut self, ssrc: u32, seq: u16) -> &mut Stream {
         match self.streams.iter().position(|s| s.ssrc == ssrc) {
+            // Already the most recent (the usual case: one stream a call).
+            Some(i) if i + 1 == self.streams.len() => {}
             Some(i) => {
                 let s = self.streams.remove(i);
                 self.streams.push(s);
@@ -427,7 +443,7 @@ impl SrtpContext {
         let roc = (index >> 16) as u32;
         self.rtp.crypt(ssrc, index, &mut pkt[header..]);
         let tag = self.rtp.tag(&[pkt, &roc.to_be_bytes()]);
-        pkt.extend_from_slice(&tag.as_ref()[..self.suite.rtp_tag_len()]);
+        pkt.extend_from_slice(&tag[..self.suite.rtp_tag_len()]);
         Ok(())
     }
 
@@ -447,7 +463,7 @@ impl SrtpContext {
         let roc = (index >> 16) as u32;
         let (body, tag) = pkt.split_at_mut(len);
         let expected = self.rtp.tag(&[body, &roc.to_be_bytes()]);
-        if !tags_equal(&expected.as_ref()[..tag_len], tag) {
+        if !tags_equal(&expected[..tag_len], tag) {
             return Err(SrtpError::AuthFailed);
         }
         self.rtp.crypt(ssrc, index, &mut body[header..]);
@@ -467,7 +483,7 @@ impl SrtpContext {
         self.rtcp.crypt(ssrc, u64::from(index), &mut pkt[8..]);
         pkt.extend_from_slice(&(index | 0x8000_0000).to_be_bytes());
         let tag = self.rtcp.tag(&[pkt]);
-        pkt.extend_from_slice(&tag.as_ref()[..SRTCP_TAG_LEN]);
+        pkt.extend_from_slice(&tag[..SRTCP_TAG_LEN]);
         Ok(())
     }
 
@@ -488,7 +504,7 @@ impl SrtpContext {
         self.rtcp_replay.check(index)?;
         let (body, tag) = pkt.split_at_mut(signed);
         let expected = self.rtcp.tag(&[body]);
-        if !tags_equal(&expected.as_ref()[..SRTCP_TAG_LEN], tag) {
+        if !tags_equal(&expected[..SRTCP_TAG_LEN], tag) {
             return Err(SrtpError::AuthFailed);
         }
         if e_index & 0x8000_0000 != 0 {
@@ -549,7 +565,7 @@ mod tests {
         let keys = SessionKeys {
             cipher,
             salt: hex("F0F1F2F3F4F5F6F7F8F9FAFBFCFD").try_into().unwrap(),
-            auth: hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, b"x"),
+            auth: keyed(b"x"),
         };
         let iv = keys.iv(0, 0);
         assert_eq!(iv.to_vec(), hex("F0F1F2F3F4F5F6F7F8F9FAFBFCFD0000"));
@@ -562,6 +578,20 @@ mod tests {
         assert_eq!(block(0xFEFF), hex("EC8CDF7398607CB0F2D21675EA9EA1E4"));
         assert_eq!(block(0xFF00), hex("362B7C3C6773516318A077D7FC5073AE"));
         assert_eq!(block(0xFF01), hex("6A2CC3787889374FBEB4C81B17BA6C44"));
+    }
+
+    #[test]
+    fn hmac_sha1_matches_rfc2202() {
+        let keys = SessionKeys {
+            cipher: Aes128::new(GenericArray::from_slice(&[0; 16])),
+            salt: [0; MASTER_SALT_LEN],
+            auth: keyed(&[0x0b; 20]),
+        };
+        // Test case 1, fed in two parts as packet and ROC are.
+        assert_eq!(
+            keys.tag(&[b"Hi ", b"There"]).to_vec(),
+            hex("b617318655057264e28bc0b6fb378c8ef146be00")
+        );
     }
 
     fn rtp(seq: u16, ssrc: u32, payload: &[u8]) -> Vec<u8> {
