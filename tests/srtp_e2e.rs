@@ -4,9 +4,9 @@
 //! decrypted the other's):
 //!
 //! * a phone registered over UDP to a peer with `encryption=yes` calls Echo(): it hears its
-//!   own audio back (ferrisk unprotected it, then protected the echo), and
-//!   `sip show channelstats` counts the packets both ways; `sip show peer` says
-//!   `Encryption   : Yes`;
+//!   own audio back (ferrisk unprotected it, then protected the echo),
+//!   `sip show channelstats` counts the packets both ways and shows a round-trip time (the
+//!   SRTCP reports were decrypted both ways); `sip show peer` says `Encryption   : Yes`;
 //! * a plain phone on an `encryption=yes` peer is refused with 488;
 //! * an SRTP leg bridged by Dial() to a plain-RTP leg, both ways round (ferrisk answering an
 //!   SRTP offer, and offering SRTP to an `encryption=yes` callee): both phones hear each
@@ -141,6 +141,14 @@ fn srtp_phone_registered_over_udp_hears_its_echo() {
     b.wait_event("CALL_ESTABLISHED", 10);
     std::thread::sleep(Duration::from_millis(3000));
     let legs = channel_packets(&p.d);
+    // SRTCP both ways: a round-trip time needs the phone's report on our sender report
+    // (LSR/DLSR), so each side decrypted the other's RTCP (reports every 5 s).
+    p.d.rx_until("sip show channelstats", 9, |o| {
+        o.lines()
+            .find(|l| l.starts_with("127.0.0.1 "))
+            .and_then(|row| row.split_whitespace().last())
+            .is_some_and(|rtt| rtt.parse::<f64>().is_ok())
+    });
     b.command("hangup", "");
     b.wait_event("CALL_CLOSED", 10);
     assert_eq!(legs.len(), 1, "one SIP leg: {legs:?}");
