@@ -1470,6 +1470,24 @@ mod tests {
         assert_eq!(RtpPacket::parse(&buf[..n]).unwrap().payload, payload);
         let st = s.stats();
         assert_eq!((st.rx_packets, st.srtp_refused), (3, 2));
+        // New parameters with the same keys (a hold) keep the SRTP state: a replay of a
+        // packet already taken is still refused.
+        s.set_params(StreamParams {
+            hold: true,
+            ..s.params()
+        });
+        // The same key and stream again from the start: packet 2 is a replay.
+        let mut replay_tx = SrtpContext::new(keys.suite, &keys.remote);
+        let mut again = RtpPacket::new(0, 2, 0, 7, payload.clone()).serialize();
+        replay_tx.protect_rtp(&mut again).unwrap();
+        peer.send_to(&again, dest).await.unwrap();
+        for _ in 0..100 {
+            if s.stats().srtp_refused == 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!((s.stats().rx_packets, s.stats().srtp_refused), (3, 3));
         s.stop();
     }
 }

@@ -1152,6 +1152,20 @@ pub fn answer(
     local_port: u16,
     session: SessionIds,
 ) -> Result<(Sdp, Negotiated), NegotiationError> {
+    answer_keeping(offer, prefs, local_ip, local_port, session, None)
+}
+
+/// [`answer`] of a re-offer in a dialog whose SRTP key of ours is `our_key`: the answer keeps
+/// that key (as chan_sip keeps its key for the dialog), so our SRTP stream goes on without a
+/// gap while the far end reads the answer; `None` means a fresh key.
+pub fn answer_keeping(
+    offer: &Sdp,
+    prefs: &MediaPrefs,
+    local_ip: IpAddr,
+    local_port: u16,
+    session: SessionIds,
+    our_key: Option<MasterKey>,
+) -> Result<(Sdp, Negotiated), NegotiationError> {
     let mut sdp = session_skeleton(local_ip, session);
     let mut negotiated: Option<Negotiated> = None;
     let mut saw_audio = false;
@@ -1169,7 +1183,7 @@ pub fn answer(
                 sdp.media.push(m.rejected_copy());
                 continue;
             };
-            let ours = MasterKey::random();
+            let ours = our_key.unwrap_or_else(MasterKey::random);
             Some((
                 Crypto::ours(line.tag, suite, &ours),
                 SrtpKeys::new(suite, ours, theirs),

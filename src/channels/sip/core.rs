@@ -1561,7 +1561,11 @@ impl Core {
             match Sdp::parse_bytes(req.body()) {
                 Ok(offer) => {
                     leg.session.bump();
-                    match sdp::answer(&offer, &prefs, local_ip, leg.rtp_port, leg.session) {
+                    // An SRTP call keeps our key for the dialog.
+                    let key = leg.media.as_ref().and_then(|m| m.params().srtp);
+                    let key = key.map(|k| k.local);
+                    let (port, ids) = (leg.rtp_port, leg.session);
+                    match sdp::answer_keeping(&offer, &prefs, local_ip, port, ids, key) {
                         Ok((a, n)) => {
                             leg.hold = n.remote_hold;
                             if let Some(m) = &leg.media {

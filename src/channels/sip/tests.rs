@@ -2299,3 +2299,52 @@ fn dial_to_an_encryption_peer_offers_savp_and_hangs_up_a_plain_answer() {
     assert!(h.actions.iter().any(|a| matches!(a,
         Action::Warning(w) if w.contains("requesting SRTP for audio, but they responded without it"))));
 }
+
+#[test]
+fn an_srtp_call_keeps_its_keys_across_a_hold_reinvite() {
+    let mut h = encrypted_trunk();
+    let offer = format!(
+        "{}a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:{SAVP_KEY}\r\n",
+        OFFER.replace("RTP/AVP", "RTP/SAVP")
+    );
+    let mut c = Call::new("0123456", "5551234", "127.0.0.1:5099");
+    let t = invite_with(&mut c, &offer);
+    assert_eq!(codes(&h.feed(&t, c.src)), [100]);
+    let chan_id = h.core.legs[&c.call_id].chan_id;
+    let before = h.core.legs[&c.call_id]
+        .media
+        .as_ref()
+        .unwrap()
+        .params()
+        .srtp
+        .expect("keyed");
+    h.core.answer(chan_id, h.now);
+    let to = h.collect()[0].1.header("To").unwrap().to_string();
+    h.feed(&c.ack(&to), c.src);
+    // Hold with the same key, in dialog.
+    let hold = offer.replace("a=fmtp:101 0-16\r\n", "a=fmtp:101 0-16\r\na=sendonly\r\n");
+    let t = req(
+        "INVITE",
+        "sip:5551234@127.0.0.1:5060",
+        &via(&c.src.to_string()),
+        &c.from,
+        &to,
+        &c.call_id,
+        c.cseq,
+        &[
+            format!("Contact: <sip:caller@{}>", c.src),
+            "Content-Type: application/sdp".into(),
+        ],
+        &hold,
+    );
+    c.cseq += 1;
+    let out = h.feed(&t, c.src);
+    assert_eq!(codes(&out), [200]);
+    let answer = Sdp::parse_bytes(out[0].1.body()).expect("SDP answer");
+    let line = answer.media[0].crypto().next().expect("crypto line");
+    assert_eq!(line.tag, 7);
+    assert_eq!(line.usable().map(|(_, k)| k), Some(before.local));
+    let after = h.core.legs[&c.call_id].media.as_ref().unwrap().params();
+    assert_eq!(after.srtp, Some(before));
+    assert!(after.hold);
+}
