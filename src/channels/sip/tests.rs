@@ -2348,3 +2348,40 @@ fn an_srtp_call_keeps_its_keys_across_a_hold_reinvite() {
     assert_eq!(after.srtp, Some(before));
     assert!(after.hold);
 }
+
+#[test]
+fn a_plain_answer_in_the_ack_to_our_savp_offer_ends_the_call() {
+    let mut h = encrypted_trunk();
+    // No SDP in the INVITE: ferrisk offers (RTP/SAVP) in its 200, the answer comes in the ACK.
+    let mut c = Call::new("0123456", "5551234", "127.0.0.1:5099");
+    let t = invite_with(&mut c, "");
+    assert_eq!(codes(&h.feed(&t, c.src)), [100]);
+    let chan_id = h.core.legs[&c.call_id].chan_id;
+    h.core.answer(chan_id, h.now);
+    let ok = h.collect();
+    let body = String::from_utf8_lossy(ok[0].1.body()).into_owned();
+    assert!(
+        body.contains(" RTP/SAVP ") && body.contains("a=crypto:1 "),
+        "{body}"
+    );
+    let to = ok[0].1.header("To").unwrap().to_string();
+    let ack = req(
+        "ACK",
+        "sip:x@127.0.0.1:5060",
+        &via(&c.src.to_string()),
+        &c.from,
+        &to,
+        &c.call_id,
+        c.cseq - 1,
+        &["Content-Type: application/sdp".to_string()],
+        ANSWER,
+    );
+    let out = h.feed(&ack, c.src);
+    let byes: Vec<_> = out
+        .iter()
+        .filter(|(_, m)| m.method() == Some(&Method::Bye))
+        .collect();
+    assert_eq!(byes.len(), 1, "{out:?}");
+    assert!(!h.core.legs.contains_key(&c.call_id));
+    assert!(h.spawned[0].shared.hangup_requested());
+}
