@@ -1439,6 +1439,18 @@ mod tests {
             e[1].contains("sip.conf:6:") && e[1].contains("'srtp'"),
             "{e:?}"
         );
+        // A realtime sippeers row's `encryption` column, as chan_sip reads it.
+        let row = |v: &str| {
+            let f = [("name", "rt1"), ("secret", "x"), ("encryption", v)];
+            let f: Vec<(String, String)> = f
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            peer_from_realtime(&f, &SipGeneral::default())
+        };
+        assert!(row("yes").unwrap().encryption);
+        assert!(!row("no").unwrap().encryption);
+        assert!(row("sometimes").unwrap_err().contains("encryption"));
     }
 
     #[test]
