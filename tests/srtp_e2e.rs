@@ -292,3 +292,48 @@ fn baresip_has_its_srtp_module() {
         "baresip-core ships srtp.so"
     );
 }
+
+/// Hold and resume (two re-INVITEs) on an SRTP call: both are answered with SRTP and ferrisk
+/// goes on taking the phone's SRTP after the resume. (What the phone hears after a hold is
+/// not checked: baresip's `sndfile` stops its received-audio dump at the hold.)
+#[test]
+fn srtp_call_survives_hold_and_resume() {
+    let p = start("");
+    let sent = noise(51, 80000);
+    let mut b = phone(
+        &p,
+        free_ports(3),
+        &format!("<sip:1000@127.0.0.1:{}>;auth_pass=s1000;regint=60", p.sip),
+        &sent,
+        true,
+    );
+    b.wait_registered(10);
+    b.request("dial", &format!("sip:500@127.0.0.1:{}", p.sip));
+    b.wait_event("CALL_ESTABLISHED", 10);
+    std::thread::sleep(Duration::from_millis(1500));
+    b.request("hold", "");
+    std::thread::sleep(Duration::from_millis(1000));
+    b.request("resume", "");
+    std::thread::sleep(Duration::from_millis(500));
+    let before = channel_packets(&p.d);
+    std::thread::sleep(Duration::from_millis(3000));
+    let after = channel_packets(&p.d);
+    b.command("hangup", "");
+    b.wait_event("CALL_CLOSED", 10);
+    assert!(
+        before.len() == 1 && after.len() == 1 && after[0].0 >= before[0].0 + 100,
+        "ferrisk takes the phone's SRTP after the resume: {before:?} then {after:?}\n{}",
+        b.log()
+    );
+    let log = b.log();
+    assert!(
+        log.contains("call: hold ") && log.contains("call: resume "),
+        "baresip never held and resumed the call:\n{log}"
+    );
+    // Both re-INVITEs were answered with SRTP (baresip insists: srtp-mand).
+    assert_eq!(
+        log.matches("srtp: audio: SRTP is Enabled").count(),
+        3,
+        "SRTP at the call and after the hold and the resume:\n{log}"
+    );
+}
