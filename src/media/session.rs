@@ -512,9 +512,10 @@ struct State {
     rtcp_source: Option<SocketAddr>,
     jitter: JitterBuffer,
     params_changed: bool,
-    /// SRTP: protects what we send, unprotects what we receive.
-    srtp_tx: Option<SrtpContext>,
-    srtp_rx: Option<SrtpContext>,
+    /// SRTP: protects what we send, unprotects what we receive (boxed: about 1 KiB each, which
+    /// a plain-RTP session should not carry).
+    srtp_tx: Option<Box<SrtpContext>>,
+    srtp_rx: Option<Box<SrtpContext>>,
     srtp_refused: u64,
 }
 
@@ -620,10 +621,10 @@ impl RtpSession {
         }
         let (old, new) = (s.params.srtp, p.srtp);
         if old.map(|k| (k.suite, k.local)) != new.map(|k| (k.suite, k.local)) {
-            s.srtp_tx = new.map(|k| k.sender());
+            s.srtp_tx = new.map(|k| Box::new(k.sender()));
         }
         if old.map(|k| (k.suite, k.remote)) != new.map(|k| (k.suite, k.remote)) {
-            s.srtp_rx = new.map(|k| k.receiver());
+            s.srtp_rx = new.map(|k| Box::new(k.receiver()));
         }
         s.params = p;
         s.params_changed = true;

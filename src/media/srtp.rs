@@ -791,6 +791,14 @@ mod tests {
     }
 
     #[test]
+    fn context_size() {
+        // Printed for docs/performance.md's memory figures; sessions box their contexts.
+        let n = std::mem::size_of::<SrtpContext>();
+        eprintln!("SrtpContext {n} bytes");
+        assert!(n <= 2048, "{n}");
+    }
+
+    #[test]
     fn suite_names() {
         assert_eq!(
             Suite::from_name("AES_CM_128_HMAC_SHA1_32"),
