@@ -48,7 +48,11 @@ fn start(more: &str) -> Pbx {
          realm=ferrisk\ndisallow=all\nallow=ulaw\nallow=alaw\n\n\
          [1000]\ntype=friend\nhost=dynamic\nsecret=s1000\nencryption=yes\n\n{more}"
     );
-    let rtp_conf = format!("[general]\nrtpstart={rtp}\nrtpend={}\n", rtp + 7);
+    // Our RTCP every second: the phone's next report (every 5 s) has our last one in it.
+    let rtp_conf = format!(
+        "[general]\nrtpstart={rtp}\nrtpend={}\nrtcpinterval=1000\n",
+        rtp + 7
+    );
     let dir = tempdir();
     write_configs(
         dir.path(),
@@ -128,7 +132,8 @@ fn srtp_phone_registered_over_udp_hears_its_echo() {
     let p = start("");
     let shown = p.d.rx("sip show peer 1000");
     assert!(shown.contains("  Encryption   : Yes\n"), "{shown}");
-    let sent = noise(21, 80000);
+    // 12 s: the phone hangs up when its source ends (the call lasts about 6 s).
+    let sent = noise(21, 96000);
     let mut b = phone(
         &p,
         free_ports(3),
@@ -142,8 +147,8 @@ fn srtp_phone_registered_over_udp_hears_its_echo() {
     std::thread::sleep(Duration::from_millis(3000));
     let legs = channel_packets(&p.d);
     // SRTCP both ways: a round-trip time needs the phone's report on our sender report
-    // (LSR/DLSR), so each side decrypted the other's RTCP (reports every 5 s).
-    p.d.rx_until("sip show channelstats", 9, |o| {
+    // (LSR/DLSR), so each side decrypted the other's RTCP.
+    p.d.rx_until("sip show channelstats", 15, |o| {
         o.lines()
             .find(|l| l.starts_with("127.0.0.1 "))
             .and_then(|row| row.split_whitespace().last())

@@ -870,7 +870,7 @@ impl Tick for SendSide {
                 }
             }
         }
-        let (pkts, target) = {
+        let (pkts, protected, target) = {
             let mut s = self.state.lock();
             if std::mem::take(&mut s.params_changed) {
                 let p = s.params;
@@ -905,16 +905,31 @@ impl Tick for SendSide {
                 return;
             }
             let pkts = s.pack.tick(frame);
-            let mut wire: Vec<Vec<u8>> = pkts.iter().map(RtpPacket::serialize).collect();
-            if let Some(c) = s.srtp_tx.as_mut() {
-                // Our own packets always protect; one that would not is not sent in clear.
-                wire.retain_mut(|p| c.protect_rtp(p).is_ok());
-            }
-            (wire, target)
+            // With SRTP the packets are protected here, under the lock that holds the
+            // context; plain ones are serialized after it is released, as before.
+            let protected = s.srtp_tx.as_mut().map(|c| {
+                pkts.iter()
+                    .filter_map(|p| {
+                        let mut b = p.serialize();
+                        // Our own packets always protect; one that would not is not sent.
+                        c.protect_rtp(&mut b).ok().map(|()| b)
+                    })
+                    .collect::<Vec<Vec<u8>>>()
+            });
+            (pkts, protected, target)
         };
         if let Some(t) = target {
-            for p in pkts {
-                let _ = self.socks.rtp.try_send_to(&p, t);
+            match protected {
+                Some(wire) => {
+                    for b in wire {
+                        let _ = self.socks.rtp.try_send_to(&b, t);
+                    }
+                }
+                None => {
+                    for p in pkts {
+                        let _ = self.socks.rtp.try_send_to(&p.serialize(), t);
+                    }
+                }
             }
         }
     }
