@@ -47,6 +47,7 @@ pub fn sdp(data: &[u8]) {
             codecs: vec![sdp::Codec::Pcmu, sdp::Codec::Pcma],
             telephone_event: true,
             preferred_codec_only: false,
+            encryption: false,
         };
         let _ = sdp::answer(
             &offer,

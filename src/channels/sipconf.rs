@@ -6,7 +6,7 @@
 //! * `[general]` → [`SipGeneral`] (bind addresses, registrar limits, NAT, MESSAGE options,
 //!   `register =>` lines → [`Registration`]) plus the peer defaults chan_sip takes from
 //!   `[general]`: `context`, `nat`, `allow`/`disallow`, `dtmfmode`, `language`,
-//!   `accountcode`, `qualify`, `outofcall_message_context`.
+//!   `accountcode`, `qualify`, `outofcall_message_context`, `encryption`.
 //! * every other non-template section with a `type` → [`Peer`]. As in chan_sip, a section
 //!   without `type` is skipped with a warning ("Section 'x' lacks type"); there is no
 //!   default type. `[authentication]` (chan_sip's realm-auth section) is skipped too.
@@ -445,6 +445,8 @@ pub struct SipGeneral {
     /// ferrisk: `dnsservers`, the name servers (`ip[:port]`, comma-separated) asked for SRV
     /// and A records instead of `/etc/resolv.conf`'s and the system resolver.
     pub dnsservers: Vec<SocketAddr>,
+    /// `encryption` (no): peers offer SRTP (`RTP/SAVP`, SDES keys) and refuse plain RTP.
+    pub encryption: bool,
 }
 
 impl Default for SipGeneral {
@@ -503,6 +505,7 @@ impl Default for SipGeneral {
             session: SessionTimers::default(),
             outboundproxy: None,
             dnsservers: Vec::new(),
+            encryption: false,
         }
     }
 }
@@ -751,6 +754,9 @@ pub struct Peer {
     /// `transport=`: the transports this peer may use, the first for requests we send
     /// (general's by default).
     pub transports: Vec<Transport>,
+    /// `encryption` (general's by default): calls with this peer must use SRTP (SDES); our
+    /// offers are `RTP/SAVP` with a key, a plain `RTP/AVP` offer gets `488`.
+    pub encryption: bool,
 }
 
 impl Peer {
@@ -1267,6 +1273,7 @@ fn parse_general(
             "allowsubscribe" => {
                 g.allowsubscribe = ctx.take(e, parse_bool(v)).unwrap_or(g.allowsubscribe)
             }
+            "encryption" => g.encryption = ctx.take(e, parse_bool(v)).unwrap_or(g.encryption),
             "subminexpiry" | "subminexpirey" => {
                 g.subminexpiry = ctx.take(e, parse_u32(v)).unwrap_or(g.subminexpiry)
             }
@@ -1424,6 +1431,7 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
         outboundproxy: g.outboundproxy.clone(),
         session: g.session,
         transports: g.transports.clone(),
+        encryption: g.encryption,
     };
     let mut host_set = false;
     for e in &sec.entries {
@@ -1505,6 +1513,7 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
             "allowsubscribe" => {
                 p.allowsubscribe = ctx.take(e, parse_bool(v)).unwrap_or(p.allowsubscribe)
             }
+            "encryption" => p.encryption = ctx.take(e, parse_bool(v)).unwrap_or(p.encryption),
             "rtpholdtimeout" => p.rtpholdtimeout = v.trim().parse().unwrap_or(0),
             "nat" => {
                 let r = parse_nat(v, &mut ctx.warnings, &e.loc);
@@ -1788,6 +1797,45 @@ mod tests {
             (d.vmexten.as_str(), d.subminexpiry, d.submaxexpiry),
             ("asterisk", 60, 3600)
         );
+    }
+
+    #[test]
+    fn encryption_option_general_default_and_per_peer() {
+        let (c, w) = ok("[general]\nencryption=yes\n\
+             [a]\ntype=friend\nhost=dynamic\n\
+             [b]\ntype=friend\nhost=dynamic\nencryption=no\n");
+        assert!(w.is_empty(), "{w:?}");
+        assert!(c.general.encryption);
+        assert!(c.peers["a"].encryption);
+        assert!(!c.peers["b"].encryption);
+        let (c, _) = ok("[c]\ntype=peer\nhost=127.0.0.1\nencryption = yes\n");
+        assert!(!c.general.encryption);
+        assert!(c.peers["c"].encryption);
+        assert!(!SipGeneral::default().encryption);
+        let e = errs(
+            "[general]\nencryption=maybe\n[d]\ntype=friend\nhost=dynamic\n  encryption=srtp\n",
+        );
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(
+            e[0].contains("sip.conf:2:1") && e[0].contains("expected yes or no, got 'maybe'"),
+            "{e:?}"
+        );
+        assert!(
+            e[1].contains("sip.conf:6:") && e[1].contains("'srtp'"),
+            "{e:?}"
+        );
+        // A realtime sippeers row's `encryption` column, as chan_sip reads it.
+        let row = |v: &str| {
+            let f = [("name", "rt1"), ("secret", "x"), ("encryption", v)];
+            let f: Vec<(String, String)> = f
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            peer_from_realtime(&f, &SipGeneral::default())
+        };
+        assert!(row("yes").unwrap().encryption);
+        assert!(!row("no").unwrap().encryption);
+        assert!(row("sometimes").unwrap_err().contains("encryption"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Media is what callers hear and say: G.711 µ-law/A-law samples ([`g711`]), the RTP packets that
 //! carry them plus a small jitter buffer ([`rtp`]), which source a call's RTP is taken from
 //! ([`strict`]), the RTCP reports about it ([`rtcp`]), RFC 4733 DTMF events ([`dtmf`]), the
-//! RTP port range ([`ports`]), the sound files prompts are played from and recordings
+//! RTP port range ([`ports`]), SRTP/SRTCP protection of the packets ([`srtp`]), the sound files prompts are played from and recordings
 //! written to ([`wav`]), and the shared, cursor-played prompts ([`prompt`]). Internally audio is 8 kHz signed 16-bit linear PCM ("slin"); codecs
 //! convert at the edges.
 //!
@@ -26,5 +26,6 @@ pub mod rtcp;
 pub mod rtp;
 pub mod session;
 pub mod sounds;
+pub mod srtp;
 pub mod strict;
 pub mod wav;

@@ -7,12 +7,18 @@
 //! [`Depacketizer`]), the [`Packetizer`], [`send_target`], [`rtcp_report`] and the
 //! [`RtcpReceiver`]; [`RtpSession`] only moves datagrams. Every queue a session feeds is
 //! bounded (the jitter buffer, the channel's [`crate::media::frame::FrameQueue`]s).
+//!
+//! With SRTP negotiated ([`StreamParams::srtp`]) the session holds one [`SrtpContext`] per
+//! direction: RTP and RTCP are protected just before they are sent and unprotected just after
+//! they are read, before anything else looks at them; a packet that fails (plain RTP, a wrong
+//! tag, a replay) is dropped and counted ([`RtpStats::srtp_refused`]).
 
 use super::dtmf::{dtmf_packets, DtmfPacket, DtmfReceiver, TelephoneEvent};
 use super::g711;
 use super::ports::{PortLease, PortPool};
 use super::rtcp::RtcpReceiver;
 use super::rtp::{JitterBuffer, Playout, ReceptionStats, ReportBlock, RtpPacket, RtpSender};
+use super::srtp::{SrtpContext, SrtpKeys};
 use super::strict::{SourceGuard, StrictConfig, StrictMode, Verdict};
 use crate::media::frame::{Frame, MediaHandle, NativeFormat, FRAME_SAMPLES, FRAME_TIME};
 use parking_lot::Mutex;
@@ -37,6 +43,8 @@ pub struct StreamParams {
     pub dtmf_pt: Option<u8>,
     /// The call is on hold: send nothing.
     pub hold: bool,
+    /// SRTP keys (SDES), when the stream is `RTP/SAVP`.
+    pub srtp: Option<SrtpKeys>,
 }
 
 impl Default for StreamParams {
@@ -47,6 +55,7 @@ impl Default for StreamParams {
             format: NativeFormat::Ulaw,
             dtmf_pt: None,
             hold: false,
+            srtp: None,
         }
     }
 }
@@ -342,6 +351,9 @@ pub struct RtpStats {
     pub refused: u64,
     /// Digits dropped because too many waited in the channel's queue.
     pub digits_dropped: u64,
+    /// RTP and RTCP packets dropped because SRTP could not unprotect them (not SRTP, wrong
+    /// key or tag, replayed).
+    pub srtp_refused: u64,
 }
 
 /// The receiving half of a session, socket-free: strict RTP decides whether a datagram is
@@ -500,6 +512,11 @@ struct State {
     rtcp_source: Option<SocketAddr>,
     jitter: JitterBuffer,
     params_changed: bool,
+    /// SRTP: protects what we send, unprotects what we receive (boxed: about 1 KiB each, which
+    /// a plain-RTP session should not carry).
+    srtp_tx: Option<Box<SrtpContext>>,
+    srtp_rx: Option<Box<SrtpContext>>,
+    srtp_refused: u64,
 }
 
 impl State {
@@ -569,6 +586,9 @@ impl RtpSession {
             rtcp_source: None,
             jitter: JitterBuffer::new(JITTER_DEPTH),
             params_changed: false,
+            srtp_tx: None,
+            srtp_rx: None,
+            srtp_refused: 0,
         }));
         let task = Some(handle.spawn(recv_loop(socks.clone(), state.clone())));
         let every = opts.rtcp_interval.as_millis() / FRAME_TIME.as_millis().max(1);
@@ -592,11 +612,19 @@ impl RtpSession {
     }
 
     /// New negotiated parameters (answer, re-INVITE, hold). A new far address starts
-    /// strict RTP learning again.
+    /// strict RTP learning again; a new SRTP key starts that direction's SRTP state afresh
+    /// (an unchanged one keeps it: rollover counter, replay window).
     pub fn set_params(&self, p: StreamParams) {
         let mut s = self.state.lock();
         if p.remote != s.params.remote {
             s.rx.renegotiated(p.remote, Instant::now());
+        }
+        let (old, new) = (s.params.srtp, p.srtp);
+        if old.map(|k| (k.suite, k.local)) != new.map(|k| (k.suite, k.local)) {
+            s.srtp_tx = new.map(|k| Box::new(k.sender()));
+        }
+        if old.map(|k| (k.suite, k.remote)) != new.map(|k| (k.suite, k.remote)) {
+            s.srtp_rx = new.map(|k| Box::new(k.receiver()));
         }
         s.params = p;
         s.params_changed = true;
@@ -645,6 +673,7 @@ impl RtpSession {
             rtt: s.rtcp.rtt,
             refused,
             digits_dropped: s.media.as_ref().map_or(0, |m| m.from_far.dropped_digits()),
+            srtp_refused: s.srtp_refused,
         }
     }
 
@@ -715,7 +744,7 @@ async fn recv_loop(socks: Arc<Sockets>, state: Arc<Mutex<State>>) {
             for _ in 0..RECV_BURST {
                 match sock.try_recv_from(&mut buf[..]) {
                     Ok((n, from)) => {
-                        let data = buf.get(..n).unwrap_or(&[]);
+                        let data = buf.get_mut(..n).unwrap_or(&mut []);
                         if rtcp {
                             on_rtcp(&state, data, from);
                         } else {
@@ -741,9 +770,17 @@ async fn recv_loop(socks: Arc<Sockets>, state: Arc<Mutex<State>>) {
     }
 }
 
-/// One datagram on the RTP port.
-fn on_rtp(state: &Mutex<State>, data: &[u8], from: SocketAddr) {
+/// One datagram on the RTP port (unprotected in place first with SRTP).
+fn on_rtp(state: &Mutex<State>, data: &mut [u8], from: SocketAddr) {
     let mut s = state.lock();
+    let data = match s.srtp_rx.as_mut().map(|c| c.unprotect_rtp(data)) {
+        None => &*data,
+        Some(Ok(n)) => &data[..n],
+        Some(Err(_)) => {
+            s.srtp_refused += 1;
+            return;
+        }
+    };
     let params = s.params;
     let now = Instant::now();
     let Some((frames, audio)) = s.rx.on_datagram(data, from, &params, now) else {
@@ -762,12 +799,20 @@ fn on_rtp(state: &Mutex<State>, data: &[u8], from: SocketAddr) {
 
 /// One datagram on the RTCP port: the far end's reports on our stream (only from the host
 /// the call's RTP comes from, and only its stream's SSRC, with strict RTP).
-fn on_rtcp(state: &Mutex<State>, data: &[u8], from: SocketAddr) {
+fn on_rtcp(state: &Mutex<State>, data: &mut [u8], from: SocketAddr) {
     let arrival = super::rtp::ntp_timestamp(wall_clock());
     let mut s = state.lock();
     if !s.rx.rtcp_allowed(from, s.params.remote) {
         return;
     }
+    let data = match s.srtp_rx.as_mut().map(|c| c.unprotect_rtcp(data)) {
+        None => &*data,
+        Some(Ok(n)) => &data[..n],
+        Some(Err(_)) => {
+            s.srtp_refused += 1;
+            return;
+        }
+    };
     let (ours, theirs) = (s.pack.sender.ssrc, s.rx.ssrc());
     if s.rtcp
         .on_datagram(data, ours, theirs, arrival, Instant::now())
@@ -812,17 +857,20 @@ impl Tick for SendSide {
             let mut guard = self.state.lock();
             let s = &mut *guard;
             if let Some(to) = s.rtcp_target() {
-                let report = rtcp_report(
+                let mut report = rtcp_report(
                     &s.pack.sender,
                     &mut s.rx,
                     &s.rtcp,
                     Instant::now(),
                     wall_clock(),
                 );
-                let _ = r.try_send_to(&report, to);
+                let protected = s.srtp_tx.as_mut().map(|c| c.protect_rtcp(&mut report));
+                if !matches!(protected, Some(Err(_))) {
+                    let _ = r.try_send_to(&report, to);
+                }
             }
         }
-        let (pkts, target) = {
+        let (pkts, protected, target) = {
             let mut s = self.state.lock();
             if std::mem::take(&mut s.params_changed) {
                 let p = s.params;
@@ -856,11 +904,32 @@ impl Tick for SendSide {
                 s.pack.sender.silence(1);
                 return;
             }
-            (s.pack.tick(frame), target)
+            let pkts = s.pack.tick(frame);
+            // With SRTP the packets are protected here, under the lock that holds the
+            // context; plain ones are serialized after it is released, as before.
+            let protected = s.srtp_tx.as_mut().map(|c| {
+                pkts.iter()
+                    .filter_map(|p| {
+                        let mut b = p.serialize();
+                        // Our own packets always protect; one that would not is not sent.
+                        c.protect_rtp(&mut b).ok().map(|()| b)
+                    })
+                    .collect::<Vec<Vec<u8>>>()
+            });
+            (pkts, protected, target)
         };
         if let Some(t) = target {
-            for p in pkts {
-                let _ = self.socks.rtp.try_send_to(&p.serialize(), t);
+            match protected {
+                Some(wire) => {
+                    for b in wire {
+                        let _ = self.socks.rtp.try_send_to(&b, t);
+                    }
+                }
+                None => {
+                    for p in pkts {
+                        let _ = self.socks.rtp.try_send_to(&p.serialize(), t);
+                    }
+                }
             }
         }
     }
@@ -973,6 +1042,7 @@ mod tests {
             format: NativeFormat::Ulaw,
             dtmf_pt: Some(101),
             hold: false,
+            srtp: None,
         }
     }
 
@@ -1346,5 +1416,94 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(std::net::UdpSocket::bind(dest).is_ok(), "port freed");
         assert_eq!(pool.available(), 51, "and back in the pool");
+    }
+
+    #[tokio::test]
+    async fn srtp_session_unprotects_what_it_reads_and_protects_what_it_sends() {
+        use crate::media::srtp::{MasterKey, SrtpContext, SrtpKeys, Suite};
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let pool = PortPool::new(41200, 41300);
+        let opts = SessionOptions {
+            comedia: true,
+            strict: StrictConfig {
+                mode: StrictMode::No,
+                probation: 1,
+            },
+            ..Default::default()
+        };
+        let mut s = RtpSession::open(ip, &pool, opts).unwrap();
+        let keys = SrtpKeys::new(
+            Suite::AesCm128HmacSha1_80,
+            MasterKey::random(),
+            MasterKey::random(),
+        );
+        s.set_params(StreamParams {
+            remote: Some(peer.local_addr().unwrap()),
+            srtp: Some(keys),
+            ..params()
+        });
+        // The far end protects with its key (our `remote`), unprotects with ours.
+        let mut far_tx = SrtpContext::new(keys.suite, &keys.remote);
+        let mut far_rx = SrtpContext::new(keys.suite, &keys.local);
+        let m = MediaHandle::new(NativeFormat::Ulaw);
+        s.attach(m.clone());
+        let dest = SocketAddr::new(ip, s.port());
+        let payload = g711::ulaw_encode(&[2000; 160]);
+        // A plain packet and a forged one are refused; the protected ones are taken.
+        let plain = RtpPacket::new(0, 1, 0, 7, payload.clone()).serialize();
+        peer.send_to(&plain, dest).await.unwrap();
+        let mut forged = plain.clone();
+        forged.extend_from_slice(&[0; 10]);
+        peer.send_to(&forged, dest).await.unwrap();
+        for seq in 2..=4 {
+            let mut p = RtpPacket::new(0, seq, 0, 7, payload.clone()).serialize();
+            far_tx.protect_rtp(&mut p).unwrap();
+            peer.send_to(&p, dest).await.unwrap();
+        }
+        let f = tokio::time::timeout(Duration::from_secs(2), m.from_far.pop())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(m.to_far.push(f).await);
+        let mut buf = [0u8; 2048];
+        let back = loop {
+            let (n, from) = tokio::time::timeout(Duration::from_secs(2), peer.recv_from(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+            // RTP only (RTCP would come from the port above).
+            if from.port() == dest.port() {
+                break n;
+            }
+        };
+        // What we sent is SRTP: not readable as is, readable with our key.
+        assert_ne!(
+            RtpPacket::parse(&buf[..back]).map(|p| p.payload).ok(),
+            Some(payload.clone())
+        );
+        let n = far_rx.unprotect_rtp(&mut buf[..back]).unwrap();
+        assert_eq!(RtpPacket::parse(&buf[..n]).unwrap().payload, payload);
+        let st = s.stats();
+        assert_eq!((st.rx_packets, st.srtp_refused), (3, 2));
+        // New parameters with the same keys (a hold) keep the SRTP state: a replay of a
+        // packet already taken is still refused.
+        s.set_params(StreamParams {
+            hold: true,
+            ..s.params()
+        });
+        // The same key and stream again from the start: packet 2 is a replay.
+        let mut replay_tx = SrtpContext::new(keys.suite, &keys.remote);
+        let mut again = RtpPacket::new(0, 2, 0, 7, payload.clone()).serialize();
+        replay_tx.protect_rtp(&mut again).unwrap();
+        peer.send_to(&again, dest).await.unwrap();
+        for _ in 0..100 {
+            if s.stats().srtp_refused == 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!((s.stats().rx_packets, s.stats().srtp_refused), (3, 3));
+        s.stop();
     }
 }

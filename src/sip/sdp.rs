@@ -21,7 +21,17 @@
 //!
 //! The `o=` line carries a session id and version ([`SessionIds`]): as in chan_sip both start at
 //! the same value and the version is bumped ([`SessionIds::bump`]) for every changed re-offer.
+//!
+//! SRTP keyed by SDES (RFC 4568, chan_sip `encryption=yes`): an `RTP/SAVP` stream carries
+//! `a=crypto:<tag> <suite> inline:<base64 key||salt>[|lifetime]` lines ([`Crypto`]). With
+//! [`MediaPrefs::encryption`] our offer is `RTP/SAVP` with one `AES_CM_128_HMAC_SHA1_80` line and
+//! a fresh key, and a plain `RTP/AVP` offer is refused; an `RTP/SAVP` offer is answered (whatever
+//! the setting, as chan_sip with res_srtp loaded) with the first of its crypto lines we can use,
+//! its tag echoed and our own key, or refused when none is usable. The keys end up in
+//! [`Negotiated::srtp`]; which key protects which direction is [`SrtpKeys`]'s business.
 
+pub use crate::media::srtp::{MasterKey, SrtpKeys, Suite};
+use base64::Engine as _;
 use std::fmt::{self, Write as _};
 use std::net::{IpAddr, SocketAddr};
 
@@ -84,6 +94,12 @@ pub enum NegotiationError {
     NoAudioStream,
     #[error("answer has {answer} media streams, offer had {offer}")]
     MediaCountMismatch { offer: usize, answer: usize },
+    /// `encryption=yes` and the offer (or answer) is plain `RTP/AVP`.
+    #[error("SRTP required but the stream is plain RTP")]
+    SrtpRequired,
+    /// An `RTP/SAVP` offer or answer without a crypto line we can use.
+    #[error("no usable a=crypto line")]
+    NoUsableCrypto,
 }
 
 /// A codec, as named by `rtpmap` (or a static payload type) and by sip.conf `allow=`.
@@ -226,6 +242,8 @@ pub struct MediaPrefs {
     pub telephone_event: bool,
     /// chan_sip `preferred_codec_only`: answer with only the single best joint codec.
     pub preferred_codec_only: bool,
+    /// chan_sip `encryption=yes`: offer `RTP/SAVP` with SDES keys, refuse plain `RTP/AVP`.
+    pub encryption: bool,
 }
 
 impl MediaPrefs {
@@ -245,6 +263,7 @@ impl MediaPrefs {
             codecs,
             telephone_event: true,
             preferred_codec_only: false,
+            encryption: false,
         }
     }
 
@@ -511,9 +530,22 @@ impl Media {
         }
     }
 
-    /// Whether this is an audio stream over plain RTP/AVP (the only kind ferrisk accepts).
+    /// Whether this is an audio stream over plain RTP/AVP.
     pub fn is_rtp_avp_audio(&self) -> bool {
         self.kind.eq_ignore_ascii_case("audio") && self.proto.eq_ignore_ascii_case("RTP/AVP")
+    }
+
+    /// Whether this is an audio stream over SRTP keyed by SDES (`RTP/SAVP`).
+    pub fn is_rtp_savp_audio(&self) -> bool {
+        self.kind.eq_ignore_ascii_case("audio") && self.proto.eq_ignore_ascii_case("RTP/SAVP")
+    }
+
+    /// The stream's `a=crypto:` lines that parse, in order.
+    pub fn crypto(&self) -> impl Iterator<Item = Crypto> + '_ {
+        self.attributes
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("crypto"))
+            .filter_map(|(_, v)| Crypto::parse(v.as_deref()?))
     }
 
     /// The numeric payload types of the format list, in order (non-numbers skipped).
@@ -561,6 +593,87 @@ impl Media {
             formats.push("0".to_string());
         }
         Media::new(&self.kind, 0, &self.proto, formats)
+    }
+}
+
+/// One SDES `a=crypto:` attribute (RFC 4568 §9.1):
+/// `<tag> <crypto-suite> <key-params> [<session-params>]`, kept as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crypto {
+    /// 1 to 999999999; the answer echoes the tag of the line it accepts.
+    pub tag: u32,
+    pub suite: String,
+    /// `inline:<key||salt>[|lifetime][|MKI:length]`, `;`-separated when there are several.
+    pub key_params: String,
+    /// `UNENCRYPTED_SRTP`, `KDR=…`, …
+    pub session_params: Vec<String>,
+}
+
+impl Crypto {
+    /// The value of an `a=crypto:` attribute; `None` when it is not one.
+    pub fn parse(value: &str) -> Option<Crypto> {
+        let mut it = value.split_whitespace();
+        let tag = it.next()?;
+        if tag.is_empty() || tag.len() > 9 || !tag.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let suite = it.next()?.to_string();
+        let key_params = it.next()?.to_string();
+        Some(Crypto {
+            tag: tag.parse().ok()?,
+            suite,
+            key_params,
+            session_params: it.map(str::to_string).collect(),
+        })
+    }
+
+    /// The line for our own `suite` and `key` under `tag`.
+    pub fn ours(tag: u32, suite: Suite, key: &MasterKey) -> Crypto {
+        Crypto {
+            tag,
+            suite: suite.name().to_string(),
+            key_params: format!(
+                "inline:{}",
+                base64::engine::general_purpose::STANDARD.encode(key.as_bytes())
+            ),
+            session_params: Vec::new(),
+        }
+    }
+
+    /// The suite and master key, when ferrisk can use this line: a suite it supports, exactly
+    /// one `inline:` key of the right length, a lifetime (ignored, as we never send that many
+    /// packets) but no MKI, and no session parameters (`UNENCRYPTED_SRTP`, `KDR=`, … are
+    /// refused rather than half-honoured).
+    pub fn usable(&self) -> Option<(Suite, MasterKey)> {
+        let suite = Suite::from_name(&self.suite)?;
+        if !self.session_params.is_empty() || self.key_params.contains(';') {
+            return None;
+        }
+        let inline = self.key_params.strip_prefix("inline:")?;
+        let mut parts = inline.split('|');
+        let key = parts.next()?;
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(key))
+            .ok()?;
+        let key = MasterKey::from_bytes(&key)?;
+        match (parts.next(), parts.next()) {
+            (None, None) => {}
+            // A lifetime (`2^31` or a number) and nothing else.
+            (Some(l), None) if !l.contains(':') && !l.is_empty() => {}
+            _ => return None,
+        }
+        Some((suite, key))
+    }
+
+    /// The attribute value, as rendered after `a=crypto:`.
+    pub fn value(&self) -> String {
+        let mut v = format!("{} {} {}", self.tag, self.suite, self.key_params);
+        for p in &self.session_params {
+            v.push(' ');
+            v.push_str(p);
+        }
+        v
     }
 }
 
@@ -933,6 +1046,8 @@ pub struct Negotiated {
     pub remote_hold: bool,
     /// Packetisation time in ms.
     pub ptime: u32,
+    /// SRTP keys (suite, ours, theirs) when the stream is `RTP/SAVP`.
+    pub srtp: Option<SrtpKeys>,
 }
 
 fn session_skeleton(ip: IpAddr, session: SessionIds) -> Sdp {
@@ -975,9 +1090,21 @@ fn add_telephone_event(m: &mut Media, pt: u8) {
 
 /// Our offer for an outgoing call: the supported codecs of `prefs` in order (static payload
 /// types), telephone-event 101 `0-16`, ptime 20, sendrecv, `c=` at session level.
+///
+/// With `prefs.encryption` the stream is `RTP/SAVP` with `a=crypto:1 AES_CM_128_HMAC_SHA1_80`
+/// and a fresh key (as chan_sip offers); [`apply_answer`] reads the key back from the offer.
 pub fn offer(prefs: &MediaPrefs, local_ip: IpAddr, local_port: u16, session: SessionIds) -> Sdp {
     let mut sdp = session_skeleton(local_ip, session);
-    let mut m = Media::new("audio", local_port, "RTP/AVP", Vec::new());
+    let proto = if prefs.encryption {
+        "RTP/SAVP"
+    } else {
+        "RTP/AVP"
+    };
+    let mut m = Media::new("audio", local_port, proto, Vec::new());
+    if prefs.encryption {
+        let line = Crypto::ours(1, Suite::AesCm128HmacSha1_80, &MasterKey::random());
+        m.attributes.push(("crypto".into(), Some(line.value())));
+    }
     for c in prefs.supported() {
         // Every supported codec (G.711) has a static payload type; dynamic ones come with Opus.
         if let Some(pt) = c.static_pt() {
@@ -1014,6 +1141,10 @@ fn remote_view(sdp: &Sdp, m: &Media) -> (Direction, Option<SocketAddr>, bool) {
 /// stream is answered with the offered codecs in **our** preference order (only the best with
 /// `preferred_codec_only`) plus telephone-event under the offerer's payload type; the direction is
 /// mirrored; every other stream is rejected with port 0, keeping the m-line count and order.
+///
+/// An `RTP/SAVP` stream is acceptable with a usable crypto line (the first, in the offer's
+/// order): the answer echoes its tag and suite with a fresh key of ours. With
+/// `prefs.encryption` a plain `RTP/AVP` stream is not acceptable.
 pub fn answer(
     offer: &Sdp,
     prefs: &MediaPrefs,
@@ -1021,14 +1152,49 @@ pub fn answer(
     local_port: u16,
     session: SessionIds,
 ) -> Result<(Sdp, Negotiated), NegotiationError> {
+    answer_keeping(offer, prefs, local_ip, local_port, session, None)
+}
+
+/// [`answer`] of a re-offer in a dialog whose SRTP key of ours is `our_key`: the answer keeps
+/// that key (as chan_sip keeps its key for the dialog), so our SRTP stream goes on without a
+/// gap while the far end reads the answer; `None` means a fresh key.
+pub fn answer_keeping(
+    offer: &Sdp,
+    prefs: &MediaPrefs,
+    local_ip: IpAddr,
+    local_port: u16,
+    session: SessionIds,
+    our_key: Option<MasterKey>,
+) -> Result<(Sdp, Negotiated), NegotiationError> {
     let mut sdp = session_skeleton(local_ip, session);
     let mut negotiated: Option<Negotiated> = None;
     let mut saw_audio = false;
+    let mut refused: Option<NegotiationError> = None;
     for (index, m) in offer.media.iter().enumerate() {
-        if negotiated.is_some() || !m.is_rtp_avp_audio() || m.port == 0 {
+        if negotiated.is_some() || !(m.is_rtp_avp_audio() || m.is_rtp_savp_audio()) || m.port == 0 {
             sdp.media.push(m.rejected_copy());
             continue;
         }
+        let crypto = if m.is_rtp_savp_audio() {
+            let Some((line, suite, theirs)) =
+                m.crypto().find_map(|c| c.usable().map(|(s, k)| (c, s, k)))
+            else {
+                refused.get_or_insert(NegotiationError::NoUsableCrypto);
+                sdp.media.push(m.rejected_copy());
+                continue;
+            };
+            let ours = our_key.unwrap_or_else(MasterKey::random);
+            Some((
+                Crypto::ours(line.tag, suite, &ours),
+                SrtpKeys::new(suite, ours, theirs),
+            ))
+        } else if prefs.encryption {
+            refused.get_or_insert(NegotiationError::SrtpRequired);
+            sdp.media.push(m.rejected_copy());
+            continue;
+        } else {
+            None
+        };
         saw_audio = true;
         // Joint codecs in our preference order, each under the offerer's payload type.
         let mut joint: Vec<(Codec, u8)> = Vec::new();
@@ -1064,6 +1230,9 @@ pub fn answer(
             add_telephone_event(&mut am, pt);
         }
         am.ptime = Some(ptime);
+        if let Some((line, _)) = &crypto {
+            am.attributes.push(("crypto".into(), Some(line.value())));
+        }
         am.direction = Some(direction);
         sdp.media.push(am);
         negotiated = Some(Negotiated {
@@ -1075,17 +1244,21 @@ pub fn answer(
             direction,
             remote_hold,
             ptime,
+            srtp: crypto.map(|(_, keys)| keys),
         });
     }
     match negotiated {
         Some(n) => Ok((sdp, n)),
         None if saw_audio => Err(NegotiationError::NoCommonCodec),
-        None => Err(NegotiationError::NoAudioStream),
+        None => Err(refused.unwrap_or(NegotiationError::NoAudioStream)),
     }
 }
 
 /// Reads the remote answer to our offer (RFC 3264 §7): the first of our audio streams the answer
 /// accepted, sending with the answerer's first codec that we offered, under its payload type.
+/// To an `RTP/SAVP` offer the answer must be `RTP/SAVP` with a usable crypto line echoing one
+/// of our tags and its suite (else [`NegotiationError::SrtpRequired`] or
+/// [`NegotiationError::NoUsableCrypto`]: chan_sip hangs up such a call).
 pub fn apply_answer(offer: &Sdp, answer: &Sdp) -> Result<Negotiated, NegotiationError> {
     if offer.media.len() != answer.media.len() {
         return Err(NegotiationError::MediaCountMismatch {
@@ -1095,13 +1268,21 @@ pub fn apply_answer(offer: &Sdp, answer: &Sdp) -> Result<Negotiated, Negotiation
     }
     let mut saw_audio = false;
     for (index, (om, am)) in offer.media.iter().zip(&answer.media).enumerate() {
-        if !om.is_rtp_avp_audio() || om.port == 0 {
+        if !(om.is_rtp_avp_audio() || om.is_rtp_savp_audio()) || om.port == 0 {
             continue;
         }
         saw_audio = true;
         if am.port == 0 {
             continue;
         }
+        let srtp = if om.is_rtp_savp_audio() {
+            if !am.is_rtp_savp_audio() {
+                return Err(NegotiationError::SrtpRequired);
+            }
+            Some(answer_keys(om, am).ok_or(NegotiationError::NoUsableCrypto)?)
+        } else {
+            None
+        };
         let offered: Vec<Codec> = om
             .payload_types()
             .filter_map(|pt| om.codec_of(pt))
@@ -1130,12 +1311,24 @@ pub fn apply_answer(offer: &Sdp, answer: &Sdp) -> Result<Negotiated, Negotiation
             direction,
             remote_hold,
             ptime,
+            srtp,
         });
     }
     Err(if saw_audio {
         NegotiationError::NoCommonCodec
     } else {
         NegotiationError::NoAudioStream
+    })
+}
+
+/// The keys of an answered `RTP/SAVP` stream: the answer's first usable crypto line whose tag
+/// one of our offered lines has, with the same suite.
+fn answer_keys(offered: &Media, answered: &Media) -> Option<SrtpKeys> {
+    answered.crypto().find_map(|a| {
+        let (suite, theirs) = a.usable()?;
+        let ours = offered.crypto().find(|o| o.tag == a.tag)?;
+        let (our_suite, our_key) = ours.usable()?;
+        (our_suite == suite).then(|| SrtpKeys::new(suite, our_key, theirs))
     })
 }
 
@@ -1382,9 +1575,15 @@ a=fmtp:97 profile-level-id=42801F\r\n";
         let offer = Sdp::parse(body).unwrap();
         let err = answer(&offer, &prefs(&["ulaw"]), ip(), 4000, SessionIds::new(1));
         assert_eq!(err.unwrap_err(), NegotiationError::NoAudioStream);
-        // SRTP-only audio is refused too.
+        // SRTP audio without a crypto line is refused (SDES is the only keying we do).
         let body = "v=0\r\no=- 1 1 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\nt=0 0\r\n\
                     m=audio 5004 RTP/SAVP 0\r\n";
+        let offer = Sdp::parse(body).unwrap();
+        let err = answer(&offer, &prefs(&["ulaw"]), ip(), 4000, SessionIds::new(1));
+        assert_eq!(err.unwrap_err(), NegotiationError::NoUsableCrypto);
+        // DTLS-SRTP (WebRTC) is not answered either.
+        let body = "v=0\r\no=- 1 1 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\nt=0 0\r\n\
+                    m=audio 5004 UDP/TLS/RTP/SAVPF 0\r\n";
         let offer = Sdp::parse(body).unwrap();
         let err = answer(&offer, &prefs(&["ulaw"]), ip(), 4000, SessionIds::new(1));
         assert_eq!(err.unwrap_err(), NegotiationError::NoAudioStream);
@@ -1694,5 +1893,162 @@ a=fmtp:97 profile-level-id=42801F\r\n";
                 }
             }
         }
+    }
+
+    /// baresip 1.0 with `mediaenc=srtp-mand` (keys shortened to the real length).
+    const BARESIP_SAVP: &str = "v=0\r\n\
+o=- 1 2 IN IP4 127.0.0.1\r\n\
+s=-\r\n\
+c=IN IP4 127.0.0.1\r\n\
+t=0 0\r\n\
+m=audio 10330 RTP/SAVP 0 8 101\r\n\
+a=rtpmap:0 PCMU/8000\r\n\
+a=rtpmap:101 telephone-event/8000\r\n\
+a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:6cTgqpEKpsM0ehp1hCc0Ar/qHgyaPJCGmZ9tK0Hp56Hj0MDlpK3/bV1y1/U6Bw==\r\n\
+a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd|2^20\r\n\
+a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:HR0cGxoZGBcWFRQTEhEQDw4NDAsKCQgHBgUEAwIB\r\n\
+a=sendrecv\r\n";
+
+    fn key_of(n: u8) -> MasterKey {
+        let bytes: Vec<u8> = (0..30u8).map(|i| i.wrapping_mul(n)).collect();
+        MasterKey::from_bytes(&bytes).unwrap()
+    }
+
+    #[test]
+    fn crypto_lines_parse_and_only_what_we_support_is_usable() {
+        let c = Crypto::parse(
+            "1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd|2^31",
+        )
+        .unwrap();
+        assert_eq!((c.tag, c.suite.as_str()), (1, "AES_CM_128_HMAC_SHA1_80"));
+        assert_eq!(c.usable(), Some((Suite::AesCm128HmacSha1_80, key_of(1))));
+        let line = |v: &str| Crypto::parse(v).and_then(|c| c.usable());
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd";
+        assert!(line(&format!("7 AES_CM_128_HMAC_SHA1_32 inline:{key}")).is_some());
+        // MKI, session parameters, several keys, other suites, bad keys: not usable.
+        assert!(line(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{key}|2^20|1:4")).is_none());
+        assert!(line(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{key}|1:4")).is_none());
+        assert!(line(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{key} KDR=1")).is_none());
+        assert!(line(&format!(
+            "1 AES_CM_128_HMAC_SHA1_80 inline:{key};inline:{key}"
+        ))
+        .is_none());
+        assert!(line(&format!("1 F8_128_HMAC_SHA1_80 inline:{key}")).is_none());
+        assert!(line("1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQF").is_none());
+        assert!(line("1 AES_CM_128_HMAC_SHA1_80 inline:!!notbase64!!").is_none());
+        assert!(line(&format!("1 AES_CM_128_HMAC_SHA1_80 {key}")).is_none());
+        // Not crypto lines at all.
+        assert_eq!(Crypto::parse("x AES_CM_128_HMAC_SHA1_80 inline:a"), None);
+        assert_eq!(Crypto::parse("1 AES_CM_128_HMAC_SHA1_80"), None);
+        assert_eq!(Crypto::parse("1234567890 A inline:a"), None);
+        assert_eq!(Crypto::parse(""), None);
+        // Our own line round-trips.
+        let ours = Crypto::ours(5, Suite::AesCm128HmacSha1_32, &key_of(3));
+        assert_eq!(
+            Crypto::parse(&ours.value()).unwrap().usable(),
+            Some((Suite::AesCm128HmacSha1_32, key_of(3)))
+        );
+    }
+
+    fn srtp_prefs() -> MediaPrefs {
+        let mut p = prefs(&["ulaw", "alaw"]);
+        p.encryption = true;
+        p
+    }
+
+    #[test]
+    fn savp_offer_is_answered_with_the_first_usable_crypto_line_and_our_key() {
+        let offer_sdp = Sdp::parse(BARESIP_SAVP).unwrap();
+        // With or without encryption=yes, as chan_sip does.
+        for p in [prefs(&["ulaw"]), srtp_prefs()] {
+            let (ans, n) = answer(&offer_sdp, &p, ip(), 30000, SessionIds::new(1)).unwrap();
+            let m = &ans.media[0];
+            assert_eq!(m.proto, "RTP/SAVP");
+            let lines: Vec<Crypto> = m.crypto().collect();
+            assert_eq!(lines.len(), 1);
+            assert_eq!(lines[0].tag, 2);
+            let (suite, ours) = lines[0].usable().unwrap();
+            assert_eq!(suite, Suite::AesCm128HmacSha1_32);
+            let keys = n.srtp.unwrap();
+            assert_eq!(keys, SrtpKeys::new(suite, ours, key_of(1)));
+            assert_ne!(keys.local, keys.remote);
+            assert!(ans
+                .render()
+                .contains("a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:"));
+        }
+    }
+
+    #[test]
+    fn savp_offer_without_usable_crypto_and_avp_offer_to_encryption_peer_are_refused() {
+        let no_crypto: String = BARESIP_SAVP
+            .lines()
+            .filter(|l| !l.starts_with("a=crypto:2") && !l.starts_with("a=crypto:3"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let o = Sdp::parse(&no_crypto).unwrap();
+        assert_eq!(
+            answer(&o, &prefs(&["ulaw"]), ip(), 30000, SessionIds::new(1)),
+            Err(NegotiationError::NoUsableCrypto)
+        );
+        let plain = Sdp::parse(BARESIP).unwrap();
+        assert_eq!(
+            answer(&plain, &srtp_prefs(), ip(), 30000, SessionIds::new(1)),
+            Err(NegotiationError::SrtpRequired)
+        );
+        // Without encryption=yes the plain offer is answered plainly.
+        let (ans, n) = answer(&plain, &prefs(&["ulaw"]), ip(), 30000, SessionIds::new(1)).unwrap();
+        assert_eq!((ans.media[0].proto.as_str(), n.srtp), ("RTP/AVP", None));
+        assert_eq!(ans.media[0].crypto().count(), 0);
+    }
+
+    #[test]
+    fn encrypted_offer_and_its_answer_give_mirrored_keys() {
+        let ours = offer(&srtp_prefs(), ip(), 30000, SessionIds::new(7));
+        let text = ours.render();
+        assert!(
+            text.contains("m=audio 30000 RTP/SAVP 0 8 101\r\n"),
+            "{text}"
+        );
+        let line: Vec<Crypto> = ours.media[0].crypto().collect();
+        assert_eq!(line.len(), 1);
+        assert_eq!(line[0].tag, 1);
+        let (suite, our_key) = line[0].usable().unwrap();
+        assert_eq!(suite, Suite::AesCm128HmacSha1_80);
+        // Fresh keys every offer.
+        let again = offer(&srtp_prefs(), ip(), 30000, SessionIds::new(7));
+        assert_ne!(
+            again.media[0].crypto().next(),
+            ours.media[0].crypto().next()
+        );
+
+        let (ans, theirs) = answer(
+            &Sdp::parse(&text).unwrap(),
+            &prefs(&["ulaw"]),
+            "198.51.100.7".parse().unwrap(),
+            40000,
+            SessionIds::new(9),
+        )
+        .unwrap();
+        let n = apply_answer(&ours, &ans).unwrap();
+        let (mine, far) = (n.srtp.unwrap(), theirs.srtp.unwrap());
+        assert_eq!(mine.local, our_key);
+        assert_eq!((mine.local, mine.remote), (far.remote, far.local));
+
+        // A plain answer, or crypto under another tag or suite, fails the call.
+        let plain = ans.render().replace("RTP/SAVP", "RTP/AVP");
+        assert_eq!(
+            apply_answer(&ours, &Sdp::parse(&plain).unwrap()),
+            Err(NegotiationError::SrtpRequired)
+        );
+        let other_tag = ans.render().replace("a=crypto:1 ", "a=crypto:2 ");
+        assert_eq!(
+            apply_answer(&ours, &Sdp::parse(&other_tag).unwrap()),
+            Err(NegotiationError::NoUsableCrypto)
+        );
+        let other_suite = ans.render().replace("SHA1_80", "SHA1_32");
+        assert_eq!(
+            apply_answer(&ours, &Sdp::parse(&other_suite).unwrap()),
+            Err(NegotiationError::NoUsableCrypto)
+        );
     }
 }

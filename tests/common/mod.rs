@@ -799,7 +799,31 @@ impl Baresip {
         source: Option<&Path>,
         dump: bool,
     ) -> Baresip {
+        Baresip::start_modules(ports, accounts, source, dump, &[])
+    }
+
+    /// As `start_with`, loading these extra modules too (e.g. `srtp.so`, which fails
+    /// the test when baresip has no such module).
+    pub fn start_modules(
+        ports: u16,
+        accounts: &[String],
+        source: Option<&Path>,
+        dump: bool,
+        modules: &[&str],
+    ) -> Baresip {
         require_bin("baresip", "baresip-core");
+        for m in modules {
+            let path = Path::new("/usr/lib/baresip/modules").join(m);
+            assert!(
+                path.exists(),
+                "baresip module {} is missing",
+                path.display()
+            );
+        }
+        let extra: String = modules
+            .iter()
+            .map(|m| format!("module\t\t\t{m}\n"))
+            .collect();
         let dir = tempdir();
         let (sip_port, ctrl_port) = (ports, ports + 2);
         let wav = match source {
@@ -838,7 +862,7 @@ impl Baresip {
              module_app\t\taccount.so\n\
              module_app\t\tmenu.so\n\
              module_app\t\tctrl_tcp.so\n\
-             ctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\n{dump_conf}",
+             ctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\n{dump_conf}{extra}",
             wav = wav.display(),
             lo = 40000 + (sip_port % 1000) * 20,
             hi = 40000 + (sip_port % 1000) * 20 + 19,

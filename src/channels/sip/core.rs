@@ -37,6 +37,7 @@ pub mod names;
 pub mod party;
 mod realtime;
 mod refer;
+mod srtp;
 pub mod timer;
 pub use mwi::{MwiSub, MwiTarget};
 
@@ -1544,6 +1545,8 @@ impl Core {
         if prefs.codecs.is_empty() {
             prefs = MediaPrefs::from_names(&["ulaw", "alaw"]);
         }
+        // encryption=yes: offer RTP/SAVP with SDES keys, refuse plain RTP/AVP.
+        prefs.encryption = peer.map_or(self.cfg.general.encryption, |p| p.encryption);
         prefs
     }
 
@@ -1763,6 +1766,7 @@ impl Core {
         let Some(call_id) = ack.call_id() else {
             return;
         };
+        let mut refused = false;
         if !self.legs.contains_key(call_id) {
             // Never answered (RFC 3261 §17); counted.
             self.stray_acks += 1;
@@ -1780,8 +1784,9 @@ impl Core {
                         .local_sdp
                         .as_ref()
                         .and_then(|b| Sdp::parse_bytes(b).ok())
-                        .and_then(|o| sdp::apply_answer(&o, &s).ok());
-                    if let Some(n) = n {
+                        .map(|o| sdp::apply_answer(&o, &s));
+                    refused = n.as_ref().is_some_and(srtp::srtp_refused);
+                    if let Some(Ok(n)) = n {
                         leg.codec = n.codec.encoding_name().to_string();
                         if let Some(m) = &leg.media {
                             m.set_params(legmedia::params_of(&n));
@@ -1790,6 +1795,10 @@ impl Core {
                     leg.remote_offer = Some(s);
                 }
             }
+        }
+        if refused {
+            let call_id = call_id.to_string();
+            self.refuse_unencrypted_answer(&call_id, _now);
         }
     }
 
@@ -1844,7 +1853,11 @@ impl Core {
             match Sdp::parse_bytes(req.body()) {
                 Ok(offer) => {
                     leg.session.bump();
-                    match sdp::answer(&offer, &prefs, local_ip, leg.rtp_port, leg.session) {
+                    // An SRTP call keeps our key for the dialog.
+                    let key = leg.media.as_ref().and_then(|m| m.params().srtp);
+                    let key = key.map(|k| k.local);
+                    let (port, ids) = (leg.rtp_port, leg.session);
+                    match sdp::answer_keeping(&offer, &prefs, local_ip, port, ids, key) {
                         Ok((a, n)) => {
                             leg.hold = n.remote_hold;
                             if let Some(m) = &leg.media {
@@ -2776,13 +2789,16 @@ impl Core {
                     self.out.push((dest, b.clone()));
                     leg.ack = Some((dest, b));
                 }
+                let mut refused = false;
                 if let Ok(s) = Sdp::parse_bytes(resp.body()) {
                     if let Some(offer) = leg
                         .local_sdp
                         .as_ref()
                         .and_then(|b| Sdp::parse_bytes(b).ok())
                     {
-                        if let Ok(n) = sdp::apply_answer(&offer, &s) {
+                        let answered = sdp::apply_answer(&offer, &s);
+                        refused = srtp::srtp_refused(&answered);
+                        if let Ok(n) = answered {
                             leg.codec = n.codec.encoding_name().to_string();
                             if let Some(m) = &leg.media {
                                 m.set_params(legmedia::params_of(&n));
@@ -2790,6 +2806,10 @@ impl Core {
                         }
                     }
                     leg.remote_offer = Some(s);
+                }
+                if refused {
+                    self.refuse_unencrypted_answer(call_id, now);
+                    return;
                 }
                 let was_up = leg.state == LegState::Up;
                 leg.state = LegState::Up;

@@ -270,6 +270,7 @@ pub fn params_of(n: &Negotiated) -> StreamParams {
         format: format_of(&n.codec),
         dtmf_pt: n.dtmf_pt,
         hold: n.remote_hold || !n.direction.sends(),
+        srtp: n.srtp,
     }
 }
 

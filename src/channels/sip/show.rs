@@ -181,6 +181,7 @@ pub fn peer_detail(core: &Core, p: &Peer, now: Instant) -> PeerDetail {
         promisc_redir: p.party.promiscredir,
         trust_rpid: p.party.trustrpid,
         send_rpid: p.party.sendrpid != crate::channels::sipconf::SendRpid::No,
+        encryption: p.encryption,
         ..PeerDetail::default()
     }
 }

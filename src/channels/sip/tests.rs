@@ -2210,3 +2210,196 @@ fn mwi_subscriptions_per_peer_are_capped() {
 mod realtime;
 mod transport;
 mod trunk;
+
+// ------------------------------------------------------------------ SRTP (encryption=yes)
+
+const SAVP_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd";
+
+fn encrypted_trunk() -> H {
+    H::new(&CONF.replace("insecure=invite\n", "insecure=invite\nencryption=yes\n"))
+}
+
+/// An INVITE of `c` carrying `body` as its offer.
+fn invite_with(c: &mut Call, body: &str) -> String {
+    c.via = via(&c.src.to_string());
+    let s = req(
+        "INVITE",
+        &c.ruri,
+        &c.via,
+        &c.from,
+        &format!("<{}>", c.ruri),
+        &c.call_id,
+        c.cseq,
+        &[
+            format!("Contact: <sip:caller@{}>", c.src),
+            "Content-Type: application/sdp".to_string(),
+        ],
+        body,
+    );
+    c.cseq += 1;
+    s
+}
+
+#[test]
+fn encryption_peer_refuses_plain_rtp_and_answers_savp_with_keys() {
+    let mut h = encrypted_trunk();
+    let mut c = Call::new("0123456", "5551234", "127.0.0.1:5099");
+    let out = c.dial(&mut h, None);
+    assert_eq!(codes(&out), [488]);
+    assert_eq!(reason(&out[0].1), "Not Acceptable Here");
+    assert!(h.spawned.is_empty());
+    // RTP/SAVP without a crypto line: 488 too.
+    let savp = OFFER.replace("RTP/AVP", "RTP/SAVP");
+    let mut c = Call::new("0123456", "5551234", "127.0.0.1:5099");
+    let t = invite_with(&mut c, &savp);
+    assert_eq!(codes(&h.feed(&t, c.src)), [488]);
+    // With one: answered RTP/SAVP, our own key under its tag, the session keyed.
+    let offer = format!("{savp}a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:{SAVP_KEY}\r\n");
+    let mut c = Call::new("0123456", "5551234", "127.0.0.1:5099");
+    let t = invite_with(&mut c, &offer);
+    assert_eq!(codes(&h.feed(&t, c.src)), [100]);
+    let leg = h.core.legs.get(&c.call_id).expect("leg");
+    let local = String::from_utf8(leg.local_sdp.clone().unwrap()).unwrap();
+    assert!(local.contains(" RTP/SAVP 0 8 101\r\n"), "{local}");
+    assert!(
+        local.contains("a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:") && !local.contains(SAVP_KEY),
+        "{local}"
+    );
+    let keys = leg.media.as_ref().unwrap().params().srtp.expect("keyed");
+    assert_eq!(
+        keys.remote.as_bytes().to_vec(),
+        (0..30).collect::<Vec<u8>>()
+    );
+}
+
+#[test]
+fn a_savp_offer_is_answered_without_encryption_yes_too() {
+    let mut h = H::new(CONF);
+    let offer = format!(
+        "{}a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:{SAVP_KEY}|2^31\r\n",
+        OFFER.replace("RTP/AVP", "RTP/SAVP")
+    );
+    let mut c = Call::new("0123456", "5551234", "127.0.0.1:5099");
+    let t = invite_with(&mut c, &offer);
+    assert_eq!(codes(&h.feed(&t, c.src)), [100]);
+    let leg = h.core.legs.get(&c.call_id).expect("leg");
+    let local = String::from_utf8(leg.local_sdp.clone().unwrap()).unwrap();
+    assert!(
+        local.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:"),
+        "{local}"
+    );
+}
+
+#[test]
+fn dial_to_an_encryption_peer_offers_savp_and_hangs_up_a_plain_answer() {
+    let mut h = encrypted_trunk();
+    let (mut o, out) = dial_out(&mut h, "trunk/5551234");
+    let inv = invites(&out);
+    assert_eq!(inv.len(), 1);
+    let body = String::from_utf8_lossy(inv[0].1.body()).into_owned();
+    assert!(body.contains(" RTP/SAVP 0 8 101\r\n"), "{body}");
+    assert!(
+        body.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+        "{body}"
+    );
+    // The trunk answers plain RTP: ACK, BYE, and the call fails as chan_sip's does.
+    let out = h.feed_msg(reply(&inv[0].1, 200, "OK", "tt", true), inv[0].0);
+    let methods: Vec<String> = out
+        .iter()
+        .filter_map(|(_, m)| m.method().map(|m| m.as_str().to_string()))
+        .collect();
+    assert_eq!(methods, ["ACK", "BYE"], "{out:?}");
+    assert!(
+        matches!(events(&mut o)[..], [ChanEvent::Hangup(_)]),
+        "the Dial fails"
+    );
+    assert!(h.core.legs.is_empty());
+    assert!(h.actions.iter().any(|a| matches!(a,
+        Action::Warning(w) if w.contains("requesting SRTP for audio, but they responded without it"))));
+}
+
+#[test]
+fn an_srtp_call_keeps_its_keys_across_a_hold_reinvite() {
+    let mut h = encrypted_trunk();
+    let offer = format!(
+        "{}a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:{SAVP_KEY}\r\n",
+        OFFER.replace("RTP/AVP", "RTP/SAVP")
+    );
+    let mut c = Call::new("0123456", "5551234", "127.0.0.1:5099");
+    let t = invite_with(&mut c, &offer);
+    assert_eq!(codes(&h.feed(&t, c.src)), [100]);
+    let chan_id = h.core.legs[&c.call_id].chan_id;
+    let before = h.core.legs[&c.call_id]
+        .media
+        .as_ref()
+        .unwrap()
+        .params()
+        .srtp
+        .expect("keyed");
+    h.core.answer(chan_id, h.now);
+    let to = h.collect()[0].1.header("To").unwrap().to_string();
+    h.feed(&c.ack(&to), c.src);
+    // Hold with the same key, in dialog.
+    let hold = offer.replace("a=fmtp:101 0-16\r\n", "a=fmtp:101 0-16\r\na=sendonly\r\n");
+    let t = req(
+        "INVITE",
+        "sip:5551234@127.0.0.1:5060",
+        &via(&c.src.to_string()),
+        &c.from,
+        &to,
+        &c.call_id,
+        c.cseq,
+        &[
+            format!("Contact: <sip:caller@{}>", c.src),
+            "Content-Type: application/sdp".into(),
+        ],
+        &hold,
+    );
+    c.cseq += 1;
+    let out = h.feed(&t, c.src);
+    assert_eq!(codes(&out), [200]);
+    let answer = Sdp::parse_bytes(out[0].1.body()).expect("SDP answer");
+    let line = answer.media[0].crypto().next().expect("crypto line");
+    assert_eq!(line.tag, 7);
+    assert_eq!(line.usable().map(|(_, k)| k), Some(before.local));
+    let after = h.core.legs[&c.call_id].media.as_ref().unwrap().params();
+    assert_eq!(after.srtp, Some(before));
+    assert!(after.hold);
+}
+
+#[test]
+fn a_plain_answer_in_the_ack_to_our_savp_offer_ends_the_call() {
+    let mut h = encrypted_trunk();
+    // No SDP in the INVITE: ferrisk offers (RTP/SAVP) in its 200, the answer comes in the ACK.
+    let mut c = Call::new("0123456", "5551234", "127.0.0.1:5099");
+    let t = invite_with(&mut c, "");
+    assert_eq!(codes(&h.feed(&t, c.src)), [100]);
+    let chan_id = h.core.legs[&c.call_id].chan_id;
+    h.core.answer(chan_id, h.now);
+    let ok = h.collect();
+    let body = String::from_utf8_lossy(ok[0].1.body()).into_owned();
+    assert!(
+        body.contains(" RTP/SAVP ") && body.contains("a=crypto:1 "),
+        "{body}"
+    );
+    let to = ok[0].1.header("To").unwrap().to_string();
+    let ack = req(
+        "ACK",
+        "sip:x@127.0.0.1:5060",
+        &via(&c.src.to_string()),
+        &c.from,
+        &to,
+        &c.call_id,
+        c.cseq - 1,
+        &["Content-Type: application/sdp".to_string()],
+        ANSWER,
+    );
+    let out = h.feed(&ack, c.src);
+    let byes: Vec<_> = out
+        .iter()
+        .filter(|(_, m)| m.method() == Some(&Method::Bye))
+        .collect();
+    assert_eq!(byes.len(), 1, "{out:?}");
+    assert!(!h.core.legs.contains_key(&c.call_id));
+    assert!(h.spawned[0].shared.hangup_requested());
+}
