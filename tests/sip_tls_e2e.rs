@@ -402,3 +402,36 @@ fn tlsverifyclient_requires_a_known_client_certificate() {
         t.elapsed()
     );
 }
+
+/// The carrier setup of issue 16: TLS signalling with SRTP media. Both phones register
+/// over TLS with SRTP mandatory (`mediaenc=srtp-mand`: a call without SRTP fails), peers
+/// have `encryption=yes`; 1000 calls 1001 and each hears the other's tone.
+#[test]
+fn tls_and_srtp_call_both_ways() {
+    let pbx = start_with(free_port(), free_port(), "encryption=yes\n", "");
+    let acct = |u: &str| format!("{};mediaenc=srtp-mand", tls_account(&pbx, u));
+    let mut a = Baresip::start_modules(free_ports(3), &[acct("1000")], None, true, &["srtp.so"]);
+    let mut b = Baresip::start_modules(free_ports(3), &[acct("1001")], None, true, &["srtp.so"]);
+    a.wait_registered(10);
+    b.wait_registered(10);
+    a.command(
+        "dial",
+        &format!("sip:1001@127.0.0.1:{};transport=tls", pbx.tls),
+    );
+    b.wait_event("CALL_ESTABLISHED", 10);
+    a.wait_event("CALL_ESTABLISHED", 10);
+    std::thread::sleep(Duration::from_millis(2500));
+    a.command("hangup", "");
+    b.wait_event("CALL_CLOSED", 10);
+    assert_eq!(pbx.d.wait_db("test", "status"), "ANSWER");
+    for (who, p) in [("1000", &a), ("1001", &b)] {
+        let want = "SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)";
+        assert!(p.log().contains(want), "{who}: no `{want}`:\n{}", p.log());
+        let dumps = wait_for(10, "received-audio dump", || {
+            let d = p.dumped("dec");
+            (!d.is_empty()).then_some(d)
+        });
+        let heard = voiced_secs(&common::audio::read_dump(&dumps[0]));
+        assert!(heard > 1.0, "{who} heard {heard:.2} s of the other's tone");
+    }
+}
