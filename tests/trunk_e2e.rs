@@ -46,6 +46,11 @@ exten => 5550001,1,Set(DB(test/xfer)=${BLINDTRANSFER})
  same => n,Answer()
  same => n,Wait(1)
  same => n,Hangup()
+; Transfer() of an answered call: a REFER to the carrier.
+exten => 5550003,1,Answer()
+ same => n,Transfer(6002)
+ same => n,Wait(5)
+exten => h,1,Set(DB(test/tstatus)=${TRANSFERSTATUS})
 ; Where a REFER from the carrier sends the party it talks to.
 exten => 5550002,1,Set(DB(test/xfer2)=${BLINDTRANSFER})
  same => n,Wait(1)
@@ -500,4 +505,20 @@ fn a_refer_from_the_caller_transfers_the_called_party() {
         .assert_ok("the called party is transferred and later hung up");
     let x = pbx.d.wait_db("test", "xfer2");
     assert!(x.starts_with("SIP/carrier-"), "BLINDTRANSFER={x}");
+}
+
+/// Transfer() of an answered call sends the caller a REFER; its NOTIFY 200 makes
+/// TRANSFERSTATUS SUCCESS and ends our side of the call.
+#[test]
+fn transfer_of_an_answered_call_sends_a_refer() {
+    let (pbx, carrier_port) = Pbx::with_carrier_calling_in();
+    let r = Sipp::new("uac_recv_refer.xml", Some(pbx.port))
+        .local_port(carrier_port)
+        .service("5550003")
+        .key("from_user", "0049301234")
+        .timeout(20)
+        .run();
+    r.assert_ok("REFER, 202, NOTIFY 200, then our BYE");
+    assert!(r.logs.contains("REFER to sip:6002"), "{}", r.describe());
+    assert_eq!(pbx.d.wait_db("test", "tstatus"), "SUCCESS");
 }

@@ -19,6 +19,9 @@ fn register_app_transfer(ctx: &ModuleContext) {
     ctx.register_app(Arc::new(Transfer));
 }
 
+/// How long `Transfer()` waits for the far end's outcome of an answered call's transfer.
+pub const TRANSFER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 struct Transfer;
 
 #[async_trait]
@@ -36,9 +39,10 @@ impl App for Transfer {
         "Requests the remote caller be transferred to a given destination. If TECH (SIP, \
          IAX2, etc) is used, only an incoming call with the same channel technology will \
          be transferred. Note that for SIP, if you transfer before call is setup, a 302 \
-         redirect SIP message will be returned to the caller. The result of the \
-         application will be reported in the TRANSFERSTATUS channel variable: SUCCESS, \
-         FAILURE or UNSUPPORTED."
+         redirect SIP message will be returned to the caller; after the answer, a REFER \
+         is sent and the application waits (at most 30 s) for the far end's outcome. The \
+         result of the application will be reported in the TRANSFERSTATUS channel \
+         variable: SUCCESS, FAILURE or UNSUPPORTED."
     }
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
         let a = args::split(data, ',');
@@ -65,6 +69,15 @@ impl App for Transfer {
             TransferResult::Success => "SUCCESS",
             TransferResult::Failure => "FAILURE",
             TransferResult::Unsupported => "UNSUPPORTED",
+            // An answered call: the far end was asked (a SIP REFER) and reports back.
+            TransferResult::Pending => {
+                let shared = chan.shared.clone();
+                tokio::select! {
+                    ok = shared.transfer_finished() => if ok { "SUCCESS" } else { "FAILURE" },
+                    _ = shared.hungup() => "FAILURE",
+                    _ = tokio::time::sleep(TRANSFER_WAIT) => "FAILURE",
+                }
+            }
         };
         chan.vars.set("TRANSFERSTATUS", status);
         Ok(())

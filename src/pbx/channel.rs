@@ -124,6 +124,8 @@ pub enum TransferResult {
     Success,
     Failure,
     Unsupported,
+    /// Asked for: the far end answers later ([`ChannelShared::transfer_outcome`]).
+    Pending,
 }
 
 /// A call forward requested by the far side of an outbound leg ([`ChanEvent::Forward`]).
@@ -275,6 +277,9 @@ pub struct ChannelShared {
     /// A blind transfer the channel's far end asked for (a SIP REFER), for whoever holds
     /// the channel in a bridge.
     transfer: Mutex<Option<TransferTo>>,
+    /// The outcome of a transfer this channel asked its far end for (`Transfer()` of an
+    /// answered call): `true` done, `false` refused or failed.
+    transfer_done: Mutex<Option<bool>>,
     transfer_notify: Notify,
     pub snapshot: Mutex<Snapshot>,
 }
@@ -310,6 +315,7 @@ impl ChannelShared {
             vars_wanted: AtomicBool::new(false),
             vars_notify: Notify::new(),
             transfer: Mutex::new(None),
+            transfer_done: Mutex::new(None),
             transfer_notify: Notify::new(),
             snapshot: Mutex::new(Snapshot {
                 state: Some(ChanState::Down),
@@ -347,6 +353,24 @@ impl ChannelShared {
             let n = self.transfer_notify.notified();
             if let Some(t) = self.transfer.lock().take() {
                 return t;
+            }
+            n.await;
+        }
+    }
+
+    /// The driver reports the outcome of the transfer it asked the far end for.
+    pub fn transfer_outcome(&self, ok: bool) {
+        *self.transfer_done.lock() = Some(ok);
+        self.transfer_notify.notify_waiters();
+        self.transfer_notify.notify_one();
+    }
+
+    /// Resolves with the outcome the driver reports ([`ChannelShared::transfer_outcome`]).
+    pub async fn transfer_finished(&self) -> bool {
+        loop {
+            let n = self.transfer_notify.notified();
+            if let Some(ok) = self.transfer_done.lock().take() {
+                return ok;
             }
             n.await;
         }

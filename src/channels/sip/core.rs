@@ -128,6 +128,8 @@ pub struct Leg {
     se_retried: bool,
     /// The far end's REFER waits for its outcome (NOTIFY with the final sipfrag).
     refer_pending: bool,
+    /// Our REFER (`Transfer()`) waits for the far end's outcome.
+    refer_out: bool,
 }
 
 /// How long an outbound INVITE with further addresses to try waits for any response
@@ -207,6 +209,8 @@ enum Owner {
     Mwi(Option<String>),
     /// A session refresh (re-INVITE) of the call with this Call-ID.
     Refresh(String),
+    /// Our REFER in the call with this Call-ID.
+    Refer(String),
 }
 
 /// Runtime state of a peer (qualify, last user agent).
@@ -781,6 +785,7 @@ impl Core {
             Method::Info if in_dialog && self.info_dtmf(&req) => {
                 self.reply(&key, &req, 200, "OK", now);
             }
+            Method::Notify if in_dialog && self.on_refer_notify(&key, &req, now) => {}
             Method::Info | Method::Update | Method::Message | Method::Notify if in_dialog => {
                 let ok = req.call_id().is_some_and(|c| self.legs.contains_key(c));
                 if ok {
@@ -1518,6 +1523,7 @@ impl Core {
                 st: session_timer,
                 se_retried: false,
                 refer_pending: false,
+                refer_out: false,
             }),
         );
         // 100 Trying at once, as chan_sip does.
@@ -1685,6 +1691,22 @@ impl Core {
         }
     }
 
+    /// Where `Transfer(dest)` on leg `call_id` sends the far end: `dest` itself when it is a
+    /// SIP URI or has a host, else `dest` at our address; with our `host[:port]`.
+    fn transfer_target(&mut self, call_id: &str, dest: &str) -> Option<(SipUri, String)> {
+        let remote = self.legs.get(call_id)?.remote.ip();
+        let local = self.local_hostport(remote);
+        let dest = dest.trim();
+        let target = if dest.starts_with("sip:") || dest.starts_with("sips:") {
+            dest.to_string()
+        } else if dest.contains('@') {
+            format!("sip:{dest}")
+        } else {
+            format!("sip:{dest}@{local}")
+        };
+        Some((SipUri::parse(&target).ok()?, local))
+    }
+
     /// `Transfer(dest)`: an inbound call not answered yet is redirected with a 302 whose
     /// Contact is `dest` at our address (or `dest` itself when it is a SIP URI or has a
     /// host), with a Diversion for the redirection; the channel then hangs up. An answered
@@ -1698,30 +1720,10 @@ impl Core {
     ) -> crate::pbx::channel::TransferResult {
         use crate::pbx::channel::TransferResult;
         let Some((call_id, key)) = self.unanswered_inbound(chan_id) else {
-            let up = self
-                .inbound_leg_of(chan_id)
-                .and_then(|c| self.legs.get(&c))
-                .is_some_and(|l| l.state == LegState::Up);
-            if up {
-                self.actions.push(Action::Warning(
-                    "chan_sip.c: Transfer of an answered call (REFER) is not supported".into(),
-                ));
-            }
-            return TransferResult::Failure;
+            // Answered: ask the far end to go there (REFER).
+            return self.send_refer(chan_id, dest, now);
         };
-        let Some(leg) = self.legs.get(&call_id) else {
-            return TransferResult::Failure;
-        };
-        let local = self.local_hostport(leg.remote.ip());
-        let dest = dest.trim();
-        let target = if dest.starts_with("sip:") || dest.starts_with("sips:") {
-            dest.to_string()
-        } else if dest.contains('@') {
-            format!("sip:{dest}")
-        } else {
-            format!("sip:{dest}@{local}")
-        };
-        let Ok(uri) = SipUri::parse(&target) else {
+        let Some((uri, local)) = self.transfer_target(&call_id, dest) else {
             return TransferResult::Failure;
         };
         let Some(mut r) = self.leg_response(&call_id, 302, "Moved Temporarily", false, now) else {
@@ -2585,6 +2587,7 @@ impl Core {
                     st: None,
                     se_retried: false,
                     refer_pending: false,
+                    refer_out: false,
                 }),
             );
             if !t.fallback.is_empty() {
@@ -2664,6 +2667,16 @@ impl Core {
                     }
                 }
             }
+            Owner::Refer(call_id) => {
+                if let SipMessage::Response { code, .. } = &resp {
+                    if *code >= 300 {
+                        self.owners.remove(key);
+                        self.refer_out_done(&call_id, false);
+                    } else if *code >= 200 {
+                        self.owners.remove(key);
+                    }
+                }
+            }
             Owner::InDialog => {}
         }
     }
@@ -2696,6 +2709,7 @@ impl Core {
             }
             Owner::Mwi(sub) => self.mwi_notify_done(sub.as_deref(), None),
             Owner::Refresh(call_id) => self.refresh_answered(&call_id, 408, now),
+            Owner::Refer(call_id) => self.refer_out_done(&call_id, false),
             _ => {}
         }
     }

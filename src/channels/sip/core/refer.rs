@@ -5,9 +5,13 @@
 //! transferring channel's `TRANSFER_CONTEXT` or its peer's context, and reports the
 //! outcome (`NOTIFY` with `SIP/2.0 200 OK`, or `503` when there was nobody to transfer).
 //! Attended transfers (`Replaces`) are refused with `501`; `allowtransfer=no` with `603`.
+//!
+//! The other way, `Transfer(dest)` on an answered call sends the far end a REFER with
+//! `Refer-To: <sip:dest@our-address>` and reports its outcome from the final sipfrag of
+//! the NOTIFYs (or a refused REFER); a transfer done ends the call here.
 
 use super::{Action, Core, LegState, Owner};
-use crate::pbx::channel::{ChanEvent, TransferTo};
+use crate::pbx::channel::{cause, ChanEvent, TransferResult, TransferTo};
 use crate::sip::message::{Method, SipMessage};
 use crate::sip::transaction::TransactionKey;
 use crate::sip::uri::NameAddr;
@@ -143,6 +147,102 @@ impl Core {
         m.set_body(format!("{frag}\r\n").into_bytes());
         if let Ok(k) = self.txs.send_request(m, dest, false, now) {
             self.owners.insert(k, Owner::InDialog);
+        }
+    }
+
+    /// `Transfer(dest)` of an answered call: REFER to the far end of channel `chan_id`'s
+    /// call. `Pending` when sent (the outcome comes with the NOTIFYs).
+    pub(super) fn send_refer(&mut self, chan_id: u64, dest: &str, now: Instant) -> TransferResult {
+        let Some(call_id) = self.chans.get(&chan_id).and_then(|c| {
+            c.winner
+                .clone()
+                .or_else(|| c.legs.first().cloned())
+                .filter(|l| self.legs.get(l).is_some_and(|l| l.state == LegState::Up))
+        }) else {
+            return TransferResult::Failure;
+        };
+        let ua = self.useragent();
+        let Some((uri, _)) = self.transfer_target(&call_id, dest) else {
+            return TransferResult::Failure;
+        };
+        let Some(leg) = self.legs.get_mut(&call_id) else {
+            return TransferResult::Failure;
+        };
+        let dest_addr = leg.remote;
+        let Some(d) = leg.dialog.as_mut() else {
+            return TransferResult::Failure;
+        };
+        let mut m = d.request(Method::Refer, &super::new_branch());
+        let contact = NameAddr::new(d.local_contact.uri.clone()).to_string();
+        let h = m.headers_mut();
+        h.push("Refer-To", NameAddr::new(uri).to_string());
+        h.push("Referred-By", contact);
+        h.push("User-Agent", ua);
+        leg.refer_out = true;
+        leg.last_msg = "Tx: REFER".into();
+        match self.txs.send_request(m, dest_addr, false, now) {
+            Ok(k) => {
+                self.owners.insert(k, Owner::Refer(call_id));
+                TransferResult::Pending
+            }
+            Err(_) => TransferResult::Failure,
+        }
+    }
+
+    /// A NOTIFY of our REFER's subscription: answered `200`; its sipfrag's final status
+    /// is the transfer's outcome. `false` when it is not one (another NOTIFY).
+    pub(super) fn on_refer_notify(
+        &mut self,
+        key: &TransactionKey,
+        req: &SipMessage,
+        now: Instant,
+    ) -> bool {
+        let is_refer = req.header("Event").is_some_and(|e| {
+            e.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("refer")
+        });
+        let Some(call_id) = req.call_id().map(str::to_string) else {
+            return false;
+        };
+        if !is_refer || !self.legs.get(&call_id).is_some_and(|l| l.refer_out) {
+            return false;
+        }
+        self.reply(key, req, 200, "OK", now);
+        // "SIP/2.0 200 OK": the status of the transferred call.
+        let status = std::str::from_utf8(req.body())
+            .ok()
+            .and_then(|b| b.lines().next())
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|c| c.parse::<u16>().ok());
+        match status {
+            Some(100..=199) | None => {}
+            Some(c) => self.refer_out_done(&call_id, (200..300).contains(&c)),
+        }
+        true
+    }
+
+    /// Our REFER's outcome: tell the channel; a transfer done ends our side of the call.
+    pub(super) fn refer_out_done(&mut self, call_id: &str, ok: bool) {
+        let Some(leg) = self.legs.get_mut(call_id) else {
+            return;
+        };
+        if !std::mem::replace(&mut leg.refer_out, false) {
+            return;
+        }
+        let chan_id = leg.chan_id;
+        if let Some(s) = self.chans.get(&chan_id).and_then(|c| c.shared.clone()) {
+            s.transfer_outcome(ok);
+            if ok {
+                s.request_hangup(cause::NORMAL_CLEARING);
+            }
+        }
+        if !ok {
+            self.actions.push(Action::Notice(format!(
+                "chan_sip.c: Transfer of {call_id} (REFER) failed"
+            )));
         }
     }
 }

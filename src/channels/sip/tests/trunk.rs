@@ -546,13 +546,20 @@ fn refer(c: &mut Call, to: &str, refer_to: &str) -> String {
     s
 }
 
-#[test]
-fn refer_is_accepted_notified_and_handed_to_the_bridge() {
-    let mut h = st_h("");
+/// A call from the trunk (with `general` lines in sip.conf), answered and ACKed: the
+/// harness, the call, its To (with our tag) and the channel id.
+fn answered_and_acked(general: &str) -> (H, Call, String, u64) {
+    let mut h = st_h(general);
     let mut c = Call::new("anonymous", "5551234", "127.0.0.1:5099");
     let (_, ok, chan_id) = answered_call(&mut h, &mut c, &[]);
     let to = ok.expect("200").header("To").unwrap().to_string();
     h.feed(&c.ack(&to), c.src);
+    (h, c, to, chan_id)
+}
+
+#[test]
+fn refer_is_accepted_notified_and_handed_to_the_bridge() {
+    let (mut h, mut c, to, chan_id) = answered_and_acked("");
     let shared = h.spawned[0].shared.clone();
     let out = h.feed(&refer(&mut c, &to, "<sip:6002@127.0.0.1>"), c.src);
     assert_eq!(code(&out[0].1), 202);
@@ -616,4 +623,51 @@ fn refer_refused_by_policy_or_when_attended() {
     assert_eq!(code(&out[0].1), 501);
     let out = h.feed(&refer(&mut c, &to, "garbage <<"), c.src);
     assert_eq!(code(&out[0].1), 400);
+}
+
+#[test]
+fn transfer_of_an_answered_call_is_a_refer_and_its_notify_decides() {
+    use futures_util::FutureExt;
+    let (mut h, mut c, to, chan_id) = answered_and_acked("");
+    let shared = h.spawned[0].shared.clone();
+    assert_eq!(
+        h.core.transfer(chan_id, "6002", None, h.now),
+        TransferResult::Pending
+    );
+    let out = h.collect();
+    let refer = out
+        .iter()
+        .map(|(_, m)| m)
+        .find(|m| m.method() == Some(&Method::Refer))
+        .expect("REFER");
+    let rt = refer.header("Refer-To").unwrap();
+    assert!(rt.starts_with("<sip:6002@"), "{rt}");
+    h.feed_msg(response_to(refer, 202, "Accepted", None).unwrap(), c.src);
+    assert!(shared.transfer_finished().now_or_never().is_none());
+    // NOTIFY 100 then 200: the outcome.
+    for (frag, done) in [("SIP/2.0 100 Trying", false), ("SIP/2.0 200 OK", true)] {
+        let n = req(
+            "NOTIFY",
+            "sip:x@127.0.0.1:5060",
+            &via(&c.src.to_string()),
+            &c.from,
+            &to,
+            &c.call_id,
+            c.cseq,
+            &[
+                "Event: refer".into(),
+                "Subscription-State: active".into(),
+                "Content-Type: message/sipfrag;version=2.0".into(),
+            ],
+            &format!("{frag}\r\n"),
+        );
+        c.cseq += 1;
+        let out = h.feed(&n, c.src);
+        assert_eq!(code(&out[0].1), 200);
+        assert_eq!(
+            shared.transfer_finished().now_or_never(),
+            done.then_some(true)
+        );
+    }
+    assert!(shared.hangup_requested(), "a transfer done ends our side");
 }
