@@ -72,7 +72,9 @@ impl App for Transfer {
             // An answered call: the far end was asked (a SIP REFER) and reports back.
             TransferResult::Pending => {
                 let shared = chan.shared.clone();
+                // Biased: a transfer done hangs the channel up right after reporting it.
                 tokio::select! {
+                    biased;
                     ok = shared.transfer_finished() => if ok { "SUCCESS" } else { "FAILURE" },
                     _ = shared.hungup() => "FAILURE",
                     _ = tokio::time::sleep(TRANSFER_WAIT) => "FAILURE",

@@ -1150,13 +1150,22 @@ fn parse_general(
             }
             "tlscipher" | "sslcipher" => {
                 g.tls.cipher = nonempty(v);
-                if g.tls.cipher.is_some() {
-                    ctx.warnings.push(format!(
-                        "{}: tlscipher '{}' is not honoured: OpenSSL cipher strings do not apply, \
-                         TLS uses its built-in list of secure cipher suites",
-                        e.loc,
-                        v.trim()
-                    ));
+                if let Some(spec) = &g.tls.cipher {
+                    let (suites, unknown) = crate::sip::tls::cipher_suites(spec);
+                    if !unknown.is_empty() {
+                        ctx.warnings.push(format!(
+                            "{}: tlscipher: {} not a cipher suite ferrisk has (ignored)",
+                            e.loc,
+                            unknown.join(", ")
+                        ));
+                    }
+                    if suites.is_empty() {
+                        ctx.warnings.push(format!(
+                            "{}: tlscipher '{}' allows no cipher suite ferrisk has: using all of them",
+                            e.loc,
+                            v.trim()
+                        ));
+                    }
                 }
             }
             "transport" => {
@@ -2312,18 +2321,20 @@ mod tests {
     #[test]
     fn sipconf_tls_warnings() {
         // What rustls cannot do is accepted with a warning naming the line.
-        let (c, w) = ok("[general]\ntlsclientmethod=tlsv1\ntlscipher=ALL:!aNULL\n\
+        let (c, w) = ok(
+            "[general]\ntlsclientmethod=tlsv1\ntlscipher=RC4-MD5:ALL:!aNULL\n\
              tlsverifyclient=yes\n[p]\ntype=peer\nhost=h\ntransport=tls\n\
-             [q]\ntype=peer\nhost=h\ntransport=tcp\n");
+             [q]\ntype=peer\nhost=h\ntransport=tcp\n",
+        );
         assert_eq!(w.len(), 5, "{w:#?}");
         assert!(w[0].starts_with("sip.conf:2:1:") && w[0].contains("tlsclientmethod=tlsv1"));
-        assert!(w[1].starts_with("sip.conf:3:1:") && w[1].contains("tlscipher 'ALL:!aNULL'"));
+        assert!(w[1].starts_with("sip.conf:3:1:") && w[1].contains("RC4-MD5 not a cipher suite"));
         assert!(w[2].starts_with("sip.conf:1:1:") && w[2].contains("tlsverifyclient"));
         assert!(w[3].starts_with("sip.conf:5:1:") && w[3].contains("tlsenable=no"));
         assert!(w[4].contains("tcpenable=no"));
         assert_eq!(c.general.tls.clientmethod, TlsClientMethod::Flexible);
         assert!(!c.general.tls.verifyclient);
-        assert_eq!(c.general.tls.cipher.as_deref(), Some("ALL:!aNULL"));
+        assert_eq!(c.general.tls.cipher.as_deref(), Some("RC4-MD5:ALL:!aNULL"));
         let (_, w) = ok("[general]\ntlsclientmethod=tlsv9\n");
         assert!(w[0].contains("unknown tlsclientmethod 'tlsv9'"), "{w:?}");
     }

@@ -67,7 +67,8 @@ pub struct TlsSettings {
     /// `tlsdontverifyserver`: accept any server certificate when connecting out.
     pub dontverifyserver: bool,
     pub clientmethod: TlsClientMethod,
-    /// `tlscipher`: kept for `sip show settings`; rustls' own suites are used.
+    /// `tlscipher`: an OpenSSL-style cipher list (`ECDHE-RSA-AES128-GCM-SHA256:…`, `ALL`,
+    /// `HIGH`, `!name`); the suites it names, of those ferrisk has ([`cipher_suites`]).
     pub cipher: Option<String>,
 }
 
@@ -90,6 +91,137 @@ impl Default for TlsSettings {
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The provider with the cipher suites `tlscipher` allows.
+fn provider_for(s: &TlsSettings) -> Arc<rustls::crypto::CryptoProvider> {
+    let mut p = rustls::crypto::ring::default_provider();
+    if let Some(spec) = &s.cipher {
+        let (suites, _) = cipher_suites(spec);
+        if !suites.is_empty() {
+            p.cipher_suites = suites;
+        }
+    }
+    Arc::new(p)
+}
+
+/// OpenSSL's names of the suites ferrisk's TLS has (TLS 1.3 ones by their RFC 8446 names,
+/// as OpenSSL's `-ciphersuites`).
+const SUITE_NAMES: &[(&str, rustls::CipherSuite)] = &[
+    (
+        "TLS_AES_256_GCM_SHA384",
+        rustls::CipherSuite::TLS13_AES_256_GCM_SHA384,
+    ),
+    (
+        "TLS_AES_128_GCM_SHA256",
+        rustls::CipherSuite::TLS13_AES_128_GCM_SHA256,
+    ),
+    (
+        "TLS_CHACHA20_POLY1305_SHA256",
+        rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+    ),
+    (
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    ),
+    (
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    ),
+    (
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    ),
+    (
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    ),
+    (
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    ),
+    (
+        "ECDHE-RSA-CHACHA20-POLY1305",
+        rustls::CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ),
+];
+
+/// The suites an OpenSSL-style `tlscipher` list allows, in ferrisk's order, and the names
+/// in it that are no suite ferrisk has (ignored). Names are OpenSSL's or IANA's
+/// (`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`); `ALL`, `DEFAULT`, `HIGH`, `SECURE` and
+/// `COMPLEMENTOFDEFAULT` mean every suite; `!x` or `-x` removes `x` (names of weak classes
+/// such as `!aNULL`, `!MD5`, `!RC4` remove nothing: ferrisk has no such suite); `+x` and
+/// `@STRENGTH` are accepted. As in OpenSSL, the list governs TLS 1.2: TLS 1.3's suites
+/// stay unless it names some of them. An empty result means the list allows no suite
+/// ferrisk has.
+pub fn cipher_suites(spec: &str) -> (Vec<rustls::SupportedCipherSuite>, Vec<String>) {
+    let all = rustls::crypto::ring::default_provider().cipher_suites;
+    let name_of = |cs: rustls::CipherSuite| -> Option<&'static str> {
+        SUITE_NAMES.iter().find(|(_, c)| *c == cs).map(|(n, _)| *n)
+    };
+    let find = |tok: &str| -> Option<rustls::CipherSuite> {
+        SUITE_NAMES
+            .iter()
+            .find(|(n, c)| {
+                n.eq_ignore_ascii_case(tok)
+                    || format!("{c:?}").eq_ignore_ascii_case(tok)
+                    || format!("{c:?}")
+                        .replace("TLS13_", "TLS_")
+                        .eq_ignore_ascii_case(tok)
+            })
+            .map(|(_, c)| *c)
+    };
+    let mut chosen: Vec<rustls::CipherSuite> = Vec::new();
+    let mut removed: Vec<rustls::CipherSuite> = Vec::new();
+    let mut unknown = Vec::new();
+    for tok in spec
+        .split([':', ',', ' '])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let (neg, name) = match tok.as_bytes()[0] {
+            b'!' | b'-' => (true, &tok[1..]),
+            b'+' => continue,
+            _ => (false, tok),
+        };
+        let upper = name.to_ascii_uppercase();
+        if matches!(
+            upper.as_str(),
+            "ALL" | "DEFAULT" | "HIGH" | "SECURE" | "COMPLEMENTOFDEFAULT" | "@STRENGTH"
+        ) || upper.starts_with("@SECLEVEL")
+        {
+            if !neg && upper != "@STRENGTH" && !upper.starts_with("@SECLEVEL") {
+                chosen.extend(all.iter().map(|s| s.suite()));
+            }
+            continue;
+        }
+        match find(name) {
+            Some(cs) if neg => removed.push(cs),
+            Some(cs) => chosen.push(cs),
+            // A class or suite ferrisk does not have: removing it changes nothing.
+            None if neg => {}
+            None => unknown.push(name.to_string()),
+        }
+    }
+    let names_tls13 = chosen
+        .iter()
+        .any(|c| name_of(*c).is_some_and(|n| n.starts_with("TLS_")));
+    let suites = all
+        .into_iter()
+        .filter(|s| {
+            let cs = s.suite();
+            let is13 = name_of(cs).is_some_and(|n| n.starts_with("TLS_"));
+            !removed.contains(&cs) && (chosen.contains(&cs) || (is13 && !names_tls13))
+        })
+        .collect::<Vec<_>>();
+    // Only TLS 1.3 left from a list that named no suite of ours: nothing it allows.
+    let any12 = suites
+        .iter()
+        .any(|s| !name_of(s.suite()).is_some_and(|n| n.starts_with("TLS_")));
+    if !any12 && !names_tls13 {
+        return (Vec::new(), unknown);
+    }
+    (suites, unknown)
 }
 
 fn read(path: &str) -> Result<Vec<u8>, TlsError> {
@@ -165,7 +297,7 @@ fn versions(m: TlsClientMethod) -> &'static [&'static rustls::SupportedProtocolV
 /// certificate signed by `tlscafile`/`tlscapath` is required.
 pub fn server_config(s: &TlsSettings) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let (chain, key) = identity(s)?;
-    let builder = rustls::ServerConfig::builder_with_provider(provider())
+    let builder = rustls::ServerConfig::builder_with_provider(provider_for(s))
         .with_protocol_versions(rustls::ALL_VERSIONS)
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
     let builder = match (s.verifyclient, ca_roots(s)?) {
@@ -190,7 +322,7 @@ pub fn server_config(s: &TlsSettings) -> Result<Arc<rustls::ServerConfig>, TlsEr
 /// `tlscapath` (else the system's roots) unless `tlsdontverifyserver`; our certificate is
 /// offered when the server asks and `tlscertfile` can be read.
 pub fn client_config(s: &TlsSettings) -> Result<Arc<rustls::ClientConfig>, TlsError> {
-    let builder = rustls::ClientConfig::builder_with_provider(provider())
+    let builder = rustls::ClientConfig::builder_with_provider(provider_for(s))
         .with_protocol_versions(versions(s.clientmethod))
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
     let builder = if s.dontverifyserver {
@@ -221,6 +353,35 @@ pub fn client_config(s: &TlsSettings) -> Result<Arc<rustls::ClientConfig>, TlsEr
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn tlscipher_lists_pick_suites_like_openssl() {
+        let names = |spec: &str| {
+            let (v, u) = cipher_suites(spec);
+            (
+                v.iter()
+                    .map(|s| format!("{:?}", s.suite()))
+                    .collect::<Vec<_>>(),
+                u,
+            )
+        };
+        let (all, u) = names("ALL:!aNULL:!MD5:@STRENGTH");
+        assert_eq!(all.len(), 9, "{all:?}");
+        assert!(u.is_empty());
+        // TLS 1.2 as listed; TLS 1.3 kept when the list names none.
+        let (v, _) = names("ECDHE-RSA-AES128-GCM-SHA256");
+        assert_eq!(v.len(), 4, "{v:?}");
+        assert!(v.contains(&"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".to_string()));
+        let (v, _) = names("HIGH:!ECDHE-RSA-CHACHA20-POLY1305:!TLS_CHACHA20_POLY1305_SHA256");
+        assert_eq!(v.len(), 7, "{v:?}");
+        let (v, _) = names("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256");
+        assert_eq!(v.len(), 2, "{v:?}");
+        // Nothing ferrisk has: empty, with the unknown names.
+        let (v, u) = names("AES128-SHA:DES-CBC3-SHA");
+        assert!(v.is_empty());
+        assert_eq!(u, ["AES128-SHA", "DES-CBC3-SHA"]);
+    }
+
     use super::*;
 
     #[test]
