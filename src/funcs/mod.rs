@@ -5,6 +5,7 @@
 
 pub mod channel;
 pub mod db;
+pub mod digest;
 pub mod encoding;
 pub mod logic;
 pub mod math;
@@ -27,6 +28,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         channel::MODULES,
         db::MODULES,
         message::MODULES,
+        digest::MODULES,
     ];
     tables
         .into_iter()
