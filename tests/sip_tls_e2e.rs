@@ -8,7 +8,6 @@ mod common;
 
 use common::*;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const EXTENSIONS: &str = "\
@@ -40,32 +39,18 @@ exten => _X.,1,Answer()
 /// A self-signed certificate for 127.0.0.1 (subjectAltName IP) and its key, both in one PEM file
 /// `keys/sip.pem` under `dir` (so `tlsprivatekey` defaults to it).
 fn make_cert(dir: &Path) {
-    require_bin("openssl", "openssl");
     let keys = dir.join("keys");
     std::fs::create_dir_all(&keys).expect("keys dir");
-    let (cert, key) = (keys.join("cert.pem"), keys.join("key.pem"));
-    let st = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args([
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
+    // Not a CA: a verifier trusting it (tlscafile) refuses a CA certificate as a server's
+    // own.
+    let (cert, key) = self_signed_cert_with(
+        &keys,
+        "127.0.0.1",
+        &[
             "subjectAltName=IP:127.0.0.1",
-        ])
-        // Not a CA: a verifier trusting it (tlscafile) refuses a CA certificate as a
-        // server's own.
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl");
-    assert!(st.success(), "openssl req -x509");
+            "basicConstraints=critical,CA:FALSE",
+        ],
+    );
     let mut pem = std::fs::read(&cert).expect("cert");
     pem.extend(std::fs::read(&key).expect("key"));
     std::fs::write(keys.join("sip.pem"), pem).expect("sip.pem");
@@ -149,6 +134,25 @@ fn voiced_secs(s: &[i16]) -> f64 {
         })
         .count();
     loud as f64 * 0.02
+}
+
+/// 1000 calls 6100 from `from` (to its TLS peer): the Dial fails at once, CHANUNAVAIL.
+fn call_6100_fails_at_once(from: &Pbx) {
+    let t = Instant::now();
+    Sipp::new("uac_fail.xml", Some(from.udp))
+        .local_port(free_port())
+        .service("6100")
+        .key("from_user", "1000")
+        .auth("1000", "s1000")
+        .set("expect", 403)
+        .run()
+        .assert_ok("the caller gets the failure");
+    assert_eq!(from.d.wait_db("test", "status"), "CHANUNAVAIL");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
 }
 
 /// baresip 1000 registers over TLS and calls 1001, also registered over TLS: ferrisk's
@@ -338,21 +342,7 @@ fn dial_a_tls_peer_verifies_its_certificate() {
         "tlsdontverifyserver=no\n",
         &tls_peer(b.tls),
     );
-    let t = Instant::now();
-    Sipp::new("uac_fail.xml", Some(a.udp))
-        .local_port(free_port())
-        .service("6100")
-        .key("from_user", "1000")
-        .auth("1000", "s1000")
-        .set("expect", 403)
-        .run()
-        .assert_ok("the caller gets the failure");
-    assert_eq!(a.d.wait_db("test", "status"), "CHANUNAVAIL");
-    assert!(
-        t.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        t.elapsed()
-    );
+    call_6100_fails_at_once(&a);
 }
 
 /// `tlsverifyclient=yes`: B asks for a client certificate and verifies it against its
@@ -386,21 +376,7 @@ fn tlsverifyclient_requires_a_known_client_certificate() {
 
     // Another A, with a certificate B does not know.
     let stranger = start_with(free_port(), free_port(), "", &tls_peer(b.tls));
-    let t = Instant::now();
-    Sipp::new("uac_fail.xml", Some(stranger.udp))
-        .local_port(free_port())
-        .service("6100")
-        .key("from_user", "1000")
-        .auth("1000", "s1000")
-        .set("expect", 403)
-        .run()
-        .assert_ok("the caller gets the failure");
-    assert_eq!(stranger.d.wait_db("test", "status"), "CHANUNAVAIL");
-    assert!(
-        t.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        t.elapsed()
-    );
+    call_6100_fails_at_once(&stranger);
 }
 
 /// The carrier setup of issue 16: TLS signalling with SRTP media. Both phones register

@@ -83,25 +83,6 @@ fn phone(p: &Pbx, ports: u16, account: &str, audio: &[i16], srtp: bool) -> Bares
     Baresip::start_modules(ports, &[account], Some(wav.as_path()), true, modules)
 }
 
-/// Best normalized cross-correlation of `got` (first and last 0.5 s trimmed) with `sent`
-/// (as in media_e2e.rs).
-fn trimmed_corr(sent: &[i16], got: &[i16], len: usize) -> (f64, usize) {
-    const TRIM: usize = 4000;
-    if got.len() < 2 * TRIM + 800 {
-        return (0.0, 0);
-    }
-    let got = &got[TRIM..got.len() - TRIM];
-    let win = &got[..800];
-    let Some((lag, _)) = (0..sent.len().saturating_sub(800))
-        .map(|s| (s, corr(win, &sent[s..s + 800])))
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-    else {
-        return (0.0, 0);
-    };
-    let n = len.min(got.len()).min(sent.len() - lag);
-    (corr(&got[..n], &sent[lag..lag + n]), n)
-}
-
 /// baresip's libsrtp says the call's audio is SRTP with `suite`.
 fn assert_srtp(b: &Baresip, suite: &str) {
     let want = format!("srtp: audio: SRTP is Enabled (cryptosuite={suite})");

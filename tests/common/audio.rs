@@ -90,3 +90,23 @@ pub fn read_dump(path: &std::path::Path) -> Vec<i16> {
     }
     panic!("no data chunk in {}", path.display());
 }
+
+/// Best normalized cross-correlation of `got` (its first and last 0.5 s trimmed) with
+/// `sent`: a 100 ms window of `got` locates the alignment in `sent`, then up to `len`
+/// samples from there are compared. Returns the correlation and how many samples.
+pub fn trimmed_corr(sent: &[i16], got: &[i16], len: usize) -> (f64, usize) {
+    const TRIM: usize = 4000;
+    if got.len() < 2 * TRIM + 800 {
+        return (0.0, 0);
+    }
+    let got = &got[TRIM..got.len() - TRIM];
+    let win = &got[..800];
+    let Some((lag, _)) = (0..sent.len().saturating_sub(800))
+        .map(|s| (s, corr(win, &sent[s..s + 800])))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+    else {
+        return (0.0, 0);
+    };
+    let n = len.min(got.len()).min(sent.len() - lag);
+    (corr(&got[..n], &sent[lag..lag + n]), n)
+}

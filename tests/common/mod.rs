@@ -116,6 +116,11 @@ pub fn require_bin(bin: &str, package: &str) -> PathBuf {
 
 /// A self-signed certificate for `cn` in `dir`: (`cert.pem`, `key.pem`).
 pub fn self_signed_cert(dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
+    self_signed_cert_with(dir, cn, &[])
+}
+
+/// As [`self_signed_cert`], with `-addext` extensions (`subjectAltName=IP:127.0.0.1`, …).
+pub fn self_signed_cert_with(dir: &Path, cn: &str, addext: &[&str]) -> (PathBuf, PathBuf) {
     require_bin("openssl", "openssl");
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
@@ -124,6 +129,7 @@ pub fn self_signed_cert(dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
         ])
         .arg(format!("/CN={cn}"))
+        .args(addext.iter().flat_map(|e| ["-addext", e]))
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
