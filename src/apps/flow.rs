@@ -47,6 +47,7 @@ fn register_app_stack(ctx: &ModuleContext) {
     ctx.register_app(Arc::new(Return));
     ctx.register_app(Arc::new(StackPop));
     ctx.register_func(Arc::new(crate::funcs::channel::LocalFunc));
+    crate::funcs::vars::register_stack_funcs(ctx);
 }
 
 fn register_app_macro(ctx: &ModuleContext) {

@@ -7,12 +7,14 @@ pub mod channel;
 pub mod db;
 pub mod digest;
 pub mod encoding;
+pub mod env;
 pub mod logic;
 pub mod math;
 pub mod message;
 pub mod party;
 pub mod strings;
 pub mod time;
+pub mod vars;
 
 pub use crate::pbx::func::{split_call, Func, FuncError, FuncRegistry};
 use crate::pbx::module::Module;
@@ -29,6 +31,8 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         db::MODULES,
         message::MODULES,
         digest::MODULES,
+        vars::MODULES,
+        env::MODULES,
     ];
     tables
         .into_iter()
