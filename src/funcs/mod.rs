@@ -8,6 +8,8 @@ pub mod db;
 pub mod digest;
 pub mod encoding;
 pub mod env;
+pub mod group;
+pub mod json;
 pub mod logic;
 pub mod math;
 pub mod message;
@@ -33,6 +35,8 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         digest::MODULES,
         vars::MODULES,
         env::MODULES,
+        group::MODULES,
+        json::MODULES,
     ];
     tables
         .into_iter()
