@@ -65,6 +65,7 @@ fn register_app_while(ctx: &ModuleContext) {
 fn register_app_exec(ctx: &ModuleContext) {
     ctx.register_app(Arc::new(ExecIf));
     ctx.register_app(Arc::new(Exec));
+    super::misc::register_tryexec(ctx);
 }
 
 /// Asterisk's `pbx_checkcondition` (empty is false, a leading integer decides, other
