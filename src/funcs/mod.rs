@@ -5,6 +5,7 @@
 
 pub mod channel;
 pub mod db;
+pub mod devstate;
 pub mod digest;
 pub mod encoding;
 pub mod env;
@@ -37,6 +38,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         env::MODULES,
         group::MODULES,
         json::MODULES,
+        devstate::MODULES,
     ];
     tables
         .into_iter()
