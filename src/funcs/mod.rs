@@ -16,6 +16,7 @@ pub mod math;
 pub mod message;
 pub mod net;
 pub mod party;
+pub mod realtime;
 pub mod strings;
 pub mod time;
 pub mod vars;
@@ -41,6 +42,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         json::MODULES,
         devstate::MODULES,
         net::MODULES,
+        realtime::MODULES,
     ];
     tables
         .into_iter()
