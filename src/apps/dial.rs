@@ -262,6 +262,7 @@ impl App for Dial {
                     busy += 1;
                     leg.alive = false;
                     leg.chan.hangup_cause = cause::USER_BUSY;
+                    record_cause(chan, &leg.chan, cause::USER_BUSY);
                     leg.chan.destroy();
                 }
                 ChanEvent::Congestion => {
@@ -269,6 +270,7 @@ impl App for Dial {
                     congestion += 1;
                     leg.alive = false;
                     leg.chan.hangup_cause = cause::NORMAL_CIRCUIT_CONGESTION;
+                    record_cause(chan, &leg.chan, cause::NORMAL_CIRCUIT_CONGESTION);
                     leg.chan.destroy();
                 }
                 ChanEvent::Connected(p) => {
@@ -373,6 +375,7 @@ impl App for Dial {
                     }
                     leg.alive = false;
                     leg.chan.hangup_cause = c;
+                    record_cause(chan, &leg.chan, c);
                     leg.chan.destroy();
                 }
             }
@@ -611,6 +614,16 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending::<()>().await,
     }
+}
+
+/// Remember why a called channel failed, for `HANGUPCAUSE()`: the driver's own text
+/// (`SIP 486 Busy Here`), else the cause's description.
+fn record_cause(caller: &mut Channel, leg: &Channel, c: i32) {
+    let tech = leg
+        .shared
+        .tech_cause()
+        .unwrap_or_else(|| crate::pbx::channel::cause::description(c).to_string());
+    caller.record_hangupcause(leg.name(), tech, c);
 }
 
 fn hangup_legs(legs: &mut [Leg], except: Option<usize>, c: i32) {

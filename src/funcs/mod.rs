@@ -10,6 +10,7 @@ pub mod digest;
 pub mod encoding;
 pub mod env;
 pub mod group;
+pub mod hangupcause;
 pub mod json;
 pub mod logic;
 pub mod math;
@@ -43,6 +44,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         devstate::MODULES,
         net::MODULES,
         realtime::MODULES,
+        hangupcause::MODULES,
     ];
     tables
         .into_iter()

@@ -287,6 +287,9 @@ pub struct ChannelShared {
     /// Boxed: one pointer per channel until used (ChannelShared lives as long as the call).
     #[allow(clippy::box_collection)]
     shared_vars: Mutex<Option<Box<std::collections::HashMap<String, String>>>>,
+    /// The technology's own word on why the call failed (`SIP 486 Busy Here`), for
+    /// `HANGUPCAUSE()`.
+    tech_cause: Mutex<Option<Box<str>>>,
 }
 
 /// Point-in-time view for `core show channels`.
@@ -323,6 +326,7 @@ impl ChannelShared {
             transfer_done: Mutex::new(None),
             transfer_notify: Notify::new(),
             shared_vars: Mutex::new(None),
+            tech_cause: Mutex::new(None),
             snapshot: Mutex::new(Snapshot {
                 state: Some(ChanState::Down),
                 ..Snapshot::default()
@@ -408,6 +412,16 @@ impl ChannelShared {
 
     pub fn state(&self) -> ChanState {
         self.snapshot.lock().state.unwrap_or(ChanState::Down)
+    }
+
+    /// The driver records its own cause of a failed call (`SIP 486 Busy Here`).
+    pub fn set_tech_cause(&self, text: String) {
+        *self.tech_cause.lock() = Some(text.into_boxed_str());
+    }
+
+    /// What [`ChannelShared::set_tech_cause`] recorded.
+    pub fn tech_cause(&self) -> Option<String> {
+        self.tech_cause.lock().as_deref().map(str::to_string)
     }
 
     /// A `SHARED()` variable of this channel.
@@ -539,6 +553,15 @@ pub struct Channel {
     pub datastores: Datastores,
     destroyed: bool,
 }
+
+/// The causes of the calls this channel placed that failed (Asterisk's hangup cause
+/// hash, read by `HANGUPCAUSE()`): per called channel, the technology's text and the
+/// Asterisk cause code, in the order they came.
+#[derive(Debug, Clone, Default)]
+pub struct HangupCauses(pub Vec<(String, String, i32)>);
+
+/// The datastore name of [`HangupCauses`].
+pub const HANGUPCAUSES: &str = "hangupcause";
 
 /// Typed values modules attach to a channel, by name (Asterisk's `ast_datastore`).
 #[derive(Default)]
@@ -685,6 +708,18 @@ impl Channel {
             return Some(v.to_string());
         }
         self.pbx.get_global(name)
+    }
+
+    /// `ast_channel_hangupcause_hash_set`: a call this channel placed to `leg` failed.
+    pub fn record_hangupcause(&mut self, leg: &str, tech: String, cause: i32) {
+        if self.datastores.get::<HangupCauses>(HANGUPCAUSES).is_none() {
+            self.datastores
+                .insert(HANGUPCAUSES, HangupCauses::default());
+        }
+        if let Some(h) = self.datastores.get_mut::<HangupCauses>(HANGUPCAUSES) {
+            h.0.retain(|(n, _, _)| n != leg);
+            h.0.push((leg.to_string(), tech, cause));
+        }
     }
 
     pub fn set_var(&mut self, name: &str, value: &str) {
