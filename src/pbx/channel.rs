@@ -6,6 +6,7 @@
 //! snapshot for `core show channels`, the soft-hangup flag, and an event queue.
 
 use super::cdr::Cdr;
+use super::events::{ChanSnapshot, Event, Topic};
 use super::vars::Vars;
 use super::Pbx;
 use parking_lot::Mutex;
@@ -544,18 +545,8 @@ impl Channel {
         let uniqueid = pbx.next_uniqueid();
         let shared = ChannelShared::new(name.clone(), uniqueid.clone());
         pbx.channels.insert(shared.clone());
-        if pbx.events.wants(super::events::Topic::Channel) {
-            pbx.events.publish(super::events::Event::Newchannel {
-                channel: name.clone(),
-                uniqueid: uniqueid.clone(),
-                caller_num: String::new(),
-                caller_name: String::new(),
-                context: String::new(),
-                exten: String::new(),
-            });
-        }
         let cdr = Cdr::new(&name, &uniqueid);
-        Channel {
+        let chan = Channel {
             pbx: pbx.clone(),
             shared,
             tech,
@@ -588,7 +579,13 @@ impl Channel {
             background: None,
             datastores: Datastores::default(),
             destroyed: false,
+        };
+        if chan.pbx.events.wants(Topic::Channel) {
+            chan.pbx
+                .events
+                .publish(Event::Newchannel(ChanSnapshot::of(&chan)));
         }
+        chan
     }
 
     pub fn name(&self) -> &str {
@@ -611,8 +608,14 @@ impl Channel {
     }
 
     pub fn set_state(&mut self, st: ChanState) {
+        let changed = self.state != st;
         self.state = st;
         self.shared.snapshot.lock().state = Some(st);
+        if changed && self.pbx.events.wants(Topic::Channel) {
+            self.pbx
+                .events
+                .publish(Event::Newstate(ChanSnapshot::of(self)));
+        }
     }
 
     pub fn is_up(&self) -> bool {
@@ -659,6 +662,13 @@ impl Channel {
 
     pub fn set_var(&mut self, name: &str, value: &str) {
         self.vars.set_or_unset(name, value);
+        if self.pbx.events.wants(Topic::Variable) {
+            self.pbx.events.publish(Event::VarSet {
+                chan: ChanSnapshot::of(self),
+                variable: name.to_string(),
+                value: value.to_string(),
+            });
+        }
     }
 
     /// Copy the variables into the shared snapshot if `core show channel` asked for them.
@@ -850,10 +860,9 @@ impl Channel {
         let cdr = self.cdr.clone();
         self.pbx.post_cdr(cdr);
         self.pbx.channels.remove(&self.shared.name);
-        if self.pbx.events.wants(super::events::Topic::Channel) {
-            self.pbx.events.publish(super::events::Event::Hangup {
-                channel: self.shared.name.clone(),
-                uniqueid: self.uniqueid().to_string(),
+        if self.pbx.events.wants(Topic::Channel) {
+            self.pbx.events.publish(Event::Hangup {
+                chan: ChanSnapshot::of(self),
                 cause,
             });
         }
