@@ -37,6 +37,7 @@ pub fn all() -> Vec<Arc<dyn Action>> {
         Arc::new(CommandAction),
         Arc::new(Originate),
         Arc::new(HangupAction),
+        Arc::new(Redirect),
         Arc::new(Getvar),
         Arc::new(Setvar),
         Arc::new(CoreShowChannels),
@@ -368,6 +369,77 @@ impl Action for HangupAction {
     }
 }
 
+struct Redirect;
+#[async_trait]
+impl Action for Redirect {
+    meta!("Redirect", class::CALL, "Redirect (transfer) a call.");
+    async fn run(&self, pbx: &Arc<Pbx>, _: &Caller, req: &Message) -> Reply {
+        let name = req.value("Channel").trim();
+        if name.is_empty() {
+            return vec![Message::error(req, "Channel not specified")];
+        }
+        let exten = req.value("Exten").trim();
+        let ctx = req.value("Context").trim();
+        let prio = match req.value("Priority").trim() {
+            "" => 1,
+            p => match p.parse::<i32>() {
+                Ok(n) if n > 0 => n,
+                _ => return vec![Message::error(req, &format!("Invalid priority '{p}'"))],
+            },
+        };
+        let Some(c) = pbx.channels.get(name) else {
+            return vec![Message::error(
+                req,
+                &format!("Channel does not exist: {name}"),
+            )];
+        };
+        let extra = req.value("ExtraChannel").trim();
+        let other = if extra.is_empty() {
+            None
+        } else {
+            match pbx.channels.get(extra) {
+                Some(o) => Some(o),
+                None => {
+                    return vec![Message::error(
+                        req,
+                        &format!("ExtraChannel does not exist: {extra}"),
+                    )]
+                }
+            }
+        };
+        let target = |c: &ChannelShared, ctx: &str, exten: &str, prio: i32| {
+            let s = c.snapshot.lock().clone();
+            let ctx = if ctx.is_empty() {
+                s.context
+            } else {
+                ctx.to_string()
+            };
+            let exten = if exten.is_empty() {
+                s.exten
+            } else {
+                exten.to_string()
+            };
+            c.request_redirect(&ctx, &exten, prio);
+        };
+        target(&c, ctx, exten, prio);
+        if let Some(o) = other {
+            let (ec, ee) = (
+                req.value("ExtraContext").trim(),
+                req.value("ExtraExten").trim(),
+            );
+            let ep = req.value("ExtraPriority").trim().parse().unwrap_or(prio);
+            target(
+                &o,
+                if ec.is_empty() { ctx } else { ec },
+                if ee.is_empty() { exten } else { ee },
+                ep,
+            );
+            return vec![Message::ack(req, "Dual Redirect successful")];
+        }
+        vec![Message::ack(req, "Redirect successful")]
+    }
+}
+
 struct Getvar;
 #[async_trait]
 impl Action for Getvar {
@@ -416,15 +488,16 @@ impl Action for Setvar {
         if var.is_empty() {
             return vec![Message::error(req, "No variable specified")];
         }
-        if !req.value("Channel").trim().is_empty() {
-            // The channel's variables belong to the task running it; ferrisk has no way
-            // yet to hand it a change from outside.
-            return vec![Message::error(
-                req,
-                "Setting a channel's variable is not supported (ferrisk sets globals only)",
-            )];
+        let chan = req.value("Channel").trim();
+        if chan.is_empty() {
+            pbx.set_global(var, req.value("Value"));
+        } else {
+            // The channel's task applies it at its next wait or dialplan step.
+            let Some(c) = pbx.channels.get(chan) else {
+                return vec![Message::error(req, "No such channel")];
+            };
+            c.request_setvar(var, req.value("Value"));
         }
-        pbx.set_global(var, req.value("Value"));
         vec![Message::ack(req, "Variable Set")]
     }
 }

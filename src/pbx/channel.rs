@@ -282,6 +282,11 @@ pub struct ChannelShared {
     /// answered call): `true` done, `false` refused or failed.
     transfer_done: Mutex<Option<bool>>,
     transfer_notify: Notify,
+    /// Where a manager `Redirect` sends the channel: the interpreter jumps there.
+    redirect: Mutex<Option<(String, String, i32)>>,
+    /// Variables a manager `Setvar` set, applied by the owner at its next chance.
+    pending_vars: Mutex<Vec<(String, String)>>,
+    vars_pending: AtomicBool,
     pub snapshot: Mutex<Snapshot>,
 }
 
@@ -318,6 +323,9 @@ impl ChannelShared {
             transfer: Mutex::new(None),
             transfer_done: Mutex::new(None),
             transfer_notify: Notify::new(),
+            redirect: Mutex::new(None),
+            pending_vars: Mutex::new(Vec::new()),
+            vars_pending: AtomicBool::new(false),
             snapshot: Mutex::new(Snapshot {
                 state: Some(ChanState::Down),
                 ..Snapshot::default()
@@ -334,6 +342,29 @@ impl ChannelShared {
         self.softhangup.store(true, Ordering::SeqCst);
         self.notify.notify_waiters();
         self.notify.notify_one();
+    }
+    /// Send the channel to `context,exten,priority` (AMI `Redirect`, Asterisk's async
+    /// goto): what it runs now is interrupted as by a hangup, and the interpreter jumps.
+    pub fn request_redirect(&self, context: &str, exten: &str, priority: i32) {
+        *self.redirect.lock() = Some((context.into(), exten.into(), priority));
+        self.softhangup.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+        self.notify.notify_one();
+    }
+    /// The redirect asked for, if any: the hangup it requested is withdrawn.
+    pub fn take_redirect(&self) -> Option<(String, String, i32)> {
+        let r = self.redirect.lock().take()?;
+        if self.hangup_cause.load(Ordering::SeqCst) == 0 {
+            self.softhangup.store(false, Ordering::SeqCst);
+        }
+        Some(r)
+    }
+    /// Set a variable from outside (AMI `Setvar`): the owner applies it at its next wait
+    /// or dialplan step.
+    pub fn request_setvar(&self, name: &str, value: &str) {
+        self.pending_vars.lock().push((name.into(), value.into()));
+        self.vars_pending.store(true, Ordering::SeqCst);
+        self.vars_notify.notify_waiters();
     }
     pub fn hangup_requested(&self) -> bool {
         self.softhangup.load(Ordering::Relaxed)
@@ -716,9 +747,31 @@ impl Channel {
             tokio::select! {
                 _ = timer => return true,
                 _ = shared.hungup() => return false,
-                _ = shared.vars_notify.notified() => self.serve_vars_request(),
+                _ = shared.vars_notify.notified() => self.serve_requests(),
             }
         }
+    }
+
+    /// Apply variables set from outside, then answer a variables request.
+    pub fn serve_requests(&mut self) {
+        if self.shared.vars_pending.swap(false, Ordering::SeqCst) {
+            let pending = std::mem::take(&mut *self.shared.pending_vars.lock());
+            for (k, v) in pending {
+                self.set_var(&k, &v);
+            }
+        }
+        self.serve_vars_request();
+    }
+
+    /// Follow a redirect asked for from outside ([`ChannelShared::request_redirect`]):
+    /// `true` when the channel now stands at its target.
+    pub fn take_redirect(&mut self) -> bool {
+        let Some((c, e, p)) = self.shared.take_redirect() else {
+            return false;
+        };
+        self.gosub.clear();
+        self.goto(&c, &e, p);
+        true
     }
 
     /// The next frame from the far end, waiting at most `max` (forever when `None`):
@@ -758,7 +811,7 @@ impl Channel {
                 },
                 _ = timer => return Ok(None),
                 _ = shared.hungup() => return Err(Hangup),
-                _ = shared.vars_notify.notified() => self.serve_vars_request(),
+                _ = shared.vars_notify.notified() => self.serve_requests(),
             }
         }
     }

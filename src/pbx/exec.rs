@@ -305,7 +305,10 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
         let mut apps = AppCache::default();
         loop {
             if !chan.in_hangup_handler && chan.check_hangup() {
-                return End::Hangup;
+                // A manager Redirect interrupts as a hangup; the top level jumps.
+                if !(nest == Nest::Top && chan.take_redirect()) {
+                    return End::Hangup;
+                }
             }
             if let Some(dl) = chan.absolute_deadline {
                 if Instant::now() >= dl && !chan.in_hangup_handler {
@@ -421,6 +424,7 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
                     ),
                 );
             }
+            chan.serve_requests();
             chan.publish(app.name(), &data);
             chan.jumped = false;
             if chan.last_app != app.name() {
@@ -431,6 +435,9 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
             drop(dp);
             let _in_use = entry.owner.enter();
             if app.exec(chan, &data).await.is_err() {
+                if nest == Nest::Top && chan.take_redirect() {
+                    continue;
+                }
                 spawn_exited(chan);
                 return End::Hangup;
             }

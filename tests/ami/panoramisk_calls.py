@@ -69,6 +69,29 @@ async def main():
         await asyncio.sleep(0.05)
     assert g["Value"] == "bar", g
 
+    async def getvar_until(chan, var, want):
+        for _ in range(200):
+            g = one(await m.send_action({"Action": "Getvar", "Channel": chan, "Variable": var}))
+            if g["Value"] == want:
+                return
+            await asyncio.sleep(0.05)
+        raise SystemExit(f"{var} on {chan} never became {want!r}: {g}")
+
+    # Setvar on the channel, then Redirect it elsewhere in the dialplan.
+    name = callee[0]["Channel"]
+    r = one(await m.send_action({
+        "Action": "Setvar", "Channel": name, "Variable": "FROMAMI", "Value": "s1"}))
+    assert r.response == "Success", r
+    await getvar_until(name, "FROMAMI", "s1")
+    r = one(await m.send_action({
+        "Action": "Redirect", "Channel": name, "Context": "test", "Exten": "redir",
+        "Priority": "1"}))
+    assert r.response == "Success" and r.message == "Redirect successful", r
+    await getvar_until(name, "REDIRECTED", "yes")
+    r = one(await m.send_action({
+        "Action": "Redirect", "Channel": "Local/nothing-1;1", "Exten": "x"}))
+    assert r.response == "Error", r
+
     await wait_event(lambda e: e.event == "DialBegin" and e["DestChannel"].startswith("Local/200@test-"),
         "DialBegin")
     await wait_event(lambda e: e.event == "DialEnd" and e["DialStatus"] == "ANSWER", "DialEnd")
