@@ -255,4 +255,39 @@ fn manager_conf_errors_stop_start_up_and_a_broken_reload_keeps_the_running_one()
         "Response: Goodbye\r\nMessage: Thanks for all the fish.\r\n"
     );
     assert_eq!(read_message(&mut r3), "", "closed after Logoff");
+
+    // authlimit and authtimeout, from a reloaded configuration.
+    std::fs::write(
+        d.path().join("manager.conf"),
+        format!(
+            "[general]\nenabled = yes\nport = {port}\nbindaddr = 127.0.0.1\n\
+             authlimit = 1\nauthtimeout = 1\n[admin]\nsecret = adminpw\n"
+        ),
+    )
+    .expect("write");
+    let out = d.rx("manager reload");
+    assert!(!out.contains("error"), "{out}");
+    let s = d.rx("manager show settings");
+    assert!(s.contains("  Auth limit:                1\n"), "{s}");
+    let idle = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut idle = BufReader::new(idle);
+    let mut banner = String::new();
+    idle.read_line(&mut banner).expect("banner");
+    assert_eq!(banner, "Asterisk Call Manager/9.0.0\r\n");
+    // A second connection that has not logged in is one too many: closed at once.
+    let extra = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    extra.set_read_timeout(Some(Duration::from_secs(20))).ok();
+    let mut extra = BufReader::new(extra);
+    let mut line = String::new();
+    assert_eq!(extra.read_line(&mut line).unwrap_or(0), 0, "{line}");
+    // The idle one is closed after authtimeout.
+    idle.get_ref()
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .ok();
+    assert_eq!(read_message(&mut idle), "", "closed after authtimeout");
+    // Logged-in clients do not count.
+    let mut ok = raw_login(port, "admin", "adminpw");
+    assert!(read_message(&mut ok).contains("Authentication accepted"));
+    let mut ok2 = raw_login(port, "admin", "adminpw");
+    assert!(read_message(&mut ok2).contains("Authentication accepted"));
 }

@@ -11,7 +11,7 @@ pub const TOPICS: &[Topic] = &[
     Topic::Channel,
     Topic::Registration,
     Topic::Security,
-    Topic::Variable,
+    Topic::Dialplan,
 ];
 
 /// The classes of a topic's events (what a client must be able to read).
@@ -20,7 +20,7 @@ pub fn topic_class(t: Topic) -> u32 {
         Topic::Mwi | Topic::DeviceState | Topic::Channel => class::CALL,
         Topic::Registration => class::SYSTEM,
         Topic::Security => class::SECURITY,
-        Topic::Variable => class::DIALPLAN,
+        Topic::Dialplan => class::DIALPLAN,
     }
 }
 

@@ -168,8 +168,15 @@ async fn connection(stream: TcpStream, addr: SocketAddr, pbx: Arc<Pbx>, shared: 
                     let conf = shared.conf();
                     let privilege = |a: &str| pbx.manager_actions.get(a).map(|x| x.privilege());
                     let mut nonce = || format!("{}", rand::random::<u32>());
+                    let was_authed = sess.authenticated();
                     let outs = sess.handle(req, &conf, &privilege, &mut nonce);
                     mask.store(sess.event_mask, Ordering::Relaxed);
+                    if !was_authed && sess.authenticated() {
+                        // Counted as logged in before the client reads the answer
+                        // (authlimit counts the others).
+                        let user = sess.user.clone().unwrap_or_default();
+                        shared.logged_in(id, &user, sess.read, sess.write);
+                    }
                     for o in outs {
                         match o {
                             Out::Send(m) => open &= write(&mut wr, &m.to_wire(), wt).await,
@@ -195,7 +202,6 @@ async fn connection(stream: TcpStream, addr: SocketAddr, pbx: Arc<Pbx>, shared: 
                             }
                             Out::LoggedIn => {
                                 let user = sess.user.clone().unwrap_or_default();
-                                shared.logged_in(id, &user, sess.read, sess.write);
                                 _fw = forwarders(&pbx, &shared, &user, sess.read, &mask, &tx, addr);
                                 if sess.wants_event(class::SYSTEM, None, "") {
                                     let ts = conf.general.timestampevents.then(now_secs);
@@ -246,6 +252,7 @@ async fn connection(stream: TcpStream, addr: SocketAddr, pbx: Arc<Pbx>, shared: 
             _ = tokio::time::sleep_until(auth_deadline), if !sess.authenticated() => break,
         }
     }
-    let _ = wr.shutdown().await;
+    // Forgotten before the client sees the close (authlimit counts the others).
     shared.remove_conn(id);
+    let _ = wr.shutdown().await;
 }

@@ -693,7 +693,7 @@ impl Channel {
 
     pub fn set_var(&mut self, name: &str, value: &str) {
         self.vars.set_or_unset(name, value);
-        if self.pbx.events.wants(Topic::Variable) {
+        if self.pbx.events.wants(Topic::Dialplan) {
             self.pbx.events.publish(Event::VarSet {
                 chan: ChanSnapshot::of(self),
                 variable: name.to_string(),

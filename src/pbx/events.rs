@@ -25,8 +25,8 @@ pub enum Topic {
     /// Authentication failures and successes (`InvalidPassword`, `ChallengeResponseFailed`,
     /// `InvalidAccountID`, `SuccessfulAuth`).
     Security = 4,
-    /// Channel variables set (`VarSet`): hot, so a topic of its own.
-    Variable = 5,
+    /// Dialplan execution (`Newexten` at every step, `VarSet`): hot, so a topic of its own.
+    Dialplan = 5,
 }
 
 const TOPICS: usize = 6;
@@ -137,6 +137,13 @@ pub enum Event {
         variable: String,
         value: String,
     },
+    /// A dialplan step starts: the channel (at the step's context, extension and
+    /// priority), the application and its (substituted) data.
+    Newexten {
+        chan: ChanSnapshot,
+        app: String,
+        data: String,
+    },
     PeerStatus {
         /// `SIP`.
         channel_type: &'static str,
@@ -174,7 +181,7 @@ impl Event {
             | Event::Hangup { .. }
             | Event::DialBegin { .. }
             | Event::DialEnd { .. } => Topic::Channel,
-            Event::VarSet { .. } => Topic::Variable,
+            Event::VarSet { .. } | Event::Newexten { .. } => Topic::Dialplan,
             Event::PeerStatus { .. } | Event::Registry { .. } => Topic::Registration,
             Event::Security { .. } => Topic::Security,
         }
@@ -191,6 +198,7 @@ impl Event {
             Event::DialBegin { .. } => "DialBegin",
             Event::DialEnd { .. } => "DialEnd",
             Event::VarSet { .. } => "VarSet",
+            Event::Newexten { .. } => "Newexten",
             Event::PeerStatus { .. } => "PeerStatus",
             Event::Registry { .. } => "Registry",
             Event::Security { name, .. } => name,
@@ -239,6 +247,12 @@ impl Event {
                 chan.fields("", &mut v);
                 v.push(("Variable".into(), variable.clone()));
                 v.push(("Value".into(), value.clone()));
+            }
+            Event::Newexten { chan, app, data } => {
+                chan.fields("", &mut v);
+                v.push(("Extension".into(), chan.exten.clone()));
+                v.push(("Application".into(), app.clone()));
+                v.push(("AppData".into(), data.clone()));
             }
             Event::PeerStatus {
                 channel_type,

@@ -425,6 +425,13 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
                 );
             }
             chan.serve_requests();
+            if pbx.events.wants(super::events::Topic::Dialplan) {
+                pbx.events.publish(super::events::Event::Newexten {
+                    chan: super::events::ChanSnapshot::of(chan),
+                    app: app.name().to_string(),
+                    data: data.clone(),
+                });
+            }
             chan.publish(app.name(), &data);
             chan.jumped = false;
             if chan.last_app != app.name() {

@@ -96,6 +96,10 @@ async def main():
         "DialBegin")
     await wait_event(lambda e: e.event == "DialEnd" and e["DialStatus"] == "ANSWER", "DialEnd")
     await wait_event(lambda e: e.event == "VarSet" and e["Variable"] == "FOO", "VarSet")
+    ne = await wait_event(
+        lambda e: e.event == "Newexten" and e["Application"] == "Set", "Newexten")
+    assert ne["AppData"] == "FOO=bar" and ne["Extension"] == "100", ne
+    assert ne["Context"] == "test" and ne["Priority"] == "2", ne
     await wait_event(
         lambda e: e.event == "Newstate" and e["ChannelStateDesc"] == "Up", "Newstate Up")
     nc = await wait_event(lambda e: e.event == "Newchannel", "Newchannel")
