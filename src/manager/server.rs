@@ -147,6 +147,7 @@ async fn connection(stream: TcpStream, addr: SocketAddr, pbx: Arc<Pbx>, shared: 
     let mut parser = Parser::default();
     let mut _fw: Vec<AbortOnDrop> = Vec::new();
     let mut warned_cut = 0;
+    let mut said_goodbye = false;
     let auth_deadline =
         tokio::time::Instant::now() + Duration::from_secs(shared.conf().general.authtimeout);
     let mut buf = vec![0u8; 8192];
@@ -181,7 +182,10 @@ async fn connection(stream: TcpStream, addr: SocketAddr, pbx: Arc<Pbx>, shared: 
                         match o {
                             Out::Send(m) => open &= write(&mut wr, &m.to_wire(), wt).await,
                             Out::Log(Level::Notice, t) => pbx.notice(&format!("manager.c: {t}")),
-                            Out::Log(Level::Verbose(v), t) => pbx.verbose_line(v, &t),
+                            Out::Log(Level::Verbose(v), t) => {
+                                said_goodbye |= t.contains("logged off");
+                                pbx.verbose_line(v, &t)
+                            }
                             Out::Security(name, account) => {
                                 if pbx.events.wants(crate::pbx::events::Topic::Security) {
                                     pbx.events.publish(Event::Security {
@@ -252,7 +256,80 @@ async fn connection(stream: TcpStream, addr: SocketAddr, pbx: Arc<Pbx>, shared: 
             _ = tokio::time::sleep_until(auth_deadline), if !sess.authenticated() => break,
         }
     }
+    if let Some(u) = &sess.user {
+        let shows = shared.conf().user(u).is_none_or(|c| c.displayconnects);
+        if shows && !said_goodbye {
+            pbx.verbose_line(2, &format!("Manager '{u}' logged off from {}", addr.ip()));
+        }
+    }
     // Forgotten before the client sees the close (authlimit counts the others).
     shared.remove_conn(id);
     let _ = wr.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pbx::events::{ChanSnapshot, Topic};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_does_not_read_loses_events_and_never_holds_up_the_bus() {
+        let pbx = Pbx::for_tests();
+        let shared = Arc::new(Shared::default());
+        let cf = crate::config::load_str(
+            std::path::Path::new("/nonexistent"),
+            "manager.conf",
+            "[admin]\nsecret=pw\n",
+            &Default::default(),
+        )
+        .unwrap();
+        *shared.conf.write() = Arc::new(super::super::conf::parse(&cf).unwrap().0);
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = AbortOnDrop(tokio::spawn(serve(l, pbx.clone(), shared.clone())));
+        let mut logs = pbx.log_tx.subscribe();
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"Action: Login\r\nUsername: admin\r\nSecret: pw\r\n\r\n")
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&got).contains("Authentication accepted") {
+            let n = c.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before the login answer");
+            got.extend_from_slice(&buf[..n]);
+        }
+        while !pbx.events.wants(Topic::Channel) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Far more than the socket buffers and the queue hold; the client reads nothing.
+        let snap = ChanSnapshot {
+            channel: "Local/x-00000001;1".into(),
+            ..Default::default()
+        };
+        for i in 0..100_000 {
+            pbx.events.publish(Event::Hangup {
+                chan: snap.clone(),
+                cause: 16,
+            });
+            if i % 500 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        // The publisher never waited; the client lost events (or was dropped), with a
+        // warning, as Asterisk does.
+        let warned = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                match logs.recv().await {
+                    Ok(l) if l.text.contains("manager session") => return l.text,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(e) => panic!("log closed: {e}"),
+                }
+            }
+        })
+        .await
+        .expect("a warning about the client that does not read");
+        assert!(warned.contains("WARNING"), "{warned}");
+        drop(server);
+    }
 }
