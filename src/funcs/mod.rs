@@ -5,14 +5,19 @@
 
 pub mod channel;
 pub mod db;
+pub mod devstate;
 pub mod digest;
 pub mod encoding;
+pub mod env;
+pub mod group;
+pub mod json;
 pub mod logic;
 pub mod math;
 pub mod message;
 pub mod party;
 pub mod strings;
 pub mod time;
+pub mod vars;
 
 pub use crate::pbx::func::{split_call, Func, FuncError, FuncRegistry};
 use crate::pbx::module::Module;
@@ -29,6 +34,11 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         db::MODULES,
         message::MODULES,
         digest::MODULES,
+        vars::MODULES,
+        env::MODULES,
+        group::MODULES,
+        json::MODULES,
+        devstate::MODULES,
     ];
     tables
         .into_iter()

@@ -571,24 +571,24 @@ impl Action for ExtensionState {
         };
         let dp = pbx.dialplan();
         let hint = dp.hint(ctx, exten, chrono::Utc::now()).map(str::to_string);
-        let (status, text) = match &hint {
+        // Asterisk's ast_devstate_to_extenstate and ast_extension_state2str.
+        let (c, e) = (ctx.to_string(), exten.to_string());
+        let state = blocking::run({
+            let pbx = pbx.clone();
+            move || crate::pbx::devstate::extension_state(&pbx, &c, &e)
+        })
+        .await
+        .flatten();
+        use crate::pbx::devstate::DeviceState as D;
+        let (status, text) = match state {
             None => (-1, "Unknown"),
-            Some(h) => {
-                // A device of the hint with a live channel is in use; else idle.
-                let busy = h.split('&').map(str::trim).any(|d| {
-                    !d.is_empty()
-                        && pbx
-                            .channels
-                            .list()
-                            .iter()
-                            .any(|c| c.name.starts_with(&format!("{d}-")))
-                });
-                if busy {
-                    (1, "InUse")
-                } else {
-                    (0, "Idle")
-                }
-            }
+            Some(D::NotInUse | D::Unknown) => (0, "Idle"),
+            Some(D::InUse) => (1, "InUse"),
+            Some(D::Busy) => (2, "Busy"),
+            Some(D::Unavailable | D::Invalid) => (4, "Unavailable"),
+            Some(D::Ringing) => (8, "Ringing"),
+            Some(D::RingInUse) => (9, "InUse&Ringing"),
+            Some(D::OnHold) => (16, "Hold"),
         };
         let mut m = Message::ack(req, "Extension Status");
         m.push("Exten", exten);

@@ -288,6 +288,11 @@ pub struct ChannelShared {
     pending_vars: Mutex<Vec<(String, String)>>,
     vars_pending: AtomicBool,
     pub snapshot: Mutex<Snapshot>,
+    /// `SHARED()` variables: a namespace of their own that other channels may read and
+    /// write (none until the first is set).
+    /// Boxed: one pointer per channel until used (ChannelShared lives as long as the call).
+    #[allow(clippy::box_collection)]
+    shared_vars: Mutex<Option<Box<std::collections::HashMap<String, String>>>>,
 }
 
 /// Point-in-time view for `core show channels`.
@@ -326,6 +331,7 @@ impl ChannelShared {
             redirect: Mutex::new(None),
             pending_vars: Mutex::new(Vec::new()),
             vars_pending: AtomicBool::new(false),
+            shared_vars: Mutex::new(None),
             snapshot: Mutex::new(Snapshot {
                 state: Some(ChanState::Down),
                 ..Snapshot::default()
@@ -432,6 +438,24 @@ impl ChannelShared {
 
     pub fn state(&self) -> ChanState {
         self.snapshot.lock().state.unwrap_or(ChanState::Down)
+    }
+
+    /// A `SHARED()` variable of this channel.
+    pub fn shared_var(&self, name: &str) -> Option<String> {
+        self.shared_vars.lock().as_ref()?.get(name).cloned()
+    }
+
+    /// Set (or, with an empty value, delete) a `SHARED()` variable of this channel.
+    pub fn set_shared_var(&self, name: &str, value: &str) {
+        let mut g = self.shared_vars.lock();
+        if value.is_empty() {
+            if let Some(m) = g.as_mut() {
+                m.remove(name);
+            }
+        } else {
+            g.get_or_insert_with(Default::default)
+                .insert(name.to_string(), value.to_string());
+        }
     }
 }
 

@@ -643,3 +643,33 @@ pub fn pop_gosub(chan: &mut Channel) -> Option<super::channel::GosubFrame> {
     }
     Some(frame)
 }
+
+/// The dialplan exception a channel last raised (`EXCEPTION()`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exception {
+    pub reason: String,
+    pub context: String,
+    pub exten: String,
+    pub priority: i32,
+}
+
+const EXCEPTION_STORE: &str = "exception";
+
+/// Asterisk's `raise_exception`: remember `reason` and where the channel is, then go to
+/// the `e` extension of the current context at `priority + 1` (RaiseException passes 0).
+pub fn raise_exception(chan: &mut Channel, reason: &str, priority: i32) {
+    let e = Exception {
+        reason: reason.to_string(),
+        context: chan.context.clone(),
+        exten: chan.exten.clone(),
+        priority: chan.priority,
+    };
+    chan.datastores.insert(EXCEPTION_STORE, e);
+    let ctx = chan.context.clone();
+    chan.goto(&ctx, "e", priority + 1);
+}
+
+/// The exception [`raise_exception`] stored, if any.
+pub fn exception(chan: &Channel) -> Option<&Exception> {
+    chan.datastores.get::<Exception>(EXCEPTION_STORE)
+}

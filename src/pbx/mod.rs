@@ -14,6 +14,7 @@ pub mod bridge;
 pub mod cdr;
 pub mod channel;
 pub mod cli;
+pub mod devstate;
 pub mod events;
 pub mod exec;
 pub mod func;
