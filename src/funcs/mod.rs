@@ -14,6 +14,7 @@ pub mod json;
 pub mod logic;
 pub mod math;
 pub mod message;
+pub mod net;
 pub mod party;
 pub mod strings;
 pub mod time;
@@ -39,6 +40,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         group::MODULES,
         json::MODULES,
         devstate::MODULES,
+        net::MODULES,
     ];
     tables
         .into_iter()

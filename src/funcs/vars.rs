@@ -80,6 +80,7 @@ fn register_func_uuid(ctx: &ModuleContext) {
 pub fn register_logic_funcs(ctx: &ModuleContext) {
     ctx.register_func(Arc::new(Delete));
     ctx.register_func(Arc::new(VariableExists));
+    ctx.register_func(Arc::new(Import));
 }
 
 /// What func_global.so registers from this file.
@@ -152,6 +153,37 @@ impl Func for VariableExists {
     meta!();
     fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
         Ok(bool_str(channel_or_global(chan, a.trim()).is_some()))
+    }
+}
+
+func!(
+    Import,
+    "IMPORT",
+    "Retrieve the value of a variable from another channel.",
+    "IMPORT(channel,variable)",
+    "Retrieve the value of variable (or an expression such as a function call) as it is \
+     on the channel named channel (the full name)."
+);
+
+#[async_trait::async_trait]
+impl Func for Import {
+    meta!();
+    fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        // Where nothing may wait: only the channel itself can answer.
+        let v = args::split(a, ',');
+        let (source, var) = (args::nth(&v, 0).trim(), args::nth(&v, 1).trim());
+        if source == chan.name() && !var.is_empty() {
+            return Ok(crate::pbx::exec::substitute(chan, &format!("${{{var}}}")));
+        }
+        Ok(String::new())
+    }
+    fn is_async(&self) -> bool {
+        true
+    }
+    async fn read_async(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let v = args::split(a, ',');
+        let (source, var) = (args::nth(&v, 0).trim(), args::nth(&v, 1).trim());
+        Ok(crate::apps::misc::import_var(chan, source, var).await)
     }
 }
 
@@ -909,5 +941,36 @@ mod dialplan_tests {
         assert_eq!(get(&v, "SP"), Some("t/s/16"));
         assert_eq!(get(&v, "SPL"), Some("t,s,16"));
         assert_eq!(get(&v, "SPX"), Some("x"));
+    }
+}
+
+#[cfg(test)]
+mod import_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn import_reads_another_channels_variable() {
+        let pbx = crate::modules::test_pbx();
+        let tech = Arc::new(crate::pbx::channel::NullTech);
+        let mut other = Channel::new(&pbx, "SIP/o-1".into(), tech.clone());
+        other.vars.set("_COLOR", "blue");
+        let mut me = Channel::new(&pbx, "SIP/me-2".into(), tech);
+        // The other channel's task answers variable requests while it waits.
+        let t = tokio::spawn(async move {
+            other.sleep(std::time::Duration::from_secs(5)).await.ok();
+            other
+        });
+        let v = Import.read_async(&mut me, "SIP/o-1,COLOR").await.unwrap();
+        assert_eq!(v, "blue");
+        assert_eq!(
+            Import.read_async(&mut me, "SIP/none,COLOR").await.unwrap(),
+            ""
+        );
+        me.vars.set("MINE", "x");
+        assert_eq!(
+            Import.read_async(&mut me, "SIP/me-2,MINE").await.unwrap(),
+            "x"
+        );
+        t.abort();
     }
 }

@@ -432,6 +432,8 @@ impl ChannelShared {
         let deadline = Instant::now() + max;
         while self.vars_wanted.load(Ordering::SeqCst) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
+            // The owner may have started waiting after the first notification.
+            self.vars_notify.notify_waiters();
         }
         self.snapshot.lock().vars.clone()
     }
@@ -582,6 +584,10 @@ impl Datastores {
     /// The value under `name`, if it is a `T`.
     pub fn get<T: std::any::Any + Send + Sync>(&self, name: &str) -> Option<&T> {
         self.0.get(name).and_then(|b| b.downcast_ref::<T>())
+    }
+    /// The value under `name`, if it is a `T`, to change it.
+    pub fn get_mut<T: std::any::Any + Send + Sync>(&mut self, name: &str) -> Option<&mut T> {
+        self.0.get_mut(name)?.downcast_mut::<T>()
     }
     pub fn remove(&mut self, name: &str) -> bool {
         self.0.remove(name).is_some()
