@@ -765,6 +765,8 @@ impl Channel {
         if self.check_hangup() {
             return false;
         }
+        // A Setvar that came before this wait began.
+        self.serve_requests();
         let shared = self.shared.clone();
         let deadline = max.map(|d| tokio::time::Instant::now() + d);
         loop {
