@@ -6,6 +6,7 @@
 //! snapshot for `core show channels`, the soft-hangup flag, and an event queue.
 
 use super::cdr::Cdr;
+use super::events::{ChanSnapshot, Event, Topic};
 use super::vars::Vars;
 use super::Pbx;
 use parking_lot::Mutex;
@@ -281,6 +282,11 @@ pub struct ChannelShared {
     /// answered call): `true` done, `false` refused or failed.
     transfer_done: Mutex<Option<bool>>,
     transfer_notify: Notify,
+    /// Where a manager `Redirect` sends the channel: the interpreter jumps there.
+    redirect: Mutex<Option<(String, String, i32)>>,
+    /// Variables a manager `Setvar` set, applied by the owner at its next chance.
+    pending_vars: Mutex<Vec<(String, String)>>,
+    vars_pending: AtomicBool,
     pub snapshot: Mutex<Snapshot>,
     /// `SHARED()` variables: a namespace of their own that other channels may read and
     /// write (none until the first is set).
@@ -325,6 +331,9 @@ impl ChannelShared {
             transfer: Mutex::new(None),
             transfer_done: Mutex::new(None),
             transfer_notify: Notify::new(),
+            redirect: Mutex::new(None),
+            pending_vars: Mutex::new(Vec::new()),
+            vars_pending: AtomicBool::new(false),
             shared_vars: Mutex::new(None),
             tech_cause: Mutex::new(None),
             snapshot: Mutex::new(Snapshot {
@@ -343,6 +352,29 @@ impl ChannelShared {
         self.softhangup.store(true, Ordering::SeqCst);
         self.notify.notify_waiters();
         self.notify.notify_one();
+    }
+    /// Send the channel to `context,exten,priority` (AMI `Redirect`, Asterisk's async
+    /// goto): what it runs now is interrupted as by a hangup, and the interpreter jumps.
+    pub fn request_redirect(&self, context: &str, exten: &str, priority: i32) {
+        *self.redirect.lock() = Some((context.into(), exten.into(), priority));
+        self.softhangup.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+        self.notify.notify_one();
+    }
+    /// The redirect asked for, if any: the hangup it requested is withdrawn.
+    pub fn take_redirect(&self) -> Option<(String, String, i32)> {
+        let r = self.redirect.lock().take()?;
+        if self.hangup_cause.load(Ordering::SeqCst) == 0 {
+            self.softhangup.store(false, Ordering::SeqCst);
+        }
+        Some(r)
+    }
+    /// Set a variable from outside (AMI `Setvar`): the owner applies it at its next wait
+    /// or dialplan step.
+    pub fn request_setvar(&self, name: &str, value: &str) {
+        self.pending_vars.lock().push((name.into(), value.into()));
+        self.vars_pending.store(true, Ordering::SeqCst);
+        self.vars_notify.notify_waiters();
     }
     pub fn hangup_requested(&self) -> bool {
         self.softhangup.load(Ordering::Relaxed)
@@ -597,18 +629,8 @@ impl Channel {
         let uniqueid = pbx.next_uniqueid();
         let shared = ChannelShared::new(name.clone(), uniqueid.clone());
         pbx.channels.insert(shared.clone());
-        if pbx.events.wants(super::events::Topic::Channel) {
-            pbx.events.publish(super::events::Event::Newchannel {
-                channel: name.clone(),
-                uniqueid: uniqueid.clone(),
-                caller_num: String::new(),
-                caller_name: String::new(),
-                context: String::new(),
-                exten: String::new(),
-            });
-        }
         let cdr = Cdr::new(&name, &uniqueid);
-        Channel {
+        let chan = Channel {
             pbx: pbx.clone(),
             shared,
             tech,
@@ -641,7 +663,13 @@ impl Channel {
             background: None,
             datastores: Datastores::default(),
             destroyed: false,
+        };
+        if chan.pbx.events.wants(Topic::Channel) {
+            chan.pbx
+                .events
+                .publish(Event::Newchannel(ChanSnapshot::of(&chan)));
         }
+        chan
     }
 
     pub fn name(&self) -> &str {
@@ -664,8 +692,14 @@ impl Channel {
     }
 
     pub fn set_state(&mut self, st: ChanState) {
+        let changed = self.state != st;
         self.state = st;
         self.shared.snapshot.lock().state = Some(st);
+        if changed && self.pbx.events.wants(Topic::Channel) {
+            self.pbx
+                .events
+                .publish(Event::Newstate(ChanSnapshot::of(self)));
+        }
     }
 
     pub fn is_up(&self) -> bool {
@@ -724,6 +758,13 @@ impl Channel {
 
     pub fn set_var(&mut self, name: &str, value: &str) {
         self.vars.set_or_unset(name, value);
+        if self.pbx.events.wants(Topic::Dialplan) {
+            self.pbx.events.publish(Event::VarSet {
+                chan: ChanSnapshot::of(self),
+                variable: name.to_string(),
+                value: value.to_string(),
+            });
+        }
     }
 
     /// Copy the variables into the shared snapshot if `core show channel` asked for them.
@@ -759,6 +800,8 @@ impl Channel {
         if self.check_hangup() {
             return false;
         }
+        // A Setvar that came before this wait began.
+        self.serve_requests();
         let shared = self.shared.clone();
         let deadline = max.map(|d| tokio::time::Instant::now() + d);
         loop {
@@ -771,9 +814,31 @@ impl Channel {
             tokio::select! {
                 _ = timer => return true,
                 _ = shared.hungup() => return false,
-                _ = shared.vars_notify.notified() => self.serve_vars_request(),
+                _ = shared.vars_notify.notified() => self.serve_requests(),
             }
         }
+    }
+
+    /// Apply variables set from outside, then answer a variables request.
+    pub fn serve_requests(&mut self) {
+        if self.shared.vars_pending.swap(false, Ordering::SeqCst) {
+            let pending = std::mem::take(&mut *self.shared.pending_vars.lock());
+            for (k, v) in pending {
+                self.set_var(&k, &v);
+            }
+        }
+        self.serve_vars_request();
+    }
+
+    /// Follow a redirect asked for from outside ([`ChannelShared::request_redirect`]):
+    /// `true` when the channel now stands at its target.
+    pub fn take_redirect(&mut self) -> bool {
+        let Some((c, e, p)) = self.shared.take_redirect() else {
+            return false;
+        };
+        self.gosub.clear();
+        self.goto(&c, &e, p);
+        true
     }
 
     /// The next frame from the far end, waiting at most `max` (forever when `None`):
@@ -813,7 +878,7 @@ impl Channel {
                 },
                 _ = timer => return Ok(None),
                 _ = shared.hungup() => return Err(Hangup),
-                _ = shared.vars_notify.notified() => self.serve_vars_request(),
+                _ = shared.vars_notify.notified() => self.serve_requests(),
             }
         }
     }
@@ -915,10 +980,9 @@ impl Channel {
         let cdr = self.cdr.clone();
         self.pbx.post_cdr(cdr);
         self.pbx.channels.remove(&self.shared.name);
-        if self.pbx.events.wants(super::events::Topic::Channel) {
-            self.pbx.events.publish(super::events::Event::Hangup {
-                channel: self.shared.name.clone(),
-                uniqueid: self.uniqueid().to_string(),
+        if self.pbx.events.wants(Topic::Channel) {
+            self.pbx.events.publish(Event::Hangup {
+                chan: ChanSnapshot::of(self),
                 cause,
             });
         }

@@ -305,7 +305,10 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
         let mut apps = AppCache::default();
         loop {
             if !chan.in_hangup_handler && chan.check_hangup() {
-                return End::Hangup;
+                // A manager Redirect interrupts as a hangup; the top level jumps.
+                if !(nest == Nest::Top && chan.take_redirect()) {
+                    return End::Hangup;
+                }
             }
             if let Some(dl) = chan.absolute_deadline {
                 if Instant::now() >= dl && !chan.in_hangup_handler {
@@ -421,6 +424,14 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
                     ),
                 );
             }
+            chan.serve_requests();
+            if pbx.events.wants(super::events::Topic::Dialplan) {
+                pbx.events.publish(super::events::Event::Newexten {
+                    chan: super::events::ChanSnapshot::of(chan),
+                    app: app.name().to_string(),
+                    data: data.clone(),
+                });
+            }
             chan.publish(app.name(), &data);
             chan.jumped = false;
             if chan.last_app != app.name() {
@@ -431,6 +442,9 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
             drop(dp);
             let _in_use = entry.owner.enter();
             if app.exec(chan, &data).await.is_err() {
+                if nest == Nest::Top && chan.take_redirect() {
+                    continue;
+                }
                 spawn_exited(chan);
                 return End::Hangup;
             }

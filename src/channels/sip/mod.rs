@@ -17,6 +17,7 @@ pub mod core;
 mod dbwriter;
 pub mod format;
 mod funcs;
+mod manager;
 pub mod media;
 mod show;
 pub mod util;
@@ -929,6 +930,7 @@ impl crate::pbx::module::Module for ChanSip {
         let s = sip.clone();
         ctx.register_cli_with(move |r| cli::register(r, s));
         funcs::register(ctx, &sip);
+        manager::register(ctx, &sip);
         *self.running.lock() = Some(sip);
         Ok(())
     }
