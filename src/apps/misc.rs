@@ -1,7 +1,7 @@
 //! Small applications of several Asterisk modules: `WaitUntil` (app_waituntil.so),
 //! `DBdeltree` (app_db.so), `TryExec` (app_exec.so), `SoftHangup` (app_softhangup.so),
 //! `ResetCDR` and `NoCDR` (app_cdr.so), `Reload` (app_reload.so), `DumpChan`
-//! (app_dumpchan.so), and the built-ins
+//! (app_dumpchan.so), `ChannelRedirect` (app_channelredirect.so), and the built-ins
 //! `ExecIfTime`, `ImportVar`, `Incomplete`, `Proceeding`, `RaiseException`, `WaitDigit`
 //! with the `EXCEPTION()` function.
 
@@ -45,6 +45,13 @@ pub static MODULES: &[Family] = &[
     Family {
         info: ModuleInfo::new("app_dumpchan.so", "Dump Info About The Calling Channel"),
         register: |ctx| ctx.register_app(Arc::new(DumpChan)),
+    },
+    Family {
+        info: ModuleInfo::new(
+            "app_channelredirect.so",
+            "Redirects a given channel to a dialplan target",
+        ),
+        register: |ctx| ctx.register_app(Arc::new(ChannelRedirect)),
     },
 ];
 
@@ -483,6 +490,66 @@ impl App for DumpChan {
             channel_info(chan)
         );
         chan.pbx.verbose_line(level, &text);
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// ChannelRedirect
+
+struct ChannelRedirect;
+#[async_trait]
+impl App for ChannelRedirect {
+    app_meta!(
+        "ChannelRedirect",
+        "Redirects given channel to a dialplan target.",
+        "ChannelRedirect(channel,[[context,]extension,]priority)",
+        "Sends the specified channel to the specified extension priority (relative to where that channel is; a priority may be a label). Sets CHANNELREDIRECT_STATUS to NOCHANNEL or SUCCESS."
+    );
+    async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
+        let a = args::split(data, ',');
+        let target = args::nth(&a, 0).trim();
+        if target.is_empty() || a.len() < 2 {
+            chan.pbx.warning(
+                "app_channelredirect.c: ChannelRedirect(channel,[[context,]extension,]priority)",
+            );
+            return Ok(());
+        }
+        let Some(other) = chan.pbx.channels.get(target) else {
+            chan.pbx
+                .warning(&format!("app_channelredirect.c: No such channel: {target}"));
+            chan.set_var("CHANNELREDIRECT_STATUS", "NOCHANNEL");
+            return Ok(());
+        };
+        // Relative to the target's own position, as ast_parseable_goto on it.
+        let (cur_ctx, cur_exten) = {
+            let s = other.snapshot.lock();
+            (s.context.clone(), s.exten.clone())
+        };
+        let place: Vec<&str> = a[1..].iter().map(|s| s.trim()).collect();
+        let (ctx, exten, prio) = match place.as_slice() {
+            [c, e, p] => (c.to_string(), e.to_string(), p.to_string()),
+            [e, p] => (cur_ctx, e.to_string(), p.to_string()),
+            [p] => (cur_ctx, cur_exten, p.to_string()),
+            _ => return Ok(()),
+        };
+        let prio = match prio.parse::<i32>() {
+            Ok(p) => p,
+            Err(_) => chan
+                .pbx
+                .dialplan()
+                .find_label(&ctx, &exten, &prio, None, Utc::now())
+                .unwrap_or(0),
+        };
+        if prio <= 0 {
+            chan.pbx.warning(&format!(
+                "app_channelredirect.c: Priority '{}' must be a number > 0, or valid label",
+                args::nth(&a, a.len() - 1)
+            ));
+            return Ok(());
+        }
+        other.request_redirect(&ctx, &exten, prio);
+        chan.set_var("CHANNELREDIRECT_STATUS", "SUCCESS");
         Ok(())
     }
 }

@@ -21,6 +21,13 @@ use std::sync::Arc;
 pub static MODULES: &[Family] = &[
     Family {
         info: ModuleInfo::new(
+            "func_export.so",
+            "Set variables and functions on other channels",
+        ),
+        register: |ctx| ctx.register_func(Arc::new(Export)),
+    },
+    Family {
+        info: ModuleInfo::new(
             "func_dialplan.so",
             "Dialplan Context/Extension/Priority Checking Functions",
         ),
@@ -94,6 +101,7 @@ pub fn register_global_funcs(ctx: &ModuleContext) {
 pub fn register_channel_funcs(ctx: &ModuleContext) {
     ctx.register_func(Arc::new(Channels));
     ctx.register_func(Arc::new(ChannelExists));
+    ctx.register_func(Arc::new(MasterChannel));
 }
 
 /// What app_stack.so registers from this file (beside Gosub and LOCAL).
@@ -641,6 +649,74 @@ impl Func for ChannelExists {
     }
 }
 
+func!(
+    MasterChannel,
+    "MASTER_CHANNEL",
+    "Gets or sets variables on the master channel.",
+    "MASTER_CHANNEL(varname)",
+    "Allows access to the oldest channel associated with the current channel (the one \
+     identified by its linkedid) if it still exists; if the channel is the master channel \
+     or the master no longer exists, the local channel's variables. In ferrisk every \
+     channel is its own linkedid, so this is always the current channel."
+);
+
+impl Func for MasterChannel {
+    meta!();
+    fn writable(&self) -> bool {
+        true
+    }
+    fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        Ok(crate::pbx::exec::substitute(
+            chan,
+            &format!("${{{}}}", a.trim()),
+        ))
+    }
+    fn write(&self, chan: &mut Channel, a: &str, value: &str) -> Result<(), FuncError> {
+        super::strings::set_var_helper(chan, a.trim(), value);
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// func_export: EXPORT
+
+func!(
+    Export,
+    "EXPORT",
+    "Set variables or dialplan functions on any arbitrary channel that exists.",
+    "EXPORT(channel,var)",
+    "Allows setting variables on any existing channel (its complete name: SIP/12-abcd1234). \
+     The channel applies the value at its next dialplan step or wait."
+);
+
+impl Func for Export {
+    meta!();
+    fn writable(&self) -> bool {
+        true
+    }
+    fn read(&self, _chan: &mut Channel, _a: &str) -> Result<String, FuncError> {
+        Err(FuncError::WriteOnly)
+    }
+    fn write(&self, chan: &mut Channel, a: &str, value: &str) -> Result<(), FuncError> {
+        let v = args::split(a, ',');
+        let (target, var) = (args::nth(&v, 0).trim(), args::nth(&v, 1).trim());
+        if target.is_empty() || var.is_empty() {
+            return Err(FuncError::Usage(
+                "EXPORT requires a channel name and variable: EXPORT(<channel>,<var>)".into(),
+            ));
+        }
+        if target == chan.name() {
+            super::strings::set_var_helper(chan, var, value);
+            return Ok(());
+        }
+        let Some(other) = chan.pbx.channels.get(target) else {
+            return Err(FuncError::Other(format!("Channel '{target}' not found")));
+        };
+        other.request_setvar(var, value);
+        Ok(())
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // func_module: IFMODULE
 
@@ -972,5 +1048,37 @@ mod import_tests {
             "x"
         );
         t.abort();
+    }
+}
+
+#[cfg(test)]
+mod export_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn export_sets_on_another_channel_and_redirect_moves_it() {
+        let pbx = crate::pbx::tests::pbx_with(
+            "[t]\nexten => s,1,Set(EXPORT(SIP/o-1,_GIVEN)=gift)\n\
+             same => n,Set(MASTER_CHANNEL(M)=m)\n same => n,Set(MC=${MASTER_CHANNEL(M)})\n\
+             same => n,ChannelRedirect(SIP/o-1,t,there,1)\n\
+             same => n,Set(S=${CHANNELREDIRECT_STATUS})\n\
+             same => n,ChannelRedirect(SIP/none-9,t,there,1)\n\
+             same => n,Set(S2=${CHANNELREDIRECT_STATUS})\n\
+             exten => there,1,NoOp()\n",
+        );
+        let tech = Arc::new(crate::pbx::channel::NullTech);
+        let mut other = Channel::new(&pbx, "SIP/o-1".into(), tech);
+        let v = crate::pbx::tests::run(&pbx, "t", "s").await;
+        let get = |k: &str| crate::pbx::tests::get(&v, k).map(str::to_string);
+        assert_eq!(get("MC").as_deref(), Some("m"));
+        assert_eq!(get("S").as_deref(), Some("SUCCESS"));
+        assert_eq!(get("S2").as_deref(), Some("NOCHANNEL"));
+        other.serve_requests();
+        assert_eq!(other.vars.get("GIVEN"), Some("gift"));
+        assert!(other.take_redirect());
+        assert_eq!(
+            (other.context.as_str(), other.exten.as_str()),
+            ("t", "there")
+        );
     }
 }
