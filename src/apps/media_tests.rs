@@ -696,3 +696,175 @@ async fn voicemail_review_accepts_or_records_again() {
     assert_eq!(got.len(), all.len() - 2000);
     assert!(got == all[..all.len() - 2000]);
 }
+
+/// Sounds of one frame each, the i-th all samples `i + 1`; [`said`] maps the played audio
+/// back to their names.
+fn sounds(r: &Rig, names: &[&str]) {
+    for (i, n) in names.iter().enumerate() {
+        r.sound(&format!("en/{n}"), &[(i + 1) as i16; FRAME_SAMPLES]);
+    }
+}
+
+fn said(r: &Rig, names: &[&str]) -> Vec<String> {
+    r.audio_out()
+        .chunks(FRAME_SAMPLES)
+        .filter_map(|f| names.get((f[0] as usize).checked_sub(1)?))
+        .map(|s| s.to_string())
+        .collect()
+}
+
+const SAY_SOUNDS: &[&str] = &[
+    "digits/1",
+    "digits/2",
+    "digits/40",
+    "digits/h-2",
+    "digits/h-4",
+    "digits/day-3",
+    "digits/mon-2",
+    "digits/thousand",
+    "digits/20",
+    "digits/6",
+    "digits/at",
+    "digits/oh",
+    "digits/5",
+    "digits/p-m",
+    "letters/a",
+    "letters/b",
+    "uppercase",
+    "lowercase",
+    "phonetic/b_p",
+    "dollars",
+    "and",
+    "cents",
+];
+
+#[tokio::test]
+async fn say_ordinal_money_phonetic_and_alpha_case_play_their_prompts() {
+    let mut r = rig("");
+    sounds(&r, SAY_SOUNDS);
+    assert!(r.run("SayOrdinal", "42").await.is_ok());
+    assert_eq!(said(&r, SAY_SOUNDS), ["digits/40", "digits/h-2"]);
+    r.out.lock().clear();
+    assert!(r.run("SayMoney", "2.42").await.is_ok());
+    assert_eq!(
+        said(&r, SAY_SOUNDS),
+        [
+            "digits/2",
+            "dollars",
+            "and",
+            "digits/40",
+            "digits/2",
+            "cents"
+        ]
+    );
+    r.out.lock().clear();
+    assert!(r.run("SayPhonetic", "b1").await.is_ok());
+    assert_eq!(said(&r, SAY_SOUNDS), ["phonetic/b_p", "digits/1"]);
+    r.out.lock().clear();
+    assert!(r.run("SayAlphaCase", "u,aB").await.is_ok());
+    assert_eq!(
+        said(&r, SAY_SOUNDS),
+        ["letters/a", "uppercase", "letters/b"]
+    );
+    r.out.lock().clear();
+    assert!(r.run("SayAlphaCase", "a,aB").await.is_ok());
+    assert_eq!(
+        said(&r, SAY_SOUNDS),
+        ["lowercase", "letters/a", "uppercase", "letters/b"]
+    );
+}
+
+#[tokio::test]
+async fn say_apps_bad_arguments_warn_as_asterisk() {
+    let mut r = rig("");
+    sounds(&r, SAY_SOUNDS);
+    // No number: -1 (hang up); not a number: go on; a bad gender: hang up.
+    assert_eq!(r.run("SayOrdinal", "").await, Err(Hangup));
+    assert!(r.run("SayOrdinal", "abc").await.is_ok());
+    assert_eq!(r.run("SayOrdinal", "2,x").await, Err(Hangup));
+    assert!(r.run("SayOrdinal", "2,f").await.is_ok());
+    assert_eq!(r.run("SayNumber", "2,q").await, Err(Hangup));
+    // SayAlphaCase: a missing or a bad casetype says nothing and goes on.
+    assert!(r.run("SayAlphaCase", "").await.is_ok());
+    assert!(r.run("SayAlphaCase", "ul,ab").await.is_ok());
+    assert!(r.run("SayAlphaCase", "x,ab").await.is_ok());
+    assert!(r.run("SayMoney", "").await.is_ok());
+    assert_eq!(said(&r, SAY_SOUNDS), ["digits/h-2"]);
+}
+
+const SAY_MENU: &str = "[t]\nexten => s,1,NoOp\nexten => 5,1,NoOp\nexten => i,1,NoOp\n";
+
+#[tokio::test]
+async fn say_dtmf_interrupt_dials_an_extension() {
+    let mut r = rig(SAY_MENU);
+    sounds(&r, SAY_SOUNDS);
+    // Without SAY_DTMF_INTERRUPT digits do not interrupt (and are dropped).
+    r.digits("5");
+    assert!(r.run("SayNumber", "1042").await.is_ok());
+    assert_eq!(said(&r, SAY_SOUNDS).len(), 4);
+    assert_eq!(r.chan.exten, "s");
+    r.chan.set_var("SAY_DTMF_INTERRUPT", "TRUE");
+    r.out.lock().clear();
+    r.digits("5");
+    assert!(r.run("SayDigits", "1212").await.is_ok());
+    assert!(
+        said(&r, SAY_SOUNDS).len() < 4,
+        "the digit stopped the saying"
+    );
+    assert_eq!((r.chan.exten.as_str(), r.chan.priority), ("5", 1));
+}
+
+#[tokio::test]
+async fn sayunixtime_and_datetime_say_the_default_format() {
+    let mut r = rig(SAY_MENU);
+    sounds(&r, SAY_SOUNDS);
+    // 2026-03-04 14:05:00 UTC, a Wednesday.
+    assert!(r.run("SayUnixTime", "1772633100,UTC").await.is_ok());
+    assert!(r.chan.is_up(), "SayUnixTime answers");
+    let t = chrono::DateTime::from_timestamp(1772633100, 0).unwrap_or_default();
+    let said_now = crate::apps::sayunixtime::date_prompts_en(
+        crate::apps::sayunixtime::DEFAULT_FORMAT,
+        &t,
+        &chrono::Utc::now(),
+    );
+    let want = said_now.prompts;
+    assert_eq!(want.len(), 12);
+    assert_eq!(said(&r, SAY_SOUNDS), want);
+    r.out.lock().clear();
+    assert!(r.run("DateTime", "1772633100,UTC,IMp").await.is_ok());
+    assert_eq!(
+        said(&r, SAY_SOUNDS),
+        ["digits/2", "digits/oh", "digits/5", "digits/p-m"]
+    );
+    // j: a digit jumps to the extension.
+    r.out.lock().clear();
+    r.digits("5");
+    assert!(r.run("SayUnixTime", "1772633100,UTC,,j").await.is_ok());
+    assert_eq!(r.chan.exten, "5");
+    // No argument at all says now, in the server's zone.
+    r.out.lock().clear();
+    assert!(r.run("SayUnixTime", "").await.is_ok());
+    assert!(!said(&r, SAY_SOUNDS).is_empty());
+}
+
+#[tokio::test]
+async fn sayfiles_function_reads_the_prompts() {
+    let mut r = rig("");
+    let f = r
+        .chan
+        .pbx
+        .funcs
+        .get("SAYFILES")
+        .unwrap_or_else(|| panic!("no SAYFILES"));
+    assert_eq!(
+        f.read(&mut r.chan, "123,number").as_deref(),
+        Ok("digits/1&digits/hundred&digits/20&digits/3")
+    );
+    assert_eq!(
+        f.read(&mut r.chan, "ab").as_deref(),
+        Ok("letters/a&letters/b")
+    );
+    assert_eq!(f.read(&mut r.chan, "").as_deref(), Ok(""));
+    assert!(f.read(&mut r.chan, "x,number").is_err());
+    assert!(f.read(&mut r.chan, "1,bogus").is_err());
+}

@@ -18,6 +18,7 @@ pub mod playback;
 pub mod read;
 pub mod record;
 pub mod say;
+pub mod sayunixtime;
 pub mod senddtmf;
 pub mod setvar;
 pub mod transfer;
@@ -39,6 +40,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         waitexten::MODULES,
         message::MODULES,
         say::MODULES,
+        sayunixtime::MODULES,
         playback::MODULES,
         dial::MODULES,
         echo::MODULES,
