@@ -553,35 +553,18 @@ fn playback_sends_the_prompt_sample_exact_in_ulaw() {
     let sipp = guest_call(&p, "200", &sock, 0, "PCMU");
     let secs = prompt.len() as u64 / 8 + 2000;
     let h = exchange(sock, None, 0, Vec::new(), 5000, secs);
-    let got: Vec<u8> = h
-        .pkts
-        .iter()
-        .filter(|(pt, _)| *pt == 0)
-        .flat_map(|(_, p)| norm(p))
-        .collect();
     let want = norm(&ferrisk::media::g711::ulaw_encode(&prompt));
     // Located by its second 20 ms frame, the prompt from there on arrives unchanged.
-    let key = &want[160..320];
-    let pos = got.windows(160).position(|w| w == key).unwrap_or_else(|| {
-        panic!(
-            "the prompt's second frame never arrived ({} bytes)\n{}",
-            got.len(),
-            p.d.stderr()
-        )
-    });
     let rest = &want[160..];
-    let end = (pos + rest.len()).min(got.len());
+    let got = received_from(&h, rest)
+        .unwrap_or_else(|| panic!("the prompt's second frame never arrived\n{}", p.d.stderr()));
     assert!(
-        got.len() >= pos + rest.len(),
+        got.len() >= rest.len(),
         "prompt cut short: {} of {} bytes",
-        got.len() - pos,
+        got.len(),
         rest.len()
     );
-    let diff = got[pos..end]
-        .iter()
-        .zip(rest)
-        .filter(|(a, b)| a != b)
-        .count();
+    let diff = got.iter().zip(rest).filter(|(a, b)| a != b).count();
     assert_eq!(diff, 0, "{diff} µ-law bytes differ from the prompt");
     sipp.wait().assert_ok("hung up after the prompt");
 }
@@ -1016,12 +999,7 @@ fn progress_then_playback_noanswer_is_early_media() {
     let h = exchange(sock, None, 0, Vec::new(), 5000, beep.len() as u64 / 8 + 500);
     sipp.wait()
         .assert_ok("183 with SDP, then 403 from Hangup(21) without an answer");
-    let got: Vec<u8> = h
-        .pkts
-        .iter()
-        .filter(|(pt, _)| *pt == 0)
-        .flat_map(|(_, p)| norm(p))
-        .collect();
+    let got = ulaw_received(&h);
     let want = norm(&ferrisk::media::g711::ulaw_encode(&beep));
     let key = &want[160..320];
     assert!(
@@ -1059,4 +1037,49 @@ fn prompt_keeps_playing_after_the_caller_stops_sending() {
         got.len(),
         p.d.stderr()
     );
+}
+
+/// The µ-law (PCMU) a caller received, in order.
+fn ulaw_received(h: &Heard) -> Vec<u8> {
+    h.pkts
+        .iter()
+        .filter(|(pt, _)| *pt == 0)
+        .flat_map(|(_, p)| norm(p))
+        .collect()
+}
+
+/// The µ-law a caller receives, from the first frame equal to `want`'s first frame on;
+/// `None` when that frame never arrived.
+fn received_from(h: &Heard, want: &[u8]) -> Option<Vec<u8>> {
+    let got = ulaw_received(h);
+    let pos = got.windows(160).position(|w| w == &want[..160])?;
+    Some(got[pos..].to_vec())
+}
+
+#[test]
+fn playtones_sends_the_zones_busy_tone_with_its_cadence() {
+    let ext = "[guests]\nexten => 900,1,Answer()\n same => n,PlayTones(busy)\n \
+               same => n,Wait(4)\n same => n,StopPlayTones()\n same => n,Hangup()\n";
+    let p = start_guests(ext, "", 1);
+    let sock = udp();
+    let sipp = guest_call(&p, "900", &sock, 0, "PCMU");
+    let h = exchange(sock, None, 0, Vec::new(), 5000, 3000);
+    // What the US busy tone is (480+620 Hz 500 ms, silence 500 ms), frame for frame.
+    let (list, _) = ferrisk::media::tones::parse("480+620/500,0/500").expect("tone list");
+    let mut gen = ferrisk::media::tones::ToneGen::new(list);
+    let tone: Vec<i16> = (0..100)
+        .flat_map(|_| gen.next_frame().unwrap_or_default())
+        .collect();
+    let want = norm(&ferrisk::media::g711::ulaw_encode(&tone));
+    let got = received_from(&h, &want)
+        .unwrap_or_else(|| panic!("the busy tone never arrived\n{}", p.d.stderr()));
+    // Two whole cadences (2 s) arrive unchanged.
+    assert!(got.len() >= 16000, "only {} bytes of tone", got.len());
+    let diff = got[..16000]
+        .iter()
+        .zip(&want[..16000])
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(diff, 0, "{diff} µ-law bytes differ from the busy tone");
+    sipp.wait().assert_ok("hung up after the tones");
 }

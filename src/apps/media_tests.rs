@@ -868,3 +868,246 @@ async fn sayfiles_function_reads_the_prompts() {
     assert!(f.read(&mut r.chan, "x,number").is_err());
     assert!(f.read(&mut r.chan, "1,bogus").is_err());
 }
+
+/// Wait (without a time limit that could fail a slow machine) until `n` frames went out.
+async fn wait_frames(r: &Rig, n: usize) {
+    while r.frames_out() < n {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+fn is_silent(f: &Frame) -> bool {
+    matches!(f, Frame::Voice(v) if v.iter().all(|&s| s == 0))
+}
+
+#[tokio::test]
+async fn playtones_plays_a_zone_tone_in_the_background_until_stopped() {
+    let mut r = rig("");
+    assert!(r.run("PlayTones", "busy").await.is_ok());
+    assert!(r.chan.background.is_some(), "the dialplan goes on at once");
+    wait_frames(&r, 60).await;
+    {
+        let out = r.out.lock();
+        // US busy: 500 ms of 480+620 Hz, 500 ms of silence.
+        assert!(out[..25].iter().all(|f| !is_silent(f)));
+        assert!(out[25..50].iter().all(is_silent));
+        assert!(!is_silent(&out[50]));
+    }
+    assert!(r.run("StopPlayTones", "").await.is_ok());
+    assert!(r.chan.background.is_none());
+}
+
+#[tokio::test]
+async fn playtones_takes_a_tone_list_and_ends_a_once_only_list() {
+    let mut r = rig("");
+    assert!(r
+        .run("PlayTones", "!440/100,!0/100,!350+440/60")
+        .await
+        .is_ok());
+    wait_frames(&r, 13).await;
+    if let Some(bg) = r.chan.background.take() {
+        // The player ends by itself after its 13 frames.
+        let _ = (&mut { bg }.0).await;
+    }
+    assert_eq!(r.frames_out(), 13);
+    // Bad arguments: a notice and the call hangs up, as in Asterisk.
+    assert_eq!(r.run("PlayTones", "").await, Err(Hangup));
+    assert_eq!(r.run("PlayTones", "nosuchtone").await, Err(Hangup));
+    // A prompt written after stops the tones.
+    r.sound("hello", &[5; FRAME_SAMPLES]);
+    assert!(r.run("PlayTones", "dial").await.is_ok());
+    assert!(r.run("Playback", "hello").await.is_ok());
+    assert!(r.chan.background.is_none());
+}
+
+const EXTENS: &str = "[t]\nexten => s,1,NoOp\nexten => 5,1,NoOp\nexten => 123,1,NoOp\nexten => 12,1,NoOp\n[noi]\nexten => 7,1,NoOp\n";
+
+#[tokio::test]
+async fn readexten_reads_until_an_extension_is_complete() {
+    let mut r = rig(EXTENS);
+    r.sound("prompt", &[2; FRAME_SAMPLES * 50]);
+    r.digits("123");
+    assert!(r.run("ReadExten", "V,prompt").await.is_ok());
+    assert!(r.chan.is_up(), "answers first");
+    assert_eq!(r.var("V").as_deref(), Some("123"));
+    assert_eq!(r.var("READEXTENSTATUS").as_deref(), Some("OK"));
+    assert!(r.frames_out() < 50, "the first digit stopped the prompt");
+    // A digit that no extension starts with: i and INVALID_EXTEN.
+    r.digits("9");
+    assert!(r.run("ReadExten", "V").await.is_ok());
+    assert_eq!(r.var("V").as_deref(), Some("i"));
+    assert_eq!(r.var("INVALID_EXTEN").as_deref(), Some("9"));
+    assert_eq!(r.var("READEXTENSTATUS").as_deref(), Some("INVALID"));
+    // p: # ends "12" even though 123 could follow; another context.
+    r.digits("12#");
+    assert!(r.run("ReadExten", "V,,,p").await.is_ok());
+    assert_eq!(r.var("V").as_deref(), Some("12"));
+    r.digits("7");
+    assert!(r.run("ReadExten", "V,,noi").await.is_ok());
+    assert_eq!(r.var("V").as_deref(), Some("7"));
+    // i: an indication tone plays until the first digit.
+    r.out.lock().clear();
+    r.digits("5");
+    assert!(r.run("ReadExten", "V,dial,,i").await.is_ok());
+    assert_eq!(r.var("V").as_deref(), Some("5"));
+    assert!(r.chan.background.is_none(), "the digit stopped the tone");
+}
+
+#[tokio::test]
+async fn readexten_timeout_skip_error_and_hangup() {
+    let mut r = rig(EXTENS);
+    assert!(r.run("ReadExten", "V,,,,1").await.is_ok());
+    assert_eq!(r.var("V").as_deref(), Some("t"));
+    assert_eq!(r.var("READEXTENSTATUS").as_deref(), Some("TIMEOUT"));
+    assert!(r.run("ReadExten", "").await.is_ok());
+    assert_eq!(r.var("READEXTENSTATUS").as_deref(), Some("ERROR"));
+    assert!(r.run("ReadExten", ",prompt").await.is_ok());
+    assert_eq!(r.var("READEXTENSTATUS").as_deref(), Some("ERROR"));
+    r.chan.set_state(crate::pbx::channel::ChanState::Ring);
+    assert!(r.run("ReadExten", "V,,,s").await.is_ok());
+    assert_eq!(r.var("READEXTENSTATUS").as_deref(), Some("SKIP"));
+    assert_eq!(r.var("V"), None);
+    r.chan.shared.request_hangup(16);
+    assert_eq!(r.run("ReadExten", "V,,,n").await, Err(Hangup));
+    assert_eq!(r.var("READEXTENSTATUS").as_deref(), Some("HANGUP"));
+}
+
+/// Press each `(n, digits)` once `n` frames went out (after a prompt of one frame).
+fn digits_after(r: &Rig, steps: &[(usize, &str)]) {
+    let (q, out) = (r.media.from_far.clone(), r.out.clone());
+    let steps: Vec<(usize, String)> = steps.iter().map(|(n, d)| (*n, d.to_string())).collect();
+    tokio::spawn(async move {
+        for (n, digits) in steps {
+            while out.lock().len() < n {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            for d in digits.chars() {
+                q.push_lossy(Frame::Dtmf(d, Duration::from_millis(100)));
+            }
+        }
+    });
+}
+
+const AUTH_SOUNDS: &[&str] = &[
+    "agent-pass",
+    "auth-incorrect",
+    "auth-thankyou",
+    "vm-goodbye",
+];
+
+#[tokio::test]
+async fn authenticate_fixed_password_three_tries() {
+    let mut r = rig("");
+    sounds(&r, AUTH_SOUNDS);
+    digits_after(&r, &[(1, "1234#")]);
+    assert!(r.run("Authenticate", "1234,a").await.is_ok());
+    assert_eq!(said(&r, AUTH_SOUNDS), ["agent-pass", "auth-thankyou"]);
+    assert_eq!(r.chan.accountcode, "1234");
+    r.out.lock().clear();
+    digits_after(&r, &[(1, "1#"), (2, "2#"), (3, "3#")]);
+    assert_eq!(r.run("Authenticate", "1234").await, Err(Hangup));
+    assert_eq!(
+        said(&r, AUTH_SOUNDS),
+        [
+            "agent-pass",
+            "auth-incorrect",
+            "auth-incorrect",
+            "vm-goodbye"
+        ]
+    );
+    // Digits pressed during a prompt interrupt it.
+    r.out.lock().clear();
+    r.digits("1234#");
+    assert!(r.run("Authenticate", "1234").await.is_ok());
+    assert_eq!(said(&r, AUTH_SOUNDS), ["auth-thankyou"]);
+    // maxdigits ends the entry without #; a prompt of our own.
+    r.out.lock().clear();
+    digits_after(&r, &[(1, "42")]);
+    assert!(r.run("Authenticate", "42,,2,vm-goodbye").await.is_ok());
+    assert_eq!(said(&r, AUTH_SOUNDS), ["vm-goodbye", "auth-thankyou"]);
+    assert_eq!(r.run("Authenticate", "").await, Err(Hangup));
+}
+
+#[tokio::test]
+async fn authenticate_against_a_file_and_astdb() {
+    let mut r = rig("");
+    let plain = r.dir.path().join("pw");
+    std::fs::write(&plain, "111\n222\n").unwrap_or_else(|e| panic!("{e}"));
+    r.digits("222#");
+    assert!(r
+        .run("Authenticate", &format!("{},a", plain.display()))
+        .await
+        .is_ok());
+    assert_eq!(r.chan.accountcode, "222");
+    // m: account:md5(password); a sets the account code of the line.
+    let md5 = r.dir.path().join("md5");
+    std::fs::write(&md5, "sales:81dc9bdb52d04dc20036dbd8313ed055\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    r.digits("1234#");
+    assert!(r
+        .run("Authenticate", &format!("{},am", md5.display()))
+        .await
+        .is_ok());
+    assert_eq!(r.chan.accountcode, "sales");
+    // d: an AstDB key; r removes it.
+    let _ = r.chan.pbx.astdb.put("pin", "100", "x");
+    r.digits("100#");
+    assert!(r.run("Authenticate", "/pin,dr").await.is_ok());
+    assert_eq!(r.chan.pbx.astdb.get("pin", "100"), None);
+    r.digits("100#100#100#");
+    assert_eq!(r.run("Authenticate", "/pin,d").await, Err(Hangup));
+    // A file that cannot be read: a warning, and the tries run out.
+    r.digits("1#1#1#");
+    assert_eq!(r.run("Authenticate", "/nonexistent/pw").await, Err(Hangup));
+}
+
+#[tokio::test]
+async fn disa_checks_the_passcode_then_dials_in_the_context() {
+    let mut r = rig(EXTENS);
+    r.digits("1234#5");
+    assert!(r.run("DISA", "1234,t,\"Boss\" <100>").await.is_ok());
+    assert!(r.chan.is_up());
+    assert_eq!(
+        (
+            r.chan.context.as_str(),
+            r.chan.exten.as_str(),
+            r.chan.priority
+        ),
+        ("t", "5", 1)
+    );
+    assert_eq!(r.chan.caller.num.as_deref(), Some("100"));
+    assert_eq!(r.chan.caller.name.as_deref(), Some("Boss"));
+    assert_eq!(r.chan.accountcode, "1234");
+    assert!(r.chan.background.is_none(), "the dial tone stopped");
+    // no-password: straight to the extension; p ends it with #.
+    r.digits("12#");
+    assert!(r.run("DISA", "no-password,t,,,p").await.is_ok());
+    assert_eq!(r.chan.exten, "12");
+    // A passcode file gives the context.
+    let f = r.dir.path().join("disa");
+    std::fs::write(&f, "; codes\n777,noi\n").unwrap_or_else(|e| panic!("{e}"));
+    r.digits("777#7");
+    assert!(r.run("DISA", &format!("{}", f.display())).await.is_ok());
+    assert_eq!(
+        (r.chan.context.as_str(), r.chan.exten.as_str()),
+        ("noi", "7")
+    );
+    assert_eq!(r.run("DISA", "").await, Err(Hangup));
+}
+
+#[tokio::test]
+async fn disa_bad_passcode_plays_congestion_until_hangup() {
+    let mut r = rig(EXTENS);
+    r.digits("99#");
+    let (shared, out) = (r.chan.shared.clone(), r.out.clone());
+    // Hang up once congestion is heard (480+620 Hz 250 ms on, 250 off).
+    tokio::spawn(async move {
+        while out.lock().len() < 40 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        shared.request_hangup(16);
+    });
+    assert_eq!(r.run("DISA", "1234,t").await, Err(Hangup));
+    assert_eq!(r.chan.context, "t");
+    assert_eq!(r.chan.exten, "s", "no extension was dialed");
+}

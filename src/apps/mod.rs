@@ -5,17 +5,20 @@
 //! [`modules`]. Applications reach the interpreter only through the core's registry.
 
 pub mod args;
+pub mod authenticate;
 pub mod basic;
 pub mod conference;
 pub mod dial;
 pub mod echo;
 pub mod festival;
 pub mod flow;
+pub mod indications;
 pub mod message;
 pub mod moh;
 pub mod originate;
 pub mod playback;
 pub mod read;
+pub mod readexten;
 pub mod record;
 pub mod say;
 pub mod sayunixtime;
@@ -49,6 +52,9 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         record::MODULES,
         senddtmf::MODULES,
         transfer::MODULES,
+        indications::MODULES,
+        readexten::MODULES,
+        authenticate::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = Vec::new();
     for t in tables {
@@ -57,6 +63,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         }
     }
     v.push(Arc::new(moh::ResMusicOnHold));
+    v.push(Arc::new(indications::ResIndications));
     v.push(Arc::new(conference::AppMeetMe));
     v.push(Arc::new(conference::AppConfBridge));
     v.push(Arc::new(festival::AppFestival));

@@ -18,7 +18,8 @@ pub static MODULES: &[Family] = &[
         register: register_pbx_builtins_say,
     },
     Family {
-        info: ModuleInfo::new("func_sayfiles.so", "Say application files"),
+        info: ModuleInfo::new("func_sayfiles.so", "Say application files")
+            .support(crate::pbx::module::SupportLevel::Extended),
         register: register_func_sayfiles,
     },
 ];

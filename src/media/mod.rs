@@ -28,4 +28,5 @@ pub mod session;
 pub mod sounds;
 pub mod srtp;
 pub mod strict;
+pub mod tones;
 pub mod wav;
