@@ -1083,3 +1083,31 @@ fn playtones_sends_the_zones_busy_tone_with_its_cadence() {
     assert_eq!(diff, 0, "{diff} µ-law bytes differ from the busy tone");
     sipp.wait().assert_ok("hung up after the tones");
 }
+
+#[test]
+fn waitfornoise_and_waitforsilence_hear_the_caller() {
+    let ext = "[guests]\nexten => 910,1,Answer()\n \
+               same => n,WaitForNoise(500,1,10)\n \
+               same => n,Set(DB(test/noise)=${WAITSTATUS})\n \
+               same => n,WaitForSilence(1000,1,10)\n \
+               same => n,Set(DB(test/silence)=${WAITSTATUS})\n \
+               same => n,Hangup()\n";
+    let p = start_guests(ext, "", 1);
+    let sock = udp();
+    let sipp = guest_call(&p, "910", &sock, 0, "PCMU");
+    // 1 s of silence, 1.5 s of talk, 1.5 s of silence, then talk to the end: only real
+    // detection gives NOISE then SILENCE (a deaf detector times out).
+    let mut signal = vec![0i16; 8000];
+    signal.extend(noise(3, 12000));
+    signal.extend(std::iter::repeat_n(0i16, 12000));
+    signal.extend(noise(4, 80000));
+    let _h = exchange(sock, Some(p.rtp), 0, signal, 0, 6000);
+    assert_eq!(p.d.wait_db("test", "noise"), "NOISE", "{}", p.d.stderr());
+    assert_eq!(
+        p.d.wait_db("test", "silence"),
+        "SILENCE",
+        "{}",
+        p.d.stderr()
+    );
+    sipp.wait().assert_ok("hung up after the waits");
+}

@@ -1111,3 +1111,96 @@ async fn disa_bad_passcode_plays_congestion_until_hangup() {
     assert_eq!(r.chan.context, "t");
     assert_eq!(r.chan.exten, "s", "no extension was dialed");
 }
+
+fn quiet_frames(n: usize) -> Vec<Vec<i16>> {
+    vec![vec![100; FRAME_SAMPLES]; n]
+}
+
+/// Whether the digit queued after the audio is still waiting (the app stopped before it).
+fn digit_left(r: &Rig) -> bool {
+    std::iter::from_fn(|| r.media.from_far.try_pop()).any(|f| matches!(f, Frame::Dtmf(..)))
+}
+
+#[tokio::test]
+async fn waitforsilence_needs_a_whole_run_of_silence() {
+    let mut r = rig("");
+    // 200 ms quiet (too short), 100 ms of talk, then 320 ms quiet.
+    r.voice(&quiet_frames(10));
+    r.voice(&loud(5, 0));
+    r.voice(&quiet_frames(16));
+    r.digits("5");
+    assert!(r.run("WaitForSilence", "300").await.is_ok());
+    assert!(r.chan.is_up(), "answers");
+    assert_eq!(r.var("WAITSTATUS").as_deref(), Some("SILENCE"));
+    assert!(
+        digit_left(&r),
+        "returned as soon as 300 ms of silence were heard"
+    );
+    // Two iterations of 100 ms.
+    r.voice(&quiet_frames(5));
+    r.voice(&loud(1, 0));
+    r.voice(&quiet_frames(5));
+    r.digits("5");
+    assert!(r.run("WaitForSilence", "100,2").await.is_ok());
+    assert!(digit_left(&r));
+    // Without any audio (a channel sending nothing) the wait is silence too.
+    assert!(r.run("WaitForSilence", "20").await.is_ok());
+    assert_eq!(r.var("WAITSTATUS").as_deref(), Some("SILENCE"));
+}
+
+#[tokio::test]
+async fn waitfornoise_and_timeouts() {
+    let mut r = rig("");
+    r.voice(&loud(10, 0));
+    r.voice(&quiet_frames(5));
+    r.voice(&loud(15, 0));
+    r.digits("5");
+    assert!(r.run("WaitForNoise", "300").await.is_ok());
+    assert_eq!(r.var("WAITSTATUS").as_deref(), Some("NOISE"));
+    assert!(digit_left(&r));
+    assert!(r.run("WaitForNoise", "100,1,1").await.is_ok());
+    assert_eq!(r.var("WAITSTATUS").as_deref(), Some("TIMEOUT"));
+    // Bad arguments: Asterisk's error and -1.
+    assert_eq!(r.run("WaitForSilence", "abc").await, Err(Hangup));
+    assert_eq!(r.run("WaitForSilence", "100,0").await, Err(Hangup));
+    assert_eq!(r.run("WaitForNoise", "100,1,-1").await, Err(Hangup));
+    r.chan.shared.request_hangup(16);
+    assert_eq!(r.run("WaitForSilence", "100").await, Err(Hangup));
+    assert_eq!(r.var("WAITSTATUS").as_deref(), Some("HANGUP"));
+}
+
+const TALK: &str = "[t]\nexten => s,1,NoOp\nexten => talk,1,NoOp\nexten => 5,1,NoOp\n[notalk]\nexten => s,1,NoOp\n";
+
+#[tokio::test]
+async fn backgrounddetect_jumps_to_talk_after_talk_and_silence() {
+    let mut r = rig(TALK);
+    r.sound("greeting", &[4; FRAME_SAMPLES * 100]);
+    // 200 ms of talk, then 320 ms of silence (sil 300).
+    r.voice(&loud(10, 0));
+    r.voice(&quiet_frames(16));
+    assert!(r.run("BackgroundDetect", "greeting,300").await.is_ok());
+    assert_eq!((r.chan.exten.as_str(), r.chan.priority), ("talk", 1));
+    assert_eq!(r.var("TALK_DETECTED").as_deref(), Some("220"));
+    assert!(r.frames_out() < 100, "the greeting was cut");
+    // Too short for min: the greeting plays to its end.
+    r.chan.exten = "s".into();
+    r.out.lock().clear();
+    r.voice(&loud(3, 0));
+    r.voice(&quiet_frames(16));
+    assert!(r.run("BackgroundDetect", "greeting,300,100").await.is_ok());
+    assert_eq!(r.chan.exten, "s");
+    assert_eq!(r.frames_out(), 100);
+    // A digit that starts an extension dials it.
+    r.digits("5");
+    assert!(r.run("BackgroundDetect", "greeting").await.is_ok());
+    assert_eq!(r.chan.exten, "5");
+    // No talk extension: TALK_DETECTED is set and the dialplan goes on.
+    r.chan.context = "notalk".into();
+    r.chan.exten = "s".into();
+    r.voice(&loud(10, 0));
+    r.voice(&quiet_frames(16));
+    assert!(r.run("BackgroundDetect", "greeting,300").await.is_ok());
+    assert_eq!(r.chan.exten, "s");
+    assert_eq!(r.run("BackgroundDetect", "").await, Err(Hangup));
+    assert!(r.run("BackgroundDetect", "nosuchfile").await.is_ok());
+}

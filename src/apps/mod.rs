@@ -26,6 +26,7 @@ pub mod senddtmf;
 pub mod setvar;
 pub mod transfer;
 pub mod waitexten;
+pub mod waitforsilence;
 
 #[cfg(test)]
 mod media_tests;
@@ -55,6 +56,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         indications::MODULES,
         readexten::MODULES,
         authenticate::MODULES,
+        waitforsilence::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = Vec::new();
     for t in tables {

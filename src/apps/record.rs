@@ -36,25 +36,9 @@ fn register_app_record(ctx: &ModuleContext) {
     ctx.register_app(Arc::new(Record));
 }
 
-/// Asterisk's default `silencethreshold` (dsp.conf): average absolute amplitude below
-/// which a frame counts as silence.
-pub const SILENCE_THRESHOLD: u32 = 256;
+pub use crate::media::silence::{is_silent, is_silent_below, SILENCE_THRESHOLD};
 /// Samples cut when a key ends the recording (250 ms).
 const KEY_TRIM: usize = 2000;
-
-/// Is this frame silence (`ast_dsp_silence`)?
-pub fn is_silent(samples: &[i16]) -> bool {
-    is_silent_below(samples, SILENCE_THRESHOLD)
-}
-
-/// [`is_silent`] with another threshold (voicemail.conf `silencethreshold`).
-pub fn is_silent_below(samples: &[i16], threshold: u32) -> bool {
-    if samples.is_empty() {
-        return true;
-    }
-    let sum: u64 = samples.iter().map(|s| s.unsigned_abs() as u64).sum();
-    sum / (samples.len() as u64) < threshold as u64
-}
 
 /// Where recorded samples go (used on the blocking pool only).
 enum Sink {

@@ -25,6 +25,7 @@ pub mod prompt;
 pub mod rtcp;
 pub mod rtp;
 pub mod session;
+pub mod silence;
 pub mod sounds;
 pub mod srtp;
 pub mod strict;
