@@ -978,8 +978,9 @@ fn digits_after(r: &Rig, steps: &[(usize, &str)]) {
     let steps: Vec<(usize, String)> = steps.iter().map(|(n, d)| (*n, d.to_string())).collect();
     tokio::spawn(async move {
         for (n, digits) in steps {
+            // Yield rather than sleep: an unpaced writer must not run far past frame n.
             while out.lock().len() < n {
-                tokio::time::sleep(Duration::from_millis(1)).await;
+                tokio::task::yield_now().await;
             }
             for d in digits.chars() {
                 q.push_lossy(Frame::Dtmf(d, Duration::from_millis(100)));
@@ -1203,4 +1204,88 @@ async fn backgrounddetect_jumps_to_talk_after_talk_and_silence() {
     assert_eq!(r.chan.exten, "s");
     assert_eq!(r.run("BackgroundDetect", "").await, Err(Hangup));
     assert!(r.run("BackgroundDetect", "nosuchfile").await.is_ok());
+}
+
+/// A prompt of `n` frames, frame i all samples `i + 1`.
+fn numbered(r: &Rig, name: &str, n: usize) {
+    let s: Vec<i16> = (0..n)
+        .flat_map(|i| [(i + 1) as i16; FRAME_SAMPLES])
+        .collect();
+    r.sound(name, &s);
+}
+
+/// The frame numbers (from 0) that went out.
+fn frame_numbers(r: &Rig) -> Vec<usize> {
+    r.audio_out()
+        .chunks(FRAME_SAMPLES)
+        .map(|f| f[0] as usize - 1)
+        .collect()
+}
+
+#[tokio::test]
+async fn controlplayback_plays_and_seeks() {
+    let mut r = rig("");
+    numbered(&r, "long", 400);
+    assert!(r.run("ControlPlayback", "long").await.is_ok());
+    assert_eq!(frame_numbers(&r), (0..400).collect::<Vec<_>>());
+    assert_eq!(r.var("CPLAYBACKSTATUS").as_deref(), Some("SUCCESS"));
+    assert_eq!(r.var("CPLAYBACKOFFSET").as_deref(), Some("-1"));
+    // # skips 3000 ms (150 frames) ahead.
+    r.out.lock().clear();
+    r.digits("#");
+    assert!(r.run("ControlPlayback", "long").await.is_ok());
+    assert_eq!(frame_numbers(&r).first(), Some(&150));
+    assert_eq!(r.frames_out(), 250);
+    // skipms 1000, fast-forward then rewind: back at the start; o() starts at 1 s.
+    r.out.lock().clear();
+    r.digits("#*");
+    assert!(r
+        .run("ControlPlayback", "long,1000,,,,,,o(1000)")
+        .await
+        .is_ok());
+    assert_eq!(frame_numbers(&r).first(), Some(&50));
+    assert_eq!(r.frames_out(), 350);
+    // Other digits are ignored.
+    r.out.lock().clear();
+    r.digits("5");
+    assert!(r.run("ControlPlayback", "long").await.is_ok());
+    assert_eq!(r.frames_out(), 400);
+}
+
+#[tokio::test]
+async fn controlplayback_stop_pause_and_restart_keys() {
+    let mut r = rig("");
+    numbered(&r, "long", 400);
+    digits_after(&r, &[(20, "5")]);
+    assert!(r.run("ControlPlayback", "long,,,,5").await.is_ok());
+    assert_eq!(r.var("CPLAYBACKSTATUS").as_deref(), Some("USERSTOPPED"));
+    assert_eq!(r.var("CPLAYBACKSTOPKEY").as_deref(), Some("5"));
+    let off: usize = r
+        .var("CPLAYBACKOFFSET")
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or(0);
+    assert!((400..8000).contains(&off) && off.is_multiple_of(20), "offset {off}");
+    assert!(r.frames_out() < 400);
+    // Paused by 7, resumed by 7: everything plays once.
+    r.out.lock().clear();
+    r.digits("77");
+    assert!(r.run("ControlPlayback", "long,,,,5,7").await.is_ok());
+    assert_eq!(frame_numbers(&r), (0..400).collect::<Vec<_>>());
+    // Paused, then stopped.
+    r.out.lock().clear();
+    r.digits("75");
+    assert!(r.run("ControlPlayback", "long,,,,5,7").await.is_ok());
+    assert_eq!(r.var("CPLAYBACKSTATUS").as_deref(), Some("USERSTOPPED"));
+    assert_eq!(r.var("CPLAYBACKOFFSET").as_deref(), Some("0"));
+    // 9 restarts from the beginning.
+    r.out.lock().clear();
+    digits_after(&r, &[(20, "9")]);
+    assert!(r.run("ControlPlayback", "long,,,,,,9").await.is_ok());
+    assert!(r.frames_out() > 400);
+    assert_eq!(frame_numbers(&r).iter().filter(|&&n| n == 0).count(), 2);
+    // A missing file: ERROR; no file at all: hang up.
+    assert!(r.run("ControlPlayback", "nosuch").await.is_ok());
+    assert_eq!(r.var("CPLAYBACKSTATUS").as_deref(), Some("ERROR"));
+    assert_eq!(r.run("ControlPlayback", "").await, Err(Hangup));
 }

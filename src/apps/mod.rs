@@ -8,6 +8,7 @@ pub mod args;
 pub mod authenticate;
 pub mod basic;
 pub mod conference;
+pub mod controlplayback;
 pub mod dial;
 pub mod echo;
 pub mod festival;
@@ -57,6 +58,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         readexten::MODULES,
         authenticate::MODULES,
         waitforsilence::MODULES,
+        controlplayback::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = Vec::new();
     for t in tables {
