@@ -1265,7 +1265,10 @@ async fn controlplayback_stop_pause_and_restart_keys() {
         .unwrap_or_default()
         .parse()
         .unwrap_or(0);
-    assert!((400..8000).contains(&off) && off.is_multiple_of(20), "offset {off}");
+    assert!(
+        (400..8000).contains(&off) && off.is_multiple_of(20),
+        "offset {off}"
+    );
     assert!(r.frames_out() < 400);
     // Paused by 7, resumed by 7: everything plays once.
     r.out.lock().clear();
@@ -1288,4 +1291,38 @@ async fn controlplayback_stop_pause_and_restart_keys() {
     assert!(r.run("ControlPlayback", "nosuch").await.is_ok());
     assert_eq!(r.var("CPLAYBACKSTATUS").as_deref(), Some("ERROR"));
     assert_eq!(r.run("ControlPlayback", "").await, Err(Hangup));
+}
+
+#[tokio::test]
+async fn morsecode_plays_dits_dahs_and_spaces() {
+    let mut r = rig("");
+    r.chan.set_var("MORSEDITLEN", "20");
+    assert!(r.run("Morsecode", "ET").await.is_ok());
+    // E: dit + 3 dits of space; T: dah + 3 dits of space (one frame a dit).
+    let pattern: Vec<bool> = r.out.lock().iter().map(|f| !is_silent(f)).collect();
+    assert_eq!(
+        pattern,
+        [true, false, false, false, true, true, true, false, false, false]
+    );
+    // The space tone fills the gaps; a nonzero MORSETONE pitch is heard.
+    r.out.lock().clear();
+    r.chan.set_var("MORSESPACETONE", "400");
+    assert!(r.run("Morsecode", "E").await.is_ok());
+    assert!(r.out.lock().iter().all(|f| !is_silent(f)));
+    // American Morse: L is a long dash (6 dits).
+    r.out.lock().clear();
+    r.chan.set_var("MORSESPACETONE", "0");
+    r.chan.set_var("MORSETYPE", "AMERICAN");
+    assert!(r.run("Morsecode", "L").await.is_ok());
+    assert_eq!(r.frames_out(), 10);
+    // Default dit of 80 ms: E lasts 4 x 80 ms = 16 frames.
+    r.out.lock().clear();
+    r.chan.set_var("MORSEDITLEN", "");
+    r.chan.set_var("MORSETYPE", "");
+    assert!(r.run("Morsecode", "E").await.is_ok());
+    assert_eq!(r.frames_out(), 16);
+    // No argument: a warning, nothing played, the dialplan goes on.
+    r.out.lock().clear();
+    assert!(r.run("Morsecode", "").await.is_ok());
+    assert_eq!(r.frames_out(), 0);
 }

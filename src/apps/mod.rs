@@ -16,6 +16,7 @@ pub mod flow;
 pub mod indications;
 pub mod message;
 pub mod moh;
+pub mod morsecode;
 pub mod originate;
 pub mod playback;
 pub mod read;
@@ -59,6 +60,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         authenticate::MODULES,
         waitforsilence::MODULES,
         controlplayback::MODULES,
+        morsecode::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = Vec::new();
     for t in tables {
