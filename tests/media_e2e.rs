@@ -656,18 +656,18 @@ fn record_keeps_the_callers_audio_and_ends_on_silence_and_pound() {
     assert!(f2.is_file(), "second recording missing");
 }
 
-#[test]
-fn dial_bridges_a_pcma_caller_and_a_pcmu_callee_both_ways() {
+/// ferrisk with the `phoneb` peer at a free port, and SIPp answering there as phoneb with
+/// its media at `b` (PCMU); `extensions` in `[guests]`.
+fn start_with_phoneb(extensions: &str, b: &UdpSocket) -> (Pbx, SippChild) {
     let phone = free_port();
     let p = start_guests(
-        ACCEPTANCE,
+        extensions,
         &format!(
             "[phoneb]\ntype=peer\nhost=127.0.0.1\nport={phone}\ncontext=guests\n\
              disallow=all\nallow=ulaw\n"
         ),
         2,
     );
-    let (a, b) = (udp(), udp());
     let uas = Sipp::new("uas_media_wait.xml", None)
         .local_port(phone)
         .service("phoneb")
@@ -676,6 +676,13 @@ fn dial_bridges_a_pcma_caller_and_a_pcmu_callee_both_ways() {
         .key("codec", "PCMU")
         .timeout(20)
         .spawn();
+    (p, uas)
+}
+
+#[test]
+fn dial_bridges_a_pcma_caller_and_a_pcmu_callee_both_ways() {
+    let (a, b) = (udp(), udp());
+    let (p, uas) = start_with_phoneb(ACCEPTANCE, &b);
     let caller = guest_call(&p, "700", &a, 8, "PCMA");
     // The caller's session opened first (rtpstart), the callee's next.
     let (sa, sb) = (noise(3, 24000), noise(4, 24000));
@@ -1110,4 +1117,53 @@ fn waitfornoise_and_waitforsilence_hear_the_caller() {
         p.d.stderr()
     );
     sipp.wait().assert_ok("hung up after the waits");
+}
+
+#[test]
+fn mixmonitor_records_both_parties_of_a_dial_bridge() {
+    let dir = tempdir();
+    let rec = dir.path().join("bridged.wav");
+    let ext = format!(
+        "[guests]\nexten => 710,1,MixMonitor({})\n same => n,Dial(SIP/phoneb,10)\n",
+        rec.display()
+    );
+    let (a, b) = (udp(), udp());
+    let (p, uas) = start_with_phoneb(&ext, &b);
+    let caller = guest_call(&p, "710", &a, 0, "PCMU");
+    // The caller says 500 Hz, the callee 1300 Hz.
+    let (ra, rb) = (p.rtp, p.rtp + 2);
+    std::thread::sleep(Duration::from_millis(600));
+    let ta = std::thread::spawn(move || exchange(a, Some(ra), 0, tone(500.0, 24000), 0, 3000));
+    let tb = std::thread::spawn(move || exchange(b, Some(rb), 0, tone(1300.0, 24000), 0, 3000));
+    let (_ha, _hb) = (ta.join().expect("a"), tb.join().expect("b"));
+    p.d.rx("channel request hangup all");
+    caller.wait().assert_ok("caller got the BYE");
+    uas.wait().assert_ok("callee got the BYE");
+    // The file is finished once the caller's channel is gone.
+    let mut got = Vec::new();
+    for _ in 0..200 {
+        if let Ok(s) = ferrisk::media::wav::read_wav(&rec) {
+            if s.len() >= 16000 {
+                got = s;
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        got.len() >= 16000,
+        "recording of {} samples\n{}",
+        got.len(),
+        p.d.stderr()
+    );
+    // A stretch where both talk: both tones are in the one file, well above a third tone.
+    let mid = &got[got.len() / 2 - 4000..got.len() / 2 + 4000];
+    let pw = tones_heard(mid, &[500.0, 1300.0, 900.0]);
+    assert!(
+        pw[0] > 100.0 * pw[2] && pw[1] > 100.0 * pw[2],
+        "500 Hz {:.0}, 1300 Hz {:.0}, 900 Hz {:.0}",
+        pw[0],
+        pw[1],
+        pw[2]
+    );
 }

@@ -1326,3 +1326,76 @@ async fn morsecode_plays_dits_dahs_and_spaces() {
     assert!(r.run("Morsecode", "").await.is_ok());
     assert_eq!(r.frames_out(), 0);
 }
+
+#[tokio::test]
+async fn mixmonitor_records_both_directions_mixed_until_stopped() {
+    let mut r = rig("");
+    let dir = r.dir.path().to_path_buf();
+    let file = dir.join("mm.wav");
+    let (rx_file, tx_file, touched) = (dir.join("rx.sln"), dir.join("tx.wav"), dir.join("done"));
+    let args = format!(
+        "{},i(MID)r({})t({}),touch {}",
+        file.display(),
+        rx_file.display(),
+        tx_file.display(),
+        touched.display()
+    );
+    assert!(r.run("MixMonitor", &args).await.is_ok());
+    assert_eq!(
+        r.var("MIXMONITOR_FILENAME").as_deref(),
+        Some(file.display().to_string().as_str())
+    );
+    let id = r.var("MID").unwrap_or_default();
+    assert!(id.starts_with("0x"), "{id}");
+    let f = r
+        .chan
+        .pbx
+        .funcs
+        .get("MIXMONITOR")
+        .unwrap_or_else(|| panic!("no MIXMONITOR"));
+    assert_eq!(
+        f.read(&mut r.chan, &format!("{id},filename")).ok(),
+        Some(file.display().to_string())
+    );
+    assert!(f.read(&mut r.chan, "0xnope,filename").is_err());
+    // The caller says 5 frames; the channel plays 5 frames of 9 to it.
+    let said = loud(5, 0);
+    r.voice(&said);
+    r.sound("nine", &[9; FRAME_SAMPLES * 5]);
+    assert!(r.run("Playback", "nine").await.is_ok());
+    assert!(r.run("StopMixMonitor", &id).await.is_ok());
+    assert!(touched.exists(), "the command ran when the recording ended");
+    let want: Vec<i16> = flat(&said).iter().map(|s| s.saturating_add(9)).collect();
+    assert_eq!(read_back(&file), want);
+    assert_eq!(read_back(&tx_file), vec![9; FRAME_SAMPLES * 5]);
+    let rx = std::fs::read(&rx_file).unwrap_or_default();
+    assert_eq!(rx.len(), FRAME_SAMPLES * 5 * 2);
+    // Stopped: nothing more is recorded; MIXMONITOR no longer knows the ID.
+    assert!(f.read(&mut r.chan, &format!("{id},filename")).is_err());
+    // a: a second recording appends to the file.
+    assert!(r
+        .run("MixMonitor", &format!("{},a", file.display()))
+        .await
+        .is_ok());
+    r.voice(&loud(2, 0));
+    assert!(r.run("Playback", "nine").await.is_ok());
+    assert!(r.run("StopMixMonitor", "").await.is_ok());
+    assert_eq!(read_back(&file).len(), FRAME_SAMPLES * 10);
+    // Bad arguments are warnings only.
+    assert!(r.run("MixMonitor", "").await.is_ok());
+    assert!(r.run("StopMixMonitor", "0xnope").await.is_ok());
+}
+
+#[tokio::test]
+async fn mixmonitor_relative_names_go_to_the_monitor_directory() {
+    let mut r = rig("");
+    assert!(r.run("MixMonitor", "call.wav").await.is_ok());
+    let want = r.chan.pbx.settings.astspooldir.join("monitor/call.wav");
+    assert_eq!(
+        r.var("MIXMONITOR_FILENAME").as_deref(),
+        Some(want.display().to_string().as_str())
+    );
+    r.voice(&loud(3, 0));
+    assert!(r.run("StopMixMonitor", "").await.is_ok());
+    assert_eq!(read_back(&want).len(), FRAME_SAMPLES * 3);
+}

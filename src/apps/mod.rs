@@ -15,6 +15,7 @@ pub mod festival;
 pub mod flow;
 pub mod indications;
 pub mod message;
+pub mod mixmonitor;
 pub mod moh;
 pub mod morsecode;
 pub mod originate;
@@ -61,6 +62,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         waitforsilence::MODULES,
         controlplayback::MODULES,
         morsecode::MODULES,
+        mixmonitor::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = Vec::new();
     for t in tables {

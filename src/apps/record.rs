@@ -103,7 +103,7 @@ const WRITE_BATCH: usize = 1280;
 /// finish the file (header, fsync) when the queue closes, also when the recording's task
 /// is dropped midway. The batches are written by the few file-writing threads
 /// ([`blocking::write`]): no thread per recording, 2,000 recordings cost 2,000 small tasks.
-struct Writer {
+pub(crate) struct Writer {
     tx: Option<mpsc::Sender<Vec<i16>>>,
     done: oneshot::Receiver<Result<(), WavError>>,
     /// Samples queued so far.
@@ -129,7 +129,7 @@ async fn on_writer<T: Send + 'static>(
 
 impl Writer {
     /// Open `path` (`fmt`: see [`Sink::open`]) on the blocking pool and start the writer.
-    async fn open(path: &Path, fmt: &str, append: bool) -> Result<Writer, WavError> {
+    pub(crate) async fn open(path: &Path, fmt: &str, append: bool) -> Result<Writer, WavError> {
         let (tx, mut rx) = mpsc::channel::<Vec<i16>>(WRITER_QUEUE);
         let (done_tx, done) = oneshot::channel();
         let (path, fmt) = (path.to_path_buf(), fmt.to_string());
@@ -185,7 +185,7 @@ impl Writer {
 
     /// Queue `block` for the file (waits while the queue is full). An error means the
     /// writer stopped on a write error, which [`Writer::finish`] returns.
-    async fn write(&mut self, block: Vec<i16>) -> Result<(), WavError> {
+    pub(crate) async fn write(&mut self, block: Vec<i16>) -> Result<(), WavError> {
         if block.is_empty() {
             return Ok(());
         }
@@ -198,7 +198,7 @@ impl Writer {
 
     /// Close the queue and wait until the writer has written everything and finished the
     /// file; its first error, if any.
-    async fn finish(mut self) -> Result<(), WavError> {
+    pub(crate) async fn finish(mut self) -> Result<(), WavError> {
         self.tx = None;
         (&mut self.done)
             .await
