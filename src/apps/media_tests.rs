@@ -1399,3 +1399,22 @@ async fn mixmonitor_relative_names_go_to_the_monitor_directory() {
     assert!(r.run("StopMixMonitor", "").await.is_ok());
     assert_eq!(read_back(&want).len(), FRAME_SAMPLES * 3);
 }
+
+#[tokio::test]
+async fn read_i_plays_an_indication_until_the_first_digit() {
+    let mut r = rig("");
+    r.digits("12#");
+    assert!(r.run("Read", "V,dial,,i").await.is_ok());
+    assert_eq!(r.var("V").as_deref(), Some("12"));
+    assert_eq!(r.var("READSTATUS").as_deref(), Some("OK"));
+    assert!(
+        r.chan.background.is_none(),
+        "the digit stopped the dial tone"
+    );
+    // Not a tone name: played as a file.
+    r.sound("prompt", &[2; FRAME_SAMPLES]);
+    r.out.lock().clear();
+    assert!(r.run("Read", "V,prompt,1,i,1,0.05").await.is_ok());
+    assert_eq!(r.frames_out(), 1);
+    assert_eq!(r.var("READSTATUS").as_deref(), Some("TIMEOUT"));
+}
