@@ -553,35 +553,18 @@ fn playback_sends_the_prompt_sample_exact_in_ulaw() {
     let sipp = guest_call(&p, "200", &sock, 0, "PCMU");
     let secs = prompt.len() as u64 / 8 + 2000;
     let h = exchange(sock, None, 0, Vec::new(), 5000, secs);
-    let got: Vec<u8> = h
-        .pkts
-        .iter()
-        .filter(|(pt, _)| *pt == 0)
-        .flat_map(|(_, p)| norm(p))
-        .collect();
     let want = norm(&ferrisk::media::g711::ulaw_encode(&prompt));
     // Located by its second 20 ms frame, the prompt from there on arrives unchanged.
-    let key = &want[160..320];
-    let pos = got.windows(160).position(|w| w == key).unwrap_or_else(|| {
-        panic!(
-            "the prompt's second frame never arrived ({} bytes)\n{}",
-            got.len(),
-            p.d.stderr()
-        )
-    });
     let rest = &want[160..];
-    let end = (pos + rest.len()).min(got.len());
+    let got = received_from(&h, rest)
+        .unwrap_or_else(|| panic!("the prompt's second frame never arrived\n{}", p.d.stderr()));
     assert!(
-        got.len() >= pos + rest.len(),
+        got.len() >= rest.len(),
         "prompt cut short: {} of {} bytes",
-        got.len() - pos,
+        got.len(),
         rest.len()
     );
-    let diff = got[pos..end]
-        .iter()
-        .zip(rest)
-        .filter(|(a, b)| a != b)
-        .count();
+    let diff = got.iter().zip(rest).filter(|(a, b)| a != b).count();
     assert_eq!(diff, 0, "{diff} µ-law bytes differ from the prompt");
     sipp.wait().assert_ok("hung up after the prompt");
 }
@@ -673,18 +656,18 @@ fn record_keeps_the_callers_audio_and_ends_on_silence_and_pound() {
     assert!(f2.is_file(), "second recording missing");
 }
 
-#[test]
-fn dial_bridges_a_pcma_caller_and_a_pcmu_callee_both_ways() {
+/// ferrisk with the `phoneb` peer at a free port, and SIPp answering there as phoneb with
+/// its media at `b` (PCMU); `extensions` in `[guests]`.
+fn start_with_phoneb(extensions: &str, b: &UdpSocket) -> (Pbx, SippChild) {
     let phone = free_port();
     let p = start_guests(
-        ACCEPTANCE,
+        extensions,
         &format!(
             "[phoneb]\ntype=peer\nhost=127.0.0.1\nport={phone}\ncontext=guests\n\
              disallow=all\nallow=ulaw\n"
         ),
         2,
     );
-    let (a, b) = (udp(), udp());
     let uas = Sipp::new("uas_media_wait.xml", None)
         .local_port(phone)
         .service("phoneb")
@@ -693,6 +676,13 @@ fn dial_bridges_a_pcma_caller_and_a_pcmu_callee_both_ways() {
         .key("codec", "PCMU")
         .timeout(20)
         .spawn();
+    (p, uas)
+}
+
+#[test]
+fn dial_bridges_a_pcma_caller_and_a_pcmu_callee_both_ways() {
+    let (a, b) = (udp(), udp());
+    let (p, uas) = start_with_phoneb(ACCEPTANCE, &b);
     let caller = guest_call(&p, "700", &a, 8, "PCMA");
     // The caller's session opened first (rtpstart), the callee's next.
     let (sa, sb) = (noise(3, 24000), noise(4, 24000));
@@ -1016,12 +1006,7 @@ fn progress_then_playback_noanswer_is_early_media() {
     let h = exchange(sock, None, 0, Vec::new(), 5000, beep.len() as u64 / 8 + 500);
     sipp.wait()
         .assert_ok("183 with SDP, then 403 from Hangup(21) without an answer");
-    let got: Vec<u8> = h
-        .pkts
-        .iter()
-        .filter(|(pt, _)| *pt == 0)
-        .flat_map(|(_, p)| norm(p))
-        .collect();
+    let got = ulaw_received(&h);
     let want = norm(&ferrisk::media::g711::ulaw_encode(&beep));
     let key = &want[160..320];
     assert!(
@@ -1058,5 +1043,127 @@ fn prompt_keeps_playing_after_the_caller_stops_sending() {
         "end of the prompt: correlation {c:.3} ({} samples received)\n{}",
         got.len(),
         p.d.stderr()
+    );
+}
+
+/// The µ-law (PCMU) a caller received, in order.
+fn ulaw_received(h: &Heard) -> Vec<u8> {
+    h.pkts
+        .iter()
+        .filter(|(pt, _)| *pt == 0)
+        .flat_map(|(_, p)| norm(p))
+        .collect()
+}
+
+/// The µ-law a caller receives, from the first frame equal to `want`'s first frame on;
+/// `None` when that frame never arrived.
+fn received_from(h: &Heard, want: &[u8]) -> Option<Vec<u8>> {
+    let got = ulaw_received(h);
+    let pos = got.windows(160).position(|w| w == &want[..160])?;
+    Some(got[pos..].to_vec())
+}
+
+#[test]
+fn playtones_sends_the_zones_busy_tone_with_its_cadence() {
+    let ext = "[guests]\nexten => 900,1,Answer()\n same => n,PlayTones(busy)\n \
+               same => n,Wait(4)\n same => n,StopPlayTones()\n same => n,Hangup()\n";
+    let p = start_guests(ext, "", 1);
+    let sock = udp();
+    let sipp = guest_call(&p, "900", &sock, 0, "PCMU");
+    let h = exchange(sock, None, 0, Vec::new(), 5000, 3000);
+    // What the US busy tone is (480+620 Hz 500 ms, silence 500 ms), frame for frame.
+    let (list, _) = ferrisk::media::tones::parse("480+620/500,0/500").expect("tone list");
+    let mut gen = ferrisk::media::tones::ToneGen::new(list);
+    let tone: Vec<i16> = (0..100)
+        .flat_map(|_| gen.next_frame().unwrap_or_default())
+        .collect();
+    let want = norm(&ferrisk::media::g711::ulaw_encode(&tone));
+    let got = received_from(&h, &want)
+        .unwrap_or_else(|| panic!("the busy tone never arrived\n{}", p.d.stderr()));
+    // Two whole cadences (2 s) arrive unchanged.
+    assert!(got.len() >= 16000, "only {} bytes of tone", got.len());
+    let diff = got[..16000]
+        .iter()
+        .zip(&want[..16000])
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(diff, 0, "{diff} µ-law bytes differ from the busy tone");
+    sipp.wait().assert_ok("hung up after the tones");
+}
+
+#[test]
+fn waitfornoise_and_waitforsilence_hear_the_caller() {
+    let ext = "[guests]\nexten => 910,1,Answer()\n \
+               same => n,WaitForNoise(500,1,10)\n \
+               same => n,Set(DB(test/noise)=${WAITSTATUS})\n \
+               same => n,WaitForSilence(1000,1,10)\n \
+               same => n,Set(DB(test/silence)=${WAITSTATUS})\n \
+               same => n,Hangup()\n";
+    let p = start_guests(ext, "", 1);
+    let sock = udp();
+    let sipp = guest_call(&p, "910", &sock, 0, "PCMU");
+    // 1 s of silence, 1.5 s of talk, 1.5 s of silence, then talk to the end: only real
+    // detection gives NOISE then SILENCE (a deaf detector times out).
+    let mut signal = vec![0i16; 8000];
+    signal.extend(noise(3, 12000));
+    signal.extend(std::iter::repeat_n(0i16, 12000));
+    signal.extend(noise(4, 80000));
+    let _h = exchange(sock, Some(p.rtp), 0, signal, 0, 6000);
+    assert_eq!(p.d.wait_db("test", "noise"), "NOISE", "{}", p.d.stderr());
+    assert_eq!(
+        p.d.wait_db("test", "silence"),
+        "SILENCE",
+        "{}",
+        p.d.stderr()
+    );
+    sipp.wait().assert_ok("hung up after the waits");
+}
+
+#[test]
+fn mixmonitor_records_both_parties_of_a_dial_bridge() {
+    let dir = tempdir();
+    let rec = dir.path().join("bridged.wav");
+    let ext = format!(
+        "[guests]\nexten => 710,1,MixMonitor({})\n same => n,Dial(SIP/phoneb,10)\n",
+        rec.display()
+    );
+    let (a, b) = (udp(), udp());
+    let (p, uas) = start_with_phoneb(&ext, &b);
+    let caller = guest_call(&p, "710", &a, 0, "PCMU");
+    // The caller says 500 Hz, the callee 1300 Hz.
+    let (ra, rb) = (p.rtp, p.rtp + 2);
+    std::thread::sleep(Duration::from_millis(600));
+    let ta = std::thread::spawn(move || exchange(a, Some(ra), 0, tone(500.0, 24000), 0, 3000));
+    let tb = std::thread::spawn(move || exchange(b, Some(rb), 0, tone(1300.0, 24000), 0, 3000));
+    let (_ha, _hb) = (ta.join().expect("a"), tb.join().expect("b"));
+    p.d.rx("channel request hangup all");
+    caller.wait().assert_ok("caller got the BYE");
+    uas.wait().assert_ok("callee got the BYE");
+    // The file is finished once the caller's channel is gone.
+    let mut got = Vec::new();
+    for _ in 0..200 {
+        if let Ok(s) = ferrisk::media::wav::read_wav(&rec) {
+            if s.len() >= 16000 {
+                got = s;
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        got.len() >= 16000,
+        "recording of {} samples\n{}",
+        got.len(),
+        p.d.stderr()
+    );
+    // A stretch where both talk: both tones are in the one file, well above a third tone.
+    let mid = &got[got.len() / 2 - 4000..got.len() / 2 + 4000];
+    let pw = tones_heard(mid, &[500.0, 1300.0, 900.0]);
+    assert!(
+        pw[0] > 100.0 * pw[2] && pw[1] > 100.0 * pw[2],
+        "500 Hz {:.0}, 1300 Hz {:.0}, 900 Hz {:.0}",
+        pw[0],
+        pw[1],
+        pw[2]
     );
 }

@@ -696,3 +696,725 @@ async fn voicemail_review_accepts_or_records_again() {
     assert_eq!(got.len(), all.len() - 2000);
     assert!(got == all[..all.len() - 2000]);
 }
+
+/// Sounds of one frame each, the i-th all samples `i + 1`; [`said`] maps the played audio
+/// back to their names.
+fn sounds(r: &Rig, names: &[&str]) {
+    for (i, n) in names.iter().enumerate() {
+        r.sound(&format!("en/{n}"), &[(i + 1) as i16; FRAME_SAMPLES]);
+    }
+}
+
+fn said(r: &Rig, names: &[&str]) -> Vec<String> {
+    r.audio_out()
+        .chunks(FRAME_SAMPLES)
+        .filter_map(|f| names.get((f[0] as usize).checked_sub(1)?))
+        .map(|s| s.to_string())
+        .collect()
+}
+
+const SAY_SOUNDS: &[&str] = &[
+    "digits/1",
+    "digits/2",
+    "digits/40",
+    "digits/h-2",
+    "digits/h-4",
+    "digits/day-3",
+    "digits/mon-2",
+    "digits/thousand",
+    "digits/20",
+    "digits/6",
+    "digits/at",
+    "digits/oh",
+    "digits/5",
+    "digits/p-m",
+    "letters/a",
+    "letters/b",
+    "uppercase",
+    "lowercase",
+    "phonetic/b_p",
+    "dollars",
+    "and",
+    "cents",
+];
+
+#[tokio::test]
+async fn say_ordinal_money_phonetic_and_alpha_case_play_their_prompts() {
+    let mut r = rig("");
+    sounds(&r, SAY_SOUNDS);
+    assert!(r.run("SayOrdinal", "42").await.is_ok());
+    assert_eq!(said(&r, SAY_SOUNDS), ["digits/40", "digits/h-2"]);
+    r.out.lock().clear();
+    assert!(r.run("SayMoney", "2.42").await.is_ok());
+    assert_eq!(
+        said(&r, SAY_SOUNDS),
+        [
+            "digits/2",
+            "dollars",
+            "and",
+            "digits/40",
+            "digits/2",
+            "cents"
+        ]
+    );
+    r.out.lock().clear();
+    assert!(r.run("SayPhonetic", "b1").await.is_ok());
+    assert_eq!(said(&r, SAY_SOUNDS), ["phonetic/b_p", "digits/1"]);
+    r.out.lock().clear();
+    assert!(r.run("SayAlphaCase", "u,aB").await.is_ok());
+    assert_eq!(
+        said(&r, SAY_SOUNDS),
+        ["letters/a", "uppercase", "letters/b"]
+    );
+    r.out.lock().clear();
+    assert!(r.run("SayAlphaCase", "a,aB").await.is_ok());
+    assert_eq!(
+        said(&r, SAY_SOUNDS),
+        ["lowercase", "letters/a", "uppercase", "letters/b"]
+    );
+}
+
+#[tokio::test]
+async fn say_apps_bad_arguments_warn_as_asterisk() {
+    let mut r = rig("");
+    sounds(&r, SAY_SOUNDS);
+    // No number: -1 (hang up); not a number: go on; a bad gender: hang up.
+    assert_eq!(r.run("SayOrdinal", "").await, Err(Hangup));
+    assert!(r.run("SayOrdinal", "abc").await.is_ok());
+    assert_eq!(r.run("SayOrdinal", "2,x").await, Err(Hangup));
+    assert!(r.run("SayOrdinal", "2,f").await.is_ok());
+    assert_eq!(r.run("SayNumber", "2,q").await, Err(Hangup));
+    // SayAlphaCase: a missing or a bad casetype says nothing and goes on.
+    assert!(r.run("SayAlphaCase", "").await.is_ok());
+    assert!(r.run("SayAlphaCase", "ul,ab").await.is_ok());
+    assert!(r.run("SayAlphaCase", "x,ab").await.is_ok());
+    assert!(r.run("SayMoney", "").await.is_ok());
+    assert_eq!(said(&r, SAY_SOUNDS), ["digits/h-2"]);
+}
+
+const SAY_MENU: &str = "[t]\nexten => s,1,NoOp\nexten => 5,1,NoOp\nexten => i,1,NoOp\n";
+
+#[tokio::test]
+async fn say_dtmf_interrupt_dials_an_extension() {
+    let mut r = rig(SAY_MENU);
+    sounds(&r, SAY_SOUNDS);
+    // Without SAY_DTMF_INTERRUPT digits do not interrupt (and are dropped).
+    r.digits("5");
+    assert!(r.run("SayNumber", "1042").await.is_ok());
+    assert_eq!(said(&r, SAY_SOUNDS).len(), 4);
+    assert_eq!(r.chan.exten, "s");
+    r.chan.set_var("SAY_DTMF_INTERRUPT", "TRUE");
+    r.out.lock().clear();
+    r.digits("5");
+    assert!(r.run("SayDigits", "1212").await.is_ok());
+    assert!(
+        said(&r, SAY_SOUNDS).len() < 4,
+        "the digit stopped the saying"
+    );
+    assert_eq!((r.chan.exten.as_str(), r.chan.priority), ("5", 1));
+}
+
+#[tokio::test]
+async fn sayunixtime_and_datetime_say_the_default_format() {
+    let mut r = rig(SAY_MENU);
+    sounds(&r, SAY_SOUNDS);
+    // 2026-03-04 14:05:00 UTC, a Wednesday.
+    assert!(r.run("SayUnixTime", "1772633100,UTC").await.is_ok());
+    assert!(r.chan.is_up(), "SayUnixTime answers");
+    let t = chrono::DateTime::from_timestamp(1772633100, 0).unwrap_or_default();
+    let said_now = crate::apps::sayunixtime::date_prompts_en(
+        crate::apps::sayunixtime::DEFAULT_FORMAT,
+        &t,
+        &chrono::Utc::now(),
+    );
+    let want = said_now.prompts;
+    assert_eq!(want.len(), 12);
+    assert_eq!(said(&r, SAY_SOUNDS), want);
+    r.out.lock().clear();
+    assert!(r.run("DateTime", "1772633100,UTC,IMp").await.is_ok());
+    assert_eq!(
+        said(&r, SAY_SOUNDS),
+        ["digits/2", "digits/oh", "digits/5", "digits/p-m"]
+    );
+    // j: a digit jumps to the extension.
+    r.out.lock().clear();
+    r.digits("5");
+    assert!(r.run("SayUnixTime", "1772633100,UTC,,j").await.is_ok());
+    assert_eq!(r.chan.exten, "5");
+    // No argument at all says now, in the server's zone.
+    r.out.lock().clear();
+    assert!(r.run("SayUnixTime", "").await.is_ok());
+    assert!(!said(&r, SAY_SOUNDS).is_empty());
+}
+
+#[tokio::test]
+async fn sayfiles_function_reads_the_prompts() {
+    let mut r = rig("");
+    let f = r
+        .chan
+        .pbx
+        .funcs
+        .get("SAYFILES")
+        .unwrap_or_else(|| panic!("no SAYFILES"));
+    assert_eq!(
+        f.read(&mut r.chan, "123,number").as_deref(),
+        Ok("digits/1&digits/hundred&digits/20&digits/3")
+    );
+    assert_eq!(
+        f.read(&mut r.chan, "ab").as_deref(),
+        Ok("letters/a&letters/b")
+    );
+    assert_eq!(f.read(&mut r.chan, "").as_deref(), Ok(""));
+    assert!(f.read(&mut r.chan, "x,number").is_err());
+    assert!(f.read(&mut r.chan, "1,bogus").is_err());
+}
+
+/// Wait (without a time limit that could fail a slow machine) until `n` frames went out.
+async fn wait_frames(r: &Rig, n: usize) {
+    while r.frames_out() < n {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+fn is_silent(f: &Frame) -> bool {
+    matches!(f, Frame::Voice(v) if v.iter().all(|&s| s == 0))
+}
+
+#[tokio::test]
+async fn playtones_plays_a_zone_tone_in_the_background_until_stopped() {
+    let mut r = rig("");
+    assert!(r.run("PlayTones", "busy").await.is_ok());
+    assert!(r.chan.background.is_some(), "the dialplan goes on at once");
+    wait_frames(&r, 60).await;
+    {
+        let out = r.out.lock();
+        // US busy: 500 ms of 480+620 Hz, 500 ms of silence.
+        assert!(out[..25].iter().all(|f| !is_silent(f)));
+        assert!(out[25..50].iter().all(is_silent));
+        assert!(!is_silent(&out[50]));
+    }
+    assert!(r.run("StopPlayTones", "").await.is_ok());
+    assert!(r.chan.background.is_none());
+}
+
+#[tokio::test]
+async fn playtones_takes_a_tone_list_and_ends_a_once_only_list() {
+    let mut r = rig("");
+    assert!(r
+        .run("PlayTones", "!440/100,!0/100,!350+440/60")
+        .await
+        .is_ok());
+    wait_frames(&r, 13).await;
+    if let Some(bg) = r.chan.background.take() {
+        // The player ends by itself after its 13 frames.
+        let _ = (&mut { bg }.0).await;
+    }
+    assert_eq!(r.frames_out(), 13);
+    // Bad arguments: a notice and the call hangs up, as in Asterisk.
+    assert_eq!(r.run("PlayTones", "").await, Err(Hangup));
+    assert_eq!(r.run("PlayTones", "nosuchtone").await, Err(Hangup));
+    // A prompt written after stops the tones.
+    r.sound("hello", &[5; FRAME_SAMPLES]);
+    assert!(r.run("PlayTones", "dial").await.is_ok());
+    assert!(r.run("Playback", "hello").await.is_ok());
+    assert!(r.chan.background.is_none());
+}
+
+const EXTENS: &str = "[t]\nexten => s,1,NoOp\nexten => 5,1,NoOp\nexten => 123,1,NoOp\nexten => 12,1,NoOp\n[noi]\nexten => 7,1,NoOp\n";
+
+#[tokio::test]
+async fn readexten_reads_until_an_extension_is_complete() {
+    let mut r = rig(EXTENS);
+    r.sound("prompt", &[2; FRAME_SAMPLES * 50]);
+    r.digits("123");
+    assert!(r.run("ReadExten", "V,prompt").await.is_ok());
+    assert!(r.chan.is_up(), "answers first");
+    assert_eq!(r.var("V").as_deref(), Some("123"));
+    assert_eq!(r.var("READEXTENSTATUS").as_deref(), Some("OK"));
+    assert!(r.frames_out() < 50, "the first digit stopped the prompt");
+    // A digit that no extension starts with: i and INVALID_EXTEN.
+    r.digits("9");
+    assert!(r.run("ReadExten", "V").await.is_ok());
+    assert_eq!(r.var("V").as_deref(), Some("i"));
+    assert_eq!(r.var("INVALID_EXTEN").as_deref(), Some("9"));
+    assert_eq!(r.var("READEXTENSTATUS").as_deref(), Some("INVALID"));
+    // p: # ends "12" even though 123 could follow; another context.
+    r.digits("12#");
+    assert!(r.run("ReadExten", "V,,,p").await.is_ok());
+    assert_eq!(r.var("V").as_deref(), Some("12"));
+    r.digits("7");
+    assert!(r.run("ReadExten", "V,,noi").await.is_ok());
+    assert_eq!(r.var("V").as_deref(), Some("7"));
+    // i: an indication tone plays until the first digit.
+    r.out.lock().clear();
+    r.digits("5");
+    assert!(r.run("ReadExten", "V,dial,,i").await.is_ok());
+    assert_eq!(r.var("V").as_deref(), Some("5"));
+    assert!(r.chan.background.is_none(), "the digit stopped the tone");
+}
+
+#[tokio::test]
+async fn readexten_timeout_skip_error_and_hangup() {
+    let mut r = rig(EXTENS);
+    assert!(r.run("ReadExten", "V,,,,1").await.is_ok());
+    assert_eq!(r.var("V").as_deref(), Some("t"));
+    assert_eq!(r.var("READEXTENSTATUS").as_deref(), Some("TIMEOUT"));
+    assert!(r.run("ReadExten", "").await.is_ok());
+    assert_eq!(r.var("READEXTENSTATUS").as_deref(), Some("ERROR"));
+    assert!(r.run("ReadExten", ",prompt").await.is_ok());
+    assert_eq!(r.var("READEXTENSTATUS").as_deref(), Some("ERROR"));
+    r.chan.set_state(crate::pbx::channel::ChanState::Ring);
+    assert!(r.run("ReadExten", "V,,,s").await.is_ok());
+    assert_eq!(r.var("READEXTENSTATUS").as_deref(), Some("SKIP"));
+    assert_eq!(r.var("V"), None);
+    r.chan.shared.request_hangup(16);
+    assert_eq!(r.run("ReadExten", "V,,,n").await, Err(Hangup));
+    assert_eq!(r.var("READEXTENSTATUS").as_deref(), Some("HANGUP"));
+}
+
+/// Press each `(n, digits)` once `n` frames went out (after a prompt of one frame).
+fn digits_after(r: &Rig, steps: &[(usize, &str)]) {
+    let (q, out) = (r.media.from_far.clone(), r.out.clone());
+    let steps: Vec<(usize, String)> = steps.iter().map(|(n, d)| (*n, d.to_string())).collect();
+    tokio::spawn(async move {
+        for (n, digits) in steps {
+            // Yield rather than sleep: an unpaced writer must not run far past frame n.
+            while out.lock().len() < n {
+                tokio::task::yield_now().await;
+            }
+            for d in digits.chars() {
+                q.push_lossy(Frame::Dtmf(d, Duration::from_millis(100)));
+            }
+        }
+    });
+}
+
+const AUTH_SOUNDS: &[&str] = &[
+    "agent-pass",
+    "auth-incorrect",
+    "auth-thankyou",
+    "vm-goodbye",
+];
+
+#[tokio::test]
+async fn authenticate_fixed_password_three_tries() {
+    let mut r = rig("");
+    sounds(&r, AUTH_SOUNDS);
+    digits_after(&r, &[(1, "1234#")]);
+    assert!(r.run("Authenticate", "1234,a").await.is_ok());
+    assert_eq!(said(&r, AUTH_SOUNDS), ["agent-pass", "auth-thankyou"]);
+    assert_eq!(r.chan.accountcode, "1234");
+    r.out.lock().clear();
+    digits_after(&r, &[(1, "1#"), (2, "2#"), (3, "3#")]);
+    assert_eq!(r.run("Authenticate", "1234").await, Err(Hangup));
+    assert_eq!(
+        said(&r, AUTH_SOUNDS),
+        [
+            "agent-pass",
+            "auth-incorrect",
+            "auth-incorrect",
+            "vm-goodbye"
+        ]
+    );
+    // Digits pressed during a prompt interrupt it.
+    r.out.lock().clear();
+    r.digits("1234#");
+    assert!(r.run("Authenticate", "1234").await.is_ok());
+    assert_eq!(said(&r, AUTH_SOUNDS), ["auth-thankyou"]);
+    // maxdigits ends the entry without #; a prompt of our own.
+    r.out.lock().clear();
+    digits_after(&r, &[(1, "42")]);
+    assert!(r.run("Authenticate", "42,,2,vm-goodbye").await.is_ok());
+    assert_eq!(said(&r, AUTH_SOUNDS), ["vm-goodbye", "auth-thankyou"]);
+    assert_eq!(r.run("Authenticate", "").await, Err(Hangup));
+}
+
+#[tokio::test]
+async fn authenticate_against_a_file_and_astdb() {
+    let mut r = rig("");
+    let plain = r.dir.path().join("pw");
+    std::fs::write(&plain, "111\n222\n").unwrap_or_else(|e| panic!("{e}"));
+    r.digits("222#");
+    assert!(r
+        .run("Authenticate", &format!("{},a", plain.display()))
+        .await
+        .is_ok());
+    assert_eq!(r.chan.accountcode, "222");
+    // m: account:md5(password); a sets the account code of the line.
+    let md5 = r.dir.path().join("md5");
+    std::fs::write(&md5, "sales:81dc9bdb52d04dc20036dbd8313ed055\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    r.digits("1234#");
+    assert!(r
+        .run("Authenticate", &format!("{},am", md5.display()))
+        .await
+        .is_ok());
+    assert_eq!(r.chan.accountcode, "sales");
+    // d: an AstDB key; r removes it.
+    let _ = r.chan.pbx.astdb.put("pin", "100", "x");
+    r.digits("100#");
+    assert!(r.run("Authenticate", "/pin,dr").await.is_ok());
+    assert_eq!(r.chan.pbx.astdb.get("pin", "100"), None);
+    r.digits("100#100#100#");
+    assert_eq!(r.run("Authenticate", "/pin,d").await, Err(Hangup));
+    // A file that cannot be read: a warning, and the tries run out.
+    r.digits("1#1#1#");
+    assert_eq!(r.run("Authenticate", "/nonexistent/pw").await, Err(Hangup));
+}
+
+#[tokio::test]
+async fn disa_checks_the_passcode_then_dials_in_the_context() {
+    let mut r = rig(EXTENS);
+    r.digits("1234#5");
+    assert!(r.run("DISA", "1234,t,\"Boss\" <100>").await.is_ok());
+    assert!(r.chan.is_up());
+    assert_eq!(
+        (
+            r.chan.context.as_str(),
+            r.chan.exten.as_str(),
+            r.chan.priority
+        ),
+        ("t", "5", 1)
+    );
+    assert_eq!(r.chan.caller.num.as_deref(), Some("100"));
+    assert_eq!(r.chan.caller.name.as_deref(), Some("Boss"));
+    assert_eq!(r.chan.accountcode, "1234");
+    assert!(r.chan.background.is_none(), "the dial tone stopped");
+    // no-password: straight to the extension; p ends it with #.
+    r.digits("12#");
+    assert!(r.run("DISA", "no-password,t,,,p").await.is_ok());
+    assert_eq!(r.chan.exten, "12");
+    // A passcode file gives the context.
+    let f = r.dir.path().join("disa");
+    std::fs::write(&f, "; codes\n777,noi\n").unwrap_or_else(|e| panic!("{e}"));
+    r.digits("777#7");
+    assert!(r.run("DISA", &format!("{}", f.display())).await.is_ok());
+    assert_eq!(
+        (r.chan.context.as_str(), r.chan.exten.as_str()),
+        ("noi", "7")
+    );
+    assert_eq!(r.run("DISA", "").await, Err(Hangup));
+}
+
+#[tokio::test]
+async fn disa_bad_passcode_plays_congestion_until_hangup() {
+    let mut r = rig(EXTENS);
+    r.digits("99#");
+    let (shared, out) = (r.chan.shared.clone(), r.out.clone());
+    // Hang up once congestion is heard (480+620 Hz 250 ms on, 250 off).
+    tokio::spawn(async move {
+        while out.lock().len() < 40 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        shared.request_hangup(16);
+    });
+    assert_eq!(r.run("DISA", "1234,t").await, Err(Hangup));
+    assert_eq!(r.chan.context, "t");
+    assert_eq!(r.chan.exten, "s", "no extension was dialed");
+}
+
+fn quiet_frames(n: usize) -> Vec<Vec<i16>> {
+    vec![vec![100; FRAME_SAMPLES]; n]
+}
+
+/// Whether the digit queued after the audio is still waiting (the app stopped before it).
+fn digit_left(r: &Rig) -> bool {
+    std::iter::from_fn(|| r.media.from_far.try_pop()).any(|f| matches!(f, Frame::Dtmf(..)))
+}
+
+#[tokio::test]
+async fn waitforsilence_needs_a_whole_run_of_silence() {
+    let mut r = rig("");
+    // 200 ms quiet (too short), 100 ms of talk, then 320 ms quiet.
+    r.voice(&quiet_frames(10));
+    r.voice(&loud(5, 0));
+    r.voice(&quiet_frames(16));
+    r.digits("5");
+    assert!(r.run("WaitForSilence", "300").await.is_ok());
+    assert!(r.chan.is_up(), "answers");
+    assert_eq!(r.var("WAITSTATUS").as_deref(), Some("SILENCE"));
+    assert!(
+        digit_left(&r),
+        "returned as soon as 300 ms of silence were heard"
+    );
+    // Two iterations of 100 ms.
+    r.voice(&quiet_frames(5));
+    r.voice(&loud(1, 0));
+    r.voice(&quiet_frames(5));
+    r.digits("5");
+    assert!(r.run("WaitForSilence", "100,2").await.is_ok());
+    assert!(digit_left(&r));
+    // Without any audio (a channel sending nothing) the wait is silence too.
+    assert!(r.run("WaitForSilence", "20").await.is_ok());
+    assert_eq!(r.var("WAITSTATUS").as_deref(), Some("SILENCE"));
+}
+
+#[tokio::test]
+async fn waitfornoise_and_timeouts() {
+    let mut r = rig("");
+    r.voice(&loud(10, 0));
+    r.voice(&quiet_frames(5));
+    r.voice(&loud(15, 0));
+    r.digits("5");
+    assert!(r.run("WaitForNoise", "300").await.is_ok());
+    assert_eq!(r.var("WAITSTATUS").as_deref(), Some("NOISE"));
+    assert!(digit_left(&r));
+    assert!(r.run("WaitForNoise", "100,1,1").await.is_ok());
+    assert_eq!(r.var("WAITSTATUS").as_deref(), Some("TIMEOUT"));
+    // Bad arguments: Asterisk's error and -1.
+    assert_eq!(r.run("WaitForSilence", "abc").await, Err(Hangup));
+    assert_eq!(r.run("WaitForSilence", "100,0").await, Err(Hangup));
+    assert_eq!(r.run("WaitForNoise", "100,1,-1").await, Err(Hangup));
+    r.chan.shared.request_hangup(16);
+    assert_eq!(r.run("WaitForSilence", "100").await, Err(Hangup));
+    assert_eq!(r.var("WAITSTATUS").as_deref(), Some("HANGUP"));
+}
+
+const TALK: &str = "[t]\nexten => s,1,NoOp\nexten => talk,1,NoOp\nexten => 5,1,NoOp\n[notalk]\nexten => s,1,NoOp\n";
+
+#[tokio::test]
+async fn backgrounddetect_jumps_to_talk_after_talk_and_silence() {
+    let mut r = rig(TALK);
+    r.sound("greeting", &[4; FRAME_SAMPLES * 100]);
+    // 200 ms of talk, then 320 ms of silence (sil 300).
+    r.voice(&loud(10, 0));
+    r.voice(&quiet_frames(16));
+    assert!(r.run("BackgroundDetect", "greeting,300").await.is_ok());
+    assert_eq!((r.chan.exten.as_str(), r.chan.priority), ("talk", 1));
+    assert_eq!(r.var("TALK_DETECTED").as_deref(), Some("220"));
+    assert!(r.frames_out() < 100, "the greeting was cut");
+    // Too short for min: the greeting plays to its end.
+    r.chan.exten = "s".into();
+    r.out.lock().clear();
+    r.voice(&loud(3, 0));
+    r.voice(&quiet_frames(16));
+    assert!(r.run("BackgroundDetect", "greeting,300,100").await.is_ok());
+    assert_eq!(r.chan.exten, "s");
+    assert_eq!(r.frames_out(), 100);
+    // A digit that starts an extension dials it.
+    r.digits("5");
+    assert!(r.run("BackgroundDetect", "greeting").await.is_ok());
+    assert_eq!(r.chan.exten, "5");
+    // No talk extension: TALK_DETECTED is set and the dialplan goes on.
+    r.chan.context = "notalk".into();
+    r.chan.exten = "s".into();
+    r.voice(&loud(10, 0));
+    r.voice(&quiet_frames(16));
+    assert!(r.run("BackgroundDetect", "greeting,300").await.is_ok());
+    assert_eq!(r.chan.exten, "s");
+    assert_eq!(r.run("BackgroundDetect", "").await, Err(Hangup));
+    assert!(r.run("BackgroundDetect", "nosuchfile").await.is_ok());
+}
+
+/// A prompt of `n` frames, frame i all samples `i + 1`.
+fn numbered(r: &Rig, name: &str, n: usize) {
+    let s: Vec<i16> = (0..n)
+        .flat_map(|i| [(i + 1) as i16; FRAME_SAMPLES])
+        .collect();
+    r.sound(name, &s);
+}
+
+/// The frame numbers (from 0) that went out.
+fn frame_numbers(r: &Rig) -> Vec<usize> {
+    r.audio_out()
+        .chunks(FRAME_SAMPLES)
+        .map(|f| f[0] as usize - 1)
+        .collect()
+}
+
+#[tokio::test]
+async fn controlplayback_plays_and_seeks() {
+    let mut r = rig("");
+    numbered(&r, "long", 400);
+    assert!(r.run("ControlPlayback", "long").await.is_ok());
+    assert_eq!(frame_numbers(&r), (0..400).collect::<Vec<_>>());
+    assert_eq!(r.var("CPLAYBACKSTATUS").as_deref(), Some("SUCCESS"));
+    assert_eq!(r.var("CPLAYBACKOFFSET").as_deref(), Some("-1"));
+    // # skips 3000 ms (150 frames) ahead.
+    r.out.lock().clear();
+    r.digits("#");
+    assert!(r.run("ControlPlayback", "long").await.is_ok());
+    assert_eq!(frame_numbers(&r).first(), Some(&150));
+    assert_eq!(r.frames_out(), 250);
+    // skipms 1000, fast-forward then rewind: back at the start; o() starts at 1 s.
+    r.out.lock().clear();
+    r.digits("#*");
+    assert!(r
+        .run("ControlPlayback", "long,1000,,,,,,o(1000)")
+        .await
+        .is_ok());
+    assert_eq!(frame_numbers(&r).first(), Some(&50));
+    assert_eq!(r.frames_out(), 350);
+    // Other digits are ignored.
+    r.out.lock().clear();
+    r.digits("5");
+    assert!(r.run("ControlPlayback", "long").await.is_ok());
+    assert_eq!(r.frames_out(), 400);
+}
+
+#[tokio::test]
+async fn controlplayback_stop_pause_and_restart_keys() {
+    let mut r = rig("");
+    numbered(&r, "long", 400);
+    digits_after(&r, &[(20, "5")]);
+    assert!(r.run("ControlPlayback", "long,,,,5").await.is_ok());
+    assert_eq!(r.var("CPLAYBACKSTATUS").as_deref(), Some("USERSTOPPED"));
+    assert_eq!(r.var("CPLAYBACKSTOPKEY").as_deref(), Some("5"));
+    let off: usize = r
+        .var("CPLAYBACKOFFSET")
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or(0);
+    assert!(
+        (400..8000).contains(&off) && off.is_multiple_of(20),
+        "offset {off}"
+    );
+    assert!(r.frames_out() < 400);
+    // Paused by 7, resumed by 7: everything plays once.
+    r.out.lock().clear();
+    r.digits("77");
+    assert!(r.run("ControlPlayback", "long,,,,5,7").await.is_ok());
+    assert_eq!(frame_numbers(&r), (0..400).collect::<Vec<_>>());
+    // Paused, then stopped.
+    r.out.lock().clear();
+    r.digits("75");
+    assert!(r.run("ControlPlayback", "long,,,,5,7").await.is_ok());
+    assert_eq!(r.var("CPLAYBACKSTATUS").as_deref(), Some("USERSTOPPED"));
+    assert_eq!(r.var("CPLAYBACKOFFSET").as_deref(), Some("0"));
+    // 9 restarts from the beginning.
+    r.out.lock().clear();
+    digits_after(&r, &[(20, "9")]);
+    assert!(r.run("ControlPlayback", "long,,,,,,9").await.is_ok());
+    assert!(r.frames_out() > 400);
+    assert_eq!(frame_numbers(&r).iter().filter(|&&n| n == 0).count(), 2);
+    // A missing file: ERROR; no file at all: hang up.
+    assert!(r.run("ControlPlayback", "nosuch").await.is_ok());
+    assert_eq!(r.var("CPLAYBACKSTATUS").as_deref(), Some("ERROR"));
+    assert_eq!(r.run("ControlPlayback", "").await, Err(Hangup));
+}
+
+#[tokio::test]
+async fn morsecode_plays_dits_dahs_and_spaces() {
+    let mut r = rig("");
+    r.chan.set_var("MORSEDITLEN", "20");
+    assert!(r.run("Morsecode", "ET").await.is_ok());
+    // E: dit + 3 dits of space; T: dah + 3 dits of space (one frame a dit).
+    let pattern: Vec<bool> = r.out.lock().iter().map(|f| !is_silent(f)).collect();
+    assert_eq!(
+        pattern,
+        [true, false, false, false, true, true, true, false, false, false]
+    );
+    // The space tone fills the gaps; a nonzero MORSETONE pitch is heard.
+    r.out.lock().clear();
+    r.chan.set_var("MORSESPACETONE", "400");
+    assert!(r.run("Morsecode", "E").await.is_ok());
+    assert!(r.out.lock().iter().all(|f| !is_silent(f)));
+    // American Morse: L is a long dash (6 dits).
+    r.out.lock().clear();
+    r.chan.set_var("MORSESPACETONE", "0");
+    r.chan.set_var("MORSETYPE", "AMERICAN");
+    assert!(r.run("Morsecode", "L").await.is_ok());
+    assert_eq!(r.frames_out(), 10);
+    // Default dit of 80 ms: E lasts 4 x 80 ms = 16 frames.
+    r.out.lock().clear();
+    r.chan.set_var("MORSEDITLEN", "");
+    r.chan.set_var("MORSETYPE", "");
+    assert!(r.run("Morsecode", "E").await.is_ok());
+    assert_eq!(r.frames_out(), 16);
+    // No argument: a warning, nothing played, the dialplan goes on.
+    r.out.lock().clear();
+    assert!(r.run("Morsecode", "").await.is_ok());
+    assert_eq!(r.frames_out(), 0);
+}
+
+#[tokio::test]
+async fn mixmonitor_records_both_directions_mixed_until_stopped() {
+    let mut r = rig("");
+    let dir = r.dir.path().to_path_buf();
+    let file = dir.join("mm.wav");
+    let (rx_file, tx_file, touched) = (dir.join("rx.sln"), dir.join("tx.wav"), dir.join("done"));
+    let args = format!(
+        "{},i(MID)r({})t({}),touch {}",
+        file.display(),
+        rx_file.display(),
+        tx_file.display(),
+        touched.display()
+    );
+    assert!(r.run("MixMonitor", &args).await.is_ok());
+    assert_eq!(
+        r.var("MIXMONITOR_FILENAME").as_deref(),
+        Some(file.display().to_string().as_str())
+    );
+    let id = r.var("MID").unwrap_or_default();
+    assert!(id.starts_with("0x"), "{id}");
+    let f = r
+        .chan
+        .pbx
+        .funcs
+        .get("MIXMONITOR")
+        .unwrap_or_else(|| panic!("no MIXMONITOR"));
+    assert_eq!(
+        f.read(&mut r.chan, &format!("{id},filename")).ok(),
+        Some(file.display().to_string())
+    );
+    assert!(f.read(&mut r.chan, "0xnope,filename").is_err());
+    // The caller says 5 frames; the channel plays 5 frames of 9 to it.
+    let said = loud(5, 0);
+    r.voice(&said);
+    r.sound("nine", &[9; FRAME_SAMPLES * 5]);
+    assert!(r.run("Playback", "nine").await.is_ok());
+    assert!(r.run("StopMixMonitor", &id).await.is_ok());
+    assert!(touched.exists(), "the command ran when the recording ended");
+    let want: Vec<i16> = flat(&said).iter().map(|s| s.saturating_add(9)).collect();
+    assert_eq!(read_back(&file), want);
+    assert_eq!(read_back(&tx_file), vec![9; FRAME_SAMPLES * 5]);
+    let rx = std::fs::read(&rx_file).unwrap_or_default();
+    assert_eq!(rx.len(), FRAME_SAMPLES * 5 * 2);
+    // Stopped: nothing more is recorded; MIXMONITOR no longer knows the ID.
+    assert!(f.read(&mut r.chan, &format!("{id},filename")).is_err());
+    // a: a second recording appends to the file.
+    assert!(r
+        .run("MixMonitor", &format!("{},a", file.display()))
+        .await
+        .is_ok());
+    r.voice(&loud(2, 0));
+    assert!(r.run("Playback", "nine").await.is_ok());
+    assert!(r.run("StopMixMonitor", "").await.is_ok());
+    assert_eq!(read_back(&file).len(), FRAME_SAMPLES * 10);
+    // Bad arguments are warnings only.
+    assert!(r.run("MixMonitor", "").await.is_ok());
+    assert!(r.run("StopMixMonitor", "0xnope").await.is_ok());
+}
+
+#[tokio::test]
+async fn mixmonitor_relative_names_go_to_the_monitor_directory() {
+    let mut r = rig("");
+    assert!(r.run("MixMonitor", "call.wav").await.is_ok());
+    let want = r.chan.pbx.settings.astspooldir.join("monitor/call.wav");
+    assert_eq!(
+        r.var("MIXMONITOR_FILENAME").as_deref(),
+        Some(want.display().to_string().as_str())
+    );
+    r.voice(&loud(3, 0));
+    assert!(r.run("StopMixMonitor", "").await.is_ok());
+    assert_eq!(read_back(&want).len(), FRAME_SAMPLES * 3);
+}
+
+#[tokio::test]
+async fn read_i_plays_an_indication_until_the_first_digit() {
+    let mut r = rig("");
+    r.digits("12#");
+    assert!(r.run("Read", "V,dial,,i").await.is_ok());
+    assert_eq!(r.var("V").as_deref(), Some("12"));
+    assert_eq!(r.var("READSTATUS").as_deref(), Some("OK"));
+    assert!(
+        r.chan.background.is_none(),
+        "the digit stopped the dial tone"
+    );
+    // Not a tone name: played as a file.
+    r.sound("prompt", &[2; FRAME_SAMPLES]);
+    r.out.lock().clear();
+    assert!(r.run("Read", "V,prompt,1,i,1,0.05").await.is_ok());
+    assert_eq!(r.frames_out(), 1);
+    assert_eq!(r.var("READSTATUS").as_deref(), Some("TIMEOUT"));
+}

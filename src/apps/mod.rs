@@ -5,25 +5,33 @@
 //! [`modules`]. Applications reach the interpreter only through the core's registry.
 
 pub mod args;
+pub mod authenticate;
 pub mod basic;
 pub mod branch;
 pub mod conference;
+pub mod controlplayback;
 pub mod dial;
 pub mod echo;
 pub mod festival;
 pub mod flow;
+pub mod indications;
 pub mod message;
 pub mod misc;
+pub mod mixmonitor;
 pub mod moh;
+pub mod morsecode;
 pub mod originate;
 pub mod playback;
 pub mod read;
+pub mod readexten;
 pub mod record;
 pub mod say;
+pub mod sayunixtime;
 pub mod senddtmf;
 pub mod setvar;
 pub mod transfer;
 pub mod waitexten;
+pub mod waitforsilence;
 
 #[cfg(test)]
 mod media_tests;
@@ -43,6 +51,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         waitexten::MODULES,
         message::MODULES,
         say::MODULES,
+        sayunixtime::MODULES,
         playback::MODULES,
         dial::MODULES,
         echo::MODULES,
@@ -51,6 +60,13 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         record::MODULES,
         senddtmf::MODULES,
         transfer::MODULES,
+        indications::MODULES,
+        readexten::MODULES,
+        authenticate::MODULES,
+        waitforsilence::MODULES,
+        controlplayback::MODULES,
+        morsecode::MODULES,
+        mixmonitor::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = Vec::new();
     for t in tables {
@@ -59,6 +75,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         }
     }
     v.push(Arc::new(moh::ResMusicOnHold));
+    v.push(Arc::new(indications::ResIndications));
     v.push(Arc::new(conference::AppMeetMe));
     v.push(Arc::new(conference::AppConfBridge));
     v.push(Arc::new(festival::AppFestival));

@@ -107,6 +107,24 @@ pub async fn get_data(
     Ok(res)
 }
 
+/// Read()'s `i`: play `tone` until the first digit, then read the rest; every digit waits
+/// `timeout` (else TIMEOUT(response)).
+async fn read_with_tone(
+    chan: &mut Channel,
+    tone: &str,
+    max: usize,
+    timeout: Option<Duration>,
+) -> Result<(String, GetData), Hangup> {
+    super::indications::play_tones(chan, tone);
+    let to = timeout.unwrap_or_else(|| Duration::from_millis(response_timeout_ms(chan)));
+    let first = wait_digit(chan, to).await;
+    chan.stop_background();
+    match first? {
+        Some(d) => read_digits(chan, Some(d), max, to, to, "#").await,
+        None => Ok((String::new(), GetData::Timeout)),
+    }
+}
+
 struct Read;
 
 #[async_trait]
@@ -121,7 +139,7 @@ impl App for Read {
         "Read(variable[,filename[&filename2[&...]][,maxdigits[,options[,attempts[,timeout]]]]])"
     }
     fn description(&self) -> &'static str {
-        "Reads a #-terminated string of digits a certain number of times from the user in to the given variable. maxdigits: at most this many digits (0 or empty: up to 255, ended by #). Options: s — return immediately if the line is not up; i — play filename as an indication tone (ferrisk: no tones yet, digits are read without a prompt); n — read digits even if the line is not up. attempts: tries when nothing is entered (default 1). timeout: seconds to wait for a digit (default: TIMEOUT(response) for the first, TIMEOUT(digit) between digits). Sets READSTATUS to OK, ERROR, HANGUP, INTERRUPTED, SKIPPED or TIMEOUT."
+        "Reads a #-terminated string of digits a certain number of times from the user in to the given variable. maxdigits: at most this many digits (0 or empty: up to 255, ended by #). Options: s — return immediately if the line is not up; i — play filename as an indication tone of indications.conf (dial, busy…) until the first digit (a file when there is no such tone); n — read digits even if the line is not up. attempts: tries when nothing is entered (default 1). timeout: seconds to wait for a digit (default: TIMEOUT(response) for the first, TIMEOUT(digit) between digits). Sets READSTATUS to OK, ERROR, HANGUP, INTERRUPTED, SKIPPED or TIMEOUT."
     }
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
         let a = args::split(data, ',');
@@ -159,14 +177,18 @@ impl App for Read {
                 chan.answer();
             }
         }
-        let prompts = if opts.contains('i') {
-            String::new()
-        } else {
-            prompts
-        };
+        // i: a tone of indications.conf plays until the first digit (a file otherwise).
+        let tone = opts
+            .contains('i')
+            .then(|| super::indications::tone_of(&chan.pbx, prompts.trim()))
+            .flatten();
         let mut status = "ERROR";
         while tries > 0 {
-            let (digits, how) = match get_data(chan, &prompts, max, timeout, "#").await {
+            let read = match &tone {
+                Some(t) => read_with_tone(chan, t, max, timeout).await,
+                None => get_data(chan, &prompts, max, timeout, "#").await,
+            };
+            let (digits, how) = match read {
                 Ok(r) => r,
                 Err(Hangup) => {
                     chan.set_var(&var, "");

@@ -36,25 +36,9 @@ fn register_app_record(ctx: &ModuleContext) {
     ctx.register_app(Arc::new(Record));
 }
 
-/// Asterisk's default `silencethreshold` (dsp.conf): average absolute amplitude below
-/// which a frame counts as silence.
-pub const SILENCE_THRESHOLD: u32 = 256;
+pub use crate::media::silence::{is_silent, is_silent_below, SILENCE_THRESHOLD};
 /// Samples cut when a key ends the recording (250 ms).
 const KEY_TRIM: usize = 2000;
-
-/// Is this frame silence (`ast_dsp_silence`)?
-pub fn is_silent(samples: &[i16]) -> bool {
-    is_silent_below(samples, SILENCE_THRESHOLD)
-}
-
-/// [`is_silent`] with another threshold (voicemail.conf `silencethreshold`).
-pub fn is_silent_below(samples: &[i16], threshold: u32) -> bool {
-    if samples.is_empty() {
-        return true;
-    }
-    let sum: u64 = samples.iter().map(|s| s.unsigned_abs() as u64).sum();
-    sum / (samples.len() as u64) < threshold as u64
-}
 
 /// Where recorded samples go (used on the blocking pool only).
 enum Sink {
@@ -119,7 +103,7 @@ const WRITE_BATCH: usize = 1280;
 /// finish the file (header, fsync) when the queue closes, also when the recording's task
 /// is dropped midway. The batches are written by the few file-writing threads
 /// ([`blocking::write`]): no thread per recording, 2,000 recordings cost 2,000 small tasks.
-struct Writer {
+pub(crate) struct Writer {
     tx: Option<mpsc::Sender<Vec<i16>>>,
     done: oneshot::Receiver<Result<(), WavError>>,
     /// Samples queued so far.
@@ -145,7 +129,7 @@ async fn on_writer<T: Send + 'static>(
 
 impl Writer {
     /// Open `path` (`fmt`: see [`Sink::open`]) on the blocking pool and start the writer.
-    async fn open(path: &Path, fmt: &str, append: bool) -> Result<Writer, WavError> {
+    pub(crate) async fn open(path: &Path, fmt: &str, append: bool) -> Result<Writer, WavError> {
         let (tx, mut rx) = mpsc::channel::<Vec<i16>>(WRITER_QUEUE);
         let (done_tx, done) = oneshot::channel();
         let (path, fmt) = (path.to_path_buf(), fmt.to_string());
@@ -201,7 +185,7 @@ impl Writer {
 
     /// Queue `block` for the file (waits while the queue is full). An error means the
     /// writer stopped on a write error, which [`Writer::finish`] returns.
-    async fn write(&mut self, block: Vec<i16>) -> Result<(), WavError> {
+    pub(crate) async fn write(&mut self, block: Vec<i16>) -> Result<(), WavError> {
         if block.is_empty() {
             return Ok(());
         }
@@ -214,7 +198,7 @@ impl Writer {
 
     /// Close the queue and wait until the writer has written everything and finished the
     /// file; its first error, if any.
-    async fn finish(mut self) -> Result<(), WavError> {
+    pub(crate) async fn finish(mut self) -> Result<(), WavError> {
         self.tx = None;
         (&mut self.done)
             .await

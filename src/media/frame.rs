@@ -212,7 +212,6 @@ impl Frames {
 }
 
 /// A bounded queue of frames shared by a channel and its driver (see the module docs).
-#[derive(Debug)]
 pub struct FrameQueue {
     q: Mutex<Frames>,
     cap: usize,
@@ -223,7 +222,24 @@ pub struct FrameQueue {
     /// Signalled when a frame is taken.
     writable: Notify,
     closed: AtomicBool,
+    /// Whether [`FrameQueue::add_tap`] installed taps: one atomic load per push when none.
+    tapped: AtomicBool,
+    taps: Mutex<Vec<(u64, FrameTap)>>,
 }
+
+impl std::fmt::Debug for FrameQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameQueue")
+            .field("len", &self.len())
+            .field("cap", &self.cap)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// Sees every frame added to a queue (MixMonitor's recording of a channel): called on the
+/// pushing task, so it must not block (queue the frame and return).
+pub type FrameTap = Arc<dyn Fn(&Frame) + Send + Sync>;
 
 impl FrameQueue {
     pub fn new(cap: usize) -> Arc<FrameQueue> {
@@ -239,7 +255,32 @@ impl FrameQueue {
             readable: Notify::new(),
             writable: Notify::new(),
             closed: AtomicBool::new(false),
+            tapped: AtomicBool::new(false),
+            taps: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Show every frame added from now on to `tap`, under `id` (see [`FrameTap`]).
+    pub fn add_tap(&self, id: u64, tap: FrameTap) {
+        let mut t = self.taps.lock();
+        t.push((id, tap));
+        self.tapped.store(true, Ordering::Release);
+    }
+
+    /// Remove the tap `id`.
+    pub fn remove_tap(&self, id: u64) {
+        let mut t = self.taps.lock();
+        t.retain(|(i, _)| *i != id);
+        self.tapped.store(!t.is_empty(), Ordering::Release);
+    }
+
+    fn tap(&self, f: &Frame) {
+        if self.tapped.load(Ordering::Acquire) {
+            let taps: Vec<FrameTap> = self.taps.lock().iter().map(|(_, t)| t.clone()).collect();
+            for t in taps {
+                t(f);
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -260,6 +301,7 @@ impl FrameQueue {
     /// waiting ones; a digit beyond that is dropped and counted. The queue never holds more
     /// than its capacity plus [`MAX_PENDING_DIGITS`] frames.
     pub fn push_lossy(&self, f: Frame) {
+        self.tap(&f);
         {
             let mut q = self.q.lock();
             let digit = matches!(f, Frame::Dtmf(..));
@@ -284,6 +326,7 @@ impl FrameQueue {
 
     /// Add, waiting while the queue is full. Returns `false` if the queue was closed.
     pub async fn push(&self, f: Frame) -> bool {
+        self.tap(&f);
         let mut f = Some(f);
         loop {
             let notified = self.writable.notified();
