@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # voicemail and the other integrations add their peers (sipp, baresip, slapd, dovecot, …)
 # here, installed with apt-get/pip when missing.
 APT_PACKAGES=(sip-tester baresip-core asterisk-moh-opsound-wav asterisk-core-sounds-en-wav slapd ldap-utils radicale dovecot-imapd openssl prosody festival festvox-kallpc16k fail2ban dnsmasq-base)
-PIP_PACKAGES=(aiosmtpd slixmpp)
+PIP_PACKAGES=(aiosmtpd:aiosmtpd slixmpp:slixmpp pyst2:asterisk.agi panoramisk:panoramisk)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -22,11 +22,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# Python test peers (module name = package name): aiosmtpd is the SMTP sink of the
-# voicemail email tests, slixmpp the XMPP chat user of the res_xmpp tests.
+# Python test peers, as package:module: aiosmtpd is the SMTP sink of the voicemail email
+# tests, slixmpp the XMPP chat user of the res_xmpp tests, pyst2 (imported as
+# asterisk.agi) and panoramisk the AGI script library and FastAGI server of agi_e2e.
 pip_missing=()
-for p in "${PIP_PACKAGES[@]}"; do
-  python3 -c "import $p" >/dev/null 2>&1 || pip_missing+=("$p")
+for pm in "${PIP_PACKAGES[@]}"; do
+  python3 -c "import ${pm#*:}" >/dev/null 2>&1 || pip_missing+=("${pm%%:*}")
 done
 if [ ${#pip_missing[@]} -gt 0 ]; then
   python3 -m pip install -q "${pip_missing[@]}" \
