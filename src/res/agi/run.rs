@@ -277,6 +277,10 @@ async fn launch(
             };
             Ok(serve(chan, request, args, enhanced, dead, far).await)
         }
+        Some(Target::Fast { .. }) if enhanced => {
+            // As res_agi: EAGI's audio cannot travel over a FastAGI socket.
+            Err(Outcome::Failure)
+        }
         Some(Target::Fast { host, port, script }) => {
             let sock = launch_network(chan, request, &host, port).await?;
             let (r, w) = sock.into_split();
