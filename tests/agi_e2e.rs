@@ -19,6 +19,8 @@ exten => py,1,AGI(pyst.py,${OUT})
  same => n,Set(DB(res/py_result)=${PYRESULT})
 exten => fast,1,AGI(agi://127.0.0.1:${PORT}/calls/fast?x=1,first,second arg)
  same => n,Set(DB(res/never)=reached)
+exten => exit,1,Set(AGIEXITONHANGUP=yes)
+ same => n,AGI(sleepy.sh,${OUT})
 exten => missing,1,AGI(missing.sh)
  same => n,Set(DB(res/missing)=${AGISTATUS})
 exten => refused,1,AGI(agi://127.0.0.1:${DEADPORT}/x)
@@ -212,6 +214,34 @@ fn shell_script_agi() {
         "{console}"
     );
     assert!(console.contains("Launched AGI Script "), "{console}");
+}
+
+const SLEEPY_SCRIPT: &str = r##"#!/bin/sh
+# Ignores SIGHUP and never ends by itself: only AGIEXITONHANGUP lets AGI() return.
+OUT="$1"
+trap '' HUP
+while read -r line; do
+  [ -z "$line" ] && break
+  case "$line" in agi_channel:*) chan="${line#agi_channel: }" ;; esac
+done
+echo NOOP
+read -r reply
+echo "$$ $chan" > "$OUT/sleepy_ready.txt"
+exec sleep 600
+"##;
+
+#[test]
+fn exit_on_hangup_does_not_wait_for_the_script() {
+    let (d, out) = start(common::free_port());
+    write_script(&d.path().join("data/agi-bin/sleepy.sh"), SLEEPY_SCRIPT);
+    d.rx("channel originate Local/exit@agi application Wait 60");
+    let ready = wait_file(&out.join("sleepy_ready.txt"), "Local/");
+    let (pid, chan) = ready.trim().split_once(' ').unwrap();
+    d.rx(&format!("channel request hangup {chan}"));
+    assert_eq!(d.wait_db("res", "hangup_status"), "HANGUP");
+    assert!(!d.console().contains("AGI Script sleepy.sh completed"));
+    // The script is still running (it ignored SIGHUP): end it.
+    let _ = Command::new("kill").arg(pid).status();
 }
 
 #[test]
@@ -410,4 +440,86 @@ fn agi_cli_commands() {
     );
     assert!(d.rx("core show application AGI").contains("AGI("));
     assert!(d.rx("module show like agi").contains("res_agi.so"));
+}
+
+const DIGITS_SCRIPT: &str = r##"#!/bin/sh
+# Digits from a SIPp caller (1, 9, 3, 4 as RFC 2833 events, 400 ms apart).
+OUT="$1"
+trap '' HUP
+while read -r line; do
+  [ -z "$line" ] && break
+done
+cmd() {
+  echo "$1"
+  read -r reply
+  echo "$1 => $reply" >> "$OUT/digits_replies.txt"
+}
+cmd 'WAIT FOR DIGIT 5000'
+cmd 'GET DATA "" 3000 2'
+cmd 'RECORD FILE agirec wav 4 10000'
+cmd 'SAY DIGITS 12 ""'
+cmd 'HANGUP'
+"##;
+
+/// A SIP caller's digits reach WAIT FOR DIGIT, GET DATA and RECORD FILE (SIPp plays its
+/// RFC 2833 pcaps; the script runs under a SIP channel with RTP).
+#[test]
+fn sipp_digits_reach_agi_commands() {
+    let sip = common::free_port();
+    let base = common::free_ports(4);
+    let rtp = base + (base & 1);
+    let dir = tempdir();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::create_dir_all(dir.path().join("data/agi-bin")).unwrap();
+    let sounds = dir.path().join("data/sounds/digits");
+    std::fs::create_dir_all(&sounds).unwrap();
+    for d in ["1", "2"] {
+        write_tone_wav(&sounds.join(format!("{d}.wav")), 1);
+    }
+    let ext = format!(
+        "[general]\nautofallthrough = yes\n\n[guests]\nexten => 300,1,Answer()\n \
+         same => n,AGI(digits.sh,{})\n same => n,Hangup()\n",
+        out.display()
+    );
+    let sip_conf = format!(
+        "[general]\nbindaddr=127.0.0.1\nbindport={sip}\ncontext=guests\nallowguest=yes\n\
+         realm=ferrisk\ndisallow=all\nallow=ulaw\n"
+    );
+    let rtp_conf = format!("[general]\nrtpstart={rtp}\nrtpend={}\n", rtp + 1);
+    write_configs(
+        dir.path(),
+        &[
+            ("ferrisk.conf", FERRISK_CONF_V3),
+            ("extensions.conf", &ext),
+            ("sip.conf", &sip_conf),
+            ("rtp.conf", &rtp_conf),
+        ],
+    );
+    write_script(&dir.path().join("data/agi-bin/digits.sh"), DIGITS_SCRIPT);
+    let d = Daemon::launch(dir);
+    let r = common::Sipp::new("uac_dtmf_1934.xml", Some(sip))
+        .local_port(common::free_port())
+        .service("300")
+        .key("from_user", "guest")
+        .timeout(30)
+        .run();
+    r.assert_ok("the AGI script read the digits and hung up");
+    let replies = wait_file(&out.join("digits_replies.txt"), "HANGUP");
+    for e in [
+        "WAIT FOR DIGIT 5000 => 200 result=49",
+        "GET DATA \"\" 3000 2 => 200 result=93",
+        // SIPp sends no audio, only the digits: nothing was recorded before the 4.
+        "RECORD FILE agirec wav 4 10000 => 200 result=52 (dtmf) endpos=0",
+        "SAY DIGITS 12 \"\" => 200 result=0",
+        "HANGUP => 200 result=1",
+    ] {
+        assert!(
+            replies.contains(e),
+            "missing {e:?}:\n{replies}\n{}",
+            d.stderr()
+        );
+    }
+    assert!(d.path().join("data/sounds/agirec.wav").exists());
+    d.wait_console("AGI Script digits.sh completed, returning 4", 1);
 }

@@ -157,7 +157,7 @@ pub async fn run(
                 return ShowUsage;
             };
             chan.absolute_deadline = if t.is_finite() && t > 0.0 {
-                Some(Instant::now() + Duration::from_secs_f64(t.min(1e9)))
+                Instant::now().checked_add(Duration::from_secs_f64(t.min(1e9)))
             } else {
                 None
             };
@@ -269,7 +269,8 @@ pub async fn run(
                 return ShowUsage;
             };
             let r = if ms < 0 {
-                match wait_digit(chan, Duration::from_secs(u32::MAX as u64)).await {
+                // "Forever": a year at a time is as good (and keeps timers in range).
+                match wait_digit(chan, Duration::from_secs(365 * 86_400)).await {
                     Ok(Some(d)) => digit_code(d),
                     Ok(None) => 0,
                     Err(Hangup) => -1,
