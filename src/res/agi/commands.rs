@@ -935,6 +935,141 @@ async fn gosub(link: &mut Link, chan: &mut Channel, a: &[&str]) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::res::agi::protocol::{find_command, parse_args};
+    use tokio::io::AsyncReadExt;
+
+    /// Run one command line on `chan`: (what the script would read, the result).
+    async fn ask(chan: &mut Channel, line: &str) -> (String, CmdResult) {
+        let (a, mut b) = tokio::io::duplex(1 << 16);
+        let mut link = Link::new(Box::new(a), Default::default());
+        let argv = parse_args(line);
+        let spec = find_command(&argv).expect("a known command");
+        let r = run(&mut link, chan, spec, &argv).await;
+        drop(link);
+        let mut s = String::new();
+        b.read_to_string(&mut s).await.expect("reply");
+        (s, r)
+    }
+
+    async fn reply(chan: &mut Channel, line: &str) -> String {
+        ask(chan, line).await.0
+    }
+
+    #[tokio::test]
+    async fn database_commands() {
+        let mut c = crate::testutil::test_channel();
+        assert_eq!(
+            reply(&mut c, "DATABASE PUT fam k \"a b\"").await,
+            "200 result=1\n"
+        );
+        assert_eq!(
+            reply(&mut c, "DATABASE GET fam k").await,
+            "200 result=1 (a b)\n"
+        );
+        assert_eq!(reply(&mut c, "DATABASE DEL fam k").await, "200 result=1\n");
+        assert_eq!(reply(&mut c, "DATABASE DEL fam k").await, "200 result=0\n");
+        assert_eq!(reply(&mut c, "DATABASE GET fam k").await, "200 result=0\n");
+        reply(&mut c, "DATABASE PUT fam x 1").await;
+        // res_agi's inverted answer: 0 when something was deleted.
+        assert_eq!(
+            reply(&mut c, "DATABASE DELTREE fam").await,
+            "200 result=0\n"
+        );
+        assert_eq!(
+            reply(&mut c, "DATABASE DELTREE fam").await,
+            "200 result=1\n"
+        );
+        assert_eq!(ask(&mut c, "DATABASE GET fam").await.1, ShowUsage);
+        assert_eq!(ask(&mut c, "DATABASE PUT a b c d").await.1, ShowUsage);
+    }
+
+    #[tokio::test]
+    async fn variables_and_functions() {
+        let mut c = crate::testutil::test_channel();
+        assert_eq!(
+            reply(&mut c, "SET VARIABLE X \"1 2\"").await,
+            "200 result=1\n"
+        );
+        assert_eq!(
+            reply(&mut c, "GET VARIABLE X").await,
+            "200 result=1 (1 2)\n"
+        );
+        assert_eq!(reply(&mut c, "GET VARIABLE NOPE").await, "200 result=0\n");
+        assert_eq!(
+            reply(&mut c, "GET VARIABLE LEN(hello)").await,
+            "200 result=1 (5)\n"
+        );
+        assert_eq!(
+            reply(&mut c, "GET FULL VARIABLE ${X}-${LEN(abc)}").await,
+            "200 result=1 (1 2-3)\n"
+        );
+        assert_eq!(
+            reply(&mut c, "GET FULL VARIABLE ${X} Other/9").await,
+            "200 result=0\n"
+        );
+        reply(&mut c, "SET VARIABLE CALLERID(num) 555").await;
+        assert_eq!(c.caller.num.as_deref(), Some("555"));
+        assert_eq!(ask(&mut c, "SET VARIABLE X").await.1, ShowUsage);
+        assert_eq!(ask(&mut c, "GET VARIABLE").await.1, ShowUsage);
+    }
+
+    #[tokio::test]
+    async fn channel_commands() {
+        let mut c = crate::testutil::test_channel();
+        assert_eq!(
+            reply(&mut c, "SET CALLERID \"\\\"Bob\\\" <(555) 12-3>\"").await,
+            "200 result=1\n"
+        );
+        assert_eq!(c.caller.name.as_deref(), Some("Bob"));
+        assert_eq!(c.caller.num.as_deref(), Some("555123"));
+        assert_eq!(reply(&mut c, "CHANNEL STATUS").await, "200 result=0\n");
+        assert_eq!(
+            reply(&mut c, "CHANNEL STATUS Nope/1").await,
+            "200 result=-1\n"
+        );
+        assert_eq!(reply(&mut c, "ANSWER").await, "200 result=0\n");
+        assert_eq!(reply(&mut c, "CHANNEL STATUS").await, "200 result=6\n");
+        assert_eq!(reply(&mut c, "SET CONTEXT other").await, "200 result=0\n");
+        assert_eq!(reply(&mut c, "SET EXTENSION 123").await, "200 result=0\n");
+        assert_eq!((c.context.as_str(), c.exten.as_str()), ("other", "123"));
+        assert_eq!(reply(&mut c, "SET PRIORITY 5").await, "200 result=0\n");
+        assert!(c.jumped && c.priority == 5);
+        assert_eq!(ask(&mut c, "SET PRIORITY nolabel").await.1, ShowUsage);
+        assert_eq!(reply(&mut c, "SET AUTOHANGUP 10").await, "200 result=0\n");
+        assert!(c.absolute_deadline.is_some());
+        reply(&mut c, "SET AUTOHANGUP 0").await;
+        assert!(c.absolute_deadline.is_none());
+        assert_eq!(reply(&mut c, "TDD MODE on").await, "200 result=0\n");
+        assert_eq!(reply(&mut c, "SEND TEXT \"hi\"").await, "200 result=0\n");
+        assert_eq!(reply(&mut c, "SEND IMAGE logo").await, "200 result=0\n");
+        assert_eq!(reply(&mut c, "NOOP").await, "200 result=0\n");
+        assert_eq!(reply(&mut c, "ASYNCAGI BREAK").await, "200 result=0\n");
+        assert_eq!(reply(&mut c, "EXEC NoSuchApp x").await, "200 result=-2\n");
+        assert_eq!(reply(&mut c, "EXEC Set Y=7").await, "200 result=0\n");
+        assert_eq!(c.get_var("Y").as_deref(), Some("7"));
+        assert_eq!(reply(&mut c, "HANGUP Nope/1").await, "200 result=-1\n");
+        assert!(!c.check_hangup());
+        assert_eq!(reply(&mut c, "HANGUP").await, "200 result=1\n");
+        assert!(c.check_hangup());
+        // The channel is gone: waiting for a digit fails at once.
+        assert_eq!(
+            ask(&mut c, "WAIT FOR DIGIT 1000").await,
+            ("200 result=-1\n".to_string(), Failure)
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_prompts() {
+        let mut c = crate::testutil::test_channel();
+        assert_eq!(
+            ask(&mut c, "STREAM FILE no-such-prompt \"\" 80").await,
+            ("200 result=-1 endpos=80\n".to_string(), Failure)
+        );
+        assert_eq!(ask(&mut c, "SAY DIGITS abc \"\"").await.1, ShowUsage);
+        assert_eq!(ask(&mut c, "SAY ALPHA abc # x").await.1, ShowUsage);
+        assert_eq!(ask(&mut c, "STREAM FILE x").await.1, ShowUsage);
+        assert_eq!(ask(&mut c, "STREAM FILE x # notanumber").await.1, ShowUsage);
+    }
 
     #[test]
     fn c_number_parsing() {

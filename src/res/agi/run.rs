@@ -31,6 +31,10 @@ pub struct Link {
 }
 
 impl Link {
+    pub fn new(out: Box<dyn AsyncWrite + Send + Unpin>, debug: Arc<AtomicBool>) -> Link {
+        Link { out, debug }
+    }
+
     /// Send `text` (one or more lines) to the script; a script that went away is noticed
     /// by the reader, so a failed write is only logged.
     pub async fn send(&mut self, chan: &Channel, text: &str) {
