@@ -116,6 +116,9 @@ cmd 'EXEC NoSuchApp x'
 cmd 'GOSUB sub s 1 arg1'
 cmd 'GET VARIABLE GOSUB_SAW'
 cmd 'CHANNEL STATUS'
+# A command sent while a prompt plays stops it; the prompt's command gets no reply.
+echo 'STREAM FILE beep ""'
+cmd 'NOOP'
 cmd 'FROB NICATE'
 cmd 'STREAM FILE'
 cmd 'HANGUP'
@@ -190,7 +193,7 @@ fn shell_script_agi() {
         "GOSUB sub s 1 arg1 => 200 result=0 Gosub complete",
         "GET VARIABLE GOSUB_SAW => 200 result=1 (arg1)",
         "CHANNEL STATUS => 200 result=",
-        "FROB NICATE => 510 Invalid or unknown command",
+        "\nNOOP => 200 result=0\nFROB NICATE => 510 Invalid or unknown command",
         "STREAM FILE => 520-Invalid command syntax.  Proper usage follows:",
         "STREAM FILE => 520 End of proper usage.",
         "HANGUP => 200 result=1",

@@ -24,6 +24,10 @@ use CmdResult::{Failure, ShowUsage, Success};
 /// Samples in one 20 ms frame at 8 kHz.
 const FRAME_SAMPLES: i64 = 160;
 
+/// [`play_from`]'s position when the script's next command stopped the prompt (with
+/// `Played::Missing`, which a played prompt never reports otherwise).
+const NEW_COMMAND: i64 = -1;
+
 /// Run the command `spec` names with the words `argv` (the command's own words first).
 pub async fn run(
     link: &mut Link,
@@ -466,9 +470,12 @@ async fn get_data_cmd(link: &mut Link, chan: &mut Channel, a: &[&str]) -> CmdRes
     Success
 }
 
-/// Play `name` from sample `offset`, stopping on a digit in `escape`. `Ok((played,
-/// endpos))`; `None` when the file cannot be opened.
+/// Play `name` from sample `offset`, stopping on a digit in `escape`, or when the script
+/// sends its next command (res_agi's `ast_waitstream_full` on the AGI descriptor: that
+/// command then gets no reply). `Ok((played, endpos))`; `None` when the file cannot be
+/// opened.
 async fn play_from(
+    link: &mut Link,
     chan: &mut Channel,
     name: &str,
     escape: &str,
@@ -487,6 +494,9 @@ async fn play_from(
                     let pos = prompt.frame_index() as i64 * FRAME_SAMPLES;
                     return Ok((Played::Digit(d), pos));
                 }
+            }
+            if link.command_waiting() {
+                return Ok((Played::Missing, NEW_COMMAND));
             }
             chan.write_frame(f).await?;
         }
@@ -509,7 +519,9 @@ async fn stream_file(link: &mut Link, chan: &mut Channel, a: &[&str]) -> CmdResu
         None => 0,
     };
     chan.stop_background();
-    match play_from(chan, a[2], a[3], offset).await {
+    match play_from(link, chan, a[2], a[3], offset).await {
+        // The next command stopped the prompt: res_agi sends no reply.
+        Some(Ok((Played::Missing, NEW_COMMAND))) => Success,
         None => {
             link.send(chan, &format!("200 result=-1 endpos={offset}\n"))
                 .await;
@@ -542,7 +554,8 @@ async fn get_option(link: &mut Link, chan: &mut Channel, a: &[&str]) -> CmdResul
         Some(t) => atoi(t),
         None => digit_timeout_ms(chan) as i64,
     };
-    let (r, pos) = match play_from(chan, a[2], a[3], 0).await {
+    let (r, pos) = match play_from(link, chan, a[2], a[3], 0).await {
+        Some(Ok((Played::Missing, NEW_COMMAND))) => return Success,
         None => {
             chan.pbx
                 .warning(&format!("res_agi.c: Unable to open {}", a[2]));
@@ -552,7 +565,11 @@ async fn get_option(link: &mut Link, chan: &mut Channel, a: &[&str]) -> CmdResul
         Some(Err(Hangup)) => (-1, 0),
         Some(Ok((Played::Digit(d), pos))) => (digit_code(d), pos),
         Some(Ok((_, pos))) => {
-            let wait = Duration::from_millis(timeout.max(0) as u64);
+            // A negative timeout waits "forever" (a year at a time).
+            let wait = match timeout {
+                t if t < 0 => Duration::from_secs(365 * 86_400),
+                t => Duration::from_millis(t as u64),
+            };
             match wait_digit(chan, wait).await {
                 Ok(Some(d)) if a[3].contains(d) => (digit_code(d), pos),
                 Ok(_) => (0, pos),
@@ -663,16 +680,23 @@ async fn control_stream_file(link: &mut Link, chan: &mut Channel, a: &[&str]) ->
 }
 
 /// Play prompts one after another as `ast_say_*` does: a digit in `escape` stops (its
-/// code), a missing prompt or a hangup is -1.
-async fn say_prompts(chan: &mut Channel, prompts: &[String], escape: &str) -> i32 {
+/// code), a missing prompt or a hangup is -1; `None` when the script's next command
+/// stopped it (no reply then).
+async fn say_prompts(
+    link: &mut Link,
+    chan: &mut Channel,
+    prompts: &[String],
+    escape: &str,
+) -> Option<i32> {
     for p in prompts {
-        match stream(chan, p, escape).await {
-            Ok(Played::Done) => {}
-            Ok(Played::Digit(d)) => return digit_code(d),
-            Ok(Played::Missing) | Err(Hangup) => return -1,
+        match play_from(link, chan, p, escape, 0).await {
+            Some(Ok((Played::Missing, NEW_COMMAND))) => return None,
+            Some(Ok((Played::Digit(d), _))) => return Some(digit_code(d)),
+            Some(Ok(_)) => {}
+            None | Some(Err(Hangup)) => return Some(-1),
         }
     }
-    0
+    Some(0)
 }
 
 /// SAY ALPHA's prompts with its case sensitivity (`a`ll, `l`ower, `u`pper, `n`one).
@@ -777,7 +801,9 @@ async fn say_cmd(link: &mut Link, chan: &mut Channel, name: &str, a: &[&str]) ->
             say::with_format(&t, &format)
         }
     };
-    let r = say_prompts(chan, &prompts, a[3]).await;
+    let Some(r) = say_prompts(link, chan, &prompts, a[3]).await else {
+        return Success;
+    };
     link.send(chan, &format!("200 result={r}\n")).await;
     result_of(r)
 }
@@ -941,7 +967,8 @@ mod tests {
     /// Run one command line on `chan`: (what the script would read, the result).
     async fn ask(chan: &mut Channel, line: &str) -> (String, CmdResult) {
         let (a, mut b) = tokio::io::duplex(1 << 16);
-        let mut link = Link::new(Box::new(a), Default::default());
+        let (_tx, rx) = tokio::sync::mpsc::channel(1);
+        let mut link = Link::new(Box::new(a), Default::default(), rx);
         let argv = parse_args(line);
         let spec = find_command(&argv).expect("a known command");
         let r = run(&mut link, chan, spec, &argv).await;

@@ -24,15 +24,36 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(2000);
 /// Longest command line kept; the rest of a longer line is dropped.
 const MAX_LINE: u64 = 64 * 1024;
 
-/// The writing side of the conversation, with `agi set debug` output.
+/// Both sides of the conversation: the writer (with `agi set debug` output) and the lines
+/// read from the script.
 pub struct Link {
     out: Box<dyn AsyncWrite + Send + Unpin>,
     debug: Arc<AtomicBool>,
+    lines: mpsc::Receiver<String>,
+    /// A line that arrived while a command was running.
+    early: Option<String>,
 }
 
 impl Link {
-    pub fn new(out: Box<dyn AsyncWrite + Send + Unpin>, debug: Arc<AtomicBool>) -> Link {
-        Link { out, debug }
+    pub fn new(
+        out: Box<dyn AsyncWrite + Send + Unpin>,
+        debug: Arc<AtomicBool>,
+        lines: mpsc::Receiver<String>,
+    ) -> Link {
+        Link {
+            out,
+            debug,
+            lines,
+            early: None,
+        }
+    }
+
+    /// Has the script sent its next command already (without waiting)?
+    pub fn command_waiting(&mut self) -> bool {
+        if self.early.is_none() {
+            self.early = self.lines.try_recv().ok();
+        }
+        self.early.is_some()
     }
 
     /// Send `text` (one or more lines) to the script; a script that went away is noticed
@@ -272,12 +293,10 @@ async fn launch(
             let (child, stdin, stdout) = launch_script(chan, &script, args).await?;
             let (tx, rx) = mpsc::channel(16);
             let reader = AbortOnDrop(tokio::spawn(read_lines(stdout, tx)));
-            let link = Link { out: stdin, debug };
             let far = Far {
                 peer: Peer::Script(child),
-                link,
+                link: Link::new(stdin, debug, rx),
                 _reader: reader,
-                rx,
             };
             Ok(serve(chan, request, args, enhanced, dead, far).await)
         }
@@ -290,10 +309,7 @@ async fn launch(
             let (r, w) = sock.into_split();
             let (tx, rx) = mpsc::channel(16);
             let reader = AbortOnDrop(tokio::spawn(read_lines(r, tx)));
-            let mut link = Link {
-                out: Box::new(w),
-                debug,
-            };
+            let mut link = Link::new(Box::new(w), debug, rx);
             link.send_raw(chan, "agi_network: yes\n").await;
             if !script.is_empty() {
                 link.send_raw(chan, &format!("agi_network_script: {script}\n"))
@@ -303,7 +319,6 @@ async fn launch(
                 peer: Peer::Server,
                 link,
                 _reader: reader,
-                rx,
             };
             Ok(serve(chan, request, args, enhanced, dead, far).await)
         }
@@ -328,12 +343,11 @@ async fn launch(
     }
 }
 
-/// The other side of a running AGI: who it is, the writer, the reading task and its lines.
+/// The other side of a running AGI: who it is, the conversation, the reading task.
 struct Far {
     peer: Peer,
     link: Link,
     _reader: AbortOnDrop,
-    rx: mpsc::Receiver<String>,
 }
 
 /// Tell the far end the channel hung up.
@@ -367,7 +381,6 @@ async fn serve(
         mut peer,
         mut link,
         _reader,
-        mut rx,
     } = far;
     let mut sess = Session::new(
         dead,
@@ -378,21 +391,26 @@ async fn serve(
     link.send(chan, &env).await;
     let mut finished = false;
     loop {
-        let line = if sess.dead {
-            rx.recv().await
+        let line = if let Some(l) = link.early.take() {
+            Some(l)
+        } else if sess.dead {
+            link.lines.recv().await
         } else {
-            tokio::select! {
-                l = rx.recv() => l,
-                f = chan.read_frame(None) => {
-                    // Idle: what the caller sends is dropped, a hangup is told.
-                    if f.is_err() {
-                        let h = sess.hangup();
-                        if h.notify {
-                            notify_hangup(&mut peer, &mut link, chan).await;
-                        }
-                        if h.stop {
-                            break;
-                        }
+            let hung_up = tokio::select! {
+                l = link.lines.recv() => Ok(l),
+                // Idle: what the caller sends is dropped, a hangup is told.
+                f = chan.read_frame(None) => Err(f.is_err()),
+            };
+            match hung_up {
+                Ok(l) => l,
+                Err(false) => continue,
+                Err(true) => {
+                    let h = sess.hangup();
+                    if h.notify {
+                        notify_hangup(&mut peer, &mut link, chan).await;
+                    }
+                    if h.stop {
+                        break;
                     }
                     continue;
                 }
