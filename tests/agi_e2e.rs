@@ -119,6 +119,11 @@ cmd 'CHANNEL STATUS'
 # A command sent while a prompt plays stops it; the prompt's command gets no reply.
 echo 'STREAM FILE beep ""'
 cmd 'NOOP'
+# One sent during WAIT FOR DIGIT ends the wait with 1.
+echo 'WAIT FOR DIGIT -1'
+cmd 'NOOP'
+read -r reply
+echo "after wait => $reply" >> "$OUT/sh_replies.txt"
 cmd 'FROB NICATE'
 cmd 'STREAM FILE'
 cmd 'HANGUP'
@@ -193,7 +198,7 @@ fn shell_script_agi() {
         "GOSUB sub s 1 arg1 => 200 result=0 Gosub complete",
         "GET VARIABLE GOSUB_SAW => 200 result=1 (arg1)",
         "CHANNEL STATUS => 200 result=",
-        "\nNOOP => 200 result=0\nFROB NICATE => 510 Invalid or unknown command",
+        "\nNOOP => 200 result=0\nNOOP => 200 result=1\nafter wait => 200 result=0\nFROB NICATE => 510 Invalid or unknown command",
         "STREAM FILE => 520-Invalid command syntax.  Proper usage follows:",
         "STREAM FILE => 520 End of proper usage.",
         "HANGUP => 200 result=1",

@@ -269,23 +269,28 @@ pub async fn run(
             if argc != 4 {
                 return ShowUsage;
             }
-            let Ok(ms) = a[3].trim().parse::<i64>() else {
+            let Some(ms) = scan_int(a[3]) else {
                 return ShowUsage;
             };
-            let r = if ms < 0 {
-                // "Forever": a year at a time is as good (and keeps timers in range).
-                match wait_digit(chan, Duration::from_secs(365 * 86_400)).await {
-                    Ok(Some(d)) => digit_code(d),
-                    Ok(None) => 0,
-                    Err(Hangup) => -1,
-                }
-            } else {
-                match wait_digit(chan, Duration::from_millis(ms as u64)).await {
-                    Ok(Some(d)) => digit_code(d),
-                    Ok(None) => 0,
-                    Err(Hangup) => -1,
-                }
+            // Negative: "forever" (a year at a time keeps timers in range).
+            let wait = match ms {
+                ms if ms < 0 => Duration::from_secs(365 * 86_400),
+                ms => Duration::from_millis(ms as u64),
             };
+            let r = tokio::select! {
+                d = wait_digit(chan, wait) => match d {
+                    Ok(Some(d)) => digit_code(d),
+                    Ok(None) => 0,
+                    Err(Hangup) => -1,
+                },
+                // The script's next command ends the wait with 1, as ast_waitfordigit_full.
+                () = link.wait_command() => 1,
+            };
+            if r == 1 {
+                chan.pbx.warning(
+                    "channel.c: The FD we were waiting for has something waiting. Waitfordigit returning numeric 1",
+                );
+            }
             link.send(chan, &format!("200 result={r}\n")).await;
             result_of(r)
         }

@@ -48,6 +48,14 @@ impl Link {
         }
     }
 
+    /// Wait until the script sends its next line (kept for the loop) or closes its side
+    /// (the loop then sees the end: the channel is closed for good).
+    pub async fn wait_command(&mut self) {
+        if self.early.is_none() {
+            self.early = self.lines.recv().await;
+        }
+    }
+
     /// Has the script sent its next command already (without waiting)?
     pub fn command_waiting(&mut self) -> bool {
         if self.early.is_none() {
