@@ -21,6 +21,9 @@ exten => fast,1,AGI(agi://127.0.0.1:${PORT}/calls/fast?x=1,first,second arg)
  same => n,Set(DB(res/never)=reached)
 exten => exit,1,Set(AGIEXITONHANGUP=yes)
  same => n,AGI(sleepy.sh,${OUT})
+exten => eagi,1,Answer()
+ same => n,EAGI(eagi.sh,${OUT})
+ same => n,Set(DB(res/eagi)=${AGISTATUS})
 exten => missing,1,AGI(missing.sh)
  same => n,Set(DB(res/missing)=${AGISTATUS})
 exten => refused,1,AGI(agi://127.0.0.1:${DEADPORT}/x)
@@ -250,6 +253,39 @@ fn exit_on_hangup_does_not_wait_for_the_script() {
     assert!(!d.console().contains("AGI Script sleepy.sh completed"));
     // The script is still running (it ignored SIGHUP): end it.
     let _ = Command::new("kill").arg(pid).status();
+}
+
+const EAGI_SCRIPT: &str = r##"#!/bin/sh
+# EAGI: the caller's audio (8 kHz 16-bit linear) on file descriptor 3.
+OUT="$1"
+while read -r line; do
+  [ -z "$line" ] && break
+  echo "$line" >> "$OUT/eagi_env.txt"
+done
+dd bs=320 count=25 iflag=fullblock <&3 > "$OUT/eagi_audio.raw" 2>/dev/null
+echo done > "$OUT/eagi_done.txt"
+"##;
+
+#[test]
+fn eagi_script_hears_the_caller_on_fd3() {
+    let (d, out) = start(common::free_port());
+    write_script(&d.path().join("data/agi-bin/eagi.sh"), EAGI_SCRIPT);
+    // The other half of the Local channel sends a 1004 Hz tone once the call is answered.
+    d.rx("channel originate Local/eagi@agi application Milliwatt");
+    assert_eq!(d.wait_db("res", "eagi"), "SUCCESS");
+    let env = std::fs::read_to_string(out.join("eagi_env.txt")).unwrap();
+    assert!(env.contains("agi_enhanced: 1.0"), "{env}");
+    let audio = std::fs::read(out.join("eagi_audio.raw")).unwrap();
+    assert_eq!(audio.len(), 8000, "half a second of audio");
+    let samples: Vec<i16> = audio
+        .chunks(2)
+        .map(|b| i16::from_ne_bytes([b[0], b[1]]))
+        .collect();
+    let peak = samples.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+    assert!(
+        peak > 10_000,
+        "the milliwatt tone, not silence: peak {peak}"
+    );
 }
 
 #[test]

@@ -3,8 +3,8 @@
 //! output as the AGI pipe; `AGI(agi://host[:port]/path,…)` talks FastAGI over TCP. The
 //! script is sent the `agi_*` environment, then sends commands (ANSWER, STREAM FILE,
 //! DATABASE GET, EXEC, GOSUB, …) and reads res_agi's replies. `EAGI` is AGI with
-//! `agi_enhanced: 1.0` (without the audio on file descriptor 3). CLI: `agi set debug`,
-//! `agi show commands [topic …]`.
+//! `agi_enhanced: 1.0` and the caller's audio on file descriptor 3 (while the script is
+//! between commands). CLI: `agi set debug`, `agi show commands [topic …]`.
 //!
 //! [`protocol`] is the protocol without I/O (environment, quoting, command table, hangup
 //! rules), [`commands`] the commands, [`run`] the process and socket edge, [`say`] the
@@ -82,8 +82,9 @@ impl App for Eagi {
         "EAGI(command,arg1[,arg2[,...]])"
     }
     fn description(&self) -> &'static str {
-        "Like AGI, with agi_enhanced: 1.0. ferrisk does not pass the caller's audio on file \
-         descriptor 3. Cannot run on a channel that has hung up."
+        "Like AGI, with agi_enhanced: 1.0 and the caller's audio (8 kHz signed linear) on \
+         file descriptor 3 while the script is between commands. Cannot run on a channel \
+         that has hung up."
     }
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
         if chan.check_hangup() {

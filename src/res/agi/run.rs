@@ -168,19 +168,42 @@ fn environment(chan: &Channel, request: &str, args: &[String], enhanced: bool) -
     }
 }
 
+/// A started local script: the process, its stdin and stdout, and for EAGI the writing
+/// end of its audio pipe (file descriptor 3 in the script).
+struct Started {
+    child: tokio::process::Child,
+    stdin: Box<dyn AsyncWrite + Send + Unpin>,
+    stdout: tokio::process::ChildStdout,
+    audio: Option<tokio::net::unix::pipe::Sender>,
+}
+
+/// Give the child `fd` as its file descriptor 3 (EAGI's audio), between fork and exec.
+fn audio_on_fd3(cmd: &mut tokio::process::Command, fd: std::os::fd::RawFd) {
+    // SAFETY: the closure runs in the forked child before exec and only calls dup2(2) and
+    // fcntl(2), which are async-signal-safe; it allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            let r = if fd == 3 {
+                // Already 3: only the close-on-exec flag must go.
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, 3)
+            };
+            if r < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Start a local script: `Err(outcome)` when it cannot be.
 async fn launch_script(
     chan: &Channel,
     script: &str,
     args: &[String],
-) -> Result<
-    (
-        tokio::process::Child,
-        Box<dyn AsyncWrite + Send + Unpin>,
-        tokio::process::ChildStdout,
-    ),
-    Outcome,
-> {
+    enhanced: bool,
+) -> Result<Started, Outcome> {
     let s = &chan.pbx.settings;
     let path = if script.starts_with('/') {
         std::path::PathBuf::from(script)
@@ -210,7 +233,27 @@ async fn launch_script(
         .env("AST_AGI_DIR", &s.astagidir)
         .env("AST_KEY_DIR", s.astdatadir.join("keys"))
         .env("AST_RUN_DIR", &s.astrundir);
-    let mut child = match cmd.spawn() {
+    let pipe = if enhanced {
+        match std::io::pipe() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                chan.pbx
+                    .warning(&format!("res_agi.c: unable to create audio pipe: {e}"));
+                return Err(Outcome::Failure);
+            }
+        }
+    } else {
+        None
+    };
+    if let Some((r, _)) = &pipe {
+        audio_on_fd3(&mut cmd, std::os::fd::AsRawFd::as_raw_fd(r));
+    }
+    let spawned = cmd.spawn();
+    // The child has its copy of the reading end now (or never will).
+    let audio = pipe.and_then(|(_, w)| {
+        tokio::net::unix::pipe::Sender::from_owned_fd(std::os::fd::OwnedFd::from(w)).ok()
+    });
+    let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
             chan.pbx.warning(&format!(
@@ -225,7 +268,12 @@ async fn launch_script(
     };
     chan.pbx
         .verbose_line(3, &format!("Launched AGI Script {}", path.display()));
-    Ok((child, Box::new(stdin), stdout))
+    Ok(Started {
+        child,
+        stdin: Box::new(stdin),
+        stdout,
+        audio,
+    })
 }
 
 /// Connect to a FastAGI server: the socket, or `Err` (warned).
@@ -298,13 +346,14 @@ async fn launch(
 ) -> Result<Outcome, Outcome> {
     match Target::parse(request) {
         Some(Target::Local(script)) => {
-            let (child, stdin, stdout) = launch_script(chan, &script, args).await?;
+            let st = launch_script(chan, &script, args, enhanced).await?;
             let (tx, rx) = mpsc::channel(16);
-            let reader = AbortOnDrop(tokio::spawn(read_lines(stdout, tx)));
+            let reader = AbortOnDrop(tokio::spawn(read_lines(st.stdout, tx)));
             let far = Far {
-                peer: Peer::Script(child),
-                link: Link::new(stdin, debug, rx),
+                peer: Peer::Script(st.child),
+                link: Link::new(st.stdin, debug, rx),
                 _reader: reader,
+                audio: st.audio,
             };
             Ok(serve(chan, request, args, enhanced, dead, far).await)
         }
@@ -327,6 +376,7 @@ async fn launch(
                 peer: Peer::Server,
                 link,
                 _reader: reader,
+                audio: None,
             };
             Ok(serve(chan, request, args, enhanced, dead, far).await)
         }
@@ -356,6 +406,8 @@ struct Far {
     peer: Peer,
     link: Link,
     _reader: AbortOnDrop,
+    /// EAGI: the caller's audio goes here (16-bit signed linear, 8 kHz, native order).
+    audio: Option<tokio::net::unix::pipe::Sender>,
 }
 
 /// Tell the far end the channel hung up.
@@ -389,6 +441,7 @@ async fn serve(
         mut peer,
         mut link,
         _reader,
+        audio,
     } = far;
     let mut sess = Session::new(
         dead,
@@ -404,15 +457,23 @@ async fn serve(
         } else if sess.dead {
             link.lines.recv().await
         } else {
-            let hung_up = tokio::select! {
+            let got = tokio::select! {
                 l = link.lines.recv() => Ok(l),
-                // Idle: what the caller sends is dropped, a hangup is told.
-                f = chan.read_frame(None) => Err(f.is_err()),
+                // Idle: what the caller sends is dropped (EAGI: its audio goes to fd 3),
+                // a hangup is told.
+                f = chan.read_frame(None) => Err(f),
             };
-            match hung_up {
+            match got {
                 Ok(l) => l,
-                Err(false) => continue,
-                Err(true) => {
+                Err(Ok(f)) => {
+                    if let (Some(a), Some(crate::pbx::media::Frame::Voice(v))) = (&audio, f) {
+                        let bytes: Vec<u8> = v.iter().flat_map(|s| s.to_ne_bytes()).collect();
+                        // As res_agi: a full pipe or a reader gone loses the audio.
+                        let _ = a.try_write(&bytes);
+                    }
+                    continue;
+                }
+                Err(Err(Hangup)) => {
                     let h = sess.hangup();
                     if h.notify {
                         notify_hangup(&mut peer, &mut link, chan).await;
