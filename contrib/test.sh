@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # voicemail and the other integrations add their peers (sipp, baresip, slapd, dovecot, …)
 # here, installed with apt-get/pip when missing.
 APT_PACKAGES=(sip-tester baresip-core asterisk-moh-opsound-wav asterisk-core-sounds-en-wav slapd ldap-utils radicale dovecot-imapd openssl prosody festival festvox-kallpc16k fail2ban dnsmasq-base)
-PIP_PACKAGES=(aiosmtpd:aiosmtpd slixmpp:slixmpp pyst2:asterisk.agi panoramisk:panoramisk)
+# Each entry is pip-name:import-name (pyst2 is imported as `asterisk`).
+PIP_PACKAGES=(aiosmtpd:aiosmtpd slixmpp:slixmpp panoramisk:panoramisk pyst2:asterisk)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -22,12 +23,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# Python test peers, as package:module: aiosmtpd is the SMTP sink of the voicemail email
-# tests, slixmpp the XMPP chat user of the res_xmpp tests, pyst2 (imported as
-# asterisk.agi) and panoramisk the AGI script library and FastAGI server of agi_e2e.
+# Python test peers: aiosmtpd is the SMTP sink of the
+# voicemail email tests, slixmpp the XMPP chat user of the res_xmpp tests, panoramisk
+# and pyst2 the AMI clients of tests/ami_e2e.rs and the AGI peers of tests/agi_e2e.rs
+# (pyst2's asterisk.agi, panoramisk's fast_agi).
 pip_missing=()
-for pm in "${PIP_PACKAGES[@]}"; do
-  python3 -c "import ${pm#*:}" >/dev/null 2>&1 || pip_missing+=("${pm%%:*}")
+for p in "${PIP_PACKAGES[@]}"; do
+  python3 -c "import ${p#*:}" >/dev/null 2>&1 || pip_missing+=("${p%%:*}")
 done
 if [ ${#pip_missing[@]} -gt 0 ]; then
   python3 -m pip install -q "${pip_missing[@]}" \

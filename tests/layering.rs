@@ -17,6 +17,7 @@ const MODULES: &[&str] = &[
     "cdr",
     "pbx_config",
     "res",
+    "manager",
 ];
 const CONSOLE: &[&str] = &["cli"];
 const CORE: &[&str] = &["pbx"];

@@ -410,12 +410,11 @@ impl App for System {
                 Ok(())
             };
         }
-        let out = tokio::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(data)
-            .stdin(std::process::Stdio::null())
-            .status()
-            .await;
+        let mut cmd = tokio::process::Command::new("/bin/sh");
+        cmd.arg("-c").arg(data).stdin(std::process::Stdio::null());
+        // Set(ENV(x)=…) values reach the command (func_env.so keeps them).
+        crate::funcs::env::apply_env(&mut cmd);
+        let out = cmd.status().await;
         match out {
             Ok(st) if st.success() => {
                 chan.vars.set(status_var, "SUCCESS");

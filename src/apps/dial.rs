@@ -105,6 +105,14 @@ impl App for Dial {
     }
 
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
+        let r = dial(chan, data).await;
+        dial_events::end(chan);
+        r
+    }
+}
+
+async fn dial(chan: &mut Channel, data: &str) -> AppResult {
+    {
         let a = args::split(data, ',');
         let peers = args::nth(&a, 0).trim();
         if peers.is_empty() {
@@ -146,6 +154,7 @@ impl App for Dial {
                         forward_events(erx, tx.clone(), src);
                     }
                     (out.call)();
+                    dial_events::begin(chan, &callee, peer);
                     pbx.verbose_line(3, &format!("Called {}", peer));
                     legs.push(Leg {
                         chan: callee,
@@ -262,6 +271,7 @@ impl App for Dial {
                     busy += 1;
                     leg.alive = false;
                     leg.chan.hangup_cause = cause::USER_BUSY;
+                    record_cause(chan, &leg.chan, cause::USER_BUSY);
                     leg.chan.destroy();
                 }
                 ChanEvent::Congestion => {
@@ -269,6 +279,7 @@ impl App for Dial {
                     congestion += 1;
                     leg.alive = false;
                     leg.chan.hangup_cause = cause::NORMAL_CIRCUIT_CONGESTION;
+                    record_cause(chan, &leg.chan, cause::NORMAL_CIRCUIT_CONGESTION);
                     leg.chan.destroy();
                 }
                 ChanEvent::Connected(p) => {
@@ -373,6 +384,7 @@ impl App for Dial {
                     }
                     leg.alive = false;
                     leg.chan.hangup_cause = c;
+                    record_cause(chan, &leg.chan, c);
                     leg.chan.destroy();
                 }
             }
@@ -425,6 +437,7 @@ impl App for Dial {
         callee.answer();
         pbx.verbose_line(3, &format!("{} answered {}", callee.name(), chan.name()));
         chan.vars.set("DIALSTATUS", "ANSWER");
+        dial_events::answered(chan, callee.name());
         chan.vars.set("DIALEDPEERNAME", callee.name());
         let number = leg
             .interface
@@ -613,6 +626,16 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
+/// Remember why a called channel failed, for `HANGUPCAUSE()`: the driver's own text
+/// (`SIP 486 Busy Here`), else the cause's description.
+fn record_cause(caller: &mut Channel, leg: &Channel, c: i32) {
+    let tech = leg
+        .shared
+        .tech_cause()
+        .unwrap_or_else(|| crate::pbx::channel::cause::description(c).to_string());
+    caller.record_hangupcause(leg.name(), tech, c);
+}
+
 fn hangup_legs(legs: &mut [Leg], except: Option<usize>, c: i32) {
     for (i, l) in legs.iter_mut().enumerate() {
         if Some(i) == except || !l.alive {
@@ -633,6 +656,69 @@ fn set_times(chan: &mut Channel, started: Instant, answered: Option<Instant>) {
             .set("ANSWEREDTIME", a.elapsed().as_secs().to_string()),
         None => {
             chan.vars.remove("ANSWEREDTIME");
+        }
+    }
+}
+
+/// AMI's `DialBegin` and `DialEnd` (only built when someone listens to channel events):
+/// the dialed legs are remembered on the caller until the outcome is known.
+mod dial_events {
+    use crate::pbx::events::{ChanSnapshot, Event, Topic};
+    use crate::pbx::Channel;
+
+    const KEY: &str = "app_dial:dialed";
+
+    pub fn begin(chan: &mut Channel, callee: &Channel, dialstring: &str) {
+        if !chan.pbx.events.wants(Topic::Channel) {
+            return;
+        }
+        let (caller, dest) = (ChanSnapshot::of(chan), ChanSnapshot::of(callee));
+        let mut dialed: Vec<ChanSnapshot> = chan
+            .datastores
+            .get::<Vec<ChanSnapshot>>(KEY)
+            .cloned()
+            .unwrap_or_default();
+        dialed.push(dest.clone());
+        chan.datastores.insert(KEY, dialed);
+        chan.pbx.events.publish(Event::DialBegin {
+            caller: Some(caller),
+            dest,
+            dialstring: dialstring
+                .split_once('/')
+                .map_or(dialstring, |(_, r)| r)
+                .to_string(),
+        });
+    }
+
+    /// `winner` answered: ANSWER for it, CANCEL for the others.
+    pub fn answered(chan: &mut Channel, winner: &str) {
+        publish(chan, |d| {
+            if d.channel == winner {
+                "ANSWER"
+            } else {
+                "CANCEL"
+            }
+        });
+    }
+
+    /// Dial() ended without an answer: every leg gets DIALSTATUS.
+    pub fn end(chan: &mut Channel) {
+        let status = chan.vars.get("DIALSTATUS").unwrap_or("").to_string();
+        publish(chan, |_| &status);
+    }
+
+    fn publish<'a>(chan: &mut Channel, status: impl Fn(&ChanSnapshot) -> &'a str) {
+        let Some(dialed) = chan.datastores.get::<Vec<ChanSnapshot>>(KEY).cloned() else {
+            return;
+        };
+        chan.datastores.remove(KEY);
+        let caller = ChanSnapshot::of(chan);
+        for d in dialed {
+            chan.pbx.events.publish(Event::DialEnd {
+                caller: Some(caller.clone()),
+                status: status(&d).to_string(),
+                dest: d,
+            });
         }
     }
 }

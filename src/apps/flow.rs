@@ -47,6 +47,7 @@ fn register_app_stack(ctx: &ModuleContext) {
     ctx.register_app(Arc::new(Return));
     ctx.register_app(Arc::new(StackPop));
     ctx.register_func(Arc::new(crate::funcs::channel::LocalFunc));
+    crate::funcs::vars::register_stack_funcs(ctx);
 }
 
 fn register_app_macro(ctx: &ModuleContext) {
@@ -64,6 +65,7 @@ fn register_app_while(ctx: &ModuleContext) {
 fn register_app_exec(ctx: &ModuleContext) {
     ctx.register_app(Arc::new(ExecIf));
     ctx.register_app(Arc::new(Exec));
+    super::misc::register_tryexec(ctx);
 }
 
 /// Asterisk's `pbx_checkcondition` (empty is false, a leading integer decides, other

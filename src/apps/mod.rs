@@ -6,12 +6,14 @@
 
 pub mod args;
 pub mod basic;
+pub mod branch;
 pub mod conference;
 pub mod dial;
 pub mod echo;
 pub mod festival;
 pub mod flow;
 pub mod message;
+pub mod misc;
 pub mod moh;
 pub mod originate;
 pub mod playback;
@@ -36,6 +38,8 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         basic::MODULES,
         setvar::MODULES,
         flow::MODULES,
+        branch::MODULES,
+        misc::MODULES,
         waitexten::MODULES,
         message::MODULES,
         say::MODULES,

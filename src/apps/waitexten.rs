@@ -40,8 +40,7 @@ pub fn response_timeout(chan: &mut Channel) -> AppResult {
         chan.goto(&ctx, "t", 1);
         Ok(())
     } else if dp.exists(&ctx, "e", 1, cid.as_deref(), Utc::now()) {
-        chan.vars.set("EXCEPTION", "RESPONSETIMEOUT");
-        chan.goto(&ctx, "e", 1);
+        crate::pbx::exec::raise_exception(chan, "RESPONSETIMEOUT", 0);
         Ok(())
     } else {
         chan.pbx.warning(&format!(
@@ -65,7 +64,7 @@ impl App for WaitExten {
         "WaitExten([seconds[,options]])"
     }
     fn description(&self) -> &'static str {
-        "This application waits for the user to enter a new extension for a specified number of seconds (fractions allowed; default: the channel's TIMEOUT(response), 10 s). Digits are collected while a longer extension could match (TIMEOUT(digit) apart); the call goes to the extension dialed, or i with INVALID_EXTEN. When the time runs out the call continues with the next priority if there is one, else at the t extension, or e with EXCEPTION=RESPONSETIMEOUT, or is hung up."
+        "This application waits for the user to enter a new extension for a specified number of seconds (fractions allowed; default: the channel's TIMEOUT(response), 10 s). Digits are collected while a longer extension could match (TIMEOUT(digit) apart); the call goes to the extension dialed, or i with INVALID_EXTEN. When the time runs out the call continues with the next priority if there is one, else at the t extension, or e with EXCEPTION(reason) RESPONSETIMEOUT, or is hung up."
     }
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
         let a = args::split(data, ',');
@@ -97,11 +96,15 @@ pub async fn wait_digit(chan: &mut Channel, max: Duration) -> Result<Option<char
 
 /// The caller pressed `first`: keep reading digits (TIMEOUT(digit) apart) while a longer
 /// extension could still match, then go to the extension dialed, or to `i` (INVALID_EXTEN
-/// set), or `e` with EXCEPTION=INVALID; with neither the call is hung up.
+/// set), or `e` with EXCEPTION(reason) INVALID; with neither the call is hung up.
 pub async fn dial_extension(chan: &mut Channel, first: char) -> AppResult {
+    dial_more(chan, first.to_string()).await
+}
+
+/// [`dial_extension`] from the digits in `exten` (Incomplete: the current extension).
+pub async fn dial_more(chan: &mut Channel, mut exten: String) -> AppResult {
     let ctx = chan.context.clone();
     let cid = chan.caller.num.clone();
-    let mut exten = first.to_string();
     let wait = Duration::from_millis(digit_timeout_ms(chan));
     while exten.len() < 256
         && chan
@@ -130,8 +133,7 @@ pub async fn dial_extension(chan: &mut Channel, first: char) -> AppResult {
         chan.goto(&ctx, "i", 1);
         Ok(())
     } else if dp.exists(&ctx, "e", 1, cid.as_deref(), Utc::now()) {
-        chan.vars.set("EXCEPTION", "INVALID");
-        chan.goto(&ctx, "e", 1);
+        crate::pbx::exec::raise_exception(chan, "INVALID", 0);
         Ok(())
     } else {
         chan.pbx.warning(&format!(

@@ -189,18 +189,9 @@ fn atoi(s: &str) -> i64 {
     }
 }
 
-/// A UUID-shaped random id, as Asterisk's `ast_uuid_generate_str`.
+/// A random UUID, as Asterisk's `ast_uuid_generate_str`.
 fn query_id() -> String {
-    let b: [u8; 16] = rand::random();
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    crate::funcs::vars::uuid_v4()
 }
 
 struct CalendarQueryResult;

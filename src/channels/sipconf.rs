@@ -246,6 +246,37 @@ pub struct AclRule {
     pub negate: bool,
 }
 
+impl AclRule {
+    /// One item of a `permit=`/`deny=` value: `ip[/mask]` or `!ip[/mask]`.
+    pub fn parse(permit: bool, item: &str) -> Result<AclRule, String> {
+        let (negate, net) = match item.trim().strip_prefix('!') {
+            Some(n) => (true, n),
+            None => (false, item.trim()),
+        };
+        Ok(AclRule {
+            sense: if permit {
+                AclSense::Permit
+            } else {
+                AclSense::Deny
+            },
+            net: IpNet::parse(net)?,
+            negate,
+        })
+    }
+
+    /// Asterisk's `ast_apply_ha`: every rule is checked in order, the last matching one
+    /// decides; no rule matching means allowed.
+    pub fn apply(rules: &[AclRule], ip: IpAddr) -> bool {
+        let mut ok = true;
+        for r in rules {
+            if r.net.contains(ip) != r.negate {
+                ok = r.sense == AclSense::Permit;
+            }
+        }
+        ok
+    }
+}
+
 /// `callerid="Name" <number>`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CallerId {
@@ -768,13 +799,7 @@ impl Peer {
     /// chan_sip's `ast_apply_ha`: every rule is checked in order, the last matching one
     /// decides; no rule matching means allowed.
     pub fn permits(&self, ip: IpAddr) -> bool {
-        let mut ok = true;
-        for r in &self.acl {
-            if r.net.contains(ip) != r.negate {
-                ok = r.sense == AclSense::Permit;
-            }
-        }
-        ok
+        AclRule::apply(&self.acl, ip)
     }
 
     /// Accepts inbound calls matched by user name (friend, user).
@@ -1488,18 +1513,9 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
             "qualify" => p.qualify = ctx.take(e, parse_qualify(v)).unwrap_or(p.qualify),
             "insecure" => p.insecure = ctx.take(e, parse_insecure(v)).unwrap_or(p.insecure),
             k @ ("permit" | "deny") => {
-                let sense = if k == "permit" {
-                    AclSense::Permit
-                } else {
-                    AclSense::Deny
-                };
                 for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    let (negate, net) = match item.strip_prefix('!') {
-                        Some(n) => (true, n),
-                        None => (false, item),
-                    };
-                    if let Some(net) = ctx.take(e, IpNet::parse(net)) {
-                        p.acl.push(AclRule { sense, net, negate });
+                    if let Some(r) = ctx.take(e, AclRule::parse(k == "permit", item)) {
+                        p.acl.push(r);
                     }
                 }
             }

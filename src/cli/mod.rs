@@ -39,7 +39,21 @@ pub fn register_builtins(pbx: &Pbx) {
 /// A console state with the console's own commands registered (tests, the daemon).
 pub fn new_state(pbx: Arc<Pbx>) -> Arc<CliState> {
     register_builtins(&pbx);
-    CliState::new(pbx)
+    let st = CliState::new(pbx);
+    // The manager's `Command` action runs command lines through this (the core's
+    // service; the state is held weakly: the PBX holds the service).
+    let weak = Arc::downgrade(&st);
+    let runner = crate::pbx::manager::CommandRunner(Arc::new(move |line: String| {
+        let weak = weak.clone();
+        Box::pin(async move {
+            match weak.upgrade() {
+                Some(st) => execute(&st, &line, None).await,
+                None => String::new(),
+            }
+        })
+    }));
+    st.pbx.services.insert("core", Arc::new(runner));
+    st
 }
 
 /// Split a command line into words; `"..."` groups words, `\` escapes the next character.

@@ -291,7 +291,7 @@ mod tests {
     #[tokio::test]
     async fn module_show_has_asterisks_shape() {
         let st = crate::modules::test_state();
-        let out = execute(&st, "module show like dial", None).await;
+        let out = execute(&st, "module show like app_dial", None).await;
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(
             lines[0],

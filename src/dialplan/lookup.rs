@@ -422,6 +422,29 @@ impl Dialplan {
         )
         .map(|f| f.priority.app.as_str())
     }
+
+    /// The hint's devices and its presence part (`exten => 100,hint,SIP/100,Custom:x`):
+    /// (`SIP/100`, `Custom:x`).
+    pub fn hint_parts(
+        &self,
+        context: &str,
+        exten: &str,
+        now: DateTime<Utc>,
+    ) -> Option<(&str, &str)> {
+        self.search(
+            context,
+            exten,
+            None,
+            now,
+            MatchMode::Match,
+            Target::Priority(PRIORITY_HINT),
+        )
+        .map(|f| {
+            // The parser keeps the whole text after `hint,` as the app.
+            let all = f.priority.app.as_str();
+            all.split_once(',').unwrap_or((all, ""))
+        })
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ fn register_func_db(ctx: &ModuleContext) {
     ctx.register_func(Arc::new(DbExistsFunc));
     ctx.register_func(Arc::new(DbDeleteFunc));
     ctx.register_func(Arc::new(DbKeysFunc));
+    ctx.register_func(Arc::new(DbKeyCountFunc));
 }
 
 /// Split `family/key` at the first `/`; `None` when there is no key part.
@@ -301,6 +302,51 @@ impl Func for DbKeysFunc {
     }
 }
 
+/// The number of keys, consecutive duplicates in any case counted once (as DB_KEYS lists them).
+fn count_keys(keys: &[String]) -> String {
+    let mut n = 0;
+    let mut last: Option<&str> = None;
+    for k in keys {
+        if last.is_some_and(|l| l.eq_ignore_ascii_case(k)) {
+            continue;
+        }
+        last = Some(k);
+        n += 1;
+    }
+    n.to_string()
+}
+
+pub struct DbKeyCountFunc;
+
+#[async_trait]
+impl Func for DbKeyCountFunc {
+    fn name(&self) -> &'static str {
+        "DB_KEYCOUNT"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Obtain the number of keys at a prefix within the Asterisk database."
+    }
+    fn syntax(&self) -> &'static str {
+        "DB_KEYCOUNT([prefix])"
+    }
+    fn description(&self) -> &'static str {
+        "This function will return the number of keys that exist at the prefix specified \
+         within the Asterisk database. If no argument is provided, then the number of all key \
+         families will be returned."
+    }
+    fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        Ok(count_keys(&chan.pbx.astdb.keys(a.trim_matches('/'))))
+    }
+    fn is_async(&self) -> bool {
+        true
+    }
+    async fn read_async(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let prefix = a.trim_matches('/').to_string();
+        let keys = on_db(chan, move |db| db.keys(&prefix)).await?;
+        Ok(count_keys(&keys))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,5 +459,9 @@ mod tests {
         assert_eq!(DbKeysFunc.read(&mut c, "cidname").unwrap(), "a\\,b");
         assert_eq!(DbKeysFunc.read(&mut c, "nothing").unwrap(), "");
         assert_eq!(c.get_var("DB_RESULT"), None);
+        assert_eq!(DbKeyCountFunc.read(&mut c, "").unwrap(), "2");
+        assert_eq!(DbKeyCountFunc.read(&mut c, "/extension/").unwrap(), "2");
+        assert_eq!(DbKeyCountFunc.read(&mut c, "extension/100").unwrap(), "2");
+        assert_eq!(DbKeyCountFunc.read(&mut c, "nothing").unwrap(), "0");
     }
 }

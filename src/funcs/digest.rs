@@ -36,6 +36,7 @@ fn register_func_sha1(ctx: &ModuleContext) {
 fn register_func_env(ctx: &ModuleContext) {
     ctx.register_func(Arc::new(Basename));
     ctx.register_func(Arc::new(Dirname));
+    super::env::register_env_funcs(ctx);
 }
 
 /// The list functions func_strings.so registers from this file.

@@ -186,6 +186,7 @@ fn register_func_logic(ctx: &ModuleContext) {
     ctx.register_func(Arc::new(IsNull));
     ctx.register_func(Arc::new(Exists));
     ctx.register_func(Arc::new(Set));
+    super::vars::register_logic_funcs(ctx);
 }
 
 #[cfg(test)]

@@ -399,6 +399,7 @@ pub static MODULES: &[Family] = &[
 
 fn register_func_math(ctx: &ModuleContext) {
     ctx.register_func(Arc::new(Math));
+    ctx.register_func(Arc::new(super::vars::DigitSum));
     ctx.register_func(Arc::new(Crement {
         name: "INC",
         delta: 1,

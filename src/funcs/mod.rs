@@ -5,14 +5,22 @@
 
 pub mod channel;
 pub mod db;
+pub mod devstate;
 pub mod digest;
 pub mod encoding;
+pub mod env;
+pub mod group;
+pub mod hangupcause;
+pub mod json;
 pub mod logic;
 pub mod math;
 pub mod message;
+pub mod net;
 pub mod party;
+pub mod realtime;
 pub mod strings;
 pub mod time;
+pub mod vars;
 
 pub use crate::pbx::func::{split_call, Func, FuncError, FuncRegistry};
 use crate::pbx::module::Module;
@@ -29,6 +37,14 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         db::MODULES,
         message::MODULES,
         digest::MODULES,
+        vars::MODULES,
+        env::MODULES,
+        group::MODULES,
+        json::MODULES,
+        devstate::MODULES,
+        net::MODULES,
+        realtime::MODULES,
+        hangupcause::MODULES,
     ];
     tables
         .into_iter()

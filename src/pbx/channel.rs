@@ -6,6 +6,7 @@
 //! snapshot for `core show channels`, the soft-hangup flag, and an event queue.
 
 use super::cdr::Cdr;
+use super::events::{ChanSnapshot, Event, Topic};
 use super::vars::Vars;
 use super::Pbx;
 use parking_lot::Mutex;
@@ -296,7 +297,20 @@ pub struct ChannelShared {
     /// answered call): `true` done, `false` refused or failed.
     transfer_done: Mutex<Option<bool>>,
     transfer_notify: Notify,
+    /// Where a manager `Redirect` sends the channel: the interpreter jumps there.
+    redirect: Mutex<Option<(String, String, i32)>>,
+    /// Variables a manager `Setvar` set, applied by the owner at its next chance.
+    pending_vars: Mutex<Vec<(String, String)>>,
+    vars_pending: AtomicBool,
     pub snapshot: Mutex<Snapshot>,
+    /// `SHARED()` variables: a namespace of their own that other channels may read and
+    /// write (none until the first is set).
+    /// Boxed: one pointer per channel until used (ChannelShared lives as long as the call).
+    #[allow(clippy::box_collection)]
+    shared_vars: Mutex<Option<Box<std::collections::HashMap<String, String>>>>,
+    /// The technology's own word on why the call failed (`SIP 486 Busy Here`), for
+    /// `HANGUPCAUSE()`.
+    tech_cause: Mutex<Option<Box<str>>>,
 }
 
 /// Point-in-time view for `core show channels`.
@@ -332,6 +346,11 @@ impl ChannelShared {
             transfer: Mutex::new(None),
             transfer_done: Mutex::new(None),
             transfer_notify: Notify::new(),
+            redirect: Mutex::new(None),
+            pending_vars: Mutex::new(Vec::new()),
+            vars_pending: AtomicBool::new(false),
+            shared_vars: Mutex::new(None),
+            tech_cause: Mutex::new(None),
             snapshot: Mutex::new(Snapshot {
                 state: Some(ChanState::Down),
                 ..Snapshot::default()
@@ -348,6 +367,29 @@ impl ChannelShared {
         self.softhangup.store(true, Ordering::SeqCst);
         self.notify.notify_waiters();
         self.notify.notify_one();
+    }
+    /// Send the channel to `context,exten,priority` (AMI `Redirect`, Asterisk's async
+    /// goto): what it runs now is interrupted as by a hangup, and the interpreter jumps.
+    pub fn request_redirect(&self, context: &str, exten: &str, priority: i32) {
+        *self.redirect.lock() = Some((context.into(), exten.into(), priority));
+        self.softhangup.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+        self.notify.notify_one();
+    }
+    /// The redirect asked for, if any: the hangup it requested is withdrawn.
+    pub fn take_redirect(&self) -> Option<(String, String, i32)> {
+        let r = self.redirect.lock().take()?;
+        if self.hangup_cause.load(Ordering::SeqCst) == 0 {
+            self.softhangup.store(false, Ordering::SeqCst);
+        }
+        Some(r)
+    }
+    /// Set a variable from outside (AMI `Setvar`): the owner applies it at its next wait
+    /// or dialplan step.
+    pub fn request_setvar(&self, name: &str, value: &str) {
+        self.pending_vars.lock().push((name.into(), value.into()));
+        self.vars_pending.store(true, Ordering::SeqCst);
+        self.vars_notify.notify_waiters();
     }
     pub fn hangup_requested(&self) -> bool {
         self.softhangup.load(Ordering::Relaxed)
@@ -409,12 +451,42 @@ impl ChannelShared {
         let deadline = Instant::now() + max;
         while self.vars_wanted.load(Ordering::SeqCst) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
+            // The owner may have started waiting after the first notification.
+            self.vars_notify.notify_waiters();
         }
         self.snapshot.lock().vars.clone()
     }
 
     pub fn state(&self) -> ChanState {
         self.snapshot.lock().state.unwrap_or(ChanState::Down)
+    }
+
+    /// The driver records its own cause of a failed call (`SIP 486 Busy Here`).
+    pub fn set_tech_cause(&self, text: String) {
+        *self.tech_cause.lock() = Some(text.into_boxed_str());
+    }
+
+    /// What [`ChannelShared::set_tech_cause`] recorded.
+    pub fn tech_cause(&self) -> Option<String> {
+        self.tech_cause.lock().as_deref().map(str::to_string)
+    }
+
+    /// A `SHARED()` variable of this channel.
+    pub fn shared_var(&self, name: &str) -> Option<String> {
+        self.shared_vars.lock().as_ref()?.get(name).cloned()
+    }
+
+    /// Set (or, with an empty value, delete) a `SHARED()` variable of this channel.
+    pub fn set_shared_var(&self, name: &str, value: &str) {
+        let mut g = self.shared_vars.lock();
+        if value.is_empty() {
+            if let Some(m) = g.as_mut() {
+                m.remove(name);
+            }
+        } else {
+            g.get_or_insert_with(Default::default)
+                .insert(name.to_string(), value.to_string());
+        }
     }
 }
 
@@ -529,6 +601,15 @@ pub struct Channel {
     destroyed: bool,
 }
 
+/// The causes of the calls this channel placed that failed (Asterisk's hangup cause
+/// hash, read by `HANGUPCAUSE()`): per called channel, the technology's text and the
+/// Asterisk cause code, in the order they came.
+#[derive(Debug, Clone, Default)]
+pub struct HangupCauses(pub Vec<(String, String, i32)>);
+
+/// The datastore name of [`HangupCauses`].
+pub const HANGUPCAUSES: &str = "hangupcause";
+
 /// Typed values modules attach to a channel, by name (Asterisk's `ast_datastore`).
 #[derive(Default)]
 pub struct Datastores(std::collections::HashMap<String, Box<dyn std::any::Any + Send + Sync>>);
@@ -541,6 +622,10 @@ impl Datastores {
     /// The value under `name`, if it is a `T`.
     pub fn get<T: std::any::Any + Send + Sync>(&self, name: &str) -> Option<&T> {
         self.0.get(name).and_then(|b| b.downcast_ref::<T>())
+    }
+    /// The value under `name`, if it is a `T`, to change it.
+    pub fn get_mut<T: std::any::Any + Send + Sync>(&mut self, name: &str) -> Option<&mut T> {
+        self.0.get_mut(name)?.downcast_mut::<T>()
     }
     pub fn remove(&mut self, name: &str) -> bool {
         self.0.remove(name).is_some()
@@ -559,18 +644,8 @@ impl Channel {
         let uniqueid = pbx.next_uniqueid();
         let shared = ChannelShared::new(name.clone(), uniqueid.clone());
         pbx.channels.insert(shared.clone());
-        if pbx.events.wants(super::events::Topic::Channel) {
-            pbx.events.publish(super::events::Event::Newchannel {
-                channel: name.clone(),
-                uniqueid: uniqueid.clone(),
-                caller_num: String::new(),
-                caller_name: String::new(),
-                context: String::new(),
-                exten: String::new(),
-            });
-        }
         let cdr = Cdr::new(&name, &uniqueid);
-        Channel {
+        let chan = Channel {
             pbx: pbx.clone(),
             shared,
             tech,
@@ -603,7 +678,13 @@ impl Channel {
             background: None,
             datastores: Datastores::default(),
             destroyed: false,
+        };
+        if chan.pbx.events.wants(Topic::Channel) {
+            chan.pbx
+                .events
+                .publish(Event::Newchannel(ChanSnapshot::of(&chan)));
         }
+        chan
     }
 
     pub fn name(&self) -> &str {
@@ -626,8 +707,14 @@ impl Channel {
     }
 
     pub fn set_state(&mut self, st: ChanState) {
+        let changed = self.state != st;
         self.state = st;
         self.shared.snapshot.lock().state = Some(st);
+        if changed && self.pbx.events.wants(Topic::Channel) {
+            self.pbx
+                .events
+                .publish(Event::Newstate(ChanSnapshot::of(self)));
+        }
     }
 
     pub fn is_up(&self) -> bool {
@@ -672,8 +759,27 @@ impl Channel {
         self.pbx.get_global(name)
     }
 
+    /// `ast_channel_hangupcause_hash_set`: a call this channel placed to `leg` failed.
+    pub fn record_hangupcause(&mut self, leg: &str, tech: String, cause: i32) {
+        if self.datastores.get::<HangupCauses>(HANGUPCAUSES).is_none() {
+            self.datastores
+                .insert(HANGUPCAUSES, HangupCauses::default());
+        }
+        if let Some(h) = self.datastores.get_mut::<HangupCauses>(HANGUPCAUSES) {
+            h.0.retain(|(n, _, _)| n != leg);
+            h.0.push((leg.to_string(), tech, cause));
+        }
+    }
+
     pub fn set_var(&mut self, name: &str, value: &str) {
         self.vars.set_or_unset(name, value);
+        if self.pbx.events.wants(Topic::Dialplan) {
+            self.pbx.events.publish(Event::VarSet {
+                chan: ChanSnapshot::of(self),
+                variable: name.to_string(),
+                value: value.to_string(),
+            });
+        }
     }
 
     /// Copy the variables into the shared snapshot if `core show channel` asked for them.
@@ -709,6 +815,8 @@ impl Channel {
         if self.check_hangup() {
             return false;
         }
+        // A Setvar that came before this wait began.
+        self.serve_requests();
         let shared = self.shared.clone();
         let deadline = max.map(|d| tokio::time::Instant::now() + d);
         loop {
@@ -721,9 +829,31 @@ impl Channel {
             tokio::select! {
                 _ = timer => return true,
                 _ = shared.hungup() => return false,
-                _ = shared.vars_notify.notified() => self.serve_vars_request(),
+                _ = shared.vars_notify.notified() => self.serve_requests(),
             }
         }
+    }
+
+    /// Apply variables set from outside, then answer a variables request.
+    pub fn serve_requests(&mut self) {
+        if self.shared.vars_pending.swap(false, Ordering::SeqCst) {
+            let pending = std::mem::take(&mut *self.shared.pending_vars.lock());
+            for (k, v) in pending {
+                self.set_var(&k, &v);
+            }
+        }
+        self.serve_vars_request();
+    }
+
+    /// Follow a redirect asked for from outside ([`ChannelShared::request_redirect`]):
+    /// `true` when the channel now stands at its target.
+    pub fn take_redirect(&mut self) -> bool {
+        let Some((c, e, p)) = self.shared.take_redirect() else {
+            return false;
+        };
+        self.gosub.clear();
+        self.goto(&c, &e, p);
+        true
     }
 
     /// The next frame from the far end, waiting at most `max` (forever when `None`):
@@ -763,7 +893,7 @@ impl Channel {
                 },
                 _ = timer => return Ok(None),
                 _ = shared.hungup() => return Err(Hangup),
-                _ = shared.vars_notify.notified() => self.serve_vars_request(),
+                _ = shared.vars_notify.notified() => self.serve_requests(),
             }
         }
     }
@@ -865,10 +995,9 @@ impl Channel {
         let cdr = self.cdr.clone();
         self.pbx.post_cdr(cdr);
         self.pbx.channels.remove(&self.shared.name);
-        if self.pbx.events.wants(super::events::Topic::Channel) {
-            self.pbx.events.publish(super::events::Event::Hangup {
-                channel: self.shared.name.clone(),
-                uniqueid: self.uniqueid().to_string(),
+        if self.pbx.events.wants(Topic::Channel) {
+            self.pbx.events.publish(Event::Hangup {
+                chan: ChanSnapshot::of(self),
                 cause,
             });
         }

@@ -25,9 +25,85 @@ pub enum Topic {
     /// Authentication failures and successes (`InvalidPassword`, `ChallengeResponseFailed`,
     /// `InvalidAccountID`, `SuccessfulAuth`).
     Security = 4,
+    /// Dialplan execution (`Newexten` at every step, `VarSet`): hot, so a topic of its own.
+    Dialplan = 5,
 }
 
-const TOPICS: usize = 5;
+const TOPICS: usize = 6;
+
+/// The standard channel fields of Asterisk's channel events
+/// (`ast_manager_build_channel_state_string`), taken when the event happens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChanSnapshot {
+    pub channel: String,
+    pub state: u8,
+    pub state_desc: &'static str,
+    pub caller_num: String,
+    pub caller_name: String,
+    pub connected_num: String,
+    pub connected_name: String,
+    pub language: String,
+    pub accountcode: String,
+    pub context: String,
+    pub exten: String,
+    pub priority: i32,
+    pub uniqueid: String,
+    pub linkedid: String,
+}
+
+impl ChanSnapshot {
+    pub fn of(c: &super::Channel) -> ChanSnapshot {
+        let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+        let (cn, cna) = c
+            .connected
+            .as_ref()
+            .map(|p| (opt(&p.num), opt(&p.name)))
+            .unwrap_or_default();
+        ChanSnapshot {
+            channel: c.name().to_string(),
+            state: c.state as u8,
+            state_desc: c.state.as_str(),
+            caller_num: opt(&c.caller.num),
+            caller_name: opt(&c.caller.name),
+            connected_num: cn,
+            connected_name: cna,
+            language: c.language.clone(),
+            accountcode: c.accountcode.clone(),
+            context: c.context.clone(),
+            exten: c.exten.clone(),
+            priority: c.priority,
+            uniqueid: c.uniqueid().to_string(),
+            linkedid: c.uniqueid().to_string(),
+        }
+    }
+
+    /// The fields in Asterisk's order, each name after `prefix` (`Dest` for a dialed
+    /// channel). Empty caller and connected parties are `<unknown>`, as Asterisk's.
+    pub fn fields(&self, prefix: &str, out: &mut Vec<(String, String)>) {
+        let unk = |s: &str| {
+            if s.is_empty() {
+                "<unknown>".to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        let mut f = |k: &str, v: String| out.push((format!("{prefix}{k}"), v));
+        f("Channel", self.channel.clone());
+        f("ChannelState", self.state.to_string());
+        f("ChannelStateDesc", self.state_desc.to_string());
+        f("CallerIDNum", unk(&self.caller_num));
+        f("CallerIDName", unk(&self.caller_name));
+        f("ConnectedLineNum", unk(&self.connected_num));
+        f("ConnectedLineName", unk(&self.connected_name));
+        f("Language", self.language.clone());
+        f("AccountCode", self.accountcode.clone());
+        f("Context", self.context.clone());
+        f("Exten", self.exten.clone());
+        f("Priority", self.priority.to_string());
+        f("Uniqueid", self.uniqueid.clone());
+        f("Linkedid", self.linkedid.clone());
+    }
+}
 
 /// One event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,18 +113,36 @@ pub enum Event {
         device: String,
         state: String,
     },
-    Newchannel {
-        channel: String,
-        uniqueid: String,
-        caller_num: String,
-        caller_name: String,
-        context: String,
-        exten: String,
-    },
+    Newchannel(ChanSnapshot),
+    Newstate(ChanSnapshot),
     Hangup {
-        channel: String,
-        uniqueid: String,
+        chan: ChanSnapshot,
         cause: i32,
+    },
+    /// A dialed channel starts ringing (`Dial()`): the caller (if any), the dialed
+    /// channel, what was dialed.
+    DialBegin {
+        caller: Option<ChanSnapshot>,
+        dest: ChanSnapshot,
+        dialstring: String,
+    },
+    /// Its outcome (`ANSWER`, `BUSY`, `NOANSWER`, `CANCEL`, `CONGESTION`, `CHANUNAVAIL`).
+    DialEnd {
+        caller: Option<ChanSnapshot>,
+        dest: ChanSnapshot,
+        status: String,
+    },
+    VarSet {
+        chan: ChanSnapshot,
+        variable: String,
+        value: String,
+    },
+    /// A dialplan step starts: the channel (at the step's context, extension and
+    /// priority), the application and its (substituted) data.
+    Newexten {
+        chan: ChanSnapshot,
+        app: String,
+        data: String,
     },
     PeerStatus {
         /// `SIP`.
@@ -82,7 +176,12 @@ impl Event {
         match self {
             Event::MessageWaiting(_) => Topic::Mwi,
             Event::DeviceStateChange { .. } => Topic::DeviceState,
-            Event::Newchannel { .. } | Event::Hangup { .. } => Topic::Channel,
+            Event::Newchannel(_)
+            | Event::Newstate(_)
+            | Event::Hangup { .. }
+            | Event::DialBegin { .. }
+            | Event::DialEnd { .. } => Topic::Channel,
+            Event::VarSet { .. } | Event::Newexten { .. } => Topic::Dialplan,
             Event::PeerStatus { .. } | Event::Registry { .. } => Topic::Registration,
             Event::Security { .. } => Topic::Security,
         }
@@ -93,8 +192,13 @@ impl Event {
         match self {
             Event::MessageWaiting(_) => "MessageWaiting",
             Event::DeviceStateChange { .. } => "DeviceStateChange",
-            Event::Newchannel { .. } => "Newchannel",
+            Event::Newchannel(_) => "Newchannel",
+            Event::Newstate(_) => "Newstate",
             Event::Hangup { .. } => "Hangup",
+            Event::DialBegin { .. } => "DialBegin",
+            Event::DialEnd { .. } => "DialEnd",
+            Event::VarSet { .. } => "VarSet",
+            Event::Newexten { .. } => "Newexten",
             Event::PeerStatus { .. } => "PeerStatus",
             Event::Registry { .. } => "Registry",
             Event::Security { name, .. } => name,
@@ -102,77 +206,106 @@ impl Event {
     }
 
     /// The AMI fields, in Asterisk's order.
-    pub fn fields(&self) -> Vec<(&'static str, String)> {
+    pub fn fields(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = Vec::new();
+        let mut kv = |k: &str, val: String| v.push((k.to_string(), val));
         match self {
-            Event::MessageWaiting(s) => vec![
-                ("Mailbox", s.spec()),
-                ("Waiting", u8::from(s.new > 0).to_string()),
-                ("New", s.new.to_string()),
-                ("Old", s.old.to_string()),
-            ],
-            Event::DeviceStateChange { device, state } => {
-                vec![("Device", device.clone()), ("State", state.clone())]
+            Event::MessageWaiting(s) => {
+                kv("Mailbox", s.spec());
+                kv("Waiting", u8::from(s.new > 0).to_string());
+                kv("New", s.new.to_string());
+                kv("Old", s.old.to_string());
             }
-            Event::Newchannel {
-                channel,
-                uniqueid,
-                caller_num,
-                caller_name,
-                context,
-                exten,
-            } => vec![
-                ("Channel", channel.clone()),
-                ("CallerIDNum", caller_num.clone()),
-                ("CallerIDName", caller_name.clone()),
-                ("Context", context.clone()),
-                ("Exten", exten.clone()),
-                ("Uniqueid", uniqueid.clone()),
-            ],
-            Event::Hangup {
-                channel,
-                uniqueid,
-                cause,
-            } => vec![
-                ("Channel", channel.clone()),
-                ("Uniqueid", uniqueid.clone()),
-                ("Cause", cause.to_string()),
-            ],
+            Event::DeviceStateChange { device, state } => {
+                kv("Device", device.clone());
+                kv("State", state.clone());
+            }
+            Event::Newchannel(c) | Event::Newstate(c) => c.fields("", &mut v),
+            Event::Hangup { chan, cause } => {
+                chan.fields("", &mut v);
+                v.push(("Cause".into(), cause.to_string()));
+                v.push((
+                    "Cause-txt".into(),
+                    super::channel::cause::description(*cause).to_string(),
+                ));
+            }
+            Event::DialBegin {
+                caller,
+                dest,
+                dialstring,
+            } => dial_fields(caller, dest, ("DialString", dialstring), &mut v),
+            Event::DialEnd {
+                caller,
+                dest,
+                status,
+            } => dial_fields(caller, dest, ("DialStatus", status), &mut v),
+            Event::VarSet {
+                chan,
+                variable,
+                value,
+            } => {
+                chan.fields("", &mut v);
+                v.push(("Variable".into(), variable.clone()));
+                v.push(("Value".into(), value.clone()));
+            }
+            Event::Newexten { chan, app, data } => {
+                chan.fields("", &mut v);
+                v.push(("Extension".into(), chan.exten.clone()));
+                v.push(("Application".into(), app.clone()));
+                v.push(("AppData".into(), data.clone()));
+            }
             Event::PeerStatus {
                 channel_type,
                 peer,
                 status,
                 address,
-            } => vec![
-                ("ChannelType", channel_type.to_string()),
-                ("Peer", peer.clone()),
-                ("PeerStatus", status.clone()),
-                ("Address", address.clone()),
-            ],
+            } => {
+                kv("ChannelType", channel_type.to_string());
+                kv("Peer", peer.clone());
+                kv("PeerStatus", status.clone());
+                kv("Address", address.clone());
+            }
             Event::Registry {
                 channel_type,
                 username,
                 domain,
                 status,
-            } => vec![
-                ("ChannelType", channel_type.to_string()),
-                ("Username", username.clone()),
-                ("Domain", domain.clone()),
-                ("Status", status.clone()),
-            ],
+            } => {
+                kv("ChannelType", channel_type.to_string());
+                kv("Username", username.clone());
+                kv("Domain", domain.clone());
+                kv("Status", status.clone());
+            }
             Event::Security {
                 service,
                 account,
                 remote,
                 local,
                 ..
-            } => vec![
-                ("Service", service.to_string()),
-                ("AccountID", account.clone()),
-                ("LocalAddress", local.clone()),
-                ("RemoteAddress", remote.clone()),
-            ],
+            } => {
+                kv("Service", service.to_string());
+                kv("AccountID", account.clone());
+                kv("LocalAddress", local.clone());
+                kv("RemoteAddress", remote.clone());
+            }
         }
+        v
     }
+}
+
+/// DialBegin's and DialEnd's fields: the caller, the dialed channel (`Dest…`), and the
+/// last field.
+fn dial_fields(
+    caller: &Option<ChanSnapshot>,
+    dest: &ChanSnapshot,
+    (k, val): (&str, &String),
+    v: &mut Vec<(String, String)>,
+) {
+    if let Some(c) = caller {
+        c.fields("", v);
+    }
+    dest.fields("Dest", v);
+    v.push((k.to_string(), val.clone()));
 }
 
 /// The bus: cheap to clone, shared by the PBX and the modules.
@@ -247,8 +380,7 @@ mod tests {
         let mut mwi = bus.subscribe(Topic::Mwi);
         assert!(bus.wants(Topic::Mwi));
         bus.publish(Event::Hangup {
-            channel: "SIP/a-1".into(),
-            uniqueid: "1.1".into(),
+            chan: ChanSnapshot::default(),
             cause: 16,
         });
         let s = MwiState {
@@ -264,10 +396,10 @@ mod tests {
         assert_eq!(
             ev.fields(),
             vec![
-                ("Mailbox", "1001@default".to_string()),
-                ("Waiting", "1".to_string()),
-                ("New", "2".to_string()),
-                ("Old", "1".to_string())
+                ("Mailbox".to_string(), "1001@default".to_string()),
+                ("Waiting".to_string(), "1".to_string()),
+                ("New".to_string(), "2".to_string()),
+                ("Old".to_string(), "1".to_string())
             ]
         );
         assert!(mwi.try_recv().is_err());

@@ -306,7 +306,10 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
         let mut apps = AppCache::default();
         loop {
             if !chan.in_hangup_handler && chan.check_hangup() {
-                return End::Hangup;
+                // A manager Redirect interrupts as a hangup; the top level jumps.
+                if !(nest == Nest::Top && chan.take_redirect()) {
+                    return End::Hangup;
+                }
             }
             if let Some(dl) = chan.absolute_deadline {
                 if Instant::now() >= dl && !chan.in_hangup_handler {
@@ -422,6 +425,14 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
                     ),
                 );
             }
+            chan.serve_requests();
+            if pbx.events.wants(super::events::Topic::Dialplan) {
+                pbx.events.publish(super::events::Event::Newexten {
+                    chan: super::events::ChanSnapshot::of(chan),
+                    app: app.name().to_string(),
+                    data: data.clone(),
+                });
+            }
             chan.publish(app.name(), &data);
             chan.jumped = false;
             if chan.last_app != app.name() {
@@ -432,6 +443,9 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
             drop(dp);
             let _in_use = entry.owner.enter();
             if app.exec(chan, &data).await.is_err() {
+                if nest == Nest::Top && chan.take_redirect() {
+                    continue;
+                }
                 spawn_exited(chan);
                 return End::Hangup;
             }
@@ -629,4 +643,34 @@ pub fn pop_gosub(chan: &mut Channel) -> Option<super::channel::GosubFrame> {
         }
     }
     Some(frame)
+}
+
+/// The dialplan exception a channel last raised (`EXCEPTION()`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exception {
+    pub reason: String,
+    pub context: String,
+    pub exten: String,
+    pub priority: i32,
+}
+
+const EXCEPTION_STORE: &str = "exception";
+
+/// Asterisk's `raise_exception`: remember `reason` and where the channel is, then go to
+/// the `e` extension of the current context at `priority + 1` (RaiseException passes 0).
+pub fn raise_exception(chan: &mut Channel, reason: &str, priority: i32) {
+    let e = Exception {
+        reason: reason.to_string(),
+        context: chan.context.clone(),
+        exten: chan.exten.clone(),
+        priority: chan.priority,
+    };
+    chan.datastores.insert(EXCEPTION_STORE, e);
+    let ctx = chan.context.clone();
+    chan.goto(&ctx, "e", priority + 1);
+}
+
+/// The exception [`raise_exception`] stored, if any.
+pub fn exception(chan: &Channel) -> Option<&Exception> {
+    chan.datastores.get::<Exception>(EXCEPTION_STORE)
 }

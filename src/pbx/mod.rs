@@ -14,10 +14,12 @@ pub mod bridge;
 pub mod cdr;
 pub mod channel;
 pub mod cli;
+pub mod devstate;
 pub mod events;
 pub mod exec;
 pub mod func;
 pub mod hold;
+pub mod manager;
 pub mod media;
 pub mod message;
 pub mod module;
@@ -103,6 +105,8 @@ pub struct Pbx {
     pub techs: module::Registry<dyn tech::Driver>,
     /// Message technologies (`sip`).
     pub msg_techs: module::Registry<dyn tech::MessageTech>,
+    /// Manager (AMI) actions, by name (`pbx/manager.rs`).
+    pub manager_actions: manager::ActionRegistry,
     /// Services modules share by type.
     pub services: module::Services,
     /// The compiled-in modules and which of them run.
@@ -155,6 +159,7 @@ impl Pbx {
             cli: cli::CommandRegistry::default(),
             techs: module::Registry::default(),
             msg_techs: module::Registry::default(),
+            manager_actions: module::Registry::default(),
             services: module::Services::default(),
             modules: module::ModuleLoader::default(),
             events: events::EventBus::default(),

@@ -395,6 +395,12 @@ impl ModuleContext {
             self.register_cli(c);
         }
     }
+    /// A manager (AMI) action.
+    pub fn register_manager_action(&self, a: Arc<dyn super::manager::Action>) {
+        self.pbx
+            .manager_actions
+            .insert(a.name(), a, self.owner.clone());
+    }
     /// A channel technology (`Dial(SIP/…)`).
     pub fn register_tech(&self, d: Arc<dyn super::tech::Driver>) {
         self.pbx.techs.insert(d.tech(), d, self.owner.clone());
@@ -433,6 +439,7 @@ fn unregister_all(pbx: &Pbx, owner: &str) {
     pbx.cli.remove_owner(owner);
     pbx.techs.remove_owner(owner);
     pbx.msg_techs.remove_owner(owner);
+    pbx.manager_actions.remove_owner(owner);
     pbx.cdr.remove_owner(owner);
     pbx.services.remove_owner(owner);
     {

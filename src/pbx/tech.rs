@@ -36,6 +36,11 @@ pub trait Driver: Send + Sync {
     fn prepare<'a>(&'a self, _pbx: &'a Arc<Pbx>, _data: &'a str) -> Prepare<'a> {
         Box::pin(std::future::ready(()))
     }
+    /// The state of the device `Tech/resource` (Asterisk's `devicestate` callback). `None`
+    /// or `Unknown`: the core derives it from the device's channels.
+    fn device_state(&self, _pbx: &Pbx, _resource: &str) -> Option<super::devstate::DeviceState> {
+        None
+    }
 }
 
 /// A message technology (`MessageSend(sip:…)`, later `xmpp:`): Asterisk's `ast_msg_tech`.

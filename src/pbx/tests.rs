@@ -28,7 +28,7 @@ pub async fn run(pbx: &Arc<Pbx>, context: &str, exten: &str) -> Vec<(String, Str
         .collect()
 }
 
-fn get<'a>(vars: &'a [(String, String)], k: &str) -> Option<&'a str> {
+pub fn get<'a>(vars: &'a [(String, String)], k: &str) -> Option<&'a str> {
     vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
 }
 

@@ -3127,6 +3127,13 @@ impl Core {
             }
             return;
         }
+        if let Some(sh) = &ch.shared {
+            sh.set_tech_cause(
+                format!("SIP {best} {}", reason_phrase(best))
+                    .trim_end()
+                    .to_string(),
+            );
+        }
         let ev = match best {
             486 | 600 => ChanEvent::Busy,
             503 | 500 => ChanEvent::Congestion,
@@ -3841,6 +3848,52 @@ fn next_invite(inv: &SipMessage) -> SipMessage {
         inv.headers_mut().set("CSeq", format!("{} INVITE", n + 1));
     }
     inv
+}
+
+/// RFC 3261's reason phrase for a failure code (HANGUPCAUSE's `SIP 486 Busy Here`).
+fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        410 => "Gone",
+        413 => "Request Entity Too Large",
+        414 => "Request-URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Unsupported URI Scheme",
+        420 => "Bad Extension",
+        421 => "Extension Required",
+        423 => "Interval Too Brief",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        482 => "Loop Detected",
+        483 => "Too Many Hops",
+        484 => "Address Incomplete",
+        485 => "Ambiguous",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        491 => "Request Pending",
+        493 => "Undecipherable",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Server Time-out",
+        505 => "Version Not Supported",
+        513 => "Message Too Large",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        604 => "Does Not Exist Anywhere",
+        606 => "Not Acceptable",
+        _ => "",
+    }
 }
 
 /// The reason phrase of a response.

@@ -17,6 +17,7 @@ pub mod core;
 mod dbwriter;
 pub mod format;
 mod funcs;
+mod manager;
 pub mod media;
 mod show;
 pub mod util;
@@ -463,6 +464,42 @@ impl Driver for SipDriver {
         })
     }
 
+    /// chan_sip's `sip_devicestate`: a peer without an address (not registered) or one
+    /// whose qualify fails is UNAVAILABLE; one with calls INUSE (BUSY at its call-limit),
+    /// else NOT_INUSE; a name that is no peer is INVALID.
+    fn device_state(
+        &self,
+        _pbx: &Pbx,
+        resource: &str,
+    ) -> Option<crate::pbx::devstate::DeviceState> {
+        use crate::pbx::devstate::DeviceState as D;
+        let name = resource.split(['@', '/']).next().unwrap_or(resource);
+        let core = self.sip.core.lock();
+        let Some(p) = core.cfg.peer(name) else {
+            return Some(if name.parse::<std::net::IpAddr>().is_ok() {
+                D::Unknown
+            } else {
+                D::Invalid
+            });
+        };
+        if show::peer_addr(&core, p, std::time::Instant::now()).is_none() {
+            return Some(D::Unavailable);
+        }
+        let status = show::status(&core, p);
+        if matches!(
+            status,
+            format::PeerStatus::Unreachable | format::PeerStatus::Lagged(_)
+        ) {
+            return Some(D::Unavailable);
+        }
+        let inuse = core.peers_rt.get(&p.name).map(|r| r.inuse).unwrap_or(0);
+        Some(match p.call_limit {
+            Some(limit) if limit > 0 && inuse >= limit => D::Busy,
+            _ if inuse > 0 => D::InUse,
+            _ => D::NotInUse,
+        })
+    }
+
     fn request(
         &self,
         pbx: &Arc<Pbx>,
@@ -893,6 +930,7 @@ impl crate::pbx::module::Module for ChanSip {
         let s = sip.clone();
         ctx.register_cli_with(move |r| cli::register(r, s));
         funcs::register(ctx, &sip);
+        manager::register(ctx, &sip);
         *self.running.lock() = Some(sip);
         Ok(())
     }

@@ -338,7 +338,9 @@ fn registrations_and_failed_passwords_reach_the_event_bus() {
     assert_eq!(code(&r.send(&mut h, Some("wrong"), &ex)), 403);
     let ev = sec.try_recv().expect("security event");
     assert_eq!(ev.name(), "InvalidPassword");
-    assert!(ev.fields().contains(&("AccountID", "alice".to_string())));
+    assert!(ev
+        .fields()
+        .contains(&("AccountID".to_string(), "alice".to_string())));
     // Past the per-account REGISTER rate limit.
     h.now += std::time::Duration::from_secs(30);
     let mut r = Reg::new("alice", "127.0.0.1:5070");
@@ -353,8 +355,8 @@ fn registrations_and_failed_passwords_reach_the_event_bus() {
     assert_eq!(
         ev.fields(),
         vec![
-            ("Device", "SIP/alice".to_string()),
-            ("State", "NOT_INUSE".to_string())
+            ("Device".to_string(), "SIP/alice".to_string()),
+            ("State".to_string(), "NOT_INUSE".to_string())
         ]
     );
 }

@@ -387,9 +387,8 @@ async fn launch(
             Err(Outcome::Failure)
         }
         Some(Target::Async) => {
-            chan.pbx.warning(
-                "res_agi.c: AsyncAGI (agi:async) needs the manager interface, which ferrisk does not have yet",
-            );
+            chan.pbx
+                .warning("res_agi.c: AsyncAGI (agi:async) is not supported by ferrisk yet");
             Err(Outcome::Failure)
         }
         None => {

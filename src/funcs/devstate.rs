@@ -1,0 +1,263 @@
+//! `DEVICE_STATE()` and `HINT()` (func_devstate.so), `EXTENSION_STATE()`
+//! (func_extstate.so), on the core's device states (`pbx::devstate`). They wait: a
+//! `Custom:` state is read from (and written to) AstDB on the blocking pool.
+
+use super::{Func, FuncError};
+use crate::apps::args;
+use crate::pbx::devstate::{self, DeviceState};
+use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
+use crate::pbx::Channel;
+use async_trait::async_trait;
+use chrono::Utc;
+use std::sync::Arc;
+
+pub static MODULES: &[Family] = &[
+    Family {
+        info: ModuleInfo::new(
+            "func_devstate.so",
+            "Gets or sets a device state in the dialplan",
+        ),
+        register: register_func_devstate,
+    },
+    Family {
+        info: ModuleInfo::new(
+            "func_extstate.so",
+            "Gets an extension's state in the dialplan",
+        ),
+        register: |ctx| ctx.register_func(Arc::new(ExtensionStateFunc)),
+    },
+];
+
+fn register_func_devstate(ctx: &ModuleContext) {
+    ctx.register_func(Arc::new(DeviceStateFunc));
+    ctx.register_func(Arc::new(HintFunc));
+}
+
+/// `exten[@context]` (context `default`, as Asterisk).
+fn exten_context(a: &str) -> (String, String) {
+    match a.split_once('@') {
+        Some((e, c)) if !c.trim().is_empty() => (e.trim().into(), c.trim().into()),
+        Some((e, _)) => (e.trim().into(), "default".into()),
+        None => (a.trim().into(), "default".into()),
+    }
+}
+
+async fn on_pool<T: Send + 'static>(
+    chan: &Channel,
+    f: impl FnOnce(&crate::pbx::Pbx) -> T + Send + 'static,
+) -> Result<T, FuncError> {
+    let pbx = chan.pbx.clone();
+    crate::pbx::blocking::run(move || f(&pbx))
+        .await
+        .ok_or_else(|| FuncError::Other("the blocking pool is gone".into()))
+}
+
+pub struct DeviceStateFunc;
+
+#[async_trait]
+impl Func for DeviceStateFunc {
+    fn name(&self) -> &'static str {
+        "DEVICE_STATE"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Get or Set a device state."
+    }
+    fn syntax(&self) -> &'static str {
+        "DEVICE_STATE(device)"
+    }
+    fn description(&self) -> &'static str {
+        "The DEVICE_STATE function can be used to retrieve the device state from any device \
+         state provider (SIP/1001, Custom:name). It can also be used to set custom device \
+         states: Set(DEVICE_STATE(Custom:lamp1)=BUSY). Valid states: UNKNOWN, NOT_INUSE, \
+         INUSE, BUSY, INVALID, UNAVAILABLE, RINGING, RINGINUSE, ONHOLD. Custom states are kept \
+         in AstDB (CustomDevstate)."
+    }
+    fn writable(&self) -> bool {
+        true
+    }
+    fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        Ok(devstate::device_state(&chan.pbx, a).as_str().into())
+    }
+    fn write(&self, chan: &mut Channel, a: &str, value: &str) -> Result<(), FuncError> {
+        let (name, state) = custom_write(a, value)?;
+        chan.pbx
+            .astdb
+            .put(devstate::CUSTOM_FAMILY, &name, state.as_str())
+            .map_err(|e| FuncError::Other(e.to_string()))?;
+        Ok(())
+    }
+    fn is_async(&self) -> bool {
+        true
+    }
+    async fn read_async(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let dev = a.to_string();
+        on_pool(chan, move |pbx| {
+            devstate::device_state(pbx, &dev).as_str().to_string()
+        })
+        .await
+    }
+    async fn write_async(&self, chan: &mut Channel, a: &str, value: &str) -> Result<(), FuncError> {
+        let (name, state) = custom_write(a, value)?;
+        on_pool(chan, move |pbx| {
+            pbx.astdb
+                .put(devstate::CUSTOM_FAMILY, &name, state.as_str())
+        })
+        .await?
+        .map_err(|e| FuncError::Other(e.to_string()))?;
+        let device = format!("Custom:{}", a.trim()["Custom:".len()..].trim());
+        chan.pbx
+            .events
+            .publish(crate::pbx::events::Event::DeviceStateChange {
+                device,
+                state: state.as_str().into(),
+            });
+        Ok(())
+    }
+}
+
+/// The custom device name and state of `Set(DEVICE_STATE(Custom:name)=STATE)`.
+fn custom_write(a: &str, value: &str) -> Result<(String, DeviceState), FuncError> {
+    let a = a.trim();
+    if a.len() < 7 || !a[..7].eq_ignore_ascii_case("Custom:") {
+        return Err(FuncError::Other(
+            "The DEVICE_STATE function can only be used to set 'Custom:' device state!".into(),
+        ));
+    }
+    let name = a[7..].trim();
+    if name.is_empty() {
+        return Err(FuncError::Other(
+            "DEVICE_STATE function called with no custom device name!".into(),
+        ));
+    }
+    let state = DeviceState::parse(value);
+    if state == DeviceState::Unknown {
+        return Err(FuncError::Other(format!(
+            "DEVICE_STATE function given invalid state value '{value}'"
+        )));
+    }
+    Ok((name.to_string(), state))
+}
+
+pub struct HintFunc;
+
+impl Func for HintFunc {
+    fn name(&self) -> &'static str {
+        "HINT"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Get the devices set for a dialplan hint."
+    }
+    fn syntax(&self) -> &'static str {
+        "HINT(extension[@context][,options])"
+    }
+    fn description(&self) -> &'static str {
+        "The HINT function can be used to retrieve the list of devices that are mapped to a \
+         dialplan hint (context default). Option n: retrieve the name on the hint (its part \
+         after the devices) instead."
+    }
+    fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let v = args::split(a, ',');
+        let target = args::nth(&v, 0);
+        if target.trim().is_empty() {
+            return Err(FuncError::Usage(
+                "The HINT function requires an extension".into(),
+            ));
+        }
+        let (exten, context) = exten_context(target);
+        let name = args::nth(&v, 1).contains('n');
+        let dp = chan.pbx.dialplan();
+        match dp.hint_parts(&context, &exten, Utc::now()) {
+            Some((devices, data)) => Ok(if name { data } else { devices }.to_string()),
+            None => Err(FuncError::Other(format!("No hint for {exten}@{context}"))),
+        }
+    }
+}
+
+pub struct ExtensionStateFunc;
+
+#[async_trait]
+impl Func for ExtensionStateFunc {
+    fn name(&self) -> &'static str {
+        "EXTENSION_STATE"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Get an extension's state."
+    }
+    fn syntax(&self) -> &'static str {
+        "EXTENSION_STATE(extension[@context])"
+    }
+    fn description(&self) -> &'static str {
+        "The EXTENSION_STATE function can be used to retrieve the state from any hinted \
+         extension (context default): UNKNOWN (no hint), NOT_INUSE, INUSE, BUSY, UNAVAILABLE, \
+         RINGING, RINGINUSE, HOLDINUSE, ONHOLD."
+    }
+    fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let (exten, context) = exten_context(a);
+        if exten.is_empty() {
+            return Err(FuncError::Usage(
+                "EXTENSION_STATE requires an extension".into(),
+            ));
+        }
+        Ok(
+            devstate::extension_state_str(devstate::extension_state(&chan.pbx, &context, &exten))
+                .into(),
+        )
+    }
+    fn is_async(&self) -> bool {
+        true
+    }
+    async fn read_async(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let (exten, context) = exten_context(a);
+        if exten.is_empty() {
+            return Err(FuncError::Usage(
+                "EXTENSION_STATE requires an extension".into(),
+            ));
+        }
+        on_pool(chan, move |pbx| {
+            devstate::extension_state_str(devstate::extension_state(pbx, &context, &exten))
+                .to_string()
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::pbx::tests::{get, pbx_with, run};
+
+    #[tokio::test]
+    async fn custom_states_hints_and_extension_states() {
+        let pbx = pbx_with(
+            "[default]\nexten => 100,hint,Custom:a&Custom:b,Presence:x\n\
+             exten => 101,hint,Local/900@default\n exten => 900,1,NoOp()\n\
+             [t]\nexten => s,1,Set(DEVICE_STATE(Custom:a)=NOT_INUSE)\n\
+             same => n,Set(E1=${EXTENSION_STATE(100)})\n\
+             same => n,Set(DEVICE_STATE(Custom:b)=inuse)\n\
+             same => n,Set(E2=${EXTENSION_STATE(100@default)})\n\
+             same => n,Set(D=${DEVICE_STATE(Custom:b)})\n\
+             same => n,Set(DEVICE_STATE(Custom:b)=bogus)\n same => n,Set(D2=${DEVICE_STATE(Custom:b)})\n\
+             same => n,Set(DEVICE_STATE(SIP/x)=INUSE)\n\
+             same => n,Set(U=${DEVICE_STATE(Custom:never)})\n\
+             same => n,Set(I=${DEVICE_STATE(Nope/x)})\n\
+             same => n,Set(H=${HINT(100)})\n same => n,Set(HN=${HINT(100,n)})\n\
+             same => n,Set(N=${EXTENSION_STATE(555)})\n\
+             same => n,Set(L=${EXTENSION_STATE(101)})\n",
+        );
+        let v = run(&pbx, "t", "s").await;
+        assert_eq!(get(&v, "E1"), Some("NOT_INUSE"));
+        assert_eq!(get(&v, "E2"), Some("INUSE"));
+        assert_eq!(get(&v, "D"), Some("INUSE"));
+        assert_eq!(get(&v, "D2"), Some("INUSE"), "a bad value changes nothing");
+        assert_eq!(get(&v, "U"), Some("UNKNOWN"));
+        assert_eq!(get(&v, "I"), Some("INVALID"));
+        assert_eq!(get(&v, "H"), Some("Custom:a&Custom:b"));
+        assert_eq!(get(&v, "HN"), Some("Presence:x"));
+        assert_eq!(get(&v, "N"), Some("UNKNOWN"));
+        // A Local device without channels: the driver cannot tell, no channel: NOT_INUSE.
+        assert_eq!(get(&v, "L"), Some("NOT_INUSE"));
+        assert_eq!(
+            pbx.astdb.get("CustomDevstate", "b").as_deref(),
+            Some("INUSE")
+        );
+    }
+}
