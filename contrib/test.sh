@@ -25,7 +25,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Python test peers: aiosmtpd is the SMTP sink of the
 # voicemail email tests, slixmpp the XMPP chat user of the res_xmpp tests, panoramisk
-# and pyst2 the AMI clients of tests/ami_e2e.rs.
+# and pyst2 the AMI clients of tests/ami_e2e.rs and the AGI peers of tests/agi_e2e.rs
+# (pyst2's asterisk.agi, panoramisk's fast_agi).
 pip_missing=()
 for p in "${PIP_PACKAGES[@]}"; do
   python3 -c "import ${p#*:}" >/dev/null 2>&1 || pip_missing+=("${p%%:*}")

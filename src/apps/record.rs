@@ -269,6 +269,8 @@ pub struct RecordOpts {
     pub keep_on_hangup: bool,
     /// `#` (or `*` with `t`) ends; `None`: no key ends (`x`).
     pub terminator: Option<char>,
+    /// Further keys that end the recording (AGI's RECORD FILE escape digits).
+    pub stop_digits: String,
     pub any_key: bool,
     pub operator: bool,
     pub trim_silence: bool,
@@ -285,6 +287,8 @@ pub struct Recorded {
     pub ended: Ended,
     /// Samples in the file from this recording (8 kHz), after trimming.
     pub samples: u64,
+    /// The key that ended it ([`Ended::Dtmf`], [`Ended::Operator`]).
+    pub digit: Option<char>,
 }
 
 impl Recorded {
@@ -304,10 +308,15 @@ pub async fn record_file(
     o: &RecordOpts,
 ) -> Result<Recorded, WavError> {
     let mut writer = Writer::open(path, fmt, o.append).await?;
-    let res = record_loop(chan, &mut writer, o).await;
+    let mut digit = None;
+    let res = record_loop(chan, &mut writer, o, &mut digit).await;
     let samples = writer.written;
     let ended = settle(res, writer.finish().await)?;
-    Ok(Recorded { ended, samples })
+    Ok(Recorded {
+        ended,
+        samples,
+        digit,
+    })
 }
 
 /// Record from `chan` into `writer` until a key, silence, the maximum duration or a hangup.
@@ -315,6 +324,7 @@ async fn record_loop(
     chan: &mut Channel,
     writer: &mut Writer,
     o: &RecordOpts,
+    digit: &mut Option<char>,
 ) -> Result<Ended, WavError> {
     let silence_ms = o.silence.map(|d| d.as_millis() as usize).unwrap_or(0);
     // Held-back tail: enough for the key trim and the trailing-silence trim.
@@ -337,9 +347,11 @@ async fn record_loop(
         match f {
             Frame::Dtmf(d, _) => {
                 if o.operator && d == '0' {
+                    *digit = Some(d);
                     break Ended::Operator;
                 }
-                if o.any_key || o.terminator == Some(d) {
+                if o.any_key || o.terminator == Some(d) || o.stop_digits.contains(d) {
+                    *digit = Some(d);
                     break Ended::Dtmf;
                 }
             }
@@ -428,6 +440,7 @@ impl App for Record {
             silence: secs(args::nth(&a, 1)),
             max: secs(args::nth(&a, 2)),
             silence_threshold: None,
+            stop_digits: String::new(),
         };
         if flags.contains('x') {
             o.any_key = false;
@@ -469,7 +482,7 @@ impl App for Record {
                 return Err(Hangup);
             }
         };
-        let res = record_loop(chan, &mut writer, &o).await;
+        let res = record_loop(chan, &mut writer, &o, &mut None).await;
         let ended = match settle(res, writer.finish().await) {
             Ok(e) => e,
             Err(e) => {

@@ -271,16 +271,7 @@ fn channels(c: &Ctx) -> CliResult {
 }
 
 fn state_num(s: ChanState) -> u8 {
-    match s {
-        ChanState::Down => 0,
-        ChanState::Reserved => 1,
-        ChanState::OffHook => 2,
-        ChanState::Dialing => 3,
-        ChanState::Ring => 4,
-        ChanState::Ringing => 5,
-        ChanState::Up => 6,
-        ChanState::Busy => 7,
-    }
+    s.code()
 }
 
 /// A channel by exact name, else case-insensitively or by unique prefix.

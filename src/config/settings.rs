@@ -16,6 +16,9 @@ pub struct Settings {
     pub astlogdir: PathBuf,
     pub astrundir: PathBuf,
     pub astdatadir: PathBuf,
+    /// `astagidir`: where AGI() finds scripts named without a leading `/` (default
+    /// `<astdatadir>/agi-bin`, as Asterisk's `/var/lib/asterisk/agi-bin`).
+    pub astagidir: PathBuf,
     pub verbose: u8,
     pub debug: u8,
     pub exec_includes: bool,
@@ -68,6 +71,7 @@ impl Settings {
             astlogdir: PathBuf::from("/var/log/ferrisk"),
             astrundir: PathBuf::from("/var/run/ferrisk"),
             astdatadir: PathBuf::from("/var/lib/ferrisk"),
+            astagidir: PathBuf::from("/var/lib/ferrisk/agi-bin"),
             verbose: 0,
             debug: 0,
             exec_includes: false,
@@ -102,6 +106,7 @@ impl Settings {
                 .iter()
                 .find(|s| s.name.eq_ignore_ascii_case(name))
         };
+        let mut agidir = None;
         if let Some(d) = any("directories") {
             for e in &d.entries {
                 let p = resolve(&e.value);
@@ -112,10 +117,12 @@ impl Settings {
                     "astlogdir" => s.astlogdir = p,
                     "astrundir" => s.astrundir = p,
                     "astdatadir" => s.astdatadir = p,
+                    "astagidir" => agidir = Some(p),
                     _ => {}
                 }
             }
         }
+        s.astagidir = agidir.unwrap_or_else(|| s.astdatadir.join("agi-bin"));
         if let Some(f) = any("files") {
             for e in &f.entries {
                 let v = e.value.trim();
@@ -208,6 +215,7 @@ mod tests {
         assert_eq!(s.astetcdir, etc);
         assert_eq!(s.astspooldir, dir.path().join("var/spool"));
         assert_eq!(s.astdatadir, dir.path().to_path_buf());
+        assert_eq!(s.astagidir, dir.path().join("agi-bin"));
         assert!(s.config_file.is_absolute());
         assert_eq!(absolute(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
     }

@@ -29,6 +29,21 @@ pub enum ChanState {
 }
 
 impl ChanState {
+    /// The number Asterisk gives the state (`enum ast_channel_state`: AMI's
+    /// ChannelState, AGI's CHANNEL STATUS).
+    pub fn code(self) -> u8 {
+        match self {
+            ChanState::Down => 0,
+            ChanState::Reserved => 1,
+            ChanState::OffHook => 2,
+            ChanState::Dialing => 3,
+            ChanState::Ring => 4,
+            ChanState::Ringing => 5,
+            ChanState::Up => 6,
+            ChanState::Busy => 7,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ChanState::Down => "Down",

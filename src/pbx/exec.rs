@@ -101,6 +101,7 @@ fn builtin_last(chan: &Channel, name: &str) -> Option<String> {
         "ASTETCDIR" => chan.pbx.settings.astetcdir.display().to_string(),
         "ASTSPOOLDIR" => chan.pbx.settings.astspooldir.display().to_string(),
         "ASTDATADIR" => chan.pbx.settings.astdatadir.display().to_string(),
+        "ASTAGIDIR" => chan.pbx.settings.astagidir.display().to_string(),
         "ASTLOGDIR" => chan.pbx.settings.astlogdir.display().to_string(),
         "ASTRUNDIR" => chan.pbx.settings.astrundir.display().to_string(),
         "ASTDBDIR" | "ASTVARLIBDIR" => chan.pbx.settings.astdbdir.display().to_string(),

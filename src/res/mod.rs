@@ -2,6 +2,7 @@
 //! first). Each file (or folder: `xmpp/`) is one module and registers what it provides with the PBX's registries;
 //! nothing in `pbx/` names a resource module.
 
+pub mod agi;
 pub mod config_ldap;
 pub mod config_sqlite3;
 pub mod security_log;
