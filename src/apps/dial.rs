@@ -27,6 +27,7 @@ pub static MODULES: &[Family] = &[Family {
 }];
 
 fn register_app_dial(ctx: &ModuleContext) {
+    super::more::register_retrydial(ctx);
     ctx.register_app(Arc::new(Dial));
 }
 

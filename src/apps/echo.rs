@@ -24,6 +24,7 @@ pub static MODULES: &[Family] = &[
 ];
 
 fn register_app_echo(ctx: &ModuleContext) {
+    super::more::register_streamecho(ctx);
     ctx.register_app(Arc::new(Echo));
 }
 

@@ -53,6 +53,7 @@ fn register_app_stack(ctx: &ModuleContext) {
 fn register_app_macro(ctx: &ModuleContext) {
     ctx.register_app(Arc::new(Macro));
     ctx.register_app(Arc::new(MacroExit));
+    super::more::register_macro_apps(ctx);
 }
 
 fn register_app_while(ctx: &ModuleContext) {

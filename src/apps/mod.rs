@@ -19,6 +19,7 @@ pub mod message;
 pub mod misc;
 pub mod mixmonitor;
 pub mod moh;
+pub mod more;
 pub mod morsecode;
 pub mod originate;
 pub mod playback;
@@ -48,6 +49,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         flow::MODULES,
         branch::MODULES,
         misc::MODULES,
+        more::MODULES,
         waitexten::MODULES,
         message::MODULES,
         say::MODULES,

@@ -1368,6 +1368,7 @@ fn register_func_strings(ctx: &ModuleContext) {
     ctx.register_func(Arc::new(super::time::Strptime));
     super::digest::register_list_funcs(ctx);
     ctx.register_func(Arc::new(super::vars::Eval));
+    crate::apps::more::register_clearhash(ctx);
     ctx.register_func(Arc::new(FieldQty));
     ctx.register_func(Arc::new(FieldNum));
     ctx.register_func(Arc::new(Filter));

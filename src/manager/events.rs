@@ -12,6 +12,7 @@ pub const TOPICS: &[Topic] = &[
     Topic::Registration,
     Topic::Security,
     Topic::Dialplan,
+    Topic::User,
 ];
 
 /// The classes of a topic's events (what a client must be able to read).
@@ -21,6 +22,7 @@ pub fn topic_class(t: Topic) -> u32 {
         Topic::Registration => class::SYSTEM,
         Topic::Security => class::SECURITY,
         Topic::Dialplan => class::DIALPLAN,
+        Topic::User => class::USER,
     }
 }
 

@@ -27,9 +27,11 @@ pub enum Topic {
     Security = 4,
     /// Dialplan execution (`Newexten` at every step, `VarSet`): hot, so a topic of its own.
     Dialplan = 5,
+    /// Events the dialplan raises itself (`UserEvent`).
+    User = 6,
 }
 
-const TOPICS: usize = 6;
+const TOPICS: usize = 7;
 
 /// The standard channel fields of Asterisk's channel events
 /// (`ast_manager_build_channel_state_string`), taken when the event happens.
@@ -160,6 +162,13 @@ pub enum Event {
         /// `Registered`, `Rejected`, `Failed`, …
         status: String,
     },
+    /// `UserEvent(name,key: value,…)` from the dialplan: the channel, the name, the
+    /// headers in order.
+    UserEvent {
+        chan: ChanSnapshot,
+        name: String,
+        headers: Vec<(String, String)>,
+    },
     /// A security event with Asterisk's event name (`InvalidPassword`,
     /// `ChallengeResponseFailed`, `InvalidAccountID`, `SuccessfulAuth`).
     Security {
@@ -184,6 +193,7 @@ impl Event {
             Event::VarSet { .. } | Event::Newexten { .. } => Topic::Dialplan,
             Event::PeerStatus { .. } | Event::Registry { .. } => Topic::Registration,
             Event::Security { .. } => Topic::Security,
+            Event::UserEvent { .. } => Topic::User,
         }
     }
 
@@ -202,6 +212,7 @@ impl Event {
             Event::PeerStatus { .. } => "PeerStatus",
             Event::Registry { .. } => "Registry",
             Event::Security { name, .. } => name,
+            Event::UserEvent { .. } => "UserEvent",
         }
     }
 
@@ -247,6 +258,15 @@ impl Event {
                 chan.fields("", &mut v);
                 v.push(("Variable".into(), variable.clone()));
                 v.push(("Value".into(), value.clone()));
+            }
+            Event::UserEvent {
+                chan,
+                name,
+                headers,
+            } => {
+                chan.fields("", &mut v);
+                v.push(("UserEvent".into(), name.clone()));
+                v.extend(headers.iter().cloned());
             }
             Event::Newexten { chan, app, data } => {
                 chan.fields("", &mut v);

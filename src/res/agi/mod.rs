@@ -68,6 +68,30 @@ impl App for Agi {
     }
 }
 
+struct DeadAgi;
+
+#[async_trait]
+impl App for DeadAgi {
+    fn name(&self) -> &'static str {
+        "DeadAGI"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Executes AGI on a hungup channel."
+    }
+    fn syntax(&self) -> &'static str {
+        "DeadAGI(command,arg1[,arg2[,...]])"
+    }
+    fn description(&self) -> &'static str {
+        "Deprecated: logs a warning and runs AGI(), which works on hung-up channels too."
+    }
+    async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
+        chan.pbx
+            .warning("res_agi.c: DeadAGI has been deprecated, please use AGI in all cases!");
+        let debug = debug_flag(chan);
+        run::agi(chan, data, false, debug).await
+    }
+}
+
 struct Eagi;
 
 #[async_trait]
@@ -206,6 +230,7 @@ impl Module for ResAgi {
         ctx.provide(Arc::new(AgiService::default()));
         ctx.register_app(Arc::new(Agi));
         ctx.register_app(Arc::new(Eagi));
+        ctx.register_app(Arc::new(DeadAgi));
         ctx.register_cli_with(register_cli);
         Ok(())
     }
