@@ -70,24 +70,6 @@ fn register_app_cdr(ctx: &ModuleContext) {
     ctx.register_app(Arc::new(NoCdr));
 }
 
-/// What `core show application` prints for each.
-macro_rules! app_meta {
-    ($name:literal, $syn:literal, $syntax:literal, $desc:literal) => {
-        fn name(&self) -> &'static str {
-            $name
-        }
-        fn synopsis(&self) -> &'static str {
-            $syn
-        }
-        fn syntax(&self) -> &'static str {
-            $syntax
-        }
-        fn description(&self) -> &'static str {
-            $desc
-        }
-    };
-}
-
 // ---------------------------------------------------------------------------------------
 // WaitUntil
 

@@ -4,6 +4,24 @@
 //! Adding an application to a module touches only that file; a new module adds one line to
 //! [`modules`]. Applications reach the interpreter only through the core's registry.
 
+/// An application's name, synopsis, syntax and description (`core show application`).
+macro_rules! app_meta {
+    ($name:literal, $syn:literal, $syntax:literal, $desc:literal) => {
+        fn name(&self) -> &'static str {
+            $name
+        }
+        fn synopsis(&self) -> &'static str {
+            $syn
+        }
+        fn syntax(&self) -> &'static str {
+            $syntax
+        }
+        fn description(&self) -> &'static str {
+            $desc
+        }
+    };
+}
+
 pub mod args;
 pub mod authenticate;
 pub mod basic;

@@ -50,23 +50,6 @@ pub fn register_streamecho(ctx: &ModuleContext) {
     ctx.register_app(Arc::new(StreamEcho));
 }
 
-macro_rules! app_meta {
-    ($name:literal, $syn:literal, $syntax:literal, $desc:literal) => {
-        fn name(&self) -> &'static str {
-            $name
-        }
-        fn synopsis(&self) -> &'static str {
-            $syn
-        }
-        fn syntax(&self) -> &'static str {
-            $syntax
-        }
-        fn description(&self) -> &'static str {
-            $desc
-        }
-    };
-}
-
 // ---------------------------------------------------------------------------------------
 // UserEvent
 
