@@ -266,9 +266,11 @@ fn split_branches(rest: &str) -> (&str, Option<&str>) {
 fn split_sub(spec: &str) -> (&str, Vec<String>) {
     match spec.find('(') {
         Some(open) => {
+            // As app_stack: the last `)` ends the arguments, which are split raw
+            // (quotes and backslashes stay).
             let inner = &spec[open + 1..];
-            let inner = inner.strip_suffix(')').unwrap_or(inner);
-            (&spec[..open], args::split(inner, ','))
+            let inner = inner.rfind(')').map_or(inner, |c| &inner[..c]);
+            (&spec[..open], args::split_raw(inner, ','))
         }
         None => (spec, Vec::new()),
     }

@@ -625,10 +625,15 @@ pub fn push_gosub(
     for i in 1..=n {
         let name = format!("ARG{i}");
         frame.saved.push((name.clone(), chan.vars.remove(&name)));
-        if let Some(v) = args.get(i - 1) {
-            chan.vars.set(&name, v.as_str());
-        }
+        // The caller's extra ARGn are hidden (set empty, as app_stack does).
+        chan.vars
+            .set(&name, args.get(i - 1).map_or("", String::as_str));
     }
+    // ARGC: how many arguments this Gosub passed (a LOCAL too).
+    frame
+        .saved
+        .push(("ARGC".to_string(), chan.vars.remove("ARGC")));
+    chan.vars.set("ARGC", args.len().to_string());
     chan.gosub.push(frame);
 }
 

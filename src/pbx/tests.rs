@@ -54,6 +54,24 @@ async fn gosub_return_with_args_and_retval() {
     assert_eq!(get(&v, "AFTER"), None);
 }
 
+/// ARGC counts the arguments of each Gosub and is restored on Return; a nested Gosub
+/// with fewer arguments hides the caller's extra ones; quotes stay in the arguments
+/// (app_stack splits them raw).
+#[tokio::test]
+async fn gosub_argc_nesting_and_quoting() {
+    let pbx = pbx_with(
+        "[t]\nexten => s,1,Gosub(sub,1(a,\"b,c\",d))\n same => n,Set(OUTER=x${ARGC})\n\
+         exten => sub,1,Set(__C1=${ARGC}:${ARG2})\n same => n,Gosub(inner,1(z))\n\
+         same => n,Set(__BACK=${ARGC}:${ARG3})\n same => n,Return()\n\
+         exten => inner,1,Set(__C2=${ARGC}:${ARG1}:${ARG3}:${VARIABLE_EXISTS(ARG3)})\n same => n,Return()\n",
+    );
+    let v = run(&pbx, "t", "s").await;
+    assert_eq!(get(&v, "C1"), Some("3:\"b,c\""));
+    assert_eq!(get(&v, "C2"), Some("1:z::1"));
+    assert_eq!(get(&v, "BACK"), Some("3:d"));
+    assert_eq!(get(&v, "OUTER"), Some("x"));
+}
+
 #[tokio::test]
 async fn macro_runs_in_macro_context() {
     let pbx = pbx_with(
