@@ -7,7 +7,7 @@ Inputs (see contrib/compat/README.md):
   ferrisk-apps.txt and ferrisk-funcs.txt: names ferrisk registers (`core show applications`
                    and `core show functions` of a daemon with every module loaded);
   notes.txt        `Name | status | note` lines for partial and left-out items.
-Prints the markdown section on stdout.
+Prints the markdown section on stdout; with --write, replaces it in docs/compatibility.md.
 """
 import os
 import re
@@ -82,8 +82,21 @@ for kind, name, module, status, note in rows:
     out.append(f"| {'app' if kind == 'application' else 'function'} | `{name}` | {module} | {status} | {note} |")
 apps = sum(1 for r in rows if r[0] == "application")
 funcs = len(rows) - apps
-print(f"Asterisk 20 documents {apps} applications and {funcs} functions. Of them ferrisk has "
-      f"{counts['yes']} as Asterisk documents them (yes) and {counts['partial']} with the "
-      f"differences noted (partial); {counts['n/a']} belong to hardware or subsystems ferrisk "
-      f"leaves out (n/a), and {counts['no']} are not there yet (no).\n")
-print("\n".join(out))
+text = (f"Asterisk 20 documents {apps} applications and {funcs} functions. Of them ferrisk has "
+        f"{counts['yes']} as Asterisk documents them (yes) and {counts['partial']} with the "
+        f"differences noted (partial); {counts['n/a']} belong to hardware or subsystems ferrisk "
+        f"leaves out (n/a), and {counts['no']} are not there yet (no).\n\n" + "\n".join(out) + "\n")
+if "--write" in sys.argv:
+    doc = os.path.join(here, "..", "..", "docs", "compatibility.md")
+    s = open(doc).read()
+    head = "## Every Asterisk 20 application and function\n\n"
+    intro = ("The list below is every application and function Asterisk 20 documents, made by\n"
+             "`contrib/compat/table.py` (see its README) and checked by `tests/compat_table.rs`.\n"
+             "*yes*: as Asterisk documents it; *partial*: what differs is noted; *n/a*: needs hardware\n"
+             "or a subsystem ferrisk leaves out; *no*: not there yet.\n\n")
+    a = s.index(head)
+    b = s.find("\n## ", a + len(head))
+    s = s[:a] + head + intro + text + ("" if b < 0 else s[b:])
+    open(doc, "w").write(s)
+else:
+    sys.stdout.write(text)

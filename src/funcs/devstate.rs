@@ -21,6 +21,13 @@ pub static MODULES: &[Family] = &[
     },
     Family {
         info: ModuleInfo::new(
+            "func_presencestate.so",
+            "Gets or sets a presence state in the dialplan",
+        ),
+        register: |ctx| ctx.register_func(Arc::new(PresenceStateFunc)),
+    },
+    Family {
+        info: ModuleInfo::new(
             "func_extstate.so",
             "Gets an extension's state in the dialplan",
         ),
@@ -221,6 +228,142 @@ impl Func for ExtensionStateFunc {
     }
 }
 
+/// The AstDB family of `CustomPresence:` states, as in Asterisk.
+const PRESENCE_FAMILY: &str = "CustomPresence";
+
+/// Asterisk's presence state names.
+const PRESENCE_STATES: &[&str] = &[
+    "not_set",
+    "unavailable",
+    "available",
+    "away",
+    "xa",
+    "chat",
+    "dnd",
+];
+
+/// `state[,subtype[,message[,options]]]` checked as func_presencestate's `parse_data`.
+fn parse_presence(v: &str) -> Option<(String, String, String, String)> {
+    let mut it = v.splitn(4, ',');
+    let state = it.next()?.trim().to_ascii_lowercase();
+    if !PRESENCE_STATES.contains(&state.as_str()) {
+        return None;
+    }
+    let sub = it.next().unwrap_or("").to_string();
+    let msg = it.next().unwrap_or("").to_string();
+    let opts = it.next().unwrap_or("").to_string();
+    if !opts.is_empty() && opts != "e" {
+        return None;
+    }
+    Some((state, sub, msg, opts))
+}
+
+pub struct PresenceStateFunc;
+
+#[async_trait]
+impl Func for PresenceStateFunc {
+    fn name(&self) -> &'static str {
+        "PRESENCE_STATE"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Get or Set a presence state."
+    }
+    fn syntax(&self) -> &'static str {
+        "PRESENCE_STATE(provider,field[,options])"
+    }
+    fn description(&self) -> &'static str {
+        "Reads field value (not_set, unavailable, available, away, xa, chat, dnd), subtype or \
+         message of a CustomPresence:name provider (option e: base64-encode the result). \
+         Set(PRESENCE_STATE(CustomPresence:name)=state[,subtype[,message[,e]]]) sets it \
+         (kept in AstDB, family CustomPresence; with e, subtype and message are given \
+         base64-encoded). Other providers are not supported."
+    }
+    fn writable(&self) -> bool {
+        true
+    }
+    fn read(&self, _chan: &mut Channel, _a: &str) -> Result<String, FuncError> {
+        Err(FuncError::Other(
+            "PRESENCE_STATE reads AstDB and must wait".into(),
+        ))
+    }
+    fn is_async(&self) -> bool {
+        true
+    }
+    async fn read_async(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let v = args::split(a, ',');
+        let provider = args::nth(&v, 0).trim();
+        let field = args::nth(&v, 1).trim().to_ascii_lowercase();
+        if provider.is_empty() || field.is_empty() {
+            return Err(FuncError::Usage(
+                "PRESENCE_STATE reading requires both presence provider and presence field arguments.".into(),
+            ));
+        }
+        let Some(name) = provider.strip_prefix("CustomPresence:").map(str::to_string) else {
+            return Err(FuncError::Other("PRESENCE_STATE unknown".into()));
+        };
+        let stored = on_pool(chan, move |pbx| pbx.astdb.get(PRESENCE_FAMILY, &name)).await?;
+        let (state, mut sub, mut msg, opts) = stored
+            .as_deref()
+            .and_then(parse_presence)
+            .unwrap_or_else(|| {
+                (
+                    "not_set".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                )
+            });
+        if opts == "e" {
+            let dec = |s: &str| {
+                String::from_utf8_lossy(&crate::funcs::encoding::base64_decode_lenient(s))
+                    .into_owned()
+            };
+            sub = dec(&sub);
+            msg = dec(&msg);
+        }
+        let out = match field.as_str() {
+            "value" => return Ok(state),
+            "subtype" => sub,
+            "message" => msg,
+            _ => String::new(),
+        };
+        Ok(if args::nth(&v, 2).contains('e') {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(out.as_bytes())
+        } else {
+            out
+        })
+    }
+    async fn write_async(&self, chan: &mut Channel, a: &str, value: &str) -> Result<(), FuncError> {
+        let a = a.trim();
+        let Some(name) = a
+            .strip_prefix("CustomPresence:")
+            .map(|n| n.trim().to_string())
+        else {
+            return Err(FuncError::Other(
+                "The PRESENCE_STATE function can only set CustomPresence: presence providers."
+                    .into(),
+            ));
+        };
+        if name.is_empty() {
+            return Err(FuncError::Other(
+                "PRESENCE_STATE function called with no custom device name!".into(),
+            ));
+        }
+        if parse_presence(value).is_none() {
+            return Err(FuncError::Other(
+                "Invalid arguments to PRESENCE_STATE".into(),
+            ));
+        }
+        let value = value.to_string();
+        on_pool(chan, move |pbx| {
+            pbx.astdb.put(PRESENCE_FAMILY, &name, &value)
+        })
+        .await?
+        .map_err(|e| FuncError::Other(e.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::pbx::tests::{get, pbx_with, run};
@@ -259,5 +402,33 @@ mod tests {
             pbx.astdb.get("CustomDevstate", "b").as_deref(),
             Some("INUSE")
         );
+    }
+
+    #[tokio::test]
+    async fn custom_presence() {
+        let pbx = pbx_with(
+            "[t]\nexten => s,1,Set(PRESENCE_STATE(CustomPresence:bob)=away,lunch,back at 2)\n\
+             same => n,Set(V=${PRESENCE_STATE(CustomPresence:bob,value)})\n\
+             same => n,Set(S=${PRESENCE_STATE(CustomPresence:bob,subtype)})\n\
+             same => n,Set(M=${PRESENCE_STATE(CustomPresence:bob,message)})\n\
+             same => n,Set(E=${PRESENCE_STATE(CustomPresence:bob,subtype,e)})\n\
+             same => n,Set(PRESENCE_STATE(CustomPresence:bob)=sleeping)\n\
+             same => n,Set(V2=${PRESENCE_STATE(CustomPresence:bob,value)})\n\
+             same => n,Set(PRESENCE_STATE(CustomPresence:al)=dnd,Zm9v,YmFy,e)\n\
+             same => n,Set(D=${PRESENCE_STATE(CustomPresence:al,subtype)}${PRESENCE_STATE(CustomPresence:al,message)})\n\
+             same => n,Set(N=${PRESENCE_STATE(CustomPresence:none,value)})\n",
+        );
+        let v = run(&pbx, "t", "s").await;
+        assert_eq!(get(&v, "V"), Some("away"));
+        assert_eq!(get(&v, "S"), Some("lunch"));
+        assert_eq!(get(&v, "M"), Some("back at 2"));
+        assert_eq!(get(&v, "E"), Some("bHVuY2g="));
+        assert_eq!(
+            get(&v, "V2"),
+            Some("away"),
+            "an unknown state changes nothing"
+        );
+        assert_eq!(get(&v, "D"), Some("foobar"));
+        assert_eq!(get(&v, "N"), Some("not_set"));
     }
 }
