@@ -1,5 +1,6 @@
 //! More of Asterisk's small applications: `UserEvent` (app_userevent.so), `ChanIsAvail`
-//! (app_chanisavail.so), `RetryDial` (app_dial.so), `MacroIf` and `MacroExclusive`
+//! (app_chanisavail.so), `SayCountedNoun`/`SayCountedAdj` (app_saycounted.so), `RetryDial`
+//! (app_dial.so), `MacroIf` and `MacroExclusive`
 //! (app_macro.so), `ClearHash` (func_strings.so), `StreamEcho` (app_echo.so) and the
 //! built-in `SetAMAFlags`.
 
@@ -22,6 +23,16 @@ pub static MODULES: &[Family] = &[
         info: ModuleInfo::new("app_chanisavail.so", "Check channel availability")
             .support(SupportLevel::Extended),
         register: |ctx| ctx.register_app(Arc::new(ChanIsAvail)),
+    },
+    Family {
+        info: ModuleInfo::new(
+            "app_saycounted.so",
+            "Decline words according to channel language",
+        ),
+        register: |ctx| {
+            ctx.register_app(Arc::new(SayCounted { adjective: false }));
+            ctx.register_app(Arc::new(SayCounted { adjective: true }));
+        },
     },
     Family {
         info: ModuleInfo::new("pbx_builtins_more", "Built-in dialplan applications").builtin(),
@@ -332,6 +343,104 @@ impl App for StreamEcho {
 }
 
 // ---------------------------------------------------------------------------------------
+// SayCountedNoun, SayCountedAdj
+
+/// Russian, Ukrainian and Polish decline counted words; every other language is English.
+fn slavic(lang: &str) -> bool {
+    let l = lang.get(..2).unwrap_or("").to_ascii_lowercase();
+    matches!(l.as_str(), "ru" | "ua" | "pl")
+}
+
+/// say.c's `ast_say_counted_noun` file name: `noun`, `nouns` (English), or the Slavic
+/// `nounx1` (2–4) / `nounx2` forms.
+pub fn counted_noun(lang: &str, num: i64, noun: &str) -> String {
+    let ending = if slavic(lang) {
+        let mut n = num.abs() % 100;
+        if n >= 20 {
+            n %= 10;
+        }
+        match n {
+            1 => "",
+            2..=4 => "x1",
+            _ => "x2",
+        }
+    } else if num == 1 || num == -1 {
+        ""
+    } else {
+        "s"
+    };
+    format!("{noun}{ending}")
+}
+
+/// say.c's `ast_say_counted_adjective` file name: English adjectives do not change; the
+/// Slavic singular takes the gender suffix, the plural `x`.
+pub fn counted_adjective(lang: &str, num: i64, adj: &str, gender: &str) -> String {
+    if !slavic(lang) {
+        return adj.to_string();
+    }
+    let mut n = num.abs() % 100;
+    if n >= 20 {
+        n %= 10;
+    }
+    format!("{adj}{}", if n == 1 { gender } else { "x" })
+}
+
+struct SayCounted {
+    adjective: bool,
+}
+
+#[async_trait]
+impl App for SayCounted {
+    fn name(&self) -> &'static str {
+        if self.adjective {
+            "SayCountedAdj"
+        } else {
+            "SayCountedNoun"
+        }
+    }
+    fn synopsis(&self) -> &'static str {
+        if self.adjective {
+            "Say a adjective in declined form in order to count things"
+        } else {
+            "Say a noun in declined form in order to count things"
+        }
+    }
+    fn syntax(&self) -> &'static str {
+        if self.adjective {
+            "SayCountedAdj(number,filename[,gender])"
+        } else {
+            "SayCountedNoun(number,filename)"
+        }
+    }
+    fn description(&self) -> &'static str {
+        "Selects and plays the proper singular or plural form of a noun (or adjective) when saying things such as \"five calls\": English adds s to a noun unless the number is 1; Russian, Ukrainian and Polish use the x1/x2 (nouns) and gender/x (adjectives) file suffixes. The number itself is not said (use SayNumber)."
+    }
+    async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
+        let a = args::split(data, ',');
+        let name = self.name();
+        let max = if self.adjective { 3 } else { 2 };
+        if a.len() < 2 || a.len() > max || args::nth(&a, 1).trim().is_empty() {
+            chan.pbx
+                .warning(&format!("app_saycounted.c: {name} requires two arguments"));
+            return Err(Hangup);
+        }
+        let Ok(num) = args::nth(&a, 0).trim().parse::<i64>() else {
+            chan.pbx.warning(
+                "app_saycounted.c: First argument must be a number between 0 and 2,147,483,647.",
+            );
+            return Err(Hangup);
+        };
+        let word = args::nth(&a, 1).trim();
+        let file = if self.adjective {
+            counted_adjective(&chan.language, num, word, args::nth(&a, 2).trim())
+        } else {
+            counted_noun(&chan.language, num, word)
+        };
+        exec::exec_app(chan, "Playback", &file).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // SetAMAFlags
 
 struct SetAmaFlags;
@@ -411,5 +520,20 @@ mod tests {
         let v = run(&pbx, "t", "s").await;
         assert_eq!(get(&v, "S"), Some("BUSY"));
         assert_eq!(pbx.get_global("TRIES").as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn counted_words() {
+        use super::{counted_adjective, counted_noun};
+        assert_eq!(counted_noun("en", 1, "call"), "call");
+        assert_eq!(counted_noun("en", 5, "call"), "calls");
+        assert_eq!(counted_noun("en", 0, "call"), "calls");
+        assert_eq!(counted_noun("ru", 21, "zvonok"), "zvonok");
+        assert_eq!(counted_noun("ru", 3, "zvonok"), "zvonokx1");
+        assert_eq!(counted_noun("ru", 12, "zvonok"), "zvonokx2");
+        assert_eq!(counted_noun("pl_PL", 24, "x"), "xx1");
+        assert_eq!(counted_adjective("en", 5, "new", "m"), "new");
+        assert_eq!(counted_adjective("ru", 1, "novy", "m"), "novym");
+        assert_eq!(counted_adjective("ua", 7, "novy", "m"), "novyx");
     }
 }
