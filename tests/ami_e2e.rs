@@ -20,10 +20,10 @@ autofallthrough = yes
 exten => 100,hint,SIP/alice
 exten => 100,1,Answer()
  same => n,Set(FOO=bar)
- same => n,Wait(10)
+ same => n,Wait(60)
  same => n,Hangup()
 exten => redir,1,Set(REDIRECTED=yes)
- same => n,Wait(10)
+ same => n,Wait(60)
  same => n,Hangup()
 exten => dial,1,Dial(Local/200@test,20)
  same => n,Hangup()
