@@ -32,11 +32,14 @@ exten => 200,1,Answer()
  same => n,Hangup()
 ";
 
+/// The clients are Python scripts that a loaded machine may not schedule for a while:
+/// the admin user gets 10 s to read what is written to it (Asterisk's default
+/// `writetimeout` of 100 ms disconnects it, and the scripts would see a closed socket).
 fn manager_conf(port: u16) -> String {
     format!(
         "[general]\nenabled = yes\nport = {port}\nbindaddr = 127.0.0.1\nwebenabled = yes\n\n\
          [admin]\nsecret = adminpw\ndeny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\n\
-         read = all\nwrite = all\n\n\
+         read = all\nwrite = all\nwritetimeout = 10000\n\n\
          [reader]\nsecret = readerpw\nread = call,system\nwrite = system,reporting\n\n\
          [remote]\nsecret = remotepw\ndeny = 0.0.0.0/0\npermit = 10.0.0.1\n"
     )

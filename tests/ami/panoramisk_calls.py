@@ -72,7 +72,7 @@ async def main():
     async def getvar_until(chan, var, want):
         for _ in range(200):
             g = one(await m.send_action({"Action": "Getvar", "Channel": chan, "Variable": var}))
-            if g["Value"] == want:
+            if g.get("Value") == want:
                 return
             await asyncio.sleep(0.05)
         raise SystemExit(f"{var} on {chan} never became {want!r}: {g}")
