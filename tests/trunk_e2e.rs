@@ -62,6 +62,8 @@ exten => 5550000,1,Answer()
 ; A call from the carrier: what the dialplan sees of it.
 exten => 5551234,1,Set(DB(test/ua)=${SIP_HEADER(User-Agent)})
  same => n,Set(DB(test/ua2)=${SIP_HEADER(User-Agent,2)}-)
+ same => n,Set(DB(test/names)=${SIP_HEADERS()})
+ same => n,Set(DB(test/unames)=${SIP_HEADERS(user-)})
  same => n,Answer()
  same => n,Wait(1)
  same => n,Hangup()
@@ -404,6 +406,27 @@ fn sip_header_reads_the_carriers_invite() {
         .assert_ok("the carrier's call is answered");
     assert_eq!(pbx.d.wait_db("test", "ua"), "SIPp ferrisk-e2e");
     assert_eq!(pbx.d.wait_db("test", "ua2"), "-");
+    let names = pbx.d.wait_db("test", "names");
+    for h in [
+        "Via",
+        "From",
+        "To",
+        "Call-ID",
+        "CSeq",
+        "Contact",
+        "User-Agent",
+    ] {
+        assert!(
+            names.split(',').any(|n| n == h),
+            "{h} missing from SIP_HEADERS(): {names}"
+        );
+    }
+    assert_eq!(
+        names.split(',').filter(|n| *n == "Via").count(),
+        1,
+        "{names}"
+    );
+    assert_eq!(pbx.d.wait_db("test", "unames"), "User-Agent");
 }
 
 #[test]

@@ -3698,6 +3698,22 @@ impl Core {
     /// The `n`th (from 1) `name` header of the INVITE that set up channel `chan_id`'s
     /// call (the one received for an inbound call, ours for an outbound one: its answering
     /// fork, or its first), for `SIP_HEADER()`.
+    /// The names of the INVITE's headers (each once, in order) that start with `prefix`
+    /// (any case): SIP_HEADERS.
+    pub fn chan_invite_header_names(&self, chan_id: u64, prefix: &str) -> Option<Vec<String>> {
+        let ch = self.chans.get(&chan_id)?;
+        let call_id = ch.winner.as_ref().or_else(|| ch.legs.first())?;
+        let leg = self.legs.get(call_id)?;
+        let mut out: Vec<String> = Vec::new();
+        for (n, _) in leg.invite.headers().iter() {
+            let starts = n.len() >= prefix.len() && n[..prefix.len()].eq_ignore_ascii_case(prefix);
+            if starts && !out.iter().any(|o| o.eq_ignore_ascii_case(n)) {
+                out.push(n.to_string());
+            }
+        }
+        Some(out)
+    }
+
     pub fn chan_invite_header(&self, chan_id: u64, name: &str, n: usize) -> Option<String> {
         let ch = self.chans.get(&chan_id)?;
         let call_id = ch.winner.as_ref().or_else(|| ch.legs.first())?;

@@ -20,6 +20,9 @@ pub fn register(ctx: &ModuleContext, sip: &Arc<SipShared>) {
     ctx.register_func(Arc::new(SipHeader {
         sip: Arc::downgrade(sip),
     }));
+    ctx.register_func(Arc::new(SipHeaders {
+        sip: Arc::downgrade(sip),
+    }));
     ctx.register_func(Arc::new(SipPeer {
         sip: Arc::downgrade(sip),
     }));
@@ -72,6 +75,41 @@ impl Func for SipHeader {
         };
         let v = sip.core.lock().chan_invite_header(id, name, n);
         Ok(v.unwrap_or_default())
+    }
+}
+
+struct SipHeaders {
+    sip: Weak<SipShared>,
+}
+
+impl Func for SipHeaders {
+    fn name(&self) -> &'static str {
+        "SIP_HEADERS"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Gets the list of SIP header names from an incoming INVITE message."
+    }
+    fn syntax(&self) -> &'static str {
+        "SIP_HEADERS([prefix])"
+    }
+    fn description(&self) -> &'static str {
+        "Returns a comma-separated list of the header names (each once) of the incoming \
+         INVITE; with prefix, only those starting with it (e.g. X-)."
+    }
+    fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let id = chan
+            .tech
+            .as_any()
+            .and_then(|t| t.downcast_ref::<SipTech>())
+            .map(|t| t.id)
+            .ok_or_else(|| {
+                FuncError::Usage("This function can only be used on SIP channels.".into())
+            })?;
+        let Some(sip) = self.sip.upgrade() else {
+            return Ok(String::new());
+        };
+        let names = sip.core.lock().chan_invite_header_names(id, a.trim());
+        Ok(names.unwrap_or_default().join(","))
     }
 }
 
