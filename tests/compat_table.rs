@@ -51,6 +51,7 @@ fn the_table_matches_what_ferrisk_registers() {
         "sipdtmfmode",
         "sipsendcustominfo",
         "SIP_HEADER",
+        "SIP_HEADERS",
         "SIPPEER",
         "jabbersend",
         "jabbersendgroup",
