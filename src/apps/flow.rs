@@ -73,6 +73,25 @@ fn register_app_exec(ctx: &ModuleContext) {
 /// text is true); shared with the IF() function.
 pub use crate::funcs::logic::checkcondition as check_condition;
 
+/// The time GotoIfTime tests: `${TESTTIME}` (epoch seconds, set by `TESTTIME()`) when it
+/// parses, else now. An unparseable TESTTIME is warned about and removed, as Asterisk does.
+fn test_time(chan: &mut Channel) -> chrono::DateTime<Utc> {
+    if let Some(t) = chan.get_var("TESTTIME") {
+        if let Some(d) = t
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        {
+            return d;
+        }
+        chan.pbx
+            .warning("pbx_builtins.c: Using current time to evaluate");
+        chan.vars.remove("TESTTIME");
+    }
+    Utc::now()
+}
+
 /// A resolved dialplan location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -232,7 +251,7 @@ impl App for GotoIfTime {
             return Ok(());
         };
         let hit = match TimeSpec::parse(spec.trim()) {
-            Ok(t) => t.matches(Utc::now()),
+            Ok(t) => t.matches(test_time(chan)),
             Err(e) => {
                 chan.pbx.warning(&format!(
                     "pbx_timing.c: Invalid time specification '{spec}': {e}"

@@ -63,6 +63,7 @@ fn register_builtins(ctx: &ModuleContext) {
     ctx.register_app(Arc::new(RaiseException));
     ctx.register_app(Arc::new(WaitDigit));
     ctx.register_func(Arc::new(ExceptionFunc));
+    ctx.register_func(Arc::new(TestTime));
 }
 
 fn register_app_cdr(ctx: &ModuleContext) {
@@ -689,6 +690,67 @@ impl crate::pbx::func::Func for ExceptionFunc {
 }
 
 // ---------------------------------------------------------------------------------------
+// TESTTIME()
+
+struct TestTime;
+impl crate::pbx::func::Func for TestTime {
+    fn name(&self) -> &'static str {
+        "TESTTIME"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Sets a time to be used with the channel to test logical conditions."
+    }
+    fn syntax(&self) -> &'static str {
+        "TESTTIME(date time[,zone])"
+    }
+    fn description(&self) -> &'static str {
+        "To test dialplan timing conditions at times other than the current time, use this \
+         function to set an alternate date and time: Set(TESTTIME()=2006/07/04 12:00:00 \
+         America/New_York) makes GotoIfTime() evaluate as if it were then (the channel \
+         variable TESTTIME holds the epoch, inherited by called channels). A false value \
+         turns testing off."
+    }
+    fn writable(&self) -> bool {
+        true
+    }
+    fn read(&self, _chan: &mut Channel, _a: &str) -> Result<String, crate::pbx::func::FuncError> {
+        Err(crate::pbx::func::FuncError::WriteOnly)
+    }
+    fn write(
+        &self,
+        chan: &mut Channel,
+        _a: &str,
+        value: &str,
+    ) -> Result<(), crate::pbx::func::FuncError> {
+        if !crate::funcs::logic::checkcondition(value) {
+            chan.vars.remove("TESTTIME");
+            return Ok(());
+        }
+        let v = value.trim();
+        let (date, rest) = match v.match_indices(' ').nth(1) {
+            Some((i, _)) => (&v[..i], v[i..].trim()),
+            None => (v, ""),
+        };
+        let naive = chrono::NaiveDateTime::parse_from_str(date, "%Y/%m/%d %H:%M:%S")
+            .map_err(|_| crate::pbx::func::FuncError::Usage(format!("Invalid TESTTIME '{v}'")))?;
+        let zone = rest.split_whitespace().next().unwrap_or("");
+        let epoch = match zone.parse::<chrono_tz::Tz>() {
+            Ok(tz) => naive
+                .and_local_timezone(tz)
+                .earliest()
+                .map(|t| t.timestamp()),
+            Err(_) => naive
+                .and_local_timezone(crate::funcs::time::local_tz())
+                .earliest()
+                .map(|t| t.timestamp()),
+        }
+        .ok_or_else(|| crate::pbx::func::FuncError::Usage(format!("Invalid TESTTIME '{v}'")))?;
+        chan.vars.set("__TESTTIME", epoch.to_string());
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // WaitDigit
 
 struct WaitDigit;
@@ -882,5 +944,20 @@ mod tests {
         );
         let v = run(&pbx, "t", "s").await;
         assert_eq!(get(&v, "A"), Some("FAILURE"));
+    }
+
+    #[tokio::test]
+    async fn testtime_drives_gotoiftime() {
+        let pbx = pbx_with(
+            "[t]\nexten => s,1,Set(TESTTIME()=2006/07/04 12:00:00 UTC)\n\
+             same => n,Set(T=${TESTTIME})\n\
+             same => n,GotoIfTime(11:00-13:00,tue,4,jul?noon)\n same => n,Set(R=other)\n\
+             same => n,Goto(off)\n same => n(noon),Set(R=noon)\n\
+             same => n(off),Set(TESTTIME()=0)\n same => n,Set(T2=x${TESTTIME})\n",
+        );
+        let v = run(&pbx, "t", "s").await;
+        assert_eq!(get(&v, "T"), Some("1152014400"));
+        assert_eq!(get(&v, "R"), Some("noon"));
+        assert_eq!(get(&v, "T2"), Some("x"));
     }
 }
