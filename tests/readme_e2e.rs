@@ -110,6 +110,28 @@ fn readme_command_line_plays_voicemail_and_marks_only_what_was_played() {
     let wait_console = |needle: &str| {
         wait_for(40, needle, || console().contains(needle).then_some(()));
     };
+    // README's "Try it" commands, as typed (through -rx from the checkout).
+    let rx = |cmd: &str| -> String {
+        let out = Command::new(BIN)
+            .current_dir(co.path())
+            .args(["-C", "etc/ferrisk.conf", "-rx", cmd])
+            .output()
+            .expect("ferrisk -rx");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let plan = rx("dialplan show internal");
+    assert!(plan.contains("'600'") && plan.contains("Echo()"), "{plan}");
+    rx("channel originate Local/200@internal extension 612@internal");
+    wait_for(20, "README's originate to store lastcall/200", || {
+        rx("database show lastcall")
+            .contains("/lastcall/200")
+            .then_some(())
+    });
+    assert!(
+        !console().contains("Invalid extension"),
+        "README's originate reached no extension:\n{}",
+        console()
+    );
     // 1002 (a baresip phone) dials *97, enters its PIN and listens to both messages.
     let tone = co.path().join("phone.wav");
     write_tone_wav(&tone, 120);
