@@ -96,14 +96,6 @@ impl App for IfApp {
     }
 }
 
-/// `pbx_builtin_getvar_helper`: the channel's variable, else the global.
-fn var(chan: &Channel, name: &str) -> Option<String> {
-    chan.vars
-        .get(name)
-        .map(str::to_string)
-        .or_else(|| chan.pbx.get_global(name))
-}
-
 /// The app at `priority` of the channel's extension (context, then includes).
 fn app_at(chan: &Channel, priority: i32) -> Option<String> {
     let dp = chan.pbx.dialplan();
@@ -142,13 +134,13 @@ fn find_matching(chan: &Channel, other: Option<&str>) -> Option<i32> {
 fn if_helper(chan: &mut Channel, data: &str, kind: Kind) {
     // The highest IF_<n> in use.
     let mut used: i64 = -1;
-    while var(chan, &format!("IF_{}", used + 1)).is_some() {
+    while chan.get_var(&format!("IF_{}", used + 1)).is_some() {
         used += 1;
     }
     let my_name = format!("{}_{}_{}", chan.context, chan.exten, chan.priority);
     let label = if !kind.tests() {
         used.to_string()
-    } else if let Some(l) = var(chan, &my_name) {
+    } else if let Some(l) = chan.get_var(&my_name) {
         l
     } else {
         let l = (used + 1).to_string();
@@ -156,7 +148,7 @@ fn if_helper(chan: &mut Channel, data: &str, kind: Kind) {
         l
     };
     let varname = format!("IF_{label}");
-    let begun = var(chan, &varname);
+    let begun = chan.get_var(&varname);
     let leaves = !kind.tests() || !crate::funcs::logic::checkcondition(data);
     if !leaves {
         // A true If/ElseIf: remember where the block began, go on into the branch.

@@ -759,7 +759,7 @@ impl App for ContinueWhile {
 }
 
 /// `App(args)` → (`App`, `args`).
-fn split_app(s: &str) -> (&str, &str) {
+pub(crate) fn split_app(s: &str) -> (&str, &str) {
     match s.find('(') {
         Some(open) => {
             let inner = &s[open + 1..];

@@ -5,6 +5,7 @@
 //! `ExecIfTime`, `ImportVar`, `Incomplete`, `Proceeding`, `RaiseException`, `WaitDigit`
 //! with the `EXCEPTION()` function.
 
+use super::flow::split_app;
 use super::{args, App, AppResult};
 use crate::pbx::exec;
 use crate::pbx::module::{Family, ModuleContext, ModuleInfo, SupportLevel};
@@ -146,18 +147,6 @@ impl App for DbDeltree {
 
 // ---------------------------------------------------------------------------------------
 // TryExec, ExecIfTime
-
-/// `appname(arguments)` split as Exec does.
-fn split_app(s: &str) -> (&str, &str) {
-    match s.find('(') {
-        Some(open) => {
-            let inner = &s[open + 1..];
-            let inner = inner.rfind(')').map_or(inner, |c| &inner[..c]);
-            (s[..open].trim(), inner)
-        }
-        None => (s.trim(), ""),
-    }
-}
 
 /// TryExec's application registry entry (shared with app_exec.so's Exec and ExecIf).
 pub fn register_tryexec(ctx: &ModuleContext) {

@@ -54,9 +54,7 @@ async fn on_pool<T: Send + 'static>(
     f: impl FnOnce(&crate::pbx::Pbx) -> T + Send + 'static,
 ) -> Result<T, FuncError> {
     let pbx = chan.pbx.clone();
-    crate::pbx::blocking::run(move || f(&pbx))
-        .await
-        .ok_or_else(|| FuncError::Other("the blocking pool is gone".into()))
+    super::on_pool(move || f(&pbx)).await
 }
 
 pub struct DeviceStateFunc;

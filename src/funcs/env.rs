@@ -115,13 +115,11 @@ impl Func for Env {
 // ---------------------------------------------------------------------------------------
 // Waiting on the blocking pool
 
-/// Run `f` on the blocking pool (synchronous callers run it in place).
+/// Run `f`, which may fail, on the blocking pool.
 async fn on_pool<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, FuncError> + Send + 'static,
 ) -> Result<T, FuncError> {
-    crate::pbx::blocking::run(f)
-        .await
-        .unwrap_or_else(|| Err(FuncError::Other("the blocking pool is gone".into())))
+    super::on_pool(f).await?
 }
 
 // ---------------------------------------------------------------------------------------

@@ -26,6 +26,16 @@ pub use crate::pbx::func::{split_call, Func, FuncError, FuncRegistry};
 use crate::pbx::module::Module;
 use std::sync::Arc;
 
+/// Run `f` on the blocking pool for a function that waits (files, DNS, AstDB); an error
+/// when the pool is gone (shutdown).
+pub(crate) async fn on_pool<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, FuncError> {
+    crate::pbx::blocking::run(f)
+        .await
+        .ok_or_else(|| FuncError::Other("the blocking pool is gone".into()))
+}
+
 /// Every function module of this folder, in load order.
 pub fn modules() -> Vec<Arc<dyn Module>> {
     let tables = [

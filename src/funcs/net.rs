@@ -41,10 +41,6 @@ fn register_func_srv(ctx: &ModuleContext) {
     ctx.register_func(Arc::new(SrvResult));
 }
 
-fn pool_gone() -> FuncError {
-    FuncError::Other("the blocking pool is gone".into())
-}
-
 // ---------------------------------------------------------------------------------------
 // CURLOPT
 
@@ -363,9 +359,8 @@ impl Func for Curl {
             ));
         }
         let body = Curl::fetch(chan, url, None).await?;
-        crate::pbx::blocking::run(move || std::fs::write(&file, body))
-            .await
-            .ok_or_else(pool_gone)?
+        super::on_pool(move || std::fs::write(&file, body))
+            .await?
             .map_err(|e| FuncError::Other(format!("CURL: cannot write: {e}")))
     }
 }
@@ -409,13 +404,9 @@ impl Func for SrvQuery {
             ));
         }
         let name = service.clone();
-        let recs =
-            crate::pbx::blocking::run(move || crate::net::dns::Resolver::system().srv(&name))
-                .await
-                .ok_or_else(pool_gone)?
-                .map_err(|e| {
-                    FuncError::Other(format!("Unable to do SRV query on {service}: {e}"))
-                })?;
+        let recs = super::on_pool(move || crate::net::dns::Resolver::system().srv(&name))
+            .await?
+            .map_err(|e| FuncError::Other(format!("Unable to do SRV query on {service}: {e}")))?;
         let recs = crate::net::dns::order_srv(recs, rand::random::<f64>);
         if chan.datastores.get::<SrvResults>(SRV_STORE).is_none() {
             chan.datastores.insert(SRV_STORE, SrvResults::default());
@@ -526,13 +517,12 @@ impl Func for Blacklist {
     async fn read_async(&self, chan: &mut Channel, _a: &str) -> Result<String, FuncError> {
         let pbx = chan.pbx.clone();
         let keys = [chan.caller.num.clone(), chan.caller.name.clone()];
-        let hit = crate::pbx::blocking::run(move || {
+        let hit = super::on_pool(move || {
             keys.iter()
                 .flatten()
                 .any(|k| !k.is_empty() && pbx.astdb.get("blacklist", k).is_some())
         })
-        .await
-        .ok_or_else(pool_gone)?;
+        .await?;
         Ok(u8::from(hit).to_string())
     }
 }

@@ -114,14 +114,6 @@ fn bool_str(b: bool) -> String {
     if b { "1" } else { "0" }.to_string()
 }
 
-/// `pbx_builtin_getvar_helper`: the channel's variable, else the global.
-fn channel_or_global(chan: &Channel, name: &str) -> Option<String> {
-    chan.vars
-        .get(name)
-        .map(str::to_string)
-        .or_else(|| chan.pbx.get_global(name))
-}
-
 // ---------------------------------------------------------------------------------------
 // func_logic: DELETE, VARIABLE_EXISTS
 
@@ -160,7 +152,7 @@ func!(
 impl Func for VariableExists {
     meta!();
     fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
-        Ok(bool_str(channel_or_global(chan, a.trim()).is_some()))
+        Ok(bool_str(chan.get_var(a.trim()).is_some()))
     }
 }
 

@@ -30,6 +30,15 @@ pub fn register(ctx: &ModuleContext, sip: &Arc<SipShared>) {
     ctx.register_app(Arc::new(SipRemoveHeader));
 }
 
+/// chan_sip's id of a SIP channel; an error on a channel of another technology.
+fn sip_chan_id(chan: &Channel) -> Result<u64, FuncError> {
+    chan.tech
+        .as_any()
+        .and_then(|t| t.downcast_ref::<SipTech>())
+        .map(|t| t.id)
+        .ok_or_else(|| FuncError::Usage("This function can only be used on SIP channels.".into()))
+}
+
 struct SipHeader {
     sip: Weak<SipShared>,
 }
@@ -62,14 +71,7 @@ impl Func for SipHeader {
             "" => 1,
             s => s.parse::<usize>().unwrap_or(1).max(1),
         };
-        let id = chan
-            .tech
-            .as_any()
-            .and_then(|t| t.downcast_ref::<SipTech>())
-            .map(|t| t.id)
-            .ok_or_else(|| {
-                FuncError::Usage("This function can only be used on SIP channels.".into())
-            })?;
+        let id = sip_chan_id(chan)?;
         let Some(sip) = self.sip.upgrade() else {
             return Ok(String::new());
         };
@@ -97,14 +99,7 @@ impl Func for SipHeaders {
          INVITE; with prefix, only those starting with it (e.g. X-)."
     }
     fn read(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
-        let id = chan
-            .tech
-            .as_any()
-            .and_then(|t| t.downcast_ref::<SipTech>())
-            .map(|t| t.id)
-            .ok_or_else(|| {
-                FuncError::Usage("This function can only be used on SIP channels.".into())
-            })?;
+        let id = sip_chan_id(chan)?;
         let Some(sip) = self.sip.upgrade() else {
             return Ok(String::new());
         };
