@@ -16,12 +16,28 @@ for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  # Keep package scripts from starting system copies of the servers.
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "contrib/test.sh: these test peers are missing: ${missing[*]}" >&2
+    echo "Install them as root (apt-get install ${missing[*]}) or run this script as root." >&2
+    exit 1
+  fi
+  # Keep the packages' scripts from starting system copies of the servers (slapd, dovecot,
+  # prosody, radicale, fail2ban would otherwise start as services on their standard ports):
+  # a policy-rc.d that denies service starts, present only while apt-get runs.
+  made_policy=
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    made_policy=1
   fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt_status=0
+  apt-get update -qq || apt_status=$?
+  if [ "$apt_status" -eq 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" || apt_status=$?
+  fi
+  if [ -n "$made_policy" ]; then
+    rm -f /usr/sbin/policy-rc.d
+  fi
+  [ "$apt_status" -eq 0 ] || exit "$apt_status"
 fi
 # Python test peers: aiosmtpd is the SMTP sink of the
 # voicemail email tests, slixmpp the XMPP chat user of the res_xmpp tests, panoramisk
