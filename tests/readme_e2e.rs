@@ -77,6 +77,32 @@ fn messages(root: &Path) -> PathBuf {
 
 struct Running(Child);
 
+/// README's command line (`-cvvv` as `-f -vvv`), run from the checkout `root`; the console
+/// goes to `console.log` there.
+fn start(root: &Path) -> Running {
+    let out = std::fs::File::create(root.join("console.log")).expect("log");
+    Running(
+        Command::new(BIN)
+            .current_dir(root)
+            .args(["-C", "etc/ferrisk.conf", "-f", "-vvv"])
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .spawn()
+            .expect("ferrisk"),
+    )
+}
+
+/// `ferrisk -C etc/ferrisk.conf -rx <cmd>` from the checkout `root`: its standard output.
+fn rx(root: &Path, cmd: &str) -> String {
+    let out = Command::new(BIN)
+        .current_dir(root)
+        .args(["-C", "etc/ferrisk.conf", "-rx", cmd])
+        .output()
+        .expect("ferrisk -rx");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -91,18 +117,8 @@ fn readme_command_line_plays_voicemail_and_marks_only_what_was_played() {
     let rtp = base + (base & 1);
     let co = checkout(sip, rtp);
     let inbox = messages(co.path());
-    let out = std::fs::File::create(co.path().join("console.log")).expect("log");
     // README: `cargo run --release -- -C etc/ferrisk.conf -cvvv`, from the checkout.
-    let _pbx = Running(
-        Command::new(BIN)
-            .current_dir(co.path())
-            .args(["-C", "etc/ferrisk.conf", "-f", "-vvv"])
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("log"))
-            .stderr(out)
-            .spawn()
-            .expect("ferrisk"),
-    );
+    let _pbx = start(co.path());
     let console = || std::fs::read_to_string(co.path().join("console.log")).unwrap_or_default();
     wait_for(20, "the control socket", || {
         co.path().join("var/run/ferrisk.ctl").exists().then_some(())
@@ -111,14 +127,7 @@ fn readme_command_line_plays_voicemail_and_marks_only_what_was_played() {
         wait_for(40, needle, || console().contains(needle).then_some(()));
     };
     // README's "Try it" commands, as typed (through -rx from the checkout).
-    let rx = |cmd: &str| -> String {
-        let out = Command::new(BIN)
-            .current_dir(co.path())
-            .args(["-C", "etc/ferrisk.conf", "-rx", cmd])
-            .output()
-            .expect("ferrisk -rx");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let rx = |cmd: &str| rx(co.path(), cmd);
     let plan = rx("dialplan show internal");
     assert!(plan.contains("'600'") && plan.contains("Echo()"), "{plan}");
     rx("channel originate Local/200@internal extension 612@internal");
@@ -249,28 +258,11 @@ fn every_cli_command_in_readme_and_docs_runs() {
         format!("[asterisk]\ndbfile => {}\n", db.display()),
     )
     .expect("res_config_sqlite3.conf");
-    let out = std::fs::File::create(co.path().join("console.log")).expect("log");
-    let _pbx = Running(
-        Command::new(BIN)
-            .current_dir(co.path())
-            .args(["-C", "etc/ferrisk.conf", "-f", "-vvv"])
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("log"))
-            .stderr(out)
-            .spawn()
-            .expect("ferrisk"),
-    );
+    let _pbx = start(co.path());
     wait_for(20, "the control socket", || {
         co.path().join("var/run/ferrisk.ctl").exists().then_some(())
     });
-    let rx = |cmd: &str| -> String {
-        let out = Command::new(BIN)
-            .current_dir(co.path())
-            .args(["-C", "etc/ferrisk.conf", "-rx", cmd])
-            .output()
-            .expect("ferrisk -rx");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let rx = |cmd: &str| rx(co.path(), cmd);
     let tests_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
     let mut stop = Vec::new();
     let mut ran = 0;
