@@ -582,20 +582,26 @@ fn sipp_rfc2833_digits_from_its_pcaps_reach_read() {
     assert_eq!(p.d.wait_db("test", "digits"), "1934", "{}", p.d.stderr());
 }
 
-#[test]
-fn baresip_rfc2833_digits_reach_read() {
-    let p = start_guests(ACCEPTANCE, "", 1);
+/// A baresip guest calls `exten` and, once answered, presses `digits` (RFC 2833).
+fn guest_keys(p: &Pbx, exten: &str, digits: &str) -> Baresip {
     let mut b = Baresip::start(
         free_ports(3),
         &[format!("<sip:guest@127.0.0.1:{}>;regint=0", p.sip)],
     );
-    b.request("dial", &format!("sip:300@127.0.0.1:{}", p.sip));
+    b.request("dial", &format!("sip:{exten}@127.0.0.1:{}", p.sip));
     b.wait_event("CALL_ESTABLISHED", 10);
     std::thread::sleep(Duration::from_millis(300));
-    for d in ["2", "5", "0", "7"] {
-        b.request("sndcode", d);
+    for d in digits.chars() {
+        b.request("sndcode", &d.to_string());
         std::thread::sleep(Duration::from_millis(250));
     }
+    b
+}
+
+#[test]
+fn baresip_rfc2833_digits_reach_read() {
+    let p = start_guests(ACCEPTANCE, "", 1);
+    let mut b = guest_keys(&p, "300", "2507");
     assert_eq!(
         p.d.wait_db("test", "digits"),
         "2507",
@@ -1166,4 +1172,30 @@ fn mixmonitor_records_both_parties_of_a_dial_bridge() {
         pw[1],
         pw[2]
     );
+}
+
+/// Directory(): a baresip caller spells SMI on the keypad and picks the first match with
+/// 1; the call goes on in the selected mailbox's extension.
+#[test]
+fn baresip_dials_by_name_through_directory() {
+    let ext = "[general]\nautofallthrough = yes\n\n[guests]\n\
+               exten => 411,1,Answer()\n same => n,Directory(default,guests)\n\
+               same => n,Set(DB(test/dir)=${DIRECTORY_RESULT})\n\
+               exten => 1002,1,Set(DB(test/dir)=${DIRECTORY_RESULT}:${EXTEN})\n same => n,Hangup()\n";
+    let p = start_guests(ext, "", 1);
+    std::fs::write(
+        p.d.path().join("voicemail.conf"),
+        "[general]\n[default]\n1001 => 1234,Alice Jones\n1002 => 1234,Bob Smith\n\
+         1003 => 1234,Carol Smithers,,,hidefromdir=yes\n",
+    )
+    .expect("voicemail.conf");
+    let mut b = guest_keys(&p, "411", "7641");
+    assert_eq!(
+        p.d.wait_db("test", "dir"),
+        "SELECTED:1002",
+        "{}\n{}",
+        p.d.stderr(),
+        b.log()
+    );
+    b.wait_event("CALL_CLOSED", 10);
 }

@@ -25,6 +25,7 @@ fn rig(dialplan: &str) -> Rig {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let mut settings = Settings::defaults_for(Path::new("/nonexistent/ferrisk.conf"));
     settings.astdatadir = dir.path().to_path_buf();
+    settings.astetcdir = dir.path().to_path_buf();
     settings.astspooldir = dir.path().join("spool");
     let db = AstDb::open_in_memory().unwrap_or_else(|e| panic!("astdb: {e}"));
     let pbx = Pbx::new(settings, db);
@@ -1417,4 +1418,87 @@ async fn read_i_plays_an_indication_until_the_first_digit() {
     assert!(r.run("Read", "V,prompt,1,i,1,0.05").await.is_ok());
     assert_eq!(r.frames_out(), 1);
     assert_eq!(r.var("READSTATUS").as_deref(), Some("TIMEOUT"));
+}
+
+// ---- Directory() ----
+
+const DIR_CONF: &str = "[general]\n[default]\n1001 => 1234,Alice Smith\n1002 => 1234,Bob Smithers\n1003 => 1234,Carol Jones,,,hidefromdir=yes\n";
+
+fn dir_rig() -> Rig {
+    let r = rig("[t]\nexten => 1001,1,NoOp()\nexten => 1002,1,NoOp()\nexten => o,1,NoOp()\n");
+    std::fs::write(r.dir.path().join("voicemail.conf"), DIR_CONF).unwrap_or_else(|e| panic!("{e}"));
+    r
+}
+
+#[tokio::test]
+async fn directory_selects_by_last_name() {
+    let mut r = dir_rig();
+    r.digits("7641");
+    r.run("Directory", "default,t")
+        .await
+        .unwrap_or_else(|_| panic!("hangup"));
+    assert_eq!(r.var("DIRECTORY_RESULT").as_deref(), Some("SELECTED"));
+    assert_eq!(
+        (
+            r.chan.context.as_str(),
+            r.chan.exten.as_str(),
+            r.chan.priority
+        ),
+        ("t", "1001", 1)
+    );
+}
+
+#[tokio::test]
+async fn directory_star_skips_and_pound_exits() {
+    let mut r = dir_rig();
+    r.digits("764*1");
+    r.run("Directory", "default,t")
+        .await
+        .unwrap_or_else(|_| panic!("hangup"));
+    assert_eq!(r.chan.exten, "1002");
+    let mut r = dir_rig();
+    r.digits("764#");
+    r.run("Directory", "default,t")
+        .await
+        .unwrap_or_else(|_| panic!("hangup"));
+    assert_eq!(r.var("DIRECTORY_RESULT").as_deref(), Some("USEREXIT"));
+    assert_eq!(r.chan.exten, "s");
+}
+
+#[tokio::test]
+async fn directory_skip_option_menu_first_name_and_operator() {
+    let mut r = dir_rig();
+    r.digits("7641");
+    r.run("Directory", "default,t,s")
+        .await
+        .unwrap_or_else(|_| panic!("hangup"));
+    assert_eq!(r.var("DIRECTORY_EXTEN").as_deref(), Some("1001"));
+    assert_eq!(r.chan.exten, "s");
+    // A menu of both matches: 2 picks the second.
+    let mut r = dir_rig();
+    r.digits("7642");
+    r.run("Directory", "default,t,m")
+        .await
+        .unwrap_or_else(|_| panic!("hangup"));
+    assert_eq!(r.chan.exten, "1002");
+    // By first name with two digits: BO.
+    let mut r = dir_rig();
+    r.digits("261");
+    r.run("Directory", "default,t,f(2)")
+        .await
+        .unwrap_or_else(|_| panic!("hangup"));
+    assert_eq!(r.chan.exten, "1002");
+    // 0 goes to the o extension.
+    let mut r = dir_rig();
+    r.digits("0");
+    r.run("Directory", ",t")
+        .await
+        .unwrap_or_else(|_| panic!("hangup"));
+    assert_eq!(r.var("DIRECTORY_RESULT").as_deref(), Some("OPERATOR"));
+    assert_eq!(r.chan.exten, "o");
+    // The caller hangs up.
+    let mut r = dir_rig();
+    r.chan.shared.request_hangup(16);
+    assert_eq!(r.run("Directory", "default,t").await, Err(Hangup));
+    assert_eq!(r.var("DIRECTORY_RESULT").as_deref(), Some("HANGUP"));
 }

@@ -29,6 +29,7 @@ pub mod branch;
 pub mod conference;
 pub mod controlplayback;
 pub mod dial;
+pub mod directory;
 pub mod echo;
 pub mod festival;
 pub mod flow;
@@ -86,6 +87,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         waitforsilence::MODULES,
         controlplayback::MODULES,
         morsecode::MODULES,
+        directory::MODULES,
         mixmonitor::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = Vec::new();

@@ -850,24 +850,25 @@ func!(
 impl Func for KeypadHash {
     meta!();
     fn read(&self, _chan: &mut Channel, args: &str) -> Result<String, FuncError> {
-        Ok(args
-            .chars()
-            .filter_map(|c| {
-                Some(match c.to_ascii_uppercase() {
-                    d @ ('0' | '1') => d,
-                    'A' | 'B' | 'C' | '2' => '2',
-                    'D' | 'E' | 'F' | '3' => '3',
-                    'G' | 'H' | 'I' | '4' => '4',
-                    'J' | 'K' | 'L' | '5' => '5',
-                    'M' | 'N' | 'O' | '6' => '6',
-                    'P' | 'Q' | 'R' | 'S' | '7' => '7',
-                    'T' | 'U' | 'V' | '8' => '8',
-                    'W' | 'X' | 'Y' | 'Z' | '9' => '9',
-                    _ => return None,
-                })
-            })
-            .collect())
+        Ok(args.chars().filter_map(keypad_digit).collect())
     }
+}
+
+/// The telephone keypad key of a letter or digit (`A`-`C` → `2`, …, `W`-`Z` → `9`; digits
+/// are themselves), any case; `None` for anything else.
+pub fn keypad_digit(c: char) -> Option<char> {
+    Some(match c.to_ascii_uppercase() {
+        d @ ('0' | '1') => d,
+        'A' | 'B' | 'C' | '2' => '2',
+        'D' | 'E' | 'F' | '3' => '3',
+        'G' | 'H' | 'I' | '4' => '4',
+        'J' | 'K' | 'L' | '5' => '5',
+        'M' | 'N' | 'O' | '6' => '6',
+        'P' | 'Q' | 'R' | 'S' | '7' => '7',
+        'T' | 'U' | 'V' | '8' => '8',
+        'W' | 'X' | 'Y' | 'Z' | '9' => '9',
+        _ => return None,
+    })
 }
 
 // ---------------------------------------------------------------------------------------
