@@ -16,7 +16,7 @@ mod common;
 use common::audio::*;
 use common::*;
 use std::net::UdpSocket;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const EXTENSIONS: &str = "\
@@ -1198,4 +1198,64 @@ fn baresip_dials_by_name_through_directory() {
         b.log()
     );
     b.wait_event("CALL_CLOSED", 10);
+}
+
+/// Dictate(): a baresip caller switches to record mode (1), resumes (*), talks for a
+/// second and ends with #; the dictation file holds its audio. (Each `5` ends a prompt
+/// early; Dictate ignores the key.)
+#[test]
+fn baresip_dictates_into_a_raw_file() {
+    let ext = "[general]\nautofallthrough = yes\n\n[guests]\n\
+               exten => 500,1,Answer()\n same => n,Dictate(,memo)\n\
+               same => n,Set(DB(test/dict)=done)\n same => n,Hangup()\n";
+    let p = start_guests(ext, "", 1);
+    let tone = p.d.path().join("talk.wav");
+    write_tone_wav(&tone, 60);
+    let mut b = Baresip::start_with(
+        free_ports(3),
+        &[format!("<sip:guest@127.0.0.1:{}>;regint=0", p.sip)],
+        Some(&tone),
+        false,
+    );
+    b.request("dial", &format!("sip:500@127.0.0.1:{}", p.sip));
+    b.wait_event("CALL_ESTABLISHED", 10);
+    std::thread::sleep(Duration::from_millis(500));
+    for (d, pause) in [
+        ("1", 400),
+        ("5", 400),
+        ("5", 400),
+        ("*", 400),
+        ("5", 1500),
+        ("#", 0),
+    ] {
+        b.request("sndcode", d);
+        std::thread::sleep(Duration::from_millis(pause));
+    }
+    assert_eq!(p.d.wait_db("test", "dict"), "done", "{}", p.d.stderr());
+    let found = find_file(p.d.path(), "memo.raw")
+        .unwrap_or_else(|| panic!("no memo.raw\n{}", p.d.stderr()));
+    let len = std::fs::metadata(&found).map(|m| m.len()).unwrap_or(0);
+    // At least half a second of 8 kHz 16-bit audio.
+    assert!(
+        len >= 8000,
+        "{len} bytes in {}\n{}",
+        found.display(),
+        p.d.stderr()
+    );
+    b.request("hangup", "");
+}
+
+/// The first file named `name` below `dir`.
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if let Some(f) = find_file(&p, name) {
+                return Some(f);
+            }
+        } else if e.file_name() == name {
+            return Some(p);
+        }
+    }
+    None
 }

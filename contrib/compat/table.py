@@ -54,7 +54,7 @@ NA = [
     (r"odbc|ODBC", "ODBC is not supported (realtime: sqlite3, ldap)"),
     (r"smdi|SMDI", "SMDI is not supported"),
     (r"dundi|DUNDI", "DUNDi is not supported"),
-    (r"app_alarmreceiver|app_sms|app_jack|app_mp3|app_osplookup|app_zapateller|app_flash|app_test|app_skel|app_ivrdemo|app_getcpeid|WaitForRing|app_externalivr|app_statsd|app_audiosocket|res_phoneprov|app_amd|app_mf|app_sf|app_tonescan|app_dictate",
+    (r"app_alarmreceiver|app_sms|app_jack|app_mp3|app_osplookup|app_zapateller|app_flash|app_test|app_skel|app_ivrdemo|app_getcpeid|WaitForRing|app_externalivr|app_statsd|app_audiosocket|res_phoneprov|app_amd|app_mf|app_sf|app_tonescan",
      "not planned (hardware, demo or niche module)"),
 ]
 

@@ -1502,3 +1502,63 @@ async fn directory_skip_option_menu_first_name_and_operator() {
     assert_eq!(r.run("Directory", "default,t").await, Err(Hangup));
     assert_eq!(r.var("DIRECTORY_RESULT").as_deref(), Some("HANGUP"));
 }
+
+// ---- Dictate() ----
+
+/// Frames from a script: a key (`0-9*#`), `v` one frame of silence, `Ln` n loud frames
+/// (from value `start`). Prompts (found in the system's sounds, or missing) drop the audio
+/// that arrives while they play, so each prompt the machine plays is ended by a `5`,
+/// which Dictate ignores.
+fn dictation(script: &str, start: i16) -> Vec<Frame> {
+    let key = |d: char| Frame::Dtmf(d, Duration::from_millis(100));
+    let mut out = Vec::new();
+    for w in script.split_whitespace() {
+        if w == "v" {
+            out.push(Frame::voice(vec![0; FRAME_SAMPLES]));
+        } else if let Some(n) = w.strip_prefix('L') {
+            let n: usize = n.parse().unwrap_or_else(|e| panic!("{e}"));
+            out.extend(loud(n, start).into_iter().map(Frame::voice));
+        } else {
+            out.extend(w.chars().map(key));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn dictate_records_appends_truncates_and_plays_back() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("dict/memo.raw");
+    let data = format!("{},memo", dir.path().join("dict").display());
+    let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let session = |script: &str, start: i16| {
+        let r = rig("");
+        r.feed(dictation(script, start));
+        r
+    };
+    // 1: record mode (paused); * resumes; five frames are recorded; # ends.
+    let mut r = session("1 v 5 * 5 L5 #", 100);
+    r.run("Dictate", &data)
+        .await
+        .unwrap_or_else(|_| panic!("hangup"));
+    assert_eq!(len(&file), (5 * FRAME_SAMPLES * 2) as u64);
+    // The next dictation into the same file is appended.
+    let mut r = session("1 v 5 * 5 L2 #", 300);
+    r.run("Dictate", &data)
+        .await
+        .unwrap_or_else(|_| panic!("hangup"));
+    assert_eq!(len(&file), (7 * FRAME_SAMPLES * 2) as u64);
+    // 8 in record mode truncates: the file then holds only the new audio. Then 1 goes
+    // back to play mode, * resumes, and the three recorded frames are played.
+    let mut r = session("1 8 v 5 5 * 5 L3 1 v 5 * 5 v v v #", 500);
+    r.run("Dictate", &data)
+        .await
+        .unwrap_or_else(|_| panic!("hangup"));
+    assert_eq!(len(&file), (3 * FRAME_SAMPLES * 2) as u64);
+    let played = r.audio_out();
+    let want: Vec<i16> = loud(3, 500).concat();
+    assert!(
+        played.windows(want.len()).any(|w| w == want.as_slice()),
+        "the recording was not played back"
+    );
+}

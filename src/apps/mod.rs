@@ -29,6 +29,7 @@ pub mod branch;
 pub mod conference;
 pub mod controlplayback;
 pub mod dial;
+pub mod dictate;
 pub mod directory;
 pub mod echo;
 pub mod festival;
@@ -88,6 +89,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         controlplayback::MODULES,
         morsecode::MODULES,
         directory::MODULES,
+        dictate::MODULES,
         mixmonitor::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = Vec::new();
