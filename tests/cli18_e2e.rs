@@ -153,10 +153,17 @@ fn first_hour_commands_during_a_bridged_call() {
         .key("expires", 600)
         .oocsf("uas_answer.xml")
         .spawn();
+    // As chan_sip, `sip show peers` names it with the user it registered.
     d.rx_until("sip show peers", 10, |o| {
         o.lines()
-            .any(|l| l.starts_with("1001/") && l.contains("127.0.0.1"))
+            .any(|l| l.starts_with("1001/1001-0x5618ab ") && l.contains("127.0.0.1"))
     });
+    let peer = d.rx("sip show peer 1001");
+    assert!(
+        peer.lines()
+            .any(|l| l.trim_start().starts_with("Def. Username") && l.ends_with(": 1001-0x5618ab")),
+        "{peer}"
+    );
     let caller = Sipp::new("uac_call_recv_bye.xml", Some(port))
         .local_port(free_port())
         .service("1001")

@@ -71,11 +71,7 @@ pub fn peers_view(core: &Core, now: Instant) -> Vec<PeerRow> {
             let addr = peer_addr(core, p, now);
             PeerRow {
                 name: p.name.clone(),
-                username: if p.host == Host::Dynamic && addr.is_some() {
-                    p.defaultuser.clone().unwrap_or_else(|| p.name.clone())
-                } else {
-                    p.defaultuser.clone().unwrap_or_default()
-                },
+                username: peer_username(core, p, now),
                 host: addr.as_ref().map(|a| a.0.clone()),
                 port: addr.map(|a| a.1).unwrap_or(0),
                 dynamic: p.host == Host::Dynamic,
@@ -163,7 +159,7 @@ pub fn peer_detail(core: &Core, p: &Peer, now: Instant) -> PeerDetail {
         defaddr: "(null)".into(),
         primary_transport: core.peer_transport(p, now).as_str().into(),
         allowed_transports: transports_str(&p.transports),
-        default_username: p.defaultuser.clone().unwrap_or_default(),
+        default_username: peer_username(core, p, now),
         codecs: if p.codecs.is_empty() {
             core.cfg.general.codecs.join("|")
         } else {
