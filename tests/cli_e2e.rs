@@ -144,7 +144,10 @@ fn channels_and_stop() {
     let d = Daemon::start(BASE_DIALPLAN);
     let c = d.rx("core show channels");
     assert!(
-        c.starts_with("Channel              Location             State   Application(Data)"),
+        c.starts_with(&format!(
+            "{:<64} {:<32} {:<7} {:<30}\n",
+            "Channel", "Location", "State", "Application(Data)"
+        )),
         "{c}"
     );
     assert!(c.contains("0 active channels\n0 active calls\n"), "{c}");
@@ -388,9 +391,10 @@ fn hangup_request_ends_a_call_and_runs_h() {
         let s = d.rx("core show channels");
         if s.contains("2 active channels") {
             assert!(
-                s.starts_with(
-                    "Channel              Location             State   Application(Data)"
-                ),
+                s.starts_with(&format!(
+                    "{:<64} {:<32} {:<7} {:<30}\n",
+                    "Channel", "Location", "State", "Application(Data)"
+                )),
                 "{s}"
             );
             assert!(s.contains("Wait(60)"), "{s}");

@@ -147,6 +147,7 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
                     // A dialed leg is the B party of the caller's CDR (dstchannel), not a
                     // record of its own, as in Asterisk 12+.
                     callee.cdr.disabled = true;
+                    outgoing_line(&mut callee, chan);
                     if let Some(erx) = callee.events.take() {
                         let src = Src {
                             idx: legs.len(),
@@ -352,6 +353,7 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
                         Ok(out) => {
                             let mut callee = out.chan;
                             callee.cdr.disabled = true;
+                            outgoing_line(&mut callee, chan);
                             let gen = leg.gen + 1;
                             if let Some(erx) = callee.events.take() {
                                 forward_events(erx, forward_tx.clone(), Src { idx: i, gen });
@@ -599,6 +601,19 @@ enum BridgeEnd {
 
 /// Where a blind transfer asked by `transferer`'s far end goes: its `TRANSFER_CONTEXT`
 /// (a variable or global), else the context its driver gave.
+/// What app_dial does to a channel it dialed: it inherits the caller's extension (the
+/// macro's, inside a Macro) and shows `AppDial((Outgoing Line))` in `core show channels`.
+/// Its context stays the one its technology gave it (a SIP peer's `context`).
+fn outgoing_line(callee: &mut Channel, caller: &Channel) {
+    callee.exten = caller
+        .vars
+        .get("MACRO_EXTEN")
+        .filter(|e| !e.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| caller.exten.clone());
+    callee.publish("AppDial", "(Outgoing Line)");
+}
+
 fn transfer_context(transferer: &Channel, t: &crate::pbx::channel::TransferTo) -> String {
     transferer
         .get_var("TRANSFER_CONTEXT")

@@ -215,7 +215,80 @@ pub fn verbose_message(old: u8, new: u8) -> String {
     }
 }
 
+/// What `core show settings` prints that is read from the system (files, limits):
+/// gathered off the async workers.
+#[derive(Debug, Clone, Default)]
+pub struct SystemFacts {
+    /// `getrlimit(RLIMIT_NOFILE)` soft limit; `None`: unlimited.
+    pub max_files: Option<u64>,
+    /// First line of `/proc/sys/kernel/core_pattern`.
+    pub core_pattern: Option<String>,
+    pub kernel: String,
+    pub machine: String,
+    pub cwd: String,
+    pub user_group: String,
+}
+
+impl SystemFacts {
+    fn read() -> SystemFacts {
+        let line = |p: &str| {
+            std::fs::read_to_string(p)
+                .ok()
+                .and_then(|t| t.lines().next().map(str::to_string))
+        };
+        // SAFETY: getrlimit/getuid/getgid only write the struct we own.
+        let (max_files, uid, gid) = unsafe {
+            let mut l: libc::rlimit = std::mem::zeroed();
+            let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0
+                && l.rlim_cur != libc::RLIM_INFINITY
+            {
+                Some(l.rlim_cur)
+            } else {
+                None
+            };
+            (max, libc::getuid(), libc::getgid())
+        };
+        let name_of = |file: &str, id: u32| {
+            std::fs::read_to_string(file)
+                .ok()
+                .and_then(|t| {
+                    t.lines().find_map(|l| {
+                        let f: Vec<&str> = l.split(':').collect();
+                        (f.len() > 2 && f[2] == id.to_string()).then(|| f[0].to_string())
+                    })
+                })
+                .unwrap_or_else(|| id.to_string())
+        };
+        SystemFacts {
+            max_files,
+            core_pattern: line("/proc/sys/kernel/core_pattern"),
+            kernel: line("/proc/sys/kernel/osrelease").unwrap_or_default(),
+            machine: std::env::consts::ARCH.to_string(),
+            cwd: std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| "Unable to access".into()),
+            user_group: format!(
+                "{}/{}",
+                name_of("/etc/passwd", uid),
+                name_of("/etc/group", gid)
+            ),
+        }
+    }
+}
+
 async fn settings(c: Ctx) -> CliResult {
+    let facts = tokio::task::spawn_blocking(SystemFacts::read)
+        .await
+        .unwrap_or_default();
+    let cur = c
+        .console
+        .map(|id| c.state.verbosity.console(id))
+        .unwrap_or_else(|| c.state.verbosity.root());
+    Ok(settings_text(&c, cur, &facts))
+}
+
+/// Asterisk's `core show settings` layout, with ferrisk's values.
+fn settings_text(c: &Ctx, console_verbosity: u8, facts: &SystemFacts) -> String {
     let pbx = c.pbx();
     let s = &pbx.settings;
     let st = &c.state;
@@ -224,6 +297,7 @@ async fn settings(c: Ctx) -> CliResult {
             .format("%H:%M:%S")
             .to_string()
     };
+    let on = |b: bool| if b { "Enabled" } else { "Disabled" };
     let mut o = String::new();
     let _ = writeln!(o, "\nPBX Core settings\n-----------------");
     let row = |o: &mut String, k: &str, v: &str| {
@@ -234,16 +308,26 @@ async fn settings(c: Ctx) -> CliResult {
         "Version",
         &format!("ferrisk {}", env!("CARGO_PKG_VERSION")),
     );
+    row(&mut o, "ABI related Build Options", "(none)");
+    row(&mut o, "All Build Options", "(none)");
+    row(&mut o, "Maximum calls", "Not set");
+    row(
+        &mut o,
+        "Maximum open file handles",
+        &facts
+            .max_files
+            .map_or_else(|| "Unlimited".to_string(), |n| n.to_string()),
+    );
     row(
         &mut o,
         "Root console verbosity",
         &st.verbosity.root().to_string(),
     );
-    let cur = c
-        .console
-        .map(|id| st.verbosity.console(id))
-        .unwrap_or_else(|| st.verbosity.root());
-    row(&mut o, "Current console verbosity", &cur.to_string());
+    row(
+        &mut o,
+        "Current console verbosity",
+        &console_verbosity.to_string(),
+    );
     row(
         &mut o,
         "Debug level",
@@ -251,23 +335,50 @@ async fn settings(c: Ctx) -> CliResult {
             .load(std::sync::atomic::Ordering::Relaxed)
             .to_string(),
     );
+    row(&mut o, "Trace level", "0");
+    row(&mut o, "Dump core on crash", "No");
+    if let Some(p) = &facts.core_pattern {
+        row(&mut o, "Core dump file", p);
+    }
+    row(&mut o, "Maximum load average", "0.000000");
+    row(&mut o, "Minimum free memory", "0 MB");
     row(&mut o, "Startup time", &fmt_t(pbx.started_wall));
     row(&mut o, "Last reload time", &fmt_t(pbx.last_reload.lock().1));
     row(
         &mut o,
         "System",
-        &format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+        &format!(
+            "{}/{} built by {} on {} {}",
+            if std::env::consts::OS == "linux" {
+                "Linux"
+            } else {
+                std::env::consts::OS
+            },
+            facts.kernel,
+            env!("FERRISK_BUILD_USER"),
+            facts.machine,
+            env!("FERRISK_BUILD_DATE")
+        ),
     );
     row(&mut o, "System name", &s.systemname);
     row(&mut o, "Default language", "en");
+    row(&mut o, "Language prefix", "Enabled");
+    row(&mut o, "User name and group", &facts.user_group);
+    row(&mut o, "Running directory", &facts.cwd);
+    row(&mut o, "Executable includes", on(s.exec_includes));
+    let _ = writeln!(o, "\n* Subsystems\n  -------------");
+    row(&mut o, "Manager (AMI)", on(!pbx.manager_actions.is_empty()));
+    row(&mut o, "Web Manager (AMI/HTTP)", on(false));
     row(
         &mut o,
-        "Execute includes",
-        if s.exec_includes {
-            "Enabled"
-        } else {
-            "Disabled"
-        },
+        "Call data records",
+        on(pbx.cdr.enabled.load(std::sync::atomic::Ordering::Relaxed)
+            && !pbx.cdr.backend_names().is_empty()),
+    );
+    row(
+        &mut o,
+        "Realtime Architecture (ARA)",
+        on(!pbx.realtime.config().families.is_empty()),
     );
     let _ = writeln!(o, "\n* Directories\n  -------------");
     let d = |p: &std::path::Path| p.display().to_string();
@@ -280,8 +391,9 @@ async fn settings(c: Ctx) -> CliResult {
     row(&mut o, "VarLib directory", &d(&s.astdbdir));
     row(&mut o, "Data directory", &d(&s.astdatadir));
     row(&mut o, "ASTDB", &d(&s.astdb_path()));
-    o.push('\n');
-    Ok(o)
+    row(&mut o, "AGI Scripts directory", &d(&s.astagidir));
+    o.push_str("\n\n");
+    o
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ pub fn ess(n: u64) -> &'static str {
     }
 }
 
-/// Asterisk's `print_uptimestr`: `1 hour, 2 minutes, 3 seconds`.
+/// Asterisk's `print_uptimestr`: `1 hour, 2 minutes, 3 seconds`. As there, a unit is
+/// used only when strictly more than one of it is left: 3600 s is `60 minutes`.
 pub fn uptime_str(mut secs: u64) -> String {
     const MINUTE: u64 = 60;
     const HOUR: u64 = 60 * MINUTE;
@@ -24,7 +25,7 @@ pub fn uptime_str(mut secs: u64) -> String {
         (HOUR, "hour"),
         (MINUTE, "minute"),
     ] {
-        if secs >= unit {
+        if secs > unit {
             let x = secs / unit;
             secs -= x * unit;
             parts.push(format!("{x} {name}{}", ess(x)));
@@ -66,8 +67,10 @@ mod tests {
         assert_eq!(uptime_str(0), "0 seconds");
         assert_eq!(uptime_str(1), "1 second");
         assert_eq!(uptime_str(3723), "1 hour, 2 minutes, 3 seconds");
-        assert_eq!(uptime_str(3600), "1 hour");
-        assert_eq!(uptime_str(86400 * 8 + 60), "1 week, 1 day, 1 minute");
+        assert_eq!(uptime_str(3600), "60 minutes");
+        assert_eq!(uptime_str(60), "60 seconds");
+        assert_eq!(uptime_str(3661), "1 hour, 1 minute, 1 second");
+        assert_eq!(uptime_str(86400 * 8 + 60), "1 week, 1 day, 60 seconds");
         assert_eq!(hms(3723), "1h2m3s");
         assert_eq!(col("abcdef", 3), "abc");
         assert_eq!(col("ab", 4), "ab  ");

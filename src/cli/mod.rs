@@ -11,6 +11,7 @@ pub mod builtin;
 pub mod console;
 pub mod db;
 pub mod format;
+pub mod hints;
 pub mod module;
 pub mod realtime;
 pub mod remote;
@@ -31,6 +32,7 @@ pub fn register_builtins(pbx: &Pbx) {
     let r = &pbx.cli;
     builtin::register(r);
     show::register(r);
+    hints::register(r);
     db::register(r);
     module::register(r);
     realtime::register(r);

@@ -1,14 +1,14 @@
-//! Channel, application and function commands: `core show channels|channel|applications|
-//! application|functions|function`, `channel originate`, `channel request hangup`.
+//! Channel, application and function commands: `core show channels|calls|channel|
+//! applications|application|functions|function`, `channel originate`,
+//! `channel request hangup`.
 
-use super::format::{col, ess, hms, hms_colon};
+use super::format::{col, ess, hms, hms_colon, uptime_str};
 use super::{filter_prefix, CliError, CliResult, CliState, Command, CommandRegistry, Ctx};
-use crate::pbx::channel::{cause, ChannelShared};
+use crate::pbx::channel::cause;
 use crate::pbx::originate;
 use crate::pbx::ChanState;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 
 fn channel_names(st: &CliState, args: &[String], p: &str, with_all: bool) -> Vec<String> {
@@ -42,6 +42,19 @@ pub fn register(r: &CommandRegistry) {
             } else {
                 vec![]
             }
+        }),
+    );
+    r.register(
+        Command::new(
+            "core show calls",
+            "Display information on calls",
+            "Usage: core show calls [uptime [seconds]]\n       Lists number of currently active calls and total number of calls\n       processed through PBX since last restart. If 'uptime' is specified\n       the system uptime is also displayed. If 'seconds' is specified in\n       addition to 'uptime', the system uptime is displayed in seconds.",
+            |c: Ctx| async move { calls(&c) },
+        )
+        .complete_with(|_, args, p| match args.len() {
+            0 => filter_prefix(["uptime".to_string()], p),
+            1 => filter_prefix(["seconds".to_string()], p),
+            _ => vec![],
         }),
     );
     r.register(
@@ -130,11 +143,38 @@ pub fn register(r: &CommandRegistry) {
     );
 }
 
-/// Channels running a dialplan application (Asterisk's active calls, approximated).
-fn active_calls(list: &[Arc<ChannelShared>]) -> usize {
-    list.iter()
-        .filter(|c| !c.snapshot.lock().app.is_empty())
-        .count()
+/// `core show calls`: the call counts, and the uptime after `uptime [seconds]`.
+pub fn calls_text(calls: usize, processed: u64, uptime: Option<(u64, bool)>) -> String {
+    let mut o = format!(
+        "{calls} active call{}\n{processed} call{} processed\n",
+        ess(calls as u64),
+        ess(processed)
+    );
+    if let Some((secs, plain)) = uptime {
+        if plain {
+            let _ = writeln!(o, "System uptime: {secs}");
+        } else {
+            let _ = writeln!(o, "System uptime: {}", uptime_str(secs));
+        }
+    }
+    o
+}
+
+fn calls(c: &Ctx) -> CliResult {
+    let uptime = match c.args.as_slice() {
+        [] => None,
+        [u] if u.eq_ignore_ascii_case("uptime") => Some(false),
+        [u, s] if u.eq_ignore_ascii_case("uptime") && s.eq_ignore_ascii_case("seconds") => {
+            Some(true)
+        }
+        _ => return Err(CliError::ShowUsage),
+    };
+    let pbx = c.pbx();
+    Ok(calls_text(
+        pbx.channels.active_calls(),
+        pbx.calls_processed.load(Ordering::Relaxed),
+        uptime.map(|plain| (pbx.started.elapsed().as_secs(), plain)),
+    ))
 }
 
 /// The three count lines that end `core show channels`.
@@ -156,7 +196,7 @@ fn channels(c: &Ctx) -> CliResult {
     let list = pbx.channels.list();
     let footer = channel_footer(
         list.len(),
-        active_calls(&list),
+        pbx.channels.active_calls(),
         pbx.calls_processed.load(Ordering::Relaxed),
     );
     let mut o = String::new();
@@ -165,8 +205,8 @@ fn channels(c: &Ctx) -> CliResult {
             let _ = writeln!(
                 o,
                 "{} {} {} {}",
-                col("Channel", 20),
-                col("Location", 20),
+                col("Channel", 64),
+                col("Location", 32),
                 col("State", 7),
                 col("Application(Data)", 30)
             );
@@ -186,8 +226,8 @@ fn channels(c: &Ctx) -> CliResult {
                 let _ = writeln!(
                     o,
                     "{} {} {} {}",
-                    col(&ch.name, 20),
-                    col(&loc, 20),
+                    col(&ch.name, 64),
+                    col(&loc, 32),
                     col(state, 7),
                     col(&app, 30)
                 );
@@ -206,11 +246,7 @@ fn channels(c: &Ctx) -> CliResult {
                     s.priority,
                     s.state.unwrap_or(ChanState::Down).as_str(),
                     if s.app.is_empty() { "(None)" } else { &s.app },
-                    if s.data.is_empty() {
-                        "(Empty)"
-                    } else {
-                        &s.data
-                    },
+                    s.data,
                     s.caller.num.clone().unwrap_or_default(),
                     s.accountcode,
                     ch.created.elapsed().as_secs(),
@@ -223,9 +259,9 @@ fn channels(c: &Ctx) -> CliResult {
             let _ = writeln!(
                 o,
                 "{} {} {} {:>4} {} {} {} {} {:>8} {} {} {}",
-                col("Channel", 20),
-                col("Context", 20),
-                col("Extension", 16),
+                col("Channel", 80),
+                col("Context", 24),
+                col("Extension", 24),
                 "Prio",
                 col("State", 7),
                 col("Application", 12),
@@ -241,9 +277,9 @@ fn channels(c: &Ctx) -> CliResult {
                 let _ = writeln!(
                     o,
                     "{} {} {} {:>4} {} {} {} {} {:>8} {} {} {}",
-                    col(&ch.name, 20),
-                    col(&s.context, 20),
-                    col(&s.exten, 16),
+                    col(&ch.name, 80),
+                    col(&s.context, 24),
+                    col(&s.exten, 24),
                     s.priority,
                     col(s.state.unwrap_or(ChanState::Down).as_str(), 7),
                     col(if s.app.is_empty() { "(None)" } else { &s.app }, 12),
@@ -609,6 +645,7 @@ mod tests {
     use super::*;
     use crate::cli::execute;
     use crate::pbx::Pbx;
+    use std::sync::Arc;
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
@@ -642,6 +679,48 @@ mod tests {
             }
         );
         assert!(parse_originate(&s(&["Local/1@a", "bogus"])).is_err());
+    }
+
+    #[test]
+    fn calls_text_as_asterisk() {
+        assert_eq!(calls_text(1, 1, None), "1 active call\n1 call processed\n");
+        assert_eq!(
+            calls_text(0, 7, Some((3600, false))),
+            "0 active calls\n7 calls processed\nSystem uptime: 60 minutes\n"
+        );
+        assert_eq!(
+            calls_text(2, 2, Some((42, true))),
+            "2 active calls\n2 calls processed\nSystem uptime: 42\n"
+        );
+    }
+
+    /// A call counts once however many legs it has: only channels running the dialplan
+    /// are calls (the dialed leg is not).
+    #[tokio::test]
+    async fn active_calls_count_dialplan_channels() {
+        let pbx = crate::modules::test_pbx();
+        let tech = Arc::new(crate::pbx::channel::NullTech);
+        let caller = crate::pbx::Channel::new(&pbx, "SIP/1000-1".into(), tech.clone());
+        let callee = crate::pbx::Channel::new(&pbx, "SIP/1001-2".into(), tech);
+        caller.shared.snapshot.lock().in_pbx = true;
+        callee.publish("AppDial", "(Outgoing Line)");
+        assert_eq!(pbx.channels.active_calls(), 1);
+        let st = crate::cli::new_state(pbx.clone());
+        assert!(execute(&st, "core show calls", None)
+            .await
+            .starts_with("1 active call\n"));
+        assert!(execute(&st, "core show calls uptime seconds", None)
+            .await
+            .contains("\nSystem uptime: "));
+        assert!(execute(&st, "core show calls seconds", None)
+            .await
+            .starts_with("Usage: core show calls"));
+        let out = execute(&st, "core show channels", None).await;
+        assert!(
+            out.ends_with("2 active channels\n1 active call\n0 calls processed\n"),
+            "{out}"
+        );
+        assert!(out.contains("AppDial((Outgoing Line))"), "{out}");
     }
 
     #[test]
@@ -779,7 +858,7 @@ mod tests {
         assert_eq!(
             out,
             format!(
-                "{:<20} {:<20} {:<7} {:<30}\n0 active channels\n0 active calls\n0 calls processed\n",
+                "{:<64} {:<32} {:<7} {:<30}\n0 active channels\n0 active calls\n0 calls processed\n",
                 "Channel", "Location", "State", "Application(Data)"
             )
         );

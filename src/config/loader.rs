@@ -32,7 +32,7 @@ const MAX_INCLUDE_DEPTH: usize = 64;
 
 /// Load `name` from config directory `dir` (includes are relative to `dir`).
 pub fn load(dir: &Path, name: &str, opts: &LoadOptions) -> Result<ConfigFile, ConfigError> {
-    let path = dir.join(name);
+    let path = super::clean_path(&dir.join(name));
     let text = std::fs::read_to_string(&path)
         .map_err(|e| ConfigError::new(format!("{}: cannot read: {e}", path.display())))?;
     load_impl(dir, &path.display().to_string(), path, &text, opts)
@@ -406,11 +406,11 @@ impl Loader<'_> {
     }
 
     fn include(&mut self, arg: &str, loc: &Location, try_only: bool) -> Result<(), ConfigError> {
-        let path = if Path::new(arg).is_absolute() {
+        let path = super::clean_path(&if Path::new(arg).is_absolute() {
             PathBuf::from(arg)
         } else {
             self.dir.join(arg)
-        };
+        });
         let files: Vec<PathBuf> = if arg.contains(['*', '?', '[']) {
             // Only the include argument is a pattern; the config directory is taken literally.
             let pattern = if Path::new(arg).is_absolute() {
@@ -421,7 +421,10 @@ impl Loader<'_> {
             };
             let paths = glob::glob(&pattern)
                 .map_err(|e| ConfigError::at(loc, format!("bad file pattern '{arg}': {e}")))?;
-            let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+            let mut files: Vec<PathBuf> = paths
+                .filter_map(Result::ok)
+                .map(|f| super::clean_path(&f))
+                .collect();
             files.sort();
             if files.is_empty() && !try_only {
                 return Err(ConfigError::at(
@@ -763,6 +766,39 @@ mod tests {
 
         let e = parse_err("[s]\n#include\n");
         assert!(e.msg.contains("expected a file name"), "{e}");
+    }
+
+    #[test]
+    fn paths_in_messages_are_clean() {
+        assert_eq!(
+            super::super::clean_path(Path::new("etc/./extensions.conf")),
+            PathBuf::from("etc/extensions.conf")
+        );
+        assert_eq!(
+            super::super::clean_path(Path::new("/a/etc/../etc/./x.conf")),
+            PathBuf::from("/a/etc/x.conf")
+        );
+        assert_eq!(
+            super::super::clean_path(Path::new("../var/./lib")),
+            PathBuf::from("../var/lib")
+        );
+        assert_eq!(
+            super::super::clean_path(Path::new("/..")),
+            PathBuf::from("/")
+        );
+        let tmp = tempfile::tempdir().expect("tmp");
+        let d = tmp.path();
+        fs::write(d.join("main.conf"), "#include ./inc/../bad.conf\n").expect("write");
+        fs::create_dir(d.join("inc")).expect("mkdir");
+        fs::write(d.join("bad.conf"), "[open\n").expect("write");
+        let err = load(&d.join("."), "./main.conf", &LoadOptions::default())
+            .expect_err("bad.conf is broken");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("{}:1:", d.join("bad.conf").display())),
+            "{text}"
+        );
+        assert!(!text.contains("/./") && !text.contains("/../"), "{text}");
     }
 
     #[test]

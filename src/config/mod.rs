@@ -17,6 +17,31 @@ use std::sync::Arc;
 
 pub use loader::{load, load_str};
 
+/// `p` without `.` segments and with `dir/..` folded, by name only (no file system
+/// access): `etc/./extensions.conf` → `etc/extensions.conf`. A leading `..` of a relative
+/// path stays; `/..` is `/`. Paths in messages are printed cleaned.
+pub fn clean_path(p: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.last() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir) | Some(Component::Prefix(_)) => {}
+                _ => out.push(c),
+            },
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        return PathBuf::from(".");
+    }
+    out.iter().map(|c| c.as_os_str()).collect()
+}
+
 /// Where something came from: file, 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {

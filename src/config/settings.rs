@@ -41,17 +41,7 @@ pub fn absolute(p: &Path) -> PathBuf {
             .unwrap_or_else(|_| PathBuf::from("/"))
             .join(p)
     };
-    let mut out = PathBuf::new();
-    for c in full.components() {
-        match c {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
+    super::clean_path(&full)
 }
 
 impl Settings {

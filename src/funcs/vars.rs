@@ -813,7 +813,7 @@ impl Func for SysInfo {
                     .unwrap_or(0.0);
                 format!("{v:.6}")
             }
-            "numcalls" => active_calls(chan).to_string(),
+            "numcalls" => chan.pbx.channels.active_calls().to_string(),
             "uptime" => {
                 let secs: f64 = proc("/proc/uptime")
                     .split_whitespace()
@@ -847,17 +847,6 @@ impl Func for SysInfo {
             }
         })
     }
-}
-
-/// Calls in progress as Asterisk counts them (`ast_active_calls`): channels that are not
-/// the second half of a Local pair, i.e. one per call leg a caller started.
-fn active_calls(chan: &Channel) -> usize {
-    chan.pbx
-        .channels
-        .list()
-        .iter()
-        .filter(|c| !c.name.ends_with(";2"))
-        .count()
 }
 
 // ---------------------------------------------------------------------------------------

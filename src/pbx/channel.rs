@@ -329,6 +329,9 @@ pub struct Snapshot {
     pub answered: Option<Instant>,
     /// Channel variables as `NAME=value` (display names), copied on request.
     pub vars: Vec<String>,
+    /// The channel runs the dialplan ([`super::exec::run_pbx`]): Asterisk's "active calls"
+    /// count these channels, not a call's dialed legs.
+    pub in_pbx: bool,
 }
 
 impl ChannelShared {

@@ -162,11 +162,17 @@ pub fn from_channels(pbx: &Pbx, device: &str) -> DeviceState {
 pub fn extension_state(pbx: &Pbx, context: &str, exten: &str) -> Option<DeviceState> {
     let dp = pbx.dialplan();
     let (devices, _) = dp.hint_parts(context, exten, Utc::now())?;
+    Some(devices_state(pbx, devices))
+}
+
+/// The combined state of a hint's `&`-separated devices (`SIP/100&Custom:x`). Reads AstDB
+/// for `Custom:` devices (blocking pool).
+pub fn devices_state(pbx: &Pbx, devices: &str) -> DeviceState {
     let mut agg = Aggregate::default();
     for d in devices.split('&').filter(|d| !d.trim().is_empty()) {
         agg.add(device_state(pbx, d));
     }
-    Some(agg.result())
+    agg.result()
 }
 
 #[cfg(test)]

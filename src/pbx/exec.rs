@@ -501,6 +501,7 @@ pub async fn run_pbx(mut chan: Channel) {
     chan.pbx
         .calls_processed
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    chan.shared.snapshot.lock().in_pbx = true;
     if chan.cdr.dst.is_empty() {
         chan.cdr.dst.clone_from(&chan.exten);
         chan.cdr.dcontext.clone_from(&chan.context);
@@ -540,6 +541,7 @@ pub async fn run_pbx(mut chan: Channel) {
         }
     }
     run_h_exten(&mut chan).await;
+    chan.shared.snapshot.lock().in_pbx = false;
     chan.destroy();
 }
 

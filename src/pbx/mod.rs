@@ -66,6 +66,15 @@ impl ChannelRegistry {
     pub fn list(&self) -> Vec<Arc<ChannelShared>> {
         self.map.read().values().cloned().collect()
     }
+    /// Asterisk's `ast_active_calls()`: the channels running the dialplan (a bridged call
+    /// of two phones is one call: the leg Dial() placed runs no dialplan).
+    pub fn active_calls(&self) -> usize {
+        self.map
+            .read()
+            .values()
+            .filter(|c| c.snapshot.lock().in_pbx)
+            .count()
+    }
     pub fn len(&self) -> usize {
         self.map.read().len()
     }

@@ -99,7 +99,7 @@ fn ext_lines(o: &mut String, e: &Extension) {
         };
         let head = if first {
             match &e.cidmatch {
-                Some(cid) => format!("'{}' (CID match '{}') =>", e.name, cid.raw),
+                Some(cid) => format!("'{}' (CID match '{}') => ", e.name, cid.raw),
                 None => format!("'{}' =>", e.name),
             }
         } else {
@@ -113,68 +113,112 @@ fn ext_lines(o: &mut String, e: &Extension) {
     }
 }
 
-fn context_lines(
+/// `ast_extension_match(name, exten)`: a pattern (`_…`) matches the whole of `exten`; a
+/// literal extension equals it, `-` ignored (case matters, as in Asterisk).
+fn exten_matches(e: &Extension, exten: &str) -> bool {
+    e.pattern.matches(exten)
+}
+
+/// `ast_extension_match("_<ignorepat>.", exten)`.
+fn ignorepat_matches(pat: &str, exten: &str) -> bool {
+    crate::dialplan::Pattern::new(&format!("_{pat}.")).is_ok_and(|p| p.matches(exten))
+}
+
+/// What `dialplan show` counts (Asterisk's `struct dialplan_counters`).
+#[derive(Default)]
+struct Counters {
+    exten: usize,
+    prio: usize,
+    context: usize,
+    context_existence: bool,
+    extension_existence: bool,
+}
+
+/// Asterisk's `show_dialplan_helper`: the contexts named `context` (all when `None`), and
+/// with `exten` only its matching extensions, followed inside each context by what its
+/// includes provide for it (`[ Included context … ]`, once per include chain).
+fn show_helper(
     o: &mut String,
-    ctx: &Context,
+    dp: &Dialplan,
+    context: Option<&str>,
     exten: Option<&str>,
+    n: &mut Counters,
     included: bool,
-) -> (usize, usize) {
-    let mut ne = 0;
-    let mut np = 0;
-    let mut body = String::new();
-    for e in &ctx.extensions {
-        if let Some(x) = exten {
-            let lit = e.name.replace('-', "");
-            if !(e.name.eq_ignore_ascii_case(x)
-                || lit == x.replace('-', "")
-                || e.pattern.matches(x))
-            {
+    stack: &mut Vec<String>,
+) {
+    for c in dp.contexts.values() {
+        if context.is_some_and(|want| c.name != want) {
+            continue;
+        }
+        n.context_existence = true;
+        let mut printed = false;
+        let header = |o: &mut String, n: &mut Counters, c: &Context| {
+            n.context += 1;
+            let kind = if included && exten.is_some() {
+                "Included context"
+            } else {
+                "Context"
+            };
+            let _ = writeln!(o, "[ {kind} '{}' created by '{}' ]", c.name, c.registrar);
+        };
+        if exten.is_none() {
+            header(o, n, c);
+            printed = true;
+        }
+        for e in &c.extensions {
+            if exten.is_some_and(|x| !exten_matches(e, x)) {
                 continue;
             }
+            n.extension_existence = true;
+            if !printed {
+                header(o, n, c);
+                printed = true;
+            }
+            n.exten += 1;
+            n.prio += e.priorities.len();
+            ext_lines(o, e);
         }
-        ne += 1;
-        np += e.priorities.len();
-        ext_lines(&mut body, e);
+        for inc in &c.includes {
+            match exten {
+                Some(x) => {
+                    if stack.iter().any(|s| s.eq_ignore_ascii_case(&inc.context)) {
+                        continue;
+                    }
+                    stack.push(inc.context.clone());
+                    show_helper(o, dp, Some(&inc.context), Some(x), n, true, stack);
+                    stack.pop();
+                }
+                None => {
+                    let _ = writeln!(
+                        o,
+                        "  Include =>        {:<45} [pbx_config]",
+                        format!("'{}'", inc.raw)
+                    );
+                }
+            }
+        }
+        for ig in &c.ignorepats {
+            if exten.is_none_or(|x| ignorepat_matches(ig, x)) {
+                let _ = writeln!(
+                    o,
+                    "  Ignore pattern => {:<45} [pbx_config]",
+                    format!("'{ig}'")
+                );
+            }
+        }
+        if !included {
+            for sw in &c.switches {
+                let _ = writeln!(
+                    o,
+                    "  Alt. Switch =>    {:<45} [pbx_config]",
+                    format!("'{}/{}'", sw.module, sw.data)
+                );
+            }
+        }
+        if printed {
+            o.push('\n');
+        }
     }
-    if exten.is_some() && ne == 0 {
-        return (0, 0);
-    }
-    let kind = if included {
-        "Included context"
-    } else {
-        "Context"
-    };
-    let _ = writeln!(
-        o,
-        "[ {kind} '{}' created by '{}' ]",
-        ctx.name, ctx.registrar
-    );
-    o.push_str(&body);
-    if exten.is_none() {
-        for inc in &ctx.includes {
-            let _ = writeln!(
-                o,
-                "  Include =>        {:<45} [pbx_config]",
-                format!("'{}'", inc.raw)
-            );
-        }
-        for ig in &ctx.ignorepats {
-            let _ = writeln!(
-                o,
-                "  Ignore pattern => {:<45} [pbx_config]",
-                format!("'{ig}'")
-            );
-        }
-        for sw in &ctx.switches {
-            let _ = writeln!(
-                o,
-                "  Alt. Switch =>    {:<45} [pbx_config]",
-                format!("'{}/{}'", sw.module, sw.data)
-            );
-        }
-    }
-    o.push('\n');
-    (ne, np)
 }
 
 /// The whole `dialplan show [[exten@]context]` output.
@@ -186,59 +230,30 @@ pub fn format_show(dp: &Dialplan, arg: Option<&str>) -> String {
                 Some(e).filter(|e| !e.is_empty()),
                 Some(c).filter(|c| !c.is_empty()),
             ),
-            None => (None, Some(a)),
+            None => (None, Some(a).filter(|c| !c.is_empty())),
         },
     };
     let mut o = String::new();
-    let (mut ne, mut np, mut nc) = (0, 0, 0);
-    for c in dp.contexts.values() {
-        if let Some(want) = ctx {
-            if c.name != want {
-                continue;
-            }
-        }
-        let (e, p) = context_lines(&mut o, c, exten, false);
-        if e > 0 || exten.is_none() {
-            ne += e;
-            np += p;
-            nc += 1;
-        }
-        // `exten@context`: what the included contexts would match too, as Asterisk shows.
-        if let (Some(x), Some(_)) = (exten, ctx) {
-            let mut seen = vec![c.name.clone()];
-            let mut stack: Vec<String> =
-                c.includes.iter().rev().map(|i| i.context.clone()).collect();
-            while let Some(name) = stack.pop() {
-                if seen.contains(&name) {
-                    continue;
-                }
-                seen.push(name.clone());
-                let Some(ic) = dp.contexts.get(&name) else {
-                    continue;
-                };
-                let (e, p) = context_lines(&mut o, ic, Some(x), true);
-                if e > 0 {
-                    ne += e;
-                    np += p;
-                    nc += 1;
-                }
-                stack.extend(ic.includes.iter().rev().map(|i| i.context.clone()));
-            }
+    let mut n = Counters::default();
+    show_helper(&mut o, dp, ctx, exten, &mut n, false, &mut Vec::new());
+    if let Some(c) = ctx {
+        if !n.context_existence {
+            o.push_str(&format!("There is no existence of '{c}' context\n"));
+            return o;
         }
     }
-    match (exten, ctx) {
-        (None, Some(c)) if nc == 0 => return format!("There is no existence of '{c}' context\n"),
-        (Some(e), Some(c)) if nc == 0 => {
-            return if dp.contexts.contains_key(c) {
-                format!("There is no existence of {e}@{c} extension\n")
-            } else {
-                format!("There is no existence of '{c}' context\n")
+    if let Some(e) = exten {
+        if !n.extension_existence {
+            match ctx {
+                Some(c) => o.push_str(&format!("There is no existence of {e}@{c} extension\n")),
+                None => o.push_str(&format!(
+                    "There is no existence of '{e}' extension in all contexts\n"
+                )),
             }
+            return o;
         }
-        (Some(e), None) if nc == 0 => return format!("There is no existence of '{e}' extension\n"),
-        _ => {}
     }
-    o.push_str(&counts_line(ne, np, nc));
+    o.push_str(&counts_line(n.exten, n.prio, n.context));
     o
 }
 
@@ -375,6 +390,30 @@ mod tests {
         assert_eq!(
             format_show(&d, Some("999@default")),
             "There is no existence of 999@default extension\n"
+        );
+        assert_eq!(
+            format_show(&d, Some("999@")),
+            "There is no existence of '999' extension in all contexts\n"
+        );
+    }
+
+    /// As pbx.c: an included context's matches print inside the including context (before
+    /// its blank line), patterns match, ignore patterns show when they match.
+    #[test]
+    fn show_exten_at_context_as_asterisk() {
+        let d = dp("[a]\nexten => 100,1,NoOp(a)\ninclude => b\nignorepat => 9\n[b]\nexten => _1XX,1,NoOp(b)\nexten => 200/555,1,NoOp(cid)\n");
+        let out = format_show(&d, Some("100@a"));
+        let expected = format!(
+            "[ Context 'a' created by 'pbx_config' ]\n  {:<17} {:<45} [extensions.conf:2]\n[ Included context 'b' created by 'pbx_config' ]\n  {:<17} {:<45} [extensions.conf:6]\n\n\n-= 2 extensions (2 priorities) in 2 contexts. =-\n",
+            "'100' =>", "1. NoOp(a)", "'_1XX' =>", "1. NoOp(b)"
+        );
+        assert_eq!(out, expected);
+        let ig = format_show(&d, Some("912@a"));
+        assert!(ig.contains("  Ignore pattern => '9'"), "{ig}");
+        let cid = format_show(&d, Some("b"));
+        assert!(
+            cid.contains("  '200' (CID match '555') =>  1. NoOp(cid)"),
+            "{cid}"
         );
     }
 

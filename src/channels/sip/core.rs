@@ -3679,6 +3679,28 @@ impl Core {
             .collect()
     }
 
+    /// chan_sip's `ringing` and `onhold` counters of a peer (`sip show inuse`): its calls
+    /// ringing and not yet answered, and its answered dialogs on hold.
+    pub fn peer_ringing_onhold(&self, peer: &str) -> (u32, u32) {
+        let ringing = self
+            .chans
+            .values()
+            .filter(|c| {
+                c.peer.as_deref() == Some(peer)
+                    && c.ringing
+                    && c.shared
+                        .as_ref()
+                        .is_some_and(|s| s.state() != crate::pbx::ChanState::Up)
+            })
+            .count();
+        let onhold = self
+            .legs
+            .values()
+            .filter(|l| l.peer.as_deref() == Some(peer) && l.hold && l.state == LegState::Up)
+            .count();
+        (ringing as u32, onhold as u32)
+    }
+
     /// Legs for `sip show channels`.
     pub fn legs(&self) -> impl Iterator<Item = &Leg> {
         self.legs.values().map(|l| &**l)

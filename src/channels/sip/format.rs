@@ -669,6 +669,100 @@ pub fn format_channels(rows: &[SipChannelRow]) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
+// sip show users / sip show inuse
+// ---------------------------------------------------------------------------------------
+
+/// One `type=user`/`type=friend` entry of `sip show users`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserRow {
+    pub name: String,
+    /// Printed in clear, as chan_sip does.
+    pub secret: String,
+    pub accountcode: String,
+    pub context: String,
+    pub acl: bool,
+    pub force_rport: bool,
+}
+
+/// `sip show users`: chan_sip's table (no footer line).
+pub fn format_users(rows: &[UserRow]) -> String {
+    // FORMAT "%-25.25s  %-15.15s  %-15.15s  %-15.15s  %-5.5s%-10.10s\n"
+    let line = |o: &mut String, a: &str, b: &str, c: &str, d: &str, e: &str, f: &str| {
+        let _ = writeln!(
+            o,
+            "{}  {}  {}  {}  {}{}",
+            col(a, 25),
+            col(b, 15),
+            col(c, 15),
+            col(d, 15),
+            col(e, 5),
+            col(f, 10)
+        );
+    };
+    let mut out = String::new();
+    line(
+        &mut out,
+        "Username",
+        "Secret",
+        "Accountcode",
+        "Def.Context",
+        "ACL",
+        "Forcerport",
+    );
+    for u in rows {
+        line(
+            &mut out,
+            &u.name,
+            &u.secret,
+            &u.accountcode,
+            &u.context,
+            yes_no(u.acl),
+            yes_no(u.force_rport),
+        );
+    }
+    out
+}
+
+/// One peer of `sip show inuse`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InuseRow {
+    pub name: String,
+    pub inuse: u32,
+    pub ringing: u32,
+    pub onhold: u32,
+    /// `call-limit`; `None` (not set) prints `N/A`.
+    pub call_limit: Option<u32>,
+}
+
+/// `sip show inuse [all]`: peers with a call-limit (all with `all`), their
+/// in use/ringing/on hold counters and the limit.
+pub fn format_inuse(rows: &[InuseRow], all: bool) -> String {
+    // FORMAT "%-25.25s %-15.15s %-15.15s \n"
+    let mut out = format!(
+        "{} {} {} \n",
+        col("* Peer name", 25),
+        col("In use", 15),
+        col("Limit", 15)
+    );
+    for r in rows {
+        let limit = match r.call_limit {
+            Some(n) if n > 0 => n.to_string(),
+            _ => "N/A".to_string(),
+        };
+        if all || limit != "N/A" {
+            let _ = writeln!(
+                out,
+                "{} {} {} ",
+                col(&r.name, 25),
+                col(&format!("{}/{}/{}", r.inuse, r.ringing, r.onhold), 15),
+                col(&limit, 15)
+            );
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
 // sip show settings
 // ---------------------------------------------------------------------------------------
 
@@ -1235,6 +1329,48 @@ pub fn format_unregister_unknown(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn users_table_as_chan_sip() {
+        let rows = vec![UserRow {
+            name: "1001".into(),
+            secret: "s1001".into(),
+            accountcode: "".into(),
+            context: "internal".into(),
+            acl: false,
+            force_rport: true,
+        }];
+        assert_eq!(
+            format_users(&rows),
+            format!(
+                "{:<25}  {:<15}  {:<15}  {:<15}  {:<5}{:<10}\n{:<25}  {:<15}  {:<15}  {:<15}  {:<5}{:<10}\n",
+                "Username", "Secret", "Accountcode", "Def.Context", "ACL", "Forcerport",
+                "1001", "s1001", "", "internal", "No", "Yes"
+            )
+        );
+    }
+
+    #[test]
+    fn inuse_table_as_chan_sip() {
+        let rows = vec![
+            InuseRow {
+                name: "1001".into(),
+                inuse: 1,
+                ringing: 0,
+                onhold: 0,
+                call_limit: Some(2),
+            },
+            InuseRow {
+                name: "1000".into(),
+                ..InuseRow::default()
+            },
+        ];
+        let head = format!("{:<25} {:<15} {:<15} \n", "* Peer name", "In use", "Limit");
+        let l1001 = format!("{:<25} {:<15} {:<15} \n", "1001", "1/0/0", "2");
+        let l1000 = format!("{:<25} {:<15} {:<15} \n", "1000", "0/0/0", "N/A");
+        assert_eq!(format_inuse(&rows, false), format!("{head}{l1001}"));
+        assert_eq!(format_inuse(&rows, true), format!("{head}{l1001}{l1000}"));
+    }
 
     /// Build a padded line from (text, width) pairs joined by `sep`, to write the expected
     /// strings column by column without counting spaces by hand.

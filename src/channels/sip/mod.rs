@@ -548,6 +548,11 @@ impl Driver for SipDriver {
             }
             None => Default::default(),
         };
+        // As chan_sip: the dialog's context is the peer's (else `[general] context`).
+        chan.context = match &peer {
+            Some(p) => p.context.clone(),
+            None => self.sip.core.lock().cfg.general.context.clone(),
+        };
         if let Some(p) = &peer {
             if let Some(cid) = &p.callerid {
                 chan.caller.name.clone_from(&cid.name);

@@ -1,12 +1,12 @@
-//! `sip show peers|peer|registry|channels|settings`: views of the live core state, printed by
-//! the formatters in [`crate::channels::sip::format`].
+//! `sip show peers|peer|users|inuse|registry|channels|settings`: views of the live core
+//! state, printed by the formatters in [`crate::channels::sip::format`].
 
 use super::core::Core;
 use super::SipShared;
 use crate::channels::sip::format::{
-    format_channels, format_peer, format_peer_not_found, format_peers, format_registry,
-    format_settings, NatSetting, PeerDetail, PeerRow, PeerStatus, RegistryRow, SettingsView,
-    SipChannelRow,
+    format_channels, format_inuse, format_peer, format_peer_not_found, format_peers,
+    format_registry, format_settings, format_users, InuseRow, NatSetting, PeerDetail, PeerRow,
+    PeerStatus, RegistryRow, SettingsView, SipChannelRow, UserRow,
 };
 use crate::channels::sipconf::{DtmfMode, Host, Nat, Peer, PeerType, Qualify};
 use crate::pbx::cli::{CliError, Command, CommandRegistry, Ctx};
@@ -71,11 +71,7 @@ pub fn peers_view(core: &Core, now: Instant) -> Vec<PeerRow> {
             let addr = peer_addr(core, p, now);
             PeerRow {
                 name: p.name.clone(),
-                username: if p.host == Host::Dynamic && addr.is_some() {
-                    p.defaultuser.clone().unwrap_or_else(|| p.name.clone())
-                } else {
-                    p.defaultuser.clone().unwrap_or_default()
-                },
+                username: peer_username(core, p, now),
                 host: addr.as_ref().map(|a| a.0.clone()),
                 port: addr.map(|a| a.1).unwrap_or(0),
                 dynamic: p.host == Host::Dynamic,
@@ -163,7 +159,7 @@ pub fn peer_detail(core: &Core, p: &Peer, now: Instant) -> PeerDetail {
         defaddr: "(null)".into(),
         primary_transport: core.peer_transport(p, now).as_str().into(),
         allowed_transports: transports_str(&p.transports),
-        default_username: p.defaultuser.clone().unwrap_or_default(),
+        default_username: peer_username(core, p, now),
         codecs: if p.codecs.is_empty() {
             core.cfg.general.codecs.join("|")
         } else {
@@ -221,16 +217,56 @@ pub fn registry_view(core: &Core, now: Instant) -> Vec<RegistryRow> {
         .collect()
 }
 
-pub fn channels_view(core: &Core) -> Vec<SipChannelRow> {
+/// The user part of a Contact URI (`<sip:1002-0x5562@10.0.0.2:5060;ob>` → `1002-0x5562`).
+pub fn contact_user(contact: &str) -> Option<&str> {
+    let c = contact.trim().trim_start_matches('<');
+    let rest = c
+        .strip_prefix("sips:")
+        .or_else(|| c.strip_prefix("sip:"))
+        .unwrap_or(c);
+    rest.split_once('@')
+        .map(|(u, _)| u)
+        .filter(|u| !u.is_empty())
+}
+
+/// chan_sip's `peer->username`: `defaultuser`, else the user of the Contact the peer
+/// registered (so a baresip phone's `1002-0x5562…`); empty when neither.
+pub fn peer_username(core: &Core, p: &Peer, now: Instant) -> String {
+    if let Some(u) = p.defaultuser.as_ref().filter(|u| !u.is_empty()) {
+        return u.clone();
+    }
+    core.peer_contacts(&p.name, now)
+        .iter()
+        .find_map(|(c, _, _)| contact_user(c).map(str::to_string))
+        .unwrap_or_default()
+}
+
+pub fn channels_view(core: &Core, now: Instant) -> Vec<SipChannelRow> {
     let mut rows: Vec<(Instant, SipChannelRow)> = core
         .legs()
         .map(|l| {
+            // chan_sip's dialog username: an outbound dialog's is the user it calls (the
+            // peer's username, or the extension of `SIP/peer/exten`); an inbound one's
+            // is the matched peer's username, else empty (then the caller's number shows).
+            let username = if l.inbound {
+                l.peer
+                    .as_ref()
+                    .and_then(|n| core.cfg.peer(n))
+                    .map(|p| peer_username(core, p, now))
+                    .unwrap_or_default()
+            } else {
+                l.user.clone()
+            };
             (
                 l.created,
                 SipChannelRow {
                     peer_addr: l.remote.ip().to_string(),
-                    username: l.user.clone(),
-                    cid_num: l.user.clone(),
+                    username,
+                    cid_num: if l.inbound {
+                        l.user.clone()
+                    } else {
+                        String::new()
+                    },
                     call_id: l.call_id.clone(),
                     format: core.leg_channel(l).map(|_| {
                         let c = match l.codec.to_ascii_uppercase().as_str() {
@@ -252,6 +288,51 @@ pub fn channels_view(core: &Core) -> Vec<SipChannelRow> {
         .collect();
     rows.sort_by_key(|r| r.0);
     rows.into_iter().map(|r| r.1).collect()
+}
+
+/// `sip show users`: the peers that take calls by user name (`type=user`, `type=friend`).
+pub fn users_view(core: &Core) -> Vec<UserRow> {
+    core.cfg
+        .peers
+        .values()
+        .filter(|p| p.kind != PeerType::Peer && !core.is_temporary_peer(p))
+        .map(|p| UserRow {
+            name: p.name.clone(),
+            secret: p.secret.clone().unwrap_or_default(),
+            accountcode: p.accountcode.clone().unwrap_or_default(),
+            context: p.context.clone(),
+            acl: !p.acl.is_empty() || !p.named_acls.is_empty(),
+            force_rport: p.nat.force_rport,
+        })
+        .collect()
+}
+
+/// `sip show inuse`: chan_sip keeps the counters of peers with a `call-limit` only.
+pub fn inuse_view(core: &Core) -> Vec<InuseRow> {
+    core.cfg
+        .peers
+        .values()
+        .filter(|p| !core.is_temporary_peer(p))
+        .map(|p| {
+            let limited = p.call_limit.is_some_and(|n| n > 0);
+            let (ringing, onhold) = if limited {
+                core.peer_ringing_onhold(&p.name)
+            } else {
+                (0, 0)
+            };
+            InuseRow {
+                name: p.name.clone(),
+                inuse: if limited {
+                    core.peers_rt.get(&p.name).map(|r| r.inuse).unwrap_or(0)
+                } else {
+                    0
+                },
+                ringing,
+                onhold,
+                call_limit: p.call_limit,
+            }
+        })
+        .collect()
 }
 
 pub fn settings_view(core: &Core, sip: &SipShared) -> SettingsView {
@@ -373,6 +454,17 @@ pub fn subscriptions_text(core: &Core, now: Instant) -> String {
     out
 }
 
+/// The `[like <pattern>]` of `sip show peers|users` (a regular expression).
+fn like_pattern(args: &[String]) -> Result<Option<regex::Regex>, CliError> {
+    match args {
+        [] => Ok(None),
+        [like, pat] if like.eq_ignore_ascii_case("like") => regex::Regex::new(pat)
+            .map(Some)
+            .map_err(|_| CliError::ShowUsage),
+        _ => Err(CliError::ShowUsage),
+    }
+}
+
 macro_rules! sip_cmd {
     ($state:expr, $sip:expr, $words:expr, $summary:expr, $usage:expr, $f:expr) => {{
         let sip = $sip.clone();
@@ -391,15 +483,9 @@ pub fn register(state: &CommandRegistry, sip: Arc<SipShared>) {
         "List defined SIP peers",
         "Usage: sip show peers [like <pattern>]\n       Lists all known SIP peers.\n       Optional regular expression pattern is used to filter the peer list.",
         |c: &Ctx, sip: &Arc<SipShared>| -> Result<String, CliError> {
+            let like = like_pattern(&c.args)?;
             let mut rows = sip.with(|core, now| peers_view(core, now));
-            match c.args.as_slice() {
-                [] => {}
-                [like, pat] if like.eq_ignore_ascii_case("like") => {
-                    let re = regex::Regex::new(pat).map_err(|_| CliError::ShowUsage)?;
-                    rows.retain(|r| re.is_match(&r.name));
-                }
-                _ => return Err(CliError::ShowUsage),
-            }
+            rows.retain(|r| like.as_ref().is_none_or(|re| re.is_match(&r.name)));
             Ok(format_peers(&rows))
         }
     );
@@ -436,6 +522,31 @@ pub fn register(state: &CommandRegistry, sip: Arc<SipShared>) {
     sip_cmd!(
         state,
         sip,
+        "sip show users",
+        "List defined SIP users",
+        "Usage: sip show users [like <pattern>]\n       Lists all known SIP users.\n       Optional regular expression pattern is used to filter the user list.",
+        |c: &Ctx, sip: &Arc<SipShared>| -> Result<String, CliError> {
+            let like = like_pattern(&c.args)?;
+            let mut rows = sip.with(|core, _| users_view(core));
+            rows.retain(|r| like.as_ref().is_none_or(|re| re.is_match(&r.name)));
+            Ok(format_users(&rows))
+        }
+    );
+    sip_cmd!(
+        state,
+        sip,
+        "sip show inuse",
+        "List all inuse/limits",
+        "Usage: sip show inuse [all]\n       List all SIP devices usage counters and limits.\n       Add option \"all\" to show all devices, not only those with a limit.",
+        |c: &Ctx, sip: &Arc<SipShared>| -> Result<String, CliError> {
+            // As chan_sip: only `all` (exactly) adds the peers without a limit.
+            let all = matches!(c.args.as_slice(), [a] if a == "all");
+            Ok(format_inuse(&sip.with(|core, _| inuse_view(core)), all))
+        }
+    );
+    sip_cmd!(
+        state,
+        sip,
         "sip show registry",
         "List SIP registration status",
         "Usage: sip show registry\n       Lists all registration requests and status.",
@@ -452,7 +563,9 @@ pub fn register(state: &CommandRegistry, sip: Arc<SipShared>) {
         "List active SIP channels or subscriptions",
         "Usage: sip show channels\n       Lists all currently active SIP calls (dialogs).",
         |_c: &Ctx, sip: &Arc<SipShared>| -> Result<String, CliError> {
-            Ok(format_channels(&sip.with(|core, _| channels_view(core))))
+            Ok(format_channels(
+                &sip.with(|core, now| channels_view(core, now)),
+            ))
         }
     );
     sip_cmd!(
@@ -479,4 +592,19 @@ pub fn register(state: &CommandRegistry, sip: Arc<SipShared>) {
             Ok(format_settings(&view))
         }
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contact_user;
+
+    #[test]
+    fn contact_users() {
+        assert_eq!(
+            contact_user("<sip:1002-0x5562@10.0.0.2:5060;ob>"),
+            Some("1002-0x5562")
+        );
+        assert_eq!(contact_user("sips:alice@h"), Some("alice"));
+        assert_eq!(contact_user("sip:10.0.0.2:5060"), None);
+    }
 }
