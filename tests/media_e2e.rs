@@ -530,6 +530,10 @@ autofallthrough = yes
 exten => 200,1,Answer()
  same => n,Playback(hello-world)
  same => n,Hangup()
+exten => 201,1,Answer()
+ same => n,Set(VOLUME(TX)=3)
+ same => n,Playback(hello-world)
+ same => n,Hangup()
 exten => 300,1,Answer()
  same => n,Read(DIGITS,,4)
  same => n,Set(DB(test/digits)=${DIGITS})
@@ -540,6 +544,19 @@ exten => 800,1,MeetMe(100,dq)
 
 #[test]
 fn playback_sends_the_prompt_sample_exact_in_ulaw() {
+    prompt_arrives_exactly("200", 0.0);
+}
+
+/// VOLUME(TX)=3 before the prompt: the caller gets the prompt's samples times three
+/// (saturated), sample exact.
+#[test]
+fn volume_tx_triples_what_the_caller_hears() {
+    prompt_arrives_exactly("201", 3.0);
+}
+
+/// A SIPp guest calls `exten`, which plays hello-world; what arrives is the prompt with
+/// `gain` applied as VOLUME() applies it, µ-law byte for byte.
+fn prompt_arrives_exactly(exten: &str, gain: f32) {
     let wav = Path::new(DEBIAN_SOUNDS).join("hello-world.wav");
     assert!(
         wav.is_file(),
@@ -548,9 +565,10 @@ fn playback_sends_the_prompt_sample_exact_in_ulaw() {
     );
     let p = start_guests(ACCEPTANCE, "", 1);
     std::fs::copy(&wav, p.d.path().join("data/sounds/en/hello-world.wav")).expect("copy");
-    let prompt = ferrisk::media::wav::read_wav(&wav).expect("read prompt");
+    let mut prompt = ferrisk::media::wav::read_wav(&wav).expect("read prompt");
+    ferrisk::funcs::volume::adjust(&mut prompt, gain);
     let sock = udp();
-    let sipp = guest_call(&p, "200", &sock, 0, "PCMU");
+    let sipp = guest_call(&p, exten, &sock, 0, "PCMU");
     let secs = prompt.len() as u64 / 8 + 2000;
     let h = exchange(sock, None, 0, Vec::new(), 5000, secs);
     let want = norm(&ferrisk::media::g711::ulaw_encode(&prompt));

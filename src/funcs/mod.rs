@@ -21,6 +21,7 @@ pub mod realtime;
 pub mod strings;
 pub mod time;
 pub mod vars;
+pub mod volume;
 
 pub use crate::pbx::func::{split_call, Func, FuncError, FuncRegistry};
 use crate::pbx::module::Module;
@@ -51,6 +52,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         env::MODULES,
         group::MODULES,
         json::MODULES,
+        volume::MODULES,
         devstate::MODULES,
         net::MODULES,
         realtime::MODULES,

@@ -225,6 +225,9 @@ pub struct FrameQueue {
     /// Whether [`FrameQueue::add_tap`] installed taps: one atomic load per push when none.
     tapped: AtomicBool,
     taps: Mutex<Vec<(u64, FrameTap)>>,
+    /// Whether [`FrameQueue::add_hook`] installed hooks: one atomic load per push when none.
+    hooked: AtomicBool,
+    hooks: Mutex<Vec<(u64, FrameHook)>>,
 }
 
 impl std::fmt::Debug for FrameQueue {
@@ -240,6 +243,10 @@ impl std::fmt::Debug for FrameQueue {
 /// Sees every frame added to a queue (MixMonitor's recording of a channel): called on the
 /// pushing task, so it must not block (queue the frame and return).
 pub type FrameTap = Arc<dyn Fn(&Frame) + Send + Sync>;
+
+/// Changes every frame added to a queue before anyone sees it (Asterisk's manipulating
+/// audiohooks: VOLUME's gain): called on the pushing task, so it must not block.
+pub type FrameHook = Arc<dyn Fn(Frame) -> Frame + Send + Sync>;
 
 impl FrameQueue {
     pub fn new(cap: usize) -> Arc<FrameQueue> {
@@ -257,7 +264,32 @@ impl FrameQueue {
             closed: AtomicBool::new(false),
             tapped: AtomicBool::new(false),
             taps: Mutex::new(Vec::new()),
+            hooked: AtomicBool::new(false),
+            hooks: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Change every frame added from now on with `hook`, under `id` (see [`FrameHook`]);
+    /// hooks run in the order they were added, before the taps.
+    pub fn add_hook(&self, id: u64, hook: FrameHook) {
+        let mut h = self.hooks.lock();
+        h.push((id, hook));
+        self.hooked.store(true, Ordering::Release);
+    }
+
+    /// Remove the hook `id`.
+    pub fn remove_hook(&self, id: u64) {
+        let mut h = self.hooks.lock();
+        h.retain(|(i, _)| *i != id);
+        self.hooked.store(!h.is_empty(), Ordering::Release);
+    }
+
+    fn hook(&self, f: Frame) -> Frame {
+        if !self.hooked.load(Ordering::Acquire) {
+            return f;
+        }
+        let hooks: Vec<FrameHook> = self.hooks.lock().iter().map(|(_, h)| h.clone()).collect();
+        hooks.iter().fold(f, |f, h| h(f))
     }
 
     /// Show every frame added from now on to `tap`, under `id` (see [`FrameTap`]).
@@ -301,6 +333,7 @@ impl FrameQueue {
     /// waiting ones; a digit beyond that is dropped and counted. The queue never holds more
     /// than its capacity plus [`MAX_PENDING_DIGITS`] frames.
     pub fn push_lossy(&self, f: Frame) {
+        let f = self.hook(f);
         self.tap(&f);
         {
             let mut q = self.q.lock();
@@ -326,6 +359,7 @@ impl FrameQueue {
 
     /// Add, waiting while the queue is full. Returns `false` if the queue was closed.
     pub async fn push(&self, f: Frame) -> bool {
+        let f = self.hook(f);
         self.tap(&f);
         let mut f = Some(f);
         loop {
