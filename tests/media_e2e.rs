@@ -534,6 +534,14 @@ exten => 201,1,Answer()
  same => n,Set(VOLUME(TX)=3)
  same => n,Playback(hello-world)
  same => n,Hangup()
+exten => 202,1,Answer()
+ same => n,Set(SCRAMBLE()=TX)
+ same => n,Playback(hello-world)
+ same => n,Hangup()
+exten => 203,1,Answer()
+ same => n,Set(MUTEAUDIO(out)=on)
+ same => n,Playback(hello-world)
+ same => n,Hangup()
 exten => 300,1,Answer()
  same => n,Read(DIGITS,,4)
  same => n,Set(DB(test/digits)=${DIGITS})
@@ -544,19 +552,31 @@ exten => 800,1,MeetMe(100,dq)
 
 #[test]
 fn playback_sends_the_prompt_sample_exact_in_ulaw() {
-    prompt_arrives_exactly("200", 0.0);
+    prompt_arrives_exactly("200", |_| {});
 }
 
 /// VOLUME(TX)=3 before the prompt: the caller gets the prompt's samples times three
 /// (saturated), sample exact.
 #[test]
 fn volume_tx_triples_what_the_caller_hears() {
-    prompt_arrives_exactly("201", 3.0);
+    prompt_arrives_exactly("201", |s| ferrisk::funcs::volume::adjust(s, 3.0));
+}
+
+/// MUTEAUDIO(out)=on before the prompt: the caller gets the prompt's length of silence.
+#[test]
+fn muteaudio_out_silences_what_the_caller_hears() {
+    prompt_arrives_exactly("203", |s| s.fill(0));
+}
+
+/// SCRAMBLE()=TX before the prompt: the caller gets it spectrum-inverted, sample exact.
+#[test]
+fn scramble_tx_inverts_what_the_caller_hears() {
+    prompt_arrives_exactly("202", ferrisk::funcs::audiohooks::invert);
 }
 
 /// A SIPp guest calls `exten`, which plays hello-world; what arrives is the prompt with
-/// `gain` applied as VOLUME() applies it, µ-law byte for byte.
-fn prompt_arrives_exactly(exten: &str, gain: f32) {
+/// `change` applied (as VOLUME() or SCRAMBLE() change it), µ-law byte for byte.
+fn prompt_arrives_exactly(exten: &str, change: impl Fn(&mut [i16])) {
     let wav = Path::new(DEBIAN_SOUNDS).join("hello-world.wav");
     assert!(
         wav.is_file(),
@@ -566,7 +586,7 @@ fn prompt_arrives_exactly(exten: &str, gain: f32) {
     let p = start_guests(ACCEPTANCE, "", 1);
     std::fs::copy(&wav, p.d.path().join("data/sounds/en/hello-world.wav")).expect("copy");
     let mut prompt = ferrisk::media::wav::read_wav(&wav).expect("read prompt");
-    ferrisk::funcs::volume::adjust(&mut prompt, gain);
+    change(&mut prompt);
     let sock = udp();
     let sipp = guest_call(&p, exten, &sock, 0, "PCMU");
     let secs = prompt.len() as u64 / 8 + 2000;

@@ -3,6 +3,7 @@
 //! implementation; each file declares its modules in a `MODULES` table. Adding a function to
 //! a module touches only that file; a new module adds one line to [`modules`].
 
+pub mod audiohooks;
 pub mod channel;
 pub mod db;
 pub mod devstate;
@@ -53,6 +54,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         group::MODULES,
         json::MODULES,
         volume::MODULES,
+        audiohooks::MODULES,
         devstate::MODULES,
         net::MODULES,
         realtime::MODULES,

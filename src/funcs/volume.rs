@@ -27,6 +27,17 @@ const DATASTORE: &str = "volume";
 /// Hook ids for the frame queues (one pair per channel that sets VOLUME).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Put `rx` on what the channel says (its frames from the far end) and `tx` on what it
+/// hears (its frames to the far end), as a manipulating audiohook of each direction.
+/// Nothing happens on a channel without media.
+pub(crate) fn add_hooks(chan: &Channel, rx: FrameHook, tx: FrameHook) {
+    if let Some(m) = &chan.media {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        m.from_far.add_hook(id, rx);
+        m.to_far.add_hook(id, tx);
+    }
+}
+
 /// A gain as Asterisk applies it: above 0 multiplies, below 0 divides by its size,
 /// saturating at the 16-bit range and truncating toward zero; 0 changes nothing.
 pub fn adjust(samples: &mut [i16], gain: f32) {
@@ -153,14 +164,13 @@ impl Func for Volume {
         }
         g.dtmf
             .store(args::nth(&parts, 1).contains('p'), Ordering::Relaxed);
-        if let Some(m) = &chan.media {
-            if !g.hooked.swap(true, Ordering::Relaxed) {
-                let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-                m.from_far.add_hook(id, hook(g.clone(), true));
-                m.to_far.add_hook(id, hook(g, false));
-            }
+        if chan.media.is_some() && !g.hooked.swap(true, Ordering::Relaxed) {
+            add_hooks(chan, hook(g.clone(), true), hook(g, false));
         }
         Ok(())
+    }
+    fn writable(&self) -> bool {
+        true
     }
 }
 
