@@ -11,6 +11,7 @@ pub mod builtin;
 pub mod console;
 pub mod db;
 pub mod format;
+pub mod logger;
 pub mod module;
 pub mod realtime;
 pub mod remote;
@@ -30,6 +31,7 @@ pub use crate::pbx::cli::{
 pub fn register_builtins(pbx: &Pbx) {
     let r = &pbx.cli;
     builtin::register(r);
+    logger::register(r);
     show::register(r);
     db::register(r);
     module::register(r);

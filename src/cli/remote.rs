@@ -17,8 +17,9 @@ fn connect(sock: &Path) -> Result<UnixStream, String> {
     })
 }
 
-/// `-x`: run one command, print its output. Returns the exit code.
-pub fn run_command(sock: &Path, cmd: &str) -> i32 {
+/// `-x`: run one command, print the log lines logged while it ran (verbose ones up to
+/// `verbose`, the number of `-v`s) and its output. Returns the exit code.
+pub fn run_command(sock: &Path, cmd: &str, verbose: u8) -> i32 {
     let mut s = match connect(sock) {
         Ok(s) => s,
         Err(m) => {
@@ -26,7 +27,13 @@ pub fn run_command(sock: &Path, cmd: &str) -> i32 {
             return 1;
         }
     };
-    if writeln!(s, "cmd {}", cmd.replace('\n', " ")).is_err() {
+    let cmd = cmd.replace('\n', " ");
+    let sent = if verbose == 0 {
+        writeln!(s, "cmd {cmd}")
+    } else {
+        writeln!(s, "cmdv {verbose} {cmd}")
+    };
+    if sent.is_err() {
         eprintln!("ferrisk: lost the connection to {}", sock.display());
         return 1;
     }
@@ -35,9 +42,9 @@ pub fn run_command(sock: &Path, cmd: &str) -> i32 {
         let Ok(line) = line else {
             return 1;
         };
-        if let Some(t) = line.strip_prefix("o ") {
+        if let Some(t) = line.strip_prefix("o ").or_else(|| line.strip_prefix("l ")) {
             let _ = writeln!(out, "{t}");
-        } else if line == "o" {
+        } else if line == "o" || line == "l" {
             let _ = writeln!(out);
         } else if let Some(st) = line.strip_prefix("e ") {
             let _ = out.flush();

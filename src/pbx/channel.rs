@@ -311,6 +311,9 @@ pub struct ChannelShared {
     /// The technology's own word on why the call failed (`SIP 486 Busy Here`), for
     /// `HANGUPCAUSE()`.
     tech_cause: Mutex<Option<Box<str>>>,
+    /// The call id its log lines carry (`[C-0000002a]`; 0: none yet). A channel made
+    /// while a call's task runs (a Dial leg, a Local pair) shares that call's.
+    pub callid: std::sync::atomic::AtomicU32,
 }
 
 /// Point-in-time view for `core show channels`.
@@ -351,6 +354,7 @@ impl ChannelShared {
             vars_pending: AtomicBool::new(false),
             shared_vars: Mutex::new(None),
             tech_cause: Mutex::new(None),
+            callid: std::sync::atomic::AtomicU32::new(crate::logger::current_callid()),
             snapshot: Mutex::new(Snapshot {
                 state: Some(ChanState::Down),
                 ..Snapshot::default()
