@@ -888,7 +888,20 @@ impl Channel {
             };
             tokio::select! {
                 f = next => match f {
-                    Some(f) => return Ok(Some(f)),
+                    Some(f) => {
+                        if let super::media::Frame::Dtmf(d, len) = &f {
+                            // Asterisk's DTMF log line (log channels listing `dtmf`).
+                            self.pbx.log(
+                                crate::logger::Level::Dtmf,
+                                &format!(
+                                    "channel.c: DTMF end '{d}' received on {}, duration {} ms",
+                                    self.name(),
+                                    len.as_millis()
+                                ),
+                            );
+                        }
+                        return Ok(Some(f));
+                    }
                     // The driver closed the stream: the call is going away.
                     None => {
                         shared.hungup().await;
