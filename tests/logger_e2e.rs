@@ -338,3 +338,47 @@ fn syslog_lines_reach_a_real_rsyslogd() {
         "syslog.local0"
     )));
 }
+
+#[test]
+fn dtmf_digits_a_sipp_phone_sends_go_to_full() {
+    let sip = free_port();
+    let base = free_ports(4);
+    let rtp = base + (base & 1);
+    let d = Daemon::start_with(&[
+        (
+            "extensions.conf",
+            "[guests]\nexten => 300,1,Answer()\n same => n,Read(DIGITS,,4)\n same => n,Set(DB(test/digits)=${DIGITS})\n same => n,Hangup()\n",
+        ),
+        (
+            "sip.conf",
+            &format!(
+                "[general]\nbindaddr=127.0.0.1\nbindport={sip}\ncontext=guests\nallowguest=yes\n\
+                 realm=ferrisk\ndisallow=all\nallow=ulaw\nallow=alaw\n"
+            ),
+        ),
+        ("rtp.conf", &format!("[general]\nrtpstart={rtp}\nrtpend={}\n", rtp + 1)),
+        ("logger.conf", &logger_conf("")),
+    ]);
+    let pid = pid_of(&d);
+    Sipp::new("uac_dtmf_1934.xml", Some(sip))
+        .local_port(free_port())
+        .service("300")
+        .key("from_user", "guest")
+        .timeout(20)
+        .run()
+        .assert_ok("Read() got 4 digits and the dialplan hung up");
+    assert_eq!(d.wait_db("test", "digits"), "1934");
+    let full = wait_file(&d, "full", "DTMF end '4'");
+    let dtmf: Vec<&str> = full.lines().filter(|l| l.contains("DTMF[")).collect();
+    assert_eq!(dtmf.len(), 4, "{full}");
+    for (l, digit) in dtmf.iter().zip(['1', '9', '3', '4']) {
+        assert!(l.contains(&format!("] DTMF[{pid}][C-")), "{l}");
+        assert!(
+            l.contains(&format!("] channel.c: DTMF end '{digit}' received on SIP/")),
+            "{l}"
+        );
+    }
+    // Not a console level here, not in messages.
+    assert!(!read(&d, "messages").contains("DTMF"));
+    assert!(!d.console().contains("DTMF end"));
+}

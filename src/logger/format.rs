@@ -177,7 +177,8 @@ pub fn asterisk_file(path: &str) -> String {
         "calendar" => "res_calendar".into(),
         "xmpp" => "res_xmpp".into(),
         "sip" => "chan_sip".into(),
-        "daemon.rs" | "main.rs" | "modules.rs" => "asterisk".into(),
+        "daemon.rs" | "modules.rs" => "loader".into(),
+        "main.rs" => "asterisk".into(),
         "logger" => "logger".into(),
         "config" => "config".into(),
         "dialplan" => "pbx_config".into(),
@@ -267,6 +268,6 @@ mod tests {
         assert_eq!(asterisk_file("src/pbx/module.rs"), "loader.c");
         assert_eq!(asterisk_file("src/res/agi/run.rs"), "res_agi.c");
         assert_eq!(asterisk_file("src/funcs/strings.rs"), "func_strings.c");
-        assert_eq!(asterisk_file("src/daemon.rs"), "asterisk.c");
+        assert_eq!(asterisk_file("src/daemon.rs"), "loader.c");
     }
 }
