@@ -181,6 +181,24 @@ fn files_carry_the_call_the_warnings_and_the_security_events() {
     assert_eq!(d.rx("logger show channels"), show);
     d.rx("channel originate Local/600@internal application Wait 1");
     wait_file(&d, "full", "Local/600@internal-00000001;2");
+
+    // A call and the legs it dials share its call id.
+    d.write_extensions(&format!(
+        "{EXTENSIONS}exten => 602,1,Dial(Local/600@internal,5)\n"
+    ));
+    d.rx("dialplan reload");
+    d.rx("channel originate Local/602@internal application Wait 1");
+    let full = wait_file(&d, "full", "Answer(\"Local/600@internal-00000003;2\"");
+    let id_of = |needle: &str| {
+        let l = full
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in\n{full}"));
+        l[l.find("[C-").unwrap()..][..12].to_string()
+    };
+    let caller = id_of("Executing [602@internal:1] Dial(");
+    assert_eq!(caller, id_of("Answer(\"Local/600@internal-00000003;2\""));
+    assert_ne!(caller, callid);
 }
 
 #[test]
