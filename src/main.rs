@@ -61,7 +61,7 @@ fn main() {
     let code = if a.is_remote() {
         match ferrisk::daemon::ctl_path_for(&a.config_path()) {
             Ok(sock) => match &a.execute {
-                Some(cmd) => remote::run_command(&sock, cmd, a.verbose),
+                Some(cmd) => remote::run_command(&sock, cmd),
                 None => remote::run_console(&sock, a.verbose, a.reconnect),
             },
             Err(e) => {

@@ -17,9 +17,9 @@ fn connect(sock: &Path) -> Result<UnixStream, String> {
     })
 }
 
-/// `-x`: run one command, print the log lines logged while it ran (verbose ones up to
-/// `verbose`, the number of `-v`s) and its output. Returns the exit code.
-pub fn run_command(sock: &Path, cmd: &str, verbose: u8) -> i32 {
+/// `-x`: run one command, print the log lines logged while it ran (not the verbose ones,
+/// as Asterisk) and its output. Returns the exit code.
+pub fn run_command(sock: &Path, cmd: &str) -> i32 {
     let mut s = match connect(sock) {
         Ok(s) => s,
         Err(m) => {
@@ -27,13 +27,7 @@ pub fn run_command(sock: &Path, cmd: &str, verbose: u8) -> i32 {
             return 1;
         }
     };
-    let cmd = cmd.replace('\n', " ");
-    let sent = if verbose == 0 {
-        writeln!(s, "cmd {cmd}")
-    } else {
-        writeln!(s, "cmdv {verbose} {cmd}")
-    };
-    if sent.is_err() {
+    if writeln!(s, "cmd {}", cmd.replace('\n', " ")).is_err() {
         eprintln!("ferrisk: lost the connection to {}", sock.display());
         return 1;
     }

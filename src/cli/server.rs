@@ -13,8 +13,9 @@
 //! `l <text>` frames (console log lines) at any time between answers.
 //!
 //! A connection that is not a console (`-rx`) gets, before the output of each `cmd`, the
-//! log lines logged while the command ran, as a console at verbosity 0 would show them
-//! (`cmdv <level> <command line>`: at that verbosity).
+//! non-verbose log lines (notices, warnings, errors the console channel takes) logged
+//! while the command ran, as `l` frames: Asterisk's `-rx` prints those and skips verbose
+//! lines.
 
 use super::{complete, execute, CliState};
 use std::path::Path;
@@ -176,21 +177,15 @@ async fn connection(stream: UnixStream, state: Arc<CliState>) {
         let line = line.trim_end_matches(['\n', '\r']);
         let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
         let reply = match verb {
-            "cmd" | "cmdv" => {
-                let (level, rest) = match verb {
-                    "cmdv" => {
-                        let (n, r) = rest.split_once(' ').unwrap_or((rest, ""));
-                        (n.parse().unwrap_or(0), r)
-                    }
-                    _ => (0, rest),
-                };
+            "cmd" => {
                 // A console gets log lines all along; `-rx` those of its command.
                 let mut logs = console.is_none().then(|| state.pbx.log_tx.subscribe());
                 let out = execute(&state, rest, console).await;
                 let mut reply = String::new();
                 if let Some(rx) = logs.as_mut() {
                     while let Ok(l) = rx.try_recv() {
-                        if l.shown(&state.pbx.logger, level, 0) {
+                        if l.kind != crate::pbx::Level::Verbose && l.shown(&state.pbx.logger, 0, 0)
+                        {
                             reply.push_str(&frames('l', &l.text));
                         }
                     }
