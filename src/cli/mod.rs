@@ -11,8 +11,8 @@ pub mod builtin;
 pub mod console;
 pub mod db;
 pub mod format;
-pub mod logger;
 pub mod module;
+pub mod logger;
 pub mod realtime;
 pub mod remote;
 pub mod server;
@@ -31,10 +31,10 @@ pub use crate::pbx::cli::{
 pub fn register_builtins(pbx: &Pbx) {
     let r = &pbx.cli;
     builtin::register(r);
-    logger::register(r);
     show::register(r);
     db::register(r);
     module::register(r);
+    logger::register(r);
     realtime::register(r);
 }
 
