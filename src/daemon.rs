@@ -15,6 +15,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Where a daemon's console output goes, in `astlogdir`.
+pub const CONSOLE_LOG: &str = "console.log";
+
 pub fn pid_path(s: &Settings) -> PathBuf {
     s.pid_path()
 }
@@ -55,7 +58,8 @@ pub fn run(args: &Args) -> i32 {
 }
 
 /// Check the dialplan here (errors reach the terminal), then re-run ourselves with `-f`
-/// in a new session, output to `astlogdir/messages`; wait until the control socket answers.
+/// in a new session, its standard output and error to `astlogdir/console.log` (the log
+/// files of logger.conf are the logger's); wait until the control socket answers.
 fn daemonize(settings: &Settings) -> i32 {
     if let Err(errs) = load_dialplan(settings) {
         for e in &errs {
@@ -83,7 +87,7 @@ fn daemonize(settings: &Settings) -> i32 {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(settings.astlogdir.join("messages"));
+        .open(settings.astlogdir.join(CONSOLE_LOG));
     let (out, err) = match log.and_then(|f| Ok((f.try_clone()?, f))) {
         Ok((a, b)) => (std::process::Stdio::from(a), std::process::Stdio::from(b)),
         Err(_) => (std::process::Stdio::null(), std::process::Stdio::null()),
@@ -116,7 +120,7 @@ fn daemonize(settings: &Settings) -> i32 {
         if let Ok(Some(st)) = child.try_wait() {
             eprintln!(
                 "ferrisk: the daemon exited during startup ({st}); see {}",
-                settings.astlogdir.join("messages").display()
+                settings.astlogdir.join(CONSOLE_LOG).display()
             );
             return 1;
         }
@@ -174,7 +178,15 @@ async fn main_loop(settings: Settings, args: Args) -> i32 {
             .name("console-log".into())
             .spawn(move || loop {
                 match rx.blocking_recv() {
-                    Ok(l) if l.level <= st.verbosity.root() => pr.line(&l.text),
+                    Ok(l)
+                        if l.shown(
+                            &st.pbx.logger,
+                            st.verbosity.root(),
+                            st.verbosity.levels_off(None),
+                        ) =>
+                    {
+                        pr.line(&l.text)
+                    }
                     Ok(_) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                     Err(_) => return,
@@ -183,6 +195,16 @@ async fn main_loop(settings: Settings, args: Args) -> i32 {
         if let Err(e) = started {
             eprintln!("ferrisk: no console output: {e}");
         }
+    }
+
+    // The logger (logger.conf) before the modules, so that their notices reach the files.
+    pbx.logger.set_banner(crate::cli::builtin::version_line());
+    let logger = pbx.logger.clone();
+    let problems = tokio::task::spawn_blocking(move || logger.start())
+        .await
+        .unwrap_or_default();
+    for p in problems {
+        pbx.error(&format!("logger.c: {p}"));
     }
 
     if !load_modules(&pbx, &settings).await {

@@ -24,6 +24,7 @@ pub mod daemon;
 pub mod dialplan;
 pub mod funcs;
 pub mod fuzzing;
+pub mod logger;
 pub mod manager;
 pub mod media;
 pub mod modules;

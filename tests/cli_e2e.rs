@@ -283,7 +283,7 @@ fn daemonizes_without_f() {
         assert!(Instant::now() < deadline, "daemon did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let log = std::fs::read_to_string(dir.path().join("log/messages")).unwrap_or_default();
+    let log = std::fs::read_to_string(dir.path().join("log/console.log")).unwrap_or_default();
     assert!(log.contains("ferrisk Ready."), "{log}");
 }
 

@@ -20,7 +20,7 @@ const MODULES: &[&str] = &[
     "manager",
 ];
 const CONSOLE: &[&str] = &["cli"];
-const CORE: &[&str] = &["pbx"];
+const CORE: &[&str] = &["pbx", "logger"];
 const PURE: &[&str] = &["dialplan", "config", "astdb"];
 const PROTOCOL: &[&str] = &["sip", "media", "xmpp", "net"];
 

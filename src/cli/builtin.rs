@@ -82,12 +82,6 @@ pub fn register(r: &CommandRegistry) {
         ));
     }
     r.register(Command::new(
-        "logger reload",
-        "Reopens the log files",
-        "Usage: logger reload\n       Reloads the logger subsystem state.  Use after restarting syslogd(8) if you are using syslog logging.",
-        |_c: Ctx| async move { Ok(String::new()) },
-    ));
-    r.register(Command::new(
         "core show settings",
         "Show some core settings",
         "Usage: core show settings\n       Show core misc settings",

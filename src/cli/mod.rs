@@ -12,6 +12,7 @@ pub mod console;
 pub mod db;
 pub mod format;
 pub mod hints;
+pub mod logger;
 pub mod module;
 pub mod realtime;
 pub mod remote;
@@ -35,6 +36,7 @@ pub fn register_builtins(pbx: &Pbx) {
     hints::register(r);
     db::register(r);
     module::register(r);
+    logger::register(r);
     realtime::register(r);
 }
 

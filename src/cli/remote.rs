@@ -17,7 +17,8 @@ fn connect(sock: &Path) -> Result<UnixStream, String> {
     })
 }
 
-/// `-x`: run one command, print its output. Returns the exit code.
+/// `-x`: run one command, print the log lines logged while it ran (not the verbose ones,
+/// as Asterisk) and its output. Returns the exit code.
 pub fn run_command(sock: &Path, cmd: &str) -> i32 {
     let mut s = match connect(sock) {
         Ok(s) => s,
@@ -35,9 +36,9 @@ pub fn run_command(sock: &Path, cmd: &str) -> i32 {
         let Ok(line) = line else {
             return 1;
         };
-        if let Some(t) = line.strip_prefix("o ") {
+        if let Some(t) = line.strip_prefix("o ").or_else(|| line.strip_prefix("l ")) {
             let _ = writeln!(out, "{t}");
-        } else if line == "o" {
+        } else if line == "o" || line == "l" {
             let _ = writeln!(out);
         } else if let Some(st) = line.strip_prefix("e ") {
             let _ = out.flush();

@@ -11,6 +11,11 @@
 //! `o <text>` (a line of command output), `c <word>` (a completion candidate),
 //! `e <status>` (end of the answer; 0 = ok). A remote console also receives
 //! `l <text>` frames (console log lines) at any time between answers.
+//!
+//! A connection that is not a console (`-rx`) gets, before the output of each `cmd`, the
+//! non-verbose log lines (notices, warnings, errors the console channel takes) logged
+//! while the command ran, as `l` frames: Asterisk's `-rx` prints those and skips verbose
+//! lines.
 
 use super::{complete, execute, CliState};
 use std::path::Path;
@@ -173,8 +178,19 @@ async fn connection(stream: UnixStream, state: Arc<CliState>) {
         let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
         let reply = match verb {
             "cmd" => {
+                // A console gets log lines all along; `-rx` those of its command.
+                let mut logs = console.is_none().then(|| state.pbx.log_tx.subscribe());
                 let out = execute(&state, rest, console).await;
-                format!("{}e 0\n", frames('o', &out))
+                let mut reply = String::new();
+                if let Some(rx) = logs.as_mut() {
+                    while let Ok(l) = rx.try_recv() {
+                        if l.kind != crate::pbx::Level::Verbose && l.shown(&state.pbx.logger, 0, 0)
+                        {
+                            reply.push_str(&frames('l', &l.text));
+                        }
+                    }
+                }
+                format!("{reply}{}e 0\n", frames('o', &out))
             }
             "complete" => {
                 let c = complete(&state, rest);
@@ -219,7 +235,8 @@ async fn forward_logs(state: Arc<CliState>, id: u64, tx: mpsc::Sender<String>) {
     loop {
         match rx.recv().await {
             Ok(l) => {
-                if l.level > state.verbosity.console(id) {
+                let v = &state.verbosity;
+                if !l.shown(&state.pbx.logger, v.console(id), v.levels_off(Some(id))) {
                     continue;
                 }
                 match tx.try_send(frames('l', &l.text)) {
@@ -234,16 +251,14 @@ async fn forward_logs(state: Arc<CliState>, id: u64, tx: mpsc::Sender<String>) {
     }
 }
 
-/// This machine's host name.
+/// This machine's host name (`localhost` when it has none).
 pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its whole length; gethostname NUL-terminates or truncates.
-    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if r != 0 {
-        return "localhost".into();
+    let h = crate::logger::hostname();
+    if h.is_empty() {
+        "localhost".into()
+    } else {
+        h
     }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
 #[cfg(test)]

@@ -311,6 +311,9 @@ pub struct ChannelShared {
     /// The technology's own word on why the call failed (`SIP 486 Busy Here`), for
     /// `HANGUPCAUSE()`.
     tech_cause: Mutex<Option<Box<str>>>,
+    /// The call id its log lines carry (`[C-0000002a]`; 0: none yet). A channel made
+    /// while a call's task runs (a Dial leg, a Local pair) shares that call's.
+    pub callid: std::sync::atomic::AtomicU32,
 }
 
 /// Point-in-time view for `core show channels`.
@@ -354,6 +357,7 @@ impl ChannelShared {
             vars_pending: AtomicBool::new(false),
             shared_vars: Mutex::new(None),
             tech_cause: Mutex::new(None),
+            callid: std::sync::atomic::AtomicU32::new(crate::logger::current_callid()),
             snapshot: Mutex::new(Snapshot {
                 state: Some(ChanState::Down),
                 ..Snapshot::default()
@@ -887,7 +891,20 @@ impl Channel {
             };
             tokio::select! {
                 f = next => match f {
-                    Some(f) => return Ok(Some(f)),
+                    Some(f) => {
+                        if let super::media::Frame::Dtmf(d, len) = &f {
+                            // Asterisk's DTMF log line (log channels listing `dtmf`).
+                            self.pbx.log(
+                                crate::logger::Level::Dtmf,
+                                &format!(
+                                    "channel.c: DTMF end '{d}' received on {}, duration {} ms",
+                                    self.name(),
+                                    len.as_millis()
+                                ),
+                            );
+                        }
+                        return Ok(Some(f));
+                    }
                     // The driver closed the stream: the call is going away.
                     None => {
                         shared.hungup().await;

@@ -117,6 +117,9 @@ pub struct Verbosity {
     root: AtomicU8,
     consoles: Mutex<HashMap<u64, u8>>,
     next_id: AtomicU64,
+    /// Levels each console turned off with `logger set level … off` (`None`: the root
+    /// console), as [`crate::logger::Level::bit`]s.
+    levels_off: Mutex<HashMap<Option<u64>, u32>>,
 }
 
 impl Verbosity {
@@ -140,7 +143,26 @@ impl Verbosity {
         self.consoles.lock().insert(id, level);
         self.apply(pbx);
     }
+    /// The levels `console` turned off.
+    pub fn levels_off(&self, console: Option<u64>) -> u32 {
+        self.levels_off.lock().get(&console).copied().unwrap_or(0)
+    }
+    /// `logger set level <level> on|off` for `console`.
+    pub fn set_level(&self, console: Option<u64>, level: crate::logger::Level, on: bool) {
+        let mut m = self.levels_off.lock();
+        let e = m.entry(console).or_insert(0);
+        if on {
+            *e &= !level.bit();
+        } else {
+            *e |= level.bit();
+        }
+    }
+    /// `logger mute`: every level off for `console` (`u32::MAX`), or back on (0).
+    pub fn set_levels_off(&self, console: Option<u64>, off: u32) {
+        self.levels_off.lock().insert(console, off);
+    }
     pub fn drop_console(&self, pbx: &Pbx, id: u64) {
+        self.levels_off.lock().remove(&Some(id));
         self.consoles.lock().remove(&id);
         self.apply(pbx);
     }
@@ -188,7 +210,7 @@ impl CliState {
             stop_mode: Mutex::new(None),
             pbx,
         });
-        let v = st.pbx.verbose();
+        let v = st.pbx.console_verbose();
         st.verbosity.set_root(&st.pbx, v);
         st
     }

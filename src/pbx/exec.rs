@@ -496,8 +496,19 @@ fn spawn_exited(chan: &Channel) {
     );
 }
 
-/// A channel's whole life in the dialplan: run, autofallthrough, `h`, hang up.
-pub async fn run_pbx(mut chan: Channel) {
+/// A channel's whole life in the dialplan: run, autofallthrough, `h`, hang up. Its log
+/// lines carry its call id (a new one unless it was made for a call that has one).
+pub async fn run_pbx(chan: Channel) {
+    use std::sync::atomic::Ordering;
+    let mut id = chan.shared.callid.load(Ordering::Relaxed);
+    if id == 0 {
+        id = chan.pbx.logger.new_callid();
+        chan.shared.callid.store(id, Ordering::Relaxed);
+    }
+    crate::logger::CALLID.scope(id, run_pbx_call(chan)).await
+}
+
+async fn run_pbx_call(mut chan: Channel) {
     chan.pbx
         .calls_processed
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -45,6 +45,8 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use tokio::sync::broadcast;
 
+pub use crate::logger::{Level, Logger};
+
 pub use channel::{CallerId, ChanEvent, ChanState, Channel, ChannelTech, Hangup};
 
 /// Every live channel, by name.
@@ -83,11 +85,30 @@ impl ChannelRegistry {
     }
 }
 
-/// A line of console output, with the verbose level it was logged at (0 = always).
+/// A line of console output: its log level, the verbose level it was logged at (0 for
+/// the other levels), the call id (0: none) and the text as consoles print it.
 #[derive(Debug, Clone)]
 pub struct LogLine {
     pub level: u8,
+    pub kind: Level,
+    pub callid: u32,
     pub text: String,
+}
+
+impl LogLine {
+    /// Whether a console at `verbosity` shows this line, given the console channel of
+    /// `logger.conf` (`logger`) and the levels this console turned off (`off`, bits of
+    /// [`Level::bit`]).
+    pub fn shown(&self, logger: &Logger, verbosity: u8, off: u32) -> bool {
+        if off & self.kind.bit() != 0 {
+            return false;
+        }
+        if self.kind == Level::Verbose {
+            self.level <= verbosity
+        } else {
+            logger.console_takes(self.kind)
+        }
+    }
 }
 
 /// Asterisk's verbose prefixes by level.
@@ -131,6 +152,8 @@ pub struct Pbx {
     pub cdr: CdrEngine,
     verbose: AtomicU8,
     pub debug: AtomicU8,
+    /// The logger (`logger.conf`): files, syslog, the console channel's levels.
+    pub logger: Arc<Logger>,
     /// Console output: the foreground console and every remote console subscribe.
     pub log_tx: broadcast::Sender<LogLine>,
     /// Print verbose output to stdout (foreground / console mode).
@@ -160,7 +183,13 @@ impl Pbx {
         let (log_tx, _) = broadcast::channel(4096);
         let (stop_tx, _) = tokio::sync::watch::channel(false);
         let verbose = settings.verbose;
+        let logger = Arc::new(Logger::new(
+            &settings.astetcdir,
+            &settings.astlogdir,
+            settings.load_options(),
+        ));
         Arc::new(Pbx {
+            logger,
             dialplan: ArcSwap::from_pointee(Dialplan::default()),
             globals: RwLock::new(HashMap::new()),
             apps: AppRegistry::default(),
@@ -245,40 +274,101 @@ impl Pbx {
         v
     }
 
+    /// The level verbose messages are generated up to (Asterisk's `ast_verb_sys_level`):
+    /// the highest of the consoles' verbosity and the `verbose(N)` of the log files.
     pub fn verbose(&self) -> u8 {
+        self.verbose
+            .load(Ordering::Relaxed)
+            .max(self.logger.verbose_floor())
+    }
+
+    /// The highest verbosity of the consoles (what plain `verbose` log channels follow).
+    pub fn console_verbose(&self) -> u8 {
         self.verbose.load(Ordering::Relaxed)
     }
     pub fn set_verbose(&self, v: u8) {
         self.verbose.store(v, Ordering::Relaxed);
     }
 
-    /// Emit a verbose message at `level` with Asterisk's prefix (`    -- ` for 3).
+    /// Emit a verbose message at `level` with Asterisk's prefix (`    -- ` for 3). Log
+    /// files get the message without the prefix, naming the Asterisk source file of the
+    /// caller (`src/apps/dial.rs` → `app_dial.c`).
+    #[track_caller]
     pub fn verbose_line(&self, level: u8, msg: &str) {
+        let src = std::panic::Location::caller().file();
         let text = format!("{}{}", verbose_prefix(level), msg);
-        self.emit(level, text);
+        self.dispatch(Level::Verbose, level, src, msg, text);
     }
 
-    /// Emit a log line (`WARNING[pid]: file: msg` style lines use level 0).
+    /// Log a WARNING line. A message starting with an Asterisk source file
+    /// (`loader.c: …`) names that file in log files; otherwise the caller's.
+    #[track_caller]
     pub fn warning(&self, msg: &str) {
-        let ts = chrono::Local::now().format("[%b %e %H:%M:%S]");
-        self.emit(0, format!("{ts} WARNING[{}]: {msg}", std::process::id()));
+        self.log(Level::Warning, msg);
     }
+    #[track_caller]
     pub fn notice(&self, msg: &str) {
-        let ts = chrono::Local::now().format("[%b %e %H:%M:%S]");
-        self.emit(0, format!("{ts} NOTICE[{}]: {msg}", std::process::id()));
+        self.log(Level::Notice, msg);
     }
+    #[track_caller]
     pub fn error(&self, msg: &str) {
-        let ts = chrono::Local::now().format("[%b %e %H:%M:%S]");
-        self.emit(0, format!("{ts} ERROR[{}]: {msg}", std::process::id()));
+        self.log(Level::Error, msg);
+    }
+
+    /// Log a line of `level` (not VERBOSE: [`Pbx::verbose_line`]). Consoles print
+    /// `[date] LEVEL[pid]: msg`.
+    #[track_caller]
+    pub fn log(&self, level: Level, msg: &str) {
+        let src = std::panic::Location::caller().file();
+        let fmt = self.logger.dateformat();
+        let date = crate::logger::format::date(&fmt, &chrono::Local::now());
+        let text = format!("[{date}] {}[{}]: {msg}", level.name(), std::process::id());
+        self.dispatch(level, 0, src, msg, text);
     }
 
     /// Emit a console line as is (no prefix), shown at `level` and above.
+    #[track_caller]
     pub fn emit(&self, level: u8, text: String) {
-        if self.log_stdout.load(Ordering::Relaxed) && level <= self.verbose() {
+        let src = std::panic::Location::caller().file();
+        let msg = text.trim_start().to_string();
+        self.dispatch(Level::Verbose, level, src, &msg, text);
+    }
+
+    /// Send a line to the consoles and, when some log channel takes it, to the logger.
+    fn dispatch(&self, kind: Level, level: u8, src: &'static str, msg: &str, text: String) {
+        let callid = crate::logger::current_callid();
+        let sys = self.console_verbose();
+        if self.log_stdout.load(Ordering::Relaxed)
+            && (if kind == Level::Verbose {
+                level <= sys
+            } else {
+                self.logger.console_takes(kind)
+            })
+        {
             println!("{text}");
         }
         tracing::debug!(target: "ferrisk::console", "{}", text);
-        let _ = self.log_tx.send(LogLine { level, text });
+        if self.logger.wants(kind, level, sys) {
+            let (file, body) = match crate::logger::format::split_file_prefix(msg) {
+                Some((f, rest)) if kind != Level::Verbose => (f.to_string(), rest),
+                _ => (crate::logger::format::asterisk_file(src), msg),
+            };
+            self.logger.submit(crate::logger::Record {
+                level: kind,
+                sublevel: level,
+                sys_verbose: sys,
+                file,
+                callid,
+                msg: body.to_string(),
+                time: SystemTime::now(),
+            });
+        }
+        let _ = self.log_tx.send(LogLine {
+            level,
+            kind,
+            callid,
+            text,
+        });
     }
 
     /// `epoch.seq` as Asterisk builds UNIQUEID (with `systemname-` in front when set).

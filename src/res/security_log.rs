@@ -1,31 +1,26 @@
-//! `res_security_log.so`: security events (failed and successful logins) written to the
-//! `security` log file in the log directory, one line each in Asterisk's format, e.g.
+//! `res_security_log.so`: security events (failed and successful logins) become SECURITY
+//! log lines, which the logger writes to every channel of `logger.conf` that lists
+//! `security` (the `security` file in the log directory, also when there is no
+//! logger.conf), one line each in Asterisk's format, e.g.
 //!
 //! ```text
 //! [Dec  7 02:04:43] SECURITY[4242] res_security_log.c: SecurityEvent="InvalidPassword",EventTV="2026-12-07T02:04:43.123456+0000",Severity="Error",Service="SIP",EventVersion="2",AccountID="1000",SessionID="0x1",LocalAddress="IPV4/UDP/192.0.2.1/5060",RemoteAddress="IPV4/UDP/203.0.113.9/5060"
 //! ```
 //!
-//! fail2ban's stock `asterisk` filter matches these lines (docs/security.md). The file is
-//! written by a thread of its own (never on the async workers) through a bounded queue: if
-//! the disk stalls, events beyond 4,096 waiting are counted and dropped, never buffered
-//! without limit.
+//! fail2ban's stock `asterisk` filter matches these lines (docs/security.md). The logger's
+//! writer thread writes them through its bounded queue (`src/logger/`).
 
 use crate::pbx::events::{Event, Topic};
 use crate::pbx::module::{Module, ModuleContext, ModuleError, ModuleInfo, SupportLevel};
+use crate::pbx::Level;
 use async_trait::async_trait;
 use parking_lot::Mutex;
-use std::io::Write;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// The log file's name in the log directory (Asterisk's logger.conf `security => security`).
-pub const FILE: &str = "security";
-
-/// Events waiting for the writer at most.
-const QUEUE: usize = 4096;
-
-/// One line for `ev` (None for events that are not security events).
+/// The message of the SECURITY line for `ev`, starting with the source file
+/// (`res_security_log.c: SecurityEvent="…",…`); None for events that are not security
+/// events.
 pub fn format_line(
     ev: &Event,
     session: u64,
@@ -48,9 +43,7 @@ pub fn format_line(
     };
     let q = |s: &str| s.replace('"', "'");
     let mut line = format!(
-        "{} SECURITY[{}] res_security_log.c: SecurityEvent=\"{name}\",EventTV=\"{}\",Severity=\"{severity}\",Service=\"{service}\",EventVersion=\"{version}\",AccountID=\"{}\",SessionID=\"0x{session:x}\",LocalAddress=\"{}\",RemoteAddress=\"{}\"",
-        now.format("[%b %e %H:%M:%S]"),
-        std::process::id(),
+        "res_security_log.c: SecurityEvent=\"{name}\",EventTV=\"{}\",Severity=\"{severity}\",Service=\"{service}\",EventVersion=\"{version}\",AccountID=\"{}\",SessionID=\"0x{session:x}\",LocalAddress=\"{}\",RemoteAddress=\"{}\"",
         now.format("%Y-%m-%dT%H:%M:%S%.6f%z"),
         q(account),
         q(local),
@@ -66,7 +59,7 @@ pub fn format_line(
 #[derive(Default)]
 pub struct ResSecurityLog {
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    /// Events dropped because the writer fell behind.
+    /// Events lost because this module fell behind the event bus.
     pub dropped: Arc<AtomicU64>,
 }
 
@@ -81,30 +74,9 @@ impl Module for ResSecurityLog {
     }
 
     async fn start(&self, ctx: &ModuleContext) -> Result<(), ModuleError> {
-        let path: PathBuf = ctx.pbx.settings.astlogdir.join(FILE);
-        let (tx, rx) = std::sync::mpsc::sync_channel::<String>(QUEUE);
-        std::thread::Builder::new()
-            .name("security-log".into())
-            .spawn(move || {
-                let mut file = None;
-                for line in rx {
-                    if file.is_none() {
-                        file = std::fs::OpenOptions::new()
-                            .create(true)
-                            .append(true)
-                            .open(&path)
-                            .ok();
-                    }
-                    if let Some(f) = file.as_mut() {
-                        if writeln!(f, "{line}").is_err() {
-                            file = None;
-                        }
-                    }
-                }
-            })
-            .map_err(|e| ModuleError::Failed(format!("cannot start the security log: {e}")))?;
         let mut events = ctx.pbx.events.subscribe(Topic::Security);
         let dropped = self.dropped.clone();
+        let pbx = ctx.pbx.clone();
         let h = tokio::spawn(async move {
             let mut session = 0u64;
             loop {
@@ -112,9 +84,7 @@ impl Module for ResSecurityLog {
                     Ok(ev) => {
                         session += 1;
                         if let Some(line) = format_line(&ev, session, chrono::Local::now()) {
-                            if tx.try_send(line).is_err() {
-                                dropped.fetch_add(1, Ordering::Relaxed);
-                            }
+                            pbx.log(Level::Security, &line);
                         }
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
@@ -153,8 +123,7 @@ mod tests {
             .with_ymd_and_hms(2026, 12, 7, 2, 4, 43)
             .unwrap();
         let l = format_line(&ev, 1, t).unwrap();
-        assert!(l.starts_with("[Dec  7 02:04:43] SECURITY["), "{l}");
-        assert!(l.contains(" res_security_log.c: SecurityEvent=\"InvalidPassword\",EventTV=\"2026-12-07T02:04:43.000000"), "{l}");
+        assert!(l.starts_with("res_security_log.c: SecurityEvent=\"InvalidPassword\",EventTV=\"2026-12-07T02:04:43.000000"), "{l}");
         assert!(
             l.ends_with(",Severity=\"Error\",Service=\"SIP\",EventVersion=\"2\",AccountID=\"1000\",SessionID=\"0x1\",LocalAddress=\"IPV4/UDP/192.0.2.1/5060\",RemoteAddress=\"IPV4/UDP/203.0.113.9/5070\""),
             "{l}"
