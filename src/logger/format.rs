@@ -151,6 +151,8 @@ pub fn asterisk_file(path: &str) -> String {
         },
         "apps" => match first.as_str() {
             "mod" | "" => "pbx_builtins".into(),
+            // Verbose() and Log() are what log from basic.rs (Asterisk's app_verbose.c).
+            "basic" => "app_verbose".into(),
             a => format!("app_{a}"),
         },
         "funcs" => match first.as_str() {
