@@ -33,6 +33,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 mod mwi;
+pub mod mwi_db;
 pub mod names;
 pub mod party;
 mod realtime;
