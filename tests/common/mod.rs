@@ -818,8 +818,8 @@ impl Baresip {
     }
 
     /// As `start_with`, loading these extra modules too (e.g. `srtp.so`, which fails
-    /// the test when baresip has no such module), before `account.so` (so `mwi.so` starts
-    /// before the first REGISTER: see docs/phones.md).
+    /// the test when baresip has no such module), before every other module (so `mwi.so`
+    /// starts well before the first REGISTER: see docs/phones.md).
     pub fn start_modules(
         ports: u16,
         accounts: &[String],
@@ -871,10 +871,10 @@ impl Baresip {
              audio_srate\t\t8000\n\
              audio_channels\t\t1\n\
              rtp_ports\t\t{lo}-{hi}\n\
-             module_path\t\t/usr/lib/baresip/modules\n\
+             module_path\t\t/usr/lib/baresip/modules\n{extra}\
              module\t\t\tg711.so\n\
              module\t\t\taufile.so\n\
-             module\t\t\taubridge.so\n{extra}\
+             module\t\t\taubridge.so\n\
              module_app\t\taccount.so\n\
              module_app\t\tmenu.so\n\
              module_app\t\tctrl_tcp.so\n\
