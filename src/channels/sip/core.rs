@@ -40,7 +40,7 @@ mod realtime;
 mod refer;
 mod srtp;
 pub mod timer;
-pub use mwi::{MwiSub, MwiTarget};
+pub use mwi::{MwiSub, MwiTarget, RESTORE_CSEQ_GAP};
 
 /// AstDB family of registrations (`SIP/Registry/<peer>/<n>`).
 pub const DB_FAMILY: &str = "SIP/Registry";

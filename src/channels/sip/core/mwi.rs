@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 
 /// RFC 3842 §4: subscriptions without Expires last an hour.
 pub const DEFAULT_SUB_EXPIRY: u32 = 3600;
+/// How far a restored subscription's CSeq skips ahead (NOTIFYs sent after the last
+/// write reached AstDB, before a crash).
+pub const RESTORE_CSEQ_GAP: u32 = 100;
 /// How long a subscription that ended waits for its final counts before it is dropped.
 const FINAL_NOTIFY_GRACE: Duration = Duration::from_secs(32);
 
@@ -479,6 +482,11 @@ impl Core {
         if !ok || sub.expires_at <= now {
             return false;
         }
+        let mut sub = sub;
+        // The record of the last NOTIFY may not have reached the disk before the stop:
+        // skip ahead so our CSeq still grows.
+        sub.dialog.local_cseq =
+            sub.dialog.local_cseq.saturating_add(RESTORE_CSEQ_GAP) & 0x7fff_ffff;
         self.mwi_subs.insert(sub.dialog.id.call_id.clone(), sub);
         true
     }
