@@ -551,6 +551,15 @@ impl SippChild {
         sipp.result(status)
     }
 
+    /// Kill it now and return what it did so far (a phone that should receive nothing).
+    pub fn stop(mut self) -> SippResult {
+        let mut child = self.child.take().expect("child");
+        let sipp = self.sipp.take().expect("sipp");
+        let _ = child.kill();
+        let status = child.wait().expect("wait sipp");
+        sipp.result(status)
+    }
+
     /// True while it runs.
     pub fn running(&mut self) -> bool {
         matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
@@ -809,7 +818,8 @@ impl Baresip {
     }
 
     /// As `start_with`, loading these extra modules too (e.g. `srtp.so`, which fails
-    /// the test when baresip has no such module).
+    /// the test when baresip has no such module), before every other module (so `mwi.so`
+    /// starts well before the first REGISTER: see docs/phones.md).
     pub fn start_modules(
         ports: u16,
         accounts: &[String],
@@ -861,14 +871,14 @@ impl Baresip {
              audio_srate\t\t8000\n\
              audio_channels\t\t1\n\
              rtp_ports\t\t{lo}-{hi}\n\
-             module_path\t\t/usr/lib/baresip/modules\n\
+             module_path\t\t/usr/lib/baresip/modules\n{extra}\
              module\t\t\tg711.so\n\
              module\t\t\taufile.so\n\
              module\t\t\taubridge.so\n\
              module_app\t\taccount.so\n\
              module_app\t\tmenu.so\n\
              module_app\t\tctrl_tcp.so\n\
-             ctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\n{dump_conf}{extra}",
+             ctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\n{dump_conf}",
             wav = wav.display(),
             lo = 40000 + (sip_port % 1000) * 20,
             hi = 40000 + (sip_port % 1000) * 20 + 19,

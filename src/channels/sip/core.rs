@@ -33,13 +33,14 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 mod mwi;
+pub mod mwi_db;
 pub mod names;
 pub mod party;
 mod realtime;
 mod refer;
 mod srtp;
 pub mod timer;
-pub use mwi::{MwiSub, MwiTarget};
+pub use mwi::{MwiSub, MwiTarget, RESTORE_CSEQ_GAP};
 
 /// AstDB family of registrations (`SIP/Registry/<peer>/<n>`).
 pub const DB_FAMILY: &str = "SIP/Registry";

@@ -1,6 +1,7 @@
-//! chan_sip's AstDB writer: registrations (`SIP/Registry`) are written by one thread
-//! (`sip-astdb`), up to [`BATCH`] changes a transaction, so a burst of REGISTERs never waits
-//! on SQLite and never runs it on an async worker.
+//! chan_sip's AstDB writer: registrations (`SIP/Registry`) and MWI subscriptions
+//! (`SIP/Subscriptions`) are written by one thread (`sip-astdb`), up to [`BATCH`] changes a
+//! transaction, so a burst of REGISTERs never waits on SQLite and never runs it on an async
+//! worker.
 //!
 //! Waiting changes are kept by key, newest value only: a phone that re-registers ten times
 //! before the thread gets to it costs one entry and one row write. The queue therefore holds

@@ -9,7 +9,8 @@
 //! Everything the core asks the PBX to do ([`core::Action`]) runs after the lock is released,
 //! so dialplan code never runs under it. Blocking work never runs under it or on an async
 //! worker either: config files, AstDB reads and host name look-ups ([`core::names`]) go to
-//! the blocking pool, AstDB writes to the `sip-astdb` thread.
+//! the blocking pool, AstDB writes (registrations, MWI subscriptions) to the `sip-astdb`
+//! thread.
 
 pub mod channelstats;
 pub mod cli;
@@ -727,6 +728,14 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
             &format!("SIP Seeding peers from Astdb: {restored} contact(s)"),
         );
     }
+    // So do MWI subscriptions (chan_sip forgets them): NOTIFYs stay in their dialogs.
+    let subs = restore_subscriptions(pbx, &sip).await;
+    if subs > 0 {
+        pbx.verbose_line(
+            2,
+            &format!("SIP Restored {subs} MWI subscription(s) from Astdb"),
+        );
+    }
     install_tap(pbx, &sip);
     {
         // A connection that cannot be opened or is lost fails what was sent over it.
@@ -745,7 +754,12 @@ pub async fn start_with(pbx: &Arc<Pbx>, cfg: SipConfig) -> Result<Arc<SipShared>
     ))
     .abort_handle();
     let names = tokio::spawn(names_loop(Arc::downgrade(&sip))).abort_handle();
-    *sip.tasks.lock() = vec![timer, mwi, names];
+    let mut tasks = vec![timer, mwi, names];
+    if subs > 0 {
+        let first = tokio::spawn(restored_counts(Arc::downgrade(pbx), Arc::downgrade(&sip)));
+        tasks.push(first.abort_handle());
+    }
+    *sip.tasks.lock() = tasks;
     let mut listening = format!("SIP Listening on {local} (UDP)");
     if let Some(t) = transport.tcp_local() {
         listening.push_str(&format!(", {t} (TCP)"));
@@ -803,8 +817,81 @@ fn tls_configs(
 /// Restore the registrations stored in AstDB (read, and stale ones deleted, on the
 /// blocking pool); how many.
 async fn restore_bindings(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) -> usize {
+    restore_family(pbx, DB_FAMILY, Binding::from_db_value, |b: Binding| {
+        if sip.core.lock().cfg.peer(&b.aor).is_none() {
+            return Restored::Stale;
+        }
+        if sip.with(|c, now| c.restore_binding(b, now)) {
+            Restored::Yes
+        } else {
+            Restored::No
+        }
+    })
+    .await
+}
+
+/// Restore the MWI subscriptions stored in AstDB: each gets the current counts in its
+/// dialog at once. Those of peers that are gone (or may not subscribe any more) are
+/// deleted; how many were restored.
+async fn restore_subscriptions(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) -> usize {
+    restore_family(
+        pbx,
+        core::mwi_db::SUB_DB_FAMILY,
+        core::MwiSub::from_db_value,
+        |s: core::MwiSub| {
+            if sip.with(|c, now| c.restore_mwi_sub(s, now)) {
+                Restored::Yes
+            } else {
+                Restored::Stale
+            }
+        },
+    )
+    .await
+}
+
+/// The restored subscriptions get their current counts once voicemail (loaded after
+/// chan_sip) answers for mailboxes; without it within [`VOICEMAIL_WAIT`], they wait for
+/// the next change.
+async fn restored_counts(pbx: Weak<Pbx>, sip: Weak<SipShared>) {
+    let until = Instant::now() + VOICEMAIL_WAIT;
+    while Instant::now() < until {
+        let Some(p) = pbx.upgrade() else {
+            return;
+        };
+        if p.mailboxes.read().is_some() {
+            if let Some(s) = sip.upgrade() {
+                s.with(|c, _| c.mwi_refresh_subs());
+            }
+            return;
+        }
+        drop(p);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// How long restored subscriptions wait for voicemail to load.
+const VOICEMAIL_WAIT: Duration = Duration::from_secs(30);
+
+/// What became of one stored record.
+enum Restored {
+    Yes,
+    /// Valid, but not taken (kept in AstDB).
+    No,
+    /// Deleted from AstDB.
+    Stale,
+}
+
+/// Read `family` (on the blocking pool), `decode` each value and hand it to `restore`;
+/// values that do not decode (malformed, expired) or that `restore` calls stale are
+/// deleted, on the blocking pool too. How many were restored.
+async fn restore_family<T, E>(
+    pbx: &Arc<Pbx>,
+    family: &'static str,
+    decode: impl Fn(&str, Instant, u64) -> Result<T, E>,
+    mut restore: impl FnMut(T) -> Restored,
+) -> usize {
     let p = pbx.clone();
-    let rows = blocking::run(move || p.astdb.show(Some(DB_FAMILY), None))
+    let rows = blocking::run(move || p.astdb.show(Some(family), None))
         .await
         .unwrap_or_default();
     let now = Instant::now();
@@ -812,16 +899,10 @@ async fn restore_bindings(pbx: &Arc<Pbx>, sip: &Arc<SipShared>) -> usize {
     let mut n = 0;
     let mut stale = Vec::new();
     for (key, value) in rows {
-        match Binding::from_db_value(&value, now, unix) {
-            Ok(b) => {
-                let known = sip.core.lock().cfg.peer(&b.aor).is_some();
-                if known && sip.with(|c, now| c.restore_binding(b, now)) {
-                    n += 1;
-                } else if !known {
-                    stale.push(key);
-                }
-            }
-            Err(_) => stale.push(key),
+        match decode(&value, now, unix).map(&mut restore) {
+            Ok(Restored::Yes) => n += 1,
+            Ok(Restored::No) => {}
+            Ok(Restored::Stale) | Err(_) => stale.push(key),
         }
     }
     if !stale.is_empty() {

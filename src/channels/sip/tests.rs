@@ -2209,6 +2209,113 @@ fn mwi_subscriptions_per_peer_are_capped() {
     assert!(h.core.mwi_subs.contains_key(&last));
 }
 
+/// The newest AstDB change of MWI subscriptions queued so far: (key, value or delete).
+fn sub_db_change(h: &H) -> Option<(String, Option<String>)> {
+    h.actions.iter().rev().find_map(|a| match a {
+        Action::DbPut(f, k, v) if f == "SIP/Subscriptions/alice" => {
+            Some((k.clone(), Some(v.clone())))
+        }
+        Action::DbDel(f, k) if f == "SIP/Subscriptions/alice" => Some((k.clone(), None)),
+        _ => None,
+    })
+}
+
+#[test]
+fn mwi_subscriptions_are_stored_restored_and_continue_their_dialog() {
+    use super::core::{MwiSub, MwiTarget};
+    let mut h = H::new(MWI_CONF);
+    let mut s = Sub::new("alice", "127.0.0.1:5080");
+    let ok = s.send(
+        &mut h,
+        Some("alicepw"),
+        "message-summary",
+        &["Expires: 600".into()],
+    );
+    assert_eq!(code(&ok), 200);
+    let cid = s.call_id.clone();
+    let to_tag = ok.to().and_then(|t| t.tag().map(str::to_string));
+    let (key, stored) = sub_db_change(&h).expect("subscription stored");
+    assert!(stored.is_some());
+    let n = subscription_notify(&mut h, &cid, counts("100", 0, 0));
+    assert_eq!(n[0].1.cseq().map(|c| c.0), Some(1));
+    h.feed_msg(answer(&n[0].1, 200), s.src);
+    // The record follows the NOTIFY's CSeq.
+    let (key2, value) = sub_db_change(&h).expect("stored again");
+    assert_eq!(key2, key);
+    let value = value.expect("a put");
+    assert!(value.contains("\"local_cseq\":1"), "{value}");
+
+    // "Restart": a new core 100 s later restores the record.
+    let mut h2 = H::new(MWI_CONF);
+    h2.now += Duration::from_secs(100);
+    let unix = super::core::unix_now();
+    let sub = MwiSub::from_db_value(&value, h2.now, unix + 100).expect("restored");
+    assert!(h2.core.restore_mwi_sub(sub, h2.now));
+    let shown = super::show::subscriptions_text(&h2.core, h2.now);
+    assert!(shown.ends_with("1 active SIP subscription\n"), "{shown}");
+    // Then it sends the current counts inside the old dialog, CSeq going on.
+    h2.collect();
+    assert!(refreshes(&mut h2).is_empty(), "counts wait for voicemail");
+    h2.core.mwi_refresh_subs();
+    h2.collect();
+    let got = refreshes(&mut h2);
+    assert_eq!(got, [("alice".to_string(), MwiTarget::Sub(cid.clone()))]);
+    h2.core.send_mwi(
+        "alice",
+        &MwiTarget::Sub(cid.clone()),
+        &[counts("100", 1, 0)],
+        h2.now,
+    );
+    let n = notifies(&h2.collect());
+    assert_eq!(n.len(), 1);
+    let (dest, m) = &n[0];
+    assert_eq!(*dest, s.src);
+    assert_eq!(m.call_id(), Some(cid.as_str()));
+    assert_eq!(m.from().and_then(|f| f.tag().map(str::to_string)), to_tag);
+    assert!(m.header("To").unwrap_or("").contains(";tag=st"), "{m:?}");
+    // (Skipping ahead: NOTIFYs sent after the last write are not reused.)
+    let gap = super::core::RESTORE_CSEQ_GAP;
+    assert_eq!(m.cseq().map(|c| c.0), Some(1 + gap + 1));
+    let state = m.header("Subscription-State").unwrap_or("");
+    assert!(
+        state == "active;expires=500" || state == "active;expires=499",
+        "{state}"
+    );
+    assert!(
+        body(m).starts_with("Messages-Waiting: yes\r\n"),
+        "{}",
+        body(m)
+    );
+    h2.feed_msg(answer(m, 200), s.src);
+    // The phone's refresh in the restored dialog is accepted.
+    let r = s.send(&mut h2, None, "message-summary", &["Expires: 600".into()]);
+    assert_eq!(code(&r), 200, "{r:?}");
+    refreshes(&mut h2);
+    // A 481 to a NOTIFY ends it and deletes the record.
+    h2.core.send_mwi(
+        "alice",
+        &MwiTarget::Sub(cid.clone()),
+        &[counts("100", 1, 0)],
+        h2.now,
+    );
+    let n = notifies(&h2.collect());
+    h2.feed_msg(answer(&n[0].1, 481), s.src);
+    assert!(h2.core.mwi_subs.is_empty());
+    assert_eq!(sub_db_change(&h2), Some((key.clone(), None)));
+
+    // Unsubscribing deletes the record too.
+    let r = s.send(&mut h, None, "message-summary", &["Expires: 0".into()]);
+    assert_eq!(code(&r), 200);
+    assert_eq!(sub_db_change(&h), Some((key, None)));
+
+    // A record of a peer that is gone (or has no mailbox any more) is not restored.
+    let mut h3 = H::new(MWI_CONF);
+    let gone = value.replace("\"peer\":\"alice\"", "\"peer\":\"bob\"");
+    let sub = MwiSub::from_db_value(&gone, h3.now, unix).expect("decodes");
+    assert!(!h3.core.restore_mwi_sub(sub, h3.now));
+    assert!(h3.core.mwi_subs.is_empty());
+}
+
 mod realtime;
 mod transport;
 mod trunk;

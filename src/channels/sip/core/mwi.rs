@@ -8,7 +8,8 @@
 //! [`Core::send_mwi`]. NOTIFYs are client transactions (retransmitted over UDP until a final
 //! response); a 481 or no answer ends the subscription.
 
-use super::{Action, Core, Owner};
+use super::mwi_db::{sub_family, sub_key};
+use super::{unix_now, Action, Core, Owner};
 use crate::channels::sip::util::{self, host_str, new_branch, new_tag};
 use crate::channels::sipconf::{Host, Peer};
 use crate::pbx::mwi::MwiState;
@@ -21,6 +22,9 @@ use std::time::{Duration, Instant};
 
 /// RFC 3842 §4: subscriptions without Expires last an hour.
 pub const DEFAULT_SUB_EXPIRY: u32 = 3600;
+/// How far a restored subscription's CSeq skips ahead (NOTIFYs sent after the last
+/// write reached AstDB, before a crash).
+pub const RESTORE_CSEQ_GAP: u32 = 100;
 /// How long a subscription that ended waits for its final counts before it is dropped.
 const FINAL_NOTIFY_GRACE: Duration = Duration::from_secs(32);
 
@@ -177,6 +181,8 @@ impl Core {
         if ending {
             self.mwi_subs.remove(call_id);
         }
+        // The stored dialog follows our CSeq, so a NOTIFY after a restart continues it.
+        self.mwi_store(&p.name, call_id, now);
         if let Ok(k) = self.txs.send_request(m, dest, false, now) {
             let owner = (!ending).then(|| call_id.to_string());
             self.owners.insert(k, Owner::Mwi(owner));
@@ -224,6 +230,7 @@ impl Core {
         // 481: the subscriber forgot the dialog; no answer at all: it is gone.
         if matches!(code, None | Some(481)) {
             if let Some(s) = self.mwi_subs.remove(call_id) {
+                self.mwi_forget(&s.peer, call_id);
                 self.verbose(
                     3,
                     format!("SIP MWI subscription of '{}' ended ({call_id})", s.peer),
@@ -354,6 +361,7 @@ impl Core {
             let extra = mine.len() + 1 - limit;
             for (_, k) in mine.into_iter().take(extra) {
                 self.mwi_subs.remove(&k);
+                self.mwi_forget(&name, &k);
             }
         }
         self.mwi_subs.insert(
@@ -368,6 +376,7 @@ impl Core {
                 ending: (expires == 0).then_some(""),
             },
         );
+        self.mwi_store(&name, &call_id, now);
         self.actions
             .push(Action::MwiRefresh(name, MwiTarget::Sub(call_id)));
     }
@@ -420,6 +429,7 @@ impl Core {
         r.headers_mut().push("Expires", expires.to_string());
         let peer = sub.peer.clone();
         self.respond(key, r, now);
+        self.mwi_store(&peer, &call_id, now);
         self.actions
             .push(Action::MwiRefresh(peer, MwiTarget::Sub(call_id)));
     }
@@ -435,10 +445,61 @@ impl Core {
             }
         }
         for (peer, call_id) in due {
+            self.mwi_forget(&peer, &call_id);
             self.actions
                 .push(Action::MwiRefresh(peer, MwiTarget::Sub(call_id)));
         }
         self.mwi_subs
             .retain(|_, s| s.ending.is_none() || now < s.expires_at + FINAL_NOTIFY_GRACE);
+    }
+
+    /// Write subscription `call_id` of `peer` to AstDB (its dialog as it stands now), or
+    /// delete it there once it is gone or ending.
+    fn mwi_store(&mut self, peer: &str, call_id: &str, now: Instant) {
+        match self.mwi_subs.get(call_id) {
+            Some(s) if s.ending.is_none() => {
+                let v = s.to_db_value(now, unix_now());
+                self.actions
+                    .push(Action::DbPut(sub_family(peer), sub_key(call_id), v));
+            }
+            _ => self.mwi_forget(peer, call_id),
+        }
+    }
+
+    /// Delete subscription `call_id` of `peer` from AstDB.
+    fn mwi_forget(&mut self, peer: &str, call_id: &str) {
+        self.actions
+            .push(Action::DbDel(sub_family(peer), sub_key(call_id)));
+    }
+
+    /// A subscription read back from AstDB at start-up: kept if its peer still exists and
+    /// may subscribe to a mailbox; `false` otherwise (the caller deletes the record). Its
+    /// current counts follow with [`Core::mwi_refresh_subs`] once voicemail is loaded.
+    pub fn restore_mwi_sub(&mut self, sub: MwiSub, now: Instant) -> bool {
+        let ok = self.cfg.peer(&sub.peer).is_some_and(|p| {
+            p.allowsubscribe && self.cfg.general.allowsubscribe && !p.mailboxes.is_empty()
+        });
+        if !ok || sub.expires_at <= now {
+            return false;
+        }
+        let mut sub = sub;
+        // The record of the last NOTIFY may not have reached the disk before the stop:
+        // skip ahead so our CSeq still grows.
+        sub.dialog.local_cseq =
+            sub.dialog.local_cseq.saturating_add(RESTORE_CSEQ_GAP) & 0x7fff_ffff;
+        self.mwi_subs.insert(sub.dialog.id.call_id.clone(), sub);
+        true
+    }
+
+    /// Every active subscription gets its current counts (in its dialog).
+    pub fn mwi_refresh_subs(&mut self) {
+        for (call_id, s) in &self.mwi_subs {
+            if s.ending.is_none() {
+                self.actions.push(Action::MwiRefresh(
+                    s.peer.clone(),
+                    MwiTarget::Sub(call_id.clone()),
+                ));
+            }
+        }
     }
 }
