@@ -542,6 +542,9 @@ exten => 203,1,Answer()
  same => n,Set(MUTEAUDIO(out)=on)
  same => n,Playback(hello-world)
  same => n,Hangup()
+exten => 204,1,Answer()
+ same => n,VMSayName(1002@default)
+ same => n,Hangup()
 exten => 300,1,Answer()
  same => n,Read(DIGITS,,4)
  same => n,Set(DB(test/digits)=${DIGITS})
@@ -560,6 +563,12 @@ fn playback_sends_the_prompt_sample_exact_in_ulaw() {
 #[test]
 fn volume_tx_triples_what_the_caller_hears() {
     prompt_arrives_exactly("201", |s| ferrisk::funcs::volume::adjust(s, 3.0));
+}
+
+/// VMSayName(1002): the caller hears the mailbox's recorded name, sample exact.
+#[test]
+fn vmsayname_plays_the_recorded_name() {
+    prompt_arrives_exactly("204", |_| {});
 }
 
 /// MUTEAUDIO(out)=on before the prompt: the caller gets the prompt's length of silence.
@@ -585,6 +594,10 @@ fn prompt_arrives_exactly(exten: &str, change: impl Fn(&mut [i16])) {
     );
     let p = start_guests(ACCEPTANCE, "", 1);
     std::fs::copy(&wav, p.d.path().join("data/sounds/en/hello-world.wav")).expect("copy");
+    // The same recording as mailbox 1002's recorded name (VMSayName).
+    let name = p.d.path().join("spool/voicemail/default/1002");
+    std::fs::create_dir_all(&name).expect("mkdir");
+    std::fs::copy(&wav, name.join("greet.wav")).expect("copy");
     let mut prompt = ferrisk::media::wav::read_wav(&wav).expect("read prompt");
     change(&mut prompt);
     let sock = udp();

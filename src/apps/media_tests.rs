@@ -552,6 +552,35 @@ async fn voicemail_star_goes_to_a_and_zero_to_o_with_operator() {
 }
 
 #[tokio::test]
+async fn vmsayname_plays_the_recorded_name_or_spells_the_box() {
+    let dp = "[t]\nexten => s,1,NoOp()\nexten => 4,1,NoOp()\n";
+    let mut r = vm_rig(dp, VM_CONF);
+    let greet = r.dir.path().join("spool/voicemail/default/100/greet.wav");
+    std::fs::create_dir_all(greet.parent().unwrap()).unwrap_or_else(|e| panic!("{e}"));
+    let name: Vec<i16> = loud(3, 700).concat();
+    std::fs::write(&greet, wav::wav_bytes(&name)).unwrap_or_else(|e| panic!("{e}"));
+    r.run("VMSayName", "100@default")
+        .await
+        .unwrap_or_else(|_| panic!("hangup"));
+    let out = r.audio_out();
+    assert!(
+        out.windows(name.len()).any(|w| w == name.as_slice()),
+        "the name was not played"
+    );
+    // No name: vm-extension, then the box spelled; a key dials that extension.
+    let mut r = vm_rig(dp, VM_CONF);
+    r.sound("vm-extension", &[5; FRAME_SAMPLES * 10]);
+    r.digits("4");
+    r.run("VMSayName", "101")
+        .await
+        .unwrap_or_else(|_| panic!("hangup"));
+    assert_eq!((r.chan.exten.as_str(), r.chan.priority), ("4", 1));
+    // No argument: a warning and the call ends.
+    let mut r = vm_rig(dp, VM_CONF);
+    assert_eq!(r.run("VMSayName", "").await, Err(Hangup));
+}
+
+#[tokio::test]
 async fn voicemail_hangup_while_recording_keeps_the_message() {
     let mut r = vm_rig("", VM_CONF);
     let sent = loud(100, 0);

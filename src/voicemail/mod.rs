@@ -258,6 +258,7 @@ impl Module for AppVoicemail {
         ctx.register_app(Arc::new(app::VoiceMailApp));
         ctx.register_app(Arc::new(main_menu::VoiceMailMain));
         ctx.register_app(Arc::new(main_menu::VmAuthenticate));
+        ctx.register_app(Arc::new(app::VmSayName));
         ctx.register_func(Arc::new(funcs::VmInfo));
         ctx.register_func(Arc::new(funcs::MailboxExists));
         ctx.register_cli_with(cli::register);
