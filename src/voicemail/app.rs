@@ -686,6 +686,52 @@ pub async fn recover(pbx: &Arc<Pbx>) -> usize {
     n
 }
 
+/// VMSayName(): the recorded name of a mailbox's owner (its `greet`), else "extension"
+/// and the mailbox number spelled; a key stops it and is dialed as in BackGround().
+pub struct VmSayName;
+
+#[async_trait]
+impl App for VmSayName {
+    fn name(&self) -> &'static str {
+        "VMSayName"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Play the name of a voicemail user"
+    }
+    fn syntax(&self) -> &'static str {
+        "VMSayName(mailbox[@context])"
+    }
+    fn description(&self) -> &'static str {
+        "This application will say the recorded name of the voicemail user specified as the argument to this application. If no context is provided, default is assumed. Similar to the Background() application, playback of the recorded name can be interrupted by entering an extension, which will be searched for in the current context. Without a recorded name, vm-extension and the mailbox number are played."
+    }
+    async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
+        let spec = data.trim();
+        let (mailbox, context) = spec.split_once('@').unwrap_or((spec, ""));
+        if mailbox.is_empty() {
+            chan.pbx
+                .warning("app_voicemail.c: VMSayName requires argument mailbox@context");
+            return Err(Hangup);
+        }
+        let fb = crate::voicemail::store::BoxId::new(mailbox, context);
+        let store = crate::voicemail::of(&chan.pbx).store().clone();
+        store.sync_greetings(&fb).await;
+        let name = store.greeting(&fb, Greeting::Name);
+        let prompts: Vec<String> = if sound_exists(&name).await {
+            vec![name.display().to_string()]
+        } else {
+            std::iter::once("vm-extension".to_string())
+                .chain(say::alpha_prompts(mailbox))
+                .collect()
+        };
+        for p in &prompts {
+            if let Played::Digit(d) = stream(chan, p, ANY_DIGIT).await? {
+                return crate::apps::waitexten::dial_extension(chan, d).await;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -750,51 +796,5 @@ mod tests {
             crate::media::wav::read_wav(&found[0].wav).unwrap().len(),
             16_000
         );
-    }
-}
-
-/// VMSayName(): the recorded name of a mailbox's owner (its `greet`), else "extension"
-/// and the mailbox number spelled; a key stops it and is dialed as in BackGround().
-pub struct VmSayName;
-
-#[async_trait]
-impl App for VmSayName {
-    fn name(&self) -> &'static str {
-        "VMSayName"
-    }
-    fn synopsis(&self) -> &'static str {
-        "Play the name of a voicemail user"
-    }
-    fn syntax(&self) -> &'static str {
-        "VMSayName(mailbox[@context])"
-    }
-    fn description(&self) -> &'static str {
-        "This application will say the recorded name of the voicemail user specified as the argument to this application. If no context is provided, default is assumed. Similar to the Background() application, playback of the recorded name can be interrupted by entering an extension, which will be searched for in the current context. Without a recorded name, vm-extension and the mailbox number are played."
-    }
-    async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
-        let spec = data.trim();
-        let (mailbox, context) = spec.split_once('@').unwrap_or((spec, ""));
-        if mailbox.is_empty() {
-            chan.pbx
-                .warning("app_voicemail.c: VMSayName requires argument mailbox@context");
-            return Err(Hangup);
-        }
-        let fb = crate::voicemail::store::BoxId::new(mailbox, context);
-        let store = crate::voicemail::of(&chan.pbx).store().clone();
-        store.sync_greetings(&fb).await;
-        let name = store.greeting(&fb, Greeting::Name);
-        let prompts: Vec<String> = if sound_exists(&name).await {
-            vec![name.display().to_string()]
-        } else {
-            std::iter::once("vm-extension".to_string())
-                .chain(say::alpha_prompts(mailbox))
-                .collect()
-        };
-        for p in &prompts {
-            if let Played::Digit(d) = stream(chan, p, ANY_DIGIT).await? {
-                return crate::apps::waitexten::dial_extension(chan, d).await;
-            }
-        }
-        Ok(())
     }
 }
