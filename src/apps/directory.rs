@@ -221,22 +221,12 @@ async fn spell(chan: &mut Channel, s: &str) -> Result<Res, Hangup> {
 /// The mailbox owner's recorded name (`greet` in the mailbox's spool folder), else the
 /// name spelled; with `e`, then "extension" and the number.
 async fn play_owner(chan: &mut Channel, call: &Call<'_>, e: &Entry) -> Result<Res, Hangup> {
-    let dir = chan
-        .pbx
-        .settings
-        .astspooldir
-        .join("voicemail")
-        .join(&e.context)
-        .join(&e.exten);
-    let greet = dir.join("greet");
-    let recorded = blocking::run(move || {
-        std::fs::read_dir(&dir).ok().is_some_and(|rd| {
-            rd.flatten()
-                .any(|f| f.file_name().to_string_lossy().starts_with("greet."))
-        })
-    })
-    .await
-    .unwrap_or(false);
+    // The recorded name where app_voicemail keeps it (the spool, or the IMAP server's copy).
+    let fb = crate::voicemail::store::BoxId::new(&e.exten, &e.context);
+    let store = crate::voicemail::of(&chan.pbx).store().clone();
+    store.sync_greetings(&fb).await;
+    let greet = store.greeting(&fb, crate::voicemail::store::Greeting::Name);
+    let recorded = crate::voicemail::app::sound_exists(&greet).await;
     let say_ext = call.has('e');
     if recorded {
         let r = play(chan, &greet.to_string_lossy()).await?;

@@ -1462,10 +1462,24 @@ fn dir_rig() -> Rig {
 #[tokio::test]
 async fn directory_selects_by_last_name() {
     let mut r = dir_rig();
+    // Alice's recorded name announces her.
+    let greet = r.dir.path().join("spool/voicemail/default/1001/greet.wav");
+    std::fs::create_dir_all(greet.parent().unwrap()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&greet, wav::wav_bytes(&loud(2, 900).concat()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut log = r.chan.pbx.log_tx.subscribe();
     r.digits("7641");
     r.run("Directory", "default,t")
         .await
         .unwrap_or_else(|_| panic!("hangup"));
+    let mut played = Vec::new();
+    while let Ok(l) = log.try_recv() {
+        played.push(l.text);
+    }
+    assert!(
+        played.iter().any(|l| l.contains("1001/greet")),
+        "the recorded name was not played: {played:?}"
+    );
     assert_eq!(r.var("DIRECTORY_RESULT").as_deref(), Some("SELECTED"));
     assert_eq!(
         (

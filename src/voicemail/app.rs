@@ -108,7 +108,7 @@ fn msg_id(now: i64) -> String {
 
 /// Does a sound file (any format) exist at this path without extension? (Looked up on
 /// the blocking pool.)
-async fn sound_exists(base: &Path) -> bool {
+pub(crate) async fn sound_exists(base: &Path) -> bool {
     let base = base.to_path_buf();
     blocking::io(move || {
         Ok(["wav", "WAV", "gsm", "ulaw", "alaw", "sln", "g722"]
