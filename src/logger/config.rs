@@ -47,6 +47,9 @@ pub struct General {
     pub exec_after_rotate: String,
     /// Log lines waiting for the writer at most (beyond: dropped and counted).
     pub logger_queue_limit: usize,
+    /// `custom_levels` names (lower case): accepted in level lists; nothing in ferrisk logs
+    /// at them.
+    pub custom_levels: Vec<String>,
 }
 
 impl Default for General {
@@ -61,6 +64,7 @@ impl Default for General {
             rotatestrategy: RotateStrategy::Sequential,
             exec_after_rotate: String::new(),
             logger_queue_limit: 1000,
+            custom_levels: Vec::new(),
         }
     }
 }
@@ -166,7 +170,7 @@ pub fn check_dateformat(f: &str) -> Result<(), String> {
 }
 
 /// Parse a level list (`notice,warning,verbose(3)`, `*`, `[default]notice`).
-fn parse_levels(value: &str) -> Result<(u32, Option<u8>), String> {
+fn parse_levels(value: &str, custom: &[String]) -> Result<(u32, Option<u8>), String> {
     let mut v = value.trim();
     if let Some(rest) = v.strip_prefix('[') {
         let Some((fmt, rest)) = rest.split_once(']') else {
@@ -202,6 +206,8 @@ fn parse_levels(value: &str) -> Result<(u32, Option<u8>), String> {
         }
         match Level::from_name(&lw) {
             Some(l) => mask |= l.bit(),
+            // A level of `custom_levels`: nothing logs at it.
+            None if custom.contains(&lw) => {}
             None => {
                 return Err(format!(
                     "unknown log level '{w}' (expected debug, trace, notice, warning, error, verbose, verbose(<n>), dtmf, fax, security or *)"
@@ -264,11 +270,14 @@ pub fn parse(cf: &ConfigFile, logdir: &Path, hostname: &str) -> Result<LoggerCon
                     })?;
                     g.logger_queue_limit = n.max(10);
                 }
+                // Accepted (the names may appear in [logfiles]); nothing in ferrisk logs at
+                // a custom level.
                 "custom_levels" => {
-                    return Err(ConfigError::at(
-                        &e.loc,
-                        "custom_levels is not supported: nothing in ferrisk logs at a custom level",
-                    ))
+                    g.custom_levels = v
+                        .split(',')
+                        .map(|l| l.trim().to_ascii_lowercase())
+                        .filter(|l| !l.is_empty())
+                        .collect();
                 }
                 k => {
                     return Err(ConfigError::at(
@@ -291,8 +300,8 @@ pub fn parse(cf: &ConfigFile, logdir: &Path, hostname: &str) -> Result<LoggerCon
     if let Some(sec) = cf.section("logfiles") {
         for e in &sec.entries {
             let name = e.key.trim();
-            let (mask, verbosity) =
-                parse_levels(&e.value).map_err(|m| ConfigError::at(&e.loc, m))?;
+            let (mask, verbosity) = parse_levels(&e.value, &cfg.general.custom_levels)
+                .map_err(|m| ConfigError::at(&e.loc, m))?;
             let lname = name.to_ascii_lowercase();
             let (target, mask, verbosity) = if lname == "console" {
                 (Target::Console, mask | Level::Verbose.bit(), None)
@@ -448,6 +457,16 @@ mod tests {
         let e = cfg("[general]\ndateformat = %Q%!\n").unwrap_err();
         assert!(e.msg.contains("dateformat"), "{e}");
         assert!(cfg("[logfiles]\nfull => verbose,trace,fax\n").is_ok());
+    }
+
+    #[test]
+    fn custom_levels_are_accepted_in_level_lists() {
+        let c = cfg("[general]\ncustom_levels = foobar, Compliance\n[logfiles]\naudit => compliance,warning\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.general.custom_levels, ["foobar", "compliance"]);
+        assert_eq!(c.channels.len(), 1);
+        // Without custom_levels the name is still unknown.
+        assert!(cfg("[logfiles]\naudit => compliance\n").is_err());
     }
 }
 
