@@ -431,19 +431,9 @@ impl Dialplan {
         exten: &str,
         now: DateTime<Utc>,
     ) -> Option<(&str, &str)> {
-        self.search(
-            context,
-            exten,
-            None,
-            now,
-            MatchMode::Match,
-            Target::Priority(PRIORITY_HINT),
-        )
-        .map(|f| {
-            // The parser keeps the whole text after `hint,` as the app.
-            let all = f.priority.app.as_str();
-            all.split_once(',').unwrap_or((all, ""))
-        })
+        // The parser keeps the whole text after `hint,` as the app.
+        self.hint(context, exten, now)
+            .map(|all| all.split_once(',').unwrap_or((all, "")))
     }
 }
 
