@@ -1,0 +1,1 @@
+//! dsp: end-to-end tests (filled in by its change).

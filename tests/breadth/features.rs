@@ -1,0 +1,1 @@
+//! features: end-to-end tests (filled in by its change).

@@ -1,0 +1,1 @@
+//! misc: end-to-end tests (filled in by its change).

@@ -1,0 +1,1 @@
+//! parking: end-to-end tests (filled in by its change).

@@ -1,0 +1,1 @@
+//! queue: end-to-end tests (filled in by its change).

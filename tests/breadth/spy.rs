@@ -1,0 +1,1 @@
+//! spy: end-to-end tests (filled in by its change).

@@ -1,0 +1,18 @@
+//! End-to-end tests of Asterisk applications and functions (issue 17's breadth), against the
+//! real daemon with SIPp/baresip phones. One binary, one module per area, so CI links and
+//! starts it once.
+
+mod common;
+
+#[path = "breadth/dsp.rs"]
+mod dsp;
+#[path = "breadth/features.rs"]
+mod features;
+#[path = "breadth/misc.rs"]
+mod misc;
+#[path = "breadth/parking.rs"]
+mod parking;
+#[path = "breadth/queue.rs"]
+mod queue;
+#[path = "breadth/spy.rs"]
+mod spy;
