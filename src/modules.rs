@@ -23,6 +23,7 @@ pub fn all() -> Vec<Arc<dyn Module>> {
     v.push(Arc::new(crate::calendar::RES_CALENDAR_ICALENDAR));
     v.push(Arc::new(crate::res::xmpp::ResXmpp));
     v.push(Arc::new(crate::res::agi::ResAgi));
+    v.push(Arc::new(crate::res::parking::ResParking));
     v.push(Arc::new(crate::cdr::CdrCsv));
     v.push(Arc::new(crate::manager::Manager::default()));
     v.push(Arc::new(crate::channels::local::ChanLocal));

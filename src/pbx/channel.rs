@@ -299,6 +299,8 @@ pub struct ChannelShared {
     transfer_notify: Notify,
     /// Where a manager `Redirect` sends the channel: the interpreter jumps there.
     redirect: Mutex<Option<(String, String, i32)>>,
+    /// What another channel asked this one to do instead of its dialplan (Bridge()).
+    join: Mutex<Option<PendingJoin>>,
     /// Variables a manager `Setvar` set, applied by the owner at its next chance.
     pending_vars: Mutex<Vec<(String, String)>>,
     vars_pending: AtomicBool,
@@ -314,6 +316,26 @@ pub struct ChannelShared {
     /// The call id its log lines carry (`[C-0000002a]`; 0: none yet). A channel made
     /// while a call's task runs (a Dial leg, a Local pair) shares that call's.
     pub callid: std::sync::atomic::AtomicU32,
+}
+
+/// Work another channel gives this one ([`ChannelShared::request_join`]): it runs on the
+/// channel's own task, with the channel; `true` continues the dialplan (at the next
+/// priority unless the job jumped), `false` hangs up.
+pub type JoinJob = Box<
+    dyn for<'a> FnOnce(
+            &'a mut Channel,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>>
+        + Send,
+>;
+
+/// A [`JoinJob`] waiting for the channel's task.
+struct PendingJoin(JoinJob);
+
+impl std::fmt::Debug for PendingJoin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingJoin")
+    }
 }
 
 /// Point-in-time view for `core show channels`.
@@ -353,6 +375,7 @@ impl ChannelShared {
             transfer_done: Mutex::new(None),
             transfer_notify: Notify::new(),
             redirect: Mutex::new(None),
+            join: Mutex::new(None),
             pending_vars: Mutex::new(Vec::new()),
             vars_pending: AtomicBool::new(false),
             shared_vars: Mutex::new(None),
@@ -390,6 +413,31 @@ impl ChannelShared {
             self.softhangup.store(false, Ordering::SeqCst);
         }
         Some(r)
+    }
+    /// Pull the channel out of what it runs to do `job` (Bridge() joining it to another
+    /// channel; Asterisk moves a channel between bridges): what it runs now is interrupted
+    /// as by a redirect, and the interpreter runs `job` instead. `false` when another
+    /// job is already waiting.
+    pub fn request_join(&self, job: JoinJob) -> bool {
+        {
+            let mut j = self.join.lock();
+            if j.is_some() {
+                return false;
+            }
+            *j = Some(PendingJoin(job));
+        }
+        self.softhangup.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+        self.notify.notify_one();
+        true
+    }
+    /// The job asked for, if any: the hangup it requested is withdrawn.
+    pub fn take_join(&self) -> Option<JoinJob> {
+        let j = self.join.lock().take()?;
+        if self.hangup_cause.load(Ordering::SeqCst) == 0 {
+            self.softhangup.store(false, Ordering::SeqCst);
+        }
+        Some(j.0)
     }
     /// Set a variable from outside (AMI `Setvar`): the owner applies it at its next wait
     /// or dialplan step.

@@ -126,6 +126,13 @@ pub fn device_state(pbx: &Pbx, device: &str) -> DeviceState {
             .map(|v| DeviceState::parse(&v))
             .unwrap_or(DeviceState::Unknown);
     }
+    if let Some(space) = strip_prefix_ci(device, "park:") {
+        return match super::parking::service(pbx) {
+            Some(p) if p.space_in_use(space) => DeviceState::InUse,
+            Some(_) => DeviceState::NotInUse,
+            None => DeviceState::Invalid,
+        };
+    }
     let Some((tech, resource)) = device.split_once('/') else {
         return DeviceState::Invalid;
     };

@@ -308,7 +308,10 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
             if !chan.in_hangup_handler && chan.check_hangup() {
                 // A manager Redirect interrupts as a hangup; the top level jumps.
                 if !(nest == Nest::Top && chan.take_redirect()) {
-                    return End::Hangup;
+                    match take_join(chan, nest).await {
+                        Some(true) => continue,
+                        _ => return End::Hangup,
+                    }
                 }
             }
             if let Some(dl) = chan.absolute_deadline {
@@ -446,6 +449,12 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
                 if nest == Nest::Top && chan.take_redirect() {
                     continue;
                 }
+                if let Some(true) = take_join(chan, nest).await {
+                    if !chan.jumped {
+                        chan.priority += 1;
+                    }
+                    continue;
+                }
                 spawn_exited(chan);
                 return End::Hangup;
             }
@@ -454,6 +463,17 @@ pub fn run_loop(chan: &mut Channel, nest: Nest) -> Pin<Box<dyn Future<Output = E
             }
         }
     })
+}
+
+/// Run the job another channel asked of this one ([`super::channel::ChannelShared::request_join`]), at
+/// the top level only: `Some(continue?)`, `None` when there was none.
+async fn take_join(chan: &mut Channel, nest: Nest) -> Option<bool> {
+    if nest != Nest::Top {
+        return None;
+    }
+    let job = chan.shared.take_join()?;
+    chan.jumped = false;
+    Some(job(chan).await)
 }
 
 /// A run's cache of application look-ups (see [`run_loop`]).

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod devstate;
 pub mod events;
 pub mod exec;
+pub mod extens;
 pub mod func;
 pub mod hold;
 pub mod manager;
@@ -25,6 +26,8 @@ pub mod message;
 pub mod module;
 pub mod mwi;
 pub mod originate;
+pub mod parking;
+pub mod pickup;
 pub mod realtime;
 pub mod tech;
 pub mod vars;
@@ -124,6 +127,10 @@ pub fn verbose_prefix(level: u8) -> &'static str {
 pub struct Pbx {
     pub settings: Settings,
     dialplan: ArcSwap<Dialplan>,
+    /// The dialplan as loaded (before the modules' extensions were merged in).
+    base_dialplan: ArcSwap<Dialplan>,
+    /// Extensions modules registered ([`extens`]).
+    module_extens: Mutex<Vec<extens::ModuleExten>>,
     globals: RwLock<HashMap<String, String>>,
     /// Loaded dialplan applications.
     pub apps: AppRegistry,
@@ -191,6 +198,8 @@ impl Pbx {
         Arc::new(Pbx {
             logger,
             dialplan: ArcSwap::from_pointee(Dialplan::default()),
+            base_dialplan: ArcSwap::from_pointee(Dialplan::default()),
+            module_extens: Mutex::new(Vec::new()),
             globals: RwLock::new(HashMap::new()),
             apps: AppRegistry::default(),
             funcs: FuncRegistry::default(),
@@ -248,8 +257,50 @@ impl Pbx {
                 g.insert(k.clone(), v.clone());
             }
         }
-        self.dialplan.store(Arc::new(dp));
+        let base = Arc::new(dp);
+        self.base_dialplan.store(base.clone());
+        self.remerge(&base);
         *self.last_reload.lock() = (Instant::now(), SystemTime::now());
+    }
+
+    /// Swap in `base` with the modules' extensions merged into it.
+    fn remerge(&self, base: &Arc<Dialplan>) {
+        let exts = self.module_extens.lock().clone();
+        if exts.is_empty() {
+            self.dialplan.store(base.clone());
+        } else {
+            let mut dp = (**base).clone();
+            extens::merge(&mut dp, &exts);
+            self.dialplan.store(Arc::new(dp));
+        }
+    }
+
+    /// Add extensions on behalf of a module (Asterisk's `ast_add_extension` with a
+    /// registrar): a priority the module already registered at the same place is replaced.
+    pub fn add_extensions(&self, exts: Vec<extens::ModuleExten>) {
+        {
+            let mut m = self.module_extens.lock();
+            for e in exts {
+                m.retain(|o| {
+                    !(o.context == e.context && o.exten == e.exten && o.priority == e.priority)
+                });
+                m.push(e);
+            }
+        }
+        self.remerge(&self.base_dialplan.load_full());
+    }
+
+    /// Remove the extensions registrars matching `which` added.
+    pub fn remove_extensions(&self, which: impl Fn(&str) -> bool) {
+        let changed = {
+            let mut m = self.module_extens.lock();
+            let n = m.len();
+            m.retain(|e| !which(&e.registrar));
+            n != m.len()
+        };
+        if changed {
+            self.remerge(&self.base_dialplan.load_full());
+        }
     }
 
     pub fn get_global(&self, name: &str) -> Option<String> {

@@ -63,6 +63,10 @@ fn show(c: &Ctx) -> CliResult {
 
 /// `[extensions.conf:12]`: file name and line of a dialplan entry.
 fn registrar(loc: &crate::config::Location) -> String {
+    // A module's extension (`res_parking/default`): its registrar, as Asterisk prints it.
+    if loc.line == 0 {
+        return loc.file.to_string();
+    }
     let f = loc.file.rsplit('/').next().unwrap_or(&loc.file);
     format!("{f}:{}", loc.line)
 }

@@ -5,5 +5,6 @@
 pub mod agi;
 pub mod config_ldap;
 pub mod config_sqlite3;
+pub mod parking;
 pub mod security_log;
 pub mod xmpp;
