@@ -206,12 +206,20 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
         let mut forwards = 0usize;
         let numlines = legs.len();
         let caller_shared = chan.shared.clone();
+        let mut pick = pickup::watch(chan, &legs);
         let winner: Option<usize> = loop {
             if legs.iter().all(|l| !l.alive) {
                 break None;
             }
             let ev = tokio::select! {
                 ev = rx.recv() => ev,
+                p = pick.next() => {
+                    drop((moh.take(), early.take()));
+                    let legs: Vec<&mut Channel> = legs.iter_mut().filter(|l| l.alive).map(|l| { l.alive = false; &mut l.chan }).collect();
+                    let r = pickup::bridge_picker(chan, legs, p, opts.contains_key(&'g')).await;
+                    set_times(chan, started, Some(Instant::now()));
+                    return r;
+                }
                 _ = caller_shared.hungup() => {
                     chan.vars.set("DIALSTATUS", "CANCEL");
                     hangup_legs(&mut legs, None, cause::NORMAL_CLEARING);
@@ -672,6 +680,71 @@ fn set_times(chan: &mut Channel, started: Instant, answered: Option<Instant>) {
             .set("ANSWEREDTIME", a.elapsed().as_secs().to_string()),
         None => {
             chan.vars.remove("ANSWEREDTIME");
+        }
+    }
+}
+
+/// Pickup() of a ringing leg (`pbx::pickup`): the picker answers for the leg.
+mod pickup {
+    use super::Leg;
+    use crate::pbx::bridge;
+    use crate::pbx::channel::cause;
+    use crate::pbx::pickup::{Groups, LegInfo, PickupRequest, Watch, GROUPS_DATASTORE};
+    use crate::pbx::{Channel, Hangup};
+
+    /// List the ringing legs for Pickup() while Dial waits.
+    pub fn watch(chan: &Channel, legs: &[Leg]) -> Watch {
+        let w = Watch::new(&chan.pbx, &chan.shared);
+        for l in legs {
+            let groups = l
+                .chan
+                .datastores
+                .get::<(Groups, Groups)>(GROUPS_DATASTORE)
+                .map(|g| g.0.clone())
+                .unwrap_or_default();
+            w.ringing(
+                &l.chan.shared,
+                LegInfo {
+                    exten: l.chan.exten.clone(),
+                    context: l.chan.context.clone(),
+                    mark: l.chan.get_var("PICKUPMARK").filter(|m| !m.is_empty()),
+                    callgroups: groups,
+                },
+            );
+        }
+        w
+    }
+
+    /// The picker took a ringing leg: the other legs are cancelled (answered elsewhere),
+    /// the caller is answered (DIALSTATUS=ANSWER) and talks to the picker until one hangs up.
+    pub async fn bridge_picker(
+        chan: &mut Channel,
+        legs: Vec<&mut Channel>,
+        p: PickupRequest,
+        continue_after: bool,
+    ) -> Result<(), Hangup> {
+        for l in legs {
+            l.hangup_cause = cause::ANSWERED_ELSEWHERE;
+            l.destroy();
+        }
+        if let Some(m) = &chan.media {
+            m.to_far.clear();
+        }
+        chan.stop_background();
+        chan.pbx
+            .verbose_line(3, &format!("{} answered {}", p.picker, chan.name()));
+        chan.vars.set("DIALSTATUS", "ANSWER");
+        chan.vars.set("DIALEDPEERNAME", &p.target);
+        chan.answer();
+        let _ = p.accepted.send(true);
+        chan.bridged = Some(p.picker.clone());
+        let caller_shared = chan.shared.clone();
+        let end = bridge::bridge(chan.media.clone(), &caller_shared, p.media, &p.shared).await;
+        chan.bridged = None;
+        match end {
+            bridge::Ended::A => Err(Hangup),
+            bridge::Ended::B if continue_after => Ok(()),
+            bridge::Ended::B => Err(Hangup),
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod args;
 pub mod authenticate;
 pub mod basic;
 pub mod branch;
+pub mod bridgeapps;
 pub mod conference;
 pub mod controlplayback;
 pub mod dial;
@@ -42,6 +43,7 @@ pub mod moh;
 pub mod more;
 pub mod morsecode;
 pub mod originate;
+pub mod pickup;
 pub mod playback;
 pub mod read;
 pub mod readexten;
@@ -76,6 +78,8 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         sayunixtime::MODULES,
         playback::MODULES,
         dial::MODULES,
+        pickup::MODULES,
+        bridgeapps::MODULES,
         echo::MODULES,
         originate::MODULES,
         read::MODULES,

@@ -64,6 +64,7 @@ pub mod cause {
     pub const UNALLOCATED: i32 = 1;
     pub const NO_ROUTE_DESTINATION: i32 = 3;
     pub const NORMAL_CLEARING: i32 = 16;
+    pub const ANSWERED_ELSEWHERE: i32 = 26;
     pub const USER_BUSY: i32 = 17;
     pub const NO_USER_RESPONSE: i32 = 18;
     pub const NO_ANSWER: i32 = 19;
