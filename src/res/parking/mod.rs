@@ -970,3 +970,6 @@ fn show(lots: &Lots, name: Option<&str>) -> String {
     }
     o
 }
+
+#[cfg(test)]
+pub(crate) mod tests;
