@@ -485,3 +485,90 @@ impl App for BridgeAdd {
         wait_in(chan, &name, false, Entertain::Music, "", None).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::pbx::media::Frame;
+    use crate::pbx::tests::{get, pbx_with};
+    use crate::res::parking::tests::{crosses, spawn_chan, until};
+    use std::time::Duration;
+
+    /// Bridge() pulls a channel out of Wait(); the two talk; when the bridger hangs up
+    /// the other continues at its next priority; results for missing and self.
+    #[tokio::test]
+    async fn bridge_joins_a_channel_running_the_dialplan() {
+        let pbx = pbx_with(
+            "[t]\nexten => w,1,Answer()\n same => n,Wait(30)\n same => n,Set(AFTER=1)\nexten => b,1,Bridge(SIP/200)\nexten => none,1,Bridge(SIP/nobody)\n same => n,Bridge(SIP/300)\n",
+        );
+        let (waiter, wm, _ws) = spawn_chan(&pbx, "SIP/200-00000001", "w");
+        until("waiting", || pbx.channels.get("SIP/200-00000001").is_some()).await;
+        let (bridger, bm, bs) = spawn_chan(&pbx, "SIP/100-00000002", "b");
+        crosses(&bm, &wm, 1).await;
+        crosses(&wm, &bm, 2).await;
+        bs.request_hangup(16);
+        let bv = bridger.await.expect("bridger");
+        assert_eq!(get(&bv, "BRIDGERESULT"), Some("SUCCESS"));
+        let wv = tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("continues")
+            .expect("task");
+        assert_eq!(get(&wv, "AFTER"), Some("1"));
+
+        let (t, _m, _s) = spawn_chan(&pbx, "SIP/300-00000003", "none");
+        let v = tokio::time::timeout(Duration::from_secs(5), t)
+            .await
+            .expect("ends")
+            .expect("task");
+        assert_eq!(get(&v, "BRIDGERESULT"), Some("LOOP"));
+    }
+
+    /// BridgeWait(): an announcer's audio reaches the participants; S() ends the wait;
+    /// BridgeAdd() joins the holding bridge of a channel in it.
+    #[tokio::test]
+    async fn holding_bridge_participants_hear_the_announcer() {
+        let pbx = pbx_with(
+            "[t]\nexten => p,1,BridgeWait(hold,participant,e(s)S(2))\n same => n,Set(LEFT=1)\nexten => a,1,BridgeWait(hold,announcer)\nexten => add,1,BridgeAdd(SIP/p1)\nexten => bad,1,BridgeWait(hold,boss)\n",
+        );
+        let (p, pm, _ps) = spawn_chan(&pbx, "SIP/p1-00000001", "p");
+        until("participant in", || {
+            super::holding_of(&pbx, "SIP/p1-00000001").is_some()
+        })
+        .await;
+        let (add, am2, as2) = spawn_chan(&pbx, "SIP/p2-00000002", "add");
+        until("added", || {
+            super::holding_of(&pbx, "SIP/p2-00000002").is_some()
+        })
+        .await;
+        let (a, am, as_) = spawn_chan(&pbx, "SIP/ann-00000003", "a");
+        // The announcer speaks: both participants hear it.
+        for q in [&pm, &am2] {
+            let mut heard = false;
+            for _ in 0..300 {
+                am.from_far.push_lossy(Frame::voice(vec![9; 160]));
+                if let Ok(Some(Frame::Voice(v))) =
+                    tokio::time::timeout(Duration::from_millis(20), q.to_far.pop()).await
+                {
+                    if v[0] == 9 {
+                        heard = true;
+                        break;
+                    }
+                }
+            }
+            assert!(heard, "a participant hears the announcer");
+        }
+        let v = tokio::time::timeout(Duration::from_secs(10), p)
+            .await
+            .expect("S(2) ends the wait")
+            .expect("task");
+        assert_eq!(get(&v, "LEFT"), Some("1"));
+        as_.request_hangup(16);
+        as2.request_hangup(16);
+        let _ = a.await;
+        let av = add.await.expect("add");
+        assert_eq!(get(&av, "BRIDGERESULT"), Some("SUCCESS"));
+        let (b, _m, _s) = spawn_chan(&pbx, "SIP/x-00000004", "bad");
+        assert!(tokio::time::timeout(Duration::from_secs(5), b)
+            .await
+            .is_ok());
+    }
+}

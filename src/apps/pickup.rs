@@ -180,3 +180,44 @@ mod tests {
         assert!(name_matches("SIP/x-00000001", "1.2", "1.2", false));
     }
 }
+
+#[cfg(test)]
+mod dial_tests {
+    use crate::pbx::tests::{get, pbx_with};
+    use crate::res::parking::tests::{crosses, spawn_chan, until};
+    use std::time::Duration;
+
+    /// Dial() rings two Local legs; PickupChan() takes one: the caller is answered with
+    /// DIALSTATUS=ANSWER, talks to the picker both ways, and the other leg is cancelled.
+    #[tokio::test]
+    async fn a_ringing_dial_leg_is_picked_up() {
+        let pbx = pbx_with(
+            "[t]\nexten => s,1,Dial(Local/r@t&Local/q@t,,g)\n same => n,Set(AFTER=${DIALSTATUS})\nexten => r,1,Ringing()\n same => n,Wait(30)\nexten => q,1,Ringing()\n same => n,Wait(30)\nexten => pick,1,PickupChan(Local/r@t,p)\nexten => mark,1,Pickup(x@PICKUPMARK)\n same => n,Set(NONE=1)\n",
+        );
+        let (caller, cm, _cs) = spawn_chan(&pbx, "SIP/1000-00000001", "s");
+        until("two ringing legs", || {
+            crate::pbx::pickup::candidates(&pbx).len() == 2
+        })
+        .await;
+        // No leg carries PICKUPMARK x: Pickup() finds none and continues.
+        let (m, _mm, _ms) = spawn_chan(&pbx, "SIP/1003-00000003", "mark");
+        let v = tokio::time::timeout(Duration::from_secs(5), m)
+            .await
+            .expect("no target")
+            .expect("task");
+        assert_eq!(get(&v, "NONE"), Some("1"));
+        let (picker, pm, ps) = spawn_chan(&pbx, "SIP/1002-00000002", "pick");
+        crosses(&cm, &pm, 3).await;
+        crosses(&pm, &cm, 4).await;
+        assert!(crate::pbx::pickup::candidates(&pbx).is_empty());
+        // The picker hangs up: `g` continues the caller with DIALSTATUS=ANSWER.
+        ps.request_hangup(16);
+        let _ = picker.await;
+        let v = tokio::time::timeout(Duration::from_secs(5), caller)
+            .await
+            .expect("caller continues")
+            .expect("task");
+        assert_eq!(get(&v, "AFTER"), Some("ANSWER"));
+        assert!(get(&v, "DIALEDPEERNAME").is_some_and(|n| n.starts_with("Local/r@t-")));
+    }
+}
