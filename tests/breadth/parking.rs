@@ -1,1 +1,396 @@
-//! parking: end-to-end tests (filled in by its change).
+//! parking: call parking (res_parking.so), directed pickup (app_directed_pickup.so) and the
+//! bridge applications (Bridge, BridgeWait, BridgeAdd) against the real daemon. SIPp guests
+//! do the signalling; the test sends and receives each leg's RTP itself (a daemon's RTP
+//! sessions take `rtpstart`, +2, +4 … in call order), so what a party hears is checked by
+//! content: the announced space as the Debian prompts' µ-law bytes, each party's tone at
+//! the other end of a bridge.
+
+use crate::common::*;
+use std::net::UdpSocket;
+use std::path::Path;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const SOUNDS: &str = "/usr/share/asterisk/sounds/en_US_f_Allison";
+
+const RES_PARKING: &str = "[general]\n\n[default]\nparkext => 700\nparkpos => 701-720\n\
+    context => parkedcalls\nparkingtime => 45\nparkinghints = yes\n";
+
+struct Pbx {
+    d: Daemon,
+    sip: u16,
+    rtp: u16,
+}
+
+/// A daemon taking guest calls into `[guests]`, RTP ports for `legs` sessions, `peers`
+/// appended to sip.conf, the digit prompts in its sounds.
+fn start(extensions: &str, res_parking: &str, peers: &str, legs: u16) -> Pbx {
+    let sip = free_port();
+    let base = free_ports(2 * legs + 2);
+    let rtp = base + (base & 1);
+    let sip_conf = format!(
+        "[general]\nbindaddr=127.0.0.1\nbindport={sip}\ncontext=guests\nallowguest=yes\n\
+         realm=ferrisk\ndisallow=all\nallow=ulaw\n\n{peers}"
+    );
+    let rtp_conf = format!("[general]\nrtpstart={rtp}\nrtpend={}\n", rtp + 2 * legs - 1);
+    let dir = tempdir();
+    write_configs(
+        dir.path(),
+        &[
+            ("ferrisk.conf", FERRISK_CONF_V3),
+            ("extensions.conf", extensions),
+            ("sip.conf", &sip_conf),
+            ("rtp.conf", &rtp_conf),
+            ("res_parking.conf", res_parking),
+        ],
+    );
+    let digits = dir.path().join("data/sounds/en/digits");
+    std::fs::create_dir_all(&digits).expect("sounds dir");
+    for d in ["0", "1", "7"] {
+        let wav = Path::new(SOUNDS).join(format!("digits/{d}.wav"));
+        assert!(
+            wav.is_file(),
+            "{} missing: apt-get install asterisk-core-sounds-en-wav",
+            wav.display()
+        );
+        std::fs::copy(&wav, digits.join(format!("{d}.wav"))).expect("copy prompt");
+    }
+    Pbx {
+        d: Daemon::launch(dir),
+        sip,
+        rtp,
+    }
+}
+
+fn udp() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.set_read_timeout(Some(Duration::from_millis(2)))
+        .expect("timeout");
+    s
+}
+
+/// A guest call to `exten` (PCMU only), SDP media at `sock`, in the background.
+fn guest_call(p: &Pbx, exten: &str, sock: &UdpSocket) -> SippChild {
+    Sipp::new("uac_media_codec.xml", Some(p.sip))
+        .local_port(free_port())
+        .service(exten)
+        .key("from_user", "guest")
+        .key("rtp_port", sock.local_addr().expect("addr").port())
+        .key("pt", 0)
+        .key("codec", "PCMU")
+        .timeout(40)
+        .spawn()
+}
+
+fn rtp(seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x80, 0];
+    v.extend_from_slice(&seq.to_be_bytes());
+    v.extend_from_slice(&ts.to_be_bytes());
+    v.extend_from_slice(&0x7a7a_u32.to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+fn tone(hz: f64, ms: u64) -> Vec<i16> {
+    let n = (ms * 8) as usize;
+    (0..n)
+        .map(|i| (6000.0 * (2.0 * std::f64::consts::PI * hz * i as f64 / 8000.0).sin()) as i16)
+        .collect()
+}
+
+/// A leg's RTP in a thread: send `hz` (µ-law, 20 ms pace) to ferrisk's port `to` for
+/// `ms`, keep every µ-law payload received.
+fn leg(sock: UdpSocket, to: u16, hz: f64, ms: u64) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let signal = ferrisk::media::g711::ulaw_encode(&tone(hz, ms));
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2048];
+        let start = Instant::now();
+        for (k, f) in signal.chunks(160).enumerate() {
+            let k = k as u32;
+            let _ = sock.send_to(&rtp(k as u16, k * 160, f), ("127.0.0.1", to));
+            let next = start + Duration::from_millis(20 * u64::from(k + 1));
+            while Instant::now() < next {
+                if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                    if n > 12 && buf[1] & 0x7f == 0 {
+                        got.extend_from_slice(&buf[12..n]);
+                    }
+                }
+            }
+        }
+        got
+    })
+}
+
+fn goertzel(s: &[i16], hz: f64) -> f64 {
+    let c = 2.0 * (2.0 * std::f64::consts::PI * hz / 8000.0).cos();
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for &x in s {
+        let s0 = f64::from(x) + c * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    s1 * s1 + s2 * s2 - c * s1 * s2
+}
+
+/// Whether `ulaw` holds at least a second of a tone of `hz` (100 ms windows where `hz`
+/// dominates `other`).
+fn hears(ulaw: &[u8], hz: f64, other: f64) -> bool {
+    let s = ferrisk::media::g711::ulaw_decode(ulaw);
+    s.chunks(800)
+        .filter(|w| {
+            w.len() == 800 && goertzel(w, hz) > 1e9 && goertzel(w, hz) > 20.0 * goertzel(w, other)
+        })
+        .count()
+        >= 10
+}
+
+/// µ-law codes that decode to the same sample compare equal.
+fn norm(p: &[u8]) -> Vec<u8> {
+    p.iter()
+        .map(|&b| if b == 0x7f { 0xff } else { b })
+        .collect()
+}
+
+/// Whether the prompt `digits/d` arrived, byte for byte from its second frame on.
+fn heard_prompt(got: &[u8], d: &str) -> bool {
+    let wav = Path::new(SOUNDS).join(format!("digits/{d}.wav"));
+    let s = ferrisk::media::wav::read_wav(&wav).expect("read prompt");
+    let want = norm(&ferrisk::media::g711::ulaw_encode(&s));
+    let got = norm(got);
+    let Some(first) = want.get(160..320) else {
+        return false;
+    };
+    got.windows(160).any(|w| w == first)
+}
+
+const PARK_EXTENSIONS: &str = "\
+[general]
+autofallthrough = yes
+
+[guests]
+include => parkedcalls
+exten => 800,1,Answer()
+ same => n,Set(BLINDTRANSFER=SIP/phone-00000009)
+ same => n,Park(,st(2))
+
+[parkedcalls]
+";
+
+/// A caller dials the lot's parkext (700, an extension res_parking added): it hears its
+/// space (7-0-1 said as digits) and is parked; `parking show` lists it; another caller
+/// dials 701 (ParkedCall, added too) and the two hear each other.
+#[test]
+fn a_parked_call_hears_its_space_and_is_retrieved_at_701() {
+    let p = start(PARK_EXTENSIONS, RES_PARKING, "", 2);
+    let shown = p.d.rx("dialplan show parkedcalls");
+    assert!(
+        shown.contains("'701' =>") && shown.contains("ParkedCall(default,701)"),
+        "{shown}"
+    );
+    assert!(shown.contains("[res_parking/default]"), "{shown}");
+    let (sa, sb) = (udp(), udp());
+    let a = guest_call(&p, "700", &sa);
+    let la = leg(sa, p.rtp, 500.0, 12_000);
+    let lot = p.d.rx_until("parking show default", 15, |o| {
+        o.contains("Space               :  701")
+    });
+    assert!(lot.contains("Parker Dial String  :  SIP/"), "{lot}");
+    let hints = p.d.rx("core show hints");
+    let hint = hints
+        .lines()
+        .find(|l| l.contains("701@parkedcalls"))
+        .unwrap_or_else(|| panic!("no parking hint in\n{hints}"));
+    assert!(
+        hint.contains("park:701@parkedcalls") && hint.contains("InUse"),
+        "{hint}"
+    );
+    // Let the announcement finish before the retrieval.
+    std::thread::sleep(Duration::from_secs(3));
+    let b = guest_call(&p, "701", &sb);
+    let lb = leg(sb, p.rtp + 2, 900.0, 6_000);
+    let (ha, hb) = (la.join().expect("leg a"), lb.join().expect("leg b"));
+    p.d.rx("channel request hangup all");
+    assert!(
+        heard_prompt(&ha, "7") && heard_prompt(&ha, "0") && heard_prompt(&ha, "1"),
+        "the parked caller did not hear 7-0-1\n{}",
+        p.d.console()
+    );
+    assert!(
+        hears(&ha, 900.0, 500.0),
+        "the parked caller does not hear the retriever\n{}",
+        p.d.console()
+    );
+    assert!(
+        hears(&hb, 500.0, 900.0),
+        "the retriever does not hear the parked caller\n{}",
+        p.d.console()
+    );
+    let _ = a.wait();
+    let _ = b.wait();
+    let after = p.d.rx("parking show default");
+    assert!(after.contains("  (none)"), "{after}");
+}
+
+/// Parked with t(2) after a blind transfer from SIP/phone: the time runs out, park-dial
+/// dials the phone back (comebacktoorigin=yes) and the phone talks to the parked caller.
+#[test]
+fn a_parking_timeout_comes_back_to_the_parker() {
+    let phone = free_port();
+    let peers = format!(
+        "[phone]\ntype=peer\nhost=127.0.0.1\nport={phone}\ncontext=guests\ndisallow=all\nallow=ulaw\n"
+    );
+    let p = start(PARK_EXTENSIONS, RES_PARKING, &peers, 2);
+    let sp = udp();
+    let uas = Sipp::new("uas_media_wait.xml", None)
+        .local_port(phone)
+        .service("phone")
+        .key("rtp_port", sp.local_addr().expect("addr").port())
+        .key("pt", 0)
+        .key("codec", "PCMU")
+        .timeout(40)
+        .spawn();
+    let sa = udp();
+    let a = guest_call(&p, "800", &sa);
+    let la = leg(sa, p.rtp, 500.0, 9_000);
+    p.d.wait_console("timed out in lot default at space 701", 1);
+    let lp = leg(sp, p.rtp + 2, 900.0, 5_000);
+    let (ha, hp) = (la.join().expect("leg a"), lp.join().expect("phone"));
+    let dp = p.d.rx("dialplan show park-dial");
+    p.d.rx("channel request hangup all");
+    assert!(
+        dp.contains("'SIP_phone' =>") && dp.contains("Dial(SIP/phone,30)"),
+        "{dp}"
+    );
+    assert!(
+        hears(&hp, 500.0, 900.0),
+        "the parker does not hear the parked caller\n{}",
+        p.d.console()
+    );
+    assert!(
+        hears(&ha, 900.0, 500.0),
+        "the parked caller does not hear the parker\n{}",
+        p.d.console()
+    );
+    let _ = a.wait();
+    uas.wait()
+        .assert_ok("the phone was called back and hung up");
+}
+
+const PICKUP_EXTENSIONS: &str = "\
+[general]
+autofallthrough = yes
+
+[guests]
+exten => 600,1,Dial(SIP/phone,30,g)
+ same => n,Set(DB(test/dialstatus)=${DIALSTATUS})
+ same => n,Hangup()
+exten => 8,1,Pickup(600@guests)
+";
+
+/// Dial() rings SIP/phone (which never answers); another caller runs Pickup(600@guests):
+/// the phone's INVITE is cancelled, the two callers talk, and the first one's DIALSTATUS
+/// is ANSWER.
+#[test]
+fn a_ringing_dial_leg_is_picked_up() {
+    let phone = free_port();
+    let peers = format!(
+        "[phone]\ntype=peer\nhost=127.0.0.1\nport={phone}\ncontext=guests\ndisallow=all\nallow=ulaw\n"
+    );
+    let p = start(PICKUP_EXTENSIONS, RES_PARKING, &peers, 3);
+    let uas = Sipp::new("uas_noanswer.xml", None)
+        .local_port(phone)
+        .service("phone")
+        .timeout(40)
+        .spawn();
+    let (sa, sb) = (udp(), udp());
+    let a = guest_call(&p, "600", &sa);
+    p.d.wait_console("is ringing", 1);
+    let b = guest_call(&p, "8", &sb);
+    // Caller: the first session; the phone's leg: the second (its SDP offer); the picker:
+    // the third.
+    let la = leg(sa, p.rtp, 500.0, 5_000);
+    let lb = leg(sb, p.rtp + 4, 900.0, 5_000);
+    let (ha, hb) = (la.join().expect("a"), lb.join().expect("b"));
+    uas.wait().assert_ok("the phone's INVITE was cancelled");
+    assert!(
+        hears(&ha, 900.0, 500.0),
+        "the caller does not hear the picker\n{}",
+        p.d.console()
+    );
+    assert!(
+        hears(&hb, 500.0, 900.0),
+        "the picker does not hear the caller\n{}",
+        p.d.console()
+    );
+    // The picker hangs up: `g` goes on with DIALSTATUS=ANSWER.
+    let chans = p.d.rx("core show channels concise");
+    let picker = chans
+        .lines()
+        .find(|l| l.contains("!Pickup!"))
+        .and_then(|l| l.split('!').next())
+        .unwrap_or_else(|| panic!("no picker in\n{chans}"))
+        .to_string();
+    p.d.rx(&format!("channel request hangup {picker}"));
+    assert_eq!(p.d.wait_db("test", "dialstatus"), "ANSWER");
+    let _ = a.wait();
+    let _ = b.wait();
+}
+
+const BRIDGE_EXTENSIONS: &str = "\
+[general]
+autofallthrough = yes
+
+[guests]
+exten => 50,1,Answer()
+ same => n,Set(DB(test/a)=${CHANNEL})
+ same => n,Wait(30)
+exten => 51,1,Bridge(${DB(test/a)})
+exten => 60,1,BridgeWait(hold,participant,e(s))
+exten => 61,1,BridgeWait(hold,announcer)
+";
+
+/// Bridge() pulls a call out of Wait(): the two callers hear each other; BRIDGERESULT.
+#[test]
+fn bridge_joins_two_calls() {
+    let p = start(BRIDGE_EXTENSIONS, RES_PARKING, "", 2);
+    let (sa, sb) = (udp(), udp());
+    let a = guest_call(&p, "50", &sa);
+    let name = p.d.wait_db("test", "a");
+    assert!(name.starts_with("SIP/"), "{name}");
+    let b = guest_call(&p, "51", &sb);
+    let la = leg(sa, p.rtp, 500.0, 5_000);
+    let lb = leg(sb, p.rtp + 2, 900.0, 5_000);
+    let (ha, hb) = (la.join().expect("a"), lb.join().expect("b"));
+    let console = p.d.console();
+    p.d.rx("channel request hangup all");
+    assert!(
+        console.contains(&format!("joined bridge with {name}")),
+        "{console}"
+    );
+    assert!(hears(&ha, 900.0, 500.0), "a does not hear b\n{console}");
+    assert!(hears(&hb, 500.0, 900.0), "b does not hear a\n{console}");
+    let _ = a.wait();
+    let _ = b.wait();
+}
+
+/// BridgeWait(): a participant waits in the holding bridge; the announcer's voice reaches it.
+#[test]
+fn bridgewait_holds_and_the_announcer_is_heard() {
+    let p = start(BRIDGE_EXTENSIONS, RES_PARKING, "", 2);
+    let (sa, sb) = (udp(), udp());
+    let a = guest_call(&p, "60", &sa);
+    p.d.wait_console("joined 'holding' base-bridge <hold>", 1);
+    let b = guest_call(&p, "61", &sb);
+    let la = leg(sa, p.rtp, 500.0, 5_000);
+    let lb = leg(sb, p.rtp + 2, 900.0, 5_000);
+    let (ha, _hb) = (la.join().expect("a"), lb.join().expect("b"));
+    let console = p.d.console();
+    p.d.rx("channel request hangup all");
+    assert!(
+        hears(&ha, 900.0, 500.0),
+        "the participant does not hear the announcer\n{console}"
+    );
+    let _ = a.wait();
+    let _ = b.wait();
+}
