@@ -168,7 +168,7 @@ impl App for BridgeApp {
         let limit = opts
             .get(&'S')
             .and_then(|v| v.as_deref()?.trim().parse::<u64>().ok())
-            .map(|s| Duration::from_secs(s))
+            .map(Duration::from_secs)
             .or_else(|| {
                 opts.get(&'L')
                     .and_then(|v| v.as_deref()?.split(':').next()?.trim().parse::<u64>().ok())

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 pub static MODULES: &[Family] = &[Family {
     info: ModuleInfo::new("app_directed_pickup.so", "Directed Call Pickup Application"),
-    register: register,
+    register,
 }];
 
 fn register(ctx: &ModuleContext) {
