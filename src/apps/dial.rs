@@ -8,6 +8,7 @@
 //! `i` (ignore call forwards). A callee's call forward (a SIP 3xx) is followed, at most
 //! [`MAX_FORWARDS`] times, and updates the caller's `REDIRECTING()`.
 
+use super::dialfeatures::{self, Outcome};
 use super::{args, flow, App, AppResult};
 use crate::channels;
 use crate::pbx::bridge::{self, AbortOnDrop};
@@ -503,38 +504,60 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
             }
         }
 
-        // Bridge until one side hangs up: media relayed both ways (crate::pbx::bridge).
+        // Bridge until one side hangs up: media relayed both ways (crate::pbx::bridge),
+        // the parties' digits watched for the feature codes Dial's options enable.
         chan.bridged = Some(callee.name().to_string());
         callee.bridged = Some(chan.name().to_string());
         chan.publish("Dial", data);
         callee.publish("AppDial", "(Outgoing Line)");
-        let callee_shared = callee.shared.clone();
-        let (caller_media, callee_media) = (chan.media.clone(), callee.media.clone());
-        let callee_cause = &mut callee.hangup_cause;
-        let end = bridge::relay_until(caller_media, callee_media, async {
-            loop {
-                if caller_shared.hangup_requested() {
-                    break BridgeEnd::CallerGone;
+        crate::pbx::features::inherit(chan, callee);
+        let mut fa = dialfeatures::matcher(chan, &dialfeatures::enabled(&opts, false));
+        let mut fb = dialfeatures::matcher(callee, &dialfeatures::enabled(&opts, true));
+        let end = loop {
+            let callee = &mut leg.chan;
+            let callee_shared = callee.shared.clone();
+            let (caller_media, callee_media) = (chan.media.clone(), callee.media.clone());
+            let callee_cause = &mut callee.hangup_cause;
+            let r = bridge::relay_features(caller_media, callee_media, &mut fa, &mut fb, async {
+                loop {
+                    if caller_shared.hangup_requested() {
+                        break BridgeEnd::CallerGone;
+                    }
+                    if callee_shared.hangup_requested() {
+                        break BridgeEnd::CalleeGone;
+                    }
+                    tokio::select! {
+                        _ = caller_shared.hungup() => break BridgeEnd::CallerGone,
+                        _ = callee_shared.hungup() => break BridgeEnd::CalleeGone,
+                        t = caller_shared.transfer_requested() => break BridgeEnd::CallerTransfers(t, true),
+                        ev = rx.recv() => match ev {
+                            // Only the answered leg's hang-up ends the bridge: the legs that
+                            // lost the race were hung up above and may still report it.
+                            Some((src, ChanEvent::Hangup(c))) if src == wsrc => { *callee_cause = c; break BridgeEnd::CalleeGone; }
+                            Some((src, ChanEvent::Transfer(t))) if src == wsrc => break BridgeEnd::CalleeTransfers(*t, true),
+                            Some(_) => {}
+                            None => break BridgeEnd::CalleeGone,
+                        },
+                    }
                 }
-                if callee_shared.hangup_requested() {
-                    break BridgeEnd::CalleeGone;
-                }
-                tokio::select! {
-                    _ = caller_shared.hungup() => break BridgeEnd::CallerGone,
-                    _ = callee_shared.hungup() => break BridgeEnd::CalleeGone,
-                    t = caller_shared.transfer_requested() => break BridgeEnd::CallerTransfers(t),
-                    ev = rx.recv() => match ev {
-                        // Only the answered leg's hang-up ends the bridge: the legs that
-                        // lost the race were hung up above and may still report it.
-                        Some((src, ChanEvent::Hangup(c))) if src == wsrc => { *callee_cause = c; break BridgeEnd::CalleeGone; }
-                        Some((src, ChanEvent::Transfer(t))) if src == wsrc => break BridgeEnd::CalleeTransfers(*t),
-                        Some(_) => {}
-                        None => break BridgeEnd::CalleeGone,
-                    },
-                }
+            })
+            .await;
+            match r {
+                Ok(e) => break e,
+                Err(hit) => match dialfeatures::run(chan, &mut leg.chan, hit, &opts).await {
+                    Outcome::Resume => {}
+                    Outcome::Gone(bridge::Ended::A) => break BridgeEnd::CallerGone,
+                    Outcome::Gone(bridge::Ended::B) => break BridgeEnd::CalleeGone,
+                    Outcome::Disconnect => break BridgeEnd::CalleeGone,
+                    Outcome::Transfer(bridge::Ended::A, t) => {
+                        break BridgeEnd::CallerTransfers(t, false)
+                    }
+                    Outcome::Transfer(bridge::Ended::B, t) => {
+                        break BridgeEnd::CalleeTransfers(t, false)
+                    }
+                },
             }
-        })
-        .await;
+        };
         chan.bridged = None;
         set_times(chan, started, Some(answered));
         match end {
@@ -543,15 +566,14 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
                 return Err(Hangup);
             }
             BridgeEnd::CalleeGone => {}
-            BridgeEnd::CalleeTransfers(t) => {
+            BridgeEnd::CalleeTransfers(t, by_refer) => {
                 // The called party transferred the caller: the caller goes on at the
                 // transfer's extension, the called party hangs up.
                 let mut callee = leg.chan;
                 let ctx = transfer_context(&callee, &t);
                 chan.vars.set("BLINDTRANSFER", callee.name());
-                callee.indicate(ChanEvent::Transferred(true));
-                callee.hangup_cause = cause::NORMAL_CLEARING;
-                callee.destroy();
+                dialfeatures::transferred(&mut callee, by_refer);
+                dialfeatures::leave(&mut callee);
                 pbx.verbose_line(
                     3,
                     &format!("Blind transfer of {} to {}@{ctx}", chan.name(), t.exten),
@@ -559,7 +581,7 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
                 chan.goto(&ctx, &t.exten, 1);
                 return Ok(());
             }
-            BridgeEnd::CallerTransfers(t) => {
+            BridgeEnd::CallerTransfers(t, by_refer) => {
                 // The caller transferred the called party: it runs the dialplan at the
                 // transfer's extension on its own; the caller hangs up.
                 let mut callee = leg.chan;
@@ -573,7 +595,7 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
                     3,
                     &format!("Blind transfer of {} to {}@{ctx}", callee.name(), t.exten),
                 );
-                chan.indicate(ChanEvent::Transferred(true));
+                dialfeatures::transferred(chan, by_refer);
                 tokio::spawn(exec::run_pbx(callee));
                 chan.hangup_cause = cause::NORMAL_CLEARING;
                 return Err(Hangup);
@@ -593,10 +615,11 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
 enum BridgeEnd {
     CallerGone,
     CalleeGone,
-    /// The caller's far end asked to transfer the called party.
-    CallerTransfers(crate::pbx::channel::TransferTo),
-    /// The called party's far end asked to transfer the caller.
-    CalleeTransfers(crate::pbx::channel::TransferTo),
+    /// The caller asked to transfer the called party (its far end by a SIP REFER when
+    /// the flag is set, else a feature code or BlindTransfer()).
+    CallerTransfers(crate::pbx::channel::TransferTo, bool),
+    /// The called party asked to transfer the caller (likewise).
+    CalleeTransfers(crate::pbx::channel::TransferTo, bool),
 }
 
 /// Where a blind transfer asked by `transferer`'s far end goes: its `TRANSFER_CONTEXT`

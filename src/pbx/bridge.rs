@@ -13,7 +13,8 @@
 //! never dropped). Nothing is bridged natively: RTP always flows through ferrisk.
 
 use super::channel::ChannelShared;
-use super::media::{FrameQueue, MediaHandle};
+use super::features::{DtmfMatcher, Feature, Step};
+use super::media::{Frame, FrameQueue, MediaHandle};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -64,6 +65,93 @@ pub async fn relay_until<T>(
         out = until => out,
         _ = ab => unreachable!("forward never returns"),
         _ = ba => unreachable!("forward never returns"),
+    }
+}
+
+/// Move frames from `src` to `dst`, watching the digits for feature codes with `m`: the
+/// digits of a code that may still complete are held back from `dst`, released when the
+/// code fails (or after the feature digit timeout), consumed when it completes. Returns
+/// the feature triggered (a closed `src` waits forever).
+pub async fn forward_detect(
+    src: Arc<FrameQueue>,
+    dst: Arc<FrameQueue>,
+    m: &mut DtmfMatcher,
+) -> Feature {
+    let release = |dst: &FrameQueue, ds: Vec<(char, std::time::Duration)>| {
+        for (d, len) in ds {
+            dst.push_lossy(Frame::Dtmf(d, len));
+        }
+    };
+    loop {
+        let deadline = m.deadline();
+        let f = tokio::select! {
+            f = src.pop() => f,
+            _ = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                release(&dst, m.expire(std::time::Instant::now()));
+                continue;
+            }
+        };
+        let Some(f) = f else {
+            return std::future::pending().await;
+        };
+        if dst.is_closed() {
+            return std::future::pending().await;
+        }
+        match f {
+            Frame::Dtmf(d, len) if m.is_active() => {
+                match m.digit(d, len, std::time::Instant::now()) {
+                    Step::Pass(ds) => release(&dst, ds),
+                    Step::Held => {}
+                    Step::Trigger(feat) => return feat,
+                }
+            }
+            f => dst.push_lossy(f),
+        }
+    }
+}
+
+/// A feature code one side of a bridge pressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureHit {
+    /// Who pressed it.
+    pub side: Ended,
+    pub feature: Feature,
+}
+
+/// [`relay_until`] with feature detection: `fa` watches what A's far end sends, `fb`
+/// what B's sends. Returns `until`'s output, or the first feature code pressed (the relay
+/// stops; the matchers keep their state for the next relay).
+pub async fn relay_features<T>(
+    a: Option<MediaHandle>,
+    b: Option<MediaHandle>,
+    fa: &mut DtmfMatcher,
+    fb: &mut DtmfMatcher,
+    until: impl Future<Output = T>,
+) -> Result<T, FeatureHit> {
+    async fn dir(
+        src: &Option<MediaHandle>,
+        dst: &Option<MediaHandle>,
+        m: &mut DtmfMatcher,
+    ) -> Feature {
+        match (src, dst) {
+            (Some(s), Some(d)) => forward_detect(s.from_far.clone(), d.to_far.clone(), m).await,
+            _ => std::future::pending().await,
+        }
+    }
+    for (s, d) in [(&a, &b), (&b, &a)] {
+        if let (Some(s), Some(_)) = (s, d) {
+            s.from_far.clear();
+        }
+    }
+    tokio::select! {
+        out = until => Ok(out),
+        f = dir(&a, &b, fa) => Err(FeatureHit { side: Ended::A, feature: f }),
+        f = dir(&b, &a, fb) => Err(FeatureHit { side: Ended::B, feature: f }),
     }
 }
 

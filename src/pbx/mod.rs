@@ -17,6 +17,7 @@ pub mod cli;
 pub mod devstate;
 pub mod events;
 pub mod exec;
+pub mod features;
 pub mod func;
 pub mod hold;
 pub mod manager;
