@@ -5,7 +5,9 @@
 //! when the callee hangs up), `r` (indicate ringing), `m[(class)]` (music on hold to the
 //! caller until an answer), `M(macro^args)` and `U(sub^args)`
 //! (run on the called channel before bridging; MACRO_RESULT / GOSUB_RESULT honoured),
-//! `i` (ignore call forwards). A callee's call forward (a SIP 3xx) is followed, at most
+//! `i` (ignore call forwards), and the in-call features of features.conf: `t`/`T`
+//! (transfer), `h`/`H` (disconnect), `w`/`W` and `x`/`X` (one-touch recording), `k`/`K`
+//! (parkcall) and `DYNAMIC_FEATURES` ([`super::dialfeatures`]). A callee's call forward (a SIP 3xx) is followed, at most
 //! [`MAX_FORWARDS`] times, and updates the caller's `REDIRECTING()`.
 
 use super::dialfeatures::{self, Outcome};
@@ -103,7 +105,7 @@ impl App for Dial {
         "Dial(Technology/Resource[&Technology2/Resource2[&...]][,timeout[,options[,URL]]])"
     }
     fn description(&self) -> &'static str {
-        "This application will place calls to one or more specified channels. As soon as one of the requested channels answers, the originating channel will be answered, if it has not already been answered. These two channels will then be active in a bridged call. All other channels that were requested will then be hung up. Unless there is a timeout specified, the Dial application will wait indefinitely until one of the called channels answers, the user hangs up, or if all of the called channels are busy or unavailable. DIALSTATUS is set to one of CHANUNAVAIL, CONGESTION, NOANSWER, BUSY, ANSWER, CANCEL, DONTCALL, TORTURE, INVALIDARGS. Options: g, i (ignore call forwards: a 3xx from the called party is not followed), m([class]), r, M(macro[^arg[^...]]), U(x[^arg[^...]]). A call forward (SIP 3xx) is followed: a bare extension is dialed through Local in FORWARD_CONTEXT (or the called peer's context), and REDIRECTING() is updated."
+        "This application will place calls to one or more specified channels. As soon as one of the requested channels answers, the originating channel will be answered, if it has not already been answered. These two channels will then be active in a bridged call. All other channels that were requested will then be hung up. Unless there is a timeout specified, the Dial application will wait indefinitely until one of the called channels answers, the user hangs up, or if all of the called channels are busy or unavailable. DIALSTATUS is set to one of CHANUNAVAIL, CONGESTION, NOANSWER, BUSY, ANSWER, CANCEL, DONTCALL, TORTURE, INVALIDARGS. Options: g, i (ignore call forwards: a 3xx from the called party is not followed), m([class]), r, M(macro[^arg[^...]]), U(x[^arg[^...]]); the features of features.conf: t/T (the called party/the caller may transfer with blindxfer or atxfer), h/H (may hang up with disconnect), w/W (automon), x/X (automixmon), k/K (parkcall: no parking module yet); DYNAMIC_FEATURES enables applicationmap features per channel. A call forward (SIP 3xx) is followed: a bare extension is dialed through Local in FORWARD_CONTEXT (or the called peer's context), and REDIRECTING() is updated."
     }
 
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {

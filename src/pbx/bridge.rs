@@ -244,6 +244,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn feature_digits_are_held_back_and_others_flushed() {
+        use crate::pbx::features::{Builtin, FeatureCodes, FeaturesConfig};
+        let (a, b) = (
+            MediaHandle::new(NativeFormat::Ulaw),
+            MediaHandle::new(NativeFormat::Ulaw),
+        );
+        let mut cfg = FeaturesConfig::default();
+        cfg.featuremap.set(Builtin::AutoMixMon, "*3");
+        let codes = FeatureCodes::new(&cfg, &[Builtin::BlindXfer, Builtin::AutoMixMon], &[]);
+        let mut fa = DtmfMatcher::new(codes, Duration::from_millis(50));
+        let mut fb = DtmfMatcher::new(FeatureCodes::default(), Duration::from_millis(50));
+        let d = |c| Frame::Dtmf(c, Duration::from_millis(80));
+        let run = {
+            let (a, b) = (a.clone(), b.clone());
+            tokio::spawn(async move {
+                relay_features(
+                    Some(a),
+                    Some(b),
+                    &mut fa,
+                    &mut fb,
+                    std::future::pending::<()>(),
+                )
+                .await
+            })
+        };
+        tokio::task::yield_now().await;
+        // `*` then `7`: no code, both pass in order.
+        a.from_far.push_lossy(d('*'));
+        a.from_far.push_lossy(d('7'));
+        assert_eq!(b.to_far.pop().await, Some(d('*')));
+        assert_eq!(b.to_far.pop().await, Some(d('7')));
+        // `*` alone is released after the feature digit timeout.
+        a.from_far.push_lossy(d('*'));
+        assert_eq!(b.to_far.pop().await, Some(d('*')));
+        // B has no codes: its `#` passes.
+        b.from_far.push_lossy(d('#'));
+        assert_eq!(a.to_far.pop().await, Some(d('#')));
+        // A's `*3` triggers automixmon; neither digit reaches B.
+        a.from_far.push_lossy(voice(4));
+        a.from_far.push_lossy(d('*'));
+        a.from_far.push_lossy(d('3'));
+        let hit = run.await.expect("task").expect_err("a feature");
+        assert_eq!(hit.side, Ended::A);
+        assert_eq!(
+            hit.feature,
+            crate::pbx::features::Feature::Builtin(Builtin::AutoMixMon)
+        );
+        assert_eq!(b.to_far.pop().await, Some(voice(4)));
+        assert!(b.to_far.is_empty(), "the code's digits never reach B");
+    }
+
+    #[tokio::test]
     async fn a_stalled_receiver_does_not_stop_the_other_direction() {
         let (a, b) = (
             MediaHandle::new(NativeFormat::Ulaw),
