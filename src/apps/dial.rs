@@ -434,7 +434,7 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
         }
         hangup_legs(&mut legs, Some(w), 26);
         let mut leg = legs.swap_remove(w);
-        let wsrc = Src {
+        let mut wsrc = Src {
             idx: w,
             gen: leg.gen,
         };
@@ -557,6 +557,23 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
                     Outcome::Transfer(bridge::Ended::B, t) => {
                         break BridgeEnd::CalleeTransfers(t, false)
                     }
+                    Outcome::Handoff(bridge::Ended::B, t) => {
+                        // The called party transferred the caller to `t`: the caller
+                        // talks to the target from now on.
+                        let t = *t;
+                        let mut old = std::mem::replace(&mut leg.chan, t.chan);
+                        dialfeatures::leave(&mut old);
+                        wsrc.gen += 1;
+                        leg.gen = wsrc.gen;
+                        if let Some(erx) = t.events {
+                            forward_events(erx, forward_tx.clone(), wsrc);
+                        }
+                        leg.chan.bridged = Some(chan.name().to_string());
+                        chan.bridged = Some(leg.chan.name().to_string());
+                        chan.cdr.dstchannel = leg.chan.name().to_string();
+                        fb = dialfeatures::matcher(&leg.chan, &dialfeatures::enabled(&opts, true));
+                    }
+                    Outcome::Handoff(bridge::Ended::A, t) => break BridgeEnd::CallerHandsOff(t),
                 },
             }
         };
@@ -568,6 +585,13 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
                 return Err(Hangup);
             }
             BridgeEnd::CalleeGone => {}
+            BridgeEnd::CallerHandsOff(t) => {
+                // Attended transfer by the caller: the called party and the target talk
+                // on their own; the caller hangs up.
+                handoff(leg.chan, t, rx, wsrc);
+                chan.hangup_cause = cause::NORMAL_CLEARING;
+                return Err(Hangup);
+            }
             BridgeEnd::CalleeTransfers(t, by_refer) => {
                 // The called party transferred the caller: the caller goes on at the
                 // transfer's extension, the called party hangs up.
@@ -622,6 +646,47 @@ enum BridgeEnd {
     CallerTransfers(crate::pbx::channel::TransferTo, bool),
     /// The called party asked to transfer the caller (likewise).
     CalleeTransfers(crate::pbx::channel::TransferTo, bool),
+    /// The caller completed an attended transfer of the called party to this target.
+    CallerHandsOff(Box<dialfeatures::Target>),
+}
+
+/// Bridge `callee` (whose events come through `rx`, tagged `src`) and an attended
+/// transfer's target on their own until either hangs up.
+fn handoff(
+    mut callee: Channel,
+    t: Box<dialfeatures::Target>,
+    mut rx: mpsc::UnboundedReceiver<(Src, ChanEvent)>,
+    src: Src,
+) {
+    let dialfeatures::Target {
+        chan: mut target,
+        events: mut tev,
+    } = *t;
+    tokio::spawn(async move {
+        callee.bridged = Some(target.name().to_string());
+        target.bridged = Some(callee.name().to_string());
+        let (cs, ts) = (callee.shared.clone(), target.shared.clone());
+        bridge::relay_until(callee.media.clone(), target.media.clone(), async {
+            loop {
+                tokio::select! {
+                    _ = cs.hungup() => break,
+                    _ = ts.hungup() => break,
+                    ev = rx.recv() => match ev {
+                        Some((s, ChanEvent::Hangup(_))) if s == src => break,
+                        None => break,
+                        Some(_) => {}
+                    },
+                    ev = dialfeatures::recv(&mut tev) => match ev {
+                        Some(ChanEvent::Hangup(_)) | None => break,
+                        Some(_) => {}
+                    },
+                }
+            }
+        })
+        .await;
+        dialfeatures::leave(&mut callee);
+        dialfeatures::leave(&mut target);
+    });
 }
 
 /// Where a blind transfer asked by `transferer`'s far end goes: its `TRANSFER_CONTEXT`

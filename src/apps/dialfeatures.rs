@@ -16,6 +16,7 @@ use crate::pbx::features::{
 };
 use crate::pbx::{exec, Channel, Hangup};
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// The built-ins a party may press, from Dial's options: lower case for the called
 /// party, upper case for the caller.
@@ -58,6 +59,23 @@ pub enum Outcome {
     Disconnect,
     /// Blind transfer of the party that did not press (`Ended` says who pressed).
     Transfer(Ended, TransferTo),
+    /// Attended transfer done: the party that did not press is to be bridged with this
+    /// target; the presser (`Ended`) leaves.
+    Handoff(Ended, Box<Target>),
+}
+
+/// An attended transfer's target channel, with its events.
+pub struct Target {
+    pub chan: Channel,
+    pub events: Option<mpsc::UnboundedReceiver<ChanEvent>>,
+}
+
+/// The next event of an optional receiver (`None` when it closed; pending without one).
+pub async fn recv(rx: &mut Option<mpsc::UnboundedReceiver<ChanEvent>>) -> Option<ChanEvent> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// `(presser, other)` of a hit.
@@ -108,11 +126,9 @@ pub async fn run(
             Outcome::Disconnect
         }
         Feature::Builtin(Builtin::BlindXfer) => blind(presser, other, side).await,
-        Feature::Builtin(Builtin::AtXfer) => {
-            // Attended transfer: the consultation call is not bridged yet (see
-            // contrib/compat/notes.txt); ferrisk does a blind transfer after the number.
-            blind(presser, other, side).await
-        }
+        Feature::Builtin(Builtin::AtXfer) => attended(presser, other, side, None).await,
+        // Consultation codes outside a consultation: nothing to do.
+        Feature::Consult(_) => Outcome::Resume,
         Feature::Builtin(b @ (Builtin::AutoMixMon | Builtin::AutoMon)) => {
             toggle_recording(presser, other, b == Builtin::AutoMon).await;
             Outcome::Resume
@@ -191,6 +207,13 @@ pub async fn run(
                     runner.set_var(status, "FAILURE");
                     return Outcome::Resume;
                 }
+                if p.attended {
+                    let out =
+                        attended(runner, waiter, runner_side, Some((p.exten, p.context))).await;
+                    let ok = matches!(out, Outcome::Handoff(..));
+                    runner.set_var(status, if ok { "SUCCESS" } else { "FAILURE" });
+                    return out;
+                }
                 runner.set_var(status, "SUCCESS");
                 return Outcome::Transfer(
                     runner_side,
@@ -236,14 +259,220 @@ async fn blind(presser: &mut Channel, other: &mut Channel, side: Ended) -> Outco
     }
     match got {
         Err(Hangup) => Outcome::Gone(side),
-        Ok(None) => {
-            if play(presser, &cfg.general.xferfailsound).await.is_err() {
-                return Outcome::Gone(side);
-            }
-            Outcome::Resume
-        }
+        Ok(None) => failed(presser, &cfg, side).await,
         Ok(Some(exten)) => Outcome::Transfer(side, TransferTo { exten, context }),
     }
+}
+
+/// How a consultation ended.
+enum Consulted {
+    /// The transferer hung up (completes the transfer).
+    Presser,
+    /// The transferee hung up.
+    Other,
+    /// The target hung up.
+    Target,
+}
+
+/// Empty `chan`'s queue towards its far end (hold music stopped).
+fn clear(chan: &Channel) {
+    if let Some(m) = chan.media.as_ref() {
+        m.to_far.clear();
+    }
+}
+
+/// Attended transfer: the presser dials a number (or `dest`, from AttendedTransfer()),
+/// hears it ring and talks to the target while the other party hears hold music. Hanging
+/// up or `atxfercomplete` connects the other party and the target; `atxferabort` or the
+/// target hanging up brings the presser back; `atxferswap` toggles between the two.
+async fn attended(
+    presser: &mut Channel,
+    other: &mut Channel,
+    side: Ended,
+    dest: Option<(String, String)>,
+) -> Outcome {
+    let cfg = features::for_channel(presser);
+    let pbx = presser.pbx.clone();
+    let mut moh = hold(other, "").await;
+    let (exten, context) = match dest {
+        Some(d) => d,
+        None => {
+            let context = transfer_context(presser);
+            match grab_transfer(presser, &context, &cfg).await {
+                Err(Hangup) => return Outcome::Gone(side),
+                Ok(Some(e)) => (e, context),
+                Ok(None) => {
+                    drop(moh);
+                    clear(other);
+                    return failed(presser, &cfg, side).await;
+                }
+            }
+        }
+    };
+    let dest = format!("Local/{exten}@{context}");
+    crate::channels::prepare(&pbx, &dest).await;
+    let out = match crate::channels::request(&pbx, &dest, Some(presser)) {
+        Ok(o) => o,
+        Err(e) => {
+            pbx.warning(&format!("features: {}", e.msg));
+            drop(moh);
+            clear(other);
+            return failed(presser, &cfg, side).await;
+        }
+    };
+    let mut target = out.chan;
+    target.cdr.disabled = true;
+    let mut events = target.events.take();
+    (out.call)();
+    pbx.verbose_line(3, &format!("Called {dest}"));
+    super::indications::play_tones(presser, "ring");
+    let limit = Duration::from_secs(u64::from(cfg.general.atxfernoanswertimeout.max(1)));
+    let deadline = tokio::time::Instant::now() + limit;
+    let presser_shared = presser.shared.clone();
+    let mut presser_gone = false;
+    let answered = loop {
+        let ev = tokio::select! {
+            ev = recv(&mut events) => ev,
+            _ = presser_shared.hungup(), if !presser_gone => { presser_gone = true; continue; }
+            _ = tokio::time::sleep_until(deadline) => break false,
+        };
+        match ev {
+            Some(ChanEvent::Answer) => break true,
+            Some(ChanEvent::Busy | ChanEvent::Congestion | ChanEvent::Hangup(_)) | None => {
+                break false
+            }
+            _ => {}
+        }
+    };
+    presser.stop_background();
+    if !answered {
+        target.hangup_cause = cause::NO_ANSWER;
+        target.destroy();
+        if presser_gone {
+            return Outcome::Gone(side);
+        }
+        drop(moh);
+        clear(other);
+        return failed(presser, &cfg, side).await;
+    }
+    target.answer();
+    pbx.verbose_line(3, &format!("{} answered {}", target.name(), presser.name()));
+    let mut done = presser_gone;
+    let digit_timeout = Duration::from_millis(u64::from(cfg.general.featuredigittimeout));
+    let mut m = DtmfMatcher::new(FeatureCodes::consult(&cfg), digit_timeout);
+    let mut none = DtmfMatcher::new(FeatureCodes::default(), digit_timeout);
+    let mut with_target = true;
+    let mut target_moh: Option<AbortOnDrop> = None;
+    while !done {
+        let partner = if with_target {
+            target.media.clone()
+        } else {
+            other.media.clone()
+        };
+        let (ps, os, ts) = (
+            presser.shared.clone(),
+            other.shared.clone(),
+            target.shared.clone(),
+        );
+        let r = crate::pbx::bridge::relay_features(
+            presser.media.clone(),
+            partner,
+            &mut m,
+            &mut none,
+            async {
+                loop {
+                    tokio::select! {
+                        _ = ps.hungup() => break Consulted::Presser,
+                        _ = os.hungup() => break Consulted::Other,
+                        _ = ts.hungup() => break Consulted::Target,
+                        ev = recv(&mut events) => match ev {
+                            Some(ChanEvent::Hangup(_)) | None => break Consulted::Target,
+                            _ => {}
+                        },
+                    }
+                }
+            },
+        )
+        .await;
+        match r {
+            Ok(Consulted::Presser) => done = true,
+            Err(FeatureHit {
+                feature: Feature::Consult(features::Consult::Complete),
+                ..
+            }) => done = true,
+            Ok(Consulted::Other) => {
+                target.destroy();
+                let other_side = match side {
+                    Ended::A => Ended::B,
+                    Ended::B => Ended::A,
+                };
+                return Outcome::Gone(other_side);
+            }
+            Ok(Consulted::Target)
+            | Err(FeatureHit {
+                feature: Feature::Consult(features::Consult::Abort),
+                ..
+            }) => {
+                pbx.verbose_line(
+                    3,
+                    &format!("Attended transfer to {} aborted", target.name()),
+                );
+                target.hangup_cause = cause::NORMAL_CLEARING;
+                target.destroy();
+                drop(moh);
+                clear(other);
+                return Outcome::Resume;
+            }
+            Err(FeatureHit {
+                feature: Feature::Consult(features::Consult::Swap),
+                ..
+            }) => {
+                with_target = !with_target;
+                if with_target {
+                    target_moh = None;
+                    clear(&target);
+                    moh = hold(other, "").await;
+                } else {
+                    moh = None;
+                    clear(other);
+                    target_moh = hold(&target, "").await;
+                }
+            }
+            Err(_) => {
+                pbx.notice("features: three-way calls (atxferthreeway) are not supported");
+            }
+        }
+    }
+    drop(moh);
+    drop(target_moh);
+    clear(other);
+    clear(&target);
+    let name = presser.name().to_string();
+    other.set_var("ATTENDEDTRANSFER", &name);
+    target.set_var("ATTENDEDTRANSFER", &name);
+    pbx.verbose_line(
+        3,
+        &format!(
+            "Attended transfer of {} to {} by {name}",
+            other.name(),
+            target.name()
+        ),
+    );
+    Outcome::Handoff(
+        side,
+        Box::new(Target {
+            chan: target,
+            events,
+        }),
+    )
+}
+
+/// A transfer failed: `xferfailsound` to the presser, back to the bridge.
+async fn failed(presser: &mut Channel, cfg: &FeaturesConfig, side: Ended) -> Outcome {
+    if play(presser, &cfg.general.xferfailsound).await.is_err() {
+        return Outcome::Gone(side);
+    }
+    Outcome::Resume
 }
 
 /// Asterisk's `grab_transfer`: announce (`transferannouncesound`), then collect an

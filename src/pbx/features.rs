@@ -564,6 +564,17 @@ pub enum Feature {
     Builtin(Builtin),
     /// An `[applicationmap]` item (from `DYNAMIC_FEATURES`).
     Dynamic(AppMapItem),
+    /// A transferer's code during an attended transfer's consultation.
+    Consult(Consult),
+}
+
+/// The codes of an attended transfer's consultation (`atxfer*` in `[general]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consult {
+    Abort,
+    Complete,
+    ThreeWay,
+    Swap,
 }
 
 /// What one party of a bridge may press: codes and what they do.
@@ -591,6 +602,22 @@ impl FeatureCodes {
     }
     pub fn is_empty(&self) -> bool {
         self.codes.is_empty()
+    }
+
+    /// The transferer's codes while it consults an attended transfer's target.
+    pub fn consult(cfg: &FeaturesConfig) -> Self {
+        let g = &cfg.general;
+        let codes = [
+            (&g.atxferabort, Consult::Abort),
+            (&g.atxfercomplete, Consult::Complete),
+            (&g.atxferthreeway, Consult::ThreeWay),
+            (&g.atxferswap, Consult::Swap),
+        ]
+        .into_iter()
+        .filter(|(c, _)| !c.is_empty())
+        .map(|(c, k)| (c.clone(), Feature::Consult(k)))
+        .collect();
+        FeatureCodes { codes }
     }
 }
 

@@ -190,3 +190,23 @@ fn features_show_lists_the_configuration_and_reload_applies_a_new_one() {
         .rx("features show")
         .contains("Blind Transfer            #       #5"));
 }
+
+#[test]
+fn t_attended_transfer_consults_the_target_and_completes_with_star_two() {
+    let p1 = free_port();
+    let ext = "[guests]\nexten => 503,1,Set(TRANSFER_CONTEXT=xfer)\n \
+               same => n,Dial(SIP/uas1,10,T)\n same => n,Hangup()\n\
+               [xfer]\nexten => 19,1,Answer()\n same => n,Set(DB(ft/consulted)=yes)\n \
+               same => n,Wait(4)\n same => n,Hangup()\n";
+    let features = "[featuremap]\nblindxfer => *0\natxfer => #\n";
+    let (d, sip) = start(ext, features, &[p1]);
+    let transferee = uas(p1, "uas_answer.xml");
+    let c = caller(sip, "503", "uac_dtmf_atxfer.xml");
+    assert_eq!(d.wait_db("ft", "consulted"), "yes");
+    c.wait()
+        .assert_ok("the transferer is hung up after atxfercomplete");
+    d.wait_console("Attended transfer of SIP/uas1-", 1);
+    transferee
+        .wait()
+        .assert_ok("the transferee talked to the target until it hung up");
+}
