@@ -5,9 +5,12 @@
 //! when the callee hangs up), `r` (indicate ringing), `m[(class)]` (music on hold to the
 //! caller until an answer), `M(macro^args)` and `U(sub^args)`
 //! (run on the called channel before bridging; MACRO_RESULT / GOSUB_RESULT honoured),
-//! `i` (ignore call forwards). A callee's call forward (a SIP 3xx) is followed, at most
+//! `i` (ignore call forwards), and the in-call features of features.conf: `t`/`T`
+//! (transfer), `h`/`H` (disconnect), `w`/`W` and `x`/`X` (one-touch recording), `k`/`K`
+//! (parkcall) and `DYNAMIC_FEATURES` ([`super::dialfeatures`]). A callee's call forward (a SIP 3xx) is followed, at most
 //! [`MAX_FORWARDS`] times, and updates the caller's `REDIRECTING()`.
 
+use super::dialfeatures::{self, Outcome};
 use super::{args, flow, App, AppResult};
 use crate::channels;
 use crate::pbx::bridge::{self, AbortOnDrop};
@@ -102,7 +105,7 @@ impl App for Dial {
         "Dial(Technology/Resource[&Technology2/Resource2[&...]][,timeout[,options[,URL]]])"
     }
     fn description(&self) -> &'static str {
-        "This application will place calls to one or more specified channels. As soon as one of the requested channels answers, the originating channel will be answered, if it has not already been answered. These two channels will then be active in a bridged call. All other channels that were requested will then be hung up. Unless there is a timeout specified, the Dial application will wait indefinitely until one of the called channels answers, the user hangs up, or if all of the called channels are busy or unavailable. DIALSTATUS is set to one of CHANUNAVAIL, CONGESTION, NOANSWER, BUSY, ANSWER, CANCEL, DONTCALL, TORTURE, INVALIDARGS. Options: g, i (ignore call forwards: a 3xx from the called party is not followed), m([class]), r, M(macro[^arg[^...]]), U(x[^arg[^...]]). A call forward (SIP 3xx) is followed: a bare extension is dialed through Local in FORWARD_CONTEXT (or the called peer's context), and REDIRECTING() is updated."
+        "This application will place calls to one or more specified channels. As soon as one of the requested channels answers, the originating channel will be answered, if it has not already been answered. These two channels will then be active in a bridged call. All other channels that were requested will then be hung up. Unless there is a timeout specified, the Dial application will wait indefinitely until one of the called channels answers, the user hangs up, or if all of the called channels are busy or unavailable. DIALSTATUS is set to one of CHANUNAVAIL, CONGESTION, NOANSWER, BUSY, ANSWER, CANCEL, DONTCALL, TORTURE, INVALIDARGS. Options: g, i (ignore call forwards: a 3xx from the called party is not followed), m([class]), r, M(macro[^arg[^...]]), U(x[^arg[^...]]); the features of features.conf: t/T (the called party/the caller may transfer with blindxfer or atxfer), h/H (may hang up with disconnect), w/W (automon), x/X (automixmon), k/K (parkcall: no parking module yet); DYNAMIC_FEATURES enables applicationmap features per channel. A call forward (SIP 3xx) is followed: a bare extension is dialed through Local in FORWARD_CONTEXT (or the called peer's context), and REDIRECTING() is updated."
     }
 
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
@@ -439,7 +442,7 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
         }
         hangup_legs(&mut legs, Some(w), 26);
         let mut leg = legs.swap_remove(w);
-        let wsrc = Src {
+        let mut wsrc = Src {
             idx: w,
             gen: leg.gen,
         };
@@ -511,38 +514,77 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
             }
         }
 
-        // Bridge until one side hangs up: media relayed both ways (crate::pbx::bridge).
+        // Bridge until one side hangs up: media relayed both ways (crate::pbx::bridge),
+        // the parties' digits watched for the feature codes Dial's options enable.
         chan.bridged = Some(callee.name().to_string());
         callee.bridged = Some(chan.name().to_string());
         chan.publish("Dial", data);
         callee.publish("AppDial", "(Outgoing Line)");
-        let callee_shared = callee.shared.clone();
-        let (caller_media, callee_media) = (chan.media.clone(), callee.media.clone());
-        let callee_cause = &mut callee.hangup_cause;
-        let end = bridge::relay_until(caller_media, callee_media, async {
-            loop {
-                if caller_shared.hangup_requested() {
-                    break BridgeEnd::CallerGone;
+        crate::pbx::features::inherit(chan, callee);
+        let mut fa = dialfeatures::matcher(chan, &dialfeatures::enabled(&opts, false));
+        let mut fb = dialfeatures::matcher(callee, &dialfeatures::enabled(&opts, true));
+        let end = loop {
+            let callee = &mut leg.chan;
+            let callee_shared = callee.shared.clone();
+            let (caller_media, callee_media) = (chan.media.clone(), callee.media.clone());
+            let callee_cause = &mut callee.hangup_cause;
+            let r = bridge::relay_features(caller_media, callee_media, &mut fa, &mut fb, async {
+                loop {
+                    if caller_shared.hangup_requested() {
+                        break BridgeEnd::CallerGone;
+                    }
+                    if callee_shared.hangup_requested() {
+                        break BridgeEnd::CalleeGone;
+                    }
+                    tokio::select! {
+                        _ = caller_shared.hungup() => break BridgeEnd::CallerGone,
+                        _ = callee_shared.hungup() => break BridgeEnd::CalleeGone,
+                        t = caller_shared.transfer_requested() => break BridgeEnd::CallerTransfers(t, true),
+                        ev = rx.recv() => match ev {
+                            // Only the answered leg's hang-up ends the bridge: the legs that
+                            // lost the race were hung up above and may still report it.
+                            Some((src, ChanEvent::Hangup(c))) if src == wsrc => { *callee_cause = c; break BridgeEnd::CalleeGone; }
+                            Some((src, ChanEvent::Transfer(t))) if src == wsrc => break BridgeEnd::CalleeTransfers(*t, true),
+                            Some(_) => {}
+                            None => break BridgeEnd::CalleeGone,
+                        },
+                    }
                 }
-                if callee_shared.hangup_requested() {
-                    break BridgeEnd::CalleeGone;
-                }
-                tokio::select! {
-                    _ = caller_shared.hungup() => break BridgeEnd::CallerGone,
-                    _ = callee_shared.hungup() => break BridgeEnd::CalleeGone,
-                    t = caller_shared.transfer_requested() => break BridgeEnd::CallerTransfers(t),
-                    ev = rx.recv() => match ev {
-                        // Only the answered leg's hang-up ends the bridge: the legs that
-                        // lost the race were hung up above and may still report it.
-                        Some((src, ChanEvent::Hangup(c))) if src == wsrc => { *callee_cause = c; break BridgeEnd::CalleeGone; }
-                        Some((src, ChanEvent::Transfer(t))) if src == wsrc => break BridgeEnd::CalleeTransfers(*t),
-                        Some(_) => {}
-                        None => break BridgeEnd::CalleeGone,
-                    },
-                }
+            })
+            .await;
+            match r {
+                Ok(e) => break e,
+                Err(hit) => match dialfeatures::run(chan, &mut leg.chan, hit, &opts).await {
+                    Outcome::Resume => {}
+                    Outcome::Gone(bridge::Ended::A) => break BridgeEnd::CallerGone,
+                    Outcome::Gone(bridge::Ended::B) => break BridgeEnd::CalleeGone,
+                    Outcome::Disconnect => break BridgeEnd::CalleeGone,
+                    Outcome::Transfer(bridge::Ended::A, t) => {
+                        break BridgeEnd::CallerTransfers(t, false)
+                    }
+                    Outcome::Transfer(bridge::Ended::B, t) => {
+                        break BridgeEnd::CalleeTransfers(t, false)
+                    }
+                    Outcome::Handoff(bridge::Ended::B, t) => {
+                        // The called party transferred the caller to `t`: the caller
+                        // talks to the target from now on.
+                        let t = *t;
+                        let mut old = std::mem::replace(&mut leg.chan, t.chan);
+                        dialfeatures::leave(&mut old);
+                        wsrc.gen += 1;
+                        leg.gen = wsrc.gen;
+                        if let Some(erx) = t.events {
+                            forward_events(erx, forward_tx.clone(), wsrc);
+                        }
+                        leg.chan.bridged = Some(chan.name().to_string());
+                        chan.bridged = Some(leg.chan.name().to_string());
+                        chan.cdr.dstchannel = leg.chan.name().to_string();
+                        fb = dialfeatures::matcher(&leg.chan, &dialfeatures::enabled(&opts, true));
+                    }
+                    Outcome::Handoff(bridge::Ended::A, t) => break BridgeEnd::CallerHandsOff(t),
+                },
             }
-        })
-        .await;
+        };
         chan.bridged = None;
         set_times(chan, started, Some(answered));
         match end {
@@ -551,15 +593,21 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
                 return Err(Hangup);
             }
             BridgeEnd::CalleeGone => {}
-            BridgeEnd::CalleeTransfers(t) => {
+            BridgeEnd::CallerHandsOff(t) => {
+                // Attended transfer by the caller: the called party and the target talk
+                // on their own; the caller hangs up.
+                handoff(leg.chan, t, rx, wsrc);
+                chan.hangup_cause = cause::NORMAL_CLEARING;
+                return Err(Hangup);
+            }
+            BridgeEnd::CalleeTransfers(t, by_refer) => {
                 // The called party transferred the caller: the caller goes on at the
                 // transfer's extension, the called party hangs up.
                 let mut callee = leg.chan;
                 let ctx = transfer_context(&callee, &t);
                 chan.vars.set("BLINDTRANSFER", callee.name());
-                callee.indicate(ChanEvent::Transferred(true));
-                callee.hangup_cause = cause::NORMAL_CLEARING;
-                callee.destroy();
+                dialfeatures::transferred(&mut callee, by_refer);
+                dialfeatures::leave(&mut callee);
                 pbx.verbose_line(
                     3,
                     &format!("Blind transfer of {} to {}@{ctx}", chan.name(), t.exten),
@@ -567,7 +615,7 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
                 chan.goto(&ctx, &t.exten, 1);
                 return Ok(());
             }
-            BridgeEnd::CallerTransfers(t) => {
+            BridgeEnd::CallerTransfers(t, by_refer) => {
                 // The caller transferred the called party: it runs the dialplan at the
                 // transfer's extension on its own; the caller hangs up.
                 let mut callee = leg.chan;
@@ -581,7 +629,7 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
                     3,
                     &format!("Blind transfer of {} to {}@{ctx}", callee.name(), t.exten),
                 );
-                chan.indicate(ChanEvent::Transferred(true));
+                dialfeatures::transferred(chan, by_refer);
                 tokio::spawn(exec::run_pbx(callee));
                 chan.hangup_cause = cause::NORMAL_CLEARING;
                 return Err(Hangup);
@@ -601,10 +649,52 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
 enum BridgeEnd {
     CallerGone,
     CalleeGone,
-    /// The caller's far end asked to transfer the called party.
-    CallerTransfers(crate::pbx::channel::TransferTo),
-    /// The called party's far end asked to transfer the caller.
-    CalleeTransfers(crate::pbx::channel::TransferTo),
+    /// The caller asked to transfer the called party (its far end by a SIP REFER when
+    /// the flag is set, else a feature code or BlindTransfer()).
+    CallerTransfers(crate::pbx::channel::TransferTo, bool),
+    /// The called party asked to transfer the caller (likewise).
+    CalleeTransfers(crate::pbx::channel::TransferTo, bool),
+    /// The caller completed an attended transfer of the called party to this target.
+    CallerHandsOff(Box<dialfeatures::Target>),
+}
+
+/// Bridge `callee` (whose events come through `rx`, tagged `src`) and an attended
+/// transfer's target on their own until either hangs up.
+fn handoff(
+    mut callee: Channel,
+    t: Box<dialfeatures::Target>,
+    mut rx: mpsc::UnboundedReceiver<(Src, ChanEvent)>,
+    src: Src,
+) {
+    let dialfeatures::Target {
+        chan: mut target,
+        events: mut tev,
+    } = *t;
+    tokio::spawn(async move {
+        callee.bridged = Some(target.name().to_string());
+        target.bridged = Some(callee.name().to_string());
+        let (cs, ts) = (callee.shared.clone(), target.shared.clone());
+        bridge::relay_until(callee.media.clone(), target.media.clone(), async {
+            loop {
+                tokio::select! {
+                    _ = cs.hungup() => break,
+                    _ = ts.hungup() => break,
+                    ev = rx.recv() => match ev {
+                        Some((s, ChanEvent::Hangup(_))) if s == src => break,
+                        None => break,
+                        Some(_) => {}
+                    },
+                    ev = dialfeatures::recv(&mut tev) => match ev {
+                        Some(ChanEvent::Hangup(_)) | None => break,
+                        Some(_) => {}
+                    },
+                }
+            }
+        })
+        .await;
+        dialfeatures::leave(&mut callee);
+        dialfeatures::leave(&mut target);
+    });
 }
 
 /// Where a blind transfer asked by `transferer`'s far end goes: its `TRANSFER_CONTEXT`

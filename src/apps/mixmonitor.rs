@@ -157,6 +157,31 @@ async fn open_writer(chan: &Channel, path: &Path, append: bool) -> Option<Writer
     }
 }
 
+/// Whether a MixMonitor records `chan` (Dial's automixmon toggles on this).
+pub fn is_running(chan: &Channel) -> bool {
+    chan.datastores
+        .get::<Monitors>(DATASTORE)
+        .is_some_and(|m| !m.0.lock().is_empty())
+}
+
+fn count(chan: &Channel) -> usize {
+    chan.datastores
+        .get::<Monitors>(DATASTORE)
+        .map_or(0, |m| m.0.lock().len())
+}
+
+/// Start `MixMonitor(data)` on `chan` (Dial's automixmon); whether it started.
+pub async fn start(chan: &mut Channel, data: &str) -> bool {
+    let before = count(chan);
+    let _ = MixMonitor.exec(chan, data).await;
+    count(chan) > before
+}
+
+/// Stop every MixMonitor of `chan` and wait for their files (`StopMixMonitor()`).
+pub async fn stop(chan: &mut Channel) {
+    let _ = StopMixMonitor.exec(chan, "").await;
+}
+
 struct MixMonitor;
 
 #[async_trait]

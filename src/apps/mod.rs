@@ -30,9 +30,11 @@ pub mod bridgeapps;
 pub mod conference;
 pub mod controlplayback;
 pub mod dial;
+pub mod dialfeatures;
 pub mod dictate;
 pub mod directory;
 pub mod echo;
+pub mod features;
 pub mod festival;
 pub mod flow;
 pub mod indications;
@@ -95,8 +97,9 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         directory::MODULES,
         dictate::MODULES,
         mixmonitor::MODULES,
+        features::MODULES,
     ];
-    let mut v: Vec<Arc<dyn Module>> = Vec::new();
+    let mut v: Vec<Arc<dyn Module>> = vec![Arc::new(features::FeaturesModule)];
     for t in tables {
         for f in t {
             v.push(Arc::new(*f));

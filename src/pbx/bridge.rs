@@ -13,7 +13,8 @@
 //! never dropped). Nothing is bridged natively: RTP always flows through ferrisk.
 
 use super::channel::ChannelShared;
-use super::media::{FrameQueue, MediaHandle};
+use super::features::{DtmfMatcher, Feature, Step};
+use super::media::{Frame, FrameQueue, MediaHandle};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -64,6 +65,93 @@ pub async fn relay_until<T>(
         out = until => out,
         _ = ab => unreachable!("forward never returns"),
         _ = ba => unreachable!("forward never returns"),
+    }
+}
+
+/// Move frames from `src` to `dst`, watching the digits for feature codes with `m`: the
+/// digits of a code that may still complete are held back from `dst`, released when the
+/// code fails (or after the feature digit timeout), consumed when it completes. Returns
+/// the feature triggered (a closed `src` waits forever).
+pub async fn forward_detect(
+    src: Arc<FrameQueue>,
+    dst: Arc<FrameQueue>,
+    m: &mut DtmfMatcher,
+) -> Feature {
+    let release = |dst: &FrameQueue, ds: Vec<(char, std::time::Duration)>| {
+        for (d, len) in ds {
+            dst.push_lossy(Frame::Dtmf(d, len));
+        }
+    };
+    loop {
+        let deadline = m.deadline();
+        let f = tokio::select! {
+            f = src.pop() => f,
+            _ = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                release(&dst, m.expire(std::time::Instant::now()));
+                continue;
+            }
+        };
+        let Some(f) = f else {
+            return std::future::pending().await;
+        };
+        if dst.is_closed() {
+            return std::future::pending().await;
+        }
+        match f {
+            Frame::Dtmf(d, len) if m.is_active() => {
+                match m.digit(d, len, std::time::Instant::now()) {
+                    Step::Pass(ds) => release(&dst, ds),
+                    Step::Held => {}
+                    Step::Trigger(feat) => return feat,
+                }
+            }
+            f => dst.push_lossy(f),
+        }
+    }
+}
+
+/// A feature code one side of a bridge pressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureHit {
+    /// Who pressed it.
+    pub side: Ended,
+    pub feature: Feature,
+}
+
+/// [`relay_until`] with feature detection: `fa` watches what A's far end sends, `fb`
+/// what B's sends. Returns `until`'s output, or the first feature code pressed (the relay
+/// stops; the matchers keep their state for the next relay).
+pub async fn relay_features<T>(
+    a: Option<MediaHandle>,
+    b: Option<MediaHandle>,
+    fa: &mut DtmfMatcher,
+    fb: &mut DtmfMatcher,
+    until: impl Future<Output = T>,
+) -> Result<T, FeatureHit> {
+    async fn dir(
+        src: &Option<MediaHandle>,
+        dst: &Option<MediaHandle>,
+        m: &mut DtmfMatcher,
+    ) -> Feature {
+        match (src, dst) {
+            (Some(s), Some(d)) => forward_detect(s.from_far.clone(), d.to_far.clone(), m).await,
+            _ => std::future::pending().await,
+        }
+    }
+    for (s, d) in [(&a, &b), (&b, &a)] {
+        if let (Some(s), Some(_)) = (s, d) {
+            s.from_far.clear();
+        }
+    }
+    tokio::select! {
+        out = until => Ok(out),
+        f = dir(&a, &b, fa) => Err(FeatureHit { side: Ended::A, feature: f }),
+        f = dir(&b, &a, fb) => Err(FeatureHit { side: Ended::B, feature: f }),
     }
 }
 
@@ -153,6 +241,58 @@ mod tests {
         tokio::task::yield_now().await;
         sa.request_hangup(16);
         assert_eq!(task.await.ok(), Some(Ended::A));
+    }
+
+    #[tokio::test]
+    async fn feature_digits_are_held_back_and_others_flushed() {
+        use crate::pbx::features::{Builtin, FeatureCodes, FeaturesConfig};
+        let (a, b) = (
+            MediaHandle::new(NativeFormat::Ulaw),
+            MediaHandle::new(NativeFormat::Ulaw),
+        );
+        let mut cfg = FeaturesConfig::default();
+        cfg.featuremap.set(Builtin::AutoMixMon, "*3");
+        let codes = FeatureCodes::new(&cfg, &[Builtin::BlindXfer, Builtin::AutoMixMon], &[]);
+        let mut fa = DtmfMatcher::new(codes, Duration::from_millis(50));
+        let mut fb = DtmfMatcher::new(FeatureCodes::default(), Duration::from_millis(50));
+        let d = |c| Frame::Dtmf(c, Duration::from_millis(80));
+        let run = {
+            let (a, b) = (a.clone(), b.clone());
+            tokio::spawn(async move {
+                relay_features(
+                    Some(a),
+                    Some(b),
+                    &mut fa,
+                    &mut fb,
+                    std::future::pending::<()>(),
+                )
+                .await
+            })
+        };
+        tokio::task::yield_now().await;
+        // `*` then `7`: no code, both pass in order.
+        a.from_far.push_lossy(d('*'));
+        a.from_far.push_lossy(d('7'));
+        assert_eq!(b.to_far.pop().await, Some(d('*')));
+        assert_eq!(b.to_far.pop().await, Some(d('7')));
+        // `*` alone is released after the feature digit timeout.
+        a.from_far.push_lossy(d('*'));
+        assert_eq!(b.to_far.pop().await, Some(d('*')));
+        // B has no codes: its `#` passes.
+        b.from_far.push_lossy(d('#'));
+        assert_eq!(a.to_far.pop().await, Some(d('#')));
+        // A's `*3` triggers automixmon; neither digit reaches B.
+        a.from_far.push_lossy(voice(4));
+        a.from_far.push_lossy(d('*'));
+        a.from_far.push_lossy(d('3'));
+        let hit = run.await.expect("task").expect_err("a feature");
+        assert_eq!(hit.side, Ended::A);
+        assert_eq!(
+            hit.feature,
+            crate::pbx::features::Feature::Builtin(Builtin::AutoMixMon)
+        );
+        assert_eq!(b.to_far.pop().await, Some(voice(4)));
+        assert!(b.to_far.is_empty(), "the code's digits never reach B");
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@ pub mod devstate;
 pub mod events;
 pub mod exec;
 pub mod extens;
+pub mod features;
 pub mod func;
 pub mod hold;
 pub mod manager;
