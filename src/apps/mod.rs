@@ -26,6 +26,7 @@ pub mod args;
 pub mod authenticate;
 pub mod basic;
 pub mod branch;
+pub mod chanspy;
 pub mod conference;
 pub mod controlplayback;
 pub mod dial;
@@ -91,6 +92,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         directory::MODULES,
         dictate::MODULES,
         mixmonitor::MODULES,
+        chanspy::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = Vec::new();
     for t in tables {
