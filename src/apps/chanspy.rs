@@ -390,21 +390,26 @@ async fn channel_spy(
     };
     t.media.from_far.add_tap(id, tap(Dir::Read));
     att.taps.push(t.media.from_far.clone());
-    if !opts.read_only {
-        t.media.to_far.add_tap(id, tap(Dir::Write));
-        att.taps.push(t.media.to_far.clone());
+    // What the channel hears is seen before the whisper is added to it (as Asterisk's spy
+    // audiohooks see a frame before its whisper ones): one hook does both.
+    let whisper = Arc::new(Whisper::default());
+    let whispers = opts.whisper || opts.barge || opts.dtmf_modes;
+    if whispers || !opts.read_only {
+        let copy = (!opts.read_only).then(|| tap(Dir::Write));
+        let w = whisper.clone();
+        t.media.to_far.add_hook(
+            id,
+            Arc::new(move |f: Frame| {
+                if let Some(c) = &copy {
+                    c(&f);
+                }
+                w.mix(f)
+            }) as FrameHook,
+        );
+        att.hooks.push(t.media.to_far.clone());
     }
     drop(tx);
-    let hook = |q: &Arc<FrameQueue>, w: &Arc<Whisper>, att: &mut Attached| {
-        let w = w.clone();
-        q.add_hook(id, Arc::new(move |f| w.mix(f)) as FrameHook);
-        att.hooks.push(q.clone());
-    };
-    let whisper = Arc::new(Whisper::default());
     let peer_whisper = Arc::new(Whisper::default());
-    if opts.whisper || opts.barge || opts.dtmf_modes {
-        hook(&t.media.to_far, &whisper, &mut att);
-    }
     let mut peer_attached = false;
     let mut mixer = Mixer::default();
     let mut inp = String::new();
@@ -419,7 +424,9 @@ async fn channel_spy(
                         if !peer_attached {
                             if let Some(peer) = t.bridged.as_ref().and_then(|b| pbx.channels.get(b))
                                 .and_then(|p| p.snapshot.lock().media.clone()) {
-                                hook(&peer.to_far, &peer_whisper, &mut att);
+                                let w = peer_whisper.clone();
+                                peer.to_far.add_hook(id, Arc::new(move |f| w.mix(f)) as FrameHook);
+                                att.hooks.push(peer.to_far.clone());
                                 peer_attached = true;
                             }
                         }
