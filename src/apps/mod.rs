@@ -43,6 +43,7 @@ pub mod moh;
 pub mod more;
 pub mod morsecode;
 pub mod originate;
+pub mod page;
 pub mod playback;
 pub mod read;
 pub mod readexten;
@@ -93,6 +94,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         dictate::MODULES,
         mixmonitor::MODULES,
         chanspy::MODULES,
+        page::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = Vec::new();
     for t in tables {

@@ -280,3 +280,41 @@ fn confkick_empties_a_confbridge_and_confbridge_info_counts() {
         .wait()
         .assert_ok("kicked member hung up by the dialplan");
 }
+
+#[test]
+fn page_calls_two_phones_that_hear_the_pager() {
+    let (pager, b, c) = (udp(), udp(), udp());
+    let (pb, pc) = (free_port(), free_port());
+    let p = start(
+        &format!("{}\n{}", peer("phoneb", pb), peer("phonec", pc)),
+        3,
+    );
+    let (ub, uc) = (phone("phoneb", pb, &b), phone("phonec", pc, &c));
+    let call = dial(&p, "900", &pager);
+    let f = 500.0;
+    let tp = leg(pager, Some(p.rtp), tone(f, 8000), Duration::from_secs(6));
+    let tb = leg(b, None, vec![0; 160], Duration::from_secs(6));
+    let tc = leg(c, None, vec![0; 160], Duration::from_secs(6));
+    let list = p.d.rx_until("confbridge list", 10, |o| {
+        o.lines().any(|l| l.contains("      3 "))
+    });
+    let (_, hb, hc) = (
+        tp.join().expect("pager"),
+        tb.join().expect("b"),
+        tc.join().expect("c"),
+    );
+    p.d.rx("channel request hangup all");
+    for (who, h) in [("phoneb", &hb), ("phonec", &hc)] {
+        let w = tail(h, 2.0);
+        assert!(
+            power(w, f) > 1e5,
+            "{who} hears the pager: {:.0} ({} samples; {list})\n{}",
+            power(w, f),
+            h.len(),
+            p.d.stderr()
+        );
+    }
+    for s in [call, ub, uc] {
+        s.wait().assert_ok("hung up");
+    }
+}
