@@ -247,10 +247,10 @@ fn candidates(pbx: &Pbx, me: &str, spec: &Spec) -> Vec<Target> {
 
 /// Samples the spy says into a channel, taken frame by frame by a hook on its queue.
 #[derive(Default)]
-struct Whisper(Mutex<VecDeque<i16>>);
+pub(crate) struct Whisper(Mutex<VecDeque<i16>>);
 
 impl Whisper {
-    fn add(&self, samples: &[i16]) {
+    pub(crate) fn add(&self, samples: &[i16]) {
         let mut b = self.0.lock();
         b.extend(samples);
         let extra = b.len().saturating_sub(WHISPER_MAX);
@@ -258,7 +258,7 @@ impl Whisper {
     }
 
     /// Mix what is buffered into `f` (frames pass unchanged when nothing is).
-    fn mix(&self, f: Frame) -> Frame {
+    pub(crate) fn mix(&self, f: Frame) -> Frame {
         let Frame::Voice(a) = f else { return f };
         let mut b = self.0.lock();
         if b.is_empty() {
@@ -275,16 +275,16 @@ impl Whisper {
     }
 }
 
-fn next_id() -> u64 {
+pub(crate) fn next_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1 << 40);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Taps and hooks installed on channels; removed when dropped.
-struct Attached {
-    id: u64,
-    taps: Vec<Arc<FrameQueue>>,
-    hooks: Vec<Arc<FrameQueue>>,
+pub(crate) struct Attached {
+    pub(crate) id: u64,
+    pub(crate) taps: Vec<Arc<FrameQueue>>,
+    pub(crate) hooks: Vec<Arc<FrameQueue>>,
 }
 
 impl Drop for Attached {

@@ -26,6 +26,7 @@ pub mod args;
 pub mod authenticate;
 pub mod basic;
 pub mod branch;
+pub mod broadcast;
 pub mod chanspy;
 pub mod conference;
 pub mod controlplayback;
@@ -95,6 +96,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         mixmonitor::MODULES,
         chanspy::MODULES,
         page::MODULES,
+        broadcast::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = Vec::new();
     for t in tables {
