@@ -50,7 +50,7 @@ const WHISPER_MAX: usize = 6 * FRAME_SAMPLES;
 /// Asterisk's audiohook volume: `v` > 0 multiplies, `v` < 0 divides, saturating.
 pub fn adjust_volume(samples: &mut [i16], v: i32) {
     match v {
-        0 | 1 | -1 => {}
+        -1..=1 => {}
         v if v > 0 => {
             for s in samples.iter_mut() {
                 *s = (i32::from(*s) * v).clamp(i16::MIN.into(), i16::MAX.into()) as i16;
