@@ -35,6 +35,10 @@ impl Module for AppMeetMe {
     }
     fn load(&self, ctx: &ModuleContext) -> Result<(), ModuleError> {
         ctx.register_app(Arc::new(MeetMe));
+        ctx.register_app(Arc::new(admin::MeetMeAdmin));
+        ctx.register_app(Arc::new(admin::MeetMeChannelAdmin));
+        ctx.register_app(Arc::new(admin::MeetMeCount));
+        ctx.register_func(Arc::new(admin::MeetMeInfo));
         ctx.register_cli_with(register_meetme_cli);
         Ok(())
     }
@@ -49,6 +53,10 @@ impl Module for AppConfBridge {
     }
     fn load(&self, ctx: &ModuleContext) -> Result<(), ModuleError> {
         ctx.register_app(Arc::new(ConfBridge));
+        ctx.register_app(Arc::new(admin::ConfKick));
+        ctx.register_func(Arc::new(admin::ConfBridgeInfo));
+        ctx.register_func(Arc::new(admin::ConfBridgeChannels));
+        ctx.register_func(Arc::new(admin::ConfBridgeProfile));
         ctx.register_cli_with(register_confbridge_cli);
         Ok(())
     }
@@ -259,12 +267,29 @@ impl App for ConfBridge {
             "" => "default_user".to_string(),
             u => u.to_string(),
         };
-        let flags = {
+        // Options set with CONFBRIDGE(user,…) replace the named profile: they change their
+        // template (default_user unless `template` names one).
+        let dynamic = chan
+            .datastores
+            .get::<admin::DynamicProfiles>(admin::DYNAMIC_PROFILES)
+            .map(|p| p.user.clone())
+            .filter(|u| !u.is_empty());
+        let user = match &dynamic {
+            Some(d) => d
+                .get("template")
+                .cloned()
+                .unwrap_or_else(|| "default_user".into()),
+            None => user,
+        };
+        let mut flags = {
             let (pbx, profile) = (chan.pbx.clone(), user.clone());
             blocking::run(move || confbridge_user_flags(&pbx, &profile))
                 .await
                 .unwrap_or_default()
         };
+        if let Some(d) = &dynamic {
+            admin::apply_user_options(&mut flags, d);
+        }
         let res = attend(
             chan,
             Kind::ConfBridge,
@@ -737,15 +762,11 @@ pub fn confbridge_kick(pbx: &Pbx, args: &[String]) -> CliResult {
         return Ok(format!("No conference bridge named '{}' found!\n", args[0]));
     };
     let who = args[1].as_str();
-    let all = who.eq_ignore_ascii_case("all");
-    let participants = who.eq_ignore_ascii_case("participants");
-    let mut n = 0;
-    for m in room.members() {
-        if all || (participants && !m.flags.admin) || m.channel == who {
-            m.make_leave(LeaveReason::Kicked);
-            n += 1;
-        }
-    }
+    let (all, participants) = (
+        who.eq_ignore_ascii_case("all"),
+        who.eq_ignore_ascii_case("participants"),
+    );
+    let n = admin::kick(&room, who);
     if n == 0 {
         return Ok(if all || participants {
             "No participants found!\n".to_string()
@@ -756,6 +777,7 @@ pub fn confbridge_kick(pbx: &Pbx, args: &[String]) -> CliResult {
     Ok(format!("Kicked '{who}' out of conference '{}'\n", args[0]))
 }
 
+pub mod admin;
 pub mod rooms;
 #[cfg(test)]
 mod tests;

@@ -27,6 +27,8 @@ pub mod authenticate;
 pub mod basic;
 pub mod branch;
 pub mod bridgeapps;
+pub mod broadcast;
+pub mod chanspy;
 pub mod conference;
 pub mod controlplayback;
 pub mod dial;
@@ -46,6 +48,7 @@ pub mod more;
 pub mod morsecode;
 pub mod originate;
 pub mod pickup;
+pub mod page;
 pub mod playback;
 pub mod read;
 pub mod readexten;
@@ -98,6 +101,9 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         dictate::MODULES,
         mixmonitor::MODULES,
         features::MODULES,
+        chanspy::MODULES,
+        page::MODULES,
+        broadcast::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = vec![Arc::new(features::FeaturesModule)];
     for t in tables {

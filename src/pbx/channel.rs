@@ -358,6 +358,12 @@ pub struct Snapshot {
     /// The channel runs the dialplan ([`super::exec::run_pbx`]): Asterisk's "active calls"
     /// count these channels, not a call's dialed legs.
     pub in_pbx: bool,
+    /// The channel's media queues, for whoever taps a live channel by name (ChanSpy):
+    /// published with the location, so a channel playing a prompt or in a Dial() bridge
+    /// (both legs publish) can be found.
+    pub media: Option<super::media::MediaHandle>,
+    /// The channel's `SPYGROUP` variable (ChanSpy's `g` option), published likewise.
+    pub spygroup: Option<String>,
 }
 
 impl ChannelShared {
@@ -1040,6 +1046,18 @@ impl Channel {
         }
         if s.bridged != self.bridged {
             s.bridged.clone_from(&self.bridged);
+        }
+        let same_media = match (&s.media, &self.media) {
+            (Some(a), Some(b)) => Arc::ptr_eq(&a.from_far, &b.from_far),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same_media {
+            s.media.clone_from(&self.media);
+        }
+        let group = self.vars.get("SPYGROUP");
+        if s.spygroup.as_deref() != group {
+            s.spygroup = group.map(str::to_string);
         }
     }
 

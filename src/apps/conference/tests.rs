@@ -505,3 +505,125 @@ async fn cli_lock_and_mute() {
     assert!(super::rooms(&pbx).list(Kind::MeetMe).is_empty());
     assert!(super::rooms(&pbx).list(Kind::ConfBridge).is_empty());
 }
+
+/// Run `app(data)` on a fresh channel; returns the variables asked for.
+async fn admin_run(pbx: &Arc<Pbx>, app: &str, data: &str, vars: &[&str]) -> Vec<Option<String>> {
+    let mut chan = Channel::new(pbx, "SIP/admin-00000099".into(), Arc::new(NullTech));
+    let a = pbx.apps.get(app).unwrap_or_else(|| panic!("{app}"));
+    let _ = a.exec(&mut chan, data).await;
+    vars.iter().map(|v| chan.get_var(v)).collect()
+}
+
+fn read_func(pbx: &Arc<Pbx>, f: &str, args: &str) -> String {
+    let mut chan = Channel::new(pbx, "SIP/f-00000098".into(), Arc::new(NullTech));
+    let func = pbx.funcs.get(f).unwrap_or_else(|| panic!("{f}"));
+    func.read(&mut chan, args)
+        .unwrap_or_else(|e| format!("ERR {e}"))
+}
+
+#[tokio::test]
+async fn meetmeadmin_kicks_mutes_locks_and_reports_status() {
+    let pbx = pbx();
+    let a = call(&pbx, "SIP/a-00000001", "100", "MeetMe", "77,dq");
+    let b = call(&pbx, "SIP/b-00000002", "200", "MeetMe", "77,dqa");
+    until("both joined", || members(&pbx, Kind::MeetMe, "77") == 2).await;
+    assert_eq!(read_func(&pbx, "MEETME_INFO", "parties,77"), "2");
+    assert_eq!(read_func(&pbx, "MEETME_INFO", "dynamic,77"), "1");
+    assert_eq!(read_func(&pbx, "MEETME_INFO", "lock,77"), "0");
+    assert_eq!(read_func(&pbx, "MEETME_INFO", "parties,78"), "0");
+    let st = |v: Vec<Option<String>>| v[0].clone().unwrap_or_default();
+    assert_eq!(
+        st(admin_run(&pbx, "MeetMeAdmin", "77,L", &["MEETMEADMINSTATUS"]).await),
+        "OK"
+    );
+    assert_eq!(read_func(&pbx, "MEETME_INFO", "lock,77"), "1");
+    assert_eq!(
+        st(admin_run(&pbx, "MeetMeAdmin", "78,L", &["MEETMEADMINSTATUS"]).await),
+        "NOTFOUND"
+    );
+    assert_eq!(
+        st(admin_run(&pbx, "MeetMeAdmin", "77,M", &["MEETMEADMINSTATUS"]).await),
+        "NOTFOUND",
+        "M needs a user"
+    );
+    let room = super::rooms(&pbx).get(Kind::MeetMe, "77").expect("room");
+    assert_eq!(
+        st(admin_run(&pbx, "MeetMeAdmin", "77,N", &["MEETMEADMINSTATUS"]).await),
+        "OK"
+    );
+    let muted: Vec<bool> = room
+        .members()
+        .iter()
+        .map(|m| m.muted.load(Ordering::SeqCst))
+        .collect();
+    assert_eq!(muted, vec![true, false], "N leaves the admin alone");
+    assert_eq!(
+        st(admin_run(&pbx, "MeetMeAdmin", "77,e", &["MEETMEADMINSTATUS"]).await),
+        "FAILED",
+        "the last user is an admin"
+    );
+    assert_eq!(
+        st(admin_run(&pbx, "MeetMeAdmin", "77,k,1", &["MEETMEADMINSTATUS"]).await),
+        "OK"
+    );
+    let (r, _, _) = tokio::time::timeout(Duration::from_secs(5), a.task)
+        .await
+        .expect("kicked")
+        .expect("task");
+    assert!(r.is_ok(), "a kicked MeetMe user continues in the dialplan");
+    assert_eq!(
+        admin_run(&pbx, "MeetMeCount", "77,N", &["N"]).await[0].as_deref(),
+        Some("1")
+    );
+    admin_run(&pbx, "MeetMeChannelAdmin", "SIP/b-00000002,k", &[]).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), b.task).await;
+    assert_eq!(members(&pbx, Kind::MeetMe, "77"), 0);
+}
+
+#[tokio::test]
+async fn confbridge_info_channels_kick_and_dynamic_profiles() {
+    let pbx = pbx();
+    // An admin through CONFBRIDGE(user,admin).
+    let mut chan = Channel::new(&pbx, "SIP/adm-00000001".into(), Arc::new(NullTech));
+    chan.media = Some(MediaHandle::new(NativeFormat::Ulaw));
+    let f = pbx.funcs.get("CONFBRIDGE").expect("CONFBRIDGE");
+    f.write(&mut chan, "user,admin", "yes")
+        .expect("admin option");
+    assert!(f.write(&mut chan, "user,bogus", "yes").is_err());
+    assert!(f.write(&mut chan, "nope,admin", "yes").is_err());
+    let app = pbx.apps.get("ConfBridge").expect("ConfBridge");
+    let adm = tokio::spawn(async move { app.exec(&mut chan, "9").await });
+    let p = call(&pbx, "SIP/p-00000002", "200", "ConfBridge", "9");
+    until("both joined", || members(&pbx, Kind::ConfBridge, "9") == 2).await;
+    assert_eq!(read_func(&pbx, "CONFBRIDGE_INFO", "parties,9"), "2");
+    assert_eq!(read_func(&pbx, "CONFBRIDGE_INFO", "admins,9"), "1");
+    assert_eq!(read_func(&pbx, "CONFBRIDGE_INFO", "locked,9"), "0");
+    assert_eq!(read_func(&pbx, "CONFBRIDGE_INFO", "parties,none"), "0");
+    assert!(
+        read_func(&pbx, "CONFBRIDGE_CHANNELS", "all,9").is_empty(),
+        "all is no type"
+    );
+    assert_eq!(
+        read_func(&pbx, "CONFBRIDGE_CHANNELS", "parties,9"),
+        "SIP/adm-00000001,SIP/p-00000002"
+    );
+    assert_eq!(
+        read_func(&pbx, "CONFBRIDGE_CHANNELS", "admins,9"),
+        "SIP/adm-00000001"
+    );
+    let st = admin_run(&pbx, "ConfKick", "9,participants", &["CONFKICKSTATUS"]).await;
+    assert_eq!(st[0].as_deref(), Some("SUCCESS"));
+    let (r, _, res) = tokio::time::timeout(Duration::from_secs(5), p.task)
+        .await
+        .expect("kicked")
+        .expect("task");
+    assert!(r.is_ok());
+    assert_eq!(res.as_deref(), Some("KICKED"));
+    let st = admin_run(&pbx, "ConfKick", "9,SIP/nobody", &["CONFKICKSTATUS"]).await;
+    assert_eq!(st[0].as_deref(), Some("FAILURE"));
+    let st = admin_run(&pbx, "ConfKick", "9", &["CONFKICKSTATUS"]).await;
+    assert_eq!(st[0].as_deref(), Some("SUCCESS"));
+    let _ = tokio::time::timeout(Duration::from_secs(5), adm).await;
+    let st = admin_run(&pbx, "ConfKick", "9", &["CONFKICKSTATUS"]).await;
+    assert_eq!(st[0].as_deref(), Some("FAILURE"), "the room is gone");
+}
