@@ -9,6 +9,7 @@ pub mod db;
 pub mod devstate;
 pub mod digest;
 pub mod encoding;
+pub mod enumlookup;
 pub mod env;
 pub mod group;
 pub mod hangupcause;
@@ -60,9 +61,11 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         realtime::MODULES,
         hangupcause::MODULES,
     ];
-    tables
+    let mut v: Vec<Arc<dyn Module>> = tables
         .into_iter()
         .flatten()
         .map(|f| Arc::new(*f) as Arc<dyn Module>)
-        .collect()
+        .collect();
+    v.push(Arc::new(enumlookup::FuncEnum));
+    v
 }

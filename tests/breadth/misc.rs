@@ -1,1 +1,105 @@
-//! misc: end-to-end tests (filled in by its change).
+//! misc: end-to-end tests of the miscellaneous applications and functions against the real
+//! daemon: ENUM (func_enum.so) against a real DNS server (dnsmasq) with a SIPp call dialed
+//! to the ENUM result, and the non-call functions through `ferrisk -rx` and originated
+//! Local channels.
+
+use crate::common::*;
+
+/// sip.conf with peer 1000 (secret s1000) in `context`.
+fn sip_conf(sip: u16, context: &str) -> String {
+    format!(
+        "[general]\nbindaddr=127.0.0.1\nbindport={sip}\ncontext=public\nallowguest=no\n\
+         realm=ferrisk\ndisallow=all\nallow=ulaw\n\n\
+         [1000]\ntype=friend\nhost=dynamic\nsecret=s1000\ncontext={context}\ndisallow=all\n\
+         allow=ulaw\n"
+    )
+}
+
+/// A call from peer 1000 to `exten`, in the background.
+fn call(sip: u16, exten: &str) -> SippChild {
+    Sipp::new("uac_call.xml", Some(sip))
+        .local_port(free_port())
+        .service(exten)
+        .key("from_user", "1000")
+        .auth("1000", "s1000")
+        .timeout(30)
+        .spawn()
+}
+
+const ENUM_EXTENSIONS: &str = "\
+[general]
+autofallthrough = yes
+
+[public]
+
+[enum]
+exten => _X.,1,Set(DB(enum/lookup)=${ENUMLOOKUP(+1${EXTEN})})
+ same => n,Set(DB(enum/count)=${ENUMLOOKUP(+1-${EXTEN},ALL,c)})
+ same => n,Set(DB(enum/sipcount)=${ENUMLOOKUP(+1${EXTEN},sip,c)})
+ same => n,Set(DB(enum/tel)=${ENUMLOOKUP(+1${EXTEN},tel)})
+ same => n,Set(DB(enum/full2)=${ENUMLOOKUP(+1${EXTEN},sip,u,2)})
+ same => n,Set(ID=${ENUMQUERY(+1${EXTEN},ALL)})
+ same => n,Set(DB(enum/getnum)=${ENUMRESULT(${ID},getnum)})
+ same => n,Set(DB(enum/first)=${ENUMRESULT(${ID},1)})
+ same => n,Set(DB(enum/third)=${ENUMRESULT(${ID},3)})
+ same => n,Set(DB(enum/cid)=${TXTCIDNAME(1${EXTEN})})
+ same => n,Set(DB(enum/missing)=${ENUMLOOKUP(+19999999,ALL,c)})
+ same => n,Set(DB(enum/direct)=${ENUMLOOKUP(sip,sip,d,1,direct.test)})
+ same => n,Set(DB(enum/isn)=${ENUMLOOKUP(1234*256,sip,,,freenum.test)})
+ same => n,Dial(SIP/${ENUMLOOKUP(+1${EXTEN})},10)
+ same => n,Set(DB(enum/dialstatus)=${DIALSTATUS})
+ same => n,Hangup()
+exten => h,1,Set(DB(enum/h)=${DIALSTATUS})
+";
+
+#[test]
+fn enum_functions_query_naptr_and_txt_and_dial_the_result() {
+    let uas_port = free_port();
+    let zone = "4.3.2.1.5.5.5.1.e164.arpa";
+    let dns = Dnsmasq::start(&[
+        format!("--naptr-record={zone},100,10,U,E2U+sip,!^\\+1(.*)$!sip:\\1@127.0.0.1:{uas_port}!"),
+        format!("--naptr-record={zone},100,20,u,E2U+sip,!^.*$!sip:backup@example.com!"),
+        format!("--naptr-record={zone},50,10,u,E2U+voice:tel,!^(.*)$!tel:\\1!"),
+        format!("--txt-record={zone},Alice Example"),
+        "--naptr-record=sip.direct.test,10,10,u,E2U+sip,!^.*$!sip:direct@example.org!".into(),
+        "--naptr-record=4.3.2.1.256.freenum.test,10,10,u,E2U+sip,!^(.*)$!sip:isn\\1@example.org!"
+            .into(),
+    ]);
+    let sip = free_port();
+    let enum_conf = format!(
+        "[general]\nsearch => e164.arpa\nh323driver => H323\ndnsservers = 127.0.0.1:{}\n",
+        dns.port
+    );
+    let d = Daemon::start_with(&[
+        ("extensions.conf", ENUM_EXTENSIONS),
+        ("sip.conf", &sip_conf(sip, "enum")),
+        ("enum.conf", &enum_conf),
+    ]);
+    let uas = Sipp::new("uas_answer.xml", None)
+        .local_port(uas_port)
+        .service("5551234")
+        .timeout(30)
+        .spawn();
+    let uac = call(sip, "5551234");
+    assert_eq!(
+        d.wait_db("enum", "lookup"),
+        format!("5551234@127.0.0.1:{uas_port}")
+    );
+    assert_eq!(d.wait_db("enum", "count"), "3");
+    assert_eq!(d.wait_db("enum", "sipcount"), "2");
+    assert_eq!(d.wait_db("enum", "tel"), "+15551234");
+    assert_eq!(d.wait_db("enum", "full2"), "sip:backup@example.com");
+    assert_eq!(d.wait_db("enum", "getnum"), "3");
+    // ALL keeps the scheme; order 50 sorts first.
+    assert_eq!(d.wait_db("enum", "first"), "tel:+15551234");
+    assert_eq!(d.wait_db("enum", "third"), "sip:backup@example.com");
+    assert_eq!(d.wait_db("enum", "cid"), "Alice Example");
+    assert_eq!(d.wait_db("enum", "missing"), "-1");
+    assert_eq!(d.wait_db("enum", "direct"), "direct@example.org");
+    assert_eq!(d.wait_db("enum", "isn"), "isn1234@example.org");
+    uac.wait()
+        .assert_ok("the caller was answered through the ENUM result");
+    uas.wait()
+        .assert_ok("the ENUM destination answered and got the BYE");
+    assert_eq!(d.wait_db("enum", "h"), "ANSWER");
+}
