@@ -50,6 +50,7 @@ pub mod say;
 pub mod sayunixtime;
 pub mod senddtmf;
 pub mod setvar;
+pub mod signal;
 pub mod transfer;
 pub mod waitexten;
 pub mod waitforsilence;
@@ -91,6 +92,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         directory::MODULES,
         dictate::MODULES,
         mixmonitor::MODULES,
+        signal::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = Vec::new();
     for t in tables {

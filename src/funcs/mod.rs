@@ -17,6 +17,7 @@ pub mod json;
 pub mod logic;
 pub mod math;
 pub mod message;
+pub mod misc;
 pub mod net;
 pub mod party;
 pub mod realtime;
@@ -60,6 +61,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         net::MODULES,
         realtime::MODULES,
         hangupcause::MODULES,
+        misc::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = tables
         .into_iter()

@@ -103,3 +103,75 @@ fn enum_functions_query_naptr_and_txt_and_dial_the_result() {
         .assert_ok("the ENUM destination answered and got the BYE");
     assert_eq!(d.wait_db("enum", "h"), "ANSWER");
 }
+
+const MISC_EXTENSIONS: &str = "\
+[general]
+autofallthrough = yes
+
+[misc]
+exten => evalsub,1,Set(DB(misc/evalsub)=${EVAL_SUB(sub,x,1(4,5))})
+exten => config,1,Set(DB(misc/cfg0)=${AST_CONFIG(misc.conf,peer,allow)})
+ same => n,Set(DB(misc/cfglast)=${AST_CONFIG(misc.conf,peer,allow,-1)})
+ same => n,Set(DB(misc/cfgnone)=${AST_CONFIG(misc.conf,peer,nothing)}-)
+exten => dgset,1,Set(DIALGROUP(front)=SIP/10&SIP/20)
+ same => n,Set(DIALGROUP(front,add)=SIP/30&SIP/10)
+ same => n,Set(DIALGROUP(front,del)=SIP/20)
+ same => n,Set(DB(misc/dg)=${DIALGROUP(front)})
+exten => dgget,1,Set(DB(misc/dgafter)=${DIALGROUP(front)})
+exten => wait,1,WaitForSignal(work,20)
+ same => n,Set(DB(misc/sig)=${WAITFORSIGNALSTATUS}:${WAITFORSIGNALPAYLOAD})
+exten => send,1(again),Signal(work,all done)
+ same => n,GotoIf($[\"${SIGNALSTATUS}\"=\"SUCCESS\"]?ok)
+ same => n,Wait(0.1)
+ same => n,Goto(again)
+ same => n(ok),Set(DB(misc/signal)=${SIGNALSTATUS})
+exten => cond,1,WaitForCondition(#,#[\"#{DB(misc/flag)}\"=\"go\"],20,0.1)
+ same => n,Set(DB(misc/cond)=${WAITFORCONDITIONSTATUS})
+
+[sub]
+exten => x,1,Return($[${ARG1}+${ARG2}])
+";
+
+fn originate(d: &Daemon, exten: &str) {
+    d.rx(&format!(
+        "channel originate Local/{exten}@misc application Wait 30"
+    ));
+}
+
+#[test]
+fn eval_sub_ast_config_dialgroup_signals_and_conditions() {
+    let d = Daemon::start_with(&[
+        ("extensions.conf", MISC_EXTENSIONS),
+        (
+            "misc.conf",
+            "[tpl](!)\nallow=ulaw\n[peer](tpl)\nallow=alaw\n",
+        ),
+    ]);
+    originate(&d, "evalsub");
+    assert_eq!(d.wait_db("misc", "evalsub"), "9");
+    originate(&d, "config");
+    assert_eq!(d.wait_db("misc", "cfg0"), "ulaw");
+    assert_eq!(d.wait_db("misc", "cfglast"), "alaw");
+    assert_eq!(d.wait_db("misc", "cfgnone"), "-");
+
+    originate(&d, "dgset");
+    assert_eq!(d.wait_db("misc", "dg"), "SIP/10&SIP/30");
+    // Asterisk keeps the group in AstDB.
+    assert_eq!(d.wait_db("dialgroup", "front"), "SIP/10&SIP/30");
+
+    originate(&d, "wait");
+    originate(&d, "send");
+    assert_eq!(d.wait_db("misc", "signal"), "SUCCESS");
+    assert_eq!(d.wait_db("misc", "sig"), "SIGNALED:all done");
+
+    originate(&d, "cond");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    d.rx("database put misc flag go");
+    assert_eq!(d.wait_db("misc", "cond"), "TRUE");
+
+    // After a restart the dial group comes back from AstDB.
+    let dir = d.kill9();
+    let d = Daemon::launch(dir);
+    originate(&d, "dgget");
+    assert_eq!(d.wait_db("misc", "dgafter"), "SIP/10&SIP/30");
+}
