@@ -175,3 +175,32 @@ fn eval_sub_ast_config_dialgroup_signals_and_conditions() {
     originate(&d, "dgget");
     assert_eq!(d.wait_db("misc", "dgafter"), "SIP/10&SIP/30");
 }
+
+#[test]
+fn recording_info_gives_the_last_records_duration_on_a_sip_call() {
+    let sip = free_port();
+    let dir = tempdir();
+    let take = dir.path().join("take");
+    let ext = format!(
+        "[public]\n[rec]\nexten => 300,1,Answer()\n\
+         same => n,Record({}.wav,0,1,q)\n\
+         same => n,Set(DB(rec/status)=${{RECORD_STATUS}})\n\
+         same => n,Set(DB(rec/duration)=${{RECORDING_INFO(duration)}})\n\
+         same => n,Hangup()\n",
+        take.display()
+    );
+    write_configs(
+        dir.path(),
+        &[
+            ("extensions.conf", &ext),
+            ("sip.conf", &sip_conf(sip, "rec")),
+        ],
+    );
+    let d = Daemon::launch(dir);
+    let uac = call(sip, "300");
+    assert_eq!(d.wait_db("rec", "status"), "TIMEOUT");
+    let ms: u64 = d.wait_db("rec", "duration").parse().expect("a number");
+    // A one-second maximum: the recording lasted at least that long.
+    assert!(ms >= 900, "duration {ms} ms");
+    let _ = uac.wait();
+}
