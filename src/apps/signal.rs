@@ -161,18 +161,13 @@ impl App for WaitForSignal {
         let name = args::nth(&v, 0).to_string();
         check_name(chan, "WaitForSignal", &name)?;
         let t = args::nth(&v, 1).trim();
-        let timeout = match t.parse::<f64>() {
-            Ok(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
-            Ok(s) if s == 0.0 => None,
-            _ => {
-                if !t.is_empty() {
-                    chan.pbx.warning(&format!(
-                        "app_signal.c: Invalid timeout provided: {t}. Defaulting to no timeout."
-                    ));
-                }
-                None
-            }
-        };
+        let parsed = t.parse::<f64>().ok().filter(|s| *s >= 0.0 && s.is_finite());
+        if parsed.is_none() && !t.is_empty() {
+            chan.pbx.warning(&format!(
+                "app_signal.c: Invalid timeout provided: {t}. Defaulting to no timeout."
+            ));
+        }
+        let timeout = parsed.filter(|s| *s > 0.0).map(Duration::from_secs_f64);
         let mut rx = self.0.watch(&name);
         let signaled = tokio::select! {
             r = rx.changed() => r.is_ok(),

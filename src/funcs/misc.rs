@@ -167,7 +167,7 @@ pub fn config_value(
         .iter()
         .filter(|e| e.key.eq_ignore_ascii_case(variable));
     let e = if index == -1 {
-        hits.last()
+        hits.next_back()
     } else {
         hits.nth(usize::try_from(index).ok()?)
     };
