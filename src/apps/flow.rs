@@ -282,7 +282,7 @@ fn split_branches(rest: &str) -> (&str, Option<&str>) {
 }
 
 /// Split `ctx,exten,prio(arg1,arg2)` into the location and its arguments.
-fn split_sub(spec: &str) -> (&str, Vec<String>) {
+pub fn split_sub(spec: &str) -> (&str, Vec<String>) {
     match spec.find('(') {
         Some(open) => {
             // As app_stack: the last `)` ends the arguments, which are split raw

@@ -57,6 +57,7 @@ pub mod say;
 pub mod sayunixtime;
 pub mod senddtmf;
 pub mod setvar;
+pub mod signal;
 pub mod transfer;
 pub mod waitexten;
 pub mod waitforsilence;
@@ -104,6 +105,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         chanspy::MODULES,
         page::MODULES,
         broadcast::MODULES,
+        signal::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = vec![Arc::new(features::FeaturesModule)];
     for t in tables {

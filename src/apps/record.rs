@@ -34,6 +34,58 @@ pub static MODULES: &[Family] = &[Family {
 
 fn register_app_record(ctx: &ModuleContext) {
     ctx.register_app(Arc::new(Record));
+    ctx.register_func(Arc::new(RecordingInfo));
+}
+
+/// What RECORDING_INFO() reads: the last Record()'s duration in milliseconds (a
+/// datastore, present from the channel's first Record() on).
+#[derive(Debug, Clone, Copy, Default)]
+struct RecordingData {
+    duration_ms: u64,
+}
+
+const RECORDING_STORE: &str = "RECORDING_INFO";
+
+/// `RECORDING_INFO(duration)`: the last Record()'s length in milliseconds.
+pub struct RecordingInfo;
+
+impl crate::pbx::func::Func for RecordingInfo {
+    fn name(&self) -> &'static str {
+        "RECORDING_INFO"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Retrieve information about a recording previously created using the Record application"
+    }
+    fn syntax(&self) -> &'static str {
+        "RECORDING_INFO(property)"
+    }
+    fn description(&self) -> &'static str {
+        "property: duration, the length of the previous Record() in milliseconds. An error \
+         when no Record() ran on the channel."
+    }
+    fn read(&self, chan: &mut Channel, a: &str) -> Result<String, crate::pbx::func::FuncError> {
+        use crate::pbx::func::FuncError;
+        if a.is_empty() {
+            return Err(FuncError::Usage(
+                "RECORDING_INFO() requires an argument".into(),
+            ));
+        }
+        let Some(d) = chan
+            .datastores
+            .get::<RecordingData>(RECORDING_STORE)
+            .copied()
+        else {
+            return Err(FuncError::Other(format!(
+                "No recordings have completed on channel {}",
+                chan.name()
+            )));
+        };
+        if a.eq_ignore_ascii_case("duration") {
+            Ok(d.duration_ms.to_string())
+        } else {
+            Err(FuncError::Other(format!("Invalid property type: {a}")))
+        }
+    }
 }
 
 pub use crate::media::silence::{is_silent, is_silent_below, SILENCE_THRESHOLD};
@@ -405,6 +457,9 @@ impl App for Record {
         "Records from the channel into a given filename (wav: 8 kHz 16-bit mono; sln, ulaw, alaw: raw). %d in the filename is replaced by a number so no existing file is overwritten; relative names go under the sounds directory. silence: seconds of silence that end the recording (0: off). maxduration: maximum seconds (0: no limit). Options: a — append; k — keep the file if the caller hangs up (ferrisk always keeps it; Asterisk deletes it without k); n — do not answer; o — 0 ends with RECORD_STATUS=OPERATOR; q — no beep; s — skip if not answered; t — * ends instead of #; u — do not trim silence; x — ignore all keys; y — any key ends. Sets RECORDED_FILE and RECORD_STATUS (DTMF, SILENCE, SKIP, TIMEOUT, HANGUP, ERROR, OPERATOR)."
     }
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
+        // As app_record: the datastore exists (duration 0) from the start of every Record().
+        chan.datastores
+            .insert(RECORDING_STORE, RecordingData::default());
         let a = args::split(data, ',');
         let spec = args::nth(&a, 0).trim().to_string();
         let Some((name, fmt)) = spec
@@ -482,7 +537,14 @@ impl App for Record {
                 return Err(Hangup);
             }
         };
+        let started = std::time::Instant::now();
         let res = record_loop(chan, &mut writer, &o, &mut None).await;
+        chan.datastores.insert(
+            RECORDING_STORE,
+            RecordingData {
+                duration_ms: started.elapsed().as_millis() as u64,
+            },
+        );
         let ended = match settle(res, writer.finish().await) {
             Ok(e) => e,
             Err(e) => {
@@ -508,6 +570,18 @@ impl App for Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recording_info_reads_the_last_duration() {
+        use crate::pbx::func::Func;
+        let mut c = crate::testutil::test_channel();
+        assert!(RecordingInfo.read(&mut c, "duration").is_err());
+        c.datastores
+            .insert(RECORDING_STORE, RecordingData { duration_ms: 1520 });
+        assert_eq!(RecordingInfo.read(&mut c, "DURATION").unwrap(), "1520");
+        assert!(RecordingInfo.read(&mut c, "size").is_err());
+        assert!(RecordingInfo.read(&mut c, "").is_err());
+    }
 
     #[tokio::test]
     async fn the_writer_writes_every_block_in_order_and_finishes_the_file() {

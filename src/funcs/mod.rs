@@ -9,6 +9,7 @@ pub mod db;
 pub mod devstate;
 pub mod digest;
 pub mod encoding;
+pub mod enumlookup;
 pub mod env;
 pub mod group;
 pub mod hangupcause;
@@ -16,6 +17,7 @@ pub mod json;
 pub mod logic;
 pub mod math;
 pub mod message;
+pub mod misc;
 pub mod net;
 pub mod party;
 pub mod realtime;
@@ -59,10 +61,13 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         net::MODULES,
         realtime::MODULES,
         hangupcause::MODULES,
+        misc::MODULES,
     ];
-    tables
+    let mut v: Vec<Arc<dyn Module>> = tables
         .into_iter()
         .flatten()
         .map(|f| Arc::new(*f) as Arc<dyn Module>)
-        .collect()
+        .collect();
+    v.push(Arc::new(enumlookup::FuncEnum));
+    v
 }

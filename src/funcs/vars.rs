@@ -2,7 +2,7 @@
 //! `IMPORT()` (func_logic.so), `GLOBAL_DELETE()`, `GLOBAL_EXISTS()`, `SHARED()`
 //! (func_global.so), `EVAL()` (func_strings.so), `DIGIT_SUM()` (func_math.so),
 //! `LOCAL_PEEK()` and `STACK_PEEK()` (app_stack.so), `DIALPLAN_EXISTS()` and
-//! `VALID_EXTEN()` (func_dialplan.so), `EVAL_EXTEN()` (func_evalexten.so), `CHANNELS()`
+//! `VALID_EXTEN()` (func_dialplan.so), `EVAL_EXTEN()` and `EVAL_SUB()` (func_evalexten.so), `CHANNELS()`
 //! and `CHANNEL_EXISTS()` (func_channel.so), `IFMODULE()` (func_module.so), `VERSION()`
 //! (func_version.so), `SYSINFO()` (func_sysinfo.so) and `UUID()` (func_uuid.so).
 //!
@@ -65,6 +65,7 @@ fn register_func_dialplan(ctx: &ModuleContext) {
 
 fn register_func_evalexten(ctx: &ModuleContext) {
     ctx.register_func(Arc::new(EvalExten));
+    ctx.register_func(Arc::new(EvalSub));
 }
 
 fn register_func_module(ctx: &ModuleContext) {
@@ -580,6 +581,54 @@ impl Func for EvalExten {
 }
 
 // ---------------------------------------------------------------------------------------
+// func_evalexten: EVAL_SUB
+
+func!(
+    EvalSub,
+    "EVAL_SUB",
+    "Executes a Gosub and provides its return value as a string",
+    "EVAL_SUB([[context,]extensions,]priority[(arg1[,...][,argN])])",
+    "Runs the subroutine at context,extension,priority (arguments exactly like Gosub) and \
+     returns what its Return gave (GOSUB_RETVAL). It always returns, even if the channel \
+     is hung up."
+);
+
+#[async_trait::async_trait]
+impl Func for EvalSub {
+    meta!();
+    fn read(&self, _chan: &mut Channel, _a: &str) -> Result<String, FuncError> {
+        Err(FuncError::Other("EVAL_SUB() runs dialplan".into()))
+    }
+    fn is_async(&self) -> bool {
+        true
+    }
+    async fn read_async(&self, chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        if a.trim().is_empty() {
+            return Err(FuncError::Usage(
+                "The EVAL_SUB function requires an extension".into(),
+            ));
+        }
+        let failed = || FuncError::Other(format!("Failed to execute Gosub({a})"));
+        let (loc, sub_args) = crate::apps::flow::split_sub(a.trim());
+        let t = crate::apps::flow::resolve_goto(chan, loc).ok_or_else(failed)?;
+        let exists = chan.pbx.dialplan().exists(
+            &t.context,
+            &t.exten,
+            t.priority,
+            chan.caller.num.as_deref(),
+            Utc::now(),
+        );
+        if !exists {
+            return Err(failed());
+        }
+        // A stale GOSUB_RETVAL is never returned: the subroutine's Return sets it.
+        chan.set_var("GOSUB_RETVAL", "");
+        crate::pbx::exec::run_sub(chan, &t.context, &t.exten, t.priority, &sub_args).await;
+        Ok(chan.get_var("GOSUB_RETVAL").unwrap_or_default())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // func_channel: CHANNELS, CHANNEL_EXISTS
 
 func!(
@@ -886,6 +935,25 @@ impl Func for Uuid {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn eval_sub_returns_the_subroutines_value() {
+        use crate::pbx::tests::{get, pbx_with, run};
+        let pbx = pbx_with(
+            "[t]\nexten => s,1,Set(GOSUB_RETVAL=stale)\n\
+             same => n,Set(R=${EVAL_SUB(sub,x,1(4,5))}-${ARG1})\n\
+             same => n,Set(N=${EVAL_SUB(t,none,1)})\n\
+             same => n,Set(E=${EVAL_SUB(nothing)})\n\
+             same => n,Set(AFTER=${EXTEN}@${CONTEXT})\n\
+             [sub]\nexten => x,1,Set(LOCAL(s)=$[${ARG1}+${ARG2}])\n same => n,Return(${s}:${EXTEN})\n\
+             [t]\nexten => none,1,NoOp()\n same => n,Return()\n",
+        );
+        let v = run(&pbx, "t", "s").await;
+        assert_eq!(get(&v, "R"), Some("9:x-"));
+        assert_eq!(get(&v, "N").unwrap_or_default(), "");
+        assert_eq!(get(&v, "E").unwrap_or_default(), "");
+        assert_eq!(get(&v, "AFTER"), Some("s@t"));
+    }
 
     #[test]
     fn digit_sum_uuid_version() {

@@ -1,5 +1,6 @@
 //! A small DNS stub resolver for what the system resolver (`getaddrinfo`) cannot answer:
-//! SRV records (RFC 2782), and A records from a configured name server. Queries go over
+//! SRV records (RFC 2782), NAPTR (RFC 3403, for ENUM), TXT, the I-ENUM branch location
+//! record (EBL, provisional type 65300), and A records from a configured name server. Queries go over
 //! UDP to the servers of `/etc/resolv.conf` (or those configured), one at a time, with a
 //! short timeout; answers are checked against the query (id, question) and parsed with
 //! bounds checks everywhere, so a malformed or hostile answer is an error, never a panic.
@@ -15,7 +16,11 @@ use std::time::Duration;
 pub const QUERY_TIMEOUT: Duration = Duration::from_millis(1500);
 
 const TYPE_A: u16 = 1;
+const TYPE_TXT: u16 = 16;
 const TYPE_SRV: u16 = 33;
+const TYPE_NAPTR: u16 = 35;
+/// The provisional type of the ENUM branch location record (draft-lendl-enum-branch-location-record).
+const TYPE_EBL: u16 = 65300;
 const CLASS_IN: u16 = 1;
 
 /// One SRV record.
@@ -25,6 +30,38 @@ pub struct Srv {
     pub weight: u16,
     pub port: u16,
     pub target: String,
+}
+
+/// One NAPTR record (RFC 3403).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Naptr {
+    pub order: u16,
+    pub preference: u16,
+    pub flags: String,
+    pub services: String,
+    pub regexp: String,
+    pub replacement: String,
+}
+
+/// One I-ENUM branch location record: how many digits precede the branch, the label to
+/// insert there, and the apex to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ebl {
+    pub position: u8,
+    pub separator: String,
+    pub apex: String,
+}
+
+/// One name server given as `ip`, `ip:port` or `[ipv6]:port` (port 53 when none).
+pub fn parse_server(item: &str) -> Result<SocketAddr, String> {
+    let item = item.trim();
+    if let Ok(a) = item.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let bare = item.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("expected ip[:port], got '{item}'"))
 }
 
 /// The name servers to ask.
@@ -65,25 +102,54 @@ impl Resolver {
     /// SRV records of `name` (e.g. `_sip._udp.example.com`), unordered. No such name or
     /// no records: an empty list.
     pub fn srv(&self, name: &str) -> io::Result<Vec<Srv>> {
-        let answers = self.query(name, TYPE_SRV)?;
-        Ok(answers
-            .into_iter()
-            .filter_map(|a| match a {
-                Answer::Srv(s) => Some(s),
-                Answer::A(_) => None,
-            })
-            .collect())
+        self.records(name, TYPE_SRV, |a| match a {
+            Answer::Srv(s) => Some(s),
+            _ => None,
+        })
     }
 
     /// IPv4 addresses of `name`, in the server's order.
     pub fn a(&self, name: &str) -> io::Result<Vec<Ipv4Addr>> {
-        let answers = self.query(name, TYPE_A)?;
-        Ok(answers
+        self.records(name, TYPE_A, |a| match a {
+            Answer::A(ip) => Some(ip),
+            _ => None,
+        })
+    }
+
+    /// NAPTR records of `name`, in the server's order (no such name: empty).
+    pub fn naptr(&self, name: &str) -> io::Result<Vec<Naptr>> {
+        self.records(name, TYPE_NAPTR, |a| match a {
+            Answer::Naptr(n) => Some(n),
+            _ => None,
+        })
+    }
+
+    /// TXT records of `name`, each as its character-strings, in the server's order.
+    pub fn txt(&self, name: &str) -> io::Result<Vec<Vec<String>>> {
+        self.records(name, TYPE_TXT, |a| match a {
+            Answer::Txt(t) => Some(t),
+            _ => None,
+        })
+    }
+
+    /// EBL records (I-ENUM branch location) of `name`.
+    pub fn ebl(&self, name: &str) -> io::Result<Vec<Ebl>> {
+        self.records(name, TYPE_EBL, |a| match a {
+            Answer::Ebl(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    fn records<T>(
+        &self,
+        name: &str,
+        qtype: u16,
+        pick: impl FnMut(Answer) -> Option<T>,
+    ) -> io::Result<Vec<T>> {
+        Ok(self
+            .query(name, qtype)?
             .into_iter()
-            .filter_map(|a| match a {
-                Answer::A(ip) => Some(ip),
-                Answer::Srv(_) => None,
-            })
+            .filter_map(pick)
             .collect())
     }
 
@@ -171,6 +237,9 @@ pub fn order_srv(mut recs: Vec<Srv>, mut rand01: impl FnMut() -> f64) -> Vec<Srv
 enum Answer {
     A(Ipv4Addr),
     Srv(Srv),
+    Naptr(Naptr),
+    Txt(Vec<String>),
+    Ebl(Ebl),
 }
 
 #[derive(Debug)]
@@ -227,6 +296,16 @@ impl<'a> Reader<'a> {
     }
     fn u32(&mut self) -> Result<u32, ParseErr> {
         Ok(((self.u16()? as u32) << 16) | self.u16()? as u32)
+    }
+    /// A <character-string>: a length octet and that many bytes.
+    fn string(&mut self) -> Result<String, ParseErr> {
+        let n = self.u8()? as usize;
+        let s = self
+            .b
+            .get(self.pos..self.pos + n)
+            .ok_or(ParseErr::Bad("short DNS string"))?;
+        self.pos += n;
+        Ok(String::from_utf8_lossy(s).into_owned())
     }
     fn skip(&mut self, n: usize) -> Result<(), ParseErr> {
         if self.pos + n > self.b.len() {
@@ -334,6 +413,36 @@ fn parse_response(b: &[u8], id: u16, name: &str, qtype: u16) -> Result<Vec<Answe
                     port,
                     target,
                 }));
+            }
+            (TYPE_NAPTR | TYPE_TXT | TYPE_EBL, CLASS_IN) => {
+                // The record's fields must lie inside its rdata.
+                let mut s = Reader {
+                    b: &b[..start + len],
+                    pos: start,
+                };
+                out.push(match t {
+                    TYPE_NAPTR => Answer::Naptr(Naptr {
+                        order: s.u16()?,
+                        preference: s.u16()?,
+                        flags: s.string()?,
+                        services: s.string()?,
+                        regexp: s.string()?,
+                        // A compressed name may point before the record: read it whole.
+                        replacement: read_name(b, s.pos)?.0,
+                    }),
+                    TYPE_TXT => {
+                        let mut strings = Vec::new();
+                        while s.pos < start + len {
+                            strings.push(s.string()?);
+                        }
+                        Answer::Txt(strings)
+                    }
+                    _ => Answer::Ebl(Ebl {
+                        position: s.u8()?,
+                        separator: s.string()?,
+                        apex: read_name(b, s.pos)?.0,
+                    }),
+                });
             }
             _ => {}
         }
@@ -488,6 +597,80 @@ mod tests {
             Resolver::from_resolv_conf(Path::new("/nonexistent")).servers,
             vec!["127.0.0.1:53".parse().unwrap()]
         );
+    }
+
+    fn cstr(v: &mut Vec<u8>, s: &str) {
+        v.push(s.len() as u8);
+        v.extend_from_slice(s.as_bytes());
+    }
+
+    #[test]
+    fn naptr_txt_and_ebl_answers_parse() {
+        let name = "4.3.2.1.5.5.5.1.e164.arpa";
+        let q = build_query(3, name, TYPE_NAPTR).unwrap();
+        let mut rd = Vec::new();
+        rd.extend_from_slice(&100u16.to_be_bytes());
+        rd.extend_from_slice(&10u16.to_be_bytes());
+        cstr(&mut rd, "u");
+        cstr(&mut rd, "E2U+sip");
+        cstr(&mut rd, "!^.*$!sip:1234@example.com!");
+        rd.push(0);
+        let a = answer(&q, &[(TYPE_NAPTR, rd.clone())], 0);
+        assert_eq!(
+            parse_response(&a, 3, name, TYPE_NAPTR).unwrap(),
+            vec![Answer::Naptr(Naptr {
+                order: 100,
+                preference: 10,
+                flags: "u".into(),
+                services: "E2U+sip".into(),
+                regexp: "!^.*$!sip:1234@example.com!".into(),
+                replacement: String::new(),
+            })]
+        );
+        // A string running past its record is an error, not a read of the next one.
+        let mut short = rd.clone();
+        short.truncate(10);
+        let a = answer(&q, &[(TYPE_NAPTR, short), (TYPE_NAPTR, rd)], 0);
+        assert!(parse_response(&a, 3, name, TYPE_NAPTR).is_err());
+
+        let q = build_query(4, name, TYPE_TXT).unwrap();
+        let mut rd = Vec::new();
+        cstr(&mut rd, "Alice Example");
+        cstr(&mut rd, "more");
+        let a = answer(&q, &[(TYPE_TXT, rd)], 0);
+        assert_eq!(
+            parse_response(&a, 4, name, TYPE_TXT).unwrap(),
+            vec![Answer::Txt(vec!["Alice Example".into(), "more".into()])]
+        );
+
+        let q = build_query(5, "i.1.e164.arpa", TYPE_EBL).unwrap();
+        let mut rd = vec![2];
+        cstr(&mut rd, "i");
+        encode_name(&mut rd, "example.net").unwrap();
+        let a = answer(&q, &[(TYPE_EBL, rd)], 0);
+        assert_eq!(
+            parse_response(&a, 5, "i.1.e164.arpa", TYPE_EBL).unwrap(),
+            vec![Answer::Ebl(Ebl {
+                position: 2,
+                separator: "i".into(),
+                apex: "example.net".into()
+            })]
+        );
+    }
+
+    #[test]
+    fn server_addresses() {
+        assert_eq!(
+            parse_server("127.0.0.1"),
+            Ok("127.0.0.1:53".parse().unwrap())
+        );
+        assert_eq!(
+            parse_server(" 127.0.0.1:5353"),
+            Ok("127.0.0.1:5353".parse().unwrap())
+        );
+        assert_eq!(parse_server("[::1]:54"), Ok("[::1]:54".parse().unwrap()));
+        assert_eq!(parse_server("::1"), Ok("[::1]:53".parse().unwrap()));
+        assert!(parse_server("dns.example").is_err());
     }
 
     #[test]

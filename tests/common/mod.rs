@@ -1058,3 +1058,58 @@ impl Drop for Baresip {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// dnsmasq
+
+/// A dnsmasq on a free loopback port answering only the records it is given
+/// (`--naptr-record=…`, `--txt-record=…`, `--srv-host=…`, `--host-record=…`).
+pub struct Dnsmasq {
+    child: Child,
+    pub port: u16,
+}
+
+impl Dnsmasq {
+    pub fn start(records: &[String]) -> Dnsmasq {
+        let bin = require_bin("dnsmasq", "dnsmasq-base");
+        let port = free_port();
+        let child = Command::new(bin)
+            .args([
+                "--keep-in-foreground",
+                "--no-resolv",
+                "--no-hosts",
+                "--no-poll",
+                "--conf-file=/dev/null",
+                "--bind-interfaces",
+                "--listen-address=127.0.0.1",
+                "--user=root",
+                "--pid-file=",
+            ])
+            .arg(format!("--port={port}"))
+            .args(records)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dnsmasq");
+        wait_for(10, "dnsmasq answers", || {
+            let s = UdpSocket::bind("127.0.0.1:0").ok()?;
+            s.set_read_timeout(Some(Duration::from_millis(200))).ok()?;
+            // A query for "x." type A.
+            let q = [
+                0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'x', 0, 0, 1, 0, 1,
+            ];
+            s.send_to(&q, ("127.0.0.1", port)).ok()?;
+            let mut b = [0u8; 512];
+            s.recv(&mut b).ok().map(|_| ())
+        });
+        Dnsmasq { child, port }
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
