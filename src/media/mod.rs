@@ -30,6 +30,6 @@ pub mod sounds;
 pub mod srtp;
 pub mod strict;
 pub mod tonedetect;
-pub mod voicefx;
 pub mod tones;
+pub mod voicefx;
 pub mod wav;

@@ -392,8 +392,15 @@ pub(crate) mod tests {
         // A tone buried in as much noise fails 16 dB but passes 1 dB.
         let t = tones(&[1000.0], 4000.0, 1000);
         let n = noise(8000, 3000);
-        let mixed: Vec<i16> = t.iter().zip(&n).map(|(a, b)| a.saturating_add(*b)).collect();
-        assert_eq!(feed_frames(&mut ToneDetector::new(1000, 500, 16), &mixed), 0);
+        let mixed: Vec<i16> = t
+            .iter()
+            .zip(&n)
+            .map(|(a, b)| a.saturating_add(*b))
+            .collect();
+        assert_eq!(
+            feed_frames(&mut ToneDetector::new(1000, 500, 16), &mixed),
+            0
+        );
         assert_eq!(feed_frames(&mut ToneDetector::new(1000, 500, 1), &mixed), 1);
     }
 
@@ -433,14 +440,8 @@ pub(crate) mod tests {
         sit.extend(tones(&[1370.6], 3000.0, 276));
         sit.extend(tones(&[1776.7], 3000.0, 380));
         assert_eq!(scan(&sit), Some(Progress::Sit));
-        assert_eq!(
-            scan(&tones(&[2100.0], 3000.0, 1000)),
-            Some(Progress::Fax)
-        );
-        assert_eq!(
-            scan(&tones(&[2225.0], 3000.0, 1000)),
-            Some(Progress::Modem)
-        );
+        assert_eq!(scan(&tones(&[2100.0], 3000.0, 1000)), Some(Progress::Fax));
+        assert_eq!(scan(&tones(&[2225.0], 3000.0, 1000)), Some(Progress::Modem));
         assert_eq!(scan(&noise(16000, 6000)), Some(Progress::Voice));
         assert_eq!(scan(&vec![0; 16000]), None);
         // Fax and voice only when asked for.

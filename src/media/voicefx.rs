@@ -40,7 +40,7 @@ impl Agc {
 
     pub fn new(level: f32) -> Agc {
         Agc {
-            level: level.clamp(1.0, 32767.0),
+            level: level.clamp(1.0, 32768.0),
             gain: 1.0,
         }
     }
@@ -287,7 +287,10 @@ mod tests {
             let mut p = PitchShifter::new(factor);
             let out = run(&s, |c| p.process(c));
             let f = freq(&out[8000..]);
-            assert!((f - want).abs() < want * 0.05, "{factor}: {f} Hz, want {want}");
+            assert!(
+                (f - want).abs() < want * 0.05,
+                "{factor}: {f} Hz, want {want}"
+            );
         }
     }
 
