@@ -31,6 +31,7 @@ pub mod controlplayback;
 pub mod dial;
 pub mod dictate;
 pub mod directory;
+pub mod dtmfstore;
 pub mod echo;
 pub mod festival;
 pub mod flow;
@@ -39,6 +40,7 @@ pub mod message;
 pub mod misc;
 pub mod mixmonitor;
 pub mod moh;
+pub mod monitor;
 pub mod more;
 pub mod morsecode;
 pub mod originate;
@@ -50,6 +52,7 @@ pub mod say;
 pub mod sayunixtime;
 pub mod senddtmf;
 pub mod setvar;
+pub mod tonedetect;
 pub mod transfer;
 pub mod waitexten;
 pub mod waitforsilence;
@@ -91,6 +94,9 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         directory::MODULES,
         dictate::MODULES,
         mixmonitor::MODULES,
+        monitor::MODULES,
+        tonedetect::MODULES,
+        dtmfstore::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = Vec::new();
     for t in tables {

@@ -109,6 +109,11 @@ impl ToneDetector {
         self.freq
     }
 
+    /// Whether the last whole block held the tone (to squelch it).
+    pub fn in_tone(&self) -> bool {
+        self.last_hit
+    }
+
     /// Take samples; how many tones reached the required duration in them (normally 0 or
     /// 1: a tone counts once, however long it lasts after that).
     pub fn feed(&mut self, samples: &[i16]) -> u32 {
