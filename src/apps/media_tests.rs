@@ -1605,3 +1605,6 @@ async fn dictate_records_appends_truncates_and_plays_back() {
         "the recording was not played back"
     );
 }
+
+#[path = "media_tests_dsp.rs"]
+mod dsp;

@@ -35,6 +35,7 @@ pub mod dial;
 pub mod dialfeatures;
 pub mod dictate;
 pub mod directory;
+pub mod dtmfstore;
 pub mod echo;
 pub mod features;
 pub mod festival;
@@ -44,6 +45,7 @@ pub mod message;
 pub mod misc;
 pub mod mixmonitor;
 pub mod moh;
+pub mod monitor;
 pub mod more;
 pub mod morsecode;
 pub mod originate;
@@ -58,6 +60,7 @@ pub mod sayunixtime;
 pub mod senddtmf;
 pub mod setvar;
 pub mod signal;
+pub mod tonedetect;
 pub mod transfer;
 pub mod waitexten;
 pub mod waitforsilence;
@@ -106,6 +109,9 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         page::MODULES,
         broadcast::MODULES,
         signal::MODULES,
+        monitor::MODULES,
+        tonedetect::MODULES,
+        dtmfstore::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = vec![Arc::new(features::FeaturesModule)];
     for t in tables {

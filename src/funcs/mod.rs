@@ -8,6 +8,7 @@ pub mod channel;
 pub mod db;
 pub mod devstate;
 pub mod digest;
+pub mod dsp;
 pub mod encoding;
 pub mod enumlookup;
 pub mod env;
@@ -57,6 +58,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         json::MODULES,
         volume::MODULES,
         audiohooks::MODULES,
+        dsp::MODULES,
         devstate::MODULES,
         net::MODULES,
         realtime::MODULES,

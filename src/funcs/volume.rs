@@ -32,10 +32,16 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Nothing happens on a channel without media.
 pub(crate) fn add_hooks(chan: &Channel, rx: FrameHook, tx: FrameHook) {
     if let Some(m) = &chan.media {
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let id = next_hook_id();
         m.from_far.add_hook(id, rx);
         m.to_far.add_hook(id, tx);
     }
+}
+
+/// A fresh id for hooks and taps on a channel's frame queues (shared by every module
+/// that adds them, so removing one never removes another's).
+pub(crate) fn next_hook_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A gain as Asterisk applies it: above 0 multiplies, below 0 divides by its size,

@@ -227,7 +227,7 @@ pub struct FrameQueue {
     taps: Mutex<Vec<(u64, FrameTap)>>,
     /// Whether [`FrameQueue::add_hook`] installed hooks: one atomic load per push when none.
     hooked: AtomicBool,
-    hooks: Mutex<Vec<(u64, FrameHook)>>,
+    hooks: Mutex<Vec<(u64, FrameFilter)>>,
 }
 
 impl std::fmt::Debug for FrameQueue {
@@ -247,6 +247,9 @@ pub type FrameTap = Arc<dyn Fn(&Frame) + Send + Sync>;
 /// Changes every frame added to a queue before anyone sees it (Asterisk's manipulating
 /// audiohooks: VOLUME's gain): called on the pushing task, so it must not block.
 pub type FrameHook = Arc<dyn Fn(Frame) -> Frame + Send + Sync>;
+
+/// A [`FrameHook`] that may also drop the frame (`None`: nobody sees it; FRAME_DROP).
+pub type FrameFilter = Arc<dyn Fn(Frame) -> Option<Frame> + Send + Sync>;
 
 impl FrameQueue {
     pub fn new(cap: usize) -> Arc<FrameQueue> {
@@ -272,6 +275,11 @@ impl FrameQueue {
     /// Change every frame added from now on with `hook`, under `id` (see [`FrameHook`]);
     /// hooks run in the order they were added, before the taps.
     pub fn add_hook(&self, id: u64, hook: FrameHook) {
+        self.add_filter(id, Arc::new(move |f| Some(hook(f))));
+    }
+
+    /// Like [`FrameQueue::add_hook`], with a hook that may drop frames ([`FrameFilter`]).
+    pub fn add_filter(&self, id: u64, hook: FrameFilter) {
         let mut h = self.hooks.lock();
         h.push((id, hook));
         self.hooked.store(true, Ordering::Release);
@@ -284,12 +292,12 @@ impl FrameQueue {
         self.hooked.store(!h.is_empty(), Ordering::Release);
     }
 
-    fn hook(&self, f: Frame) -> Frame {
+    fn hook(&self, f: Frame) -> Option<Frame> {
         if !self.hooked.load(Ordering::Acquire) {
-            return f;
+            return Some(f);
         }
-        let hooks: Vec<FrameHook> = self.hooks.lock().iter().map(|(_, h)| h.clone()).collect();
-        hooks.iter().fold(f, |f, h| h(f))
+        let hooks: Vec<FrameFilter> = self.hooks.lock().iter().map(|(_, h)| h.clone()).collect();
+        hooks.iter().try_fold(f, |f, h| h(f))
     }
 
     /// Show every frame added from now on to `tap`, under `id` (see [`FrameTap`]).
@@ -333,7 +341,9 @@ impl FrameQueue {
     /// waiting ones; a digit beyond that is dropped and counted. The queue never holds more
     /// than its capacity plus [`MAX_PENDING_DIGITS`] frames.
     pub fn push_lossy(&self, f: Frame) {
-        let f = self.hook(f);
+        let Some(f) = self.hook(f) else {
+            return;
+        };
         self.tap(&f);
         {
             let mut q = self.q.lock();
@@ -357,9 +367,14 @@ impl FrameQueue {
         self.readable.notify_one();
     }
 
-    /// Add, waiting while the queue is full. Returns `false` if the queue was closed.
+    /// Add, waiting while the queue is full. Returns `false` if the queue was closed. A frame
+    /// a hook drops takes one frame's time.
     pub async fn push(&self, f: Frame) -> bool {
-        let f = self.hook(f);
+        let Some(f) = self.hook(f) else {
+            // Dropped by a hook: the writer still keeps real time, as if the driver took it.
+            tokio::time::sleep(FRAME_TIME).await;
+            return !self.is_closed();
+        };
         self.tap(&f);
         let mut f = Some(f);
         loop {

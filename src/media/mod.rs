@@ -29,5 +29,7 @@ pub mod silence;
 pub mod sounds;
 pub mod srtp;
 pub mod strict;
+pub mod tonedetect;
 pub mod tones;
+pub mod voicefx;
 pub mod wav;

@@ -169,6 +169,14 @@ pub enum Event {
         name: String,
         headers: Vec<(String, String)>,
     },
+    /// Something about one channel a module reports under Asterisk's event name
+    /// (`ChannelTalkingStart`, `ChannelTalkingStop`, `Hold`, `Unhold`, …): the channel, then
+    /// the event's own headers in order.
+    ChannelNotice {
+        name: &'static str,
+        chan: ChanSnapshot,
+        headers: Vec<(String, String)>,
+    },
     /// A security event with Asterisk's event name (`InvalidPassword`,
     /// `ChallengeResponseFailed`, `InvalidAccountID`, `SuccessfulAuth`).
     Security {
@@ -189,7 +197,8 @@ impl Event {
             | Event::Newstate(_)
             | Event::Hangup { .. }
             | Event::DialBegin { .. }
-            | Event::DialEnd { .. } => Topic::Channel,
+            | Event::DialEnd { .. }
+            | Event::ChannelNotice { .. } => Topic::Channel,
             Event::VarSet { .. } | Event::Newexten { .. } => Topic::Dialplan,
             Event::PeerStatus { .. } | Event::Registry { .. } => Topic::Registration,
             Event::Security { .. } => Topic::Security,
@@ -211,7 +220,7 @@ impl Event {
             Event::Newexten { .. } => "Newexten",
             Event::PeerStatus { .. } => "PeerStatus",
             Event::Registry { .. } => "Registry",
-            Event::Security { name, .. } => name,
+            Event::Security { name, .. } | Event::ChannelNotice { name, .. } => name,
             Event::UserEvent { .. } => "UserEvent",
         }
     }
@@ -266,6 +275,10 @@ impl Event {
             } => {
                 chan.fields("", &mut v);
                 v.push(("UserEvent".into(), name.clone()));
+                v.extend(headers.iter().cloned());
+            }
+            Event::ChannelNotice { chan, headers, .. } => {
+                chan.fields("", &mut v);
                 v.extend(headers.iter().cloned());
             }
             Event::Newexten { chan, app, data } => {
