@@ -1775,6 +1775,19 @@ pub fn load_sip_conf(
     parse_sip_conf(&cf)
 }
 
+/// `callgroup=1,3-5`: group numbers 0..=63.
+fn group_numbers(v: &str) -> Result<std::collections::BTreeSet<u8>, String> {
+    let (n, bad) = crate::pbx::pickup::Groups::parse_numbers(v);
+    if bad.is_empty() {
+        Ok(n)
+    } else {
+        Err(format!(
+            "expected group numbers 0-63 or ranges such as 1,3-5, got '{}'",
+            bad.join(",")
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2522,18 +2535,5 @@ mod tests {
             CallerId::parse("Reception").name.as_deref(),
             Some("Reception")
         );
-    }
-}
-
-/// `callgroup=1,3-5`: group numbers 0..=63.
-fn group_numbers(v: &str) -> Result<std::collections::BTreeSet<u8>, String> {
-    let (n, bad) = crate::pbx::pickup::Groups::parse_numbers(v);
-    if bad.is_empty() {
-        Ok(n)
-    } else {
-        Err(format!(
-            "expected group numbers 0-63 or ranges such as 1,3-5, got '{}'",
-            bad.join(",")
-        ))
     }
 }
