@@ -769,6 +769,9 @@ pub struct Peer {
     pub outofcall_message_context: Option<String>,
     pub language: Option<String>,
     pub accountcode: Option<String>,
+    /// `callgroup` / `namedcallgroup` and `pickupgroup` / `namedpickupgroup` (Pickup()).
+    pub callgroups: crate::pbx::pickup::Groups,
+    pub pickupgroups: crate::pbx::pickup::Groups,
     pub templates: Vec<String>,
     /// `vmexten` (general's by default).
     pub vmexten: String,
@@ -1460,6 +1463,8 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
         templates: sec.templates.clone(),
         vmexten: g.vmexten.clone(),
         subscribemwi: false,
+        callgroups: Default::default(),
+        pickupgroups: Default::default(),
         allowsubscribe: g.allowsubscribe,
         party: g.party,
         outboundproxy: g.outboundproxy.clone(),
@@ -1553,6 +1558,18 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
             "outofcall_message_context" => p.outofcall_message_context = nonempty(v),
             "language" => p.language = nonempty(v),
             "accountcode" => p.accountcode = nonempty(v),
+            "callgroup" => {
+                if let Some(n) = ctx.take(e, group_numbers(v)) {
+                    p.callgroups.numbers = n;
+                }
+            }
+            "pickupgroup" => {
+                if let Some(n) = ctx.take(e, group_numbers(v)) {
+                    p.pickupgroups.numbers = n;
+                }
+            }
+            "namedcallgroup" => p.callgroups.names = crate::pbx::pickup::Groups::parse_names(v),
+            "namedpickupgroup" => p.pickupgroups.names = crate::pbx::pickup::Groups::parse_names(v),
             k if party_opt(&mut p.party, k, e, ctx) => {}
             k if session_opt(&mut p.session, k, e, ctx) => {}
             "outboundproxy" => {
@@ -1758,6 +1775,19 @@ pub fn load_sip_conf(
     parse_sip_conf(&cf)
 }
 
+/// `callgroup=1,3-5`: group numbers 0..=63.
+fn group_numbers(v: &str) -> Result<std::collections::BTreeSet<u8>, String> {
+    let (n, bad) = crate::pbx::pickup::Groups::parse_numbers(v);
+    if bad.is_empty() {
+        Ok(n)
+    } else {
+        Err(format!(
+            "expected group numbers 0-63 or ranges such as 1,3-5, got '{}'",
+            bad.join(",")
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1772,6 +1802,29 @@ mod tests {
         let cf =
             load_str(Path::new("/tmp"), "sip.conf", text, &LoadOptions::default()).expect("loader");
         parse_sip_conf(&cf)
+    }
+
+    #[test]
+    fn sipconf_call_and_pickup_groups() {
+        let (c, w) = ok("[general]\n[p]\ntype=peer\nhost=dynamic\ncallgroup=1,3-4\n\
+             pickupgroup=2\nnamedcallgroup=sales\nnamedpickupgroup=sales,support\n");
+        assert!(w.is_empty(), "{w:?}");
+        let p = &c.peers["p"];
+        assert_eq!(
+            p.callgroups.numbers.iter().copied().collect::<Vec<_>>(),
+            vec![1, 3, 4]
+        );
+        assert_eq!(
+            p.pickupgroups.numbers.iter().copied().collect::<Vec<_>>(),
+            vec![2]
+        );
+        assert!(p.pickupgroups.intersects(&p.callgroups));
+        let e = errs("[general]\n[p]\ntype=peer\nhost=dynamic\ncallgroup=1,99\n");
+        assert!(
+            e.iter()
+                .any(|m| m.contains("sip.conf:5:") && m.contains("callgroup")),
+            "{e:?}"
+        );
     }
 
     fn ok(text: &str) -> (SipConfig, Vec<String>) {

@@ -286,6 +286,7 @@ exten => 600,1,Dial(SIP/phone,30,g)
  same => n,Set(DB(test/dialstatus)=${DIALSTATUS})
  same => n,Hangup()
 exten => 8,1,Pickup(600@guests)
+exten => 9,1,Pickup()
 ";
 
 /// Dial() rings SIP/phone (which never answers); another caller runs Pickup(600@guests):
@@ -293,9 +294,22 @@ exten => 8,1,Pickup(600@guests)
 /// is ANSWER.
 #[test]
 fn a_ringing_dial_leg_is_picked_up() {
+    pickup_case("8", false);
+}
+
+/// Group pickup: the phone is in callgroup 1, the picker (peer 1000, digest auth) in
+/// pickupgroup 1; Pickup() without arguments takes the ringing leg.
+#[test]
+fn a_ringing_leg_of_the_pickup_group_is_picked_up() {
+    pickup_case("9", true);
+}
+
+fn pickup_case(picker_exten: &str, picker_is_peer: bool) {
     let phone = free_port();
     let peers = format!(
-        "[phone]\ntype=peer\nhost=127.0.0.1\nport={phone}\ncontext=guests\ndisallow=all\nallow=ulaw\n"
+        "[phone]\ntype=peer\nhost=127.0.0.1\nport={phone}\ncontext=guests\ndisallow=all\nallow=ulaw\n\
+         callgroup=1\n\n[1000]\ntype=friend\nhost=dynamic\nsecret=s1000\ncontext=guests\n\
+         disallow=all\nallow=ulaw\npickupgroup=1\n"
     );
     let p = start(PICKUP_EXTENSIONS, RES_PARKING, &peers, 3);
     let uas = Sipp::new("uas_noanswer.xml", None)
@@ -306,7 +320,20 @@ fn a_ringing_dial_leg_is_picked_up() {
     let (sa, sb) = (udp(), udp());
     let a = guest_call(&p, "600", &sa);
     p.d.wait_console("is ringing", 1);
-    let b = guest_call(&p, "8", &sb);
+    let b = if picker_is_peer {
+        Sipp::new("uac_media_codec.xml", Some(p.sip))
+            .local_port(free_port())
+            .service(picker_exten)
+            .key("from_user", "1000")
+            .key("rtp_port", sb.local_addr().expect("addr").port())
+            .key("pt", 0)
+            .key("codec", "PCMU")
+            .auth("1000", "s1000")
+            .timeout(40)
+            .spawn()
+    } else {
+        guest_call(&p, picker_exten, &sb)
+    };
     // Caller: the first session; the phone's leg: the second (its SDP offer); the picker:
     // the third.
     let la = leg(sa, p.rtp, 500.0, 5_000);

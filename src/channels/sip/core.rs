@@ -1452,6 +1452,7 @@ impl Core {
             if let Some(a) = &p.accountcode {
                 chan.accountcode.clone_from(a);
             }
+            super::set_pickup_groups(&mut chan, p);
         }
         chan.caller.dnid = Some(chan.exten.clone());
         // Diversion: the call was redirected to us (REDIRECTING(), CALLERID(rdnis)).

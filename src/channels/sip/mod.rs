@@ -555,6 +555,7 @@ impl Driver for SipDriver {
             None => self.sip.core.lock().cfg.general.context.clone(),
         };
         if let Some(p) = &peer {
+            set_pickup_groups(&mut chan, p);
             if let Some(cid) = &p.callerid {
                 chan.caller.name.clone_from(&cid.name);
                 chan.caller.num.clone_from(&cid.number);
@@ -1047,3 +1048,13 @@ impl crate::pbx::module::Module for ChanSip {
 
 #[cfg(test)]
 mod tests;
+
+/// A peer's call and pickup groups go with its channels (Pickup()'s group pickup).
+fn set_pickup_groups(chan: &mut Channel, p: &crate::channels::sipconf::Peer) {
+    if !p.callgroups.is_empty() || !p.pickupgroups.is_empty() {
+        chan.datastores.insert(
+            crate::pbx::pickup::GROUPS_DATASTORE,
+            (p.callgroups.clone(), p.pickupgroups.clone()),
+        );
+    }
+}
