@@ -43,6 +43,7 @@ pub mod more;
 pub mod morsecode;
 pub mod originate;
 pub mod playback;
+pub mod queue;
 pub mod read;
 pub mod readexten;
 pub mod record;
@@ -103,5 +104,6 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
     v.push(Arc::new(conference::AppMeetMe));
     v.push(Arc::new(conference::AppConfBridge));
     v.push(Arc::new(festival::AppFestival));
+    v.push(Arc::new(queue::AppQueue));
     v
 }
