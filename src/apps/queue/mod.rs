@@ -8,7 +8,7 @@
 //!
 //! The parts: [`config`] (the file, pure), [`state`] (members, callers, strategies,
 //! pure), `app` (Queue()), `members` (the member applications), `funcs` (QUEUE_*),
-//! `cli` (the `queue …` commands). The state is one lock held briefly, never across an
+//! `cli` (the `queue …` commands), `manager` (the AMI actions). The state is one lock held briefly, never across an
 //! await; device states (AstDB for `Custom:`) are read on the blocking pool.
 
 pub mod config;
@@ -17,6 +17,7 @@ pub mod state;
 mod app;
 mod cli;
 mod funcs;
+mod manager;
 mod members;
 
 use crate::pbx::blocking;
@@ -56,6 +57,7 @@ impl Module for AppQueue {
         app::register(ctx);
         members::register(ctx);
         funcs::register(ctx);
+        manager::register(ctx);
         ctx.register_cli_with(cli::register);
         Ok(())
     }

@@ -7,7 +7,7 @@ use crate::pbx::tests::{get, pbx_with, run};
 use crate::pbx::Pbx;
 use std::sync::Arc;
 
-fn setup(queues_conf: &str, dialplan: &str) -> (Arc<Pbx>, Arc<Queues>) {
+pub(super) fn setup(queues_conf: &str, dialplan: &str) -> (Arc<Pbx>, Arc<Queues>) {
     let pbx = pbx_with(dialplan);
     let d = tempfile::tempdir().expect("tempdir");
     std::fs::write(d.path().join("queues.conf"), queues_conf).expect("write");
