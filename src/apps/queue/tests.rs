@@ -150,8 +150,10 @@ fn persistent_members_round_trip_through_astdb() {
         .put(super::PM_FAMILY, "gone", "SIP/1;0;0;SIP/1;SIP/1;;0")
         .expect("put");
     let qs = Queues::default();
-    let mut g = super::config::General::default();
-    g.persistentmembers = true;
+    let g = super::config::General {
+        persistentmembers: true,
+        ..Default::default()
+    };
     qs.state
         .lock()
         .apply(g, vec![super::config::QueueConf::new("q", false)]);
