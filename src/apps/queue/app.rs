@@ -116,6 +116,15 @@ fn snapshot(q: &super::state::Queue) -> Snapshot {
     }
 }
 
+/// One Queue() call's queue, settings and options.
+struct Setup<'a> {
+    qs: &'a Arc<Queues>,
+    snap: &'a Snapshot,
+    opts: &'a BTreeMap<char, Option<String>>,
+    /// Played to the member instead of the queue's `announce`.
+    announce_override: Option<String>,
+}
+
 /// What the caller hears while waiting: music on hold or ringing.
 struct Hold {
     ring: bool,
@@ -285,16 +294,13 @@ async fn queue_exec(chan: &mut Channel, data: &str) -> AppResult {
         holdtime_announced: false,
     };
     let announce_override = (!announce_override.is_empty()).then_some(announce_override);
-    let r = run(
-        chan,
-        &qs,
-        &snap,
-        &opts,
-        &mut hold,
-        &mut w,
+    let setup = Setup {
+        qs: &qs,
+        snap: &snap,
+        opts: &opts,
         announce_override,
-    )
-    .await;
+    };
+    let r = run(chan, &setup, &mut hold, &mut w).await;
     hold.stop(chan);
     let pos = qs
         .state
@@ -374,13 +380,11 @@ enum Done {
 /// The waiting loop (`queue_exec`'s `for (;;)` and `wait_our_turn`).
 async fn run(
     chan: &mut Channel,
-    qs: &Arc<Queues>,
-    snap: &Snapshot,
-    opts: &BTreeMap<char, Option<String>>,
+    s: &Setup<'_>,
     hold: &mut Hold,
     w: &mut Wait,
-    announce_override: Option<String>,
 ) -> Result<Done, Hangup> {
+    let (qs, snap, opts) = (s.qs, s.snap, s.opts);
     let pbx = chan.pbx.clone();
     loop {
         if w.expire.is_some_and(|e| Instant::now() >= e) {
@@ -426,9 +430,9 @@ async fn run(
                 .collect::<Vec<_>>()
         };
         for group in groups {
-            match ring(chan, qs, snap, opts, hold, w, &group).await? {
+            match ring(chan, s, hold, w, &group).await? {
                 Rung::Answered(a) => {
-                    let r = connect(chan, qs, snap, opts, w, a, announce_override.clone()).await;
+                    let r = connect(chan, s, w, a).await;
                     return Ok(Done::Connected(r));
                 }
                 Rung::Failed => continue,
@@ -650,13 +654,12 @@ impl Drop for RingingMark {
 /// Ring `group` (`ring_one` + `wait_for_answer`).
 async fn ring(
     chan: &mut Channel,
-    qs: &Arc<Queues>,
-    snap: &Snapshot,
-    opts: &BTreeMap<char, Option<String>>,
+    s: &Setup<'_>,
     hold: &mut Hold,
     w: &mut Wait,
     group: &[super::state::Member],
 ) -> Result<Rung, Hangup> {
+    let (qs, snap, opts) = (s.qs, s.snap, s.opts);
     let pbx = chan.pbx.clone();
     let (tx, mut rx) = mpsc::unbounded_channel::<(Src, ChanEvent)>();
     let mut legs: Vec<Leg> = Vec::new();
@@ -908,15 +911,8 @@ fn ring_no_answer(
 }
 
 /// A member answered: leave the queue, log CONNECT, bridge, log the completion.
-async fn connect(
-    chan: &mut Channel,
-    qs: &Arc<Queues>,
-    snap: &Snapshot,
-    opts: &BTreeMap<char, Option<String>>,
-    w: &Wait,
-    a: Box<Answered>,
-    announce_override: Option<String>,
-) -> AppResult {
+async fn connect(chan: &mut Channel, s: &Setup<'_>, w: &Wait, a: Box<Answered>) -> AppResult {
+    let (qs, snap, opts) = (s.qs, s.snap, s.opts);
     let pbx = chan.pbx.clone();
     let Answered {
         member,
@@ -982,7 +978,10 @@ async fn connect(
     chan.cdr.dstchannel = callee.name().to_string();
     chan.answer();
     // The queue's announcement to the member before the bridge.
-    let ann = announce_override.unwrap_or_else(|| snap.announce.clone());
+    let ann = s
+        .announce_override
+        .clone()
+        .unwrap_or_else(|| snap.announce.clone());
     if !ann.is_empty() && playback::stream(&mut callee, &ann, "").await.is_err() {
         callee.destroy();
         finish(&pbx, qs, snap, w, &member, holdtime, 0, "COMPLETEAGENT");

@@ -346,10 +346,7 @@ const ACCEPTED: &[&str] = &[
     "timeoutpriority",
     "eventwhencalled",
     "eventmemberstatus",
-    "reportholdtime",
     "log-restricted-caller-id",
-    "servicelevel",
-    "ringinuse",
 ];
 
 /// Read `queues.conf`. Every error is collected (file:line:column).

@@ -3,6 +3,7 @@
 
 use super::config::MemberConf;
 use super::{queues, refresh_states, MemberError};
+use crate::manager::actions::list;
 use crate::pbx::devstate::DeviceState;
 use crate::pbx::manager::{class, Action, Caller, Message, Reply};
 use crate::pbx::module::ModuleContext;
@@ -47,98 +48,103 @@ impl Action for QueueStatus {
         "Show queue status."
     }
     async fn run(&self, pbx: &Arc<Pbx>, _: &Caller, req: &Message) -> Reply {
-        let want = req.value("Queue").to_string();
         let member = req.value("Member").to_string();
-        refresh_states(pbx, (!want.is_empty()).then_some(want.as_str())).await;
-        let mut ack = Message::response("Success", req, "Queue status will follow");
-        ack.push("EventList", "start");
-        let mut out = vec![ack];
-        if let Some(qs) = queues(pbx) {
-            let st = qs.state.lock();
-            let now = Instant::now();
-            for q in st.queues.values() {
-                if !want.is_empty() && !q.conf.name.eq_ignore_ascii_case(&want) {
+        let out = each_queue(pbx, req, |q, now, out| {
+            let c = &q.conf;
+            let sl = |n: u32, d: u32| {
+                if d > 0 {
+                    format!("{:.1}", 100.0 * f64::from(n) / f64::from(d))
+                } else {
+                    "0.0".into()
+                }
+            };
+            out.push(
+                Message::event("QueueParams", Some(req))
+                    .with("Queue", c.name.clone())
+                    .with("Max", c.maxlen.to_string())
+                    .with("Strategy", c.strategy.as_str())
+                    .with("Calls", q.callers.len().to_string())
+                    .with("Holdtime", q.holdtime.to_string())
+                    .with("TalkTime", q.talktime.to_string())
+                    .with("Completed", q.completed.to_string())
+                    .with("Abandoned", q.abandoned.to_string())
+                    .with("ServiceLevel", c.servicelevel.to_string())
+                    .with("ServicelevelPerf", sl(q.completed_in_sl, q.completed))
+                    .with(
+                        "ServicelevelPerf2",
+                        sl(
+                            q.completed_in_sl + q.abandoned_in_sl,
+                            q.completed + q.abandoned,
+                        ),
+                    )
+                    .with("Weight", c.weight.to_string()),
+            );
+            for m in &q.members {
+                if !member.is_empty()
+                    && !m.interface.eq_ignore_ascii_case(&member)
+                    && !m.membername.eq_ignore_ascii_case(&member)
+                {
                     continue;
                 }
-                let c = &q.conf;
-                let sl = |n: u32, d: u32| {
-                    if d > 0 {
-                        format!("{:.1}", 100.0 * f64::from(n) / f64::from(d))
-                    } else {
-                        "0.0".into()
-                    }
-                };
                 out.push(
-                    Message::event("QueueParams", Some(req))
+                    Message::event("QueueMember", Some(req))
                         .with("Queue", c.name.clone())
-                        .with("Max", c.maxlen.to_string())
-                        .with("Strategy", c.strategy.as_str())
-                        .with("Calls", q.callers.len().to_string())
-                        .with("Holdtime", q.holdtime.to_string())
-                        .with("TalkTime", q.talktime.to_string())
-                        .with("Completed", q.completed.to_string())
-                        .with("Abandoned", q.abandoned.to_string())
-                        .with("ServiceLevel", c.servicelevel.to_string())
-                        .with("ServicelevelPerf", sl(q.completed_in_sl, q.completed))
-                        .with(
-                            "ServicelevelPerf2",
-                            sl(
-                                q.completed_in_sl + q.abandoned_in_sl,
-                                q.completed + q.abandoned,
-                            ),
-                        )
-                        .with("Weight", c.weight.to_string()),
+                        .with("Name", m.membername.clone())
+                        .with("Location", m.interface.clone())
+                        .with("StateInterface", m.state_interface.clone())
+                        .with("Membership", if m.dynamic { "dynamic" } else { "static" })
+                        .with("Penalty", m.penalty.to_string())
+                        .with("CallsTaken", m.calls.to_string())
+                        .with("LastCall", epoch(m.lastcall))
+                        .with("LastPause", epoch(m.paused.then_some(m.lastpause)))
+                        .with("LoginTime", epoch(Some(m.logintime)))
+                        .with("InCall", u8::from(m.in_call).to_string())
+                        .with("Status", (m.effective_status() as u8).to_string())
+                        .with("Paused", u8::from(m.paused).to_string())
+                        .with("PausedReason", m.reason_paused.clone())
+                        .with("Wrapuptime", c.wrapuptime.to_string()),
                 );
-                for m in &q.members {
-                    if !member.is_empty()
-                        && !m.interface.eq_ignore_ascii_case(&member)
-                        && !m.membername.eq_ignore_ascii_case(&member)
-                    {
-                        continue;
-                    }
-                    out.push(
-                        Message::event("QueueMember", Some(req))
-                            .with("Queue", c.name.clone())
-                            .with("Name", m.membername.clone())
-                            .with("Location", m.interface.clone())
-                            .with("StateInterface", m.state_interface.clone())
-                            .with("Membership", if m.dynamic { "dynamic" } else { "static" })
-                            .with("Penalty", m.penalty.to_string())
-                            .with("CallsTaken", m.calls.to_string())
-                            .with("LastCall", epoch(m.lastcall))
-                            .with("LastPause", epoch(m.paused.then_some(m.lastpause)))
-                            .with("LoginTime", epoch(Some(m.logintime)))
-                            .with("InCall", u8::from(m.in_call).to_string())
-                            .with("Status", (m.effective_status() as u8).to_string())
-                            .with("Paused", u8::from(m.paused).to_string())
-                            .with("PausedReason", m.reason_paused.clone())
-                            .with("Wrapuptime", c.wrapuptime.to_string()),
-                    );
-                }
-                for (i, e) in q.callers.iter().enumerate() {
-                    out.push(
-                        Message::event("QueueEntry", Some(req))
-                            .with("Queue", c.name.clone())
-                            .with("Position", (i + 1).to_string())
-                            .with("Channel", e.channel.clone())
-                            .with("Uniqueid", e.uniqueid.clone())
-                            .with(
-                                "Wait",
-                                now.saturating_duration_since(e.start).as_secs().to_string(),
-                            )
-                            .with("Priority", e.prio.to_string()),
-                    );
-                }
+            }
+            for (i, e) in q.callers.iter().enumerate() {
+                out.push(
+                    Message::event("QueueEntry", Some(req))
+                        .with("Queue", c.name.clone())
+                        .with("Position", (i + 1).to_string())
+                        .with("Channel", e.channel.clone())
+                        .with("Uniqueid", e.uniqueid.clone())
+                        .with(
+                            "Wait",
+                            now.saturating_duration_since(e.start).as_secs().to_string(),
+                        )
+                        .with("Priority", e.prio.to_string()),
+                );
+            }
+        })
+        .await;
+        list(req, "Queue status will follow", out, "QueueStatusComplete")
+    }
+}
+
+/// Run `f` on each queue the request's `Queue` names (every queue when empty), with
+/// fresh member states; `f` adds the events.
+async fn each_queue(
+    pbx: &Arc<Pbx>,
+    req: &Message,
+    mut f: impl FnMut(&super::state::Queue, Instant, &mut Vec<Message>),
+) -> Vec<Message> {
+    let want = req.value("Queue").to_string();
+    refresh_states(pbx, (!want.is_empty()).then_some(want.as_str())).await;
+    let mut out = Vec::new();
+    if let Some(qs) = queues(pbx) {
+        let st = qs.state.lock();
+        let now = Instant::now();
+        for q in st.queues.values() {
+            if want.is_empty() || q.conf.name.eq_ignore_ascii_case(&want) {
+                f(q, now, &mut out);
             }
         }
-        let n = out.len() - 1;
-        out.push(
-            Message::event("QueueStatusComplete", Some(req))
-                .with("EventList", "Complete")
-                .with("ListItems", n.to_string()),
-        );
-        out
     }
+    out
 }
 
 struct QueueSummary;
@@ -155,58 +161,46 @@ impl Action for QueueSummary {
         "Show queue summary."
     }
     async fn run(&self, pbx: &Arc<Pbx>, _: &Caller, req: &Message) -> Reply {
-        let want = req.value("Queue").to_string();
-        refresh_states(pbx, (!want.is_empty()).then_some(want.as_str())).await;
-        let mut ack = Message::response("Success", req, "Queue summary will follow");
-        ack.push("EventList", "start");
-        let mut out = vec![ack];
-        if let Some(qs) = queues(pbx) {
-            let st = qs.state.lock();
-            let now = Instant::now();
-            for q in st.queues.values() {
-                if !want.is_empty() && !q.conf.name.eq_ignore_ascii_case(&want) {
-                    continue;
-                }
-                let logged = q
-                    .members
-                    .iter()
-                    .filter(|m| {
-                        !matches!(
-                            m.effective_status(),
-                            DeviceState::Unavailable | DeviceState::Invalid
-                        )
-                    })
-                    .count();
-                let available = q
-                    .members
-                    .iter()
-                    .filter(|m| free(m) && !m.in_wrapup(q.conf.wrapuptime, now))
-                    .count();
-                let longest = q
-                    .callers
-                    .iter()
-                    .map(|c| now.saturating_duration_since(c.start).as_secs())
-                    .max()
-                    .unwrap_or(0);
-                out.push(
-                    Message::event("QueueSummary", Some(req))
-                        .with("Queue", q.conf.name.clone())
-                        .with("LoggedIn", logged.to_string())
-                        .with("Available", available.to_string())
-                        .with("Callers", q.callers.len().to_string())
-                        .with("HoldTime", q.holdtime.to_string())
-                        .with("TalkTime", q.talktime.to_string())
-                        .with("LongestHoldTime", longest.to_string()),
-                );
-            }
-        }
-        let n = out.len() - 1;
-        out.push(
-            Message::event("QueueSummaryComplete", Some(req))
-                .with("EventList", "Complete")
-                .with("ListItems", n.to_string()),
-        );
-        out
+        let out = each_queue(pbx, req, |q, now, out| {
+            let logged = q
+                .members
+                .iter()
+                .filter(|m| {
+                    !matches!(
+                        m.effective_status(),
+                        DeviceState::Unavailable | DeviceState::Invalid
+                    )
+                })
+                .count();
+            let available = q
+                .members
+                .iter()
+                .filter(|m| free(m) && !m.in_wrapup(q.conf.wrapuptime, now))
+                .count();
+            let longest = q
+                .callers
+                .iter()
+                .map(|c| now.saturating_duration_since(c.start).as_secs())
+                .max()
+                .unwrap_or(0);
+            out.push(
+                Message::event("QueueSummary", Some(req))
+                    .with("Queue", q.conf.name.clone())
+                    .with("LoggedIn", logged.to_string())
+                    .with("Available", available.to_string())
+                    .with("Callers", q.callers.len().to_string())
+                    .with("HoldTime", q.holdtime.to_string())
+                    .with("TalkTime", q.talktime.to_string())
+                    .with("LongestHoldTime", longest.to_string()),
+            );
+        })
+        .await;
+        list(
+            req,
+            "Queue summary will follow",
+            out,
+            "QueueSummaryComplete",
+        )
     }
 }
 

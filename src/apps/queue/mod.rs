@@ -231,18 +231,29 @@ pub fn add_member(
         let agent = agent_field(&st, &m.interface, &m.membername);
         (qname, agent, dump)
     };
-    qlog(
+    member_changed(
         pbx,
         &qname,
-        callid,
-        &agent,
-        "ADDMEMBER",
-        if paused { "PAUSED" } else { "" },
+        (callid, &agent),
+        ("ADDMEMBER", if paused { "PAUSED" } else { "" }),
+        dump,
     );
-    if let Some(v) = dump {
-        save_persistent(pbx, &qname, v);
-    }
     Ok(())
+}
+
+/// After a member change: the queue log line (`callid`, `agent`; `event`, `data`), and the
+/// persistent members when they are kept.
+fn member_changed(
+    pbx: &Arc<Pbx>,
+    queue: &str,
+    (callid, agent): (&str, &str),
+    (event, data): (&str, &str),
+    dump: Option<String>,
+) {
+    qlog(pbx, queue, callid, agent, event, data);
+    if let Some(v) = dump {
+        save_persistent(pbx, queue, v);
+    }
 }
 
 /// Remove a dynamic member (`remove_from_queue`): logs REMOVEMEMBER. Static members
@@ -274,10 +285,7 @@ pub fn remove_member(
         let agent = agent_field(&st, &m.interface, &m.membername);
         (qname, agent, dump)
     };
-    qlog(pbx, &qname, callid, &agent, "REMOVEMEMBER", "");
-    if let Some(v) = dump {
-        save_persistent(pbx, &qname, v);
-    }
+    member_changed(pbx, &qname, (callid, &agent), ("REMOVEMEMBER", ""), dump);
     Ok(())
 }
 
