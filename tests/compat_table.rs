@@ -66,6 +66,22 @@ fn the_table_matches_what_ferrisk_registers() {
         "CALENDAR_QUERY_RESULT",
         "CALENDAR_WRITE",
         "festival",
+        // app_queue.so declines without queues.conf, as Asterisk's.
+        "queue",
+        "addqueuemember",
+        "removequeuemember",
+        "pausequeuemember",
+        "unpausequeuemember",
+        "queuelog",
+        "queueupdate",
+        "QUEUE_MEMBER",
+        "QUEUE_MEMBER_COUNT",
+        "QUEUE_MEMBER_LIST",
+        "QUEUE_MEMBER_PENALTY",
+        "QUEUE_EXISTS",
+        "QUEUE_GET_CHANNEL",
+        "QUEUE_VARIABLES",
+        "QUEUE_WAITING_COUNT",
     ];
     let mut wrong = Vec::new();
     for (kind, name, status) in &rows {

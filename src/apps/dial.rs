@@ -45,13 +45,13 @@ struct Leg {
 
 /// Where an event comes from: the leg slot and its channel's generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Src {
-    idx: usize,
-    gen: u32,
+pub(crate) struct Src {
+    pub(crate) idx: usize,
+    pub(crate) gen: u32,
 }
 
 /// Pass `erx`'s events to the Dial loop, tagged with `src`.
-fn forward_events(
+pub(crate) fn forward_events(
     mut erx: mpsc::UnboundedReceiver<ChanEvent>,
     tx: mpsc::UnboundedSender<(Src, ChanEvent)>,
     src: Src,
@@ -645,6 +645,112 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
     }
 }
 
+/// How [`bridge_call`] ended, for the application that bridged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bridged {
+    /// The caller hung up, or transferred the called party away (it leaves too).
+    CallerGone,
+    /// The called party hung up.
+    CalleeGone,
+    /// The called party transferred the caller: it goes on at the transfer's extension.
+    Transferred,
+}
+
+/// Bridge `chan` with the answered `callee` (whose events arrive on `rx` tagged `wsrc`)
+/// until one side hangs up or transfers the other; `app` is what `core show channels`
+/// shows on the caller meanwhile (`Dial`, `Queue` and its data). The called channel is
+/// gone (hung up, or running the dialplan after a transfer) when this returns. Shared by
+/// Dial() and Queue().
+pub(crate) async fn bridge_call(
+    chan: &mut Channel,
+    mut callee: Channel,
+    rx: &mut mpsc::UnboundedReceiver<(Src, ChanEvent)>,
+    wsrc: Src,
+    app: (&str, &str),
+) -> Bridged {
+    let pbx = chan.pbx.clone();
+    let caller_shared = chan.shared.clone();
+    chan.bridged = Some(callee.name().to_string());
+    callee.bridged = Some(chan.name().to_string());
+    chan.publish(app.0, app.1);
+    callee.publish("AppDial", "(Outgoing Line)");
+    let callee_shared = callee.shared.clone();
+    let (caller_media, callee_media) = (chan.media.clone(), callee.media.clone());
+    let callee_cause = &mut callee.hangup_cause;
+    let end = bridge::relay_until(caller_media, callee_media, async {
+        loop {
+            if caller_shared.hangup_requested() {
+                break BridgeEnd::CallerGone;
+            }
+            if callee_shared.hangup_requested() {
+                break BridgeEnd::CalleeGone;
+            }
+            tokio::select! {
+                _ = caller_shared.hungup() => break BridgeEnd::CallerGone,
+                _ = callee_shared.hungup() => break BridgeEnd::CalleeGone,
+                t = caller_shared.transfer_requested() => break BridgeEnd::CallerTransfers(t, true),
+                ev = rx.recv() => match ev {
+                    // Only the answered leg's hang-up ends the bridge: the legs that
+                    // lost the race were hung up above and may still report it.
+                    Some((src, ChanEvent::Hangup(c))) if src == wsrc => { *callee_cause = c; break BridgeEnd::CalleeGone; }
+                    Some((src, ChanEvent::Transfer(t))) if src == wsrc => break BridgeEnd::CalleeTransfers(*t, true),
+                    Some(_) => {}
+                    None => break BridgeEnd::CalleeGone,
+                },
+            }
+        }
+    })
+    .await;
+    chan.bridged = None;
+    match end {
+        BridgeEnd::CallerGone => {
+            callee.destroy();
+            Bridged::CallerGone
+        }
+        BridgeEnd::CalleeGone => {
+            callee.destroy();
+            Bridged::CalleeGone
+        }
+        BridgeEnd::CalleeTransfers(t, by_refer) => {
+            // The called party transferred the caller: the caller goes on at the
+            // transfer's extension, the called party hangs up.
+            let ctx = transfer_context(&callee, &t);
+            chan.vars.set("BLINDTRANSFER", callee.name());
+            dialfeatures::transferred(&mut callee, by_refer);
+            dialfeatures::leave(&mut callee);
+            pbx.verbose_line(
+                3,
+                &format!("Blind transfer of {} to {}@{ctx}", chan.name(), t.exten),
+            );
+            chan.goto(&ctx, &t.exten, 1);
+            Bridged::Transferred
+        }
+        BridgeEnd::CallerHandsOff(_) => {
+            // Only feature codes hand a call off, and this bridge watches none.
+            callee.destroy();
+            Bridged::CallerGone
+        }
+        BridgeEnd::CallerTransfers(t, by_refer) => {
+            // The caller transferred the called party: it runs the dialplan at the
+            // transfer's extension on its own; the caller hangs up.
+            let ctx = transfer_context(chan, &t);
+            callee.vars.set("BLINDTRANSFER", chan.name());
+            callee.bridged = None;
+            callee.context = ctx.clone();
+            callee.exten = t.exten.clone();
+            callee.priority = 1;
+            pbx.verbose_line(
+                3,
+                &format!("Blind transfer of {} to {}@{ctx}", callee.name(), t.exten),
+            );
+            dialfeatures::transferred(chan, by_refer);
+            tokio::spawn(exec::run_pbx(callee));
+            chan.hangup_cause = cause::NORMAL_CLEARING;
+            Bridged::CallerGone
+        }
+    }
+}
+
 /// How a bridge ended.
 enum BridgeEnd {
     CallerGone,
@@ -702,7 +808,7 @@ fn handoff(
 /// What app_dial does to a channel it dialed: it inherits the caller's extension (the
 /// macro's, inside a Macro) and shows `AppDial((Outgoing Line))` in `core show channels`.
 /// Its context stays the one its technology gave it (a SIP peer's `context`).
-fn outgoing_line(callee: &mut Channel, caller: &Channel) {
+pub(crate) fn outgoing_line(callee: &mut Channel, caller: &Channel) {
     callee.exten = caller
         .vars
         .get("MACRO_EXTEN")
@@ -742,7 +848,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 
 /// Remember why a called channel failed, for `HANGUPCAUSE()`: the driver's own text
 /// (`SIP 486 Busy Here`), else the cause's description.
-fn record_cause(caller: &mut Channel, leg: &Channel, c: i32) {
+pub(crate) fn record_cause(caller: &mut Channel, leg: &Channel, c: i32) {
     let tech = leg
         .shared
         .tech_cause()

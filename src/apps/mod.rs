@@ -49,9 +49,10 @@ pub mod monitor;
 pub mod more;
 pub mod morsecode;
 pub mod originate;
-pub mod pickup;
 pub mod page;
+pub mod pickup;
 pub mod playback;
+pub mod queue;
 pub mod read;
 pub mod readexten;
 pub mod record;
@@ -124,5 +125,6 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
     v.push(Arc::new(conference::AppMeetMe));
     v.push(Arc::new(conference::AppConfBridge));
     v.push(Arc::new(festival::AppFestival));
+    v.push(Arc::new(queue::AppQueue));
     v
 }

@@ -241,12 +241,13 @@ impl Logger {
             return Some(tx);
         }
         let (tx, rx) = mpsc::channel();
-        let w = Writer::new(
+        let mut w = Writer::new(
             self.banner.lock().clone(),
             syslog_socket(),
             self.pending.clone(),
             self.dropped.clone(),
         );
+        w.logdir = self.logdir.clone();
         let started = std::thread::Builder::new()
             .name("logger".into())
             .spawn(move || w.run(rx));
@@ -344,6 +345,34 @@ impl Logger {
         if tx.send(Msg::Line(r)).is_err() {
             self.pending.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+
+    /// Append one line to the queue log (`astlogdir/queue_log`, `queue_log_name`), as
+    /// Asterisk's `ast_queue_log`: `epoch|callid|queue|agent|event|data`. Nothing happens
+    /// with `queue_log = no` or before the writer runs; the file is written by the writer
+    /// thread, never on the caller's thread.
+    pub fn queue_log(&self, callid: &str, queue: &str, agent: &str, event: &str, data: &str) {
+        if !self.active.load().general.queue_log {
+            return;
+        }
+        let Some(tx) = self.tx.get() else { return };
+        if self.pending.load(Ordering::Relaxed) >= self.limit.load(Ordering::Relaxed) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let epoch = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let line = format!("{epoch}|{callid}|{queue}|{agent}|{event}|{data}\n");
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        if tx.send(Msg::Queue(line)).is_err() {
+            self.pending.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The queue log's path (`astlogdir/queue_log` unless `queue_log_name` says otherwise).
+    pub fn queue_log_path(&self) -> PathBuf {
+        self.logdir.join(&self.active.load().general.queue_log_name)
     }
 
     /// Whether the console channel takes `level` (VERBOSE: always).

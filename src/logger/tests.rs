@@ -204,3 +204,31 @@ fn a_full_queue_drops_and_says_so() {
     );
     assert!(m.contains("kept") && !m.contains("lost"), "{m}");
 }
+
+#[test]
+fn queue_log_lines_go_to_queue_log_name_rotate_and_turn_off() {
+    let (d, l) = setup(Some(
+        "[general]\nrotatestrategy=sequential\nqueue_log_name=qlog\n[logfiles]\nmessages => error\n",
+    ));
+    l.start();
+    l.queue_log("1700000000.1", "support", "NONE", "ENTERQUEUE", "|1000|1");
+    // A reload is a round trip through the writer: the line is on disk after it.
+    l.reload(None, true).unwrap();
+    let old = read(&d, "qlog.0");
+    let (epoch, rest) = old.trim_end().split_once('|').expect("epoch|…");
+    assert!(epoch.parse::<u64>().is_ok(), "{old}");
+    assert_eq!(rest, "1700000000.1|support|NONE|ENTERQUEUE||1000|1");
+    assert_eq!(l.queue_log_path(), d.path().join("log/qlog"));
+    l.queue_log("NONE", "support", "SIP/1001", "PAUSE", "lunch");
+    l.reload(None, false).unwrap();
+    assert!(read(&d, "qlog").ends_with("|NONE|support|SIP/1001|PAUSE|lunch\n"));
+    std::fs::write(
+        d.path().join("etc/logger.conf"),
+        "[general]\nqueue_log=no\nqueue_log_name=qlog\n",
+    )
+    .unwrap();
+    l.reload(None, false).unwrap();
+    l.queue_log("NONE", "support", "SIP/1001", "UNPAUSE", "");
+    l.reload(None, false).unwrap();
+    assert!(!read(&d, "qlog").contains("UNPAUSE"));
+}

@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 pub(super) enum Msg {
     Line(Record),
+    /// A finished queue_log line (`epoch|callid|queue|agent|event|data\n`).
+    Queue(String),
     /// Close (and with `rotate`, archive) the files, then open `cfg`'s; the answer is the
     /// list of problems (files that could not be opened or renamed).
     Apply {
@@ -38,6 +40,10 @@ pub(super) struct Writer {
     pub pending: Arc<AtomicUsize>,
     pub dropped: Arc<AtomicU64>,
     pid: u32,
+    /// `astlogdir`: where the queue log goes.
+    pub logdir: PathBuf,
+    /// The open queue log (`queue_log = yes`), opened at the first line.
+    queue: Option<BufWriter<File>>,
 }
 
 impl Writer {
@@ -56,6 +62,8 @@ impl Writer {
             pending,
             dropped,
             pid: std::process::id(),
+            logdir: PathBuf::new(),
+            queue: None,
         }
     }
 
@@ -99,6 +107,10 @@ impl Writer {
                 }
                 self.write(&r);
             }
+            Msg::Queue(line) => {
+                self.pending.fetch_sub(1, Ordering::Relaxed);
+                self.write_queue(&line);
+            }
             Msg::Apply { cfg, rotate, done } => {
                 let problems = self.apply(cfg, rotate);
                 let _ = done.send(problems);
@@ -106,7 +118,47 @@ impl Writer {
         }
     }
 
+    fn queue_path(&self) -> PathBuf {
+        self.logdir.join(&self.cfg.general.queue_log_name)
+    }
+
+    fn write_queue(&mut self, line: &str) {
+        if !self.cfg.general.queue_log {
+            return;
+        }
+        if self.queue.is_none() {
+            let path = self.queue_path();
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            match std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+            {
+                Ok(f) => self.queue = Some(BufWriter::new(f)),
+                Err(e) => {
+                    eprintln!(
+                        "Logger Warning: Unable to open queue log '{}': {e}",
+                        path.display()
+                    );
+                    return;
+                }
+            }
+        }
+        if let Some(f) = self.queue.as_mut() {
+            if f.write_all(line.as_bytes()).is_err() {
+                self.queue = None;
+            }
+        }
+    }
+
     fn flush(&mut self) {
+        if let Some(f) = self.queue.as_mut() {
+            if f.flush().is_err() {
+                self.queue = None;
+            }
+        }
         for o in &mut self.outs {
             if let Some(f) = o.file.as_mut() {
                 if f.flush().is_err() {
@@ -181,6 +233,20 @@ impl Writer {
                     }
                     Err(e) => problems.push(e),
                 }
+            }
+        }
+        // The queue log closes too (reopened at its next line, perhaps under a new name);
+        // a rotate archives it like the other files.
+        if self.queue.take().is_some() && rotate && strategy != super::config::RotateStrategy::None
+        {
+            let path = self.queue_path();
+            match rotate::rotate_file(&path, strategy, epoch) {
+                Ok(name) => {
+                    if !exec.is_empty() {
+                        rotate::run_after(rotate::substitute(&exec, &name));
+                    }
+                }
+                Err(e) => problems.push(e),
             }
         }
         self.syslog = None;
