@@ -442,7 +442,7 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
         }
         hangup_legs(&mut legs, Some(w), 26);
         let mut leg = legs.swap_remove(w);
-        let mut wsrc = Src {
+        let wsrc = Src {
             idx: w,
             gen: leg.gen,
         };
@@ -516,131 +516,13 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
 
         // Bridge until one side hangs up: media relayed both ways (crate::pbx::bridge),
         // the parties' digits watched for the feature codes Dial's options enable.
-        chan.bridged = Some(callee.name().to_string());
-        callee.bridged = Some(chan.name().to_string());
-        chan.publish("Dial", data);
-        callee.publish("AppDial", "(Outgoing Line)");
-        crate::pbx::features::inherit(chan, callee);
-        let mut fa = dialfeatures::matcher(chan, &dialfeatures::enabled(&opts, false));
-        let mut fb = dialfeatures::matcher(callee, &dialfeatures::enabled(&opts, true));
-        let end = loop {
-            let callee = &mut leg.chan;
-            let callee_shared = callee.shared.clone();
-            let (caller_media, callee_media) = (chan.media.clone(), callee.media.clone());
-            let callee_cause = &mut callee.hangup_cause;
-            let r = bridge::relay_features(caller_media, callee_media, &mut fa, &mut fb, async {
-                loop {
-                    if caller_shared.hangup_requested() {
-                        break BridgeEnd::CallerGone;
-                    }
-                    if callee_shared.hangup_requested() {
-                        break BridgeEnd::CalleeGone;
-                    }
-                    tokio::select! {
-                        _ = caller_shared.hungup() => break BridgeEnd::CallerGone,
-                        _ = callee_shared.hungup() => break BridgeEnd::CalleeGone,
-                        t = caller_shared.transfer_requested() => break BridgeEnd::CallerTransfers(t, true),
-                        ev = rx.recv() => match ev {
-                            // Only the answered leg's hang-up ends the bridge: the legs that
-                            // lost the race were hung up above and may still report it.
-                            Some((src, ChanEvent::Hangup(c))) if src == wsrc => { *callee_cause = c; break BridgeEnd::CalleeGone; }
-                            Some((src, ChanEvent::Transfer(t))) if src == wsrc => break BridgeEnd::CalleeTransfers(*t, true),
-                            Some(_) => {}
-                            None => break BridgeEnd::CalleeGone,
-                        },
-                    }
-                }
-            })
-            .await;
-            match r {
-                Ok(e) => break e,
-                Err(hit) => match dialfeatures::run(chan, &mut leg.chan, hit, &opts).await {
-                    Outcome::Resume => {}
-                    Outcome::Gone(bridge::Ended::A) => break BridgeEnd::CallerGone,
-                    Outcome::Gone(bridge::Ended::B) => break BridgeEnd::CalleeGone,
-                    Outcome::Disconnect => break BridgeEnd::CalleeGone,
-                    Outcome::Transfer(bridge::Ended::A, t) => {
-                        break BridgeEnd::CallerTransfers(t, false)
-                    }
-                    Outcome::Transfer(bridge::Ended::B, t) => {
-                        break BridgeEnd::CalleeTransfers(t, false)
-                    }
-                    Outcome::Handoff(bridge::Ended::B, t) => {
-                        // The called party transferred the caller to `t`: the caller
-                        // talks to the target from now on.
-                        let t = *t;
-                        let mut old = std::mem::replace(&mut leg.chan, t.chan);
-                        dialfeatures::leave(&mut old);
-                        wsrc.gen += 1;
-                        leg.gen = wsrc.gen;
-                        if let Some(erx) = t.events {
-                            forward_events(erx, forward_tx.clone(), wsrc);
-                        }
-                        leg.chan.bridged = Some(chan.name().to_string());
-                        chan.bridged = Some(leg.chan.name().to_string());
-                        chan.cdr.dstchannel = leg.chan.name().to_string();
-                        fb = dialfeatures::matcher(&leg.chan, &dialfeatures::enabled(&opts, true));
-                    }
-                    Outcome::Handoff(bridge::Ended::A, t) => break BridgeEnd::CallerHandsOff(t),
-                },
-            }
-        };
-        chan.bridged = None;
+        let end = bridge_call(chan, leg.chan, rx, forward_tx, wsrc, ("Dial", data), &opts).await;
         set_times(chan, started, Some(answered));
         match end {
-            BridgeEnd::CallerGone => {
-                leg.chan.destroy();
-                return Err(Hangup);
-            }
-            BridgeEnd::CalleeGone => {}
-            BridgeEnd::CallerHandsOff(t) => {
-                // Attended transfer by the caller: the called party and the target talk
-                // on their own; the caller hangs up.
-                handoff(leg.chan, t, rx, wsrc);
-                chan.hangup_cause = cause::NORMAL_CLEARING;
-                return Err(Hangup);
-            }
-            BridgeEnd::CalleeTransfers(t, by_refer) => {
-                // The called party transferred the caller: the caller goes on at the
-                // transfer's extension, the called party hangs up.
-                let mut callee = leg.chan;
-                let ctx = transfer_context(&callee, &t);
-                chan.vars.set("BLINDTRANSFER", callee.name());
-                dialfeatures::transferred(&mut callee, by_refer);
-                dialfeatures::leave(&mut callee);
-                pbx.verbose_line(
-                    3,
-                    &format!("Blind transfer of {} to {}@{ctx}", chan.name(), t.exten),
-                );
-                chan.goto(&ctx, &t.exten, 1);
-                return Ok(());
-            }
-            BridgeEnd::CallerTransfers(t, by_refer) => {
-                // The caller transferred the called party: it runs the dialplan at the
-                // transfer's extension on its own; the caller hangs up.
-                let mut callee = leg.chan;
-                let ctx = transfer_context(chan, &t);
-                callee.vars.set("BLINDTRANSFER", chan.name());
-                callee.bridged = None;
-                callee.context = ctx.clone();
-                callee.exten = t.exten.clone();
-                callee.priority = 1;
-                pbx.verbose_line(
-                    3,
-                    &format!("Blind transfer of {} to {}@{ctx}", callee.name(), t.exten),
-                );
-                dialfeatures::transferred(chan, by_refer);
-                tokio::spawn(exec::run_pbx(callee));
-                chan.hangup_cause = cause::NORMAL_CLEARING;
-                return Err(Hangup);
-            }
-        }
-        let callee = &mut leg.chan;
-        callee.destroy();
-        if opts.contains_key(&'g') {
-            Ok(())
-        } else {
-            Err(Hangup)
+            Bridged::CallerGone => Err(Hangup),
+            Bridged::Transferred => Ok(()),
+            Bridged::CalleeGone if opts.contains_key(&'g') => Ok(()),
+            Bridged::CalleeGone => Err(Hangup),
         }
     }
 }
@@ -656,52 +538,96 @@ pub(crate) enum Bridged {
     Transferred,
 }
 
-/// Bridge `chan` with the answered `callee` (whose events arrive on `rx` tagged `wsrc`)
-/// until one side hangs up or transfers the other; `app` is what `core show channels`
-/// shows on the caller meanwhile (`Dial`, `Queue` and its data). The called channel is
-/// gone (hung up, or running the dialplan after a transfer) when this returns. Shared by
-/// Dial() and Queue().
+/// Bridge `chan` with the answered `callee` (whose events arrive on `rx` tagged `wsrc`; `tx`
+/// feeds `rx`, for a transfer target that replaces the callee) until one side hangs up or
+/// transfers the other, watching both parties' digits for the feature codes `opts` enable
+/// (Dial's and Queue's `t T h H w W x X k K`). `app` is what `core show channels` shows on
+/// the caller meanwhile (`Dial`, `Queue` and its data). The called channel is gone (hung
+/// up, or running the dialplan after a transfer) when this returns. Shared by Dial() and
+/// Queue().
 pub(crate) async fn bridge_call(
     chan: &mut Channel,
     mut callee: Channel,
-    rx: &mut mpsc::UnboundedReceiver<(Src, ChanEvent)>,
-    wsrc: Src,
+    rx: mpsc::UnboundedReceiver<(Src, ChanEvent)>,
+    tx: mpsc::UnboundedSender<(Src, ChanEvent)>,
+    mut wsrc: Src,
     app: (&str, &str),
+    opts: &dialfeatures::Options,
 ) -> Bridged {
     let pbx = chan.pbx.clone();
     let caller_shared = chan.shared.clone();
+    let mut rx = rx;
     chan.bridged = Some(callee.name().to_string());
     callee.bridged = Some(chan.name().to_string());
     chan.publish(app.0, app.1);
     callee.publish("AppDial", "(Outgoing Line)");
-    let callee_shared = callee.shared.clone();
-    let (caller_media, callee_media) = (chan.media.clone(), callee.media.clone());
-    let callee_cause = &mut callee.hangup_cause;
-    let end = bridge::relay_until(caller_media, callee_media, async {
-        loop {
-            if caller_shared.hangup_requested() {
-                break BridgeEnd::CallerGone;
+    crate::pbx::features::inherit(chan, &mut callee);
+    let mut fa = dialfeatures::matcher(chan, &dialfeatures::enabled(opts, false));
+    let mut fb = dialfeatures::matcher(&callee, &dialfeatures::enabled(opts, true));
+    let mut callee_slot = callee;
+    let end = loop {
+        let callee = &mut callee_slot;
+        let callee_shared = callee.shared.clone();
+        let (caller_media, callee_media) = (chan.media.clone(), callee.media.clone());
+        let callee_cause = &mut callee.hangup_cause;
+        let r = bridge::relay_features(caller_media, callee_media, &mut fa, &mut fb, async {
+            loop {
+                if caller_shared.hangup_requested() {
+                    break BridgeEnd::CallerGone;
+                }
+                if callee_shared.hangup_requested() {
+                    break BridgeEnd::CalleeGone;
+                }
+                tokio::select! {
+                    _ = caller_shared.hungup() => break BridgeEnd::CallerGone,
+                    _ = callee_shared.hungup() => break BridgeEnd::CalleeGone,
+                    t = caller_shared.transfer_requested() => break BridgeEnd::CallerTransfers(t, true),
+                    ev = rx.recv() => match ev {
+                        // Only the answered leg's hang-up ends the bridge: the legs that
+                        // lost the race were hung up above and may still report it.
+                        Some((src, ChanEvent::Hangup(c))) if src == wsrc => { *callee_cause = c; break BridgeEnd::CalleeGone; }
+                        Some((src, ChanEvent::Transfer(t))) if src == wsrc => break BridgeEnd::CalleeTransfers(*t, true),
+                        Some(_) => {}
+                        None => break BridgeEnd::CalleeGone,
+                    },
+                }
             }
-            if callee_shared.hangup_requested() {
-                break BridgeEnd::CalleeGone;
-            }
-            tokio::select! {
-                _ = caller_shared.hungup() => break BridgeEnd::CallerGone,
-                _ = callee_shared.hungup() => break BridgeEnd::CalleeGone,
-                t = caller_shared.transfer_requested() => break BridgeEnd::CallerTransfers(t, true),
-                ev = rx.recv() => match ev {
-                    // Only the answered leg's hang-up ends the bridge: the legs that
-                    // lost the race were hung up above and may still report it.
-                    Some((src, ChanEvent::Hangup(c))) if src == wsrc => { *callee_cause = c; break BridgeEnd::CalleeGone; }
-                    Some((src, ChanEvent::Transfer(t))) if src == wsrc => break BridgeEnd::CalleeTransfers(*t, true),
-                    Some(_) => {}
-                    None => break BridgeEnd::CalleeGone,
-                },
-            }
+        })
+        .await;
+        match r {
+            Ok(e) => break e,
+            Err(hit) => match dialfeatures::run(chan, &mut callee_slot, hit, opts).await {
+                Outcome::Resume => {}
+                Outcome::Gone(bridge::Ended::A) => break BridgeEnd::CallerGone,
+                Outcome::Gone(bridge::Ended::B) => break BridgeEnd::CalleeGone,
+                Outcome::Disconnect => break BridgeEnd::CalleeGone,
+                Outcome::Transfer(bridge::Ended::A, t) => {
+                    break BridgeEnd::CallerTransfers(t, false)
+                }
+                Outcome::Transfer(bridge::Ended::B, t) => {
+                    break BridgeEnd::CalleeTransfers(t, false)
+                }
+                Outcome::Handoff(bridge::Ended::B, t) => {
+                    // The called party transferred the caller to `t`: the caller
+                    // talks to the target from now on.
+                    let t = *t;
+                    let mut old = std::mem::replace(&mut callee_slot, t.chan);
+                    dialfeatures::leave(&mut old);
+                    wsrc.gen += 1;
+                    if let Some(erx) = t.events {
+                        forward_events(erx, tx.clone(), wsrc);
+                    }
+                    callee_slot.bridged = Some(chan.name().to_string());
+                    chan.bridged = Some(callee_slot.name().to_string());
+                    chan.cdr.dstchannel = callee_slot.name().to_string();
+                    fb = dialfeatures::matcher(&callee_slot, &dialfeatures::enabled(opts, true));
+                }
+                Outcome::Handoff(bridge::Ended::A, t) => break BridgeEnd::CallerHandsOff(t),
+            },
         }
-    })
-    .await;
+    };
     chan.bridged = None;
+    let mut callee = callee_slot;
     match end {
         BridgeEnd::CallerGone => {
             callee.destroy();
@@ -710,6 +636,13 @@ pub(crate) async fn bridge_call(
         BridgeEnd::CalleeGone => {
             callee.destroy();
             Bridged::CalleeGone
+        }
+        BridgeEnd::CallerHandsOff(t) => {
+            // Attended transfer by the caller: the called party and the target talk
+            // on their own; the caller hangs up.
+            handoff(callee, t, rx, wsrc);
+            chan.hangup_cause = cause::NORMAL_CLEARING;
+            Bridged::CallerGone
         }
         BridgeEnd::CalleeTransfers(t, by_refer) => {
             // The called party transferred the caller: the caller goes on at the
@@ -724,11 +657,6 @@ pub(crate) async fn bridge_call(
             );
             chan.goto(&ctx, &t.exten, 1);
             Bridged::Transferred
-        }
-        BridgeEnd::CallerHandsOff(_) => {
-            // Only feature codes hand a call off, and this bridge watches none.
-            callee.destroy();
-            Bridged::CallerGone
         }
         BridgeEnd::CallerTransfers(t, by_refer) => {
             // The caller transferred the called party: it runs the dialplan at the

@@ -1,7 +1,8 @@
 //! features: end-to-end tests of features.conf and Dial()'s in-call features against the
 //! real daemon, with SIPp as the phones: a caller presses RFC 2833 feature codes during a
 //! Dial() bridge to SIPp answering machines (blind transfer `T`, disconnect `H`,
-//! automixmon `X`, a dynamic feature running BlindTransfer()), and `features show`.
+//! automixmon `X`, a dynamic feature running BlindTransfer(); Queue()'s `T` the same way),
+//! and `features show`.
 
 use crate::common::*;
 use std::path::Path;
@@ -9,6 +10,16 @@ use std::path::Path;
 /// A daemon (verbose 3) with `extensions`, `features` as features.conf (none when empty),
 /// guests in context `guests`, and SIP peers `uasN` at the SIPp ports `uas`.
 fn start(extensions: &str, features: &str, uas: &[u16]) -> (Daemon, u16) {
+    start_with(extensions, features, uas, &[])
+}
+
+/// [`start`] with more config files (`queues.conf`, …).
+fn start_with(
+    extensions: &str,
+    features: &str,
+    uas: &[u16],
+    more: &[(&str, &str)],
+) -> (Daemon, u16) {
     let sip = free_port();
     let base = free_ports(12);
     let rtp = base + (base & 1);
@@ -34,6 +45,7 @@ fn start(extensions: &str, features: &str, uas: &[u16]) -> (Daemon, u16) {
     if !features.is_empty() {
         files.push(("features.conf", features));
     }
+    files.extend_from_slice(more);
     write_configs(dir.path(), &files);
     let sounds = dir.path().join("data/sounds");
     std::fs::create_dir_all(sounds.join("en")).expect("sounds dir");
@@ -63,17 +75,12 @@ fn caller(sip: u16, exten: &str, scenario: &str) -> SippChild {
 const XFER_TARGET: &str = "[xfer]\nexten => 19,1,Set(DB(ft/bt)=${BLINDTRANSFER})\n \
      same => n,Dial(SIP/uas2,10)\n same => n,Hangup()\n";
 
-#[test]
-fn t_lets_the_caller_blind_transfer_the_callee_with_pound_and_a_number() {
-    let (p1, p2) = (free_port(), free_port());
-    let ext = format!(
-        "[guests]\nexten => 500,1,Set(TRANSFER_CONTEXT=xfer)\n \
-         same => n,Dial(SIP/uas1,10,T)\n same => n,Hangup()\n{XFER_TARGET}"
-    );
-    let (d, sip) = start(&ext, "", &[p1, p2]);
+/// A guest calls `exten`, is bridged to the answering machine on `p1` and blind-transfers it
+/// with `#` and `19` to [`XFER_TARGET`], which dials the one on `p2`.
+fn caller_transfers_to_uas2(d: &Daemon, sip: u16, exten: &str, p1: u16, p2: u16) {
     let transferee = uas(p1, "uas_answer.xml");
     let target = uas(p2, "uas_answer_bye.xml");
-    let c = caller(sip, "500", "uac_dtmf_xfer.xml");
+    let c = caller(sip, exten, "uac_dtmf_xfer.xml");
     let bt = d.wait_db("ft", "bt");
     assert!(
         bt.starts_with("SIP/"),
@@ -87,8 +94,31 @@ fn t_lets_the_caller_blind_transfer_the_callee_with_pound_and_a_number() {
     transferee
         .wait()
         .assert_ok("the transferee was bridged to the target, then hung up");
+}
+
+#[test]
+fn t_lets_the_caller_blind_transfer_the_callee_with_pound_and_a_number() {
+    let (p1, p2) = (free_port(), free_port());
+    let ext = format!(
+        "[guests]\nexten => 500,1,Set(TRANSFER_CONTEXT=xfer)\n \
+         same => n,Dial(SIP/uas1,10,T)\n same => n,Hangup()\n{XFER_TARGET}"
+    );
+    let (d, sip) = start(&ext, "", &[p1, p2]);
+    caller_transfers_to_uas2(&d, sip, "500", p1, p2);
     let console = d.console();
     assert!(console.contains("Blind transfer of SIP/uas1-"), "{console}");
+}
+
+#[test]
+fn queue_t_lets_the_caller_blind_transfer_the_member_as_dial_does() {
+    let (p1, p2) = (free_port(), free_port());
+    let ext = format!(
+        "[guests]\nexten => 503,1,Set(TRANSFER_CONTEXT=xfer)\n \
+         same => n,Queue(support,T)\n same => n,Hangup()\n{XFER_TARGET}"
+    );
+    let queues = "[support]\nstrategy = ringall\ntimeout = 10\nmember => SIP/uas1\n";
+    let (d, sip) = start_with(&ext, "", &[p1, p2], &[("queues.conf", queues)]);
+    caller_transfers_to_uas2(&d, sip, "503", p1, p2);
 }
 
 #[test]

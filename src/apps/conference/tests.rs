@@ -594,7 +594,10 @@ async fn confbridge_info_channels_kick_and_dynamic_profiles() {
     let app = pbx.apps.get("ConfBridge").expect("ConfBridge");
     let adm = tokio::spawn(async move { app.exec(&mut chan, "9").await });
     // Joined in this order, so CONFBRIDGE_CHANNELS lists them so.
-    until("the admin joined", || members(&pbx, Kind::ConfBridge, "9") == 1).await;
+    until("the admin joined", || {
+        members(&pbx, Kind::ConfBridge, "9") == 1
+    })
+    .await;
     let p = call(&pbx, "SIP/p-00000002", "200", "ConfBridge", "9");
     until("both joined", || members(&pbx, Kind::ConfBridge, "9") == 2).await;
     assert_eq!(read_func(&pbx, "CONFBRIDGE_INFO", "parties,9"), "2");

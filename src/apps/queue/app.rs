@@ -605,6 +605,8 @@ struct Answered {
     member: super::state::Member,
     callee: Channel,
     rx: mpsc::UnboundedReceiver<(Src, ChanEvent)>,
+    /// What feeds `rx` (a transfer target's events join it).
+    tx: mpsc::UnboundedSender<(Src, ChanEvent)>,
     src: Src,
     ringtime: Duration,
 }
@@ -719,7 +721,9 @@ async fn ring(
             }
         }
     }
-    drop(tx);
+    // Only the legs' forwarders keep `rx` open (it ends when they are all gone); an
+    // answered call gets a sender back for a transfer target's events.
+    let tx = tx.downgrade();
     // The round-robin memory moves past the members tried (`rrmemory`).
     advance_rr(qs, snap, group);
     if legs.is_empty() {
@@ -793,6 +797,7 @@ async fn ring(
                     member: leg.member,
                     callee: leg.chan,
                     rx,
+                    tx: tx.upgrade().unwrap_or_else(|| mpsc::unbounded_channel().0),
                     src,
                     ringtime: started.elapsed(),
                 })));
@@ -917,7 +922,8 @@ async fn connect(chan: &mut Channel, s: &Setup<'_>, w: &Wait, a: Box<Answered>) 
     let Answered {
         member,
         mut callee,
-        mut rx,
+        rx,
+        tx,
         src,
         ringtime,
     } = *a;
@@ -989,7 +995,7 @@ async fn connect(chan: &mut Channel, s: &Setup<'_>, w: &Wait, a: Box<Answered>) 
     }
     let data = format!("{},{}", snap.name, "");
     let talk_start = Instant::now();
-    let end = dial::bridge_call(chan, callee, &mut rx, src, ("Queue", &data)).await;
+    let end = dial::bridge_call(chan, callee, rx, tx, src, ("Queue", &data), opts).await;
     let talk = talk_start.elapsed().as_secs();
     match end {
         Bridged::CallerGone => {
