@@ -14,5 +14,7 @@ mod misc;
 mod parking;
 #[path = "breadth/queue.rs"]
 mod queue;
+#[path = "breadth/sipapps.rs"]
+mod sipapps;
 #[path = "breadth/spy.rs"]
 mod spy;

@@ -202,6 +202,49 @@ pub struct Packetizer {
     pub format: NativeFormat,
     pub dtmf_pt: Option<u8>,
     dtmf: Option<DtmfOut>,
+    /// Digits go as inband tones (dtmfmode=inband) instead of RFC 4733 events.
+    pub inband: bool,
+    /// The 20 ms frames of the inband digit being played.
+    tone: VecDeque<Vec<i16>>,
+}
+
+/// Where the digits written to a channel go instead of RTP (dtmfmode=info: a SIP INFO).
+pub type DtmfSink = Arc<dyn Fn(char, Duration) + Send + Sync>;
+
+/// The row and column frequencies (Hz) of a DTMF digit.
+fn dtmf_freqs(d: char) -> Option<(f32, f32)> {
+    const ROWS: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
+    const COLS: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
+    let keys = ["123A", "456B", "789C", "*0#D"];
+    let d = d.to_ascii_uppercase();
+    keys.iter()
+        .enumerate()
+        .find_map(|(r, k)| k.chars().position(|c| c == d).map(|c| (ROWS[r], COLS[c])))
+}
+
+/// 8 kHz 20 ms frames of digit `d` sounding for `len` (then silence).
+pub fn dtmf_tone_frames(d: char, len: Duration) -> Vec<Vec<i16>> {
+    let Some((lo, hi)) = dtmf_freqs(d) else {
+        return Vec::new();
+    };
+    let n = usize::try_from(len.as_millis() * 8).unwrap_or(0);
+    let frames = n.div_ceil(FRAME_SAMPLES);
+    let tau = std::f32::consts::TAU;
+    (0..frames)
+        .map(|f| {
+            (0..FRAME_SAMPLES)
+                .map(|i| {
+                    let k = f * FRAME_SAMPLES + i;
+                    if k >= n {
+                        return 0;
+                    }
+                    let t = k as f32 / 8000.0;
+                    let v = 6000.0 * ((tau * lo * t).sin() + (tau * hi * t).sin());
+                    v as i16
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// How long a digit without a duration (or a very short one) is played.
@@ -214,6 +257,8 @@ impl Packetizer {
             format: p.format,
             dtmf_pt: p.dtmf_pt,
             dtmf: None,
+            inband: false,
+            tone: VecDeque::new(),
         }
     }
 
@@ -229,12 +274,28 @@ impl Packetizer {
 
     /// A digit is being sent: the next ticks must not take a frame.
     pub fn busy(&self) -> bool {
-        self.dtmf.is_some()
+        self.dtmf.is_some() || !self.tone.is_empty()
     }
 
     /// One 20 ms tick with the frame taken from the queue (`None` when nothing was queued, or
     /// while [`Packetizer::busy`]). Returns the packets to send now.
     pub fn tick(&mut self, frame: Option<Frame>) -> Vec<RtpPacket> {
+        let frame = match frame {
+            Some(Frame::Dtmf(d, len)) if self.inband && self.dtmf.is_none() => {
+                let len = if len < Duration::from_millis(40) {
+                    DEFAULT_DTMF
+                } else {
+                    len.min(Duration::from_secs(5))
+                };
+                self.tone.extend(dtmf_tone_frames(d, len));
+                None
+            }
+            f => f,
+        };
+        let frame = match self.tone.pop_front() {
+            Some(samples) => Some(Frame::voice(samples)),
+            None => frame,
+        };
         if self.dtmf.is_none() {
             match frame {
                 Some(Frame::Voice(a)) => {
@@ -517,6 +578,17 @@ struct State {
     srtp_tx: Option<Box<SrtpContext>>,
     srtp_rx: Option<Box<SrtpContext>>,
     srtp_refused: u64,
+    /// dtmfmode=info: digits go here instead of RTP.
+    dtmf_sink: Option<SinkSlot>,
+}
+
+/// A [`DtmfSink`] in the session state (which is `Debug`).
+struct SinkSlot(DtmfSink);
+
+impl std::fmt::Debug for SinkSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DtmfSink")
+    }
 }
 
 impl State {
@@ -589,6 +661,7 @@ impl RtpSession {
             srtp_tx: None,
             srtp_rx: None,
             srtp_refused: 0,
+            dtmf_sink: None,
         }));
         let task = Some(handle.spawn(recv_loop(socks.clone(), state.clone())));
         let every = opts.rtcp_interval.as_millis() / FRAME_TIME.as_millis().max(1);
@@ -632,6 +705,14 @@ impl RtpSession {
 
     pub fn params(&self) -> StreamParams {
         self.state.lock().params
+    }
+
+    /// How digits written to the channel are sent from now on: to `sink` (SIP INFO), else
+    /// as inband tones (`inband`) or RFC 4733 events.
+    pub fn set_dtmf_out(&self, sink: Option<DtmfSink>, inband: bool) {
+        let mut s = self.state.lock();
+        s.dtmf_sink = sink.map(SinkSlot);
+        s.pack.inband = inband;
     }
 
     /// Feed these queues: received frames go to `from_far`, `to_far` is sent.
@@ -870,6 +951,7 @@ impl Tick for SendSide {
                 }
             }
         }
+        let mut to_sink = None;
         let (pkts, protected, target) = {
             let mut s = self.state.lock();
             if std::mem::take(&mut s.params_changed) {
@@ -893,15 +975,23 @@ impl Tick for SendSide {
                 Playout::Missing { .. } => m.from_far.push_lossy(Frame::silence()),
                 Playout::Buffering => {}
             }
-            let frame = if s.pack.busy() {
+            let mut frame = if s.pack.busy() {
                 None
             } else {
                 m.to_far.try_pop()
             };
+            if let (Some(Frame::Dtmf(d, len)), Some(sink)) = (&frame, &s.dtmf_sink) {
+                to_sink = Some((sink.0.clone(), *d, *len));
+                frame = None;
+            }
             let target = s.target();
             if s.params.hold || target.is_none() {
                 // On hold: what is written is dropped, time goes on.
                 s.pack.sender.silence(1);
+                drop(s);
+                if let Some((sink, d, len)) = to_sink {
+                    sink(d, len);
+                }
                 return;
             }
             let pkts = s.pack.tick(frame);
@@ -918,6 +1008,10 @@ impl Tick for SendSide {
             });
             (pkts, protected, target)
         };
+        // Outside the session lock: the sink sends a SIP request.
+        if let Some((sink, d, len)) = to_sink {
+            sink(d, len);
+        }
         if let Some(t) = target {
             match protected {
                 Some(wire) => {
@@ -1077,6 +1171,24 @@ mod tests {
             d[0].payload,
             g711::alaw_encode(&[[7i16; 80], [0; 80]].concat())
         );
+    }
+
+    #[test]
+    fn inband_dtmf_is_sent_as_tone_frames_of_the_audio_codec() {
+        let mut p = Packetizer::new(1, 0, 0, &params());
+        p.inband = true;
+        let mut all = p.tick(Some(Frame::Dtmf('5', Duration::from_millis(100))));
+        while p.busy() {
+            all.extend(p.tick(None));
+        }
+        // 100 ms = five 20 ms audio frames, none a telephone-event.
+        assert_eq!(all.len(), 5);
+        assert!(all.iter().all(|x| x.payload_type != 101));
+        let tone = dtmf_tone_frames('5', Duration::from_millis(100));
+        assert_eq!(tone.len(), 5);
+        assert!(tone[0].iter().any(|s| s.unsigned_abs() > 3000));
+        assert!(dtmf_tone_frames('x', Duration::from_millis(100)).is_empty());
+        assert_eq!(dtmf_freqs('d'), Some((941.0, 1633.0)));
     }
 
     #[test]

@@ -3738,6 +3738,81 @@ impl Core {
         Some(out)
     }
 
+    /// The answered (or only) leg of channel `chan_id`.
+    fn chan_leg_id(&self, chan_id: u64) -> Option<String> {
+        let ch = self.chans.get(&chan_id)?;
+        ch.winner.as_ref().or_else(|| ch.legs.first()).cloned()
+    }
+
+    /// `SIPDtmfMode()`: where the digits written to channel `chan_id` go from now on.
+    pub fn chan_set_dtmf_out(
+        &self,
+        chan_id: u64,
+        sink: Option<crate::media::session::DtmfSink>,
+        inband: bool,
+    ) -> bool {
+        let Some(m) = self
+            .chan_leg_id(chan_id)
+            .and_then(|c| self.legs.get(&c))
+            .and_then(|l| l.media.as_ref())
+        else {
+            return false;
+        };
+        m.set_dtmf_out(sink, inband);
+        true
+    }
+
+    /// The User-Agent of the far end of channel `chan_id`: its INVITE's (inbound), else the
+    /// one its peer registered with.
+    pub fn chan_user_agent(&self, chan_id: u64) -> Option<String> {
+        let leg = self.legs.get(&self.chan_leg_id(chan_id)?)?;
+        if leg.inbound {
+            return leg.invite.header("User-Agent").map(str::to_string);
+        }
+        let p = self.peers_rt.get(leg.peer.as_ref()?)?;
+        Some(p.useragent.clone())
+    }
+
+    /// An in-dialog INFO on channel `chan_id` carrying `body` of `content_type`, with the
+    /// `extra` headers; false when the channel has no established dialog.
+    pub fn chan_send_info(
+        &mut self,
+        chan_id: u64,
+        content_type: &str,
+        body: Vec<u8>,
+        extra: &[(String, String)],
+        now: Instant,
+    ) -> bool {
+        let Some(call_id) = self.chan_leg_id(chan_id) else {
+            return false;
+        };
+        let ua = self.useragent();
+        let Some(leg) = self.legs.get_mut(&call_id) else {
+            return false;
+        };
+        let Some(d) = leg.dialog.as_mut() else {
+            return false;
+        };
+        let mut info = d.request(Method::Info, &new_branch());
+        let h = info.headers_mut();
+        h.push("User-Agent", ua);
+        for (n, v) in extra {
+            h.push(n.as_str(), v.as_str());
+        }
+        if !body.is_empty() {
+            h.push("Content-Type", content_type);
+        }
+        info.set_body(body);
+        let dest = leg.remote;
+        match self.txs.send_request(info, dest, false, now) {
+            Ok(k) => {
+                self.owners.insert(k, Owner::InDialog);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     pub fn chan_invite_header(&self, chan_id: u64, name: &str, n: usize) -> Option<String> {
         let ch = self.chans.get(&chan_id)?;
         let call_id = ch.winner.as_ref().or_else(|| ch.legs.first())?;

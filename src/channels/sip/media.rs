@@ -5,7 +5,9 @@
 
 use crate::config::{ConfigError, ConfigFile, Entry};
 use crate::media::ports::PortPool;
-use crate::media::session::{RtpSession, RtpStats, SessionOptions, StreamParams, RTCP_INTERVAL};
+use crate::media::session::{
+    DtmfSink, RtpSession, RtpStats, SessionOptions, StreamParams, RTCP_INTERVAL,
+};
 use crate::media::strict::{StrictConfig, StrictMode};
 use crate::pbx::media::{MediaHandle, NativeFormat};
 use crate::sip::sdp::{Codec, Negotiated};
@@ -30,6 +32,9 @@ pub trait LegMedia: Send + std::fmt::Debug {
     fn stats(&self) -> Option<RtpStats> {
         None
     }
+    /// Where the digits written to the channel go (`SIPDtmfMode()`): a sink (SIP INFO),
+    /// inband tones, or (neither) RFC 2833 events.
+    fn set_dtmf_out(&self, _sink: Option<DtmfSink>, _inband: bool) {}
 }
 
 /// Opens leg media; `None` when no port is free.
@@ -251,6 +256,9 @@ impl LegMedia for RtpSession {
     }
     fn stats(&self) -> Option<RtpStats> {
         Some(RtpSession::stats(self))
+    }
+    fn set_dtmf_out(&self, sink: Option<DtmfSink>, inband: bool) {
+        RtpSession::set_dtmf_out(self, sink, inband)
     }
 }
 

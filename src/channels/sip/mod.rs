@@ -12,6 +12,7 @@
 //! the blocking pool, AstDB writes (registrations, MWI subscriptions) to the `sip-astdb`
 //! thread.
 
+mod apps;
 pub mod channelstats;
 pub mod cli;
 pub mod core;
@@ -1017,6 +1018,7 @@ impl crate::pbx::module::Module for ChanSip {
         let s = sip.clone();
         ctx.register_cli_with(move |r| cli::register(r, s));
         funcs::register(ctx, &sip);
+        apps::register(ctx, &sip);
         manager::register(ctx, &sip);
         *self.running.lock() = Some(sip);
         Ok(())
