@@ -4,6 +4,8 @@
 
 mod common;
 
+#[path = "breadth/agents.rs"]
+mod agents;
 #[path = "breadth/dsp.rs"]
 mod dsp;
 #[path = "breadth/features.rs"]

@@ -66,6 +66,10 @@ fn the_table_matches_what_ferrisk_registers() {
         "CALENDAR_QUERY_RESULT",
         "CALENDAR_WRITE",
         "festival",
+        // app_agent_pool.so declines without agents.conf, as Asterisk's.
+        "agentlogin",
+        "agentrequest",
+        "AGENT",
         // app_queue.so declines without queues.conf, as Asterisk's.
         "queue",
         "addqueuemember",

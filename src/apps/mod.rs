@@ -22,6 +22,7 @@ macro_rules! app_meta {
     };
 }
 
+pub mod agent_pool;
 pub mod args;
 pub mod authenticate;
 pub mod basic;
@@ -126,5 +127,6 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
     v.push(Arc::new(conference::AppConfBridge));
     v.push(Arc::new(festival::AppFestival));
     v.push(Arc::new(queue::AppQueue));
+    v.push(Arc::new(agent_pool::AppAgentPool));
     v
 }

@@ -23,12 +23,13 @@ use tokio::sync::mpsc;
 
 /// The `;1` side: hanging it up hangs up `;2`.
 struct LocalOne {
+    tech: &'static str,
     two: std::sync::OnceLock<Arc<ChannelShared>>,
 }
 
 impl ChannelTech for LocalOne {
     fn tech(&self) -> &'static str {
-        "Local"
+        self.tech
     }
     fn hangup(&self, _chan: &Channel, cause: i32) {
         if let Some(two) = self.two.get() {
@@ -42,6 +43,7 @@ impl ChannelTech for LocalOne {
 
 /// The `;2` side: its answer and indications go to `;1`.
 struct LocalTwo {
+    tech: &'static str,
     one: Arc<ChannelShared>,
     to_one: Mutex<Option<mpsc::UnboundedSender<ChanEvent>>>,
 }
@@ -56,7 +58,7 @@ impl LocalTwo {
 
 impl ChannelTech for LocalTwo {
     fn tech(&self) -> &'static str {
-        "Local"
+        self.tech
     }
     fn answer(&self, _chan: &Channel) {
         self.send(ChanEvent::Answer);
@@ -133,23 +135,49 @@ pub fn request(
     }
     let seq = pbx.next_tech_seq("Local");
     let base = format!("Local/{exten}@{context}-{seq:08x}");
-    let (tx, rx) = mpsc::unbounded_channel();
-    let one_tech = Arc::new(LocalOne {
-        two: std::sync::OnceLock::new(),
-    });
-    let mut one = Channel::new(pbx, format!("{base};1"), one_tech.clone());
-    let two_tech = Arc::new(LocalTwo {
-        one: one.shared.clone(),
-        to_one: Mutex::new(Some(tx)),
-    });
-    let mut two = Channel::new(pbx, format!("{base};2"), two_tech);
-    let _ = one_tech.two.set(two.shared.clone());
-    one.events = Some(rx);
+    let (mut one, mut two) = pair(
+        pbx,
+        "Local",
+        (format!("{base};1"), format!("{base};2")),
+        requester,
+    );
     one.context = context.clone();
     one.exten = exten.clone();
     two.context = context;
     two.exten = exten;
     two.priority = 1;
+    two.set_state(crate::pbx::ChanState::Ring);
+    let call = Box::new(move || {
+        tokio::spawn(exec::run_pbx(two));
+    });
+    Ok(Outbound { chan: one, call })
+}
+
+/// A back-to-back pair of channels of technology `tech` named `names` (`;1`, `;2`): the
+/// first is the leg a requester holds, the second the far half (Local runs the dialplan on
+/// it; `Agent/` hands it to the waiting agent). Answer and indications on the second reach
+/// the first as events, a hangup on either hangs up the other, media is paced between them.
+/// The requester's inherited variables, language, account code and caller ID travel.
+pub fn pair(
+    pbx: &Arc<Pbx>,
+    tech: &'static str,
+    names: (String, String),
+    requester: Option<&Channel>,
+) -> (Channel, Channel) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let one_tech = Arc::new(LocalOne {
+        tech,
+        two: std::sync::OnceLock::new(),
+    });
+    let mut one = Channel::new(pbx, names.0, one_tech.clone());
+    let two_tech = Arc::new(LocalTwo {
+        tech,
+        one: one.shared.clone(),
+        to_one: Mutex::new(Some(tx)),
+    });
+    let mut two = Channel::new(pbx, names.1, two_tech);
+    let _ = one_tech.two.set(two.shared.clone());
+    one.events = Some(rx);
     if let Some(req) = requester {
         let inherited = req.vars.inherited();
         for (k, v) in inherited.iter() {
@@ -173,11 +201,7 @@ pub fn request(
     let _pacer = spawn_pacer(&one, &one_media, &two, &two_media);
     one.media = Some(one_media);
     two.media = Some(two_media);
-    two.set_state(crate::pbx::ChanState::Ring);
-    let call = Box::new(move || {
-        tokio::spawn(exec::run_pbx(two));
-    });
-    Ok(Outbound { chan: one, call })
+    (one, two)
 }
 
 /// Moves one frame each way per tick of the shared [`MediaClock`]: from a half's `to_far`

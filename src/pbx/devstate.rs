@@ -133,8 +133,15 @@ pub fn device_state(pbx: &Pbx, device: &str) -> DeviceState {
             None => DeviceState::Invalid,
         };
     }
-    let Some((tech, resource)) = device.split_once('/') else {
-        return DeviceState::Invalid;
+    // `Tech:resource` devices of a technology (`Agent:1001`) ask its driver, as
+    // Asterisk's device state providers answer for their prefix.
+    let (tech, resource) = match (device.split_once('/'), device.split_once(':')) {
+        (Some(tr), _) => tr,
+        (None, Some((t, r))) => match pbx.techs.get(t).and_then(|d| d.device_state(pbx, r)) {
+            Some(s) => return s,
+            None => return DeviceState::Invalid,
+        },
+        (None, None) => return DeviceState::Invalid,
     };
     let Some(driver) = pbx.techs.get(tech) else {
         return DeviceState::Invalid;
