@@ -79,7 +79,8 @@ fn require_python_module(module: &str, package: &str) {
     );
 }
 
-fn run_script(name: &str, args: &[String]) -> String {
+/// Run `name` (a Python AMI client) against `d`; a failure shows the daemon's console too.
+fn run_script(d: &Daemon, name: &str, args: &[String]) -> String {
     let out = Command::new("python3")
         .arg(script(name))
         .args(args)
@@ -90,7 +91,11 @@ fn run_script(name: &str, args: &[String]) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "{name} failed:\n{text}");
+    assert!(
+        out.status.success(),
+        "{name} failed:\n{text}\n--- the daemon's console ---\n{}",
+        d.console()
+    );
     assert!(
         String::from_utf8_lossy(&out.stdout)
             .trim_end()
@@ -129,8 +134,9 @@ fn ami_clients_log_in_run_actions_and_follow_calls() {
         .run()
         .assert_ok("alice registers");
 
-    run_script("pyst2_basics.py", &[ami.to_string()]);
+    run_script(&d, "pyst2_basics.py", &[ami.to_string()]);
     run_script(
+        &d,
         "panoramisk_calls.py",
         &[ami.to_string(), inbox.display().to_string()],
     );
