@@ -8,8 +8,6 @@
 mod common;
 
 use common::*;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 const EXTENSIONS: &str = "\
 [general]
@@ -70,57 +68,6 @@ exten => 5551234,1,Set(DB(test/ua)=${SIP_HEADER(User-Agent)})
 
 [public]
 ";
-
-/// A dnsmasq on a free loopback port, answering only what it is given.
-struct Dns {
-    child: Child,
-    port: u16,
-}
-
-impl Dns {
-    fn start(records: &[String]) -> Dns {
-        let bin = require_bin("dnsmasq", "dnsmasq-base");
-        let port = free_port();
-        let mut c = Command::new(bin);
-        c.args([
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            "--no-poll",
-            "--conf-file=/dev/null",
-            "--bind-interfaces",
-            "--listen-address=127.0.0.1",
-            "--user=root",
-            "--pid-file=",
-        ])
-        .arg(format!("--port={port}"))
-        .args(records)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        let child = c.spawn().expect("start dnsmasq");
-        // Wait until it answers a query (its socket is bound).
-        wait_for(10, "dnsmasq answers", || {
-            let s = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
-            s.set_read_timeout(Some(Duration::from_millis(200))).ok()?;
-            // A query for "x." type A.
-            let q = [
-                0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'x', 0, 0, 1, 0, 1,
-            ];
-            s.send_to(&q, ("127.0.0.1", port)).ok()?;
-            let mut b = [0u8; 512];
-            s.recv(&mut b).ok().map(|_| ())
-        });
-        Dns { child, port }
-    }
-}
-
-impl Drop for Dns {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 struct Pbx {
     d: Daemon,
@@ -311,7 +258,7 @@ fn promiscredir_follows_the_contact_uri_and_sends_the_dialplans_redirecting() {
 fn srv_failover_from_a_dead_target_to_the_next() {
     let live = free_port();
     let dead = free_port(); // nothing listens there
-    let dns = Dns::start(&[
+    let dns = Dnsmasq::start(&[
         format!("--srv-host=_sip._udp.carrier.test,a.carrier.test,{dead},10,0"),
         format!("--srv-host=_sip._udp.carrier.test,b.carrier.test,{live},20,0"),
         "--host-record=a.carrier.test,127.0.0.1".into(),
@@ -346,7 +293,7 @@ fn srv_failover_from_a_dead_target_to_the_next() {
 fn a_record_failover_but_not_after_486() {
     // Two A records: nothing on the first address, a carrier on the second.
     let port = free_port();
-    let dns = Dns::start(&[
+    let dns = Dnsmasq::start(&[
         "--host-record=carrier.test,127.0.0.2".into(),
         "--host-record=carrier.test,127.0.0.3".into(),
     ]);
@@ -366,7 +313,7 @@ fn a_record_failover_but_not_after_486() {
 
     // Busy at the first address: the second is never asked.
     let port = free_port();
-    let dns = Dns::start(&[
+    let dns = Dnsmasq::start(&[
         "--host-record=busy.test,127.0.0.2".into(),
         "--host-record=busy.test,127.0.0.3".into(),
     ]);
