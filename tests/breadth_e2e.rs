@@ -6,17 +6,27 @@ mod common;
 
 #[path = "breadth/agents.rs"]
 mod agents;
+#[path = "breadth/ccss.rs"]
+mod ccss;
 #[path = "breadth/dsp.rs"]
 mod dsp;
 #[path = "breadth/features.rs"]
 mod features;
+#[path = "breadth/followme.rs"]
+mod followme;
+#[path = "breadth/minivm.rs"]
+mod minivm;
 #[path = "breadth/misc.rs"]
 mod misc;
+#[path = "breadth/misc2.rs"]
+mod misc2;
 #[path = "breadth/parking.rs"]
 mod parking;
 #[path = "breadth/queue.rs"]
 mod queue;
 #[path = "breadth/sipapps.rs"]
 mod sipapps;
+#[path = "breadth/sipext.rs"]
+mod sipext;
 #[path = "breadth/spy.rs"]
 mod spy;

@@ -1,0 +1,1 @@
+//! End-to-end tests: followme (placeholder, filled by its branch).

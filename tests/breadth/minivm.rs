@@ -1,0 +1,1 @@
+//! End-to-end tests: minivm (placeholder, filled by its branch).

@@ -1,0 +1,1 @@
+//! End-to-end tests: misc2 (placeholder, filled by its branch).

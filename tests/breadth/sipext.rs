@@ -1,0 +1,1 @@
+//! End-to-end tests: sipext (placeholder, filled by its branch).

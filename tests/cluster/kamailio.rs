@@ -1,0 +1,1 @@
+//! End-to-end tests: Kamailio in front of ferrisk nodes (placeholder, filled by its branch).
