@@ -19,7 +19,8 @@
 #   PG_PORT       PostgreSQL's port on 127.0.0.1               (5434)
 #   PROXY_IP, PROXY_PORT                                       (127.0.0.1, 5060)
 #   NODE1_IP, NODE2_IP, NODE_PORT (or NODE1_PORT, NODE2_PORT)  (127.0.0.2, 127.0.0.3, 5060)
-#   RTP1_START, RTP2_START  each node's RTP range, 200 ports  (20000, 20200)
+#   RTP1_START, RTP2_START  each node's RTP range start      (20000, 20200)
+#   RTP_PORTS     RTP ports per node                           (200)
 #   PING_INTERVAL  seconds between Kamailio's OPTIONS probes  (2)
 #   NODE_TIMEOUT   ms before an unanswered INVITE goes to the next node (2000)
 #   DEMO_PHONES    accounts 1000… created in sippeers on first run, secret "pw<name>" (10)
@@ -37,6 +38,7 @@ NODE1_PORT="${NODE1_PORT:-${NODE_PORT:-5060}}"
 NODE2_PORT="${NODE2_PORT:-${NODE_PORT:-5060}}"
 RTP1_START="${RTP1_START:-20000}"
 RTP2_START="${RTP2_START:-20200}"
+RTP_PORTS="${RTP_PORTS:-200}"
 PING_INTERVAL="${PING_INTERVAL:-2}"
 NODE_TIMEOUT="${NODE_TIMEOUT:-2000}"
 DEMO_PHONES="${DEMO_PHONES:-10}"
@@ -142,7 +144,7 @@ render_node() {
   for f in "$HERE"/node/*.conf; do
     sed -e "s/@NODE_NAME@/node$n/g" -e "s/@NODE_IP@/$NODE_IP/g" -e "s/@NODE_PORT@/$PORT/g" \
       -e "s/@PROXY_IP@/$PROXY_IP/g" -e "s/@PROXY_PORT@/$PROXY_PORT/g" \
-      -e "s/@RTP_START@/$RTP_START/g" -e "s/@RTP_END@/$((RTP_START + 199))/g" \
+      -e "s/@RTP_START@/$RTP_START/g" -e "s/@RTP_END@/$((RTP_START + RTP_PORTS - 1))/g" \
       -e "s/@PG_PORT@/$PG_PORT/g" "$f" >"$dir/$(basename "$f")"
   done
 }

@@ -1113,3 +1113,13 @@ impl Drop for Dnsmasq {
         let _ = self.child.wait();
     }
 }
+
+impl SippChild {
+    /// What a SIPp still running logged so far (its status reads as success meanwhile):
+    /// the SDP of a call that is up, for the test to send its media there.
+    pub fn so_far(&self) -> SippResult {
+        use std::os::unix::process::ExitStatusExt;
+        let sipp = self.sipp.as_ref().expect("sipp");
+        sipp.result(ExitStatus::from_raw(0))
+    }
+}
