@@ -24,6 +24,8 @@
 #   PING_INTERVAL  seconds between Kamailio's OPTIONS probes  (2)
 #   NODE_TIMEOUT   ms before an unanswered INVITE goes to the next node (2000)
 #   DEMO_PHONES    accounts 1000… created in sippeers on first run, secret "pw<name>" (10)
+#   IMAP_HOST, IMAP_PORT, IMAP_FLAGS  the IMAP server holding the voicemail boxes
+#                  (none: each node keeps messages in its own spool; 143; none)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -42,11 +44,16 @@ RTP_PORTS="${RTP_PORTS:-200}"
 PING_INTERVAL="${PING_INTERVAL:-2}"
 NODE_TIMEOUT="${NODE_TIMEOUT:-2000}"
 DEMO_PHONES="${DEMO_PHONES:-10}"
+IMAP_HOST="${IMAP_HOST:-}"
+IMAP_PORT="${IMAP_PORT:-143}"
+IMAP_FLAGS="${IMAP_FLAGS:-}"
 DB=ferrisk
 DB_USER=kamailio
 DB_PASS=kamailiorw
 DBURL="postgres://$DB_USER:$DB_PASS@127.0.0.1:$PG_PORT/$DB"
 KAMAILIO="${KAMAILIO:-/usr/sbin/kamailio}"
+# Sounds (sounds/beep.wav, …) come from this checkout.
+DATA_DIR="$(cd "$HERE/../.." && pwd)"
 
 die() { echo "start.sh: $*" >&2; exit 1; }
 
@@ -145,8 +152,12 @@ render_node() {
     sed -e "s/@NODE_NAME@/node$n/g" -e "s/@NODE_IP@/$NODE_IP/g" -e "s/@NODE_PORT@/$PORT/g" \
       -e "s/@PROXY_IP@/$PROXY_IP/g" -e "s/@PROXY_PORT@/$PROXY_PORT/g" \
       -e "s/@RTP_START@/$RTP_START/g" -e "s/@RTP_END@/$((RTP_START + RTP_PORTS - 1))/g" \
-      -e "s/@PG_PORT@/$PG_PORT/g" "$f" >"$dir/$(basename "$f")"
+      -e "s/@PG_PORT@/$PG_PORT/g" -e "s|@DATA_DIR@|$DATA_DIR|g" \
+      -e "s/@IMAP_HOST@/$IMAP_HOST/g" -e "s/@IMAP_PORT@/$IMAP_PORT/g" \
+      -e "s|@IMAP_FLAGS@|$IMAP_FLAGS|g" "$f" >"$dir/$(basename "$f")"
   done
+  if [ -z "$IMAP_HOST" ]; then sed -i '/^imap/d' "$dir/voicemail.conf"; fi
+  if [ -z "$IMAP_FLAGS" ]; then sed -i '/^imapflags=$/d' "$dir/voicemail.conf"; fi
 }
 
 ferrisk_bin() {

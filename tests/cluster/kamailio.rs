@@ -8,7 +8,9 @@
 //! phone calls a phone (proxy → node → proxy → phone) with RTP both ways; one node is
 //! killed with `kill -9` while a call is up on the other: new calls keep succeeding and
 //! land on the survivor, the call that was up continues, no registration is lost; the
-//! node restarts and takes calls again.
+//! node restarts and takes calls again; a voicemail left through one node (messages in a
+//! real Dovecot, IMAP storage) is listed by the other, and the phone's lamp (unsolicited
+//! NOTIFY through Kamailio) follows the box from either node.
 
 use crate::common::*;
 use std::net::UdpSocket;
@@ -18,6 +20,9 @@ use std::time::{Duration, Instant};
 
 /// How many phones register through Kamailio.
 const PHONES: u32 = 1000;
+/// The voicemail box (and its phone) of the shared-voicemail step: an account past the
+/// registered thousand.
+const VM_BOX: u32 = 1000 + PHONES + 1;
 /// Seconds between Kamailio's OPTIONS probes of the nodes.
 const PING_INTERVAL: u64 = 1;
 
@@ -28,17 +33,21 @@ fn script() -> PathBuf {
 /// PostgreSQL and Kamailio (through start.sh) and the two ferrisk nodes (as test daemons
 /// on the configuration start.sh renders).
 struct Cluster {
-    dir: tempfile::TempDir,
+    // Dropped in this order: Dovecot and the nodes before their directory goes.
+    dove: dovecot::Dovecot,
+    nodes: [Option<Daemon>; 2],
     env: Vec<(String, String)>,
     proxy: u16,
     pg: u16,
-    nodes: [Option<Daemon>; 2],
+    dir: tempfile::TempDir,
 }
 
 impl Cluster {
     fn start() -> Cluster {
         require_bin("kamailio", "kamailio");
         let dir = tempdir();
+        let vm = VM_BOX.to_string();
+        let dove = dovecot::Dovecot::start(dir.path(), &[(vm.as_str(), "secret")]);
         let (pg, proxy) = (free_port(), free_port());
         let (n1, n2) = (free_port(), free_port());
         let rtp = |n: u16| {
@@ -58,6 +67,9 @@ impl Cluster {
             ("PING_INTERVAL", PING_INTERVAL.to_string()),
             ("DEMO_PHONES", (PHONES + 5).to_string()),
             ("FERRISK", BIN.into()),
+            ("IMAP_HOST", "127.0.0.1".into()),
+            ("IMAP_PORT", dove.tls_port.to_string()),
+            ("IMAP_FLAGS", "ssl/novalidate-cert".into()),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
@@ -68,6 +80,7 @@ impl Cluster {
             proxy,
             pg,
             nodes: [None, None],
+            dove,
         };
         c.run(&["db"]);
         c.run(&["proxy"]);
@@ -78,6 +91,18 @@ impl Cluster {
                 &(n + 1).to_string(),
                 &d.path().display().to_string(),
             ]);
+            // The box and its lamp peer, as docs/cluster.md says to add them.
+            append(
+                &d.path().join("voicemail.conf"),
+                &format!("{vm} => 1234,Box {vm},,,imapuser={vm}|imappassword=secret\n"),
+            );
+            append(
+                &d.path().join("sip.conf"),
+                &format!(
+                    "\n[{vm}]\ntype=peer\nhost=phones.cluster\ndefaultuser={vm}\n\
+                     mailbox={vm}@default\noutboundproxy=127.0.0.1:{proxy}\n"
+                ),
+            );
             c.nodes[n] = Some(Daemon::launch(d));
         }
         c.wait_nodes(&[true, true]);
@@ -222,6 +247,15 @@ impl Drop for Cluster {
     }
 }
 
+fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .expect("open for append");
+    f.write_all(text.as_bytes()).expect("append");
+}
+
 /// The CSV injection file for `PHONES` accounts 1000… (secret pw<name>).
 fn phones_csv(dir: &Path) -> PathBuf {
     let mut s = String::from("SEQUENTIAL\n");
@@ -364,9 +398,12 @@ fn phones_register_calls_spread_and_survive_a_node_kill() {
         invite.header("Record-Route").is_some()
             && invite
                 .header("From")
+                .is_some_and(|f| f.contains("sip:1001@"))
+            && invite
+                .header("P-Asserted-Identity")
                 .is_some_and(|f| f.contains("sip:1001@")),
         "the INVITE reached the phone through the proxy, from 1001 (the identity Kamailio \
-         asserted): {invite:?}"
+         asserted, trustrpid) asserted again (sendrpid=pai): {invite:?}"
     );
     let (fa, fb) = (frames(21, 150), frames(22, 150));
     let (fa2, fb2) = (fa.clone(), fb.clone());
@@ -447,4 +484,61 @@ fn phones_register_calls_spread_and_survive_a_node_kill() {
         a2 - a1,
         b2 - b1
     );
+
+    // 6. Shared voicemail. The box's phone registers and counts its lamp's NOTIFYs.
+    let vm = VM_BOX.to_string();
+    let lamp = Sipp::new("uas_registered.xml", Some(c.proxy))
+        .local_port(free_port())
+        .service(&vm)
+        .auth(&vm, &format!("pw{vm}"))
+        .key("expires", 3600)
+        .oocsf("mwi_notify_uas.xml")
+        .set("want", "0/1")
+        .timeout(120)
+        .spawn();
+    wait_for(10, "the box's phone registered", || {
+        let q = format!("SELECT count(*) FROM location WHERE username = '{vm}'");
+        (c.sql(&q) == "1").then_some(())
+    });
+    // 1004 calls *<box>: a node answers with VoiceMail() and records what 1004 says.
+    let ra = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let caller = Sipp::new("uac_media.xml", Some(c.proxy))
+        .local_port(free_port())
+        .service(&format!("*{vm}"))
+        .key("from_user", "1004")
+        .auth("1004", "pw1004")
+        .key("rtp_port", ra.local_addr().expect("addr").port())
+        .timeout(60)
+        .spawn();
+    let to = wait_for(15, "VoiceMail() answered", || media_addr(&caller.so_far()));
+    let rec = wait_for(20, "a node recording the message", || {
+        (0..2).find(|&n| c.node(n).console().contains("Recording the message"))
+    });
+    exchange(ra, to, frames(23, 150));
+    c.node(rec).rx("channel request hangup all");
+    caller
+        .wait()
+        .assert_ok("the message left, the node hung up");
+    let mut imap = c.dove.client(&vm, "secret");
+    wait_for(20, "the message in the box's INBOX", || {
+        (imap.select("INBOX") == 1).then_some(())
+    });
+    // The other node lists it: the box is the IMAP account, not a node's spool.
+    let other = 1 - rec;
+    c.node(other).rx_until("voicemail show users", 20, |o| {
+        o.lines()
+            .any(|l| l.contains(&format!(" {vm} ")) && l.trim_end().ends_with(" 1"))
+    });
+    // Both nodes lit the lamp: the recording node at once, the other through IMAP IDLE.
+    for n in 0..2 {
+        c.node(n).rx_until(&format!("sip show peer {vm}"), 20, |o| {
+            o.contains("LastMsgsSent : 1/0")
+        });
+    }
+    // Heard in a mail client: the lamp goes off, whoever changed the box.
+    let (ok, out) = imap.cmd("STORE 1 +FLAGS (\\Seen)");
+    assert!(ok, "{out}");
+    let r = lamp.wait();
+    r.assert_ok("the lamp: on for the new message, off once it was read");
+    assert!(r.mwi_notify_position("1/0 waiting=yes") < r.mwi_notify_position("0/1 waiting=no"));
 }
