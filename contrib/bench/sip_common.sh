@@ -5,19 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/daemon_common.sh"
 command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 1; }
 PORT=${PORT:-25060}
 SIPP_PORT=${SIPP_PORT:-25070}
-# Print the last line's counters of a SIPp -trace_stat file: successful, failed, elapsed s.
-sipp_summary() {
-  python3 - "$1" <<'PY'
-import csv, sys
-rows = list(csv.reader(open(sys.argv[1]), delimiter=';'))
-h, last = rows[0], rows[-1]
-get = lambda n: last[h.index(n)]
-el = get('ElapsedTime(C)')
-hh, mm, ss = el.split(':')
-secs = int(hh) * 3600 + int(mm) * 60 + float(ss)
-print(get('SuccessfulCall(C)'), get('FailedCall(C)'), f"{secs:.2f}")
-PY
-}
+source "$(dirname "${BASH_SOURCE[0]}")/sipp_summary.sh"
 # users.csv for USERS accounts u1..uN with passwords p1..pN (SIPp's -inf, in $DIR).
 write_users_csv() {
   {
