@@ -637,6 +637,9 @@ impl Ccss {
     /// `cc report status`.
     pub fn report(&self) -> String {
         let cores = self.cores.lock();
+        if cores.is_empty() {
+            return "There are currently no active call completion transactions\n".to_string();
+        }
         let mut out = format!(
             "{} Call completion transactions\nCore ID\t\tCaller\t\t\t\tStatus\n----------------------------------------------------------------------------\n",
             cores.len()
@@ -647,9 +650,12 @@ impl Ccss {
                 c.agent.device,
                 c.state.as_str()
             ));
-            out.push_str(&format!("\t\t|-->{}\n", c.agent.exten));
+            out.push_str(&format!(
+                "\t\t|-->{}@{}\n",
+                c.agent.exten, c.agent.context
+            ));
             for m in &c.monitors {
-                out.push_str(&format!("\t\t\t|-->{}({})\n", m.device, m.service.as_str()));
+                out.push_str(&format!("\t\t|-->{}({})\n", m.device, m.service.as_str()));
             }
         }
         out
