@@ -2352,6 +2352,22 @@ mod tests {
     }
 
     #[test]
+    fn sipconf_call_completion_options() {
+        let (c, w) = ok("[p]\ntype=friend\nhost=dynamic\ncc_agent_policy=generic\n\
+             cc_monitor_policy=always\ncc_recall_timer=9\ncc_callback_sub=cb,s,1\n\
+             cc_offer_timer=soon\ncc_monitor_policy=maybe\n");
+        let p = &c.peers["p"];
+        assert_eq!(p.cc.get("cc_agent_policy").as_deref(), Some("generic"));
+        assert_eq!(p.cc.recall_timer, 9);
+        assert_eq!(p.cc.callback_sub, "cb,s,1");
+        assert_eq!(p.cc.offer_timer, 20);
+        assert_eq!(p.cc.get("cc_monitor_policy").as_deref(), Some("never"));
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("sip.conf:7:1:"), "{w:?}");
+        assert!(w[1].contains("Switching to 'never'"), "{w:?}");
+    }
+
+    #[test]
     fn sipconf_tls_options() {
         let (c, w) = ok(
             "[general]\ntcpenable=yes\ntlsenable=yes\ntlsbindaddr=127.0.0.1\n\

@@ -650,10 +650,7 @@ impl Ccss {
                 c.agent.device,
                 c.state.as_str()
             ));
-            out.push_str(&format!(
-                "\t\t|-->{}@{}\n",
-                c.agent.exten, c.agent.context
-            ));
+            out.push_str(&format!("\t\t|-->{}@{}\n", c.agent.exten, c.agent.context));
             for m in &c.monitors {
                 out.push_str(&format!("\t\t|-->{}({})\n", m.device, m.service.as_str()));
             }
@@ -953,10 +950,16 @@ fn service_of(chan: &Channel) -> Option<Arc<Ccss>> {
     service(&chan.pbx)
 }
 
-/// Dial: someone answered, so nothing is offered for this call.
+/// Dial: someone answered, so nothing is offered for this call; on a recall the
+/// answer completes the core (`ast_cc_completed`, "Recall completed!").
 pub fn dial_answered(caller: &mut Channel) {
     if let Some(d) = caller.datastores.get_mut::<Dialed>(DIALED) {
         d.monitors.clear();
+    }
+    if let Some(r) = caller.datastores.get::<Recall>(RECALL).copied() {
+        if let (true, Some(cc)) = (r.dialed, service(&caller.pbx)) {
+            cc.complete(&caller.pbx, r.core_id);
+        }
     }
 }
 
@@ -1073,6 +1076,106 @@ mod tests {
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].contains("ccss.conf:4:"), "{w:?}");
         assert!(w[1].contains("unknown option 'foo'"), "{w:?}");
+    }
+
+    struct NoHooks;
+    impl RecallHooks for NoHooks {
+        fn run_callbacks<'a>(
+            &'a self,
+            _chan: &'a mut Channel,
+            _m: &'a str,
+            _s: &'a str,
+        ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+            Box::pin(async { true })
+        }
+    }
+
+    fn agent(dev: &str) -> Agent {
+        let mut params = CcParams::default();
+        params.agent_policy = AgentPolicy::Generic;
+        Agent {
+            device: dev.into(),
+            params,
+            caller: CallerId::default(),
+            context: "cc".into(),
+            exten: "2000".into(),
+        }
+    }
+
+    fn monitor(dev: &str) -> Monitor {
+        let mut params = CcParams::default();
+        params.monitor_policy = MonitorPolicy::Generic;
+        Monitor {
+            device: dev.into(),
+            dialstring: dev.into(),
+            service: Service::Ccbs,
+            params,
+        }
+    }
+
+    #[tokio::test]
+    async fn offer_request_cancel_and_limits() {
+        let pbx = crate::modules::test_pbx();
+        let cc = Arc::new(Ccss::new(General::default(), Box::new(NoHooks)));
+        assert_eq!(cc.request(&pbx, "SIP/a"), Err(Refusal::NoCoreInstance));
+        let id = cc
+            .offer(&pbx, agent("SIP/a"), vec![monitor("SIP/b")])
+            .unwrap();
+        let r = cc.report();
+        assert!(r.starts_with("1 Call completion transactions\n"), "{r}");
+        assert!(
+            r.contains(&format!(
+                "{id}\t\tSIP/a\t\tCC offered to caller\n\t\t|-->2000@cc\n\t\t|-->SIP/b(CCBS)\n"
+            )),
+            "{r}"
+        );
+        assert_eq!(cc.device_state("SIP/a"), DeviceState::NotInUse);
+        // Only a requested core can be cancelled.
+        assert_eq!(cc.cancel(&pbx, "SIP/a"), Err(Refusal::NoCoreInstance));
+        assert_eq!(cc.request(&pbx, "SIP/a"), Ok(id));
+        assert_eq!(cc.state(id), Some(State::Active));
+        assert_eq!(cc.device_state("SIP/a"), DeviceState::InUse);
+        // A generic agent holds one request: a new offer to the same caller is refused.
+        assert!(cc
+            .offer(&pbx, agent("SIP/a"), vec![monitor("SIP/b")])
+            .is_none());
+        assert_eq!(cc.cancel(&pbx, "SIP/a"), Ok(id));
+        assert!(cc.report().starts_with("There are currently no active"));
+        // A newer offer replaces one not yet requested.
+        let a = cc
+            .offer(&pbx, agent("SIP/a"), vec![monitor("SIP/b")])
+            .unwrap();
+        let b = cc
+            .offer(&pbx, agent("SIP/a"), vec![monitor("SIP/c")])
+            .unwrap();
+        assert_eq!(
+            (cc.state(a), cc.state(b)),
+            (None, Some(State::CallerOffered))
+        );
+        // cc_max_requests.
+        cc.set_general(General {
+            max_requests: 0,
+            ..General::default()
+        });
+        assert_eq!(cc.request(&pbx, "SIP/a"), Err(Refusal::TooManyRequests));
+        assert_eq!(cc.state(b), None);
+        // cc_max_monitors: a device watched that often is left out.
+        let mut m = monitor("SIP/b");
+        m.params.max_monitors = 1;
+        assert!(cc.offer(&pbx, agent("SIP/x"), vec![m.clone()]).is_some());
+        assert!(cc.offer(&pbx, agent("SIP/y"), vec![m]).is_none());
+        assert_eq!(cc.kill(None), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_offer_timer_expires() {
+        let pbx = crate::modules::test_pbx();
+        let cc = Arc::new(Ccss::new(General::default(), Box::new(NoHooks)));
+        let id = cc
+            .offer(&pbx, agent("SIP/a"), vec![monitor("SIP/b")])
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(21)).await;
+        assert_eq!(cc.state(id), None);
     }
 
     #[test]

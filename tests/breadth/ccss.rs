@@ -101,7 +101,10 @@ fn offered(p: &Pbx) {
         p.d.rx_until("cc report status", 20, |o| o.contains("SIP/phonea"));
     assert!(st.starts_with("1 Call completion transactions\n"), "{st}");
     assert!(st.contains("SIP/phonea\t\tCC offered to caller"), "{st}");
-    assert!(st.contains("\t\t|-->2000@cc\n\t\t|-->SIP/phoneb(CCBS)\n"), "{st}");
+    assert!(
+        st.contains("\t\t|-->2000@cc\n\t\t|-->SIP/phoneb(CCBS)\n"),
+        "{st}"
+    );
 }
 
 /// The media port ferrisk offered in the INVITE a SIPp callee logged (uas_media_wait.xml).
