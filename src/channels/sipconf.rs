@@ -2363,7 +2363,7 @@ mod tests {
         assert_eq!(p.cc.offer_timer, 20);
         assert_eq!(p.cc.get("cc_monitor_policy").as_deref(), Some("never"));
         assert_eq!(w.len(), 2, "{w:?}");
-        assert!(w[0].starts_with("sip.conf:7:1:"), "{w:?}");
+        assert!(w[0].starts_with("sip.conf:8:1:"), "{w:?}");
         assert!(w[1].contains("Switching to 'never'"), "{w:?}");
     }
 

@@ -19,13 +19,13 @@ exten => 2000,1,Set(DB(cc/policy)=${CALLCOMPLETION(cc_agent_policy)})
  same => n,Set(DB(cc/interfaces)=${CC_INTERFACES})
  same => n,Dial(SIP/phoneb,20)
  same => n,Set(DB(cc/dialstatus)=${DIALSTATUS})
- same => n,Busy()
+ same => n,Hangup(17)
 exten => 30,1,CallCompletionRequest()
  same => n,Set(DB(cc/request)=${CC_REQUEST_RESULT}:${CC_REQUEST_REASON})
- same => n,Busy()
+ same => n,Hangup(17)
 exten => 31,1,CallCompletionCancel()
  same => n,Set(DB(cc/cancel)=${CC_CANCEL_RESULT}:${CC_CANCEL_REASON})
- same => n,Busy()
+ same => n,Hangup(17)
 ";
 
 struct Pbx {
@@ -59,7 +59,7 @@ fn start() -> Pbx {
     Pbx { d, sip, a, b }
 }
 
-/// A call from phone A to `exten` that ferrisk refuses with 486 (Busy()).
+/// A call from phone A to `exten` that ferrisk refuses with 486 (Hangup(17)).
 fn call_from_a(p: &Pbx, exten: &str) {
     Sipp::new("uac_fail.xml", Some(p.sip))
         .local_port(free_port())
@@ -112,7 +112,7 @@ fn offered_port(phone: &SippChild, nth: usize) -> u16 {
     wait_for(20, "the INVITE's SDP offer in the callee's log", || {
         phone
             .logs_so_far()
-            .match_indices("offer [m=audio ")
+            .match_indices("offer m=audio ")
             .nth(nth)
             .and_then(|(i, m)| {
                 let rest = &phone.logs_so_far()[i + m.len()..];
