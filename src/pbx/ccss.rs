@@ -1091,8 +1091,10 @@ mod tests {
     }
 
     fn agent(dev: &str) -> Agent {
-        let mut params = CcParams::default();
-        params.agent_policy = AgentPolicy::Generic;
+        let params = CcParams {
+            agent_policy: AgentPolicy::Generic,
+            ..CcParams::default()
+        };
         Agent {
             device: dev.into(),
             params,
@@ -1103,8 +1105,10 @@ mod tests {
     }
 
     fn monitor(dev: &str) -> Monitor {
-        let mut params = CcParams::default();
-        params.monitor_policy = MonitorPolicy::Generic;
+        let params = CcParams {
+            monitor_policy: MonitorPolicy::Generic,
+            ..CcParams::default()
+        };
         Monitor {
             device: dev.into(),
             dialstring: dev.into(),
