@@ -14,6 +14,7 @@ use super::dialfeatures::{self, Outcome};
 use super::{args, flow, App, AppResult};
 use crate::channels;
 use crate::pbx::bridge::{self, AbortOnDrop};
+use crate::pbx::ccss;
 use crate::pbx::channel::{cause, ChanEvent, PartyId};
 use crate::pbx::exec::{self, End};
 use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
@@ -109,8 +110,13 @@ impl App for Dial {
     }
 
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
+        let recall = ccss::recall_begin(chan);
         let r = dial(chan, data).await;
         dial_events::end(chan);
+        if let Some(core) = recall {
+            let status = chan.get_var("DIALSTATUS").unwrap_or_default();
+            ccss::recall_end(&chan.pbx, core, &status);
+        }
         r
     }
 }
@@ -170,6 +176,11 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
                 }
                 Err(e) => {
                     pbx.warning(&format!("app_dial.c: {}", e.msg));
+                    // As ast_cc_call_failed: a busy device may offer generic CCBS.
+                    if matches!(e.cause, cause::USER_BUSY | cause::NORMAL_CIRCUIT_CONGESTION) {
+                        let device = cc_device(peer);
+                        ccss::leg_offers(chan, &device, peer, None, ccss::Service::Ccbs);
+                    }
                 }
             }
         }
@@ -219,6 +230,7 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
                 p = pick.next() => {
                     drop((moh.take(), early.take()));
                     let legs: Vec<&mut Channel> = legs.iter_mut().filter(|l| l.alive).map(|l| { l.alive = false; &mut l.chan }).collect();
+                    ccss::dial_answered(chan);
                     let r = pickup::bridge_picker(chan, legs, p, opts.contains_key(&'g')).await;
                     set_times(chan, started, Some(Instant::now()));
                     return r;
@@ -260,6 +272,7 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
                 ChanEvent::Answer => break Some(i),
                 ChanEvent::Ringing => {
                     pbx.verbose_line(3, &format!("{name} is ringing"));
+                    cc_offer(chan, leg, ccss::Service::Ccnr);
                     if !chan.is_up() && !opts.contains_key(&'r') && moh.is_none() {
                         chan.indicate(ChanEvent::Ringing);
                     }
@@ -281,6 +294,7 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
                 }
                 ChanEvent::Busy => {
                     pbx.verbose_line(3, &format!("{name} is busy"));
+                    cc_offer(chan, leg, ccss::Service::Ccbs);
                     busy += 1;
                     leg.alive = false;
                     leg.chan.hangup_cause = cause::USER_BUSY;
@@ -289,6 +303,7 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
                 }
                 ChanEvent::Congestion => {
                     pbx.verbose_line(3, &format!("{name} is circuit-busy"));
+                    cc_offer(chan, leg, ccss::Service::Ccbs);
                     congestion += 1;
                     leg.alive = false;
                     leg.chan.hangup_cause = cause::NORMAL_CIRCUIT_CONGESTION;
@@ -389,9 +404,13 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
                 }
                 ChanEvent::Hangup(c) => {
                     match c {
-                        cause::USER_BUSY => busy += 1,
+                        cause::USER_BUSY => {
+                            busy += 1;
+                            cc_offer(chan, leg, ccss::Service::Ccbs);
+                        }
                         cause::NORMAL_CIRCUIT_CONGESTION | cause::SWITCH_CONGESTION => {
-                            congestion += 1
+                            congestion += 1;
+                            cc_offer(chan, leg, ccss::Service::Ccbs);
                         }
                         cause::NO_ANSWER | cause::NORMAL_CLEARING | 0 => {}
                         _ => nochan += 1,
@@ -433,6 +452,7 @@ async fn dial(chan: &mut Channel, data: &str) -> AppResult {
         };
 
         // Someone answered: stop the hold music / early media, hang up the rest, answer.
+        ccss::dial_answered(chan);
         drop(early);
         chan.stop_background();
         if moh.take().is_some() {
@@ -776,6 +796,22 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 
 /// Remember why a called channel failed, for `HANGUPCAUSE()`: the driver's own text
 /// (`SIP 486 Busy Here`), else the cause's description.
+/// The device a dial string names (`SIP/1002/200` → `SIP/1002`), for a leg that could
+/// not be created.
+fn cc_device(interface: &str) -> String {
+    match interface.split_once('/') {
+        Some((tech, rest)) => format!("{tech}/{}", rest.split('/').next().unwrap_or(rest)),
+        None => interface.to_string(),
+    }
+}
+
+/// A leg offered call completion (generic monitor: it rang, or was busy).
+fn cc_offer(chan: &mut Channel, leg: &Leg, service: ccss::Service) {
+    let device = ccss::device_name(leg.chan.name()).to_string();
+    let params = ccss::params_of(&leg.chan);
+    ccss::leg_offers(chan, &device, &leg.interface, Some(params), service);
+}
+
 pub(crate) fn record_cause(caller: &mut Channel, leg: &Channel, c: i32) {
     let tech = leg
         .shared

@@ -29,6 +29,7 @@ pub mod basic;
 pub mod branch;
 pub mod bridgeapps;
 pub mod broadcast;
+pub mod ccss;
 pub mod chanspy;
 pub mod conference;
 pub mod controlplayback;
@@ -121,6 +122,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
             v.push(Arc::new(*f));
         }
     }
+    v.push(Arc::new(ccss::CcssModule));
     v.push(Arc::new(moh::ResMusicOnHold));
     v.push(Arc::new(indications::ResIndications));
     v.push(Arc::new(conference::AppMeetMe));

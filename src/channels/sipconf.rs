@@ -783,6 +783,8 @@ pub struct Peer {
     pub party: PartyOpts,
     /// `outboundproxy` (general's by default).
     pub outboundproxy: Option<OutboundProxy>,
+    /// The `cc_*` call completion options (`pbx::ccss`).
+    pub cc: crate::pbx::ccss::CcParams,
     /// `session-timers`, `session-expires`, `session-minse`, `session-refresher`.
     pub session: SessionTimers,
     /// `transport=`: the transports this peer may use, the first for requests we send
@@ -1468,6 +1470,7 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
         allowsubscribe: g.allowsubscribe,
         party: g.party,
         outboundproxy: g.outboundproxy.clone(),
+        cc: Default::default(),
         session: g.session,
         transports: g.transports.clone(),
         encryption: g.encryption,
@@ -1570,6 +1573,11 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
             }
             "namedcallgroup" => p.callgroups.names = crate::pbx::pickup::Groups::parse_names(v),
             "namedpickupgroup" => p.pickupgroups.names = crate::pbx::pickup::Groups::parse_names(v),
+            k if crate::pbx::ccss::CcParams::is_option(k) => {
+                if let Err(m) = p.cc.set(k, v) {
+                    ctx.warnings.push(format!("{}: {m}", e.loc));
+                }
+            }
             k if party_opt(&mut p.party, k, e, ctx) => {}
             k if session_opt(&mut p.session, k, e, ctx) => {}
             "outboundproxy" => {
@@ -2341,6 +2349,22 @@ mod tests {
         let (c, w) = ok("[notype]\nhost=dynamic\n");
         assert!(c.peers.is_empty());
         assert!(w[0].contains("lacks type"));
+    }
+
+    #[test]
+    fn sipconf_call_completion_options() {
+        let (c, w) = ok("[p]\ntype=friend\nhost=dynamic\ncc_agent_policy=generic\n\
+             cc_monitor_policy=always\ncc_recall_timer=9\ncc_callback_sub=cb,s,1\n\
+             cc_offer_timer=soon\ncc_monitor_policy=maybe\n");
+        let p = &c.peers["p"];
+        assert_eq!(p.cc.get("cc_agent_policy").as_deref(), Some("generic"));
+        assert_eq!(p.cc.recall_timer, 9);
+        assert_eq!(p.cc.callback_sub, "cb,s,1");
+        assert_eq!(p.cc.offer_timer, 20);
+        assert_eq!(p.cc.get("cc_monitor_policy").as_deref(), Some("never"));
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("sip.conf:8:1:"), "{w:?}");
+        assert!(w[1].contains("Switching to 'never'"), "{w:?}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! a module touches only that file; a new module adds one line to [`modules`].
 
 pub mod audiohooks;
+pub mod callcompletion;
 pub mod channel;
 pub mod db;
 pub mod devstate;
@@ -64,6 +65,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         realtime::MODULES,
         hangupcause::MODULES,
         misc::MODULES,
+        callcompletion::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = tables
         .into_iter()

@@ -1076,6 +1076,7 @@ impl Channel {
             }
         };
         self.hangup_cause = cause;
+        super::ccss::hangup(self);
         let tech = self.tech.clone();
         tech.hangup(self, cause);
         self.cdr.finish(&self.last_app, &self.last_data);

@@ -126,6 +126,10 @@ pub fn device_state(pbx: &Pbx, device: &str) -> DeviceState {
             .map(|v| DeviceState::parse(&v))
             .unwrap_or(DeviceState::Unknown);
     }
+    // `ccss:SIP/1001`: the caller's call completion state (ccss.conf's cc_*_devstate).
+    if let Some(caller) = strip_prefix_ci(device, "ccss:") {
+        return super::ccss::service(pbx).map_or(DeviceState::Invalid, |c| c.device_state(caller));
+    }
     if let Some(space) = strip_prefix_ci(device, "park:") {
         return match super::parking::service(pbx) {
             Some(p) if p.space_in_use(space) => DeviceState::InUse,

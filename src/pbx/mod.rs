@@ -11,6 +11,7 @@
 pub mod app;
 pub mod blocking;
 pub mod bridge;
+pub mod ccss;
 pub mod cdr;
 pub mod channel;
 pub mod cli;

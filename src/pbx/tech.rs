@@ -41,6 +41,11 @@ pub trait Driver: Send + Sync {
     fn device_state(&self, _pbx: &Pbx, _resource: &str) -> Option<super::devstate::DeviceState> {
         None
     }
+    /// The call completion options of the device `Tech/resource` (`cc_*` in sip.conf),
+    /// `None` when the driver has none ([`super::ccss`]).
+    fn cc_params(&self, _pbx: &Pbx, _resource: &str) -> Option<super::ccss::CcParams> {
+        None
+    }
 }
 
 /// A message technology (`MessageSend(sip:…)`, later `xmpp:`): Asterisk's `ast_msg_tech`.

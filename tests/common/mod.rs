@@ -1122,4 +1122,91 @@ impl SippChild {
         let sipp = self.sipp.as_ref().expect("sipp");
         sipp.result(ExitStatus::from_raw(0))
     }
+
+    /// The scenario's `<log>` lines written so far (-trace_logs), while it still runs.
+    pub fn logs_so_far(&self) -> String {
+        self.sipp
+            .as_ref()
+            .map(|s| std::fs::read_to_string(s.dir.path().join("logs.log")).unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
+/// RTP played and recorded by the test itself (a leg's media through a UDP socket):
+/// µ-law tones out, µ-law payloads in, and whether a recording holds a tone.
+pub mod rtp_tone {
+    use std::net::UdpSocket;
+    use std::thread::JoinHandle;
+    use std::time::{Duration, Instant};
+
+    /// A socket on 127.0.0.1 with a short read timeout.
+    pub fn udp() -> UdpSocket {
+        let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        s.set_read_timeout(Some(Duration::from_millis(2)))
+            .expect("timeout");
+        s
+    }
+
+    fn packet(seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x80, 0];
+        v.extend_from_slice(&seq.to_be_bytes());
+        v.extend_from_slice(&ts.to_be_bytes());
+        v.extend_from_slice(&0x7a7a_u32.to_be_bytes());
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn tone(hz: f64, ms: u64) -> Vec<i16> {
+        (0..(ms * 8) as usize)
+            .map(|i| (6000.0 * (2.0 * std::f64::consts::PI * hz * i as f64 / 8000.0).sin()) as i16)
+            .collect()
+    }
+
+    /// In a thread: send `hz` (PCMU, 20 ms pace) to 127.0.0.1:`to` for `ms`, keep every
+    /// PCMU payload received.
+    pub fn leg(sock: UdpSocket, to: u16, hz: f64, ms: u64) -> JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let signal = ferrisk::media::g711::ulaw_encode(&tone(hz, ms));
+            let mut got = Vec::new();
+            let mut buf = [0u8; 2048];
+            let start = Instant::now();
+            for (k, f) in signal.chunks(160).enumerate() {
+                let k = k as u32;
+                let _ = sock.send_to(&packet(k as u16, k * 160, f), ("127.0.0.1", to));
+                let next = start + Duration::from_millis(20 * u64::from(k + 1));
+                while Instant::now() < next {
+                    if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                        if n > 12 && buf[1] & 0x7f == 0 {
+                            got.extend_from_slice(&buf[12..n]);
+                        }
+                    }
+                }
+            }
+            got
+        })
+    }
+
+    fn goertzel(s: &[i16], hz: f64) -> f64 {
+        let c = 2.0 * (2.0 * std::f64::consts::PI * hz / 8000.0).cos();
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for &x in s {
+            let s0 = f64::from(x) + c * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        s1 * s1 + s2 * s2 - c * s1 * s2
+    }
+
+    /// Whether `ulaw` holds a clear `hz` tone (stronger than `other`) for at least 1 s.
+    pub fn hears(ulaw: &[u8], hz: f64, other: f64) -> bool {
+        let pcm = ferrisk::media::g711::ulaw_decode(ulaw);
+        pcm.chunks(800)
+            .filter(|w| {
+                w.len() == 800
+                    && goertzel(w, hz) > 1e9
+                    && goertzel(w, hz) > 20.0 * goertzel(w, other)
+            })
+            .count()
+            >= 10
+    }
 }

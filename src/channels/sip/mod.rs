@@ -469,6 +469,11 @@ impl Driver for SipDriver {
     /// chan_sip's `sip_devicestate`: a peer without an address (not registered) or one
     /// whose qualify fails is UNAVAILABLE; one with calls INUSE (BUSY at its call-limit),
     /// else NOT_INUSE; a name that is no peer is INVALID.
+    fn cc_params(&self, _pbx: &Pbx, resource: &str) -> Option<crate::pbx::ccss::CcParams> {
+        let name = resource.split(['@', '/']).next().unwrap_or(resource);
+        let core = self.sip.core.lock();
+        core.cfg.peer(name).map(|p| p.cc.clone())
+    }
     fn device_state(
         &self,
         _pbx: &Pbx,
