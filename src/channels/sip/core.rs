@@ -1691,6 +1691,18 @@ impl Core {
                 leg.state = LegState::Done;
             }
         }
+        // As chan_sip: once the final 486/503 is sent the call is over, so the channel is
+        // soft-hung-up (Busy()/Congestion() without a timeout return, `h` runs).
+        if code >= 200 {
+            let c = if code == 486 {
+                cause::USER_BUSY
+            } else {
+                cause::NORMAL_CIRCUIT_CONGESTION
+            };
+            if let Some(s) = self.chans.get(&chan_id).and_then(|ch| ch.shared.as_ref()) {
+                s.request_hangup(c);
+            }
+        }
     }
 
     /// Where `Transfer(dest)` on leg `call_id` sends the far end: `dest` itself when it is a

@@ -787,6 +787,21 @@ fn guest_allowed_into_general_context() {
     assert_eq!(h.spawned[0].context, "public");
 }
 
+/// As chan_sip: Busy()/Congestion() on an unanswered call send the final 486/503 and the
+/// channel is soft-hung-up with the matching cause (the application returns, `h` runs).
+#[test]
+fn busy_and_congestion_end_the_channel() {
+    for (ev, want, c) in [(ChanEvent::Busy, 486, 17), (ChanEvent::Congestion, 503, 34)] {
+        let (mut h, _c, chan_id) = alice_calls_100();
+        let shared = h.spawned[0].shared.clone();
+        assert!(!shared.hangup_requested());
+        h.core.indicate(chan_id, &ev, h.now);
+        assert!(h.collect().iter().any(|(_, m)| code(m) == want));
+        assert!(shared.hangup_requested());
+        assert_eq!(shared.requested_cause(), c);
+    }
+}
+
 #[test]
 fn answer_retransmits_until_ack_then_bye() {
     let (mut h, mut c, chan_id) = alice_calls_100();
