@@ -41,6 +41,7 @@ pub mod echo;
 pub mod features;
 pub mod festival;
 pub mod flow;
+pub mod forkcdr;
 pub mod indications;
 pub mod message;
 pub mod misc;
@@ -114,6 +115,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         monitor::MODULES,
         tonedetect::MODULES,
         dtmfstore::MODULES,
+        forkcdr::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = vec![Arc::new(features::FeaturesModule)];
     for t in tables {
