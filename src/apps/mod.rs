@@ -22,6 +22,7 @@ macro_rules! app_meta {
     };
 }
 
+pub mod aelsub;
 pub mod agent_pool;
 pub mod args;
 pub mod authenticate;
@@ -116,6 +117,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         tonedetect::MODULES,
         dtmfstore::MODULES,
         forkcdr::MODULES,
+        aelsub::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = vec![Arc::new(features::FeaturesModule)];
     for t in tables {

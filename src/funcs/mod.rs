@@ -12,6 +12,7 @@ pub mod dsp;
 pub mod encoding;
 pub mod enumlookup;
 pub mod env;
+pub mod frame_trace;
 pub mod group;
 pub mod hangupcause;
 pub mod json;
@@ -21,6 +22,7 @@ pub mod message;
 pub mod misc;
 pub mod net;
 pub mod party;
+pub mod periodic_hook;
 pub mod realtime;
 pub mod strings;
 pub mod time;
@@ -64,6 +66,8 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         realtime::MODULES,
         hangupcause::MODULES,
         misc::MODULES,
+        periodic_hook::MODULES,
+        frame_trace::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = tables
         .into_iter()
