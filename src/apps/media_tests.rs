@@ -1622,13 +1622,11 @@ async fn voicemailplaymsg_plays_the_message_by_id_and_only_then_marks_it_heard()
     for start in [0, 300] {
         talk(&r, &loud(60, start), "#");
         assert!(r.run("VoiceMail", "100,st()").await.is_ok());
-        eprintln!("left one");
     }
     let (first, second) = (msg_id(&r, 0), msg_id(&r, 1));
     assert_ne!(first, second);
     let want = read_back(&inbox(&r, "100").join("msg0001.wav"));
     r.out.lock().clear();
-    eprintln!("playing");
     assert!(r
         .run("VoiceMailPlayMsg", &format!("100@default,{second}"))
         .await

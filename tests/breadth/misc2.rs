@@ -27,12 +27,13 @@ exten => playmsg,1,VoiceMailPlayMsg(1002@default,1795466000-00000042)
  same => n,VoiceMailPlayMsg(1002,no-such-id)
  same => n,Set(DB(misc2/missing)=${VOICEMAIL_PLAYBACKSTATUS})
  same => n,Hangup()
-exten => ael,1,AELSub(myroutine,a,b c)
+exten => ael,1,Answer()
+ same => n,AELSub(myroutine,a,b c)
  same => n,Set(DB(misc2/ael)=${GOSUB_RETVAL})
  same => n,Hangup()
 exten => hook,1,Answer()
  same => n,Set(DB(misc2/hookid)=${PERIODIC_HOOK(__func_periodic_hook_context__,beep,2)})
- same => n,Wait(5.5)
+ same => n,Playback(quiet)
  same => n,Hangup()
 
 [myroutine]
@@ -75,6 +76,12 @@ fn start(extra: &[(&str, &str)]) -> Pbx {
     let sounds = dir.path().join("data/sounds");
     std::fs::create_dir_all(sounds.join("en")).expect("sounds dir");
     std::fs::copy(beep_wav(), sounds.join("beep.wav")).expect("copy beep.wav");
+    // 5.5 s of silence: the call keeps sending frames, which the hook's audio is mixed into.
+    std::fs::write(
+        sounds.join("quiet.wav"),
+        ferrisk::media::wav::wav_bytes(&vec![0; 8000 * 11 / 2]),
+    )
+    .expect("quiet.wav");
     let d = Daemon::launch(dir);
     Pbx { d, sip }
 }
@@ -235,8 +242,9 @@ fn aelsub_runs_the_routine_from_extensions_conf() {
     assert_eq!(p.d.wait_db("misc2", "ael"), "a-b c");
 }
 
-/// PERIODIC_HOOK(__func_periodic_hook_context__,beep,2): the caller hears the beep at once
-/// and again about two seconds later, barged in by the hook's ChanSpy.
+/// PERIODIC_HOOK(__func_periodic_hook_context__,beep,2) while a silent prompt plays: the
+/// caller hears the beep at once and again about two seconds later, barged in by the hook's
+/// ChanSpy.
 #[test]
 fn periodic_hook_beeps_are_heard_by_the_caller() {
     let p = start(&[]);
