@@ -1606,5 +1606,73 @@ async fn dictate_records_appends_truncates_and_plays_back() {
     );
 }
 
+/// The msg_id of message `n` of mailbox 100's INBOX.
+fn msg_id(r: &Rig, n: u32) -> String {
+    let txt = std::fs::read_to_string(inbox(r, "100").join(format!("msg{n:04}.txt")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    txt.lines()
+        .find_map(|l| l.strip_prefix("msg_id="))
+        .unwrap_or_else(|| panic!("no msg_id: {txt}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn voicemailplaymsg_plays_the_message_by_id_and_only_then_marks_it_heard() {
+    let mut r = vm_rig("", VM_CONF);
+    for start in [0, 300] {
+        talk(&r, &loud(60, start), "#");
+        assert!(r.run("VoiceMail", "100,st()").await.is_ok());
+    }
+    let (first, second) = (msg_id(&r, 0), msg_id(&r, 1));
+    assert_ne!(first, second);
+    let want = read_back(&inbox(&r, "100").join("msg0001.wav"));
+    r.out.lock().clear();
+    assert!(r
+        .run("VoiceMailPlayMsg", &format!("100@default,{second}"))
+        .await
+        .is_ok());
+    assert_eq!(
+        r.var("VOICEMAIL_PLAYBACKSTATUS").as_deref(),
+        Some("SUCCESS")
+    );
+    let got = r.audio_out();
+    assert!(
+        got.len() >= want.len() && got[..want.len()] == want[..],
+        "the message's audio"
+    );
+    // Heard: it moved to Old (with its msg_id), the other one is still new.
+    let old = r.dir.path().join("spool/voicemail/default/100/Old");
+    let moved = std::fs::read_to_string(old.join("msg0000.txt")).unwrap_or_default();
+    assert!(moved.contains(&format!("msg_id={second}")), "{moved}");
+    assert_eq!(msg_id(&r, 0), first);
+    // From Old it plays again and stays there.
+    assert!(r
+        .run("VoiceMailPlayMsg", &format!("100,{second}"))
+        .await
+        .is_ok());
+    assert_eq!(
+        r.var("VOICEMAIL_PLAYBACKSTATUS").as_deref(),
+        Some("SUCCESS")
+    );
+    // Unknown id or mailbox: FAILED.
+    assert!(r.run("VoiceMailPlayMsg", "100,nosuchid").await.is_ok());
+    assert_eq!(r.var("VOICEMAIL_PLAYBACKSTATUS").as_deref(), Some("FAILED"));
+    assert!(r
+        .run("VoiceMailPlayMsg", &format!("999,{first}"))
+        .await
+        .is_ok());
+    assert_eq!(r.var("VOICEMAIL_PLAYBACKSTATUS").as_deref(), Some("FAILED"));
+    // Audio gone: FAILED, and the message stays new.
+    std::fs::remove_file(inbox(&r, "100").join("msg0000.wav")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(r
+        .run("VoiceMailPlayMsg", &format!("100,{first}"))
+        .await
+        .is_ok());
+    assert_eq!(r.var("VOICEMAIL_PLAYBACKSTATUS").as_deref(), Some("FAILED"));
+    assert_eq!(msg_id(&r, 0), first);
+    // Missing arguments hang up, as in Asterisk.
+    assert_eq!(r.run("VoiceMailPlayMsg", "100").await, Err(Hangup));
+}
+
 #[path = "media_tests_dsp.rs"]
 mod dsp;

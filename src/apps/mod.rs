@@ -22,6 +22,7 @@ macro_rules! app_meta {
     };
 }
 
+pub mod aelsub;
 pub mod agent_pool;
 pub mod args;
 pub mod authenticate;
@@ -42,6 +43,7 @@ pub mod echo;
 pub mod features;
 pub mod festival;
 pub mod flow;
+pub mod forkcdr;
 pub mod indications;
 pub mod message;
 pub mod misc;
@@ -115,6 +117,8 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         monitor::MODULES,
         tonedetect::MODULES,
         dtmfstore::MODULES,
+        forkcdr::MODULES,
+        aelsub::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = vec![Arc::new(features::FeaturesModule)];
     for t in tables {

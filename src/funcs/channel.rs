@@ -878,7 +878,7 @@ impl Func for CdrFunc {
                         .into(),
                 ))
             }
-            "userfield" => chan.cdr.userfield = value.to_string(),
+            "userfield" => chan.cdr.set_userfield(value),
             "amaflags" => {
                 pbx.warning(
                     "func_cdr.c: Using the CDR function to set 'amaflags' is deprecated. \
@@ -891,13 +891,7 @@ impl Func for CdrFunc {
                     "Attempt to set the '{field}' read-only variable!"
                 )))
             }
-            _ => {
-                if value.is_empty() {
-                    chan.cdr.vars.remove(field);
-                } else {
-                    chan.cdr.vars.insert(field.to_string(), value.to_string());
-                }
-            }
+            _ => chan.cdr.set_var(field, value),
         }
         Ok(())
     }

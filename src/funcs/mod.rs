@@ -13,6 +13,7 @@ pub mod dsp;
 pub mod encoding;
 pub mod enumlookup;
 pub mod env;
+pub mod frame_trace;
 pub mod group;
 pub mod hangupcause;
 pub mod json;
@@ -22,6 +23,7 @@ pub mod message;
 pub mod misc;
 pub mod net;
 pub mod party;
+pub mod periodic_hook;
 pub mod realtime;
 pub mod strings;
 pub mod time;
@@ -66,6 +68,8 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         hangupcause::MODULES,
         misc::MODULES,
         callcompletion::MODULES,
+        periodic_hook::MODULES,
+        frame_trace::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = tables
         .into_iter()

@@ -58,6 +58,36 @@ pub struct Cdr {
     pub vars: BTreeMap<String, String>,
     /// `CDR_PROP(disable)` / NoCDR.
     pub disabled: bool,
+    /// Ended early by `ForkCDR(e)`: its end, lastapp and variables no longer change.
+    pub finalized: bool,
+    /// The records `ForkCDR` forked this one from, oldest first: a channel's CDR chain is
+    /// `earlier` followed by this (the current) record, and all of it is posted at hangup.
+    pub earlier: Vec<Cdr>,
+}
+
+/// `ForkCDR`'s options (Asterisk 20's app_forkcdr).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ForkOptions {
+    /// `a`: the fork's answer time is now (when the channel is answered).
+    pub set_answer: bool,
+    /// `e`: end (finalise) the records before the fork.
+    pub finalize: bool,
+    /// `r`: the fork's start (and answer, when answered) time is now; implies `a`.
+    pub reset: bool,
+    /// `v`: do not copy the CDR variables to the fork.
+    pub no_vars: bool,
+}
+
+impl ForkOptions {
+    /// Parse the option letters (unknown letters are ignored, as Asterisk does).
+    pub fn parse(s: &str) -> ForkOptions {
+        ForkOptions {
+            set_answer: s.contains('a'),
+            finalize: s.contains('e'),
+            reset: s.contains('r'),
+            no_vars: s.contains('v'),
+        }
+    }
 }
 
 impl Cdr {
@@ -85,14 +115,106 @@ impl Cdr {
             sequence: 0,
             vars: BTreeMap::new(),
             disabled: false,
+            finalized: false,
+            earlier: Vec::new(),
         }
     }
 
     pub fn mark_answered(&mut self) {
+        let now = Local::now();
+        for c in self.earlier.iter_mut().filter(|c| !c.finalized) {
+            c.answer_at(now);
+        }
+        self.answer_at(now);
+    }
+
+    fn answer_at(&mut self, now: DateTime<Local>) {
         if self.answer.is_none() {
-            self.answer = Some(Local::now());
+            self.answer = Some(now);
             self.disposition = Disposition::Answered;
         }
+    }
+
+    /// Set (or with an empty value remove) a CDR variable on every open record of the chain,
+    /// as Asterisk's CDR() write does.
+    pub fn set_var(&mut self, name: &str, value: &str) {
+        let set = |c: &mut Cdr| {
+            if value.is_empty() {
+                c.vars.remove(name);
+            } else {
+                c.vars.insert(name.to_string(), value.to_string());
+            }
+        };
+        self.earlier
+            .iter_mut()
+            .filter(|c| !c.finalized)
+            .for_each(set);
+        set(self);
+    }
+
+    /// Set the userfield on every open record of the chain.
+    pub fn set_userfield(&mut self, value: &str) {
+        for c in self.earlier.iter_mut().filter(|c| !c.finalized) {
+            c.userfield = value.to_string();
+        }
+        self.userfield = value.to_string();
+    }
+
+    /// `ForkCDR`: append a new record to the chain, copied from the current one (times,
+    /// destination, variables), adjusted by `opts`; with `e` the records before it end now.
+    /// `up` says whether the channel is answered; `last` is the channel's application and
+    /// its data now (what finalised records keep). A finalised chain is not forked.
+    pub fn fork(
+        &mut self,
+        opts: ForkOptions,
+        up: bool,
+        last: (&str, &str),
+        now: DateTime<Local>,
+    ) -> bool {
+        if self.finalized {
+            return false;
+        }
+        let mut new = Cdr {
+            earlier: Vec::new(),
+            finalized: false,
+            sequence: self.sequence + 1,
+            ..self.clone()
+        };
+        if (opts.set_answer || opts.reset) && up {
+            new.answer = Some(now);
+            new.disposition = Disposition::Answered;
+        }
+        if opts.reset {
+            new.start = now;
+        }
+        if opts.no_vars {
+            new.vars.clear();
+        }
+        let mut old = std::mem::replace(self, new);
+        self.earlier = std::mem::take(&mut old.earlier);
+        self.earlier.push(old);
+        if opts.finalize {
+            for c in self.earlier.iter_mut().filter(|c| !c.finalized) {
+                c.finish_one(last.0, last.1, now);
+                c.finalized = true;
+            }
+        }
+        true
+    }
+
+    /// End the record at `now` (keeps an end already set).
+    fn close(&mut self, now: DateTime<Local>) {
+        if self.end.is_none() {
+            self.end = Some(now);
+        }
+        self.disposition = self.final_disposition();
+    }
+
+    /// The whole chain, oldest first, as the backends receive it.
+    pub fn into_chain(mut self) -> Vec<Cdr> {
+        let mut all = std::mem::take(&mut self.earlier);
+        all.push(self);
+        all
     }
 
     /// Seconds from start to end (or now while the call is up).
@@ -118,15 +240,23 @@ impl Cdr {
         self.disposition_override.unwrap_or(self.disposition)
     }
 
+    /// Hangup: end every open record of the chain, with the channel's last application.
     pub fn finish(&mut self, lastapp: &str, lastdata: &str) {
-        if self.end.is_none() {
-            self.end = Some(Local::now());
+        let now = Local::now();
+        let mut earlier = std::mem::take(&mut self.earlier);
+        for c in earlier.iter_mut().filter(|c| !c.finalized) {
+            c.finish_one(lastapp, lastdata, now);
         }
+        self.earlier = earlier;
+        self.finish_one(lastapp, lastdata, now);
+    }
+
+    fn finish_one(&mut self, lastapp: &str, lastdata: &str, now: DateTime<Local>) {
         if !lastapp.is_empty() {
             self.lastapp = lastapp.to_string();
             self.lastdata = lastdata.to_string();
         }
-        self.disposition = self.final_disposition();
+        self.close(now);
     }
 }
 
@@ -182,8 +312,15 @@ impl CdrEngine {
     pub fn backend_names(&self) -> Vec<&'static str> {
         self.backends.read().iter().map(|(_, b)| b.name()).collect()
     }
-    /// Hand a finished record to the backends (on the writer thread).
+    /// Hand a channel's finished records (its `ForkCDR` chain, oldest first) to the
+    /// backends (on the writer thread).
     pub fn post(&self, cdr: Cdr) {
+        for c in cdr.into_chain() {
+            self.post_one(c);
+        }
+    }
+
+    fn post_one(&self, cdr: Cdr) {
         if cdr.disabled
             || !self.enabled.load(std::sync::atomic::Ordering::Relaxed)
             || self.backends.read().is_empty()
@@ -266,5 +403,87 @@ mod tests {
         assert_eq!(got[99], "SIP/99");
         e.remove_owner("cdr_test.so");
         assert!(e.backend_names().is_empty());
+    }
+
+    fn t(s: i64) -> DateTime<Local> {
+        use chrono::TimeZone;
+        Local.timestamp_opt(1_700_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn fork_without_options_copies_times_and_both_records_follow_the_call() {
+        let mut c = Cdr::new("SIP/a-1", "1.1");
+        c.start = t(0);
+        c.answer = Some(t(2));
+        c.disposition = Disposition::Answered;
+        c.set_var("x", "1");
+        c.dstchannel = "SIP/b-2".into();
+        assert!(c.fork(ForkOptions::parse(""), true, ("ForkCDR", ""), t(5)));
+        assert_eq!(c.start, t(0), "the fork keeps the original start");
+        assert_eq!(c.answer, Some(t(2)), "and answer");
+        assert_eq!(c.vars.get("x").map(String::as_str), Some("1"));
+        assert_eq!(c.dstchannel, "SIP/b-2");
+        c.set_userfield("u");
+        c.finish("Hangup", "");
+        let chain = c.into_chain();
+        assert_eq!(chain.len(), 2);
+        assert!(chain.iter().all(|r| r.end.is_some() && r.userfield == "u"));
+        assert!(chain.iter().all(|r| r.lastapp == "Hangup"));
+    }
+
+    #[test]
+    fn fork_a_r_v_e_set_times_variables_and_end() {
+        let mut c = Cdr::new("SIP/a-1", "1.1");
+        c.start = t(0);
+        c.answer = Some(t(2));
+        c.set_var("x", "1");
+        // a: the answer time is now when answered; the start is kept.
+        c.fork(ForkOptions::parse("a"), true, ("", ""), t(5));
+        assert_eq!((c.start, c.answer), (t(0), Some(t(5))));
+        // a on a channel that is not up: no effect.
+        c.answer = None;
+        c.fork(ForkOptions::parse("a"), false, ("", ""), t(6));
+        assert_eq!(c.answer, None);
+        // r: start and (when answered) answer are now.
+        c.fork(ForkOptions::parse("r"), false, ("", ""), t(7));
+        assert_eq!((c.start, c.answer), (t(7), None));
+        c.fork(ForkOptions::parse("r"), true, ("", ""), t(8));
+        assert_eq!((c.start, c.answer), (t(8), Some(t(8))));
+        // v: no variables on the fork; the originals keep theirs.
+        c.fork(ForkOptions::parse("v"), true, ("", ""), t(9));
+        assert!(c.vars.is_empty());
+        assert_eq!(c.earlier.len(), 5);
+        assert!(c.earlier.iter().all(|r| r.vars.contains_key("x")));
+        // e: everything before the new fork ends now, with the app of the moment.
+        c.fork(ForkOptions::parse("e"), true, ("ForkCDR", "e"), t(10));
+        assert!(c
+            .earlier
+            .iter()
+            .all(|r| r.finalized && r.end == Some(t(10))));
+        assert!(c.earlier.iter().all(|r| r.lastapp == "ForkCDR"));
+        c.set_var("late", "y");
+        c.mark_answered();
+        c.finish("Hangup", "");
+        let chain = c.into_chain();
+        assert_eq!(chain.len(), 7);
+        assert!(chain[..6].iter().all(|r| r.end == Some(t(10))));
+        assert!(chain[..6].iter().all(|r| !r.vars.contains_key("late")));
+        assert_eq!(chain[6].lastapp, "Hangup");
+        assert_eq!(chain[6].vars.get("late").map(String::as_str), Some("y"));
+        assert_eq!(chain[0].billsec(), 8);
+    }
+
+    #[test]
+    fn a_forked_chain_is_posted_oldest_first_and_disabled_records_are_skipped() {
+        let e = CdrEngine::new();
+        let b = Arc::new(Collect(parking_lot::Mutex::new(Vec::new())));
+        e.add_backend("cdr_test.so", b.clone());
+        let mut c = Cdr::new("SIP/a-1", "1.1");
+        c.fork(ForkOptions::default(), false, ("", ""), t(1));
+        c.channel = "SIP/forked".into();
+        c.finish("", "");
+        e.post(c);
+        e.flush();
+        assert_eq!(*b.0.lock(), vec!["SIP/a-1", "SIP/forked"]);
     }
 }

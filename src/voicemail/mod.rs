@@ -18,6 +18,7 @@ pub mod imap;
 pub mod imapstore;
 pub mod main_menu;
 pub mod metadata;
+pub mod playmsg;
 pub mod poll;
 pub mod store;
 pub mod vmsay;
@@ -259,6 +260,7 @@ impl Module for AppVoicemail {
         ctx.register_app(Arc::new(main_menu::VoiceMailMain));
         ctx.register_app(Arc::new(main_menu::VmAuthenticate));
         ctx.register_app(Arc::new(app::VmSayName));
+        ctx.register_app(Arc::new(playmsg::VoiceMailPlayMsg));
         ctx.register_func(Arc::new(funcs::VmInfo));
         ctx.register_func(Arc::new(funcs::MailboxExists));
         ctx.register_cli_with(cli::register);
