@@ -13,6 +13,7 @@ pub const TOPICS: &[Topic] = &[
     Topic::Security,
     Topic::Dialplan,
     Topic::User,
+    Topic::Module,
 ];
 
 /// The classes of a topic's events (what a client must be able to read).
@@ -23,12 +24,17 @@ pub fn topic_class(t: Topic) -> u32 {
         Topic::Security => class::SECURITY,
         Topic::Dialplan => class::DIALPLAN,
         Topic::User => class::USER,
+        // Each event carries its own class: subscribe whoever may read one of them.
+        Topic::Module => class::ALL,
     }
 }
 
 /// The class of one event, as Asterisk publishes it.
 pub fn event_class(ev: &Event) -> u32 {
-    topic_class(ev.topic())
+    match ev {
+        Event::Module { class, .. } => *class,
+        _ => topic_class(ev.topic()),
+    }
 }
 
 /// The AMI message: `Event`, `Privilege`, an optional `Timestamp`, then the fields.
