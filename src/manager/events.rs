@@ -91,6 +91,45 @@ mod tests {
     }
 
     #[test]
+    fn a_module_event_has_its_own_class_and_prefixed_channels() {
+        let ev = Event::Module {
+            name: "UnParkedCall",
+            class: class::CALL,
+            chans: vec![
+                (
+                    "Parkee",
+                    ChanSnapshot {
+                        channel: "SIP/a-1".into(),
+                        ..Default::default()
+                    },
+                ),
+                (
+                    "Retriever",
+                    ChanSnapshot {
+                        channel: "SIP/b-2".into(),
+                        ..Default::default()
+                    },
+                ),
+            ],
+            headers: vec![("ParkingSpace".into(), "701".into())],
+        };
+        assert_eq!(event_class(&ev), class::CALL);
+        let m = to_message(&ev, None);
+        assert_eq!(m.value("Event"), "UnParkedCall");
+        assert_eq!(m.value("Privilege"), "call,all");
+        assert_eq!(m.value("ParkeeChannel"), "SIP/a-1");
+        assert_eq!(m.value("RetrieverChannel"), "SIP/b-2");
+        assert_eq!(m.value("ParkingSpace"), "701");
+        let agent = Event::Module {
+            name: "AgentLogin",
+            class: class::AGENT,
+            chans: Vec::new(),
+            headers: Vec::new(),
+        };
+        assert_eq!(to_message(&agent, None).value("Privilege"), "agent,all");
+    }
+
+    #[test]
     fn dial_end_prefixes_the_dialed_channel() {
         let ev = Event::DialEnd {
             caller: None,

@@ -569,4 +569,73 @@ mod tests {
             .await;
         assert_eq!(r[0].value("Message"), "Removed interface from queue");
     }
+
+    #[tokio::test]
+    async fn penalty_ringinuse_reset_and_their_events() {
+        let (pbx, qs) = setup("[q]\nmember => Local/a@t,0,Alice\n", "[t]\n");
+        let mut bus = pbx.events.subscribe(crate::pbx::events::Topic::Module);
+        let c = caller();
+        let r = QueuePenalty
+            .run(
+                &pbx,
+                &c,
+                &req(&[("Interface", "Local/a@t"), ("Penalty", "4")]),
+            )
+            .await;
+        assert_eq!(r[0].value("Message"), "Interface penalty set successfully");
+        let ev = bus.try_recv().expect("QueueMemberPenalty");
+        assert_eq!(ev.name(), "QueueMemberPenalty");
+        assert!(ev
+            .fields()
+            .contains(&("Penalty".to_string(), "4".to_string())));
+        let r = QueuePenalty
+            .run(
+                &pbx,
+                &c,
+                &req(&[("Interface", "Local/a@t"), ("Penalty", "-1")]),
+            )
+            .await;
+        assert_eq!(
+            r[0].value("Message"),
+            "Invalid interface, queuename or penalty"
+        );
+        let r = QueueMemberRingInUse
+            .run(
+                &pbx,
+                &c,
+                &req(&[("Interface", "Local/a@t"), ("RingInUse", "maybe")]),
+            )
+            .await;
+        assert_eq!(r[0].value("Response"), "Error");
+        let r = QueueMemberRingInUse
+            .run(
+                &pbx,
+                &c,
+                &req(&[
+                    ("Interface", "Local/a@t"),
+                    ("RingInUse", "no"),
+                    ("Queue", "q"),
+                ]),
+            )
+            .await;
+        assert_eq!(
+            r[0].value("Message"),
+            "Interface ringinuse set successfully"
+        );
+        assert!(!qs.state.lock().get("q").unwrap().members[0].ringinuse);
+        assert_eq!(
+            bus.try_recv().expect("event").name(),
+            "QueueMemberRinginuse"
+        );
+        qs.state
+            .lock()
+            .get_mut("q")
+            .unwrap()
+            .record_completed(10, 20);
+        let r = QueueReset.run(&pbx, &c, &req(&[("Queue", "q")])).await;
+        assert_eq!(r[0].value("Message"), "Queue stats reset successfully");
+        assert_eq!(qs.state.lock().get("q").unwrap().completed, 0);
+        let r = QueueReset.run(&pbx, &c, &req(&[("Queue", "nope")])).await;
+        assert_eq!(r[0].value("Response"), "Error");
+    }
 }
