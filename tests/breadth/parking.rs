@@ -443,6 +443,7 @@ exten => 800,1,Answer()
 exten => 900,1,Answer()
  same => n,Wait(30)
 exten => 810,1,Dial(SIP/phone,20,K)
+exten => 811,1,Dial(SIP/phone,20,k)
 
 [parkedcalls]
 ";
@@ -628,6 +629,20 @@ fn presser(sock: UdpSocket, to: u16, digits: &'static str, ms: u64) -> JoinHandl
 /// and is hung up; another caller dials 701 and talks to the parked phone.
 #[test]
 fn dial_k_parks_the_callee_the_parker_hears_the_space_and_701_retrieves_it() {
+    park_feature_case("810", true);
+}
+
+/// Dial()'s `k`: the called phone presses #72, the caller is parked at 701 on its own
+/// task, the phone hears 7-0-1 and is hung up; 701 retrieves the caller.
+#[test]
+fn dial_lower_k_lets_the_callee_park_the_caller() {
+    park_feature_case("811", false);
+}
+
+/// One parkcall case: a guest dials `exten` (Dial(SIP/phone,…,K or k)); the caller (when
+/// `caller_presses`) or the phone presses #72; the other one is parked at 701, the presser
+/// hears 7-0-1; a second guest retrieves the parked party at 701 and they hear each other.
+fn park_feature_case(exten: &str, caller_presses: bool) {
     let ami = free_port();
     let manager = manager_conf(ami);
     let phone = free_port();
@@ -655,49 +670,59 @@ fn dial_k_parks_the_callee_the_parker_hears_the_space_and_701_retrieves_it() {
         .timeout(40)
         .spawn();
     let sa = udp();
-    let ca = guest_call(&p, "810", &sa);
-    // The caller's session is the first, the phone's the second.
-    let lp = leg(sp, p.rtp + 2, 900.0, 16_000);
-    let la = presser(sa, p.rtp, "#72", 7_000);
+    let ca = guest_call(&p, exten, &sa);
+    // The caller's session is the first, the phone's the second. The presser presses and
+    // listens; the parked party sends its 900 Hz tone until after the retrieval.
+    let (parker, parked_leg, parkee_prefix) = if caller_presses {
+        (
+            presser(sa, p.rtp, "#72", 7_000),
+            leg(sp, p.rtp + 2, 900.0, 16_000),
+            "SIP/phone-",
+        )
+    } else {
+        // The phone's session exists once it answered: give the call a moment.
+        std::thread::sleep(Duration::from_millis(1500));
+        (
+            presser(sp, p.rtp + 2, "#72", 7_000),
+            leg(sa, p.rtp, 900.0, 16_000),
+            "SIP/127.0.0.1-",
+        )
+    };
     let parked = a.event("ParkedCall", 30);
     assert!(
-        ami_value(&parked, "ParkeeChannel").starts_with("SIP/phone-"),
+        ami_value(&parked, "ParkeeChannel").starts_with(parkee_prefix),
         "{parked}"
     );
     assert_eq!(ami_value(&parked, "ParkingSpace"), "701", "{parked}");
+    let heard = parker.join().expect("parker leg");
     assert!(
-        ami_value(&parked, "ParkerDialString").starts_with("SIP/127.0.0.1"),
-        "{parked}"
-    );
-    let ha = la.join().expect("caller leg");
-    assert!(
-        heard_prompt(&ha, "7") && heard_prompt(&ha, "0") && heard_prompt(&ha, "1"),
+        heard_prompt(&heard, "7") && heard_prompt(&heard, "0") && heard_prompt(&heard, "1"),
         "the parker did not hear 7-0-1\n{}",
         p.d.console()
     );
-    let _ = ca.wait();
-    // Another caller retrieves the parked phone.
+    // Another caller retrieves the parked party.
     let sb = udp();
     let cb = guest_call(&p, "701", &sb);
     let unparked = a.event("UnParkedCall", 30);
     assert!(
-        ami_value(&unparked, "ParkeeChannel").starts_with("SIP/phone-"),
+        ami_value(&unparked, "ParkeeChannel").starts_with(parkee_prefix),
         "{unparked}"
     );
     let lb = leg(sb, p.rtp + 4, 500.0, 4_000);
     let hb = lb.join().expect("retriever leg");
-    let hp = lp.join().expect("phone leg");
+    let hp = parked_leg.join().expect("parked leg");
     p.d.rx("channel request hangup all");
     assert!(
         hears(&hb, 900.0, 500.0),
-        "the retriever does not hear the parked phone\n{}",
+        "the retriever does not hear the parked party\n{}",
         p.d.console()
     );
     assert!(
         hears(&hp, 500.0, 900.0),
-        "the parked phone does not hear the retriever\n{}",
+        "the parked party does not hear the retriever\n{}",
         p.d.console()
     );
+    let _ = ca.wait();
     let _ = cb.wait();
     let _ = uas.wait();
 }

@@ -143,7 +143,18 @@ impl Lots {
         });
         l.parked.insert(space, user.clone());
         l.last = Some(space);
-        Ok((user, l.cfg.clone(), rx))
+        let cfg = l.cfg.clone();
+        drop(lots);
+        // Parked from now on (Asterisk's PARKED_CALL, before any announcement).
+        parked_event(
+            &chan.pbx,
+            "ParkedCall",
+            || ChanSnapshot::of(chan),
+            None,
+            &user,
+            &cfg.name,
+        );
+        Ok((user, cfg, rx))
     }
 
     /// Remove `user` from its lot; `false` when someone else already did.
@@ -234,14 +245,6 @@ async fn hold(
         music = crate::pbx::hold::start(&pbx, &class, m.to_far.clone()).await;
     }
     chan.publish("Park", &lot.name);
-    parked_event(
-        &pbx,
-        "ParkedCall",
-        || ChanSnapshot::of(chan),
-        None,
-        &user,
-        &lot.name,
-    );
     let shared = chan.shared.clone();
     let limit = (user.timeout > 0).then(|| Duration::from_secs(u64::from(user.timeout)));
     let deadline = async {
