@@ -18,6 +18,7 @@ use crate::pbx::ccss;
 use crate::pbx::channel::{cause, ChanEvent, PartyId};
 use crate::pbx::exec::{self, End};
 use crate::pbx::module::{Family, ModuleContext, ModuleInfo};
+use crate::pbx::parking::ParkOptions;
 use crate::pbx::{Channel, Hangup};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -106,7 +107,7 @@ impl App for Dial {
         "Dial(Technology/Resource[&Technology2/Resource2[&...]][,timeout[,options[,URL]]])"
     }
     fn description(&self) -> &'static str {
-        "This application will place calls to one or more specified channels. As soon as one of the requested channels answers, the originating channel will be answered, if it has not already been answered. These two channels will then be active in a bridged call. All other channels that were requested will then be hung up. Unless there is a timeout specified, the Dial application will wait indefinitely until one of the called channels answers, the user hangs up, or if all of the called channels are busy or unavailable. DIALSTATUS is set to one of CHANUNAVAIL, CONGESTION, NOANSWER, BUSY, ANSWER, CANCEL, DONTCALL, TORTURE, INVALIDARGS. Options: g, i (ignore call forwards: a 3xx from the called party is not followed), m([class]), r, M(macro[^arg[^...]]), U(x[^arg[^...]]); the features of features.conf: t/T (the called party/the caller may transfer with blindxfer or atxfer), h/H (may hang up with disconnect), w/W (automon), x/X (automixmon), k/K (parkcall: no parking module yet); DYNAMIC_FEATURES enables applicationmap features per channel. A call forward (SIP 3xx) is followed: a bare extension is dialed through Local in FORWARD_CONTEXT (or the called peer's context), and REDIRECTING() is updated."
+        "This application will place calls to one or more specified channels. As soon as one of the requested channels answers, the originating channel will be answered, if it has not already been answered. These two channels will then be active in a bridged call. All other channels that were requested will then be hung up. Unless there is a timeout specified, the Dial application will wait indefinitely until one of the called channels answers, the user hangs up, or if all of the called channels are busy or unavailable. DIALSTATUS is set to one of CHANUNAVAIL, CONGESTION, NOANSWER, BUSY, ANSWER, CANCEL, DONTCALL, TORTURE, INVALIDARGS. Options: g, i (ignore call forwards: a 3xx from the called party is not followed), m([class]), r, M(macro[^arg[^...]]), U(x[^arg[^...]]); the features of features.conf: t/T (the called party/the caller may transfer with blindxfer or atxfer), h/H (may hang up with disconnect), w/W (automon), x/X (automixmon), k/K (parkcall: the other party is parked through res_parking, the presser hears the space and leaves); DYNAMIC_FEATURES enables applicationmap features per channel. A call forward (SIP 3xx) is followed: a bare extension is dialed through Local in FORWARD_CONTEXT (or the called peer's context), and REDIRECTING() is updated."
     }
 
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
@@ -643,6 +644,8 @@ pub(crate) async fn bridge_call(
                     fb = dialfeatures::matcher(&callee_slot, &dialfeatures::enabled(opts, true));
                 }
                 Outcome::Handoff(bridge::Ended::A, t) => break BridgeEnd::CallerHandsOff(t),
+                Outcome::Park(bridge::Ended::A) => break BridgeEnd::CallerParks,
+                Outcome::Park(bridge::Ended::B) => break BridgeEnd::CalleeParks,
             },
         }
     };
@@ -663,6 +666,52 @@ pub(crate) async fn bridge_call(
             handoff(callee, t, rx, wsrc);
             chan.hangup_cause = cause::NORMAL_CLEARING;
             Bridged::CallerGone
+        }
+        BridgeEnd::CallerParks => {
+            // The called party goes to the lot; the caller hears the space and hangs up.
+            let Some(svc) = crate::pbx::parking::service(&pbx) else {
+                callee.destroy();
+                return Bridged::CallerGone;
+            };
+            callee.bridged = None;
+            let opts = ParkOptions {
+                lot: dialfeatures::parker_lot(chan),
+                parker: chan.name().to_string(),
+                ..Default::default()
+            };
+            let at = svc.park_channel(callee, opts).map_err(|(e, mut c)| {
+                c.destroy();
+                e
+            });
+            dialfeatures::announce_park(chan, at).await;
+            Bridged::CallerGone
+        }
+        BridgeEnd::CalleeParks => {
+            // The caller is parked on its own task (this one); the called party hears the
+            // space and hangs up.
+            let Some(svc) = crate::pbx::parking::service(&pbx) else {
+                callee.destroy();
+                return Bridged::CallerGone;
+            };
+            callee.bridged = None;
+            let opts = ParkOptions {
+                lot: dialfeatures::parker_lot(&callee),
+                parker: callee.name().to_string(),
+                ..Default::default()
+            };
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            tokio::spawn(async move {
+                if let Ok(at) = rx.await {
+                    dialfeatures::announce_park(&mut callee, at).await;
+                }
+                callee.destroy();
+            });
+            if svc.park_self(chan, opts, tx).await {
+                // Timed out: the caller stands at its comeback place.
+                Bridged::Transferred
+            } else {
+                Bridged::CallerGone
+            }
         }
         BridgeEnd::CalleeTransfers(t, by_refer) => {
             // The called party transferred the caller: the caller goes on at the
@@ -710,6 +759,10 @@ enum BridgeEnd {
     CalleeTransfers(crate::pbx::channel::TransferTo, bool),
     /// The caller completed an attended transfer of the called party to this target.
     CallerHandsOff(Box<dialfeatures::Target>),
+    /// The caller pressed `parkcall` (`K`): the called party is parked.
+    CallerParks,
+    /// The called party pressed `parkcall` (`k`): the caller is parked.
+    CalleeParks,
 }
 
 /// Bridge `callee` (whose events come through `rx`, tagged `src`) and an attended

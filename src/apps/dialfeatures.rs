@@ -62,6 +62,9 @@ pub enum Outcome {
     /// Attended transfer done: the party that did not press is to be bridged with this
     /// target; the presser (`Ended`) leaves.
     Handoff(Ended, Box<Target>),
+    /// `parkcall`: the party that did not press is to be parked; the presser (`Ended`)
+    /// hears the space and leaves.
+    Park(Ended),
 }
 
 /// An attended transfer's target channel, with its events.
@@ -134,8 +137,14 @@ pub async fn run(
             Outcome::Resume
         }
         Feature::Builtin(Builtin::ParkCall) => {
-            // The hook for res_parking: it is not part of ferrisk yet.
             let _ = opts;
+            if crate::pbx::parking::service(&pbx).is_some() {
+                pbx.verbose_line(
+                    3,
+                    &format!("{} pressed the parkcall feature", presser.name()),
+                );
+                return Outcome::Park(side);
+            }
             pbx.notice(&format!(
                 "features: {} asked to park {}, but no parking module (res_parking.so) is loaded",
                 presser.name(),
@@ -226,6 +235,33 @@ pub async fn run(
             Outcome::Resume
         }
     }
+}
+
+/// The lot a `parkcall` by `parker` parks in: its `PARKINGLOT`, else `default`.
+pub fn parker_lot(parker: &Channel) -> String {
+    parker
+        .get_var("PARKINGLOT")
+        .filter(|l| !l.trim().is_empty())
+        .unwrap_or_else(|| "default".to_string())
+}
+
+/// After `parkcall`: the parker hears where the call went (the space as digits, as
+/// Asterisk's `say_parking_space`) or `pbx-parkingfailed`, then leaves.
+pub async fn announce_park(
+    parker: &mut Channel,
+    at: Result<crate::pbx::parking::ParkedAt, crate::pbx::parking::ParkError>,
+) {
+    match at {
+        Ok(at) => {
+            let prompts = super::say::digits_prompts(&at.space.to_string());
+            let _ = super::say::say_prompts(parker, &prompts, false).await;
+        }
+        Err(e) => {
+            parker.pbx.notice(&format!("features: {e}"));
+            let _ = super::playback::stream(parker, "pbx-parkingfailed", "").await;
+        }
+    }
+    parker.hangup_cause = cause::NORMAL_CLEARING;
 }
 
 /// Whether `exten@context` exists for `chan` (priority 1).

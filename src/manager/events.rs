@@ -13,6 +13,7 @@ pub const TOPICS: &[Topic] = &[
     Topic::Security,
     Topic::Dialplan,
     Topic::User,
+    Topic::Module,
 ];
 
 /// The classes of a topic's events (what a client must be able to read).
@@ -23,12 +24,17 @@ pub fn topic_class(t: Topic) -> u32 {
         Topic::Security => class::SECURITY,
         Topic::Dialplan => class::DIALPLAN,
         Topic::User => class::USER,
+        // Each event carries its own class: subscribe whoever may read one of them.
+        Topic::Module => class::ALL,
     }
 }
 
 /// The class of one event, as Asterisk publishes it.
 pub fn event_class(ev: &Event) -> u32 {
-    topic_class(ev.topic())
+    match ev {
+        Event::Module { class, .. } => *class,
+        _ => topic_class(ev.topic()),
+    }
 }
 
 /// The AMI message: `Event`, `Privilege`, an optional `Timestamp`, then the fields.
@@ -82,6 +88,45 @@ mod tests {
              Exten: 100\r\nPriority: 2\r\nUniqueid: 1700000000.1\r\nLinkedid: 1700000000.1\r\n\
              Cause: 16\r\nCause-txt: Normal Clearing\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn a_module_event_has_its_own_class_and_prefixed_channels() {
+        let ev = Event::Module {
+            name: "UnParkedCall",
+            class: class::CALL,
+            chans: vec![
+                (
+                    "Parkee",
+                    ChanSnapshot {
+                        channel: "SIP/a-1".into(),
+                        ..Default::default()
+                    },
+                ),
+                (
+                    "Retriever",
+                    ChanSnapshot {
+                        channel: "SIP/b-2".into(),
+                        ..Default::default()
+                    },
+                ),
+            ],
+            headers: vec![("ParkingSpace".into(), "701".into())],
+        };
+        assert_eq!(event_class(&ev), class::CALL);
+        let m = to_message(&ev, None);
+        assert_eq!(m.value("Event"), "UnParkedCall");
+        assert_eq!(m.value("Privilege"), "call,all");
+        assert_eq!(m.value("ParkeeChannel"), "SIP/a-1");
+        assert_eq!(m.value("RetrieverChannel"), "SIP/b-2");
+        assert_eq!(m.value("ParkingSpace"), "701");
+        let agent = Event::Module {
+            name: "AgentLogin",
+            class: class::AGENT,
+            chans: Vec::new(),
+            headers: Vec::new(),
+        };
+        assert_eq!(to_message(&agent, None).value("Privilege"), "agent,all");
     }
 
     #[test]

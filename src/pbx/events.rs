@@ -29,9 +29,12 @@ pub enum Topic {
     Dialplan = 5,
     /// Events the dialplan raises itself (`UserEvent`).
     User = 6,
+    /// Events a module raises under its own name and class ([`Event::Module`]: app_queue's
+    /// `QueueCallerJoin`, res_parking's `ParkedCall`, app_agent_pool's `AgentLogin`, …).
+    Module = 7,
 }
 
-const TOPICS: usize = 7;
+const TOPICS: usize = 8;
 
 /// The standard channel fields of Asterisk's channel events
 /// (`ast_manager_build_channel_state_string`), taken when the event happens.
@@ -177,6 +180,17 @@ pub enum Event {
         chan: ChanSnapshot,
         headers: Vec<(String, String)>,
     },
+    /// An event a module raises under Asterisk's name and class (`QueueCallerJoin` in
+    /// `agent`, `ParkedCall` in `call`, …): each channel's fields under its prefix (`""`,
+    /// `Dest`, `Parkee`, `Retriever`, …), then the event's own headers in order. Build it
+    /// with [`EventBus::publish_module`], which skips the work when nobody listens.
+    Module {
+        name: &'static str,
+        /// The `Privilege:` class bits (`pbx::manager::class`).
+        class: u32,
+        chans: Vec<(&'static str, ChanSnapshot)>,
+        headers: Vec<(String, String)>,
+    },
     /// A security event with Asterisk's event name (`InvalidPassword`,
     /// `ChallengeResponseFailed`, `InvalidAccountID`, `SuccessfulAuth`).
     Security {
@@ -203,6 +217,7 @@ impl Event {
             Event::PeerStatus { .. } | Event::Registry { .. } => Topic::Registration,
             Event::Security { .. } => Topic::Security,
             Event::UserEvent { .. } => Topic::User,
+            Event::Module { .. } => Topic::Module,
         }
     }
 
@@ -220,7 +235,9 @@ impl Event {
             Event::Newexten { .. } => "Newexten",
             Event::PeerStatus { .. } => "PeerStatus",
             Event::Registry { .. } => "Registry",
-            Event::Security { name, .. } | Event::ChannelNotice { name, .. } => name,
+            Event::Security { name, .. }
+            | Event::ChannelNotice { name, .. }
+            | Event::Module { name, .. } => name,
             Event::UserEvent { .. } => "UserEvent",
         }
     }
@@ -279,6 +296,12 @@ impl Event {
             }
             Event::ChannelNotice { chan, headers, .. } => {
                 chan.fields("", &mut v);
+                v.extend(headers.iter().cloned());
+            }
+            Event::Module { chans, headers, .. } => {
+                for (prefix, c) in chans {
+                    c.fields(prefix, &mut v);
+                }
                 v.extend(headers.iter().cloned());
             }
             Event::Newexten { chan, app, data } => {
@@ -366,6 +389,27 @@ impl EventBus {
         if tx.receiver_count() > 0 {
             let _ = tx.send(Arc::new(ev));
         }
+    }
+
+    /// Publish a module's event ([`Event::Module`]) named `name` in `class`: `build` gives
+    /// its channels (each under its prefix) and headers, and runs only when someone
+    /// listens.
+    pub fn publish_module(
+        &self,
+        name: &'static str,
+        class: u32,
+        build: impl FnOnce() -> (Vec<(&'static str, ChanSnapshot)>, Vec<(String, String)>),
+    ) {
+        if !self.wants(Topic::Module) {
+            return;
+        }
+        let (chans, headers) = build();
+        self.publish(Event::Module {
+            name,
+            class,
+            chans,
+            headers,
+        });
     }
 
     /// Every later event of `topic`. A subscriber that falls more than 1024 events behind

@@ -55,13 +55,32 @@ impl std::fmt::Display for ParkError {
     }
 }
 
+/// What [`Parking::park_self`] returns: `true` to continue in the dialplan.
+pub type ParkFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>>;
+
 /// What a parking module does for others.
 pub trait Parking: Send + Sync {
     /// Park `chan`, which the caller owns and hands over (a bridged peer the `parkcall`
     /// feature parks): the lot keeps it (hold music, timeout, retrieval by ParkedCall)
     /// and hangs it up or sends it to its comeback place. The caller announces the space
     /// to the parker itself if it wants to (Asterisk says the digits to the parker).
-    fn park_channel(&self, chan: Channel, opts: ParkOptions) -> Result<ParkedAt, ParkError>;
+    /// When it cannot be parked the channel comes back with the reason.
+    fn park_channel(
+        &self,
+        chan: Channel,
+        opts: ParkOptions,
+    ) -> Result<ParkedAt, (ParkError, Box<Channel>)>;
+    /// Park `chan` on the task that owns it (the `parkcall` feature parking the party
+    /// whose task runs the bridge, the AMI `Park` action): `parked` gets the space as soon
+    /// as it is taken (or why not), then the call stays parked. The future ends `false`
+    /// when it was retrieved (and that bridge is over) or hung up — hang it up — and
+    /// `true` when its time ran out: it stands at its comeback place, run the dialplan.
+    fn park_self<'a>(
+        &'a self,
+        chan: &'a mut Channel,
+        opts: ParkOptions,
+        parked: tokio::sync::oneshot::Sender<Result<ParkedAt, ParkError>>,
+    ) -> ParkFuture<'a>;
     /// The lot whose parking extension (`parkext`) is `exten@context`, if any: a blind
     /// transfer there parks the transferred call.
     fn parkext_lot(&self, context: &str, exten: &str) -> Option<String>;

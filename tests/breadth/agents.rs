@@ -16,6 +16,11 @@ const AGENTS: &str =
     "[general]\n[tmpl](!)\nwrapuptime=0\n[1001](tmpl)\nfullname=Mark Spencer\n[1002](tmpl)\n";
 
 fn start() -> (Daemon, u16) {
+    start_more(&[])
+}
+
+/// [`start`] with more config files (`manager.conf`).
+fn start_more(more: &[(&str, &str)]) -> (Daemon, u16) {
     let sip = free_port();
     let base = free_ports(16);
     let rtp = base + (base & 1);
@@ -24,16 +29,18 @@ fn start() -> (Daemon, u16) {
          disallow=all\nallow=ulaw\n"
     );
     let rtp_conf = format!("[general]\nrtpstart={rtp}\nrtpend={}\n", rtp + 15);
-    let d = Daemon::start_with(&[
+    let mut files = vec![
         ("extensions.conf", EXTENSIONS),
-        ("sip.conf", &sip_conf),
-        ("rtp.conf", &rtp_conf),
+        ("sip.conf", sip_conf.as_str()),
+        ("rtp.conf", rtp_conf.as_str()),
         ("agents.conf", AGENTS),
         (
             "queues.conf",
             "[q]\nstrategy=ringall\nmember => Agent/1002\n",
         ),
-    ]);
+    ];
+    files.extend_from_slice(more);
+    let d = Daemon::start_with(&files);
     (d, sip)
 }
 
@@ -102,4 +109,51 @@ fn an_agent_logs_in_takes_calls_and_is_logged_off() {
     qcaller
         .wait()
         .assert_ok("the queue caller hung up with the agent");
+}
+
+/// AMI sees the agent log in (AgentLogin with the channel and Agent), the Agents action
+/// lists it (AGENT_IDLE with its channel, the other AGENT_LOGGEDOFF), the AgentLogoff
+/// action hangs it up and AgentLogoff (with Logintime) follows.
+#[test]
+fn agent_login_logoff_events_and_the_agents_actions_reach_ami() {
+    let ami = free_port();
+    let manager = manager_conf(ami);
+    let (_d, sip) = start_more(&[("manager.conf", &manager)]);
+    let mut a = AmiSession::login(ami);
+    let agent = call_until_bye(sip, "1001", "800");
+    let login = a.event("AgentLogin", 30);
+    assert_eq!(ami_value(&login, "Agent"), "1001", "{login}");
+    assert!(ami_value(&login, "Channel").starts_with("SIP/"), "{login}");
+    assert_eq!(ami_value(&login, "Privilege"), "agent,all", "{login}");
+    let r = a.list("Agents", &[], "AgentsComplete");
+    assert!(r[0].contains("Message: Agents will follow"), "{r:?}");
+    let a1001 = r
+        .iter()
+        .find(|m| m.contains("Agent: 1001\r\n"))
+        .unwrap_or_else(|| panic!("no agent 1001 in {r:?}"));
+    assert_eq!(ami_value(a1001, "Name"), "Mark Spencer", "{a1001}");
+    assert_eq!(ami_value(a1001, "Status"), "AGENT_IDLE", "{a1001}");
+    assert!(ami_value(a1001, "Channel").starts_with("SIP/"), "{a1001}");
+    let a1002 = r
+        .iter()
+        .find(|m| m.contains("Agent: 1002\r\n"))
+        .unwrap_or_else(|| panic!("no agent 1002 in {r:?}"));
+    assert_eq!(ami_value(a1002, "Status"), "AGENT_LOGGEDOFF", "{a1002}");
+    assert!(
+        r.last().is_some_and(|m| m.contains("ListItems: 2")),
+        "{r:?}"
+    );
+    let r = a.list("AgentLogoff", &[("Agent", "1002")], "");
+    assert!(r[0].contains("Message: No such agent"), "{r:?}");
+    let r = a.list("AgentLogoff", &[("Agent", "1001")], "");
+    assert!(r[0].contains("Message: Agent logged out"), "{r:?}");
+    let logoff = a.event("AgentLogoff", 30);
+    assert_eq!(ami_value(&logoff, "Agent"), "1001", "{logoff}");
+    assert!(
+        ami_value(&logoff, "Logintime").parse::<u64>().is_ok(),
+        "{logoff}"
+    );
+    agent
+        .wait()
+        .assert_ok("the agent was hung up by AgentLogoff");
 }

@@ -25,6 +25,17 @@ struct Pbx {
 /// A daemon taking guest calls into `[guests]`, RTP ports for `legs` sessions, `peers`
 /// appended to sip.conf, the digit prompts in its sounds.
 fn start(extensions: &str, res_parking: &str, peers: &str, legs: u16) -> Pbx {
+    start_more(extensions, res_parking, peers, legs, &[])
+}
+
+/// [`start`] with more config files (`manager.conf`, `features.conf`).
+fn start_more(
+    extensions: &str,
+    res_parking: &str,
+    peers: &str,
+    legs: u16,
+    more: &[(&str, &str)],
+) -> Pbx {
     let sip = free_port();
     let base = free_ports(2 * legs + 2);
     let rtp = base + (base & 1);
@@ -34,16 +45,15 @@ fn start(extensions: &str, res_parking: &str, peers: &str, legs: u16) -> Pbx {
     );
     let rtp_conf = format!("[general]\nrtpstart={rtp}\nrtpend={}\n", rtp + 2 * legs - 1);
     let dir = tempdir();
-    write_configs(
-        dir.path(),
-        &[
-            ("ferrisk.conf", FERRISK_CONF_V3),
-            ("extensions.conf", extensions),
-            ("sip.conf", &sip_conf),
-            ("rtp.conf", &rtp_conf),
-            ("res_parking.conf", res_parking),
-        ],
-    );
+    let mut files = vec![
+        ("ferrisk.conf", FERRISK_CONF_V3),
+        ("extensions.conf", extensions),
+        ("sip.conf", sip_conf.as_str()),
+        ("rtp.conf", rtp_conf.as_str()),
+        ("res_parking.conf", res_parking),
+    ];
+    files.extend_from_slice(more);
+    write_configs(dir.path(), &files);
     let digits = dir.path().join("data/sounds/en/digits");
     std::fs::create_dir_all(&digits).expect("sounds dir");
     for d in ["0", "1", "7"] {
@@ -420,4 +430,299 @@ fn bridgewait_holds_and_the_announcer_is_heard() {
     );
     let _ = a.wait();
     let _ = b.wait();
+}
+
+const EVENT_EXTENSIONS: &str = "\
+[general]
+autofallthrough = yes
+
+[guests]
+include => parkedcalls
+exten => 800,1,Answer()
+ same => n,Park(,st(1))
+exten => 900,1,Answer()
+ same => n,Wait(30)
+exten => 810,1,Dial(SIP/phone,20,K)
+exten => 811,1,Dial(SIP/phone,20,k)
+
+[parkedcalls]
+";
+
+/// Parking seen from AMI: a call parked at 700 gives ParkedCall (Parkee…, space 701);
+/// the Parkinglots and ParkedCalls actions list the lot and the call; retrieving it at
+/// 701 gives UnParkedCall with the Retriever…; a Park() with t(1) times out
+/// (ParkedCallTimeOut); the Park action parks a call running Wait() by its channel name
+/// and its hang-up while parked is a ParkedCallGiveUp.
+#[test]
+fn parking_events_and_actions_reach_ami() {
+    let ami = free_port();
+    let manager = manager_conf(ami);
+    let p = start_more(
+        EVENT_EXTENSIONS,
+        RES_PARKING,
+        "",
+        4,
+        &[("manager.conf", &manager)],
+    );
+    let mut a = AmiSession::login(ami);
+    let (sa, sb) = (udp(), udp());
+    let ca = guest_call(&p, "700", &sa);
+    let parked = a.event("ParkedCall", 30);
+    assert!(
+        ami_value(&parked, "ParkeeChannel").starts_with("SIP/127.0.0.1-"),
+        "{parked}"
+    );
+    assert_eq!(ami_value(&parked, "ParkingSpace"), "701", "{parked}");
+    assert_eq!(ami_value(&parked, "Parkinglot"), "default", "{parked}");
+    assert_eq!(ami_value(&parked, "ParkingTimeout"), "45", "{parked}");
+    assert_eq!(ami_value(&parked, "Privilege"), "call,all", "{parked}");
+    let lots = a.list("Parkinglots", &[], "ParkinglotsComplete");
+    let lot = lots
+        .iter()
+        .find(|m| m.starts_with("Event: Parkinglot\r\n"))
+        .unwrap_or_else(|| panic!("no Parkinglot in {lots:?}"));
+    assert_eq!(ami_value(lot, "Name"), "default", "{lot}");
+    assert_eq!(ami_value(lot, "StartSpace"), "701", "{lot}");
+    assert_eq!(ami_value(lot, "StopSpace"), "720", "{lot}");
+    assert_eq!(ami_value(lot, "Timeout"), "45", "{lot}");
+    let calls = a.list("ParkedCalls", &[], "ParkedCallsComplete");
+    assert!(
+        calls[0].contains("Message: Parked calls will follow"),
+        "{calls:?}"
+    );
+    let call = calls
+        .iter()
+        .find(|m| m.starts_with("Event: ParkedCall\r\n"))
+        .unwrap_or_else(|| panic!("no ParkedCall in {calls:?}"));
+    assert_eq!(ami_value(call, "ParkingSpace"), "701", "{call}");
+    assert!(
+        calls.last().is_some_and(|m| m.contains("Total: 1")),
+        "{calls:?}"
+    );
+    let r = a.list("ParkedCalls", &[("ParkingLot", "nosuch")], "");
+    assert!(
+        r[0].contains("Requested parking lot could not be found."),
+        "{r:?}"
+    );
+    // Retrieval.
+    let cb = guest_call(&p, "701", &sb);
+    let unparked = a.event("UnParkedCall", 30);
+    assert!(
+        ami_value(&unparked, "RetrieverChannel").starts_with("SIP/127.0.0.1-"),
+        "{unparked}"
+    );
+    assert_eq!(ami_value(&unparked, "ParkingSpace"), "701", "{unparked}");
+    p.d.rx("channel request hangup all");
+    let _ = ca.wait();
+    let _ = cb.wait();
+    // A timeout.
+    let sc = udp();
+    let cc = guest_call(&p, "800", &sc);
+    let parked = a.event("ParkedCall", 30);
+    assert_eq!(ami_value(&parked, "ParkingTimeout"), "1", "{parked}");
+    let timeout = a.event("ParkedCallTimeOut", 30);
+    assert!(
+        ami_value(&timeout, "ParkeeChannel").starts_with("SIP/127.0.0.1-"),
+        "{timeout}"
+    );
+    p.d.rx("channel request hangup all");
+    let _ = cc.wait();
+    // The Park action, then the parked call hangs up.
+    let sd = udp();
+    let cd = guest_call(&p, "900", &sd);
+    let step = a.wait_for(
+        |m| m.starts_with("Event: Newexten\r\n") && m.contains("Application: Wait\r\n"),
+        30,
+        "the Wait() step",
+    );
+    let chan = ami_value(&step, "Channel").to_string();
+    let r = a.list("Park", &[("Channel", "SIP/nosuch-1")], "");
+    assert!(
+        r[0].contains("Message: Channel does not exist: SIP/nosuch-1"),
+        "{r:?}"
+    );
+    let r = a.list("Park", &[("Channel", &chan), ("Timeout", "60000")], "");
+    assert!(r[0].contains("Message: Park successful"), "{r:?}");
+    let parkee = format!("ParkeeChannel: {chan}\r\n");
+    let parked = a.wait_for(
+        |m| m.starts_with("Event: ParkedCall\r\n") && m.contains(&parkee),
+        30,
+        "the Park action's ParkedCall",
+    );
+    assert_eq!(ami_value(&parked, "ParkingTimeout"), "60", "{parked}");
+    p.d.rx(&format!("channel request hangup {chan}"));
+    let gaveup = a.wait_for(
+        |m| m.starts_with("Event: ParkedCallGiveUp\r\n") && m.contains(&parkee),
+        30,
+        "ParkedCallGiveUp",
+    );
+    assert_eq!(ami_value(&gaveup, "Parkinglot"), "default", "{gaveup}");
+    let _ = cd.wait();
+}
+
+/// RFC 2833 packets for `digit` (payload type 101) from sequence `seq`, timestamp `ts`.
+fn dtmf_packets(digit: char, seq: u16, ts: u32) -> Vec<Vec<u8>> {
+    let event = match digit {
+        '*' => 10,
+        '#' => 11,
+        d => d.to_digit(10).expect("a digit") as u8,
+    };
+    (0u16..8)
+        .map(|i| {
+            let end = i >= 5;
+            let dur = 160 * (i.min(5) + 1);
+            let mut v = vec![0x80, if i == 0 { 0x80 | 101 } else { 101 }];
+            v.extend_from_slice(&(seq + i).to_be_bytes());
+            v.extend_from_slice(&ts.to_be_bytes());
+            v.extend_from_slice(&0x7a7a_u32.to_be_bytes());
+            v.extend_from_slice(&[event, if end { 0x8a } else { 0x0a }]);
+            v.extend_from_slice(&dur.to_be_bytes());
+            v
+        })
+        .collect()
+}
+
+/// A leg that sends silence for a second, presses `digits` (RFC 2833), then sends silence
+/// until `ms` have passed, keeping every µ-law payload received.
+fn presser(sock: UdpSocket, to: u16, digits: &'static str, ms: u64) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2048];
+        let start = Instant::now();
+        let silence = [0xffu8; 160];
+        let mut seq: u16 = 0;
+        let mut ts: u32 = 0;
+        let mut pressed = false;
+        let mut k: u64 = 0;
+        while start.elapsed() < Duration::from_millis(ms) {
+            if !pressed && start.elapsed() > Duration::from_secs(1) {
+                pressed = true;
+                for d in digits.chars() {
+                    for pkt in dtmf_packets(d, seq, ts) {
+                        let _ = sock.send_to(&pkt, ("127.0.0.1", to));
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    seq = seq.wrapping_add(8);
+                    ts = ts.wrapping_add(160 * 8);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            let _ = sock.send_to(&rtp(seq, ts, &silence), ("127.0.0.1", to));
+            seq = seq.wrapping_add(1);
+            ts = ts.wrapping_add(160);
+            k += 1;
+            let next = start + Duration::from_millis(20 * k);
+            while Instant::now() < next {
+                if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                    if n > 12 && buf[1] & 0x7f == 0 {
+                        got.extend_from_slice(&buf[12..n]);
+                    }
+                }
+            }
+        }
+        got
+    })
+}
+
+/// Dial()'s `K` with features.conf's `parkcall => #72`: the caller presses #72 in the
+/// bridge, the called phone is parked at 701 (ParkedCall on AMI), the caller hears 7-0-1
+/// and is hung up; another caller dials 701 and talks to the parked phone.
+#[test]
+fn dial_k_parks_the_callee_the_parker_hears_the_space_and_701_retrieves_it() {
+    park_feature_case("810", true);
+}
+
+/// Dial()'s `k`: the called phone presses #72, the caller is parked at 701 on its own
+/// task, the phone hears 7-0-1 and is hung up; 701 retrieves the caller.
+#[test]
+fn dial_lower_k_lets_the_callee_park_the_caller() {
+    park_feature_case("811", false);
+}
+
+/// One parkcall case: a guest dials `exten` (Dial(SIP/phone,…,K or k)); the caller (when
+/// `caller_presses`) or the phone presses #72; the other one is parked at 701, the presser
+/// hears 7-0-1; a second guest retrieves the parked party at 701 and they hear each other.
+fn park_feature_case(exten: &str, caller_presses: bool) {
+    let ami = free_port();
+    let manager = manager_conf(ami);
+    let phone = free_port();
+    let peers = format!(
+        "[phone]\ntype=peer\nhost=127.0.0.1\nport={phone}\ncontext=guests\ndisallow=all\nallow=ulaw\n"
+    );
+    let p = start_more(
+        EVENT_EXTENSIONS,
+        RES_PARKING,
+        &peers,
+        4,
+        &[
+            ("manager.conf", &manager),
+            ("features.conf", "[featuremap]\nparkcall => #72\n"),
+        ],
+    );
+    let mut a = AmiSession::login(ami);
+    let sp = udp();
+    let uas = Sipp::new("uas_media_wait.xml", None)
+        .local_port(phone)
+        .service("phone")
+        .key("rtp_port", sp.local_addr().expect("addr").port())
+        .key("pt", 0)
+        .key("codec", "PCMU")
+        .timeout(40)
+        .spawn();
+    let sa = udp();
+    let ca = guest_call(&p, exten, &sa);
+    // The caller's session is the first, the phone's the second. The presser presses and
+    // listens; the parked party sends its 900 Hz tone until after the retrieval.
+    let (parker, parked_leg, parkee_prefix) = if caller_presses {
+        (
+            presser(sa, p.rtp, "#72", 7_000),
+            leg(sp, p.rtp + 2, 900.0, 16_000),
+            "SIP/phone-",
+        )
+    } else {
+        // The phone's session exists once it answered: give the call a moment.
+        std::thread::sleep(Duration::from_millis(1500));
+        (
+            presser(sp, p.rtp + 2, "#72", 7_000),
+            leg(sa, p.rtp, 900.0, 16_000),
+            "SIP/127.0.0.1-",
+        )
+    };
+    let parked = a.event("ParkedCall", 30);
+    assert!(
+        ami_value(&parked, "ParkeeChannel").starts_with(parkee_prefix),
+        "{parked}"
+    );
+    assert_eq!(ami_value(&parked, "ParkingSpace"), "701", "{parked}");
+    let heard = parker.join().expect("parker leg");
+    assert!(
+        heard_prompt(&heard, "7") && heard_prompt(&heard, "0") && heard_prompt(&heard, "1"),
+        "the parker did not hear 7-0-1\n{}",
+        p.d.console()
+    );
+    // Another caller retrieves the parked party.
+    let sb = udp();
+    let cb = guest_call(&p, "701", &sb);
+    let unparked = a.event("UnParkedCall", 30);
+    assert!(
+        ami_value(&unparked, "ParkeeChannel").starts_with(parkee_prefix),
+        "{unparked}"
+    );
+    let lb = leg(sb, p.rtp + 4, 500.0, 4_000);
+    let hb = lb.join().expect("retriever leg");
+    let hp = parked_leg.join().expect("parked leg");
+    p.d.rx("channel request hangup all");
+    assert!(
+        hears(&hb, 900.0, 500.0),
+        "the retriever does not hear the parked party\n{}",
+        p.d.console()
+    );
+    assert!(
+        hears(&hp, 500.0, 900.0),
+        "the parked party does not hear the retriever\n{}",
+        p.d.console()
+    );
+    let _ = ca.wait();
+    let _ = cb.wait();
+    let _ = uas.wait();
 }

@@ -23,6 +23,11 @@ exten => 704,1,Answer()\n same => n,Queue(support)\n\
 exten => 703,1,Answer()\n same => n,Queue(sales,c)\n same => n,Set(DB(test/after)=${QUEUESTATUS}:${MEMBERNAME})\n same => n,Hangup()\n";
 
 fn start(queues_conf: &str) -> Pbx {
+    start_more(queues_conf, &[])
+}
+
+/// [`start`] with more config files (`manager.conf`, …).
+fn start_more(queues_conf: &str, more: &[(&str, &str)]) -> Pbx {
     let sip = free_port();
     let phones = [free_port(), free_port(), free_port()];
     let base = free_ports(8);
@@ -36,12 +41,14 @@ fn start(queues_conf: &str) -> Pbx {
         sip_conf += &format!("\n[{name}]\ntype=peer\nhost=127.0.0.1\nport={port}\ncontext=qtest\n");
     }
     let rtp_conf = format!("[general]\nrtpstart={rtp}\nrtpend={}\n", rtp + 7);
-    let d = Daemon::start_with(&[
+    let mut files = vec![
         ("extensions.conf", EXTENSIONS),
-        ("sip.conf", &sip_conf),
-        ("rtp.conf", &rtp_conf),
+        ("sip.conf", sip_conf.as_str()),
+        ("rtp.conf", rtp_conf.as_str()),
         ("queues.conf", queues_conf),
-    ]);
+    ];
+    files.extend_from_slice(more);
+    let d = Daemon::start_with(&files);
     Pbx { d, sip, phones }
 }
 
@@ -313,4 +320,161 @@ fn queue_commands_add_remove_pause_and_reload() {
         .d
         .rx("queue show billing")
         .starts_with("billing has 0 calls"));
+}
+
+/// A queue call seen from AMI: QueueCallerJoin, AgentCalled (alice does not answer:
+/// AgentRingNoAnswer), AgentCalled for bob who answers, QueueCallerLeave, AgentConnect,
+/// AgentComplete (bob hung up: Reason agent); then the member actions QueueAdd,
+/// QueuePenalty, QueueMemberRingInUse, QueuePause, QueueRemove give their QueueMember*
+/// events, and QueueReset / QueueReload answer as Asterisk's.
+#[test]
+fn queue_events_and_member_actions_reach_ami() {
+    let ami = free_port();
+    let manager = manager_conf(ami);
+    let p = start_more(
+        "[support]\nstrategy=linear\ntimeout=2\nretry=1\nmusicclass=default\n\
+         member => SIP/alice,0,Alice\nmember => SIP/bob,0,Bob\n\n[sales]\nstrategy=ringall\n",
+        &[("manager.conf", &manager)],
+    );
+    let mut a = AmiSession::login(ami);
+    let alice = phone(p.phones[0], "alice", "uas_noanswer.xml");
+    let bob = phone(p.phones[1], "bob", "uas_answer_bye.xml");
+    std::thread::sleep(Duration::from_millis(300));
+    let caller = call(&p, "700");
+    let join = a.event("QueueCallerJoin", 30);
+    assert_eq!(ami_value(&join, "Queue"), "support", "{join}");
+    assert_eq!(ami_value(&join, "Position"), "1", "{join}");
+    assert_eq!(ami_value(&join, "Count"), "1", "{join}");
+    assert!(
+        ami_value(&join, "Channel").starts_with("SIP/1000-"),
+        "{join}"
+    );
+    assert_eq!(ami_value(&join, "Privilege"), "agent,all", "{join}");
+    let called = a.event("AgentCalled", 30);
+    assert_eq!(ami_value(&called, "Interface"), "SIP/alice", "{called}");
+    assert_eq!(ami_value(&called, "MemberName"), "Alice", "{called}");
+    assert!(
+        ami_value(&called, "DestChannel").starts_with("SIP/alice-"),
+        "{called}"
+    );
+    let rna = a.event("AgentRingNoAnswer", 30);
+    assert_eq!(ami_value(&rna, "MemberName"), "Alice", "{rna}");
+    let called = a.event("AgentCalled", 30);
+    assert_eq!(ami_value(&called, "Interface"), "SIP/bob", "{called}");
+    let leave = a.event("QueueCallerLeave", 30);
+    assert_eq!(ami_value(&leave, "Count"), "0", "{leave}");
+    let connect = a.event("AgentConnect", 30);
+    assert_eq!(ami_value(&connect, "MemberName"), "Bob", "{connect}");
+    assert!(
+        ami_value(&connect, "HoldTime").parse::<u64>().is_ok(),
+        "{connect}"
+    );
+    let complete = a.event("AgentComplete", 30);
+    assert_eq!(ami_value(&complete, "Reason"), "agent", "{complete}");
+    assert!(
+        ami_value(&complete, "TalkTime").parse::<u64>().is_ok(),
+        "{complete}"
+    );
+    alice.wait().assert_ok("alice rang and was cancelled");
+    bob.wait().assert_ok("bob answered and hung up");
+    caller
+        .wait()
+        .assert_ok("the caller was hung up after bob left");
+
+    // The member actions and their events.
+    let r = a.list(
+        "QueueAdd",
+        &[
+            ("Queue", "sales"),
+            ("Interface", "SIP/carol"),
+            ("MemberName", "Carol"),
+        ],
+        "",
+    );
+    assert!(r[0].contains("Message: Added interface to queue"), "{r:?}");
+    let added = a.event("QueueMemberAdded", 10);
+    assert_eq!(ami_value(&added, "Membership"), "dynamic", "{added}");
+    assert_eq!(ami_value(&added, "MemberName"), "Carol", "{added}");
+    let r = a.list(
+        "QueuePenalty",
+        &[
+            ("Queue", "sales"),
+            ("Interface", "SIP/carol"),
+            ("Penalty", "3"),
+        ],
+        "",
+    );
+    assert!(
+        r[0].contains("Message: Interface penalty set successfully"),
+        "{r:?}"
+    );
+    let pen = a.event("QueueMemberPenalty", 10);
+    assert_eq!(ami_value(&pen, "Penalty"), "3", "{pen}");
+    let r = a.list(
+        "QueueMemberRingInUse",
+        &[("Interface", "SIP/carol"), ("RingInUse", "no")],
+        "",
+    );
+    assert!(
+        r[0].contains("Message: Interface ringinuse set successfully"),
+        "{r:?}"
+    );
+    let riu = a.event("QueueMemberRinginuse", 10);
+    assert_eq!(ami_value(&riu, "Ringinuse"), "0", "{riu}");
+    let r = a.list(
+        "QueuePenalty",
+        &[("Interface", "SIP/nobody"), ("Penalty", "1")],
+        "",
+    );
+    assert!(
+        r[0].contains("Message: Invalid interface, queuename or penalty"),
+        "{r:?}"
+    );
+    a.list(
+        "QueuePause",
+        &[
+            ("Interface", "SIP/carol"),
+            ("Paused", "true"),
+            ("Reason", "lunch"),
+        ],
+        "",
+    );
+    let pause = a.event("QueueMemberPause", 10);
+    assert_eq!(ami_value(&pause, "Paused"), "1", "{pause}");
+    assert_eq!(ami_value(&pause, "PausedReason"), "lunch", "{pause}");
+    a.list(
+        "QueueRemove",
+        &[("Queue", "sales"), ("Interface", "SIP/carol")],
+        "",
+    );
+    let removed = a.event("QueueMemberRemoved", 10);
+    assert_eq!(ami_value(&removed, "Interface"), "SIP/carol", "{removed}");
+    let r = a.list("QueueReset", &[("Queue", "support")], "");
+    assert!(
+        r[0].contains("Message: Queue stats reset successfully"),
+        "{r:?}"
+    );
+    let r = a.list(
+        "QueueSummary",
+        &[("Queue", "support")],
+        "QueueSummaryComplete",
+    );
+    assert!(r.iter().any(|m| m.contains("Event: QueueSummary")), "{r:?}");
+    let r = a.list(
+        "QueueStatus",
+        &[("Queue", "support")],
+        "QueueStatusComplete",
+    );
+    let params = r
+        .iter()
+        .find(|m| m.contains("Event: QueueParams"))
+        .expect("QueueParams");
+    assert_eq!(ami_value(params, "Completed"), "0", "{params}");
+    let r = a.list("QueueReload", &[("Queue", "support")], "");
+    assert!(
+        r[0].contains("Message: Queue reloaded successfully"),
+        "{r:?}"
+    );
+    let r = a.list("QueueReload", &[("Queue", "nosuch")], "");
+    assert!(r[0].contains("Response: Error"), "{r:?}");
 }

@@ -1210,3 +1210,118 @@ pub mod rtp_tone {
             >= 10
     }
 }
+/// manager.conf enabling AMI on `port` for user `admin` (secret `adminpw`, read and write
+/// `all`).
+pub fn manager_conf(port: u16) -> String {
+    format!(
+        "[general]\nenabled = yes\nport = {port}\nbindaddr = 127.0.0.1\n\n\
+         [admin]\nsecret = adminpw\nread = all\nwrite = all\nwritetimeout = 10000\n"
+    )
+}
+
+/// A raw AMI session (a TCP connection) logged in as [`manager_conf`]'s `admin`: send
+/// actions, read messages (blocks up to a blank line) as they come.
+pub struct AmiSession {
+    r: std::io::BufReader<TcpStream>,
+    w: TcpStream,
+    /// Messages read but not asked for yet, oldest first.
+    pending: std::collections::VecDeque<String>,
+}
+
+impl AmiSession {
+    pub fn login(port: u16) -> AmiSession {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let s = loop {
+            match TcpStream::connect(("127.0.0.1", port)) {
+                Ok(s) => break s,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "AMI never listened: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        };
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        let mut a = AmiSession {
+            r: std::io::BufReader::new(s.try_clone().expect("clone")),
+            w: s,
+            pending: std::collections::VecDeque::new(),
+        };
+        a.send("Login", &[("Username", "admin"), ("Secret", "adminpw")]);
+        a.wait_for(|m| m.contains("Response: Success"), 10, "a login response");
+        a
+    }
+
+    /// Send `action` with `headers`.
+    pub fn send(&mut self, action: &str, headers: &[(&str, &str)]) {
+        let mut m = format!("Action: {action}\r\n");
+        for (k, v) in headers {
+            m.push_str(&format!("{k}: {v}\r\n"));
+        }
+        m.push_str("\r\n");
+        self.w.write_all(m.as_bytes()).expect("AMI write");
+    }
+
+    /// The oldest message for which `ok` holds, within `secs`. The others stay for later
+    /// calls (an event may arrive before the response of the action that caused it).
+    pub fn wait_for(&mut self, ok: impl Fn(&str) -> bool, secs: u64, what: &str) -> String {
+        use std::io::BufRead;
+        if let Some(i) = self.pending.iter().position(|m| ok(m)) {
+            return self.pending.remove(i).expect("pending message");
+        }
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut msg = String::new();
+        loop {
+            if Instant::now() >= deadline {
+                let last: Vec<&String> = self.pending.iter().rev().take(40).collect();
+                panic!("no {what} on AMI; the last messages (newest first): {last:#?}");
+            }
+            let mut line = String::new();
+            match self.r.read_line(&mut line) {
+                Ok(0) => panic!("AMI closed waiting for {what}"),
+                Ok(_) if line.trim().is_empty() => {
+                    if ok(&msg) {
+                        return msg;
+                    }
+                    self.pending.push_back(std::mem::take(&mut msg));
+                }
+                Ok(_) => msg.push_str(&line),
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// The next event `name` (`Event: name`), within `secs`.
+    pub fn event(&mut self, name: &str, secs: u64) -> String {
+        let want = format!("Event: {name}\r\n");
+        self.wait_for(|m| m.starts_with(&want), secs, name)
+    }
+
+    /// Send `action` and collect its answer: the response, and for a list every message
+    /// up to the `complete` event (empty: the response alone).
+    pub fn list(&mut self, action: &str, headers: &[(&str, &str)], complete: &str) -> Vec<String> {
+        let id = format!("t{}", free_port());
+        let mut h = headers.to_vec();
+        h.push(("ActionID", &id));
+        self.send(action, &h);
+        let tag = format!("ActionID: {id}\r\n");
+        let mut out = Vec::new();
+        loop {
+            let m = self.wait_for(|m| m.contains(&tag), 15, &format!("{action}'s answer"));
+            let done = complete.is_empty()
+                || m.starts_with(&format!("Event: {complete}\r\n"))
+                || m.contains("Response: Error");
+            out.push(m);
+            if done {
+                return out;
+            }
+        }
+    }
+}
+
+/// The value of `header` in an AMI message (`""` when absent).
+pub fn ami_value<'a>(msg: &'a str, header: &str) -> &'a str {
+    msg.lines()
+        .find_map(|l| l.strip_prefix(header).and_then(|r| r.strip_prefix(": ")))
+        .map_or("", str::trim_end)
+}

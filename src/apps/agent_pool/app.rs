@@ -5,6 +5,8 @@ use crate::apps::{args, moh, playback};
 use crate::pbx::app::{App, AppResult};
 use crate::pbx::bridge::{self, Ended};
 use crate::pbx::channel::{cause, ChanEvent};
+use crate::pbx::events::ChanSnapshot;
+use crate::pbx::manager::class;
 use crate::pbx::media::Frame;
 use crate::pbx::module::ModuleContext;
 use crate::pbx::{Channel, Hangup};
@@ -89,10 +91,36 @@ impl App for AgentLogin {
             }
         };
         let opts = login_opts(chan, &conf);
+        let snap = ChanSnapshot::of(chan);
+        if let Some(l) = pool
+            .agents
+            .lock()
+            .get_mut(&id)
+            .and_then(|a| a.logged.as_mut())
+        {
+            l.snap = snap.clone();
+        }
+        let since = std::time::Instant::now();
         pbx.verbose_line(2, &format!("Agent '{id}' logged in (format {})", "slin"));
+        pbx.events.publish_module("AgentLogin", class::AGENT, || {
+            (vec![("", snap)], vec![("Agent".into(), id.clone())])
+        });
         let r = logged_in(chan, &pool, &id, &opts, silent, calls).await;
         pool.logout(&id, &shared);
-        pbx.verbose_line(2, &format!("Agent '{id}' logged out"));
+        let secs = since.elapsed().as_secs();
+        pbx.verbose_line(
+            2,
+            &format!("Agent '{id}' logged out.  Logged in for {secs} seconds."),
+        );
+        pbx.events.publish_module("AgentLogoff", class::AGENT, || {
+            (
+                vec![("", ChanSnapshot::of(chan))],
+                vec![
+                    ("Agent".into(), id.clone()),
+                    ("Logintime".into(), secs.to_string()),
+                ],
+            )
+        });
         r
     }
 }

@@ -7,13 +7,15 @@
 //! UNAVAILABLE when logged off.
 //!
 //! The parts: [`config`] (the file, pure), [`Pool`] (the agents' state, one lock held
-//! briefly), `app` (AgentLogin, AgentRequest), `cli` (`agent …`), and here the module,
+//! briefly), `app` (AgentLogin, AgentRequest; the AgentLogin/AgentLogoff events),
+//! `cli` (`agent …`), `manager` (the Agents and AgentLogoff actions), and here the module,
 //! the `Agent` technology and the AGENT() function.
 
 pub mod config;
 
 mod app;
 mod cli;
+mod manager;
 
 use crate::channels::local;
 use crate::pbx::channel::{cause, ChannelShared};
@@ -51,6 +53,7 @@ impl Module for AppAgentPool {
         ctx.register_func(Arc::new(AgentFunc));
         ctx.register_tech(Arc::new(AgentDriver));
         ctx.register_cli_with(cli::register);
+        manager::register(ctx);
         Ok(())
     }
     fn reload(&self, ctx: &ModuleContext) -> Reload {
@@ -103,6 +106,8 @@ pub struct Logged {
     pub phase: Phase,
     /// Log off when the current call ends (`agent logoff … soft`).
     pub logoff_after_call: bool,
+    /// The agent channel's fields at login (the `Agents` action's channel headers).
+    pub snap: crate::pbx::events::ChanSnapshot,
     calls: mpsc::UnboundedSender<Channel>,
 }
 
@@ -221,6 +226,7 @@ impl Pool {
             since: chrono::Utc::now().timestamp(),
             phase: Phase::Ready,
             logoff_after_call: false,
+            snap: Default::default(),
             calls: tx,
         });
         Ok(rx)

@@ -5,12 +5,13 @@
 
 use super::config::{HoldAnnounce, PositionAnnounce, Strategy};
 use super::state::{ring_order, Caller};
-use super::{qlog, queues, refresh_states, Queues};
+use super::{events, qlog, queues, refresh_states, Queues};
 use crate::apps::dial::{self, Bridged, Src};
 use crate::apps::{args, playback, App, AppResult};
 use crate::channels;
 use crate::pbx::bridge::AbortOnDrop;
 use crate::pbx::channel::{cause, ChanEvent};
+use crate::pbx::events::ChanSnapshot;
 use crate::pbx::media::Frame;
 use crate::pbx::module::ModuleContext;
 use crate::pbx::{Channel, Hangup, Pbx};
@@ -33,7 +34,7 @@ impl App for Queue {
         "Queue",
         "Queue a call for a call queue.",
         "Queue(queuename[,options[,URL[,announceoverride[,timeout[,AGI[,gosub[,rule[,position]]]]]]]])",
-        "In addition to transferring the call, a call may be parked and then picked up by another user. This application will return to the dialplan if the queue does not exist, or any of the join options cause the caller to not enter the queue. Options: c (continue in the dialplan if the callee hangs up), C (mark all calls as answered elsewhere when cancelled), d (data-quality call, accepted), h/H (accepted: hang-up by DTMF is not offered), i (ignore call forward requests from queue members: forwards are not followed), n (no retries on the timeout; leave after one pass over the members), r (ring instead of playing MOH), R (ring until a member's device rings, then MOH), t/T (accepted: transfers follow the phones' own REFER), x (accepted: recording is not offered). The timeout argument is the seconds the caller stays at most. announceoverride is played to the member before bridging. Sets QUEUESTATUS to TIMEOUT, FULL, JOINEMPTY, LEAVEEMPTY, JOINUNAVAIL, LEAVEUNAVAIL, CONTINUE or WITHDRAW (UNKNOWN for a queue that does not exist). The queue log gets ENTERQUEUE, CONNECT, COMPLETECALLER/COMPLETEAGENT, ABANDON, EXITWITHTIMEOUT, EXITEMPTY, EXITWITHKEY, RINGNOANSWER, BLINDTRANSFER."
+        "In addition to transferring the call, a call may be parked and then picked up by another user. This application will return to the dialplan if the queue does not exist, or any of the join options cause the caller to not enter the queue. Options: c (continue in the dialplan if the callee hangs up), C (mark all calls as answered elsewhere when cancelled), d (data-quality call, accepted), h/H (accepted: hang-up by DTMF is not offered), i (ignore call forward requests from queue members: forwards are not followed), n (no retries on the timeout; leave after one pass over the members), r (ring instead of playing MOH), R (ring until a member's device rings, then MOH), t/T (accepted: transfers follow the phones' own REFER), x (accepted: recording is not offered). The timeout argument is the seconds the caller stays at most. announceoverride is played to the member before bridging. Sets QUEUESTATUS to TIMEOUT, FULL, JOINEMPTY, LEAVEEMPTY, JOINUNAVAIL, LEAVEUNAVAIL, CONTINUE or WITHDRAW (UNKNOWN for a queue that does not exist). The queue log gets ENTERQUEUE, CONNECT, COMPLETECALLER/COMPLETEAGENT, AGENTDUMP, ABANDON, EXITWITHTIMEOUT, EXITEMPTY, EXITWITHKEY, RINGNOANSWER, BLINDTRANSFER; AMI clients get QueueCallerJoin, QueueCallerLeave, QueueCallerAbandon, AgentCalled, AgentRingNoAnswer, AgentConnect, AgentComplete and AgentDump."
     );
 
     async fn exec(&self, chan: &mut Channel, data: &str) -> AppResult {
@@ -52,16 +53,31 @@ enum Exit {
 /// cancelled).
 struct Entry {
     qs: Arc<Queues>,
+    pbx: Arc<Pbx>,
     queue: String,
     uniqueid: String,
+    /// The caller's channel when it joined (QueueCallerLeave's fields).
+    chan: ChanSnapshot,
 }
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        let mut st = self.qs.state.lock();
-        if let Some(q) = st.get_mut(&self.queue) {
-            q.callers.retain(|c| c.uniqueid != self.uniqueid);
-        }
+        leave(&self.pbx, &self.qs, &self.queue, &self.uniqueid, &self.chan);
+    }
+}
+
+/// Take the caller out of the queue (`leave_queue`): QueueCallerLeave when it was there.
+fn leave(pbx: &Pbx, qs: &Queues, queue: &str, uniqueid: &str, chan: &ChanSnapshot) {
+    let left = {
+        let mut st = qs.state.lock();
+        st.get_mut(queue).and_then(|q| {
+            let pos = q.position(uniqueid)?;
+            q.callers.retain(|c| c.uniqueid != uniqueid);
+            Some((q.conf.name.clone(), pos, q.callers.len()))
+        })
+    };
+    if let Some((name, pos, count)) = left {
+        events::caller(pbx, "QueueCallerLeave", chan, &name, pos, count);
     }
 }
 
@@ -123,6 +139,8 @@ struct Setup<'a> {
     opts: &'a BTreeMap<char, Option<String>>,
     /// Played to the member instead of the queue's `announce`.
     announce_override: Option<String>,
+    /// The caller's place in the queue.
+    entry: &'a Entry,
 }
 
 /// What the caller hears while waiting: music on hold or ringing.
@@ -248,11 +266,21 @@ async fn queue_exec(chan: &mut Channel, data: &str) -> AppResult {
             return Ok(());
         }
     };
-    let _entry = Entry {
+    let entry = Entry {
         qs: qs.clone(),
+        pbx: pbx.clone(),
         queue: snap.name.clone(),
         uniqueid: uniqueid.clone(),
+        chan: ChanSnapshot::of(chan),
     };
+    events::caller(
+        &pbx,
+        "QueueCallerJoin",
+        &entry.chan,
+        &snap.name,
+        opos,
+        count,
+    );
     let cidnum = chan.caller.num.clone().unwrap_or_default();
     qlog(
         &pbx,
@@ -299,6 +327,7 @@ async fn queue_exec(chan: &mut Channel, data: &str) -> AppResult {
         snap: &snap,
         opts: &opts,
         announce_override,
+        entry: &entry,
     };
     let r = run(chan, &setup, &mut hold, &mut w).await;
     hold.stop(chan);
@@ -356,6 +385,7 @@ async fn queue_exec(chan: &mut Channel, data: &str) -> AppResult {
                 "ABANDON",
                 &format!("{pos}|{opos}|{waited}"),
             );
+            events::abandon(&pbx, chan, &snap.name, pos, opos, waited);
             record_abandoned(&qs, &snap.name, waited);
             return Err(Hangup);
         }
@@ -710,6 +740,15 @@ async fn ring(
                 }
                 (out.call)();
                 pbx.verbose_line(3, &format!("Called {}", m.interface));
+                events::agent(
+                    &pbx,
+                    "AgentCalled",
+                    chan,
+                    || Some(ChanSnapshot::of(&callee)),
+                    &snap.name,
+                    m,
+                    &[],
+                );
                 legs.push(Leg {
                     chan: callee,
                     member: m.clone(),
@@ -767,7 +806,7 @@ async fn ring(
                 let ms = started.elapsed().as_millis();
                 for l in legs.iter().filter(|l| l.alive) {
                     pbx.verbose_line(3, &format!("Nobody picked up in {ms} ms"));
-                    ring_no_answer(&pbx, snap, &w.uniqueid, &l.member, ms);
+                    ring_no_answer(chan, &l.chan, snap, &w.uniqueid, &l.member, ms);
                 }
                 hangup_all(&mut legs, cause::NO_ANSWER);
                 if w.expire.is_some_and(|e| Instant::now() >= e) {
@@ -829,8 +868,7 @@ async fn ring(
                 leg.chan.destroy();
                 if !matches!(c, cause::USER_BUSY | cause::NORMAL_CIRCUIT_CONGESTION) {
                     let ms = started.elapsed().as_millis();
-                    let m = leg.member.clone();
-                    ring_no_answer(&pbx, snap, &w.uniqueid, &m, ms);
+                    ring_no_answer(chan, &leg.chan, snap, &w.uniqueid, &leg.member, ms);
                 }
             }
             ChanEvent::Forward(_) => {
@@ -885,12 +923,23 @@ fn advance_rr(qs: &Queues, snap: &Snapshot, group: &[super::state::Member]) {
 /// A member did not answer (`rna`): RINGNOANSWER, and with `autopause` the member is
 /// paused (in every queue with `autopause = all`).
 fn ring_no_answer(
-    pbx: &Arc<Pbx>,
+    caller: &Channel,
+    leg: &Channel,
     snap: &Snapshot,
     uniqueid: &str,
     m: &super::state::Member,
     ms: u128,
 ) {
+    let pbx = &caller.pbx;
+    events::agent(
+        pbx,
+        "AgentRingNoAnswer",
+        caller,
+        || Some(ChanSnapshot::of(leg)),
+        &snap.name,
+        m,
+        &[("RingTime", ms.to_string())],
+    );
     qlog(
         pbx,
         &snap.name,
@@ -928,6 +977,7 @@ async fn connect(chan: &mut Channel, s: &Setup<'_>, w: &Wait, a: Box<Answered>) 
         ringtime,
     } = *a;
     let holdtime = w.start.elapsed().as_secs();
+    leave(&pbx, qs, &snap.name, &w.uniqueid, &s.entry.chan);
     let (calls, lastcall) = {
         let mut st = qs.state.lock();
         let shared_lastcall = st.general.shared_lastcall;
@@ -936,9 +986,6 @@ async fn connect(chan: &mut Channel, s: &Setup<'_>, w: &Wait, a: Box<Answered>) 
             let this = q.conf.name.eq_ignore_ascii_case(&snap.name);
             if !this && !shared_lastcall {
                 continue;
-            }
-            if this {
-                q.callers.retain(|c| c.uniqueid != w.uniqueid);
             }
             if let Some(m) = q.member_mut(&member.interface) {
                 if this {
@@ -963,6 +1010,18 @@ async fn connect(chan: &mut Channel, s: &Setup<'_>, w: &Wait, a: Box<Answered>) 
         &member.membername,
         "CONNECT",
         &format!("{holdtime}|{}|{}", callee.uniqueid(), ringtime.as_secs()),
+    );
+    events::agent(
+        &pbx,
+        "AgentConnect",
+        chan,
+        || Some(ChanSnapshot::of(&callee)),
+        &snap.name,
+        &member,
+        &[
+            ("HoldTime", holdtime.to_string()),
+            ("RingTime", ringtime.as_secs().to_string()),
+        ],
     );
     chan.vars.set("QUEUEWAIT", (holdtime * 1000).to_string());
     if snap.setinterfacevar {
@@ -989,20 +1048,56 @@ async fn connect(chan: &mut Channel, s: &Setup<'_>, w: &Wait, a: Box<Answered>) 
         .clone()
         .unwrap_or_else(|| snap.announce.clone());
     if !ann.is_empty() && playback::stream(&mut callee, &ann, "").await.is_err() {
+        // The member hung up during the announcement (`AGENTDUMP`).
+        events::agent(
+            &pbx,
+            "AgentDump",
+            chan,
+            || Some(ChanSnapshot::of(&callee)),
+            &snap.name,
+            &member,
+            &[],
+        );
         callee.destroy();
-        finish(&pbx, qs, snap, w, &member, holdtime, 0, "COMPLETEAGENT");
+        finish_stats(qs, snap, &member, holdtime, 0);
+        qlog(
+            &pbx,
+            &snap.name,
+            &w.uniqueid,
+            &member.membername,
+            "AGENTDUMP",
+            "",
+        );
         return Ok(());
     }
     let data = format!("{},{}", snap.name, "");
     let talk_start = Instant::now();
+    let dest = events::wanted(&pbx).then(|| ChanSnapshot::of(&callee));
     let end = dial::bridge_call(chan, callee, rx, tx, src, ("Queue", &data), opts).await;
     let talk = talk_start.elapsed().as_secs();
+    let complete = |chan: &Channel, reason: &str| {
+        events::agent(
+            &pbx,
+            "AgentComplete",
+            chan,
+            || dest.clone(),
+            &snap.name,
+            &member,
+            &[
+                ("HoldTime", holdtime.to_string()),
+                ("TalkTime", talk.to_string()),
+                ("Reason", reason.to_string()),
+            ],
+        );
+    };
     match end {
         Bridged::CallerGone => {
+            complete(chan, "caller");
             finish(&pbx, qs, snap, w, &member, holdtime, talk, "COMPLETECALLER");
             Err(Hangup)
         }
         Bridged::CalleeGone => {
+            complete(chan, "agent");
             finish(&pbx, qs, snap, w, &member, holdtime, talk, "COMPLETEAGENT");
             if opts.contains_key(&'c') {
                 chan.vars.set("QUEUESTATUS", "CONTINUE");
@@ -1016,6 +1111,7 @@ async fn connect(chan: &mut Channel, s: &Setup<'_>, w: &Wait, a: Box<Answered>) 
                 "{}|{}|{holdtime}|{talk}|{}",
                 chan.exten, chan.context, w.opos
             );
+            complete(chan, "transfer");
             finish_stats(qs, snap, &member, holdtime, talk);
             qlog(
                 &pbx,

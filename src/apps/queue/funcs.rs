@@ -156,22 +156,35 @@ impl Func for QueueMember {
                 super::set_paused(&chan.pbx, &name, &iface, paused, "")
                     .map_err(|_| FuncError::Other(format!("Invalid interface or queue: {iface}")))
             }
-            "penalty" | "ringinuse" => with_queue(chan, "QUEUE_MEMBER", &name, |q| {
-                let m = q.member_mut(&iface).ok_or_else(|| {
-                    FuncError::Other(format!("Invalid interface, queue or penalty: {iface}"))
-                })?;
-                if opt == "penalty" {
-                    m.penalty = value
-                        .trim()
-                        .parse::<i32>()
-                        .ok()
-                        .filter(|p| *p >= 0)
-                        .ok_or_else(|| FuncError::Usage(format!("Invalid penalty '{value}'")))?;
+            "penalty" | "ringinuse" => {
+                let v = if opt == "penalty" {
+                    super::MemberValue::Penalty(
+                        value
+                            .trim()
+                            .parse::<i32>()
+                            .ok()
+                            .filter(|p| *p >= 0)
+                            .ok_or_else(|| {
+                                FuncError::Usage(format!("Invalid penalty '{value}'"))
+                            })?,
+                    )
                 } else {
-                    m.ringinuse = crate::config::is_true(value) || value.trim() == "1";
+                    super::MemberValue::RingInUse(
+                        crate::config::is_true(value) || value.trim() == "1",
+                    )
+                };
+                if name.is_empty() {
+                    return Err(FuncError::Usage(
+                        "QUEUE_MEMBER requires an argument: queuename".into(),
+                    ));
                 }
-                Ok(())
-            })?,
+                super::set_member_value(&chan.pbx, &name, &iface, v).map_err(|e| match e {
+                    super::MemberError::NoSuchQueue => {
+                        FuncError::Other(format!("queue {name} was not found"))
+                    }
+                    _ => FuncError::Other(format!("Invalid interface, queue or penalty: {iface}")),
+                })
+            }
             _ => Err(FuncError::Usage(format!(
                 "QUEUE_MEMBER: option '{opt}' cannot be set (penalty, paused, ringinuse)"
             ))),

@@ -1,8 +1,9 @@
 //! The AMI actions of `app_queue.so`: QueueStatus, QueueSummary, QueueAdd, QueueRemove,
-//! QueuePause, as Asterisk answers them.
+//! QueuePause, QueuePenalty, QueueMemberRingInUse, QueueReload, QueueReset, as Asterisk
+//! answers them.
 
 use super::config::MemberConf;
-use super::{queues, refresh_states, MemberError};
+use super::{queues, refresh_states, MemberError, MemberValue};
 use crate::manager::actions::list;
 use crate::pbx::devstate::DeviceState;
 use crate::pbx::manager::{class, Action, Caller, Message, Reply};
@@ -18,6 +19,10 @@ pub fn register(ctx: &ModuleContext) {
     ctx.register_manager_action(Arc::new(QueueAdd));
     ctx.register_manager_action(Arc::new(QueueRemove));
     ctx.register_manager_action(Arc::new(QueuePause));
+    ctx.register_manager_action(Arc::new(QueuePenalty));
+    ctx.register_manager_action(Arc::new(QueueMemberRingInUse));
+    ctx.register_manager_action(Arc::new(QueueReload));
+    ctx.register_manager_action(Arc::new(QueueReset));
 }
 
 fn epoch(t: Option<SystemTime>) -> String {
@@ -318,6 +323,151 @@ impl Action for QueuePause {
     }
 }
 
+struct QueuePenalty;
+
+#[async_trait]
+impl Action for QueuePenalty {
+    fn name(&self) -> &'static str {
+        "QueuePenalty"
+    }
+    fn privilege(&self) -> u32 {
+        class::AGENT
+    }
+    fn synopsis(&self) -> &'static str {
+        "Set the penalty for a queue member."
+    }
+    async fn run(&self, pbx: &Arc<Pbx>, _: &Caller, req: &Message) -> Reply {
+        let (iface, penalty) = (req.value("Interface"), req.value("Penalty"));
+        if iface.is_empty() || penalty.is_empty() {
+            return vec![Message::error(
+                req,
+                "Need 'Interface' and 'Penalty' parameters.",
+            )];
+        }
+        let set = penalty
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|p| *p >= 0)
+            .and_then(|p| {
+                super::set_member_value(pbx, req.value("Queue"), iface, MemberValue::Penalty(p))
+                    .ok()
+            });
+        vec![match set {
+            Some(()) => Message::ack(req, "Interface penalty set successfully"),
+            None => Message::error(req, "Invalid interface, queuename or penalty"),
+        }]
+    }
+}
+
+struct QueueMemberRingInUse;
+
+#[async_trait]
+impl Action for QueueMemberRingInUse {
+    fn name(&self) -> &'static str {
+        "QueueMemberRingInUse"
+    }
+    fn privilege(&self) -> u32 {
+        class::AGENT
+    }
+    fn synopsis(&self) -> &'static str {
+        "Set the ringinuse value for a queue member."
+    }
+    async fn run(&self, pbx: &Arc<Pbx>, _: &Caller, req: &Message) -> Reply {
+        let (iface, value) = (req.value("Interface"), req.value("RingInUse"));
+        if iface.is_empty() || value.is_empty() {
+            return vec![Message::error(
+                req,
+                "Need 'Interface' and 'RingInUse' parameters.",
+            )];
+        }
+        let on = if crate::config::is_true(value) {
+            true
+        } else if crate::config::is_false(value) {
+            false
+        } else {
+            return vec![Message::error(
+                req,
+                "'RingInUse' parameter must be a truth value (yes/no, on/off, 0/1, etc)",
+            )];
+        };
+        vec![match super::set_member_value(
+            pbx,
+            req.value("Queue"),
+            iface,
+            MemberValue::RingInUse(on),
+        ) {
+            Ok(()) => Message::ack(req, "Interface ringinuse set successfully"),
+            Err(_) => Message::error(req, "Invalid interface, queuename, or ringinuse value"),
+        }]
+    }
+}
+
+struct QueueReload;
+
+#[async_trait]
+impl Action for QueueReload {
+    fn name(&self) -> &'static str {
+        "QueueReload"
+    }
+    fn privilege(&self) -> u32 {
+        0
+    }
+    fn synopsis(&self) -> &'static str {
+        "Reload a queue, queues, or any sub-section of a queue or queues."
+    }
+    async fn run(&self, pbx: &Arc<Pbx>, _: &Caller, req: &Message) -> Reply {
+        let queue = req.value("Queue").to_string();
+        let p = pbx.clone();
+        let ok = crate::pbx::blocking::run(move || {
+            let known = queue.is_empty()
+                || super::queues(&p).is_some_and(|qs| qs.state.lock().get(&queue).is_some());
+            known && super::reload(&p).is_ok()
+        })
+        .await
+        .unwrap_or(false);
+        vec![if ok {
+            Message::ack(req, "Queue reloaded successfully")
+        } else {
+            Message::error(req, "Error encountered while reloading queue")
+        }]
+    }
+}
+
+struct QueueReset;
+
+#[async_trait]
+impl Action for QueueReset {
+    fn name(&self) -> &'static str {
+        "QueueReset"
+    }
+    fn privilege(&self) -> u32 {
+        0
+    }
+    fn synopsis(&self) -> &'static str {
+        "Reset queue statistics."
+    }
+    async fn run(&self, pbx: &Arc<Pbx>, _: &Caller, req: &Message) -> Reply {
+        let queue = req.value("Queue");
+        let done = super::queues(pbx).is_some_and(|qs| {
+            let mut st = qs.state.lock();
+            let mut n = 0;
+            for q in st.queues.values_mut() {
+                if queue.is_empty() || q.conf.name.eq_ignore_ascii_case(queue) {
+                    q.reset_stats();
+                    n += 1;
+                }
+            }
+            n > 0
+        });
+        vec![if done {
+            Message::ack(req, "Queue stats reset successfully")
+        } else {
+            Message::error(req, "Error encountered while resetting queue stats")
+        }]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::setup;
@@ -418,5 +568,74 @@ mod tests {
             )
             .await;
         assert_eq!(r[0].value("Message"), "Removed interface from queue");
+    }
+
+    #[tokio::test]
+    async fn penalty_ringinuse_reset_and_their_events() {
+        let (pbx, qs) = setup("[q]\nmember => Local/a@t,0,Alice\n", "[t]\n");
+        let mut bus = pbx.events.subscribe(crate::pbx::events::Topic::Module);
+        let c = caller();
+        let r = QueuePenalty
+            .run(
+                &pbx,
+                &c,
+                &req(&[("Interface", "Local/a@t"), ("Penalty", "4")]),
+            )
+            .await;
+        assert_eq!(r[0].value("Message"), "Interface penalty set successfully");
+        let ev = bus.try_recv().expect("QueueMemberPenalty");
+        assert_eq!(ev.name(), "QueueMemberPenalty");
+        assert!(ev
+            .fields()
+            .contains(&("Penalty".to_string(), "4".to_string())));
+        let r = QueuePenalty
+            .run(
+                &pbx,
+                &c,
+                &req(&[("Interface", "Local/a@t"), ("Penalty", "-1")]),
+            )
+            .await;
+        assert_eq!(
+            r[0].value("Message"),
+            "Invalid interface, queuename or penalty"
+        );
+        let r = QueueMemberRingInUse
+            .run(
+                &pbx,
+                &c,
+                &req(&[("Interface", "Local/a@t"), ("RingInUse", "maybe")]),
+            )
+            .await;
+        assert_eq!(r[0].value("Response"), "Error");
+        let r = QueueMemberRingInUse
+            .run(
+                &pbx,
+                &c,
+                &req(&[
+                    ("Interface", "Local/a@t"),
+                    ("RingInUse", "no"),
+                    ("Queue", "q"),
+                ]),
+            )
+            .await;
+        assert_eq!(
+            r[0].value("Message"),
+            "Interface ringinuse set successfully"
+        );
+        assert!(!qs.state.lock().get("q").unwrap().members[0].ringinuse);
+        assert_eq!(
+            bus.try_recv().expect("event").name(),
+            "QueueMemberRinginuse"
+        );
+        qs.state
+            .lock()
+            .get_mut("q")
+            .unwrap()
+            .record_completed(10, 20);
+        let r = QueueReset.run(&pbx, &c, &req(&[("Queue", "q")])).await;
+        assert_eq!(r[0].value("Message"), "Queue stats reset successfully");
+        assert_eq!(qs.state.lock().get("q").unwrap().completed, 0);
+        let r = QueueReset.run(&pbx, &c, &req(&[("Queue", "nope")])).await;
+        assert_eq!(r[0].value("Response"), "Error");
     }
 }

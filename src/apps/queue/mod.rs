@@ -16,6 +16,7 @@ pub mod state;
 
 mod app;
 mod cli;
+mod events;
 mod funcs;
 mod manager;
 mod members;
@@ -153,7 +154,7 @@ pub async fn refresh_states(pbx: &Arc<Pbx>, queue: Option<&str>) {
     })
     .await
     .unwrap_or_default();
-    set_states(&qs, &states);
+    set_states(pbx, &qs, &states);
 }
 
 /// The same without the blocking pool (functions, which cannot wait): only non-`Custom:`
@@ -178,20 +179,38 @@ pub fn refresh_states_now(pbx: &Pbx, qs: &Queues, queue: &str) {
             (d, s)
         })
         .collect();
-    set_states(qs, &states);
+    set_states(pbx, qs, &states);
 }
 
-fn set_states(qs: &Queues, states: &[(String, DeviceState)]) {
-    let mut st = qs.state.lock();
-    for q in st.queues.values_mut() {
-        for m in &mut q.members {
-            if let Some((_, s)) = states
-                .iter()
-                .find(|(d, _)| d.eq_ignore_ascii_case(&m.state_interface))
-            {
-                m.status = *s;
+/// Record the members' device states; a change is a `QueueMemberStatus` event.
+fn set_states(pbx: &Pbx, qs: &Queues, states: &[(String, DeviceState)]) {
+    let wanted = events::wanted(pbx);
+    let mut evs = Vec::new();
+    {
+        let mut st = qs.state.lock();
+        for q in st.queues.values_mut() {
+            for m in &mut q.members {
+                if let Some((_, s)) = states
+                    .iter()
+                    .find(|(d, _)| d.eq_ignore_ascii_case(&m.state_interface))
+                {
+                    if m.status != *s && wanted {
+                        let mut changed = m.clone();
+                        changed.status = *s;
+                        evs.push(events::member_fields(
+                            &q.conf.name,
+                            &changed,
+                            q.conf.wrapuptime,
+                            &[],
+                        ));
+                    }
+                    m.status = *s;
+                }
             }
         }
+    }
+    for f in evs {
+        events::member(pbx, "QueueMemberStatus", f);
     }
 }
 
@@ -215,7 +234,8 @@ pub fn add_member(
     callid: &str,
 ) -> Result<(), MemberError> {
     let qs = queues(pbx).ok_or(MemberError::NoSuchQueue)?;
-    let (qname, agent, dump) = {
+    let wanted = events::wanted(pbx);
+    let (qname, agent, dump, ev) = {
         let mut st = qs.state.lock();
         let persistent = st.general.persistentmembers;
         let q = st.get_mut(queue).ok_or(MemberError::NoSuchQueue)?;
@@ -225,12 +245,16 @@ pub fn add_member(
         let mut mem = Member::new(m, q.conf.ringinuse, true);
         mem.paused = paused;
         mem.reason_paused = reason.to_string();
+        let ev = wanted.then(|| events::member_fields(&q.conf.name, &mem, q.conf.wrapuptime, &[]));
         q.members.push(mem);
         let qname = q.conf.name.clone();
         let dump = persistent.then(|| dump_members(q));
         let agent = agent_field(&st, &m.interface, &m.membername);
-        (qname, agent, dump)
+        (qname, agent, dump, ev)
     };
+    if let Some(f) = ev {
+        events::member(pbx, "QueueMemberAdded", f);
+    }
     member_changed(
         pbx,
         &qname,
@@ -265,7 +289,8 @@ pub fn remove_member(
     callid: &str,
 ) -> Result<(), MemberError> {
     let qs = queues(pbx).ok_or(MemberError::NoSuchQueue)?;
-    let (qname, agent, dump) = {
+    let wanted = events::wanted(pbx);
+    let (qname, agent, dump, ev) = {
         let mut st = qs.state.lock();
         let persistent = st.general.persistentmembers;
         let q = st.get_mut(queue).ok_or(MemberError::NoSuchQueue)?;
@@ -280,11 +305,15 @@ pub fn remove_member(
             return Err(MemberError::NotDynamic);
         }
         let m = q.members.remove(i);
+        let ev = wanted.then(|| events::member_fields(&q.conf.name, &m, q.conf.wrapuptime, &[]));
         let qname = q.conf.name.clone();
         let dump = persistent.then(|| dump_members(q));
         let agent = agent_field(&st, &m.interface, &m.membername);
-        (qname, agent, dump)
+        (qname, agent, dump, ev)
     };
+    if let Some(f) = ev {
+        events::member(pbx, "QueueMemberRemoved", f);
+    }
     member_changed(pbx, &qname, (callid, &agent), ("REMOVEMEMBER", ""), dump);
     Ok(())
 }
@@ -299,8 +328,10 @@ pub fn set_paused(
     reason: &str,
 ) -> Result<(), MemberError> {
     let qs = queues(pbx).ok_or(MemberError::NoSuchQueue)?;
+    let wanted = events::wanted(pbx);
     let mut logs = Vec::new();
     let mut saves = Vec::new();
+    let mut evs = Vec::new();
     {
         let mut st = qs.state.lock();
         let persistent = st.general.persistentmembers;
@@ -328,6 +359,15 @@ pub fn set_paused(
                 m.interface.clone()
             };
             let dynamic = m.dynamic;
+            if wanted {
+                let m = m.clone();
+                evs.push(events::member_fields(
+                    &q.conf.name,
+                    &m,
+                    q.conf.wrapuptime,
+                    &[("Reason", reason.to_string())],
+                ));
+            }
             logs.push((q.conf.name.clone(), agent));
             if persistent && dynamic {
                 saves.push((q.conf.name.clone(), dump_members(q)));
@@ -336,6 +376,9 @@ pub fn set_paused(
     }
     if logs.is_empty() {
         return Err(MemberError::NotInQueue);
+    }
+    for f in evs {
+        events::member(pbx, "QueueMemberPause", f);
     }
     for (q, agent) in logs {
         qlog(
@@ -349,6 +392,68 @@ pub fn set_paused(
     }
     for (q, v) in saves {
         save_persistent(pbx, &q, v);
+    }
+    Ok(())
+}
+
+/// A member property QUEUE_MEMBER(), QueuePenalty and QueueMemberRingInUse set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberValue {
+    Penalty(i32),
+    RingInUse(bool),
+}
+
+/// Set `interface`'s penalty or ringinuse in `queue` (every queue it is in when empty),
+/// as Asterisk's `set_member_value`: a PENALTY queue log line, a `QueueMemberPenalty` or
+/// `QueueMemberRinginuse` event. `Err` when it is in no such queue.
+pub fn set_member_value(
+    pbx: &Pbx,
+    queue: &str,
+    interface: &str,
+    value: MemberValue,
+) -> Result<(), MemberError> {
+    let qs = queues(pbx).ok_or(MemberError::NoSuchQueue)?;
+    let wanted = events::wanted(pbx);
+    let mut done = Vec::new();
+    {
+        let mut st = qs.state.lock();
+        if !queue.is_empty() && st.get(queue).is_none() {
+            return Err(MemberError::NoSuchQueue);
+        }
+        for q in st.queues.values_mut() {
+            if !queue.is_empty() && !q.conf.name.eq_ignore_ascii_case(queue) {
+                continue;
+            }
+            let Some(m) = q.member_mut(interface) else {
+                continue;
+            };
+            match value {
+                MemberValue::Penalty(p) => m.penalty = p,
+                MemberValue::RingInUse(r) => m.ringinuse = r,
+            }
+            let m = m.clone();
+            let fields =
+                wanted.then(|| events::member_fields(&q.conf.name, &m, q.conf.wrapuptime, &[]));
+            done.push((q.conf.name.clone(), fields));
+        }
+    }
+    if done.is_empty() {
+        return Err(MemberError::NotInQueue);
+    }
+    for (q, fields) in done {
+        match value {
+            MemberValue::Penalty(p) => {
+                qlog(pbx, &q, "NONE", interface, "PENALTY", &p.to_string());
+                if let Some(f) = fields {
+                    events::member(pbx, "QueueMemberPenalty", f);
+                }
+            }
+            MemberValue::RingInUse(_) => {
+                if let Some(f) = fields {
+                    events::member(pbx, "QueueMemberRinginuse", f);
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -195,6 +195,21 @@ impl Queue {
         self.talktime = (self.talktime * 3 + talk) / 4;
     }
 
+    /// Forget the statistics (`clear_queue`: QueueReset, `queue reset stats`): the
+    /// counters, the averages and the members' calls.
+    pub fn reset_stats(&mut self) {
+        self.completed = 0;
+        self.abandoned = 0;
+        self.completed_in_sl = 0;
+        self.abandoned_in_sl = 0;
+        self.holdtime = 0;
+        self.talktime = 0;
+        for m in &mut self.members {
+            m.calls = 0;
+            m.lastcall = None;
+        }
+    }
+
     pub fn record_abandoned(&mut self, hold: u64) {
         self.abandoned += 1;
         if self.conf.servicelevel > 0 && hold <= u64::from(self.conf.servicelevel) {

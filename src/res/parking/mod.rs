@@ -9,14 +9,20 @@
 //! the service starts for a handed-over channel): it hears hold music (or ringing) until
 //! ParkedCall() takes it (the two are bridged), it hangs up, or its time runs out (then it
 //! goes back to the parker through `park-dial`, or to `comebackcontext`).
+//!
+//! AMI clients get Asterisk's parking events (`ParkedCall`, `UnParkedCall`,
+//! `ParkedCallTimeOut`, `ParkedCallGiveUp`, class `call`) and the actions `Park`,
+//! `ParkedCalls` and `Parkinglots` (`manager`).
 
 pub mod config;
+mod manager;
 
 use crate::apps::{args, say};
 use crate::pbx::app::App;
 use crate::pbx::bridge;
 use crate::pbx::channel::{cause, ChanEvent, ChannelShared};
 use crate::pbx::cli::{CliError, Command, CommandRegistry, Ctx};
+use crate::pbx::events::ChanSnapshot;
 use crate::pbx::extens::ModuleExten;
 use crate::pbx::func::Func;
 use crate::pbx::func::FuncError;
@@ -38,6 +44,8 @@ type AppResult = crate::pbx::app::AppResult;
 /// The channel that retrieves a parked call.
 struct Retriever {
     name: String,
+    /// Its channel fields (UnParkedCall's `Retriever…`).
+    snap: ChanSnapshot,
     shared: Arc<ChannelShared>,
     media: Option<MediaHandle>,
 }
@@ -49,6 +57,8 @@ struct ParkedUser {
     shared: Arc<ChannelShared>,
     /// The parker as a dial string (`SIP/1000`).
     parker: String,
+    /// The parked channel's fields when it was parked (the `ParkedCalls` list).
+    snap: ChanSnapshot,
     since: Instant,
     timeout: u32,
     retrieve: Mutex<Option<oneshot::Sender<Retriever>>>,
@@ -123,6 +133,7 @@ impl Lots {
             channel: chan.name().to_string(),
             shared: chan.shared.clone(),
             parker,
+            snap: ChanSnapshot::of(chan),
             since: Instant::now(),
             timeout: opts
                 .timeout
@@ -132,7 +143,18 @@ impl Lots {
         });
         l.parked.insert(space, user.clone());
         l.last = Some(space);
-        Ok((user, l.cfg.clone(), rx))
+        let cfg = l.cfg.clone();
+        drop(lots);
+        // Parked from now on (Asterisk's PARKED_CALL, before any announcement).
+        parked_event(
+            &chan.pbx,
+            "ParkedCall",
+            || ChanSnapshot::of(chan),
+            None,
+            &user,
+            &cfg.name,
+        );
+        Ok((user, cfg, rx))
     }
 
     /// Remove `user` from its lot; `false` when someone else already did.
@@ -244,6 +266,7 @@ async fn hold(
             pbx.verbose_line(3, &format!("{} connected to parked call {}", r.name, chan.name()));
             chan.bridged = Some(r.name.clone());
             chan.publish("ParkedCall", "");
+            parked_event(&pbx, "UnParkedCall", || ChanSnapshot::of(chan), Some(r.snap.clone()), &user, &lot.name);
             bridge::bridge(chan.media.clone(), &shared, r.media, &r.shared).await;
             chan.bridged = None;
             r.shared.request_hangup(cause::NORMAL_CLEARING);
@@ -254,6 +277,7 @@ async fn hold(
                 l.release(&lot.name, &user);
             }
             pbx.verbose_line(3, &format!("{} gave up waiting in parking space {}", chan.name(), user.space));
+            parked_event(&pbx, "ParkedCallGiveUp", || ChanSnapshot::of(chan), None, &user, &lot.name);
             Stay::GaveUp
         }
         _ = deadline => {
@@ -265,10 +289,47 @@ async fn hold(
                 // Retrieved at the last moment: the retriever's request is in the channel.
                 return Stay::GaveUp;
             }
+            parked_event(&pbx, "ParkedCallTimeOut", || ChanSnapshot::of(chan), None, &user, &lot.name);
             comeback(chan, &user, &lot, opts);
             Stay::TimedOut
         }
     }
+}
+
+/// The fields after the channels' of the parking events (`manager_build_parked_call_string`).
+fn parked_fields(user: &ParkedUser, lot: &str) -> Vec<(String, String)> {
+    let duration = user.since.elapsed().as_secs();
+    let left = u64::from(user.timeout).saturating_sub(duration);
+    [
+        ("ParkerDialString", user.parker.clone()),
+        ("Parkinglot", lot.to_string()),
+        ("ParkingSpace", user.space.to_string()),
+        ("ParkingTimeout", left.to_string()),
+        ("ParkingDuration", duration.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Publish a parking event (class `call`): the parked channel (`Parkee…`), the
+/// retriever's (`Retriever…`) for UnParkedCall, then [`parked_fields`].
+fn parked_event(
+    pbx: &Pbx,
+    name: &'static str,
+    parkee: impl FnOnce() -> ChanSnapshot,
+    retriever: Option<ChanSnapshot>,
+    user: &ParkedUser,
+    lot: &str,
+) {
+    pbx.events
+        .publish_module(name, crate::pbx::manager::class::CALL, || {
+            let mut chans = vec![("Parkee", parkee())];
+            if let Some(r) = retriever {
+                chans.push(("Retriever", r));
+            }
+            (chans, parked_fields(user, lot))
+        });
 }
 
 /// Send a timed-out call back (Asterisk's `parking_duration_callback` and
@@ -352,10 +413,31 @@ async fn park_here(
     chan: &mut Channel,
     opts: &ParkOptions,
     silent: bool,
+    report: Option<Report>,
 ) -> Result<Stay, ParkError> {
+    park_reported(chan, opts, silent, report)
+        .await
+        .map_err(|(e, tx)| {
+            if let Some(tx) = tx {
+                let _ = tx.send(Err(e.clone()));
+            }
+            e
+        })
+}
+
+/// Where [`park_here`] reports the space as soon as it is taken (or why not).
+type Report = oneshot::Sender<Result<ParkedAt, ParkError>>;
+
+/// [`park_here`]'s work: on failure the report channel comes back unused.
+async fn park_reported(
+    chan: &mut Channel,
+    opts: &ParkOptions,
+    silent: bool,
+    mut report: Option<Report>,
+) -> Result<Stay, (ParkError, Option<Report>)> {
     let pbx = chan.pbx.clone();
     let Some(lots) = lots(&pbx) else {
-        return Err(ParkError::NoLot(opts.lot.clone()));
+        return Err((ParkError::NoLot(opts.lot.clone()), report));
     };
     let lot = if opts.lot.is_empty() {
         lot_name(chan, "")
@@ -370,9 +452,19 @@ async fn park_here(
     } else {
         opts.parker.clone()
     };
-    let (user, cfg, rx) = lots
-        .reserve(&lot, chan, config::dial_string(&parker), opts)
-        .inspect_err(|e| pbx.error(&format!("parking_applications.c: {e}")))?;
+    let (user, cfg, rx) = match lots.reserve(&lot, chan, config::dial_string(&parker), opts) {
+        Ok(r) => r,
+        Err(e) => {
+            pbx.error(&format!("parking_applications.c: {e}"));
+            return Err((e, report));
+        }
+    };
+    if let Some(tx) = report.take() {
+        let _ = tx.send(Ok(ParkedAt {
+            lot: cfg.name.clone(),
+            space: user.space,
+        }));
+    }
     pbx.verbose_line(
         3,
         &format!(
@@ -441,7 +533,7 @@ impl App for Park {
         let a = args::split(data, ',');
         let (opts, silent) = parse_options(chan, args::nth(&a, 0), args::nth(&a, 1));
         let blind = chan.get_var("BLINDTRANSFER").is_some_and(|v| !v.is_empty());
-        match park_here(chan, &opts, silent || blind).await {
+        match park_here(chan, &opts, silent || blind, None).await {
             Ok(Stay::TimedOut) => Ok(()),
             Ok(_) => Err(Hangup),
             Err(_) => {
@@ -517,6 +609,7 @@ impl App for ParkedCall {
             let tx = user.retrieve.lock().take();
             let r = Retriever {
                 name: chan.name().to_string(),
+                snap: ChanSnapshot::of(chan),
                 shared: chan.shared.clone(),
                 media: chan.media.clone(),
             };
@@ -700,9 +793,13 @@ impl Func for ParkGetChannel {
 struct Service(Weak<Lots>);
 
 impl Parking for Service {
-    fn park_channel(&self, mut chan: Channel, opts: ParkOptions) -> Result<ParkedAt, ParkError> {
+    fn park_channel(
+        &self,
+        mut chan: Channel,
+        opts: ParkOptions,
+    ) -> Result<ParkedAt, (ParkError, Box<Channel>)> {
         let Some(lots) = self.0.upgrade() else {
-            return Err(ParkError::NoLot(opts.lot));
+            return Err((ParkError::NoLot(opts.lot), Box::new(chan)));
         };
         let lot = if opts.lot.is_empty() {
             lot_name(&chan, "")
@@ -714,7 +811,10 @@ impl Parking for Service {
         } else {
             opts.parker.clone()
         };
-        let (user, cfg, rx) = lots.reserve(&lot, &chan, config::dial_string(&parker), &opts)?;
+        let (user, cfg, rx) = match lots.reserve(&lot, &chan, config::dial_string(&parker), &opts) {
+            Ok(r) => r,
+            Err(e) => return Err((e, Box::new(chan))),
+        };
         let at = ParkedAt {
             lot: cfg.name.clone(),
             space: user.space,
@@ -735,6 +835,19 @@ impl Parking for Service {
             }
         });
         Ok(at)
+    }
+    fn park_self<'a>(
+        &'a self,
+        chan: &'a mut Channel,
+        opts: ParkOptions,
+        parked: oneshot::Sender<Result<ParkedAt, ParkError>>,
+    ) -> crate::pbx::parking::ParkFuture<'a> {
+        Box::pin(async move {
+            match park_here(chan, &opts, true, Some(parked)).await {
+                Ok(Stay::TimedOut) => true,
+                Ok(_) | Err(_) => false,
+            }
+        })
     }
     fn parkext_lot(&self, context: &str, exten: &str) -> Option<String> {
         let lots = self.0.upgrade()?;
@@ -852,6 +965,7 @@ impl Module for ResParking {
         ctx.register_app(Arc::new(ParkedCall));
         ctx.register_app(Arc::new(ParkAndAnnounce));
         ctx.register_func(Arc::new(ParkGetChannel));
+        manager::register(ctx);
         ctx.register_cli_with(register_cli);
         Ok(())
     }
