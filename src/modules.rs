@@ -14,6 +14,7 @@ pub fn all() -> Vec<Arc<dyn Module>> {
     let mut v: Vec<Arc<dyn Module>> = Vec::new();
     v.push(Arc::new(crate::res::config_sqlite3::ResConfigSqlite3));
     v.push(Arc::new(crate::res::config_ldap::ResConfigLdap));
+    v.push(Arc::new(crate::res::config_pgsql::ResConfigPgsql));
     v.push(Arc::new(crate::res::security_log::ResSecurityLog::default()));
     v.extend(crate::funcs::modules());
     v.push(Arc::new(crate::voicemail::funcs::FUNC_VMCOUNT));
@@ -25,6 +26,7 @@ pub fn all() -> Vec<Arc<dyn Module>> {
     v.push(Arc::new(crate::res::agi::ResAgi));
     v.push(Arc::new(crate::res::parking::ResParking));
     v.push(Arc::new(crate::cdr::CdrCsv));
+    v.push(Arc::new(crate::cdr::pgsql::CdrPgsql));
     v.push(Arc::new(crate::manager::Manager::default()));
     v.push(Arc::new(crate::channels::local::ChanLocal));
     v.push(Arc::new(crate::channels::sip::ChanSip::default()));
