@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Test peers. The core-engine tests need none beyond the Rust toolchain; SIP, media,
 # voicemail and the other integrations add their peers (sipp, baresip, slapd, dovecot, …)
 # here, installed with apt-get/pip when missing.
-APT_PACKAGES=(sip-tester baresip-core asterisk-moh-opsound-wav asterisk-core-sounds-en-wav slapd ldap-utils radicale dovecot-imapd openssl prosody festival festvox-kallpc16k fail2ban dnsmasq-base rsyslog)
+APT_PACKAGES=(sip-tester baresip-core asterisk-moh-opsound-wav asterisk-core-sounds-en-wav slapd ldap-utils radicale dovecot-imapd openssl prosody festival festvox-kallpc16k fail2ban dnsmasq-base rsyslog postgresql)
 # Each entry is pip-name:import-name (pyst2 is imported as `asterisk`).
 PIP_PACKAGES=(aiosmtpd:aiosmtpd slixmpp:slixmpp panoramisk:panoramisk pyst2:asterisk)
 
