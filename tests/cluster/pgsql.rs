@@ -60,9 +60,10 @@ fn ferrisk(pg: &Postgres, db: &str, sip_port: u16) -> Daemon {
     ])
 }
 
-fn register(sip_port: u16, user: &str, pw: &str) -> SippResult {
+/// A REGISTER from `local_port` (the same phone again refreshes its contact).
+fn register(sip_port: u16, local_port: u16, user: &str, pw: &str) -> SippResult {
     Sipp::new("register_auth.xml", Some(sip_port))
-        .local_port(free_port())
+        .local_port(local_port)
         .service(user)
         .auth(user, pw)
         .key("expires", 600)
@@ -151,7 +152,8 @@ fn phones_voicemail_and_cdrs_from_postgresql() {
         .set("expect", 403)
         .run()
         .assert_ok("a wrong password gets 403");
-    register(sip_port, "1001", "pw1001").assert_ok("1001 registers with its pgsql account");
+    register(sip_port, free_port(), "1001", "pw1001")
+        .assert_ok("1001 registers with its pgsql account");
     let phone = free_port();
     call_through(&d, sip_port, phone);
     wait_for(20, "the registration of 1002 in sippeers", || {
@@ -212,7 +214,8 @@ fn postgresql_outage_keeps_cached_peers_and_cdrs() {
     let sip_port = free_port();
     let d = ferrisk(&pg, &db, sip_port);
 
-    register(sip_port, "1001", "pw1001").assert_ok("1001 registers");
+    let phone1001 = free_port();
+    register(sip_port, phone1001, "1001", "pw1001").assert_ok("1001 registers");
     call_through(&d, sip_port, free_port());
     wait_for(30, "the first CDR", || {
         (cdr_rows(&pg, &db).len() == 1).then_some(())
@@ -224,7 +227,8 @@ fn postgresql_outage_keeps_cached_peers_and_cdrs() {
         let out = d.rx("realtime load sippeers name 1001");
         assert!(out.contains("No rows found"), "{out}");
     }
-    register(sip_port, "1001", "pw1001").assert_ok("a cached peer registers with PostgreSQL down");
+    register(sip_port, phone1001, "1001", "pw1001")
+        .assert_ok("a cached peer registers with PostgreSQL down");
     call_through(&d, sip_port, free_port());
     // Its CDR waits in the queue.
     d.rx_until("cdr show pgsql status", 20, |s| {
