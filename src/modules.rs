@@ -11,10 +11,12 @@ use std::sync::Arc;
 /// dialplan last (so that its
 /// "not implemented" warnings see every loaded application).
 pub fn all() -> Vec<Arc<dyn Module>> {
-    let mut v: Vec<Arc<dyn Module>> = Vec::new();
-    v.push(Arc::new(crate::res::config_sqlite3::ResConfigSqlite3));
-    v.push(Arc::new(crate::res::config_ldap::ResConfigLdap));
-    v.push(Arc::new(crate::res::security_log::ResSecurityLog::default()));
+    let mut v: Vec<Arc<dyn Module>> = vec![
+        Arc::new(crate::res::config_sqlite3::ResConfigSqlite3),
+        Arc::new(crate::res::config_ldap::ResConfigLdap),
+        Arc::new(crate::res::config_pgsql::ResConfigPgsql),
+        Arc::new(crate::res::security_log::ResSecurityLog::default()),
+    ];
     v.extend(crate::funcs::modules());
     v.push(Arc::new(crate::voicemail::funcs::FUNC_VMCOUNT));
     v.extend(crate::apps::modules());
@@ -25,6 +27,7 @@ pub fn all() -> Vec<Arc<dyn Module>> {
     v.push(Arc::new(crate::res::agi::ResAgi));
     v.push(Arc::new(crate::res::parking::ResParking));
     v.push(Arc::new(crate::cdr::CdrCsv));
+    v.push(Arc::new(crate::cdr::pgsql::CdrPgsql));
     v.push(Arc::new(crate::manager::Manager::default()));
     v.push(Arc::new(crate::channels::local::ChanLocal));
     v.push(Arc::new(crate::channels::sip::ChanSip::default()));

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod csv;
+pub mod pgsql;
 
 pub use crate::pbx::cdr::{Cdr, CdrBackend, CdrEngine, Disposition};
 use crate::pbx::module::{Module, ModuleContext, ModuleError, ModuleInfo, Reload};

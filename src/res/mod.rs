@@ -4,7 +4,9 @@
 
 pub mod agi;
 pub mod config_ldap;
+pub mod config_pgsql;
 pub mod config_sqlite3;
 pub mod parking;
+pub mod pgsql;
 pub mod security_log;
 pub mod xmpp;

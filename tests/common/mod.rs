@@ -1325,3 +1325,244 @@ pub fn ami_value<'a>(msg: &'a str, header: &str) -> &'a str {
         .find_map(|l| l.strip_prefix(header).and_then(|r| r.strip_prefix(": ")))
         .map_or("", str::trim_end)
 }
+
+// ---------------------------------------------------------------------------------------
+// PostgreSQL
+
+use std::os::unix::process::CommandExt as _;
+
+/// Where Debian's `postgresql` package (15) puts the server programs.
+pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A PostgreSQL 15 cluster of its own on 127.0.0.1 and a free port: `initdb` into a temp
+/// dir owned by the `postgres` user, and `postgres` run as that user (the tests run as
+/// root, which PostgreSQL refuses), with `trust` authentication for user `postgres`.
+/// [`Postgres::shared`] starts one per test binary (use a database of your own in it:
+/// [`Postgres::create_db`]); [`Postgres::start`] gives a private one a test may stop and
+/// start again. The server dies with the test process (`PR_SET_PDEATHSIG`).
+pub struct Postgres {
+    pub port: u16,
+    data: PathBuf,
+    /// Keeps the directory (the shared one's is removed at exit).
+    _dir: Option<tempfile::TempDir>,
+    pid: Mutex<Option<u32>>,
+    uid: u32,
+    gid: u32,
+}
+
+static PG_SHARED: std::sync::OnceLock<Postgres> = std::sync::OnceLock::new();
+static PG_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+fn pg_ids() -> (u32, u32) {
+    let id = |flag: &str| -> u32 {
+        let out = Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .expect("id postgres");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("no 'postgres' user: install the postgresql package"))
+    };
+    (id("-u"), id("-g"))
+}
+
+impl Postgres {
+    /// The cluster shared by the tests of this binary (started on first use).
+    pub fn shared() -> &'static Postgres {
+        PG_SHARED.get_or_init(|| {
+            let pg = Postgres::start();
+            // Stop it and remove its files when the test binary exits.
+            extern "C" fn cleanup() {
+                if let Some(pg) = PG_SHARED.get() {
+                    pg.stop();
+                    let _ = std::fs::remove_dir_all(pg.data.parent().unwrap_or(&pg.data));
+                }
+            }
+            unsafe { libc::atexit(cleanup) };
+            pg
+        })
+    }
+
+    /// A private cluster.
+    pub fn start() -> Postgres {
+        let initdb = Path::new(PG_BIN).join("initdb");
+        assert!(
+            initdb.is_file(),
+            "{} is missing: install the 'postgresql' package (contrib/test.sh does)",
+            initdb.display()
+        );
+        let (uid, gid) = pg_ids();
+        let dir = tempfile::Builder::new()
+            .prefix("ferrisk-pg")
+            .tempdir()
+            .expect("tempdir");
+        std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("chown");
+        let data = dir.path().join("data");
+        let out = Command::new(&initdb)
+            .args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+                "-D",
+            ])
+            .arg(&data)
+            .current_dir(dir.path())
+            .uid(uid)
+            .gid(gid)
+            .output()
+            .expect("initdb");
+        assert!(
+            out.status.success(),
+            "initdb: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pg = Postgres {
+            port: free_port(),
+            data,
+            _dir: Some(dir),
+            pid: Mutex::new(None),
+            uid,
+            gid,
+        };
+        pg.run();
+        pg
+    }
+
+    /// Start the server (again) on its port and wait until it answers.
+    pub fn run(&self) {
+        let mut cmd = Command::new(Path::new(PG_BIN).join("postgres"));
+        cmd.arg("-D")
+            .arg(&self.data)
+            .args(["-p", &self.port.to_string(), "-k"])
+            .arg(&self.data)
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ])
+            .current_dir(&self.data)
+            .uid(self.uid)
+            .gid(self.gid)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        unsafe {
+            // Runs after the uid change (which would clear it): the server gets SIGINT (fast
+            // shutdown) when the thread that started it ends.
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT);
+                Ok(())
+            });
+        }
+        // A thread that lives as long as the process starts it, so that the death signal
+        // comes with the process, not with the test's thread.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let child = cmd.spawn();
+            let _ = tx.send(child.map(|c| c.id()));
+            loop {
+                std::thread::park();
+            }
+        });
+        let pid = rx.recv().expect("spawner").expect("start postgres");
+        *self.pid.lock().unwrap_or_else(|e| e.into_inner()) = Some(pid);
+        wait_for(30, "PostgreSQL to answer", || {
+            let out = Command::new(Path::new(PG_BIN).join("pg_isready"))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+                .output()
+                .ok()?;
+            out.status.success().then_some(())
+        });
+    }
+
+    /// Stop the server (fast shutdown) and wait until it is gone.
+    pub fn stop(&self) {
+        let Some(pid) = self.pid.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return;
+        };
+        unsafe { libc::kill(pid as i32, libc::SIGINT) };
+        let until = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < until && unsafe { libc::kill(pid as i32, 0) } == 0 {
+            // Reap it if it is our child.
+            unsafe { libc::waitpid(pid as i32, std::ptr::null_mut(), libc::WNOHANG) };
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Run SQL with psql as `postgres` in database `db`; its output (`-At`: bare values,
+    /// `|` between columns). Panics when psql fails.
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let out = Command::new(Path::new(PG_BIN).join("psql"))
+            .args([
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+            ])
+            .args(["-p", &self.port.to_string(), "-d", db, "-c", sql])
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run an SQL file with psql in database `db`.
+    pub fn psql_file(&self, db: &str, file: &Path) {
+        let out = Command::new(Path::new(PG_BIN).join("psql"))
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+            ])
+            .args(["-p", &self.port.to_string(), "-d", db, "-f"])
+            .arg(file)
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "psql -f {}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A new, empty database with a unique name starting with `prefix`.
+    pub fn create_db(&self, prefix: &str) -> String {
+        let n = PG_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("{prefix}_{}_{n}", std::process::id());
+        self.psql("postgres", &format!("CREATE DATABASE {name}"));
+        name
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
