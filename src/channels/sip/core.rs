@@ -787,7 +787,8 @@ impl Core {
                 self.reply(&key, &req, 200, "OK", now);
             }
             Method::Notify if in_dialog && self.on_refer_notify(&key, &req, now) => {}
-            Method::Info | Method::Update | Method::Message | Method::Notify if in_dialog => {
+            Method::Message if in_dialog => self.on_dialog_message(&key, &req, now),
+            Method::Info | Method::Update | Method::Notify if in_dialog => {
                 let ok = req.call_id().is_some_and(|c| self.legs.contains_key(c));
                 if ok {
                     self.reply(&key, &req, 200, "OK", now);
@@ -811,6 +812,27 @@ impl Core {
 
     /// Challenge/verify `req` for `peer`; `None` = authenticated, `Some(())` = answered.
     #[allow(clippy::too_many_arguments)]
+    /// An in-dialog MESSAGE (chan_sip's `receive_message` with an owner): a `text/plain`
+    /// body, its trailing line ends stripped, becomes a text frame of the call's channel
+    /// and is answered 202 Accepted; another content type gets 415 Unsupported Media Type.
+    fn on_dialog_message(&mut self, key: &TransactionKey, req: &SipMessage, now: Instant) {
+        let Some(leg) = req.call_id().and_then(|c| self.legs.get(c)) else {
+            self.reply(key, req, 481, "Call/Transaction Does Not Exist", now);
+            return;
+        };
+        let ct = req.header("Content-Type").unwrap_or("").trim_start();
+        if !ct.starts_with("text/plain") {
+            self.reply(key, req, 415, "Unsupported Media Type", now);
+            return;
+        }
+        let text = String::from_utf8_lossy(req.body());
+        let text = text.trim_end_matches(['\r', '\n']).to_string();
+        if let Some(shared) = self.chans.get(&leg.chan_id).and_then(|c| c.shared.clone()) {
+            shared.queue_text(text);
+        }
+        self.reply(key, req, 202, "Accepted", now);
+    }
+
     /// An in-dialog INFO with `application/dtmf-relay`: the digit goes to the channel.
     fn info_dtmf(&self, req: &SipMessage) -> bool {
         let ct = req
@@ -1493,7 +1515,7 @@ impl Core {
         self.legs.insert(
             call_id.clone(),
             Box::new(Leg {
-                call_id,
+                call_id: call_id.clone(),
                 inbound: true,
                 chan_id,
                 peer: peer_name,
@@ -1528,6 +1550,7 @@ impl Core {
                 refer_out: false,
             }),
         );
+        self.apply_dtmf_mode(&call_id);
         // 100 Trying at once, as chan_sip does.
         self.reply_trying(key, req, now);
         self.actions.push(Action::Spawn(Box::new(chan)));
@@ -2416,6 +2439,7 @@ impl Core {
             m.set_params(legmedia::params_of(&n));
         }
         leg.remote_offer = Some(s);
+        self.apply_dtmf_mode(call_id);
         true
     }
 
@@ -2592,6 +2616,7 @@ impl Core {
                     refer_out: false,
                 }),
             );
+            self.apply_dtmf_mode(&call_id);
             if !t.fallback.is_empty() {
                 self.leg_timers
                     .push(Reverse((now + FAILOVER_TIMEOUT, call_id.clone())));
@@ -3744,6 +3769,34 @@ impl Core {
         ch.winner.as_ref().or_else(|| ch.legs.first()).cloned()
     }
 
+    /// sip.conf `dtmfmode` of the leg's peer (or `[general]`'s): how the digits written to
+    /// its channel are sent, set when its media is set up (SIPDtmfMode() changes it later).
+    /// `auto` sends RFC 2833 events when the far end negotiated telephone-event, inband
+    /// tones otherwise.
+    fn apply_dtmf_mode(&self, call_id: &str) {
+        use crate::channels::sipconf::DtmfMode;
+        let Some(leg) = self.legs.get(call_id) else {
+            return;
+        };
+        let Some(m) = leg.media.as_ref() else {
+            return;
+        };
+        let mode = leg
+            .peer
+            .as_deref()
+            .and_then(|p| self.cfg.peer(p))
+            .map_or(self.cfg.general.dtmfmode, |p| p.dtmfmode);
+        let info = |short| Some(super::apps::info_sink(self.sip.clone(), leg.chan_id, short));
+        let (sink, inband) = match mode {
+            DtmfMode::Info => (info(false), false),
+            DtmfMode::ShortInfo => (info(true), false),
+            DtmfMode::Inband => (None, true),
+            DtmfMode::Rfc2833 => (None, false),
+            DtmfMode::Auto => (None, m.params().dtmf_pt.is_none()),
+        };
+        m.set_dtmf_out(sink, inband);
+    }
+
     /// `SIPDtmfMode()`: where the digits written to channel `chan_id` go from now on.
     pub fn chan_set_dtmf_out(
         &self,
@@ -3783,34 +3836,70 @@ impl Core {
         extra: &[(String, String)],
         now: Instant,
     ) -> bool {
-        let Some(call_id) = self.chan_leg_id(chan_id) else {
+        self.chan_request(chan_id, Method::Info, content_type, body, extra, now)
+    }
+
+    /// `SendText()` and a bridged party's text on channel `chan_id`: an in-dialog MESSAGE
+    /// with a `text/plain;charset=UTF-8` body (chan_sip's `sip_sendtext`; an empty body is
+    /// allowed, RFC 3428). False when the channel has no established dialog.
+    pub fn chan_send_text(&mut self, chan_id: u64, text: &str, now: Instant) -> bool {
+        let Some((call_id, mut m)) = self.chan_request_msg(chan_id, Method::Message) else {
             return false;
         };
+        m.headers_mut()
+            .push("Content-Type", "text/plain;charset=UTF-8");
+        m.set_body(text.as_bytes().to_vec());
+        self.send_in_dialog(&call_id, m, now)
+    }
+
+    /// An in-dialog `method` request of channel `chan_id`'s answered leg, with our
+    /// User-Agent; `None` without an established dialog.
+    fn chan_request_msg(&mut self, chan_id: u64, method: Method) -> Option<(String, SipMessage)> {
+        let call_id = self.chan_leg_id(chan_id)?;
         let ua = self.useragent();
-        let Some(leg) = self.legs.get_mut(&call_id) else {
+        let d = self.legs.get_mut(&call_id)?.dialog.as_mut()?;
+        let mut m = d.request(method, &new_branch());
+        m.headers_mut().push("User-Agent", ua);
+        Some((call_id, m))
+    }
+
+    /// Send an in-dialog request built by [`Core::chan_request_msg`].
+    fn send_in_dialog(&mut self, call_id: &str, m: SipMessage, now: Instant) -> bool {
+        let Some(dest) = self.legs.get(call_id).map(|l| l.remote) else {
             return false;
         };
-        let Some(d) = leg.dialog.as_mut() else {
-            return false;
-        };
-        let mut info = d.request(Method::Info, &new_branch());
-        let h = info.headers_mut();
-        h.push("User-Agent", ua);
-        for (n, v) in extra {
-            h.push(n.as_str(), v.as_str());
-        }
-        if !body.is_empty() {
-            h.push("Content-Type", content_type);
-        }
-        info.set_body(body);
-        let dest = leg.remote;
-        match self.txs.send_request(info, dest, false, now) {
+        match self.txs.send_request(m, dest, false, now) {
             Ok(k) => {
                 self.owners.insert(k, Owner::InDialog);
                 true
             }
             Err(_) => false,
         }
+    }
+
+    /// An in-dialog `method` request carrying `body` (typed `content_type` when not
+    /// empty) and the `extra` headers.
+    fn chan_request(
+        &mut self,
+        chan_id: u64,
+        method: Method,
+        content_type: &str,
+        body: Vec<u8>,
+        extra: &[(String, String)],
+        now: Instant,
+    ) -> bool {
+        let Some((call_id, mut m)) = self.chan_request_msg(chan_id, method) else {
+            return false;
+        };
+        let h = m.headers_mut();
+        for (n, v) in extra {
+            h.push(n.as_str(), v.as_str());
+        }
+        if !body.is_empty() {
+            h.push("Content-Type", content_type);
+        }
+        m.set_body(body);
+        self.send_in_dialog(&call_id, m, now)
     }
 
     pub fn chan_invite_header(&self, chan_id: u64, name: &str, n: usize) -> Option<String> {

@@ -421,6 +421,13 @@ impl ChannelTech for SipTech {
             None => crate::pbx::channel::TransferResult::Failure,
         }
     }
+    fn send_text(&self, text: &str) -> crate::pbx::channel::TextResult {
+        use crate::pbx::channel::TextResult;
+        match self.sip.upgrade() {
+            Some(s) if s.with(|c, now| c.chan_send_text(self.id, text, now)) => TextResult::Success,
+            _ => TextResult::Failure,
+        }
+    }
     fn answer(&self, _chan: &Channel) {
         if let Some(s) = self.sip.upgrade() {
             s.with(|c, now| c.answer(self.id, now));
