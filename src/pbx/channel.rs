@@ -1040,6 +1040,31 @@ impl Channel {
         }
     }
 
+    /// The next text message from the far end (a TEXT frame, [`ChannelShared::queue_text`]),
+    /// waiting at most `max` (forever when `None`): `Ok(None)` on timeout, `Err(Hangup)`
+    /// when the channel is hung up first.
+    pub async fn read_text(&mut self, max: Option<Duration>) -> Result<Option<String>, Hangup> {
+        if self.check_hangup() {
+            return Err(Hangup);
+        }
+        let shared = self.shared.clone();
+        let deadline = max.map(|d| tokio::time::Instant::now() + d);
+        loop {
+            let timer = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                t = shared.next_text() => return Ok(Some(t)),
+                _ = timer => return Ok(None),
+                _ = shared.hungup() => return Err(Hangup),
+                _ = shared.vars_notify.notified() => self.serve_requests(),
+            }
+        }
+    }
+
     /// Send a frame to the far end. Paced by the driver (one frame per 20 ms); without
     /// media the frame is dropped after 20 ms, so writers keep real time either way.
     pub async fn write_frame(&mut self, f: super::media::Frame) -> Result<(), Hangup> {

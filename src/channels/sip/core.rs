@@ -294,6 +294,8 @@ pub struct Core {
     rt_clear: HashMap<String, Instant>,
     /// Host names looked up off the lock ([`names`]): the core never calls the resolver.
     pub(super) names: names::Names,
+    /// Our SIP domains: sip.conf's `domain=` lines and `autodomain`'s ([`super::domains`]).
+    pub domains: Vec<crate::channels::sipconf::SipDomain>,
 }
 
 /// sip.conf's `transaction_memory` and `retransmission_memory` (MiB).
@@ -404,7 +406,30 @@ impl Core {
             peer_ips: HashMap::new(),
             mwi_subs: HashMap::new(),
             names: names::Names::default(),
+            domains: Vec::new(),
         }
+        .with_domains()
+    }
+
+    /// Work out the local domains of the configuration in force.
+    fn with_domains(mut self) -> Core {
+        self.set_domains();
+        self
+    }
+
+    fn set_domains(&mut self) {
+        let (d, notice) =
+            super::domains::local_domains(&self.cfg.general, &crate::logger::hostname());
+        if let Some(n) = notice {
+            self.actions.push(Action::Notice(n.to_string()));
+        }
+        self.domains = d;
+    }
+
+    /// chan_sip's `check_sip_domain` (`CHECKSIPDOMAIN()`): `Some(context)` if `domain` is
+    /// one of ours.
+    pub fn check_domain(&self, domain: &str) -> Option<Option<&str>> {
+        super::domains::check(&self.domains, domain)
     }
 
     /// The addresses of peers configured with a host name (`host=sip.provider.example`),
@@ -515,6 +540,7 @@ impl Core {
         self.guard.set_config(guard_config(&cfg));
         set_transaction_budgets(&mut self.txs, &cfg);
         self.cfg = cfg;
+        self.set_domains();
         self.resolve_peer_hosts();
         for p in self.peers_rt.values_mut() {
             p.next_qualify = None;
@@ -1030,6 +1056,17 @@ impl Core {
             .and_then(|t| t.uri.user_decoded())
             .unwrap_or_default();
         let cfg = self.cfg.clone();
+        // With domains configured, a REGISTER for another domain is refused (chan_sip's
+        // register_verify).
+        let to_host = req.to().map(|t| t.uri.host.clone()).unwrap_or_default();
+        if !self.domains.is_empty() && self.check_domain(&to_host).is_none() {
+            if cfg.general.alwaysauthreject {
+                self.refuse_unknown(key, req, ruri, src, now);
+            } else {
+                self.reply(key, req, 404, "Not found (unknown domain)", now);
+            }
+            return;
+        }
         if let Some(retry) = self.rate_limited(&aor_user, now) {
             if let Some(mut r) = response_to(req, 503, "Service Unavailable", Some(&new_tag())) {
                 r.headers_mut().push("Server", self.useragent());
@@ -1288,7 +1325,7 @@ impl Core {
         }
         let cfg = self.cfg.clone();
         let peer = self.match_peer(req, src).cloned();
-        let (context, peer_name, chan_base) = match &peer {
+        let (mut context, peer_name, chan_base) = match &peer {
             Some(p) => {
                 if !p.permits(src.ip()) {
                     self.reply(key, req, 403, "Forbidden", now);
@@ -1323,9 +1360,24 @@ impl Core {
                 }
             }
         };
-        let Some((_, exten)) = request_exten(req) else {
+        let Some((ruri_parsed, exten)) = request_exten(req) else {
             return;
         };
+        // Local domains (chan_sip's get_destination): an INVITE to another domain is
+        // refused with allowexternaldomains=no; one to a listed domain with a context
+        // goes there unless the peer has a context of its own.
+        if !self.domains.is_empty() {
+            match self.check_domain(&ruri_parsed.host) {
+                None if !cfg.general.allowexternaldomains => {
+                    self.reply(key, req, 403, "Forbidden", now);
+                    return;
+                }
+                Some(Some(c)) if !peer.as_ref().is_some_and(|p| p.has_context) => {
+                    context = c.to_string();
+                }
+                _ => {}
+            }
+        }
         let Some(pbx) = self.pbx() else {
             self.reply(key, req, 503, "Service Unavailable", now);
             return;

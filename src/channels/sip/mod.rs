@@ -17,6 +17,7 @@ pub mod channelstats;
 pub mod cli;
 pub mod core;
 mod dbwriter;
+pub mod domains;
 pub mod format;
 mod funcs;
 mod manager;
