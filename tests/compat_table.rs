@@ -53,6 +53,7 @@ fn the_table_matches_what_ferrisk_registers() {
         "SIP_HEADER",
         "SIP_HEADERS",
         "SIPPEER",
+        "CHECKSIPDOMAIN",
         "jabbersend",
         "jabbersendgroup",
         "jabberjoin",

@@ -586,9 +586,11 @@ pub(crate) async fn bridge_call(
     let mut fa = dialfeatures::matcher(chan, &dialfeatures::enabled(opts, false));
     let mut fb = dialfeatures::matcher(&callee, &dialfeatures::enabled(opts, true));
     let mut callee_slot = callee;
+    let caller_tech = chan.tech.clone();
     let end = loop {
         let callee = &mut callee_slot;
         let callee_shared = callee.shared.clone();
+        let callee_tech = callee.tech.clone();
         let (caller_media, callee_media) = (chan.media.clone(), callee.media.clone());
         let callee_cause = &mut callee.hangup_cause;
         let r = bridge::relay_features(caller_media, callee_media, &mut fa, &mut fb, async {
@@ -603,6 +605,9 @@ pub(crate) async fn bridge_call(
                     _ = caller_shared.hungup() => break BridgeEnd::CallerGone,
                     _ = callee_shared.hungup() => break BridgeEnd::CalleeGone,
                     t = caller_shared.transfer_requested() => break BridgeEnd::CallerTransfers(t, true),
+                    // Text frames pass between the legs, as in Asterisk's bridges.
+                    t = caller_shared.next_text() => { callee_tech.send_text(&t); }
+                    t = callee_shared.next_text() => { caller_tech.send_text(&t); }
                     ev = rx.recv() => match ev {
                         // Only the answered leg's hang-up ends the bridge: the legs that
                         // lost the race were hung up above and may still report it.

@@ -63,6 +63,7 @@ pub mod record;
 pub mod say;
 pub mod sayunixtime;
 pub mod senddtmf;
+pub mod sendtext;
 pub mod setvar;
 pub mod signal;
 pub mod tonedetect;
@@ -99,6 +100,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         read::MODULES,
         record::MODULES,
         senddtmf::MODULES,
+        sendtext::MODULES,
         transfer::MODULES,
         indications::MODULES,
         readexten::MODULES,

@@ -380,9 +380,23 @@ fn parse_tls_method(v: &str) -> (TlsClientMethod, Option<String>) {
     }
 }
 
+/// A `domain=domain[,context]` line of `[general]`: a SIP domain this server serves and
+/// the context guest calls to it go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipDomain {
+    pub domain: String,
+    pub context: Option<String>,
+}
+
 /// `[general]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SipGeneral {
+    /// `domain=` lines, in file order.
+    pub domains: Vec<SipDomain>,
+    /// `autodomain` (no): also serve our own addresses and host name.
+    pub autodomain: bool,
+    /// `allowexternaldomains` (yes): accept INVITE and REFER to domains not listed.
+    pub allowexternaldomains: bool,
     /// UDP listen address: `udpbindaddr`, else `bindaddr`, with `bindport` when no port given.
     pub udpbindaddr: SocketAddr,
     pub bindport: u16,
@@ -492,6 +506,9 @@ impl Default for SipGeneral {
             transports: vec![Transport::Udp],
             context: "default".into(),
             allowguest: true,
+            domains: Vec::new(),
+            autodomain: false,
+            allowexternaldomains: true,
             alwaysauthreject: true,
             realm: "asterisk".into(),
             useragent: "ferrisk".into(),
@@ -751,6 +768,9 @@ pub struct Peer {
     pub fromuser: Option<String>,
     pub fromdomain: Option<String>,
     pub context: String,
+    /// The peer has a `context=` line of its own (or its template's): a `domain=` context
+    /// does not replace it.
+    pub has_context: bool,
     pub callerid: Option<CallerId>,
     pub mailboxes: Vec<Mailbox>,
     pub qualify: Qualify,
@@ -1205,6 +1225,23 @@ fn parse_general(
             }
             "context" => g.context = v.trim().to_string(),
             "allowguest" => g.allowguest = ctx.take(e, parse_bool(v)).unwrap_or(g.allowguest),
+            "autodomain" => g.autodomain = ctx.take(e, parse_bool(v)).unwrap_or(g.autodomain),
+            "allowexternaldomains" => {
+                g.allowexternaldomains =
+                    ctx.take(e, parse_bool(v)).unwrap_or(g.allowexternaldomains)
+            }
+            "domain" => {
+                let (d, c) = v.split_once(',').unwrap_or((v, ""));
+                if d.trim().is_empty() {
+                    ctx.warnings
+                        .push(format!("{}: Empty domain specified", e.loc));
+                } else {
+                    g.domains.push(SipDomain {
+                        domain: d.trim().to_string(),
+                        context: nonempty(c),
+                    });
+                }
+            }
             "alwaysauthreject" => {
                 g.alwaysauthreject = ctx.take(e, parse_bool(v)).unwrap_or(g.alwaysauthreject)
             }
@@ -1370,6 +1407,13 @@ fn parse_general(
         Some((ip, port)) => SocketAddr::new(ip, port.unwrap_or(TLS_PORT)),
         None => SocketAddr::new(uip, TLS_PORT),
     };
+    if !g.allowexternaldomains && g.domains.is_empty() {
+        ctx.warnings.push(format!(
+            "{}: To disallow external domains, you need to configure local SIP domains.",
+            sec.loc
+        ));
+        g.allowexternaldomains = true;
+    }
     if g.tls.verifyclient && g.tls.cafile.is_none() && g.tls.capath.is_none() {
         ctx.warnings.push(format!(
             "{}: tlsverifyclient=yes needs tlscafile or tlscapath to verify against; \
@@ -1446,6 +1490,7 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
         defaultuser: None,
         fromuser: None,
         fromdomain: None,
+        has_context: false,
         context: g.context.clone(),
         callerid: None,
         mailboxes: Vec::new(),
@@ -1497,7 +1542,10 @@ fn parse_peer(sec: &crate::config::Section, g: &SipGeneral, ctx: &mut Ctx) -> Op
             "defaultuser" | "username" => p.defaultuser = nonempty(v),
             "fromuser" => p.fromuser = nonempty(v),
             "fromdomain" => p.fromdomain = nonempty(v),
-            "context" => p.context = v.trim().to_string(),
+            "context" => {
+                p.context = v.trim().to_string();
+                p.has_context = true;
+            }
             "callerid" => {
                 p.callerid = (!v.trim().is_empty()).then(|| CallerId::parse(v));
             }

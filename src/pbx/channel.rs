@@ -145,6 +145,30 @@ pub enum TransferResult {
     Pending,
 }
 
+/// What a [`ChannelTech::send_text`] did (`SENDTEXTSTATUS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextResult {
+    Success,
+    Failure,
+    /// The technology carries no text (Asterisk's channel driver without `send_text`).
+    Unsupported,
+}
+
+impl TextResult {
+    /// Asterisk's `SENDTEXTSTATUS` value.
+    pub fn status(self) -> &'static str {
+        match self {
+            TextResult::Success => "SUCCESS",
+            TextResult::Failure => "FAILURE",
+            TextResult::Unsupported => "UNSUPPORTED",
+        }
+    }
+}
+
+/// Text messages from the far end a channel keeps while nobody reads them; more are
+/// dropped (the oldest first).
+pub const MAX_PENDING_TEXT: usize = 32;
+
 /// A call forward requested by the far side of an outbound leg ([`ChanEvent::Forward`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forward {
@@ -298,6 +322,12 @@ pub struct ChannelShared {
     /// answered call): `true` done, `false` refused or failed.
     transfer_done: Mutex<Option<bool>>,
     transfer_notify: Notify,
+    /// Text frames from the far end (an in-dialog SIP MESSAGE): Asterisk's
+    /// `AST_FRAME_TEXT`, read by ReceiveText and passed on by a bridge. A queue of its own
+    /// beside the media queues, because text is rare, unpaced and must not be dropped as
+    /// audio is.
+    text_in: Mutex<std::collections::VecDeque<String>>,
+    text_notify: Notify,
     /// Where a manager `Redirect` sends the channel: the interpreter jumps there.
     redirect: Mutex<Option<(String, String, i32)>>,
     /// What another channel asked this one to do instead of its dialplan (Bridge()).
@@ -381,6 +411,8 @@ impl ChannelShared {
             transfer: Mutex::new(None),
             transfer_done: Mutex::new(None),
             transfer_notify: Notify::new(),
+            text_in: Mutex::new(std::collections::VecDeque::new()),
+            text_notify: Notify::new(),
             redirect: Mutex::new(None),
             join: Mutex::new(None),
             pending_vars: Mutex::new(Vec::new()),
@@ -495,6 +527,36 @@ impl ChannelShared {
         }
     }
 
+    /// The driver queues a text message from the far end (a TEXT frame).
+    pub fn queue_text(&self, text: String) {
+        {
+            let mut q = self.text_in.lock();
+            if q.len() >= MAX_PENDING_TEXT {
+                q.pop_front();
+            }
+            q.push_back(text);
+        }
+        self.text_notify.notify_waiters();
+        self.text_notify.notify_one();
+    }
+
+    /// The oldest text message waiting, if any.
+    pub fn take_text(&self) -> Option<String> {
+        self.text_in.lock().pop_front()
+    }
+
+    /// Resolves with the next text message from the far end (cancel-safe: a message is
+    /// taken only when this returns).
+    pub async fn next_text(&self) -> String {
+        loop {
+            let n = self.text_notify.notified();
+            if let Some(t) = self.take_text() {
+                return t;
+            }
+            n.await;
+        }
+    }
+
     /// Resolves when a hangup has been requested.
     pub async fn hungup(&self) {
         loop {
@@ -595,6 +657,11 @@ pub trait ChannelTech: Send + Sync {
     /// `Transfer()`: send the far end to `dest` (a SIP 302 before answer).
     fn transfer(&self, _chan: &Channel, _dest: &str) -> TransferResult {
         TransferResult::Unsupported
+    }
+    /// `SendText()`, a bridged party's text: send `text` to the far end (chan_sip: an
+    /// in-dialog MESSAGE).
+    fn send_text(&self, _text: &str) -> TextResult {
+        TextResult::Unsupported
     }
     /// The driver itself, for the functions its module registers (chan_sip's
     /// `SIP_HEADER()` finds its call leg through it).
@@ -966,6 +1033,31 @@ impl Channel {
                         return Err(Hangup);
                     }
                 },
+                _ = timer => return Ok(None),
+                _ = shared.hungup() => return Err(Hangup),
+                _ = shared.vars_notify.notified() => self.serve_requests(),
+            }
+        }
+    }
+
+    /// The next text message from the far end (a TEXT frame, [`ChannelShared::queue_text`]),
+    /// waiting at most `max` (forever when `None`): `Ok(None)` on timeout, `Err(Hangup)`
+    /// when the channel is hung up first.
+    pub async fn read_text(&mut self, max: Option<Duration>) -> Result<Option<String>, Hangup> {
+        if self.check_hangup() {
+            return Err(Hangup);
+        }
+        let shared = self.shared.clone();
+        let deadline = max.map(|d| tokio::time::Instant::now() + d);
+        loop {
+            let timer = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                t = shared.next_text() => return Ok(Some(t)),
                 _ = timer => return Ok(None),
                 _ = shared.hungup() => return Err(Hangup),
                 _ = shared.vars_notify.notified() => self.serve_requests(),

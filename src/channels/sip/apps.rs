@@ -48,6 +48,17 @@ pub fn dtmf_info_body(digit: char, len: Duration, short: bool) -> (&'static str,
     }
 }
 
+/// The digit sink of dtmfmode=info/shortinfo on channel `id`: each digit written to the
+/// channel goes as an in-dialog INFO ([`dtmf_info_body`]).
+pub fn info_sink(sip: Weak<SipShared>, id: u64, short: bool) -> DtmfSink {
+    Arc::new(move |d: char, len: Duration| {
+        if let Some(sip) = sip.upgrade() {
+            let (ct, body) = dtmf_info_body(d, len, short);
+            sip.with(|c, now| c.chan_send_info(id, ct, body.into_bytes(), &[], now));
+        }
+    })
+}
+
 /// What `SIPDtmfMode(mode)` sets: `Some((info, short, inband))`, `None` for an unknown mode.
 pub fn parse_mode(mode: &str) -> Option<(bool, bool, bool)> {
     match mode.trim().to_ascii_lowercase().as_str() {
@@ -101,15 +112,7 @@ impl App for SipDtmfMode {
         let Some(sip) = self.sip.upgrade() else {
             return Ok(());
         };
-        let sink: Option<DtmfSink> = info.then(|| {
-            let weak = self.sip.clone();
-            Arc::new(move |d: char, len: Duration| {
-                if let Some(sip) = weak.upgrade() {
-                    let (ct, body) = dtmf_info_body(d, len, short);
-                    sip.with(|c, now| c.chan_send_info(id, ct, body.into_bytes(), &[], now));
-                }
-            }) as DtmfSink
-        });
+        let sink = info.then(|| info_sink(self.sip.clone(), id, short));
         sip.core.lock().chan_set_dtmf_out(id, sink, inband);
         Ok(())
     }

@@ -294,6 +294,8 @@ pub struct Core {
     rt_clear: HashMap<String, Instant>,
     /// Host names looked up off the lock ([`names`]): the core never calls the resolver.
     pub(super) names: names::Names,
+    /// Our SIP domains: sip.conf's `domain=` lines and `autodomain`'s ([`super::domains`]).
+    pub domains: Vec<crate::channels::sipconf::SipDomain>,
 }
 
 /// sip.conf's `transaction_memory` and `retransmission_memory` (MiB).
@@ -404,7 +406,30 @@ impl Core {
             peer_ips: HashMap::new(),
             mwi_subs: HashMap::new(),
             names: names::Names::default(),
+            domains: Vec::new(),
         }
+        .with_domains()
+    }
+
+    /// Work out the local domains of the configuration in force.
+    fn with_domains(mut self) -> Core {
+        self.set_domains();
+        self
+    }
+
+    fn set_domains(&mut self) {
+        let (d, notice) =
+            super::domains::local_domains(&self.cfg.general, &crate::logger::hostname());
+        if let Some(n) = notice {
+            self.actions.push(Action::Notice(n.to_string()));
+        }
+        self.domains = d;
+    }
+
+    /// chan_sip's `check_sip_domain` (`CHECKSIPDOMAIN()`): `Some(context)` if `domain` is
+    /// one of ours.
+    pub fn check_domain(&self, domain: &str) -> Option<Option<&str>> {
+        super::domains::check(&self.domains, domain)
     }
 
     /// The addresses of peers configured with a host name (`host=sip.provider.example`),
@@ -515,6 +540,7 @@ impl Core {
         self.guard.set_config(guard_config(&cfg));
         set_transaction_budgets(&mut self.txs, &cfg);
         self.cfg = cfg;
+        self.set_domains();
         self.resolve_peer_hosts();
         for p in self.peers_rt.values_mut() {
             p.next_qualify = None;
@@ -787,7 +813,8 @@ impl Core {
                 self.reply(&key, &req, 200, "OK", now);
             }
             Method::Notify if in_dialog && self.on_refer_notify(&key, &req, now) => {}
-            Method::Info | Method::Update | Method::Message | Method::Notify if in_dialog => {
+            Method::Message if in_dialog => self.on_dialog_message(&key, &req, now),
+            Method::Info | Method::Update | Method::Notify if in_dialog => {
                 let ok = req.call_id().is_some_and(|c| self.legs.contains_key(c));
                 if ok {
                     self.reply(&key, &req, 200, "OK", now);
@@ -811,6 +838,27 @@ impl Core {
 
     /// Challenge/verify `req` for `peer`; `None` = authenticated, `Some(())` = answered.
     #[allow(clippy::too_many_arguments)]
+    /// An in-dialog MESSAGE (chan_sip's `receive_message` with an owner): a `text/plain`
+    /// body, its trailing line ends stripped, becomes a text frame of the call's channel
+    /// and is answered 202 Accepted; another content type gets 415 Unsupported Media Type.
+    fn on_dialog_message(&mut self, key: &TransactionKey, req: &SipMessage, now: Instant) {
+        let Some(leg) = req.call_id().and_then(|c| self.legs.get(c)) else {
+            self.reply(key, req, 481, "Call/Transaction Does Not Exist", now);
+            return;
+        };
+        let ct = req.header("Content-Type").unwrap_or("").trim_start();
+        if !ct.starts_with("text/plain") {
+            self.reply(key, req, 415, "Unsupported Media Type", now);
+            return;
+        }
+        let text = String::from_utf8_lossy(req.body());
+        let text = text.trim_end_matches(['\r', '\n']).to_string();
+        if let Some(shared) = self.chans.get(&leg.chan_id).and_then(|c| c.shared.clone()) {
+            shared.queue_text(text);
+        }
+        self.reply(key, req, 202, "Accepted", now);
+    }
+
     /// An in-dialog INFO with `application/dtmf-relay`: the digit goes to the channel.
     fn info_dtmf(&self, req: &SipMessage) -> bool {
         let ct = req
@@ -1008,6 +1056,17 @@ impl Core {
             .and_then(|t| t.uri.user_decoded())
             .unwrap_or_default();
         let cfg = self.cfg.clone();
+        // With domains configured, a REGISTER for another domain is refused (chan_sip's
+        // register_verify).
+        let to_host = req.to().map(|t| t.uri.host.clone()).unwrap_or_default();
+        if !self.domains.is_empty() && self.check_domain(&to_host).is_none() {
+            if cfg.general.alwaysauthreject {
+                self.refuse_unknown(key, req, ruri, src, now);
+            } else {
+                self.reply(key, req, 404, "Not found (unknown domain)", now);
+            }
+            return;
+        }
         if let Some(retry) = self.rate_limited(&aor_user, now) {
             if let Some(mut r) = response_to(req, 503, "Service Unavailable", Some(&new_tag())) {
                 r.headers_mut().push("Server", self.useragent());
@@ -1266,7 +1325,7 @@ impl Core {
         }
         let cfg = self.cfg.clone();
         let peer = self.match_peer(req, src).cloned();
-        let (context, peer_name, chan_base) = match &peer {
+        let (mut context, peer_name, chan_base) = match &peer {
             Some(p) => {
                 if !p.permits(src.ip()) {
                     self.reply(key, req, 403, "Forbidden", now);
@@ -1301,9 +1360,24 @@ impl Core {
                 }
             }
         };
-        let Some((_, exten)) = request_exten(req) else {
+        let Some((ruri_parsed, exten)) = request_exten(req) else {
             return;
         };
+        // Local domains (chan_sip's get_destination): an INVITE to another domain is
+        // refused with allowexternaldomains=no; one to a listed domain with a context
+        // goes there unless the peer has a context of its own.
+        if !self.domains.is_empty() {
+            match self.check_domain(&ruri_parsed.host) {
+                None if !cfg.general.allowexternaldomains => {
+                    self.reply(key, req, 403, "Forbidden", now);
+                    return;
+                }
+                Some(Some(c)) if !peer.as_ref().is_some_and(|p| p.has_context) => {
+                    context = c.to_string();
+                }
+                _ => {}
+            }
+        }
         let Some(pbx) = self.pbx() else {
             self.reply(key, req, 503, "Service Unavailable", now);
             return;
@@ -1493,7 +1567,7 @@ impl Core {
         self.legs.insert(
             call_id.clone(),
             Box::new(Leg {
-                call_id,
+                call_id: call_id.clone(),
                 inbound: true,
                 chan_id,
                 peer: peer_name,
@@ -1528,6 +1602,7 @@ impl Core {
                 refer_out: false,
             }),
         );
+        self.apply_dtmf_mode(&call_id);
         // 100 Trying at once, as chan_sip does.
         self.reply_trying(key, req, now);
         self.actions.push(Action::Spawn(Box::new(chan)));
@@ -2428,6 +2503,7 @@ impl Core {
             m.set_params(legmedia::params_of(&n));
         }
         leg.remote_offer = Some(s);
+        self.apply_dtmf_mode(call_id);
         true
     }
 
@@ -2604,6 +2680,7 @@ impl Core {
                     refer_out: false,
                 }),
             );
+            self.apply_dtmf_mode(&call_id);
             if !t.fallback.is_empty() {
                 self.leg_timers
                     .push(Reverse((now + FAILOVER_TIMEOUT, call_id.clone())));
@@ -3756,6 +3833,34 @@ impl Core {
         ch.winner.as_ref().or_else(|| ch.legs.first()).cloned()
     }
 
+    /// sip.conf `dtmfmode` of the leg's peer (or `[general]`'s): how the digits written to
+    /// its channel are sent, set when its media is set up (SIPDtmfMode() changes it later).
+    /// `auto` sends RFC 2833 events when the far end negotiated telephone-event, inband
+    /// tones otherwise.
+    fn apply_dtmf_mode(&self, call_id: &str) {
+        use crate::channels::sipconf::DtmfMode;
+        let Some(leg) = self.legs.get(call_id) else {
+            return;
+        };
+        let Some(m) = leg.media.as_ref() else {
+            return;
+        };
+        let mode = leg
+            .peer
+            .as_deref()
+            .and_then(|p| self.cfg.peer(p))
+            .map_or(self.cfg.general.dtmfmode, |p| p.dtmfmode);
+        let info = |short| Some(super::apps::info_sink(self.sip.clone(), leg.chan_id, short));
+        let (sink, inband) = match mode {
+            DtmfMode::Info => (info(false), false),
+            DtmfMode::ShortInfo => (info(true), false),
+            DtmfMode::Inband => (None, true),
+            DtmfMode::Rfc2833 => (None, false),
+            DtmfMode::Auto => (None, m.params().dtmf_pt.is_none()),
+        };
+        m.set_dtmf_out(sink, inband);
+    }
+
     /// `SIPDtmfMode()`: where the digits written to channel `chan_id` go from now on.
     pub fn chan_set_dtmf_out(
         &self,
@@ -3795,34 +3900,70 @@ impl Core {
         extra: &[(String, String)],
         now: Instant,
     ) -> bool {
-        let Some(call_id) = self.chan_leg_id(chan_id) else {
+        self.chan_request(chan_id, Method::Info, content_type, body, extra, now)
+    }
+
+    /// `SendText()` and a bridged party's text on channel `chan_id`: an in-dialog MESSAGE
+    /// with a `text/plain;charset=UTF-8` body (chan_sip's `sip_sendtext`; an empty body is
+    /// allowed, RFC 3428). False when the channel has no established dialog.
+    pub fn chan_send_text(&mut self, chan_id: u64, text: &str, now: Instant) -> bool {
+        let Some((call_id, mut m)) = self.chan_request_msg(chan_id, Method::Message) else {
             return false;
         };
+        m.headers_mut()
+            .push("Content-Type", "text/plain;charset=UTF-8");
+        m.set_body(text.as_bytes().to_vec());
+        self.send_in_dialog(&call_id, m, now)
+    }
+
+    /// An in-dialog `method` request of channel `chan_id`'s answered leg, with our
+    /// User-Agent; `None` without an established dialog.
+    fn chan_request_msg(&mut self, chan_id: u64, method: Method) -> Option<(String, SipMessage)> {
+        let call_id = self.chan_leg_id(chan_id)?;
         let ua = self.useragent();
-        let Some(leg) = self.legs.get_mut(&call_id) else {
+        let d = self.legs.get_mut(&call_id)?.dialog.as_mut()?;
+        let mut m = d.request(method, &new_branch());
+        m.headers_mut().push("User-Agent", ua);
+        Some((call_id, m))
+    }
+
+    /// Send an in-dialog request built by [`Core::chan_request_msg`].
+    fn send_in_dialog(&mut self, call_id: &str, m: SipMessage, now: Instant) -> bool {
+        let Some(dest) = self.legs.get(call_id).map(|l| l.remote) else {
             return false;
         };
-        let Some(d) = leg.dialog.as_mut() else {
-            return false;
-        };
-        let mut info = d.request(Method::Info, &new_branch());
-        let h = info.headers_mut();
-        h.push("User-Agent", ua);
-        for (n, v) in extra {
-            h.push(n.as_str(), v.as_str());
-        }
-        if !body.is_empty() {
-            h.push("Content-Type", content_type);
-        }
-        info.set_body(body);
-        let dest = leg.remote;
-        match self.txs.send_request(info, dest, false, now) {
+        match self.txs.send_request(m, dest, false, now) {
             Ok(k) => {
                 self.owners.insert(k, Owner::InDialog);
                 true
             }
             Err(_) => false,
         }
+    }
+
+    /// An in-dialog `method` request carrying `body` (typed `content_type` when not
+    /// empty) and the `extra` headers.
+    fn chan_request(
+        &mut self,
+        chan_id: u64,
+        method: Method,
+        content_type: &str,
+        body: Vec<u8>,
+        extra: &[(String, String)],
+        now: Instant,
+    ) -> bool {
+        let Some((call_id, mut m)) = self.chan_request_msg(chan_id, method) else {
+            return false;
+        };
+        let h = m.headers_mut();
+        for (n, v) in extra {
+            h.push(n.as_str(), v.as_str());
+        }
+        if !body.is_empty() {
+            h.push("Content-Type", content_type);
+        }
+        m.set_body(body);
+        self.send_in_dialog(&call_id, m, now)
     }
 
     pub fn chan_invite_header(&self, chan_id: u64, name: &str, n: usize) -> Option<String> {

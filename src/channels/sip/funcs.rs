@@ -26,6 +26,9 @@ pub fn register(ctx: &ModuleContext, sip: &Arc<SipShared>) {
     ctx.register_func(Arc::new(SipPeer {
         sip: Arc::downgrade(sip),
     }));
+    ctx.register_func(Arc::new(CheckSipDomain {
+        sip: Arc::downgrade(sip),
+    }));
     ctx.register_app(Arc::new(SipAddHeader));
     ctx.register_app(Arc::new(SipRemoveHeader));
 }
@@ -41,6 +44,43 @@ fn sip_chan_id(chan: &Channel) -> Result<u64, FuncError> {
 
 struct SipHeader {
     sip: Weak<SipShared>,
+}
+
+/// `CHECKSIPDOMAIN(domain)`: the domain if it is one of ours (sip.conf `domain=`,
+/// `autodomain`), else empty.
+struct CheckSipDomain {
+    sip: Weak<SipShared>,
+}
+
+impl Func for CheckSipDomain {
+    fn name(&self) -> &'static str {
+        "CHECKSIPDOMAIN"
+    }
+    fn synopsis(&self) -> &'static str {
+        "Checks if domain is a local domain."
+    }
+    fn syntax(&self) -> &'static str {
+        "CHECKSIPDOMAIN(domain)"
+    }
+    fn description(&self) -> &'static str {
+        "This function checks if the domain in the argument is configured as a local SIP \
+         domain that this Asterisk server is configured to handle. Returns the domain name \
+         if it is locally handled, otherwise an empty string. Check the domain= \
+         configuration in sip.conf."
+    }
+    fn read(&self, _chan: &mut Channel, a: &str) -> Result<String, FuncError> {
+        let d = a.trim();
+        if d.is_empty() {
+            return Err(FuncError::Usage(
+                "CHECKSIPDOMAIN requires an argument - A domain name".into(),
+            ));
+        }
+        let Some(sip) = self.sip.upgrade() else {
+            return Ok(String::new());
+        };
+        let local = sip.core.lock().check_domain(d).is_some();
+        Ok(if local { d.to_string() } else { String::new() })
+    }
 }
 
 impl Func for SipHeader {

@@ -17,6 +17,7 @@ pub mod channelstats;
 pub mod cli;
 pub mod core;
 mod dbwriter;
+pub mod domains;
 pub mod format;
 mod funcs;
 mod manager;
@@ -419,6 +420,13 @@ impl ChannelTech for SipTech {
         match self.sip.upgrade() {
             Some(s) => s.with(|c, now| c.transfer(self.id, dest, chan.redirecting.as_deref(), now)),
             None => crate::pbx::channel::TransferResult::Failure,
+        }
+    }
+    fn send_text(&self, text: &str) -> crate::pbx::channel::TextResult {
+        use crate::pbx::channel::TextResult;
+        match self.sip.upgrade() {
+            Some(s) if s.with(|c, now| c.chan_send_text(self.id, text, now)) => TextResult::Success,
+            _ => TextResult::Failure,
         }
     }
     fn answer(&self, _chan: &Channel) {
