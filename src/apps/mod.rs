@@ -41,6 +41,7 @@ pub mod echo;
 pub mod features;
 pub mod festival;
 pub mod flow;
+pub mod followme;
 pub mod indications;
 pub mod message;
 pub mod misc;
@@ -53,6 +54,7 @@ pub mod originate;
 pub mod page;
 pub mod pickup;
 pub mod playback;
+pub mod privacy;
 pub mod queue;
 pub mod read;
 pub mod readexten;
@@ -114,6 +116,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         monitor::MODULES,
         tonedetect::MODULES,
         dtmfstore::MODULES,
+        privacy::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = vec![Arc::new(features::FeaturesModule)];
     for t in tables {
@@ -128,5 +131,6 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
     v.push(Arc::new(festival::AppFestival));
     v.push(Arc::new(queue::AppQueue));
     v.push(Arc::new(agent_pool::AppAgentPool));
+    v.push(Arc::new(followme::AppFollowMe));
     v
 }
