@@ -44,7 +44,8 @@ exten => 611,1,Set(CALLERID(num)=)
  same => n,PrivacyManager(1,4)
  same => n,Set(DB(pm/fail)=${PRIVACYMGRSTATUS}:${CALLERID(num)})
  same => n,Hangup()
-exten => 612,1,PrivacyManager()
+exten => 612,1,Answer()
+ same => n,PrivacyManager()
  same => n,Set(DB(pm/skip)=${PRIVACYMGRSTATUS}:${CALLERID(num)})
  same => n,Hangup()
 
@@ -186,17 +187,20 @@ fn norm(p: &[u8]) -> Vec<u8> {
         .collect()
 }
 
-/// The last frame of the prompt that is not near silence, as ferrisk sends it (µ-law).
-fn last_loud_frame(prompt: &str) -> Vec<u8> {
+/// The last frame of the prompt that is not near silence, as ferrisk sends it (µ-law),
+/// and how many milliseconds of the prompt follow it.
+fn last_loud_frame(prompt: &str) -> (Vec<u8>, u64) {
     let wav = Path::new(SOUNDS).join(format!("{prompt}.wav"));
     let s = ferrisk::media::wav::read_wav(&wav).expect("read prompt");
-    let frames: Vec<&[i16]> = s.chunks_exact(160).collect();
-    let f = frames
+    let frames: Vec<&[i16]> = s.chunks(160).collect();
+    let (i, f) = frames
         .iter()
+        .enumerate()
         .rev()
-        .find(|f| f.iter().any(|x| x.unsigned_abs() > 2000))
+        .find(|(_, f)| f.len() == 160 && f.iter().any(|x| x.unsigned_abs() > 2000))
         .expect("a loud frame");
-    norm(&ferrisk::media::g711::ulaw_encode(f))
+    let tail = 20 * (frames.len() - 1 - i) as u64;
+    (norm(&ferrisk::media::g711::ulaw_encode(f)), tail)
 }
 
 /// One party's RTP: the µ-law it received, and where ferrisk sends from.
@@ -245,8 +249,10 @@ impl Media {
         }
     }
 
-    /// Receive until `frame` arrived (the end of a prompt), at most `secs`.
-    fn until_heard(&mut self, frame: &[u8], secs: u64, what: &str) {
+    /// Receive until the prompt's last loud frame arrived, at most `secs`.
+    fn until_heard(&mut self, prompt: &str, secs: u64) {
+        let (frame, _) = last_loud_frame(prompt);
+        let what = prompt;
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             if norm(&self.got).windows(frame.len()).any(|w| w == frame) {
@@ -255,6 +261,14 @@ impl Media {
             assert!(Instant::now() < deadline, "never heard {what}");
             self.run(100, None);
         }
+    }
+
+    /// [`Media::until_heard`], then the rest of the prompt and a margin: keys pressed now
+    /// come after the prompt (a prompt that digits do not interrupt drops them).
+    fn until_played(&mut self, prompt: &str, secs: u64) {
+        self.until_heard(prompt, secs);
+        let (_, tail) = last_loud_frame(prompt);
+        self.run(tail + 500, None);
     }
 
     /// Press `digits` (RFC 2833, payload type 101), 300 ms apart.
@@ -310,16 +324,8 @@ fn callee(
 ) -> JoinHandle<Media> {
     std::thread::spawn(move || {
         let mut m = Media::new(sock);
-        m.until_heard(
-            &last_loud_frame("followme/no-recording"),
-            60,
-            "no-recording",
-        );
-        m.until_heard(
-            &last_loud_frame("followme/options"),
-            30,
-            "the options prompt",
-        );
+        m.until_heard("followme/no-recording", 60);
+        m.until_heard("followme/options", 30);
         go.recv_timeout(Duration::from_secs(60)).expect("go");
         m.press(digit);
         m.got.clear();
@@ -399,7 +405,7 @@ fn followme_nobody_answers_and_the_dialplan_goes_on() {
     let caller = guest(&p, "601", "guest", port(&sock));
     let mut m = Media::new(sock);
     // `n`: the sorry prompt once the steps ran out, then the dialplan goes on.
-    m.until_heard(&last_loud_frame("followme/sorry"), 40, "the sorry prompt");
+    m.until_heard("followme/sorry", 40);
     assert_eq!(p.d.wait_db("fm", "after"), "continued");
     caller
         .wait()
@@ -425,7 +431,7 @@ fn privacymanager_takes_the_number_an_anonymous_caller_enters() {
     let sock = udp();
     let caller = guest(&p, "610", "guest", port(&sock));
     let mut m = Media::new(sock);
-    m.until_heard(&last_loud_frame("privacy-prompt"), 30, "privacy-prompt");
+    m.until_played("privacy-prompt", 30);
     m.press("5551234#");
     assert_eq!(p.d.wait_db("pm", "ok"), "SUCCESS:5551234:Privacy Manager");
     caller.wait().assert_ok("PrivacyManager succeeded");
@@ -441,14 +447,10 @@ fn privacymanager_fails_on_a_short_number_and_skips_a_known_caller() {
     let sock = udp();
     let caller = guest(&p, "611", "guest", port(&sock));
     let mut m = Media::new(sock);
-    m.until_heard(&last_loud_frame("privacy-prompt"), 30, "privacy-prompt");
+    m.until_played("privacy-prompt", 30);
     m.press("12#");
     // One try only: "incorrect", then FAILED and the caller ID stays empty.
-    m.until_heard(
-        &last_loud_frame("privacy-incorrect"),
-        30,
-        "privacy-incorrect",
-    );
+    m.until_heard("privacy-incorrect", 30);
     assert_eq!(p.d.wait_db("pm", "fail"), "FAILED:");
     caller
         .wait()
