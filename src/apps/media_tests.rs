@@ -1616,6 +1616,7 @@ fn digits_later(r: &Rig, ms: u64, s: &'static str) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
         for d in s.chars() {
             q.push_lossy(Frame::Dtmf(d, Duration::from_millis(100)));
+            tokio::time::sleep(Duration::from_millis(30)).await;
         }
     });
 }
