@@ -267,8 +267,8 @@ struct Finder {
     legs: Vec<Leg>,
     tx: mpsc::UnboundedSender<(Src, ChanEvent)>,
     rx: mpsc::UnboundedReceiver<(Src, ChanEvent)>,
-    vtx: mpsc::UnboundedSender<(usize, Verdict, Channel)>,
-    vrx: mpsc::UnboundedReceiver<(usize, Verdict, Channel)>,
+    vtx: mpsc::UnboundedSender<(usize, Verdict, Box<Channel>)>,
+    vrx: mpsc::UnboundedReceiver<(usize, Verdict, Box<Channel>)>,
     /// The prompting tasks (aborting one drops, so hangs up, its channel).
     tasks: Vec<AbortOnDrop>,
 }
@@ -396,7 +396,7 @@ async fn call_step(chan: &mut Channel, run: &Run, step: &Number, f: &mut Finder)
 /// What woke the step's loop.
 enum Got {
     Event(Option<(Src, ChanEvent)>),
-    Verdict(Option<(usize, Verdict, Channel)>),
+    Verdict(Option<(usize, Verdict, Box<Channel>)>),
     Caller(Result<(), Hangup>),
     Timeout,
 }
@@ -449,11 +449,11 @@ async fn wait_step(
                 }
                 match v {
                     Verdict::Accept => {
-                        f.legs[i].chan = Some(callee);
+                        f.legs[i].chan = Some(*callee);
                         return Ok(Some(i));
                     }
                     Verdict::Decline | Verdict::Gone => {
-                        f.legs[i].chan = Some(callee);
+                        f.legs[i].chan = Some(*callee);
                         f.drop_leg(i, cause::NORMAL_CLEARING);
                     }
                 }
@@ -510,7 +510,7 @@ fn leg_event(
             let vtx = f.vtx.clone();
             let task = tokio::spawn(async move {
                 let v = ask.run(&mut callee).await;
-                let _ = vtx.send((i, v, callee));
+                let _ = vtx.send((i, v, Box::new(callee)));
             });
             f.tasks.push(AbortOnDrop(task));
         }
