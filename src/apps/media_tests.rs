@@ -1676,3 +1676,39 @@ async fn voicemailplaymsg_plays_the_message_by_id_and_only_then_marks_it_heard()
 
 #[path = "media_tests_dsp.rs"]
 mod dsp;
+
+/// Digits `s` pressed after `ms` (PrivacyManager's first second drops what comes earlier).
+fn digits_later(r: &Rig, ms: u64, s: &'static str) {
+    let q = r.media.from_far.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        for d in s.chars() {
+            q.push_lossy(Frame::Dtmf(d, Duration::from_millis(100)));
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    });
+}
+
+#[tokio::test]
+async fn privacymanager_asks_an_anonymous_caller_for_a_number() {
+    let mut r = rig("[chk]\nexten => _555XXXX,1,NoOp()\n");
+    r.chan.caller.num = None;
+    // Too short, then not in the check context, then a number that is.
+    digits_later(&r, 1300, "12#1234567#5551234#");
+    r.run("PrivacyManager", "3,4,,chk")
+        .await
+        .expect("no hangup");
+    assert_eq!(r.var("PRIVACYMGRSTATUS").as_deref(), Some("SUCCESS"));
+    assert_eq!(r.chan.caller.num.as_deref(), Some("5551234"));
+    assert_eq!(r.chan.caller.name.as_deref(), Some("Privacy Manager"));
+    // A caller with a number is left alone.
+    r.chan.vars.remove("PRIVACYMGRSTATUS");
+    r.run("PrivacyManager", "").await.expect("no hangup");
+    assert_eq!(r.var("PRIVACYMGRSTATUS"), None);
+    // One try, too short: FAILED, the caller ID stays empty.
+    r.chan.caller.num = Some(String::new());
+    digits_later(&r, 1300, "12#");
+    r.run("PrivacyManager", "1,4").await.expect("no hangup");
+    assert_eq!(r.var("PRIVACYMGRSTATUS").as_deref(), Some("FAILED"));
+    assert_eq!(r.chan.caller.num.as_deref(), Some(""));
+}

@@ -44,6 +44,7 @@ pub mod features;
 pub mod festival;
 pub mod flow;
 pub mod forkcdr;
+pub mod followme;
 pub mod indications;
 pub mod message;
 pub mod misc;
@@ -56,6 +57,7 @@ pub mod originate;
 pub mod page;
 pub mod pickup;
 pub mod playback;
+pub mod privacy;
 pub mod queue;
 pub mod read;
 pub mod readexten;
@@ -121,6 +123,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         dtmfstore::MODULES,
         forkcdr::MODULES,
         aelsub::MODULES,
+        privacy::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = vec![Arc::new(features::FeaturesModule)];
     for t in tables {
@@ -136,5 +139,6 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
     v.push(Arc::new(festival::AppFestival));
     v.push(Arc::new(queue::AppQueue));
     v.push(Arc::new(agent_pool::AppAgentPool));
+    v.push(Arc::new(followme::AppFollowMe));
     v
 }

@@ -110,3 +110,24 @@ pub fn trimmed_corr(sent: &[i16], got: &[i16], len: usize) -> (f64, usize) {
     let n = len.min(got.len()).min(sent.len() - lag);
     (corr(&got[..n], &sent[lag..lag + n]), n)
 }
+
+/// How many 100 ms windows of `s` (8 kHz) hold a strong tone of `hz` that dominates `other`
+/// (Goertzel energies).
+pub fn dominant_windows(s: &[i16], hz: f64, other: f64) -> usize {
+    fn energy(s: &[i16], hz: f64) -> f64 {
+        let c = 2.0 * (2.0 * std::f64::consts::PI * hz / 8000.0).cos();
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for &x in s {
+            let s0 = f64::from(x) + c * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        s1 * s1 + s2 * s2 - c * s1 * s2
+    }
+    s.chunks_exact(800)
+        .filter(|w| {
+            let e = energy(w, hz);
+            e > 1e9 && e > 20.0 * energy(w, other)
+        })
+        .count()
+}
