@@ -16,6 +16,7 @@ pub mod env;
 pub mod frame_trace;
 pub mod group;
 pub mod hangupcause;
+pub mod iconv;
 pub mod json;
 pub mod logic;
 pub mod math;
@@ -70,6 +71,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         callcompletion::MODULES,
         periodic_hook::MODULES,
         frame_trace::MODULES,
+        iconv::MODULES,
     ];
     let mut v: Vec<Arc<dyn Module>> = tables
         .into_iter()

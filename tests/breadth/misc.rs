@@ -110,6 +110,9 @@ autofallthrough = yes
 
 [misc]
 exten => evalsub,1,Set(DB(misc/evalsub)=${EVAL_SUB(sub,x,1(4,5))})
+exten => iconv,1,Set(DB(misc/iconv)=${ICONV(WINDOWS-1252,UTF-8,${ICONV(UTF-8,WINDOWS-1252,5€ José)})})
+ same => n,Set(DB(misc/ascii)=${ICONV(UTF-8,US-ASCII//TRANSLIT,naïve)}:${ICONV(UTF-8,ASCII,naïve)})
+ same => n,Set(DB(misc/nocs)=[${ICONV(UTF-8,KLINGON,x)}])
 exten => config,1,Set(DB(misc/cfg0)=${AST_CONFIG(misc.conf,peer,allow)})
  same => n,Set(DB(misc/cfglast)=${AST_CONFIG(misc.conf,peer,allow,-1)})
  same => n,Set(DB(misc/cfgnone)=${AST_CONFIG(misc.conf,peer,nothing)}-)
@@ -139,7 +142,7 @@ fn originate(d: &Daemon, exten: &str) {
 }
 
 #[test]
-fn eval_sub_ast_config_dialgroup_signals_and_conditions() {
+fn eval_sub_iconv_ast_config_dialgroup_signals_and_conditions() {
     let d = Daemon::start_with(&[
         ("extensions.conf", MISC_EXTENSIONS),
         (
@@ -149,6 +152,10 @@ fn eval_sub_ast_config_dialgroup_signals_and_conditions() {
     ]);
     originate(&d, "evalsub");
     assert_eq!(d.wait_db("misc", "evalsub"), "9");
+    originate(&d, "iconv");
+    assert_eq!(d.wait_db("misc", "iconv"), "5€ José");
+    assert_eq!(d.wait_db("misc", "ascii"), "na?ve:na");
+    assert_eq!(d.wait_db("misc", "nocs"), "[]");
     originate(&d, "config");
     assert_eq!(d.wait_db("misc", "cfg0"), "ulaw");
     assert_eq!(d.wait_db("misc", "cfglast"), "alaw");
