@@ -43,6 +43,7 @@ pub mod festival;
 pub mod flow;
 pub mod indications;
 pub mod message;
+pub mod minivm;
 pub mod misc;
 pub mod mixmonitor;
 pub mod moh;
@@ -128,5 +129,6 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
     v.push(Arc::new(festival::AppFestival));
     v.push(Arc::new(queue::AppQueue));
     v.push(Arc::new(agent_pool::AppAgentPool));
+    v.push(Arc::new(minivm::AppMinivm));
     v
 }
