@@ -11,7 +11,7 @@ use crate::apps::waitexten::wait_digit;
 use crate::apps::{args, say, App, AppResult};
 use crate::media::wav::Encoding;
 use crate::pbx::events::{ChanSnapshot, Event};
-use crate::pbx::mwi::MwiState;
+use crate::pbx::mwi::{MwiState, PublishedStates};
 use crate::pbx::{blocking, Channel, Hangup, Pbx};
 use crate::voicemail::app::{merged_callerid, review, sound_exists};
 use async_trait::async_trait;
@@ -761,14 +761,20 @@ impl App for MinivmMwi {
             return Err(Hangup);
         }
         let (urgent, new, old) = (count(&a[1]), count(&a[2]), count(&a[3]));
-        chan.pbx.events.publish(Event::MessageWaiting(MwiState {
+        let state = MwiState {
             mailbox: user.to_string(),
             context: domain.to_string(),
             new: new + urgent,
             old,
             urgent_new: urgent,
             urgent_old: 0,
-        }));
+        };
+        // Kept by the core, so phones that ask for the counts later (chan_sip) get them.
+        chan.pbx
+            .services
+            .get_or_insert_with("core", PublishedStates::default)
+            .set(state.clone());
+        chan.pbx.events.publish(Event::MessageWaiting(state));
         Ok(())
     }
 }
