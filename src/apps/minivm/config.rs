@@ -659,6 +659,15 @@ setvar=SERVICE=Voop
     }
 
     #[test]
+    fn the_shipped_sample_loads_without_warnings() {
+        let text = include_str!("../../../etc/minivm.conf");
+        let (c, w) = parse_str(text).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.zones.len(), 3);
+        assert!(c.template("en_US_email").is_some());
+    }
+
+    #[test]
     fn body_escapes() {
         assert_eq!(unescape_body("a\\nb\\tc\\x"), "a\nb\tc\\x");
         assert_eq!(split_address("a@b"), ("a", "b"));
