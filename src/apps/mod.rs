@@ -47,6 +47,7 @@ pub mod followme;
 pub mod forkcdr;
 pub mod indications;
 pub mod message;
+pub mod minivm;
 pub mod misc;
 pub mod mixmonitor;
 pub mod moh;
@@ -140,5 +141,6 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
     v.push(Arc::new(queue::AppQueue));
     v.push(Arc::new(agent_pool::AppAgentPool));
     v.push(Arc::new(followme::AppFollowMe));
+    v.push(Arc::new(minivm::AppMinivm));
     v
 }

@@ -494,6 +494,12 @@ impl Pbx {
 
     /// The current counts of `mailbox@context` (zeros when no voicemail module is loaded).
     pub async fn mailbox_counts(&self, mailbox: &str, context: &str) -> mwi::MwiState {
+        if let Some(s) = self
+            .service::<mwi::PublishedStates>()
+            .and_then(|p| p.get(mailbox, context))
+        {
+            return s;
+        }
         let provider = self.mailboxes.read().as_ref().map(|(_, p)| p.clone());
         match provider {
             Some(p) => p.counts(mailbox, context).await,

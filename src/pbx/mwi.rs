@@ -44,6 +44,35 @@ pub trait MailboxCounts: Send + Sync {
     async fn counts(&self, mailbox: &str, context: &str) -> MwiState;
 }
 
+/// Message-waiting states published by applications that keep no mailboxes of their own
+/// (MinivmMWI, as Asterisk's `ast_publish_mwi_state`): the core's cache of the last state
+/// of each such mailbox, which [`super::Pbx::mailbox_counts`] answers before asking the
+/// voicemail provider. A shared service (`pbx.services`, owner `core`).
+#[derive(Default)]
+pub struct PublishedStates {
+    states: parking_lot::Mutex<std::collections::HashMap<String, MwiState>>,
+}
+
+impl PublishedStates {
+    fn key(mailbox: &str, context: &str) -> String {
+        format!("{}@{}", mailbox, context).to_ascii_lowercase()
+    }
+
+    /// Remember `s` as the mailbox's current state.
+    pub fn set(&self, s: MwiState) {
+        self.states
+            .lock()
+            .insert(Self::key(&s.mailbox, &s.context), s);
+    }
+
+    pub fn get(&self, mailbox: &str, context: &str) -> Option<MwiState> {
+        self.states
+            .lock()
+            .get(&Self::key(mailbox, context))
+            .cloned()
+    }
+}
+
 /// Split a `mailbox=` style list (`100@default,101`) into (mailbox, context) pairs.
 pub fn parse_mailbox_list(list: &str) -> Vec<(String, String)> {
     list.split([',', '&'])

@@ -466,7 +466,7 @@ impl App for VoiceMailApp {
 /// `review=yes`: after the recording the caller may listen to it (2), record it again (3),
 /// accept it (1) or, with the operator allowed, leave for `o` (0). No answer three times,
 /// or a hang-up, keeps the message as it is (as app_voicemail does for callers).
-async fn review(
+pub(crate) async fn review(
     chan: &mut Channel,
     mut rec: Recorded,
     wav: &Path,

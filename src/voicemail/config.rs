@@ -111,6 +111,46 @@ pub struct SmtpSettings {
     pub password: Option<String>,
 }
 
+/// Apply one `smtp_*` option (`key` lower case) to `s`; an unknown `smtp_` key or a bad
+/// value is an error at `loc`. Shared by every config file that sends mail.
+pub fn apply_smtp_option(
+    s: &mut SmtpSettings,
+    key: &str,
+    v: &str,
+    loc: &Location,
+) -> Result<(), ConfigError> {
+    let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    match key {
+        "smtp_host" => s.host = opt(v),
+        "smtp_port" => match v.parse::<u16>() {
+            Ok(p) if p > 0 => s.port = Some(p),
+            _ => return Err(ConfigError::at(loc, format!("smtp_port: '{v}' is not a port"))),
+        },
+        "smtp_tls" => {
+            s.tls = match v.to_ascii_lowercase().as_str() {
+                "" | "no" | "none" | "off" => SmtpTls::None,
+                "starttls" => SmtpTls::StartTls,
+                "yes" | "tls" | "ssl" | "on" => SmtpTls::Tls,
+                _ => {
+                    return Err(ConfigError::at(
+                        loc,
+                        format!("smtp_tls: '{v}' is not none, starttls or tls"),
+                    ))
+                }
+            }
+        }
+        "smtp_user" => s.user = opt(v),
+        "smtp_password" => s.password = opt(v),
+        k => {
+            return Err(ConfigError::at(
+                loc,
+                format!("unknown option '{k}': expected smtp_host, smtp_port, smtp_tls, smtp_user or smtp_password"),
+            ))
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SmtpTls {
     #[default]
@@ -345,30 +385,11 @@ fn parse_general(sec: &Section, g: &mut VmGeneral, ctx: &mut Ctx) {
             "emaildateformat" => g.emaildateformat = opt(v),
             "mailcmd" => g.mailcmd = opt(v),
             "aliasescontext" => g.aliasescontext = opt(v),
-            "smtp_host" => g.smtp.host = opt(v),
-            "smtp_port" => match v.parse::<u16>() {
-                Ok(p) if p > 0 => g.smtp.port = Some(p),
-                _ => ctx.errors.push(ConfigError::at(
-                    &e.loc,
-                    format!("smtp_port: '{v}' is not a port"),
-                )),
-            },
-            "smtp_tls" => {
-                g.smtp.tls = match v.to_ascii_lowercase().as_str() {
-                    "" | "no" | "none" | "off" => SmtpTls::None,
-                    "starttls" => SmtpTls::StartTls,
-                    "yes" | "tls" | "ssl" | "on" => SmtpTls::Tls,
-                    _ => {
-                        ctx.errors.push(ConfigError::at(
-                            &e.loc,
-                            format!("smtp_tls: '{v}' is not none, starttls or tls"),
-                        ));
-                        SmtpTls::None
-                    }
+            k @ ("smtp_host" | "smtp_port" | "smtp_tls" | "smtp_user" | "smtp_password") => {
+                if let Err(e) = apply_smtp_option(&mut g.smtp, k, v, &e.loc) {
+                    ctx.errors.push(e)
                 }
             }
-            "smtp_user" => g.smtp.user = opt(v),
-            "smtp_password" => g.smtp.password = opt(v),
             k if OTHER_OPTIONS.contains(&k) => {
                 let v = if k.starts_with("pager") && k != "pagerdateformat" {
                     unescape_template(v)

@@ -159,6 +159,20 @@ pub fn template_vars(msg: &NewMessage<'_>, date: &str) -> TemplateVars {
 
 /// Substitute `template` on a throwaway channel holding `vars`.
 pub fn substitute(pbx: &Arc<Pbx>, vars: &TemplateVars, template: &str) -> String {
+    substitute_with(
+        pbx,
+        vars.vars.iter().map(|(k, v)| (*k, v.as_str())),
+        template,
+    )
+}
+
+/// Substitute `template` on a throwaway channel holding the variables `vars` (the mail
+/// templates of app_voicemail and app_minivm).
+pub fn substitute_with<'a>(
+    pbx: &Arc<Pbx>,
+    vars: impl IntoIterator<Item = (&'a str, &'a str)>,
+    template: &str,
+) -> String {
     if !template.contains('$') {
         return template.to_string();
     }
@@ -170,8 +184,8 @@ pub fn substitute(pbx: &Arc<Pbx>, vars: &TemplateVars, template: &str) -> String
     // Not a call: keep it out of `core show channels` and out of the CDRs.
     pbx.channels.remove(chan.name());
     chan.cdr.disabled = true;
-    for (k, v) in &vars.vars {
-        chan.vars.set(k, v.clone());
+    for (k, v) in vars {
+        chan.vars.set(k, v.to_string());
     }
     crate::pbx::exec::substitute(&mut chan, template)
 }
@@ -398,6 +412,11 @@ pub fn render_email(
 /// The text part, 8bit as app_voicemail sends it (readable and searchable in the mailbox);
 /// quoted-printable only when a line is too long for 8bit (998 bytes) or holds a NUL.
 fn text_part(body: String) -> SinglePart {
+    text_part_typed(body, ContentType::TEXT_PLAIN)
+}
+
+/// [`text_part`] with its own content type (a `charset`).
+pub fn text_part_typed(body: String, ctype: ContentType) -> SinglePart {
     let crlf = body
         .replace("\r\n", "\n")
         .replace('\r', "\n")
@@ -406,15 +425,15 @@ fn text_part(body: String) -> SinglePart {
         return SinglePart::plain(body);
     }
     SinglePart::builder()
-        .header(ContentType::TEXT_PLAIN)
+        .header(ctype)
         .body(Body::dangerous_pre_encoded(
             crlf.into_bytes(),
             ContentTransferEncoding::EightBit,
         ))
 }
 
-/// `Date:` in the mailbox's zone (lettre's own is always UTC).
-fn set_date(m: &mut Message, t: &DateTime<FixedOffset>) -> Result<(), String> {
+/// `Date:` in the mailbox's (or account's) zone (lettre's own is always UTC).
+pub fn set_date(m: &mut Message, t: &DateTime<FixedOffset>) -> Result<(), String> {
     m.headers_mut().remove_raw("Date");
     m.headers_mut()
         .insert_raw(header("Date", strftime(t, RFC2822_FORMAT))?);
