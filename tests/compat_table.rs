@@ -71,6 +71,8 @@ fn the_table_matches_what_ferrisk_registers() {
         "agentlogin",
         "agentrequest",
         "AGENT",
+        // app_followme.so declines without followme.conf, as Asterisk's.
+        "followme",
         // app_queue.so declines without queues.conf, as Asterisk's.
         "queue",
         "addqueuemember",

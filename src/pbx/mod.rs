@@ -248,6 +248,12 @@ impl Pbx {
         self.dialplan.load_full()
     }
 
+    /// The dialplan the files gave, without the modules' extensions (what `dialplan reload`
+    /// compares a new file against: module contexts survive a reload).
+    pub fn file_dialplan(&self) -> Arc<Dialplan> {
+        self.base_dialplan.load_full()
+    }
+
     /// Swap in a new dialplan atomically; globals are (re)applied as Asterisk does.
     pub fn set_dialplan(&self, dp: Dialplan) {
         {

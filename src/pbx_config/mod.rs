@@ -146,7 +146,9 @@ static RELOAD_LOCK: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
 /// Atomic dialplan reload: parse everything first; on any error keep the running dialplan.
 pub fn reload_dialplan(pbx: &Arc<Pbx>) -> ReloadOutcome {
     let _g = RELOAD_LOCK.lock();
-    let old = pbx.dialplan();
+    // The files' dialplan: the modules' extensions (parking lots, PERIODIC_HOOK's context)
+    // are merged in again after the swap, so they are neither removed nor counted here.
+    let old = pbx.file_dialplan();
     match load_dialplan(&pbx.settings) {
         Err(errs) => {
             let mut text = String::new();
