@@ -5,6 +5,7 @@
 //! content: the announced space as the Debian prompts' µ-law bytes, each party's tone at
 //! the other end of a bridge.
 
+use crate::common::rtp_tone::{hears, leg};
 use crate::common::*;
 use std::net::UdpSocket;
 use std::path::Path;
@@ -99,60 +100,6 @@ fn rtp(seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
     v.extend_from_slice(&0x7a7a_u32.to_be_bytes());
     v.extend_from_slice(payload);
     v
-}
-
-fn tone(hz: f64, ms: u64) -> Vec<i16> {
-    let n = (ms * 8) as usize;
-    (0..n)
-        .map(|i| (6000.0 * (2.0 * std::f64::consts::PI * hz * i as f64 / 8000.0).sin()) as i16)
-        .collect()
-}
-
-/// A leg's RTP in a thread: send `hz` (µ-law, 20 ms pace) to ferrisk's port `to` for
-/// `ms`, keep every µ-law payload received.
-fn leg(sock: UdpSocket, to: u16, hz: f64, ms: u64) -> JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let signal = ferrisk::media::g711::ulaw_encode(&tone(hz, ms));
-        let mut got = Vec::new();
-        let mut buf = [0u8; 2048];
-        let start = Instant::now();
-        for (k, f) in signal.chunks(160).enumerate() {
-            let k = k as u32;
-            let _ = sock.send_to(&rtp(k as u16, k * 160, f), ("127.0.0.1", to));
-            let next = start + Duration::from_millis(20 * u64::from(k + 1));
-            while Instant::now() < next {
-                if let Ok((n, _)) = sock.recv_from(&mut buf) {
-                    if n > 12 && buf[1] & 0x7f == 0 {
-                        got.extend_from_slice(&buf[12..n]);
-                    }
-                }
-            }
-        }
-        got
-    })
-}
-
-fn goertzel(s: &[i16], hz: f64) -> f64 {
-    let c = 2.0 * (2.0 * std::f64::consts::PI * hz / 8000.0).cos();
-    let (mut s1, mut s2) = (0.0, 0.0);
-    for &x in s {
-        let s0 = f64::from(x) + c * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    s1 * s1 + s2 * s2 - c * s1 * s2
-}
-
-/// Whether `ulaw` holds at least a second of a tone of `hz` (100 ms windows where `hz`
-/// dominates `other`).
-fn hears(ulaw: &[u8], hz: f64, other: f64) -> bool {
-    let s = ferrisk::media::g711::ulaw_decode(ulaw);
-    s.chunks(800)
-        .filter(|w| {
-            w.len() == 800 && goertzel(w, hz) > 1e9 && goertzel(w, hz) > 20.0 * goertzel(w, other)
-        })
-        .count()
-        >= 10
 }
 
 /// µ-law codes that decode to the same sample compare equal.
